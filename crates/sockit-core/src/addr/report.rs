@@ -1,0 +1,160 @@
+//! `sockit addr` as one value: what an address is, its subnet, and the answers to the
+//! questions asked of it (compare, split, allocate). Rendering lives with the binary.
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use super::{
+    AddrError, Allocation, Cidr, Classification, Family, PlanError, Route, SubnetInfo, classify, parse_ip, route_to,
+    split, subnet, vlsm,
+};
+
+/// What `sockit addr` was asked.
+#[derive(Debug, Clone, Default)]
+pub struct AddrQuery {
+    /// The addresses as typed. With a prefix on the first, the rest are compared against it;
+    /// without, each is described on its own.
+    pub inputs: Vec<String>,
+    /// `--split PREFIX`.
+    pub split: Option<u32>,
+    /// `--hosts N...`.
+    pub hosts: Vec<u128>,
+}
+
+/// A usage mistake in the query.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    #[error(transparent)]
+    Addr(#[from] AddrError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error("{what} needs a network: give the address a prefix, like {example}")]
+    NeedsPrefix { what: &'static str, example: String },
+}
+
+/// One address described.
+#[derive(Debug, Clone, Serialize)]
+pub struct Described {
+    pub input: String,
+    pub address: IpAddr,
+    pub family: Family,
+    pub classification: Classification,
+    /// Present when a prefix or netmask was given.
+    pub subnet: Option<SubnetInfo>,
+}
+
+/// Another address, seen from the first one's subnet.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub address: IpAddr,
+    pub route: Route,
+    pub classification: Classification,
+}
+
+/// The VLSM plan and whether it fit.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub network: String,
+    pub allocations: Vec<Allocation>,
+    /// Requests that got no subnet.
+    pub unallocated: usize,
+}
+
+/// The whole answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddrReport {
+    /// The first address (and, without a prefix on it, every address).
+    pub addresses: Vec<Described>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub compare: Vec<Comparison>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_split")]
+    pub split: Option<Vec<Cidr>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Plan>,
+}
+
+fn ser_split<S: serde::Serializer>(v: &Option<Vec<Cidr>>, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().flatten().map(subnet))
+}
+
+fn describe(input: &str, c: &Cidr) -> Described {
+    Described {
+        input: input.trim().to_string(),
+        address: c.addr,
+        family: c.family(),
+        classification: classify(c.addr),
+        subnet: c.prefix_given.then(|| subnet(c)),
+    }
+}
+
+/// Answer a query. Every error is the user's to fix (exit 2); a plan that does not fit is an
+/// answer, with `Plan::unallocated` > 0.
+pub fn report(q: &AddrQuery) -> Result<AddrReport, QueryError> {
+    let first_s = q.inputs.first().map_or("", String::as_str);
+    let first = Cidr::parse(first_s)?;
+    let example = || format!("{}/24", first.addr);
+    let needs_prefix = |what| QueryError::NeedsPrefix { what, example: example() };
+    let mut out = AddrReport { addresses: vec![describe(first_s, &first)], compare: vec![], split: None, plan: None };
+    let rest = &q.inputs[1.min(q.inputs.len())..];
+    if first.prefix_given {
+        for s in rest {
+            let other = parse_ip(s)?;
+            out.compare.push(Comparison {
+                address: other,
+                route: route_to(&first, other),
+                classification: classify(other),
+            });
+        }
+    } else {
+        for s in rest {
+            out.addresses.push(describe(s, &Cidr::parse(s)?));
+        }
+    }
+    if let Some(p) = q.split {
+        if !first.prefix_given {
+            return Err(needs_prefix("--split"));
+        }
+        out.split = Some(split(&first, p)?.collect());
+    }
+    if !q.hosts.is_empty() {
+        if !first.prefix_given {
+            return Err(needs_prefix("--hosts"));
+        }
+        let allocations = vlsm(&first, &q.hosts)?;
+        let unallocated = allocations.iter().filter(|a| a.subnet.is_none()).count();
+        out.plan = Some(Plan { network: first.network_cidr().to_string(), allocations, unallocated });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(inputs: &[&str]) -> AddrQuery {
+        AddrQuery { inputs: inputs.iter().map(|s| s.to_string()).collect(), ..Default::default() }
+    }
+
+    #[test]
+    fn compares_with_a_prefix_and_describes_without() {
+        let r = report(&q(&["192.168.1.10/24", "192.168.1.77", "192.168.2.5"])).expect("report");
+        let routes: Vec<Route> = r.compare.iter().map(|c| c.route).collect();
+        assert_eq!(routes, [Route::Direct, Route::ViaRouter]);
+        assert_eq!(r.addresses.len(), 1);
+        let r = report(&q(&["10.0.0.1", "8.8.8.8"])).expect("report");
+        assert_eq!(r.addresses.len(), 2);
+        assert!(r.addresses[0].subnet.is_none());
+        assert!(r.compare.is_empty());
+    }
+
+    #[test]
+    fn usage_errors() {
+        assert!(matches!(report(&q(&["192.168.1.10/24", "192.168.300.1"])), Err(QueryError::Addr(_))));
+        assert!(matches!(report(&q(&[])), Err(QueryError::Addr(AddrError::Empty))));
+        let mut split = q(&["10.0.0.1"]);
+        split.split = Some(26);
+        let err = report(&split).expect_err("needs prefix");
+        assert_eq!(err.to_string(), "--split needs a network: give the address a prefix, like 10.0.0.1/24");
+    }
+}

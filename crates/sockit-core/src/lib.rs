@@ -1,0 +1,5 @@
+//! sockit-core: the pure logic behind sockit. No sockets, no async runtime, no system calls:
+//! everything here is a function of its inputs, so it builds fast, tests fast and fuzzes.
+
+pub mod addr;
+pub mod resolv_conf;

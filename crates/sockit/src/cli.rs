@@ -1,0 +1,82 @@
+//! The command line, as clap sees it. Everything here is raw flags; `main.rs` turns them into
+//! the typed queries the library takes.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const AFTER_HELP: &str = "\
+Exit status: 0 success; 1 runtime failure, or nothing found; 2 usage error (bad arguments).
+Output: human text on stdout, logs on stderr; --json gives one JSON document
+(streaming commands: JSON Lines, one object per event).";
+
+/// sockit: a network toolkit that turns each slide of a classic socket-programming lecture
+/// into a fast, exact tool.
+#[derive(Debug, Parser)]
+#[command(name = "sockit", version, about, long_about = None, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More logging on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// This computer's network parameters: hostname, interfaces, netmasks, routers, DNS.
+    Info(InfoArgs),
+    /// Classify addresses and do subnet math; compare hosts; split and allocate subnets.
+    #[command(after_help = ADDR_HELP)]
+    Addr(AddrArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout.
+    Manpage,
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// Read DNS settings from FILE instead of /etc/resolv.conf.
+    #[arg(long, value_name = "FILE")]
+    pub resolv_conf: Option<PathBuf>,
+}
+
+const ADDR_HELP: &str = "\
+Examples:
+  sockit addr 192.168.1.10/24                      subnet math for a host
+  sockit addr 10.1.2.3/255.255.252.0               netmask instead of a prefix
+  sockit addr 192.168.1.10/24 192.168.1.77 8.8.8.8 same subnet, or via the router?
+  sockit addr 100.64.0.1 2001:db8::1               classify several addresses
+  sockit addr 10.0.0.0/24 --split 26               list the /26 subnets
+  sockit addr 10.0.0.0/24 --hosts 100 50 20        smallest subnets for those hosts (VLSM)";
+
+#[derive(Debug, Args)]
+pub struct AddrArgs {
+    /// An address, ADDR/PREFIX or ADDR/NETMASK (IPv4 or IPv6).
+    #[arg(value_name = "ADDR[/PREFIX]", allow_hyphen_values = true)]
+    pub address: String,
+    /// More addresses. With a prefix on the first address, each is checked against its
+    /// subnet (spoken to directly, or through the router); without, each is described.
+    #[arg(value_name = "OTHER", allow_hyphen_values = true)]
+    pub others: Vec<String>,
+    /// List the subnets of the network with this prefix length (e.g. 26 or /26).
+    #[arg(long, value_name = "PREFIX", value_parser = parse_prefix_arg)]
+    pub split: Option<u32>,
+    /// Give each host count the smallest subnet that holds it, largest first (VLSM).
+    #[arg(long, value_name = "N", num_args = 1.., conflicts_with = "split")]
+    pub hosts: Vec<u128>,
+}
+
+fn parse_prefix_arg(s: &str) -> Result<u32, String> {
+    s.strip_prefix('/')
+        .unwrap_or(s)
+        .parse()
+        .map_err(|_| format!("'{s}' is not a prefix length: write it like 26 or /26"))
+}

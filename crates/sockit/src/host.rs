@@ -1,0 +1,207 @@
+//! This computer's network parameters (slide 1): hostname, interfaces with their addresses,
+//! netmasks, networks and broadcast addresses, default routers, DNS servers.
+//!
+//! The OS is read through netdev (interfaces, routes), uname (hostname) and resolv.conf; the
+//! arithmetic and classification come from `sockit_core::addr`.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sockit_core::addr::{self, Cidr};
+use sockit_core::resolv_conf::{Nameserver, ResolvConf};
+
+/// Where resolv.conf lives unless told otherwise.
+pub const RESOLV_CONF: &str = "/etc/resolv.conf";
+/// systemd-resolved's view of the real upstream servers, behind its 127.0.0.53 stub.
+const RESOLVED_UPSTREAM: &str = "/run/systemd/resolve/resolv.conf";
+
+/// Errors reading the host's parameters.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("cannot read {path}: {source}; pass --resolv-conf FILE to read another file")]
+    ResolvConf { path: PathBuf, source: std::io::Error },
+}
+
+/// Everything `sockit info` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostInfo {
+    pub hostname: String,
+    /// Interfaces in index order.
+    pub interfaces: Vec<Interface>,
+    /// Default routers, IPv4 first.
+    pub routers: Vec<Router>,
+    pub dns: Dns,
+}
+
+/// One network interface.
+#[derive(Debug, Clone, Serialize)]
+pub struct Interface {
+    pub name: String,
+    pub index: u32,
+    /// Administratively up (IFF_UP).
+    pub up: bool,
+    /// Operational state as the kernel reports it: up, down, unknown, dormant, ...
+    pub state: String,
+    pub loopback: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    pub ipv4: Vec<Ipv4Entry>,
+    pub ipv6: Vec<Ipv6Entry>,
+}
+
+/// An IPv4 address on an interface, with the slide's parameters worked out.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ipv4Entry {
+    pub address: IpAddr,
+    pub prefix: u8,
+    pub netmask: IpAddr,
+    pub network: IpAddr,
+    /// None on /31 and /32.
+    pub broadcast: Option<IpAddr>,
+    /// Special-purpose kind: private, loopback, link-local, ... or global.
+    pub kind: &'static str,
+    /// Classful A–E.
+    pub class: char,
+}
+
+/// An IPv6 address on an interface.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ipv6Entry {
+    pub address: IpAddr,
+    pub prefix: u8,
+    pub network: IpAddr,
+    pub kind: &'static str,
+}
+
+/// A default router and the interface it is reached through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Router {
+    pub address: IpAddr,
+    pub interface: String,
+}
+
+/// DNS configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dns {
+    /// The file read.
+    pub source: PathBuf,
+    pub nameservers: Vec<Nameserver>,
+    pub search: Vec<String>,
+    pub options: Vec<String>,
+    /// When resolv.conf points at a local stub (127.0.0.53), the servers the stub forwards to,
+    /// if the system exposes them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<Vec<Nameserver>>,
+}
+
+/// What to read; tests and `--resolv-conf` point it elsewhere.
+#[derive(Debug, Clone)]
+pub struct InfoOptions {
+    pub resolv_conf: PathBuf,
+}
+
+impl Default for InfoOptions {
+    fn default() -> Self {
+        InfoOptions { resolv_conf: PathBuf::from(RESOLV_CONF) }
+    }
+}
+
+/// Gather this host's network parameters.
+pub fn host_info(opts: &InfoOptions) -> Result<HostInfo, HostError> {
+    let mut raw = netdev::get_interfaces();
+    raw.sort_by_key(|i| i.index);
+    let mut routers = Vec::new();
+    for i in &raw {
+        if let Some(gw) = &i.gateway {
+            let v4 = gw.ipv4.iter().map(|&a| IpAddr::V4(a));
+            let v6 = gw.ipv6.iter().map(|&a| IpAddr::V6(a));
+            routers.extend(v4.chain(v6).map(|address| Router { address, interface: i.name.clone() }));
+        }
+    }
+    routers.sort_by_key(|r| r.address.is_ipv6());
+    Ok(HostInfo {
+        hostname: hostname(),
+        interfaces: raw.iter().map(interface).collect(),
+        routers,
+        dns: dns(&opts.resolv_conf)?,
+    })
+}
+
+fn interface(i: &netdev::Interface) -> Interface {
+    let ipv4 = i
+        .ipv4
+        .iter()
+        .map(|net| {
+            let cidr = Cidr { addr: IpAddr::V4(net.addr()), prefix: net.prefix_len(), prefix_given: true };
+            let s = addr::subnet(&cidr);
+            Ipv4Entry {
+                address: cidr.addr,
+                prefix: cidr.prefix,
+                netmask: s.netmask,
+                network: s.network,
+                broadcast: s.broadcast,
+                kind: addr::classify(cidr.addr).kind,
+                class: addr::classful(net.addr()),
+            }
+        })
+        .collect();
+    let ipv6 = i
+        .ipv6
+        .iter()
+        .map(|net| {
+            let cidr = Cidr { addr: IpAddr::V6(net.addr()), prefix: net.prefix_len(), prefix_given: true };
+            Ipv6Entry {
+                address: cidr.addr,
+                prefix: cidr.prefix,
+                network: cidr.network(),
+                kind: addr::classify(cidr.addr).kind,
+            }
+        })
+        .collect();
+    Interface {
+        name: i.name.clone(),
+        index: i.index,
+        up: i.is_up(),
+        state: i.oper_state.as_str().to_string(),
+        loopback: i.is_loopback(),
+        mac: i.mac_addr.filter(|m| m.octets() != [0; 6]).map(|m| m.to_string()),
+        mtu: i.mtu,
+        ipv4,
+        ipv6,
+    }
+}
+
+/// gethostname(), as the lecture's `socket.gethostname()`.
+pub fn hostname() -> String {
+    rustix::system::uname().nodename().to_string_lossy().into_owned()
+}
+
+fn dns(path: &Path) -> Result<Dns, HostError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        // No resolv.conf means no configured servers (glibc then tries 127.0.0.1): not an error
+        // for the default path; a file the user named must exist.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && path == Path::new(RESOLV_CONF) => String::new(),
+        Err(source) => return Err(HostError::ResolvConf { path: path.to_path_buf(), source }),
+    };
+    let rc = ResolvConf::parse(&text);
+    for line in &rc.ignored {
+        tracing::debug!(file = %path.display(), line, "resolv.conf line not used");
+    }
+    let upstream = rc
+        .is_local_stub()
+        .then(|| std::fs::read_to_string(RESOLVED_UPSTREAM).ok())
+        .flatten()
+        .map(|t| ResolvConf::parse(&t).nameservers)
+        .filter(|n| !n.is_empty());
+    Ok(Dns {
+        source: path.to_path_buf(),
+        nameservers: rc.nameservers,
+        search: rc.search,
+        options: rc.options,
+        upstream,
+    })
+}

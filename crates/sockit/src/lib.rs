@@ -1,0 +1,7 @@
+//! sockit: the OS-facing half of the toolkit. Each module is one slide of the lecture grown
+//! into a tool; the pure logic it builds on lives in `sockit_core`.
+//!
+//! Library functions return typed results and errors; they never print and never exit.
+
+pub mod exit;
+pub mod host;

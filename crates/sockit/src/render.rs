@@ -1,0 +1,174 @@
+//! Results to text: human-readable (laid out like the lecture's slides) or JSON.
+//! Every function writes to a `Write` and returns its error, so a closed pipe ends the
+//! program quietly instead of panicking.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+use sockit::host::HostInfo;
+use sockit_core::addr::report::{AddrReport, Described};
+use sockit_core::addr::{Classification, Count, Route, SubnetInfo, subnet};
+
+/// Write one JSON document.
+pub fn json<T: Serialize>(out: &mut impl Write, value: &T) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    writeln!(out)
+}
+
+/// A label column wide enough for every label used.
+const W: usize = 13;
+
+pub fn info(out: &mut impl Write, h: &HostInfo) -> io::Result<()> {
+    writeln!(out, "{:W$} {}", "Hostname", h.hostname)?;
+    for i in &h.interfaces {
+        let mut notes = vec![if i.up { "up" } else { "down" }.to_string()];
+        if i.state != "up" && i.state != "down" {
+            notes.push(format!("state {}", i.state));
+        }
+        if i.loopback {
+            notes.push("loopback".into());
+        }
+        if let Some(m) = &i.mac {
+            notes.push(format!("mac {m}"));
+        }
+        if let Some(m) = i.mtu {
+            notes.push(format!("mtu {m}"));
+        }
+        writeln!(out, "\nInterface {} ({})", i.name, notes.join(", "))?;
+        for a in &i.ipv4 {
+            writeln!(out, "  {:W$} {}/{}", "IP address", a.address, a.prefix)?;
+            writeln!(out, "  {:W$} {}", "Netmask", a.netmask)?;
+            writeln!(out, "  {:W$} {}/{}", "Network", a.network, a.prefix)?;
+            if let Some(b) = a.broadcast {
+                writeln!(out, "  {:W$} {}", "Broadcast", b)?;
+            }
+            writeln!(out, "  {:W$} {} (class {})", "Kind", a.kind, a.class)?;
+        }
+        for a in &i.ipv6 {
+            writeln!(out, "  {:W$} {}/{} ({})", "IPv6 address", a.address, a.prefix, a.kind)?;
+        }
+        if i.ipv4.is_empty() && i.ipv6.is_empty() {
+            writeln!(out, "  (no addresses)")?;
+        }
+    }
+    writeln!(out)?;
+    if h.routers.is_empty() {
+        writeln!(out, "{:W$} none (no default route)", "Router")?;
+    }
+    for r in &h.routers {
+        writeln!(out, "{:W$} {} via {}", "Router", r.address, r.interface)?;
+    }
+    let servers = |list: &[sockit_core::resolv_conf::Nameserver]| {
+        list.iter()
+            .map(|n| match &n.zone {
+                Some(z) => format!("{}%{z}", n.address),
+                None => n.address.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let dns = &h.dns;
+    let listed = if dns.nameservers.is_empty() { "none".to_string() } else { servers(&dns.nameservers) };
+    writeln!(out, "{:W$} {} (from {})", "DNS servers", listed, dns.source.display())?;
+    if let Some(up) = &dns.upstream {
+        writeln!(out, "{:W$} {} (the local stub forwards to these)", "DNS upstream", servers(up))?;
+    }
+    if !dns.search.is_empty() {
+        writeln!(out, "{:W$} {}", "Search", dns.search.join(" "))?;
+    }
+    Ok(())
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+fn kind_line(c: &Classification) -> String {
+    let mut s = match c.blocks.first() {
+        Some(b) => {
+            format!("{} ({}, {}, {})", c.kind, b.name, b.block.0.to_string() + "/" + &b.block.1.to_string(), b.rfc)
+        }
+        None => "global unicast".to_string(),
+    };
+    if let Some(class) = c.classful {
+        s.push_str(&format!(", class {class}"));
+    }
+    s
+}
+
+fn hosts_line(s: &SubnetInfo) -> String {
+    format!("{} usable of {} addresses", s.usable_hosts, s.total_addresses)
+}
+
+fn described(out: &mut impl Write, d: &Described) -> io::Result<()> {
+    let c = &d.classification;
+    writeln!(out, "{:W$} {}", "Address", d.address)?;
+    writeln!(out, "{:W$} {}", "Kind", kind_line(c))?;
+    writeln!(out, "{:W$} {}", "Private", yes_no(c.private))?;
+    writeln!(out, "{:W$} {}", "Global", yes_no(c.globally_reachable))?;
+    if let Some(s) = &d.subnet {
+        writeln!(out, "{:W$} /{}", "Prefix", s.prefix)?;
+        writeln!(out, "{:W$} {}", "Netmask", s.netmask)?;
+        writeln!(out, "{:W$} {}", "Wildcard", s.wildcard)?;
+        writeln!(out, "{:W$} {}/{}", "Network", s.network, s.prefix)?;
+        match s.broadcast {
+            Some(b) => writeln!(out, "{:W$} {}", "Broadcast", b)?,
+            None => writeln!(out, "{:W$} none", "Broadcast")?,
+        }
+        writeln!(out, "{:W$} {}", "First host", s.first_host)?;
+        writeln!(out, "{:W$} {}", "Last host", s.last_host)?;
+        writeln!(out, "{:W$} {}", "Hosts", hosts_line(s))?;
+    }
+    Ok(())
+}
+
+pub fn addr(out: &mut impl Write, r: &AddrReport) -> io::Result<()> {
+    for (n, d) in r.addresses.iter().enumerate() {
+        if n > 0 {
+            writeln!(out)?;
+        }
+        described(out, d)?;
+    }
+    if !r.compare.is_empty() {
+        let net = r.addresses[0].subnet.as_ref().map(|s| format!("{}/{}", s.network, s.prefix)).unwrap_or_default();
+        let width = r.compare.iter().map(|c| c.address.to_string().len()).max().unwrap_or(0);
+        writeln!(out)?;
+        for c in &r.compare {
+            let verdict = match c.route {
+                Route::Direct => format!("same subnet ({net}): spoken to directly"),
+                Route::ViaRouter => format!("not on {net}: sent through the router"),
+            };
+            writeln!(out, "{:width$}  {verdict}", c.address.to_string())?;
+        }
+    }
+    if let Some(subnets) = &r.split {
+        writeln!(out, "\n{} subnets:", subnets.len())?;
+        for c in subnets {
+            let s = subnet(c);
+            writeln!(out, "{:<20} {} - {}  ({} hosts)", c.to_string(), s.first_host, s.last_host, s.usable_hosts)?;
+        }
+    }
+    if let Some(plan) = &r.plan {
+        writeln!(out, "\nAllocation in {} (largest first):", plan.network)?;
+        writeln!(out, "{:>10}  {:<20} {:>8}  RANGE", "HOSTS", "SUBNET", "USABLE")?;
+        for a in &plan.allocations {
+            match a.subnet {
+                Some(c) => {
+                    let s = subnet(&c);
+                    let usable = a.usable.map_or(String::new(), |u: Count| u.to_string());
+                    writeln!(
+                        out,
+                        "{:>10}  {:<20} {:>8}  {} - {}",
+                        a.hosts,
+                        c.to_string(),
+                        usable,
+                        s.first_host,
+                        s.last_host
+                    )?;
+                }
+                None => writeln!(out, "{:>10}  does not fit", a.hosts)?,
+            }
+        }
+    }
+    Ok(())
+}
