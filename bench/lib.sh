@@ -1,0 +1,26 @@
+# Shared helpers for bench/*.sh: build once, time commands, take medians.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# Build the release binary once and point SOCKIT at it.
+build_sockit() {
+  cargo build --release --quiet -p sockit
+  SOCKIT="$PWD/target/release/sockit"
+}
+
+# median_us ROUNDS ITERS CMD...: median over ROUNDS of the mean wall time (microseconds) of
+# ITERS runs of CMD, its output discarded.
+median_us() {
+  local rounds=$1 iters=$2; shift 2
+  local times=() r i t0 t1
+  for ((r = 0; r < rounds; r++)); do
+    t0=$(date +%s%N)
+    for ((i = 0; i < iters; i++)); do "$@" >/dev/null 2>&1; done
+    t1=$(date +%s%N)
+    times+=($(( (t1 - t0) / iters / 1000 )))
+  done
+  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+
+# ratio A B: A/B with two decimals.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }

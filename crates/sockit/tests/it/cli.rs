@@ -1,0 +1,47 @@
+//! The command-line conventions every command shares.
+
+use crate::util::{DEADLINE, run, sockit};
+use std::process::Command;
+
+#[test]
+fn help_and_version() {
+    let help = sockit(&["--help"]).ok();
+    for word in ["info", "addr", "completions", "manpage", "--json", "Exit status"] {
+        assert!(help.contains(word), "--help lacks {word}: {help}");
+    }
+    let version = sockit(&["--version"]).ok();
+    assert_eq!(version.trim(), format!("sockit {}", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(sockit(&["--no-such-flag"]).code, 2);
+    assert_eq!(sockit(&["no-such-command"]).code, 2);
+    assert_eq!(sockit(&[]).code, 2);
+    assert_eq!(sockit(&["addr"]).code, 2);
+    assert_eq!(sockit(&["addr", "10.0.0.0/24", "--hosts", "many"]).code, 2);
+}
+
+#[test]
+fn completions_and_manpage() {
+    let bash = sockit(&["completions", "bash"]).ok();
+    assert!(bash.contains("_sockit()") && bash.contains("addr"), "{bash}");
+    let zsh = sockit(&["completions", "zsh"]).ok();
+    assert!(zsh.starts_with("#compdef sockit"), "{zsh}");
+    let man = sockit(&["manpage"]).ok();
+    assert!(man.contains(".TH sockit"), "{man}");
+    assert_eq!(sockit(&["completions", "tcsh"]).code, 2);
+}
+
+#[test]
+fn closed_stdout_is_success() {
+    // 2^16 lines, far more than a pipe holds: head closes it after one.
+    let mut c = Command::new("bash");
+    c.arg("-c").arg(format!(
+        "{} addr 2001:db8::/32 --split 48 | head -n 1 >/dev/null; exit ${{PIPESTATUS[0]}}",
+        crate::util::sockit_bin()
+    ));
+    let out = run(c, b"", DEADLINE);
+    assert_eq!(out.code, 0, "stderr: {}", out.stderr);
+    assert_eq!(out.stderr, "");
+}

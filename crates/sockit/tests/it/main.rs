@@ -1,0 +1,8 @@
+//! sockit's integration tests: one binary, a module per command. Every test runs the real
+//! `sockit` binary and, where the brief asks, a real peer next to it.
+
+mod util;
+
+mod addr;
+mod cli;
+mod info;

@@ -1,0 +1,208 @@
+//! The harness: run the built `sockit` (or a real peer) with a deadline and capture what it
+//! did; build network namespaces that always come down again; decide whether a test that
+//! needs root or a peer program may skip (never under CI).
+
+use std::io::{Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// Default deadline for one command.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// What a finished process left behind.
+#[derive(Debug)]
+pub struct Output {
+    /// Exit code; a process killed by a signal has none (-1 here).
+    pub code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn stdout(&self) -> String {
+        String::from_utf8(self.stdout.clone()).expect("stdout is UTF-8")
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout()))
+    }
+
+    /// Assert success and return stdout.
+    #[track_caller]
+    pub fn ok(&self) -> String {
+        assert_eq!(self.code, 0, "expected exit 0; stderr: {}", self.stderr);
+        self.stdout()
+    }
+
+    /// Assert exit `code` with exactly one line on stderr, and return that line.
+    #[track_caller]
+    pub fn fails(&self, code: i32) -> String {
+        assert_eq!(self.code, code, "expected exit {code}; stdout: {} stderr: {}", self.stdout(), self.stderr);
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "expected one line on stderr, got: {:?}", self.stderr);
+        assert!(!self.stderr.contains("panicked"), "panic: {}", self.stderr);
+        lines[0].to_string()
+    }
+}
+
+/// The `sockit` binary under test.
+pub fn sockit_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_sockit")
+}
+
+/// A command for the binary under test.
+pub fn sockit_cmd(args: &[&str]) -> Command {
+    let mut c = Command::new(sockit_bin());
+    c.args(args);
+    c
+}
+
+/// Run `sockit ARGS` to completion within the default deadline.
+pub fn sockit(args: &[&str]) -> Output {
+    run(sockit_cmd(args), b"", DEADLINE)
+}
+
+/// Run a command with `input` on stdin; kill it and fail the test if it outlives `deadline`.
+pub fn run(mut cmd: Command, input: &[u8], deadline: Duration) -> Output {
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let input = input.to_vec();
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || {
+        // A program that exits without reading its input is not an error here.
+        let _ = stdin.write_all(&input);
+    });
+    let stdout = reader(child.stdout.take().expect("stdout"));
+    let stderr = reader(child.stderr.take().expect("stderr"));
+    let code = wait_deadline(&mut child, deadline, &format!("{cmd:?}"));
+    let _ = writer.join();
+    Output {
+        code,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: String::from_utf8_lossy(&stderr.join().expect("stderr reader")).into_owned(),
+    }
+}
+
+fn reader(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        buf
+    })
+}
+
+/// Wait for `child`, killing it (and failing) past `deadline`.
+pub fn wait_deadline(child: &mut Child, deadline: Duration, what: &str) -> i32 {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status.code().unwrap_or(-1);
+        }
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within {deadline:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Whether we run under CI, where nothing may be skipped.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Whether a peer program is present. Outside CI a missing peer skips the test with a
+/// printed reason; under CI it fails the test.
+#[track_caller]
+pub fn have(program: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(!under_ci(), "{program} is required under CI (.ci/run installs it)");
+        eprintln!("skipping: {program} is not installed");
+    }
+    found
+}
+
+/// Run a shell command line that must succeed; returns stdout.
+#[track_caller]
+pub fn sh(line: &str) -> String {
+    let out = run(
+        {
+            let mut c = Command::new("sh");
+            c.arg("-c").arg(line);
+            c
+        },
+        b"",
+        DEADLINE,
+    );
+    assert_eq!(out.code, 0, "`{line}` failed: {}", out.stderr);
+    out.stdout()
+}
+
+static NETNS_SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// A network namespace made by a test, removed (with its /etc/netns files) when dropped,
+/// also when the test fails.
+#[derive(Debug)]
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    /// Create a namespace with loopback up, or `None` (skip) when this process cannot: not
+    /// root, or no `ip`. Under CI that is a failure.
+    #[track_caller]
+    pub fn new(tag: &str) -> Option<Netns> {
+        if !have("ip") {
+            return None;
+        }
+        let name = format!("sockit-{tag}-{}-{}", std::process::id(), NETNS_SEQ.fetch_add(1, Ordering::Relaxed));
+        let made =
+            Command::new("ip").args(["netns", "add", &name]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+        if !made {
+            assert!(!under_ci(), "creating a network namespace failed under CI (needs root)");
+            eprintln!("skipping: cannot create a network namespace (needs root)");
+            return None;
+        }
+        let ns = Netns { name };
+        ns.exec_ok("ip link set lo up");
+        Some(ns)
+    }
+
+    /// `ip netns exec NAME sh -c LINE`, which must succeed.
+    #[track_caller]
+    pub fn exec_ok(&self, line: &str) -> String {
+        sh(&format!("ip netns exec {} sh -c '{}'", self.name, line.replace('\'', r"'\''")))
+    }
+
+    /// A command that runs `program ARGS` inside the namespace.
+    pub fn cmd(&self, program: &str, args: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name, program]).args(args);
+        c
+    }
+
+    /// Give the namespace its own resolv.conf: `ip netns exec` bind-mounts
+    /// /etc/netns/NAME/resolv.conf over /etc/resolv.conf.
+    pub fn set_resolv_conf(&self, text: &str) {
+        let dir = format!("/etc/netns/{}", self.name);
+        std::fs::create_dir_all(&dir).expect("create /etc/netns dir");
+        std::fs::File::create(format!("{dir}/resolv.conf"))
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .expect("write resolv.conf");
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = std::fs::remove_dir_all(format!("/etc/netns/{}", self.name));
+    }
+}
