@@ -3,3 +3,4 @@
 
 pub mod addr;
 pub mod resolv_conf;
+pub mod services;

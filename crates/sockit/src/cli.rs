@@ -32,6 +32,9 @@ pub enum Command {
     /// Classify addresses and do subnet math; compare hosts; split and allocate subnets.
     #[command(after_help = ADDR_HELP)]
     Addr(AddrArgs),
+    /// Service names and port numbers, both ways: `port 22`, `port ssh`, `port 137-139`.
+    #[command(after_help = PORT_HELP)]
+    Port(PortArgs),
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -60,11 +63,11 @@ Examples:
 #[derive(Debug, Args)]
 pub struct AddrArgs {
     /// An address, ADDR/PREFIX or ADDR/NETMASK (IPv4 or IPv6).
-    #[arg(value_name = "ADDR[/PREFIX]", allow_hyphen_values = true)]
+    #[arg(value_name = "ADDR[/PREFIX]")]
     pub address: String,
     /// More addresses. With a prefix on the first address, each is checked against its
     /// subnet (spoken to directly, or through the router); without, each is described.
-    #[arg(value_name = "OTHER", allow_hyphen_values = true)]
+    #[arg(value_name = "OTHER")]
     pub others: Vec<String>,
     /// List the subnets of the network with this prefix length (e.g. 26 or /26).
     #[arg(long, value_name = "PREFIX", value_parser = parse_prefix_arg)]
@@ -79,4 +82,25 @@ fn parse_prefix_arg(s: &str) -> Result<u32, String> {
         .unwrap_or(s)
         .parse()
         .map_err(|_| format!("'{s}' is not a prefix length: write it like 26 or /26"))
+}
+
+const PORT_HELP: &str = "\
+Classes: system (0-1023, well-known: binding needs privileges), registered (1024-49151),
+dynamic (49152-65535). The table is IANA's registry, built in, with /etc/services laid over it.
+Exit status 1 when an argument matches nothing, 2 when it cannot be a port or a name.";
+
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    /// Port numbers (0-65535), ranges (137-139) or service names (ssh).
+    #[arg(value_name = "PORT|RANGE|NAME", required_unless_present = "common", allow_negative_numbers = true)]
+    pub queries: Vec<String>,
+    /// Only TCP.
+    #[arg(long, conflicts_with = "udp")]
+    pub tcp: bool,
+    /// Only UDP.
+    #[arg(long)]
+    pub udp: bool,
+    /// The lecture's table of common services.
+    #[arg(long)]
+    pub common: bool,
 }

@@ -205,3 +205,29 @@ fn dns(path: &Path) -> Result<Dns, HostError> {
         upstream,
     })
 }
+
+/// Where the local services database lives.
+pub const ETC_SERVICES: &str = "/etc/services";
+
+/// The built-in service registry with /etc/services laid over it when it can be read; a
+/// missing or unreadable file leaves the built-in table alone.
+pub fn service_registry() -> sockit_core::services::Registry {
+    match std::fs::read_to_string(ETC_SERVICES) {
+        Ok(text) => sockit_core::services::Registry::overlay(&text),
+        Err(e) => {
+            tracing::debug!(file = ETC_SERVICES, error = %e, "using the built-in registry alone");
+            sockit_core::services::Registry::builtin()
+        }
+    }
+}
+
+/// The kernel's ephemeral (local) port range, or Linux's default when it cannot be read.
+pub fn ephemeral_port_range() -> (u16, u16) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| {
+            let mut w = t.split_whitespace().map(|x| x.parse::<u16>());
+            Some((w.next()?.ok()?, w.next()?.ok()?))
+        })
+        .unwrap_or((32768, 60999))
+}

@@ -11,6 +11,7 @@ use cli::{Cli, Command};
 use sockit::exit;
 use sockit::host::{self, InfoOptions};
 use sockit_core::addr::report::{self, AddrQuery};
+use sockit_core::services::{self, PortQuery, Proto};
 
 /// How a command failed: the user's mistake (exit 2) or the world's (exit 1).
 #[derive(Debug)]
@@ -102,6 +103,7 @@ fn run(cli: Cli, out: &mut impl Write) -> Outcome {
                 _ => Ok(exit::OK),
             }
         }
+        Command::Port(a) => port(a, json, out),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "sockit", out);
             Ok(exit::OK)
@@ -111,4 +113,31 @@ fn run(cli: Cli, out: &mut impl Write) -> Outcome {
             Ok(exit::OK)
         }
     }
+}
+
+fn port(a: cli::PortArgs, json: bool, out: &mut impl Write) -> Outcome {
+    let mut queries = if a.common { services::common_queries() } else { Vec::new() };
+    for q in &a.queries {
+        queries.push(PortQuery::parse(q).map_err(|e| Fail::Usage(e.to_string()))?);
+    }
+    let proto = match (a.tcp, a.udp) {
+        (true, _) => Some(Proto::Tcp),
+        (_, true) => Some(Proto::Udp),
+        _ => None,
+    };
+    let r = services::report(&host::service_registry(), &queries, proto, host::ephemeral_port_range());
+    if json {
+        render::json(out, &r)?
+    } else {
+        render::ports(out, &r)?
+    }
+    if r.not_found.is_empty() {
+        return Ok(exit::OK);
+    }
+    out.flush()?;
+    let what = r.not_found.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ");
+    let proto = proto.map_or(String::new(), |p| format!(" for {p}"));
+    Err(Fail::Runtime(anyhow::anyhow!(
+        "no registered service{proto} matches {what}: check the spelling, or try without --tcp/--udp"
+    )))
 }

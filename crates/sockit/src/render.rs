@@ -8,6 +8,7 @@ use serde::Serialize;
 use sockit::host::HostInfo;
 use sockit_core::addr::report::{AddrReport, Described};
 use sockit_core::addr::{Classification, Count, Route, SubnetInfo, subnet};
+use sockit_core::services::{PortClass, PortReport};
 
 /// Write one JSON document.
 pub fn json<T: Serialize>(out: &mut impl Write, value: &T) -> io::Result<()> {
@@ -168,6 +169,49 @@ pub fn addr(out: &mut impl Write, r: &AddrReport) -> io::Result<()> {
                 }
                 None => writeln!(out, "{:>10}  does not fit", a.hosts)?,
             }
+        }
+    }
+    Ok(())
+}
+
+pub fn ports(out: &mut impl Write, r: &PortReport) -> io::Result<()> {
+    let name_w = r.ports.iter().flat_map(|a| a.services.iter().map(|s| s.name.len())).max().unwrap_or(0).max(7);
+    writeln!(out, "{:<5}  {:<name_w$}  {:<13} {:<10}  NOTE", "PORT", "SERVICE", "PROTOCOLS", "CLASS")?;
+    for a in &r.ports {
+        let class = match a.class {
+            PortClass::System => "system",
+            PortClass::Registered => "registered",
+            PortClass::Dynamic => "dynamic",
+        };
+        let mut notes: Vec<String> = Vec::new();
+        if let Some(l) = a.lecture {
+            notes.push(l.to_string());
+        }
+        if a.ephemeral {
+            notes.push("in this host's ephemeral range".into());
+        }
+        if a.services.is_empty() {
+            let line = format!("{:<5}  {:<name_w$}  {:<13} {:<10}  {}", a.port, "-", "-", class, notes.join("; "));
+            writeln!(out, "{}", line.trim_end())?;
+        }
+        for (i, s) in a.services.iter().enumerate() {
+            let protos: Vec<&str> = s.protocols.iter().map(|p| p.as_str()).collect();
+            let mut row_notes = if i == 0 { notes.clone() } else { Vec::new() };
+            if !s.aliases.is_empty() {
+                row_notes.push(format!("aliases {}", s.aliases.join(" ")));
+            }
+            if s.source == "etc-services" {
+                row_notes.push("from /etc/services".into());
+            }
+            let port = if i == 0 { a.port.to_string() } else { String::new() };
+            let class = if i == 0 { class } else { "" };
+            let line = format!(
+                "{port:<5}  {:<name_w$}  {:<13} {class:<10}  {}",
+                s.name,
+                protos.join(" "),
+                row_notes.join("; ")
+            );
+            writeln!(out, "{}", line.trim_end())?;
         }
     }
     Ok(())

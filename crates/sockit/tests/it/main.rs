@@ -6,3 +6,4 @@ mod util;
 mod addr;
 mod cli;
 mod info;
+mod port;

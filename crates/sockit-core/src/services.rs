@@ -1,0 +1,503 @@
+//! Slide 2, "Common Services": port numbers and service names, both ways.
+//!
+//! The built-in table is the IANA registry, generated into `data/services.rs` (see
+//! `data/gen_services.py`) and compiled in, so a lookup costs a binary search and nothing is
+//! parsed at start-up. At run time `/etc/services` may be laid over it (`Registry::overlay`):
+//! its names come first for a port, its aliases are honoured, and its local additions count.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// A transport protocol of the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Tcp,
+    Udp,
+    Sctp,
+    Dccp,
+}
+
+use Proto::{Dccp as D, Sctp as S, Tcp as T, Udp as U};
+
+include!("../data/services.rs");
+
+impl Proto {
+    /// The lower-case name used in /etc/services and the registry.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+            Proto::Sctp => "sctp",
+            Proto::Dccp => "dccp",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Proto> {
+        match s.to_ascii_lowercase().as_str() {
+            "tcp" => Some(T),
+            "udp" => Some(U),
+            "sctp" => Some(S),
+            "dccp" => Some(D),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The date of the newest entry in the built-in registry.
+pub fn registry_date() -> &'static str {
+    IANA_DATE
+}
+
+/// The three port ranges of RFC 6335.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PortClass {
+    /// 0–1023, "well-known": binding needs privileges on most systems.
+    System,
+    /// 1024–49151, assigned by IANA on request.
+    Registered,
+    /// 49152–65535, never assigned: private and ephemeral use.
+    Dynamic,
+}
+
+impl PortClass {
+    pub fn of(port: u16) -> PortClass {
+        match port {
+            0..=1023 => PortClass::System,
+            1024..=49151 => PortClass::Registered,
+            _ => PortClass::Dynamic,
+        }
+    }
+
+    /// A short description for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            PortClass::System => "system (well-known, 0-1023: binding needs privileges)",
+            PortClass::Registered => "registered (1024-49151)",
+            PortClass::Dynamic => "dynamic (49152-65535)",
+        }
+    }
+}
+
+/// The lecture's "Common Services" slide, with its own words where it has them.
+pub const COMMON: &[(u16, u16, &str, &str)] = &[
+    (21, 21, "ftp", "file transfer"),
+    (22, 22, "ssh", "secure shell"),
+    (23, 23, "telnet", "remote terminal"),
+    (25, 25, "smtp", "mail"),
+    (79, 79, "finger", "user information"),
+    (80, 80, "http", "web"),
+    (110, 110, "pop3", "email retrieval"),
+    (123, 123, "ntp", "network time"),
+    (137, 139, "netbios", "Windows file sharing"),
+    (143, 143, "imap", "email access"),
+    (443, 443, "https", "secure web"),
+];
+
+/// The lecture's label for a port, if the slide names it.
+pub fn lecture_label(port: u16) -> Option<&'static str> {
+    COMMON.iter().find(|c| (c.0..=c.1).contains(&port)).map(|c| c.3)
+}
+
+/// A service name on a port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceName {
+    pub name: String,
+    /// The protocols this name is registered for on this port.
+    pub protocols: Vec<Proto>,
+    /// Other names for it (from /etc/services).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// Where it was found: `iana` or `etc-services` (a local addition or override).
+    pub source: &'static str,
+}
+
+/// One row of /etc/services.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LocalEntry {
+    name: String,
+    port: u16,
+    proto: Proto,
+    aliases: Vec<String>,
+}
+
+/// The service registry: the built-in IANA table, optionally overlaid with /etc/services.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    local: Vec<LocalEntry>,
+}
+
+impl Registry {
+    /// The built-in registry alone.
+    pub fn builtin() -> Registry {
+        Registry::default()
+    }
+
+    /// The built-in registry with the text of an /etc/services file laid over it. Lines that
+    /// do not parse are skipped: a broken file is never an error.
+    pub fn overlay(etc_services: &str) -> Registry {
+        let local = etc_services
+            .lines()
+            .filter_map(|line| {
+                let line = line.split('#').next()?;
+                let mut words = line.split_whitespace();
+                let name = words.next()?.to_string();
+                let (port, proto) = words.next()?.split_once('/')?;
+                Some(LocalEntry {
+                    name,
+                    port: port.parse().ok()?,
+                    proto: Proto::parse(proto)?,
+                    aliases: words.map(str::to_string).collect(),
+                })
+            })
+            .collect();
+        Registry { local }
+    }
+
+    /// Every service name on `port`, /etc/services' first, filtered by protocol.
+    pub fn by_port(&self, port: u16, proto: Option<Proto>) -> Vec<ServiceName> {
+        let want = |p: Proto| proto.is_none_or(|w| w == p);
+        let mut out: Vec<ServiceName> = Vec::new();
+        let mut add = |name: &str, p: Proto, aliases: &[String], source: &'static str| {
+            if !want(p) {
+                return;
+            }
+            match out.iter_mut().find(|s| s.name.eq_ignore_ascii_case(name)) {
+                Some(s) => {
+                    if !s.protocols.contains(&p) {
+                        s.protocols.push(p);
+                    }
+                    for a in aliases {
+                        if !s.aliases.contains(a) {
+                            s.aliases.push(a.clone());
+                        }
+                    }
+                }
+                None => out.push(ServiceName {
+                    name: name.to_string(),
+                    protocols: vec![p],
+                    aliases: aliases.to_vec(),
+                    source,
+                }),
+            }
+        };
+        for e in self.local.iter().filter(|e| e.port == port) {
+            add(&e.name, e.proto, &e.aliases, "etc-services");
+        }
+        for &(name, _, _, p) in iana_on_port(port) {
+            add(name, p, &[], "iana");
+        }
+        // A name from /etc/services that IANA also lists keeps the local source only if IANA
+        // does not have it: mark names IANA confirms.
+        for s in &mut out {
+            if s.source == "etc-services" && iana_on_port(port).any(|&(n, ..)| n.eq_ignore_ascii_case(&s.name)) {
+                s.source = "iana";
+            }
+            s.protocols.sort();
+        }
+        out
+    }
+
+    /// The ports, ascending, where `name` or an alias of it is registered (each port of a
+    /// registered range), filtered by protocol. Names compare case-insensitively, as IANA's do.
+    pub fn by_name(&self, name: &str, proto: Option<Proto>) -> Vec<u16> {
+        let want = |p: Proto| proto.is_none_or(|w| w == p);
+        let mut ports: Vec<u16> = self
+            .local
+            .iter()
+            .filter(|e| want(e.proto))
+            .filter(|e| e.name.eq_ignore_ascii_case(name) || e.aliases.iter().any(|a| a.eq_ignore_ascii_case(name)))
+            .map(|e| e.port)
+            .collect();
+        let lower = name.to_ascii_lowercase();
+        let start = IANA_BY_NAME.partition_point(|&i| IANA[usize::from(i)].0.to_ascii_lowercase() < lower);
+        for &i in &IANA_BY_NAME[start..] {
+            let (n, lo, hi, p) = IANA[usize::from(i)];
+            if !n.eq_ignore_ascii_case(name) {
+                break;
+            }
+            if want(p) {
+                ports.extend(lo..=hi);
+            }
+        }
+        ports.sort_unstable();
+        ports.dedup();
+        ports
+    }
+
+    /// `name` and every name /etc/services gives as its alias or primary name.
+    pub fn names_for(&self, name: &str) -> Vec<String> {
+        let mut names = vec![name.to_string()];
+        for e in &self.local {
+            if e.name.eq_ignore_ascii_case(name) || e.aliases.iter().any(|a| a.eq_ignore_ascii_case(name)) {
+                for n in std::iter::once(&e.name).chain(&e.aliases) {
+                    if !names.iter().any(|x| x.eq_ignore_ascii_case(n)) {
+                        names.push(n.clone());
+                    }
+                }
+            }
+        }
+        names
+    }
+}
+
+/// The IANA rows that cover `port`, in registry order.
+fn iana_on_port(port: u16) -> impl Iterator<Item = &'static (&'static str, u16, u16, Proto)> {
+    let start = IANA.partition_point(|r| r.1 < port);
+    let end = IANA.partition_point(|r| r.1 <= port);
+    let ranges = IANA_RANGES.iter().map(|&i| &IANA[usize::from(i)]).filter(move |r| r.1 < port && port <= r.2);
+    IANA[start..end].iter().chain(ranges)
+}
+
+/// What one `sockit port` argument asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortQuery {
+    Port(u16),
+    /// Inclusive.
+    Range(u16, u16),
+    Name(String),
+}
+
+/// A port argument that cannot be right.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PortError {
+    #[error("empty port: give a number 0-65535, a range like 137-139, or a service name like ssh")]
+    Empty,
+    #[error("port {0} is out of range: ports are 0-65535")]
+    OutOfRange(String),
+    #[error("range {0} runs backwards: write the lower port first, like 137-139")]
+    Backwards(String),
+    #[error("'{0}' is not a port, a range or a service name: write 22, 137-139 or ssh")]
+    Invalid(String),
+}
+
+/// Parse a port number (0–65535) alone.
+pub fn parse_port(s: &str) -> Result<u16, PortError> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err(PortError::Empty);
+    }
+    if !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(PortError::Invalid(s.to_string()));
+    }
+    // Any digit string too long or too large for u16 is out of range.
+    s.parse::<u16>().map_err(|_| PortError::OutOfRange(s.to_string()))
+}
+
+impl PortQuery {
+    /// `22`, `137-139` or `ssh`.
+    pub fn parse(s: &str) -> Result<PortQuery, PortError> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err(PortError::Empty);
+        }
+        if s.bytes().all(|b| b.is_ascii_digit()) {
+            return parse_port(s).map(PortQuery::Port);
+        }
+        if let Some((a, b)) = s.split_once('-')
+            && !a.is_empty()
+            && a.bytes().all(|c| c.is_ascii_digit())
+            && b.bytes().all(|c| c.is_ascii_digit())
+        {
+            let (lo, hi) = (parse_port(a)?, parse_port(b)?);
+            if lo > hi {
+                return Err(PortError::Backwards(s.to_string()));
+            }
+            return Ok(PortQuery::Range(lo, hi));
+        }
+        // Service names have a letter and no spaces; they may start with a digit (9pfs).
+        let name_like = s.bytes().any(|b| b.is_ascii_alphabetic())
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.+*/".contains(&b))
+            && !s.starts_with('-');
+        if name_like { Ok(PortQuery::Name(s.to_string())) } else { Err(PortError::Invalid(s.to_string())) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(r: &Registry, port: u16, p: Option<Proto>) -> Vec<String> {
+        r.by_port(port, p).into_iter().map(|s| s.name).collect()
+    }
+
+    #[test]
+    fn the_lecture_table_is_in_the_registry() {
+        let r = Registry::builtin();
+        for &(lo, hi, name, _) in COMMON {
+            if name == "netbios" {
+                assert_eq!(names(&r, 137, Some(T)), ["netbios-ns"]);
+                assert_eq!(names(&r, 138, Some(U)), ["netbios-dgm"]);
+                assert_eq!(names(&r, 139, Some(T)), ["netbios-ssn"]);
+                continue;
+            }
+            assert_eq!(lo, hi);
+            assert_eq!(names(&r, lo, Some(T)).first().map(String::as_str), Some(name), "port {lo}");
+            assert_eq!(r.by_name(name, Some(T)), [lo], "{name}");
+        }
+    }
+
+    #[test]
+    fn both_ways_and_protocols() {
+        let r = Registry::builtin();
+        let ssh = r.by_port(22, None);
+        assert_eq!(ssh.len(), 1);
+        assert_eq!(ssh[0].protocols, [T, U, S]);
+        assert_eq!(names(&r, 80, Some(T)), ["http", "www", "www-http"]);
+        assert_eq!(r.by_name("HTTPS", None), [443]);
+        assert_eq!(r.by_name("x11", Some(T)).len(), 64, "a range gives each of its ports");
+        assert_eq!(names(&r, 6010, Some(U)), ["x11"]);
+        assert!(r.by_port(4, None).is_empty(), "4 is unassigned");
+        assert!(r.by_name("no-such-service", None).is_empty());
+        assert_eq!(registry_date(), "2024-04-30");
+    }
+
+    #[test]
+    fn etc_services_overlays() {
+        let r = Registry::overlay(
+            "# local\nhttp 80/tcp www # WorldWideWeb\nmyapp 40000/tcp myalias\nbroken line\nbad 99999/tcp\nx 1/zzz\n",
+        );
+        assert_eq!(r.by_name("myapp", None), [40000]);
+        assert_eq!(r.by_name("MYALIAS", Some(T)), [40000]);
+        assert!(r.by_name("myapp", Some(U)).is_empty());
+        let at80 = r.by_port(80, Some(T));
+        assert_eq!(at80[0].name, "http");
+        assert_eq!(at80[0].aliases, ["www"]);
+        assert_eq!(at80[0].source, "iana");
+        assert_eq!(r.by_port(40000, None)[0].source, "etc-services");
+        assert_eq!(r.names_for("www"), ["www", "http"]);
+    }
+
+    #[test]
+    fn queries_parse_or_say_why_not() {
+        assert_eq!(PortQuery::parse("22"), Ok(PortQuery::Port(22)));
+        assert_eq!(PortQuery::parse("0"), Ok(PortQuery::Port(0)));
+        assert_eq!(PortQuery::parse("65535"), Ok(PortQuery::Port(65535)));
+        assert_eq!(PortQuery::parse("137-139"), Ok(PortQuery::Range(137, 139)));
+        assert_eq!(PortQuery::parse("ssh"), Ok(PortQuery::Name("ssh".into())));
+        assert_eq!(PortQuery::parse("9pfs"), Ok(PortQuery::Name("9pfs".into())));
+        assert_eq!(PortQuery::parse("sql*net"), Ok(PortQuery::Name("sql*net".into())));
+        assert_eq!(PortQuery::parse("70000"), Err(PortError::OutOfRange("70000".into())));
+        assert_eq!(PortQuery::parse("99999999999999999999"), Err(PortError::OutOfRange("99999999999999999999".into())));
+        assert_eq!(PortQuery::parse("10-5"), Err(PortError::Backwards("10-5".into())));
+        assert_eq!(PortQuery::parse("1-70000"), Err(PortError::OutOfRange("70000".into())));
+        assert_eq!(PortQuery::parse("-1"), Err(PortError::Invalid("-1".into())));
+        assert_eq!(PortQuery::parse(""), Err(PortError::Empty));
+        assert_eq!(PortQuery::parse("a b"), Err(PortError::Invalid("a b".into())));
+        assert_eq!(PortClass::of(1023), PortClass::System);
+        assert_eq!(PortClass::of(1024), PortClass::Registered);
+        assert_eq!(PortClass::of(49152), PortClass::Dynamic);
+    }
+}
+
+/// One port, described.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PortAnswer {
+    pub port: u16,
+    pub class: PortClass,
+    /// Inside this host's ephemeral (local) port range.
+    pub ephemeral: bool,
+    /// The lecture's label for the port, when the slide names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lecture: Option<&'static str>,
+    /// Names registered on the port; empty when none is.
+    pub services: Vec<ServiceName>,
+}
+
+/// The answer to a `sockit port` command.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PortReport {
+    pub ports: Vec<PortAnswer>,
+    /// Arguments that matched nothing (names not registered, ports with no service).
+    pub not_found: Vec<String>,
+}
+
+/// The lecture's table as queries.
+pub fn common_queries() -> Vec<PortQuery> {
+    COMMON.iter().map(|&(lo, hi, ..)| if lo == hi { PortQuery::Port(lo) } else { PortQuery::Range(lo, hi) }).collect()
+}
+
+/// Answer queries against a registry. `ephemeral` is the host's local port range.
+pub fn report(reg: &Registry, queries: &[PortQuery], proto: Option<Proto>, ephemeral: (u16, u16)) -> PortReport {
+    let answer = |port: u16, services: Vec<ServiceName>| PortAnswer {
+        port,
+        class: PortClass::of(port),
+        ephemeral: (ephemeral.0..=ephemeral.1).contains(&port),
+        lecture: lecture_label(port),
+        services,
+    };
+    let mut out = PortReport::default();
+    for q in queries {
+        match q {
+            PortQuery::Port(p) => {
+                let services = reg.by_port(*p, proto);
+                if services.is_empty() {
+                    out.not_found.push(p.to_string());
+                }
+                out.ports.push(answer(*p, services));
+            }
+            PortQuery::Range(lo, hi) => {
+                let before = out.ports.len();
+                for p in *lo..=*hi {
+                    let services = reg.by_port(p, proto);
+                    if !services.is_empty() {
+                        out.ports.push(answer(p, services));
+                    }
+                }
+                if out.ports.len() == before {
+                    out.not_found.push(format!("{lo}-{hi}"));
+                }
+            }
+            PortQuery::Name(n) => {
+                let ports = reg.by_name(n, proto);
+                if ports.is_empty() {
+                    out.not_found.push(n.clone());
+                }
+                let names = reg.names_for(n);
+                for p in ports {
+                    let services = reg
+                        .by_port(p, proto)
+                        .into_iter()
+                        .filter(|s| {
+                            names.iter().any(|x| x.eq_ignore_ascii_case(&s.name))
+                                || s.aliases.iter().any(|a| a.eq_ignore_ascii_case(n))
+                        })
+                        .collect();
+                    out.ports.push(answer(p, services));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod report_tests {
+    use super::*;
+
+    #[test]
+    fn names_ports_ranges_and_misses() {
+        let reg = Registry::builtin();
+        let qs: Vec<PortQuery> =
+            ["ssh", "137-139", "4", "nosuch", "1-3"].iter().map(|s| PortQuery::parse(s).expect("q")).collect();
+        let r = report(&reg, &qs, None, (32768, 60999));
+        let got: Vec<(u16, Vec<String>)> =
+            r.ports.iter().map(|a| (a.port, a.services.iter().map(|s| s.name.clone()).collect())).collect();
+        assert_eq!(got[0], (22, vec!["ssh".to_string()]));
+        assert_eq!(got[1].0, 137);
+        assert_eq!(r.ports[1].lecture, Some("Windows file sharing"));
+        assert_eq!(got[4], (4, vec![]));
+        assert_eq!(r.not_found, ["4", "nosuch"]);
+        let r = report(&reg, &[PortQuery::Port(40000)], Some(Proto::Tcp), (32768, 60999));
+        assert!(r.ports[0].ephemeral);
+        assert_eq!(r.ports[0].class, PortClass::Registered);
+    }
+}
