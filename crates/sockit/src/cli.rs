@@ -35,6 +35,13 @@ pub enum Command {
     /// Service names and port numbers, both ways: `port 22`, `port ssh`, `port 137-139`.
     #[command(after_help = PORT_HELP)]
     Port(PortArgs),
+    /// This host's name (gethostname), its canonical name, its addresses.
+    Hostname(HostnameArgs),
+    /// Names to addresses (gethostbyname done properly), or any record type from a DNS server.
+    #[command(after_help = LOOKUP_HELP)]
+    Lookup(LookupArgs),
+    /// Addresses to names (gethostbyaddr): plain IPv4 or IPv6, no in-addr.arpa needed.
+    Reverse(ReverseArgs),
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -103,4 +110,70 @@ pub struct PortArgs {
     /// The lecture's table of common services.
     #[arg(long)]
     pub common: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HostnameArgs {
+    /// The fully qualified (canonical) name.
+    #[arg(long)]
+    pub fqdn: bool,
+    /// This host's addresses (like hostname -I: all but loopback and link-local).
+    #[arg(long, short = 'I')]
+    pub addresses: bool,
+}
+
+const LOOKUP_HELP: &str = "\
+Without --server or --type the system resolver answers (/etc/hosts and nsswitch apply, as for
+getent ahosts). With --server the named DNS server is asked directly; with only --type, the
+servers in resolv.conf are. Several names, or -f FILE, are resolved concurrently and printed in
+input order; --json prints JSON Lines, one object per name. Exit status 1 if any name failed.";
+
+/// How to ask DNS servers directly.
+#[derive(Debug, Args)]
+pub struct DnsArgs {
+    /// Ask this DNS server directly (IP, IP:PORT or [IPv6]:PORT).
+    #[arg(long, value_name = "IP[:PORT]")]
+    pub server: Option<String>,
+    /// Query over TCP.
+    #[arg(long)]
+    pub tcp: bool,
+    /// Seconds to wait for each try.
+    #[arg(long, value_name = "SECS", default_value_t = 2.0)]
+    pub timeout: f64,
+    /// Tries after the first.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub retries: u32,
+    /// Names or addresses resolved at once.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub concurrency: usize,
+    /// Read names or addresses from FILE, one a line ('-' for stdin).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LookupArgs {
+    /// Names to resolve.
+    #[arg(value_name = "NAME", required_unless_present = "file")]
+    pub names: Vec<String>,
+    /// Only IPv4 addresses.
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    pub ipv4: bool,
+    /// Only IPv6 addresses.
+    #[arg(short = '6')]
+    pub ipv6: bool,
+    /// Record type: A, AAAA, CNAME, MX, NS, PTR, SOA, SRV, TXT, ...
+    #[arg(long = "type", short = 't', value_name = "TYPE")]
+    pub rtype: Option<String>,
+    #[command(flatten)]
+    pub dns: DnsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReverseArgs {
+    /// IPv4 or IPv6 addresses.
+    #[arg(value_name = "ADDR", required_unless_present = "file")]
+    pub addresses: Vec<String>,
+    #[command(flatten)]
+    pub dns: DnsArgs,
 }

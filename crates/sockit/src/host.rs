@@ -231,3 +231,33 @@ pub fn ephemeral_port_range() -> (u16, u16) {
         })
         .unwrap_or((32768, 60999))
 }
+
+/// The DNS servers of resolv.conf, as socket addresses on port 53 (IPv6 zones kept).
+pub fn resolv_conf_servers(path: &Path) -> Result<Vec<std::net::SocketAddr>, HostError> {
+    let d = dns(path)?;
+    Ok(d.nameservers
+        .iter()
+        .map(|n| {
+            let scope = n.zone.as_deref().and_then(|z| z.parse::<u32>().ok()).unwrap_or(0);
+            match n.address {
+                IpAddr::V6(a) => std::net::SocketAddr::V6(std::net::SocketAddrV6::new(a, 53, 0, scope)),
+                IpAddr::V4(a) => std::net::SocketAddr::from((a, 53)),
+            }
+        })
+        .collect())
+}
+
+/// This host's own addresses, as `hostname -I` lists them: every address of every interface
+/// except loopback and IPv6 link-local.
+pub fn own_addresses() -> Vec<IpAddr> {
+    let mut raw = netdev::get_interfaces();
+    raw.sort_by_key(|i| i.index);
+    raw.iter()
+        .flat_map(|i| {
+            let v4 = i.ipv4.iter().map(|n| IpAddr::V4(n.addr()));
+            let v6 = i.ipv6.iter().map(|n| IpAddr::V6(n.addr()));
+            v4.chain(v6).collect::<Vec<_>>()
+        })
+        .filter(|ip| !ip.is_loopback() && !matches!(ip, IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80))
+        .collect()
+}

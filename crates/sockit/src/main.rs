@@ -10,6 +10,7 @@ use clap::{CommandFactory, Parser};
 use cli::{Cli, Command};
 use sockit::exit;
 use sockit::host::{self, InfoOptions};
+use sockit::resolve::{self, DnsConfig, Families, Method};
 use sockit_core::addr::report::{self, AddrQuery};
 use sockit_core::services::{self, PortQuery, Proto};
 
@@ -104,6 +105,9 @@ fn run(cli: Cli, out: &mut impl Write) -> Outcome {
             }
         }
         Command::Port(a) => port(a, json, out),
+        Command::Hostname(a) => hostname(a, json, out),
+        Command::Lookup(a) => lookup(a, json, out),
+        Command::Reverse(a) => reverse(a, json, out),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "sockit", out);
             Ok(exit::OK)
@@ -140,4 +144,156 @@ fn port(a: cli::PortArgs, json: bool, out: &mut impl Write) -> Outcome {
     Err(Fail::Runtime(anyhow::anyhow!(
         "no registered service{proto} matches {what}: check the spelling, or try without --tcp/--udp"
     )))
+}
+
+fn hostname(a: cli::HostnameArgs, json: bool, out: &mut impl Write) -> Outcome {
+    let name = host::hostname();
+    let fqdn = if a.fqdn { Some(resolve::fqdn(&name)?) } else { None };
+    let addresses = a.addresses.then(host::own_addresses);
+    if json {
+        render::json(out, &serde_json::json!({ "hostname": name, "fqdn": fqdn, "addresses": addresses }))?;
+    } else if let Some(addrs) = addresses {
+        writeln!(out, "{}", addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(" "))?;
+    } else {
+        writeln!(out, "{}", fqdn.unwrap_or(name))?;
+    }
+    Ok(exit::OK)
+}
+
+/// The resolver the DNS options ask for.
+fn method(dns: &cli::DnsArgs, rtype: Option<hickory_proto::rr::RecordType>) -> Result<Method, Fail> {
+    if !(dns.timeout.is_finite() && dns.timeout > 0.0 && dns.timeout <= 3600.0) {
+        return Err(Fail::Usage(format!("--timeout {} is not a time: give seconds, like 2 or 0.5", dns.timeout)));
+    }
+    let servers = match &dns.server {
+        Some(s) => vec![resolve::parse_server(s).ok_or_else(|| {
+            Fail::Usage(format!(
+                "--server '{s}' is not an address: write it like 192.0.2.53, 192.0.2.53:5353 or [::1]:53"
+            ))
+        })?],
+        None if rtype.is_some() || dns.tcp => {
+            let servers = host::resolv_conf_servers(std::path::Path::new(host::RESOLV_CONF))?;
+            if servers.is_empty() {
+                return Err(Fail::Runtime(anyhow::anyhow!(
+                    "{} lists no nameserver: give one with --server IP",
+                    host::RESOLV_CONF
+                )));
+            }
+            servers
+        }
+        None => return Ok(Method::System),
+    };
+    let config = DnsConfig {
+        servers,
+        tcp: dns.tcp,
+        timeout: std::time::Duration::from_secs_f64(dns.timeout),
+        retries: dns.retries,
+    };
+    Ok(Method::Direct { config, rtype })
+}
+
+/// The names or addresses to work on: the arguments, then the lines of -f FILE.
+fn inputs(mut items: Vec<String>, file: Option<&std::path::Path>) -> Result<Vec<String>, Fail> {
+    if let Some(path) = file {
+        let text = if path == std::path::Path::new("-") {
+            io::read_to_string(io::stdin())?
+        } else {
+            std::fs::read_to_string(path)
+                .map_err(|e| Fail::Runtime(anyhow::anyhow!("cannot read {}: {e}", path.display())))?
+        };
+        items.extend(text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string));
+    }
+    Ok(items)
+}
+
+/// A progress bar on stderr for bulk work, only when stderr is a terminal.
+fn progress(len: usize, bulk: bool) -> indicatif::ProgressBar {
+    if bulk && io::IsTerminal::is_terminal(&io::stderr()) {
+        let pb = indicatif::ProgressBar::new(len as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec} eta {eta}") {
+            pb.set_style(style);
+        }
+        pb
+    } else {
+        indicatif::ProgressBar::hidden()
+    }
+}
+
+/// Run `work` over `items`, printing answers in order; failures are one line each on
+/// stderr (and an error event in JSON). Exit 1 if any failed.
+fn resolve_all<T: serde::Serialize + Send>(
+    items: &[String],
+    concurrency: usize,
+    bulk: bool,
+    json: bool,
+    out: &mut impl Write,
+    work: impl Fn(&str) -> Result<T, resolve::ResolveError> + Sync,
+    human: impl Fn(&mut dyn Write, &T) -> io::Result<()>,
+) -> Outcome {
+    let pb = progress(items.len(), bulk);
+    let mut failed = 0usize;
+    resolve::for_each_ordered(
+        items,
+        concurrency,
+        |s| work(s),
+        |i, r| -> io::Result<()> {
+            pb.inc(1);
+            match r {
+                Ok(answer) if json => render::json_event(out, "answer", &answer),
+                Ok(answer) => human(out, &answer),
+                Err(e) => {
+                    failed += 1;
+                    if json {
+                        let event = serde_json::json!({ "name": items[i], "kind": e.kind(), "error": e.to_string() });
+                        render::json_event(out, "error", &event)?;
+                    }
+                    pb.suspend(|| eprintln!("sockit: {e}"));
+                    Ok(())
+                }
+            }
+        },
+    )?;
+    pb.finish_and_clear();
+    Ok(if failed == 0 { exit::OK } else { exit::FAILURE })
+}
+
+fn lookup(a: cli::LookupArgs, json: bool, out: &mut impl Write) -> Outcome {
+    let rtype = match &a.rtype {
+        Some(t) => Some(resolve::parse_type(t).ok_or_else(|| {
+            Fail::Usage(format!("--type {t} is not a record type: use A, AAAA, CNAME, MX, NS, PTR, SOA, SRV or TXT"))
+        })?),
+        None => None,
+    };
+    let method = method(&a.dns, rtype)?;
+    let families = match (a.ipv4, a.ipv6) {
+        (true, _) => Families::V4,
+        (_, true) => Families::V6,
+        _ => Families::Both,
+    };
+    let names = inputs(a.names, a.dns.file.as_deref())?;
+    resolve_all(
+        &names,
+        a.dns.concurrency,
+        a.dns.file.is_some(),
+        json,
+        out,
+        |n| resolve::lookup(&method, n, families),
+        |w, ans| render::answer(w, ans),
+    )
+}
+
+fn reverse(a: cli::ReverseArgs, json: bool, out: &mut impl Write) -> Outcome {
+    let method = method(&a.dns, None)?;
+    // Addresses typed on the command line must be addresses (exit 2); a file's bad lines fail
+    // one by one.
+    for s in &a.addresses {
+        sockit_core::addr::parse_ip(s).map_err(|e| Fail::Usage(e.to_string()))?;
+    }
+    let items = inputs(a.addresses, a.dns.file.as_deref())?;
+    let work = |s: &str| {
+        let ip = sockit_core::addr::parse_ip(s)
+            .map_err(|e| resolve::ResolveError::BadName { name: s.to_string(), reason: e.to_string() })?;
+        resolve::reverse(&method, ip)
+    };
+    resolve_all(&items, a.dns.concurrency, a.dns.file.is_some(), json, out, work, |w, ans| render::reverse(w, ans))
 }

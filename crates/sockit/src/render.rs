@@ -6,6 +6,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 use sockit::host::HostInfo;
+use sockit::resolve::{Answer, ReverseAnswer};
 use sockit_core::addr::report::{AddrReport, Described};
 use sockit_core::addr::{Classification, Count, Route, SubnetInfo, subnet};
 use sockit_core::services::{PortClass, PortReport};
@@ -14,6 +15,51 @@ use sockit_core::services::{PortClass, PortReport};
 pub fn json<T: Serialize>(out: &mut impl Write, value: &T) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, value)?;
     writeln!(out)
+}
+
+/// Write one JSON Lines event: the value's fields with `"type"` first.
+pub fn json_event<T: Serialize>(out: &mut (impl Write + ?Sized), kind: &str, value: &T) -> io::Result<()> {
+    let mut obj = serde_json::Map::new();
+    obj.insert("type".into(), kind.into());
+    match serde_json::to_value(value)? {
+        serde_json::Value::Object(fields) => obj.extend(fields),
+        other => {
+            obj.insert("value".into(), other);
+        }
+    }
+    serde_json::to_writer(&mut *out, &obj)?;
+    writeln!(out)
+}
+
+/// One name's answer: `NAME  ADDRESS` lines from the system resolver, dig-style record lines
+/// (`NAME  TTL  TYPE  DATA`) from a DNS server.
+pub fn answer(out: &mut dyn Write, a: &Answer) -> io::Result<()> {
+    match a {
+        Answer::Addresses(s) => {
+            if let Some(c) = &s.canonical
+                && !c.trim_end_matches('.').eq_ignore_ascii_case(s.name.trim_end_matches('.'))
+            {
+                writeln!(out, "{}  alias for {}", s.name, c)?;
+            }
+            for ip in &s.addresses {
+                writeln!(out, "{}  {}", s.name, ip)?;
+            }
+        }
+        Answer::Records(d) => {
+            for r in &d.records {
+                writeln!(out, "{}  {}  {}  {}", r.name, r.ttl, r.rtype, r.data)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One address's names: `ADDRESS  NAME`.
+pub fn reverse(out: &mut dyn Write, r: &ReverseAnswer) -> io::Result<()> {
+    for n in &r.names {
+        writeln!(out, "{}  {}", r.address, n)?;
+    }
+    Ok(())
 }
 
 /// A label column wide enough for every label used.

@@ -6,4 +6,5 @@ mod util;
 mod addr;
 mod cli;
 mod info;
+mod names;
 mod port;

@@ -206,3 +206,114 @@ impl Drop for Netns {
         let _ = std::fs::remove_dir_all(format!("/etc/netns/{}", self.name));
     }
 }
+
+/// A free port on 127.0.0.1 for both UDP and TCP at the moment of asking.
+pub fn free_port() -> u16 {
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+        let port = udp.local_addr().expect("addr").port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A real DNS server: dnsmasq, authoritative for `test.` and 198.18.0.0/24, with the records
+/// the caller gives, on 127.0.0.1 at a port of its own. Killed when dropped.
+#[derive(Debug)]
+pub struct Dnsmasq {
+    child: Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+/// The records every test server has.
+pub const DNS_HOSTS: &str = "198.18.0.10 host1.test\n198.18.0.11 host2.test\n2001:db8::10 host1.test\n";
+
+impl Dnsmasq {
+    /// Start dnsmasq with `hosts` (an /etc/hosts-style file) and extra options; `None` (skip)
+    /// when dnsmasq is missing outside CI.
+    #[track_caller]
+    pub fn start(hosts: &str, extra: &[&str]) -> Option<Dnsmasq> {
+        if !have("dnsmasq") {
+            return None;
+        }
+        Some(Dnsmasq::start_in(None, hosts, extra))
+    }
+
+    /// The same, inside a namespace (listening on 127.0.0.1:53 there).
+    pub fn start_in(ns: Option<&Netns>, hosts: &str, extra: &[&str]) -> Dnsmasq {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let hosts_path = dir.path().join("hosts");
+        std::fs::write(&hosts_path, hosts).expect("write hosts");
+        for _ in 0..10 {
+            let port = if ns.is_some() { 53 } else { free_port() };
+            let mut args: Vec<String> = [
+                "-k",
+                "-C",
+                "/dev/null",
+                "--no-resolv",
+                "--no-hosts",
+                "--listen-address=127.0.0.1",
+                "--bind-interfaces",
+                "-u",
+                "root",
+                "--pid-file=",
+                "--log-facility=-",
+                "--auth-zone=test,198.18.0.0/24,2001:db8::/64",
+                "--auth-server=ns1.test,127.0.0.1",
+                "--auth-soa=2026112501,hostmaster.test,1200,180,1209600",
+                "--host-record=ns1.test,198.18.0.53",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            args.push(format!("--port={port}"));
+            args.push(format!("--addn-hosts={}", hosts_path.display()));
+            args.extend(extra.iter().map(|s| s.to_string()));
+            let mut cmd = match ns {
+                Some(ns) => ns.cmd("dnsmasq", &[]),
+                None => Command::new("dnsmasq"),
+            };
+            cmd.args(&args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+            let mut child = cmd.spawn().expect("start dnsmasq");
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(5) {
+                if child.try_wait().expect("wait").is_some() {
+                    break; // lost a race for the port: try another
+                }
+                if answers(ns, port) {
+                    return Dnsmasq { child, port, _dir: dir };
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("dnsmasq did not start");
+    }
+
+    /// `IP:PORT` for --server.
+    pub fn server(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+/// Whether a DNS server accepts TCP connections on 127.0.0.1:port (inside `ns` if given).
+fn answers(ns: Option<&Netns>, port: u16) -> bool {
+    match ns {
+        None => std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        Some(ns) => Command::new("ip")
+            .args(["netns", "exec", &ns.name, "bash", "-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success()),
+    }
+}
+
+impl Drop for Dnsmasq {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,651 @@
+//! Slide 3's name functions: gethostname, gethostbyname, gethostbyaddr, done properly.
+//!
+//! Two ways to resolve. The system resolver (getaddrinfo/getnameinfo) follows /etc/hosts
+//! and nsswitch exactly as other programs on the host do. A direct query asks one DNS server
+//! over UDP (falling back to TCP when the answer is truncated) or TCP, with the message
+//! codec from hickory-proto and our own transport, so that every failure has its own error:
+//! no such name, no data of that type, refused, server failure, no answer in time.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Edns, Message, Query, ResponseCode};
+use hickory_proto::rr::{Name, RecordType};
+use serde::Serialize;
+
+/// Why a name or address did not resolve. Each message is one line that says what happened
+/// and what to try.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    #[error("{name}: no such name (NXDOMAIN): check the spelling")]
+    NoSuchName { name: String },
+    #[error("{name}: the name exists but has no {rtype} records")]
+    NoData { name: String, rtype: String },
+    #[error("{name}: no address{family} for this name")]
+    NoAddress { name: String, family: &'static str },
+    #[error("{name}: no answer from {server} within {timeout:?} ({tries} tries): is a DNS server running there?")]
+    Timeout { name: String, server: String, timeout: Duration, tries: u32 },
+    #[error("{name}: nothing listens on {server} (connection refused): check --server")]
+    NoServer { name: String, server: String },
+    #[error("{name}: {server} refused to answer (REFUSED): ask a server that serves this name")]
+    Refused { name: String, server: String },
+    #[error("{name}: {server} answered {rcode}: the server could not resolve it")]
+    ServerFailure { name: String, server: String, rcode: String },
+    #[error("{name}: the resolver could not reach a DNS server (temporary failure): check the network and resolv.conf")]
+    Temporary { name: String },
+    #[error("{address}: no name is registered for this address")]
+    NoReverse { address: IpAddr },
+    #[error("'{name}' is not a valid DNS name: {reason}")]
+    BadName { name: String, reason: String },
+    #[error("{name}: {message}")]
+    Other { name: String, message: String },
+}
+
+impl ResolveError {
+    /// A short, stable name for the kind of failure (JSON `kind`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ResolveError::NoSuchName { .. } => "nxdomain",
+            ResolveError::NoData { .. } | ResolveError::NoAddress { .. } => "nodata",
+            ResolveError::Timeout { .. } => "timeout",
+            ResolveError::NoServer { .. } => "no-server",
+            ResolveError::Refused { .. } => "refused",
+            ResolveError::ServerFailure { .. } => "servfail",
+            ResolveError::Temporary { .. } => "temporary",
+            ResolveError::NoReverse { .. } => "no-reverse",
+            ResolveError::BadName { .. } => "bad-name",
+            ResolveError::Other { .. } => "other",
+        }
+    }
+}
+
+/// Which address families to return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Families {
+    #[default]
+    Both,
+    V4,
+    V6,
+}
+
+impl Families {
+    fn admits(self, ip: IpAddr) -> bool {
+        match self {
+            Families::Both => true,
+            Families::V4 => ip.is_ipv4(),
+            Families::V6 => ip.is_ipv6(),
+        }
+    }
+}
+
+/// What the system resolver said about a name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SystemAnswer {
+    pub name: String,
+    /// The canonical name, when the resolver gives one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canonical: Option<String>,
+    /// Every address, in the resolver's preference order (RFC 6724), without repeats.
+    pub addresses: Vec<IpAddr>,
+}
+
+/// gethostbyname done properly: getaddrinfo, every address of both families.
+pub fn system_lookup(name: &str, families: Families) -> Result<SystemAnswer, ResolveError> {
+    let hints = dns_lookup::AddrInfoHints {
+        flags: libc::AI_CANONNAME,
+        address: match families {
+            Families::Both => libc::AF_UNSPEC,
+            Families::V4 => libc::AF_INET,
+            Families::V6 => libc::AF_INET6,
+        },
+        // One socket type, so each address comes once instead of once per type.
+        socktype: libc::SOCK_STREAM,
+        protocol: 0,
+    };
+    let iter = dns_lookup::getaddrinfo(Some(name), None, Some(hints)).map_err(|e| gai_error(name, families, &e))?;
+    let mut out = SystemAnswer { name: name.to_string(), canonical: None, addresses: Vec::new() };
+    for ai in iter {
+        let ai = ai.map_err(|e| ResolveError::Other { name: name.to_string(), message: e.to_string() })?;
+        if out.canonical.is_none() {
+            out.canonical = ai.canonname.clone().filter(|c| !c.is_empty());
+        }
+        let ip = ai.sockaddr.ip();
+        if families.admits(ip) && !out.addresses.contains(&ip) {
+            out.addresses.push(ip);
+        }
+    }
+    if out.addresses.is_empty() {
+        return Err(no_address(name, families));
+    }
+    Ok(out)
+}
+
+fn no_address(name: &str, families: Families) -> ResolveError {
+    let family = match families {
+        Families::Both => "",
+        Families::V4 => " (IPv4)",
+        Families::V6 => " (IPv6)",
+    };
+    ResolveError::NoAddress { name: name.to_string(), family }
+}
+
+fn gai_error(name: &str, families: Families, e: &dns_lookup::LookupError) -> ResolveError {
+    use dns_lookup::LookupErrorKind as K;
+    match e.kind() {
+        K::NoName => ResolveError::NoSuchName { name: name.to_string() },
+        K::NoData | K::Family => no_address(name, families),
+        K::Again => ResolveError::Temporary { name: name.to_string() },
+        _ => ResolveError::Other { name: name.to_string(), message: e.to_string() },
+    }
+}
+
+/// gethostbyaddr: the name the system resolver gives an address (getnameinfo, NI_NAMEREQD).
+pub fn system_reverse(ip: IpAddr) -> Result<String, ResolveError> {
+    let sa = SocketAddr::new(ip, 0);
+    match dns_lookup::getnameinfo(&sa, libc::NI_NAMEREQD | libc::NI_NUMERICSERV) {
+        Ok((host, _)) => Ok(host),
+        Err(e) => Err(match e.kind() {
+            dns_lookup::LookupErrorKind::Again => ResolveError::Temporary { name: ip.to_string() },
+            _ => ResolveError::NoReverse { address: ip },
+        }),
+    }
+}
+
+/// This host's fully qualified name: the canonical name the resolver gives its hostname.
+pub fn fqdn(hostname: &str) -> Result<String, ResolveError> {
+    let a = system_lookup(hostname, Families::Both)?;
+    Ok(a.canonical.unwrap_or_else(|| hostname.to_string()))
+}
+
+/// How to ask a DNS server directly.
+#[derive(Debug, Clone)]
+pub struct DnsConfig {
+    /// Servers to try, in order, each after the previous did not answer.
+    pub servers: Vec<SocketAddr>,
+    /// TCP from the start (otherwise UDP, with TCP only for truncated answers).
+    pub tcp: bool,
+    /// How long to wait for each try.
+    pub timeout: Duration,
+    /// Tries after the first, per server.
+    pub retries: u32,
+}
+
+/// Parse `IP`, `IP:PORT` or `[IPv6]:PORT` (port 53 by default).
+pub fn parse_server(s: &str) -> Option<SocketAddr> {
+    if let Ok(sa) = SocketAddr::from_str(s) {
+        return Some(sa);
+    }
+    let ip = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')).unwrap_or(s);
+    IpAddr::from_str(ip).ok().map(|ip| SocketAddr::new(ip, 53))
+}
+
+/// Parse a record type name (A, AAAA, MX, ...), case-insensitively.
+pub fn parse_type(s: &str) -> Option<RecordType> {
+    match RecordType::from_str(&s.to_ascii_uppercase()) {
+        Ok(RecordType::Unknown(_)) | Err(_) => None,
+        Ok(t) => Some(t),
+    }
+}
+
+/// One resource record of an answer, in presentation form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DnsRecord {
+    pub name: String,
+    pub ttl: u32,
+    #[serde(rename = "type")]
+    pub rtype: String,
+    pub data: String,
+}
+
+/// A server's answer to one question.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DnsAnswer {
+    pub name: String,
+    #[serde(rename = "qtype")]
+    pub qtype: String,
+    pub server: SocketAddr,
+    /// Whether the answer came over TCP.
+    pub tcp: bool,
+    pub records: Vec<DnsRecord>,
+}
+
+fn fqdn_name(name: &str) -> Result<Name, ResolveError> {
+    let mut n =
+        Name::from_utf8(name).map_err(|e| ResolveError::BadName { name: name.to_string(), reason: e.to_string() })?;
+    // A name given on the command line is absolute: no search domains are tried.
+    n.set_fqdn(true);
+    Ok(n)
+}
+
+/// Ask the configured servers for `rtype` records of `name`.
+pub fn dns_query(cfg: &DnsConfig, name: &str, rtype: RecordType) -> Result<DnsAnswer, ResolveError> {
+    query_name(cfg, name, fqdn_name(name)?, rtype)
+}
+
+/// Ask for the PTR record of an address.
+pub fn dns_reverse(cfg: &DnsConfig, ip: IpAddr) -> Result<DnsAnswer, ResolveError> {
+    query_name(cfg, &ip.to_string(), Name::from(ip), RecordType::PTR).map_err(|e| match e {
+        ResolveError::NoSuchName { .. } | ResolveError::NoData { .. } => ResolveError::NoReverse { address: ip },
+        other => other,
+    })
+}
+
+/// Every address of `name` from the configured servers: A then AAAA.
+pub fn dns_addresses(cfg: &DnsConfig, name: &str, families: Families) -> Result<DnsAnswer, ResolveError> {
+    let types: &[RecordType] = match families {
+        Families::Both => &[RecordType::A, RecordType::AAAA],
+        Families::V4 => &[RecordType::A],
+        Families::V6 => &[RecordType::AAAA],
+    };
+    let mut merged: Option<DnsAnswer> = None;
+    let mut last_err = None;
+    for &t in types {
+        match dns_query(cfg, name, t) {
+            Ok(a) => match &mut merged {
+                Some(m) => m.records.extend(a.records.into_iter().filter(|r| r.rtype != "CNAME")),
+                None => merged = Some(a),
+            },
+            // NXDOMAIN for A is NXDOMAIN for every type; other failures end it too, except
+            // "no records of this type", which the other family may still have.
+            Err(ResolveError::NoData { .. }) => {}
+            Err(e) => {
+                last_err = Some(e);
+                break;
+            }
+        }
+    }
+    match (merged, last_err) {
+        (_, Some(e)) => Err(e),
+        (Some(mut a), None) => {
+            a.qtype = types.iter().map(|t| t.to_string()).collect::<Vec<_>>().join("+");
+            Ok(a)
+        }
+        (None, None) => Err(no_address(name, families)),
+    }
+}
+
+fn query_name(cfg: &DnsConfig, shown: &str, name: Name, rtype: RecordType) -> Result<DnsAnswer, ResolveError> {
+    let mut msg = Message::query();
+    msg.metadata.recursion_desired = true;
+    msg.add_query(Query::query(name, rtype));
+    let mut edns = Edns::new();
+    edns.set_max_payload(1232);
+    msg.set_edns(edns);
+    let id = msg.metadata.id;
+    let wire = msg.to_vec().map_err(|e| ResolveError::BadName { name: shown.to_string(), reason: e.to_string() })?;
+    let mut last = None;
+    for &server in &cfg.servers {
+        let attempt = if cfg.tcp {
+            exchange_tcp(server, &wire, cfg.timeout).map(|m| (m, true))
+        } else {
+            match exchange_udp(server, &wire, id, cfg) {
+                Ok(m) if m.metadata.truncation => exchange_tcp(server, &wire, cfg.timeout).map(|m| (m, true)),
+                other => other.map(|m| (m, false)),
+            }
+        };
+        match attempt {
+            Ok((reply, tcp)) => return interpret(shown, rtype, server, reply, tcp),
+            Err(e) => last = Some(transport_error(shown, server, cfg, e)),
+        }
+    }
+    Err(last.unwrap_or_else(|| ResolveError::Other {
+        name: shown.to_string(),
+        message: "no DNS server to ask: give --server or add a nameserver to resolv.conf".into(),
+    }))
+}
+
+fn interpret(
+    name: &str,
+    rtype: RecordType,
+    server: SocketAddr,
+    reply: Message,
+    tcp: bool,
+) -> Result<DnsAnswer, ResolveError> {
+    let server_s = server.to_string();
+    match reply.metadata.response_code {
+        ResponseCode::NoError => {}
+        ResponseCode::NXDomain => return Err(ResolveError::NoSuchName { name: name.to_string() }),
+        ResponseCode::Refused => return Err(ResolveError::Refused { name: name.to_string(), server: server_s }),
+        rcode => {
+            return Err(ResolveError::ServerFailure {
+                name: name.to_string(),
+                server: server_s,
+                rcode: rcode.to_string(),
+            });
+        }
+    }
+    let records: Vec<DnsRecord> = reply
+        .answers
+        .iter()
+        .map(|r| DnsRecord {
+            name: r.name.to_string(),
+            ttl: r.ttl,
+            rtype: r.record_type().to_string(),
+            data: presentation(&r.data),
+        })
+        .collect();
+    // NOERROR with nothing of the asked type (a lone CNAME counts when CNAME was asked).
+    let has_asked_type = records.iter().any(|r| r.rtype == rtype.to_string());
+    let cname_asked_and_found = rtype == RecordType::CNAME && !records.is_empty();
+    if !has_asked_type && !cname_asked_and_found {
+        return Err(ResolveError::NoData { name: name.to_string(), rtype: rtype.to_string() });
+    }
+    Ok(DnsAnswer { name: name.to_string(), qtype: rtype.to_string(), server, tcp, records })
+}
+
+/// Record data as zone files and dig show it. TXT strings are quoted one by one (hickory joins
+/// them), with `"` and `\\` escaped and other bytes outside printable ASCII as `\\DDD`.
+fn presentation(data: &hickory_proto::rr::RData) -> String {
+    match data {
+        hickory_proto::rr::RData::TXT(txt) => txt
+            .txt_data
+            .iter()
+            .map(|chunk| {
+                let mut s = String::from("\"");
+                for &b in chunk.iter() {
+                    match b {
+                        b'"' | b'\\' => {
+                            s.push('\\');
+                            s.push(b as char);
+                        }
+                        0x20..=0x7e => s.push(b as char),
+                        _ => s.push_str(&format!("\\{b:03}")),
+                    }
+                }
+                s.push('"');
+                s
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        other => other.to_string(),
+    }
+}
+
+/// A transport failure, before it becomes a `ResolveError`.
+#[derive(Debug)]
+enum Transport {
+    TimedOut,
+    Refused,
+    Io(std::io::Error),
+    Malformed,
+}
+
+fn transport_error(name: &str, server: SocketAddr, cfg: &DnsConfig, e: Transport) -> ResolveError {
+    let (name, server_s) = (name.to_string(), server.to_string());
+    match e {
+        Transport::TimedOut => {
+            ResolveError::Timeout { name, server: server_s, timeout: cfg.timeout, tries: cfg.retries + 1 }
+        }
+        Transport::Refused => ResolveError::NoServer { name, server: server_s },
+        Transport::Io(e) => ResolveError::Other { name, message: format!("talking to {server_s}: {e}") },
+        Transport::Malformed => {
+            ResolveError::Other { name, message: format!("{server_s} sent a reply that is not DNS") }
+        }
+    }
+}
+
+fn io_transport(e: std::io::Error) -> Transport {
+    match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => Transport::TimedOut,
+        std::io::ErrorKind::ConnectionRefused => Transport::Refused,
+        _ => Transport::Io(e),
+    }
+}
+
+/// Connected UDP sockets by server, and a receive buffer.
+type UdpCache = (Vec<(SocketAddr, UdpSocket)>, Vec<u8>);
+
+thread_local! {
+    /// One connected UDP socket per server and a receive buffer, per thread: bulk lookups
+    /// reuse them instead of paying for a socket and a 64 KiB buffer on every query.
+    static UDP: std::cell::RefCell<UdpCache> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+fn exchange_udp(server: SocketAddr, wire: &[u8], id: u16, cfg: &DnsConfig) -> Result<Message, Transport> {
+    UDP.with_borrow_mut(|(sockets, buf)| {
+        if buf.is_empty() {
+            buf.resize(65535, 0);
+        }
+        let sock = match sockets.iter().position(|(s, _)| *s == server) {
+            Some(i) => &sockets[i].1,
+            None => {
+                let local: SocketAddr = if server.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
+                let sock = UdpSocket::bind(local).map_err(Transport::Io)?;
+                sock.connect(server).map_err(Transport::Io)?;
+                sockets.push((server, sock));
+                &sockets[sockets.len() - 1].1
+            }
+        };
+        let result = udp_round_trips(sock, wire, id, cfg, buf);
+        if result.is_err() {
+            // A socket that saw an error (or may still get a late reply) is not reused.
+            sockets.retain(|(s, _)| *s != server);
+        }
+        result
+    })
+}
+
+fn udp_round_trips(
+    sock: &UdpSocket,
+    wire: &[u8],
+    id: u16,
+    cfg: &DnsConfig,
+    buf: &mut [u8],
+) -> Result<Message, Transport> {
+    // The question, to tell our reply from a late one to an earlier query with the same id.
+    let question = wire.get(12..).unwrap_or(&[]);
+    for _ in 0..=cfg.retries {
+        sock.send(wire).map_err(io_transport)?;
+        let deadline = Instant::now() + cfg.timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            sock.set_read_timeout(Some(left)).map_err(Transport::Io)?;
+            match sock.recv(buf) {
+                Ok(n) => {
+                    let reply = &buf[..n];
+                    let same_question = reply.len() >= 12 && reply[12..].starts_with(question_part(question));
+                    if reply.len() < 2 || u16::from_be_bytes([reply[0], reply[1]]) != id || !same_question {
+                        continue; // a stray or late datagram: keep waiting
+                    }
+                    return Message::from_vec(reply).map_err(|_| Transport::Malformed);
+                }
+                Err(e) => match io_transport(e) {
+                    Transport::TimedOut => break,
+                    other => return Err(other),
+                },
+            }
+        }
+    }
+    Err(Transport::TimedOut)
+}
+
+/// The question section of a query we built: everything after the header up to the EDNS
+/// record we append (name, type and class).
+fn question_part(after_header: &[u8]) -> &[u8] {
+    // Walk the uncompressed name we wrote, then 4 bytes of type and class.
+    let mut i = 0;
+    while let Some(&len) = after_header.get(i) {
+        i += 1 + usize::from(len);
+        if len == 0 {
+            break;
+        }
+    }
+    &after_header[..(i + 4).min(after_header.len())]
+}
+
+fn exchange_tcp(server: SocketAddr, wire: &[u8], timeout: Duration) -> Result<Message, Transport> {
+    let mut s = TcpStream::connect_timeout(&server, timeout).map_err(io_transport)?;
+    s.set_read_timeout(Some(timeout)).map_err(Transport::Io)?;
+    s.set_write_timeout(Some(timeout)).map_err(Transport::Io)?;
+    let len = u16::try_from(wire.len()).map_err(|_| Transport::Malformed)?;
+    let mut framed = Vec::with_capacity(wire.len() + 2);
+    framed.extend_from_slice(&len.to_be_bytes());
+    framed.extend_from_slice(wire);
+    s.write_all(&framed).map_err(io_transport)?;
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).map_err(io_transport)?;
+    let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    s.read_exact(&mut body).map_err(io_transport)?;
+    Message::from_vec(&body).map_err(|_| Transport::Malformed)
+}
+
+/// Run `work` over `items` on `concurrency` threads and hand each result to `done` in input
+/// order, as soon as it and everything before it are finished. `done` returning an error
+/// stops the run (the remaining items are skipped).
+pub fn for_each_ordered<T, R, E>(
+    items: &[T],
+    concurrency: usize,
+    work: impl Fn(&T) -> R + Sync,
+    mut done: impl FnMut(usize, R) -> Result<(), E>,
+) -> Result<(), E>
+where
+    T: Sync,
+    R: Send,
+{
+    let next = AtomicUsize::new(0);
+    let workers = concurrency.clamp(1, items.len().max(1));
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::channel::<(usize, R)>();
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (next, work) = (&next, &work);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    if tx.send((i, work(item))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut pending: std::collections::BTreeMap<usize, R> = std::collections::BTreeMap::new();
+        let mut emit = 0usize;
+        for (i, r) in rx {
+            pending.insert(i, r);
+            while let Some(r) = pending.remove(&emit) {
+                if let Err(e) = done(emit, r) {
+                    // Stop the workers: they see an index past the end.
+                    next.store(items.len(), Ordering::Relaxed);
+                    return Err(e);
+                }
+                emit += 1;
+            }
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn servers_and_types_parse() {
+        assert_eq!(parse_server("127.0.0.1"), Some("127.0.0.1:53".parse().expect("sa")));
+        assert_eq!(parse_server("127.0.0.1:5353"), Some("127.0.0.1:5353".parse().expect("sa")));
+        assert_eq!(parse_server("::1"), Some("[::1]:53".parse().expect("sa")));
+        assert_eq!(parse_server("[::1]:5353"), Some("[::1]:5353".parse().expect("sa")));
+        assert_eq!(parse_server("nope"), None);
+        assert_eq!(parse_type("mx"), Some(RecordType::MX));
+        assert_eq!(parse_type("AAAA"), Some(RecordType::AAAA));
+        assert_eq!(parse_type("BOGUS"), None);
+    }
+
+    #[test]
+    fn ordered_results_whatever_the_finish_order() {
+        let items: Vec<u64> = (0..200).collect();
+        let mut seen = Vec::new();
+        let r: Result<(), ()> = for_each_ordered(
+            &items,
+            16,
+            |&i| {
+                std::thread::sleep(Duration::from_micros((200 - i) * 20));
+                i * 2
+            },
+            |idx, v| {
+                seen.push((idx, v));
+                Ok(())
+            },
+        );
+        assert!(r.is_ok());
+        assert_eq!(seen, items.iter().map(|&i| (i as usize, i * 2)).collect::<Vec<_>>());
+        let mut n = 0;
+        let r = for_each_ordered(
+            &items,
+            4,
+            |&i| i,
+            |_, _| {
+                if n == 10 {
+                    return Err("stop");
+                }
+                n += 1;
+                Ok(())
+            },
+        );
+        assert_eq!(r, Err("stop"));
+    }
+}
+
+/// Which resolver answers: the system's, or DNS servers asked directly.
+#[derive(Debug, Clone)]
+pub enum Method {
+    /// getaddrinfo / getnameinfo: /etc/hosts, nsswitch, the system's DNS settings.
+    System,
+    /// Ask these servers directly, for one record type (None: addresses, A and AAAA).
+    Direct { config: DnsConfig, rtype: Option<RecordType> },
+}
+
+/// One name's answer, from either resolver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Answer {
+    Addresses(SystemAnswer),
+    Records(DnsAnswer),
+}
+
+/// Resolve one name. An IP literal resolves to itself, whatever the method.
+pub fn lookup(method: &Method, name: &str, families: Families) -> Result<Answer, ResolveError> {
+    if let Ok(ip) = sockit_core::addr::parse_ip(name) {
+        if !families.admits(ip) {
+            return Err(no_address(name, families));
+        }
+        return Ok(Answer::Addresses(SystemAnswer { name: name.to_string(), canonical: None, addresses: vec![ip] }));
+    }
+    match method {
+        Method::System => system_lookup(name, families).map(Answer::Addresses),
+        Method::Direct { config, rtype: Some(t) } => dns_query(config, name, *t).map(Answer::Records),
+        Method::Direct { config, rtype: None } => dns_addresses(config, name, families).map(Answer::Records),
+    }
+}
+
+/// One address's name(s), from either resolver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReverseAnswer {
+    pub address: IpAddr,
+    pub names: Vec<String>,
+    /// TTL of the PTR records, for a direct query.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u32>,
+}
+
+/// Reverse-resolve one address.
+pub fn reverse(method: &Method, ip: IpAddr) -> Result<ReverseAnswer, ResolveError> {
+    match method {
+        Method::System => system_reverse(ip).map(|n| ReverseAnswer { address: ip, names: vec![n], ttl: None }),
+        Method::Direct { config, .. } => dns_reverse(config, ip).map(|a| ReverseAnswer {
+            address: ip,
+            ttl: a.records.iter().map(|r| r.ttl).min(),
+            names: a.records.into_iter().filter(|r| r.rtype == "PTR").map(|r| r.data).collect(),
+        }),
+    }
+}

@@ -1,0 +1,294 @@
+//! `sockit hostname`, `lookup` and `reverse` against a real DNS server (dnsmasq), dig, getent
+//! and Python. System-resolver lookups of names outside /etc/hosts run inside a namespace
+//! whose resolv.conf points at a dnsmasq of the test's own, so no query leaves the machine.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::util::{DEADLINE, DNS_HOSTS, Dnsmasq, Netns, have, run, sh, sockit, sockit_bin};
+
+/// The records of the test zone.
+const RECORDS: &[&str] = &[
+    "--mx-host=test,mail.test,10",
+    "--txt-record=txt.test,hello world,second \"quoted\"",
+    "--cname=alias.test,host1.test",
+    "--srv-host=_sip._tcp.test,host1.test,5060,1,2",
+];
+
+fn dig_short(server: &Dnsmasq, args: &[&str]) -> Vec<String> {
+    let mut c = Command::new("dig");
+    c.args(["@127.0.0.1", "-p", &server.port.to_string(), "+short", "+time=2", "+tries=1"]).args(args);
+    run(c, b"", DEADLINE).ok().lines().map(str::to_string).collect()
+}
+
+fn record_data(v: &serde_json::Value) -> Vec<String> {
+    v["records"].as_array().expect("records").iter().map(|r| r["data"].as_str().expect("data").to_string()).collect()
+}
+
+#[test]
+fn every_record_type_matches_dig() {
+    let Some(dns) = Dnsmasq::start(DNS_HOSTS, RECORDS) else { return };
+    if !have("dig") {
+        return;
+    }
+    let server = dns.server();
+    let cases = [
+        ("host1.test", "A"),
+        ("host1.test", "AAAA"),
+        ("alias.test", "CNAME"),
+        ("alias.test", "A"),
+        ("test", "MX"),
+        ("test", "NS"),
+        ("test", "SOA"),
+        ("_sip._tcp.test", "SRV"),
+        ("txt.test", "TXT"),
+        ("10.0.18.198.in-addr.arpa", "PTR"),
+    ];
+    for (name, t) in cases {
+        let out = sockit(&["lookup", "--json", "--server", &server, "--type", t, name]);
+        let v = out.json();
+        assert_eq!(v["type"], "answer", "{name} {t}: {}", out.stderr);
+        assert_eq!(record_data(&v), dig_short(&dns, &[name, t]), "{name} {t}");
+        // TTLs are the server's.
+        assert!(v["records"].as_array().expect("r").iter().all(|r| r["ttl"].as_u64().is_some_and(|t| t > 0)));
+    }
+    let human = sockit(&["lookup", "--server", &server, "--type", "MX", "test"]).ok();
+    assert_eq!(human, "test.  600  MX  10 mail.test.\n");
+    let human = sockit(&["lookup", "--server", &server, "host1.test"]).ok();
+    assert_eq!(human, "host1.test.  600  A  198.18.0.10\nhost1.test.  600  AAAA  2001:db8::10\n");
+    let v4 = sockit(&["lookup", "--server", &server, "-4", "host1.test"]).ok();
+    assert_eq!(v4, "host1.test.  600  A  198.18.0.10\n");
+}
+
+#[test]
+fn reverse_matches_dig_x() {
+    let Some(dns) = Dnsmasq::start(DNS_HOSTS, RECORDS) else { return };
+    if !have("dig") {
+        return;
+    }
+    let out = sockit(&["reverse", "--server", &dns.server(), "198.18.0.10", "2001:db8::10"]).ok();
+    assert_eq!(out, "198.18.0.10  host1.test.\n2001:db8::10  host1.test.\n");
+    assert_eq!(dig_short(&dns, &["-x", "198.18.0.10"]), ["host1.test."]);
+    assert_eq!(dig_short(&dns, &["-x", "2001:db8::10"]), ["host1.test."]);
+    let line = sockit(&["reverse", "--server", &dns.server(), "198.18.0.99"]).fails(1);
+    assert_eq!(line, "sockit: 198.18.0.99: no name is registered for this address");
+}
+
+#[test]
+fn each_failure_has_its_own_line() {
+    let Some(dns) = Dnsmasq::start(DNS_HOSTS, RECORDS) else { return };
+    let server = dns.server();
+    let nx = sockit(&["lookup", "--server", &server, "nope.test"]).fails(1);
+    assert_eq!(nx, "sockit: nope.test: no such name (NXDOMAIN): check the spelling");
+    let nodata = sockit(&["lookup", "--server", &server, "--type", "AAAA", "host2.test"]).fails(1);
+    assert_eq!(nodata, "sockit: host2.test: the name exists but has no AAAA records");
+    let refused = sockit(&["lookup", "--server", &server, "other.example"]).fails(1);
+    assert_eq!(
+        refused,
+        format!("sockit: other.example: {server} refused to answer (REFUSED): ask a server that serves this name")
+    );
+    // A server that never answers: a bound UDP socket nobody reads.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let silent_addr = silent.local_addr().expect("addr").to_string();
+    let start = std::time::Instant::now();
+    let timeout =
+        sockit(&["lookup", "--server", &silent_addr, "--timeout", "0.3", "--retries", "1", "host1.test"]).fails(1);
+    assert_eq!(
+        timeout,
+        format!(
+            "sockit: host1.test: no answer from {silent_addr} within 300ms (2 tries): is a DNS server running there?"
+        )
+    );
+    assert!(start.elapsed() < Duration::from_secs(5));
+    // Nothing at all on the port: refused at once.
+    let port = crate::util::free_port();
+    let none = sockit(&["lookup", "--server", &format!("127.0.0.1:{port}"), "host1.test"]).fails(1);
+    assert!(none.contains("nothing listens on 127.0.0.1:"), "{none}");
+    // JSON says which kind.
+    let v = sockit(&["lookup", "--json", "--server", &server, "nope.test"]).json();
+    assert_eq!(
+        (v["type"].as_str(), v["kind"].as_str(), v["name"].as_str()),
+        (Some("error"), Some("nxdomain"), Some("nope.test"))
+    );
+}
+
+#[test]
+fn tcp_and_truncation() {
+    // 40 TXT strings of 100 bytes do not fit in 1232 bytes of UDP: the server truncates and
+    // sockit must retry over TCP.
+    let big: String = (0..40).map(|i| format!("{i:0>100}")).collect::<Vec<_>>().join(",");
+    let big_opt = format!("--txt-record=big.test,{big}");
+    let Some(dns) = Dnsmasq::start(DNS_HOSTS, &[&big_opt]) else { return };
+    let v = sockit(&["lookup", "--json", "--tcp", "--server", &dns.server(), "host1.test"]).json();
+    assert_eq!(v["tcp"], true);
+    assert_eq!(record_data(&v), ["198.18.0.10", "2001:db8::10"]);
+    let v = sockit(&["lookup", "--json", "--server", &dns.server(), "--type", "TXT", "big.test"]).json();
+    assert_eq!(v["tcp"], true, "a truncated UDP answer is retried over TCP");
+    let data = record_data(&v);
+    assert_eq!(data.len(), 1);
+    assert_eq!(data[0].matches('"').count(), 80, "40 quoted strings");
+}
+
+#[test]
+fn bulk_in_input_order() {
+    let Some(dns) = Dnsmasq::start(DNS_HOSTS, RECORDS) else { return };
+    let names: Vec<String> = (0..400)
+        .map(|i| if i % 50 == 7 { format!("missing{i}.test") } else { ["host1.test", "host2.test"][i % 2].to_string() })
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("names");
+    std::fs::write(&file, names.join("\n") + "\n# a comment\n\n").expect("write");
+    let out = sockit(&[
+        "lookup",
+        "--json",
+        "-4",
+        "--server",
+        &dns.server(),
+        "--concurrency",
+        "32",
+        "-f",
+        file.to_str().expect("p"),
+    ]);
+    assert_eq!(out.code, 1, "some names fail");
+    assert_eq!(out.stderr.lines().count(), 8);
+    let lines: Vec<serde_json::Value> =
+        out.stdout().lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    assert_eq!(lines.len(), names.len());
+    for (want, got) in names.iter().zip(&lines) {
+        assert_eq!(got["name"].as_str(), Some(want.as_str()));
+        if want.starts_with("missing") {
+            assert_eq!(got["kind"], "nxdomain");
+        } else {
+            let ip = if want == "host1.test" { "198.18.0.10" } else { "198.18.0.11" };
+            assert_eq!(record_data(got), [ip]);
+        }
+    }
+    // The same from stdin, all good: exit 0.
+    let good: String = names.iter().filter(|n| !n.starts_with("missing")).map(|n| format!("{n}\n")).collect();
+    let mut c = Command::new(sockit_bin());
+    c.args(["lookup", "-4", "--server", &dns.server(), "-f", "-"]);
+    let out = run(c, good.as_bytes(), DEADLINE);
+    assert_eq!(out.ok().lines().count(), good.lines().count());
+}
+
+/// The system resolver on the names of /etc/hosts, against getent (no DNS traffic: these
+/// names are all in the file).
+#[test]
+fn system_resolver_matches_getent_on_etc_hosts() {
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    let mut names: Vec<&str> =
+        hosts.lines().map(|l| l.split('#').next().unwrap_or("")).flat_map(|l| l.split_whitespace().skip(1)).collect();
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        eprintln!("skipping: /etc/hosts names nothing");
+        return;
+    }
+    for name in names {
+        let want: Vec<String> = {
+            let mut v: Vec<String> = Vec::new();
+            for l in sh(&format!("getent ahosts {name}")).lines() {
+                let a = l.split_whitespace().next().expect("addr").to_string();
+                if !v.contains(&a) {
+                    v.push(a);
+                }
+            }
+            v
+        };
+        let v = sockit(&["lookup", "--json", name]).json();
+        let got: Vec<String> =
+            v["addresses"].as_array().expect("addresses").iter().map(|a| a.as_str().expect("s").to_string()).collect();
+        assert_eq!(got, want, "{name}");
+    }
+    // Reverse of the first address of /etc/hosts: the name getent gives.
+    let first = hosts.lines().find_map(|l| l.split_whitespace().next().filter(|a| !a.starts_with('#'))).expect("line");
+    let want = sh(&format!("getent hosts {first}"));
+    let want_name = want.split_whitespace().nth(1).expect("name");
+    assert_eq!(sockit(&["reverse", first]).ok(), format!("{first}  {want_name}\n"));
+    // An IP literal resolves to itself.
+    assert_eq!(
+        sockit(&["lookup", "192.0.2.77", "2001:db8::77"]).ok(),
+        "192.0.2.77  192.0.2.77\n2001:db8::77  2001:db8::77\n"
+    );
+}
+
+/// In a namespace whose resolv.conf names a dnsmasq of ours: getaddrinfo goes to DNS, and
+/// `--type` without `--server` asks the resolv.conf servers. Compared with getent and Python.
+#[test]
+fn system_resolver_through_dns_in_a_namespace() {
+    if !have("dnsmasq") || !have("python3") {
+        return;
+    }
+    let Some(ns) = Netns::new("dns") else { return };
+    ns.set_resolv_conf("nameserver 127.0.0.1\noptions edns0 trust-ad no-reload\n");
+    let _dns = Dnsmasq::start_in(Some(&ns), DNS_HOSTS, RECORDS);
+    let in_ns = |args: &[&str]| run(ns.cmd(sockit_bin(), args), b"", DEADLINE);
+
+    let v = in_ns(&["lookup", "--json", "host1.test"]).json();
+    let got: Vec<&str> = v["addresses"].as_array().expect("a").iter().filter_map(|a| a.as_str()).collect();
+    let getent = run(ns.cmd("getent", &["ahosts", "host1.test"]), b"", DEADLINE).ok();
+    let mut want: Vec<&str> = Vec::new();
+    for a in getent.lines().filter_map(|l| l.split_whitespace().next()) {
+        if !want.contains(&a) {
+            want.push(a);
+        }
+    }
+    assert_eq!(got, want);
+    let py =
+        run(ns.cmd("python3", &["-c", "import socket; print(socket.gethostbyname('host2.test'))"]), b"", DEADLINE).ok();
+    assert_eq!(in_ns(&["lookup", "-4", "host2.test"]).ok(), format!("host2.test  {}", py));
+    // NXDOMAIN through the system resolver.
+    let line = in_ns(&["lookup", "nope.test"]).fails(1);
+    assert_eq!(line, "sockit: nope.test: no such name (NXDOMAIN): check the spelling");
+    // --type alone uses the resolv.conf servers.
+    assert_eq!(in_ns(&["lookup", "--type", "MX", "test"]).ok(), "test.  600  MX  10 mail.test.\n");
+    // gethostbyaddr through DNS, as Python's socket module does it.
+    let py =
+        run(ns.cmd("python3", &["-c", "import socket; print(socket.gethostbyaddr('198.18.0.11')[0])"]), b"", DEADLINE)
+            .ok();
+    assert_eq!(in_ns(&["reverse", "198.18.0.11"]).ok(), format!("198.18.0.11  {py}"));
+}
+
+#[test]
+fn hostname_like_the_system_says() {
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+    assert_eq!(sockit(&["hostname"]).ok(), kernel);
+    let v = sockit(&["hostname", "--json", "--fqdn", "--addresses"]).json();
+    assert_eq!(v["hostname"].as_str(), Some(kernel.trim()));
+    // The canonical name getent gives the hostname.
+    let canon = sh(&format!("getent ahosts {}", kernel.trim()));
+    let canon = canon.lines().next().and_then(|l| l.split_whitespace().nth(2)).unwrap_or(kernel.trim());
+    assert_eq!(v["fqdn"].as_str(), Some(canon));
+    if have("ip") {
+        // hostname -I's rule on ip's data: global and private addresses, no loopback or fe80::.
+        let ip: serde_json::Value = serde_json::from_str(&sh("ip -j addr")).expect("json");
+        let want: Vec<String> = ip
+            .as_array()
+            .expect("a")
+            .iter()
+            .flat_map(|i| i["addr_info"].as_array().cloned().unwrap_or_default())
+            .filter(|a| a["scope"] != "host" && a["scope"] != "link")
+            .map(|a| a["local"].as_str().expect("l").to_string())
+            .collect();
+        let mut got: Vec<String> =
+            v["addresses"].as_array().expect("a").iter().map(|a| a.as_str().expect("s").to_string()).collect();
+        let mut want_sorted = want.clone();
+        got.sort();
+        want_sorted.sort();
+        assert_eq!(got, want_sorted);
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for (args, want) in [
+        (&["lookup", "--server", "nowhere", "x.test"][..], "--server 'nowhere' is not an address"),
+        (&["lookup", "--server", "127.0.0.1", "--type", "BOGUS", "x.test"], "--type BOGUS is not a record type"),
+        (&["lookup", "--server", "127.0.0.1", "--timeout", "0", "x.test"], "--timeout 0 is not a time"),
+        (&["reverse", "300.1.1.1"], "octet 300"),
+    ] {
+        let line = sockit(args).fails(2);
+        assert!(line.contains(want), "{args:?}: {line}");
+    }
+    assert_eq!(sockit(&["lookup"]).code, 2);
+}
