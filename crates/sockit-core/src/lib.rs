@@ -3,4 +3,5 @@
 
 pub mod addr;
 pub mod resolv_conf;
+pub mod scan;
 pub mod services;

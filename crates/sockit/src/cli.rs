@@ -42,6 +42,9 @@ pub enum Command {
     Lookup(LookupArgs),
     /// Addresses to names (gethostbyaddr): plain IPv4 or IPv6, no in-addr.arpa needed.
     Reverse(ReverseArgs),
+    /// TCP connect scan: which ports answer, and what usually runs there.
+    #[command(after_help = SCAN_HELP)]
+    Scan(ScanArgs),
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -176,4 +179,45 @@ pub struct ReverseArgs {
     pub addresses: Vec<String>,
     #[command(flatten)]
     pub dns: DnsArgs,
+}
+
+const SCAN_HELP: &str = "\
+States: open (the connection was accepted), closed (refused), filtered (no answer within the
+timeout after the retries, or unreachable). Self-connects on loopback are never reported open.
+Scan only hosts you are allowed to scan.
+
+Examples:
+  sockit scan 127.0.0.1                     ports 1-1024
+  sockit scan localhost -p all --open       every port, only the open ones
+  sockit scan 198.18.0.0/28 -p common       the lecture's services on 16 hosts";
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Host names, addresses, CIDR blocks (10.0.0.0/24) or ranges (10.0.0.1-20).
+    #[arg(value_name = "TARGET", required = true)]
+    pub targets: Vec<String>,
+    /// Ports: 22,80,8000-8100, all (1-65535), common (the lecture's table), well-known (1-1023).
+    #[arg(short = 'p', long = "ports", value_name = "PORTS", default_value = "1-1024")]
+    pub ports: String,
+    /// Show only open ports.
+    #[arg(long)]
+    pub open: bool,
+    /// Probes in flight at once (capped by the open-file limit).
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub concurrency: usize,
+    /// Seconds to wait for an answer to one probe.
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    pub timeout: f64,
+    /// Probes after the first for a port that stays silent.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub retries: u32,
+    /// At most N new connections a second (polite scans).
+    #[arg(long, value_name = "N")]
+    pub rate: Option<f64>,
+    /// Probe ports in order instead of a random order.
+    #[arg(long)]
+    pub ordered: bool,
+    /// Allow scans of more than 65,536 addresses.
+    #[arg(long)]
+    pub yes: bool,
 }

@@ -6,3 +6,4 @@
 pub mod exit;
 pub mod host;
 pub mod resolve;
+pub mod scan;

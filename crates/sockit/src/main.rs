@@ -106,6 +106,7 @@ fn run(cli: Cli, out: &mut impl Write) -> Outcome {
         }
         Command::Port(a) => port(a, json, out),
         Command::Hostname(a) => hostname(a, json, out),
+        Command::Scan(a) => scan(a, json, out),
         Command::Lookup(a) => lookup(a, json, out),
         Command::Reverse(a) => reverse(a, json, out),
         Command::Completions { shell } => {
@@ -296,4 +297,71 @@ fn reverse(a: cli::ReverseArgs, json: bool, out: &mut impl Write) -> Outcome {
         resolve::reverse(&method, ip)
     };
     resolve_all(&items, a.dns.concurrency, a.dns.file.is_some(), json, out, work, |w, ans| render::reverse(w, ans))
+}
+
+fn scan(a: cli::ScanArgs, json: bool, out: &mut impl Write) -> Outcome {
+    use sockit_core::scan::{Target, parse_ports};
+    let usage = |e: &dyn std::fmt::Display| Fail::Usage(e.to_string());
+    let ports = parse_ports(&a.ports).map_err(|e| usage(&e))?;
+    let targets = a.targets.iter().map(|t| Target::parse(t)).collect::<Result<Vec<_>, _>>().map_err(|e| usage(&e))?;
+    let total: u128 = targets.iter().map(Target::count).sum();
+    if total > 65_536 && !a.yes {
+        return Err(Fail::Usage(format!("that is {total} addresses: pass --yes to scan more than 65,536")));
+    }
+    if !(a.timeout.is_finite() && a.timeout > 0.0 && a.timeout <= 3600.0) {
+        return Err(Fail::Usage(format!("--timeout {} is not a time: give seconds, like 1 or 0.25", a.timeout)));
+    }
+    if a.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+        return Err(Fail::Usage("--rate must be a positive number of connections a second".into()));
+    }
+    if a.concurrency == 0 {
+        return Err(Fail::Usage("--concurrency must be at least 1".into()));
+    }
+    // Names resolve first (the first address the resolver prefers, as nmap does).
+    let mut hosts: Vec<render::ScannedHost> = Vec::new();
+    for (spec, t) in a.targets.iter().zip(&targets) {
+        match t {
+            Target::Name(n) => {
+                let ans = resolve::system_lookup(n, Families::Both)?;
+                hosts.push(render::ScannedHost { name: Some(spec.clone()), address: ans.addresses[0] });
+            }
+            block => hosts.extend(block.addresses().map(|address| render::ScannedHost { name: None, address })),
+        }
+    }
+    let limit = sockit::scan::raise_fd_limit();
+    // Leave room for stdio, the epoll descriptors and whatever else the process holds.
+    let concurrency = a.concurrency.min(limit.saturating_sub(64).max(1) as usize);
+    let cfg = sockit::scan::ScanConfig {
+        ports,
+        concurrency,
+        timeout: std::time::Duration::from_secs_f64(a.timeout),
+        retries: a.retries,
+        rate: a.rate,
+        randomize: !a.ordered,
+        workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+    };
+    let addrs: Vec<std::net::IpAddr> = hosts.iter().map(|h| h.address).collect();
+    let done = std::sync::atomic::AtomicU64::new(0);
+    let jobs = (addrs.len() * cfg.ports.len()) as u64;
+    let pb = progress(jobs as usize, true);
+    let outcome = std::thread::scope(|s| {
+        let ticker = s.spawn(|| {
+            while !pb.is_finished() {
+                pb.set_position(done.load(std::sync::atomic::Ordering::Relaxed));
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        });
+        let r = sockit::scan::scan(&addrs, &cfg, &done);
+        pb.finish_and_clear();
+        let _ = ticker.join();
+        r
+    })?;
+    let registry = host::service_registry();
+    let report = render::scan_report(&hosts, &cfg.ports, &outcome, &registry, a.open);
+    if json {
+        render::json(out, &report)?
+    } else {
+        render::scan(out, &report)?
+    }
+    Ok(exit::OK)
 }

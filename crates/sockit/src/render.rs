@@ -9,7 +9,8 @@ use sockit::host::HostInfo;
 use sockit::resolve::{Answer, ReverseAnswer};
 use sockit_core::addr::report::{AddrReport, Described};
 use sockit_core::addr::{Classification, Count, Route, SubnetInfo, subnet};
-use sockit_core::services::{PortClass, PortReport};
+use sockit_core::scan::PortState;
+use sockit_core::services::{PortClass, PortReport, Proto};
 
 /// Write one JSON document.
 pub fn json<T: Serialize>(out: &mut impl Write, value: &T) -> io::Result<()> {
@@ -261,4 +262,130 @@ pub fn ports(out: &mut impl Write, r: &PortReport) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A host as scanned: the name it was given as, if any, and the address probed.
+#[derive(Debug, Clone)]
+pub struct ScannedHost {
+    pub name: Option<String>,
+    pub address: std::net::IpAddr,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ScanReport {
+    pub hosts: Vec<HostReport>,
+    pub ports_per_host: usize,
+    pub elapsed_ms: u128,
+    pub self_connects: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HostReport {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub address: std::net::IpAddr,
+    pub open: usize,
+    pub closed: usize,
+    pub filtered: usize,
+    /// Every port scanned (only open ones with --open), in port order.
+    pub ports: Vec<PortResult>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PortResult {
+    pub port: u16,
+    pub state: PortState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+}
+
+pub fn scan_report(
+    hosts: &[ScannedHost],
+    ports: &[u16],
+    outcome: &sockit::scan::ScanOutcome,
+    registry: &sockit_core::services::Registry,
+    only_open: bool,
+) -> ScanReport {
+    let hosts = hosts
+        .iter()
+        .enumerate()
+        .map(|(h, host)| {
+            let states = &outcome.states[h * ports.len()..(h + 1) * ports.len()];
+            let count = |s: PortState| states.iter().filter(|&&x| x == s).count();
+            let ports = ports
+                .iter()
+                .zip(states)
+                .filter(|&(_, &s)| !only_open || s == PortState::Open)
+                .map(|(&port, &state)| PortResult {
+                    port,
+                    state,
+                    service: (state != PortState::Closed)
+                        .then(|| registry.by_port(port, Some(Proto::Tcp)).into_iter().next().map(|s| s.name))
+                        .flatten(),
+                })
+                .collect();
+            HostReport {
+                name: host.name.clone(),
+                address: host.address,
+                open: count(PortState::Open),
+                closed: count(PortState::Closed),
+                filtered: count(PortState::Filtered),
+                ports,
+            }
+        })
+        .collect();
+    ScanReport {
+        hosts,
+        ports_per_host: ports.len(),
+        elapsed_ms: outcome.elapsed.as_millis(),
+        self_connects: outcome.self_connects,
+    }
+}
+
+/// States with more ports than this are summarised in one "Not shown" line, as nmap does.
+const SHOW_AT_MOST: usize = 25;
+
+pub fn scan(out: &mut impl Write, r: &ScanReport) -> io::Result<()> {
+    for (i, h) in r.hosts.iter().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
+        }
+        match &h.name {
+            Some(n) => writeln!(out, "Scan of {n} ({})", h.address)?,
+            None => writeln!(out, "Scan of {}", h.address)?,
+        }
+        let hidden: Vec<(PortState, usize)> = [(PortState::Closed, h.closed), (PortState::Filtered, h.filtered)]
+            .into_iter()
+            .filter(|&(_, n)| n > SHOW_AT_MOST)
+            .collect();
+        let shown: Vec<&PortResult> = h.ports.iter().filter(|p| !hidden.iter().any(|&(s, _)| s == p.state)).collect();
+        if !shown.is_empty() {
+            writeln!(out, "{:<10} {:<9} SERVICE", "PORT", "STATE")?;
+        }
+        for p in shown {
+            let line = format!(
+                "{:<10} {:<9} {}",
+                format!("{}/tcp", p.port),
+                p.state.as_str(),
+                p.service.as_deref().unwrap_or("")
+            );
+            writeln!(out, "{}", line.trim_end())?;
+        }
+        for (s, n) in hidden {
+            if h.ports.iter().any(|p| p.state == s) {
+                writeln!(out, "Not shown: {n} {} ports", s.as_str())?;
+            }
+        }
+    }
+    let (open, closed, filtered) =
+        r.hosts.iter().fold((0, 0, 0), |acc, h| (acc.0 + h.open, acc.1 + h.closed, acc.2 + h.filtered));
+    writeln!(
+        out,
+        "\n{} host{}, {} port{} each: {open} open, {closed} closed, {filtered} filtered in {:.2} s",
+        r.hosts.len(),
+        if r.hosts.len() == 1 { "" } else { "s" },
+        r.ports_per_host,
+        if r.ports_per_host == 1 { "" } else { "s" },
+        r.elapsed_ms as f64 / 1000.0
+    )
 }

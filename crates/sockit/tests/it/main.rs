@@ -8,3 +8,4 @@ mod cli;
 mod info;
 mod names;
 mod port;
+mod scan;

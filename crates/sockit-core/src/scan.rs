@@ -1,0 +1,228 @@
+//! What `sockit scan` is asked: port lists and targets, parsed and checked before a single
+//! packet is sent.
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::addr::{self, Cidr, Family};
+use crate::services::{COMMON, parse_port};
+
+/// A mistake in a port list or a target.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    #[error("empty port list: give ports like 22,80,8000-8100, or all, common, well-known")]
+    EmptyPorts,
+    #[error("port {0} cannot be scanned: ports are 1-65535")]
+    PortZero(String),
+    #[error("'{0}' in the port list is not a port or a range: write 22,80,8000-8100 or all, common, well-known")]
+    BadPort(String),
+    #[error("range {0} runs backwards: write the lower port first")]
+    Backwards(String),
+    #[error("empty target: give a host name, an address, a CIDR block (10.0.0.0/24) or a range (10.0.0.1-20)")]
+    EmptyTarget,
+    #[error("'{0}' is not a target: give a host name, an address, a CIDR block or a range like 10.0.0.1-20")]
+    BadTarget(String),
+    #[error(transparent)]
+    Addr(#[from] addr::AddrError),
+}
+
+/// Parse a port list: `22,80,8000-8100`, `all` (1–65535), `common` (the lecture's table),
+/// `well-known` (1–1023), in any combination. The result is sorted, without repeats.
+pub fn parse_ports(spec: &str) -> Result<Vec<u16>, SpecError> {
+    let mut ports: Vec<u16> = Vec::new();
+    for item in spec.split(',').map(str::trim) {
+        match item.to_ascii_lowercase().as_str() {
+            "" => continue,
+            "all" | "-" => ports.extend(1..=65535),
+            "common" => ports.extend(COMMON.iter().flat_map(|c| c.0..=c.1)),
+            "well-known" | "system" => ports.extend(1..=1023),
+            _ => {
+                let port = |s: &str| match parse_port(s) {
+                    Ok(0) => Err(SpecError::PortZero(s.to_string())),
+                    Ok(p) => Ok(p),
+                    Err(crate::services::PortError::OutOfRange(_)) => Err(SpecError::PortZero(s.to_string())),
+                    Err(_) => Err(SpecError::BadPort(item.to_string())),
+                };
+                match item.split_once('-') {
+                    Some((a, b)) => {
+                        let (lo, hi) = (port(a)?, port(b)?);
+                        if lo > hi {
+                            return Err(SpecError::Backwards(item.to_string()));
+                        }
+                        ports.extend(lo..=hi);
+                    }
+                    None => ports.push(port(item)?),
+                }
+            }
+        }
+    }
+    ports.sort_unstable();
+    ports.dedup();
+    if ports.is_empty() {
+        return Err(SpecError::EmptyPorts);
+    }
+    Ok(ports)
+}
+
+/// One target as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A host name, resolved before the scan.
+    Name(String),
+    /// Addresses: one, a CIDR block, or a range; `first..=last` as integers of the family.
+    Block { family: Family, first: u128, last: u128 },
+}
+
+impl Target {
+    /// Parse `host`, `ADDR`, `ADDR/PREFIX`, `A.B.C.D-E` (last octet) or `ADDR-ADDR`.
+    pub fn parse(s: &str) -> Result<Target, SpecError> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err(SpecError::EmptyTarget);
+        }
+        if s.contains('/') {
+            let c = Cidr::parse(s)?;
+            let s = addr::subnet(&c);
+            return Ok(block(s.network, last_of(&c)));
+        }
+        if let Some((a, b)) = s.split_once('-')
+            && let Ok(first) = addr::parse_ip(a)
+        {
+            let last = match (first, addr::parse_ip(b)) {
+                (_, Ok(last)) => last,
+                // 10.0.0.1-20: the last octet.
+                (IpAddr::V4(f), Err(_)) => {
+                    let octet: u8 = b.parse().map_err(|_| SpecError::BadTarget(s.to_string()))?;
+                    let [x, y, z, _] = f.octets();
+                    IpAddr::from([x, y, z, octet])
+                }
+                _ => return Err(SpecError::BadTarget(s.to_string())),
+            };
+            if Family::of(first) != Family::of(last) || to_u128(last) < to_u128(first) {
+                return Err(SpecError::BadTarget(s.to_string()));
+            }
+            return Ok(block(first, last));
+        }
+        match addr::parse_ip(s) {
+            Ok(ip) => Ok(block(ip, ip)),
+            // Looks like an address but is not one (300.1.2.3): say why.
+            Err(e @ (addr::AddrError::OctetTooLarge { .. } | addr::AddrError::LeadingZero { .. })) => Err(e.into()),
+            Err(_) if is_host_name(s) => Ok(Target::Name(s.to_string())),
+            Err(_) => Err(SpecError::BadTarget(s.to_string())),
+        }
+    }
+
+    /// How many addresses the target names (a name counts as one).
+    pub fn count(&self) -> u128 {
+        match self {
+            Target::Name(_) => 1,
+            Target::Block { first, last, .. } => (last - first).saturating_add(1),
+        }
+    }
+
+    /// The addresses of a block (nothing for a name).
+    pub fn addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        let (family, first, last) = match self {
+            Target::Name(_) => (Family::V4, 1, 0),
+            Target::Block { family, first, last } => (*family, *first, *last),
+        };
+        // first > last (a name) yields nothing.
+        (first..=last).map(move |v| match family {
+            Family::V4 => IpAddr::from((v as u32).to_be_bytes()),
+            Family::V6 => IpAddr::from(v.to_be_bytes()),
+        })
+    }
+}
+
+fn to_u128(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(a) => u128::from(u32::from(a)),
+        IpAddr::V6(a) => u128::from(a),
+    }
+}
+
+fn last_of(c: &Cidr) -> IpAddr {
+    let s = addr::subnet(c);
+    // The last address of the block: the broadcast for IPv4, the last host otherwise.
+    s.broadcast.unwrap_or(s.last_host)
+}
+
+fn block(first: IpAddr, last: IpAddr) -> Target {
+    Target::Block { family: Family::of(first), first: to_u128(first), last: to_u128(last) }
+}
+
+fn is_host_name(s: &str) -> bool {
+    s.len() <= 253
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && !label.starts_with('-')
+        })
+        && s.bytes().any(|b| b.is_ascii_alphabetic())
+}
+
+/// What a probe found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PortState {
+    /// The connection was accepted.
+    Open,
+    /// Refused: a reset came back, nothing listens.
+    Closed,
+    /// No answer within the timeout, or the host or network was unreachable.
+    Filtered,
+}
+
+impl PortState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PortState::Open => "open",
+            PortState::Closed => "closed",
+            PortState::Filtered => "filtered",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_lists() {
+        assert_eq!(parse_ports("22,80,8000-8002"), Ok(vec![22, 80, 8000, 8001, 8002]));
+        assert_eq!(parse_ports("80,22,80"), Ok(vec![22, 80]));
+        assert_eq!(parse_ports("all").map(|p| p.len()), Ok(65535));
+        assert_eq!(parse_ports("well-known").map(|p| (p.len(), p[0], p[1022])), Ok((1023, 1, 1023)));
+        assert_eq!(parse_ports("common"), Ok(vec![21, 22, 23, 25, 79, 80, 110, 123, 137, 138, 139, 143, 443]));
+        assert_eq!(parse_ports("common,8080").map(|p| p.len()), Ok(14));
+        assert_eq!(parse_ports("0"), Err(SpecError::PortZero("0".into())));
+        assert_eq!(parse_ports("70000"), Err(SpecError::PortZero("70000".into())));
+        assert_eq!(parse_ports("10-5"), Err(SpecError::Backwards("10-5".into())));
+        assert_eq!(parse_ports("ssh"), Err(SpecError::BadPort("ssh".into())));
+        assert_eq!(parse_ports(""), Err(SpecError::EmptyPorts));
+        assert_eq!(parse_ports(",,"), Err(SpecError::EmptyPorts));
+    }
+
+    #[test]
+    fn targets() {
+        let t = Target::parse("198.18.0.0/30").expect("cidr");
+        assert_eq!(t.count(), 4);
+        let addrs: Vec<String> = t.addresses().map(|a| a.to_string()).collect();
+        assert_eq!(addrs, ["198.18.0.0", "198.18.0.1", "198.18.0.2", "198.18.0.3"]);
+        assert_eq!(Target::parse("10.0.0.1-20").expect("range").count(), 20);
+        assert_eq!(Target::parse("10.0.0.250-10.0.1.5").expect("range").count(), 12);
+        assert_eq!(Target::parse("::1").expect("v6").addresses().next(), Some("::1".parse().expect("ip")));
+        assert_eq!(Target::parse("2001:db8::/120").expect("v6").count(), 256);
+        assert_eq!(Target::parse("10.0.0.0/8").expect("big").count(), 1 << 24);
+        assert_eq!(Target::parse("localhost"), Ok(Target::Name("localhost".into())));
+        assert_eq!(Target::parse("host-1.example.com"), Ok(Target::Name("host-1.example.com".into())));
+        assert!(matches!(Target::parse("300.1.2.3"), Err(SpecError::Addr(_))));
+        assert!(matches!(Target::parse("10.0.0.20-1"), Err(SpecError::BadTarget(_))));
+        assert!(matches!(Target::parse("10.0.0.1-::1"), Err(SpecError::BadTarget(_))));
+        assert!(matches!(Target::parse("bad name!"), Err(SpecError::BadTarget(_))));
+        assert!(matches!(Target::parse("10.0.0.0/33"), Err(SpecError::Addr(_))));
+        assert_eq!(Target::parse(""), Err(SpecError::EmptyTarget));
+    }
+}

@@ -1,0 +1,173 @@
+//! `sockit scan` in namespaces of the test's own: the loopback there holds only the
+//! listeners the test opens, so the open set is known exactly, scan after scan, and nmap
+//! must agree. Filtered ports come from a neighbour that never answers ARP and from an
+//! unreachable route.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+
+use serde_json::Value;
+
+use crate::util::{DEADLINE, Netns, have, run, sockit, sockit_bin};
+
+/// Python listeners inside a namespace on the given ports (0: the kernel picks); killed on drop.
+struct Listeners {
+    child: Child,
+    ports: Vec<u16>,
+}
+
+impl Listeners {
+    fn start(ns: &Netns, wanted: &[u16]) -> Listeners {
+        let code = format!(
+            "import socket, sys\nls = []\nfor p in {wanted:?}:\n    s = socket.socket()\n    \
+             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n    s.bind(('127.0.0.1', p))\n    \
+             s.listen(64)\n    ls.append(s)\nprint(' '.join(str(s.getsockname()[1]) for s in ls), flush=True)\n\
+             sys.stdin.read()\n"
+        );
+        let mut child = ns
+            .cmd("python3", &["-c", &code])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start python listeners");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("ports");
+        let ports = line.split_whitespace().map(|p| p.parse().expect("port")).collect();
+        Listeners { child, ports }
+    }
+}
+
+impl Drop for Listeners {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn open_ports(v: &Value) -> BTreeSet<u16> {
+    v["hosts"]
+        .as_array()
+        .expect("hosts")
+        .iter()
+        .flat_map(|h| h["ports"].as_array().cloned().unwrap_or_default())
+        .filter(|p| p["state"] == "open")
+        .map(|p| p["port"].as_u64().expect("port") as u16)
+        .collect()
+}
+
+fn ready() -> Option<Netns> {
+    if !have("python3") {
+        return None;
+    }
+    Netns::new("scan")
+}
+
+#[test]
+fn full_range_finds_exactly_the_listeners_every_time() {
+    let Some(ns) = ready() else { return };
+    let l = Listeners::start(&ns, &[0, 0, 0, 0, 0]);
+    let want: BTreeSet<u16> = l.ports.iter().copied().collect();
+    for round in 0..3 {
+        let out = run(ns.cmd(sockit_bin(), &["scan", "--json", "127.0.0.1", "-p", "all"]), b"", DEADLINE);
+        let v = out.json();
+        assert_eq!(open_ports(&v), want, "round {round}");
+        let h = &v["hosts"][0];
+        assert_eq!(h["open"], want.len());
+        assert_eq!(h["closed"].as_u64(), Some(65535 - want.len() as u64), "round {round}");
+        assert_eq!(h["filtered"], 0);
+        assert_eq!(v["ports_per_host"], 65535);
+    }
+    if have("nmap") {
+        let out = run(ns.cmd("nmap", &["-sT", "-p-", "-n", "-Pn", "-oG", "-", "127.0.0.1"]), b"", DEADLINE).ok();
+        let nmap: BTreeSet<u16> = out
+            .lines()
+            .filter_map(|l| l.split_once("Ports: ").map(|x| x.1.to_string()))
+            .flat_map(|ports| {
+                ports
+                    .split(", ")
+                    .filter(|p| p.contains("/open/"))
+                    .map(|p| p.split('/').next().unwrap_or("").trim().parse::<u16>().expect("nmap port"))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(nmap, want, "nmap sees the same open ports");
+    }
+}
+
+#[test]
+fn services_states_and_table() {
+    let Some(ns) = ready() else { return };
+    // Registered ports that /etc/services and IANA name: mysql 3306, postgresql 5432.
+    let l = Listeners::start(&ns, &[3306, 5432]);
+    let out = run(ns.cmd(sockit_bin(), &["scan", "127.0.0.1", "-p", "3306,5432,3307", "--ordered"]), b"", DEADLINE);
+    let text = out.ok();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "Scan of 127.0.0.1");
+    assert_eq!(lines[1], "PORT       STATE     SERVICE");
+    assert_eq!(lines[2], "3306/tcp   open      mysql");
+    assert_eq!(lines[3], "3307/tcp   closed");
+    assert_eq!(lines[4], "5432/tcp   open      postgresql");
+    assert!(lines[6].starts_with("1 host, 3 ports each: 2 open, 1 closed, 0 filtered in "), "{text}");
+    drop(l);
+    // --open hides the rest; a name target resolves.
+    let v = run(ns.cmd(sockit_bin(), &["scan", "--json", "--open", "localhost", "-p", "1-100"]), b"", DEADLINE).json();
+    assert_eq!(v["hosts"][0]["name"], "localhost");
+    assert_eq!(v["hosts"][0]["ports"].as_array().map(Vec::len), Some(0));
+    assert_eq!(v["hosts"][0]["closed"], 100);
+}
+
+#[test]
+fn filtered_when_nothing_answers_or_unreachable() {
+    let Some(ns) = ready() else { return };
+    ns.exec_ok(
+        "ip link add d0 type veth peer name d1 && ip link set d0 up && ip link set d1 up && \
+         ip addr add 198.18.0.1/24 dev d0 && ip route add unreachable 198.18.9.0/24",
+    );
+    // 198.18.0.99 is on the link but nobody answers ARP for it: no answer at all.
+    let start = std::time::Instant::now();
+    let out = run(
+        ns.cmd(
+            sockit_bin(),
+            &["scan", "--json", "198.18.0.99", "198.18.9.9", "-p", "22,80", "--timeout", "0.4", "--retries", "1"],
+        ),
+        b"",
+        DEADLINE,
+    );
+    let v = out.json();
+    for h in v["hosts"].as_array().expect("hosts") {
+        assert_eq!(h["filtered"], 2, "{h}");
+        assert!(h["ports"].as_array().expect("p").iter().all(|p| p["state"] == "filtered"));
+    }
+    // Two tries of 0.4 s each, not more.
+    assert!(start.elapsed() < std::time::Duration::from_secs(5), "{:?}", start.elapsed());
+    let text = run(ns.cmd(sockit_bin(), &["scan", "198.18.9.9", "-p", "80", "--timeout", "0.2"]), b"", DEADLINE).ok();
+    assert!(text.contains("80/tcp     filtered  http\n"), "{text}");
+}
+
+#[test]
+fn a_tiny_descriptor_limit_loses_nothing() {
+    let Some(ns) = ready() else { return };
+    let l = Listeners::start(&ns, &[0, 0]);
+    let line = format!("ulimit -n 40; exec {} scan --json 127.0.0.1 -p 1-65535 --concurrency 5000", sockit_bin());
+    let v = run(ns.cmd("bash", &["-c", &line]), b"", DEADLINE).json();
+    assert_eq!(open_ports(&v), l.ports.iter().copied().collect());
+    assert_eq!(v["hosts"][0]["closed"].as_u64(), Some(65535 - 2));
+}
+
+#[test]
+fn bad_targets_and_ports_exit_2() {
+    for (args, want) in [
+        (&["scan", "127.0.0.1", "-p", "0"][..], "port 0 cannot be scanned"),
+        (&["scan", "127.0.0.1", "-p", "99999"], "port 99999 cannot be scanned"),
+        (&["scan", "127.0.0.1", "-p", "80-20"], "range 80-20 runs backwards"),
+        (&["scan", "127.0.0.1", "-p", "ssh"], "'ssh' in the port list is not a port"),
+        (&["scan", "300.1.2.3"], "octet 300"),
+        (&["scan", "not a host!"], "is not a target"),
+        (&["scan", "10.0.0.0/8"], "that is 16777216 addresses: pass --yes"),
+        (&["scan", "127.0.0.1", "--timeout", "0"], "--timeout 0 is not a time"),
+    ] {
+        let line = sockit(args).fails(2);
+        assert!(line.contains(want), "{args:?}: {line}");
+    }
+}
