@@ -5,3 +5,4 @@ pub mod addr;
 pub mod resolv_conf;
 pub mod scan;
 pub mod services;
+pub mod text;

@@ -42,6 +42,12 @@ pub enum Command {
     Lookup(LookupArgs),
     /// Addresses to names (gethostbyaddr): plain IPv4 or IPv6, no in-addr.arpa needed.
     Reverse(ReverseArgs),
+    /// UDP datagrams: a receiver that takes any number of senders, and a sender that can broadcast.
+    #[command(subcommand)]
+    Udp(UdpCommand),
+    /// TCP streams: relay stdin/stdout to a connection, as client or server.
+    #[command(subcommand, after_help = TCP_HELP)]
+    Tcp(TcpCommand),
     /// TCP connect scan: which ports answer, and what usually runs there.
     #[command(after_help = SCAN_HELP)]
     Scan(ScanArgs),
@@ -220,4 +226,142 @@ pub struct ScanArgs {
     /// Allow scans of more than 65,536 addresses.
     #[arg(long)]
     pub yes: bool,
+}
+
+/// A port number 0-65535, with sockit's message when it is not.
+fn port_arg(s: &str) -> Result<u16, String> {
+    sockit_core::services::parse_port(s).map_err(|e| e.to_string())
+}
+
+/// Seconds, positive and finite.
+fn secs_arg(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 31_536_000.0 => Ok(v),
+        _ => Err(format!("'{s}' is not a time: give seconds, like 2 or 0.5")),
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UdpCommand {
+    /// Receive datagrams and print each with its sender (`SENDER:PORT  text`).
+    Listen(UdpListenArgs),
+    /// Send MESSAGE, or each line of stdin, as a datagram.
+    Send(UdpSendArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UdpListenArgs {
+    /// Port to receive on (0 picks a free one; the bound port is printed on stderr).
+    #[arg(value_name = "PORT", default_value_t = 40000, value_parser = port_arg)]
+    pub port: u16,
+    /// Address to bind (default: every IPv4 address, which also hears broadcasts).
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<String>,
+    /// Write payloads to stdout byte for byte, nothing else.
+    #[arg(long)]
+    pub raw: bool,
+    /// Stop after N datagrams.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Stop after SECS without a datagram.
+    #[arg(long, value_name = "SECS", value_parser = secs_arg)]
+    pub timeout: Option<f64>,
+    /// Send each datagram back to its sender (a UDP echo server).
+    #[arg(long)]
+    pub echo: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UdpSendArgs {
+    /// Host: a name, an address, or `broadcast` (255.255.255.255).
+    #[arg(value_name = "HOST")]
+    pub host: String,
+    /// Port to send to.
+    #[arg(value_name = "PORT", default_value_t = 40000, value_parser = port_arg)]
+    pub port: u16,
+    /// The datagram; without it, each line of stdin is one.
+    #[arg(value_name = "MESSAGE")]
+    pub message: Option<String>,
+    /// Allow sending to a broadcast address (SO_BROADCAST).
+    #[arg(long)]
+    pub broadcast: bool,
+    /// Send from this local [ADDR:]PORT.
+    #[arg(long, value_name = "[ADDR:]PORT")]
+    pub bind: Option<String>,
+    /// Send stdin as is, in datagrams as large as UDP allows, instead of line by line.
+    #[arg(long)]
+    pub raw: bool,
+    /// After sending, print the replies that arrive within SECS.
+    #[arg(long, value_name = "SECS", value_parser = secs_arg)]
+    pub wait_reply: Option<f64>,
+}
+
+const TCP_HELP: &str = "\
+End of input: when stdin ends, sockit sends FIN (shuts down its write side) and keeps reading
+until the peer closes; --no-shutdown keeps the write side open; -q SECS quits SECS after stdin
+ends. sockit exits once the peer has closed and everything it sent is written to stdout.";
+
+/// What both ends of a TCP relay share.
+#[derive(Debug, Args)]
+pub struct RelayArgs {
+    /// Keep the write side open when stdin ends (send no FIN).
+    #[arg(long)]
+    pub no_shutdown: bool,
+    /// Quit SECS after stdin ends, whatever the peer does.
+    #[arg(short = 'q', value_name = "SECS", value_parser = secs_arg)]
+    pub quit_after: Option<f64>,
+    /// Close after SECS with no data either way.
+    #[arg(long, value_name = "SECS", value_parser = secs_arg)]
+    pub idle_timeout: Option<f64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TcpCommand {
+    /// Connect to HOST PORT and relay stdin/stdout.
+    #[command(after_help = TCP_HELP)]
+    Connect(TcpConnectArgs),
+    /// Listen on PORT, accept a client and relay stdin/stdout (--keep-open: many clients).
+    #[command(after_help = TCP_HELP)]
+    Listen(TcpListenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TcpConnectArgs {
+    /// Host: a name or an address (IPv6 as ::1 or [::1]).
+    #[arg(value_name = "HOST")]
+    pub host: String,
+    #[arg(value_name = "PORT", value_parser = port_arg)]
+    pub port: u16,
+    /// Give up connecting after SECS.
+    #[arg(short = 'w', long = "wait", value_name = "SECS", value_parser = secs_arg)]
+    pub connect_timeout: Option<f64>,
+    #[command(flatten)]
+    pub relay: RelayArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TcpListenArgs {
+    /// Port to listen on (0 picks a free one; the bound port is printed on stderr).
+    #[arg(value_name = "PORT", default_value_t = 40000, value_parser = port_arg)]
+    pub port: u16,
+    /// Address to bind (default: every IPv4 address; :: for IPv6 and IPv4).
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<String>,
+    /// Serve many clients at once: their data to stdout, stdin to all of them.
+    #[arg(short = 'k', long)]
+    pub keep_open: bool,
+    /// With --keep-open, at most N clients at once.
+    #[arg(long, value_name = "N", requires = "keep_open")]
+    pub max_conns: Option<usize>,
+    /// Only clients in CIDR (repeatable).
+    #[arg(long, value_name = "CIDR")]
+    pub allow: Vec<String>,
+    /// No clients in CIDR (repeatable).
+    #[arg(long, value_name = "CIDR")]
+    pub deny: Vec<String>,
+    /// Connect each client to its own `sh -c CMD` (an echo server: --exec cat).
+    #[arg(long, value_name = "CMD")]
+    pub exec: Option<String>,
+    #[command(flatten)]
+    pub relay: RelayArgs,
 }

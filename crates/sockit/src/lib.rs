@@ -5,5 +5,8 @@
 
 pub mod exit;
 pub mod host;
+pub mod net;
 pub mod resolve;
 pub mod scan;
+pub mod tcp;
+pub mod udp;

@@ -3,7 +3,7 @@
 mod cli;
 mod render;
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
@@ -30,7 +30,21 @@ impl<E: Into<anyhow::Error>> From<E> for Fail {
 type Outcome = Result<u8, Fail>;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            let _ = e.print();
+            return ExitCode::from(exit::OK);
+        }
+        Err(e) => {
+            // clap's first line says what is wrong; the rest is usage we point to instead.
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("error").trim_start_matches("error: ");
+            eprintln!("sockit: {first} (see sockit --help)");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
     init_logging(cli.verbose);
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -107,6 +121,10 @@ fn run(cli: Cli, out: &mut impl Write) -> Outcome {
         Command::Port(a) => port(a, json, out),
         Command::Hostname(a) => hostname(a, json, out),
         Command::Scan(a) => scan(a, json, out),
+        Command::Udp(cli::UdpCommand::Listen(a)) => udp_listen(a, json, out),
+        Command::Udp(cli::UdpCommand::Send(a)) => udp_send(a, json, out),
+        Command::Tcp(cli::TcpCommand::Connect(a)) => tcp_connect(a),
+        Command::Tcp(cli::TcpCommand::Listen(a)) => tcp_listen(a),
         Command::Lookup(a) => lookup(a, json, out),
         Command::Reverse(a) => reverse(a, json, out),
         Command::Completions { shell } => {
@@ -364,4 +382,174 @@ fn scan(a: cli::ScanArgs, json: bool, out: &mut impl Write) -> Outcome {
         render::scan(out, &report)?
     }
     Ok(exit::OK)
+}
+
+fn usage_net(e: sockit::net::NetError) -> Fail {
+    use sockit::net::NetError as N;
+    match e {
+        N::NeedsBroadcast { .. } | N::TooLarge { .. } => Fail::Usage(e.to_string()),
+        other => Fail::Runtime(other.into()),
+    }
+}
+
+/// `ADDR` for --bind, or the default, with `port`.
+fn bind_addr(bind: Option<&str>, port: u16) -> Result<std::net::SocketAddr, Fail> {
+    let ip = match bind {
+        Some(b) => sockit_core::addr::parse_ip(b).map_err(|e| Fail::Usage(format!("--bind: {e}")))?,
+        None => std::net::IpAddr::from([0, 0, 0, 0]),
+    };
+    Ok(std::net::SocketAddr::new(ip, port))
+}
+
+/// One datagram as a line: `SENDER:PORT  text`, `--raw` bytes, or a JSON Lines event.
+fn print_datagram(out: &mut impl Write, d: sockit::udp::Datagram<'_>, raw: bool, json: bool) -> io::Result<()> {
+    if raw {
+        out.write_all(d.data)?;
+    } else if json {
+        let body = match std::str::from_utf8(d.data) {
+            Ok(text) => serde_json::json!({ "from": d.from, "size": d.data.len(), "text": text }),
+            Err(_) => {
+                serde_json::json!({ "from": d.from, "size": d.data.len(), "base64": sockit_core::text::base64(d.data) })
+            }
+        };
+        render::json_event(out, "datagram", &body)?;
+    } else {
+        writeln!(out, "{}  {}", d.from, sockit_core::text::escape(d.data))?;
+    }
+    out.flush()
+}
+
+fn udp_listen(a: cli::UdpListenArgs, json: bool, out: &mut impl Write) -> Outcome {
+    let addr = bind_addr(a.bind.as_deref(), a.port)?;
+    let receiver = sockit::udp::Receiver::bind(addr)?;
+    eprintln!("sockit: listening on {} (udp)", receiver.local_addr()?);
+    let opts = sockit::udp::ReceiveOptions {
+        count: a.count,
+        idle_timeout: a.timeout.map(std::time::Duration::from_secs_f64),
+        echo: a.echo,
+    };
+    let (n, stopped) = receiver.run(&opts, |d| print_datagram(out, d, a.raw, json))?;
+    match (stopped, a.count) {
+        (sockit::udp::Stopped::Idle, Some(want)) if n < want => {
+            Err(Fail::Runtime(anyhow::anyhow!("received {n} of {want} datagrams before --timeout")))
+        }
+        _ => Ok(exit::OK),
+    }
+}
+
+fn udp_send(a: cli::UdpSendArgs, json: bool, out: &mut impl Write) -> Outcome {
+    let target = std::net::SocketAddr::new(sockit::net::resolve_host(&a.host)?, a.port);
+    let bind = match &a.bind {
+        Some(b) => Some(sockit::net::parse_bind(b).ok_or_else(|| {
+            Fail::Usage(format!(
+                "--bind '{b}' is not a port or an address: write 40000, 127.0.0.1:40000 or [::1]:40000"
+            ))
+        })?),
+        None => None,
+    };
+    let sender = sockit::udp::Sender::new(&sockit::udp::SendOptions { target, broadcast: a.broadcast, bind })
+        .map_err(usage_net)?;
+    let mut sent = 0u64;
+    match &a.message {
+        Some(m) => {
+            sender.send(m.as_bytes()).map_err(usage_net)?;
+            sent += 1;
+        }
+        None if a.raw => {
+            // stdin in datagram-sized chunks, each filled as far as stdin allows.
+            let mut stdin = io::stdin().lock();
+            let mut buf = vec![0u8; sender.limit()];
+            loop {
+                let mut len = 0;
+                while len < buf.len() {
+                    match stdin.read(&mut buf[len..])? {
+                        0 => break,
+                        n => len += n,
+                    }
+                }
+                if len == 0 {
+                    break;
+                }
+                sender.send(&buf[..len])?;
+                sent += 1;
+            }
+        }
+        None => {
+            for line in io::BufRead::split(io::stdin().lock(), b'\n') {
+                let mut line = line?;
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                sender.send(&line).map_err(usage_net)?;
+                sent += 1;
+            }
+        }
+    }
+    tracing::info!(sent, %target, "datagrams sent");
+    if let Some(w) = a.wait_reply {
+        sender.replies(std::time::Duration::from_secs_f64(w), |d| print_datagram(out, d, false, json))?;
+    }
+    Ok(exit::OK)
+}
+
+fn relay_options(r: &cli::RelayArgs) -> sockit::tcp::RelayOptions {
+    sockit::tcp::RelayOptions {
+        no_shutdown: r.no_shutdown,
+        quit_after_eof: r.quit_after.map(std::time::Duration::from_secs_f64),
+        idle_timeout: r.idle_timeout.map(std::time::Duration::from_secs_f64),
+    }
+}
+
+fn relay_outcome(stats: sockit::tcp::RelayStats, idle: Option<f64>) -> Outcome {
+    tracing::info!(sent = stats.sent, received = stats.received, end = ?stats.end, "relay finished");
+    match stats.end {
+        sockit::tcp::RelayEnd::Idle => Err(Fail::Runtime(anyhow::anyhow!(
+            "no data either way for {} s (--idle-timeout): closed",
+            idle.unwrap_or(0.0)
+        ))),
+        _ => Ok(exit::OK),
+    }
+}
+
+fn tcp_connect(a: cli::TcpConnectArgs) -> Outcome {
+    let addrs: Vec<std::net::SocketAddr> = match sockit_core::addr::parse_ip(&a.host) {
+        Ok(ip) => vec![std::net::SocketAddr::new(ip, a.port)],
+        Err(_) => resolve::system_lookup(&a.host, Families::Both)?
+            .addresses
+            .into_iter()
+            .map(|ip| std::net::SocketAddr::new(ip, a.port))
+            .collect(),
+    };
+    let stream = sockit::tcp::connect(&addrs, a.connect_timeout.map(std::time::Duration::from_secs_f64))?;
+    tracing::info!(peer = ?stream.peer_addr().ok(), "connected");
+    let stats = sockit::tcp::relay_stdio(stream, &relay_options(&a.relay))?;
+    relay_outcome(stats, a.relay.idle_timeout)
+}
+
+fn tcp_listen(a: cli::TcpListenArgs) -> Outcome {
+    let cidrs = |list: &[String], flag: &str| -> Result<Vec<sockit_core::addr::Cidr>, Fail> {
+        list.iter()
+            .map(|c| {
+                sockit_core::addr::Cidr::parse(c)
+                    .map(|c| c.network_cidr())
+                    .map_err(|e| Fail::Usage(format!("{flag} {c}: {e}")))
+            })
+            .collect()
+    };
+    let rules = sockit::tcp::AccessRules { allow: cidrs(&a.allow, "--allow")?, deny: cidrs(&a.deny, "--deny")? };
+    let listener = sockit::tcp::Listener::bind(bind_addr(a.bind.as_deref(), a.port)?)?;
+    eprintln!("sockit: listening on {} (tcp)", listener.local_addr()?);
+    if a.keep_open {
+        let opts = sockit::tcp::ManyOptions { max_conns: a.max_conns, rules, exec: a.exec };
+        sockit::tcp::serve_many(listener, &opts)?;
+        return Ok(exit::OK);
+    }
+    let (stream, _peer) = listener.accept(&rules)?;
+    drop(listener);
+    if let Some(cmd) = &a.exec {
+        let status = sockit::tcp::exec_for(stream, cmd)?;
+        return Ok(if status.success() { exit::OK } else { exit::FAILURE });
+    }
+    let stats = sockit::tcp::relay_stdio(stream, &relay_options(&a.relay))?;
+    relay_outcome(stats, a.relay.idle_timeout)
 }

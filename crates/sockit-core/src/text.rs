@@ -1,0 +1,81 @@
+//! Bytes from the network, made safe to show: control characters and invalid UTF-8 escaped,
+//! and base64 for JSON when the bytes are not text.
+
+/// Escape bytes for a terminal: valid UTF-8 passes through, except control characters
+/// (`\n`, `\r`, `\t`, `\0`, `\xNN`, `\u{NNNN}`) and the backslash (`\\`); bytes that are not
+/// UTF-8 become `\xNN`. The result never moves the cursor or changes the terminal's state.
+pub fn escape(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\0' => out.push_str("\\0"),
+                c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+                // C1 controls, bidi overrides and other invisible format characters.
+                c if is_invisible(c) => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+fn is_invisible(c: char) -> bool {
+    matches!(c as u32, 0x80..=0x9f | 0x200b..=0x200f | 0x202a..=0x202e | 0x2066..=0x2069 | 0xfeff)
+}
+
+/// Standard base64 with padding (RFC 4648).
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_what_a_terminal_would_act_on() {
+        assert_eq!(escape(b"Hello there"), "Hello there");
+        assert_eq!(escape(b"a\nb\r\tc\0"), "a\\nb\\r\\tc\\0");
+        assert_eq!(escape(b"\x1b[2J\x7f"), "\\x1b[2J\\x7f");
+        assert_eq!(escape(b"back\\slash"), "back\\\\slash");
+        assert_eq!(escape("héllo ✓".as_bytes()), "héllo ✓");
+        assert_eq!(escape(b"\xff\xfeok\xc3"), "\\xff\\xfeok\\xc3");
+        assert_eq!(escape("\u{202e}evil\u{85}".as_bytes()), "\\u{202e}evil\\u{0085}");
+    }
+
+    #[test]
+    fn base64_matches_rfc_4648_vectors() {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(i.as_bytes()), o);
+        }
+        assert_eq!(base64(&[0xff, 0x00, 0xfe]), "/wD+");
+    }
+}

@@ -1,0 +1,168 @@
+//! Slide 4, UDP: a receiver (on port 40000 in the lecture) that takes datagrams from any
+//! number of senders, and a sender that can broadcast ("Hello there").
+
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use socket2::Type;
+
+use crate::net::{self, NetError};
+
+/// One datagram received.
+#[derive(Debug, Clone, Copy)]
+pub struct Datagram<'a> {
+    pub from: SocketAddr,
+    pub data: &'a [u8],
+}
+
+/// How long and how much to receive.
+#[derive(Debug, Clone, Default)]
+pub struct ReceiveOptions {
+    /// Stop after this many datagrams.
+    pub count: Option<u64>,
+    /// Stop after this long without a datagram.
+    pub idle_timeout: Option<Duration>,
+    /// Send each datagram back to its sender (a UDP echo server).
+    pub echo: bool,
+}
+
+/// Why receiving stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// `count` datagrams arrived.
+    Count,
+    /// Nothing arrived for `idle_timeout`.
+    Idle,
+}
+
+/// A bound UDP socket that receives.
+#[derive(Debug)]
+pub struct Receiver {
+    sock: UdpSocket,
+}
+
+impl Receiver {
+    /// Bind `addr` (port 0 picks a free port).
+    pub fn bind(addr: SocketAddr) -> Result<Receiver, NetError> {
+        let sock = net::bound_socket(addr, Type::DGRAM)?;
+        // Room for bursts from many senders.
+        let _ = sock.set_recv_buffer_size(4 << 20);
+        Ok(Receiver { sock: sock.into() })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> Result<SocketAddr, NetError> {
+        self.sock.local_addr().map_err(|e| NetError::io("local address", e))
+    }
+
+    /// Receive until `opts` says stop, handing each datagram to `on`.
+    pub fn run(
+        &self,
+        opts: &ReceiveOptions,
+        mut on: impl FnMut(Datagram<'_>) -> io::Result<()>,
+    ) -> Result<(u64, Stopped), NetError> {
+        let mut buf = vec![0u8; 65_536];
+        let mut n = 0u64;
+        self.sock.set_read_timeout(opts.idle_timeout).map_err(|e| NetError::io("timeout", e))?;
+        loop {
+            if opts.count.is_some_and(|c| n >= c) {
+                return Ok((n, Stopped::Count));
+            }
+            let (len, from) = match self.sock.recv_from(&mut buf) {
+                Ok(r) => r,
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                    return Ok((n, Stopped::Idle));
+                }
+                // An ICMP error for an earlier echo: not this socket's problem.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(NetError::io("receive", e)),
+            };
+            n += 1;
+            let data = &buf[..len];
+            on(Datagram { from, data }).map_err(|e| NetError::io("output", e))?;
+            if opts.echo {
+                // A sender that went away is the sender's business.
+                if let Err(e) = self.sock.send_to(data, from) {
+                    tracing::info!(%from, error = %e, "echo not sent");
+                }
+            }
+        }
+    }
+}
+
+/// Where and how to send.
+#[derive(Debug, Clone)]
+pub struct SendOptions {
+    pub target: SocketAddr,
+    /// Set SO_BROADCAST.
+    pub broadcast: bool,
+    /// Local address to send from (the lecture's sender binds port 40000).
+    pub bind: Option<SocketAddr>,
+}
+
+/// A UDP socket that sends to one target and hears replies from anyone.
+#[derive(Debug)]
+pub struct Sender {
+    sock: UdpSocket,
+    target: SocketAddr,
+}
+
+impl Sender {
+    pub fn new(opts: &SendOptions) -> Result<Sender, NetError> {
+        let local = opts.bind.unwrap_or_else(|| {
+            if opts.target.is_ipv4() { SocketAddr::from(([0, 0, 0, 0], 0)) } else { SocketAddr::from(([0u16; 8], 0)) }
+        });
+        let sock = net::bound_socket(local, Type::DGRAM)?;
+        if opts.broadcast {
+            sock.set_broadcast(true).map_err(|e| NetError::io("SO_BROADCAST", e))?;
+        }
+        Ok(Sender { sock: sock.into(), target: opts.target })
+    }
+
+    /// The largest datagram this sender may send.
+    pub fn limit(&self) -> usize {
+        net::max_datagram(&self.target)
+    }
+
+    /// Send one datagram.
+    pub fn send(&self, data: &[u8]) -> Result<(), NetError> {
+        if data.len() > self.limit() {
+            return Err(NetError::TooLarge { size: data.len(), limit: self.limit() });
+        }
+        match self.sock.send_to(data, self.target) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                Err(NetError::NeedsBroadcast { addr: self.target })
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EMSGSIZE) => {
+                Err(NetError::TooLarge { size: data.len(), limit: self.limit() })
+            }
+            Err(e) => Err(net::connect_error(self.target, e, None)),
+        }
+    }
+
+    /// Hand every datagram that arrives within `wait` to `on`.
+    pub fn replies(&self, wait: Duration, mut on: impl FnMut(Datagram<'_>) -> io::Result<()>) -> Result<u64, NetError> {
+        let deadline = Instant::now() + wait;
+        let mut buf = vec![0u8; 65_536];
+        let mut n = 0;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(n);
+            }
+            self.sock.set_read_timeout(Some(left)).map_err(|e| NetError::io("timeout", e))?;
+            match self.sock.recv_from(&mut buf) {
+                Ok((len, from)) => {
+                    n += 1;
+                    on(Datagram { from, data: &buf[..len] }).map_err(|e| NetError::io("output", e))?;
+                }
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => return Ok(n),
+                Err(e) if matches!(e.kind(), io::ErrorKind::ConnectionRefused | io::ErrorKind::Interrupted) => {}
+                Err(e) => return Err(NetError::io("receive", e)),
+            }
+        }
+    }
+}
