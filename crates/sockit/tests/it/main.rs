@@ -9,3 +9,5 @@ mod info;
 mod names;
 mod port;
 mod scan;
+mod tcp;
+mod udp;

@@ -317,3 +317,52 @@ impl Drop for Dnsmasq {
         let _ = self.child.wait();
     }
 }
+
+/// A child process killed when dropped.
+#[derive(Debug)]
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Start `sockit ARGS` (or a shell line) with pipes, and read the port it reports on stderr.
+pub fn listening(mut cmd: Command) -> (Proc, u16, std::io::BufReader<std::process::ChildStderr>) {
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let mut err = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut err, &mut line).expect("stderr line");
+    let port = line
+        .trim()
+        .strip_suffix("(tcp)")
+        .or_else(|| line.trim().strip_suffix("(udp)"))
+        .and_then(|l| l.trim().rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    (Proc(child), port, err)
+}
+
+/// Wait (up to 10 s) until something listens on TCP `port`, without connecting to it: a probe
+/// connection would be the listener's one client.
+pub fn wait_listening(port: u16) {
+    let needle = format!(":{port:04X} ");
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            let text = std::fs::read_to_string(table).unwrap_or_default();
+            // Local address column, state 0A (LISTEN).
+            if text.lines().any(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.len() > 3 && format!("{} ", f[1]).ends_with(&needle) && f[3] == "0A"
+            }) {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("nothing listens on port {port} after 10 s");
+}

@@ -1,0 +1,410 @@
+//! `sockit tcp`: 1 GiB through sockit both ways, byte for byte, against socat, OpenBSD nc,
+//! Python and itself; the lecture's server and client; the EOF rules; many clients, --exec,
+//! access rules; errors.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::{DEADLINE, Proc, free_port, have, listening, run, sockit, sockit_bin};
+
+/// 1 GiB of pseudo-random bytes (seeded xorshift) in a file in `dir`, and its sha256 as
+/// `sha256sum` prints it.
+fn big_file(dir: &std::path::Path) -> (PathBuf, String) {
+    let path = dir.join("random.bin");
+    let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path).expect("create"));
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut block = vec![0u8; 1 << 20];
+    for _ in 0..1024 {
+        for chunk in block.chunks_exact_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            chunk.copy_from_slice(&x.to_le_bytes());
+        }
+        f.write_all(&block).expect("write");
+    }
+    f.flush().expect("flush");
+    drop(f);
+    let sum = sha256_of_file(&path);
+    (path, sum)
+}
+
+fn sha256_of_file(path: &std::path::Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().expect("sum").to_string()
+}
+
+/// Run a receiver shell pipeline that ends in `| sha256sum`, then the sender, and return the
+/// receiver's sum.
+fn transfer(receiver: &str, port: u16, sender: &str) -> String {
+    let mut rx = Command::new("bash");
+    rx.arg("-c").arg(format!("set -o pipefail; {receiver} | sha256sum")).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let rx = Proc(rx.spawn().expect("receiver"));
+    crate::util::wait_listening(port);
+    let out = Command::new("bash").arg("-c").arg(sender).output().expect("sender");
+    assert!(out.status.success(), "sender `{sender}` failed: {}", String::from_utf8_lossy(&out.stderr));
+    let mut rx = rx;
+    let mut sum = String::new();
+    rx.0.stdout.take().expect("stdout").read_to_string(&mut sum).expect("sum");
+    let code = crate::util::wait_deadline(&mut rx.0, Duration::from_secs(120), "receiver");
+    assert_eq!(code, 0, "receiver `{receiver}` failed");
+    sum.split_whitespace().next().unwrap_or("").to_string()
+}
+
+const PY_RECV: &str = "import socket,sys\ns=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(1); c,_=s.accept()\n\
+while True:\n    b=c.recv(1<<20)\n    if not b: break\n    sys.stdout.buffer.write(b)\n";
+const PY_SEND: &str = "import socket,sys\nc=socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n\
+c.sendfile(open(sys.argv[2],'rb')); c.shutdown(socket.SHUT_WR)\nwhile c.recv(1<<16): pass\n";
+
+#[test]
+fn one_gib_each_way_byte_for_byte() {
+    for peer in ["socat", "nc.openbsd", "python3", "sha256sum"] {
+        if !have(peer) {
+            return;
+        }
+    }
+    // Removed when the test ends, pass or fail.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (file, want) = big_file(dir.path());
+    let want = &want;
+    let file = file.display();
+    let s = sockit_bin();
+    // sockit sends to each peer.
+    let receivers = [
+        ("sockit", format!("{s} tcp listen {{port}} --bind 127.0.0.1 </dev/null 2>/dev/null")),
+        ("socat", "socat -u TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr STDOUT".to_string()),
+        ("nc.openbsd", "nc.openbsd -l 127.0.0.1 {port} </dev/null".to_string()),
+        ("python3", format!("python3 -c \"{}\" {{port}}", PY_RECV.replace('"', "\\\""))),
+    ];
+    for (name, rx) in &receivers {
+        let port = free_port();
+        let sum = transfer(
+            &rx.replace("{port}", &port.to_string()),
+            port,
+            &format!("{s} tcp connect 127.0.0.1 {port} < {file}"),
+        );
+        assert_eq!(&sum, want, "sockit -> {name}");
+    }
+    // Each peer sends to sockit.
+    let senders = [
+        ("socat", "socat -u OPEN:{file} TCP:127.0.0.1:{port}".to_string()),
+        ("nc.openbsd", "nc.openbsd -N 127.0.0.1 {port} < {file}".to_string()),
+        ("python3", format!("python3 -c \"{}\" {{port}} {{file}}", PY_SEND.replace('"', "\\\""))),
+    ];
+    for (name, tx) in &senders {
+        let port = free_port();
+        let sum = transfer(
+            &format!("{s} tcp listen {port} --bind 127.0.0.1 </dev/null 2>/dev/null"),
+            port,
+            &tx.replace("{port}", &port.to_string()).replace("{file}", &file.to_string()),
+        );
+        assert_eq!(&sum, want, "{name} -> sockit");
+    }
+}
+
+/// The lecture's TCP server and client, in Python 3.
+const LECTURE_SERVER: &str = "from socket import *\nimport sys\ns = socket(AF_INET, SOCK_STREAM)\n\
+s.bind(('127.0.0.1', 0))\ns.listen(5)\nprint(s.getsockname()[1], flush=True)\nc, a = s.accept()\n\
+data = c.recv(1024)\nprint('Received:', data.decode(), flush=True)\nc.close()\n";
+const LECTURE_CLIENT: &str = "from socket import *\nimport sys\ns = socket(AF_INET, SOCK_STREAM)\n\
+s.connect(('127.0.0.1', int(sys.argv[1])))\ns.send(b'Hello there')\ns.close()\n";
+
+#[test]
+fn the_lecture_server_and_client() {
+    if !have("python3") {
+        return;
+    }
+    // Python server <- sockit client.
+    let mut server = Proc(
+        Command::new("python3").args(["-c", LECTURE_SERVER]).stdout(Stdio::piped()).spawn().expect("python server"),
+    );
+    let mut lines = BufReader::new(server.0.stdout.take().expect("stdout")).lines();
+    let port = lines.next().expect("port line").expect("port");
+    let out = run(crate::util::sockit_cmd(&["tcp", "connect", "127.0.0.1", &port]), b"Hello there", DEADLINE);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(lines.next().expect("line").expect("received"), "Received: Hello there");
+
+    // sockit server <- Python client.
+    let (mut l, port, _err) = listening(crate::util::sockit_cmd(&["tcp", "listen", "0", "--bind", "127.0.0.1"]));
+    drop(l.0.stdin.take());
+    let out = Command::new("python3").args(["-c", LECTURE_CLIENT, &port.to_string()]).output().expect("client");
+    assert!(out.status.success());
+    let mut got = String::new();
+    l.0.stdout.take().expect("stdout").read_to_string(&mut got).expect("read");
+    assert_eq!(got, "Hello there");
+    assert_eq!(crate::util::wait_deadline(&mut l.0, DEADLINE, "listener"), 0);
+}
+
+/// A one-connection server in a thread: runs `f` on the accepted stream.
+fn serve_once(f: impl FnOnce(TcpStream) + Send + 'static) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        if let Ok((s, _)) = l.accept() {
+            f(s);
+        }
+    });
+    port
+}
+
+#[test]
+fn eof_sends_fin_and_reads_until_the_peer_closes() {
+    // The peer reads to EOF, which only comes if sockit sent FIN, then answers and closes.
+    let port = serve_once(|mut s| {
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).expect("read");
+        s.write_all(format!("got {} bytes, bye\n", got.len()).as_bytes()).expect("write");
+    });
+    let out = run(crate::util::sockit_cmd(&["tcp", "connect", "127.0.0.1", &port.to_string()]), &[7u8; 5000], DEADLINE);
+    assert_eq!((out.code, out.stdout()), (0, "got 5000 bytes, bye\n".to_string()), "{}", out.stderr);
+}
+
+#[test]
+fn no_shutdown_keeps_the_write_side_open() {
+    let port = serve_once(|mut s| {
+        s.set_read_timeout(Some(Duration::from_millis(700))).expect("timeout");
+        let mut buf = [0u8; 64];
+        let n = s.read(&mut buf).expect("data");
+        // Without FIN the next read times out instead of returning 0.
+        let verdict = match s.read(&mut buf) {
+            Ok(0) => "fin",
+            Ok(_) => "more",
+            Err(_) => "no-fin",
+        };
+        s.write_all(format!("{n} {verdict}\n").as_bytes()).expect("write");
+    });
+    let out = run(
+        crate::util::sockit_cmd(&["tcp", "connect", "--no-shutdown", "127.0.0.1", &port.to_string()]),
+        b"ping",
+        DEADLINE,
+    );
+    assert_eq!(out.stdout(), "4 no-fin\n", "{}", out.stderr);
+}
+
+#[test]
+fn quit_after_eof() {
+    // A peer that never answers and never closes.
+    let port = serve_once(|s| {
+        std::thread::sleep(Duration::from_secs(20));
+        drop(s);
+    });
+    let start = Instant::now();
+    let out =
+        run(crate::util::sockit_cmd(&["tcp", "connect", "-q", "0.3", "127.0.0.1", &port.to_string()]), b"x", DEADLINE);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    // And --idle-timeout: silence both ways is an error exit.
+    let port = serve_once(|s| {
+        std::thread::sleep(Duration::from_secs(20));
+        drop(s);
+    });
+    let out = run(
+        crate::util::sockit_cmd(&["tcp", "connect", "--idle-timeout", "0.3", "127.0.0.1", &port.to_string()]),
+        b"",
+        DEADLINE,
+    );
+    assert_eq!(out.fails(1), "sockit: no data either way for 0.3 s (--idle-timeout): closed");
+}
+
+#[test]
+fn a_half_closed_peer_still_gets_everything() {
+    // The peer says hello and shuts down its side at once, but reads all we send.
+    let port = serve_once(|mut s| {
+        s.write_all(b"hello\n").expect("hello");
+        s.shutdown(Shutdown::Write).expect("shutdown");
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).expect("read");
+        assert_eq!(got.len(), 3_000_000, "the peer got everything");
+    });
+    let data = vec![42u8; 3_000_000];
+    let out = run(crate::util::sockit_cmd(&["tcp", "connect", "127.0.0.1", &port.to_string()]), &data, DEADLINE);
+    assert_eq!((out.code, out.stdout()), (0, "hello\n".to_string()), "{}", out.stderr);
+}
+
+#[test]
+fn keep_open_many_clients_both_ways() {
+    if !have("socat") || !have("nc.openbsd") {
+        return;
+    }
+    let (mut srv, port, _err) =
+        listening(crate::util::sockit_cmd(&["tcp", "listen", "0", "--bind", "127.0.0.1", "--keep-open"]));
+    let mut clients: Vec<TcpStream> =
+        (0..3).map(|_| TcpStream::connect(("127.0.0.1", port)).expect("connect")).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    // stdin goes to every client.
+    let mut stdin = srv.0.stdin.take().expect("stdin");
+    stdin.write_all(b"to everyone\n").expect("write");
+    stdin.flush().expect("flush");
+    for c in &mut clients {
+        c.set_read_timeout(Some(Duration::from_secs(5))).expect("t");
+        let mut buf = [0u8; 12];
+        c.read_exact(&mut buf).expect("broadcast");
+        assert_eq!(&buf, b"to everyone\n");
+    }
+    // Clients' data, from real peers too, comes out on stdout.
+    for (i, c) in clients.iter_mut().enumerate() {
+        c.write_all(format!("line from client {i}\n").as_bytes()).expect("send");
+    }
+    let p = port.to_string();
+    let socat = Command::new("bash")
+        .arg("-c")
+        .arg(format!("echo line from socat | socat -u STDIN TCP:127.0.0.1:{p}"))
+        .status()
+        .expect("socat");
+    assert!(socat.success());
+    let nc = Command::new("bash")
+        .arg("-c")
+        .arg(format!("echo line from nc | nc.openbsd -N 127.0.0.1 {p}"))
+        .status()
+        .expect("nc");
+    assert!(nc.success());
+    let mut out = BufReader::new(srv.0.stdout.take().expect("stdout"));
+    let mut lines = Vec::new();
+    for _ in 0..5 {
+        let mut l = String::new();
+        out.read_line(&mut l).expect("line");
+        lines.push(l.trim().to_string());
+    }
+    lines.sort();
+    assert_eq!(
+        lines,
+        ["line from client 0", "line from client 1", "line from client 2", "line from nc", "line from socat"]
+    );
+}
+
+#[test]
+fn exec_cat_is_an_echo_server_for_many() {
+    let (_srv, port, _err) = listening(crate::util::sockit_cmd(&[
+        "tcp",
+        "listen",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--keep-open",
+        "--exec",
+        "cat",
+    ]));
+    let handles: Vec<_> = (0..4u8)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+                let data: Vec<u8> = (0..2_000_000u32).map(|x| (x as u8).wrapping_mul(31).wrapping_add(i)).collect();
+                let mut w = c.try_clone().expect("clone");
+                let d2 = data.clone();
+                let writer = std::thread::spawn(move || {
+                    w.write_all(&d2).expect("write");
+                    w.shutdown(Shutdown::Write).expect("fin");
+                });
+                let mut back = Vec::new();
+                c.read_to_end(&mut back).expect("read");
+                writer.join().expect("writer");
+                assert!(back == data, "client {i}: echo differs ({} bytes back)", back.len());
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("client");
+    }
+}
+
+#[test]
+fn allow_deny_and_max_conns() {
+    // Denied: the connection is closed at once and nothing reaches stdout.
+    let (_srv, port, _err) = listening(crate::util::sockit_cmd(&[
+        "tcp",
+        "listen",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--keep-open",
+        "--deny",
+        "127.0.0.0/8",
+    ]));
+    let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(5))).expect("t");
+    let mut buf = [0u8; 1];
+    assert!(matches!(c.read(&mut buf), Ok(0) | Err(_)), "denied client is closed");
+
+    // Allowed only from 127.0.0.2: a client from 127.0.0.1 is closed, one from .2 is served.
+    let (mut srv, port, _err) = listening(crate::util::sockit_cmd(&[
+        "tcp",
+        "listen",
+        "0",
+        "--bind",
+        "0.0.0.0",
+        "--keep-open",
+        "--allow",
+        "127.0.0.2/32",
+    ]));
+    let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(5))).expect("t");
+    assert!(matches!(c.read(&mut buf), Ok(0) | Err(_)));
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    sock.bind(&std::net::SocketAddr::from(([127, 0, 0, 2], 0)).into()).expect("bind .2");
+    sock.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into()).expect("connect from .2");
+    let mut ok: TcpStream = sock.into();
+    ok.write_all(b"allowed\n").expect("write");
+    let mut line = String::new();
+    BufReader::new(srv.0.stdout.take().expect("stdout")).read_line(&mut line).expect("line");
+    assert_eq!(line, "allowed\n");
+
+    // --max-conns 1: a second client is closed while the first stays.
+    let (_srv, port, _err) = listening(crate::util::sockit_cmd(&[
+        "tcp",
+        "listen",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--keep-open",
+        "--max-conns",
+        "1",
+    ]));
+    let _first = TcpStream::connect(("127.0.0.1", port)).expect("first");
+    std::thread::sleep(Duration::from_millis(200));
+    let mut second = TcpStream::connect(("127.0.0.1", port)).expect("second");
+    second.set_read_timeout(Some(Duration::from_secs(5))).expect("t");
+    assert!(matches!(second.read(&mut buf), Ok(0) | Err(_)), "second client is closed");
+}
+
+#[test]
+fn ipv6_both_ends() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        assert!(!crate::util::under_ci(), "IPv6 loopback is required under CI");
+        eprintln!("skipping: no IPv6 loopback");
+        return;
+    }
+    let (mut l, port, _err) = listening(crate::util::sockit_cmd(&["tcp", "listen", "0", "--bind", "::1"]));
+    drop(l.0.stdin.take());
+    let out = run(crate::util::sockit_cmd(&["tcp", "connect", "[::1]", &port.to_string()]), b"over IPv6\n", DEADLINE);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut got = String::new();
+    l.0.stdout.take().expect("stdout").read_to_string(&mut got).expect("read");
+    assert_eq!(got, "over IPv6\n");
+}
+
+#[test]
+fn errors_are_one_line() {
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let p = taken.local_addr().expect("a").port().to_string();
+    let line = sockit(&["tcp", "listen", &p, "--bind", "127.0.0.1"]).fails(1);
+    assert_eq!(
+        line,
+        format!(
+            "sockit: cannot listen on 127.0.0.1:{p}: the port is in use; pick another port (0 picks a free one) or stop the program using it"
+        )
+    );
+    drop(taken);
+    let closed = free_port().to_string();
+    let line = sockit(&["tcp", "connect", "127.0.0.1", &closed]).fails(1);
+    assert_eq!(line, format!("sockit: connection to 127.0.0.1:{closed} refused: nothing listens on that port"));
+    let line = sockit(&["tcp", "connect", "127.0.0.1", "70000"]).fails(2);
+    assert!(line.contains("port 70000 is out of range"), "{line}");
+    let line = sockit(&["tcp", "connect", "-w", "0", "127.0.0.1", "80"]).fails(2);
+    assert!(line.contains("'0' is not a time"), "{line}");
+    let line = sockit(&["tcp", "listen", "0", "--allow", "10.0.0.0/33"]).fails(2);
+    assert!(line.contains("--allow 10.0.0.0/33: prefix /33"), "{line}");
+}

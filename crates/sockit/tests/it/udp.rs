@@ -1,0 +1,197 @@
+//! `sockit udp`: the lecture's receiver and broadcast sender in Python 3 talking to sockit
+//! both ways, many senders at once, exact bytes, echo, errors, and a broadcast across a LAN
+//! of three namespaces.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::UdpSocket;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::util::{DEADLINE, Netns, Proc, have, listening, run, sh, sockit, sockit_bin, sockit_cmd};
+
+/// The lecture's UDP receiver, in Python 3 (port 0 instead of 40000, so tests run in parallel).
+const LECTURE_RECEIVER: &str = "from socket import *\ns = socket(AF_INET, SOCK_DGRAM)\ns.bind(('', 0))\n\
+print(s.getsockname()[1], flush=True)\ndata, addr = s.recvfrom(1024)\nprint(data.decode(), flush=True)\n";
+
+/// The lecture's broadcast sender, in Python 3 (to loopback's broadcast address).
+const LECTURE_SENDER: &str = "from socket import *\nimport sys\ns = socket(AF_INET, SOCK_DGRAM)\n\
+s.setsockopt(SOL_SOCKET, SO_BROADCAST, 1)\ns.sendto(b'Hello there', ('127.255.255.255', int(sys.argv[1])))\n";
+
+#[test]
+fn lecture_receiver_hears_sockits_broadcast() {
+    if !have("python3") {
+        return;
+    }
+    let mut rx =
+        Proc(Command::new("python3").args(["-c", LECTURE_RECEIVER]).stdout(Stdio::piped()).spawn().expect("py"));
+    let mut lines = BufReader::new(rx.0.stdout.take().expect("stdout")).lines();
+    let port = lines.next().expect("port").expect("port");
+    sockit(&["udp", "send", "--broadcast", "127.255.255.255", &port, "Hello there"]).ok();
+    assert_eq!(lines.next().expect("line").expect("data"), "Hello there");
+}
+
+#[test]
+fn sockit_hears_the_lecture_sender() {
+    if !have("python3") {
+        return;
+    }
+    let (mut l, port, _err) = listening(sockit_cmd(&["udp", "listen", "0", "--count", "1"]));
+    let ok = Command::new("python3").args(["-c", LECTURE_SENDER, &port.to_string()]).status().expect("py");
+    assert!(ok.success());
+    let mut out = String::new();
+    l.0.stdout.take().expect("stdout").read_to_string(&mut out).expect("read");
+    let (from, text) = out.trim_end().split_once("  ").expect("two columns");
+    assert!(from.starts_with("127.0.0.1:"), "{out}");
+    assert_eq!(text, "Hello there");
+}
+
+#[test]
+fn many_senders_all_heard() {
+    if !have("socat") {
+        return;
+    }
+    let (mut l, port, _err) = listening(sockit_cmd(&["udp", "listen", "0", "--bind", "127.0.0.1", "--count", "12"]));
+    // Ten sockets of our own, then socat and sockit itself.
+    let socks: Vec<UdpSocket> = (0..10).map(|_| UdpSocket::bind("127.0.0.1:0").expect("bind")).collect();
+    for (i, s) in socks.iter().enumerate() {
+        s.send_to(format!("from sender {i}").as_bytes(), ("127.0.0.1", port)).expect("send");
+    }
+    sh(&format!("printf 'from socat' | socat -u STDIN UDP-SENDTO:127.0.0.1:{port}"));
+    sockit(&["udp", "send", "127.0.0.1", &port.to_string(), "from sockit"]).ok();
+    let mut out = String::new();
+    l.0.stdout.take().expect("stdout").read_to_string(&mut out).expect("read");
+    let mut texts: Vec<&str> = out.lines().map(|l| l.split_once("  ").expect("columns").1).collect();
+    texts.sort();
+    let mut want: Vec<String> = (0..10).map(|i| format!("from sender {i}")).collect();
+    want.extend(["from socat".to_string(), "from sockit".to_string()]);
+    want.sort();
+    assert_eq!(texts, want);
+    let senders: std::collections::BTreeSet<&str> = out.lines().map(|l| l.split_once("  ").expect("c").0).collect();
+    assert_eq!(senders.len(), 12, "twelve distinct senders");
+}
+
+#[test]
+fn raw_json_escaping_and_echo() {
+    let all_bytes: Vec<u8> = (0..=255u8).collect();
+    // --raw: byte for byte.
+    let (mut l, port, _err) =
+        listening(sockit_cmd(&["udp", "listen", "0", "--bind", "127.0.0.1", "--raw", "--count", "1"]));
+    UdpSocket::bind("127.0.0.1:0").expect("b").send_to(&all_bytes, ("127.0.0.1", port)).expect("send");
+    let mut got = Vec::new();
+    l.0.stdout.take().expect("stdout").read_to_end(&mut got).expect("read");
+    assert_eq!(got, all_bytes);
+    // Text mode escapes; JSON carries text or base64.
+    let (mut l, port, _err) = listening(sockit_cmd(&["udp", "listen", "0", "--bind", "127.0.0.1", "--count", "1"]));
+    UdpSocket::bind("127.0.0.1:0").expect("b").send_to(b"bell\x07 esc\x1b[2J\xff", ("127.0.0.1", port)).expect("send");
+    let mut got = String::new();
+    l.0.stdout.take().expect("stdout").read_to_string(&mut got).expect("read");
+    assert!(got.ends_with("  bell\\x07 esc\\x1b[2J\\xff\n"), "{got:?}");
+    let (mut l, port, _err) =
+        listening(sockit_cmd(&["udp", "listen", "0", "--bind", "127.0.0.1", "--count", "2", "--json"]));
+    let tx = UdpSocket::bind("127.0.0.1:0").expect("b");
+    tx.send_to(b"plain text", ("127.0.0.1", port)).expect("send");
+    tx.send_to(&[0xff, 0x00, 0xfe], ("127.0.0.1", port)).expect("send");
+    let mut got = String::new();
+    l.0.stdout.take().expect("stdout").read_to_string(&mut got).expect("read");
+    let ev: Vec<serde_json::Value> = got.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    assert_eq!(ev[0]["type"], "datagram");
+    assert_eq!(ev[0]["text"], "plain text");
+    assert_eq!(ev[0]["size"], 10);
+    assert_eq!(ev[0]["from"], tx.local_addr().expect("a").to_string());
+    assert_eq!(ev[1]["base64"], "/wD+");
+    // --echo: each datagram comes back; --wait-reply prints it.
+    let (_l, port, _err) = listening(sockit_cmd(&["udp", "listen", "0", "--bind", "127.0.0.1", "--echo"]));
+    let out = sockit(&["udp", "send", "127.0.0.1", &port.to_string(), "marco", "--wait-reply", "1"]).ok();
+    let (from, text) = out.trim_end().split_once("  ").expect("reply");
+    assert_eq!((from, text), (format!("127.0.0.1:{port}").as_str(), "marco"));
+}
+
+#[test]
+fn stdin_lines_and_raw_chunks() {
+    let rx = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    rx.set_read_timeout(Some(Duration::from_secs(5))).expect("t");
+    let port = rx.local_addr().expect("a").port().to_string();
+    let out = run(sockit_cmd(&["udp", "send", "127.0.0.1", &port]), b"one\ntwo\r\nthree\n", DEADLINE);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut buf = vec![0u8; 70_000];
+    for want in ["one", "two", "three"] {
+        let n = rx.recv(&mut buf).expect("datagram");
+        assert_eq!(&buf[..n], want.as_bytes());
+    }
+    // --raw: 150,000 bytes in datagrams of at most 65,507 bytes, nothing lost or changed.
+    let data: Vec<u8> = (0..150_000u32).map(|i| (i % 251) as u8).collect();
+    let out = run(sockit_cmd(&["udp", "send", "--raw", "127.0.0.1", &port]), &data, DEADLINE);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut got = Vec::new();
+    let mut sizes = Vec::new();
+    while got.len() < data.len() {
+        let n = rx.recv(&mut buf).expect("datagram");
+        sizes.push(n);
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(sizes, [65_507, 65_507, 150_000 - 2 * 65_507]);
+    assert!(got == data);
+}
+
+#[test]
+fn errors_name_the_fix() {
+    let rx = UdpSocket::bind("0.0.0.0:0").expect("bind");
+    let port = rx.local_addr().expect("a").port().to_string();
+    let line = sockit(&["udp", "send", "127.255.255.255", &port, "hi"]).fails(2);
+    assert_eq!(
+        line,
+        format!("sockit: sending to 127.255.255.255:{port}, a broadcast address, needs --broadcast (SO_BROADCAST)")
+    );
+    let big = "x".repeat(70_000);
+    let line = sockit(&["udp", "send", "127.0.0.1", &port, &big]).fails(2);
+    assert_eq!(line, "sockit: a datagram of 70000 bytes is over the UDP limit of 65507 bytes: send less at a time");
+    let taken = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let p = taken.local_addr().expect("a").port().to_string();
+    let line = sockit(&["udp", "listen", &p, "--bind", "127.0.0.1"]).fails(1);
+    assert!(line.contains("the port is in use"), "{line}");
+    // After the "listening on" line, one line saying what fell short.
+    let out = sockit(&["udp", "listen", "0", "--count", "2", "--timeout", "0.2"]);
+    assert_eq!(out.code, 1);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", out.stderr);
+    assert!(lines[0].starts_with("sockit: listening on 0.0.0.0:"));
+    assert_eq!(lines[1], "sockit: received 0 of 2 datagrams before --timeout");
+    assert!(sockit(&["udp", "send", "127.0.0.1", "70000", "x"]).fails(2).contains("port 70000 is out of range"));
+}
+
+/// Three hosts on a bridge (198.18.0.1-3/24), each in its own namespace: a broadcast to
+/// 255.255.255.255 from one reaches the other two.
+#[test]
+fn lan_broadcast_reaches_both_other_hosts() {
+    let Some(sw) = Netns::new("sw") else { return };
+    let hosts: Vec<Netns> = (0..3).filter_map(|_| Netns::new("lan")).collect();
+    assert_eq!(hosts.len(), 3);
+    sw.exec_ok("ip link add br0 type bridge && ip link set br0 up");
+    for (i, h) in hosts.iter().enumerate() {
+        let (a, b) = (format!("v{i}a{}", std::process::id() % 10000), format!("v{i}b{}", std::process::id() % 10000));
+        sh(&format!("ip link add {a} netns {} type veth peer name {b} netns {}", h.name, sw.name));
+        sw.exec_ok(&format!("ip link set {b} master br0 && ip link set {b} up"));
+        h.exec_ok(&format!(
+            "ip link set {a} name eth0 && ip link set eth0 up && ip addr add 198.18.0.{}/24 dev eth0 && \
+             ip route add default via 198.18.0.254 dev eth0",
+            i + 1
+        ));
+    }
+    let mut listeners: Vec<(Proc, BufReader<std::process::ChildStderr>)> = Vec::new();
+    for h in &hosts[1..] {
+        let (p, _port, err) = listening(h.cmd(sockit_bin(), &["udp", "listen", "--count", "1", "--timeout", "10"]));
+        listeners.push((p, err));
+    }
+    let out = run(
+        hosts[0].cmd(sockit_bin(), &["udp", "send", "--broadcast", "broadcast", "40000", "Hello there"]),
+        b"",
+        DEADLINE,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for (mut p, _) in listeners {
+        let mut got = String::new();
+        p.0.stdout.take().expect("stdout").read_to_string(&mut got).expect("read");
+        assert_eq!(got, "198.18.0.1:".to_string() + got.split_once(':').map_or("", |x| x.1), "{got}");
+        assert!(got.ends_with("  Hello there\n"), "{got}");
+    }
+}
