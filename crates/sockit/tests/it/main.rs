@@ -5,6 +5,7 @@ mod util;
 
 mod addr;
 mod cli;
+mod examples;
 mod info;
 mod names;
 mod port;
