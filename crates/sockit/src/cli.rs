@@ -335,6 +335,15 @@ pub struct TcpConnectArgs {
     /// Give up connecting after SECS.
     #[arg(short = 'w', long = "wait", value_name = "SECS", value_parser = secs_arg)]
     pub connect_timeout: Option<f64>,
+    /// Speak TLS; the server's certificate is checked against the system's roots or --ca.
+    #[arg(long)]
+    pub tls: bool,
+    /// Trust the CA certificates in FILE (PEM) instead of the system's.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub ca: Option<PathBuf>,
+    /// Do not check the server's certificate (handshake signatures are still checked).
+    #[arg(long, requires = "tls", conflicts_with = "ca")]
+    pub insecure: bool,
     #[command(flatten)]
     pub relay: RelayArgs,
 }
@@ -362,6 +371,16 @@ pub struct TcpListenArgs {
     /// Connect each client to its own `sh -c CMD` (an echo server: --exec cat).
     #[arg(long, value_name = "CMD")]
     pub exec: Option<String>,
+    /// Speak TLS, with --cert/--key or a self-signed certificate (its SHA-256 fingerprint is
+    /// printed on stderr). One client at a time.
+    #[arg(long, conflicts_with_all = ["keep_open", "exec"])]
+    pub tls: bool,
+    /// Certificate chain (PEM) for --tls.
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "key"])]
+    pub cert: Option<PathBuf>,
+    /// Private key (PEM) for --tls.
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "cert"])]
+    pub key: Option<PathBuf>,
     #[command(flatten)]
     pub relay: RelayArgs,
 }

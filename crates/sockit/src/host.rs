@@ -19,8 +19,8 @@ const RESOLVED_UPSTREAM: &str = "/run/systemd/resolve/resolv.conf";
 /// Errors reading the host's parameters.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
-    #[error("cannot read {path}: {source}; pass --resolv-conf FILE to read another file")]
-    ResolvConf { path: PathBuf, source: std::io::Error },
+    #[error("cannot read {path}: {cause}; pass --resolv-conf FILE to read another file")]
+    ResolvConf { path: PathBuf, cause: std::io::Error },
 }
 
 /// Everything `sockit info` reports.
@@ -185,7 +185,7 @@ fn dns(path: &Path) -> Result<Dns, HostError> {
         // No resolv.conf means no configured servers (glibc then tries 127.0.0.1): not an error
         // for the default path; a file the user named must exist.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && path == Path::new(RESOLV_CONF) => String::new(),
-        Err(source) => return Err(HostError::ResolvConf { path: path.to_path_buf(), source }),
+        Err(cause) => return Err(HostError::ResolvConf { path: path.to_path_buf(), cause }),
     };
     let rc = ResolvConf::parse(&text);
     for line in &rc.ignored {

@@ -9,4 +9,5 @@ pub mod net;
 pub mod resolve;
 pub mod scan;
 pub mod tcp;
+pub mod tls;
 pub mod udp;

@@ -522,7 +522,14 @@ fn tcp_connect(a: cli::TcpConnectArgs) -> Outcome {
     };
     let stream = sockit::tcp::connect(&addrs, a.connect_timeout.map(std::time::Duration::from_secs_f64))?;
     tracing::info!(peer = ?stream.peer_addr().ok(), "connected");
-    let stats = sockit::tcp::relay_stdio(stream, &relay_options(&a.relay))?;
+    let stats = if a.tls {
+        let config = sockit::tls::client_config(a.ca.as_deref(), a.insecure)?;
+        let conn = rustls::ClientConnection::new(config, sockit::tls::server_name(&a.host)?)
+            .map_err(|e| anyhow::anyhow!("TLS: {e}"))?;
+        sockit::tls::relay(conn.into(), stream, &relay_options(&a.relay))?
+    } else {
+        sockit::tcp::relay_stdio(stream, &relay_options(&a.relay))?
+    };
     relay_outcome(stats, a.relay.idle_timeout)
 }
 
@@ -538,7 +545,16 @@ fn tcp_listen(a: cli::TcpListenArgs) -> Outcome {
     };
     let rules = sockit::tcp::AccessRules { allow: cidrs(&a.allow, "--allow")?, deny: cidrs(&a.deny, "--deny")? };
     let listener = sockit::tcp::Listener::bind(bind_addr(a.bind.as_deref(), a.port)?)?;
-    eprintln!("sockit: listening on {} (tcp)", listener.local_addr()?);
+    let local = listener.local_addr()?;
+    eprintln!("sockit: listening on {local} (tcp)");
+    let tls = if a.tls {
+        let names = vec!["localhost".to_string(), local.ip().to_string(), host::hostname()];
+        let (config, fp) = sockit::tls::server_config(a.cert.as_deref(), a.key.as_deref(), &names)?;
+        eprintln!("sockit: TLS certificate SHA-256 fingerprint {fp}");
+        Some(config)
+    } else {
+        None
+    };
     if a.keep_open {
         let opts = sockit::tcp::ManyOptions { max_conns: a.max_conns, rules, exec: a.exec };
         sockit::tcp::serve_many(listener, &opts)?;
@@ -550,6 +566,12 @@ fn tcp_listen(a: cli::TcpListenArgs) -> Outcome {
         let status = sockit::tcp::exec_for(stream, cmd)?;
         return Ok(if status.success() { exit::OK } else { exit::FAILURE });
     }
-    let stats = sockit::tcp::relay_stdio(stream, &relay_options(&a.relay))?;
+    let stats = match tls {
+        Some(config) => {
+            let conn = rustls::ServerConnection::new(config).map_err(|e| anyhow::anyhow!("TLS: {e}"))?;
+            sockit::tls::relay(conn.into(), stream, &relay_options(&a.relay))?
+        }
+        None => sockit::tcp::relay_stdio(stream, &relay_options(&a.relay))?,
+    };
     relay_outcome(stats, a.relay.idle_timeout)
 }

@@ -20,12 +20,12 @@ pub enum NetError {
     InUse { addr: SocketAddr },
     #[error("cannot bind {addr}: ports below 1024 need root or CAP_NET_BIND_SERVICE; use a port of 1024 or more")]
     Privileged { addr: SocketAddr },
-    #[error("cannot bind {addr}: {source}; is that address on this host?")]
-    Bind { addr: SocketAddr, source: io::Error },
+    #[error("cannot bind {addr}: {cause}; is that address on this host?")]
+    Bind { addr: SocketAddr, cause: io::Error },
     #[error("connection to {addr} refused: nothing listens on that port")]
     Refused { addr: SocketAddr },
-    #[error("cannot reach {addr}: {source}; check the address and the route to it")]
-    Unreachable { addr: SocketAddr, source: io::Error },
+    #[error("cannot reach {addr}: {cause}; check the address and the route to it")]
+    Unreachable { addr: SocketAddr, cause: io::Error },
     #[error("no answer from {addr} within {secs} s: is the host up and the port open?")]
     ConnectTimeout { addr: SocketAddr, secs: f64 },
     #[error("sending to {addr}, a broadcast address, needs --broadcast (SO_BROADCAST)")]
@@ -34,14 +34,15 @@ pub enum NetError {
     TooLarge { size: usize, limit: usize },
     #[error(transparent)]
     Resolve(#[from] ResolveError),
-    #[error("{what}: {source}")]
-    Io { what: String, source: io::Error },
+    // The cause is part of the one line, not a separate `source` (which would print twice).
+    #[error("{what}: {cause}")]
+    Io { what: String, cause: io::Error },
 }
 
 impl NetError {
     /// Wrap an I/O error with what was being done.
-    pub fn io(what: impl Into<String>, source: io::Error) -> NetError {
-        NetError::Io { what: what.into(), source }
+    pub fn io(what: impl Into<String>, cause: io::Error) -> NetError {
+        NetError::Io { what: what.into(), cause }
     }
 }
 
@@ -75,7 +76,7 @@ pub fn bind_error(addr: SocketAddr, e: io::Error) -> NetError {
     match e.kind() {
         io::ErrorKind::AddrInUse => NetError::InUse { addr },
         io::ErrorKind::PermissionDenied => NetError::Privileged { addr },
-        _ => NetError::Bind { addr, source: e },
+        _ => NetError::Bind { addr, cause: e },
     }
 }
 
@@ -88,7 +89,7 @@ pub fn connect_error(addr: SocketAddr, e: io::Error, timeout: Option<std::time::
         }
         _ => match e.raw_os_error() {
             Some(libc::ENETUNREACH | libc::EHOSTUNREACH | libc::EADDRNOTAVAIL) => {
-                NetError::Unreachable { addr, source: e }
+                NetError::Unreachable { addr, cause: e }
             }
             _ => NetError::io(format!("cannot connect to {addr}"), e),
         },

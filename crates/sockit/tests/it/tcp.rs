@@ -408,3 +408,125 @@ fn errors_are_one_line() {
     let line = sockit(&["tcp", "listen", "0", "--allow", "10.0.0.0/33"]).fails(2);
     assert!(line.contains("--allow 10.0.0.0/33: prefix /33"), "{line}");
 }
+
+/// TLS: sockit on both ends (self-signed, then with a CA the test makes with openssl), and
+/// OpenSSL's s_client and ncat --ssl as peers.
+#[test]
+fn tls_both_ways_and_with_real_peers() {
+    if !have("openssl") || !have("ncat") {
+        return;
+    }
+    let s = sockit_bin();
+    // Self-signed: the fingerprint is printed; --insecure connects; verification refuses.
+    let (mut srv, port, mut err) =
+        listening(crate::util::sockit_cmd(&["tcp", "listen", "0", "--bind", "127.0.0.1", "--tls"]));
+    let mut fp = String::new();
+    err.read_line(&mut fp).expect("fingerprint line");
+    assert!(fp.starts_with("sockit: TLS certificate SHA-256 fingerprint ") && fp.trim().len() == 44 + 95, "{fp}");
+    let mut stdin = srv.0.stdin.take().expect("stdin");
+    stdin.write_all(b"from the server\n").expect("write");
+    drop(stdin);
+    let out = run(
+        crate::util::sockit_cmd(&["tcp", "connect", "--tls", "--insecure", "127.0.0.1", &port.to_string()]),
+        b"from the client\n",
+        DEADLINE,
+    );
+    assert_eq!((out.code, out.stdout()), (0, "from the server\n".to_string()), "{}", out.stderr);
+    let mut got = String::new();
+    srv.0.stdout.take().expect("stdout").read_to_string(&mut got).expect("read");
+    assert_eq!(got, "from the client\n");
+
+    let (_srv, port, _err) =
+        listening(crate::util::sockit_cmd(&["tcp", "listen", "0", "--bind", "127.0.0.1", "--tls"]));
+    let line = sockit(&["tcp", "connect", "--tls", "127.0.0.1", &port.to_string()]).fails(1);
+    assert!(line.contains("not signed by a trusted CA: pass --ca FILE, or --insecure"), "{line}");
+    assert_eq!(line.matches("--insecure").count(), 1, "said once: {line}");
+
+    // A certificate for localhost from openssl, trusted with --ca.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .args(["-addext", "subjectAltName=DNS:localhost", "-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl req");
+    assert!(made.success());
+    let (c, k) = (cert.to_str().expect("p"), key.to_str().expect("p"));
+    let (mut srv, port, _err) = listening(crate::util::sockit_cmd(&[
+        "tcp",
+        "listen",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--tls",
+        "--cert",
+        c,
+        "--key",
+        k,
+    ]));
+    drop(srv.0.stdin.take());
+    let out = run(
+        crate::util::sockit_cmd(&["tcp", "connect", "--tls", "--ca", c, "localhost", &port.to_string()]),
+        b"verified\n",
+        DEADLINE,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut got = String::new();
+    srv.0.stdout.take().expect("stdout").read_to_string(&mut got).expect("read");
+    assert_eq!(got, "verified\n");
+
+    // openssl s_client talks to sockit's listener (the server's stdin stays open a moment so
+    // s_client has sent its line before the server closes).
+    let port = free_port();
+    let server = format!(
+        "(echo from sockit; sleep 1) | {s} tcp listen {port} --bind 127.0.0.1 --tls --cert {c} --key {k} 2>/dev/null"
+    );
+    let mut srv = Proc(Command::new("bash").arg("-c").arg(&server).stdout(Stdio::piped()).spawn().expect("server"));
+    crate::util::wait_listening(port);
+    let client = format!(
+        "echo from openssl | openssl s_client -quiet -verify_return_error -CAfile {c} -servername localhost -connect 127.0.0.1:{port} 2>/dev/null"
+    );
+    let out = Command::new("bash").arg("-c").arg(&client).output().expect("s_client");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "from sockit\n");
+    let mut got = String::new();
+    srv.0.stdout.take().expect("stdout").read_to_string(&mut got).expect("read");
+    assert_eq!(got, "from openssl\n");
+
+    // ncat --ssl as the server, sockit as the client.
+    let port = free_port();
+    let mut ncat = Proc(
+        Command::new("bash")
+            .arg("-c")
+            .arg(format!("(echo from ncat; sleep 1) | ncat --ssl -l 127.0.0.1 {port}"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("ncat"),
+    );
+    crate::util::wait_listening(port);
+    let out = run(
+        crate::util::sockit_cmd(&["tcp", "connect", "--tls", "--insecure", "127.0.0.1", &port.to_string()]),
+        b"from sockit\n",
+        DEADLINE,
+    );
+    assert_eq!((out.code, out.stdout()), (0, "from ncat\n".to_string()), "{}", out.stderr);
+    let mut got = String::new();
+    ncat.0.stdout.take().expect("stdout").read_to_string(&mut got).expect("read");
+    assert_eq!(got, "from sockit\n");
+}
