@@ -2,6 +2,7 @@
 //! everything here is a function of its inputs, so it builds fast, tests fast and fuzzes.
 
 pub mod addr;
+pub mod chat;
 pub mod resolv_conf;
 pub mod scan;
 pub mod services;

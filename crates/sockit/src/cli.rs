@@ -48,6 +48,11 @@ pub enum Command {
     /// TCP streams: relay stdin/stdout to a connection, as client or server.
     #[command(subcommand, after_help = TCP_HELP)]
     Tcp(TcpCommand),
+    /// The client/server demo: a multi-user chat that finds its server by UDP broadcast.
+    #[command(subcommand)]
+    Chat(ChatCommand),
+    /// The whole lecture, live on this machine (loopback only), in a few seconds.
+    Demo,
     /// TCP connect scan: which ports answer, and what usually runs there.
     #[command(after_help = SCAN_HELP)]
     Scan(ScanArgs),
@@ -383,4 +388,82 @@ pub struct TcpListenArgs {
     pub key: Option<PathBuf>,
     #[command(flatten)]
     pub relay: RelayArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChatCommand {
+    /// Run a chat server (and answer discovery probes).
+    #[command(after_help = CHAT_HELP)]
+    Serve(ChatServeArgs),
+    /// Join a chat: HOST[:PORT], or the one server discovery finds.
+    Join(ChatJoinArgs),
+    /// List the chat servers that answer a broadcast probe.
+    Discover(ChatDiscoverArgs),
+}
+
+const CHAT_HELP: &str = "\
+Any line client can join (nc, socat, telnet, Python): UTF-8 lines ending in \\n. Commands:
+/nick NAME, /who, /me ACTION, /msg NICK TEXT, /quit, /help. The console shows the
+conversation; --json prints it as JSON Lines. SIGINT or SIGTERM tells the clients and exits 0.";
+
+#[derive(Debug, Args)]
+pub struct ChatServeArgs {
+    /// TCP port for clients (0 picks a free one).
+    #[arg(long, value_name = "PORT", default_value_t = 40000, value_parser = port_arg)]
+    pub port: u16,
+    /// Address to bind.
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<String>,
+    /// The room's name.
+    #[arg(long = "name", value_name = "ROOM", default_value = "sockit")]
+    pub room: String,
+    /// At most N clients at once.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub max_clients: usize,
+    /// The longest line, in bytes; longer lines are refused with a notice.
+    #[arg(long, value_name = "BYTES", default_value_t = 4096)]
+    pub max_line: usize,
+    /// Lines a second each client may send (0: no limit).
+    #[arg(long, value_name = "LINES_PER_SEC", default_value_t = 0.0)]
+    pub rate: f64,
+    /// UDP port for discovery probes (0 picks a free one).
+    #[arg(long, value_name = "PORT", default_value_t = 40000, value_parser = port_arg)]
+    pub discovery_port: u16,
+    /// Do not answer discovery probes.
+    #[arg(long)]
+    pub no_discovery: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiscoveryArgs {
+    /// Where to send the probe (repeatable): a broadcast or unicast ADDR[:PORT].
+    #[arg(long = "broadcast", value_name = "ADDR", default_value = "255.255.255.255")]
+    pub broadcast: Vec<String>,
+    /// The servers' discovery port.
+    #[arg(long, value_name = "PORT", default_value_t = 40000, value_parser = port_arg)]
+    pub discovery_port: u16,
+    /// Seconds to wait for replies.
+    #[arg(long, value_name = "SECS", default_value_t = 1.0, value_parser = secs_arg)]
+    pub timeout: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct ChatJoinArgs {
+    /// HOST[:PORT] of the server (port 40000 by default); without it, discover one.
+    #[arg(value_name = "HOST[:PORT]")]
+    pub target: Option<String>,
+    /// Your nick.
+    #[arg(long, value_name = "NAME")]
+    pub nick: Option<String>,
+    /// When several servers answer, join the one with this room name.
+    #[arg(long, value_name = "ROOM")]
+    pub room: Option<String>,
+    #[command(flatten)]
+    pub discovery: DiscoveryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ChatDiscoverArgs {
+    #[command(flatten)]
+    pub discovery: DiscoveryArgs,
 }

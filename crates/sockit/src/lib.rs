@@ -3,6 +3,8 @@
 //!
 //! Library functions return typed results and errors; they never print and never exit.
 
+pub mod chat;
+pub mod demo;
 pub mod exit;
 pub mod host;
 pub mod net;

@@ -46,8 +46,9 @@ fn main() -> ExitCode {
         }
     };
     init_logging(cli.verbose);
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    // Not stdout.lock(): servers write from other threads too, and a lock held here for the
+    // whole run would block them. The buffer takes the lock for each flush.
+    let mut out = BufWriter::new(io::stdout());
     let result = run(cli, &mut out).and_then(|code| out.flush().map(|_| code).map_err(Fail::from));
     ExitCode::from(match result {
         Ok(code) => code,
@@ -121,6 +122,22 @@ fn run(cli: Cli, out: &mut impl Write) -> Outcome {
         Command::Port(a) => port(a, json, out),
         Command::Hostname(a) => hostname(a, json, out),
         Command::Scan(a) => scan(a, json, out),
+        Command::Demo => {
+            let mut failed = None;
+            let r = sockit::demo::run(&mut |line| {
+                if failed.is_none() {
+                    failed = writeln!(out, "{line}").and_then(|_| out.flush()).err();
+                }
+            });
+            if let Some(e) = failed {
+                return Err(e.into());
+            }
+            r.map_err(|e| Fail::Runtime(anyhow::anyhow!("the demo stopped: {e}")))?;
+            Ok(exit::OK)
+        }
+        Command::Chat(cli::ChatCommand::Serve(a)) => chat_serve(a, json),
+        Command::Chat(cli::ChatCommand::Join(a)) => chat_join(a),
+        Command::Chat(cli::ChatCommand::Discover(a)) => chat_discover(a, json, out),
         Command::Udp(cli::UdpCommand::Listen(a)) => udp_listen(a, json, out),
         Command::Udp(cli::UdpCommand::Send(a)) => udp_send(a, json, out),
         Command::Tcp(cli::TcpCommand::Connect(a)) => tcp_connect(a),
@@ -574,4 +591,170 @@ fn tcp_listen(a: cli::TcpListenArgs) -> Outcome {
         None => sockit::tcp::relay_stdio(stream, &relay_options(&a.relay))?,
     };
     relay_outcome(stats, a.relay.idle_timeout)
+}
+
+fn discovery_targets(d: &cli::DiscoveryArgs) -> Result<Vec<std::net::SocketAddr>, Fail> {
+    d.broadcast
+        .iter()
+        .map(|b| {
+            sockit::chat::discovery::parse_target(b, d.discovery_port)
+                .ok_or_else(|| Fail::Usage(format!("--broadcast '{b}' is not an address: write it like 192.168.1.255")))
+        })
+        .collect()
+}
+
+fn chat_discover(a: cli::ChatDiscoverArgs, json: bool, out: &mut impl Write) -> Outcome {
+    let targets = discovery_targets(&a.discovery)?;
+    let found = sockit::chat::discovery::discover(&targets, std::time::Duration::from_secs_f64(a.discovery.timeout))?;
+    if json {
+        render::json(out, &serde_json::json!({ "servers": found }))?;
+    } else {
+        for f in &found {
+            writeln!(
+                out,
+                "{:<22} {:<20} {:>6} users  sockit {}",
+                f.address.to_string(),
+                f.info.room,
+                f.info.users,
+                f.info.version
+            )?;
+        }
+    }
+    if found.is_empty() {
+        out.flush()?;
+        let to = a.discovery.broadcast.join(", ");
+        return Err(Fail::Runtime(anyhow::anyhow!(
+            "no chat server answered at {to} (port {}) within {} s",
+            a.discovery.discovery_port,
+            a.discovery.timeout
+        )));
+    }
+    Ok(exit::OK)
+}
+
+fn chat_join(a: cli::ChatJoinArgs) -> Outcome {
+    let addr = match &a.target {
+        Some(t) => {
+            let (host, port) = match t.rsplit_once(':') {
+                // host:port, but not a bare IPv6 address.
+                Some((h, p)) if !h.contains(':') || h.ends_with(']') => {
+                    (h.to_string(), sockit_core::services::parse_port(p).map_err(|e| Fail::Usage(e.to_string()))?)
+                }
+                _ => (t.clone(), sockit::net::DEFAULT_PORT),
+            };
+            std::net::SocketAddr::new(sockit::net::resolve_host(&host)?, port)
+        }
+        None => {
+            let targets = discovery_targets(&a.discovery)?;
+            let found =
+                sockit::chat::discovery::discover(&targets, std::time::Duration::from_secs_f64(a.discovery.timeout))?;
+            let chosen: Vec<_> = found.iter().filter(|f| a.room.as_ref().is_none_or(|r| &f.info.room == r)).collect();
+            match chosen.as_slice() {
+                [] => {
+                    return Err(Fail::Runtime(anyhow::anyhow!(
+                        "no chat server{} answered the discovery probe: give HOST[:PORT]",
+                        a.room.as_ref().map_or(String::new(), |r| format!(" with room {r}"))
+                    )));
+                }
+                [one] => {
+                    eprintln!("sockit: joining {} at {}", one.info.room, one.address);
+                    one.address
+                }
+                several => {
+                    let list: Vec<String> =
+                        several.iter().map(|f| format!("{} ({})", f.info.room, f.address)).collect();
+                    return Err(Fail::Usage(format!(
+                        "several chat servers answered: {}; pass --room NAME or HOST[:PORT]",
+                        list.join(", ")
+                    )));
+                }
+            }
+        }
+    };
+    sockit::chat::client::join(addr, a.nick.as_deref(), Some(std::time::Duration::from_secs(5)))?;
+    Ok(exit::OK)
+}
+
+fn chat_serve(a: cli::ChatServeArgs, json: bool) -> Outcome {
+    use sockit::chat::server::{Event, ServerConfig};
+    if !(a.rate.is_finite() && a.rate >= 0.0) {
+        return Err(Fail::Usage("--rate must be 0 (off) or a positive number of lines a second".into()));
+    }
+    if a.max_line == 0 || a.max_clients == 0 {
+        return Err(Fail::Usage("--max-line and --max-clients must be at least 1".into()));
+    }
+    sockit::scan::raise_fd_limit();
+    let addr = bind_addr(a.bind.as_deref(), a.port)?;
+    let listener = sockit::tcp::Listener::bind(addr)?;
+    let local = listener.local_addr()?;
+    let udp = if a.no_discovery {
+        None
+    } else {
+        // Every address: a socket bound to one address never hears broadcasts.
+        let any = std::net::SocketAddr::new(std::net::IpAddr::from([0, 0, 0, 0]), a.discovery_port);
+        let sock = sockit::net::bound_socket(any, socket2::Type::DGRAM)?;
+        let sock: std::net::UdpSocket = sock.into();
+        Some(sock)
+    };
+    let discovery_note = match &udp {
+        Some(u) => format!(", discovery on {} (udp)", u.local_addr()?),
+        None => String::new(),
+    };
+    eprintln!("sockit: chat room {} on {local} (tcp){discovery_note}", a.room);
+    let cfg = ServerConfig {
+        room: a.room,
+        max_clients: a.max_clients,
+        max_line: a.max_line,
+        rate: a.rate,
+        ..Default::default()
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let std_listener = listener.into_std();
+        std_listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(std_listener)?;
+        let udp = match udp {
+            Some(u) => {
+                u.set_nonblocking(true)?;
+                Some(tokio::net::UdpSocket::from_std(u)?)
+            }
+            None => None,
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Event>(65_536);
+        let console = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            let mut stdout = tokio::io::stdout();
+            while let Some(e) = rx.recv().await {
+                let line = if json {
+                    serde_json::to_string(&e).unwrap_or_default()
+                } else {
+                    match e {
+                        Event::Joined { nick, peer } => format!("* {nick} joined from {peer}"),
+                        Event::Left { nick, reason } => format!("* {nick} {reason}"),
+                        Event::Said { nick, text } => format!("<{nick}> {text}"),
+                        Event::Action { nick, text } => format!("* {nick} {text}"),
+                        Event::Renamed { old, new } => format!("* {old} is now known as {new}"),
+                        Event::Private { from, to } => format!("* {from} sent {to} a private message"),
+                        Event::Refused { peer, reason } => format!("* refused {peer}: {reason}"),
+                        Event::ShuttingDown { clients } => format!("* shutting down, telling {clients} clients"),
+                    }
+                };
+                if stdout.write_all(format!("{line}\n").as_bytes()).await.is_err() {
+                    break;
+                }
+                let _ = stdout.flush().await;
+            }
+        });
+        let shutdown = async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+            }
+        };
+        sockit::chat::server::run(listener, cfg, tx, udp, shutdown).await?;
+        let _ = console.await;
+        Ok::<(), std::io::Error>(())
+    })?;
+    Ok(exit::OK)
 }

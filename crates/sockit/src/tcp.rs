@@ -232,6 +232,11 @@ impl Listener {
         self.inner.local_addr().map_err(|e| NetError::io("local address", e))
     }
 
+    /// The std listener, for an async runtime to take over.
+    pub fn into_std(self) -> TcpListener {
+        self.inner
+    }
+
     /// The next client the rules admit; turned-away clients are closed at once.
     pub fn accept(&self, rules: &AccessRules) -> Result<(TcpStream, SocketAddr), NetError> {
         loop {

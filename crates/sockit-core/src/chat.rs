@@ -1,0 +1,305 @@
+//! The chat protocol of `sockit chat`, as pure functions: line framing with a length limit,
+//! what a line means (text or a command), nick rules, and the discovery datagrams.
+//!
+//! Any line client can join: lines are UTF-8 ending in `\n` (`\r\n` accepted).
+
+/// What the framer found in the bytes it was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// A complete line, without its `\n` or `\r\n`.
+    Line(Vec<u8>),
+    /// A line longer than the limit: it is dropped, and reading resumes after its `\n`.
+    TooLong,
+}
+
+/// Splits a byte stream into lines of at most `max` bytes. Memory stays under `max` bytes
+/// whatever the peer sends: an over-long line is discarded as it arrives.
+#[derive(Debug, Clone)]
+pub struct LineFramer {
+    buf: Vec<u8>,
+    max: usize,
+    /// Inside an over-long line: drop bytes until the next newline.
+    discarding: bool,
+}
+
+impl LineFramer {
+    pub fn new(max: usize) -> LineFramer {
+        LineFramer { buf: Vec::new(), max: max.max(1), discarding: false }
+    }
+
+    /// Feed bytes; complete lines (and over-long notices) are pushed to `out` in order.
+    pub fn feed(&mut self, mut data: &[u8], out: &mut Vec<Frame>) {
+        while !data.is_empty() {
+            match data.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    let (head, rest) = (&data[..i], &data[i + 1..]);
+                    if self.discarding {
+                        self.discarding = false;
+                    } else if self.buf.len() + head.len() > self.max + 1 {
+                        // +1: a `\r` before the `\n` does not count against the limit.
+                        out.push(Frame::TooLong);
+                        self.buf.clear();
+                    } else {
+                        self.buf.extend_from_slice(head);
+                        let mut line = std::mem::take(&mut self.buf);
+                        if line.last() == Some(&b'\r') {
+                            line.pop();
+                        }
+                        if line.len() > self.max {
+                            out.push(Frame::TooLong);
+                        } else {
+                            out.push(Frame::Line(line));
+                        }
+                    }
+                    data = rest;
+                }
+                None => {
+                    if !self.discarding {
+                        if self.buf.len() + data.len() > self.max + 1 {
+                            out.push(Frame::TooLong);
+                            self.buf.clear();
+                            self.discarding = true;
+                        } else {
+                            self.buf.extend_from_slice(data);
+                        }
+                    }
+                    data = &[];
+                }
+            }
+        }
+    }
+
+    /// Bytes held waiting for a newline.
+    pub fn pending(&self) -> usize {
+        self.buf.len()
+    }
+}
+
+/// A line made safe to show to others: invalid UTF-8 replaced (U+FFFD), control characters
+/// escaped, so no client can move another's cursor or clear its screen.
+pub fn sanitize(line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(line);
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c == '\t' {
+            out.push(' ');
+        } else if c.is_control() || matches!(c as u32, 0x200b..=0x200f | 0x202a..=0x202e | 0x2066..=0x2069) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// What a client's line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Plain text for everyone.
+    Say(String),
+    Nick(String),
+    Who,
+    Me(String),
+    Msg {
+        to: String,
+        text: String,
+    },
+    Quit,
+    Help,
+    /// `/something` the server does not know.
+    Unknown(String),
+}
+
+/// Read a sanitised line: `/nick NAME`, `/who`, `/me ACTION`, `/msg NICK TEXT`, `/quit`,
+/// `/help`; anything else is text (`//text` sends a line starting with `/`).
+pub fn parse_command(line: &str) -> Command {
+    let Some(rest) = line.strip_prefix('/') else { return Command::Say(line.to_string()) };
+    if rest.starts_with('/') {
+        return Command::Say(rest.to_string());
+    }
+    let (cmd, arg) = rest.split_once(' ').map_or((rest, ""), |(c, a)| (c, a.trim()));
+    match cmd.to_ascii_lowercase().as_str() {
+        "nick" => Command::Nick(arg.to_string()),
+        "who" | "names" => Command::Who,
+        "me" => Command::Me(arg.to_string()),
+        "msg" | "tell" => {
+            let (to, text) = arg.split_once(' ').map_or((arg, ""), |(t, x)| (t, x.trim()));
+            Command::Msg { to: to.to_string(), text: text.to_string() }
+        }
+        "quit" | "exit" => Command::Quit,
+        "help" => Command::Help,
+        other => Command::Unknown(other.to_string()),
+    }
+}
+
+/// Why a nick is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NickError {
+    #[error("a nick is 1 to {MAX_NICK} characters: letters, digits, '-' and '_', starting with a letter")]
+    Invalid,
+    #[error("nicks starting with 'guest-' are given by the server: choose another")]
+    Reserved,
+}
+
+/// The longest nick.
+pub const MAX_NICK: usize = 24;
+
+/// Check a nick's form (uniqueness is the server's business).
+pub fn validate_nick(nick: &str) -> Result<(), NickError> {
+    let ok = !nick.is_empty()
+        && nick.len() <= MAX_NICK
+        && nick.starts_with(|c: char| c.is_ascii_alphabetic())
+        && nick.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !ok {
+        return Err(NickError::Invalid);
+    }
+    if nick.to_ascii_lowercase().starts_with("guest-") {
+        return Err(NickError::Reserved);
+    }
+    Ok(())
+}
+
+/// The first bytes of a discovery probe.
+pub const PROBE_MAGIC: &[u8] = b"SOCKIT-CHAT? 1\n";
+/// The first bytes of a discovery reply.
+pub const REPLY_MAGIC: &str = "SOCKIT-CHAT! 1";
+/// How long a client makes its probe, so that replies (never longer) have room.
+pub const PROBE_SIZE: usize = 512;
+
+/// A probe padded to `PROBE_SIZE` bytes.
+pub fn probe() -> Vec<u8> {
+    let mut p = PROBE_MAGIC.to_vec();
+    p.resize(PROBE_SIZE, b' ');
+    p
+}
+
+/// Whether a datagram is a probe.
+pub fn is_probe(datagram: &[u8]) -> bool {
+    datagram.starts_with(PROBE_MAGIC)
+}
+
+/// What a server says about itself in a discovery reply.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ServerInfo {
+    pub room: String,
+    pub port: u16,
+    pub users: u64,
+    pub version: String,
+}
+
+/// The reply to a probe of `probe_len` bytes: never longer than the probe, so a spoofed
+/// probe cannot be used to amplify traffic. `None` when even the shortest reply does not fit.
+pub fn reply(info: &ServerInfo, probe_len: usize) -> Option<Vec<u8>> {
+    let head = format!("{REPLY_MAGIC} port={} users={} version={} room=", info.port, info.users, info.version);
+    if head.len() + 1 > probe_len {
+        return None;
+    }
+    let mut out = head.into_bytes();
+    // The room name is cut (at a character boundary) to what fits.
+    let room = sanitize(info.room.as_bytes());
+    for c in room.chars() {
+        if out.len() + c.len_utf8() + 1 > probe_len {
+            break;
+        }
+        let mut b = [0u8; 4];
+        out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+    }
+    out.push(b'\n');
+    Some(out)
+}
+
+/// Read a discovery reply.
+pub fn parse_reply(datagram: &[u8]) -> Option<ServerInfo> {
+    let text = std::str::from_utf8(datagram).ok()?.trim_end_matches('\n');
+    let rest = text.strip_prefix(REPLY_MAGIC)?.strip_prefix(' ')?;
+    let (fields, room) = rest.split_once("room=")?;
+    let mut info = ServerInfo { room: room.to_string(), port: 0, users: 0, version: String::new() };
+    for kv in fields.split_whitespace() {
+        match kv.split_once('=')? {
+            ("port", v) => info.port = v.parse().ok()?,
+            ("users", v) => info.users = v.parse().ok()?,
+            ("version", v) => info.version = v.to_string(),
+            _ => {}
+        }
+    }
+    (info.port != 0).then_some(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(max: usize, chunks: &[&[u8]]) -> Vec<Frame> {
+        let mut f = LineFramer::new(max);
+        let mut out = Vec::new();
+        for c in chunks {
+            f.feed(c, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn lines_whole_whatever_the_chunks() {
+        assert_eq!(
+            frames(100, &[b"hel", b"lo\r\nwor", b"ld\n\ntwo\nthree"]),
+            [
+                Frame::Line(b"hello".to_vec()),
+                Frame::Line(b"world".to_vec()),
+                Frame::Line(vec![]),
+                Frame::Line(b"two".to_vec())
+            ]
+        );
+        let one_byte_at_a_time: Vec<&[u8]> = b"a\nbc\n".chunks(1).collect();
+        assert_eq!(frames(10, &one_byte_at_a_time), [Frame::Line(b"a".to_vec()), Frame::Line(b"bc".to_vec())]);
+    }
+
+    #[test]
+    fn over_long_lines_are_dropped_and_reading_resumes() {
+        let big = vec![b'x'; 10_000];
+        let out = frames(8, &[b"ok\n", &big, &big, b"tail\nnext\n"]);
+        assert_eq!(out, [Frame::Line(b"ok".to_vec()), Frame::TooLong, Frame::Line(b"next".to_vec())]);
+        assert_eq!(frames(4, &[b"12345\n1234\n"]), [Frame::TooLong, Frame::Line(b"1234".to_vec())]);
+        assert_eq!(frames(4, &[b"1234\r\n"]), [Frame::Line(b"1234".to_vec())]);
+        let mut f = LineFramer::new(8);
+        f.feed(&big, &mut Vec::new());
+        assert_eq!(f.pending(), 0, "memory stays bounded");
+    }
+
+    #[test]
+    fn sanitize_and_commands() {
+        assert_eq!(sanitize(b"hi \x1b[2J\xff\x07"), "hi \\u{1b}[2J\u{fffd}\\u{7}");
+        assert_eq!(parse_command("hello"), Command::Say("hello".into()));
+        assert_eq!(parse_command("//not a command"), Command::Say("/not a command".into()));
+        assert_eq!(parse_command("/nick alice"), Command::Nick("alice".into()));
+        assert_eq!(parse_command("/ME waves"), Command::Me("waves".into()));
+        assert_eq!(parse_command("/msg bob  hi there"), Command::Msg { to: "bob".into(), text: "hi there".into() });
+        assert_eq!(parse_command("/who"), Command::Who);
+        assert_eq!(parse_command("/quit"), Command::Quit);
+        assert_eq!(parse_command("/frob x"), Command::Unknown("frob".into()));
+        assert!(validate_nick("alice_1").is_ok());
+        assert_eq!(validate_nick("1abc"), Err(NickError::Invalid));
+        assert_eq!(validate_nick(""), Err(NickError::Invalid));
+        assert_eq!(validate_nick("a b"), Err(NickError::Invalid));
+        assert_eq!(validate_nick(&"a".repeat(25)), Err(NickError::Invalid));
+        assert_eq!(validate_nick("Guest-7"), Err(NickError::Reserved));
+    }
+
+    #[test]
+    fn discovery_replies_never_outgrow_the_probe() {
+        let info = ServerInfo { room: "lobby ✓".into(), port: 40000, users: 3, version: "0.1.0".into() };
+        let r = reply(&info, PROBE_SIZE).expect("fits");
+        assert!(r.len() <= PROBE_SIZE);
+        assert_eq!(parse_reply(&r), Some(info.clone()));
+        let long = ServerInfo { room: "r".repeat(2000), ..info.clone() };
+        for len in [60, 64, 100, 512] {
+            if let Some(r) = reply(&long, len) {
+                assert!(r.len() <= len, "{len}: {}", r.len());
+                assert!(parse_reply(&r).is_some());
+            }
+        }
+        assert_eq!(reply(&info, 10), None);
+        assert!(is_probe(&probe()) && probe().len() == PROBE_SIZE);
+        assert!(!is_probe(b"hello"));
+        assert_eq!(parse_reply(b"SOCKIT-CHAT! 1 port=x users=1 version=1 room=a"), None);
+    }
+}

@@ -1,0 +1,415 @@
+//! The chat server: `run(listener, config, events, shutdown)`.
+//!
+//! Each client has a reader task and a writer task. Lines go out through a bounded queue per
+//! client: broadcasting never waits, and a client whose queue is full (it stopped reading) is
+//! disconnected with a reason while everyone else carries on. Memory is bounded by the number
+//! of clients times (queue length x line length). Accept errors (EMFILE, resets) cost one
+//! connection, never the server.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sockit_core::chat::{self, Command, Frame, LineFramer, ServerInfo};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// How the server behaves.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The room's name, shown on joining and in discovery replies.
+    pub room: String,
+    /// At most this many clients; more are told the room is full.
+    pub max_clients: usize,
+    /// The longest line, in bytes.
+    pub max_line: usize,
+    /// Lines a second a client may send (0: no limit).
+    pub rate: f64,
+    /// Lines waiting for one client before it counts as not reading.
+    pub queue: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig { room: "sockit".into(), max_clients: 100_000, max_line: 4096, rate: 0.0, queue: 1024 }
+    }
+}
+
+/// What happened, for the server's console.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Event {
+    Joined { nick: String, peer: SocketAddr },
+    Left { nick: String, reason: String },
+    Said { nick: String, text: String },
+    Action { nick: String, text: String },
+    Renamed { old: String, new: String },
+    Private { from: String, to: String },
+    Refused { peer: SocketAddr, reason: String },
+    ShuttingDown { clients: usize },
+}
+
+/// Where events go; a full console drops events rather than slowing the room.
+pub type Events = mpsc::Sender<Event>;
+
+/// One connected client, as the room sees it.
+struct Member {
+    nick: String,
+    tx: mpsc::Sender<Arc<str>>,
+    kick: CancellationToken,
+    reason: Arc<Mutex<Option<String>>>,
+}
+
+#[derive(Default)]
+struct Room {
+    members: HashMap<u64, Member>,
+    /// Lower-case nick -> member id.
+    nicks: HashMap<String, u64>,
+    next_guest: u64,
+}
+
+/// The server's shared state.
+struct Shared {
+    cfg: ServerConfig,
+    room: Mutex<Room>,
+    events: Events,
+    next_id: AtomicU64,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Room> {
+        self.room.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn event(&self, e: Event) {
+        let _ = self.events.try_send(e);
+    }
+
+    /// Queue `line` for every member but `except`; a member whose queue is full is kicked.
+    fn broadcast(&self, line: &str, except: Option<u64>) {
+        let line: Arc<str> = Arc::from(format!("{line}\n"));
+        let room = self.lock();
+        for (&id, m) in &room.members {
+            if Some(id) != except {
+                deliver(m, &line);
+            }
+        }
+    }
+
+    fn users(&self) -> u64 {
+        self.lock().members.len() as u64
+    }
+}
+
+fn deliver(m: &Member, line: &Arc<str>) {
+    if let Err(mpsc::error::TrySendError::Full(_)) = m.tx.try_send(Arc::clone(line)) {
+        let mut reason = m.reason.lock().unwrap_or_else(|p| p.into_inner());
+        if reason.is_none() {
+            *reason = Some("not reading: its outgoing queue was full".into());
+        }
+        m.kick.cancel();
+    }
+}
+
+/// Serve until `shutdown` completes; then tell everyone and close. With `discovery`, also
+/// answer discovery probes on that socket.
+pub async fn run(
+    listener: TcpListener,
+    cfg: ServerConfig,
+    events: Events,
+    discovery_sock: Option<UdpSocket>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let port = listener.local_addr()?.port();
+    let shared = Arc::new(Shared { cfg, room: Mutex::new(Room::default()), events, next_id: AtomicU64::new(1) });
+    let stop = CancellationToken::new();
+    if let Some(sock) = discovery_sock {
+        let (room, stop, counter) = (shared.cfg.room.clone(), stop.clone(), Arc::clone(&shared));
+        tokio::spawn(async move { discovery(sock, room, port, move || counter.users(), stop).await });
+    }
+    let accept = {
+        let (shared, stop) = (Arc::clone(&shared), stop.clone());
+        async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, peer)) => {
+                        let (shared, stop) = (Arc::clone(&shared), stop.clone());
+                        tokio::spawn(async move { client(shared, stream, peer, stop).await });
+                    }
+                    Err(e) => {
+                        // Per connection, never fatal; out of descriptors: let some close.
+                        tracing::info!(error = %e, "accept failed");
+                        if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
+                        {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    }
+                }
+            }
+        }
+    };
+    tokio::select! {
+        () = accept => {}
+        () = shutdown => {}
+    }
+    let clients = shared.users() as usize;
+    shared.event(Event::ShuttingDown { clients });
+    shared.broadcast("* the server is shutting down: goodbye", None);
+    // Give writers a moment to deliver the goodbye, then close everything.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.cancel();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    Ok(())
+}
+
+/// Answer discovery probes on `sock` until `stop`; replies are never larger than probes.
+pub async fn discovery(sock: UdpSocket, room: String, port: u16, users: impl Fn() -> u64, stop: CancellationToken) {
+    let mut buf = vec![0u8; 2048];
+    loop {
+        let (n, from) = tokio::select! {
+            () = stop.cancelled() => return,
+            r = sock.recv_from(&mut buf) => match r {
+                Ok(r) => r,
+                Err(_) => continue,
+            },
+        };
+        if !chat::is_probe(&buf[..n]) {
+            continue;
+        }
+        let info = ServerInfo { room: room.clone(), port, users: users(), version: env!("CARGO_PKG_VERSION").into() };
+        if let Some(reply) = chat::reply(&info, n) {
+            let _ = sock.send_to(&reply, from).await;
+        }
+    }
+}
+
+/// Add a member under a fresh guest nick and queue its welcome; returns the nick.
+fn register(
+    room: &mut Room,
+    cfg: &ServerConfig,
+    id: u64,
+    tx: &mpsc::Sender<Arc<str>>,
+    kick: &CancellationToken,
+    reason: &Arc<Mutex<Option<String>>>,
+) -> String {
+    let nick = loop {
+        room.next_guest += 1;
+        let n = format!("guest-{}", room.next_guest);
+        if !room.nicks.contains_key(&n) {
+            break n;
+        }
+    };
+    let online = room.members.len();
+    let mut names: Vec<&str> = room.members.values().map(|m| m.nick.as_str()).take(20).collect();
+    names.sort_unstable();
+    let more = if online > names.len() { format!(" and {} more", online - names.len()) } else { String::new() };
+    let welcome = format!(
+        "* welcome to {}, you are {nick}; {online} other{} online{}{}{} (/help for commands)\n",
+        cfg.room,
+        if online == 1 { "" } else { "s" },
+        if names.is_empty() { "" } else { ": " },
+        names.join(", "),
+        more
+    );
+    let _ = tx.try_send(Arc::from(welcome));
+    room.nicks.insert(nick.clone(), id);
+    room.members
+        .insert(id, Member { nick: nick.clone(), tx: tx.clone(), kick: kick.clone(), reason: Arc::clone(reason) });
+    nick
+}
+
+fn help() -> &'static str {
+    "* commands: /nick NAME, /who, /me ACTION, /msg NICK TEXT, /quit, /help"
+}
+
+async fn client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, stop: CancellationToken) {
+    let _ = stream.set_nodelay(true);
+    let (mut reader, mut writer) = stream.into_split();
+    let cfg = shared.cfg.clone();
+    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    let (tx, mut rx) = mpsc::channel::<Arc<str>>(cfg.queue.max(1));
+    let kick = stop.child_token();
+    let reason: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+    // Join: a guest nick, the welcome (to the joiner only), a notice to the others.
+    let joined = {
+        let mut room = shared.lock();
+        (room.members.len() < cfg.max_clients).then(|| register(&mut room, &cfg, id, &tx, &kick, &reason))
+    };
+    let Some(nick) = joined else {
+        let msg = format!("* the room is full ({} clients): try again later\n", cfg.max_clients);
+        let _ = tokio::time::timeout(Duration::from_secs(1), writer.write_all(msg.as_bytes())).await;
+        shared.event(Event::Refused { peer, reason: "room full".into() });
+        return;
+    };
+    shared.event(Event::Joined { nick: nick.clone(), peer });
+    shared.broadcast(&format!("* {nick} joined"), Some(id));
+
+    // Writer: the queue to the socket; stops when kicked, or when the queue closes.
+    let writer_kick = kick.clone();
+    let writer_task = tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(16 * 1024);
+        loop {
+            let first = tokio::select! {
+                () = writer_kick.cancelled() => break,
+                m = rx.recv() => match m { Some(m) => m, None => break },
+            };
+            batch.clear();
+            batch.extend_from_slice(first.as_bytes());
+            while batch.len() < 64 * 1024 {
+                match rx.try_recv() {
+                    Ok(m) => batch.extend_from_slice(m.as_bytes()),
+                    Err(_) => break,
+                }
+            }
+            tokio::select! {
+                () = writer_kick.cancelled() => break,
+                r = writer.write_all(&batch) => if r.is_err() { writer_kick.cancel(); break },
+            }
+        }
+        let _ = writer.shutdown().await;
+    });
+
+    // Reader: lines in, commands out.
+    let mut nick = nick;
+    let mut framer = LineFramer::new(cfg.max_line);
+    let mut frames = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut bucket = cfg.rate;
+    let mut last = Instant::now();
+    let mut warned = Instant::now() - Duration::from_secs(10);
+    let mut leave_reason = "left".to_string();
+    'read: loop {
+        let n = tokio::select! {
+            () = kick.cancelled() => break,
+            r = reader.read(&mut buf) => match r { Ok(0) | Err(_) => break, Ok(n) => n },
+        };
+        frames.clear();
+        framer.feed(&buf[..n], &mut frames);
+        for f in frames.drain(..) {
+            let line = match f {
+                Frame::TooLong => {
+                    let _ =
+                        tx.try_send(Arc::from(format!("* line too long (over {} bytes): not sent\n", cfg.max_line)));
+                    continue;
+                }
+                Frame::Line(l) => l,
+            };
+            if cfg.rate > 0.0 {
+                let now = Instant::now();
+                bucket = (bucket + (now - last).as_secs_f64() * cfg.rate).min(cfg.rate.max(1.0));
+                last = now;
+                if bucket < 1.0 {
+                    if now - warned > Duration::from_secs(1) {
+                        warned = now;
+                        let _ = tx.try_send(Arc::from(format!("* slow down: at most {} lines a second\n", cfg.rate)));
+                    }
+                    continue;
+                }
+                bucket -= 1.0;
+            }
+            let text = chat::sanitize(&line);
+            match chat::parse_command(&text) {
+                Command::Say(t) => {
+                    if t.is_empty() {
+                        continue;
+                    }
+                    shared.event(Event::Said { nick: nick.clone(), text: t.clone() });
+                    shared.broadcast(&format!("<{nick}> {t}"), Some(id));
+                }
+                Command::Me(t) => {
+                    shared.event(Event::Action { nick: nick.clone(), text: t.clone() });
+                    shared.broadcast(&format!("* {nick} {t}"), Some(id));
+                }
+                Command::Nick(new) => match chat::validate_nick(&new) {
+                    Err(e) => {
+                        let _ = tx.try_send(Arc::from(format!("* {e}\n")));
+                    }
+                    Ok(()) => {
+                        let taken = {
+                            let mut room = shared.lock();
+                            let key = new.to_ascii_lowercase();
+                            match room.nicks.get(&key) {
+                                Some(&other) if other != id => true,
+                                _ => {
+                                    room.nicks.remove(&nick.to_ascii_lowercase());
+                                    room.nicks.insert(key, id);
+                                    if let Some(m) = room.members.get_mut(&id) {
+                                        m.nick = new.clone();
+                                    }
+                                    false
+                                }
+                            }
+                        };
+                        if taken {
+                            let _ = tx.try_send(Arc::from(format!("* the nick {new} is taken: choose another\n")));
+                        } else {
+                            shared.event(Event::Renamed { old: nick.clone(), new: new.clone() });
+                            shared.broadcast(&format!("* {nick} is now known as {new}"), None);
+                            nick = new;
+                        }
+                    }
+                },
+                Command::Who => {
+                    let (count, mut names) = {
+                        let room = shared.lock();
+                        (
+                            room.members.len(),
+                            room.members.values().map(|m| m.nick.clone()).take(200).collect::<Vec<_>>(),
+                        )
+                    };
+                    names.sort();
+                    let more =
+                        if count > names.len() { format!(" and {} more", count - names.len()) } else { String::new() };
+                    let _ = tx.try_send(Arc::from(format!("* online ({count}): {}{more}\n", names.join(", "))));
+                }
+                Command::Msg { to, text } => {
+                    let target = {
+                        let room = shared.lock();
+                        room.nicks.get(&to.to_ascii_lowercase()).and_then(|t| room.members.get(t)).map(|m| {
+                            deliver(m, &Arc::from(format!("<{nick}> (private) {text}\n")));
+                            m.nick.clone()
+                        })
+                    };
+                    match target {
+                        Some(t) => shared.event(Event::Private { from: nick.clone(), to: t }),
+                        None => {
+                            let _ =
+                                tx.try_send(Arc::from(format!("* no one called {to} is here (/who lists everyone)\n")));
+                        }
+                    }
+                }
+                Command::Quit => {
+                    let _ = tx.try_send(Arc::from("* bye\n"));
+                    break 'read;
+                }
+                Command::Help => {
+                    let _ = tx.try_send(Arc::from(format!("{}\n", help())));
+                }
+                Command::Unknown(c) => {
+                    let _ = tx.try_send(Arc::from(format!("* unknown command /{c}: try /help\n")));
+                }
+            }
+        }
+    }
+    if let Some(r) = reason.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+        leave_reason = format!("disconnected: {r}");
+    } else if stop.is_cancelled() {
+        leave_reason = "server shut down".into();
+    }
+    {
+        let mut room = shared.lock();
+        room.members.remove(&id);
+        room.nicks.remove(&nick.to_ascii_lowercase());
+    }
+    shared.event(Event::Left { nick: nick.clone(), reason: leave_reason.clone() });
+    let notice =
+        if leave_reason == "left" { format!("* {nick} left") } else { format!("* {nick} left ({leave_reason})") };
+    shared.broadcast(&notice, None);
+    // Let the writer send what is queued (the "bye"), then close.
+    drop(tx);
+    let _ = tokio::time::timeout(Duration::from_secs(2), writer_task).await;
+}
