@@ -29,13 +29,22 @@ pub struct ServerConfig {
     pub max_line: usize,
     /// Lines a second a client may send (0: no limit).
     pub rate: f64,
-    /// Lines waiting for one client before it counts as not reading.
+    /// Lines waiting for one client before the speaker has to wait for it.
     pub queue: usize,
+    /// How long a full queue may stay full before its client is disconnected.
+    pub stall: Duration,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { room: "sockit".into(), max_clients: 100_000, max_line: 4096, rate: 0.0, queue: 1024 }
+        ServerConfig {
+            room: "sockit".into(),
+            max_clients: 100_000,
+            max_line: 4096,
+            rate: 0.0,
+            queue: 4096,
+            stall: Duration::from_secs(2),
+        }
     }
 }
 
@@ -64,9 +73,20 @@ struct Member {
     reason: Arc<Mutex<Option<String>>>,
 }
 
+/// What a broadcast needs of a member, in a snapshot that is cheap to take.
+#[derive(Clone)]
+struct Recipient {
+    id: u64,
+    tx: mpsc::Sender<Arc<str>>,
+    kick: CancellationToken,
+    reason: Arc<Mutex<Option<String>>>,
+}
+
 #[derive(Default)]
 struct Room {
     members: HashMap<u64, Member>,
+    /// Every member, rebuilt on join and leave, so broadcasts hold no lock while they wait.
+    roster: Arc<Vec<Recipient>>,
     /// Lower-case nick -> member id.
     nicks: HashMap<String, u64>,
     next_guest: u64,
@@ -89,14 +109,22 @@ impl Shared {
         let _ = self.events.try_send(e);
     }
 
-    /// Queue `line` for every member but `except`; a member whose queue is full is kicked.
-    fn broadcast(&self, line: &str, except: Option<u64>) {
+    /// Queue `line` for every member but `except`. A full queue makes the speaker wait (up to
+    /// `stall`) rather than the room; a queue still full after that disconnects its client.
+    async fn broadcast(&self, line: &str, except: Option<u64>) {
         let line: Arc<str> = Arc::from(format!("{line}\n"));
-        let room = self.lock();
-        for (&id, m) in &room.members {
-            if Some(id) != except {
-                deliver(m, &line);
-            }
+        let roster = Arc::clone(&self.lock().roster);
+        for r in roster.iter().filter(|r| Some(r.id) != except) {
+            deliver(r, &line, self.cfg.stall).await;
+        }
+    }
+
+    /// Queue `line` for everyone without waiting for anybody (for the goodbye).
+    fn broadcast_now(&self, line: &str) {
+        let line: Arc<str> = Arc::from(format!("{line}\n"));
+        let roster = Arc::clone(&self.lock().roster);
+        for r in roster.iter() {
+            let _ = r.tx.try_send(Arc::clone(&line));
         }
     }
 
@@ -105,14 +133,32 @@ impl Shared {
     }
 }
 
-fn deliver(m: &Member, line: &Arc<str>) {
-    if let Err(mpsc::error::TrySendError::Full(_)) = m.tx.try_send(Arc::clone(line)) {
-        let mut reason = m.reason.lock().unwrap_or_else(|p| p.into_inner());
-        if reason.is_none() {
-            *reason = Some("not reading: its outgoing queue was full".into());
+async fn deliver(r: &Recipient, line: &Arc<str>, stall: Duration) {
+    match r.tx.try_send(Arc::clone(line)) {
+        Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+        Err(mpsc::error::TrySendError::Full(l)) => {
+            if r.kick.is_cancelled() {
+                return;
+            }
+            if !matches!(tokio::time::timeout(stall, r.tx.send(l)).await, Ok(Ok(()))) {
+                let mut reason = r.reason.lock().unwrap_or_else(|p| p.into_inner());
+                if reason.is_none() {
+                    *reason =
+                        Some(format!("not reading: its outgoing queue stayed full for {} s", stall.as_secs_f64()));
+                }
+                r.kick.cancel();
+            }
         }
-        m.kick.cancel();
     }
+}
+
+fn rebuild_roster(room: &mut Room) {
+    room.roster = Arc::new(
+        room.members
+            .iter()
+            .map(|(&id, m)| Recipient { id, tx: m.tx.clone(), kick: m.kick.clone(), reason: Arc::clone(&m.reason) })
+            .collect(),
+    );
 }
 
 /// Serve until `shutdown` completes; then tell everyone and close. With `discovery`, also
@@ -158,7 +204,7 @@ pub async fn run(
     }
     let clients = shared.users() as usize;
     shared.event(Event::ShuttingDown { clients });
-    shared.broadcast("* the server is shutting down: goodbye", None);
+    shared.broadcast_now("* the server is shutting down: goodbye");
     // Give writers a moment to deliver the goodbye, then close everything.
     tokio::time::sleep(Duration::from_millis(200)).await;
     stop.cancel();
@@ -219,6 +265,7 @@ fn register(
     room.nicks.insert(nick.clone(), id);
     room.members
         .insert(id, Member { nick: nick.clone(), tx: tx.clone(), kick: kick.clone(), reason: Arc::clone(reason) });
+    rebuild_roster(room);
     nick
 }
 
@@ -228,6 +275,9 @@ fn help() -> &'static str {
 
 async fn client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, stop: CancellationToken) {
     let _ = stream.set_nodelay(true);
+    // A small kernel send buffer: memory per client stays bounded in the kernel too, and a
+    // client that stops reading fills its queue soon enough to be noticed.
+    let _ = socket2::SockRef::from(&stream).set_send_buffer_size(64 * 1024);
     let (mut reader, mut writer) = stream.into_split();
     let cfg = shared.cfg.clone();
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
@@ -246,7 +296,7 @@ async fn client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, stop: 
         return;
     };
     shared.event(Event::Joined { nick: nick.clone(), peer });
-    shared.broadcast(&format!("* {nick} joined"), Some(id));
+    shared.broadcast(&format!("* {nick} joined"), Some(id)).await;
 
     // Writer: the queue to the socket; stops when kicked, or when the queue closes.
     let writer_kick = kick.clone();
@@ -318,11 +368,11 @@ async fn client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, stop: 
                         continue;
                     }
                     shared.event(Event::Said { nick: nick.clone(), text: t.clone() });
-                    shared.broadcast(&format!("<{nick}> {t}"), Some(id));
+                    shared.broadcast(&format!("<{nick}> {t}"), Some(id)).await;
                 }
                 Command::Me(t) => {
                     shared.event(Event::Action { nick: nick.clone(), text: t.clone() });
-                    shared.broadcast(&format!("* {nick} {t}"), Some(id));
+                    shared.broadcast(&format!("* {nick} {t}"), Some(id)).await;
                 }
                 Command::Nick(new) => match chat::validate_nick(&new) {
                     Err(e) => {
@@ -348,7 +398,7 @@ async fn client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, stop: 
                             let _ = tx.try_send(Arc::from(format!("* the nick {new} is taken: choose another\n")));
                         } else {
                             shared.event(Event::Renamed { old: nick.clone(), new: new.clone() });
-                            shared.broadcast(&format!("* {nick} is now known as {new}"), None);
+                            shared.broadcast(&format!("* {nick} is now known as {new}"), None).await;
                             nick = new;
                         }
                     }
@@ -370,12 +420,20 @@ async fn client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, stop: 
                     let target = {
                         let room = shared.lock();
                         room.nicks.get(&to.to_ascii_lowercase()).and_then(|t| room.members.get(t)).map(|m| {
-                            deliver(m, &Arc::from(format!("<{nick}> (private) {text}\n")));
-                            m.nick.clone()
+                            let r = Recipient {
+                                id: 0,
+                                tx: m.tx.clone(),
+                                kick: m.kick.clone(),
+                                reason: Arc::clone(&m.reason),
+                            };
+                            (r, m.nick.clone())
                         })
                     };
                     match target {
-                        Some(t) => shared.event(Event::Private { from: nick.clone(), to: t }),
+                        Some((r, t)) => {
+                            deliver(&r, &Arc::from(format!("<{nick}> (private) {text}\n")), cfg.stall).await;
+                            shared.event(Event::Private { from: nick.clone(), to: t });
+                        }
                         None => {
                             let _ =
                                 tx.try_send(Arc::from(format!("* no one called {to} is here (/who lists everyone)\n")));
@@ -404,11 +462,12 @@ async fn client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, stop: 
         let mut room = shared.lock();
         room.members.remove(&id);
         room.nicks.remove(&nick.to_ascii_lowercase());
+        rebuild_roster(&mut room);
     }
     shared.event(Event::Left { nick: nick.clone(), reason: leave_reason.clone() });
     let notice =
         if leave_reason == "left" { format!("* {nick} left") } else { format!("* {nick} left ({leave_reason})") };
-    shared.broadcast(&notice, None);
+    shared.broadcast(&notice, None).await;
     // Let the writer send what is queued (the "bye"), then close.
     drop(tx);
     let _ = tokio::time::timeout(Duration::from_secs(2), writer_task).await;

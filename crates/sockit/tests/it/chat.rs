@@ -1,0 +1,458 @@
+//! `sockit chat` and `sockit demo`: real line clients talking through the server, hostile
+//! clients that must not hurt anyone else, discovery on loopback and across a LAN of
+//! namespaces, clean shutdown, and the demo's transcript.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::{DEADLINE, Netns, Proc, have, run, sh, sockit, sockit_bin, sockit_cmd};
+
+/// A chat server of the test's own, with the ports it reports.
+struct Server {
+    proc: Proc,
+    port: u16,
+    discovery: Option<u16>,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Server {
+        Server::start_cmd(sockit_cmd(
+            &[&["chat", "serve", "--port", "0", "--bind", "127.0.0.1", "--discovery-port", "0"], extra].concat(),
+        ))
+    }
+
+    fn start_cmd(mut cmd: Command) -> Server {
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("chat serve");
+        let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+        let mut line = String::new();
+        err.read_line(&mut line).expect("first line");
+        // "sockit: chat room R on A:P (tcp), discovery on A:D (udp)"
+        let port_of = |tag: &str| -> Option<u16> {
+            let at = line.find(tag)?;
+            line[..at].trim_end().rsplit(':').next()?.parse().ok()
+        };
+        let port = port_of(" (tcp)").unwrap_or_else(|| panic!("no port in {line:?}"));
+        let discovery = port_of(" (udp)");
+        Server { proc: Proc(child), port, discovery }
+    }
+
+    fn connect(&self) -> Client {
+        Client::new(TcpStream::connect(("127.0.0.1", self.port)).expect("connect"))
+    }
+
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.proc.0.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn alive(&mut self) -> bool {
+        self.proc.0.try_wait().ok().flatten().is_none()
+    }
+}
+
+/// A raw line client.
+struct Client {
+    w: TcpStream,
+    r: BufReader<TcpStream>,
+}
+
+impl Client {
+    fn new(s: TcpStream) -> Client {
+        s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        Client { r: BufReader::new(s.try_clone().expect("clone")), w: s }
+    }
+
+    fn send(&mut self, line: &str) {
+        self.w.write_all(format!("{line}\n").as_bytes()).expect("send");
+    }
+
+    fn line(&mut self) -> String {
+        let mut l = String::new();
+        self.r.read_line(&mut l).expect("read line");
+        l.trim_end_matches('\n').to_string()
+    }
+
+    /// Read lines until one satisfies `f`; return it.
+    fn until(&mut self, f: impl Fn(&str) -> bool) -> String {
+        loop {
+            let l = self.line();
+            assert!(!l.is_empty() || f(&l), "connection closed while waiting");
+            if f(&l) {
+                return l;
+            }
+        }
+    }
+
+    /// Join: read the welcome, take a nick, wait for the rename to come back.
+    fn join(server: &Server, nick: &str) -> Client {
+        let mut c = server.connect();
+        let welcome = c.line();
+        assert!(welcome.starts_with("* welcome to "), "{welcome}");
+        c.send(&format!("/nick {nick}"));
+        c.until(|l| l.ends_with(&format!("is now known as {nick}")));
+        c
+    }
+}
+
+#[test]
+fn real_clients_talk_through_the_server() {
+    for p in ["nc.openbsd", "socat", "python3"] {
+        if !have(p) {
+            return;
+        }
+    }
+    let s = Server::start(&["--name", "lobby"]);
+    let mut alice = Client::join(&s, "alice");
+    let mut bob = Client::join(&s, "bob");
+    alice.until(|l| l == "* bob joined" || l.ends_with("is now known as bob"));
+    // Two lines in one write, and one line split over two writes: each arrives whole, once.
+    alice.w.write_all(b"first line\nsecond line\nthird ").expect("w");
+    std::thread::sleep(Duration::from_millis(50));
+    alice.w.write_all(b"line, split\r\n").expect("w");
+    assert_eq!(bob.until(|l| l.starts_with('<')), "<alice> first line");
+    assert_eq!(bob.line(), "<alice> second line");
+    assert_eq!(bob.line(), "<alice> third line, split");
+    // The sender does not get its own lines back; it sees bob's answer next.
+    bob.send("hi alice");
+    assert_eq!(alice.until(|l| l.starts_with('<')), "<bob> hi alice");
+    // Real peers join and speak.
+    let p = s.port.to_string();
+    sh(&format!("printf 'from nc\\n' | timeout 5 nc.openbsd -N -q 1 127.0.0.1 {p} >/dev/null"));
+    assert_eq!(alice.until(|l| l.starts_with('<')), format!("<guest-3> from nc"));
+    sh(&format!("printf 'from socat\\n' | timeout 5 socat -t 1 - TCP:127.0.0.1:{p} >/dev/null"));
+    assert_eq!(alice.until(|l| l.starts_with('<')), "<guest-4> from socat");
+    let py = "import socket,sys\ns=socket.create_connection(('127.0.0.1',int(sys.argv[1])))\n\
+              s.sendall(b'/nick py\\nfrom python\\n/quit\\n')\nwhile s.recv(4096): pass\n";
+    assert!(Command::new("python3").args(["-c", py, &p]).status().expect("py").success());
+    assert_eq!(alice.until(|l| l.starts_with('<')), "<py> from python");
+    // sockit's own client, in a pipe: joins, says a line, leaves cleanly at EOF.
+    let out = run(sockit_cmd(&["chat", "join", &format!("127.0.0.1:{p}"), "--nick", "sk"]), b"from sockit\n", DEADLINE);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout().contains("* bye"), "{}", out.stdout());
+    assert_eq!(alice.until(|l| l.starts_with('<')), "<sk> from sockit");
+    alice.until(|l| l == "* sk left");
+    // Commands.
+    bob.send("/me waves");
+    assert_eq!(alice.until(|l| l.contains("waves")), "* bob waves");
+    bob.send("/msg alice psst");
+    assert_eq!(alice.until(|l| l.contains("psst")), "<bob> (private) psst");
+    bob.send("/msg nobody hello");
+    assert_eq!(bob.until(|l| l.contains("nobody")), "* no one called nobody is here (/who lists everyone)");
+    bob.send("/nick alice");
+    assert_eq!(bob.until(|l| l.contains("taken")), "* the nick alice is taken: choose another");
+    bob.send("/nick 9lives");
+    assert!(bob.until(|l| l.contains("a nick is")).starts_with("* a nick is 1 to 24 characters"));
+    bob.send("/who");
+    assert_eq!(bob.until(|l| l.starts_with("* online")), "* online (2): alice, bob");
+    bob.send("/frobnicate");
+    assert_eq!(bob.until(|l| l.contains("unknown")), "* unknown command /frobnicate: try /help");
+}
+
+#[test]
+fn hostile_bytes_and_long_lines() {
+    let s = Server::start(&["--max-line", "4096"]);
+    let mut alice = Client::join(&s, "alice");
+    let mut mallory = Client::join(&s, "mallory");
+    // 10 MB without a newline: refused with a notice; the connection survives.
+    let chunk = vec![b'A'; 1 << 20];
+    for _ in 0..10 {
+        mallory.w.write_all(&chunk).expect("flood");
+    }
+    mallory.w.write_all(b"\nstill here\n").expect("w");
+    assert_eq!(mallory.until(|l| l.contains("too long")), "* line too long (over 4096 bytes): not sent");
+    assert_eq!(alice.until(|l| l.starts_with('<')), "<mallory> still here");
+    // Invalid UTF-8 and terminal escapes reach others replaced and escaped.
+    mallory.w.write_all(b"bad \xff\xfe utf8 \x1b[2J\x07 end\n").expect("w");
+    assert_eq!(alice.until(|l| l.starts_with('<')), "<mallory> bad \u{fffd}\u{fffd} utf8 \\u{1b}[2J\\u{7} end");
+}
+
+#[test]
+fn a_client_that_never_reads_stalls_nobody() {
+    let s = Server::start(&[]);
+    // The stalled client joins first and then never reads.
+    let stalled = Client::join(&s, "stalled").w;
+    let mut readers: Vec<Client> = (0..100).map(|i| Client::join(&s, &format!("r{i}"))).collect();
+    let mut sender = Client::join(&s, "sender");
+    const LINES: usize = 10_000;
+    let start = Instant::now();
+    let counters: Vec<_> = readers
+        .drain(..)
+        .map(|mut c| {
+            std::thread::spawn(move || {
+                let mut got = 0;
+                while got < LINES {
+                    let l = c.line();
+                    if l.starts_with("<sender> line ") {
+                        got += 1;
+                    }
+                }
+                got
+            })
+        })
+        .collect();
+    let payload = "x".repeat(40);
+    let mut batch = String::new();
+    for i in 0..LINES {
+        batch.push_str(&format!("line {i} {payload}\n"));
+    }
+    sender.w.write_all(batch.as_bytes()).expect("send");
+    for c in counters {
+        assert_eq!(c.join().expect("reader"), LINES);
+    }
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+    drop(stalled);
+}
+
+/// A client that never reads, with a tiny receive buffer, and 10 MB said in the room: it is
+/// disconnected with a reason, and the sender is not held up.
+#[test]
+fn a_client_that_never_reads_is_disconnected() {
+    let s = Server::start(&[]);
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    sock.set_recv_buffer_size(4096).expect("rcvbuf");
+    sock.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], s.port)).into()).expect("connect");
+    let stalled: TcpStream = sock.into();
+    stalled.try_clone().expect("c").write_all(b"/nick stalled\n").expect("nick");
+    let mut watcher = Client::join(&s, "watcher");
+    let mut sender = Client::join(&s, "sender");
+    let line = format!("{}\n", "y".repeat(199));
+    let ten_mb: String = line.repeat(50_000);
+    let start = Instant::now();
+    // Sent from another thread: the watcher keeps reading meanwhile, as a real client does.
+    let mut w = sender.w.try_clone().expect("clone");
+    let writer = std::thread::spawn(move || w.write_all(ten_mb.as_bytes()).expect("send"));
+    let left = watcher.until(|l| l.starts_with("* stalled left"));
+    writer.join().expect("writer");
+    assert_eq!(left, "* stalled left (disconnected: not reading: its outgoing queue stayed full for 2 s)");
+    assert!(start.elapsed() < Duration::from_secs(30));
+    sender.send("/who");
+    let who = sender.until(|l| l.starts_with("* online"));
+    assert!(!who.contains("stalled"), "{who}");
+}
+
+#[test]
+fn resets_crowds_and_floods() {
+    if !have("python3") {
+        return;
+    }
+    let mut s = Server::start(&["--rate", "20"]);
+    // 5,000 clients that connect and reset at once.
+    for _ in 0..5000 {
+        let c = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+        let _ = c.set_linger(Some(Duration::ZERO));
+        let _ = c.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], s.port)).into());
+        drop(c);
+    }
+    assert!(s.alive(), "the server survived 5,000 resets");
+    // 2,000 clients at once (past descriptor 1024 on the server), held by Python, all of
+    // whom must get a line said by another client.
+    // The crowd reads all the time, as real clients do (a client that does not read is
+    // dropped, by design): one selector drains every socket while they connect and wait.
+    let py = r#"
+import socket, sys, resource, selectors, time
+resource.setrlimit(resource.RLIMIT_NOFILE, (8192, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+port, n = int(sys.argv[1]), int(sys.argv[2])
+sel = selectors.DefaultSelector()
+seen = {}
+def drain(timeout):
+    for key, _ in sel.select(timeout):
+        try:
+            d = key.fileobj.recv(65536)
+        except BlockingIOError:
+            continue
+        if not d:
+            sel.unregister(key.fileobj)
+            continue
+        seen[key.fileobj] = (seen[key.fileobj] + d)[-4096:]
+        if b"<speaker> to the crowd" in seen[key.fileobj]:
+            seen[key.fileobj] = b"GOT <speaker> to the crowd"
+for _ in range(n):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.setblocking(False)
+    seen[s] = b""
+    sel.register(s, selectors.EVENT_READ)
+    drain(0)
+print("connected", flush=True)
+sys.stdin.readline()
+deadline = time.time() + 30
+while time.time() < deadline and sum(b"GOT" in v for v in seen.values()) < n:
+    drain(0.1)
+print(sum(b"GOT" in v for v in seen.values()), flush=True)
+"#;
+    let mut crowd = Proc(
+        Command::new("python3")
+            .args(["-c", py, &s.port.to_string(), "2000"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("crowd"),
+    );
+    let mut out = BufReader::new(crowd.0.stdout.take().expect("stdout"));
+    let mut l = String::new();
+    out.read_line(&mut l).expect("connected");
+    assert_eq!(l.trim(), "connected");
+    let mut speaker = Client::join(&s, "speaker");
+    speaker.send("to the crowd");
+    crowd.0.stdin.take().expect("stdin").write_all(b"go\n").expect("go");
+    l.clear();
+    out.read_line(&mut l).expect("count");
+    assert_eq!(l.trim(), "2000", "every one of 2,000 clients got the line");
+    drop(crowd);
+    // A flooder under --rate 20: the others see about 20 lines a second, not 1,000.
+    let watcher = Client::join(&s, "watcher");
+    let mut flooder = Client::join(&s, "flooder");
+    let flood: String = (0..1000).map(|i| format!("flood {i}\n")).collect();
+    flooder.w.write_all(flood.as_bytes()).expect("flood");
+    assert!(flooder.until(|l| l.contains("slow down")).starts_with("* slow down: at most 20 lines a second"));
+    let start = Instant::now();
+    let mut seen = 0;
+    watcher.w.set_read_timeout(Some(Duration::from_millis(300))).expect("t");
+    let mut r = BufReader::new(watcher.w.try_clone().expect("clone"));
+    while start.elapsed() < Duration::from_secs(1) {
+        let mut l = String::new();
+        match r.read_line(&mut l) {
+            Ok(0) => break,
+            Ok(_) if l.starts_with("<flooder> flood") => seen += 1,
+            _ => {}
+        }
+    }
+    assert!(seen <= 45, "a flooder limited to 20 lines a second got {seen} lines through");
+    assert!(s.alive());
+    let rss = s.rss_kib();
+    assert!(rss < 512 * 1024, "server memory {rss} KiB after the hostile tests");
+}
+
+#[test]
+fn sigterm_says_goodbye_and_exits_0() {
+    let mut s = Server::start(&[]);
+    let mut c = Client::join(&s, "c");
+    rustix_kill(s.proc.0.id(), "TERM");
+    assert_eq!(c.until(|l| l.contains("shutting down")), "* the server is shutting down: goodbye");
+    assert_eq!(crate::util::wait_deadline(&mut s.proc.0, DEADLINE, "chat serve"), 0);
+    let mut console = String::new();
+    s.proc.0.stdout.take().expect("stdout").read_to_string(&mut console).expect("console");
+    assert!(console.contains("* guest-1 joined from 127.0.0.1:"), "{console}");
+    assert!(console.contains("* guest-1 is now known as c\n"), "{console}");
+    assert!(console.contains("* shutting down, telling 1 clients"), "{console}");
+}
+
+fn rustix_kill(pid: u32, sig: &str) {
+    assert!(Command::new("kill").args([&format!("-{sig}"), &pid.to_string()]).status().expect("kill").success());
+}
+
+#[test]
+fn discovery_on_loopback_and_join_without_a_host() {
+    let s = Server::start(&["--name", "loopback-room"]);
+    let d = s.discovery.expect("discovery port").to_string();
+    let v = sockit(&[
+        "chat",
+        "discover",
+        "--json",
+        "--broadcast",
+        "127.255.255.255",
+        "--discovery-port",
+        &d,
+        "--timeout",
+        "0.5",
+    ])
+    .json();
+    let servers = v["servers"].as_array().expect("servers");
+    assert_eq!(servers.len(), 1);
+    assert_eq!(servers[0]["room"], "loopback-room");
+    assert_eq!(servers[0]["address"], format!("127.0.0.1:{}", s.port));
+    let out = run(
+        sockit_cmd(&["chat", "join", "--broadcast", "127.255.255.255", "--discovery-port", &d, "--timeout", "0.5"]),
+        b"",
+        DEADLINE,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout().starts_with("* welcome to loopback-room"), "{}", out.stdout());
+    // Nothing there: exit 1 with one line.
+    let line =
+        sockit(&["chat", "discover", "--broadcast", "127.255.255.255", "--discovery-port", "9", "--timeout", "0.2"])
+            .fails(1);
+    assert!(line.starts_with("sockit: no chat server answered"), "{line}");
+    // A spoofed tiny probe gets no reply larger than itself.
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    sock.set_read_timeout(Some(Duration::from_millis(300))).expect("t");
+    let mut probe = sockit_core::chat::PROBE_MAGIC.to_vec();
+    probe.resize(40, b' ');
+    sock.send_to(&probe, ("127.0.0.1", s.discovery.expect("d"))).expect("send");
+    let mut buf = [0u8; 2048];
+    if let Ok(n) = sock.recv(&mut buf) {
+        assert!(n <= probe.len(), "reply of {n} bytes to a probe of {}", probe.len());
+    }
+}
+
+/// A server on one host of a three-host LAN; the others discover it by broadcasting to
+/// 255.255.255.255 inside the namespaces, and join.
+#[test]
+fn discovery_across_a_lan() {
+    let Some(sw) = Netns::new("csw") else { return };
+    let hosts: Vec<Netns> = (0..3).filter_map(|_| Netns::new("chat")).collect();
+    assert_eq!(hosts.len(), 3);
+    sw.exec_ok("ip link add br0 type bridge && ip link set br0 up");
+    for (i, h) in hosts.iter().enumerate() {
+        let tag = std::process::id() % 10000;
+        let (a, b) = (format!("c{i}a{tag}"), format!("c{i}b{tag}"));
+        sh(&format!("ip link add {a} netns {} type veth peer name {b} netns {}", h.name, sw.name));
+        sw.exec_ok(&format!("ip link set {b} master br0 && ip link set {b} up"));
+        h.exec_ok(&format!(
+            "ip link set {a} name eth0 && ip link set eth0 up && ip addr add 198.18.0.{}/24 dev eth0 && \
+             ip route add default via 198.18.0.254 dev eth0",
+            i + 1
+        ));
+    }
+    let server = Server::start_cmd(hosts[0].cmd(sockit_bin(), &["chat", "serve", "--name", "lan-room"]));
+    assert_eq!(server.port, 40000);
+    for h in &hosts[1..] {
+        let out = run(h.cmd(sockit_bin(), &["chat", "discover", "--json", "--timeout", "1"]), b"", DEADLINE);
+        let v = out.json();
+        assert_eq!(v["servers"][0]["address"], "198.18.0.1:40000", "{}", out.stderr);
+        assert_eq!(v["servers"][0]["room"], "lan-room");
+        let out = run(h.cmd(sockit_bin(), &["chat", "join", "--timeout", "1"]), b"hello from the LAN\n", DEADLINE);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert!(out.stdout().starts_with("* welcome to lan-room"), "{}", out.stdout());
+    }
+    drop(server);
+}
+
+#[test]
+fn demo_plays_the_lecture() {
+    // Hold the lecture's port if we can: the demo must fall back and say so.
+    let held_tcp = std::net::TcpListener::bind("127.0.0.1:40000").ok();
+    let held_udp = std::net::UdpSocket::bind("0.0.0.0:40000").ok();
+    let out = run(sockit_cmd(&["demo"]), b"", Duration::from_secs(30));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let t = out.stdout();
+    for want in [
+        "== Slide 1: IPv4 network parameters ==",
+        "== Slide 2: Common services ==",
+        "== Slide 3: The socket module ==",
+        "== Slide 4: UDP ==",
+        "== Slide 5: TCP connections ==",
+        "== Slides 6 and 7: threads, and a client/server chat ==",
+        "  192.168.1.77  same subnet: spoken to directly",
+        "  22       ssh",
+        "  gethostbyname('localhost') -> 127.0.0.1",
+        "The receiver got \"Hello there\" from 127.0.0.1:",
+        "The server received \"Hello there\" from 127.0.0.1:",
+        "and finds room 'lecture' at 127.0.0.1:",
+        "  alice sees: <bob> hi alice, one thread per client here",
+        "  bob sees: <alice> hi bob, this came through the server",
+    ] {
+        assert!(t.contains(want), "missing {want:?} in:\n{t}");
+    }
+    if held_tcp.is_some() && held_udp.is_some() {
+        assert!(t.contains("(UDP port 40000 is taken here: using "), "{t}");
+        assert!(t.contains("(TCP port 40000 is taken here: using "), "{t}");
+    }
+}
