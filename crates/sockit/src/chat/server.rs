@@ -73,10 +73,9 @@ struct Member {
     reason: Arc<Mutex<Option<String>>>,
 }
 
-/// What a broadcast needs of a member, in a snapshot that is cheap to take.
+/// What a waiting delivery needs of a member.
 #[derive(Clone)]
 struct Recipient {
-    id: u64,
     tx: mpsc::Sender<Arc<str>>,
     kick: CancellationToken,
     reason: Arc<Mutex<Option<String>>>,
@@ -85,8 +84,6 @@ struct Recipient {
 #[derive(Default)]
 struct Room {
     members: HashMap<u64, Member>,
-    /// Every member, rebuilt on join and leave, so broadcasts hold no lock while they wait.
-    roster: Arc<Vec<Recipient>>,
     /// Lower-case nick -> member id.
     nicks: HashMap<String, u64>,
     next_guest: u64,
@@ -111,10 +108,22 @@ impl Shared {
 
     /// Queue `line` for every member but `except`. A full queue makes the speaker wait (up to
     /// `stall`) rather than the room; a queue still full after that disconnects its client.
+    /// Queues with room are served under the lock, without waiting; only the full ones are
+    /// waited for, after the lock is released.
     async fn broadcast(&self, line: &str, except: Option<u64>) {
         let line: Arc<str> = Arc::from(format!("{line}\n"));
-        let roster = Arc::clone(&self.lock().roster);
-        for r in roster.iter().filter(|r| Some(r.id) != except) {
+        let full: Vec<Recipient> = {
+            let room = self.lock();
+            room.members
+                .iter()
+                .filter(|&(&id, m)| {
+                    Some(id) != except
+                        && matches!(m.tx.try_send(Arc::clone(&line)), Err(mpsc::error::TrySendError::Full(_)))
+                })
+                .map(|(_, m)| Recipient { tx: m.tx.clone(), kick: m.kick.clone(), reason: Arc::clone(&m.reason) })
+                .collect()
+        };
+        for r in &full {
             deliver(r, &line, self.cfg.stall).await;
         }
     }
@@ -122,9 +131,8 @@ impl Shared {
     /// Queue `line` for everyone without waiting for anybody (for the goodbye).
     fn broadcast_now(&self, line: &str) {
         let line: Arc<str> = Arc::from(format!("{line}\n"));
-        let roster = Arc::clone(&self.lock().roster);
-        for r in roster.iter() {
-            let _ = r.tx.try_send(Arc::clone(&line));
+        for m in self.lock().members.values() {
+            let _ = m.tx.try_send(Arc::clone(&line));
         }
     }
 
@@ -150,15 +158,6 @@ async fn deliver(r: &Recipient, line: &Arc<str>, stall: Duration) {
             }
         }
     }
-}
-
-fn rebuild_roster(room: &mut Room) {
-    room.roster = Arc::new(
-        room.members
-            .iter()
-            .map(|(&id, m)| Recipient { id, tx: m.tx.clone(), kick: m.kick.clone(), reason: Arc::clone(&m.reason) })
-            .collect(),
-    );
 }
 
 /// Serve until `shutdown` completes; then tell everyone and close. With `discovery`, also
@@ -265,7 +264,6 @@ fn register(
     room.nicks.insert(nick.clone(), id);
     room.members
         .insert(id, Member { nick: nick.clone(), tx: tx.clone(), kick: kick.clone(), reason: Arc::clone(reason) });
-    rebuild_roster(room);
     nick
 }
 
@@ -301,7 +299,7 @@ async fn client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, stop: 
     // Writer: the queue to the socket; stops when kicked, or when the queue closes.
     let writer_kick = kick.clone();
     let writer_task = tokio::spawn(async move {
-        let mut batch = Vec::with_capacity(16 * 1024);
+        let mut batch = Vec::new();
         loop {
             let first = tokio::select! {
                 () = writer_kick.cancelled() => break,
@@ -319,6 +317,10 @@ async fn client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, stop: 
                 () = writer_kick.cancelled() => break,
                 r = writer.write_all(&batch) => if r.is_err() { writer_kick.cancel(); break },
             }
+            // A burst grew the buffer: give the memory back, idle clients should cost little.
+            if batch.capacity() > 8 * 1024 {
+                batch = Vec::new();
+            }
         }
         let _ = writer.shutdown().await;
     });
@@ -327,7 +329,7 @@ async fn client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, stop: 
     let mut nick = nick;
     let mut framer = LineFramer::new(cfg.max_line);
     let mut frames = Vec::new();
-    let mut buf = vec![0u8; 16 * 1024];
+    let mut buf = vec![0u8; 4 * 1024];
     let mut bucket = cfg.rate;
     let mut last = Instant::now();
     let mut warned = Instant::now() - Duration::from_secs(10);
@@ -420,12 +422,7 @@ async fn client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, stop: 
                     let target = {
                         let room = shared.lock();
                         room.nicks.get(&to.to_ascii_lowercase()).and_then(|t| room.members.get(t)).map(|m| {
-                            let r = Recipient {
-                                id: 0,
-                                tx: m.tx.clone(),
-                                kick: m.kick.clone(),
-                                reason: Arc::clone(&m.reason),
-                            };
+                            let r = Recipient { tx: m.tx.clone(), kick: m.kick.clone(), reason: Arc::clone(&m.reason) };
                             (r, m.nick.clone())
                         })
                     };
@@ -462,7 +459,6 @@ async fn client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, stop: 
         let mut room = shared.lock();
         room.members.remove(&id);
         room.nicks.remove(&nick.to_ascii_lowercase());
-        rebuild_roster(&mut room);
     }
     shared.event(Event::Left { nick: nick.clone(), reason: leave_reason.clone() });
     let notice =

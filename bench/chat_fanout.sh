@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Chat fan-out: one sender, R receivers (default 500), L lines of 64 bytes (default 2,000),
+# through `sockit chat serve` and through `ncat --chat --max-conns 5000`, same load generator,
+# same run. Prints delivered lines a second for both, p99 delivery latency, and the ratio
+# sockit/ncat (above 1: sockit delivers faster). ncat prefixes per read(), not per line, so
+# the generator counts payload markers, not lines.
+source "$(dirname "$0")/lib.sh"
+build_sockit
+command -v ncat >/dev/null || { echo "ncat is not installed"; exit 1; }
+R=${R:-500} L=${L:-2000}
+work=$(mktemp -d)
+trap 'kill $srv 2>/dev/null; rm -rf "$work"' EXIT
+gen() {  # gen PORT -> "rate p99_ms"
+  python3 - "$1" "$R" "$L" <<'PY'
+import socket, sys, resource, selectors, time
+port, r, l = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
+sel = selectors.DefaultSelector()
+count, tail, lat = {}, {}, []
+for _ in range(r):
+    s = socket.create_connection(("127.0.0.1", port)); s.setblocking(False)
+    sel.register(s, selectors.EVENT_READ); count[s] = 0; tail[s] = b""
+time.sleep(0.5)
+for key, _ in sel.select(0.5):
+    try: key.fileobj.recv(1 << 20)
+    except BlockingIOError: pass
+sender = socket.create_connection(("127.0.0.1", port))
+sender.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+sent_at = {}
+t0 = time.time()
+for i in range(l):
+    sent_at[i] = time.time()
+    sender.sendall(b"M%06d:" % i + b"x" * 56 + b"\n")
+    if i % 50 == 0:
+        for key, _ in sel.select(0):
+            pass
+done = 0
+deadline = time.time() + 60
+while done < r * l and time.time() < deadline:
+    for key, _ in sel.select(0.5):
+        s = key.fileobj
+        try: d = s.recv(1 << 20)
+        except BlockingIOError: continue
+        if not d: sel.unregister(s); continue
+        buf = tail[s] + d
+        now = time.time()
+        idx = 0
+        while True:
+            j = buf.find(b"M", idx)
+            if j < 0 or j + 8 > len(buf): break
+            if buf[j+7:j+8] == b":" and buf[j+1:j+7].isdigit():
+                n = int(buf[j+1:j+7]); count[s] += 1; done += 1
+                if n % 20 == 0: lat.append(now - sent_at.get(n, now))
+            idx = j + 1
+        tail[s] = buf[-8:]
+el = time.time() - t0
+lat.sort()
+p99 = lat[int(len(lat) * 0.99)] * 1000 if lat else 0
+print(f"{int(done / el)} {p99:.1f} {done}")
+PY
+}
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$SOCKIT" chat serve --port "$port" --bind 127.0.0.1 --no-discovery >/dev/null 2>&1 &
+srv=$!; sleep 0.5
+read -r s_rate s_p99 s_done < <(gen "$port")
+kill $srv; wait $srv 2>/dev/null
+ncat --chat --max-conns 5000 -l 127.0.0.1 "$port" >/dev/null 2>&1 &
+srv=$!; sleep 0.5
+read -r n_rate n_p99 n_done < <(gen "$port")
+echo "sockit chat: $s_rate lines/s delivered ($s_done of $((R * L))), p99 latency $s_p99 ms"
+echo "ncat --chat: $n_rate lines/s delivered ($n_done of $((R * L))), p99 latency $n_p99 ms"
+echo "ratio sockit/ncat = $(ratio "$s_rate" "$n_rate")"

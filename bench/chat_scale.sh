@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Chat server at scale: N idle clients (default 10,000) held by one Python process on
+# loopback; reports the server's memory per client (RSS growth / N) and checks that one line
+# still reaches every client. Target: at most 16 KiB per client.
+source "$(dirname "$0")/lib.sh"
+build_sockit
+N=${N:-10000}
+work=$(mktemp -d)
+trap 'kill $srv 2>/dev/null; rm -rf "$work"' EXIT
+"$SOCKIT" chat serve --port 0 --bind 127.0.0.1 --no-discovery >/dev/null 2>"$work/err" &
+srv=$!
+for _ in $(seq 100); do grep -q "(tcp)" "$work/err" && break; sleep 0.05; done
+port=$(sed -n 's/.*on 127.0.0.1:\([0-9]*\) (tcp).*/\1/p' "$work/err")
+rss() { awk '/VmRSS/ {print $2}' /proc/$srv/status; }
+before=$(rss)
+python3 - "$port" "$N" "$srv" "$before" <<'PY'
+import socket, sys, resource, selectors, time
+port, n, srv, before = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
+sel = selectors.DefaultSelector()
+got = {}
+def drain(t):
+    for key, _ in sel.select(t):
+        try: d = key.fileobj.recv(65536)
+        except BlockingIOError: continue
+        if not d: sel.unregister(key.fileobj); continue
+        if b"<speaker> ping" in d: got[key.fileobj] = True
+socks = []
+t0 = time.time()
+for i in range(n):
+    s = socket.create_connection(("127.0.0.1", port)); s.setblocking(False)
+    sel.register(s, selectors.EVENT_READ); socks.append(s)
+    if i % 100 == 0: drain(0)
+while True:
+    before_drain = time.time(); drain(0.2)
+    if time.time() - before_drain > 0.15: break
+connect_s = time.time() - t0
+rss = int([l for l in open(f"/proc/{srv}/status") if l.startswith("VmRSS")][0].split()[1])
+sp = socket.create_connection(("127.0.0.1", port)); sp.sendall(b"/nick speaker\nping\n")
+t1 = time.time()
+while time.time() - t1 < 30 and len(got) < n: drain(0.1)
+print(f"{n} idle clients connected in {connect_s:.1f} s; server RSS {before} KiB -> {rss} KiB")
+print(f"memory per client: {(rss - before) * 1024 // n} bytes ({(rss - before) / n:.1f} KiB)")
+print(f"one line reached {len(got)} of {n} clients in {time.time() - t1:.2f} s")
+PY
