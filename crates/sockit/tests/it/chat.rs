@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{DEADLINE, Netns, Proc, have, run, sh, sockit, sockit_bin, sockit_cmd};
+use crate::util::{DEADLINE, Lan, Proc, have, run, sh, sockit, sockit_bin, sockit_cmd};
 
 /// A chat server of the test's own, with the ports it reports.
 struct Server {
@@ -396,21 +396,8 @@ fn discovery_on_loopback_and_join_without_a_host() {
 /// 255.255.255.255 inside the namespaces, and join.
 #[test]
 fn discovery_across_a_lan() {
-    let Some(sw) = Netns::new("csw") else { return };
-    let hosts: Vec<Netns> = (0..3).filter_map(|_| Netns::new("chat")).collect();
-    assert_eq!(hosts.len(), 3);
-    sw.exec_ok("ip link add br0 type bridge && ip link set br0 up");
-    for (i, h) in hosts.iter().enumerate() {
-        let tag = std::process::id() % 10000;
-        let (a, b) = (format!("c{i}a{tag}"), format!("c{i}b{tag}"));
-        sh(&format!("ip link add {a} netns {} type veth peer name {b} netns {}", h.name, sw.name));
-        sw.exec_ok(&format!("ip link set {b} master br0 && ip link set {b} up"));
-        h.exec_ok(&format!(
-            "ip link set {a} name eth0 && ip link set eth0 up && ip addr add 198.18.0.{}/24 dev eth0 && \
-             ip route add default via 198.18.0.254 dev eth0",
-            i + 1
-        ));
-    }
+    let Some(lan) = Lan::new("chat", 3) else { return };
+    let hosts = &lan.hosts;
     let server = Server::start_cmd(hosts[0].cmd(sockit_bin(), &["chat", "serve", "--name", "lan-room"]));
     assert_eq!(server.port, 40000);
     for h in &hosts[1..] {

@@ -7,7 +7,7 @@ use std::net::UdpSocket;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::util::{DEADLINE, Netns, Proc, have, listening, run, sh, sockit, sockit_bin, sockit_cmd};
+use crate::util::{DEADLINE, Lan, Proc, have, listening, run, sh, sockit, sockit_bin, sockit_cmd};
 
 /// The lecture's UDP receiver, in Python 3 (port 0 instead of 40000, so tests run in parallel).
 const LECTURE_RECEIVER: &str = "from socket import *\ns = socket(AF_INET, SOCK_DGRAM)\ns.bind(('', 0))\n\
@@ -163,20 +163,8 @@ fn errors_name_the_fix() {
 /// 255.255.255.255 from one reaches the other two.
 #[test]
 fn lan_broadcast_reaches_both_other_hosts() {
-    let Some(sw) = Netns::new("sw") else { return };
-    let hosts: Vec<Netns> = (0..3).filter_map(|_| Netns::new("lan")).collect();
-    assert_eq!(hosts.len(), 3);
-    sw.exec_ok("ip link add br0 type bridge && ip link set br0 up");
-    for (i, h) in hosts.iter().enumerate() {
-        let (a, b) = (format!("v{i}a{}", std::process::id() % 10000), format!("v{i}b{}", std::process::id() % 10000));
-        sh(&format!("ip link add {a} netns {} type veth peer name {b} netns {}", h.name, sw.name));
-        sw.exec_ok(&format!("ip link set {b} master br0 && ip link set {b} up"));
-        h.exec_ok(&format!(
-            "ip link set {a} name eth0 && ip link set eth0 up && ip addr add 198.18.0.{}/24 dev eth0 && \
-             ip route add default via 198.18.0.254 dev eth0",
-            i + 1
-        ));
-    }
+    let Some(lan) = Lan::new("lan", 3) else { return };
+    let hosts = &lan.hosts;
     let mut listeners: Vec<(Proc, BufReader<std::process::ChildStderr>)> = Vec::new();
     for h in &hosts[1..] {
         let (p, _port, err) = listening(h.cmd(sockit_bin(), &["udp", "listen", "--count", "1", "--timeout", "10"]));

@@ -366,3 +366,39 @@ pub fn wait_listening(port: u16) {
     }
     panic!("nothing listens on port {port} after 10 s");
 }
+
+/// A LAN of its own: `n` hosts in namespaces on a bridge (in a switch namespace), with
+/// addresses 198.18.0.1..n/24 on eth0 and a default route, so that 255.255.255.255 has
+/// somewhere to go inside them. Everything is removed when dropped.
+#[derive(Debug)]
+pub struct Lan {
+    pub hosts: Vec<Netns>,
+    // Dropped after the hosts: their veths go with them.
+    _switch: Netns,
+}
+
+impl Lan {
+    /// `None` (skip) when namespaces cannot be made outside CI.
+    #[track_caller]
+    pub fn new(tag: &str, n: usize) -> Option<Lan> {
+        let switch = Netns::new(&format!("{tag}sw"))?;
+        let hosts: Vec<Netns> = (0..n).filter_map(|_| Netns::new(tag)).collect();
+        assert_eq!(hosts.len(), n, "could not create {n} namespaces");
+        switch.exec_ok("ip link add br0 type bridge && ip link set br0 up");
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        for (i, h) in hosts.iter().enumerate() {
+            // Interface names are global while both ends are made: keep them unique and short.
+            let k = SEQ.fetch_add(1, Ordering::Relaxed);
+            let (a, b) =
+                (format!("la{}x{k}", std::process::id() % 10000), format!("lb{}x{k}", std::process::id() % 10000));
+            sh(&format!("ip link add {a} netns {} type veth peer name {b} netns {}", h.name, switch.name));
+            switch.exec_ok(&format!("ip link set {b} master br0 && ip link set {b} up"));
+            h.exec_ok(&format!(
+                "ip link set {a} name eth0 && ip link set eth0 up && ip addr add 198.18.0.{}/24 dev eth0 && \
+                 ip route add default via 198.18.0.254 dev eth0",
+                i + 1
+            ));
+        }
+        Some(Lan { hosts, _switch: switch })
+    }
+}
