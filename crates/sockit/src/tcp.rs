@@ -303,9 +303,6 @@ pub struct ManyOptions {
     pub exec: Option<String>,
 }
 
-/// Serialises whole chunks from many clients onto stdout.
-static STDOUT: Mutex<()> = Mutex::new(());
-
 /// Serve clients until the process is stopped.
 pub fn serve_many(listener: Listener, opts: &ManyOptions) -> Result<(), NetError> {
     let active = Arc::new(AtomicUsize::new(0));
@@ -352,10 +349,9 @@ pub fn serve_many(listener: Listener, opts: &ManyOptions) -> Result<(), NetError
                         if n == 0 {
                             break;
                         }
-                        // One client's chunk at a time, whole. The raw descriptor, not
-                        // io::stdout(): the caller may hold std's stdout lock.
-                        let _guard = STDOUT.lock().unwrap_or_else(|p| p.into_inner());
-                        if write_all_fd(io::stdout().as_fd(), &buf[..n]).is_err() {
+                        // One client's chunk at a time, whole: stdout's lock keeps them apart.
+                        let mut out = io::stdout().lock();
+                        if out.write_all(&buf[..n]).and_then(|_| out.flush()).is_err() {
                             break;
                         }
                     }
