@@ -68,12 +68,10 @@ pub type Events = mpsc::Sender<Event>;
 /// One connected client, as the room sees it.
 struct Member {
     nick: String,
-    tx: mpsc::Sender<Arc<str>>,
-    kick: CancellationToken,
-    reason: Arc<Mutex<Option<String>>>,
+    out: Recipient,
 }
 
-/// What a waiting delivery needs of a member.
+/// A client's way in: its queue, its disconnect switch, and why it was disconnected.
 #[derive(Clone)]
 struct Recipient {
     tx: mpsc::Sender<Arc<str>>,
@@ -118,9 +116,9 @@ impl Shared {
                 .iter()
                 .filter(|&(&id, m)| {
                     Some(id) != except
-                        && matches!(m.tx.try_send(Arc::clone(&line)), Err(mpsc::error::TrySendError::Full(_)))
+                        && matches!(m.out.tx.try_send(Arc::clone(&line)), Err(mpsc::error::TrySendError::Full(_)))
                 })
-                .map(|(_, m)| Recipient { tx: m.tx.clone(), kick: m.kick.clone(), reason: Arc::clone(&m.reason) })
+                .map(|(_, m)| m.out.clone())
                 .collect()
         };
         for r in &full {
@@ -132,7 +130,7 @@ impl Shared {
     fn broadcast_now(&self, line: &str) {
         let line: Arc<str> = Arc::from(format!("{line}\n"));
         for m in self.lock().members.values() {
-            let _ = m.tx.try_send(Arc::clone(&line));
+            let _ = m.out.tx.try_send(Arc::clone(&line));
         }
     }
 
@@ -233,14 +231,7 @@ pub async fn discovery(sock: UdpSocket, room: String, port: u16, users: impl Fn(
 }
 
 /// Add a member under a fresh guest nick and queue its welcome; returns the nick.
-fn register(
-    room: &mut Room,
-    cfg: &ServerConfig,
-    id: u64,
-    tx: &mpsc::Sender<Arc<str>>,
-    kick: &CancellationToken,
-    reason: &Arc<Mutex<Option<String>>>,
-) -> String {
+fn register(room: &mut Room, cfg: &ServerConfig, id: u64, out: &Recipient) -> String {
     let nick = loop {
         room.next_guest += 1;
         let n = format!("guest-{}", room.next_guest);
@@ -260,10 +251,9 @@ fn register(
         names.join(", "),
         more
     );
-    let _ = tx.try_send(Arc::from(welcome));
+    let _ = out.tx.try_send(Arc::from(welcome));
     room.nicks.insert(nick.clone(), id);
-    room.members
-        .insert(id, Member { nick: nick.clone(), tx: tx.clone(), kick: kick.clone(), reason: Arc::clone(reason) });
+    room.members.insert(id, Member { nick: nick.clone(), out: out.clone() });
     nick
 }
 
@@ -282,10 +272,11 @@ async fn client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, stop: 
     let (tx, mut rx) = mpsc::channel::<Arc<str>>(cfg.queue.max(1));
     let kick = stop.child_token();
     let reason: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+    let me = Recipient { tx: tx.clone(), kick: kick.clone(), reason: Arc::clone(&reason) };
     // Join: a guest nick, the welcome (to the joiner only), a notice to the others.
     let joined = {
         let mut room = shared.lock();
-        (room.members.len() < cfg.max_clients).then(|| register(&mut room, &cfg, id, &tx, &kick, &reason))
+        (room.members.len() < cfg.max_clients).then(|| register(&mut room, &cfg, id, &me))
     };
     let Some(nick) = joined else {
         let msg = format!("* the room is full ({} clients): try again later\n", cfg.max_clients);
@@ -421,10 +412,10 @@ async fn client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, stop: 
                 Command::Msg { to, text } => {
                     let target = {
                         let room = shared.lock();
-                        room.nicks.get(&to.to_ascii_lowercase()).and_then(|t| room.members.get(t)).map(|m| {
-                            let r = Recipient { tx: m.tx.clone(), kick: m.kick.clone(), reason: Arc::clone(&m.reason) };
-                            (r, m.nick.clone())
-                        })
+                        room.nicks
+                            .get(&to.to_ascii_lowercase())
+                            .and_then(|t| room.members.get(t))
+                            .map(|m| (m.out.clone(), m.nick.clone()))
                     };
                     match target {
                         Some((r, t)) => {
@@ -465,6 +456,6 @@ async fn client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, stop: 
         if leave_reason == "left" { format!("* {nick} left") } else { format!("* {nick} left ({leave_reason})") };
     shared.broadcast(&notice, None).await;
     // Let the writer send what is queued (the "bye"), then close.
-    drop(tx);
+    drop((tx, me));
     let _ = tokio::time::timeout(Duration::from_secs(2), writer_task).await;
 }
