@@ -363,7 +363,7 @@ fn scan(a: cli::ScanArgs, json: bool, out: &mut impl Write) -> Outcome {
             block => hosts.extend(block.addresses().map(|address| render::ScannedHost { name: None, address })),
         }
     }
-    let limit = sockit::scan::raise_fd_limit();
+    let limit = sockit::net::raise_fd_limit();
     // Leave room for stdio, the epoll descriptors and whatever else the process holds.
     let concurrency = a.concurrency.min(limit.saturating_sub(64).max(1) as usize);
     let cfg = sockit::scan::ScanConfig {
@@ -683,7 +683,7 @@ fn chat_serve(a: cli::ChatServeArgs, json: bool) -> Outcome {
     if a.max_line == 0 || a.max_clients == 0 {
         return Err(Fail::Usage("--max-line and --max-clients must be at least 1".into()));
     }
-    sockit::scan::raise_fd_limit();
+    sockit::net::raise_fd_limit();
     let addr = bind_addr(a.bind.as_deref(), a.port)?;
     let listener = sockit::tcp::Listener::bind(addr)?;
     let local = listener.local_addr()?;
@@ -725,20 +725,7 @@ fn chat_serve(a: cli::ChatServeArgs, json: bool) -> Outcome {
             use tokio::io::AsyncWriteExt;
             let mut stdout = tokio::io::stdout();
             while let Some(e) = rx.recv().await {
-                let line = if json {
-                    serde_json::to_string(&e).unwrap_or_default()
-                } else {
-                    match e {
-                        Event::Joined { nick, peer } => format!("* {nick} joined from {peer}"),
-                        Event::Left { nick, reason } => format!("* {nick} {reason}"),
-                        Event::Said { nick, text } => format!("<{nick}> {text}"),
-                        Event::Action { nick, text } => format!("* {nick} {text}"),
-                        Event::Renamed { old, new } => format!("* {old} is now known as {new}"),
-                        Event::Private { from, to } => format!("* {from} sent {to} a private message"),
-                        Event::Refused { peer, reason } => format!("* refused {peer}: {reason}"),
-                        Event::ShuttingDown { clients } => format!("* shutting down, telling {clients} clients"),
-                    }
-                };
+                let line = if json { serde_json::to_string(&e).unwrap_or_default() } else { render::chat_event(&e) };
                 if stdout.write_all(format!("{line}\n").as_bytes()).await.is_err() {
                     break;
                 }

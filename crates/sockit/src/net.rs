@@ -111,3 +111,16 @@ pub fn bound_socket(addr: SocketAddr, ty: Type) -> Result<Socket, NetError> {
     sock.bind(&addr.into()).map_err(|e| bind_error(addr, e))?;
     Ok(sock)
 }
+
+/// Raise the soft open-file limit to the hard one; returns the soft limit now in force.
+pub fn raise_fd_limit() -> u64 {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut lim = getrlimit(Resource::Nofile);
+    if lim.current != lim.maximum {
+        lim.current = lim.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, lim) {
+            tracing::debug!(error = %e, "could not raise the open-file limit");
+        }
+    }
+    getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
+}

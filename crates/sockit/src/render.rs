@@ -389,3 +389,18 @@ pub fn scan(out: &mut impl Write, r: &ScanReport) -> io::Result<()> {
         r.elapsed_ms as f64 / 1000.0
     )
 }
+
+/// One line of the chat server's console.
+pub fn chat_event(e: &sockit::chat::server::Event) -> String {
+    use sockit::chat::server::Event;
+    match e {
+        Event::Joined { nick, peer } => format!("* {nick} joined from {peer}"),
+        Event::Left { nick, reason } => format!("* {nick} {reason}"),
+        Event::Said { nick, text } => format!("<{nick}> {text}"),
+        Event::Action { nick, text } => format!("* {nick} {text}"),
+        Event::Renamed { old, new } => format!("* {old} is now known as {new}"),
+        Event::Private { from, to } => format!("* {from} sent {to} a private message"),
+        Event::Refused { peer, reason } => format!("* refused {peer}: {reason}"),
+        Event::ShuttingDown { clients } => format!("* shutting down, telling {clients} clients"),
+    }
+}

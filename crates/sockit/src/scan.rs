@@ -63,19 +63,6 @@ fn decode(v: u8) -> PortState {
     }
 }
 
-/// Raise the soft open-file limit to the hard one; returns the soft limit now in force.
-pub fn raise_fd_limit() -> u64 {
-    use rustix::process::{Resource, getrlimit, setrlimit};
-    let mut lim = getrlimit(Resource::Nofile);
-    if lim.current != lim.maximum {
-        lim.current = lim.maximum;
-        if let Err(e) = setrlimit(Resource::Nofile, lim) {
-            tracing::debug!(error = %e, "could not raise the open-file limit");
-        }
-    }
-    getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
-}
-
 /// A random permutation of 0..n: j -> (a*j + c) mod n with gcd(a, n) = 1.
 #[derive(Debug, Clone, Copy)]
 struct Permutation {
