@@ -18,27 +18,29 @@ pub type DemoResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 const LOOPBACK_BROADCAST: Ipv4Addr = Ipv4Addr::new(127, 255, 255, 255);
 
-/// Bind the lecture's port, or a free one when it is taken (and say so).
-fn udp_on_lecture_port(say: &mut dyn FnMut(&str)) -> std::io::Result<UdpSocket> {
-    match UdpSocket::bind(("0.0.0.0", DEFAULT_PORT)) {
+/// Bind the lecture's port with `bind`, or a free one when it is taken (and say so).
+fn on_lecture_port<T>(
+    say: &mut dyn FnMut(&str),
+    proto: &str,
+    bind: impl Fn(u16) -> std::io::Result<T>,
+    local: impl Fn(&T) -> std::io::Result<SocketAddr>,
+) -> std::io::Result<T> {
+    match bind(DEFAULT_PORT) {
         Ok(s) => Ok(s),
         Err(_) => {
-            let s = UdpSocket::bind("0.0.0.0:0")?;
-            say(&format!("  (UDP port {DEFAULT_PORT} is taken here: using {} instead)", s.local_addr()?.port()));
+            let s = bind(0)?;
+            say(&format!("  ({proto} port {DEFAULT_PORT} is taken here: using {} instead)", local(&s)?.port()));
             Ok(s)
         }
     }
 }
 
+fn udp_on_lecture_port(say: &mut dyn FnMut(&str)) -> std::io::Result<UdpSocket> {
+    on_lecture_port(say, "UDP", |p| UdpSocket::bind(("0.0.0.0", p)), UdpSocket::local_addr)
+}
+
 fn tcp_on_lecture_port(say: &mut dyn FnMut(&str)) -> std::io::Result<TcpListener> {
-    match TcpListener::bind(("127.0.0.1", DEFAULT_PORT)) {
-        Ok(l) => Ok(l),
-        Err(_) => {
-            let l = TcpListener::bind("127.0.0.1:0")?;
-            say(&format!("  (TCP port {DEFAULT_PORT} is taken here: using {} instead)", l.local_addr()?.port()));
-            Ok(l)
-        }
-    }
+    on_lecture_port(say, "TCP", |p| TcpListener::bind(("127.0.0.1", p)), TcpListener::local_addr)
 }
 
 /// Play the whole lecture.
