@@ -166,6 +166,19 @@ pub const REPLY_MAGIC: &str = "SOCKIT-CHAT! 1";
 /// How long a client makes its probe, so that replies (never longer) have room.
 pub const PROBE_SIZE: usize = 512;
 
+/// The notice for members who joined: `* alice joined`, `* alice and bob joined`, and for a
+/// burst `* a, b, c, d, e and 95 others joined`.
+pub fn join_notice(nicks: &[&str]) -> String {
+    const SHOWN: usize = 5;
+    let list = match nicks {
+        [] => return String::new(),
+        [one] => (*one).to_string(),
+        [most @ .., last] if nicks.len() <= SHOWN => format!("{} and {last}", most.join(", ")),
+        _ => format!("{} and {} others", nicks[..SHOWN].join(", "), nicks.len() - SHOWN),
+    };
+    format!("* {list} joined")
+}
+
 /// A probe padded to `PROBE_SIZE` bytes.
 pub fn probe() -> Vec<u8> {
     let mut p = PROBE_MAGIC.to_vec();
@@ -227,6 +240,15 @@ pub fn parse_reply(datagram: &[u8]) -> Option<ServerInfo> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn join_notices_name_the_first_few() {
+        assert_eq!(super::join_notice(&[]), "");
+        assert_eq!(super::join_notice(&["alice"]), "* alice joined");
+        assert_eq!(super::join_notice(&["a", "b"]), "* a and b joined");
+        assert_eq!(super::join_notice(&["a", "b", "c", "d", "e"]), "* a, b, c, d and e joined");
+        assert_eq!(super::join_notice(&["a", "b", "c", "d", "e", "f", "g"]), "* a, b, c, d, e and 2 others joined");
+    }
+
     use super::*;
 
     fn frames(max: usize, chunks: &[&[u8]]) -> Vec<Frame> {

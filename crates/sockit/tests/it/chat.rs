@@ -238,6 +238,51 @@ fn a_client_that_never_reads_is_disconnected() {
     assert!(!who.contains("stalled"), "{who}");
 }
 
+/// How many members a join notice announces: `* a joined`, `* a and b joined`,
+/// `* a, b, c, d, e and 95 others joined`.
+fn announced(notice: &str) -> usize {
+    let list = notice.strip_prefix("* ").and_then(|l| l.strip_suffix(" joined")).expect("a join notice");
+    match list.rsplit_once(" and ") {
+        None => 1,
+        Some((shown, rest)) => {
+            let shown = shown.split(", ").count();
+            match rest.strip_suffix(" others") {
+                Some(n) => shown + n.parse::<usize>().expect("a count"),
+                None => shown + 1,
+            }
+        }
+    }
+}
+
+#[test]
+fn a_crowd_joining_is_announced_in_a_few_notices_before_it_speaks() {
+    let s = Server::start(&[]);
+    let mut watcher = Client::join(&s, "watcher");
+    // 200 clients join at once; when all are in (each has its welcome), the last one speaks.
+    let mut crowd: Vec<TcpStream> =
+        (0..200).map(|_| TcpStream::connect(("127.0.0.1", s.port)).expect("join")).collect();
+    for c in &crowd {
+        c.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        let mut welcome = String::new();
+        BufReader::new(c).read_line(&mut welcome).expect("welcome");
+        assert!(welcome.starts_with("* welcome to "), "{welcome}");
+    }
+    crowd.last_mut().expect("last").write_all(b"hello from the crowd\n").expect("say");
+    let (mut notices, mut joined) = (0, 0);
+    loop {
+        let l = watcher.line();
+        if l.starts_with('<') {
+            assert!(l.ends_with("> hello from the crowd"), "{l}");
+            break;
+        }
+        assert!(l.ends_with(" joined"), "only join notices come before the crowd speaks: {l}");
+        notices += 1;
+        joined += announced(&l);
+    }
+    assert_eq!(joined, 200, "every member of the crowd is announced once, before it speaks");
+    assert!(notices <= 20, "200 joins in a burst took {notices} notices");
+}
+
 #[test]
 fn resets_crowds_and_floods() {
     if !have("python3") {
