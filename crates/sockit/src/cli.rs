@@ -455,7 +455,8 @@ pub struct ChatJoinArgs {
     /// Your nick.
     #[arg(long, value_name = "NAME")]
     pub nick: Option<String>,
-    /// When several servers answer, join the one with this room name.
+    /// When several servers answer, join the one with this room name (on a terminal, without
+    /// it, sockit lists them and asks).
     #[arg(long, value_name = "ROOM")]
     pub room: Option<String>,
     #[command(flatten)]

@@ -660,6 +660,12 @@ fn chat_join(a: cli::ChatJoinArgs) -> Outcome {
                     eprintln!("sockit: joining {} at {}", one.info.room, one.address);
                     one.address
                 }
+                several if io::IsTerminal::is_terminal(&io::stdin()) => {
+                    // On a terminal, ask; in a pipe, stdin is the conversation.
+                    let pick = sockit::chat::discovery::ask(several, &mut io::stdin().lock(), &mut io::stderr())
+                        .ok_or_else(|| Fail::Usage("no chat server chosen: pass --room NAME or HOST[:PORT]".into()))?;
+                    several[pick].address
+                }
                 several => {
                     let list: Vec<String> =
                         several.iter().map(|f| format!("{} ({})", f.info.room, f.address)).collect();

@@ -56,3 +56,60 @@ pub fn discover(targets: &[SocketAddr], wait: Duration) -> Result<Vec<Found>, Ne
 pub fn parse_target(s: &str, default_port: u16) -> Option<SocketAddr> {
     s.parse::<SocketAddr>().ok().or_else(|| s.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, default_port)))
 }
+
+/// Ask which of `found` to join: a numbered list and a prompt on `out`, an answer (a number or
+/// a room name) from `input`. Asks again after a wrong answer, three times at most; `None`
+/// when the answers ran out or were all wrong.
+pub fn ask(found: &[&Found], input: &mut impl std::io::BufRead, out: &mut impl std::io::Write) -> Option<usize> {
+    let _ = writeln!(out, "several chat servers answered:");
+    for (i, f) in found.iter().enumerate() {
+        let _ = writeln!(out, "  {}. {:<20} {:<22} {} users", i + 1, f.info.room, f.address.to_string(), f.info.users);
+    }
+    for _ in 0..3 {
+        let _ = write!(out, "join which (1-{}, or a room name)? ", found.len());
+        let _ = out.flush();
+        let mut answer = String::new();
+        if input.read_line(&mut answer).ok()? == 0 {
+            return None;
+        }
+        let answer = answer.trim();
+        let pick = match answer.parse::<usize>() {
+            Ok(n) => n.checked_sub(1).filter(|&i| i < found.len()),
+            Err(_) => found.iter().position(|f| f.info.room == answer),
+        };
+        if pick.is_some() {
+            return pick;
+        }
+        let _ = writeln!(out, "no server is called {answer:?}");
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(room: &str, port: u16) -> Found {
+        Found {
+            address: SocketAddr::from(([127, 0, 0, 1], port)),
+            info: ServerInfo { room: room.into(), port, users: 2, version: "1".into() },
+        }
+    }
+
+    #[test]
+    fn ask_takes_a_number_or_a_room_and_asks_again() {
+        let (a, b) = (found("lobby", 40000), found("lab", 40001));
+        let list = [&a, &b];
+        let mut out = Vec::new();
+        assert_eq!(ask(&list, &mut &b"2\n"[..], &mut out), Some(1));
+        let shown = String::from_utf8(out).expect("utf-8");
+        assert!(shown.contains("  1. lobby ") && shown.contains("  2. lab "), "{shown}");
+        assert!(shown.ends_with("join which (1-2, or a room name)? "), "{shown}");
+        assert_eq!(ask(&list, &mut &b"lobby\n"[..], &mut Vec::new()), Some(0));
+        let mut out = Vec::new();
+        assert_eq!(ask(&list, &mut &b"3\nkitchen\n1\n"[..], &mut out), Some(0));
+        assert!(String::from_utf8(out).expect("utf-8").contains("no server is called \"kitchen\""));
+        assert_eq!(ask(&list, &mut &b"0\n9\nx\n1\n"[..], &mut Vec::new()), None, "three wrong answers");
+        assert_eq!(ask(&list, &mut &b""[..], &mut Vec::new()), None, "end of input");
+    }
+}

@@ -440,6 +440,48 @@ fn discovery_on_loopback_and_join_without_a_host() {
 /// A server on one host of a three-host LAN; the others discover it by broadcasting to
 /// 255.255.255.255 inside the namespaces, and join.
 #[test]
+fn join_with_several_servers_asks_on_a_terminal_and_names_them_in_a_pipe() {
+    let (a, b) = (Server::start(&["--name", "lobby"]), Server::start(&["--name", "lab"]));
+    let probes = [a.discovery.expect("a"), b.discovery.expect("b")].map(|p| format!("127.255.255.255:{p}"));
+    let join = ["chat", "join", "--broadcast", &probes[0], "--broadcast", &probes[1], "--timeout", "0.5"];
+    // In a pipe, stdin is the conversation: a clear line naming both, exit 2.
+    let line = sockit(&join).fails(2);
+    assert!(
+        line.starts_with("sockit: several chat servers answered: ")
+            && line.contains("lobby (127.0.0.1:")
+            && line.contains("lab (127.0.0.1:")
+            && line.ends_with("pass --room NAME or HOST[:PORT]"),
+        "{line}"
+    );
+    // --room picks one.
+    let out = run(sockit_cmd(&[&join[..], &["--room", "lab"]].concat()), b"", DEADLINE);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout().starts_with("* welcome to lab,"), "{}", out.stdout());
+    // On a terminal it asks; a wrong answer, then the room's number.
+    if !have("script") {
+        return;
+    }
+    let cmd = format!("{} {}", sockit_bin(), join.join(" "));
+    // The list is in address order: lab (b) is first when its port is the lower.
+    let lab = if b.port < a.port { "1" } else { "2" };
+    let out = run(
+        {
+            let mut c = Command::new("script");
+            c.args(["-q", "-e", "-c", &cmd, "/dev/null"]);
+            c
+        },
+        format!("7\n{lab}\n/quit\n").as_bytes(),
+        DEADLINE,
+    );
+    let shown = out.stdout();
+    assert!(shown.contains("several chat servers answered:"), "{shown}");
+    assert!(shown.contains("no server is called \"7\""), "{shown}");
+    assert!(shown.contains("* welcome to lab,"), "{shown}");
+    assert!(shown.contains("* bye"), "{shown}");
+    assert_eq!(out.code, 0, "{shown}");
+}
+
+#[test]
 fn discovery_across_a_lan() {
     let Some(lan) = Lan::new("chat", 3) else { return };
     let hosts = &lan.hosts;
