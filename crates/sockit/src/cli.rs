@@ -432,6 +432,16 @@ pub struct ChatServeArgs {
     /// Do not answer discovery probes.
     #[arg(long)]
     pub no_discovery: bool,
+    /// Speak TLS, with --cert/--key or a self-signed certificate (its SHA-256 fingerprint is
+    /// printed on stderr); discovery replies say so.
+    #[arg(long)]
+    pub tls: bool,
+    /// Certificate chain (PEM) for --tls.
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "key"])]
+    pub cert: Option<PathBuf>,
+    /// Private key (PEM) for --tls.
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "cert"])]
+    pub key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -459,6 +469,16 @@ pub struct ChatJoinArgs {
     /// it, sockit lists them and asks).
     #[arg(long, value_name = "ROOM")]
     pub room: Option<String>,
+    /// Speak TLS (a discovered server that speaks TLS is joined with TLS anyway); the
+    /// server's certificate is checked against the system's roots or --ca.
+    #[arg(long)]
+    pub tls: bool,
+    /// Trust the CA certificates in FILE (PEM) instead of the system's.
+    #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
+    pub ca: Option<PathBuf>,
+    /// Do not check the server's certificate (handshake signatures are still checked).
+    #[arg(long)]
+    pub insecure: bool,
     #[command(flatten)]
     pub discovery: DiscoveryArgs,
 }

@@ -633,7 +633,7 @@ fn chat_discover(a: cli::ChatDiscoverArgs, json: bool, out: &mut impl Write) -> 
 }
 
 fn chat_join(a: cli::ChatJoinArgs) -> Outcome {
-    let addr = match &a.target {
+    let (addr, host, discovered_tls) = match &a.target {
         Some(t) => {
             let (host, port) = match t.rsplit_once(':') {
                 // host:port, but not a bare IPv6 address.
@@ -642,7 +642,7 @@ fn chat_join(a: cli::ChatJoinArgs) -> Outcome {
                 }
                 _ => (t.clone(), sockit::net::DEFAULT_PORT),
             };
-            std::net::SocketAddr::new(sockit::net::resolve_host(&host)?, port)
+            (std::net::SocketAddr::new(sockit::net::resolve_host(&host)?, port), host, false)
         }
         None => {
             let targets = discovery_targets(&a.discovery)?;
@@ -658,13 +658,13 @@ fn chat_join(a: cli::ChatJoinArgs) -> Outcome {
                 }
                 [one] => {
                     eprintln!("sockit: joining {} at {}", one.info.room, one.address);
-                    one.address
+                    (one.address, one.address.ip().to_string(), one.info.tls)
                 }
                 several if io::IsTerminal::is_terminal(&io::stdin()) => {
                     // On a terminal, ask; in a pipe, stdin is the conversation.
                     let pick = sockit::chat::discovery::ask(several, &mut io::stdin().lock(), &mut io::stderr())
                         .ok_or_else(|| Fail::Usage("no chat server chosen: pass --room NAME or HOST[:PORT]".into()))?;
-                    several[pick].address
+                    (several[pick].address, several[pick].address.ip().to_string(), several[pick].info.tls)
                 }
                 several => {
                     let list: Vec<String> =
@@ -677,7 +677,13 @@ fn chat_join(a: cli::ChatJoinArgs) -> Outcome {
             }
         }
     };
-    sockit::chat::client::join(addr, a.nick.as_deref(), Some(std::time::Duration::from_secs(5)))?;
+    let tls = if a.tls || discovered_tls || a.ca.is_some() || a.insecure {
+        let config = sockit::tls::client_config(a.ca.as_deref(), a.insecure)?;
+        Some((config, sockit::tls::server_name(&host)?))
+    } else {
+        None
+    };
+    sockit::chat::client::join(addr, a.nick.as_deref(), Some(std::time::Duration::from_secs(5)), tls)?;
     Ok(exit::OK)
 }
 
@@ -706,8 +712,17 @@ fn chat_serve(a: cli::ChatServeArgs, json: bool) -> Outcome {
         Some(u) => format!(", discovery on {} (udp)", u.local_addr()?),
         None => String::new(),
     };
-    eprintln!("sockit: chat room {} on {local} (tcp){discovery_note}", a.room);
+    eprintln!("sockit: chat room {} on {local} (tcp{}){discovery_note}", a.room, if a.tls { ", TLS" } else { "" });
+    let tls = if a.tls {
+        let names = vec!["localhost".to_string(), local.ip().to_string(), host::hostname()];
+        let (config, fp) = sockit::tls::server_config(a.cert.as_deref(), a.key.as_deref(), &names)?;
+        eprintln!("sockit: TLS certificate SHA-256 fingerprint {fp}");
+        Some(config)
+    } else {
+        None
+    };
     let cfg = ServerConfig {
+        tls,
         room: a.room,
         max_clients: a.max_clients,
         max_line: a.max_line,

@@ -2,14 +2,34 @@
 //! from the server go to stdout. At the end of stdin the client says /quit and waits for the
 //! server to close, so it leaves cleanly in a pipe too.
 
-use std::io::{BufRead, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 
 use crate::net::NetError;
 
-/// Join the chat at `addr`, optionally as `nick`, relaying stdin and stdout.
-pub fn join(addr: SocketAddr, nick: Option<&str>, timeout: Option<std::time::Duration>) -> Result<(), NetError> {
+/// TLS for the client: what to trust, and the name to check the server's certificate for.
+pub type Tls = (std::sync::Arc<rustls::ClientConfig>, rustls::pki_types::ServerName<'static>);
+
+/// Join the chat at `addr`, optionally as `nick`, relaying stdin and stdout; over TLS with
+/// `tls`.
+pub fn join(
+    addr: SocketAddr,
+    nick: Option<&str>,
+    timeout: Option<std::time::Duration>,
+    tls: Option<Tls>,
+) -> Result<(), NetError> {
     let stream = crate::tcp::connect(&[addr], timeout)?;
+    if let Some((config, name)) = tls {
+        // The TLS relay moves stdin as it comes (the server frames lines); its end of input
+        // is close_notify and FIN, which the server takes as leaving.
+        let mut conn =
+            rustls::ClientConnection::new(config, name).map_err(|e| NetError::io("TLS", io::Error::other(e)))?;
+        if let Some(n) = nick {
+            conn.writer().write_all(format!("/nick {n}\n").as_bytes()).map_err(|e| NetError::io("TLS", e))?;
+        }
+        crate::tls::relay(conn.into(), stream, &crate::tcp::RelayOptions::default())?;
+        return Ok(());
+    }
     let mut out = stream.try_clone().map_err(|e| NetError::io("socket", e))?;
     if let Some(n) = nick {
         out.write_all(format!("/nick {n}\n").as_bytes()).map_err(|e| NetError::io("send", e))?;

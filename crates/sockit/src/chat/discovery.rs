@@ -92,7 +92,7 @@ mod tests {
     fn found(room: &str, port: u16) -> Found {
         Found {
             address: SocketAddr::from(([127, 0, 0, 1], port)),
-            info: ServerInfo { room: room.into(), port, users: 2, version: "1".into() },
+            info: ServerInfo { room: room.into(), port, users: 2, version: "1".into(), tls: false },
         }
     }
 

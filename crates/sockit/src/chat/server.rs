@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sockit_core::chat::{self, Command, Frame, LineFramer, ServerInfo};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -33,6 +34,8 @@ pub struct ServerConfig {
     pub queue: usize,
     /// How long a full queue may stay full before its client is disconnected.
     pub stall: Duration,
+    /// Speak TLS on the chat port.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for ServerConfig {
@@ -44,6 +47,7 @@ impl Default for ServerConfig {
             rate: 0.0,
             queue: 4096,
             stall: Duration::from_secs(2),
+            tls: None,
         }
     }
 }
@@ -242,7 +246,8 @@ pub async fn run(
     let stop = CancellationToken::new();
     if let Some(sock) = discovery_sock {
         let (room, stop, counter) = (shared.cfg.room.clone(), stop.clone(), Arc::clone(&shared));
-        tokio::spawn(async move { discovery(sock, room, port, move || counter.users(), stop).await });
+        let tls = shared.cfg.tls.is_some();
+        tokio::spawn(async move { discovery(sock, room, port, tls, move || counter.users(), stop).await });
     }
     let accept = {
         let (shared, stop) = (Arc::clone(&shared), stop.clone());
@@ -251,7 +256,7 @@ pub async fn run(
                 match listener.accept().await {
                     Ok((stream, peer)) => {
                         let (shared, stop) = (Arc::clone(&shared), stop.clone());
-                        tokio::spawn(async move { client(shared, stream, peer, stop).await });
+                        tokio::spawn(async move { connected(shared, stream, peer, stop).await });
                     }
                     Err(e) => {
                         // Per connection, never fatal; out of descriptors: let some close.
@@ -280,7 +285,14 @@ pub async fn run(
 }
 
 /// Answer discovery probes on `sock` until `stop`; replies are never larger than probes.
-pub async fn discovery(sock: UdpSocket, room: String, port: u16, users: impl Fn() -> u64, stop: CancellationToken) {
+pub async fn discovery(
+    sock: UdpSocket,
+    room: String,
+    port: u16,
+    tls: bool,
+    users: impl Fn() -> u64,
+    stop: CancellationToken,
+) {
     let mut buf = vec![0u8; 2048];
     loop {
         let (n, from) = tokio::select! {
@@ -293,7 +305,8 @@ pub async fn discovery(sock: UdpSocket, room: String, port: u16, users: impl Fn(
         if !chat::is_probe(&buf[..n]) {
             continue;
         }
-        let info = ServerInfo { room: room.clone(), port, users: users(), version: env!("CARGO_PKG_VERSION").into() };
+        let info =
+            ServerInfo { room: room.clone(), port, users: users(), version: env!("CARGO_PKG_VERSION").into(), tls };
         if let Some(reply) = chat::reply(&info, n) {
             let _ = sock.send_to(&reply, from).await;
         }
@@ -331,12 +344,81 @@ fn help() -> &'static str {
     "* commands: /nick NAME, /who, /me ACTION, /msg NICK TEXT, /quit, /help"
 }
 
-async fn client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, stop: CancellationToken) {
+/// A new connection: socket options, the TLS handshake when the room speaks TLS, then the
+/// client's life in the room.
+async fn connected(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, stop: CancellationToken) {
     let _ = stream.set_nodelay(true);
     // A small kernel send buffer: memory per client stays bounded in the kernel too, and a
     // client that stops reading fills its queue soon enough to be noticed.
     let _ = socket2::SockRef::from(&stream).set_send_buffer_size(64 * 1024);
-    let (reader, mut writer) = stream.into_split();
+    match shared.cfg.tls.clone() {
+        None => {
+            let (reader, writer) = stream.into_split();
+            client(shared, reader, writer, peer, stop).await;
+        }
+        Some(config) => {
+            let accept = tokio_rustls::TlsAcceptor::from(config).accept(stream);
+            match tokio::time::timeout(Duration::from_secs(10), accept).await {
+                Ok(Ok(tls)) => {
+                    let (reader, writer) = tokio::io::split(tls);
+                    client(shared, reader, writer, peer, stop).await;
+                }
+                Ok(Err(e)) => shared.event(Event::Refused { peer, reason: format!("TLS handshake failed: {e}") }),
+                Err(_) => shared.event(Event::Refused { peer, reason: "TLS handshake took over 10 s".into() }),
+            }
+        }
+    }
+}
+
+/// Where a client's bytes come from.
+trait Source: Send + 'static {
+    /// Wait for bytes and feed them to `framer`; false at the end of the stream or on an error.
+    fn fill(&mut self, framer: &mut LineFramer, frames: &mut Vec<Frame>) -> impl Future<Output = bool> + Send;
+}
+
+/// A plain socket is read only once it has data, into a buffer on the stack: an idle client
+/// holds no read buffer.
+impl Source for OwnedReadHalf {
+    async fn fill(&mut self, framer: &mut LineFramer, frames: &mut Vec<Frame>) -> bool {
+        loop {
+            if self.readable().await.is_err() {
+                return false;
+            }
+            let mut buf = [0u8; 4 * 1024];
+            match self.try_read(&mut buf) {
+                Ok(0) => return false,
+                Ok(n) => {
+                    framer.feed(&buf[..n], frames);
+                    return true;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+/// A TLS stream decrypts into its own buffers anyway.
+impl<S: AsyncRead + Send + 'static> Source for tokio::io::ReadHalf<S> {
+    async fn fill(&mut self, framer: &mut LineFramer, frames: &mut Vec<Frame>) -> bool {
+        let mut buf = [0u8; 4 * 1024];
+        match self.read(&mut buf).await {
+            Ok(0) | Err(_) => false,
+            Ok(n) => {
+                framer.feed(&buf[..n], frames);
+                true
+            }
+        }
+    }
+}
+
+async fn client(
+    shared: Arc<Shared>,
+    mut reader: impl Source,
+    mut writer: impl AsyncWrite + Unpin + Send + 'static,
+    peer: SocketAddr,
+    stop: CancellationToken,
+) {
     let cfg = shared.cfg.clone();
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     let (tx, mut rx) = mpsc::channel::<Arc<str>>(cfg.queue.max(1));
@@ -350,7 +432,11 @@ async fn client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, stop: 
     };
     let Some(nick) = joined else {
         let msg = format!("* the room is full ({} clients): try again later\n", cfg.max_clients);
-        let _ = tokio::time::timeout(Duration::from_secs(1), writer.write_all(msg.as_bytes())).await;
+        let say = async {
+            writer.write_all(msg.as_bytes()).await?;
+            writer.flush().await
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), say).await;
         shared.event(Event::Refused { peer, reason: "room full".into() });
         return;
     };
@@ -381,7 +467,8 @@ async fn client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, stop: 
             }
             tokio::select! {
                 () = writer_kick.cancelled() => break,
-                r = writer.write_all(bytes) => if r.is_err() { writer_kick.cancel(); break },
+                // (flush: TLS holds records back until asked; a plain socket has nothing held.)
+                r = async { writer.write_all(bytes).await?; writer.flush().await } => if r.is_err() { writer_kick.cancel(); break },
             }
             // The backlog is gone: give the memory back, idle clients should cost little.
             if rx.is_empty() && batch.capacity() > 0 {
@@ -400,20 +487,13 @@ async fn client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, stop: 
     let mut warned = Instant::now() - Duration::from_secs(10);
     let mut leave_reason = "left".to_string();
     'read: loop {
-        tokio::select! {
-            () = kick.cancelled() => break,
-            r = reader.readable() => if r.is_err() { break },
-        }
         frames.clear();
-        {
-            // A buffer on the stack, not in the task: an idle client holds no read buffer.
-            let mut buf = [0u8; 4 * 1024];
-            match reader.try_read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => framer.feed(&buf[..n], &mut frames),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                Err(_) => break,
-            }
+        let more = tokio::select! {
+            () = kick.cancelled() => break,
+            more = reader.fill(&mut framer, &mut frames) => more,
+        };
+        if !more {
+            break;
         }
         for f in frames.drain(..) {
             let line = match f {

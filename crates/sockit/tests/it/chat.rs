@@ -14,6 +14,8 @@ struct Server {
     proc: Proc,
     port: u16,
     discovery: Option<u16>,
+    /// The rest of its stderr, after the line with the ports.
+    stderr: BufReader<std::process::ChildStderr>,
 }
 
 impl Server {
@@ -34,9 +36,9 @@ impl Server {
             let at = line.find(tag)?;
             line[..at].trim_end().rsplit(':').next()?.parse().ok()
         };
-        let port = port_of(" (tcp)").unwrap_or_else(|| panic!("no port in {line:?}"));
+        let port = port_of(" (tcp").unwrap_or_else(|| panic!("no port in {line:?}"));
         let discovery = port_of(" (udp)");
-        Server { proc: Proc(child), port, discovery }
+        Server { proc: Proc(child), port, discovery, stderr: err }
     }
 
     fn connect(&self) -> Client {
@@ -479,6 +481,122 @@ fn join_with_several_servers_asks_on_a_terminal_and_names_them_in_a_pipe() {
     assert!(shown.contains("* welcome to lab,"), "{shown}");
     assert!(shown.contains("* bye"), "{shown}");
     assert_eq!(out.code, 0, "{shown}");
+}
+
+/// Lines of a child's stdout, read by a thread, so that waiting for one can time out.
+fn lines_of(out: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn next_until(rx: &std::sync::mpsc::Receiver<String>, f: impl Fn(&str) -> bool) -> String {
+    loop {
+        let l = rx.recv_timeout(Duration::from_secs(10)).expect("a line within 10 s");
+        if f(&l) {
+            return l;
+        }
+    }
+}
+
+#[test]
+fn chat_over_tls_with_python_ncat_and_sockit() {
+    if !have("python3") {
+        return;
+    }
+    let mut s = Server::start(&["--tls", "--name", "secure"]);
+    let mut fp = String::new();
+    s.stderr.read_line(&mut fp).expect("fingerprint line");
+    let fp = fp.trim().strip_prefix("sockit: TLS certificate SHA-256 fingerprint ").expect("fingerprint").to_string();
+    // Discovery says the room speaks TLS.
+    let d = s.discovery.expect("discovery").to_string();
+    let v = sockit(&["chat", "discover", "--json", "--broadcast", "127.255.255.255", "--discovery-port", &d]).json();
+    assert_eq!(v["servers"][0]["tls"], true, "{v}");
+    // Python's ssl module: the certificate it sees is the one whose fingerprint was printed.
+    let py = r#"
+import socket, ssl, sys, hashlib
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))), server_hostname="localhost")
+print(":".join(f"{b:02X}" for b in hashlib.sha256(s.getpeercert(binary_form=True)).digest()), flush=True)
+f = s.makefile("rb")
+print(f.readline().decode().strip(), flush=True)
+s.sendall(b"/nick py\n")
+while b"is now known as py" not in f.readline(): pass
+print("ready", flush=True)
+sys.stdin.readline()
+s.sendall(b"hello over tls\n")
+for l in f:
+    if l.startswith(b"<bob>"):
+        print(l.decode().strip(), flush=True); break
+s.sendall(b"/quit\n")
+"#;
+    let mut pyc = Proc(
+        Command::new("python3")
+            .args(["-c", py, &s.port.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python"),
+    );
+    let py_out = lines_of(pyc.0.stdout.take().expect("stdout"));
+    let mut py_in = pyc.0.stdin.take().expect("stdin");
+    assert_eq!(next_until(&py_out, |_| true), fp, "Python sees the certificate sockit printed");
+    assert!(next_until(&py_out, |_| true).starts_with("* welcome to secure, you are guest-"));
+    next_until(&py_out, |l| l == "ready");
+    // sockit's own client, over TLS.
+    let mut bob = Proc(
+        sockit_cmd(&["chat", "join", "--tls", "--insecure", &format!("127.0.0.1:{}", s.port), "--nick", "bob"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("join"),
+    );
+    let bob_out = lines_of(bob.0.stdout.take().expect("stdout"));
+    let mut bob_in = bob.0.stdin.take().expect("stdin");
+    next_until(&bob_out, |l| l.ends_with("is now known as bob"));
+    py_in.write_all(b"go\n").expect("go");
+    assert_eq!(next_until(&bob_out, |l| l.starts_with('<')), "<py> hello over tls");
+    bob_in.write_all(b"hi py\n").expect("say");
+    assert_eq!(next_until(&py_out, |_| true), "<bob> hi py");
+    // ncat --ssl joins too, says a line and leaves at the end of its input.
+    if have("ncat") {
+        let out = run(
+            {
+                let mut c = Command::new("ncat");
+                c.args(["--ssl", "127.0.0.1", &s.port.to_string()]);
+                c
+            },
+            b"/nick nc\nfrom ncat\n/quit\n",
+            DEADLINE,
+        );
+        assert!(out.stdout().contains("* bye"), "{}", out.stdout());
+        assert_eq!(next_until(&bob_out, |l| l.starts_with('<')), "<nc> from ncat");
+    }
+    // Plain text to the TLS port is refused; the room carries on.
+    let mut plain = TcpStream::connect(("127.0.0.1", s.port)).expect("connect");
+    plain.write_all(b"hello in clear\n").expect("write");
+    plain.set_read_timeout(Some(Duration::from_secs(10))).expect("t");
+    let mut got = Vec::new();
+    let _ = plain.read_to_end(&mut got);
+    assert!(!String::from_utf8_lossy(&got).contains("welcome"), "a plain client got in: {got:?}");
+    // bob leaves at the end of its input, cleanly.
+    drop(bob_in);
+    assert_eq!(crate::util::wait_deadline(&mut bob.0, DEADLINE, "chat join --tls"), 0);
+    assert!(s.alive());
+    // The console told of the refused handshake.
+    rustix_kill(s.proc.0.id(), "TERM");
+    let mut console = String::new();
+    s.proc.0.stdout.take().expect("console").read_to_string(&mut console).expect("console");
+    assert!(
+        console.lines().any(|l| l.starts_with("* refused 127.0.0.1:") && l.contains("TLS handshake failed")),
+        "{console}"
+    );
 }
 
 #[test]
