@@ -409,6 +409,37 @@ fn errors_are_one_line() {
     assert!(line.contains("--allow 10.0.0.0/33: prefix /33"), "{line}");
 }
 
+/// A privileged port without the rights: run as nobody (the test runs as root, so it drops its
+/// rights with setpriv), one line and exit 1, for tcp, udp and chat alike.
+#[test]
+fn privileged_port_without_rights() {
+    let unprivileged_start: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1024);
+    if !rustix::process::geteuid().is_root() || !have("setpriv") || unprivileged_start <= 80 {
+        return;
+    }
+    // A copy of the binary anyone may run, wherever the checkout is.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = dir.path().join("sockit");
+    std::fs::copy(sockit_bin(), &bin).expect("copy");
+    for p in [dir.path(), bin.as_path()] {
+        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    }
+    let expected = "sockit: cannot bind 127.0.0.1:80: ports below 1024 need root or CAP_NET_BIND_SERVICE; use a port of 1024 or more";
+    for args in [
+        &["tcp", "listen", "80", "--bind", "127.0.0.1"][..],
+        &["udp", "listen", "80", "--bind", "127.0.0.1"],
+        &["chat", "serve", "--port", "80", "--bind", "127.0.0.1", "--no-discovery"],
+    ] {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"]).arg(&bin).args(args);
+        let out = run(cmd, b"", DEADLINE);
+        assert_eq!((out.code, out.stderr.trim()), (1, expected), "{args:?}");
+    }
+}
+
 /// TLS: sockit on both ends (self-signed, then with a CA the test makes with openssl), and
 /// OpenSSL's s_client and ncat --ssl as peers.
 #[test]
