@@ -19,15 +19,19 @@ port, r, l, pace = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(s
 resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
 sel = selectors.DefaultSelector()
 count, tail, lat = {}, {}, []
+def settle(timeout):
+    for key, _ in sel.select(timeout):
+        try: key.fileobj.recv(1 << 20)
+        except BlockingIOError: pass
 for i in range(r):
-    try: s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try: s = socket.create_connection(("127.0.0.1", port), timeout=30)
     except OSError as e: print(f"0 - 0 - the server took {i} of {r} clients, then: {e}"); sys.exit()
     s.setblocking(False)
     sel.register(s, selectors.EVENT_READ); count[s] = 0; tail[s] = b""
-time.sleep(0.5)
-for key, _ in sel.select(0.5):
-    try: key.fileobj.recv(1 << 20)
-    except BlockingIOError: pass
+    # Read welcomes and join notices as they come: a server may stop accepting while it waits.
+    if i % 10 == 0: settle(0)
+t_end = time.time() + 0.5
+while time.time() < t_end: settle(0.1)
 sender = socket.create_connection(("127.0.0.1", port))
 sender.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 sent_at = {}
@@ -79,10 +83,10 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 serve_sockit() { port=$(free_port); "$SOCKIT" chat serve --port "$port" --bind 127.0.0.1 --no-discovery >/dev/null 2>&1 & srv=$!; sleep 0.5; }
 serve_ncat() { port=$(free_port); ncat --chat --max-conns 5000 -l 127.0.0.1 "$port" >/dev/null 2>&1 & srv=$!; sleep 0.5; }
 stop() { kill $srv; wait $srv 2>/dev/null || true; }
-serve_sockit; read -r s_rate s_p99 s_done _ < <(gen "$port" "$R" "$L" 0); stop
-serve_ncat; read -r n_rate n_p99 n_done _ < <(gen "$port" "$R" "$L" 0); stop
-echo "sockit chat: $s_rate lines/s delivered ($s_done of $((R * L))), p99 latency $s_p99 ms"
-echo "ncat --chat: $n_rate lines/s delivered ($n_done of $((R * L))), p99 latency $n_p99 ms"
+serve_sockit; read -r s_rate s_p99 s_done _ s_why < <(gen "$port" "$R" "$L" 0); stop
+serve_ncat; read -r n_rate n_p99 n_done _ n_why < <(gen "$port" "$R" "$L" 0); stop
+echo "sockit chat: $s_rate lines/s delivered ($s_done of $((R * L))), p99 latency $s_p99 ms $s_why"
+echo "ncat --chat: $n_rate lines/s delivered ($n_done of $((R * L))), p99 latency $n_p99 ms $n_why"
 echo "ratio sockit/ncat = $(ratio "$s_rate" "$n_rate")"
 serve_sockit; read -r _ s_p99 s_done s_p50 s_why < <(gen "$port" 1000 100 20); stop
 serve_ncat; read -r _ n_p99 n_done n_p50 n_why < <(gen "$port" 1000 100 20); stop
