@@ -380,15 +380,21 @@ fn scan(a: cli::ScanArgs, json: bool, out: &mut impl Write) -> Outcome {
     let jobs = (addrs.len() * cfg.ports.len()) as u64;
     let pb = progress(jobs as usize, true);
     let outcome = std::thread::scope(|s| {
-        let ticker = s.spawn(|| {
-            while !pb.is_finished() {
+        // The ticker wakes every 100 ms, and at once when the scan ends (its sender is
+        // dropped): the scan's end is never held up by a ticker asleep.
+        let (finished, wake) = std::sync::mpsc::channel::<()>();
+        let (pb, done) = (&pb, &done);
+        let ticker = s.spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                wake.recv_timeout(std::time::Duration::from_millis(100))
+            {
                 pb.set_position(done.load(std::sync::atomic::Ordering::Relaxed));
-                std::thread::sleep(std::time::Duration::from_millis(100));
             }
         });
-        let r = sockit::scan::scan(&addrs, &cfg, &done);
-        pb.finish_and_clear();
+        let r = sockit::scan::scan(&addrs, &cfg, done);
+        drop(finished);
         let _ = ticker.join();
+        pb.finish_and_clear();
         r
     })?;
     let registry = host::service_registry();
