@@ -143,6 +143,16 @@ fn filtered_when_nothing_answers_or_unreachable() {
     assert!(start.elapsed() < std::time::Duration::from_secs(5), "{:?}", start.elapsed());
     let text = run(ns.cmd(sockit_bin(), &["scan", "198.18.9.9", "-p", "80", "--timeout", "0.2"]), b"", DEADLINE).ok();
     assert!(text.contains("80/tcp     filtered  http\n"), "{text}");
+    // 3,000 silent ports are waited for together, not a round of 64 at a time (that would
+    // take 3000 / 64 x 0.5 s = 23 s).
+    let start = std::time::Instant::now();
+    let out = run(
+        ns.cmd(sockit_bin(), &["scan", "--json", "198.18.0.99", "-p", "1-3000", "--timeout", "0.5", "--retries", "0"]),
+        b"",
+        DEADLINE,
+    );
+    assert_eq!(out.json()["hosts"][0]["filtered"], 3000);
+    assert!(start.elapsed() < std::time::Duration::from_secs(8), "{:?}", start.elapsed());
 }
 
 #[test]
