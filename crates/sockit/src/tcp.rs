@@ -355,6 +355,9 @@ pub struct ManyOptions {
     pub exec: Option<String>,
 }
 
+/// How long `serve_many` waits for a client that takes none of stdin's data.
+pub const STALL: Duration = Duration::from_secs(5);
+
 /// Serve clients until the process is stopped.
 pub fn serve_many(listener: Listener, opts: &ManyOptions) -> Result<(), NetError> {
     let active = Arc::new(AtomicUsize::new(0));
@@ -370,7 +373,17 @@ pub fn serve_many(listener: Listener, opts: &ManyOptions) -> Result<(), NetError
                     break;
                 }
                 let mut list = clients.lock().unwrap_or_else(|p| p.into_inner());
-                list.retain_mut(|(_, s)| s.write_all(&buf[..n]).is_ok());
+                // A client that takes nothing for STALL (its write times out) is disconnected:
+                // the others wait for it that long at most, once.
+                list.retain_mut(|(_, s)| match s.write_all(&buf[..n]) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        let peer = s.peer_addr().map_or("a client".into(), |p| p.to_string());
+                        tracing::warn!(%peer, error = %e, "client disconnected: it stopped taking data");
+                        let _ = s.shutdown(Shutdown::Both);
+                        false
+                    }
+                });
             }
         });
     }
@@ -393,6 +406,7 @@ pub fn serve_many(listener: Listener, opts: &ManyOptions) -> Result<(), NetError
                 },
                 None => {
                     if let Ok(w) = stream.try_clone() {
+                        let _ = w.set_write_timeout(Some(STALL));
                         clients.lock().unwrap_or_else(|p| p.into_inner()).push((id, w));
                     }
                     let mut buf = vec![0u8; 64 * 1024];

@@ -276,6 +276,43 @@ fn keep_open_many_clients_both_ways() {
     );
 }
 
+/// --keep-open: a client that never reads is disconnected after a few seconds; the others get
+/// every byte of stdin.
+#[test]
+fn keep_open_drops_a_client_that_never_reads() {
+    let (mut srv, port, _err) =
+        listening(crate::util::sockit_cmd(&["tcp", "listen", "0", "--bind", "127.0.0.1", "--keep-open"]));
+    let stalled = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let reader = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    std::thread::sleep(Duration::from_millis(200));
+    const TOTAL: usize = 64 << 20;
+    let counter = std::thread::spawn(move || {
+        let mut r = reader;
+        r.set_read_timeout(Some(Duration::from_secs(30))).expect("t");
+        let (mut got, mut buf) = (0usize, vec![0u8; 1 << 16]);
+        while got < TOTAL {
+            match r.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
+            }
+        }
+        got
+    });
+    let mut stdin = srv.0.stdin.take().expect("stdin");
+    let chunk = vec![b'x'; 1 << 20];
+    for _ in 0..TOTAL >> 20 {
+        stdin.write_all(&chunk).expect("stdin");
+    }
+    assert_eq!(counter.join().expect("reader"), TOTAL, "the reading client got all of stdin");
+    // The stalled one was cut off: what it can still read ends, rather than waiting forever.
+    stalled.set_read_timeout(Some(Duration::from_secs(10))).expect("t");
+    let mut sink = Vec::new();
+    let end = (&stalled).read_to_end(&mut sink);
+    assert!(end.is_ok() || end.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset), "{end:?}");
+    assert!(sink.len() < TOTAL, "the stalled client was disconnected before it got everything");
+    assert!(srv.0.try_wait().expect("wait").is_none(), "the server is still running");
+}
+
 #[test]
 fn exec_cat_is_an_echo_server_for_many() {
     let (_srv, port, _err) = listening(crate::util::sockit_cmd(&[
