@@ -113,6 +113,41 @@ data = c.recv(1024)\nprint('Received:', data.decode(), flush=True)\nc.close()\n"
 const LECTURE_CLIENT: &str = "from socket import *\nimport sys\ns = socket(AF_INET, SOCK_STREAM)\n\
 s.connect(('127.0.0.1', int(sys.argv[1])))\ns.send(b'Hello there')\ns.close()\n";
 
+/// What a listener receives lands whole wherever stdout goes: a file (spliced through a pipe
+/// of sockit's own), a file opened for appending (where splice is refused mid-stream and each
+/// chunk is copied instead), and a terminal-less pipe.
+#[test]
+fn received_bytes_land_whole_in_a_file_an_appended_file_and_a_pipe() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let data: Vec<u8> = (0..(24 << 20) / 8)
+        .flat_map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x.to_le_bytes()
+        })
+        .collect();
+    let out = dir.path().join("out.bin");
+    for (redirect, before) in [(">", &b""[..]), (">>", &b"what was there\n"[..]), ("| cat >", &b""[..])] {
+        std::fs::write(&out, before).expect("write");
+        let line = format!("exec {} tcp listen 0 --bind 127.0.0.1 {redirect} {}", sockit_bin(), out.display());
+        let line = if redirect.starts_with('|') { line.replacen("exec ", "", 1) } else { line };
+        let mut sh = Command::new("bash");
+        sh.args(["-c", &line]);
+        let (mut srv, port, _err) = listening(sh);
+        drop(srv.0.stdin.take()); // nothing to send back
+        let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        c.write_all(&data).expect("send");
+        c.shutdown(Shutdown::Write).expect("fin");
+        let _ = c.read(&mut [0u8; 1]);
+        assert_eq!(crate::util::wait_deadline(&mut srv.0, DEADLINE, "tcp listen"), 0, "{redirect}");
+        let got = std::fs::read(&out).expect("read");
+        assert_eq!(got.len(), before.len() + data.len(), "{redirect}");
+        assert!(got[..before.len()] == *before && got[before.len()..] == data[..], "{redirect}: bytes differ");
+    }
+}
+
 #[test]
 fn the_lecture_server_and_client() {
     if !have("python3") {
