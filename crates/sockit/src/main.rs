@@ -570,14 +570,7 @@ fn tcp_listen(a: cli::TcpListenArgs) -> Outcome {
     let listener = sockit::tcp::Listener::bind(bind_addr(a.bind.as_deref(), a.port)?)?;
     let local = listener.local_addr()?;
     eprintln!("sockit: listening on {local} (tcp)");
-    let tls = if a.tls {
-        let names = vec!["localhost".to_string(), local.ip().to_string(), host::hostname()];
-        let (config, fp) = sockit::tls::server_config(a.cert.as_deref(), a.key.as_deref(), &names)?;
-        eprintln!("sockit: TLS certificate SHA-256 fingerprint {fp}");
-        Some(config)
-    } else {
-        None
-    };
+    let tls = if a.tls { Some(tls_server(a.cert.as_deref(), a.key.as_deref(), local)?) } else { None };
     if a.keep_open {
         let opts = sockit::tcp::ManyOptions { max_conns: a.max_conns, rules, exec: a.exec };
         sockit::tcp::serve_many(listener, &opts)?;
@@ -693,6 +686,19 @@ fn chat_join(a: cli::ChatJoinArgs) -> Outcome {
     Ok(exit::OK)
 }
 
+/// A TLS server configuration for a listener on `local`: from the PEM files, or self-signed
+/// (for localhost, the address and the host name); its fingerprint is said on stderr.
+fn tls_server(
+    cert: Option<&std::path::Path>,
+    key: Option<&std::path::Path>,
+    local: std::net::SocketAddr,
+) -> Result<std::sync::Arc<rustls::ServerConfig>, Fail> {
+    let names = vec!["localhost".to_string(), local.ip().to_string(), host::hostname()];
+    let (config, fp) = sockit::tls::server_config(cert, key, &names)?;
+    eprintln!("sockit: TLS certificate SHA-256 fingerprint {fp}");
+    Ok(config)
+}
+
 fn chat_serve(a: cli::ChatServeArgs, json: bool) -> Outcome {
     use sockit::chat::server::{Event, ServerConfig};
     if !(a.rate.is_finite() && a.rate >= 0.0) {
@@ -719,14 +725,7 @@ fn chat_serve(a: cli::ChatServeArgs, json: bool) -> Outcome {
         None => String::new(),
     };
     eprintln!("sockit: chat room {} on {local} (tcp{}){discovery_note}", a.room, if a.tls { ", TLS" } else { "" });
-    let tls = if a.tls {
-        let names = vec!["localhost".to_string(), local.ip().to_string(), host::hostname()];
-        let (config, fp) = sockit::tls::server_config(a.cert.as_deref(), a.key.as_deref(), &names)?;
-        eprintln!("sockit: TLS certificate SHA-256 fingerprint {fp}");
-        Some(config)
-    } else {
-        None
-    };
+    let tls = if a.tls { Some(tls_server(a.cert.as_deref(), a.key.as_deref(), local)?) } else { None };
     let cfg = ServerConfig {
         tls,
         room: a.room,

@@ -7,9 +7,9 @@
 //!   ends that long after stdin's EOF whatever the peer does.
 //! - the peer closes: everything it sent is written to stdout, then the relay ends.
 //!
-//! Bytes move through fixed buffers (one from the socket, three going round from stdin, read
-//! ahead by a thread: see `pump_ahead`), so memory stays flat whatever the volume (see `pump`
-//! for why not splice).
+//! Memory stays flat whatever the volume: stdin is read ahead by a thread into three 1 MiB
+//! buffers going round (`pump_ahead`; why not splice: see `pump`), and what the socket
+//! receives is spliced to stdout, never passing through sockit's memory (`pump_out`).
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};

@@ -496,6 +496,13 @@ fn lines_of(out: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiv
     rx
 }
 
+/// Start `cmd` with stdin and stdout piped: the process, its stdin, and its stdout's lines.
+fn piped(mut cmd: Command) -> (Proc, std::process::ChildStdin, std::sync::mpsc::Receiver<String>) {
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("spawn");
+    let (stdin, lines) = (child.stdin.take().expect("stdin"), lines_of(child.stdout.take().expect("stdout")));
+    (Proc(child), stdin, lines)
+}
+
 fn next_until(rx: &std::sync::mpsc::Receiver<String>, f: impl Fn(&str) -> bool) -> String {
     loop {
         let l = rx.recv_timeout(Duration::from_secs(10)).expect("a line within 10 s");
@@ -536,29 +543,15 @@ for l in f:
         print(l.decode().strip(), flush=True); break
 s.sendall(b"/quit\n")
 "#;
-    let mut pyc = Proc(
-        Command::new("python3")
-            .args(["-c", py, &s.port.to_string()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python"),
-    );
-    let py_out = lines_of(pyc.0.stdout.take().expect("stdout"));
-    let mut py_in = pyc.0.stdin.take().expect("stdin");
+    let mut py_cmd = Command::new("python3");
+    py_cmd.args(["-c", py, &s.port.to_string()]);
+    let (_py, mut py_in, py_out) = piped(py_cmd);
     assert_eq!(next_until(&py_out, |_| true), fp, "Python sees the certificate sockit printed");
     assert!(next_until(&py_out, |_| true).starts_with("* welcome to secure, you are guest-"));
     next_until(&py_out, |l| l == "ready");
     // sockit's own client, over TLS.
-    let mut bob = Proc(
-        sockit_cmd(&["chat", "join", "--tls", "--insecure", &format!("127.0.0.1:{}", s.port), "--nick", "bob"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("join"),
-    );
-    let bob_out = lines_of(bob.0.stdout.take().expect("stdout"));
-    let mut bob_in = bob.0.stdin.take().expect("stdin");
+    let (mut bob, mut bob_in, bob_out) =
+        piped(sockit_cmd(&["chat", "join", "--tls", "--insecure", &format!("127.0.0.1:{}", s.port), "--nick", "bob"]));
     next_until(&bob_out, |l| l.ends_with("is now known as bob"));
     py_in.write_all(b"go\n").expect("go");
     assert_eq!(next_until(&bob_out, |l| l.starts_with('<')), "<py> hello over tls");
