@@ -111,8 +111,16 @@ pub fn relay_stdio(stream: TcpStream, opts: &RelayOptions) -> Result<RelayStats,
     let stdout = io::stdout();
     let received = std::cell::Cell::new(0u64);
     let mut seen = activity.load(Ordering::Relaxed);
+    // The idle timeout and -q lean on a timed-out read and on shutdown() waking a blocked
+    // read: proven for read(2) on every kernel sockit runs on, so those relays keep it.
+    let splice = opts.idle_timeout.is_none() && opts.quit_after_eof.is_none();
     let end = loop {
-        let r = pump_out(stream.as_fd(), stdout.as_fd(), &|n| received.set(received.get() + n));
+        let count = |n| received.set(received.get() + n);
+        let r = if splice {
+            pump_out(stream.as_fd(), stdout.as_fd(), &count)
+        } else {
+            pump(stream.as_fd(), stdout.as_fd(), &count)
+        };
         match r {
             Ok(_) if quit.load(Ordering::Relaxed) => break RelayEnd::Quit,
             Ok(_) => break RelayEnd::PeerClosed,
