@@ -11,12 +11,14 @@ trap 'kill $listeners 2>/dev/null; rm -rf "$work"' EXIT
 
 # A few listeners of our own, so there is something to find.
 python3 -c '
-import socket, time
+import socket, sys, time
 ls = [socket.socket() for _ in range(5)]
 for s in ls: s.bind(("127.0.0.1", 0)); s.listen()
-time.sleep(600)' &
+open(sys.argv[1], "w").write("listening")
+time.sleep(600)' "$work/ready" &
 listeners=$!
-sleep 0.3
+# Scan only once every listener is up (a fixed sleep lost the race on a loaded machine).
+for _ in $(seq 200); do [ -s "$work/ready" ] && break; sleep 0.05; done
 
 s_times=() n_times=() peak=0
 for ((r = 0; r < ROUNDS; r++)); do
