@@ -244,16 +244,16 @@ pub fn parse_reply(datagram: &[u8]) -> Option<ServerInfo> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn join_notices_name_the_first_few() {
-        assert_eq!(super::join_notice(&[]), "");
-        assert_eq!(super::join_notice(&["alice"]), "* alice joined");
-        assert_eq!(super::join_notice(&["a", "b"]), "* a and b joined");
-        assert_eq!(super::join_notice(&["a", "b", "c", "d", "e"]), "* a, b, c, d and e joined");
-        assert_eq!(super::join_notice(&["a", "b", "c", "d", "e", "f", "g"]), "* a, b, c, d, e and 2 others joined");
+        assert_eq!(join_notice(&[]), "");
+        assert_eq!(join_notice(&["alice"]), "* alice joined");
+        assert_eq!(join_notice(&["a", "b"]), "* a and b joined");
+        assert_eq!(join_notice(&["a", "b", "c", "d", "e"]), "* a, b, c, d and e joined");
+        assert_eq!(join_notice(&["a", "b", "c", "d", "e", "f", "g"]), "* a, b, c, d, e and 2 others joined");
     }
-
-    use super::*;
 
     fn frames(max: usize, chunks: &[&[u8]]) -> Vec<Frame> {
         let mut f = LineFramer::new(max);

@@ -648,7 +648,7 @@ fn chat_join(a: cli::ChatJoinArgs) -> Outcome {
             let found =
                 sockit::chat::discovery::discover(&targets, std::time::Duration::from_secs_f64(a.discovery.timeout))?;
             let chosen: Vec<_> = found.iter().filter(|f| a.room.as_ref().is_none_or(|r| &f.info.room == r)).collect();
-            match chosen.as_slice() {
+            let f = match chosen.as_slice() {
                 [] => {
                     return Err(Fail::Runtime(anyhow::anyhow!(
                         "no chat server{} answered the discovery probe: give HOST[:PORT]",
@@ -657,13 +657,13 @@ fn chat_join(a: cli::ChatJoinArgs) -> Outcome {
                 }
                 [one] => {
                     eprintln!("sockit: joining {} at {}", one.info.room, one.address);
-                    (one.address, one.address.ip().to_string(), one.info.tls)
+                    one
                 }
                 several if io::IsTerminal::is_terminal(&io::stdin()) => {
                     // On a terminal, ask; in a pipe, stdin is the conversation.
                     let pick = sockit::chat::discovery::ask(several, &mut io::stdin().lock(), &mut io::stderr())
                         .ok_or_else(|| Fail::Usage("no chat server chosen: pass --room NAME or HOST[:PORT]".into()))?;
-                    (several[pick].address, several[pick].address.ip().to_string(), several[pick].info.tls)
+                    several[pick]
                 }
                 several => {
                     let list: Vec<String> =
@@ -673,7 +673,8 @@ fn chat_join(a: cli::ChatJoinArgs) -> Outcome {
                         list.join(", ")
                     )));
                 }
-            }
+            };
+            (f.address, f.address.ip().to_string(), f.info.tls)
         }
     };
     let tls = if a.tls || discovered_tls || a.ca.is_some() || a.insecure {

@@ -16,12 +16,12 @@ use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// Probes started before their answers are looked at.
-const ROUND: usize = 64;
-
 use rustix::event::epoll;
 use socket2::{Domain, Socket, Type};
 use sockit_core::scan::PortState;
+
+/// Probes started before their answers are looked at.
+const ROUND: usize = 64;
 
 /// How to scan.
 #[derive(Debug, Clone)]
@@ -308,7 +308,7 @@ impl<'a> Worker<'a> {
     /// Open a socket and connect; record at once what is known at once.
     fn start(&mut self, job: u64, attempt: u32) -> io::Result<Start> {
         let target = self.shared.target(job);
-        let domain = if target.is_ipv4() { Domain::IPV4 } else { Domain::IPV6 };
+        let domain = Domain::for_address(target);
         let spare = match self.spare.pop() {
             Some((d, s)) if d == domain => Some(s),
             _ => None,
@@ -377,9 +377,7 @@ impl<'a> Worker<'a> {
                         self.shared.record(probe.job, state);
                         // Refused, never registered with epoll: fit to connect again.
                         if state == PortState::Closed && self.reuse && self.spare.len() < ROUND {
-                            let domain =
-                                if self.shared.target(probe.job).is_ipv4() { Domain::IPV4 } else { Domain::IPV6 };
-                            self.spare.push((domain, probe.sock));
+                            self.spare.push((Domain::for_address(self.shared.target(probe.job)), probe.sock));
                         }
                     }
                 }

@@ -164,13 +164,7 @@ pub fn relay_stdio(stream: TcpStream, opts: &RelayOptions) -> Result<RelayStats,
 /// (gVisor emulates it with copies: 1.5-1.8 s per GiB against 0.7 s with read/write; on a
 /// Linux 6.18 VM, pipe-to-socket splice moved 1.1-1.3 GB/s against 1.4 GB/s).
 pub fn pump(from: BorrowedFd<'_>, to: BorrowedFd<'_>, count: &dyn Fn(u64)) -> io::Result<u64> {
-    const BUF: usize = 1 << 20;
-    for end in [from, to] {
-        // Refused above /proc/sys/fs/pipe-max-size for unprivileged users: then the default stays.
-        if is_pipe(end) {
-            let _ = rustix::pipe::fcntl_setpipe_size(end, BUF);
-        }
-    }
+    grow_pipes(&[from, to]);
     let mut buf = vec![0u8; BUF];
     let mut total = 0u64;
     loop {
@@ -194,7 +188,6 @@ pub fn pump(from: BorrowedFd<'_>, to: BorrowedFd<'_>, count: &dyn Fn(u64)) -> io
 pub fn pump_out(from: BorrowedFd<'_>, to: BorrowedFd<'_>, count: &dyn Fn(u64)) -> io::Result<u64> {
     use rustix::io::Errno;
     use rustix::pipe::{SpliceFlags, splice};
-    const CHUNK: usize = 1 << 20;
     let direct = is_pipe(to);
     let file_like = rustix::fs::fstat(to).is_ok_and(|st| {
         matches!(
@@ -205,22 +198,13 @@ pub fn pump_out(from: BorrowedFd<'_>, to: BorrowedFd<'_>, count: &dyn Fn(u64)) -
     if !direct && !file_like {
         return pump(from, to, count);
     }
-    let via = if direct {
-        let _ = rustix::pipe::fcntl_setpipe_size(to, CHUNK);
-        None
-    } else {
-        let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
-        let _ = rustix::pipe::fcntl_setpipe_size(&w, CHUNK);
-        Some((r, w))
-    };
+    let via = if direct { None } else { Some(rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?) };
+    grow_pipes(&[via.as_ref().map_or(to, |(_, w)| w.as_fd())]);
     let unsupported = |e: Errno| matches!(e, Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP);
-    // Set when `to` refuses splice after all (a file opened for appending does): each chunk
-    // is then copied out of sockit's pipe instead.
-    let mut copy_out = false;
     let mut total = 0u64;
     loop {
         let into = via.as_ref().map_or(to, |(_, w)| w.as_fd());
-        let n = match splice(from, None, into, None, CHUNK, SpliceFlags::MOVE) {
+        let n = match splice(from, None, into, None, BUF, SpliceFlags::MOVE) {
             Ok(0) => return Ok(total),
             Ok(n) => n,
             Err(Errno::INTR) => continue,
@@ -229,27 +213,22 @@ pub fn pump_out(from: BorrowedFd<'_>, to: BorrowedFd<'_>, count: &dyn Fn(u64)) -
         };
         if let Some((r, _)) = &via {
             let mut left = n;
-            while left > 0 && !copy_out {
+            while left > 0 {
                 match splice(r, None, to, None, left, SpliceFlags::MOVE) {
                     Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                     Ok(m) => left -= m,
                     Err(Errno::INTR) => {}
-                    Err(e) if unsupported(e) => copy_out = true,
+                    Err(e) if unsupported(e) => {
+                        // `to` refuses splice after all (a file opened for appending does):
+                        // copy out what is in the pipe, and read/write from here on.
+                        let mut rest = vec![0u8; left];
+                        io::Read::read_exact(&mut std::fs::File::from(r.try_clone()?), &mut rest)?;
+                        write_all_fd(to, &rest)?;
+                        count(n as u64);
+                        return Ok(total + n as u64 + pump(from, to, count)?);
+                    }
                     Err(e) => return Err(e.into()),
                 }
-            }
-            if left > 0 {
-                let mut buf = vec![0u8; left];
-                let mut got = 0;
-                while got < left {
-                    match rustix::io::read(r, &mut buf[got..]) {
-                        Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                        Ok(k) => got += k,
-                        Err(Errno::INTR) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                write_all_fd(to, &buf)?;
             }
         }
         total += n as u64;
@@ -262,13 +241,8 @@ pub fn pump_out(from: BorrowedFd<'_>, to: BorrowedFd<'_>, count: &dyn Fn(u64)) -
 /// three buffers of 1 MiB go round. If writing fails, the reading thread is left to end with
 /// its next read (its sender is gone); `from` is owned for that reason.
 pub fn pump_ahead(from: impl AsFd + Send + 'static, to: BorrowedFd<'_>, count: &dyn Fn(u64)) -> io::Result<u64> {
-    const BUF: usize = 1 << 20;
     const BUFFERS: usize = 3;
-    for end in [from.as_fd(), to] {
-        if is_pipe(end) {
-            let _ = rustix::pipe::fcntl_setpipe_size(end, BUF);
-        }
-    }
+    grow_pipes(&[from.as_fd(), to]);
     let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<io::Result<(Vec<u8>, usize)>>(BUFFERS);
     let (free_tx, free_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(BUFFERS);
     for _ in 0..BUFFERS {
@@ -318,6 +292,20 @@ fn write_all_fd(to: BorrowedFd<'_>, mut buf: &[u8]) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The relays' buffer size, and the size their pipes are grown to.
+const BUF: usize = 1 << 20;
+
+/// Grow those of `fds` that are pipes to `BUF` (the default 64 KiB costs a system call per
+/// 64 KiB). Refused above /proc/sys/fs/pipe-max-size for unprivileged users: then the default
+/// stays.
+fn grow_pipes(fds: &[BorrowedFd<'_>]) {
+    for &fd in fds {
+        if is_pipe(fd) {
+            let _ = rustix::pipe::fcntl_setpipe_size(fd, BUF);
+        }
+    }
 }
 
 fn is_pipe(fd: BorrowedFd<'_>) -> bool {

@@ -154,7 +154,7 @@ impl Shared {
     /// Announce that member `id` joined as `nick`: at once after a quiet spell; during a burst,
     /// with the rest of the burst when the window closes.
     async fn announce_join(self: &Arc<Self>, id: u64, nick: &str) {
-        let line: Arc<str> = Arc::from(format!("* {nick} joined\n"));
+        let line: Arc<str> = Arc::from(format!("{}\n", chat::join_notice(&[nick])));
         let full = {
             let mut room = self.lock();
             let now = Instant::now();
@@ -169,16 +169,21 @@ impl Shared {
                     let shared = Arc::clone(self);
                     tokio::spawn(async move {
                         tokio::time::sleep_until(due.into()).await;
-                        let joins = shared.lock().announce_joins();
-                        if let Some((notice, full)) = joins {
-                            shared.wait_for(&full, &notice).await;
-                        }
+                        shared.flush_joins().await;
                     });
                 }
                 Vec::new()
             }
         };
         self.wait_for(&full, &line).await;
+    }
+
+    /// Announce the joins gathered so far, if any.
+    async fn flush_joins(&self) {
+        let joins = self.lock().announce_joins();
+        if let Some((notice, full)) = joins {
+            self.wait_for(&full, &notice).await;
+        }
     }
 
     /// Deliver `line` to the recipients whose queues were full, waiting up to `stall` each.
