@@ -3,6 +3,7 @@
 
 pub mod addr;
 pub mod chat;
+pub mod endpoint;
 pub mod resolv_conf;
 pub mod scan;
 pub mod services;

@@ -226,3 +226,81 @@ mod tests {
         assert_eq!(Target::parse(""), Err(SpecError::EmptyTarget));
     }
 }
+
+/// A host as scanned: the name it was given as, if any, and the address probed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScannedHost {
+    pub name: Option<String>,
+    pub address: IpAddr,
+}
+
+/// What a scan found, host by host: the model `scan --json` prints and the text is laid out
+/// from.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanReport {
+    pub hosts: Vec<HostReport>,
+    pub ports_per_host: usize,
+    pub elapsed_ms: u128,
+    pub self_connects: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HostReport {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub address: IpAddr,
+    pub open: usize,
+    pub closed: usize,
+    pub filtered: usize,
+    /// Every port scanned (only open ones when asked), in port order.
+    pub ports: Vec<PortResult>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PortResult {
+    pub port: u16,
+    pub state: PortState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+}
+
+impl ScanReport {
+    /// Build the report from the states of every (host, port) pair, host-major
+    /// (`states[h * ports.len() + p]`), naming the services of ports that are not closed.
+    pub fn new(
+        hosts: &[ScannedHost],
+        ports: &[u16],
+        states: &[PortState],
+        service: impl Fn(u16) -> Option<String>,
+        only_open: bool,
+        elapsed_ms: u128,
+        self_connects: u64,
+    ) -> ScanReport {
+        let hosts = hosts
+            .iter()
+            .zip(states.chunks(ports.len().max(1)))
+            .map(|(host, states)| {
+                let count = |s: PortState| states.iter().filter(|&&x| x == s).count();
+                let ports = ports
+                    .iter()
+                    .zip(states)
+                    .filter(|&(_, &s)| !only_open || s == PortState::Open)
+                    .map(|(&port, &state)| PortResult {
+                        port,
+                        state,
+                        service: (state != PortState::Closed).then(|| service(port)).flatten(),
+                    })
+                    .collect();
+                HostReport {
+                    name: host.name.clone(),
+                    address: host.address,
+                    open: count(PortState::Open),
+                    closed: count(PortState::Closed),
+                    filtered: count(PortState::Filtered),
+                    ports,
+                }
+            })
+            .collect();
+        ScanReport { hosts, ports_per_host: ports.len(), elapsed_ms, self_connects }
+    }
+}

@@ -166,31 +166,49 @@ fn slide5(say: &mut dyn FnMut(&str)) -> DemoResult {
 
 fn slide67(say: &mut dyn FnMut(&str)) -> DemoResult {
     title(say, "Slides 6 and 7: threads, and a client/server chat");
-    // The chat server runs on its own runtime threads: more than one thing at a time.
-    let listener = tcp_on_lecture_port(say)?;
-    let port = listener.local_addr()?.port();
-    let disc = udp_on_lecture_port(say)?;
-    let disc_port = disc.local_addr()?.port();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = std::thread::spawn(move || -> std::io::Result<()> {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-        rt.block_on(async move {
-            listener.set_nonblocking(true)?;
-            disc.set_nonblocking(true)?;
-            let l = tokio::net::TcpListener::from_std(listener)?;
-            let d = tokio::net::UdpSocket::from_std(disc)?;
-            let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
-            tokio::spawn(async move { while rx.recv().await.is_some() {} });
-            let cfg = crate::chat::server::ServerConfig { room: "lecture".into(), ..Default::default() };
-            crate::chat::server::run(l, cfg, tx, Some(d), async {
-                let _ = stop_rx.await;
-            })
-            .await
+    // The chat server runs on its own runtime threads: more than one thing at a time. It is
+    // `sockit chat serve` itself, on the lecture's port if that is free.
+    use crate::chat::server::{self, ServeConfig, Stop};
+    let stop = tokio_util::sync::CancellationToken::new();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let server = {
+        let stop = stop.clone();
+        std::thread::spawn(move || -> Result<server::Stopped, crate::net::NetError> {
+            let cfg = |port| ServeConfig {
+                bind: SocketAddr::from(([127, 0, 0, 1], port)),
+                discovery_port: Some(port),
+                tls: None,
+                room: "lecture".into(),
+                max_clients: 100,
+                max_line: 4096,
+                rate: 0.0,
+            };
+            let mut started = |s: &server::Started| {
+                let _ = started_tx.send(s.clone());
+            };
+            match server::run(&cfg(DEFAULT_PORT), |_| {}, &mut started, Stop::Token(stop.clone())) {
+                Err(crate::net::NetError::InUse { .. }) => {
+                    server::run(&cfg(0), |_| {}, &mut started, Stop::Token(stop))
+                }
+                r => r,
+            }
         })
-    });
+    };
+    let Ok(started) = started_rx.recv_timeout(Duration::from_secs(5)) else {
+        return Err(match server.join() {
+            Ok(Err(e)) => e.into(),
+            _ => "the chat server did not start".into(),
+        });
+    };
+    let port = started.address.port();
+    let disc_port = started.discovery.map_or(port, |d| d.port());
+    if port != DEFAULT_PORT {
+        say(&format!("  (TCP or UDP port {DEFAULT_PORT} is taken here: using {port} instead)"));
+    }
     say(&format!("A chat server listens on TCP port {port} and answers discovery on UDP port {disc_port}."));
     let target = SocketAddr::new(IpAddr::V4(LOOPBACK_BROADCAST), disc_port);
-    let found = crate::chat::discovery::discover(&[target], Duration::from_millis(500))?;
+    let probe = crate::chat::discovery::DiscoveryConfig { targets: vec![target], wait: Duration::from_millis(500) };
+    let found = crate::chat::discovery::discover(&probe)?;
     let Some(f) = found.first() else { return Err("no chat server answered the discovery probe".into()) };
     say(&format!(
         "A client broadcasts a probe to {target} and finds room '{}' at {} ({} users).",
@@ -243,7 +261,7 @@ fn slide67(say: &mut dyn FnMut(&str)) -> DemoResult {
             say(&format!("  {who} sees: {line}"));
         }
     }
-    let _ = stop_tx.send(());
+    stop.cancel();
     server.join().map_err(|_| "the chat server thread failed")??;
     say("Both clients talked at once; the server relayed each line whole, then shut down.");
     Ok(())

@@ -1,15 +1,19 @@
 //! sockit: the OS-facing half of the toolkit. Each module is one slide of the lecture grown
 //! into a tool; the pure logic it builds on lives in `sockit_core`.
 //!
-//! Library functions return typed results and errors; they never print and never exit.
+//! Every command is `x::run(&XConfig, io) -> Result<XReport, XError>`: the library does the
+//! work, owns its runtime, threads and signals, and touches the outside world only through
+//! what it is handed (`stdio::Stdio`, a callback for what it reports as it goes). It never
+//! prints and never exits.
 
 pub mod chat;
 pub mod demo;
-pub mod exit;
 pub mod host;
 pub mod net;
+pub mod relay;
 pub mod resolve;
 pub mod scan;
+pub mod stdio;
 pub mod tcp;
 pub mod tls;
 pub mod udp;

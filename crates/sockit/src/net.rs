@@ -6,6 +6,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use sockit_core::endpoint::Host;
+
 use crate::resolve::{self, Families, ResolveError};
 
 /// The lecture's port for the UDP and TCP demos.
@@ -44,6 +46,40 @@ impl NetError {
     pub fn io(what: impl Into<String>, cause: io::Error) -> NetError {
         NetError::Io { what: what.into(), cause }
     }
+
+    /// Whether the output went away (`sockit ... | head`): success for the user.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, NetError::Io { cause, .. } if cause.kind() == io::ErrorKind::BrokenPipe)
+    }
+
+    /// Whether the user must fix the command (exit 2) rather than the world (exit 1).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, NetError::NeedsBroadcast { .. } | NetError::TooLarge { .. })
+    }
+}
+
+/// The one list of accept errors that cost one connection rather than the server: a client
+/// that reset before accept() finished, or a passing shortage of descriptors or memory.
+pub fn accept_error_is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(
+            libc::ECONNABORTED
+                | libc::ECONNRESET
+                | libc::EINTR
+                | libc::EMFILE
+                | libc::ENFILE
+                | libc::ENOBUFS
+                | libc::ENOMEM
+                | libc::EPROTO
+                | libc::EPERM
+        )
+    )
+}
+
+/// Whether a transient accept error is a shortage worth a short pause before the next try.
+pub fn accept_error_is_shortage(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
 }
 
 /// The largest UDP payload for an address family.
@@ -51,24 +87,28 @@ pub fn max_datagram(addr: &SocketAddr) -> usize {
     if addr.is_ipv4() { 65_507 } else { 65_527 }
 }
 
-/// HOST to an address: an IP literal, `broadcast` (255.255.255.255), or a name the system
-/// resolver knows (its first address).
-pub fn resolve_host(host: &str) -> Result<IpAddr, NetError> {
-    if host.eq_ignore_ascii_case("broadcast") {
-        return Ok(IpAddr::V4(Ipv4Addr::BROADCAST));
+/// The one resolver entry for a host: an address is itself; `broadcast` is 255.255.255.255;
+/// a name gets every address the system resolver gives, in its order of preference.
+pub fn resolve_all(host: &Host, port: u16) -> Result<Vec<SocketAddr>, NetError> {
+    match host {
+        Host::Ip(ip) => Ok(vec![SocketAddr::new(*ip, port)]),
+        Host::Name(n) if n.eq_ignore_ascii_case("broadcast") => {
+            Ok(vec![SocketAddr::new(IpAddr::V4(Ipv4Addr::BROADCAST), port)])
+        }
+        Host::Name(n) => Ok(resolve::system_lookup(n, Families::Both)?
+            .addresses
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, port))
+            .collect()),
     }
-    if let Ok(ip) = sockit_core::addr::parse_ip(host) {
-        return Ok(ip);
-    }
-    Ok(resolve::system_lookup(host, Families::Both)?.addresses[0])
 }
 
-/// Parse `PORT`, `ADDR:PORT` or `[IPv6]:PORT` (a bare port binds every IPv4 address).
-pub fn parse_bind(s: &str) -> Option<SocketAddr> {
-    if let Ok(p) = s.parse::<u16>() {
-        return Some(SocketAddr::from(([0, 0, 0, 0], p)));
-    }
-    s.parse().ok()
+/// The first address `resolve_all` gives.
+pub fn resolve_one(host: &Host, port: u16) -> Result<SocketAddr, NetError> {
+    resolve_all(host, port)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| NetError::io(format!("{host}"), io::Error::other("no address")))
 }
 
 /// The error for a failed bind, with the fix.
@@ -123,4 +163,32 @@ pub fn raise_fd_limit() -> u64 {
         }
     }
     getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX)
+}
+
+/// The one receive-until-deadline loop: every datagram that reaches `sock` before `deadline`
+/// goes to `on`; ICMP errors for earlier sends and interruptions are passed over. Returns how
+/// many arrived.
+pub fn recv_until(
+    sock: &std::net::UdpSocket,
+    deadline: std::time::Instant,
+    mut on: impl FnMut(&[u8], SocketAddr) -> io::Result<()>,
+) -> Result<u64, NetError> {
+    let mut buf = vec![0u8; 65_536];
+    let mut n = 0;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Ok(n);
+        }
+        sock.set_read_timeout(Some(left)).map_err(|e| NetError::io("timeout", e))?;
+        match sock.recv_from(&mut buf) {
+            Ok((len, from)) => {
+                n += 1;
+                on(&buf[..len], from).map_err(|e| NetError::io("output", e))?;
+            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => return Ok(n),
+            Err(e) if matches!(e.kind(), io::ErrorKind::ConnectionRefused | io::ErrorKind::Interrupted) => {}
+            Err(e) => return Err(NetError::io("receive", e)),
+        }
+    }
 }

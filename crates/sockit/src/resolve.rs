@@ -649,3 +649,125 @@ pub fn reverse(method: &Method, ip: IpAddr) -> Result<ReverseAnswer, ResolveErro
         }),
     }
 }
+
+/// `lookup` and `reverse`: what to resolve, and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamesConfig {
+    /// Names or addresses from the command line.
+    pub items: Vec<String>,
+    /// More, one a line, from a file (`-`: the input handed to `run`).
+    pub file: Option<std::path::PathBuf>,
+    /// Ask this server directly.
+    pub server: Option<SocketAddr>,
+    /// Without `server`, ask resolv.conf's servers directly (not the system resolver).
+    pub direct: bool,
+    pub tcp: bool,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub concurrency: usize,
+    /// For `lookup`: one record type (None: addresses), and which families.
+    pub rtype: Option<RecordType>,
+    pub families: Families,
+}
+
+/// Why `lookup` or `reverse` could not start, or could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum NamesError {
+    #[error(transparent)]
+    Host(#[from] crate::host::HostError),
+    #[error("{} lists no nameserver: give one with --server IP", crate::host::RESOLV_CONF)]
+    NoNameserver,
+    #[error("cannot read {path}: {cause}")]
+    Read { path: String, cause: std::io::Error },
+    #[error("output: {0}")]
+    Output(#[source] std::io::Error),
+}
+
+/// Where each item's result goes, in input order; an error stops the run.
+pub type Done<'a, T> = dyn FnMut(&str, Result<T, ResolveError>) -> std::io::Result<()> + 'a;
+
+/// How many of the items failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NamesReport {
+    pub total: usize,
+    pub failed: usize,
+}
+
+impl NamesConfig {
+    fn method(&self) -> Result<Method, NamesError> {
+        let servers = match self.server {
+            Some(s) => vec![s],
+            None if self.direct => {
+                let servers = crate::host::resolv_conf_servers(std::path::Path::new(crate::host::RESOLV_CONF))?;
+                if servers.is_empty() {
+                    return Err(NamesError::NoNameserver);
+                }
+                servers
+            }
+            None => return Ok(Method::System),
+        };
+        let config = DnsConfig { servers, tcp: self.tcp, timeout: self.timeout, retries: self.retries };
+        Ok(Method::Direct { config, rtype: self.rtype })
+    }
+
+    /// The items: the arguments, then the file's lines (blank lines and `#` comments skipped).
+    fn items(&self, input: impl Read) -> Result<Vec<String>, NamesError> {
+        let mut items = self.items.clone();
+        if let Some(path) = &self.file {
+            let read = |e| NamesError::Read { path: path.display().to_string(), cause: e };
+            let text = if path == std::path::Path::new("-") {
+                std::io::read_to_string(input).map_err(read)?
+            } else {
+                std::fs::read_to_string(path).map_err(read)?
+            };
+            items.extend(
+                text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string),
+            );
+        }
+        Ok(items)
+    }
+}
+
+/// Resolve every name, handing each result to `done` in input order.
+pub fn lookup_run(cfg: &NamesConfig, input: impl Read, done: &mut Done<'_, Answer>) -> Result<NamesReport, NamesError> {
+    let method = cfg.method()?;
+    let items = cfg.items(input)?;
+    run_each(&items, cfg.concurrency, |n| lookup(&method, n, cfg.families), done)
+}
+
+/// Reverse-resolve every address, handing each result to `done` in input order; a line that
+/// is not an address fails on its own.
+pub fn reverse_run(
+    cfg: &NamesConfig,
+    input: impl Read,
+    done: &mut Done<'_, ReverseAnswer>,
+) -> Result<NamesReport, NamesError> {
+    let method = cfg.method()?;
+    let items = cfg.items(input)?;
+    let work = |s: &str| {
+        let ip = sockit_core::addr::parse_ip(s)
+            .map_err(|e| ResolveError::BadName { name: s.to_string(), reason: e.to_string() })?;
+        reverse(&method, ip)
+    };
+    run_each(&items, cfg.concurrency, work, done)
+}
+
+fn run_each<T: Send>(
+    items: &[String],
+    concurrency: usize,
+    work: impl Fn(&str) -> Result<T, ResolveError> + Sync,
+    done: &mut Done<'_, T>,
+) -> Result<NamesReport, NamesError> {
+    let mut failed = 0;
+    for_each_ordered(
+        items,
+        concurrency,
+        |s| work(s),
+        |i, r| {
+            failed += usize::from(r.is_err());
+            done(&items[i], r)
+        },
+    )
+    .map_err(NamesError::Output)?;
+    Ok(NamesReport { total: items.len(), failed })
+}

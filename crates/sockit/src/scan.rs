@@ -482,3 +482,77 @@ mod tests {
         assert_eq!((0..10).map(|j| p.at(j)).collect::<Vec<_>>(), (0..10).collect::<Vec<_>>());
     }
 }
+
+/// `scan`: what to probe and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanPlan {
+    pub targets: Vec<sockit_core::scan::Target>,
+    /// The targets as written, for names in the report.
+    pub specs: Vec<String>,
+    pub ports: Vec<u16>,
+    pub concurrency: usize,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub rate: Option<f64>,
+    pub randomize: bool,
+    /// Report only open ports.
+    pub only_open: bool,
+}
+
+/// Why a scan did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error(transparent)]
+    Resolve(#[from] crate::resolve::ResolveError),
+    #[error("scan: {0}")]
+    Io(#[from] io::Error),
+}
+
+impl ScanPlan {
+    /// How many probes the plan makes, once names are resolved (one address each).
+    pub fn jobs(&self) -> u128 {
+        self.targets.iter().map(sockit_core::scan::Target::count).sum::<u128>() * self.ports.len() as u128
+    }
+}
+
+/// Resolve the plan's names (the first address the resolver prefers, as nmap does), scan, and
+/// report; `done` counts finished probes for a progress display.
+pub fn run(plan: &ScanPlan, done: &AtomicU64) -> Result<sockit_core::scan::ScanReport, ScanError> {
+    use sockit_core::scan::{ScanReport, ScannedHost, Target};
+    let mut hosts: Vec<ScannedHost> = Vec::new();
+    for (spec, t) in plan.specs.iter().zip(&plan.targets) {
+        match t {
+            Target::Name(n) => {
+                let ans = crate::resolve::system_lookup(n, crate::resolve::Families::Both)?;
+                hosts.push(ScannedHost { name: Some(spec.clone()), address: ans.addresses[0] });
+            }
+            block => hosts.extend(block.addresses().map(|address| ScannedHost { name: None, address })),
+        }
+    }
+    let limit = crate::net::raise_fd_limit();
+    // Leave room for stdio, the epoll descriptors and whatever else the process holds.
+    let concurrency = plan.concurrency.min(limit.saturating_sub(64).max(1) as usize);
+    let cfg = ScanConfig {
+        ports: plan.ports.clone(),
+        concurrency,
+        timeout: plan.timeout,
+        retries: plan.retries,
+        rate: plan.rate,
+        randomize: plan.randomize,
+        workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+    };
+    let addrs: Vec<IpAddr> = hosts.iter().map(|h| h.address).collect();
+    let outcome = scan(&addrs, &cfg, done)?;
+    let registry = crate::host::service_registry();
+    let service =
+        |port| registry.by_port(port, Some(sockit_core::services::Proto::Tcp)).into_iter().next().map(|s| s.name);
+    Ok(ScanReport::new(
+        &hosts,
+        &cfg.ports,
+        &outcome.states,
+        service,
+        plan.only_open,
+        outcome.elapsed.as_millis(),
+        outcome.self_connects,
+    ))
+}

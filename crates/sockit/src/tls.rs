@@ -1,15 +1,18 @@
-//! TLS for `sockit tcp` (rustls with the ring provider).
+//! TLS (rustls with the ring provider) as a transport: configuration, a handshake with a
+//! deadline, and a tunnel that turns a TLS connection into a plain stream for the relay and
+//! the servers, so the end-of-input rules live in one place (`relay`).
 //!
-//! A listener uses `--cert`/`--key` (PEM) or makes a self-signed certificate and says its
-//! SHA-256 fingerprint, so a client can check it. A client verifies the server against
-//! `--ca FILE` or the system's roots, or skips that with `--insecure` (handshake signatures
-//! are still checked). The relay is one thread polling stdin and the socket: rustls moves
-//! records, and the EOF rules are those of the plain relay, with close_notify before FIN.
+//! A server uses a certificate and key (PEM) or makes a self-signed certificate and says its
+//! SHA-256 fingerprint, so a client can check it. A client verifies the server against a CA
+//! file or the system's roots, or skips that when told to be insecure (handshake signatures
+//! are still checked). The tunnel is one thread polling the socket and its end of a socket
+//! pair: rustls moves records; the plain side's EOF becomes close_notify then FIN, and the
+//! peer's close_notify or FIN becomes EOF on the plain side.
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
-use std::os::fd::AsFd;
-use std::path::Path;
+use std::net::{Shutdown, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,7 +23,39 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, ServerConfig, SignatureScheme};
 
 use crate::net::NetError;
-use crate::tcp::{RelayEnd, RelayOptions, RelayStats};
+use crate::relay::{Conn, Stream};
+
+/// How long a peer has to finish its TLS handshake.
+pub const HANDSHAKE: Duration = Duration::from_secs(10);
+
+/// A server's certificate: PEM files, or self-signed when both are `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerTls {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+/// What a client trusts: a CA file, the system's roots, or (insecure) any certificate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientTls {
+    pub ca: Option<PathBuf>,
+    pub insecure: bool,
+}
+
+/// A server configuration for a listener on `local`, with its certificate's fingerprint. A
+/// self-signed certificate names localhost, the loopback addresses, the bound address and the
+/// host name.
+pub fn server_config_for(
+    tls: &ServerTls,
+    local: std::net::SocketAddr,
+) -> Result<(Arc<ServerConfig>, String), NetError> {
+    let mut names = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into(), crate::host::hostname()];
+    if !local.ip().is_unspecified() {
+        names.push(local.ip().to_string());
+    }
+    names.dedup();
+    server_config(tls.cert.as_deref(), tls.key.as_deref(), &names)
+}
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -166,21 +201,99 @@ fn handshake_error(peer: &str, e: &rustls::Error) -> NetError {
     tls_error(format!("TLS handshake with {peer} failed ({e})"), hint)
 }
 
-/// Relay stdin and stdout over a TLS connection on `sock`, with the plain relay's EOF rules.
-pub fn relay(mut conn: rustls::Connection, mut sock: TcpStream, opts: &RelayOptions) -> Result<RelayStats, NetError> {
-    let peer = sock.peer_addr().map_or("the peer".to_string(), |a| a.to_string());
-    sock.set_nonblocking(true).map_err(|e| NetError::io("non-blocking socket", e))?;
-    let stdin = io::stdin();
-    let stdout = io::stdout();
-    let stdin_tty = io::IsTerminal::is_terminal(&stdin);
-    let mut buf = vec![0u8; 64 * 1024];
-    let (mut stdin_open, mut peer_open, mut fin_sent) = (true, true, false);
-    let (mut sent, mut received) = (0u64, 0u64);
-    let mut quit_at: Option<Instant> = None;
-    let mut last_activity = Instant::now();
+/// The TLS client side of `stream`: handshake within `HANDSHAKE`, then a tunnel.
+pub fn client(stream: TcpStream, config: Arc<ClientConfig>, name: ServerName<'static>) -> Result<Conn, NetError> {
+    let conn = rustls::ClientConnection::new(config, name).map_err(|e| tls_error("TLS", e))?;
+    tunnel(conn.into(), stream)
+}
+
+/// The TLS server side of `stream`: handshake within `HANDSHAKE`, then a tunnel.
+pub fn server(stream: TcpStream, config: Arc<ServerConfig>) -> Result<Conn, NetError> {
+    let conn = rustls::ServerConnection::new(config).map_err(|e| tls_error("TLS", e))?;
+    tunnel(conn.into(), stream)
+}
+
+/// Finish the handshake on `sock` by `HANDSHAKE` from now, then move records in a thread of
+/// their own; the returned connection's stream is the plaintext.
+fn tunnel(mut conn: rustls::Connection, mut sock: TcpStream) -> Result<Conn, NetError> {
+    let peer = sock.peer_addr().map_err(|e| NetError::io("peer address", e))?;
+    handshake(&mut conn, &mut sock, &peer.to_string(), Instant::now() + HANDSHAKE)?;
+    let (outer, inner) = UnixStream::pair().map_err(|e| NetError::io("socketpair", e))?;
+    let name = peer.to_string();
+    let t = std::thread::Builder::new()
+        .name("tls".into())
+        .spawn(move || move_records(conn, sock, inner, &name))
+        .map_err(|e| NetError::io("cannot start a thread", e))?;
+    Ok(Conn { stream: Stream::Unix(outer), peer, tunnel: Some(t) })
+}
+
+fn handshake(
+    conn: &mut rustls::Connection,
+    sock: &mut TcpStream,
+    peer: &str,
+    deadline: Instant,
+) -> Result<(), NetError> {
+    let timed_out = || {
+        tls_error(format!("TLS handshake with {peer} failed"), format!("no handshake within {} s", HANDSHAKE.as_secs()))
+    };
+    let io_err = |e: io::Error| NetError::io(format!("TLS handshake with {peer}"), e);
+    while conn.is_handshaking() || conn.wants_write() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(timed_out());
+        }
+        sock.set_write_timeout(Some(left)).map_err(io_err)?;
+        sock.set_read_timeout(Some(left)).map_err(io_err)?;
+        if conn.wants_write() {
+            match conn.write_tls(sock) {
+                Ok(_) => continue,
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                    return Err(timed_out());
+                }
+                Err(e) => return Err(io_err(e)),
+            }
+        }
+        match conn.read_tls(sock) {
+            Ok(0) => {
+                return Err(tls_error(format!("TLS handshake with {peer} failed"), "the peer closed the connection"));
+            }
+            Ok(_) => {
+                if let Err(e) = conn.process_new_packets() {
+                    // Tell the peer why, if we can, before giving up.
+                    let _ = conn.write_tls(sock);
+                    return Err(handshake_error(peer, &e));
+                }
+            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                return Err(timed_out());
+            }
+            Err(e) => return Err(io_err(e)),
+        }
+    }
+    let none = |e: io::Error| NetError::io("socket", e);
+    sock.set_write_timeout(None).map_err(none)?;
+    sock.set_read_timeout(None).map_err(none)?;
+    Ok(())
+}
+
+/// Move records between the TLS socket and the plaintext end of the socket pair until both
+/// directions have ended, or the plain side is closed altogether (then what it wrote is
+/// still sent, with close_notify and FIN after it).
+fn move_records(
+    mut conn: rustls::Connection,
+    mut sock: TcpStream,
+    mut plain: UnixStream,
+    peer: &str,
+) -> Result<(), NetError> {
     let io_err = |e: io::Error| NetError::io(format!("connection with {peer}"), e);
+    sock.set_nonblocking(true).map_err(io_err)?;
+    plain.set_nonblocking(true).map_err(io_err)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    // Plaintext from the peer that the plain side has not taken yet.
+    let mut pending: Vec<u8> = Vec::new();
+    let (mut plain_open, mut plain_gone, mut peer_open) = (true, false, true);
+    let (mut fin_sent, mut eof_told) = (false, false);
     loop {
-        // Hand rustls' pending records to the socket.
         while conn.wants_write() {
             match conn.write_tls(&mut sock) {
                 Ok(_) => {}
@@ -188,64 +301,71 @@ pub fn relay(mut conn: rustls::Connection, mut sock: TcpStream, opts: &RelayOpti
                 Err(e) => return Err(io_err(e)),
             }
         }
-        if !stdin_open && !opts.no_shutdown && !conn.wants_write() && !fin_sent {
-            let _ = sock.shutdown(std::net::Shutdown::Write);
+        if !plain_open && !conn.wants_write() && !fin_sent {
+            let _ = sock.shutdown(Shutdown::Write);
             fin_sent = true;
         }
-        if !peer_open && (stdin_tty || !stdin_open) {
-            return Ok(RelayStats { sent, received, end: RelayEnd::PeerClosed });
+        if plain_gone {
+            pending.clear();
         }
-        let now = Instant::now();
-        if quit_at.is_some_and(|q| now >= q) {
-            return Ok(RelayStats { sent, received, end: RelayEnd::Quit });
-        }
-        let mut timeout: Option<Duration> = quit_at.map(|q| q - now);
-        if let Some(idle) = opts.idle_timeout {
-            let left = idle.saturating_sub(now - last_activity);
-            if left.is_zero() {
-                return Ok(RelayStats { sent, received, end: RelayEnd::Idle });
+        while !pending.is_empty() {
+            match plain.write(&pending) {
+                Ok(n) => {
+                    pending.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => {
+                    // The plain side is gone: nobody wants the rest.
+                    plain_gone = true;
+                    pending.clear();
+                }
             }
-            timeout = Some(timeout.map_or(left, |t| t.min(left)));
         }
-        // Read stdin only when rustls has sent what it holds (back-pressure) and the
-        // handshake is done.
-        let want_stdin = stdin_open && !conn.wants_write() && !conn.is_handshaking();
+        if !peer_open && pending.is_empty() && !eof_told {
+            let _ = plain.shutdown(Shutdown::Write);
+            eof_told = true;
+        }
+        if fin_sent && (eof_told || plain_gone) {
+            return Ok(());
+        }
         let mut sock_flags = PollFlags::empty();
-        if peer_open || conn.is_handshaking() {
+        // Back-pressure: no more records in while the plain side has not taken the last ones.
+        if peer_open && pending.is_empty() && !plain_gone {
             sock_flags |= PollFlags::IN;
         }
         if conn.wants_write() {
             sock_flags |= PollFlags::OUT;
         }
-        let stdin_fd = stdin.as_fd();
-        // A closed peer stays out of the set unless rustls has records for it: its HUP would
-        // wake every poll.
-        let mut fds = Vec::with_capacity(2);
-        let watch_sock = !sock_flags.is_empty();
-        if watch_sock {
-            fds.push(PollFd::new(&sock, sock_flags));
+        // Plaintext in only while rustls has sent what it holds (back-pressure).
+        let want_plain = plain_open && !conn.wants_write();
+        let mut plain_flags = PollFlags::empty();
+        if want_plain {
+            plain_flags |= PollFlags::IN;
         }
-        if want_stdin {
-            fds.push(PollFd::new(&stdin_fd, PollFlags::IN));
+        if !pending.is_empty() {
+            plain_flags |= PollFlags::OUT;
         }
-        let ts = timeout.map(|t| rustix::event::Timespec { tv_sec: t.as_secs() as _, tv_nsec: t.subsec_nanos() as _ });
-        match poll(&mut fds, ts.as_ref()) {
+        // After its EOF the plain side is watched for its hang-up alone (the relay is gone);
+        // once gone it is left out, as its hang-up would wake every poll.
+        let mut fds = vec![PollFd::new(&sock, sock_flags)];
+        if !plain_gone && (want_plain || !pending.is_empty() || !plain_open) {
+            fds.push(PollFd::new(&plain, plain_flags));
+        }
+        match poll(&mut fds, None) {
             Ok(_) => {}
             Err(rustix::io::Errno::INTR) => continue,
             Err(e) => return Err(io_err(e.into())),
         }
-        let sock_ready = watch_sock && !fds[0].revents().is_empty();
-        let stdin_ready = want_stdin && !fds[usize::from(watch_sock)].revents().is_empty();
+        let sock_ev = fds[0].revents();
+        let plain_ev = fds.get(1).map_or(PollFlags::empty(), |f| f.revents());
         drop(fds);
-        if sock_ready && (peer_open || conn.is_handshaking()) {
+        if sock_flags.contains(PollFlags::IN) && !sock_ev.is_empty() {
             match conn.read_tls(&mut sock) {
                 Ok(0) => peer_open = false,
                 Ok(_) => {
-                    last_activity = Instant::now();
                     conn.process_new_packets().map_err(|e| {
-                        // Tell the peer why, if we can, before giving up.
                         let _ = conn.write_tls(&mut sock);
-                        handshake_error(&peer, &e)
+                        tls_error(format!("TLS with {peer}"), e)
                     })?;
                     loop {
                         match conn.reader().read(&mut buf) {
@@ -253,14 +373,13 @@ pub fn relay(mut conn: rustls::Connection, mut sock: TcpStream, opts: &RelayOpti
                                 peer_open = false; // close_notify
                                 break;
                             }
-                            Ok(n) => {
-                                received += n as u64;
-                                let mut out = stdout.lock();
-                                out.write_all(&buf[..n])
-                                    .and_then(|_| out.flush())
-                                    .map_err(|e| NetError::io("stdout", e))?;
-                            }
+                            Ok(n) => pending.extend_from_slice(&buf[..n]),
                             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                            // The peer closed without close_notify: an end all the same.
+                            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                                peer_open = false;
+                                break;
+                            }
                             Err(e) => return Err(io_err(e)),
                         }
                     }
@@ -268,27 +387,19 @@ pub fn relay(mut conn: rustls::Connection, mut sock: TcpStream, opts: &RelayOpti
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(io_err(e)),
             }
-            if !peer_open && conn.is_handshaking() {
-                return Err(tls_error(format!("TLS handshake with {peer} failed"), "the peer closed the connection"));
-            }
         }
-        if stdin_ready {
-            let n = match rustix::io::read(stdin.as_fd(), &mut buf) {
-                Ok(n) => n,
-                Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => continue,
-                Err(e) => return Err(NetError::io("stdin", e.into())),
-            };
-            if n == 0 {
-                stdin_open = false;
-                if !opts.no_shutdown {
+        if want_plain && plain_ev.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) {
+            match plain.read(&mut buf) {
+                Ok(n) if n > 0 => conn.writer().write_all(&buf[..n]).map_err(io_err)?,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                _ => {
+                    plain_open = false;
                     conn.send_close_notify();
                 }
-                quit_at = opts.quit_after_eof.map(|q| Instant::now() + q);
-            } else {
-                last_activity = Instant::now();
-                sent += n as u64;
-                conn.writer().write_all(&buf[..n]).map_err(io_err)?;
             }
+        }
+        if plain_ev.contains(PollFlags::HUP) && !plain_open {
+            plain_gone = true;
         }
     }
 }

@@ -17,7 +17,7 @@ pub struct Datagram<'a> {
 }
 
 /// How long and how much to receive.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ReceiveOptions {
     /// Stop after this many datagrams.
     pub count: Option<u64>,
@@ -145,24 +145,99 @@ impl Sender {
 
     /// Hand every datagram that arrives within `wait` to `on`.
     pub fn replies(&self, wait: Duration, mut on: impl FnMut(Datagram<'_>) -> io::Result<()>) -> Result<u64, NetError> {
-        let deadline = Instant::now() + wait;
-        let mut buf = vec![0u8; 65_536];
-        let mut n = 0;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Ok(n);
-            }
-            self.sock.set_read_timeout(Some(left)).map_err(|e| NetError::io("timeout", e))?;
-            match self.sock.recv_from(&mut buf) {
-                Ok((len, from)) => {
-                    n += 1;
-                    on(Datagram { from, data: &buf[..len] }).map_err(|e| NetError::io("output", e))?;
+        net::recv_until(&self.sock, Instant::now() + wait, |data, from| on(Datagram { from, data }))
+    }
+}
+
+/// `udp listen`: where, and when to stop.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListenConfig {
+    pub bind: SocketAddr,
+    pub receive: ReceiveOptions,
+}
+
+/// What `udp listen` received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received {
+    pub count: u64,
+    pub stopped: Stopped,
+}
+
+/// `udp listen`: bind, say where through `started`, and hand each datagram to `on`.
+pub fn listen_run(
+    cfg: &ListenConfig,
+    started: &mut dyn FnMut(SocketAddr),
+    on: impl FnMut(Datagram<'_>) -> io::Result<()>,
+) -> Result<Received, NetError> {
+    let receiver = Receiver::bind(cfg.bind)?;
+    started(receiver.local_addr()?);
+    let (count, stopped) = receiver.run(&cfg.receive, on)?;
+    Ok(Received { count, stopped })
+}
+
+/// `udp send`: where, what (a message, or the input line by line or raw), and replies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SendConfig {
+    pub host: sockit_core::endpoint::Host,
+    pub port: u16,
+    pub broadcast: bool,
+    pub bind: Option<SocketAddr>,
+    /// One datagram; without it, the input is sent.
+    pub message: Option<String>,
+    /// The input in datagrams as large as UDP allows, instead of a datagram a line.
+    pub raw: bool,
+    /// After sending, hand the replies that arrive within this long to `on_reply`.
+    pub wait_reply: Option<Duration>,
+}
+
+/// `udp send`: send, then wait for replies if asked; returns how many datagrams went out.
+pub fn send_run(
+    cfg: &SendConfig,
+    input: impl io::Read,
+    on_reply: impl FnMut(Datagram<'_>) -> io::Result<()>,
+) -> Result<u64, NetError> {
+    let target = net::resolve_one(&cfg.host, cfg.port)?;
+    let sender = Sender::new(&SendOptions { target, broadcast: cfg.broadcast, bind: cfg.bind })?;
+    let mut sent = 0u64;
+    let read = |e| NetError::io("input", e);
+    match &cfg.message {
+        Some(m) => {
+            sender.send(m.as_bytes())?;
+            sent += 1;
+        }
+        None if cfg.raw => {
+            // The input in datagram-sized chunks, each filled as far as the input allows.
+            let mut input = input;
+            let mut buf = vec![0u8; sender.limit()];
+            loop {
+                let mut len = 0;
+                while len < buf.len() {
+                    match input.read(&mut buf[len..]).map_err(read)? {
+                        0 => break,
+                        n => len += n,
+                    }
                 }
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => return Ok(n),
-                Err(e) if matches!(e.kind(), io::ErrorKind::ConnectionRefused | io::ErrorKind::Interrupted) => {}
-                Err(e) => return Err(NetError::io("receive", e)),
+                if len == 0 {
+                    break;
+                }
+                sender.send(&buf[..len])?;
+                sent += 1;
+            }
+        }
+        None => {
+            for line in io::BufRead::split(io::BufReader::new(input), b'\n') {
+                let mut line = line.map_err(read)?;
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                sender.send(&line)?;
+                sent += 1;
             }
         }
     }
+    tracing::info!(sent, %target, "datagrams sent");
+    if let Some(w) = cfg.wait_reply {
+        sender.replies(w, on_reply)?;
+    }
+    Ok(sent)
 }

@@ -1,63 +1,153 @@
 //! The interactive client: keyboard and network at once. Lines typed go to the server; lines
-//! from the server go to stdout. At the end of stdin the client says /quit and waits for the
-//! server to close, so it leaves cleanly in a pipe too.
+//! from the server go to the output. At the end of input the client says /quit and waits for
+//! the server to close, so it leaves cleanly in a pipe too. Plain and TLS connections take the
+//! same path (TLS is a tunnel behind a plain stream).
 
-use std::io::{self, BufRead, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr};
+use std::time::Duration;
 
-use crate::net::NetError;
+use sockit_core::endpoint::Host;
 
-/// TLS for the client: what to trust, and the name to check the server's certificate for.
-pub type Tls = (std::sync::Arc<rustls::ClientConfig>, rustls::pki_types::ServerName<'static>);
+use super::discovery::{self, DiscoveryConfig, Found};
+use crate::net::{self, NetError};
+use crate::relay::Conn;
+use crate::stdio::Stdio;
+use crate::tls::{self, ClientTls};
 
-/// Join the chat at `addr`, optionally as `nick`, relaying stdin and stdout; over TLS with
-/// `tls`.
+/// `chat join`: a server, or discovery to find one; a nick; TLS.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JoinConfig {
+    /// HOST and PORT of the server; `None` discovers one.
+    pub server: Option<(Host, u16)>,
+    pub nick: Option<String>,
+    /// Among discovered servers, the one with this room.
+    pub room: Option<String>,
+    /// TLS always; a discovered server that speaks TLS is joined with TLS whatever this says.
+    pub tls: Option<ClientTls>,
+    pub discovery: DiscoveryConfig,
+}
+
+/// How long a join waits for the server to accept the connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Which of several discovered servers to join, as the caller decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick {
+    Chosen(usize),
+    /// The caller cannot ask (input is not a terminal).
+    CannotAsk,
+    /// Asked, and no answer named a server.
+    NoAnswer,
+}
+
+/// Why a join did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    #[error(transparent)]
+    Net(#[from] NetError),
+    #[error("no chat server{} answered the discovery probe: give HOST[:PORT]", .room.as_ref().map_or(String::new(), |r| format!(" with room {r}")))]
+    NoServer { room: Option<String> },
+    #[error("several chat servers answered: {}; pass --room NAME or HOST[:PORT]", .0.join(", "))]
+    Several(Vec<String>),
+    #[error("no chat server chosen: pass --room NAME or HOST[:PORT]")]
+    NotChosen,
+}
+
+impl JoinError {
+    /// Whether the user must say more (exit 2).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, JoinError::Several(_) | JoinError::NotChosen)
+    }
+}
+
+/// Join: find the server (asking `pick` when several answer, telling `joining` which one was
+/// found), connect, and relay `stdio` until the server closes.
+pub fn run(
+    cfg: &JoinConfig,
+    stdio: Stdio,
+    pick: &mut dyn FnMut(&[&Found]) -> Pick,
+    joining: &mut dyn FnMut(&Found),
+) -> Result<(), JoinError> {
+    let (addr, host, discovered_tls) = match &cfg.server {
+        Some((host, port)) => (net::resolve_one(host, *port)?, host.clone(), false),
+        None => {
+            let found = discovery::discover(&cfg.discovery)?;
+            let chosen: Vec<&Found> =
+                found.iter().filter(|f| cfg.room.as_ref().is_none_or(|r| &f.info.room == r)).collect();
+            let f = match chosen.as_slice() {
+                [] => return Err(JoinError::NoServer { room: cfg.room.clone() }),
+                [one] => {
+                    joining(one);
+                    *one
+                }
+                several => match pick(several) {
+                    Pick::Chosen(i) if i < several.len() => several[i],
+                    Pick::CannotAsk => {
+                        return Err(JoinError::Several(
+                            several.iter().map(|f| format!("{} ({})", f.info.room, f.address)).collect(),
+                        ));
+                    }
+                    _ => return Err(JoinError::NotChosen),
+                },
+            };
+            (f.address, Host::Ip(f.address.ip()), f.info.tls)
+        }
+    };
+    let tls = match (&cfg.tls, discovered_tls) {
+        (Some(t), _) => Some(t.clone()),
+        (None, true) => Some(ClientTls::default()),
+        (None, false) => None,
+    };
+    join(addr, &host, cfg.nick.as_deref(), tls.as_ref(), stdio)?;
+    Ok(())
+}
+
+/// Join the chat at `addr`, optionally as `nick`, relaying `stdio`; over TLS with `tls`.
 pub fn join(
     addr: SocketAddr,
+    host: &Host,
     nick: Option<&str>,
-    timeout: Option<std::time::Duration>,
-    tls: Option<Tls>,
+    tls: Option<&ClientTls>,
+    stdio: Stdio,
 ) -> Result<(), NetError> {
-    let stream = crate::tcp::connect(&[addr], timeout)?;
-    if let Some((config, name)) = tls {
-        // The TLS relay moves stdin as it comes (the server frames lines); its end of input
-        // is close_notify and FIN, which the server takes as leaving.
-        let mut conn =
-            rustls::ClientConnection::new(config, name).map_err(|e| NetError::io("TLS", io::Error::other(e)))?;
-        if let Some(n) = nick {
-            conn.writer().write_all(format!("/nick {n}\n").as_bytes()).map_err(|e| NetError::io("TLS", e))?;
+    let stream = crate::tcp::connect(&[addr], Some(CONNECT_TIMEOUT))?;
+    let conn = match tls {
+        Some(t) => {
+            tls::client(stream, tls::client_config(t.ca.as_deref(), t.insecure)?, tls::server_name(&host.to_string())?)?
         }
-        crate::tls::relay(conn.into(), stream, &crate::tcp::RelayOptions::default())?;
-        return Ok(());
-    }
-    let mut out = stream.try_clone().map_err(|e| NetError::io("socket", e))?;
+        None => Conn::plain(stream)?,
+    };
+    let (input, mut output) = stdio.into_files();
+    let out = conn.stream.try_clone().map_err(|e| NetError::io("socket", e))?;
     if let Some(n) = nick {
-        out.write_all(format!("/nick {n}\n").as_bytes()).map_err(|e| NetError::io("send", e))?;
+        (&out).write_all(format!("/nick {n}\n").as_bytes()).map_err(|e| NetError::io("send", e))?;
     }
-    // stdin -> server, in its own thread: the network side below never waits for the keyboard.
-    std::thread::spawn(move || {
-        let stdin = std::io::stdin();
-        for line in stdin.lock().split(b'\n') {
-            let Ok(mut line) = line else { break };
-            line.push(b'\n');
-            if out.write_all(&line).is_err() {
-                return;
+    // Input -> server, in its own thread: the network side below never waits for the keyboard.
+    std::thread::Builder::new()
+        .name("chat-input".into())
+        .spawn(move || {
+            for line in BufReader::new(input).split(b'\n') {
+                let Ok(mut line) = line else { break };
+                line.push(b'\n');
+                if (&out).write_all(&line).is_err() {
+                    return;
+                }
             }
-        }
-        let _ = out.write_all(b"/quit\n");
-        let _ = out.shutdown(Shutdown::Write);
-    });
-    let mut reader = &stream;
+            let _ = (&out).write_all(b"/quit\n");
+            let _ = out.shutdown(Shutdown::Write);
+        })
+        .map_err(|e| NetError::io("cannot start a thread", e))?;
+    let mut reader = &conn.stream;
     let mut buf = vec![0u8; 64 * 1024];
-    let stdout = std::io::stdout();
     loop {
         let n = match reader.read(&mut buf) {
-            Ok(0) => return Ok(()),
+            Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(NetError::io(format!("connection with {addr}"), e)),
         };
-        let mut lock = stdout.lock();
-        lock.write_all(&buf[..n]).and_then(|_| lock.flush()).map_err(|e| NetError::io("stdout", e))?;
+        output.write_all(&buf[..n]).map_err(|e| NetError::io("output", e))?;
     }
+    conn.finish()
 }

@@ -1,4 +1,6 @@
-//! The chat server: `run(listener, config, events, shutdown)`.
+//! The chat server, in mini-redis's shape: `run(config, console, started, stop)` owns its
+//! runtime and binds; `serve(listener, config, events, discovery, shutdown)` is the server
+//! itself, which `run` and the demo both use.
 //!
 //! Each client has a reader task and a writer task. Lines go out through a bounded queue per
 //! client: broadcasting never waits, and a client whose queue is full (it stopped reading) is
@@ -18,6 +20,10 @@ use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::net::NetError;
+use crate::tls::ServerTls;
 
 /// How the server behaves.
 #[derive(Debug, Clone)]
@@ -134,6 +140,11 @@ impl Shared {
         let _ = self.events.try_send(e);
     }
 
+    /// Whether any member's queue still holds lines for it.
+    fn output_pending(&self) -> bool {
+        self.lock().members.values().any(|m| m.out.tx.capacity() < m.out.tx.max_capacity())
+    }
+
     /// Queue `line` for every member but `except`. A full queue makes the speaker wait (up to
     /// `stall`) rather than the room; a queue still full after that disconnects its client.
     /// Queues with room are served under the lock, without waiting; only the full ones are
@@ -237,37 +248,171 @@ async fn deliver(r: &Recipient, line: &Arc<str>, stall: Duration) {
     }
 }
 
-/// Serve until `shutdown` completes; then tell everyone and close. With `discovery`, also
-/// answer discovery probes on that socket.
-pub async fn run(
+/// `chat serve`: where, the room's rules, discovery, TLS.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServeConfig {
+    pub bind: SocketAddr,
+    /// The UDP port to answer discovery probes on; `None`: no discovery.
+    pub discovery_port: Option<u16>,
+    pub tls: Option<ServerTls>,
+    pub room: String,
+    pub max_clients: usize,
+    pub max_line: usize,
+    pub rate: f64,
+}
+
+/// What a starting server says, for the user to see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Started {
+    pub room: String,
+    pub address: SocketAddr,
+    pub discovery: Option<SocketAddr>,
+    /// The SHA-256 fingerprint of a TLS room's certificate.
+    pub fingerprint: Option<String>,
+}
+
+/// What ends `run`.
+#[derive(Debug)]
+pub enum Stop {
+    /// SIGINT or SIGTERM.
+    Signals,
+    /// The token is cancelled (the demo, tests).
+    Token(CancellationToken),
+}
+
+/// Why the server stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    Interrupted,
+    Terminated,
+    Asked,
+}
+
+/// Run a chat server on a runtime of its own until `stop`: bind, say so through `started`,
+/// hand every console event to `console` (from a task of its own), then tell everyone
+/// goodbye and close.
+pub fn run(
+    cfg: &ServeConfig,
+    mut console: impl FnMut(&Event) + Send + 'static,
+    started: &mut dyn FnMut(&Started),
+    stop: Stop,
+) -> Result<Stopped, NetError> {
+    crate::net::raise_fd_limit();
+    let listener = crate::tcp::Listener::bind(cfg.bind)?.into_std();
+    let local = listener.local_addr().map_err(|e| NetError::io("local address", e))?;
+    let udp = match cfg.discovery_port {
+        // Every address: a socket bound to one address never hears broadcasts.
+        Some(p) => {
+            let any = SocketAddr::from(([0, 0, 0, 0], p));
+            let sock: std::net::UdpSocket = crate::net::bound_socket(any, socket2::Type::DGRAM)?.into();
+            Some(sock)
+        }
+        None => None,
+    };
+    let (tls, fingerprint) = match &cfg.tls {
+        Some(t) => {
+            let (config, fp) = crate::tls::server_config_for(t, local)?;
+            (Some(config), Some(fp))
+        }
+        None => (None, None),
+    };
+    started(&Started {
+        room: cfg.room.clone(),
+        address: local,
+        discovery: udp.as_ref().and_then(|u| u.local_addr().ok()),
+        fingerprint,
+    });
+    let server_cfg = ServerConfig {
+        tls,
+        room: cfg.room.clone(),
+        max_clients: cfg.max_clients,
+        max_line: cfg.max_line,
+        rate: cfg.rate,
+        ..Default::default()
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| NetError::io("cannot start the runtime", e))?;
+    let io = |e: std::io::Error| NetError::io("chat server", e);
+    rt.block_on(async move {
+        listener.set_nonblocking(true).map_err(io)?;
+        let listener = TcpListener::from_std(listener).map_err(io)?;
+        let udp = match udp {
+            Some(u) => {
+                u.set_nonblocking(true).map_err(io)?;
+                Some(UdpSocket::from_std(u).map_err(io)?)
+            }
+            None => None,
+        };
+        let (tx, mut rx) = mpsc::channel::<Event>(65_536);
+        let console = tokio::spawn(async move {
+            while let Some(e) = rx.recv().await {
+                console(&e);
+            }
+        });
+        let (stopped_tx, stopped_rx) = std::sync::mpsc::channel();
+        let shutdown = async move {
+            let why = match stop {
+                Stop::Token(t) => {
+                    t.cancelled().await;
+                    Stopped::Asked
+                }
+                Stop::Signals => {
+                    use tokio::signal::unix::{SignalKind, signal};
+                    let mut term = signal(SignalKind::terminate()).ok();
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => Stopped::Interrupted,
+                        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => Stopped::Terminated,
+                    }
+                }
+            };
+            let _ = stopped_tx.send(why);
+        };
+        serve(listener, server_cfg, tx, udp, shutdown).await;
+        let _ = console.await;
+        Ok(stopped_rx.try_recv().unwrap_or(Stopped::Asked))
+    })
+}
+
+/// Serve until `shutdown` completes; then tell everyone and close, waiting for every client's
+/// task to end. With `discovery`, also answer discovery probes on that socket.
+pub async fn serve(
     listener: TcpListener,
     cfg: ServerConfig,
     events: Events,
     discovery_sock: Option<UdpSocket>,
     shutdown: impl std::future::Future<Output = ()>,
-) -> std::io::Result<()> {
-    let port = listener.local_addr()?.port();
+) {
+    let port = listener.local_addr().map_or(0, |a| a.port());
     let shared = Arc::new(Shared { cfg, room: Mutex::new(Room::default()), events, next_id: AtomicU64::new(1) });
     let stop = CancellationToken::new();
+    let tasks = TaskTracker::new();
     if let Some(sock) = discovery_sock {
-        let (room, stop, counter) = (shared.cfg.room.clone(), stop.clone(), Arc::clone(&shared));
-        let tls = shared.cfg.tls.is_some();
-        tokio::spawn(async move { discovery(sock, room, port, tls, move || counter.users(), stop).await });
+        let (stop, counter) = (stop.clone(), Arc::clone(&shared));
+        let (room, tls) = (shared.cfg.room.clone(), shared.cfg.tls.is_some());
+        let info = move || ServerInfo {
+            room: room.clone(),
+            port,
+            users: counter.users(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            tls,
+        };
+        tasks.spawn(async move { super::discovery::respond(sock, info, stop).await });
     }
     let accept = {
-        let (shared, stop) = (Arc::clone(&shared), stop.clone());
+        let (shared, stop, tasks) = (Arc::clone(&shared), stop.clone(), tasks.clone());
         async move {
             loop {
                 match listener.accept().await {
                     Ok((stream, peer)) => {
                         let (shared, stop) = (Arc::clone(&shared), stop.clone());
-                        tokio::spawn(async move { connected(shared, stream, peer, stop).await });
+                        tasks.spawn(async move { connected(shared, stream, peer, stop).await });
                     }
                     Err(e) => {
                         // Per connection, never fatal; out of descriptors: let some close.
                         tracing::info!(error = %e, "accept failed");
-                        if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
-                        {
+                        if crate::net::accept_error_is_shortage(&e) {
                             tokio::time::sleep(Duration::from_millis(20)).await;
                         }
                     }
@@ -282,40 +427,17 @@ pub async fn run(
     let clients = shared.users() as usize;
     shared.event(Event::ShuttingDown { clients });
     shared.broadcast_now("* the server is shutting down: goodbye");
-    // Give writers a moment to deliver the goodbye, then close everything.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The goodbye goes out before the connections close: wait (a second at most) until every
+    // queue is empty, then stop every task and wait for them to end.
+    let drained = async {
+        while shared.output_pending() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), drained).await;
     stop.cancel();
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    Ok(())
-}
-
-/// Answer discovery probes on `sock` until `stop`; replies are never larger than probes.
-pub async fn discovery(
-    sock: UdpSocket,
-    room: String,
-    port: u16,
-    tls: bool,
-    users: impl Fn() -> u64,
-    stop: CancellationToken,
-) {
-    let mut buf = vec![0u8; 2048];
-    loop {
-        let (n, from) = tokio::select! {
-            () = stop.cancelled() => return,
-            r = sock.recv_from(&mut buf) => match r {
-                Ok(r) => r,
-                Err(_) => continue,
-            },
-        };
-        if !chat::is_probe(&buf[..n]) {
-            continue;
-        }
-        let info =
-            ServerInfo { room: room.clone(), port, users: users(), version: env!("CARGO_PKG_VERSION").into(), tls };
-        if let Some(reply) = chat::reply(&info, n) {
-            let _ = sock.send_to(&reply, from).await;
-        }
-    }
+    tasks.close();
+    let _ = tokio::time::timeout(Duration::from_secs(3), tasks.wait()).await;
 }
 
 /// Add a member under a fresh guest nick and queue its welcome; returns the nick.

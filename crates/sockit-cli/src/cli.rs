@@ -1,5 +1,5 @@
-//! The command line, as clap sees it. Everything here is raw flags; `main.rs` turns them into
-//! the typed queries the library takes.
+//! The command line, as clap sees it. Everything here is raw flags; `config.rs` turns them
+//! into the typed, validated configuration the library takes.
 
 use std::path::PathBuf;
 
@@ -340,15 +340,8 @@ pub struct TcpConnectArgs {
     /// Give up connecting after SECS.
     #[arg(short = 'w', long = "wait", value_name = "SECS", value_parser = secs_arg)]
     pub connect_timeout: Option<f64>,
-    /// Speak TLS; the server's certificate is checked against the system's roots or --ca.
-    #[arg(long)]
-    pub tls: bool,
-    /// Trust the CA certificates in FILE (PEM) instead of the system's.
-    #[arg(long, value_name = "FILE", requires = "tls")]
-    pub ca: Option<PathBuf>,
-    /// Do not check the server's certificate (handshake signatures are still checked).
-    #[arg(long, requires = "tls", conflicts_with = "ca")]
-    pub insecure: bool,
+    #[command(flatten)]
+    pub tls: TlsClientArgs,
     #[command(flatten)]
     pub relay: RelayArgs,
 }
@@ -376,16 +369,8 @@ pub struct TcpListenArgs {
     /// Connect each client to its own `sh -c CMD` (an echo server: --exec cat).
     #[arg(long, value_name = "CMD")]
     pub exec: Option<String>,
-    /// Speak TLS, with --cert/--key or a self-signed certificate (its SHA-256 fingerprint is
-    /// printed on stderr). One client at a time.
-    #[arg(long, conflicts_with_all = ["keep_open", "exec"])]
-    pub tls: bool,
-    /// Certificate chain (PEM) for --tls.
-    #[arg(long, value_name = "FILE", requires_all = ["tls", "key"])]
-    pub cert: Option<PathBuf>,
-    /// Private key (PEM) for --tls.
-    #[arg(long, value_name = "FILE", requires_all = ["tls", "cert"])]
-    pub key: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls: TlsServerArgs,
     #[command(flatten)]
     pub relay: RelayArgs,
 }
@@ -432,8 +417,15 @@ pub struct ChatServeArgs {
     /// Do not answer discovery probes.
     #[arg(long)]
     pub no_discovery: bool,
+    #[command(flatten)]
+    pub tls: TlsServerArgs,
+}
+
+/// TLS for a server (declared once, for `tcp listen` and `chat serve`).
+#[derive(Debug, Args)]
+pub struct TlsServerArgs {
     /// Speak TLS, with --cert/--key or a self-signed certificate (its SHA-256 fingerprint is
-    /// printed on stderr); discovery replies say so.
+    /// printed on stderr).
     #[arg(long)]
     pub tls: bool,
     /// Certificate chain (PEM) for --tls.
@@ -442,6 +434,22 @@ pub struct ChatServeArgs {
     /// Private key (PEM) for --tls.
     #[arg(long, value_name = "FILE", requires_all = ["tls", "cert"])]
     pub key: Option<PathBuf>,
+}
+
+/// TLS for a client (declared once, for `tcp connect` and `chat join`). --ca and --insecure
+/// imply --tls.
+#[derive(Debug, Args)]
+pub struct TlsClientArgs {
+    /// Speak TLS; the server's certificate is checked against the system's roots or --ca.
+    #[arg(long)]
+    pub tls: bool,
+    /// Trust the CA certificates in FILE (PEM) instead of the system's (implies --tls).
+    #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
+    pub ca: Option<PathBuf>,
+    /// Do not check the server's certificate; handshake signatures are still checked
+    /// (implies --tls).
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 #[derive(Debug, Args)]
@@ -469,16 +477,8 @@ pub struct ChatJoinArgs {
     /// it, sockit lists them and asks).
     #[arg(long, value_name = "ROOM")]
     pub room: Option<String>,
-    /// Speak TLS (a discovered server that speaks TLS is joined with TLS anyway); the
-    /// server's certificate is checked against the system's roots or --ca.
-    #[arg(long)]
-    pub tls: bool,
-    /// Trust the CA certificates in FILE (PEM) instead of the system's.
-    #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
-    pub ca: Option<PathBuf>,
-    /// Do not check the server's certificate (handshake signatures are still checked).
-    #[arg(long)]
-    pub insecure: bool,
+    #[command(flatten)]
+    pub tls: TlsClientArgs,
     #[command(flatten)]
     pub discovery: DiscoveryArgs,
 }

@@ -18,7 +18,7 @@ fn example(name: &str) -> Command {
     BUILT.call_once(|| {
         if !path.exists() {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let ok = Command::new(cargo).args(["build", "--examples", "-p", "sockit"]).status();
+            let ok = Command::new(cargo).args(["build", "--examples", "-p", "sockit-cli"]).status();
             assert!(ok.is_ok_and(|s| s.success()), "cannot build the examples");
         }
     });

@@ -9,11 +9,11 @@ use sockit::host::HostInfo;
 use sockit::resolve::{Answer, ReverseAnswer};
 use sockit_core::addr::report::{AddrReport, Described};
 use sockit_core::addr::{Classification, Count, Route, SubnetInfo, subnet};
-use sockit_core::scan::PortState;
-use sockit_core::services::{PortClass, PortReport, Proto};
+use sockit_core::scan::{PortResult, PortState, ScanReport};
+use sockit_core::services::{PortClass, PortReport};
 
 /// Write one JSON document.
-pub fn json<T: Serialize>(out: &mut impl Write, value: &T) -> io::Result<()> {
+pub fn json<T: Serialize>(out: &mut (impl Write + ?Sized), value: &T) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, value)?;
     writeln!(out)
 }
@@ -66,7 +66,7 @@ pub fn reverse(out: &mut dyn Write, r: &ReverseAnswer) -> io::Result<()> {
 /// A label column wide enough for every label used.
 const W: usize = 13;
 
-pub fn info(out: &mut impl Write, h: &HostInfo) -> io::Result<()> {
+pub fn info(out: &mut (impl Write + ?Sized), h: &HostInfo) -> io::Result<()> {
     writeln!(out, "{:W$} {}", "Hostname", h.hostname)?;
     for i in &h.interfaces {
         let mut notes = vec![if i.up { "up" } else { "down" }.to_string()];
@@ -148,7 +148,7 @@ fn hosts_line(s: &SubnetInfo) -> String {
     format!("{} usable of {} addresses", s.usable_hosts, s.total_addresses)
 }
 
-fn described(out: &mut impl Write, d: &Described) -> io::Result<()> {
+fn described(out: &mut (impl Write + ?Sized), d: &Described) -> io::Result<()> {
     let c = &d.classification;
     writeln!(out, "{:W$} {}", "Address", d.address)?;
     writeln!(out, "{:W$} {}", "Kind", kind_line(c))?;
@@ -170,7 +170,7 @@ fn described(out: &mut impl Write, d: &Described) -> io::Result<()> {
     Ok(())
 }
 
-pub fn addr(out: &mut impl Write, r: &AddrReport) -> io::Result<()> {
+pub fn addr(out: &mut (impl Write + ?Sized), r: &AddrReport) -> io::Result<()> {
     for (n, d) in r.addresses.iter().enumerate() {
         if n > 0 {
             writeln!(out)?;
@@ -221,7 +221,7 @@ pub fn addr(out: &mut impl Write, r: &AddrReport) -> io::Result<()> {
     Ok(())
 }
 
-pub fn ports(out: &mut impl Write, r: &PortReport) -> io::Result<()> {
+pub fn ports(out: &mut (impl Write + ?Sized), r: &PortReport) -> io::Result<()> {
     let name_w = r.ports.iter().flat_map(|a| a.services.iter().map(|s| s.name.len())).max().unwrap_or(0).max(7);
     writeln!(out, "{:<5}  {:<name_w$}  {:<13} {:<10}  NOTE", "PORT", "SERVICE", "PROTOCOLS", "CLASS")?;
     for a in &r.ports {
@@ -264,88 +264,10 @@ pub fn ports(out: &mut impl Write, r: &PortReport) -> io::Result<()> {
     Ok(())
 }
 
-/// A host as scanned: the name it was given as, if any, and the address probed.
-#[derive(Debug, Clone)]
-pub struct ScannedHost {
-    pub name: Option<String>,
-    pub address: std::net::IpAddr,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ScanReport {
-    pub hosts: Vec<HostReport>,
-    pub ports_per_host: usize,
-    pub elapsed_ms: u128,
-    pub self_connects: u64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct HostReport {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    pub address: std::net::IpAddr,
-    pub open: usize,
-    pub closed: usize,
-    pub filtered: usize,
-    /// Every port scanned (only open ones with --open), in port order.
-    pub ports: Vec<PortResult>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct PortResult {
-    pub port: u16,
-    pub state: PortState,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub service: Option<String>,
-}
-
-pub fn scan_report(
-    hosts: &[ScannedHost],
-    ports: &[u16],
-    outcome: &sockit::scan::ScanOutcome,
-    registry: &sockit_core::services::Registry,
-    only_open: bool,
-) -> ScanReport {
-    let hosts = hosts
-        .iter()
-        .enumerate()
-        .map(|(h, host)| {
-            let states = &outcome.states[h * ports.len()..(h + 1) * ports.len()];
-            let count = |s: PortState| states.iter().filter(|&&x| x == s).count();
-            let ports = ports
-                .iter()
-                .zip(states)
-                .filter(|&(_, &s)| !only_open || s == PortState::Open)
-                .map(|(&port, &state)| PortResult {
-                    port,
-                    state,
-                    service: (state != PortState::Closed)
-                        .then(|| registry.by_port(port, Some(Proto::Tcp)).into_iter().next().map(|s| s.name))
-                        .flatten(),
-                })
-                .collect();
-            HostReport {
-                name: host.name.clone(),
-                address: host.address,
-                open: count(PortState::Open),
-                closed: count(PortState::Closed),
-                filtered: count(PortState::Filtered),
-                ports,
-            }
-        })
-        .collect();
-    ScanReport {
-        hosts,
-        ports_per_host: ports.len(),
-        elapsed_ms: outcome.elapsed.as_millis(),
-        self_connects: outcome.self_connects,
-    }
-}
-
 /// States with more ports than this are summarised in one "Not shown" line, as nmap does.
 const SHOW_AT_MOST: usize = 25;
 
-pub fn scan(out: &mut impl Write, r: &ScanReport) -> io::Result<()> {
+pub fn scan(out: &mut (impl Write + ?Sized), r: &ScanReport) -> io::Result<()> {
     for (i, h) in r.hosts.iter().enumerate() {
         if i > 0 {
             writeln!(out)?;
@@ -403,4 +325,96 @@ pub fn chat_event(e: &sockit::chat::server::Event) -> String {
         Event::Refused { peer, reason } => format!("* refused {peer}: {reason}"),
         Event::ShuttingDown { clients } => format!("* shutting down, telling {clients} clients"),
     }
+}
+
+/// What `hostname` says.
+#[derive(Debug, Serialize)]
+pub struct HostnameReport {
+    pub hostname: String,
+    pub fqdn: Option<String>,
+    pub addresses: Option<Vec<std::net::IpAddr>>,
+}
+
+pub fn hostname(out: &mut (impl Write + ?Sized), r: &HostnameReport) -> io::Result<()> {
+    match (&r.addresses, &r.fqdn) {
+        (Some(addrs), _) => writeln!(out, "{}", addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(" ")),
+        (None, Some(f)) => writeln!(out, "{f}"),
+        (None, None) => writeln!(out, "{}", r.hostname),
+    }
+}
+
+/// A name or address that did not resolve, as a JSON Lines event.
+#[derive(Debug, Serialize)]
+pub struct NameError<'a> {
+    pub name: &'a str,
+    pub kind: &'static str,
+    pub error: String,
+}
+
+/// A datagram as JSON: its text, or base64 when it is not UTF-8.
+#[derive(Debug, Serialize)]
+struct DatagramEvent<'a> {
+    from: std::net::SocketAddr,
+    size: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    base64: Option<String>,
+}
+
+/// One datagram as a line: `SENDER:PORT  text` (escaped), `--raw` bytes, or a JSON Lines
+/// event; flushed, so a reader sees it at once.
+pub fn datagram(out: &mut impl Write, d: sockit::udp::Datagram<'_>, raw: bool, json: bool) -> io::Result<()> {
+    if raw {
+        out.write_all(d.data)?;
+    } else if json {
+        let text = std::str::from_utf8(d.data).ok();
+        let base64 = text.is_none().then(|| sockit_core::text::base64(d.data));
+        json_event(out, "datagram", &DatagramEvent { from: d.from, size: d.data.len(), text, base64 })?;
+    } else {
+        writeln!(out, "{}  {}", d.from, sockit_core::text::escape(d.data))?;
+    }
+    out.flush()
+}
+
+/// What a starting `tcp listen` says on stderr.
+pub fn tcp_started(s: &sockit::tcp::Started) -> String {
+    match s {
+        sockit::tcp::Started::Listening(local) => format!("listening on {local} (tcp)"),
+        sockit::tcp::Started::Fingerprint(fp) => format!("TLS certificate SHA-256 fingerprint {fp}"),
+    }
+}
+
+/// What a starting `chat serve` says on stderr.
+pub fn chat_started(s: &sockit::chat::server::Started) {
+    let discovery = s.discovery.map_or(String::new(), |d| format!(", discovery on {d} (udp)"));
+    let tls = if s.fingerprint.is_some() { ", TLS" } else { "" };
+    eprintln!("sockit: chat room {} on {} (tcp{tls}){discovery}", s.room, s.address);
+    if let Some(fp) = &s.fingerprint {
+        eprintln!("sockit: TLS certificate SHA-256 fingerprint {fp}");
+    }
+}
+
+/// The servers that answered a discovery probe: a line each, every field from the network
+/// escaped; or one JSON document.
+pub fn discovered(out: &mut dyn Write, found: &[sockit::chat::discovery::Found], json: bool) -> io::Result<()> {
+    #[derive(Serialize)]
+    struct Servers<'a> {
+        servers: &'a [sockit::chat::discovery::Found],
+    }
+    if json {
+        return self::json(out, &Servers { servers: found });
+    }
+    let esc = |s: &str| sockit_core::text::escape(s.as_bytes());
+    for f in found {
+        writeln!(
+            out,
+            "{:<22} {:<20} {:>6} users  sockit {}",
+            f.address.to_string(),
+            esc(&f.info.room),
+            f.info.users,
+            esc(&f.info.version)
+        )?;
+    }
+    Ok(())
 }

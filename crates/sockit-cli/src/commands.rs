@@ -1,0 +1,322 @@
+//! Each command: the library's entry with the process's stdio, then its report rendered. What
+//! to print is `render`'s; what it means for the exit code is decided here.
+
+use std::io::{self, BufWriter, Write};
+use std::sync::atomic::AtomicU64;
+
+use sockit::chat::client::{JoinConfig, JoinError, Pick};
+use sockit::chat::discovery::DiscoveryConfig;
+use sockit::chat::server::{ServeConfig, Stop, Stopped};
+use sockit::host::{self, InfoOptions};
+use sockit::net::NetError;
+use sockit::relay::RelayEnd;
+use sockit::resolve::{self, NamesConfig};
+use sockit::scan::ScanPlan;
+use sockit::stdio::Stdio;
+use sockit::tcp::{ConnectConfig, ListenConfig, TcpReport};
+use sockit::udp::{SendConfig, Stopped as UdpStopped};
+use sockit_core::addr::report::AddrQuery;
+use sockit_core::services::{PortQuery, Proto};
+
+use crate::exit::{self, Fail, Outcome};
+use crate::render;
+
+impl From<io::Error> for Fail {
+    fn from(e: io::Error) -> Fail {
+        Fail::Runtime(e.to_string())
+    }
+}
+
+/// A library failure: the output gone is success (`sockit ... | head`); a usage error is 2.
+fn net_fail(e: NetError) -> Outcome {
+    if e.is_broken_pipe() {
+        Ok(exit::OK)
+    } else if e.is_usage() {
+        Err(Fail::Usage(e.to_string()))
+    } else {
+        Err(Fail::Runtime(e.to_string()))
+    }
+}
+
+/// Write with `write`, then flush; a closed stdout is success.
+fn printed(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<(), Fail> {
+    let mut out = BufWriter::new(io::stdout().lock());
+    match write(&mut out).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+fn process_stdio() -> Result<Stdio, Fail> {
+    Ok(Stdio::process()?)
+}
+
+pub fn info(opts: &InfoOptions, json: bool) -> Outcome {
+    let info = host::host_info(opts).map_err(|e| Fail::Runtime(e.to_string()))?;
+    printed(|out| if json { render::json(out, &info) } else { render::info(out, &info) })?;
+    Ok(exit::OK)
+}
+
+pub fn addr(q: &AddrQuery, json: bool) -> Outcome {
+    let r = sockit_core::addr::report::report(q).map_err(|e| Fail::Usage(e.to_string()))?;
+    printed(|out| if json { render::json(out, &r) } else { render::addr(out, &r) })?;
+    match &r.plan {
+        Some(plan) if plan.unallocated > 0 => Err(Fail::Runtime(format!(
+            "{} of {} subnets do not fit in {}: use a larger network or fewer hosts",
+            plan.unallocated,
+            plan.allocations.len(),
+            plan.network
+        ))),
+        _ => Ok(exit::OK),
+    }
+}
+
+pub fn port(queries: &[PortQuery], proto: Option<Proto>, json: bool) -> Outcome {
+    let r = sockit_core::services::report(&host::service_registry(), queries, proto, host::ephemeral_port_range());
+    printed(|out| if json { render::json(out, &r) } else { render::ports(out, &r) })?;
+    if r.not_found.is_empty() {
+        return Ok(exit::OK);
+    }
+    let what = r.not_found.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ");
+    let proto = proto.map_or(String::new(), |p| format!(" for {p}"));
+    Err(Fail::Runtime(format!(
+        "no registered service{proto} matches {what}: check the spelling, or try without --tcp/--udp"
+    )))
+}
+
+pub fn hostname(fqdn: bool, addresses: bool, json: bool) -> Outcome {
+    let name = host::hostname();
+    let fqdn = if fqdn { Some(resolve::fqdn(&name).map_err(|e| Fail::Runtime(e.to_string()))?) } else { None };
+    let addresses = addresses.then(host::own_addresses);
+    let r = render::HostnameReport { hostname: name, fqdn, addresses };
+    printed(|out| if json { render::json(out, &r) } else { render::hostname(out, &r) })?;
+    Ok(exit::OK)
+}
+
+/// A progress bar on stderr for bulk work, only when stderr is a terminal.
+fn progress(len: u64) -> indicatif::ProgressBar {
+    if io::IsTerminal::is_terminal(&io::stderr()) {
+        let pb = indicatif::ProgressBar::new(len);
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec} eta {eta}") {
+            pb.set_style(style);
+        }
+        pb
+    } else {
+        indicatif::ProgressBar::hidden()
+    }
+}
+
+/// Names or addresses, each answer printed in input order, each failure one line on stderr
+/// (and an error event in JSON); exit 1 if any failed.
+fn names<T: serde::Serialize>(
+    cfg: &NamesConfig,
+    json: bool,
+    run: impl FnOnce(
+        &NamesConfig,
+        io::Stdin,
+        &mut resolve::Done<'_, T>,
+    ) -> Result<resolve::NamesReport, resolve::NamesError>,
+    human: impl Fn(&mut dyn Write, &T) -> io::Result<()>,
+) -> Outcome {
+    let pb = if cfg.file.is_some() { progress(0) } else { indicatif::ProgressBar::hidden() };
+    let mut out = BufWriter::new(io::stdout().lock());
+    let r = run(cfg, io::stdin(), &mut |name, r| {
+        pb.inc(1);
+        match r {
+            Ok(answer) if json => render::json_event(&mut out, "answer", &answer),
+            Ok(answer) => human(&mut out, &answer),
+            Err(e) => {
+                if json {
+                    render::json_event(
+                        &mut out,
+                        "error",
+                        &render::NameError { name, kind: e.kind(), error: e.to_string() },
+                    )?;
+                }
+                pb.suspend(|| eprintln!("sockit: {}", sockit_core::text::escape(e.to_string().as_bytes())));
+                Ok(())
+            }
+        }
+    });
+    pb.finish_and_clear();
+    let flushed = out.flush();
+    match r {
+        Err(resolve::NamesError::Output(e)) | Err(resolve::NamesError::Read { cause: e, .. })
+            if e.kind() == io::ErrorKind::BrokenPipe =>
+        {
+            Ok(exit::OK)
+        }
+        Err(e) => Err(Fail::Runtime(e.to_string())),
+        Ok(_) if flushed.as_ref().is_err_and(|e| e.kind() == io::ErrorKind::BrokenPipe) => Ok(exit::OK),
+        Ok(r) => {
+            flushed?;
+            Ok(if r.failed == 0 { exit::OK } else { exit::FAILURE })
+        }
+    }
+}
+
+pub fn lookup(cfg: &NamesConfig, json: bool) -> Outcome {
+    names(cfg, json, |c, i, d| resolve::lookup_run(c, i, d), |w, a| render::answer(w, a))
+}
+
+pub fn reverse(cfg: &NamesConfig, json: bool) -> Outcome {
+    names(cfg, json, |c, i, d| resolve::reverse_run(c, i, d), |w, a| render::reverse(w, a))
+}
+
+pub fn udp_listen(cfg: &sockit::udp::ListenConfig, raw: bool, json: bool) -> Outcome {
+    let mut out = io::stdout().lock();
+    let started = &mut |local| eprintln!("sockit: listening on {local} (udp)");
+    match sockit::udp::listen_run(cfg, started, |d| render::datagram(&mut out, d, raw, json)) {
+        Ok(r) => match (r.stopped, cfg.receive.count) {
+            (UdpStopped::Idle, Some(want)) if r.count < want => {
+                Err(Fail::Runtime(format!("received {} of {want} datagrams before --timeout", r.count)))
+            }
+            _ => Ok(exit::OK),
+        },
+        Err(e) => net_fail(e),
+    }
+}
+
+pub fn udp_send(cfg: &SendConfig, json: bool) -> Outcome {
+    let mut out = io::stdout().lock();
+    match sockit::udp::send_run(cfg, io::stdin().lock(), |d| render::datagram(&mut out, d, false, json)) {
+        Ok(_) => Ok(exit::OK),
+        Err(e) => net_fail(e),
+    }
+}
+
+fn relayed(r: Result<TcpReport, NetError>, idle: Option<std::time::Duration>) -> Outcome {
+    match r {
+        Ok(TcpReport::Relayed(stats)) => {
+            tracing::info!(sent = stats.sent, received = stats.received, end = ?stats.end, "relay finished");
+            match stats.end {
+                RelayEnd::Idle => Err(Fail::Runtime(format!(
+                    "no data either way for {} s (--idle-timeout): closed",
+                    idle.map_or(0.0, |d| d.as_secs_f64())
+                ))),
+                _ => Ok(exit::OK),
+            }
+        }
+        Ok(TcpReport::Command { success }) => Ok(if success { exit::OK } else { exit::FAILURE }),
+        Err(e) => net_fail(e),
+    }
+}
+
+pub fn tcp_connect(cfg: &ConnectConfig) -> Outcome {
+    relayed(sockit::tcp::connect_run(cfg, process_stdio()?), cfg.relay.idle_timeout)
+}
+
+pub fn tcp_listen(cfg: &ListenConfig) -> Outcome {
+    let started = &mut |s| eprintln!("sockit: {}", render::tcp_started(&s));
+    relayed(sockit::tcp::listen_run(cfg, process_stdio()?, started), cfg.relay.idle_timeout)
+}
+
+pub fn chat_serve(cfg: &ServeConfig, json: bool) -> Outcome {
+    // The console: one line per event, flushed as it comes; a closed stdout stops it.
+    let mut out = io::stdout();
+    let mut open = true;
+    let console = move |e: &sockit::chat::server::Event| {
+        if open {
+            let line = if json { serde_json::to_string(e).unwrap_or_default() } else { render::chat_event(e) };
+            open = writeln!(out, "{line}").and_then(|()| out.flush()).is_ok();
+        }
+    };
+    let started = &mut |s: &sockit::chat::server::Started| render::chat_started(s);
+    match sockit::chat::server::run(cfg, console, started, Stop::Signals) {
+        Ok(Stopped::Interrupted) => Ok(exit::INTERRUPTED),
+        Ok(_) => Ok(exit::OK),
+        Err(e) => net_fail(e),
+    }
+}
+
+pub fn chat_join(cfg: &JoinConfig) -> Outcome {
+    let stdio = process_stdio()?;
+    let terminal = stdio.input_is_terminal;
+    let pick = &mut |several: &[&sockit::chat::discovery::Found]| {
+        if !terminal {
+            return Pick::CannotAsk;
+        }
+        match sockit::chat::discovery::ask(several, &mut io::stdin().lock(), &mut io::stderr()) {
+            Some(i) => Pick::Chosen(i),
+            None => Pick::NoAnswer,
+        }
+    };
+    let joining = &mut |f: &sockit::chat::discovery::Found| {
+        eprintln!("sockit: joining {} at {}", sockit_core::text::escape(f.info.room.as_bytes()), f.address)
+    };
+    match sockit::chat::client::run(cfg, stdio, pick, joining) {
+        Ok(()) => Ok(exit::OK),
+        Err(JoinError::Net(e)) => net_fail(e),
+        Err(e) if e.is_usage() => Err(Fail::Usage(e.to_string())),
+        Err(e) => Err(Fail::Runtime(e.to_string())),
+    }
+}
+
+pub fn chat_discover(cfg: &DiscoveryConfig, json: bool) -> Outcome {
+    let found = match sockit::chat::discovery::discover(cfg) {
+        Ok(f) => f,
+        Err(e) => return net_fail(e),
+    };
+    printed(|out| render::discovered(out, &found, json))?;
+    if found.is_empty() {
+        let to = cfg.targets.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ");
+        return Err(Fail::Runtime(format!("no chat server answered at {to} within {} s", cfg.wait.as_secs_f64())));
+    }
+    Ok(exit::OK)
+}
+
+pub fn scan(plan: &ScanPlan, json: bool) -> Outcome {
+    let done = AtomicU64::new(0);
+    let pb = progress(plan.jobs().min(u128::from(u64::MAX)) as u64);
+    let report = std::thread::scope(|s| {
+        // The ticker wakes every 100 ms, and at once when the scan ends (its sender is
+        // dropped): the scan's end is never held up by a ticker asleep.
+        let (finished, wake) = std::sync::mpsc::channel::<()>();
+        let (pb, done) = (&pb, &done);
+        let ticker = s.spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                wake.recv_timeout(std::time::Duration::from_millis(100))
+            {
+                pb.set_position(done.load(std::sync::atomic::Ordering::Relaxed));
+            }
+        });
+        let r = sockit::scan::run(plan, done);
+        drop(finished);
+        let _ = ticker.join();
+        pb.finish_and_clear();
+        r
+    })
+    .map_err(|e| Fail::Runtime(e.to_string()))?;
+    printed(|out| if json { render::json(out, &report) } else { render::scan(out, &report) })?;
+    Ok(exit::OK)
+}
+
+pub fn demo() -> Outcome {
+    let mut out = io::stdout().lock();
+    let mut failed = None;
+    let r = sockit::demo::run(&mut |line| {
+        if failed.is_none() {
+            failed = writeln!(out, "{line}").and_then(|_| out.flush()).err();
+        }
+    });
+    match failed {
+        Some(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(exit::OK),
+        Some(e) => return Err(e.into()),
+        None => {}
+    }
+    r.map_err(|e| Fail::Runtime(format!("the demo stopped: {e}")))?;
+    Ok(exit::OK)
+}
+
+pub fn completions(shell: clap_complete::Shell) -> Outcome {
+    printed(|out| {
+        clap_complete::generate(shell, &mut <crate::cli::Cli as clap::CommandFactory>::command(), "sockit", out);
+        Ok(())
+    })?;
+    Ok(exit::OK)
+}
+
+pub fn manpage() -> Outcome {
+    printed(|out| clap_mangen::Man::new(<crate::cli::Cli as clap::CommandFactory>::command()).render(out))?;
+    Ok(exit::OK)
+}

@@ -1,0 +1,414 @@
+//! Raw flags (`cli`) to the typed configuration the library takes. Every usage error (exit 2)
+//! is decided here, once; nothing here touches the network or the file system.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use sockit::chat::client::JoinConfig;
+use sockit::chat::discovery::DiscoveryConfig;
+use sockit::chat::server::ServeConfig;
+use sockit::host::InfoOptions;
+use sockit::relay::RelayOptions;
+use sockit::resolve::{Families, NamesConfig};
+use sockit::scan::ScanPlan;
+use sockit::tcp::{AccessRules, ConnectConfig, ListenConfig};
+use sockit::tls::{ClientTls, ServerTls};
+use sockit::udp::{ReceiveOptions, SendConfig};
+use sockit_core::addr::report::AddrQuery;
+use sockit_core::addr::{Cidr, parse_ip};
+use sockit_core::endpoint::{Endpoint, Host};
+use sockit_core::services::{PortQuery, Proto};
+
+use crate::cli::{self, Cli, Command};
+
+/// What the command line asks for, validated.
+#[derive(Debug)]
+pub struct Config {
+    pub json: bool,
+    pub verbose: u8,
+    pub action: Action,
+}
+
+/// One command, ready to run.
+#[derive(Debug)]
+pub enum Action {
+    Info(InfoOptions),
+    Addr(AddrQuery),
+    Port { queries: Vec<PortQuery>, proto: Option<Proto> },
+    Hostname { fqdn: bool, addresses: bool },
+    Lookup(NamesConfig),
+    Reverse(NamesConfig),
+    UdpListen { config: sockit::udp::ListenConfig, raw: bool },
+    UdpSend(SendConfig),
+    TcpConnect(ConnectConfig),
+    TcpListen(ListenConfig),
+    ChatServe(ServeConfig),
+    ChatJoin(JoinConfig),
+    ChatDiscover(DiscoveryConfig),
+    Scan(ScanPlan),
+    Demo,
+    Completions(clap_complete::Shell),
+    Manpage,
+}
+
+/// A usage error: one line saying what is wrong and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+type Result<T> = std::result::Result<T, UsageError>;
+
+fn usage(e: impl std::fmt::Display) -> UsageError {
+    UsageError(e.to_string())
+}
+
+/// The lecture's port for the UDP and TCP demos.
+const DEFAULT_PORT: u16 = sockit::net::DEFAULT_PORT;
+
+pub fn from_cli(cli: Cli) -> Result<Config> {
+    let action = match cli.command {
+        Command::Info(a) => {
+            let mut opts = InfoOptions::default();
+            if let Some(p) = a.resolv_conf {
+                opts.resolv_conf = p;
+            }
+            Action::Info(opts)
+        }
+        Command::Addr(a) => {
+            let mut inputs = vec![a.address];
+            inputs.extend(a.others);
+            Action::Addr(AddrQuery { inputs, split: a.split, hosts: a.hosts })
+        }
+        Command::Port(a) => {
+            let mut queries = if a.common { sockit_core::services::common_queries() } else { Vec::new() };
+            for q in &a.queries {
+                queries.push(PortQuery::parse(q).map_err(usage)?);
+            }
+            let proto = match (a.tcp, a.udp) {
+                (true, _) => Some(Proto::Tcp),
+                (_, true) => Some(Proto::Udp),
+                _ => None,
+            };
+            Action::Port { queries, proto }
+        }
+        Command::Hostname(a) => Action::Hostname { fqdn: a.fqdn, addresses: a.addresses },
+        Command::Lookup(a) => {
+            let rtype = match &a.rtype {
+                Some(t) => Some(sockit::resolve::parse_type(t).ok_or_else(|| {
+                    UsageError(format!(
+                        "--type {t} is not a record type: use A, AAAA, CNAME, MX, NS, PTR, SOA, SRV or TXT"
+                    ))
+                })?),
+                None => None,
+            };
+            let families = match (a.ipv4, a.ipv6) {
+                (true, _) => Families::V4,
+                (_, true) => Families::V6,
+                _ => Families::Both,
+            };
+            Action::Lookup(names(a.names, &a.dns, rtype, families)?)
+        }
+        Command::Reverse(a) => {
+            // Addresses typed on the command line must be addresses; a file's bad lines fail
+            // one by one.
+            for s in &a.addresses {
+                parse_ip(s).map_err(usage)?;
+            }
+            Action::Reverse(names(a.addresses, &a.dns, None, Families::Both)?)
+        }
+        Command::Udp(cli::UdpCommand::Listen(a)) => Action::UdpListen {
+            config: sockit::udp::ListenConfig {
+                bind: bind_addr(a.bind.as_deref(), a.port)?,
+                receive: ReceiveOptions {
+                    count: a.count,
+                    idle_timeout: a.timeout.map(Duration::from_secs_f64),
+                    echo: a.echo,
+                },
+            },
+            raw: a.raw,
+        },
+        Command::Udp(cli::UdpCommand::Send(a)) => Action::UdpSend(SendConfig {
+            host: host(&a.host, "HOST")?,
+            port: a.port,
+            broadcast: a.broadcast,
+            bind: match &a.bind {
+                Some(b) => Some(endpoint_addr(b, "--bind", SocketAddr::from(([0, 0, 0, 0], 0)))?),
+                None => None,
+            },
+            message: a.message,
+            raw: a.raw,
+            wait_reply: a.wait_reply.map(Duration::from_secs_f64),
+        }),
+        Command::Tcp(cli::TcpCommand::Connect(a)) => Action::TcpConnect(ConnectConfig {
+            host: host(&a.host, "HOST")?,
+            port: a.port,
+            connect_timeout: a.connect_timeout.map(Duration::from_secs_f64),
+            tls: client_tls(&a.tls),
+            relay: relay(&a.relay),
+        }),
+        Command::Tcp(cli::TcpCommand::Listen(a)) => Action::TcpListen(ListenConfig {
+            bind: bind_addr(a.bind.as_deref(), a.port)?,
+            rules: AccessRules { allow: cidrs(&a.allow, "--allow")?, deny: cidrs(&a.deny, "--deny")? },
+            keep_open: a.keep_open,
+            max_conns: a.max_conns,
+            exec: a.exec,
+            tls: server_tls(&a.tls),
+            relay: relay(&a.relay),
+        }),
+        Command::Chat(cli::ChatCommand::Serve(a)) => {
+            if !(a.rate.is_finite() && a.rate >= 0.0) {
+                return Err(usage("--rate must be 0 (off) or a positive number of lines a second"));
+            }
+            if a.max_line == 0 || a.max_clients == 0 {
+                return Err(usage("--max-line and --max-clients must be at least 1"));
+            }
+            Action::ChatServe(ServeConfig {
+                bind: bind_addr(a.bind.as_deref(), a.port)?,
+                discovery_port: (!a.no_discovery).then_some(a.discovery_port),
+                tls: server_tls(&a.tls),
+                room: a.room,
+                max_clients: a.max_clients,
+                max_line: a.max_line,
+                rate: a.rate,
+            })
+        }
+        Command::Chat(cli::ChatCommand::Join(a)) => Action::ChatJoin(JoinConfig {
+            server: match &a.target {
+                Some(t) => {
+                    let e = Endpoint::parse(t).map_err(usage)?;
+                    match e.host {
+                        Some(h) => Some((h, e.port.unwrap_or(DEFAULT_PORT))),
+                        None => return Err(UsageError(format!("'{t}' names no host: write HOST or HOST:PORT"))),
+                    }
+                }
+                None => None,
+            },
+            nick: a.nick,
+            room: a.room,
+            tls: client_tls(&a.tls),
+            discovery: discovery(&a.discovery)?,
+        }),
+        Command::Chat(cli::ChatCommand::Discover(a)) => Action::ChatDiscover(discovery(&a.discovery)?),
+        Command::Scan(a) => Action::Scan(scan(a)?),
+        Command::Demo => Action::Demo,
+        Command::Completions { shell } => Action::Completions(shell),
+        Command::Manpage => Action::Manpage,
+    };
+    Ok(Config { json: cli.json, verbose: cli.verbose, action })
+}
+
+fn names(
+    items: Vec<String>,
+    dns: &cli::DnsArgs,
+    rtype: Option<hickory_proto::rr::RecordType>,
+    families: Families,
+) -> Result<NamesConfig> {
+    if !(dns.timeout.is_finite() && dns.timeout > 0.0 && dns.timeout <= 3600.0) {
+        return Err(UsageError(format!("--timeout {} is not a time: give seconds, like 2 or 0.5", dns.timeout)));
+    }
+    if dns.concurrency == 0 {
+        return Err(usage("--concurrency must be at least 1"));
+    }
+    let server = match &dns.server {
+        Some(s) => Some(endpoint_addr(s, "--server", SocketAddr::from(([0, 0, 0, 0], 53))).map_err(|_| {
+            UsageError(format!(
+                "--server '{s}' is not an address: write it like 192.0.2.53, 192.0.2.53:5353 or [::1]:53"
+            ))
+        })?),
+        None => None,
+    };
+    Ok(NamesConfig {
+        items,
+        file: dns.file.clone(),
+        server,
+        direct: rtype.is_some() || dns.tcp,
+        tcp: dns.tcp,
+        timeout: Duration::from_secs_f64(dns.timeout),
+        retries: dns.retries,
+        concurrency: dns.concurrency,
+        rtype,
+        families,
+    })
+}
+
+fn scan(a: cli::ScanArgs) -> Result<ScanPlan> {
+    use sockit_core::scan::{Target, parse_ports};
+    let ports = parse_ports(&a.ports).map_err(usage)?;
+    let targets =
+        a.targets.iter().map(|t| Target::parse(t)).collect::<std::result::Result<Vec<_>, _>>().map_err(usage)?;
+    let total: u128 = targets.iter().map(Target::count).sum();
+    if total > 65_536 && !a.yes {
+        return Err(UsageError(format!("that is {total} addresses: pass --yes to scan more than 65,536")));
+    }
+    if !(a.timeout.is_finite() && a.timeout > 0.0 && a.timeout <= 3600.0) {
+        return Err(UsageError(format!("--timeout {} is not a time: give seconds, like 1 or 0.25", a.timeout)));
+    }
+    if a.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+        return Err(usage("--rate must be a positive number of connections a second"));
+    }
+    if a.concurrency == 0 {
+        return Err(usage("--concurrency must be at least 1"));
+    }
+    Ok(ScanPlan {
+        targets,
+        specs: a.targets,
+        ports,
+        concurrency: a.concurrency,
+        timeout: Duration::from_secs_f64(a.timeout),
+        retries: a.retries,
+        rate: a.rate,
+        randomize: !a.ordered,
+        only_open: a.open,
+    })
+}
+
+fn relay(r: &cli::RelayArgs) -> RelayOptions {
+    RelayOptions {
+        no_shutdown: r.no_shutdown,
+        quit_after_eof: r.quit_after.map(Duration::from_secs_f64),
+        idle_timeout: r.idle_timeout.map(Duration::from_secs_f64),
+    }
+}
+
+/// --tls, or --ca / --insecure, which imply it.
+fn client_tls(t: &cli::TlsClientArgs) -> Option<ClientTls> {
+    (t.tls || t.ca.is_some() || t.insecure).then(|| ClientTls { ca: t.ca.clone(), insecure: t.insecure })
+}
+
+fn server_tls(t: &cli::TlsServerArgs) -> Option<ServerTls> {
+    t.tls.then(|| ServerTls { cert: t.cert.clone(), key: t.key.clone() })
+}
+
+fn discovery(d: &cli::DiscoveryArgs) -> Result<DiscoveryConfig> {
+    let targets = d
+        .broadcast
+        .iter()
+        .map(|b| match Endpoint::parse(b) {
+            Ok(Endpoint { host: Some(Host::Ip(ip)), port }) => {
+                Ok(SocketAddr::new(ip, port.unwrap_or(d.discovery_port)))
+            }
+            _ => Err(UsageError(format!("--broadcast '{b}' is not an address: write it like 192.168.1.255"))),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(DiscoveryConfig { targets, wait: Duration::from_secs_f64(d.timeout) })
+}
+
+/// HOST for connect and send: an address, `[v6]`, or a name to resolve.
+fn host(s: &str, what: &str) -> Result<Host> {
+    match Endpoint::parse(s) {
+        Ok(Endpoint { host: Some(h), port: None }) => Ok(h),
+        _ => Err(UsageError(format!("{what} '{s}' is not a host: give a name or an address (IPv6 as ::1 or [::1])"))),
+    }
+}
+
+/// ADDR for --bind, or every IPv4 address, with `port`.
+fn bind_addr(bind: Option<&str>, port: u16) -> Result<SocketAddr> {
+    let ip = match bind {
+        Some(b) => match Endpoint::parse(b) {
+            Ok(Endpoint { host: Some(Host::Ip(ip)), port: None }) => ip,
+            _ => {
+                return Err(usage(format!(
+                    "--bind: {}",
+                    parse_ip(b).err().map_or_else(|| format!("'{b}' is not an address"), |e| e.to_string())
+                )));
+            }
+        },
+        None => IpAddr::from([0, 0, 0, 0]),
+    };
+    Ok(SocketAddr::new(ip, port))
+}
+
+/// `PORT`, `ADDR`, `ADDR:PORT` or `[IPv6]:PORT`, the missing parts from `default`.
+fn endpoint_addr(s: &str, flag: &str, default: SocketAddr) -> Result<SocketAddr> {
+    let bad =
+        || UsageError(format!("{flag} '{s}' is not a port or an address: write 40000, 127.0.0.1:40000 or [::1]:40000"));
+    match Endpoint::parse(s).map_err(|_| bad())? {
+        Endpoint { host: None, port: Some(p) } => Ok(SocketAddr::new(default.ip(), p)),
+        Endpoint { host: Some(Host::Ip(ip)), port } => Ok(SocketAddr::new(ip, port.unwrap_or(default.port()))),
+        _ => Err(bad()),
+    }
+}
+
+fn cidrs(list: &[String], flag: &str) -> Result<Vec<Cidr>> {
+    list.iter()
+        .map(|c| Cidr::parse(c).map(|c| c.network_cidr()).map_err(|e| UsageError(format!("{flag} {c}: {e}"))))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn config(args: &str) -> Result<Config> {
+        let argv = std::iter::once("sockit").chain(args.split_whitespace());
+        from_cli(Cli::try_parse_from(argv).map_err(|e| UsageError(e.to_string()))?)
+    }
+
+    #[test]
+    fn usage_errors_as_a_table() {
+        let cases: &[(&str, &str)] = &[
+            ("scan 127.0.0.1 --rate 0", "--rate must be a positive number of connections a second"),
+            ("scan 127.0.0.1 --concurrency 0", "--concurrency must be at least 1"),
+            ("scan 127.0.0.1 --timeout 0", "--timeout 0 is not a time: give seconds, like 1 or 0.25"),
+            ("scan 0.0.0.0/8", "that is 16777216 addresses: pass --yes to scan more than 65,536"),
+            (
+                "lookup a.test --type BOGUS",
+                "--type BOGUS is not a record type: use A, AAAA, CNAME, MX, NS, PTR, SOA, SRV or TXT",
+            ),
+            (
+                "lookup a.test --server nope",
+                "--server 'nope' is not an address: write it like 192.0.2.53, 192.0.2.53:5353 or [::1]:53",
+            ),
+            ("lookup a.test --concurrency 0", "--concurrency must be at least 1"),
+            ("chat serve --rate=-1", "--rate must be 0 (off) or a positive number of lines a second"),
+            ("chat serve --max-line 0", "--max-line and --max-clients must be at least 1"),
+            ("chat discover --broadcast x", "--broadcast 'x' is not an address: write it like 192.168.1.255"),
+            ("tcp listen --deny 10.0.0.0/33", "--deny 10.0.0.0/33: "),
+            ("udp send 127.0.0.1 --bind x:y", "--bind 'x:y' is not a port or an address"),
+            ("tcp connect a:b 80", "HOST 'a:b' is not a host"),
+            ("chat join 127.0.0.1:", "'127.0.0.1:' has no port after ':'"),
+        ];
+        for (args, want) in cases {
+            match config(args) {
+                Err(UsageError(got)) => assert!(got.starts_with(want), "{args}: {got}"),
+                Ok(c) => panic!("{args}: accepted as {c:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn defaults_and_conversions_as_a_table() {
+        let Action::TcpConnect(c) = config("tcp connect ::1 80 --ca x.pem").expect("ok").action else { panic!() };
+        assert_eq!(c.host, Host::Ip("::1".parse().expect("ip")));
+        assert_eq!(c.tls, Some(ClientTls { ca: Some("x.pem".into()), insecure: false }), "--ca implies --tls");
+        assert_eq!(c.relay, RelayOptions::default());
+        let Action::TcpListen(l) = config("tcp listen --tls --keep-open --deny ::ffff:127.0.0.1").expect("ok").action
+        else {
+            panic!()
+        };
+        assert_eq!(l.bind, SocketAddr::from(([0, 0, 0, 0], 40000)));
+        assert!(l.keep_open && l.tls == Some(ServerTls::default()));
+        let Action::ChatServe(s) = config("chat serve --port 0 --no-discovery").expect("ok").action else { panic!() };
+        assert_eq!((s.bind.port(), s.discovery_port, s.room.as_str(), s.max_line), (0, None, "sockit", 4096));
+        let Action::ChatJoin(j) = config("chat join [::1]:5000").expect("ok").action else { panic!() };
+        assert_eq!(j.server, Some((Host::Ip("::1".parse().expect("ip")), 5000)));
+        assert_eq!(j.discovery.targets, vec![SocketAddr::from(([255, 255, 255, 255], 40000))]);
+        let Action::ChatJoin(j) = config("chat join example.test").expect("ok").action else { panic!() };
+        assert_eq!(j.server, Some((Host::Name("example.test".into()), 40000)));
+        let Action::Lookup(n) = config("lookup a.test --server 127.0.0.1:5353 -4").expect("ok").action else {
+            panic!()
+        };
+        assert_eq!(
+            (n.server, n.families, n.direct),
+            (Some("127.0.0.1:5353".parse().expect("sa")), Families::V4, false)
+        );
+        assert_eq!((n.timeout, n.retries, n.concurrency), (Duration::from_secs(2), 2, 64));
+        let Action::Lookup(n) = config("lookup a.test --type mx").expect("ok").action else { panic!() };
+        assert!(n.direct && n.server.is_none(), "--type alone asks resolv.conf's servers");
+        let Action::UdpSend(u) = config("udp send 127.0.0.1 --bind 5000").expect("ok").action else { panic!() };
+        assert_eq!((u.port, u.bind), (40000, Some(SocketAddr::from(([0, 0, 0, 0], 5000)))));
+        let Action::Scan(p) = config("scan 127.0.0.1 -p 22,80 --open").expect("ok").action else { panic!() };
+        assert_eq!((p.ports, p.randomize, p.only_open, p.retries), (vec![22, 80], true, true, 1));
+    }
+}

@@ -1,0 +1,58 @@
+//! Exit codes, in one place (documented in `sockit --help` and README), and how each way of
+//! failing maps onto them.
+
+/// Success.
+pub const OK: u8 = 0;
+/// A runtime failure, or a lookup that found nothing.
+pub const FAILURE: u8 = 1;
+/// A usage error: bad arguments or input the user must fix.
+pub const USAGE: u8 = 2;
+/// Interrupted by Ctrl-C (128 + SIGINT).
+pub const INTERRUPTED: u8 = 130;
+
+/// How a command failed: the user's mistake (exit 2) or the world's (exit 1).
+#[derive(Debug)]
+pub enum Fail {
+    Usage(String),
+    Runtime(String),
+}
+
+/// What a command came to: an exit code, or a failure to report.
+pub type Outcome = Result<u8, Fail>;
+
+/// Say what failed (one line on stderr, escaped) and give the exit code.
+pub fn report(outcome: Outcome) -> u8 {
+    match outcome {
+        Ok(code) => code,
+        Err(Fail::Usage(msg)) => {
+            eprintln!("sockit: {}", one_line(&msg));
+            USAGE
+        }
+        Err(Fail::Runtime(msg)) => {
+            eprintln!("sockit: {}", one_line(&msg));
+            FAILURE
+        }
+    }
+}
+
+/// A message as one line a terminal only shows: arguments and file lines echoed in it are
+/// escaped.
+fn one_line(msg: &str) -> String {
+    sockit_core::text::escape(msg.as_bytes())
+}
+
+/// clap's verdict: help and version are success; an error is its first line, with the
+/// arguments it names, and a pointer to --help.
+pub fn clap_error(e: &clap::Error) -> u8 {
+    if !e.use_stderr() {
+        let _ = e.print();
+        return OK;
+    }
+    let text = e.render().to_string();
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or("error").trim_start_matches("error: ").trim_end_matches(':');
+    // "the following required arguments were not provided:" lists them on the lines after.
+    let named: Vec<&str> = lines.take_while(|l| l.starts_with("  ")).map(str::trim).collect();
+    let msg = if named.is_empty() { first.to_string() } else { format!("{first}: {}", named.join(" ")) };
+    report(Err(Fail::Usage(format!("{msg} (see sockit --help)"))))
+}

@@ -1,0 +1,59 @@
+//! The `sockit` binary: parse the flags (`cli`), validate them into a configuration
+//! (`config`), run the library's entry for the command (`commands`), render what it reports
+//! (`render`), and exit with the code `exit` names.
+
+mod cli;
+mod commands;
+mod config;
+mod exit;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use config::Action;
+use exit::Fail;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return ExitCode::from(exit::clap_error(&e)),
+    };
+    let cfg = match config::from_cli(cli) {
+        Ok(cfg) => cfg,
+        Err(e) => return ExitCode::from(exit::report(Err(Fail::Usage(e.0)))),
+    };
+    init_logging(cfg.verbose);
+    let json = cfg.json;
+    ExitCode::from(exit::report(match cfg.action {
+        Action::Info(o) => commands::info(&o, json),
+        Action::Addr(q) => commands::addr(&q, json),
+        Action::Port { queries, proto } => commands::port(&queries, proto, json),
+        Action::Hostname { fqdn, addresses } => commands::hostname(fqdn, addresses, json),
+        Action::Lookup(c) => commands::lookup(&c, json),
+        Action::Reverse(c) => commands::reverse(&c, json),
+        Action::UdpListen { config, raw } => commands::udp_listen(&config, raw, json),
+        Action::UdpSend(c) => commands::udp_send(&c, json),
+        Action::TcpConnect(c) => commands::tcp_connect(&c),
+        Action::TcpListen(c) => commands::tcp_listen(&c),
+        Action::ChatServe(c) => commands::chat_serve(&c, json),
+        Action::ChatJoin(c) => commands::chat_join(&c),
+        Action::ChatDiscover(c) => commands::chat_discover(&c, json),
+        Action::Scan(p) => commands::scan(&p, json),
+        Action::Demo => commands::demo(),
+        Action::Completions(shell) => commands::completions(shell),
+        Action::Manpage => commands::manpage(),
+    }))
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => tracing::Level::WARN,
+        1 => tracing::Level::INFO,
+        2 => tracing::Level::DEBUG,
+        _ => tracing::Level::TRACE,
+    };
+    let stderr = std::io::stderr;
+    let color = std::env::var_os("NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&stderr());
+    tracing_subscriber::fmt().with_max_level(level).with_writer(stderr).with_ansi(color).with_target(false).init();
+}

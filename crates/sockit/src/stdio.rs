@@ -1,0 +1,38 @@
+//! The standard streams a command works with. Only `Stdio::process()` touches the process's
+//! own descriptors; everything else in the library takes a `Stdio` it is handed, so relays,
+//! servers and clients run in-process in tests with pipes in their place.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+
+/// Input, output, and whether input is a terminal (a terminal ends a relay at once when the
+/// peer closes; a pipe is still sent to its end).
+#[derive(Debug)]
+pub struct Stdio {
+    pub input: OwnedFd,
+    pub output: OwnedFd,
+    pub input_is_terminal: bool,
+}
+
+impl Stdio {
+    /// The process's stdin and stdout (duplicated: closing them here leaves fds 0 and 1 be).
+    pub fn process() -> io::Result<Stdio> {
+        let stdin = io::stdin();
+        Ok(Stdio {
+            input: stdin.as_fd().try_clone_to_owned()?,
+            output: io::stdout().as_fd().try_clone_to_owned()?,
+            input_is_terminal: io::IsTerminal::is_terminal(&stdin),
+        })
+    }
+
+    /// Streams of the caller's choosing (pipes, files, sockets); never a terminal.
+    pub fn new(input: impl Into<OwnedFd>, output: impl Into<OwnedFd>) -> Stdio {
+        Stdio { input: input.into(), output: output.into(), input_is_terminal: false }
+    }
+
+    /// Split into the input as a file to read and the output as a file to write.
+    pub fn into_files(self) -> (File, File) {
+        (File::from(self.input), File::from(self.output))
+    }
+}
