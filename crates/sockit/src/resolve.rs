@@ -298,6 +298,15 @@ fn query_name(cfg: &DnsConfig, shown: &str, name: Name, rtype: RecordType) -> Re
     }))
 }
 
+/// A reply as bytes off the wire, read as the answer to `name`'s `rtype` query: what the
+/// transport does with every reply, apart from the socket (the fuzz target's entry).
+pub fn answer_from_wire(name: &str, rtype: &str, wire: &[u8]) -> Result<DnsAnswer, ResolveError> {
+    let rtype = parse_type(rtype).unwrap_or(RecordType::A);
+    let reply = Message::from_vec(wire)
+        .map_err(|e| ResolveError::Other { name: name.to_string(), message: format!("malformed reply: {e}") })?;
+    interpret(name, rtype, SocketAddr::from(([127, 0, 0, 1], 53)), reply, false)
+}
+
 fn interpret(
     name: &str,
     rtype: RecordType,

@@ -293,15 +293,19 @@ fn move_records(
     let mut pending: Vec<u8> = Vec::new();
     let (mut plain_open, mut plain_gone, mut peer_open) = (true, false, true);
     let (mut fin_sent, mut eof_told) = (false, false);
+    // The peer stopped taking records (a reset, say, after it sent its last data and closed):
+    // what it sent before is still read and delivered.
+    let mut write_dead = false;
     loop {
-        while conn.wants_write() {
+        while conn.wants_write() && !write_dead {
             match conn.write_tls(&mut sock) {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(io_err(e)),
+                Err(_) => write_dead = true,
             }
         }
-        if !plain_open && !conn.wants_write() && !fin_sent {
+        let holding = conn.wants_write() && !write_dead;
+        if !plain_open && !holding && !fin_sent {
             let _ = sock.shutdown(Shutdown::Write);
             fin_sent = true;
         }
@@ -333,11 +337,11 @@ fn move_records(
         if peer_open && pending.is_empty() && !plain_gone {
             sock_flags |= PollFlags::IN;
         }
-        if conn.wants_write() {
+        if holding {
             sock_flags |= PollFlags::OUT;
         }
         // Plaintext in only while rustls has sent what it holds (back-pressure).
-        let want_plain = plain_open && !conn.wants_write();
+        let want_plain = plain_open && !holding;
         let mut plain_flags = PollFlags::empty();
         if want_plain {
             plain_flags |= PollFlags::IN;
@@ -385,6 +389,8 @@ fn move_records(
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                // A reset after the last data: an end, once what came before is delivered.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => peer_open = false,
                 Err(e) => return Err(io_err(e)),
             }
         }
