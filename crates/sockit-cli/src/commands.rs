@@ -221,7 +221,11 @@ pub fn chat_serve(cfg: &ServeConfig, json: bool) -> Outcome {
             open = writeln!(out, "{line}").and_then(|()| out.flush()).is_ok();
         }
     };
-    let started = &mut |s: &sockit::chat::server::Started| render::chat_started(s);
+    let started = &mut |s: &sockit::chat::server::Started| {
+        for line in render::chat_started(s) {
+            eprintln!("sockit: {line}");
+        }
+    };
     match sockit::chat::server::run(cfg, console, started, Stop::Signals) {
         Ok(Stopped::Interrupted) => Ok(exit::INTERRUPTED),
         Ok(_) => Ok(exit::OK),

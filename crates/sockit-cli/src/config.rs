@@ -10,7 +10,7 @@ use sockit::chat::server::ServeConfig;
 use sockit::host::InfoOptions;
 use sockit::relay::RelayOptions;
 use sockit::resolve::{Families, NamesConfig};
-use sockit::scan::ScanPlan;
+use sockit::scan::{ScanConfig, ScanPlan};
 use sockit::tcp::{AccessRules, ConnectConfig, ListenConfig};
 use sockit::tls::{ClientTls, ServerTls};
 use sockit::udp::{ReceiveOptions, SendConfig};
@@ -251,12 +251,16 @@ fn scan(a: cli::ScanArgs) -> Result<ScanPlan> {
     Ok(ScanPlan {
         targets,
         specs: a.targets,
-        ports,
-        concurrency: a.concurrency,
-        timeout: Duration::from_secs_f64(a.timeout),
-        retries: a.retries,
-        rate: a.rate,
-        randomize: !a.ordered,
+        probes: ScanConfig {
+            ports,
+            concurrency: a.concurrency,
+            timeout: Duration::from_secs_f64(a.timeout),
+            retries: a.retries,
+            rate: a.rate,
+            randomize: !a.ordered,
+            // Set by the scan from the cores it has.
+            workers: 0,
+        },
         only_open: a.open,
     })
 }
@@ -409,6 +413,6 @@ mod tests {
         let Action::UdpSend(u) = config("udp send 127.0.0.1 --bind 5000").expect("ok").action else { panic!() };
         assert_eq!((u.port, u.bind), (40000, Some(SocketAddr::from(([0, 0, 0, 0], 5000)))));
         let Action::Scan(p) = config("scan 127.0.0.1 -p 22,80 --open").expect("ok").action else { panic!() };
-        assert_eq!((p.ports, p.randomize, p.only_open, p.retries), (vec![22, 80], true, true, 1));
+        assert_eq!((p.probes.ports, p.probes.randomize, p.only_open, p.probes.retries), (vec![22, 80], true, true, 1));
     }
 }

@@ -385,14 +385,13 @@ pub fn tcp_started(s: &sockit::tcp::Started) -> String {
     }
 }
 
-/// What a starting `chat serve` says on stderr.
-pub fn chat_started(s: &sockit::chat::server::Started) {
+/// What a starting `chat serve` says on stderr: a line, and the fingerprint of a TLS room.
+pub fn chat_started(s: &sockit::chat::server::Started) -> Vec<String> {
     let discovery = s.discovery.map_or(String::new(), |d| format!(", discovery on {d} (udp)"));
     let tls = if s.fingerprint.is_some() { ", TLS" } else { "" };
-    eprintln!("sockit: chat room {} on {} (tcp{tls}){discovery}", s.room, s.address);
-    if let Some(fp) = &s.fingerprint {
-        eprintln!("sockit: TLS certificate SHA-256 fingerprint {fp}");
-    }
+    let mut lines = vec![format!("chat room {} on {} (tcp{tls}){discovery}", s.room, s.address)];
+    lines.extend(s.fingerprint.as_ref().map(|fp| format!("TLS certificate SHA-256 fingerprint {fp}")));
+    lines
 }
 
 /// The servers that answered a discovery probe: a line each, every field from the network

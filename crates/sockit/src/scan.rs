@@ -24,7 +24,7 @@ use sockit_core::scan::PortState;
 const ROUND: usize = 64;
 
 /// How to scan.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ScanConfig {
     pub ports: Vec<u16>,
     /// Probes in flight at once, across all workers (capped by the open-file limit).
@@ -489,12 +489,8 @@ pub struct ScanPlan {
     pub targets: Vec<sockit_core::scan::Target>,
     /// The targets as written, for names in the report.
     pub specs: Vec<String>,
-    pub ports: Vec<u16>,
-    pub concurrency: usize,
-    pub timeout: Duration,
-    pub retries: u32,
-    pub rate: Option<f64>,
-    pub randomize: bool,
+    /// How to probe; `run` caps the concurrency by the open-file limit and sets the workers.
+    pub probes: ScanConfig,
     /// Report only open ports.
     pub only_open: bool,
 }
@@ -511,7 +507,7 @@ pub enum ScanError {
 impl ScanPlan {
     /// How many probes the plan makes, once names are resolved (one address each).
     pub fn jobs(&self) -> u128 {
-        self.targets.iter().map(sockit_core::scan::Target::count).sum::<u128>() * self.ports.len() as u128
+        self.targets.iter().map(sockit_core::scan::Target::count).sum::<u128>() * self.probes.ports.len() as u128
     }
 }
 
@@ -531,15 +527,10 @@ pub fn run(plan: &ScanPlan, done: &AtomicU64) -> Result<sockit_core::scan::ScanR
     }
     let limit = crate::net::raise_fd_limit();
     // Leave room for stdio, the epoll descriptors and whatever else the process holds.
-    let concurrency = plan.concurrency.min(limit.saturating_sub(64).max(1) as usize);
     let cfg = ScanConfig {
-        ports: plan.ports.clone(),
-        concurrency,
-        timeout: plan.timeout,
-        retries: plan.retries,
-        rate: plan.rate,
-        randomize: plan.randomize,
+        concurrency: plan.probes.concurrency.min(limit.saturating_sub(64).max(1) as usize),
         workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        ..plan.probes.clone()
     };
     let addrs: Vec<IpAddr> = hosts.iter().map(|h| h.address).collect();
     let outcome = scan(&addrs, &cfg, done)?;
