@@ -291,7 +291,10 @@ fn move_records(
     let mut buf = vec![0u8; 64 * 1024];
     // Plaintext from the peer that the plain side has not taken yet.
     let mut pending: Vec<u8> = Vec::new();
-    let (mut plain_open, mut plain_gone, mut peer_open) = (true, false, true);
+    // The handshake may have read application data (and even close_notify) with the peer's
+    // last handshake records: it waits in rustls, not in the socket.
+    let mut peer_open = take_plaintext(&mut conn, &mut pending, &mut buf).map_err(io_err)?;
+    let (mut plain_open, mut plain_gone) = (true, false);
     let (mut fin_sent, mut eof_told) = (false, false);
     // The peer stopped taking records (a reset, say, after it sent its last data and closed):
     // what it sent before is still read and delivered.
@@ -371,22 +374,7 @@ fn move_records(
                         let _ = conn.write_tls(&mut sock);
                         tls_error(format!("TLS with {peer}"), e)
                     })?;
-                    loop {
-                        match conn.reader().read(&mut buf) {
-                            Ok(0) => {
-                                peer_open = false; // close_notify
-                                break;
-                            }
-                            Ok(n) => pending.extend_from_slice(&buf[..n]),
-                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                            // The peer closed without close_notify: an end all the same.
-                            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                                peer_open = false;
-                                break;
-                            }
-                            Err(e) => return Err(io_err(e)),
-                        }
-                    }
+                    peer_open &= take_plaintext(&mut conn, &mut pending, &mut buf).map_err(io_err)?;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 // A reset after the last data: an end, once what came before is delivered.
@@ -406,6 +394,20 @@ fn move_records(
         }
         if plain_ev.contains(PollFlags::HUP) && !plain_open {
             plain_gone = true;
+        }
+    }
+}
+
+/// Move the plaintext rustls holds into `pending`; false once the peer has ended (close_notify,
+/// or a close without it).
+fn take_plaintext(conn: &mut rustls::Connection, pending: &mut Vec<u8>, buf: &mut [u8]) -> io::Result<bool> {
+    loop {
+        match conn.reader().read(buf) {
+            Ok(0) => return Ok(false),
+            Ok(n) => pending.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(false),
+            Err(e) => return Err(e),
         }
     }
 }

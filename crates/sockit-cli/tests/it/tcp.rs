@@ -653,3 +653,83 @@ fn tls_both_ways_and_with_real_peers() {
     ncat.0.stdout.take().expect("stdout").read_to_string(&mut got).expect("read");
     assert_eq!(got, "from sockit\n");
 }
+
+/// `tcp listen --tls --keep-open` serves many TLS clients at once (OpenSSL's s_client,
+/// `ncat --ssl` and sockit's own client side by side, each sending its line and closing at
+/// once), and `--tls --exec cat` echoes each; a client that never starts its handshake holds
+/// nobody up.
+#[test]
+fn tls_keep_open_and_exec_serve_many() {
+    if !have("openssl") || !have("ncat") {
+        return;
+    }
+    let (mut srv, port, _err) =
+        listening(crate::util::sockit_cmd(&["tcp", "listen", "0", "--bind", "127.0.0.1", "--tls", "--keep-open"]));
+    // A client that connects and says nothing: the handshakes below must not wait for it.
+    let _silent = TcpStream::connect(("127.0.0.1", port)).expect("silent client");
+    let p = port.to_string();
+    let peers: Vec<std::thread::JoinHandle<()>> = (0..9)
+        .map(|i| {
+            let p = p.clone();
+            std::thread::spawn(move || {
+                let line = format!("client {i} over TLS\n");
+                let cmd = match i % 3 {
+                    0 => {
+                        let mut c = Command::new("openssl");
+                        // -no_ign_eof: s_client ends at the end of its input.
+                        c.args(["s_client", "-quiet", "-no_ign_eof", "-connect", &format!("127.0.0.1:{p}")]);
+                        c
+                    }
+                    1 => {
+                        let mut c = Command::new("ncat");
+                        c.args(["--ssl", "--send-only", "127.0.0.1", &p]);
+                        c
+                    }
+                    _ => crate::util::sockit_cmd(&["tcp", "connect", "--insecure", "127.0.0.1", &p]),
+                };
+                let out = run(cmd, line.as_bytes(), DEADLINE);
+                assert_eq!(out.code, 0, "peer {i}: {}", out.stderr);
+            })
+        })
+        .collect();
+    for h in peers {
+        h.join().expect("peer");
+    }
+    let mut got = Vec::new();
+    let mut lines = BufReader::new(srv.0.stdout.take().expect("stdout")).lines();
+    while got.len() < 9 {
+        got.push(lines.next().expect("a line").expect("line"));
+    }
+    got.sort();
+    let want: Vec<String> = (0..9).map(|i| format!("client {i} over TLS")).collect();
+    assert_eq!(got, want);
+
+    let (_srv, port, _err) = listening(crate::util::sockit_cmd(&[
+        "tcp",
+        "listen",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--tls",
+        "--keep-open",
+        "--exec",
+        "cat",
+    ]));
+    let echoes: Vec<_> = (0..3)
+        .map(|i| {
+            let p = port.to_string();
+            std::thread::spawn(move || {
+                let line = format!("echo {i}\n");
+                let out = run(
+                    crate::util::sockit_cmd(&["tcp", "connect", "--insecure", "127.0.0.1", &p]),
+                    line.as_bytes(),
+                    DEADLINE,
+                );
+                assert_eq!((out.code, out.stdout()), (0, line), "{}", out.stderr);
+            })
+        })
+        .collect();
+    for h in echoes {
+        h.join().expect("echo client");
+    }
+}
