@@ -4,7 +4,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Build the release binary once and point SOCKIT at it.
 build_sockit() {
-  cargo build --release --quiet -p sockit
+  cargo build --release --quiet -p sockit-cli
   SOCKIT="$PWD/target/release/sockit"
 }
 
