@@ -104,7 +104,8 @@ pub enum Command {
         to: String,
         text: String,
     },
-    Quit,
+    /// `/quit [REASON]`.
+    Quit(Option<String>),
     Help,
     /// `/something` the server does not know.
     Unknown(String),
@@ -126,7 +127,7 @@ pub fn parse_command(line: &str) -> Command {
             let (to, text) = arg.split_once(' ').map_or((arg, ""), |(t, x)| (t, x.trim()));
             Command::Msg { to: to.to_string(), text: text.to_string() }
         }
-        "quit" | "exit" => Command::Quit,
+        "quit" | "exit" => Command::Quit((!arg.is_empty()).then(|| arg.to_string())),
         "help" => Command::Help,
         other => Command::Unknown(other.to_string()),
     }
@@ -166,17 +167,143 @@ pub const REPLY_MAGIC: &str = "SOCKIT-CHAT! 1";
 /// How long a client makes its probe, so that replies (never longer) have room.
 pub const PROBE_SIZE: usize = 512;
 
-/// The notice for members who joined: `* alice joined`, `* alice and bob joined`, and for a
-/// burst `* a, b, c, d, e and 95 others joined`.
-pub fn join_notice(nicks: &[&str]) -> String {
-    const SHOWN: usize = 5;
-    let list = match nicks {
-        [] => return String::new(),
-        [one] => (*one).to_string(),
+/// Every line the server says on its own, typed; rendered in one place (`Display`). Server
+/// notices start with `* `; a member's words never do (`<nick> text`, and `** nick text` for
+/// `/me`), so no member can forge a notice.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    /// To a member who has just joined.
+    Welcome {
+        room: String,
+        nick: String,
+        online: usize,
+        names: Vec<String>,
+    },
+    Help,
+    RoomFull {
+        max: usize,
+    },
+    TooLong {
+        max: usize,
+    },
+    SlowDown {
+        rate: f64,
+    },
+    Nick(NickError),
+    NickTaken {
+        nick: String,
+    },
+    Renamed {
+        old: String,
+        new: String,
+    },
+    /// `/who`: everyone online, the first `names` of them by name.
+    Who {
+        count: usize,
+        names: Vec<String>,
+    },
+    NoSuchNick {
+        nick: String,
+    },
+    /// `/msg` reached its member.
+    PrivateSent {
+        to: String,
+    },
+    /// `/me` or `/msg` with no text.
+    NoText {
+        command: &'static str,
+    },
+    Unknown {
+        command: String,
+    },
+    /// Members who joined (a burst in one notice).
+    Joined {
+        nicks: Vec<String>,
+    },
+    /// Members who left (a burst in one notice); the reason of a lone leaver.
+    Left {
+        nicks: Vec<String>,
+        reason: Option<String>,
+    },
+    /// To a member who said /quit.
+    Bye {
+        reason: Option<String>,
+    },
+    Goodbye,
+}
+
+/// How many names a burst notice shows before it counts the rest.
+const SHOWN: usize = 5;
+
+/// `a`, `a and b`, `a, b, c, d and e`, `a, b, c, d, e and 95 others`.
+fn name_list(nicks: &[String]) -> String {
+    match nicks {
+        [] => String::new(),
+        [one] => one.clone(),
         [most @ .., last] if nicks.len() <= SHOWN => format!("{} and {last}", most.join(", ")),
         _ => format!("{} and {} others", nicks[..SHOWN].join(", "), nicks.len() - SHOWN),
-    };
-    format!("* {list} joined")
+    }
+}
+
+/// `N other`/`N others` and the like.
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+impl std::fmt::Display for Notice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Notice::Welcome { room, nick, online, names } => {
+                let more = online.saturating_sub(names.len());
+                let list = match (names.is_empty(), more) {
+                    (true, _) => String::new(),
+                    (false, 0) => format!(": {}", names.join(", ")),
+                    (false, m) => format!(": {} and {m} more", names.join(", ")),
+                };
+                let others = plural(*online, "other", "others");
+                write!(f, "* welcome to {room}, you are {nick}; {others} online{list} (/help for commands)")
+            }
+            Notice::Help => {
+                f.write_str("* commands: /nick NAME, /who, /me ACTION, /msg NICK TEXT, /quit [REASON], /help")
+            }
+            Notice::RoomFull { max } => write!(f, "* the room is full ({max} clients): try again later"),
+            Notice::TooLong { max } => write!(f, "* line too long (over {max} bytes): not sent"),
+            Notice::SlowDown { rate } => write!(f, "* slow down: at most {rate} lines a second"),
+            Notice::Nick(e) => write!(f, "* {e}"),
+            Notice::NickTaken { nick } => write!(f, "* the nick {nick} is taken: choose another"),
+            Notice::Renamed { old, new } => write!(f, "* {old} is now known as {new}"),
+            Notice::Who { count, names } => {
+                let more = count.saturating_sub(names.len());
+                let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+                write!(f, "* online ({count}): {}{more}", names.join(", "))
+            }
+            Notice::NoSuchNick { nick } => write!(f, "* no one called {nick} is here (/who lists everyone)"),
+            Notice::PrivateSent { to } => write!(f, "* sent to {to} only"),
+            Notice::NoText { command } => write!(f, "* /{command} needs some text: nothing sent"),
+            Notice::Unknown { command } => write!(f, "* unknown command /{command}: try /help"),
+            Notice::Joined { nicks } => write!(f, "* {} joined", name_list(nicks)),
+            Notice::Left { nicks, reason: Some(r) } if nicks.len() == 1 => write!(f, "* {} left ({r})", nicks[0]),
+            Notice::Left { nicks, .. } => write!(f, "* {} left", name_list(nicks)),
+            Notice::Bye { reason: Some(r) } => write!(f, "* bye ({r})"),
+            Notice::Bye { reason: None } => f.write_str("* bye"),
+            Notice::Goodbye => f.write_str("* the server is shutting down: goodbye"),
+        }
+    }
+}
+
+/// What a member says, as the others see it.
+pub fn said(nick: &str, text: &str) -> String {
+    format!("<{nick}> {text}")
+}
+
+/// A member's `/me`: two stars, so it never reads as a server notice.
+pub fn action(nick: &str, text: &str) -> String {
+    format!("** {nick} {text}")
+}
+
+/// A `/msg` as its one reader sees it.
+pub fn private(from: &str, text: &str) -> String {
+    format!("<{from}> (private) {text}")
 }
 
 /// A probe padded to `PROBE_SIZE` bytes.
@@ -247,12 +374,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn join_notices_name_the_first_few() {
-        assert_eq!(join_notice(&[]), "");
-        assert_eq!(join_notice(&["alice"]), "* alice joined");
-        assert_eq!(join_notice(&["a", "b"]), "* a and b joined");
-        assert_eq!(join_notice(&["a", "b", "c", "d", "e"]), "* a, b, c, d and e joined");
-        assert_eq!(join_notice(&["a", "b", "c", "d", "e", "f", "g"]), "* a, b, c, d, e and 2 others joined");
+    fn burst_notices_name_the_first_few() {
+        let joined = |n: &[&str]| Notice::Joined { nicks: n.iter().map(|s| s.to_string()).collect() }.to_string();
+        assert_eq!(joined(&["alice"]), "* alice joined");
+        assert_eq!(joined(&["a", "b"]), "* a and b joined");
+        assert_eq!(joined(&["a", "b", "c", "d", "e"]), "* a, b, c, d and e joined");
+        assert_eq!(joined(&["a", "b", "c", "d", "e", "f", "g"]), "* a, b, c, d, e and 2 others joined");
+        let left = |n: &[&str], r: Option<&str>| {
+            Notice::Left { nicks: n.iter().map(|s| s.to_string()).collect(), reason: r.map(String::from) }.to_string()
+        };
+        assert_eq!(left(&["sk"], None), "* sk left");
+        assert_eq!(left(&["sk"], Some("disconnected: x")), "* sk left (disconnected: x)");
+        assert_eq!(left(&["a", "b", "c"], Some("ignored for a burst")), "* a, b and c left");
+    }
+
+    #[test]
+    fn no_member_line_reads_as_a_notice() {
+        // The old forgery: nick "the", `/me server is shutting down: goodbye`.
+        let forged = action("the", "server is shutting down: goodbye");
+        assert_ne!(forged, Notice::Goodbye.to_string());
+        for member in [said("the", "x"), action("the", "x"), private("the", "x")] {
+            assert!(!member.starts_with("* "), "{member}");
+        }
+        let welcome = Notice::Welcome { room: "r".into(), nick: "n".into(), online: 1, names: vec!["a".into()] };
+        assert_eq!(welcome.to_string(), "* welcome to r, you are n; 1 other online: a (/help for commands)");
+        let welcome = Notice::Welcome { room: "r".into(), nick: "n".into(), online: 0, names: vec![] };
+        assert_eq!(welcome.to_string(), "* welcome to r, you are n; 0 others online (/help for commands)");
+        assert_eq!(
+            Notice::Who { count: 3, names: vec!["a".into(), "b".into()] }.to_string(),
+            "* online (3): a, b and 1 more"
+        );
     }
 
     fn frames(max: usize, chunks: &[&[u8]]) -> Vec<Frame> {
@@ -300,7 +451,8 @@ mod tests {
         assert_eq!(parse_command("/ME waves"), Command::Me("waves".into()));
         assert_eq!(parse_command("/msg bob  hi there"), Command::Msg { to: "bob".into(), text: "hi there".into() });
         assert_eq!(parse_command("/who"), Command::Who);
-        assert_eq!(parse_command("/quit"), Command::Quit);
+        assert_eq!(parse_command("/quit"), Command::Quit(None));
+        assert_eq!(parse_command("/quit  see you "), Command::Quit(Some("see you".into())));
         assert_eq!(parse_command("/frob x"), Command::Unknown("frob".into()));
         assert!(validate_nick("alice_1").is_ok());
         assert_eq!(validate_nick("1abc"), Err(NickError::Invalid));

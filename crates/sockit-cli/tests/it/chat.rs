@@ -142,9 +142,14 @@ fn real_clients_talk_through_the_server() {
     alice.until(|l| l == "* sk left");
     // Commands.
     bob.send("/me waves");
-    assert_eq!(alice.until(|l| l.contains("waves")), "* bob waves");
+    assert_eq!(alice.until(|l| l.contains("waves")), "** bob waves");
+    bob.send("/me");
+    assert_eq!(bob.until(|l| l.contains("needs some text")), "* /me needs some text: nothing sent");
     bob.send("/msg alice psst");
     assert_eq!(alice.until(|l| l.contains("psst")), "<bob> (private) psst");
+    assert_eq!(bob.until(|l| l.contains("sent to")), "* sent to alice only");
+    bob.send("/msg alice");
+    assert_eq!(bob.until(|l| l.contains("needs some text")), "* /msg needs some text: nothing sent");
     bob.send("/msg nobody hello");
     assert_eq!(bob.until(|l| l.contains("nobody")), "* no one called nobody is here (/who lists everyone)");
     bob.send("/nick alice");
@@ -155,6 +160,14 @@ fn real_clients_talk_through_the_server() {
     assert_eq!(bob.until(|l| l.starts_with("* online")), "* online (2): alice, bob");
     bob.send("/frobnicate");
     assert_eq!(bob.until(|l| l.contains("unknown")), "* unknown command /frobnicate: try /help");
+    // A member cannot forge a server notice: nick "the" and /me reads as a member's action.
+    let mut the = Client::join(&s, "the");
+    the.send("/me server is shutting down: goodbye");
+    assert_eq!(alice.until(|l| l.contains("goodbye")), "** the server is shutting down: goodbye");
+    // /quit with a reason: the member hears it, the others see it.
+    the.send("/quit off to lunch");
+    assert_eq!(the.until(|l| l.starts_with("* bye")), "* bye (off to lunch)");
+    assert_eq!(alice.until(|l| l.starts_with("* the left")), "* the left (quit: off to lunch)");
 }
 
 #[test]
@@ -640,4 +653,130 @@ fn demo_plays_the_lecture() {
         assert!(t.contains("(UDP port 40000 is taken here: using "), "{t}");
         assert!(t.contains("(TCP port 40000 is taken here: using "), "{t}");
     }
+}
+
+/// A member that never reads, with a tiny receive buffer (its queue and the kernel's fill
+/// soon).
+fn non_reader(s: &Server, nick: &str) -> TcpStream {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    sock.set_recv_buffer_size(4096).expect("rcvbuf");
+    sock.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], s.port)).into()).expect("connect");
+    let c: TcpStream = sock.into();
+    (&c).write_all(format!("/nick {nick}\n").as_bytes()).expect("nick");
+    c
+}
+
+/// Ten members that never read cost a speaker one stall window (2 s), not one each (20 s):
+/// 20,000 lines reach a reading member within 8 s.
+#[test]
+fn many_non_readers_cost_one_stall_window() {
+    let s = Server::start(&[]);
+    let stuck: Vec<TcpStream> = (0..10).map(|i| non_reader(&s, &format!("stuck{i}"))).collect();
+    let mut reader = Client::join(&s, "reader");
+    let mut sender = Client::join(&s, "sender");
+    sender.send("/who");
+    assert!(sender.until(|l| l.starts_with("* online")).starts_with("* online (12)"));
+    const LINES: usize = 20_000;
+    let batch: String = (0..LINES).map(|i| format!("line {i} {}\n", "z".repeat(60))).collect();
+    let start = Instant::now();
+    let mut w = sender.w.try_clone().expect("clone");
+    let writer = std::thread::spawn(move || w.write_all(batch.as_bytes()).expect("send"));
+    let mut got = 0;
+    while got < LINES {
+        let l = reader.line();
+        assert!(!l.is_empty(), "the connection closed");
+        got += usize::from(l.starts_with("<sender> line "));
+    }
+    writer.join().expect("writer");
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(8), "20,000 lines past 10 non-readers took {took:?}");
+    sender.send("/who");
+    assert!(sender.until(|l| l.starts_with("* online")).starts_with("* online (2)"), "the ten were disconnected");
+    drop(stuck);
+}
+
+/// Ten members that flood /who and never read wait on their own queues and are disconnected;
+/// the room goes on meanwhile (it waits a stall window for them at most twice: a flooder whose
+/// own /nick waited for the others starts flooding, and stops reading, a window later), and
+/// the server's memory stays bounded. Before, the room stalled for 20 s and the server held
+/// 200 MB.
+#[test]
+fn a_who_flood_that_never_reads_stalls_nobody() {
+    let s = Server::start(&[]);
+    let mut reader = Client::join(&s, "reader");
+    let mut sender = Client::join(&s, "sender");
+    let flooders: Vec<(TcpStream, std::thread::JoinHandle<()>)> = (0..10)
+        .map(|i| {
+            let c = non_reader(&s, &format!("flood{i}"));
+            let mut w = c.try_clone().expect("clone");
+            // Writes until the server stops reading it or cuts it off.
+            let h = std::thread::spawn(move || {
+                let who = "/who\n".repeat(1000);
+                for _ in 0..100 {
+                    if w.write_all(who.as_bytes()).is_err() {
+                        break;
+                    }
+                }
+            });
+            (c, h)
+        })
+        .collect();
+    let start = Instant::now();
+    for i in 0..50 {
+        sender.send(&format!("still here {i}"));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for i in 0..50 {
+        assert_eq!(reader.until(|l| l.starts_with("<sender>")), format!("<sender> still here {i}"));
+    }
+    assert!(start.elapsed() < Duration::from_secs(5), "the room waited {:?}", start.elapsed());
+    // Every flooder is cut off within a few stall windows.
+    let mut cut = 0;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while cut < 10 && Instant::now() < deadline {
+        sender.send("/who");
+        let who = sender.until(|l| l.starts_with("* online"));
+        cut = 10 - who.matches("flood").count();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(cut, 10, "flooders still in the room");
+    let rss = s.rss_kib();
+    assert!(rss < 100 * 1024, "server RSS {rss} KiB after the flood");
+    for (c, h) in flooders {
+        drop(c);
+        h.join().expect("flooder");
+    }
+}
+
+/// 300 members leaving at once are announced in a few notices, not 300, and every one of them
+/// is announced exactly once.
+#[test]
+fn a_burst_of_leaves_is_batched() {
+    let s = Server::start(&[]);
+    let mut watcher = Client::join(&s, "watcher");
+    let crowd: Vec<Client> = (0..300)
+        .map(|_| {
+            let mut c = s.connect();
+            assert!(c.line().starts_with("* welcome to "));
+            c
+        })
+        .collect();
+    watcher.send("/who");
+    assert!(watcher.until(|l| l.starts_with("* online")).starts_with("* online (301)"));
+    drop(crowd);
+    let (mut notices, mut announced) = (0, 0);
+    while announced < 300 {
+        let l = watcher.until(|l| l.ends_with(" left"));
+        notices += 1;
+        let list = l.strip_prefix("* ").and_then(|l| l.strip_suffix(" left")).expect("a leave notice");
+        announced += match list.rsplit_once(" and ") {
+            None => 1,
+            Some((shown, rest)) => {
+                shown.split(", ").count()
+                    + rest.strip_suffix(" others").map_or(1, |n| n.parse::<usize>().expect("count"))
+            }
+        };
+    }
+    assert_eq!(announced, 300);
+    assert!(notices <= 20, "{notices} leave notices for 300 leavers");
 }

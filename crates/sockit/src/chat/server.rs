@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sockit_core::chat::{self, Command, Frame, LineFramer, ServerInfo};
+use sockit_core::chat::{self, Command, Frame, LineFramer, Notice, ServerInfo};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -81,12 +81,77 @@ struct Member {
     out: Recipient,
 }
 
-/// A client's way in: its queue, its disconnect switch, and why it was disconnected.
+/// A client's way in: its queue, its disconnect switch, why it was disconnected, and since
+/// when its writer has been blocked.
 #[derive(Clone)]
 struct Recipient {
     tx: mpsc::Sender<Arc<str>>,
     kick: CancellationToken,
     reason: Arc<Mutex<Option<String>>>,
+    blocked: Blocked,
+}
+
+/// Since when a client's writer has been waiting for its socket to take a write, if it is:
+/// milliseconds after the server's start, plus one (0: not waiting). A client that stopped
+/// reading stops its writer; anyone who finds its queue full waits only until this time plus
+/// the stall window, so ten such clients cost a speaker one window between them, not ten.
+#[derive(Clone)]
+struct Blocked {
+    since: Arc<AtomicU64>,
+    epoch: Instant,
+}
+
+impl Blocked {
+    fn new(epoch: Instant) -> Blocked {
+        Blocked { since: Arc::new(AtomicU64::new(0)), epoch }
+    }
+
+    fn start(&self) {
+        self.since.store(self.epoch.elapsed().as_millis() as u64 + 1, Ordering::Relaxed);
+    }
+
+    fn end(&self) {
+        self.since.store(0, Ordering::Relaxed);
+    }
+
+    /// When a wait for this client's queue gives up: the stall window after its writer
+    /// blocked, or after now if it is not blocked.
+    fn deadline(&self, stall: Duration) -> tokio::time::Instant {
+        match self.since.load(Ordering::Relaxed) {
+            0 => tokio::time::Instant::now() + stall,
+            ms => tokio::time::Instant::from_std(self.epoch + Duration::from_millis(ms - 1) + stall),
+        }
+    }
+}
+
+impl Recipient {
+    /// Disconnect, saying why (the first reason given stands).
+    fn kick(&self, why: String) {
+        let mut reason = self.reason.lock().unwrap_or_else(|p| p.into_inner());
+        if reason.is_none() {
+            *reason = Some(why);
+        }
+        self.kick.cancel();
+    }
+}
+
+/// Joins or leaves not announced yet: a burst is announced in one notice per window. Without
+/// it, N clients joining cost N² notices (10,000 clients: 50 million); leaving, the same.
+#[derive(Default)]
+struct Burst {
+    /// (member id, nick, reason) in arrival order.
+    pending: Vec<(u64, String, Option<String>)>,
+    /// When the last notice of this kind went out.
+    last: Option<Instant>,
+}
+
+/// A burst is announced at most once per this window (the first after a quiet spell at once).
+const BURST_WINDOW: Duration = Duration::from_millis(250);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Join,
+    Leave,
 }
 
 #[derive(Default)]
@@ -95,30 +160,49 @@ struct Room {
     /// Lower-case nick -> member id.
     nicks: HashMap<String, u64>,
     next_guest: u64,
-    /// Joins not announced yet: a burst of joins is announced in one notice per window.
-    joins: Vec<(u64, String)>,
-    /// When the last join notice went out.
-    last_join_notice: Option<Instant>,
+    joins: Burst,
+    leaves: Burst,
 }
 
-/// A burst of joins is announced at most once per this window (the first join after a quiet
-/// spell at once). Without it, N clients joining cost N² notices: 10,000 clients, 50 million.
-const JOIN_WINDOW: Duration = Duration::from_millis(250);
+/// Lines queued for everyone, and the recipients whose queues were full for each.
+type Queued = Vec<(Arc<str>, Vec<Recipient>)>;
+
+fn line(text: impl std::fmt::Display) -> Arc<str> {
+    Arc::from(format!("{text}\n"))
+}
 
 impl Room {
-    /// Queue the notice for the joins gathered so far to everyone but a lone joiner; returns
-    /// the notice and the recipients whose queues were full.
-    fn announce_joins(&mut self) -> Option<(Arc<str>, Vec<Recipient>)> {
-        if self.joins.is_empty() {
+    fn burst(&mut self, kind: Kind) -> &mut Burst {
+        match kind {
+            Kind::Join => &mut self.joins,
+            Kind::Leave => &mut self.leaves,
+        }
+    }
+
+    /// Queue the notice for the pending joins, then the pending leaves (nobody hears of a
+    /// member leaving before hearing it joined).
+    fn announce_pending(&mut self) -> Queued {
+        [Kind::Join, Kind::Leave].into_iter().filter_map(|k| self.announce(k)).collect()
+    }
+
+    fn announce(&mut self, kind: Kind) -> Option<(Arc<str>, Vec<Recipient>)> {
+        let burst = self.burst(kind);
+        if burst.pending.is_empty() {
             return None;
         }
-        self.last_join_notice = Some(Instant::now());
-        let joins = std::mem::take(&mut self.joins);
-        let notice: Arc<str> = {
-            let nicks: Vec<&str> = joins.iter().map(|(_, n)| n.as_str()).collect();
-            Arc::from(format!("{}\n", chat::join_notice(&nicks)))
+        burst.last = Some(Instant::now());
+        let mut pending = std::mem::take(&mut burst.pending);
+        // A lone joiner has its welcome and needs no notice of itself.
+        let except = (kind == Kind::Join && pending.len() == 1).then(|| pending[0].0);
+        let notice = match kind {
+            Kind::Join => Notice::Joined { nicks: pending.drain(..).map(|(_, n, _)| n).collect() },
+            Kind::Leave => {
+                let reason = if pending.len() == 1 { pending[0].2.take() } else { None };
+                Notice::Left { nicks: pending.drain(..).map(|(_, n, _)| n).collect(), reason }
+            }
         };
-        let full = queue_all(self, &notice, (joins.len() == 1).then(|| joins[0].0));
+        let notice = line(notice);
+        let full = queue_all(self, &notice, except);
         Some((notice, full))
     }
 }
@@ -126,6 +210,8 @@ impl Room {
 /// The server's shared state.
 struct Shared {
     cfg: ServerConfig,
+    /// When the server started (the clock of `Blocked`).
+    epoch: Instant,
     room: Mutex<Room>,
     events: Events,
     next_id: AtomicU64,
@@ -145,70 +231,68 @@ impl Shared {
         self.lock().members.values().any(|m| m.out.tx.capacity() < m.out.tx.max_capacity())
     }
 
-    /// Queue `line` for every member but `except`. A full queue makes the speaker wait (up to
-    /// `stall`) rather than the room; a queue still full after that disconnects its client.
-    /// Queues with room are served under the lock, without waiting; only the full ones are
-    /// waited for, after the lock is released. Joins still waiting for their notice are
-    /// announced first, so nobody hears a member speak or leave before hearing it joined.
-    async fn broadcast(&self, line: &str, except: Option<u64>) {
-        let line: Arc<str> = Arc::from(format!("{line}\n"));
-        let (joins, full) = {
+    /// Queue `text` for every member but `except`, after the joins and leaves still waiting
+    /// for their notice. Queues with room are served under the lock, without waiting; the
+    /// full ones are waited for after it is released, all within one stall window.
+    async fn broadcast(&self, text: impl std::fmt::Display, except: Option<u64>, window: &mut Window) {
+        let text = line(text);
+        let mut queued = {
             let mut room = self.lock();
-            (room.announce_joins(), queue_all(&room, &line, except))
+            let mut queued = room.announce_pending();
+            let full = queue_all(&room, &text, except);
+            queued.push((text, full));
+            queued
         };
-        if let Some((notice, full)) = joins {
-            self.wait_for(&full, &notice).await;
-        }
-        self.wait_for(&full, &line).await;
+        queued.retain(|(_, full)| !full.is_empty());
+        self.wait_for(queued, Some(window)).await;
     }
 
-    /// Announce that member `id` joined as `nick`: at once after a quiet spell; during a burst,
-    /// with the rest of the burst when the window closes.
-    async fn announce_join(self: &Arc<Self>, id: u64, nick: &str) {
-        let line: Arc<str> = Arc::from(format!("{}\n", chat::join_notice(&[nick])));
-        let full = {
+    /// Announce that member `id` (`nick`) joined or left: at once after a quiet spell; during
+    /// a burst, with the rest of the burst when the window closes.
+    async fn announce(self: &Arc<Self>, kind: Kind, id: u64, nick: &str, reason: Option<String>) {
+        let queued = {
             let mut room = self.lock();
             let now = Instant::now();
-            if room.joins.is_empty() && room.last_join_notice.is_none_or(|t| now - t >= JOIN_WINDOW) {
-                room.last_join_notice = Some(now);
-                queue_all(&room, &line, Some(id))
+            let quiet = {
+                let b = room.burst(kind);
+                b.pending.is_empty() && b.last.is_none_or(|t| now - t >= BURST_WINDOW)
+            };
+            let burst = room.burst(kind);
+            burst.pending.push((id, nick.to_string(), reason));
+            if quiet {
+                room.announce_pending()
             } else {
-                room.joins.push((id, nick.to_string()));
-                if room.joins.len() == 1 {
+                if burst.pending.len() == 1 {
                     // The first of a burst schedules the notice for the whole burst.
-                    let due = room.last_join_notice.map_or(now, |t| t + JOIN_WINDOW);
+                    let due = burst.last.map_or(now, |t| t + BURST_WINDOW);
                     let shared = Arc::clone(self);
                     tokio::spawn(async move {
                         tokio::time::sleep_until(due.into()).await;
-                        shared.flush_joins().await;
+                        let queued = shared.lock().announce_pending();
+                        shared.wait_for(queued, None).await;
                     });
                 }
                 Vec::new()
             }
         };
-        self.wait_for(&full, &line).await;
+        self.wait_for(queued, None).await;
     }
 
-    /// Announce the joins gathered so far, if any.
-    async fn flush_joins(&self) {
-        let joins = self.lock().announce_joins();
-        if let Some((notice, full)) = joins {
-            self.wait_for(&full, &notice).await;
+    /// Deliver each line to the recipients whose queues were full, each waited for until the
+    /// end of its own stall window (`Blocked`); a queue still full then disconnects its client.
+    async fn wait_for(&self, queued: Queued, mut window: Option<&mut Window>) {
+        for (text, full) in &queued {
+            for r in full {
+                deliver(r, text, self.cfg.stall, window.as_deref_mut()).await;
+            }
         }
     }
 
-    /// Deliver `line` to the recipients whose queues were full, waiting up to `stall` each.
-    async fn wait_for(&self, full: &[Recipient], line: &Arc<str>) {
-        for r in full {
-            deliver(r, line, self.cfg.stall).await;
-        }
-    }
-
-    /// Queue `line` for everyone without waiting for anybody (for the goodbye).
-    fn broadcast_now(&self, line: &str) {
-        let line: Arc<str> = Arc::from(format!("{line}\n"));
+    /// Queue `text` for everyone without waiting for anybody (for the goodbye).
+    fn broadcast_now(&self, text: impl std::fmt::Display) {
+        let text = line(text);
         for m in self.lock().members.values() {
-            let _ = m.out.tx.try_send(Arc::clone(&line));
+            let _ = m.out.tx.try_send(Arc::clone(&text));
         }
     }
 
@@ -217,32 +301,54 @@ impl Shared {
     }
 }
 
-/// Queue `line` for every member but `except` without waiting; returns those whose queues
+/// Queue `text` for every member but `except` without waiting; returns those whose queues
 /// were full.
-fn queue_all(room: &Room, line: &Arc<str>, except: Option<u64>) -> Vec<Recipient> {
+fn queue_all(room: &Room, text: &Arc<str>, except: Option<u64>) -> Vec<Recipient> {
     room.members
         .iter()
         .filter(|&(&id, m)| {
-            Some(id) != except && matches!(m.out.tx.try_send(Arc::clone(line)), Err(mpsc::error::TrySendError::Full(_)))
+            Some(id) != except && matches!(m.out.tx.try_send(Arc::clone(text)), Err(mpsc::error::TrySendError::Full(_)))
         })
         .map(|(_, m)| m.out.clone())
         .collect()
 }
 
-async fn deliver(r: &Recipient, line: &Arc<str>, stall: Duration) {
-    match r.tx.try_send(Arc::clone(line)) {
+/// A speaker's stall window: once it has waited for a full queue, every queue it finds full
+/// until the window ends shares that wait, so a speaker waits at most once per window however
+/// many members stopped reading.
+#[derive(Debug, Default)]
+struct Window {
+    start: Option<tokio::time::Instant>,
+}
+
+impl Window {
+    fn end(&mut self, stall: Duration) -> tokio::time::Instant {
+        let now = tokio::time::Instant::now();
+        match self.start {
+            Some(s) if now < s + stall => s + stall,
+            _ => {
+                self.start = Some(now);
+                now + stall
+            }
+        }
+    }
+}
+
+/// Queue `text` for `r`, waiting for room until the end of its stall window (and of the
+/// speaker's, if one speaks); still full then: disconnected.
+async fn deliver(r: &Recipient, text: &Arc<str>, stall: Duration, window: Option<&mut Window>) {
+    match r.tx.try_send(Arc::clone(text)) {
         Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
         Err(mpsc::error::TrySendError::Full(l)) => {
             if r.kick.is_cancelled() {
                 return;
             }
-            if !matches!(tokio::time::timeout(stall, r.tx.send(l)).await, Ok(Ok(()))) {
-                let mut reason = r.reason.lock().unwrap_or_else(|p| p.into_inner());
-                if reason.is_none() {
-                    *reason =
-                        Some(format!("not reading: its outgoing queue stayed full for {} s", stall.as_secs_f64()));
-                }
-                r.kick.cancel();
+            let deadline = match window {
+                Some(w) => r.blocked.deadline(stall).min(w.end(stall)),
+                None => r.blocked.deadline(stall),
+            };
+            if !matches!(tokio::time::timeout_at(deadline, r.tx.send(l)).await, Ok(Ok(()))) {
+                r.kick(format!("not reading: its outgoing queue stayed full for {} s", stall.as_secs_f64()));
             }
         }
     }
@@ -385,7 +491,13 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let port = listener.local_addr().map_or(0, |a| a.port());
-    let shared = Arc::new(Shared { cfg, room: Mutex::new(Room::default()), events, next_id: AtomicU64::new(1) });
+    let shared = Arc::new(Shared {
+        cfg,
+        epoch: Instant::now(),
+        room: Mutex::new(Room::default()),
+        events,
+        next_id: AtomicU64::new(1),
+    });
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
     if let Some(sock) = discovery_sock {
@@ -426,7 +538,7 @@ pub async fn serve(
     }
     let clients = shared.users() as usize;
     shared.event(Event::ShuttingDown { clients });
-    shared.broadcast_now("* the server is shutting down: goodbye");
+    shared.broadcast_now(Notice::Goodbye);
     // The goodbye goes out before the connections close: wait (a second at most) until every
     // queue is empty, then stop every task and wait for them to end.
     let drained = async {
@@ -449,26 +561,13 @@ fn register(room: &mut Room, cfg: &ServerConfig, id: u64, out: &Recipient) -> St
             break n;
         }
     };
-    let online = room.members.len();
-    let mut names: Vec<&str> = room.members.values().map(|m| m.nick.as_str()).take(20).collect();
+    let mut names: Vec<String> = room.members.values().map(|m| m.nick.clone()).take(20).collect();
     names.sort_unstable();
-    let more = if online > names.len() { format!(" and {} more", online - names.len()) } else { String::new() };
-    let welcome = format!(
-        "* welcome to {}, you are {nick}; {online} other{} online{}{}{} (/help for commands)\n",
-        cfg.room,
-        if online == 1 { "" } else { "s" },
-        if names.is_empty() { "" } else { ": " },
-        names.join(", "),
-        more
-    );
-    let _ = out.tx.try_send(Arc::from(welcome));
+    let welcome = Notice::Welcome { room: cfg.room.clone(), nick: nick.clone(), online: room.members.len(), names };
+    let _ = out.tx.try_send(line(welcome));
     room.nicks.insert(nick.clone(), id);
     room.members.insert(id, Member { nick: nick.clone(), out: out.clone() });
     nick
-}
-
-fn help() -> &'static str {
-    "* commands: /nick NAME, /who, /me ACTION, /msg NICK TEXT, /quit, /help"
 }
 
 /// A new connection: socket options, the TLS handshake when the room speaks TLS, then the
@@ -539,6 +638,155 @@ impl<S: AsyncRead + Send + 'static> Source for tokio::io::ReadHalf<S> {
     }
 }
 
+/// Lines a second a member may send: a token bucket, and a warning at most once a second.
+#[derive(Debug)]
+struct RateLimit {
+    rate: f64,
+    bucket: f64,
+    last: Instant,
+    warned: Option<Instant>,
+}
+
+/// What the rate limit makes of a line.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Pass,
+    /// Dropped; `warn`: tell the member (not more than once a second).
+    Drop {
+        warn: bool,
+    },
+}
+
+impl RateLimit {
+    fn new(rate: f64) -> RateLimit {
+        RateLimit { rate, bucket: rate, last: Instant::now(), warned: None }
+    }
+
+    fn check(&mut self, now: Instant) -> Verdict {
+        if self.rate <= 0.0 {
+            return Verdict::Pass;
+        }
+        self.bucket = (self.bucket + (now - self.last).as_secs_f64() * self.rate).min(self.rate.max(1.0));
+        self.last = now;
+        if self.bucket >= 1.0 {
+            self.bucket -= 1.0;
+            return Verdict::Pass;
+        }
+        let warn = self.warned.is_none_or(|w| now - w > Duration::from_secs(1));
+        if warn {
+            self.warned = Some(now);
+        }
+        Verdict::Drop { warn }
+    }
+}
+
+/// What the reader does after a command.
+enum Flow {
+    Go,
+    Quit(Option<String>),
+}
+
+/// One member's side of the room: who it is, its own queue, its rate limit.
+struct Session {
+    shared: Arc<Shared>,
+    id: u64,
+    nick: String,
+    me: Recipient,
+    rate: RateLimit,
+    window: Window,
+}
+
+impl Session {
+    /// Say `notice` to this member alone. Its replies count against its own bounded queue: a
+    /// member that asks and never reads waits here (its reading stops), and is disconnected
+    /// when the queue stays full for the stall window; the room never waits for it.
+    async fn reply(&self, notice: Notice) {
+        deliver(&self.me, &line(notice), self.shared.cfg.stall, None).await;
+    }
+
+    /// Do what one line from the member asks.
+    async fn apply(&mut self, command: Command) -> Flow {
+        let shared = Arc::clone(&self.shared);
+        match command {
+            Command::Say(t) if t.is_empty() => {}
+            Command::Say(t) => {
+                shared.event(Event::Said { nick: self.nick.clone(), text: t.clone() });
+                shared.broadcast(chat::said(&self.nick, &t), Some(self.id), &mut self.window).await;
+            }
+            Command::Me(t) if t.is_empty() => self.reply(Notice::NoText { command: "me" }).await,
+            Command::Me(t) => {
+                shared.event(Event::Action { nick: self.nick.clone(), text: t.clone() });
+                shared.broadcast(chat::action(&self.nick, &t), Some(self.id), &mut self.window).await;
+            }
+            Command::Nick(new) => self.rename(new).await,
+            Command::Who => {
+                let (count, mut names) = {
+                    let room = shared.lock();
+                    (room.members.len(), room.members.values().map(|m| m.nick.clone()).take(200).collect::<Vec<_>>())
+                };
+                names.sort();
+                self.reply(Notice::Who { count, names }).await;
+            }
+            Command::Msg { to, text } if text.is_empty() => {
+                let _ = to;
+                self.reply(Notice::NoText { command: "msg" }).await;
+            }
+            Command::Msg { to, text } => {
+                let target = {
+                    let room = shared.lock();
+                    room.nicks
+                        .get(&to.to_ascii_lowercase())
+                        .and_then(|t| room.members.get(t))
+                        .map(|m| (m.out.clone(), m.nick.clone()))
+                };
+                match target {
+                    Some((r, t)) => {
+                        deliver(&r, &line(chat::private(&self.nick, &text)), shared.cfg.stall, Some(&mut self.window))
+                            .await;
+                        shared.event(Event::Private { from: self.nick.clone(), to: t.clone() });
+                        self.reply(Notice::PrivateSent { to: t }).await;
+                    }
+                    None => self.reply(Notice::NoSuchNick { nick: to }).await,
+                }
+            }
+            Command::Quit(reason) => {
+                self.reply(Notice::Bye { reason: reason.clone() }).await;
+                return Flow::Quit(reason);
+            }
+            Command::Help => self.reply(Notice::Help).await,
+            Command::Unknown(c) => self.reply(Notice::Unknown { command: c }).await,
+        }
+        Flow::Go
+    }
+
+    async fn rename(&mut self, new: String) {
+        if let Err(e) = chat::validate_nick(&new) {
+            return self.reply(Notice::Nick(e)).await;
+        }
+        let taken = {
+            let mut room = self.shared.lock();
+            let key = new.to_ascii_lowercase();
+            match room.nicks.get(&key) {
+                Some(&other) if other != self.id => true,
+                _ => {
+                    room.nicks.remove(&self.nick.to_ascii_lowercase());
+                    room.nicks.insert(key, self.id);
+                    if let Some(m) = room.members.get_mut(&self.id) {
+                        m.nick = new.clone();
+                    }
+                    false
+                }
+            }
+        };
+        if taken {
+            return self.reply(Notice::NickTaken { nick: new }).await;
+        }
+        let old = std::mem::replace(&mut self.nick, new.clone());
+        self.shared.event(Event::Renamed { old: old.clone(), new: new.clone() });
+        self.shared.broadcast(Notice::Renamed { old, new }, None, &mut self.window).await;
+    }
+}
+
 async fn client(
     shared: Arc<Shared>,
     mut reader: impl Source,
@@ -551,14 +799,15 @@ async fn client(
     let (tx, mut rx) = mpsc::channel::<Arc<str>>(cfg.queue.max(1));
     let kick = stop.child_token();
     let reason: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
-    let me = Recipient { tx: tx.clone(), kick: kick.clone(), reason: Arc::clone(&reason) };
+    let blocked = Blocked::new(shared.epoch);
+    let me = Recipient { tx, kick: kick.clone(), reason: Arc::clone(&reason), blocked: blocked.clone() };
     // Join: a guest nick, the welcome (to the joiner only), a notice to the others.
     let joined = {
         let mut room = shared.lock();
         (room.members.len() < cfg.max_clients).then(|| register(&mut room, &cfg, id, &me))
     };
     let Some(nick) = joined else {
-        let msg = format!("* the room is full ({} clients): try again later\n", cfg.max_clients);
+        let msg = line(Notice::RoomFull { max: cfg.max_clients });
         let say = async {
             writer.write_all(msg.as_bytes()).await?;
             writer.flush().await
@@ -568,7 +817,8 @@ async fn client(
         return;
     };
     shared.event(Event::Joined { nick: nick.clone(), peer });
-    shared.announce_join(id, &nick).await;
+
+    shared.announce(Kind::Join, id, &nick, None).await;
 
     // Writer: the queue to the socket; stops when kicked, or when the queue closes.
     let writer_kick = kick.clone();
@@ -595,7 +845,14 @@ async fn client(
             tokio::select! {
                 () = writer_kick.cancelled() => break,
                 // (flush: TLS holds records back until asked; a plain socket has nothing held.)
-                r = async { writer.write_all(bytes).await?; writer.flush().await } => if r.is_err() { writer_kick.cancel(); break },
+                r = async {
+                    blocked.start();
+                    writer.write_all(bytes).await?;
+                    writer.flush().await
+                } => {
+                    blocked.end();
+                    if r.is_err() { writer_kick.cancel(); break }
+                }
             }
             // The backlog is gone: give the memory back, idle clients should cost little.
             if rx.is_empty() && batch.capacity() > 0 {
@@ -605,14 +862,18 @@ async fn client(
         let _ = writer.shutdown().await;
     });
 
-    // Reader: lines in, commands out.
-    let mut nick = nick;
+    // Reader: lines in, commands applied.
+    let mut session = Session {
+        shared: Arc::clone(&shared),
+        id,
+        nick,
+        me,
+        rate: RateLimit::new(cfg.rate),
+        window: Window::default(),
+    };
     let mut framer = LineFramer::new(cfg.max_line);
     let mut frames = Vec::new();
-    let mut bucket = cfg.rate;
-    let mut last = Instant::now();
-    let mut warned = Instant::now() - Duration::from_secs(10);
-    let mut leave_reason = "left".to_string();
+    let mut quit_reason = None;
     'read: loop {
         frames.clear();
         let more = tokio::select! {
@@ -625,127 +886,41 @@ async fn client(
         for f in frames.drain(..) {
             let line = match f {
                 Frame::TooLong => {
-                    let _ =
-                        tx.try_send(Arc::from(format!("* line too long (over {} bytes): not sent\n", cfg.max_line)));
+                    session.reply(Notice::TooLong { max: cfg.max_line }).await;
                     continue;
                 }
                 Frame::Line(l) => l,
             };
-            if cfg.rate > 0.0 {
-                let now = Instant::now();
-                bucket = (bucket + (now - last).as_secs_f64() * cfg.rate).min(cfg.rate.max(1.0));
-                last = now;
-                if bucket < 1.0 {
-                    if now - warned > Duration::from_secs(1) {
-                        warned = now;
-                        let _ = tx.try_send(Arc::from(format!("* slow down: at most {} lines a second\n", cfg.rate)));
-                    }
+            match session.rate.check(Instant::now()) {
+                Verdict::Pass => {}
+                Verdict::Drop { warn: true } => {
+                    session.reply(Notice::SlowDown { rate: cfg.rate }).await;
                     continue;
                 }
-                bucket -= 1.0;
+                Verdict::Drop { warn: false } => continue,
             }
-            let text = chat::sanitize(&line);
-            match chat::parse_command(&text) {
-                Command::Say(t) => {
-                    if t.is_empty() {
-                        continue;
-                    }
-                    shared.event(Event::Said { nick: nick.clone(), text: t.clone() });
-                    shared.broadcast(&format!("<{nick}> {t}"), Some(id)).await;
-                }
-                Command::Me(t) => {
-                    shared.event(Event::Action { nick: nick.clone(), text: t.clone() });
-                    shared.broadcast(&format!("* {nick} {t}"), Some(id)).await;
-                }
-                Command::Nick(new) => match chat::validate_nick(&new) {
-                    Err(e) => {
-                        let _ = tx.try_send(Arc::from(format!("* {e}\n")));
-                    }
-                    Ok(()) => {
-                        let taken = {
-                            let mut room = shared.lock();
-                            let key = new.to_ascii_lowercase();
-                            match room.nicks.get(&key) {
-                                Some(&other) if other != id => true,
-                                _ => {
-                                    room.nicks.remove(&nick.to_ascii_lowercase());
-                                    room.nicks.insert(key, id);
-                                    if let Some(m) = room.members.get_mut(&id) {
-                                        m.nick = new.clone();
-                                    }
-                                    false
-                                }
-                            }
-                        };
-                        if taken {
-                            let _ = tx.try_send(Arc::from(format!("* the nick {new} is taken: choose another\n")));
-                        } else {
-                            shared.event(Event::Renamed { old: nick.clone(), new: new.clone() });
-                            shared.broadcast(&format!("* {nick} is now known as {new}"), None).await;
-                            nick = new;
-                        }
-                    }
-                },
-                Command::Who => {
-                    let (count, mut names) = {
-                        let room = shared.lock();
-                        (
-                            room.members.len(),
-                            room.members.values().map(|m| m.nick.clone()).take(200).collect::<Vec<_>>(),
-                        )
-                    };
-                    names.sort();
-                    let more =
-                        if count > names.len() { format!(" and {} more", count - names.len()) } else { String::new() };
-                    let _ = tx.try_send(Arc::from(format!("* online ({count}): {}{more}\n", names.join(", "))));
-                }
-                Command::Msg { to, text } => {
-                    let target = {
-                        let room = shared.lock();
-                        room.nicks
-                            .get(&to.to_ascii_lowercase())
-                            .and_then(|t| room.members.get(t))
-                            .map(|m| (m.out.clone(), m.nick.clone()))
-                    };
-                    match target {
-                        Some((r, t)) => {
-                            deliver(&r, &Arc::from(format!("<{nick}> (private) {text}\n")), cfg.stall).await;
-                            shared.event(Event::Private { from: nick.clone(), to: t });
-                        }
-                        None => {
-                            let _ =
-                                tx.try_send(Arc::from(format!("* no one called {to} is here (/who lists everyone)\n")));
-                        }
-                    }
-                }
-                Command::Quit => {
-                    let _ = tx.try_send(Arc::from("* bye\n"));
-                    break 'read;
-                }
-                Command::Help => {
-                    let _ = tx.try_send(Arc::from(format!("{}\n", help())));
-                }
-                Command::Unknown(c) => {
-                    let _ = tx.try_send(Arc::from(format!("* unknown command /{c}: try /help\n")));
-                }
+            if let Flow::Quit(r) = session.apply(chat::parse_command(&chat::sanitize(&line))).await {
+                quit_reason = Some(r.map_or_else(|| "left".to_string(), |r| format!("quit: {r}")));
+                break 'read;
             }
         }
     }
-    if let Some(r) = reason.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-        leave_reason = format!("disconnected: {r}");
-    } else if stop.is_cancelled() {
-        leave_reason = "server shut down".into();
-    }
+    let nick = session.nick.clone();
+    let kicked = reason.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let (console_reason, notice_reason) = match (kicked, quit_reason) {
+        (Some(r), _) => (format!("disconnected: {r}"), Some(format!("disconnected: {r}"))),
+        (None, _) if stop.is_cancelled() => ("server shut down".to_string(), Some("server shut down".to_string())),
+        (None, Some(q)) if q != "left" => (q.clone(), Some(q)),
+        _ => ("left".to_string(), None),
+    };
     {
         let mut room = shared.lock();
         room.members.remove(&id);
         room.nicks.remove(&nick.to_ascii_lowercase());
     }
-    shared.event(Event::Left { nick: nick.clone(), reason: leave_reason.clone() });
-    let notice =
-        if leave_reason == "left" { format!("* {nick} left") } else { format!("* {nick} left ({leave_reason})") };
-    shared.broadcast(&notice, None).await;
+    shared.event(Event::Left { nick: nick.clone(), reason: console_reason });
+    shared.announce(Kind::Leave, id, &nick, notice_reason).await;
     // Let the writer send what is queued (the "bye"), then close.
-    drop((tx, me));
+    drop(session);
     let _ = tokio::time::timeout(Duration::from_secs(2), writer_task).await;
 }
