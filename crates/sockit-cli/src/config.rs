@@ -147,7 +147,7 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
         }),
         Command::Tcp(cli::TcpCommand::Listen(a)) => Action::TcpListen(ListenConfig {
             bind: bind_addr(a.bind.as_deref(), a.port)?,
-            rules: AccessRules { allow: cidrs(&a.allow, "--allow")?, deny: cidrs(&a.deny, "--deny")? },
+            rules: AccessRules::new(cidrs(&a.allow, "--allow")?, cidrs(&a.deny, "--deny")?),
             keep_open: a.keep_open,
             max_conns: a.max_conns,
             exec: a.exec,
@@ -333,9 +333,7 @@ fn endpoint_addr(s: &str, flag: &str, default: SocketAddr) -> Result<SocketAddr>
 }
 
 fn cidrs(list: &[String], flag: &str) -> Result<Vec<Cidr>> {
-    list.iter()
-        .map(|c| Cidr::parse(c).map(|c| c.network_cidr()).map_err(|e| UsageError(format!("{flag} {c}: {e}"))))
-        .collect()
+    list.iter().map(|c| Cidr::parse(c).map_err(|e| UsageError(format!("{flag} {c}: {e}")))).collect()
 }
 
 #[cfg(test)]

@@ -211,6 +211,27 @@ impl Cidr {
     fn host_bits(&self) -> u8 {
         self.family().bits() - self.prefix
     }
+
+    /// The block in the form peers are compared in: an IPv4-mapped block (`::ffff:a.b.c.d/n`,
+    /// n >= 96) is the IPv4 block it maps (`a.b.c.d/(n-96)`), as a dual-stack socket's peer
+    /// `::ffff:a.b.c.d` is the IPv4 address `a.b.c.d` (`canonical_ip`).
+    pub fn canonical(&self) -> Cidr {
+        match self.addr {
+            IpAddr::V6(v6) if self.prefix >= 96 => match v6.to_ipv4_mapped() {
+                Some(v4) => Cidr { addr: IpAddr::V4(v4), prefix: self.prefix - 96, prefix_given: self.prefix_given },
+                None => *self,
+            },
+            _ => *self,
+        }
+    }
+}
+
+/// An address in the form peers and rules are compared in: IPv4-mapped is IPv4.
+pub fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
 }
 
 impl fmt::Display for Cidr {

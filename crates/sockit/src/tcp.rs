@@ -133,22 +133,26 @@ pub fn connect(addrs: &[SocketAddr], timeout: Option<Duration>) -> Result<TcpStr
     Err(last.unwrap_or_else(|| NetError::io("connect", io::Error::other("no address to connect to"))))
 }
 
-/// Which clients a listener takes.
+/// Which clients a listener takes (made with `AccessRules::new`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccessRules {
     /// If any, a client must be in one of these.
-    pub allow: Vec<Cidr>,
+    allow: Vec<Cidr>,
     /// A client in any of these is turned away.
-    pub deny: Vec<Cidr>,
+    deny: Vec<Cidr>,
 }
 
 impl AccessRules {
+    /// Rules as given; both they and the peers they judge are compared in canonical form
+    /// (IPv4-mapped = IPv4), so `--deny ::ffff:127.0.0.1` keeps out 127.0.0.1 and `--deny
+    /// 127.0.0.1` keeps out ::ffff:127.0.0.1.
+    pub fn new(allow: Vec<Cidr>, deny: Vec<Cidr>) -> AccessRules {
+        let canon = |v: Vec<Cidr>| v.iter().map(|c| c.canonical().network_cidr()).collect();
+        AccessRules { allow: canon(allow), deny: canon(deny) }
+    }
+
     pub fn admits(&self, ip: IpAddr) -> bool {
-        // An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d.
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
+        let ip = sockit_core::addr::canonical_ip(ip);
         (self.allow.is_empty() || self.allow.iter().any(|c| c.contains(ip)))
             && !self.deny.iter().any(|c| c.contains(ip))
     }
@@ -331,4 +335,24 @@ fn serve_one(conn: Conn, id: u64, clients: &Mutex<Vec<(u64, Stream)>>, output: &
         tracing::info!(%peer, error = %e, "connection ended");
     }
     tracing::info!(%peer, "connection closed");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_and_peers_meet_in_one_form() {
+        let cidr = |s: &str| Cidr::parse(s).expect("cidr");
+        let v4 = |s: &str| IpAddr::V4(s.parse().expect("v4"));
+        let mapped = |s: &str| IpAddr::V6(s.parse::<std::net::Ipv4Addr>().expect("v4").to_ipv6_mapped());
+        let deny_mapped = AccessRules::new(vec![], vec![cidr("::ffff:127.0.0.1")]);
+        assert!(!deny_mapped.admits(v4("127.0.0.1")) && !deny_mapped.admits(mapped("127.0.0.1")));
+        assert!(deny_mapped.admits(v4("127.0.0.2")));
+        let deny_v4 = AccessRules::new(vec![], vec![cidr("127.0.0.0/8")]);
+        assert!(!deny_v4.admits(mapped("127.9.9.9")) && deny_v4.admits(mapped("10.0.0.1")));
+        let allow_mapped_block = AccessRules::new(vec![cidr("::ffff:10.0.0.0/104")], vec![]);
+        assert!(allow_mapped_block.admits(v4("10.1.2.3")) && !allow_mapped_block.admits(v4("11.0.0.1")));
+        assert!(!allow_mapped_block.admits("::1".parse().expect("v6")));
+    }
 }

@@ -409,6 +409,35 @@ fn allow_deny_and_max_conns() {
     c.set_read_timeout(Some(Duration::from_secs(5))).expect("t");
     assert_closed(&mut c, "a denied client");
 
+    // An IPv4-mapped rule on a dual-stack listener keeps out the IPv4 client it maps.
+    if std::net::TcpListener::bind("[::]:0").is_ok() && have("nc.openbsd") {
+        let (_srv, port, _err) = listening(crate::util::sockit_cmd(&[
+            "tcp",
+            "listen",
+            "0",
+            "--bind",
+            "::",
+            "--keep-open",
+            "--deny",
+            "::ffff:127.0.0.1",
+        ]));
+        let out =
+            run(crate::util::sockit_cmd(&["tcp", "connect", "127.0.0.1", &port.to_string(), "-q", "3"]), b"", DEADLINE);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let nc = Command::new("nc.openbsd")
+            .args(["-w", "3", "127.0.0.1", &port.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("nc");
+        let t = Instant::now();
+        let got = nc.wait_with_output().expect("nc output");
+        assert!(got.stdout.is_empty() && t.elapsed() < Duration::from_secs(3), "nc.openbsd got in: {got:?}");
+        let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        c.set_read_timeout(Some(Duration::from_secs(5))).expect("t");
+        assert_closed(&mut c, "an IPv4 client under a --deny for its mapped address");
+    }
+
     // Allowed only from 127.0.0.2: a client from 127.0.0.1 is closed, one from .2 is served.
     let (mut srv, port, _err) = listening(crate::util::sockit_cmd(&[
         "tcp",
