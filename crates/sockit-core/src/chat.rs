@@ -75,15 +75,16 @@ impl LineFramer {
     }
 }
 
-/// A line made safe to show to others: invalid UTF-8 replaced (U+FFFD), control characters
-/// escaped, so no client can move another's cursor or clear its screen.
+/// A line made safe to show: invalid UTF-8 replaced (U+FFFD), and what `text::is_hidden` names
+/// escaped, so no client can move another's cursor or clear its screen. The server applies it
+/// to every member's line, and the client to every line a server sends.
 pub fn sanitize(line: &[u8]) -> String {
     let text = String::from_utf8_lossy(line);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if c == '\t' {
             out.push(' ');
-        } else if c.is_control() || matches!(c as u32, 0x200b..=0x200f | 0x202a..=0x202e | 0x2066..=0x2069) {
+        } else if crate::text::is_hidden(c) {
             out.push_str(&format!("\\u{{{:x}}}", c as u32));
         } else {
             out.push(c);

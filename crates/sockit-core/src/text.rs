@@ -15,8 +15,7 @@ pub fn escape(bytes: &[u8]) -> String {
                 '\t' => out.push_str("\\t"),
                 '\0' => out.push_str("\\0"),
                 c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
-                // C1 controls, bidi overrides and other invisible format characters.
-                c if is_invisible(c) => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
+                c if is_hidden(c) => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
                 c => out.push(c),
             }
         }
@@ -27,8 +26,10 @@ pub fn escape(bytes: &[u8]) -> String {
     out
 }
 
-fn is_invisible(c: char) -> bool {
-    matches!(c as u32, 0x80..=0x9f | 0x200b..=0x200f | 0x202a..=0x202e | 0x2066..=0x2069 | 0xfeff)
+/// The one rule for what a terminal must not be shown raw: control characters (C0, DEL, C1),
+/// bidi overrides and isolates, zero-width and other invisible format characters, the BOM.
+pub fn is_hidden(c: char) -> bool {
+    c.is_control() || matches!(c as u32, 0x200b..=0x200f | 0x202a..=0x202e | 0x2066..=0x2069 | 0xfeff)
 }
 
 /// Standard base64 with padding (RFC 4648).

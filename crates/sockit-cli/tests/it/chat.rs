@@ -780,3 +780,41 @@ fn a_burst_of_leaves_is_batched() {
     assert_eq!(announced, 300);
     assert!(notices <= 20, "{notices} leave notices for 300 leavers");
 }
+
+/// A hostile server's bytes never reach the terminal raw: `chat join` shows a server that
+/// sends a screen clear, a title and an OSC 52 clipboard write with every escape escaped, and
+/// `chat discover` shows a lying discovery reply the same way.
+#[test]
+fn a_hostile_server_cannot_drive_the_terminal() {
+    if !have("python3") {
+        return;
+    }
+    let evil = "import socket\nl=socket.socket(); l.bind(('127.0.0.1',0)); l.listen(1)\n\
+                print(l.getsockname()[1], flush=True)\nc,_=l.accept()\n\
+                c.sendall(b'\\x1b[2J\\x1b]0;pwned\\x07\\x1b]52;c;ZXZpbA==\\x07hello\\r\\nbye \\xc2\\x9b31m\\n')\nc.close()\n";
+    let mut server =
+        Proc(Command::new("python3").args(["-c", evil]).stdout(Stdio::piped()).spawn().expect("python server"));
+    let mut port = String::new();
+    BufReader::new(server.0.stdout.take().expect("stdout")).read_line(&mut port).expect("port");
+    let out = run(sockit_cmd(&["chat", "join", &format!("127.0.0.1:{}", port.trim())]), b"", DEADLINE);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout(), "\\u{1b}[2J\\u{1b}]0;pwned\\u{7}\\u{1b}]52;c;ZXZpbA==\\u{7}hello\nbye \\u{9b}31m\n");
+    assert!(!out.stdout.contains(&0x1b) && !out.stdout.contains(&0x07));
+
+    let liar = "import socket\ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1',0))\n\
+                print(s.getsockname()[1], flush=True)\nd,a=s.recvfrom(2048)\n\
+                s.sendto(b'SOCKIT-CHAT! 1 port=4000 users=1 version=\\x1b]0;x\\x07 room=\\x1b[2Jevil\\n', a)\n";
+    let mut responder =
+        Proc(Command::new("python3").args(["-c", liar]).stdout(Stdio::piped()).spawn().expect("python responder"));
+    let mut dport = String::new();
+    BufReader::new(responder.0.stdout.take().expect("stdout")).read_line(&mut dport).expect("port");
+    let out =
+        sockit(&["chat", "discover", "--broadcast", "127.0.0.1", "--discovery-port", dport.trim(), "--timeout", "1"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stdout.contains(&0x1b) && !out.stdout.contains(&0x07), "{:?}", out.stdout());
+    assert!(
+        out.stdout().contains("\\x1b[2Jevil") && out.stdout().contains("sockit \\x1b]0;x\\x07"),
+        "{}",
+        out.stdout()
+    );
+}

@@ -138,8 +138,14 @@ pub fn join(
             let _ = out.shutdown(Shutdown::Write);
         })
         .map_err(|e| NetError::io("cannot start a thread", e))?;
+    // What the server sends reaches the output a line at a time, escaped: a hostile server
+    // cannot move the cursor, clear the screen or set the title or the clipboard.
     let mut reader = &conn.stream;
     let mut buf = vec![0u8; 64 * 1024];
+    let mut partial: Vec<u8> = Vec::new();
+    let write = |out: &mut std::fs::File, text: &[u8]| -> Result<(), NetError> {
+        out.write_all(text).map_err(|e| NetError::io("output", e))
+    };
     loop {
         let n = match reader.read(&mut buf) {
             Ok(0) => break,
@@ -147,7 +153,28 @@ pub fn join(
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(NetError::io(format!("connection with {addr}"), e)),
         };
-        output.write_all(&buf[..n]).map_err(|e| NetError::io("output", e))?;
+        partial.extend_from_slice(&buf[..n]);
+        let mut shown = String::new();
+        while let Some(i) = partial.iter().position(|&b| b == b'\n') {
+            shown.push_str(&escape_line(&partial[..i]));
+            shown.push('\n');
+            partial.drain(..=i);
+        }
+        // A line longer than the buffer is shown in pieces rather than held without bound.
+        if partial.len() > buf.len() {
+            shown.push_str(&escape_line(&partial));
+            partial.clear();
+        }
+        write(&mut output, shown.as_bytes())?;
+    }
+    if !partial.is_empty() {
+        write(&mut output, escape_line(&partial).as_bytes())?;
     }
     conn.finish()
+}
+
+/// One line from the server as the terminal may show it, in the form the server gives
+/// members' lines (`chat::sanitize`), a `\r` before the newline dropped.
+fn escape_line(line: &[u8]) -> String {
+    sockit_core::chat::sanitize(line.strip_suffix(b"\r").unwrap_or(line))
 }
