@@ -180,7 +180,7 @@ pub fn hostname() -> String {
 }
 
 fn dns(path: &Path) -> Result<Dns, HostError> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::stdio::read_file_text(path, crate::stdio::limits::CONFIG) {
         Ok(t) => t,
         // No resolv.conf means no configured servers (glibc then tries 127.0.0.1): not an error
         // for the default path; a file the user named must exist.
@@ -193,7 +193,7 @@ fn dns(path: &Path) -> Result<Dns, HostError> {
     }
     let upstream = rc
         .is_local_stub()
-        .then(|| std::fs::read_to_string(RESOLVED_UPSTREAM).ok())
+        .then(|| crate::stdio::read_file_text(Path::new(RESOLVED_UPSTREAM), crate::stdio::limits::CONFIG).ok())
         .flatten()
         .map(|t| ResolvConf::parse(&t).nameservers)
         .filter(|n| !n.is_empty());

@@ -724,10 +724,12 @@ impl NamesConfig {
         let mut items = self.items.clone();
         if let Some(path) = &self.file {
             let read = |e| NamesError::Read { path: path.display().to_string(), cause: e };
+            let limit = crate::stdio::limits::LIST;
             let text = if path == std::path::Path::new("-") {
-                std::io::read_to_string(input).map_err(read)?
+                let bytes = crate::stdio::read_bounded(input, limit).map_err(read)?;
+                String::from_utf8_lossy(&bytes).into_owned()
             } else {
-                std::fs::read_to_string(path).map_err(read)?
+                crate::stdio::read_file_text(path, limit).map_err(read)?
             };
             items.extend(
                 text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string),

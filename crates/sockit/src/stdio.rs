@@ -36,3 +36,34 @@ impl Stdio {
         (File::from(self.input), File::from(self.output))
     }
 }
+
+/// How large a file sockit reads whole may be.
+pub mod limits {
+    /// resolv.conf and its kin.
+    pub const CONFIG: u64 = 1 << 20;
+    /// PEM certificates, keys and CA bundles.
+    pub const PEM: u64 = 4 << 20;
+    /// Lists of names or addresses (`-f`).
+    pub const LIST: u64 = 64 << 20;
+}
+
+/// Read `from` to its end, or fail once it passes `limit` bytes: a file input (or /dev/zero)
+/// never takes more memory than that.
+pub fn read_bounded(from: impl std::io::Read, limit: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    from.take(limit + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("it is larger than {} MiB, more than sockit reads", limit >> 20),
+        ));
+    }
+    Ok(buf)
+}
+
+/// `read_bounded` of a file, as UTF-8 text (invalid bytes replaced).
+pub fn read_file_text(path: &std::path::Path, limit: u64) -> io::Result<String> {
+    let bytes = read_bounded(File::open(path)?, limit)?;
+    Ok(String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+}

@@ -63,15 +63,13 @@ pub enum TcpReport {
 
 /// `tcp connect`: connect, then relay `stdio` until the end rules say stop.
 pub fn connect_run(cfg: &ConnectConfig, stdio: Stdio) -> Result<TcpReport, NetError> {
+    // What to trust is read before connecting: a bad --ca costs no connection.
+    let tls = cfg.tls.as_ref().map(|t| t.connector(&cfg.host)).transpose()?;
     let addrs = net::resolve_all(&cfg.host, cfg.port)?;
     let stream = connect(&addrs, cfg.connect_timeout)?;
     tracing::info!(peer = ?stream.peer_addr().ok(), "connected");
-    let conn = match &cfg.tls {
-        Some(t) => tls::client(
-            stream,
-            tls::client_config(t.ca.as_deref(), t.insecure)?,
-            tls::server_name(&cfg.host.to_string())?,
-        )?,
+    let conn = match tls {
+        Some(connector) => tls::client(stream, connector)?,
         None => Conn::plain(stream)?,
     };
     Ok(TcpReport::Relayed(relay::relay(conn, stdio, &cfg.relay)?))
@@ -82,15 +80,13 @@ pub fn connect_run(cfg: &ConnectConfig, stdio: Stdio) -> Result<TcpReport, NetEr
 pub fn listen_run(cfg: &ListenConfig, stdio: Stdio, started: &mut dyn FnMut(Started)) -> Result<TcpReport, NetError> {
     let listener = Listener::bind(cfg.bind)?;
     let local = listener.local_addr()?;
+    // The certificate is ready before the listener is announced: a bad one is the only line.
+    let tls = cfg.tls.as_ref().map(|t| tls::server_config_for(t, local)).transpose()?;
     started(Started::Listening(local));
-    let tls = match &cfg.tls {
-        Some(t) => {
-            let (config, fp) = tls::server_config_for(t, local)?;
-            started(Started::Fingerprint(fp));
-            Some(config)
-        }
-        None => None,
-    };
+    let tls = tls.map(|(config, fp)| {
+        started(Started::Fingerprint(fp));
+        config
+    });
     if cfg.keep_open {
         let opts = ManyOptions { max_conns: cfg.max_conns, rules: cfg.rules.clone(), exec: cfg.exec.clone(), tls };
         serve_many(listener, &opts, stdio)?;

@@ -80,13 +80,9 @@ pub fn server_config(
 ) -> Result<(Arc<ServerConfig>, String), NetError> {
     let (chain, key): (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) = match (cert, key) {
         (Some(c), Some(k)) => {
-            let chain = CertificateDer::pem_file_iter(c)
-                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| tls_error(format!("cannot read certificates from {}", c.display()), e))?;
-            if chain.is_empty() {
-                return Err(tls_error(format!("{}", c.display()), "no PEM certificate in the file"));
-            }
-            let key = PrivateKeyDer::from_pem_file(k)
+            let chain = certificates(c)?;
+            let pem = pem_file(k, "a private key")?;
+            let key = PrivateKeyDer::from_pem_slice(&pem)
                 .map_err(|e| tls_error(format!("cannot read a private key from {}", k.display()), e))?;
             (chain, key)
         }
@@ -109,6 +105,27 @@ pub fn server_config(
     Ok((Arc::new(config), fp))
 }
 
+/// A PEM file's bytes, read with a bound.
+fn pem_file(path: &Path, what: &str) -> Result<Vec<u8>, NetError> {
+    crate::stdio::read_bounded(
+        std::fs::File::open(path).map_err(|e| tls_error(format!("cannot read {what} from {}", path.display()), e))?,
+        crate::stdio::limits::PEM,
+    )
+    .map_err(|e| tls_error(format!("cannot read {what} from {}", path.display()), e))
+}
+
+/// The certificates of a PEM file; a file without one is an error that says so.
+fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, NetError> {
+    let pem = pem_file(path, "certificates")?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| tls_error(format!("cannot read certificates from {}", path.display()), e))?;
+    if certs.is_empty() {
+        return Err(tls_error(format!("{}", path.display()), "no PEM certificate in the file"));
+    }
+    Ok(certs)
+}
+
 /// A client configuration: trust `ca` (PEM) or the system roots; or trust anything.
 pub fn client_config(ca: Option<&Path>, insecure: bool) -> Result<Arc<ClientConfig>, NetError> {
     let builder = ClientConfig::builder_with_provider(provider())
@@ -120,10 +137,7 @@ pub fn client_config(ca: Option<&Path>, insecure: bool) -> Result<Arc<ClientConf
         let mut roots = rustls::RootCertStore::empty();
         match ca {
             Some(path) => {
-                let certs = CertificateDer::pem_file_iter(path)
-                    .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-                    .map_err(|e| tls_error(format!("cannot read certificates from {}", path.display()), e))?;
-                roots.add_parsable_certificates(certs);
+                roots.add_parsable_certificates(certificates(path)?);
             }
             None => {
                 roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
@@ -201,9 +215,26 @@ fn handshake_error(peer: &str, e: &rustls::Error) -> NetError {
     tls_error(format!("TLS handshake with {peer} failed ({e})"), hint)
 }
 
+impl ClientTls {
+    /// What to trust and the name to check, for a connection to `host`.
+    pub fn connector(&self, host: &sockit_core::endpoint::Host) -> Result<Connector, NetError> {
+        Ok(Connector {
+            config: client_config(self.ca.as_deref(), self.insecure)?,
+            name: server_name(&host.to_string())?,
+        })
+    }
+}
+
+/// A client's TLS settings, made before it connects.
+#[derive(Debug, Clone)]
+pub struct Connector {
+    config: Arc<ClientConfig>,
+    name: ServerName<'static>,
+}
+
 /// The TLS client side of `stream`: handshake within `HANDSHAKE`, then a tunnel.
-pub fn client(stream: TcpStream, config: Arc<ClientConfig>, name: ServerName<'static>) -> Result<Conn, NetError> {
-    let conn = rustls::ClientConnection::new(config, name).map_err(|e| tls_error("TLS", e))?;
+pub fn client(stream: TcpStream, connector: Connector) -> Result<Conn, NetError> {
+    let conn = rustls::ClientConnection::new(connector.config, connector.name).map_err(|e| tls_error("TLS", e))?;
     tunnel(conn.into(), stream)
 }
 

@@ -45,3 +45,34 @@ fn closed_stdout_is_success() {
     assert_eq!(out.code, 0, "stderr: {}", out.stderr);
     assert_eq!(out.stderr, "");
 }
+
+/// Every file sockit reads whole has a bound: /dev/zero as resolv.conf, as a list of names,
+/// as a CA bundle, a certificate or a key is one line and exit 1, not memory run out; and a
+/// bad CA costs no connection (it is read first).
+#[test]
+fn endless_files_are_refused_with_one_line() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["info", "--resolv-conf", "/dev/zero"], "sockit: cannot read /dev/zero: it is larger than 1 MiB"),
+        (
+            &["lookup", "-f", "/dev/zero", "--server", "127.0.0.1:9"],
+            "sockit: cannot read /dev/zero: it is larger than 64 MiB",
+        ),
+        (
+            &["tcp", "connect", "127.0.0.1", "9", "--ca", "/dev/zero"],
+            "sockit: cannot read certificates from /dev/zero: it is larger than 4 MiB",
+        ),
+        (
+            &["tcp", "listen", "0", "--tls", "--cert", "/dev/zero", "--key", "/dev/zero"],
+            "sockit: cannot read certificates from /dev/zero: it is larger than 4 MiB",
+        ),
+    ];
+    for (args, want) in cases {
+        let line = sockit(args).fails(1);
+        assert!(line.starts_with(want), "{args:?}: {line}");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "no certificate here\n").expect("write");
+    let line = sockit(&["tcp", "connect", "127.0.0.1", "9", "--ca", empty.to_str().expect("path")]).fails(1);
+    assert!(line.ends_with("empty.pem: no PEM certificate in the file"), "{line}");
+}

@@ -111,11 +111,10 @@ pub fn join(
     tls: Option<&ClientTls>,
     stdio: Stdio,
 ) -> Result<(), NetError> {
+    let tls = tls.map(|t| t.connector(host)).transpose()?;
     let stream = crate::tcp::connect(&[addr], Some(CONNECT_TIMEOUT))?;
     let conn = match tls {
-        Some(t) => {
-            tls::client(stream, tls::client_config(t.ca.as_deref(), t.insecure)?, tls::server_name(&host.to_string())?)?
-        }
+        Some(connector) => tls::client(stream, connector)?,
         None => Conn::plain(stream)?,
     };
     let (input, mut output) = stdio.into_files();
