@@ -521,20 +521,33 @@ where
 {
     let next = AtomicUsize::new(0);
     let workers = concurrency.clamp(1, items.len().max(1));
+    let run = |tx: mpsc::Sender<(usize, R)>| {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(i) else { break };
+            if tx.send((i, work(item))).is_err() {
+                break;
+            }
+        }
+    };
     std::thread::scope(|scope| {
         let (tx, rx) = mpsc::channel::<(usize, R)>();
+        // As many workers as the system gives: a refused thread means fewer of them, never a
+        // failure; with none at all, this thread does the work before handing it out.
+        let mut started = 0;
         for _ in 0..workers {
             let tx = tx.clone();
-            let (next, work) = (&next, &work);
-            scope.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(item) = items.get(i) else { break };
-                    if tx.send((i, work(item))).is_err() {
-                        break;
-                    }
+            let run = &run;
+            match std::thread::Builder::new().spawn_scoped(scope, move || run(tx)) {
+                Ok(_) => started += 1,
+                Err(e) => {
+                    tracing::info!(started, error = %e, "no more worker threads");
+                    break;
                 }
-            });
+            }
+        }
+        if started == 0 {
+            run(tx.clone());
         }
         drop(tx);
         let mut pending: std::collections::BTreeMap<usize, R> = std::collections::BTreeMap::new();

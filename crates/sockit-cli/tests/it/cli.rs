@@ -76,3 +76,25 @@ fn endless_files_are_refused_with_one_line() {
     let line = sockit(&["tcp", "connect", "127.0.0.1", "9", "--ca", empty.to_str().expect("path")]).fails(1);
     assert!(line.ends_with("empty.pem: no PEM certificate in the file"), "{line}");
 }
+
+/// More lookups at once than the system gives threads: fewer workers, every answer, exit 0
+/// (it panicked with exit 101).
+#[test]
+fn concurrency_beyond_the_thread_limit_is_not_a_crash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let names: String = (1..=500).map(|i| format!("127.0.{}.{}\n", i / 250, i % 250)).collect();
+    let list = dir.path().join("names.txt");
+    std::fs::write(&list, &names).expect("write");
+    std::fs::set_permissions(&list, std::os::unix::fs::PermissionsExt::from_mode(0o644)).expect("chmod");
+    let Some(cmd) = crate::util::as_nobody(
+        dir.path(),
+        &format!("ulimit -u 8; exec sockit lookup -f {} --concurrency 5000", list.display()),
+    ) else {
+        return;
+    };
+    let out = run(cmd, b"", DEADLINE);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    assert_eq!(out.stdout().lines().count(), 500);
+    assert_eq!(out.stdout().lines().next(), Some("127.0.0.1  127.0.0.1"));
+}

@@ -762,3 +762,29 @@ fn tls_keep_open_and_exec_serve_many() {
         h.join().expect("echo client");
     }
 }
+
+/// `tcp listen --keep-open` where the system refuses more threads: the clients it cannot
+/// serve are closed, the server lives on (it panicked, exit 101) and serves the next client
+/// once threads are free again.
+#[test]
+fn keep_open_survives_a_thread_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(mut cmd) =
+        crate::util::as_nobody(dir.path(), "ulimit -u 12; exec sockit tcp listen 0 --bind 127.0.0.1 --keep-open")
+    else {
+        return;
+    };
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let (mut srv, port, _err) = listening(cmd);
+    // 150 clients that stay: most of them find no thread.
+    let crowd: Vec<TcpStream> = (0..150).filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(srv.0.try_wait().expect("wait").is_none(), "the server died");
+    drop(crowd);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    c.write_all(b"after the crowd\n").expect("send");
+    let mut line = String::new();
+    BufReader::new(srv.0.stdout.take().expect("stdout")).read_line(&mut line).expect("line");
+    assert_eq!(line, "after the crowd\n");
+}

@@ -402,3 +402,23 @@ impl Lan {
         Some(Lan { hosts, _switch: switch })
     }
 }
+
+/// A copy of the binary anyone may run, and a command that runs a shell line as an
+/// unprivileged user (root is not held to RLIMIT_NPROC); `None` outside CI without root.
+pub fn as_nobody(dir: &std::path::Path, line: &str) -> Option<Command> {
+    if !rustix::process::geteuid().is_root() || !have("setpriv") {
+        assert!(!under_ci(), "under CI this test needs root and setpriv");
+        eprintln!("skipping: needs root and setpriv");
+        return None;
+    }
+    let bin = dir.join("sockit");
+    std::fs::copy(sockit_bin(), &bin).expect("copy");
+    for p in [dir, bin.as_path()] {
+        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    }
+    let mut cmd = Command::new("setpriv");
+    // A uid of its own, so other processes do not count against its thread limit.
+    cmd.args(["--reuid=64999", "--regid=64999", "--clear-groups", "bash", "-c"])
+        .arg(line.replace("sockit", &bin.display().to_string()));
+    Some(cmd)
+}
