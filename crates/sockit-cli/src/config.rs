@@ -230,6 +230,9 @@ fn names(
     })
 }
 
+/// The most addresses one scan takes (a /10).
+const MAX_SCAN_ADDRESSES: u128 = 1 << 22;
+
 fn scan(a: cli::ScanArgs) -> Result<ScanPlan> {
     use sockit_core::scan::{Target, parse_ports};
     let ports = parse_ports(&a.ports).map_err(usage)?;
@@ -239,11 +242,17 @@ fn scan(a: cli::ScanArgs) -> Result<ScanPlan> {
     if total > 65_536 && !a.yes {
         return Err(UsageError(format!("that is {total} addresses: pass --yes to scan more than 65,536")));
     }
+    // Every address and its states are held for the report: past a /10, split the range.
+    if total > MAX_SCAN_ADDRESSES {
+        return Err(UsageError(format!(
+            "that is {total} addresses: sockit scans at most 4,194,304 (a /10) in one run; split the range"
+        )));
+    }
     if !(a.timeout.is_finite() && a.timeout > 0.0 && a.timeout <= 3600.0) {
         return Err(UsageError(format!("--timeout {} is not a time: give seconds, like 1 or 0.25", a.timeout)));
     }
-    if a.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
-        return Err(usage("--rate must be a positive number of connections a second"));
+    if a.rate.is_some_and(|r| !(r.is_finite() && (0.001..=100_000_000.0).contains(&r))) {
+        return Err(usage("--rate must be a number of connections a second from 0.001 to 100000000"));
     }
     if a.concurrency == 0 {
         return Err(usage("--concurrency must be at least 1"));
@@ -350,10 +359,14 @@ mod tests {
     #[test]
     fn usage_errors_as_a_table() {
         let cases: &[(&str, &str)] = &[
-            ("scan 127.0.0.1 --rate 0", "--rate must be a positive number of connections a second"),
+            ("scan 127.0.0.1 --rate 0", "--rate must be a number of connections a second from 0.001 to 100000000"),
+            ("scan 127.0.0.1 --rate 1e-20", "--rate must be a number of connections a second from 0.001"),
+            ("scan 127.0.0.1 --rate NaN", "--rate must be a number of connections a second from 0.001"),
             ("scan 127.0.0.1 --concurrency 0", "--concurrency must be at least 1"),
             ("scan 127.0.0.1 --timeout 0", "--timeout 0 is not a time: give seconds, like 1 or 0.25"),
             ("scan 0.0.0.0/8", "that is 16777216 addresses: pass --yes to scan more than 65,536"),
+            ("scan 0.0.0.0/0 --yes", "that is 4294967296 addresses: sockit scans at most 4,194,304 (a /10) in one run"),
+            ("scan ::/0 --yes", "that is 34028236692093846346337460743176821145"),
             (
                 "lookup a.test --type BOGUS",
                 "--type BOGUS is not a record type: use A, AAAA, CNAME, MX, NS, PTR, SOA, SRV or TXT",

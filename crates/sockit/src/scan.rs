@@ -200,6 +200,21 @@ struct Worker<'a> {
     /// probe, most of a loopback scan's cost. Off for good once a kernel refuses a reconnect.
     spare: Vec<(Domain, Socket)>,
     reuse: bool,
+    /// Since when no probe could start with none in flight (out of descriptors or ports).
+    starved: Option<Instant>,
+}
+
+/// How long a worker may find no socket for a probe, with none in flight, before the scan
+/// gives up with an error.
+const STARVED: Duration = Duration::from_secs(3);
+
+/// The error for a scan that cannot get the descriptors or ports it needs.
+fn starved() -> io::Error {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    io::Error::other(format!(
+        "no socket or local port to be had for a probe (the open-file limit is {}): raise it with ulimit -n, or lower --concurrency",
+        limit.map_or("unlimited".to_string(), |l| l.to_string())
+    ))
 }
 
 enum Start {
@@ -226,6 +241,7 @@ impl<'a> Worker<'a> {
             next_start: Instant::now(),
             spare: Vec::new(),
             reuse: true,
+            starved: None,
             interval: shared.cfg.rate.filter(|r| *r > 0.0).map(|r| Duration::from_secs_f64(workers / r)),
         })
     }
@@ -284,9 +300,17 @@ impl<'a> Worker<'a> {
                 wait = wait.min(self.next_start.saturating_duration_since(now));
             }
             if backoff && self.in_flight == 0 {
-                // Nothing in flight to free a descriptor: let others (or TIME_WAIT) drain.
+                // Nothing in flight to free a descriptor: let others (or TIME_WAIT) drain, but
+                // not for ever: a process with no descriptor to spare will not get one.
+                let since = *self.starved.get_or_insert_with(Instant::now);
+                if since.elapsed() > STARVED {
+                    return Err(starved());
+                }
                 std::thread::sleep(Duration::from_millis(5));
                 continue;
+            }
+            if started > 0 && !backoff {
+                self.starved = None;
             }
             if self.in_flight > 0 {
                 let ts = rustix::event::Timespec { tv_sec: wait.as_secs() as _, tv_nsec: wait.subsec_nanos() as _ };
@@ -533,7 +557,7 @@ pub fn run(plan: &ScanPlan, done: &AtomicU64) -> Result<sockit_core::scan::ScanR
         ..plan.probes.clone()
     };
     let addrs: Vec<IpAddr> = hosts.iter().map(|h| h.address).collect();
-    let outcome = scan(&addrs, &cfg, done)?;
+    let outcome = scan(&addrs, &cfg, done).map_err(|e| if is_resource_shortage(&e) { starved() } else { e })?;
     let registry = crate::host::service_registry();
     let service =
         |port| registry.by_port(port, Some(sockit_core::services::Proto::Tcp)).into_iter().next().map(|s| s.name);

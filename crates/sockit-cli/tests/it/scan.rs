@@ -181,3 +181,29 @@ fn bad_targets_and_ports_exit_2() {
         assert!(line.contains(want), "{args:?}: {line}");
     }
 }
+
+/// What used to crash a scan: a rate that makes no sense is a usage error; target sets too
+/// large to hold are refused before a packet is sent (they panicked or aborted allocating
+/// 206 GB); no descriptor to spare is one line and exit 1, not an endless retry.
+#[test]
+fn hostile_scan_arguments_and_limits() {
+    let line = crate::util::sockit(&["scan", "127.0.0.1", "-p", "80", "--rate", "1e-20"]).fails(2);
+    assert_eq!(line, "sockit: --rate must be a number of connections a second from 0.001 to 100000000");
+    for target in ["0.0.0.0/0", "::/0"] {
+        let line = crate::util::sockit(&["scan", target, "--yes", "-p", "80"]).fails(2);
+        assert!(line.contains("sockit scans at most 4,194,304 (a /10) in one run; split the range"), "{line}");
+    }
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg("-c").arg(format!("ulimit -n 5; exec {} scan 127.0.0.1 -p 1-100", crate::util::sockit_bin()));
+    let out = crate::util::run(cmd, b"", crate::util::DEADLINE);
+    let line = out.fails(1);
+    assert!(
+        line.starts_with("sockit: scan: no socket or local port to be had for a probe") && line.contains("ulimit -n"),
+        "{line}"
+    );
+    // With room for a probe or two it is slow, not stuck: every port answered.
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg("-c").arg(format!("ulimit -n 8; exec {} scan 127.0.0.1 -p 1-100", crate::util::sockit_bin()));
+    let out = crate::util::run(cmd, b"", crate::util::DEADLINE);
+    assert!(out.ok().contains(", 100 ports each: "), "{}", out.stdout());
+}
