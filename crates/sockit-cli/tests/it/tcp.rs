@@ -302,7 +302,9 @@ fn keep_open_many_clients_both_ways() {
     assert!(socat.success());
     let nc = Command::new("bash")
         .arg("-c")
-        .arg(format!("echo line from nc | nc.openbsd -N 127.0.0.1 {p}"))
+        // -w 1: nc leaves after a second of silence (the server, whose stdin is still open,
+        // owes a half-closed client the rest of it and keeps the connection).
+        .arg(format!("echo line from nc | nc.openbsd -N -w 1 127.0.0.1 {p}"))
         .status()
         .expect("nc");
     assert!(nc.success());
@@ -714,7 +716,8 @@ fn tls_keep_open_and_exec_serve_many() {
                         c.args(["--ssl", "--send-only", "127.0.0.1", &p]);
                         c
                     }
-                    _ => crate::util::sockit_cmd(&["tcp", "connect", "--insecure", "127.0.0.1", &p]),
+                    // -q: the server owes a half-closed client the rest of its (open) stdin.
+                    _ => crate::util::sockit_cmd(&["tcp", "connect", "--insecure", "-q", "0.5", "127.0.0.1", &p]),
                 };
                 let out = run(cmd, line.as_bytes(), DEADLINE);
                 assert_eq!(out.code, 0, "peer {i}: {}", out.stderr);
@@ -776,6 +779,8 @@ fn keep_open_survives_a_thread_limit() {
     };
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let (mut srv, port, _err) = listening(cmd);
+    // No input: a client that closes is let go at once, and frees its thread.
+    drop(srv.0.stdin.take());
     // 150 clients that stay: most of them find no thread.
     let crowd: Vec<TcpStream> = (0..150).filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok()).collect();
     std::thread::sleep(Duration::from_millis(300));
@@ -787,4 +792,87 @@ fn keep_open_survives_a_thread_limit() {
     let mut line = String::new();
     BufReader::new(srv.0.stdout.take().expect("stdout")).read_line(&mut line).expect("line");
     assert_eq!(line, "after the crowd\n");
+}
+
+/// `tcp listen --keep-open`: a client that never reads and one that reads 256 KiB every
+/// 4.5 s cost the others one stall window (5 s) between them, then are cut off (the never-
+/// reader held everyone up 15 s, the slow reader throttled everyone for good); a client that
+/// shuts down its side still gets all of stdin; and when stdout is gone, the server says so
+/// and stops instead of dropping what later clients send.
+#[test]
+fn keep_open_bounds_slow_readers_keeps_half_closed_clients_and_stops_without_output() {
+    let (mut srv, port, _err) =
+        listening(crate::util::sockit_cmd(&["tcp", "listen", "0", "--bind", "127.0.0.1", "--keep-open"]));
+    let never = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let slow = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let half = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    half.shutdown(Shutdown::Write).expect("half-close");
+    let good = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    std::thread::sleep(Duration::from_millis(200));
+    const TOTAL: usize = 64 << 20;
+    let count = |mut r: TcpStream| {
+        std::thread::spawn(move || {
+            r.set_read_timeout(Some(Duration::from_secs(30))).expect("t");
+            let (mut got, mut buf) = (0usize, vec![0u8; 1 << 16]);
+            while let Ok(n) = r.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                got += n;
+            }
+            got
+        })
+    };
+    let slow_reader = std::thread::spawn(move || {
+        let mut r = slow;
+        let mut buf = vec![0u8; 256 << 10];
+        let mut got = 0;
+        for _ in 0..4 {
+            match r.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
+            }
+            std::thread::sleep(Duration::from_millis(4500));
+        }
+        got
+    });
+    let (good, half) = (count(good), count(half));
+    let start = Instant::now();
+    let mut stdin = srv.0.stdin.take().expect("stdin");
+    let chunk = vec![b'k'; 1 << 20];
+    for _ in 0..TOTAL >> 20 {
+        stdin.write_all(&chunk).expect("stdin");
+    }
+    drop(stdin);
+    assert_eq!(good.join().expect("good"), TOTAL, "the reading client got all of stdin, then FIN");
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(9), "64 MiB past two slow clients took {took:?}");
+    assert_eq!(half.join().expect("half"), TOTAL, "the half-closed client got all of stdin");
+    assert!(slow_reader.join().expect("slow") < TOTAL, "the slow reader was cut off");
+    never.set_read_timeout(Some(Duration::from_secs(10))).expect("t");
+    let mut sink = Vec::new();
+    let end = (&never).read_to_end(&mut sink);
+    assert!(end.is_ok() || end.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset), "{end:?}");
+    assert!(sink.len() < TOTAL, "the never-reader was cut off");
+
+    // stdout closed after 5 bytes: the next client's data finds it gone and the server stops.
+    let mut sh = Command::new("bash");
+    sh.arg("-c").arg(format!(
+        "sleep 30 | {} tcp listen 0 --bind 127.0.0.1 --keep-open | head -c 5 >/dev/null",
+        crate::util::sockit_bin()
+    ));
+    let (mut srv, port, _err) = listening(sh);
+    let mut first = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    first.write_all(b"hello world\n").expect("send");
+    std::thread::sleep(Duration::from_millis(300));
+    let mut second = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let _ = second.write_all(b"lost?\n");
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(10)
+        && TcpStream::connect(("127.0.0.1", port)).is_ok_and(|mut c| c.write_all(b"x\n").is_ok())
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_err(), "the server still takes clients without a stdout");
+    let _ = srv.0.kill();
 }
