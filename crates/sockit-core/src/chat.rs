@@ -307,6 +307,42 @@ pub fn private(from: &str, text: &str) -> String {
     format!("<{from}> (private) {text}")
 }
 
+/// How many discovery replies one source address gets: a burst of `BURST`, then `RATE` a
+/// second. Replies are never larger than probes, and this keeps a server from being used as
+/// a reflector against an address that spoofed probes come "from".
+#[derive(Debug, Default)]
+pub struct ReplyLimit {
+    /// Source -> (tokens, when last counted).
+    sources: std::collections::HashMap<std::net::IpAddr, (f64, std::time::Instant)>,
+}
+
+impl ReplyLimit {
+    pub const BURST: f64 = 10.0;
+    pub const RATE: f64 = 5.0;
+    /// Sources remembered at once; past it the table is cleared of full buckets.
+    const SOURCES: usize = 4096;
+
+    /// Whether a probe from `from` at `now` gets a reply.
+    pub fn allow(&mut self, from: std::net::IpAddr, now: std::time::Instant) -> bool {
+        if self.sources.len() >= Self::SOURCES {
+            // Sources whose buckets have refilled need no memory.
+            self.sources.retain(|_, (t, at)| *t + now.duration_since(*at).as_secs_f64() * Self::RATE < Self::BURST);
+            if self.sources.len() >= Self::SOURCES {
+                return false;
+            }
+        }
+        let (tokens, at) = self.sources.entry(from).or_insert((Self::BURST, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * Self::RATE).min(Self::BURST);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// A probe padded to `PROBE_SIZE` bytes.
 pub fn probe() -> Vec<u8> {
     let mut p = PROBE_MAGIC.to_vec();
@@ -461,6 +497,19 @@ mod tests {
         assert_eq!(validate_nick("a b"), Err(NickError::Invalid));
         assert_eq!(validate_nick(&"a".repeat(25)), Err(NickError::Invalid));
         assert_eq!(validate_nick("Guest-7"), Err(NickError::Reserved));
+    }
+
+    #[test]
+    fn replies_to_one_source_are_limited_and_others_still_answered() {
+        let mut limit = ReplyLimit::default();
+        let t0 = std::time::Instant::now();
+        let a: std::net::IpAddr = [198, 18, 0, 1].into();
+        let b: std::net::IpAddr = [198, 18, 0, 2].into();
+        let burst = (0..100).filter(|_| limit.allow(a, t0)).count();
+        assert_eq!(burst, 10);
+        assert!(limit.allow(b, t0), "another source is answered");
+        let later = t0 + std::time::Duration::from_secs(1);
+        assert_eq!((0..100).filter(|_| limit.allow(a, later)).count(), 5, "five a second after the burst");
     }
 
     #[test]

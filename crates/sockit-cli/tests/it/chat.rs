@@ -818,3 +818,28 @@ fn a_hostile_server_cannot_drive_the_terminal() {
         out.stdout()
     );
 }
+
+/// Discovery answers a flood of probes from one address a few times only (it answered 10,000
+/// in 5.7 s: a reflector), and still answers another address at once.
+#[test]
+fn discovery_is_no_reflector() {
+    let s = Server::start(&[]);
+    let target = std::net::SocketAddr::from(([127, 0, 0, 1], s.discovery.expect("discovery port")));
+    let flood = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let probe = sockit_core::chat::probe();
+    for _ in 0..1000 {
+        flood.send_to(&probe, target).expect("probe");
+    }
+    flood.set_read_timeout(Some(Duration::from_millis(500))).expect("timeout");
+    let mut replies = 0;
+    let mut buf = [0u8; 1024];
+    while flood.recv_from(&mut buf).is_ok() {
+        replies += 1;
+    }
+    assert!((1..=15).contains(&replies), "{replies} replies to 1,000 probes from one address");
+    let other = std::net::UdpSocket::bind("127.0.0.2:0").expect("bind 127.0.0.2");
+    other.send_to(&probe, target).expect("probe");
+    other.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+    let (n, _) = other.recv_from(&mut buf).expect("another address is answered");
+    assert!(sockit_core::chat::parse_reply(&buf[..n]).is_some());
+}

@@ -48,13 +48,15 @@ pub fn discover(cfg: &DiscoveryConfig) -> Result<Vec<Found>, NetError> {
 }
 
 /// Answer discovery probes on `sock` until `stop`, with what `info` says at the time; a reply
-/// is never larger than the probe that asked (no amplification).
+/// is never larger than the probe that asked (no amplification), and each source gets a few
+/// a second at most (`ReplyLimit`: no reflection).
 pub async fn respond(
     sock: tokio::net::UdpSocket,
     info: impl Fn() -> ServerInfo,
     stop: tokio_util::sync::CancellationToken,
 ) {
     let mut buf = vec![0u8; 2048];
+    let mut limit = chat::ReplyLimit::default();
     loop {
         let (n, from) = tokio::select! {
             () = stop.cancelled() => return,
@@ -63,7 +65,7 @@ pub async fn respond(
                 Err(_) => continue,
             },
         };
-        if !chat::is_probe(&buf[..n]) {
+        if !chat::is_probe(&buf[..n]) || !limit.allow(from.ip(), Instant::now()) {
             continue;
         }
         if let Some(reply) = chat::reply(&info(), n) {
