@@ -876,3 +876,29 @@ fn keep_open_bounds_slow_readers_keeps_half_closed_clients_and_stops_without_out
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err(), "the server still takes clients without a stdout");
     let _ = srv.0.kill();
 }
+
+/// TLS handshakes have a deadline on both sides (10 s): a client that connects and says
+/// nothing no longer holds `tcp listen --tls` for good, and `tcp connect --tls` to a server
+/// that accepts and never answers no longer waits for ever.
+#[test]
+fn tls_handshakes_have_a_deadline() {
+    let (mut srv, port, mut stderr) =
+        listening(crate::util::sockit_cmd(&["tcp", "listen", "0", "--bind", "127.0.0.1", "--tls"]));
+    let _silent = TcpStream::connect(("127.0.0.1", port)).expect("silent client");
+    let mute = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let mute_port = mute.local_addr().expect("addr").port().to_string();
+    let start = Instant::now();
+    let client = std::thread::spawn(move || {
+        run(crate::util::sockit_cmd(&["tcp", "connect", "--tls", "--insecure", "127.0.0.1", &mute_port]), b"", DEADLINE)
+    });
+    let code = crate::util::wait_deadline(&mut srv.0, Duration::from_secs(20), "tcp listen --tls");
+    assert_eq!(code, 1, "the listener gave up on the silent client");
+    let mut err = String::new();
+    stderr.read_to_string(&mut err).expect("stderr");
+    assert!(err.contains("no handshake within 10 s"), "{err}");
+    let out = client.join().expect("client");
+    assert!(out.fails(1).contains("no handshake within 10 s"), "{}", out.stderr);
+    let took = start.elapsed();
+    assert!(took >= Duration::from_secs(9) && took < Duration::from_secs(15), "{took:?}");
+    drop(mute);
+}
