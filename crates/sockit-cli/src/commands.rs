@@ -198,6 +198,7 @@ fn relayed(r: Result<TcpReport, NetError>, idle: Option<std::time::Duration>) ->
             }
         }
         Ok(TcpReport::Command { success }) => Ok(if success { exit::OK } else { exit::FAILURE }),
+        Ok(TcpReport::Stopped { interrupted }) => Ok(if interrupted { exit::INTERRUPTED } else { exit::OK }),
         Err(e) => net_fail(e),
     }
 }

@@ -59,6 +59,10 @@ pub enum TcpReport {
     Command {
         success: bool,
     },
+    /// `--keep-open --exec` stopped by a signal, its commands ended; `interrupted`: SIGINT.
+    Stopped {
+        interrupted: bool,
+    },
 }
 
 /// `tcp connect`: connect, then relay `stdio` until the end rules say stop.
@@ -89,8 +93,9 @@ pub fn listen_run(cfg: &ListenConfig, stdio: Stdio, started: &mut dyn FnMut(Star
     });
     if cfg.keep_open {
         let opts = ManyOptions { max_conns: cfg.max_conns, rules: cfg.rules.clone(), exec: cfg.exec.clone(), tls };
-        serve_many(listener, &opts, stdio)?;
-        unreachable_end()
+        match serve_many(listener, &opts, stdio)? {
+            ManyEnd::Signal(s) => Ok(TcpReport::Stopped { interrupted: s == signal_hook::consts::SIGINT }),
+        }
     } else {
         let (stream, _peer) = listener.accept(&cfg.rules)?;
         drop(listener);
@@ -99,15 +104,10 @@ pub fn listen_run(cfg: &ListenConfig, stdio: Stdio, started: &mut dyn FnMut(Star
             None => Conn::plain(stream)?,
         };
         match &cfg.exec {
-            Some(cmd) => Ok(TcpReport::Command { success: exec_for(conn, cmd)?.success() }),
+            Some(cmd) => Ok(TcpReport::Command { success: exec_for(conn, cmd, &Children::default())?.success() }),
             None => Ok(TcpReport::Relayed(relay::relay(conn, stdio, &cfg.relay)?)),
         }
     }
-}
-
-/// `serve_many` returns only with an error.
-fn unreachable_end() -> Result<TcpReport, NetError> {
-    Err(NetError::io("accept", io::Error::other("the listener stopped")))
 }
 
 /// Connect to the first address of `addrs` that answers.
@@ -179,19 +179,19 @@ impl Listener {
 
     /// The next client the rules admit; turned-away clients are closed at once.
     pub fn accept(&self, rules: &AccessRules) -> Result<(TcpStream, SocketAddr), NetError> {
-        self.accept_unless(rules, &AtomicBool::new(false))?
+        self.accept_unless(rules, &|| false)?
             .ok_or_else(|| NetError::io("accept", io::Error::other("the listener stopped")))
     }
 
-    /// `accept`, looking at `stop` every 200 ms: `None` once it is set.
+    /// `accept`, asking `stop` every 200 ms: `None` once it says so.
     pub fn accept_unless(
         &self,
         rules: &AccessRules,
-        stop: &AtomicBool,
+        stop: &dyn Fn() -> bool,
     ) -> Result<Option<(TcpStream, SocketAddr)>, NetError> {
         use rustix::event::{PollFd, PollFlags, Timespec, poll};
         loop {
-            if stop.load(Ordering::Relaxed) {
+            if stop() {
                 return Ok(None);
             }
             let mut fds = [PollFd::new(&self.inner, PollFlags::IN)];
@@ -221,8 +221,48 @@ impl Listener {
     }
 }
 
-/// Run `sh -c CMD` with the connection as its stdin and stdout; wait for it.
-pub fn exec_for(conn: Conn, cmd: &str) -> Result<std::process::ExitStatus, NetError> {
+/// How long a command may go on after its client has closed its side, before it is ended.
+pub const EXEC_GRACE: Duration = Duration::from_secs(5);
+
+/// The commands `--exec` started and that still run, by process group: all of them are ended
+/// when the server stops.
+#[derive(Debug, Default)]
+pub struct Children(Mutex<Vec<u32>>);
+
+impl Children {
+    fn list(&self) -> std::sync::MutexGuard<'_, Vec<u32>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// SIGTERM to every command's process group, then SIGKILL to those still there a second
+    /// later.
+    pub fn end_all(&self) {
+        let groups = self.list().clone();
+        for &g in &groups {
+            signal_group(g, rustix::process::Signal::TERM);
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        while !self.list().is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        for g in self.list().iter() {
+            signal_group(*g, rustix::process::Signal::KILL);
+        }
+    }
+}
+
+fn signal_group(group: u32, sig: rustix::process::Signal) {
+    if let Some(pid) = rustix::process::Pid::from_raw(group as i32) {
+        let _ = rustix::process::kill_process_group(pid, sig);
+    }
+}
+
+/// Run `sh -c CMD` with the connection as its stdin and stdout, and the peer's address in
+/// `SOCKIT_PEER_ADDR` and `SOCKIT_PEER_PORT` (as ncat and socat export it); wait for it. A
+/// command still running `EXEC_GRACE` after its client closed its side is ended (SIGTERM,
+/// then SIGKILL), so it holds no `--max-conns` slot for good.
+pub fn exec_for(conn: Conn, cmd: &str, children: &Children) -> Result<std::process::ExitStatus, NetError> {
+    use std::os::unix::process::CommandExt;
     let fd: OwnedFd = match conn.stream.try_clone().map_err(|e| NetError::io("dup", e))? {
         Stream::Tcp(s) => s.into(),
         Stream::Unix(s) => s.into(),
@@ -231,14 +271,48 @@ pub fn exec_for(conn: Conn, cmd: &str) -> Result<std::process::ExitStatus, NetEr
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(cmd)
+        .env("SOCKIT_PEER_ADDR", conn.peer.ip().to_string())
+        .env("SOCKIT_PEER_PORT", conn.peer.port().to_string())
         .stdin(ChildStdio::from(fd))
         .stdout(ChildStdio::from(out))
+        // A group of its own: what the command starts is ended with it.
+        .process_group(0)
         .spawn()
         .map_err(|e| NetError::io(format!("cannot run {cmd}"), e))?;
-    let status = child.wait().map_err(|e| NetError::io("wait", e))?;
+    let group = child.id();
+    children.list().push(group);
+    let mut closed_at: Option<std::time::Instant> = None;
+    let mut termed = false;
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| NetError::io("wait", e))? {
+            break status;
+        }
+        if closed_at.is_none() && peer_closed(&conn.stream) {
+            closed_at = Some(std::time::Instant::now());
+        }
+        match closed_at.map(|t| t.elapsed()) {
+            Some(e) if e > EXEC_GRACE + Duration::from_secs(1) => signal_group(group, rustix::process::Signal::KILL),
+            Some(e) if e > EXEC_GRACE && !termed => {
+                tracing::info!(peer = %conn.peer, "the client left: ending its command");
+                signal_group(group, rustix::process::Signal::TERM);
+                termed = true;
+            }
+            _ => {}
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    children.list().retain(|&g| g != group);
     // The child's copies are closed with it; ours goes now, and a TLS tunnel ends after it.
     conn.finish()?;
     Ok(status)
+}
+
+/// Whether the peer has closed its side (FIN or reset), without taking any of its data.
+fn peer_closed(stream: &Stream) -> bool {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let mut fds = [PollFd::new(stream, PollFlags::RDHUP)];
+    poll(&mut fds, Some(&Timespec { tv_sec: 0, tv_nsec: 0 })).is_ok()
+        && fds[0].revents().intersects(PollFlags::RDHUP | PollFlags::HUP | PollFlags::ERR)
 }
 
 /// Options for a listener that serves many clients at once.
@@ -446,9 +520,26 @@ impl Fanout {
 
 /// Serve clients until the process is stopped, or the output is gone. One thread per client
 /// (and one writing to it); a thread the system refuses costs that client, not the server.
-pub fn serve_many(listener: Listener, opts: &ManyOptions, stdio: Stdio) -> Result<(), NetError> {
+pub fn serve_many(listener: Listener, opts: &ManyOptions, stdio: Stdio) -> Result<ManyEnd, NetError> {
     let active = Arc::new(AtomicUsize::new(0));
     let fanout = Arc::new(Fanout { input_is_terminal: stdio.input_is_terminal, ..Fanout::default() });
+    let children = Arc::new(Children::default());
+    // With commands running, a signal that stops the server ends them first.
+    let signal = Arc::new(std::sync::atomic::AtomicI32::new(0));
+    if opts.exec.is_some() {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let mut s = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+            .map_err(|e| NetError::io("signal handlers", e))?;
+        let signal = Arc::clone(&signal);
+        std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                if let Some(sig) = s.forever().next() {
+                    signal.store(sig, Ordering::Relaxed);
+                }
+            })
+            .map_err(|e| NetError::io("cannot start a thread", e))?;
+    }
     let (input, output) = stdio.into_files();
     let output = Arc::new(Mutex::new(output));
     if opts.exec.is_none() {
@@ -459,7 +550,8 @@ pub fn serve_many(listener: Listener, opts: &ManyOptions, stdio: Stdio) -> Resul
             .map_err(|e| NetError::io("cannot start a thread", e))?;
     }
     let mut next_id = 0u64;
-    while let Some((stream, peer)) = listener.accept_unless(&opts.rules, &fanout.output_gone)? {
+    let stop = || signal.load(Ordering::Relaxed) != 0 || fanout.output_gone.load(Ordering::Relaxed);
+    while let Some((stream, peer)) = listener.accept_unless(&opts.rules, &stop)? {
         if opts.max_conns.is_some_and(|m| active.load(Ordering::Relaxed) >= m) {
             tracing::info!(%peer, "connection closed: --max-conns reached");
             continue;
@@ -467,8 +559,14 @@ pub fn serve_many(listener: Listener, opts: &ManyOptions, stdio: Stdio) -> Resul
         active.fetch_add(1, Ordering::Relaxed);
         next_id += 1;
         let id = next_id;
-        let (active2, fanout, exec, tls, output) =
-            (Arc::clone(&active), Arc::clone(&fanout), opts.exec.clone(), opts.tls.clone(), Arc::clone(&output));
+        let (active2, fanout, exec, tls, output, children) = (
+            Arc::clone(&active),
+            Arc::clone(&fanout),
+            opts.exec.clone(),
+            opts.tls.clone(),
+            Arc::clone(&output),
+            Arc::clone(&children),
+        );
         let spawned = std::thread::Builder::new().name("client".into()).spawn(move || {
             let conn = match tls {
                 Some(config) => tls::server(stream, config),
@@ -477,7 +575,7 @@ pub fn serve_many(listener: Listener, opts: &ManyOptions, stdio: Stdio) -> Resul
             match conn {
                 Err(e) => tracing::warn!(%peer, error = %e, "connection dropped"),
                 Ok(conn) => match exec {
-                    Some(cmd) => match exec_for(conn, &cmd) {
+                    Some(cmd) => match exec_for(conn, &cmd, &children) {
                         Ok(status) => tracing::info!(%peer, %status, "command finished"),
                         Err(e) => tracing::warn!(%peer, error = %e, "command failed"),
                     },
@@ -492,8 +590,21 @@ pub fn serve_many(listener: Listener, opts: &ManyOptions, stdio: Stdio) -> Resul
             tracing::warn!(%peer, error = %e, "connection closed: no thread for it");
         }
     }
-    tracing::warn!("the output is closed: no more clients are taken");
-    Err(NetError::io("output", io::ErrorKind::BrokenPipe.into()))
+    children.end_all();
+    match signal.load(Ordering::Relaxed) {
+        0 => {
+            tracing::warn!("the output is closed: no more clients are taken");
+            Err(NetError::io("output", io::ErrorKind::BrokenPipe.into()))
+        }
+        sig => Ok(ManyEnd::Signal(sig)),
+    }
+}
+
+/// Why `serve_many` stopped, when it was asked to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManyEnd {
+    /// This signal (SIGINT, SIGTERM or SIGHUP) arrived; every command was ended first.
+    Signal(i32),
 }
 
 /// One client of `serve_many`: its outbox written by a thread of its own, its data to the

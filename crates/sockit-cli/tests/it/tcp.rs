@@ -902,3 +902,62 @@ fn tls_handshakes_have_a_deadline() {
     assert!(took >= Duration::from_secs(9) && took < Duration::from_secs(15), "{took:?}");
     drop(mute);
 }
+
+fn alive(pid: &str) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ")
+}
+
+/// `--exec`: the command learns its peer (SOCKIT_PEER_ADDR, SOCKIT_PEER_PORT); a command still
+/// running after its client left is ended and frees its --max-conns slot; and when the server
+/// is stopped (SIGTERM) its commands are ended too (they outlived both before).
+#[test]
+fn exec_children_know_their_peer_and_end_with_their_client_and_the_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().display().to_string();
+    let cmd = format!("echo $$ > {d}/pid.$SOCKIT_PEER_PORT; echo $SOCKIT_PEER_ADDR $SOCKIT_PEER_PORT; exec sleep 100");
+    let (mut srv, port, _err) = listening(crate::util::sockit_cmd(&[
+        "tcp",
+        "listen",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--keep-open",
+        "--max-conns",
+        "1",
+        "--exec",
+        &cmd,
+    ]));
+    let first = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let me = first.local_addr().expect("addr");
+    let mut line = String::new();
+    BufReader::new(&first).read_line(&mut line).expect("peer line");
+    assert_eq!(line, format!("127.0.0.1 {}\n", me.port()));
+    let pid = std::fs::read_to_string(format!("{d}/pid.{}", me.port())).expect("pid").trim().to_string();
+    assert!(alive(&pid));
+    drop(first);
+    let t = Instant::now();
+    while alive(&pid) && t.elapsed() < Duration::from_secs(12) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!alive(&pid), "the command outlived its client by {:?}", t.elapsed());
+    // Its slot is free again: the next client is served.
+    std::thread::sleep(Duration::from_millis(200));
+    let second = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let mut line = String::new();
+    BufReader::new(&second).read_line(&mut line).expect("served");
+    let pid2 = std::fs::read_to_string(format!("{d}/pid.{}", second.local_addr().expect("a").port()))
+        .expect("pid")
+        .trim()
+        .to_string();
+    assert!(alive(&pid2));
+    // SIGTERM: the server ends the command, then itself.
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(srv.0.id() as i32).expect("pid"),
+        rustix::process::Signal::TERM,
+    )
+    .expect("kill");
+    assert_eq!(crate::util::wait_deadline(&mut srv.0, Duration::from_secs(10), "tcp listen"), 0);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!alive(&pid2), "the command outlived the server");
+}
