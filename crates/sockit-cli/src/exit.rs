@@ -42,11 +42,34 @@ fn one_line(msg: &str) -> String {
 }
 
 /// clap's verdict: help and version are success; an error is its first line, with the
-/// arguments it names, and a pointer to --help.
-pub fn clap_error(e: &clap::Error) -> u8 {
+/// arguments it names, and a pointer to the help of the command in question; a command that
+/// needs a subcommand names them.
+pub fn clap_error(e: &clap::Error, root: &clap::Command, args: &[String]) -> u8 {
     if !e.use_stderr() {
         let _ = e.print();
         return OK;
+    }
+    // The deepest command the arguments name.
+    let mut path = vec!["sockit".to_string()];
+    let mut cmd = root;
+    for a in args.iter().skip(1) {
+        match cmd.find_subcommand(a) {
+            Some(sub) => {
+                path.push(a.clone());
+                cmd = sub;
+            }
+            None => break,
+        }
+    }
+    let path = path.join(" ");
+    use clap::error::ErrorKind as K;
+    if matches!(e.kind(), K::MissingSubcommand | K::DisplayHelpOnMissingArgumentOrSubcommand) {
+        let subs: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).filter(|n| *n != "help").collect();
+        let list = match subs.as_slice() {
+            [most @ .., last] if !most.is_empty() => format!("{} or {last}", most.join(", ")),
+            _ => subs.join(""),
+        };
+        return report(Err(Fail::Usage(format!("a command is needed after '{path}': {list} (see {path} --help)"))));
     }
     let text = e.render().to_string();
     let mut lines = text.lines();
@@ -54,5 +77,5 @@ pub fn clap_error(e: &clap::Error) -> u8 {
     // "the following required arguments were not provided:" lists them on the lines after.
     let named: Vec<&str> = lines.take_while(|l| l.starts_with("  ")).map(str::trim).collect();
     let msg = if named.is_empty() { first.to_string() } else { format!("{first}: {}", named.join(" ")) };
-    report(Err(Fail::Usage(format!("{msg} (see sockit --help)"))))
+    report(Err(Fail::Usage(format!("{msg} (see {path} --help)"))))
 }

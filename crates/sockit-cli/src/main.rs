@@ -15,9 +15,10 @@ use config::Action;
 use exit::Fail;
 
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    let cli = match cli::Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(e) => return ExitCode::from(exit::clap_error(&e)),
+        Err(e) => return ExitCode::from(exit::clap_error(&e, &<cli::Cli as clap::CommandFactory>::command(), &args)),
     };
     let cfg = match config::from_cli(cli) {
         Ok(cfg) => cfg,

@@ -98,3 +98,33 @@ fn concurrency_beyond_the_thread_limit_is_not_a_crash() {
     assert_eq!(out.stdout().lines().count(), 500);
     assert_eq!(out.stdout().lines().next(), Some("127.0.0.1  127.0.0.1"));
 }
+
+/// A missing argument is named, a missing subcommand lists the choices, and the pointer is to
+/// the help of the command in question (it named nothing, or printed the about text).
+#[test]
+fn missing_arguments_and_subcommands_are_named() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[],
+            "sockit: a command is needed after 'sockit': info, addr, port, hostname, lookup, reverse, udp, tcp, chat, demo, scan, completions or manpage (see sockit --help)",
+        ),
+        (&["tcp"], "sockit: a command is needed after 'sockit tcp': connect or listen (see sockit tcp --help)"),
+        (
+            &["chat"],
+            "sockit: a command is needed after 'sockit chat': serve, join or discover (see sockit chat --help)",
+        ),
+        (
+            &["tcp", "connect"],
+            "sockit: the following required arguments were not provided: <HOST> <PORT> (see sockit tcp connect --help)",
+        ),
+        (
+            &["lookup"],
+            "sockit: the following required arguments were not provided: <NAME>... (see sockit lookup --help)",
+        ),
+        (&["scan", "127.0.0.1", "-p", "1\u{1b}[2J"], "sockit: '1\\x1b[2J' in the port list is not a port or a range"),
+    ];
+    for (args, want) in cases {
+        let line = sockit(args).fails(2);
+        assert!(line.starts_with(want), "{args:?}: {line}");
+    }
+}

@@ -4,6 +4,7 @@
 mod util;
 
 mod addr;
+mod argv;
 mod chat;
 mod cli;
 mod examples;
