@@ -112,7 +112,8 @@ Exit status 1 when an argument matches nothing, 2 when it cannot be a port or a 
 
 #[derive(Debug, Args)]
 pub struct PortArgs {
-    /// Port numbers (0-65535), ranges (137-139) or service names (ssh).
+    /// Port numbers (0-65535), ranges (137-139) or service names (ssh); PORT/PROTO as getent
+    /// takes them (53/udp).
     #[arg(value_name = "PORT|RANGE|NAME", required_unless_present = "common", allow_negative_numbers = true)]
     pub queries: Vec<String>,
     /// Only TCP.
@@ -281,9 +282,9 @@ pub struct UdpSendArgs {
     /// Host: a name, an address, or `broadcast` (255.255.255.255).
     #[arg(value_name = "HOST")]
     pub host: String,
-    /// Port to send to.
-    #[arg(value_name = "PORT", default_value_t = 40000, value_parser = port_arg)]
-    pub port: u16,
+    /// Port to send to: a number or a service name (domain).
+    #[arg(value_name = "PORT", default_value = "40000")]
+    pub port: String,
     /// The datagram; without it, each line of stdin is one.
     #[arg(value_name = "MESSAGE")]
     pub message: Option<String>,
@@ -335,8 +336,9 @@ pub struct TcpConnectArgs {
     /// Host: a name or an address (IPv6 as ::1 or [::1]).
     #[arg(value_name = "HOST")]
     pub host: String,
-    #[arg(value_name = "PORT", value_parser = port_arg)]
-    pub port: u16,
+    /// A port number or a service name (http).
+    #[arg(value_name = "PORT")]
+    pub port: String,
     /// Give up connecting after SECS.
     #[arg(short = 'w', long = "wait", value_name = "SECS", value_parser = secs_arg)]
     pub connect_timeout: Option<f64>,

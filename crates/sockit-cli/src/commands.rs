@@ -71,17 +71,16 @@ pub fn addr(q: &AddrQuery, json: bool) -> Outcome {
     }
 }
 
-pub fn port(queries: &[PortQuery], proto: Option<Proto>, json: bool) -> Outcome {
-    let r = sockit_core::services::report(&host::service_registry(), queries, proto, host::ephemeral_port_range());
+pub fn port(queries: &[(PortQuery, Option<Proto>)], flag: Option<Proto>, json: bool) -> Outcome {
+    let r = sockit_core::services::report(&host::service_registry(), queries, host::ephemeral_port_range());
     printed(|out| if json { render::json(out, &r) } else { render::ports(out, &r) })?;
     if r.not_found.is_empty() {
         return Ok(exit::OK);
     }
     let what = r.not_found.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ");
-    let proto = proto.map_or(String::new(), |p| format!(" for {p}"));
-    Err(Fail::Runtime(format!(
-        "no registered service{proto} matches {what}: check the spelling, or try without --tcp/--udp"
-    )))
+    let proto = flag.map_or(String::new(), |p| format!(" for {p}"));
+    let hint = if flag.is_some() { "check the spelling, or try without --tcp/--udp" } else { "check the spelling" };
+    Err(Fail::Runtime(format!("no registered service{proto} matches {what}: {hint}")))
 }
 
 pub fn hostname(fqdn: bool, addresses: bool, json: bool) -> Outcome {

@@ -34,11 +34,21 @@ pub struct Config {
 pub enum Action {
     Info(InfoOptions),
     Addr(AddrQuery),
-    Port { queries: Vec<PortQuery>, proto: Option<Proto> },
-    Hostname { fqdn: bool, addresses: bool },
+    /// Each query with its protocol; `flag`: --tcp or --udp, if given.
+    Port {
+        queries: Vec<(PortQuery, Option<Proto>)>,
+        flag: Option<Proto>,
+    },
+    Hostname {
+        fqdn: bool,
+        addresses: bool,
+    },
     Lookup(NamesConfig),
     Reverse(NamesConfig),
-    UdpListen { config: sockit::udp::ListenConfig, raw: bool },
+    UdpListen {
+        config: sockit::udp::ListenConfig,
+        raw: bool,
+    },
     UdpSend(SendConfig),
     TcpConnect(ConnectConfig),
     TcpListen(ListenConfig),
@@ -79,16 +89,29 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
             Action::Addr(AddrQuery { inputs, split: a.split, hosts: a.hosts })
         }
         Command::Port(a) => {
-            let mut queries = if a.common { sockit_core::services::common_queries() } else { Vec::new() };
-            for q in &a.queries {
-                queries.push(PortQuery::parse(q).map_err(usage)?);
-            }
-            let proto = match (a.tcp, a.udp) {
+            let flag = match (a.tcp, a.udp) {
                 (true, _) => Some(Proto::Tcp),
                 (_, true) => Some(Proto::Udp),
                 _ => None,
             };
-            Action::Port { queries, proto }
+            let mut queries: Vec<(PortQuery, Option<Proto>)> = if a.common {
+                sockit_core::services::common_queries().into_iter().map(|q| (q, flag)).collect()
+            } else {
+                Vec::new()
+            };
+            for q in &a.queries {
+                let (query, suffix) = PortQuery::parse_with_proto(q).map_err(usage)?;
+                let proto = match (flag, suffix) {
+                    (Some(f), Some(s)) if f != s => {
+                        return Err(UsageError(format!(
+                            "'{q}' asks for {s} where --{f} asks for {f}: drop one of them"
+                        )));
+                    }
+                    (f, s) => s.or(f),
+                };
+                queries.push((query, proto));
+            }
+            Action::Port { queries, flag }
         }
         Command::Hostname(a) => Action::Hostname { fqdn: a.fqdn, addresses: a.addresses },
         Command::Lookup(a) => {
@@ -128,7 +151,7 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
         },
         Command::Udp(cli::UdpCommand::Send(a)) => Action::UdpSend(SendConfig {
             host: host(&a.host, "HOST")?,
-            port: a.port,
+            port: service_port(&a.port, Proto::Udp)?,
             broadcast: a.broadcast,
             bind: match &a.bind {
                 Some(b) => Some(endpoint_addr(b, "--bind", SocketAddr::from(([0, 0, 0, 0], 0)))?),
@@ -140,7 +163,7 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
         }),
         Command::Tcp(cli::TcpCommand::Connect(a)) => Action::TcpConnect(ConnectConfig {
             host: host(&a.host, "HOST")?,
-            port: a.port,
+            port: service_port(&a.port, Proto::Tcp)?,
             connect_timeout: a.connect_timeout.map(Duration::from_secs_f64),
             tls: client_tls(&a.tls),
             relay: relay(&a.relay),
@@ -305,6 +328,21 @@ fn discovery(d: &cli::DiscoveryArgs) -> Result<DiscoveryConfig> {
     Ok(DiscoveryConfig { targets, wait: Duration::from_secs_f64(d.timeout) })
 }
 
+/// PORT as a number or a service name of `proto` (IANA's registry, as `scan -p` takes them).
+fn service_port(s: &str, proto: Proto) -> Result<u16> {
+    if let Ok(p) = sockit_core::services::parse_port(s) {
+        return Ok(p);
+    }
+    match PortQuery::parse(s) {
+        Ok(PortQuery::Name(n)) => {
+            sockit_core::services::Registry::builtin().by_name(&n, Some(proto)).first().copied().ok_or_else(|| {
+                UsageError(format!("'{s}' is no {proto} service: give a port number, or a name like http"))
+            })
+        }
+        _ => Err(UsageError(format!("'{s}' is not a port or a service name: write 80 or http"))),
+    }
+}
+
 /// HOST for connect and send: an address, `[v6]`, or a name to resolve.
 fn host(s: &str, what: &str) -> Result<Host> {
     match Endpoint::parse(s) {
@@ -383,6 +421,9 @@ mod tests {
             ("udp send 127.0.0.1 --bind x:y", "--bind 'x:y' is not a port or an address"),
             ("tcp connect a:b 80", "HOST 'a:b' is not a host"),
             ("chat join 127.0.0.1:", "'127.0.0.1:' has no port after ':'"),
+            ("tcp connect 127.0.0.1 nosuchservice", "'nosuchservice' is no tcp service: give a port number"),
+            ("tcp connect 127.0.0.1 99999", "'99999' is not a port or a service name: write 80 or http"),
+            ("port 53/udp --tcp", "'53/udp' asks for udp where --tcp asks for tcp: drop one of them"),
         ];
         for (args, want) in cases {
             match config(args) {
@@ -423,6 +464,17 @@ mod tests {
         assert!(n.direct && n.server.is_none(), "--type alone asks resolv.conf's servers");
         let Action::UdpSend(u) = config("udp send 127.0.0.1 --bind 5000").expect("ok").action else { panic!() };
         assert_eq!((u.port, u.bind), (40000, Some(SocketAddr::from(([0, 0, 0, 0], 5000)))));
+        let Action::TcpConnect(c) = config("tcp connect 127.0.0.1 http").expect("ok").action else { panic!() };
+        assert_eq!(c.port, 80);
+        let Action::UdpSend(u) = config("udp send 127.0.0.1 domain x").expect("ok").action else { panic!() };
+        assert_eq!(u.port, 53);
+        let Action::Port { queries, flag } = config("port 53/udp 143").expect("ok").action else { panic!() };
+        assert_eq!(
+            (queries, flag),
+            (vec![(PortQuery::Port(53), Some(Proto::Udp)), (PortQuery::Port(143), None)], None)
+        );
+        let Action::Scan(p) = config("scan 127.0.0.1 -p ssh,http").expect("ok").action else { panic!() };
+        assert_eq!(p.probes.ports, vec![22, 80]);
         let Action::Scan(p) = config("scan 127.0.0.1 -p 22,80 --open").expect("ok").action else { panic!() };
         assert_eq!((p.probes.ports, p.probes.randomize, p.only_open, p.probes.retries), (vec![22, 80], true, true, 1));
     }

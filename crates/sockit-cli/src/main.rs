@@ -29,7 +29,7 @@ fn main() -> ExitCode {
     ExitCode::from(exit::report(match cfg.action {
         Action::Info(o) => commands::info(&o, json),
         Action::Addr(q) => commands::addr(&q, json),
-        Action::Port { queries, proto } => commands::port(&queries, proto, json),
+        Action::Port { queries, flag } => commands::port(&queries, flag, json),
         Action::Hostname { fqdn, addresses } => commands::hostname(fqdn, addresses, json),
         Action::Lookup(c) => commands::lookup(&c, json),
         Action::Reverse(c) => commands::reverse(&c, json),

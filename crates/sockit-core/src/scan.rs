@@ -15,7 +15,9 @@ pub enum SpecError {
     EmptyPorts,
     #[error("port {0} cannot be scanned: ports are 1-65535")]
     PortZero(String),
-    #[error("'{0}' in the port list is not a port or a range: write 22,80,8000-8100 or all, common, well-known")]
+    #[error(
+        "'{0}' in the port list is not a port, a range or a TCP service: write 22,80,8000-8100, ssh,http or all, common, well-known"
+    )]
     BadPort(String),
     #[error("range {0} runs backwards: write the lower port first")]
     Backwards(String),
@@ -27,16 +29,25 @@ pub enum SpecError {
     Addr(#[from] addr::AddrError),
 }
 
-/// Parse a port list: `22,80,8000-8100`, `all` (1–65535), `common` (the lecture's table),
-/// `well-known` (1–1023), in any combination. The result is sorted, without repeats.
+/// Parse a port list: `22,80,8000-8100`, service names (`ssh,http`, TCP ports from IANA's
+/// registry), `all` (1–65535), `common` (the lecture's table), `well-known` (1–1023), in any
+/// combination. The result is sorted, without repeats.
 pub fn parse_ports(spec: &str) -> Result<Vec<u16>, SpecError> {
     let mut ports: Vec<u16> = Vec::new();
+    let registry = crate::services::Registry::builtin();
     for item in spec.split(',').map(str::trim) {
         match item.to_ascii_lowercase().as_str() {
             "" => continue,
             "all" | "-" => ports.extend(1..=65535),
             "common" => ports.extend(COMMON.iter().flat_map(|c| c.0..=c.1)),
             "well-known" | "system" => ports.extend(1..=1023),
+            name if name.bytes().any(|b| b.is_ascii_alphabetic()) => {
+                let found = registry.by_name(name, Some(crate::services::Proto::Tcp));
+                if found.is_empty() {
+                    return Err(SpecError::BadPort(item.to_string()));
+                }
+                ports.extend(found);
+            }
             _ => {
                 let port = |s: &str| match parse_port(s) {
                     Ok(0) => Err(SpecError::PortZero(s.to_string())),
@@ -193,6 +204,7 @@ mod tests {
     fn port_lists() {
         assert_eq!(parse_ports("22,80,8000-8002"), Ok(vec![22, 80, 8000, 8001, 8002]));
         assert_eq!(parse_ports("80,22,80"), Ok(vec![22, 80]));
+        assert_eq!(parse_ports("ssh,http,HTTPS,8080"), Ok(vec![22, 80, 443, 8080]));
         assert_eq!(parse_ports("all").map(|p| p.len()), Ok(65535));
         assert_eq!(parse_ports("well-known").map(|p| (p.len(), p[0], p[1022])), Ok((1023, 1, 1023)));
         assert_eq!(parse_ports("common"), Ok(vec![21, 22, 23, 25, 79, 80, 110, 123, 137, 138, 139, 143, 443]));
@@ -200,7 +212,7 @@ mod tests {
         assert_eq!(parse_ports("0"), Err(SpecError::PortZero("0".into())));
         assert_eq!(parse_ports("70000"), Err(SpecError::PortZero("70000".into())));
         assert_eq!(parse_ports("10-5"), Err(SpecError::Backwards("10-5".into())));
-        assert_eq!(parse_ports("ssh"), Err(SpecError::BadPort("ssh".into())));
+        assert_eq!(parse_ports("nosuchservice"), Err(SpecError::BadPort("nosuchservice".into())));
         assert_eq!(parse_ports(""), Err(SpecError::EmptyPorts));
         assert_eq!(parse_ports(",,"), Err(SpecError::EmptyPorts));
     }

@@ -34,7 +34,7 @@ impl Proto {
         }
     }
 
-    fn parse(s: &str) -> Option<Proto> {
+    pub fn parse(s: &str) -> Option<Proto> {
         match s.to_ascii_lowercase().as_str() {
             "tcp" => Some(T),
             "udp" => Some(U),
@@ -162,45 +162,34 @@ impl Registry {
         Registry { local }
     }
 
-    /// Every service name on `port`, /etc/services' first, filtered by protocol.
+    /// Every service name on `port`, filtered by protocol: the registry's names first, with
+    /// /etc/services' names as aliases of the one they share a name with (Debian's `imap2
+    /// 143/tcp imap` is an alias of IANA's imap), and its other names after them.
     pub fn by_port(&self, port: u16, proto: Option<Proto>) -> Vec<ServiceName> {
         let want = |p: Proto| proto.is_none_or(|w| w == p);
         let mut out: Vec<ServiceName> = Vec::new();
-        let mut add = |name: &str, p: Proto, aliases: &[String], source: &'static str| {
-            if !want(p) {
-                return;
+        for &(name, _, _, p) in iana_on_port(port) {
+            if want(p) {
+                add_service(&mut out, name, p, &[], "iana");
             }
-            match out.iter_mut().find(|s| s.name.eq_ignore_ascii_case(name)) {
+        }
+        for e in self.local.iter().filter(|e| e.port == port && want(e.proto)) {
+            let all: Vec<&String> = std::iter::once(&e.name).chain(&e.aliases).collect();
+            match out.iter_mut().find(|s| s.source == "iana" && all.iter().any(|n| n.eq_ignore_ascii_case(&s.name))) {
                 Some(s) => {
-                    if !s.protocols.contains(&p) {
-                        s.protocols.push(p);
+                    if !s.protocols.contains(&e.proto) {
+                        s.protocols.push(e.proto);
                     }
-                    for a in aliases {
-                        if !s.aliases.contains(a) {
-                            s.aliases.push(a.clone());
+                    for n in all {
+                        if !n.eq_ignore_ascii_case(&s.name) && !s.aliases.iter().any(|a| a.eq_ignore_ascii_case(n)) {
+                            s.aliases.push(n.clone());
                         }
                     }
                 }
-                None => out.push(ServiceName {
-                    name: name.to_string(),
-                    protocols: vec![p],
-                    aliases: aliases.to_vec(),
-                    source,
-                }),
+                None => add_service(&mut out, &e.name, e.proto, &e.aliases, "etc-services"),
             }
-        };
-        for e in self.local.iter().filter(|e| e.port == port) {
-            add(&e.name, e.proto, &e.aliases, "etc-services");
         }
-        for &(name, _, _, p) in iana_on_port(port) {
-            add(name, p, &[], "iana");
-        }
-        // A name from /etc/services that IANA also lists keeps the local source only if IANA
-        // does not have it: mark names IANA confirms.
         for s in &mut out {
-            if s.source == "etc-services" && iana_on_port(port).any(|&(n, ..)| n.eq_ignore_ascii_case(&s.name)) {
-                s.source = "iana";
-            }
             s.protocols.sort();
         }
         out
@@ -249,6 +238,23 @@ impl Registry {
     }
 }
 
+/// Add `name` on protocol `p` to `out`, or its protocol and aliases to the entry of that name.
+fn add_service(out: &mut Vec<ServiceName>, name: &str, p: Proto, aliases: &[String], source: &'static str) {
+    match out.iter_mut().find(|s| s.name.eq_ignore_ascii_case(name)) {
+        Some(s) => {
+            if !s.protocols.contains(&p) {
+                s.protocols.push(p);
+            }
+            for a in aliases {
+                if !s.aliases.contains(a) {
+                    s.aliases.push(a.clone());
+                }
+            }
+        }
+        None => out.push(ServiceName { name: name.to_string(), protocols: vec![p], aliases: aliases.to_vec(), source }),
+    }
+}
+
 /// The IANA rows that cover `port`, in registry order.
 fn iana_on_port(port: u16) -> impl Iterator<Item = &'static (&'static str, u16, u16, Proto)> {
     let start = IANA.partition_point(|r| r.1 < port);
@@ -293,6 +299,18 @@ pub fn parse_port(s: &str) -> Result<u16, PortError> {
 }
 
 impl PortQuery {
+    /// `22/udp`, `ssh/tcp` (getent's form): the query and its protocol; without a suffix,
+    /// `parse` and no protocol.
+    pub fn parse_with_proto(s: &str) -> Result<(PortQuery, Option<Proto>), PortError> {
+        let s = s.trim();
+        if let Some((q, p)) = s.rsplit_once('/')
+            && let Some(proto) = Proto::parse(p)
+        {
+            return Ok((PortQuery::parse(q)?, Some(proto)));
+        }
+        Ok((PortQuery::parse(s)?, None))
+    }
+
     /// `22`, `137-139` or `ssh`.
     pub fn parse(s: &str) -> Result<PortQuery, PortError> {
         let s = s.trim();
@@ -372,8 +390,21 @@ mod tests {
         assert_eq!(at80[0].name, "http");
         assert_eq!(at80[0].aliases, ["www"]);
         assert_eq!(at80[0].source, "iana");
-        assert_eq!(r.by_port(40000, None)[0].source, "etc-services");
+        let local = r.by_port(40000, None).into_iter().find(|s| s.name == "myapp").expect("myapp");
+        assert_eq!((local.source, local.aliases), ("etc-services", vec!["myalias".to_string()]));
         assert_eq!(r.names_for("www"), ["www", "http"]);
+    }
+
+    #[test]
+    fn the_registry_name_comes_first_and_getent_form_parses() {
+        let r = Registry::overlay("imap2 143/tcp imap\nimap2 143/udp imap\n");
+        let at143 = r.by_port(143, None);
+        assert_eq!(at143[0].name, "imap");
+        assert_eq!(at143[0].aliases, ["imap2"]);
+        assert_eq!(at143.len(), 1);
+        assert_eq!(PortQuery::parse_with_proto("53/udp"), Ok((PortQuery::Port(53), Some(U))));
+        assert_eq!(PortQuery::parse_with_proto("ssh/tcp"), Ok((PortQuery::Name("ssh".into()), Some(T))));
+        assert_eq!(PortQuery::parse_with_proto("22"), Ok((PortQuery::Port(22), None)));
     }
 
     #[test]
@@ -425,8 +456,9 @@ pub fn common_queries() -> Vec<PortQuery> {
     COMMON.iter().map(|&(lo, hi, ..)| if lo == hi { PortQuery::Port(lo) } else { PortQuery::Range(lo, hi) }).collect()
 }
 
-/// Answer queries against a registry. `ephemeral` is the host's local port range.
-pub fn report(reg: &Registry, queries: &[PortQuery], proto: Option<Proto>, ephemeral: (u16, u16)) -> PortReport {
+/// Answer queries against a registry, each for its protocol (`None`: every protocol).
+/// `ephemeral` is the host's local port range.
+pub fn report(reg: &Registry, queries: &[(PortQuery, Option<Proto>)], ephemeral: (u16, u16)) -> PortReport {
     let answer = |port: u16, services: Vec<ServiceName>| PortAnswer {
         port,
         class: PortClass::of(port),
@@ -435,12 +467,17 @@ pub fn report(reg: &Registry, queries: &[PortQuery], proto: Option<Proto>, ephem
         services,
     };
     let mut out = PortReport::default();
-    for q in queries {
+    for (q, proto) in queries {
+        let proto = *proto;
+        let shown = |what: String| match proto {
+            Some(p) => format!("{what}/{p}"),
+            None => what,
+        };
         match q {
             PortQuery::Port(p) => {
                 let services = reg.by_port(*p, proto);
                 if services.is_empty() {
-                    out.not_found.push(p.to_string());
+                    out.not_found.push(shown(p.to_string()));
                 }
                 out.ports.push(answer(*p, services));
             }
@@ -453,13 +490,13 @@ pub fn report(reg: &Registry, queries: &[PortQuery], proto: Option<Proto>, ephem
                     }
                 }
                 if out.ports.len() == before {
-                    out.not_found.push(format!("{lo}-{hi}"));
+                    out.not_found.push(shown(format!("{lo}-{hi}")));
                 }
             }
             PortQuery::Name(n) => {
                 let ports = reg.by_name(n, proto);
                 if ports.is_empty() {
-                    out.not_found.push(n.clone());
+                    out.not_found.push(shown(n.clone()));
                 }
                 let names = reg.names_for(n);
                 for p in ports {
@@ -488,7 +525,8 @@ mod report_tests {
         let reg = Registry::builtin();
         let qs: Vec<PortQuery> =
             ["ssh", "137-139", "4", "nosuch", "1-3"].iter().map(|s| PortQuery::parse(s).expect("q")).collect();
-        let r = report(&reg, &qs, None, (32768, 60999));
+        let qs: Vec<(PortQuery, Option<Proto>)> = qs.into_iter().map(|q| (q, None)).collect();
+        let r = report(&reg, &qs, (32768, 60999));
         let got: Vec<(u16, Vec<String>)> =
             r.ports.iter().map(|a| (a.port, a.services.iter().map(|s| s.name.clone()).collect())).collect();
         assert_eq!(got[0], (22, vec!["ssh".to_string()]));
@@ -496,7 +534,7 @@ mod report_tests {
         assert_eq!(r.ports[1].lecture, Some("Windows file sharing"));
         assert_eq!(got[4], (4, vec![]));
         assert_eq!(r.not_found, ["4", "nosuch"]);
-        let r = report(&reg, &[PortQuery::Port(40000)], Some(Proto::Tcp), (32768, 60999));
+        let r = report(&reg, &[(PortQuery::Port(40000), Some(Proto::Tcp))], (32768, 60999));
         assert!(r.ports[0].ephemeral);
         assert_eq!(r.ports[0].class, PortClass::Registered);
     }

@@ -121,7 +121,10 @@ fn missing_arguments_and_subcommands_are_named() {
             &["lookup"],
             "sockit: the following required arguments were not provided: <NAME>... (see sockit lookup --help)",
         ),
-        (&["scan", "127.0.0.1", "-p", "1\u{1b}[2J"], "sockit: '1\\x1b[2J' in the port list is not a port or a range"),
+        (
+            &["scan", "127.0.0.1", "-p", "1\u{1b}[2J"],
+            "sockit: '1\\x1b[2J' in the port list is not a port, a range or a TCP service",
+        ),
     ];
     for (args, want) in cases {
         let line = sockit(args).fails(2);

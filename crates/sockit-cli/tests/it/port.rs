@@ -40,7 +40,8 @@ fn agrees_with_getent_on_every_entry() {
     let (by_port, by_name) = getent_services();
     assert!(by_port.len() > 100, "getent listed too little: {}", by_port.len());
     for proto in ["tcp", "udp"] {
-        // Port -> name: the first name sockit gives is getent's.
+        // Port -> name: getent's name (from /etc/services) is among sockit's, as a name or an
+        // alias (IANA's name comes first).
         let ports: Vec<String> = by_port.keys().filter(|k| k.1 == proto).map(|k| k.0.to_string()).collect();
         let mut args = vec!["port", "--json", if proto == "tcp" { "--tcp" } else { "--udp" }];
         args.extend(ports.iter().map(String::as_str));
@@ -50,7 +51,14 @@ fn agrees_with_getent_on_every_entry() {
         for a in answers {
             let port = a["port"].as_u64().expect("port") as u16;
             let want = &by_port[&(port, proto.to_string())];
-            assert_eq!(a["services"][0]["name"].as_str(), Some(want.as_str()), "{port}/{proto}");
+            let names: Vec<&str> = a["services"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|s| std::iter::once(&s["name"]).chain(s["aliases"].as_array().into_iter().flatten()))
+                .filter_map(|n| n.as_str())
+                .collect();
+            assert!(names.contains(&want.as_str()), "{port}/{proto}: getent says {want}, sockit {names:?}");
         }
         // Name -> port: every name and alias getent knows finds its port.
         let names: Vec<&(String, String, u16)> = by_name.iter().filter(|n| n.1 == proto).collect();
@@ -118,10 +126,7 @@ fn ephemeral_range_is_this_hosts() {
 #[test]
 fn not_found_and_invalid() {
     let out = sockit(&["port", "4", "no-such-service"]);
-    assert_eq!(
-        out.fails(1),
-        "sockit: no registered service matches '4', 'no-such-service': check the spelling, or try without --tcp/--udp"
-    );
+    assert_eq!(out.fails(1), "sockit: no registered service matches '4', 'no-such-service': check the spelling");
     assert!(out.stdout().contains("\n4      -"), "{}", out.stdout());
     for (arg, want) in [
         ("70000", "port 70000 is out of range"),
@@ -133,4 +138,38 @@ fn not_found_and_invalid() {
         let line = sockit(&["port", arg]).fails(2);
         assert!(line.contains(want), "{arg}: {line}");
     }
+}
+
+/// getent's PORT/PROTO form works, and the registry's name leads, with /etc/services' names as
+/// aliases after it (Debian lists imap2 for 143; IANA's name is imap).
+#[test]
+fn getent_form_and_the_registry_name_first() {
+    if !crate::util::have("getent") {
+        return;
+    }
+    let getent = crate::util::sh("getent services 53/udp");
+    let theirs = getent.split_whitespace().next().expect("a name").to_string();
+    let v = sockit(&["port", "--json", "53/udp"]).json();
+    let names: Vec<&str> = v["ports"][0]["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .flat_map(|s| std::iter::once(&s["name"]).chain(s["aliases"].as_array().into_iter().flatten()))
+        .map(|n| n.as_str().expect("name"))
+        .collect();
+    assert!(names.contains(&theirs.as_str()), "getent says {theirs}, sockit {names:?}");
+    assert!(v["ports"][0]["services"][0]["protocols"].as_array().expect("p").iter().all(|p| p == "udp"));
+    let text = sockit(&["port", "143"]).ok();
+    let row = text.lines().nth(1).expect("a row");
+    assert!(row.starts_with("143    imap "), "{row}");
+    if std::fs::read_to_string("/etc/services").unwrap_or_default().contains("imap2") {
+        assert!(row.contains("aliases imap2"), "{row}");
+    }
+    assert_eq!(
+        sockit(&["port", "53/udp", "--tcp"]).fails(2),
+        "sockit: '53/udp' asks for udp where --tcp asks for tcp: drop one of them"
+    );
+    // Each argument keeps its own protocol.
+    let text = sockit(&["port", "53/udp", "143"]).ok();
+    assert!(text.contains("\n53     domain ") && text.contains("\n143    imap "), "{text}");
 }
