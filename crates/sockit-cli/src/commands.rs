@@ -96,8 +96,12 @@ pub fn hostname(fqdn: bool, addresses: bool, json: bool) -> Outcome {
 fn progress(len: u64) -> indicatif::ProgressBar {
     if io::IsTerminal::is_terminal(&io::stderr()) {
         let pb = indicatif::ProgressBar::new(len);
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {per_sec} eta {eta}") {
-            pb.set_style(style);
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {rate} eta {eta}") {
+            // A whole number a second: indicatif's own per_sec shows four decimals.
+            let rate = |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0}/s", s.per_sec());
+            };
+            pb.set_style(style.with_key("rate", rate));
         }
         pb
     } else {

@@ -330,8 +330,8 @@ fn discovery(d: &cli::DiscoveryArgs) -> Result<DiscoveryConfig> {
 
 /// PORT as a number or a service name of `proto` (IANA's registry, as `scan -p` takes them).
 fn service_port(s: &str, proto: Proto) -> Result<u16> {
-    if let Ok(p) = sockit_core::services::parse_port(s) {
-        return Ok(p);
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        return sockit_core::services::parse_port(s).map_err(usage);
     }
     match PortQuery::parse(s) {
         Ok(PortQuery::Name(n)) => {
@@ -422,7 +422,8 @@ mod tests {
             ("tcp connect a:b 80", "HOST 'a:b' is not a host"),
             ("chat join 127.0.0.1:", "'127.0.0.1:' has no port after ':'"),
             ("tcp connect 127.0.0.1 nosuchservice", "'nosuchservice' is no tcp service: give a port number"),
-            ("tcp connect 127.0.0.1 99999", "'99999' is not a port or a service name: write 80 or http"),
+            ("tcp connect 127.0.0.1 99999", "port 99999 is out of range: ports are 0-65535"),
+            ("tcp connect 127.0.0.1 a;b", "'a;b' is not a port or a service name: write 80 or http"),
             ("port 53/udp --tcp", "'53/udp' asks for udp where --tcp asks for tcp: drop one of them"),
         ];
         for (args, want) in cases {

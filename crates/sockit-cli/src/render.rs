@@ -145,7 +145,8 @@ fn kind_line(c: &Classification) -> String {
 }
 
 fn hosts_line(s: &SubnetInfo) -> String {
-    format!("{} usable of {} addresses", s.usable_hosts, s.total_addresses)
+    let total = s.total_addresses.to_string();
+    format!("{} usable of {total} address{}", s.usable_hosts, if total == "1" { "" } else { "es" })
 }
 
 fn described(out: &mut (impl Write + ?Sized), d: &Described) -> io::Result<()> {
@@ -184,16 +185,21 @@ pub fn addr(out: &mut (impl Write + ?Sized), r: &AddrReport) -> io::Result<()> {
         for c in &r.compare {
             let verdict = match c.route {
                 Route::Direct => format!("same subnet ({net}): spoken to directly"),
+                Route::ViaRouter if c.address.is_ipv4() != r.addresses[0].address.is_ipv4() => {
+                    format!("another address family than {net}: reached over that family's own route")
+                }
                 Route::ViaRouter => format!("not on {net}: sent through the router"),
             };
             writeln!(out, "{:width$}  {verdict}", c.address.to_string())?;
         }
     }
     if let Some(subnets) = &r.split {
-        writeln!(out, "\n{} subnets:", subnets.len())?;
+        writeln!(out, "\n{} subnet{}:", subnets.len(), if subnets.len() == 1 { "" } else { "s" })?;
         for c in subnets {
             let s = subnet(c);
-            writeln!(out, "{:<20} {} - {}  ({} hosts)", c.to_string(), s.first_host, s.last_host, s.usable_hosts)?;
+            let hosts = s.usable_hosts.to_string();
+            let unit = if hosts == "1" { "host" } else { "hosts" };
+            writeln!(out, "{:<20} {} - {}  ({hosts} {unit})", c.to_string(), s.first_host, s.last_host)?;
         }
     }
     if let Some(plan) = &r.plan {

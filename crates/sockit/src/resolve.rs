@@ -27,7 +27,7 @@ pub enum ResolveError {
     NoData { name: String, rtype: String },
     #[error("{name}: no address{family} for this name")]
     NoAddress { name: String, family: &'static str },
-    #[error("{name}: no answer from {server} within {timeout:?} ({tries} tries): is a DNS server running there?")]
+    #[error("{name}: no answer from {server} within {timeout:?} ({tries} {}): is a DNS server running there?", if *.tries == 1 { "try" } else { "tries" })]
     Timeout { name: String, server: String, timeout: Duration, tries: u32 },
     #[error("{name}: nothing listens on {server} (connection refused): check --server")]
     NoServer { name: String, server: String },

@@ -145,3 +145,15 @@ fn bad_input_is_one_line_and_exit_2() {
         assert!(line.starts_with("sockit: ") && line.contains(want), "{args:?}: {line}");
     }
 }
+
+/// One of a thing is one, not "1 subnets" or "(1 hosts)"; an address of the other family is
+/// not said to go "through the router" of this one.
+#[test]
+fn singular_counts_and_mixed_families() {
+    let out = crate::util::sockit(&["addr", "10.0.0.0/32", "--split", "32"]).ok();
+    assert!(out.contains("Hosts         1 usable of 1 address\n"), "{out}");
+    assert!(out.contains("\n1 subnet:\n10.0.0.0/32          10.0.0.0 - 10.0.0.0  (1 host)\n"), "{out}");
+    let out = crate::util::sockit(&["addr", "192.168.1.10/24", "::1", "192.168.2.5"]).ok();
+    assert!(out.contains("::1          another address family than 192.168.1.0/24"), "{out}");
+    assert!(out.contains("192.168.2.5  not on 192.168.1.0/24: sent through the router"), "{out}");
+}
