@@ -131,3 +131,33 @@ fn missing_arguments_and_subcommands_are_named() {
         assert!(line.starts_with(want), "{args:?}: {line}");
     }
 }
+
+/// A reader that goes away is success for the streaming commands too: `udp listen | head -1`
+/// and `tcp connect | head -c 5` exit 0 without a word (they said "Broken pipe", exit 1).
+#[test]
+fn closed_stdout_is_success_when_streaming() {
+    let s = crate::util::sockit_bin();
+    let port = crate::util::free_port();
+    // The sender starts after the listener; the listener's reader leaves after one line.
+    let mut c = Command::new("bash");
+    c.arg("-c").arg(format!(
+        "( sleep 0.3; for i in 1 2 3 4 5; do {s} udp send 127.0.0.1 {port} x; sleep 0.1; done ) & \
+         {s} udp listen {port} --bind 127.0.0.1 | head -n 1 >/dev/null; code=${{PIPESTATUS[0]}}; wait; exit $code"
+    ));
+    let out = run(c, b"", DEADLINE);
+    assert_eq!(out.code, 0, "udp listen | head -1: {}", out.stderr);
+    assert!(!out.stderr.contains("Broken pipe"), "{}", out.stderr);
+    // tcp connect into a closed pipe.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let p = l.local_addr().expect("a").port();
+    let server = std::thread::spawn(move || {
+        let (mut c, _) = l.accept().expect("accept");
+        let _ = std::io::Write::write_all(&mut c, &vec![b'z'; 8 << 20]);
+    });
+    let mut c = Command::new("bash");
+    c.arg("-c")
+        .arg(format!("{s} tcp connect 127.0.0.1 {p} </dev/null | head -c 5 >/dev/null; exit ${{PIPESTATUS[0]}}"));
+    let out = run(c, b"", DEADLINE);
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""), "tcp connect | head -c 5");
+    server.join().expect("server");
+}
