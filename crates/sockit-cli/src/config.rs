@@ -75,6 +75,16 @@ fn usage(e: impl std::fmt::Display) -> UsageError {
 const DEFAULT_PORT: u16 = sockit::net::DEFAULT_PORT;
 
 pub fn from_cli(cli: Cli) -> Result<Config> {
+    // Where the output is the bytes or the conversation themselves, JSON has nothing to wrap.
+    let bytes_out = match &cli.command {
+        Command::Demo => Some("demo (it narrates the lecture)"),
+        Command::Chat(cli::ChatCommand::Join(_)) => Some("chat join (its output is the conversation)"),
+        Command::Tcp(_) => Some("tcp (its output is the peer's bytes)"),
+        _ => None,
+    };
+    if let (true, Some(what)) = (cli.json, bytes_out) {
+        return Err(UsageError(format!("--json has no form for {what}: leave it out")));
+    }
     let action = match cli.command {
         Command::Info(a) => {
             let mut opts = InfoOptions::default();
@@ -421,6 +431,9 @@ mod tests {
             ("udp send 127.0.0.1 --bind x:y", "--bind 'x:y' is not a port or an address"),
             ("tcp connect a:b 80", "HOST 'a:b' is not a host"),
             ("chat join 127.0.0.1:", "'127.0.0.1:' has no port after ':'"),
+            ("--json demo", "--json has no form for demo (it narrates the lecture): leave it out"),
+            ("chat join --json", "--json has no form for chat join (its output is the conversation)"),
+            ("tcp connect 127.0.0.1 80 --json", "--json has no form for tcp (its output is the peer's bytes)"),
             ("tcp connect 127.0.0.1 nosuchservice", "'nosuchservice' is no tcp service: give a port number"),
             ("tcp connect 127.0.0.1 99999", "port 99999 is out of range: ports are 0-65535"),
             ("tcp connect 127.0.0.1 a;b", "'a;b' is not a port or a service name: write 80 or http"),

@@ -412,14 +412,15 @@ pub fn discovered(out: &mut dyn Write, found: &[sockit::chat::discovery::Found],
     }
     let esc = |s: &str| sockit_core::text::escape(s.as_bytes());
     for f in found {
-        writeln!(
-            out,
-            "{:<22} {:<20} {:>6} users  sockit {}",
+        let line = format!(
+            "{:<22} {:<20} {:>6} users  sockit {}{}",
             f.address.to_string(),
             esc(&f.info.room),
             f.info.users,
-            esc(&f.info.version)
-        )?;
+            esc(&f.info.version),
+            if f.info.tls { "  TLS (join with --tls)" } else { "" }
+        );
+        writeln!(out, "{line}")?;
     }
     Ok(())
 }

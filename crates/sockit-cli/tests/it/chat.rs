@@ -538,6 +538,8 @@ fn chat_over_tls_with_python_ncat_and_sockit() {
     let d = s.discovery.expect("discovery").to_string();
     let v = sockit(&["chat", "discover", "--json", "--broadcast", "127.255.255.255", "--discovery-port", &d]).json();
     assert_eq!(v["servers"][0]["tls"], true, "{v}");
+    let text = sockit(&["chat", "discover", "--broadcast", "127.255.255.255", "--discovery-port", &d]).ok();
+    assert!(text.trim_end().ends_with("  TLS (join with --tls)"), "{text}");
     // Python's ssl module: the certificate it sees is the one whose fingerprint was printed.
     let py = r#"
 import socket, ssl, sys, hashlib
@@ -591,6 +593,13 @@ s.sendall(b"/quit\n")
     let mut got = Vec::new();
     let _ = plain.read_to_end(&mut got);
     assert!(!String::from_utf8_lossy(&got).contains("welcome"), "a plain client got in: {got:?}");
+    // sockit's own client, joining without --tls, says what to do instead of printing the
+    // TLS alert's bytes and exiting 0.
+    let out =
+        run(sockit_cmd(&["chat", "join", &format!("127.0.0.1:{}", s.port), "--nick", "plain"]), b"hi\n", DEADLINE);
+    let line = out.fails(1);
+    assert!(line.ends_with("answered with TLS: this room speaks TLS: add --tls"), "{line}");
+    assert!(out.stdout.is_empty(), "{:?}", out.stdout);
     // bob leaves at the end of its input, cleanly.
     drop(bob_in);
     assert_eq!(crate::util::wait_deadline(&mut bob.0, DEADLINE, "chat join --tls"), 0);

@@ -112,6 +112,7 @@ pub fn join(
     stdio: Stdio,
 ) -> Result<(), NetError> {
     let tls = tls.map(|t| t.connector(host)).transpose()?;
+    let plain = tls.is_none();
     let stream = crate::tcp::connect(&[addr], Some(CONNECT_TIMEOUT))?;
     let conn = match tls {
         Some(connector) => tls::client(stream, connector)?,
@@ -142,6 +143,7 @@ pub fn join(
     let mut reader = &conn.stream;
     let mut buf = vec![0u8; 64 * 1024];
     let mut partial: Vec<u8> = Vec::new();
+    let mut first = true;
     let write = |out: &mut std::fs::File, text: &[u8]| -> Result<(), NetError> {
         out.write_all(text).map_err(|e| NetError::io("output", e))
     };
@@ -152,6 +154,13 @@ pub fn join(
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(NetError::io(format!("connection with {addr}"), e)),
         };
+        if first && plain && looks_like_tls(&buf[..n]) {
+            return Err(NetError::io(
+                format!("{addr} answered with TLS"),
+                std::io::Error::other("this room speaks TLS: add --tls"),
+            ));
+        }
+        first = false;
         partial.extend_from_slice(&buf[..n]);
         let mut shown = String::new();
         while let Some(i) = partial.iter().position(|&b| b == b'\n') {
@@ -170,6 +179,12 @@ pub fn join(
         write(&mut output, escape_line(&partial).as_bytes())?;
     }
     conn.finish()
+}
+
+/// Whether bytes begin a TLS record (an alert or a handshake, TLS 1.0-1.3): what a TLS room
+/// answers a plain client with.
+fn looks_like_tls(bytes: &[u8]) -> bool {
+    matches!(bytes, [0x15 | 0x16, 0x03, 0x00..=0x04, ..])
 }
 
 /// One line from the server as the terminal may show it, in the form the server gives
