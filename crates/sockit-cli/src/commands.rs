@@ -111,7 +111,7 @@ fn progress(len: u64) -> indicatif::ProgressBar {
 
 /// Names or addresses, each answer printed in input order, each failure one line on stderr
 /// (and an error event in JSON); exit 1 if any failed.
-fn names<T: serde::Serialize>(
+fn names<T: serde::Serialize + render::Notes>(
     cfg: &NamesConfig,
     json: bool,
     run: impl FnOnce(
@@ -127,7 +127,13 @@ fn names<T: serde::Serialize>(
         pb.inc(1);
         match r {
             Ok(answer) if json => render::json_event(&mut out, "answer", &answer),
-            Ok(answer) => human(&mut out, &answer),
+            Ok(answer) => {
+                human(&mut out, &answer)?;
+                for note in render::Notes::notes(&answer) {
+                    pb.suspend(|| eprintln!("sockit: note: {}", sockit_core::text::escape(note.as_bytes())));
+                }
+                Ok(())
+            }
             Err(e) => {
                 if json {
                     render::json_event(

@@ -55,6 +55,27 @@ pub fn answer(out: &mut dyn Write, a: &Answer) -> io::Result<()> {
     Ok(())
 }
 
+/// What an answer says besides its records, for stderr.
+pub trait Notes {
+    fn notes(&self) -> Vec<String>;
+}
+
+impl Notes for Answer {
+    /// The family that failed in an address lookup the other family answered.
+    fn notes(&self) -> Vec<String> {
+        match self {
+            Answer::Records(d) => d.failed.iter().map(|f| format!("no {} answer: {}", f.qtype, f.error)).collect(),
+            Answer::Addresses(_) => Vec::new(),
+        }
+    }
+}
+
+impl Notes for ReverseAnswer {
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
 /// One address's names: `ADDRESS  NAME`.
 pub fn reverse(out: &mut dyn Write, r: &ReverseAnswer) -> io::Result<()> {
     for n in &r.names {

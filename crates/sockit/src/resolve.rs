@@ -211,6 +211,18 @@ pub struct DnsAnswer {
     /// Whether the answer came over TCP.
     pub tcp: bool,
     pub records: Vec<DnsRecord>,
+    /// For an address lookup (A and AAAA), the family whose query failed while the other
+    /// answered: shown as a note, as getaddrinfo answers with what it has.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<FamilyFailure>,
+}
+
+/// One family's query that failed in an address lookup the other family answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FamilyFailure {
+    pub qtype: String,
+    pub kind: &'static str,
+    pub error: String,
 }
 
 fn fqdn_name(name: &str) -> Result<Name, ResolveError> {
@@ -242,29 +254,34 @@ pub fn dns_addresses(cfg: &DnsConfig, name: &str, families: Families) -> Result<
         Families::V6 => &[RecordType::AAAA],
     };
     let mut merged: Option<DnsAnswer> = None;
-    let mut last_err = None;
+    let mut failed: Vec<(RecordType, ResolveError)> = Vec::new();
     for &t in types {
         match dns_query(cfg, name, t) {
             Ok(a) => match &mut merged {
                 Some(m) => m.records.extend(a.records.into_iter().filter(|r| r.rtype != "CNAME")),
                 None => merged = Some(a),
             },
-            // NXDOMAIN for A is NXDOMAIN for every type; other failures end it too, except
-            // "no records of this type", which the other family may still have.
+            // "No records of this type": the other family may still have some.
             Err(ResolveError::NoData { .. }) => {}
-            Err(e) => {
-                last_err = Some(e);
-                break;
-            }
+            // No such name is no such name for every type.
+            Err(e @ ResolveError::NoSuchName { .. }) => return Err(e),
+            // Refused, a server failure, no answer: what the other family says still counts.
+            Err(e) => failed.push((t, e)),
         }
     }
-    match (merged, last_err) {
-        (_, Some(e)) => Err(e),
-        (Some(mut a), None) => {
+    match merged {
+        Some(mut a) => {
             a.qtype = types.iter().map(|t| t.to_string()).collect::<Vec<_>>().join("+");
+            a.failed = failed
+                .into_iter()
+                .map(|(t, e)| FamilyFailure { qtype: t.to_string(), kind: e.kind(), error: e.to_string() })
+                .collect();
             Ok(a)
         }
-        (None, None) => Err(no_address(name, families)),
+        None => match failed.into_iter().next() {
+            Some((_, e)) => Err(e),
+            None => Err(no_address(name, families)),
+        },
     }
 }
 
@@ -343,7 +360,7 @@ fn interpret(
     if !has_asked_type && !cname_asked_and_found {
         return Err(ResolveError::NoData { name: name.to_string(), rtype: rtype.to_string() });
     }
-    Ok(DnsAnswer { name: name.to_string(), qtype: rtype.to_string(), server, tcp, records })
+    Ok(DnsAnswer { name: name.to_string(), qtype: rtype.to_string(), server, tcp, records, failed: Vec::new() })
 }
 
 /// Record data as zone files and dig show it. TXT strings are quoted one by one (hickory joins

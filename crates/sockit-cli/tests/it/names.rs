@@ -2,7 +2,7 @@
 //! and Python. System-resolver lookups of names outside /etc/hosts run inside a namespace
 //! whose resolv.conf points at a dnsmasq of the test's own, so no query leaves the machine.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::util::{DEADLINE, DNS_HOSTS, Dnsmasq, Netns, have, run, sh, sockit, sockit_bin};
@@ -291,4 +291,42 @@ fn usage_errors_exit_2() {
         assert!(line.contains(want), "{args:?}: {line}");
     }
     assert_eq!(sockit(&["lookup"]).code, 2);
+}
+
+/// A dnsmasq with no upstream answers A from its hosts file and refuses AAAA: the lookup shows
+/// the A record as dig does, notes the refused family, and exits 0 (it said "refused", exit 1);
+/// JSON carries each failed family.
+#[test]
+fn one_family_refused_the_other_answered() {
+    if !have("dnsmasq") || !have("dig") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hosts = dir.path().join("hosts");
+    std::fs::write(&hosts, "198.18.0.7 a.test\n").expect("hosts");
+    let port = crate::util::free_port();
+    let mut cmd = Command::new("dnsmasq");
+    cmd.args(["-k", "-C", "/dev/null", "--no-resolv", "--no-hosts", "--listen-address=127.0.0.1", "--bind-interfaces"])
+        .args(["-u", "root", "--pid-file=", &format!("--port={port}"), &format!("--addn-hosts={}", hosts.display())])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _dns = crate::util::Proc(cmd.spawn().expect("dnsmasq"));
+    let server = format!("127.0.0.1:{port}");
+    let dig = |t: &str| sh(&format!("dig +tries=5 +time=1 @127.0.0.1 -p {port} a.test {t} | grep -o 'status: [A-Z]*'"));
+    assert_eq!(dig("A").trim(), "status: NOERROR");
+    assert_eq!(dig("AAAA").trim(), "status: REFUSED", "this dnsmasq refuses AAAA");
+    let out = sockit(&["lookup", "--server", &server, "a.test"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout().starts_with("a.test.  0  A  198.18.0.7\n"), "{}", out.stdout());
+    assert_eq!(
+        out.stderr.trim(),
+        format!(
+            "sockit: note: no AAAA answer: a.test: {server} refused to answer (REFUSED): ask a server that serves this name"
+        )
+    );
+    let v = sockit(&["lookup", "--json", "--server", &server, "a.test"]).json();
+    assert_eq!(v["failed"][0]["qtype"], "AAAA");
+    assert_eq!(v["failed"][0]["kind"], "refused");
+    assert_eq!(v["records"][0]["data"], "198.18.0.7");
 }
