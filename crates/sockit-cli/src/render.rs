@@ -176,6 +176,9 @@ fn described(out: &mut (impl Write + ?Sized), d: &Described) -> io::Result<()> {
     writeln!(out, "{:W$} {}", "Kind", kind_line(c))?;
     writeln!(out, "{:W$} {}", "Private", yes_no(c.private))?;
     writeln!(out, "{:W$} {}", "Global", yes_no(c.globally_reachable))?;
+    if let Some(v4) = &d.ipv4 {
+        writeln!(out, "{:W$} {} ({})", "IPv4 inside", v4.address, kind_line(&v4.classification))?;
+    }
     if let Some(s) = &d.subnet {
         writeln!(out, "{:W$} /{}", "Prefix", s.prefix)?;
         writeln!(out, "{:W$} {}", "Netmask", s.netmask)?;
@@ -243,6 +246,10 @@ pub fn addr(out: &mut (impl Write + ?Sized), r: &AddrReport) -> io::Result<()> {
                 }
                 None => writeln!(out, "{:>10}  does not fit", a.hosts)?,
             }
+        }
+        if !plan.free.is_empty() {
+            let free: Vec<String> = plan.free.iter().map(|c| c.to_string()).collect();
+            writeln!(out, "Unused: {}", free.join(" "))?;
         }
     }
     Ok(())

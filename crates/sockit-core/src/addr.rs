@@ -495,6 +495,22 @@ pub const SPECIAL_BLOCKS: &[SpecialBlock] = &[
     block!(v6(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10, "link-local", "Link-Local Unicast", "RFC 4291", F),
     block!(v6(0xfec0, 0, 0, 0, 0, 0, 0, 0), 10, "site-local", "Site-Local (deprecated)", "RFC 3879", F),
     block!(v6(0xff00, 0, 0, 0, 0, 0, 0, 0), 8, "multicast", "Multicast", "RFC 4291", NA),
+    // IPv6 space outside 2000::/3 that the IETF keeps in reserve (iana-ipv6-address-space).
+    block!(v6(0, 0, 0, 0, 0, 0, 0, 0), 8, "reserved", "Reserved by IETF", "RFC 4291", F),
+    block!(v6(0x100, 0, 0, 0, 0, 0, 0, 0), 8, "reserved", "Reserved by IETF", "RFC 4291", F),
+    block!(v6(0x200, 0, 0, 0, 0, 0, 0, 0), 7, "reserved", "Reserved by IETF", "RFC 4048", F),
+    block!(v6(0x400, 0, 0, 0, 0, 0, 0, 0), 6, "reserved", "Reserved by IETF", "RFC 4291", F),
+    block!(v6(0x800, 0, 0, 0, 0, 0, 0, 0), 5, "reserved", "Reserved by IETF", "RFC 4291", F),
+    block!(v6(0x1000, 0, 0, 0, 0, 0, 0, 0), 4, "reserved", "Reserved by IETF", "RFC 4291", F),
+    block!(v6(0x4000, 0, 0, 0, 0, 0, 0, 0), 3, "reserved", "Reserved by IETF", "RFC 4291", F),
+    block!(v6(0x6000, 0, 0, 0, 0, 0, 0, 0), 3, "reserved", "Reserved by IETF", "RFC 4291", F),
+    block!(v6(0x8000, 0, 0, 0, 0, 0, 0, 0), 3, "reserved", "Reserved by IETF", "RFC 4291", F),
+    block!(v6(0xa000, 0, 0, 0, 0, 0, 0, 0), 3, "reserved", "Reserved by IETF", "RFC 4291", F),
+    block!(v6(0xc000, 0, 0, 0, 0, 0, 0, 0), 3, "reserved", "Reserved by IETF", "RFC 4291", F),
+    block!(v6(0xe000, 0, 0, 0, 0, 0, 0, 0), 4, "reserved", "Reserved by IETF", "RFC 4291", F),
+    block!(v6(0xf000, 0, 0, 0, 0, 0, 0, 0), 5, "reserved", "Reserved by IETF", "RFC 4291", F),
+    block!(v6(0xf800, 0, 0, 0, 0, 0, 0, 0), 6, "reserved", "Reserved by IETF", "RFC 4291", F),
+    block!(v6(0xfe00, 0, 0, 0, 0, 0, 0, 0), 9, "reserved", "Reserved by IETF", "RFC 4291", F),
 ];
 
 /// What an address is.
@@ -506,7 +522,8 @@ pub struct Classification {
     pub blocks: Vec<SpecialBlock>,
     /// Whether the address is globally reachable (routable on the public Internet).
     pub globally_reachable: bool,
-    /// One of the lecture's three private networks (10/8, 172.16/12, 192.168/16).
+    /// Private-use space: the lecture's three IPv4 networks (10/8, 172.16/12, 192.168/16)
+    /// and IPv6's unique-local fc00::/7.
     pub private: bool,
     /// Classful A–E, IPv4 only.
     pub classful: Option<char>,
@@ -534,7 +551,7 @@ pub fn classify(ip: IpAddr) -> Classification {
     };
     Classification {
         kind: blocks.first().map_or("global", |b| b.kind),
-        private: blocks.iter().any(|b| b.rfc == "RFC 1918"),
+        private: blocks.iter().any(|b| b.rfc == "RFC 1918" || b.kind == "unique-local"),
         globally_reachable,
         classful: match ip {
             IpAddr::V4(a) => Some(classful(a)),
@@ -542,6 +559,18 @@ pub fn classify(ip: IpAddr) -> Classification {
         },
         blocks,
     }
+}
+
+/// The IPv4 address inside an IPv4-mapped (`::ffff:a.b.c.d`) or the deprecated IPv4-compatible
+/// (`::a.b.c.d`, not `::` or `::1`) IPv6 address.
+pub fn embedded_ipv4(ip: IpAddr) -> Option<Ipv4Addr> {
+    let IpAddr::V6(v6) = ip else { return None };
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    let s = v6.segments();
+    let low = v6.to_bits() as u32;
+    (s[..6] == [0; 6] && low > 1).then(|| Ipv4Addr::from(low))
 }
 
 /// Why a split or an allocation could not be made.
@@ -592,6 +621,11 @@ pub struct Allocation {
     pub subnet: Option<Cidr>,
     /// Usable hosts of that subnet.
     pub usable: Option<Count>,
+    /// Its first and last usable addresses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_host: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_host: Option<IpAddr>,
 }
 
 fn ser_opt_cidr<S: serde::Serializer>(c: &Option<Cidr>, s: S) -> Result<S::Ok, S::Error> {
@@ -646,9 +680,45 @@ pub fn vlsm(net: &Cidr, hosts: &[u128]) -> Result<Vec<Allocation>, PlanError> {
             }
             _ => None,
         };
-        out.push(Allocation { index, hosts: h, usable: subnet.map(|c| subnet_usable(&c)), subnet });
+        let info = subnet.map(|c| self::subnet(&c));
+        out.push(Allocation {
+            index,
+            hosts: h,
+            usable: subnet.map(|c| subnet_usable(&c)),
+            first_host: info.as_ref().map(|i| i.first_host),
+            last_host: info.as_ref().map(|i| i.last_host),
+            subnet,
+        });
     }
     Ok(out)
+}
+
+/// What a VLSM plan leaves of `net`, as the fewest aligned blocks, in address order (ipcalc
+/// lists it too). Allocations are packed from the start, so the rest is one run at the end.
+pub fn unallocated(net: &Cidr, allocations: &[Allocation]) -> Vec<Cidr> {
+    let family = net.family();
+    let end = to_u128(net.network()) | low_ones(net.host_bits());
+    let used_end =
+        allocations.iter().filter_map(|a| a.subnet).map(|c| to_u128(c.network()) | low_ones(c.host_bits())).max();
+    let mut next = match used_end {
+        Some(e) if e == end => return Vec::new(),
+        Some(e) => e + 1,
+        None => to_u128(net.network()),
+    };
+    let mut out = Vec::new();
+    loop {
+        // The largest block aligned at `next` that ends within the network.
+        let mut bits = u32::from(family.bits()).min(next.trailing_zeros());
+        while bits > 0 && next.checked_add(low_ones(bits as u8)).is_none_or(|last| last > end) {
+            bits -= 1;
+        }
+        let last = next + low_ones(bits as u8);
+        out.push(Cidr { addr: from_u128(family, next), prefix: family.bits() - bits as u8, prefix_given: true });
+        if last >= end {
+            return out;
+        }
+        next = last + 1;
+    }
 }
 
 fn subnet_usable(c: &Cidr) -> Count {

@@ -117,6 +117,7 @@ fn split_and_vlsm() {
             "        50  192.168.0.128/26           62  192.168.0.129 - 192.168.0.190",
             "        20  192.168.0.192/27           30  192.168.0.193 - 192.168.0.222",
             "         2  192.168.0.224/30            2  192.168.0.225 - 192.168.0.226",
+            "Unused: 192.168.0.228/30 192.168.0.232/29 192.168.0.240/28",
         ]
     );
     // Does not fit: the plan is still printed, the exit code says so.
@@ -156,4 +157,59 @@ fn singular_counts_and_mixed_families() {
     let out = crate::util::sockit(&["addr", "192.168.1.10/24", "::1", "192.168.2.5"]).ok();
     assert!(out.contains("::1          another address family than 192.168.1.0/24"), "{out}");
     assert!(out.contains("192.168.2.5  not on 192.168.1.0/24: sent through the router"), "{out}");
+}
+
+/// What ipcalc and Python's ipaddress say of the new cases: the unused remainder of a VLSM
+/// plan (ipcalc's "Unused:"), host ranges and CIDR strings in JSON, IETF-reserved IPv6 space,
+/// unique-local as private, the IPv4 address inside an IPv4-mapped one.
+#[test]
+fn vlsm_remainder_json_ranges_and_ipv6_kinds() {
+    if crate::util::have("ipcalc") {
+        let theirs = crate::util::sh("ipcalc -n 10.0.0.0/24 -s 100 50 20");
+        let unused: Vec<&str> = theirs
+            .lines()
+            .skip_while(|l| !l.starts_with("Unused:"))
+            .skip(1)
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let ours = crate::util::sockit(&["addr", "10.0.0.0/24", "--hosts", "100", "50", "20"]).ok();
+        let line = ours.lines().find(|l| l.starts_with("Unused: ")).expect("an Unused line");
+        assert_eq!(line.trim_start_matches("Unused: ").split(' ').collect::<Vec<_>>(), unused, "ipcalc: {theirs}");
+    }
+    let v = crate::util::sockit(&["addr", "--json", "10.0.0.0/24", "--hosts", "100", "50", "20"]).json();
+    let a = &v["plan"]["allocations"][0];
+    assert_eq!((a["first_host"].as_str(), a["last_host"].as_str()), (Some("10.0.0.1"), Some("10.0.0.126")));
+    assert_eq!(v["plan"]["free"][0], "10.0.0.224/27");
+    let v = crate::util::sockit(&["addr", "--json", "10.0.0.0/24", "--split", "26"]).json();
+    let cidrs: Vec<&str> =
+        v["split"].as_array().expect("split").iter().map(|s| s["cidr"].as_str().expect("cidr")).collect();
+    assert_eq!(cidrs, ["10.0.0.0/26", "10.0.0.64/26", "10.0.0.128/26", "10.0.0.192/26"]);
+    let v = crate::util::sockit(&["addr", "--json", "4000::1", "fe00::1", "fd00::1", "::ffff:192.168.1.1"]).json();
+    let kinds: Vec<(&str, bool, bool)> = v["addresses"]
+        .as_array()
+        .expect("addresses")
+        .iter()
+        .map(|d| {
+            let c = &d["classification"];
+            (c["kind"].as_str().expect("kind"), c["globally_reachable"] == true, c["private"] == true)
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("reserved", false, false),
+            ("reserved", false, false),
+            ("unique-local", false, true),
+            ("ipv4-mapped", false, false)
+        ]
+    );
+    assert_eq!(v["addresses"][3]["ipv4"]["address"], "192.168.1.1");
+    assert_eq!(v["addresses"][3]["ipv4"]["classification"]["private"], true);
+    if crate::util::have("python3") {
+        let py = crate::util::sh(
+            "python3 -c \"import ipaddress as i; print([i.ip_address(a).is_reserved for a in ['4000::1','fe00::1','fd00::1']], i.ip_address('fd00::1').is_private, i.ip_address('::ffff:192.168.1.1').ipv4_mapped)\"",
+        );
+        assert_eq!(py.trim(), "[True, True, False] True 192.168.1.1");
+    }
 }

@@ -40,8 +40,18 @@ pub struct Described {
     pub address: IpAddr,
     pub family: Family,
     pub classification: Classification,
+    /// The IPv4 address an IPv4-mapped or -compatible IPv6 address carries, described.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipv4: Option<Box<Embedded>>,
     /// Present when a prefix or netmask was given.
     pub subnet: Option<SubnetInfo>,
+}
+
+/// An IPv4 address carried inside an IPv6 one.
+#[derive(Debug, Clone, Serialize)]
+pub struct Embedded {
+    pub address: std::net::Ipv4Addr,
+    pub classification: Classification,
 }
 
 /// Another address, seen from the first one's subnet.
@@ -59,6 +69,13 @@ pub struct Plan {
     pub allocations: Vec<Allocation>,
     /// Requests that got no subnet.
     pub unallocated: usize,
+    /// What the plan leaves of the network, as the fewest aligned blocks.
+    #[serde(serialize_with = "ser_cidrs")]
+    pub free: Vec<Cidr>,
+}
+
+fn ser_cidrs<S: serde::Serializer>(v: &[Cidr], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(|c| c.to_string()))
 }
 
 /// The whole answer.
@@ -74,8 +91,16 @@ pub struct AddrReport {
     pub plan: Option<Plan>,
 }
 
+/// A subnet of a split, with its CIDR string beside the subnet math.
+#[derive(Serialize)]
+struct SplitEntry {
+    cidr: String,
+    #[serde(flatten)]
+    subnet: SubnetInfo,
+}
+
 fn ser_split<S: serde::Serializer>(v: &Option<Vec<Cidr>>, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(v.iter().flatten().map(subnet))
+    s.collect_seq(v.iter().flatten().map(|c| SplitEntry { cidr: c.to_string(), subnet: subnet(c) }))
 }
 
 fn describe(input: &str, c: &Cidr) -> Described {
@@ -84,6 +109,8 @@ fn describe(input: &str, c: &Cidr) -> Described {
         address: c.addr,
         family: c.family(),
         classification: classify(c.addr),
+        ipv4: super::embedded_ipv4(c.addr)
+            .map(|v4| Box::new(Embedded { address: v4, classification: classify(IpAddr::V4(v4)) })),
         subnet: c.prefix_given.then(|| subnet(c)),
     }
 }
@@ -123,7 +150,8 @@ pub fn report(q: &AddrQuery) -> Result<AddrReport, QueryError> {
         }
         let allocations = vlsm(&first, &q.hosts)?;
         let unallocated = allocations.iter().filter(|a| a.subnet.is_none()).count();
-        out.plan = Some(Plan { network: first.network_cidr().to_string(), allocations, unallocated });
+        let free = super::unallocated(&first, &allocations);
+        out.plan = Some(Plan { network: first.network_cidr().to_string(), allocations, unallocated, free });
     }
     Ok(out)
 }
@@ -146,6 +174,23 @@ mod tests {
         assert_eq!(r.addresses.len(), 2);
         assert!(r.addresses[0].subnet.is_none());
         assert!(r.compare.is_empty());
+    }
+
+    #[test]
+    fn a_plan_lists_what_it_leaves() {
+        let mut plan = q(&["10.0.0.0/24"]);
+        plan.hosts = vec![100, 50];
+        let p = report(&plan).expect("report").plan.expect("plan");
+        let free: Vec<String> = p.free.iter().map(|c| c.to_string()).collect();
+        assert_eq!(free, ["10.0.0.192/26"]);
+        plan.hosts = vec![20];
+        let p = report(&plan).expect("report").plan.expect("plan");
+        let free: Vec<String> = p.free.iter().map(|c| c.to_string()).collect();
+        assert_eq!(free, ["10.0.0.32/27", "10.0.0.64/26", "10.0.0.128/25"]);
+        assert_eq!(p.allocations[0].first_host, Some("10.0.0.1".parse().expect("ip")));
+        assert_eq!(p.allocations[0].last_host, Some("10.0.0.30".parse().expect("ip")));
+        plan.hosts = vec![126, 126];
+        assert!(report(&plan).expect("report").plan.expect("plan").free.is_empty());
     }
 
     #[test]
