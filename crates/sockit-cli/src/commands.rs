@@ -29,12 +29,13 @@ impl From<io::Error> for Fail {
 
 /// A library failure: the output gone is success (`sockit ... | head`); a usage error is 2.
 fn net_fail(e: NetError) -> Outcome {
+    let message = render::advised(&e, e.hint());
     if e.is_broken_pipe() {
         Ok(exit::OK)
     } else if e.is_usage() {
-        Err(Fail::Usage(e.to_string()))
+        Err(Fail::Usage(message))
     } else {
-        Err(Fail::Runtime(e.to_string()))
+        Err(Fail::Runtime(message))
     }
 }
 
@@ -52,7 +53,7 @@ fn process_stdio() -> Result<Stdio, Fail> {
 }
 
 pub fn info(opts: &InfoOptions, json: bool) -> Outcome {
-    let info = host::host_info(opts).map_err(|e| Fail::Runtime(e.to_string()))?;
+    let info = host::host_info(opts).map_err(|e| Fail::Runtime(render::advised(&e, e.hint())))?;
     printed(|out| if json { render::json(out, &info) } else { render::info(out, &info) })?;
     Ok(exit::OK)
 }
@@ -155,7 +156,7 @@ fn names<T: serde::Serialize + render::Notes>(
         {
             Ok(exit::OK)
         }
-        Err(e) => Err(Fail::Runtime(e.to_string())),
+        Err(e) => Err(Fail::Runtime(render::advised(&e, e.hint()))),
         Ok(_) if flushed.as_ref().is_err_and(|e| e.kind() == io::ErrorKind::BrokenPipe) => Ok(exit::OK),
         Ok(r) => {
             flushed?;
@@ -261,7 +262,7 @@ pub fn chat_join(cfg: &JoinConfig) -> Outcome {
     match sockit::chat::client::run(cfg, stdio, pick, joining) {
         Ok(()) => Ok(exit::OK),
         Err(JoinError::Net(e)) => net_fail(e),
-        Err(e) if e.is_usage() => Err(Fail::Usage(e.to_string())),
+        Err(e) if e.is_usage() => Err(Fail::Usage(render::advised(&e, e.hint()))),
         Err(e) => Err(Fail::Runtime(e.to_string())),
     }
 }
@@ -300,7 +301,7 @@ pub fn scan(plan: &ScanPlan, json: bool) -> Outcome {
         pb.finish_and_clear();
         r
     })
-    .map_err(|e| Fail::Runtime(e.to_string()))?;
+    .map_err(|e| Fail::Runtime(render::advised(&e, e.hint())))?;
     printed(|out| if json { render::json(out, &report) } else { render::scan(out, &report) })?;
     Ok(exit::OK)
 }

@@ -411,6 +411,24 @@ pub fn datagram(out: &mut impl Write, d: sockit::udp::Datagram<'_>, raw: bool, j
     out.flush()
 }
 
+/// An error's message, with what to do in this command line's words.
+pub fn advised(message: impl std::fmt::Display, hint: Option<sockit::net::Hint>) -> String {
+    use sockit::net::Hint as H;
+    let advice = match hint {
+        None => return message.to_string(),
+        Some(H::AllowBroadcast) => "pass --broadcast",
+        Some(H::NameServer) => "check --server, or give one with --server IP",
+        Some(H::OtherResolvConf) => "pass --resolv-conf FILE to read another file",
+        Some(H::TrustCa) => "pass --ca FILE, or --insecure",
+        Some(H::CertAndKey) => "give --cert and --key together, or neither for a self-signed certificate",
+        Some(H::AddTls) => "add --tls",
+        Some(H::PickRoom) => "pass --room NAME or HOST[:PORT]",
+        Some(H::FewerProbes) => "or lower --concurrency",
+    };
+    let sep = if advice.starts_with("or ") { ", " } else { ": " };
+    format!("{message}{sep}{advice}")
+}
+
 /// What a starting `tcp listen` says on stderr.
 pub fn tcp_started(s: &sockit::tcp::Started) -> String {
     match s {

@@ -19,8 +19,14 @@ const RESOLVED_UPSTREAM: &str = "/run/systemd/resolve/resolv.conf";
 /// Errors reading the host's parameters.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
-    #[error("cannot read {path}: {cause}; pass --resolv-conf FILE to read another file")]
+    #[error("cannot read {path}: {cause}")]
     ResolvConf { path: PathBuf, cause: std::io::Error },
+}
+
+impl HostError {
+    pub fn hint(&self) -> Option<crate::net::Hint> {
+        Some(crate::net::Hint::OtherResolvConf)
+    }
 }
 
 /// Everything `sockit info` reports.

@@ -13,6 +13,28 @@ use crate::resolve::{self, Families, ResolveError};
 /// The lecture's port for the UDP and TCP demos.
 pub const DEFAULT_PORT: u16 = 40000;
 
+/// What the user can do about a failure. The library names it; the binary says it in the
+/// words of its command line (which flag to pass), so library messages name no flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hint {
+    /// Allow sending to a broadcast address.
+    AllowBroadcast,
+    /// Name a DNS server to ask.
+    NameServer,
+    /// Read another resolv.conf.
+    OtherResolvConf,
+    /// Trust the server's CA, or skip the certificate check.
+    TrustCa,
+    /// Give a certificate and its key together.
+    CertAndKey,
+    /// Speak TLS.
+    AddTls,
+    /// Say which chat server: by room or by address.
+    PickRoom,
+    /// Probe fewer ports at once.
+    FewerProbes,
+}
+
 /// A network operation that failed, with the address it concerned.
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
@@ -30,7 +52,7 @@ pub enum NetError {
     Unreachable { addr: SocketAddr, cause: io::Error },
     #[error("no answer from {addr} within {secs} s: is the host up and the port open?")]
     ConnectTimeout { addr: SocketAddr, secs: f64 },
-    #[error("sending to {addr}, a broadcast address, needs --broadcast (SO_BROADCAST)")]
+    #[error("sending to {addr}, a broadcast address, needs SO_BROADCAST")]
     NeedsBroadcast { addr: SocketAddr },
     #[error("a datagram of {size} bytes is over the UDP limit of {limit} bytes: send less at a time")]
     TooLarge { size: usize, limit: usize },
@@ -39,6 +61,9 @@ pub enum NetError {
     // The cause is part of the one line, not a separate `source` (which would print twice).
     #[error("{what}: {cause}")]
     Io { what: String, cause: io::Error },
+    /// A failure the user can do something about.
+    #[error("{text}")]
+    Advice { text: String, hint: Hint },
 }
 
 impl NetError {
@@ -50,6 +75,16 @@ impl NetError {
     /// Whether the output went away (`sockit ... | head`): success for the user.
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, NetError::Io { cause, .. } if cause.kind() == io::ErrorKind::BrokenPipe)
+    }
+
+    /// What the user can do about it, if the library knows.
+    pub fn hint(&self) -> Option<Hint> {
+        match self {
+            NetError::NeedsBroadcast { .. } => Some(Hint::AllowBroadcast),
+            NetError::Advice { hint, .. } => Some(*hint),
+            NetError::Resolve(e) => e.hint(),
+            _ => None,
+        }
     }
 
     /// Whether the user must fix the command (exit 2) rather than the world (exit 1).

@@ -29,7 +29,7 @@ pub enum ResolveError {
     NoAddress { name: String, family: &'static str },
     #[error("{name}: no answer from {server} within {timeout:?} ({tries} {}): is a DNS server running there?", if *.tries == 1 { "try" } else { "tries" })]
     Timeout { name: String, server: String, timeout: Duration, tries: u32 },
-    #[error("{name}: nothing listens on {server} (connection refused): check --server")]
+    #[error("{name}: nothing listens on {server} (connection refused)")]
     NoServer { name: String, server: String },
     #[error("{name}: {server} refused to answer (REFUSED): ask a server that serves this name")]
     Refused { name: String, server: String },
@@ -46,6 +46,14 @@ pub enum ResolveError {
 }
 
 impl ResolveError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<crate::net::Hint> {
+        match self {
+            ResolveError::NoServer { .. } => Some(crate::net::Hint::NameServer),
+            _ => None,
+        }
+    }
+
     /// A short, stable name for the kind of failure (JSON `kind`).
     pub fn kind(&self) -> &'static str {
         match self {
@@ -311,7 +319,7 @@ fn query_name(cfg: &DnsConfig, shown: &str, name: Name, rtype: RecordType) -> Re
     }
     Err(last.unwrap_or_else(|| ResolveError::Other {
         name: shown.to_string(),
-        message: "no DNS server to ask: give --server or add a nameserver to resolv.conf".into(),
+        message: "no DNS server to ask: add a nameserver to resolv.conf".into(),
     }))
 }
 
@@ -714,7 +722,7 @@ pub struct NamesConfig {
 pub enum NamesError {
     #[error(transparent)]
     Host(#[from] crate::host::HostError),
-    #[error("{} lists no nameserver: give one with --server IP", crate::host::RESOLV_CONF)]
+    #[error("{} lists no nameserver", crate::host::RESOLV_CONF)]
     NoNameserver,
     #[error("cannot read {path}: {cause}")]
     Read { path: String, cause: std::io::Error },
@@ -724,6 +732,17 @@ pub enum NamesError {
 
 /// Where each item's result goes, in input order; an error stops the run.
 pub type Done<'a, T> = dyn FnMut(&str, Result<T, ResolveError>) -> std::io::Result<()> + 'a;
+
+impl NamesError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<crate::net::Hint> {
+        match self {
+            NamesError::Host(e) => e.hint(),
+            NamesError::NoNameserver => Some(crate::net::Hint::NameServer),
+            _ => None,
+        }
+    }
+}
 
 /// How many of the items failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

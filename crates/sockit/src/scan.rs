@@ -208,15 +208,6 @@ struct Worker<'a> {
 /// gives up with an error.
 const STARVED: Duration = Duration::from_secs(3);
 
-/// The error for a scan that cannot get the descriptors or ports it needs.
-fn starved() -> io::Error {
-    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
-    io::Error::other(format!(
-        "no socket or local port to be had for a probe (the open-file limit is {}): raise it with ulimit -n, or lower --concurrency",
-        limit.map_or("unlimited".to_string(), |l| l.to_string())
-    ))
-}
-
 enum Start {
     Started,
     Finished,
@@ -304,7 +295,8 @@ impl<'a> Worker<'a> {
                 // not for ever: a process with no descriptor to spare will not get one.
                 let since = *self.starved.get_or_insert_with(Instant::now);
                 if since.elapsed() > STARVED {
-                    return Err(starved());
+                    // Out of descriptors as far as this scan can tell: `run` says so.
+                    return Err(io::Error::from_raw_os_error(libc::EMFILE));
                 }
                 std::thread::sleep(Duration::from_millis(5));
                 continue;
@@ -526,6 +518,20 @@ pub enum ScanError {
     Resolve(#[from] crate::resolve::ResolveError),
     #[error("scan: {0}")]
     Io(#[from] io::Error),
+    #[error(
+        "scan: no socket or local port to be had for a probe (the open-file limit is {limit}): raise it with ulimit -n"
+    )]
+    Starved { limit: String },
+}
+
+impl ScanError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<crate::net::Hint> {
+        match self {
+            ScanError::Starved { .. } => Some(crate::net::Hint::FewerProbes),
+            _ => None,
+        }
+    }
 }
 
 impl ScanPlan {
@@ -557,7 +563,14 @@ pub fn run(plan: &ScanPlan, done: &AtomicU64) -> Result<sockit_core::scan::ScanR
         ..plan.probes.clone()
     };
     let addrs: Vec<IpAddr> = hosts.iter().map(|h| h.address).collect();
-    let outcome = scan(&addrs, &cfg, done).map_err(|e| if is_resource_shortage(&e) { starved() } else { e })?;
+    let outcome = scan(&addrs, &cfg, done).map_err(|e| {
+        if is_resource_shortage(&e) {
+            let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+            ScanError::Starved { limit: limit.map_or("unlimited".to_string(), |l| l.to_string()) }
+        } else {
+            ScanError::Io(e)
+        }
+    })?;
     let registry = crate::host::service_registry();
     let service =
         |port| registry.by_port(port, Some(sockit_core::services::Proto::Tcp)).into_iter().next().map(|s| s.name);

@@ -93,7 +93,12 @@ pub fn server_config(
                 PrivateKeyDer::try_from(ck.signing_key.serialize_der()).map_err(|e| tls_error("self-signed key", e))?;
             (vec![ck.cert.der().clone()], key)
         }
-        _ => return Err(tls_error("--cert and --key", "give both, or neither for a self-signed certificate")),
+        _ => {
+            return Err(NetError::Advice {
+                text: "a certificate without its key, or a key without its certificate".into(),
+                hint: crate::net::Hint::CertAndKey,
+            });
+        }
     };
     let fp = fingerprint(&chain[0]);
     let config = ServerConfig::builder_with_provider(provider())
@@ -144,7 +149,10 @@ pub fn client_config(ca: Option<&Path>, insecure: bool) -> Result<Arc<ClientConf
             }
         }
         if roots.is_empty() {
-            return Err(tls_error("TLS", "no trusted certificates found: pass --ca FILE, or --insecure"));
+            return Err(NetError::Advice {
+                text: "TLS: no trusted certificates found".into(),
+                hint: crate::net::Hint::TrustCa,
+            });
         }
         builder.with_root_certificates(roots).with_no_client_auth()
     };
@@ -198,10 +206,18 @@ impl ServerCertVerifier for AnyCertificate {
 
 /// Say what a failed handshake means for the user.
 fn handshake_error(peer: &str, e: &rustls::Error) -> NetError {
-    use rustls::{CertificateError as C, Error as E};
+    use rustls::{AlertDescription as A, CertificateError as C, Error as E};
     let hint = match e {
         E::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => {
-            "the server's certificate is not signed by a trusted CA: pass --ca FILE, or --insecure"
+            return NetError::Advice {
+                text: format!(
+                    "TLS handshake with {peer} failed ({e}): the server's certificate is not signed by a trusted CA"
+                ),
+                hint: crate::net::Hint::TrustCa,
+            };
+        }
+        E::AlertReceived(A::BadCertificate | A::UnknownCA | A::CertificateUnknown) => {
+            "the other side does not trust this certificate: give it the certificate's CA, or have it skip the check"
         }
         E::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
             "the server's certificate is for another name: connect by the name it was issued for"

@@ -140,7 +140,7 @@ fn errors_name_the_fix() {
     let line = sockit(&["udp", "send", "127.255.255.255", &port, "hi"]).fails(2);
     assert_eq!(
         line,
-        format!("sockit: sending to 127.255.255.255:{port}, a broadcast address, needs --broadcast (SO_BROADCAST)")
+        format!("sockit: sending to 127.255.255.255:{port}, a broadcast address, needs SO_BROADCAST: pass --broadcast")
     );
     let big = "x".repeat(70_000);
     let line = sockit(&["udp", "send", "127.0.0.1", &port, &big]).fails(2);

@@ -48,13 +48,22 @@ pub enum JoinError {
     Net(#[from] NetError),
     #[error("no chat server{} answered the discovery probe: give HOST[:PORT]", .room.as_ref().map_or(String::new(), |r| format!(" with room {r}")))]
     NoServer { room: Option<String> },
-    #[error("several chat servers answered: {}; pass --room NAME or HOST[:PORT]", .0.join(", "))]
+    #[error("several chat servers answered: {}", .0.join(", "))]
     Several(Vec<String>),
-    #[error("no chat server chosen: pass --room NAME or HOST[:PORT]")]
+    #[error("no chat server chosen")]
     NotChosen,
 }
 
 impl JoinError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<crate::net::Hint> {
+        match self {
+            JoinError::Net(e) => e.hint(),
+            JoinError::Several(_) | JoinError::NotChosen => Some(crate::net::Hint::PickRoom),
+            JoinError::NoServer { .. } => None,
+        }
+    }
+
     /// Whether the user must say more (exit 2).
     pub fn is_usage(&self) -> bool {
         matches!(self, JoinError::Several(_) | JoinError::NotChosen)
@@ -155,10 +164,10 @@ pub fn join(
             Err(e) => return Err(NetError::io(format!("connection with {addr}"), e)),
         };
         if first && plain && looks_like_tls(&buf[..n]) {
-            return Err(NetError::io(
-                format!("{addr} answered with TLS"),
-                std::io::Error::other("this room speaks TLS: add --tls"),
-            ));
+            return Err(NetError::Advice {
+                text: format!("{addr} answered with TLS: this room speaks TLS"),
+                hint: crate::net::Hint::AddTls,
+            });
         }
         first = false;
         partial.extend_from_slice(&buf[..n]);
