@@ -404,6 +404,16 @@ fn sigterm_says_goodbye_and_exits_0() {
     assert!(console.contains("* shutting down, telling 1 clients"), "{console}");
 }
 
+/// SIGINT (Ctrl-C) says goodbye as SIGTERM does, and exits 130 as the design says (it exited 0).
+#[test]
+fn sigint_says_goodbye_and_exits_130() {
+    let mut s = Server::start(&[]);
+    let mut c = Client::join(&s, "c");
+    rustix_kill(s.proc.0.id(), "INT");
+    assert_eq!(c.until(|l| l.contains("shutting down")), "* the server is shutting down: goodbye");
+    assert_eq!(crate::util::wait_deadline(&mut s.proc.0, DEADLINE, "chat serve"), 130);
+}
+
 fn rustix_kill(pid: u32, sig: &str) {
     assert!(Command::new("kill").args([&format!("-{sig}"), &pid.to_string()]).status().expect("kill").success());
 }
