@@ -316,3 +316,77 @@ impl ScanReport {
         ScanReport { hosts, ports_per_host: ports.len(), elapsed_ms, self_connects }
     }
 }
+
+/// The order probes go out in: job `j` is `(a * j + c) mod n` with `a` coprime to `n`, a
+/// bijection on `0..n` that needs no memory, so any number of probes can be shuffled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Permutation {
+    n: u64,
+    a: u64,
+    c: u64,
+}
+
+impl Permutation {
+    /// In order without a seed; shuffled from `seed` (xorshift64*) with one.
+    pub fn new(n: u64, seed: Option<u64>) -> Permutation {
+        let Some(mut seed) = seed.filter(|_| n >= 2) else { return Permutation { n, a: 1, c: 0 } };
+        let mut next = || {
+            seed ^= seed >> 12;
+            seed ^= seed << 25;
+            seed ^= seed >> 27;
+            seed.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        };
+        let c = next() % n;
+        let mut a = (next() % n) | 1;
+        while gcd(a, n) != 1 {
+            a = (a + 1) % n;
+            if a == 0 {
+                a = 1;
+            }
+        }
+        Permutation { n, a, c }
+    }
+
+    /// How many jobs there are.
+    pub fn len(&self) -> u64 {
+        self.n
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// The job to run `j`-th.
+    pub fn at(&self, j: u64) -> u64 {
+        ((u128::from(self.a) * u128::from(j) + u128::from(self.c)) % u128::from(self.n)) as u64
+    }
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+#[cfg(test)]
+mod permutation_tests {
+    use super::*;
+
+    #[test]
+    fn permutation_is_a_bijection() {
+        for n in [1u64, 2, 3, 10, 1024, 65535, 65536, 100_003] {
+            for seed in [1u64, 0xdead_beef, u64::MAX] {
+                let p = Permutation::new(n, Some(seed));
+                let mut seen = vec![false; n as usize];
+                for j in 0..n {
+                    let v = p.at(j) as usize;
+                    assert!(!seen[v], "n={n}: {v} twice");
+                    seen[v] = true;
+                }
+            }
+        }
+        let p = Permutation::new(10, None);
+        assert_eq!((0..10).map(|j| p.at(j)).collect::<Vec<_>>(), (0..10).collect::<Vec<_>>());
+    }
+}

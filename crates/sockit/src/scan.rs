@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use rustix::event::epoll;
 use socket2::{Domain, Socket, Type};
-use sockit_core::scan::PortState;
+use sockit_core::scan::{Permutation, PortState};
 
 /// Probes started before their answers are looked at.
 const ROUND: usize = 64;
@@ -68,53 +68,6 @@ fn decode(v: u8) -> PortState {
     }
 }
 
-/// A random permutation of 0..n: j -> (a*j + c) mod n with gcd(a, n) = 1.
-#[derive(Debug, Clone, Copy)]
-struct Permutation {
-    n: u64,
-    a: u64,
-    c: u64,
-}
-
-impl Permutation {
-    fn new(n: u64, randomize: bool) -> Permutation {
-        if !randomize || n < 2 {
-            return Permutation { n, a: 1, c: 0 };
-        }
-        let mut seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0x9e37_79b9, |d| d.as_nanos() as u64)
-            ^ u64::from(std::process::id()) << 32;
-        let mut next = || {
-            // xorshift64*
-            seed ^= seed >> 12;
-            seed ^= seed << 25;
-            seed ^= seed >> 27;
-            seed.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        };
-        let c = next() % n;
-        let mut a = (next() % n) | 1;
-        while gcd(a, n) != 1 {
-            a = (a + 1) % n;
-            if a == 0 {
-                a = 1;
-            }
-        }
-        Permutation { n, a, c }
-    }
-
-    fn at(&self, j: u64) -> u64 {
-        ((u128::from(self.a) * u128::from(j) + u128::from(self.c)) % u128::from(self.n)) as u64
-    }
-}
-
-fn gcd(mut a: u64, mut b: u64) -> u64 {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a
-}
-
 /// Shared by the workers.
 struct Shared<'a> {
     addrs: &'a [IpAddr],
@@ -140,7 +93,7 @@ impl Shared<'_> {
     /// Claim the next job number, in permuted order.
     fn claim(&self) -> Option<u64> {
         let j = self.next.fetch_add(1, Ordering::Relaxed);
-        (j < self.order.n).then(|| self.order.at(j))
+        (j < self.order.len()).then(|| self.order.at(j))
     }
 }
 
@@ -152,7 +105,7 @@ pub fn scan(addrs: &[IpAddr], cfg: &ScanConfig, done: &AtomicU64) -> io::Result<
     let shared = Shared {
         addrs,
         cfg,
-        order: Permutation::new(jobs, cfg.randomize),
+        order: Permutation::new(jobs, cfg.randomize.then(random_seed)),
         next: AtomicU64::new(0),
         states: (0..jobs).map(|_| AtomicU8::new(UNSET)).collect(),
         done,
@@ -479,24 +432,10 @@ fn state_of_error(e: &io::Error) -> PortState {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn permutation_is_a_bijection() {
-        for n in [1u64, 2, 3, 10, 1024, 65535, 65536, 100_003] {
-            let p = Permutation::new(n, true);
-            let mut seen = vec![false; n as usize];
-            for j in 0..n {
-                let v = p.at(j) as usize;
-                assert!(!seen[v], "n={n}: {v} twice");
-                seen[v] = true;
-            }
-        }
-        let p = Permutation::new(10, false);
-        assert_eq!((0..10).map(|j| p.at(j)).collect::<Vec<_>>(), (0..10).collect::<Vec<_>>());
-    }
+/// A seed for the probe order: the clock and the process id, different every run.
+fn random_seed() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0x9e37_79b9, |d| d.as_nanos() as u64)
+        ^ u64::from(std::process::id()) << 32
 }
 
 /// `scan`: what to probe and how.
