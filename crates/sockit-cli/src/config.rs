@@ -474,6 +474,14 @@ mod tests {
             (Some("127.0.0.1:5353".parse().expect("sa")), Families::V4, false)
         );
         assert_eq!((n.timeout, n.retries, n.concurrency), (Duration::from_secs(2), 2, 64));
+        for (server, want) in
+            [("127.0.0.1", "127.0.0.1:53"), ("::1", "[::1]:53"), ("[::1]", "[::1]:53"), ("[::1]:5353", "[::1]:5353")]
+        {
+            let Action::Lookup(n) = config(&format!("lookup a.test --server {server}")).expect("ok").action else {
+                panic!()
+            };
+            assert_eq!(n.server, Some(want.parse().expect("sa")), "{server}");
+        }
         let Action::Lookup(n) = config("lookup a.test --type mx").expect("ok").action else { panic!() };
         assert!(n.direct && n.server.is_none(), "--type alone asks resolv.conf's servers");
         let Action::UdpSend(u) = config("udp send 127.0.0.1 --bind 5000").expect("ok").action else { panic!() };

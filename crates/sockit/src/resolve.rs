@@ -182,15 +182,6 @@ pub struct DnsConfig {
     pub retries: u32,
 }
 
-/// Parse `IP`, `IP:PORT` or `[IPv6]:PORT` (port 53 by default).
-pub fn parse_server(s: &str) -> Option<SocketAddr> {
-    if let Ok(sa) = SocketAddr::from_str(s) {
-        return Some(sa);
-    }
-    let ip = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')).unwrap_or(s);
-    IpAddr::from_str(ip).ok().map(|ip| SocketAddr::new(ip, 53))
-}
-
 /// Parse a record type name (A, AAAA, MX, ...), case-insensitively.
 pub fn parse_type(s: &str) -> Option<RecordType> {
     match RecordType::from_str(&s.to_ascii_uppercase()) {
@@ -597,12 +588,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn servers_and_types_parse() {
-        assert_eq!(parse_server("127.0.0.1"), Some("127.0.0.1:53".parse().expect("sa")));
-        assert_eq!(parse_server("127.0.0.1:5353"), Some("127.0.0.1:5353".parse().expect("sa")));
-        assert_eq!(parse_server("::1"), Some("[::1]:53".parse().expect("sa")));
-        assert_eq!(parse_server("[::1]:5353"), Some("[::1]:5353".parse().expect("sa")));
-        assert_eq!(parse_server("nope"), None);
+    fn types_parse() {
         assert_eq!(parse_type("mx"), Some(RecordType::MX));
         assert_eq!(parse_type("AAAA"), Some(RecordType::AAAA));
         assert_eq!(parse_type("BOGUS"), None);
