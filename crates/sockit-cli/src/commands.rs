@@ -93,21 +93,24 @@ pub fn hostname(fqdn: bool, addresses: bool, json: bool) -> Outcome {
     Ok(exit::OK)
 }
 
-/// A progress bar on stderr for bulk work, only when stderr is a terminal.
-fn progress(len: u64) -> indicatif::ProgressBar {
-    if io::IsTerminal::is_terminal(&io::stderr()) {
-        let pb = indicatif::ProgressBar::new(len);
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {rate} eta {eta}") {
-            // A whole number a second: indicatif's own per_sec shows four decimals.
-            let rate = |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                let _ = write!(w, "{:.0}/s", s.per_sec());
-            };
-            pb.set_style(style.with_key("rate", rate));
-        }
-        pb
-    } else {
-        indicatif::ProgressBar::hidden()
+/// A progress bar on stderr for bulk work (of `len` steps, if known), only when stderr is a
+/// terminal.
+fn progress(len: Option<u64>) -> indicatif::ProgressBar {
+    if !io::IsTerminal::is_terminal(&io::stderr()) {
+        return indicatif::ProgressBar::hidden();
     }
+    let (pb, template) = match len {
+        Some(n) => (indicatif::ProgressBar::new(n), "{bar:40} {pos}/{len} {rate} eta {eta}"),
+        None => (indicatif::ProgressBar::no_length(), "{pos} done {rate}"),
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        // A whole number a second: indicatif's own per_sec shows four decimals.
+        let rate = |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{:.0}/s", s.per_sec());
+        };
+        pb.set_style(style.with_key("rate", rate));
+    }
+    pb
 }
 
 /// Names or addresses, each answer printed in input order, each failure one line on stderr
@@ -122,7 +125,7 @@ fn names<T: serde::Serialize + render::Notes>(
     ) -> Result<resolve::NamesReport, resolve::NamesError>,
     human: impl Fn(&mut dyn Write, &T) -> io::Result<()>,
 ) -> Outcome {
-    let pb = if cfg.file.is_some() { progress(0) } else { indicatif::ProgressBar::hidden() };
+    let pb = if cfg.file.is_some() { progress(None) } else { indicatif::ProgressBar::hidden() };
     let mut out = BufWriter::new(io::stdout().lock());
     let r = run(cfg, io::stdin(), &mut |name, r| {
         pb.inc(1);
@@ -282,7 +285,7 @@ pub fn chat_discover(cfg: &DiscoveryConfig, json: bool) -> Outcome {
 
 pub fn scan(plan: &ScanPlan, json: bool) -> Outcome {
     let done = AtomicU64::new(0);
-    let pb = progress(plan.jobs().min(u128::from(u64::MAX)) as u64);
+    let pb = progress(Some(plan.jobs().min(u128::from(u64::MAX)) as u64));
     let report = std::thread::scope(|s| {
         // The ticker wakes every 100 ms, and at once when the scan ends (its sender is
         // dropped): the scan's end is never held up by a ticker asleep.
