@@ -424,6 +424,7 @@ pub fn advised(message: impl std::fmt::Display, hint: Option<sockit::net::Hint>)
         Some(H::AddTls) => "add --tls",
         Some(H::PickRoom) => "pass --room NAME or HOST[:PORT]",
         Some(H::FewerProbes) => "or lower --concurrency",
+        Some(H::OtherDiscoveryPort) => "pass --discovery-port PORT, or --no-discovery",
     };
     let sep = if advice.starts_with("or ") { ", " } else { ": " };
     format!("{message}{sep}{advice}")

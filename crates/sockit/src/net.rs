@@ -33,6 +33,8 @@ pub enum Hint {
     PickRoom,
     /// Probe fewer ports at once.
     FewerProbes,
+    /// Answer discovery on another port, or not at all.
+    OtherDiscoveryPort,
 }
 
 /// A network operation that failed, with the address it concerned.
@@ -171,14 +173,14 @@ pub fn connect_error(addr: SocketAddr, e: io::Error, timeout: Option<std::time::
     }
 }
 
-/// A socket bound to `addr`, with SO_REUSEADDR for TCP listeners (a restarted server can
-/// bind while old connections linger in TIME_WAIT) and IPv6 sockets dual-stack.
+/// A socket bound to `addr`, with SO_REUSEADDR (a restarted TCP server can bind while old
+/// connections linger in TIME_WAIT; UDP receivers that all set it share a port, and each hears
+/// every broadcast: two chat rooms on one host are both discoverable) and IPv6 sockets
+/// dual-stack.
 pub fn bound_socket(addr: SocketAddr, ty: Type) -> Result<Socket, NetError> {
     let proto = if ty == Type::STREAM { Protocol::TCP } else { Protocol::UDP };
     let sock = Socket::new(Domain::for_address(addr), ty, Some(proto)).map_err(|e| NetError::io("socket", e))?;
-    if ty == Type::STREAM {
-        sock.set_reuse_address(true).map_err(|e| NetError::io("SO_REUSEADDR", e))?;
-    }
+    sock.set_reuse_address(true).map_err(|e| NetError::io("SO_REUSEADDR", e))?;
     if addr.is_ipv6() {
         // [::] also takes IPv4 clients, as people expect of "listen on every address".
         let _ = sock.set_only_v6(false);

@@ -862,3 +862,39 @@ fn discovery_is_no_reflector() {
     let (n, _) = other.recv_from(&mut buf).expect("another address is answered");
     assert!(sockit_core::chat::parse_reply(&buf[..n]).is_some());
 }
+
+/// Two rooms on one host share the discovery port and are both found; a discovery port held
+/// by a program that does not share it is named as such (it blamed "0.0.0.0:40000").
+#[test]
+fn two_rooms_on_one_host_are_both_discoverable() {
+    let d = crate::util::free_port().to_string();
+    let start = |room: &str| {
+        Server::start_cmd(sockit_cmd(&[
+            "chat",
+            "serve",
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--discovery-port",
+            &d,
+            "--name",
+            room,
+        ]))
+    };
+    let (_a, _b) = (start("first"), start("second"));
+    let v = sockit(&["chat", "discover", "--json", "--broadcast", "127.255.255.255", "--discovery-port", &d]).json();
+    let mut rooms: Vec<&str> =
+        v["servers"].as_array().expect("servers").iter().map(|s| s["room"].as_str().expect("room")).collect();
+    rooms.sort();
+    assert_eq!(rooms, ["first", "second"]);
+    let holder = std::net::UdpSocket::bind("0.0.0.0:0").expect("bind");
+    let held = holder.local_addr().expect("addr").port().to_string();
+    let out = sockit(&["chat", "serve", "--port", "0", "--bind", "127.0.0.1", "--discovery-port", &held]);
+    assert_eq!(
+        out.fails(1),
+        format!(
+            "sockit: cannot answer discovery on 0.0.0.0:{held} (udp): a program that does not share the port holds it: pass --discovery-port PORT, or --no-discovery"
+        )
+    );
+}

@@ -410,7 +410,17 @@ pub fn run(
         // Every address: a socket bound to one address never hears broadcasts.
         Some(p) => {
             let any = SocketAddr::from(([0, 0, 0, 0], p));
-            let sock: std::net::UdpSocket = crate::net::bound_socket(any, socket2::Type::DGRAM)?.into();
+            let sock: std::net::UdpSocket = crate::net::bound_socket(any, socket2::Type::DGRAM)
+                .map_err(|e| match e {
+                    NetError::InUse { addr } => NetError::Advice {
+                        text: format!(
+                            "cannot answer discovery on {addr} (udp): a program that does not share the port holds it"
+                        ),
+                        hint: crate::net::Hint::OtherDiscoveryPort,
+                    },
+                    other => other,
+                })?
+                .into();
             Some(sock)
         }
         None => None,
