@@ -456,8 +456,9 @@ pub struct TlsClientArgs {
 
 #[derive(Debug, Args)]
 pub struct DiscoveryArgs {
-    /// Where to send the probe (repeatable): a broadcast or unicast ADDR[:PORT].
-    #[arg(long = "broadcast", value_name = "ADDR", default_value = "255.255.255.255")]
+    /// Where to send the probe (repeatable): a broadcast or unicast ADDR[:PORT]. Without it:
+    /// 255.255.255.255, every interface's broadcast address and 127.255.255.255.
+    #[arg(long = "broadcast", value_name = "ADDR")]
     pub broadcast: Vec<String>,
     /// The servers' discovery port.
     #[arg(long, value_name = "PORT", default_value_t = 40000, value_parser = port_arg)]

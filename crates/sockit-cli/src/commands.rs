@@ -271,13 +271,13 @@ pub fn chat_join(cfg: &JoinConfig) -> Outcome {
 }
 
 pub fn chat_discover(cfg: &DiscoveryConfig, json: bool) -> Outcome {
-    let found = match sockit::chat::discovery::discover(cfg) {
-        Ok(f) => f,
+    let sockit::chat::discovery::Discovery { found, probed } = match sockit::chat::discovery::discover(cfg) {
+        Ok(d) => d,
         Err(e) => return net_fail(e),
     };
     printed(|out| render::discovered(out, &found, json))?;
     if found.is_empty() {
-        let to = cfg.targets.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ");
+        let to = probed.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ");
         return Err(Fail::Runtime(format!("no chat server answered at {to} within {} s", cfg.wait.as_secs_f64())));
     }
     Ok(exit::OK)

@@ -335,7 +335,7 @@ fn discovery(d: &cli::DiscoveryArgs) -> Result<DiscoveryConfig> {
             _ => Err(UsageError(format!("--broadcast '{b}' is not an address: write it like 192.168.1.255"))),
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(DiscoveryConfig { targets, wait: Duration::from_secs_f64(d.timeout) })
+    Ok(DiscoveryConfig { targets, port: d.discovery_port, wait: Duration::from_secs_f64(d.timeout) })
 }
 
 /// PORT as a number or a service name of `proto` (IANA's registry, as `scan -p` takes them).
@@ -463,7 +463,7 @@ mod tests {
         assert_eq!((s.bind.port(), s.discovery_port, s.room.as_str(), s.max_line), (0, None, "sockit", 4096));
         let Action::ChatJoin(j) = config("chat join [::1]:5000").expect("ok").action else { panic!() };
         assert_eq!(j.server, Some((Host::Ip("::1".parse().expect("ip")), 5000)));
-        assert_eq!(j.discovery.targets, vec![SocketAddr::from(([255, 255, 255, 255], 40000))]);
+        assert_eq!((j.discovery.targets.len(), j.discovery.port), (0, 40000), "every broadcast address by default");
         let Action::ChatJoin(j) = config("chat join example.test").expect("ok").action else { panic!() };
         assert_eq!(j.server, Some((Host::Name("example.test".into()), 40000)));
         let Action::Lookup(n) = config("lookup a.test --server 127.0.0.1:5353 -4").expect("ok").action else {

@@ -207,8 +207,12 @@ fn slide67(say: &mut dyn FnMut(&str)) -> DemoResult {
     }
     say(&format!("A chat server listens on TCP port {port} and answers discovery on UDP port {disc_port}."));
     let target = SocketAddr::new(IpAddr::V4(LOOPBACK_BROADCAST), disc_port);
-    let probe = crate::chat::discovery::DiscoveryConfig { targets: vec![target], wait: Duration::from_millis(500) };
-    let found = crate::chat::discovery::discover(&probe)?;
+    let probe = crate::chat::discovery::DiscoveryConfig {
+        targets: vec![target],
+        port: disc_port,
+        wait: Duration::from_millis(500),
+    };
+    let found = crate::chat::discovery::discover(&probe)?.found;
     let Some(f) = found.first() else { return Err("no chat server answered the discovery probe".into()) };
     say(&format!(
         "A client broadcasts a probe to {target} and finds room '{}' at {} ({} users).",

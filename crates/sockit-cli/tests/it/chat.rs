@@ -639,7 +639,17 @@ fn discovery_across_a_lan() {
         assert_eq!(out.code, 0, "{}", out.stderr);
         assert!(out.stdout().starts_with("* welcome to lan-room"), "{}", out.stdout());
     }
+    // Without a default route 255.255.255.255 has nowhere to go ("Network is unreachable"):
+    // the interface's own broadcast address still finds the room.
+    hosts[2].exec_ok("ip route del default");
+    let out = run(hosts[2].cmd(sockit_bin(), &["chat", "discover", "--json", "--timeout", "1"]), b"", DEADLINE);
+    assert_eq!(out.json()["servers"][0]["address"], "198.18.0.1:40000", "{}", out.stderr);
+    let out = run(hosts[2].cmd(sockit_bin(), &["chat", "join", "--timeout", "1"]), b"hi\n", DEADLINE);
+    assert!(out.stdout().starts_with("* welcome to lan-room"), "{}", out.stderr);
+    // No room at all: the error names where the probe went.
     drop(server);
+    let line = run(hosts[2].cmd(sockit_bin(), &["chat", "join", "--timeout", "0.5"]), b"", DEADLINE).fails(1);
+    assert!(line.contains("(sent to 127.255.255.255:40000, 198.18.0.255:40000)"), "{line}");
 }
 
 #[test]

@@ -46,8 +46,8 @@ pub enum Pick {
 pub enum JoinError {
     #[error(transparent)]
     Net(#[from] NetError),
-    #[error("no chat server{} answered the discovery probe: give HOST[:PORT]", .room.as_ref().map_or(String::new(), |r| format!(" with room {r}")))]
-    NoServer { room: Option<String> },
+    #[error("no chat server{} answered the discovery probe (sent to {}): give HOST[:PORT]", .room.as_ref().map_or(String::new(), |r| format!(" with room {r}")), .probed.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "))]
+    NoServer { room: Option<String>, probed: Vec<SocketAddr> },
     #[error("several chat servers answered: {}", .0.join(", "))]
     Several(Vec<String>),
     #[error("no chat server chosen")]
@@ -81,11 +81,11 @@ pub fn run(
     let (addr, host, discovered_tls) = match &cfg.server {
         Some((host, port)) => (net::resolve_one(host, *port)?, host.clone(), false),
         None => {
-            let found = discovery::discover(&cfg.discovery)?;
+            let discovery::Discovery { found, probed } = discovery::discover(&cfg.discovery)?;
             let chosen: Vec<&Found> =
                 found.iter().filter(|f| cfg.room.as_ref().is_none_or(|r| &f.info.room == r)).collect();
             let f = match chosen.as_slice() {
-                [] => return Err(JoinError::NoServer { room: cfg.room.clone() }),
+                [] => return Err(JoinError::NoServer { room: cfg.room.clone(), probed }),
                 [one] => {
                     joining(one);
                     *one

@@ -19,19 +19,65 @@ pub struct Found {
 /// Where to probe and how long to listen for replies.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DiscoveryConfig {
-    /// Broadcast or unicast addresses, on the servers' discovery port.
+    /// Broadcast or unicast addresses, on the servers' discovery port; none: every
+    /// interface's broadcast address, loopback's, and 255.255.255.255, on `port`.
     pub targets: Vec<SocketAddr>,
+    /// The servers' discovery port, for the default targets.
+    pub port: u16,
     pub wait: Duration,
 }
 
+impl DiscoveryConfig {
+    /// The targets to probe: those given, or every broadcast address this host has (so a LAN
+    /// without a default route, or a machine with loopback alone, still finds its rooms).
+    pub fn probe_targets(&self) -> Vec<SocketAddr> {
+        if !self.targets.is_empty() {
+            return self.targets.clone();
+        }
+        let mut targets = vec![SocketAddr::from(([255, 255, 255, 255], self.port))];
+        if let Ok(info) = crate::host::host_info(&crate::host::InfoOptions::default()) {
+            for a in info.interfaces.iter().flat_map(|i| &i.ipv4) {
+                if let Some(b) = a.broadcast {
+                    targets.push(SocketAddr::new(b, self.port));
+                }
+            }
+        }
+        targets.push(SocketAddr::from(([127, 255, 255, 255], self.port)));
+        let mut unique = Vec::with_capacity(targets.len());
+        for t in targets {
+            if !unique.contains(&t) {
+                unique.push(t);
+            }
+        }
+        unique
+    }
+}
+
+/// What a discovery found, and where it asked.
+#[derive(Debug, Clone)]
+pub struct Discovery {
+    pub found: Vec<Found>,
+    /// The targets the probe reached the network for.
+    pub probed: Vec<SocketAddr>,
+}
+
 /// Probe each target and collect the replies that arrive in time, one per server, in address
-/// order.
-pub fn discover(cfg: &DiscoveryConfig) -> Result<Vec<Found>, NetError> {
+/// order. A target the probe cannot be sent to (no route to it) is passed over, as long as
+/// one can be reached.
+pub fn discover(cfg: &DiscoveryConfig) -> Result<Discovery, NetError> {
     let sock = UdpSocket::bind("0.0.0.0:0").map_err(|e| NetError::io("discovery socket", e))?;
     sock.set_broadcast(true).map_err(|e| NetError::io("SO_BROADCAST", e))?;
     let probe = chat::probe();
-    for t in &cfg.targets {
-        sock.send_to(&probe, t).map_err(|e| NetError::io(format!("probe to {t}"), e))?;
+    let mut probed = Vec::new();
+    let mut last_err = None;
+    for t in cfg.probe_targets() {
+        match sock.send_to(&probe, t) {
+            Ok(_) => probed.push(t),
+            Err(e) => last_err = Some(NetError::io(format!("probe to {t}"), e)),
+        }
+    }
+    if probed.is_empty() {
+        return Err(last_err.unwrap_or_else(|| NetError::io("discovery", std::io::Error::other("nowhere to probe"))));
     }
     let mut found: Vec<Found> = Vec::new();
     crate::net::recv_until(&sock, Instant::now() + cfg.wait, |data, from| {
@@ -44,7 +90,7 @@ pub fn discover(cfg: &DiscoveryConfig) -> Result<Vec<Found>, NetError> {
         Ok(())
     })?;
     found.sort_by_key(|f| f.address);
-    Ok(found)
+    Ok(Discovery { found, probed })
 }
 
 /// Answer discovery probes on `sock` until `stop`, with what `info` says at the time; a reply
