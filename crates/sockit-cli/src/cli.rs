@@ -452,6 +452,10 @@ pub struct TlsClientArgs {
     /// (implies --tls).
     #[arg(long)]
     pub insecure: bool,
+    /// Take only the certificate with this SHA-256 fingerprint (64 hex digits, colons
+    /// allowed), as a self-signed server prints it (implies --tls).
+    #[arg(long, value_name = "SHA256", conflicts_with_all = ["ca", "insecure"])]
+    pub fingerprint: Option<String>,
 }
 
 #[derive(Debug, Args)]

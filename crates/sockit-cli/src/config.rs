@@ -175,7 +175,7 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
             host: host(&a.host, "HOST")?,
             port: service_port(&a.port, Proto::Tcp)?,
             connect_timeout: a.connect_timeout.map(Duration::from_secs_f64),
-            tls: client_tls(&a.tls),
+            tls: client_tls(&a.tls)?,
             relay: relay(&a.relay),
         }),
         Command::Tcp(cli::TcpCommand::Listen(a)) => Action::TcpListen(ListenConfig {
@@ -217,7 +217,7 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
             },
             nick: a.nick,
             room: a.room,
-            tls: client_tls(&a.tls),
+            tls: client_tls(&a.tls)?,
             discovery: discovery(&a.discovery)?,
         }),
         Command::Chat(cli::ChatCommand::Discover(a)) => Action::ChatDiscover(discovery(&a.discovery)?),
@@ -315,9 +315,19 @@ fn relay(r: &cli::RelayArgs) -> RelayOptions {
     }
 }
 
-/// --tls, or --ca / --insecure, which imply it.
-fn client_tls(t: &cli::TlsClientArgs) -> Option<ClientTls> {
-    (t.tls || t.ca.is_some() || t.insecure).then(|| ClientTls { ca: t.ca.clone(), insecure: t.insecure })
+/// --tls, or --ca / --insecure / --fingerprint, which imply it.
+fn client_tls(t: &cli::TlsClientArgs) -> Result<Option<ClientTls>> {
+    let fingerprint = match &t.fingerprint {
+        Some(f) => Some(sockit::tls::parse_fingerprint(f).ok_or_else(|| {
+            UsageError(format!("--fingerprint '{f}' is not a SHA-256 fingerprint: give 64 hex digits, colons allowed"))
+        })?),
+        None => None,
+    };
+    Ok((t.tls || t.ca.is_some() || t.insecure || fingerprint.is_some()).then(|| ClientTls {
+        ca: t.ca.clone(),
+        insecure: t.insecure,
+        fingerprint,
+    }))
 }
 
 fn server_tls(t: &cli::TlsServerArgs) -> Option<ServerTls> {
@@ -431,6 +441,7 @@ mod tests {
             ("udp send 127.0.0.1 --bind x:y", "--bind 'x:y' is not a port or an address"),
             ("tcp connect a:b 80", "HOST 'a:b' is not a host"),
             ("chat join 127.0.0.1:", "'127.0.0.1:' has no port after ':'"),
+            ("tcp connect ::1 80 --fingerprint AB:CD", "--fingerprint 'AB:CD' is not a SHA-256 fingerprint"),
             ("--json demo", "--json has no form for demo (it narrates the lecture): leave it out"),
             ("chat join --json", "--json has no form for chat join (its output is the conversation)"),
             ("tcp connect 127.0.0.1 80 --json", "--json has no form for tcp (its output is the peer's bytes)"),
@@ -451,7 +462,11 @@ mod tests {
     fn defaults_and_conversions_as_a_table() {
         let Action::TcpConnect(c) = config("tcp connect ::1 80 --ca x.pem").expect("ok").action else { panic!() };
         assert_eq!(c.host, Host::Ip("::1".parse().expect("ip")));
-        assert_eq!(c.tls, Some(ClientTls { ca: Some("x.pem".into()), insecure: false }), "--ca implies --tls");
+        assert_eq!(
+            c.tls,
+            Some(ClientTls { ca: Some("x.pem".into()), insecure: false, fingerprint: None }),
+            "--ca implies --tls"
+        );
         assert_eq!(c.relay, RelayOptions::default());
         let Action::TcpListen(l) = config("tcp listen --tls --keep-open --deny ::ffff:127.0.0.1").expect("ok").action
         else {

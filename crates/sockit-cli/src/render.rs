@@ -425,6 +425,7 @@ pub fn advised(message: impl std::fmt::Display, hint: Option<sockit::net::Hint>)
         Some(H::PickRoom) => "pass --room NAME or HOST[:PORT]",
         Some(H::FewerProbes) => "or lower --concurrency",
         Some(H::OtherDiscoveryPort) => "pass --discovery-port PORT, or --no-discovery",
+        Some(H::CheckFingerprint) => "check --fingerprint against the one the server printed",
     };
     let sep = if advice.starts_with("or ") { ", " } else { ": " };
     format!("{message}{sep}{advice}")

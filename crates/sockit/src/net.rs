@@ -35,6 +35,8 @@ pub enum Hint {
     FewerProbes,
     /// Answer discovery on another port, or not at all.
     OtherDiscoveryPort,
+    /// Check the pinned certificate fingerprint.
+    CheckFingerprint,
 }
 
 /// A network operation that failed, with the address it concerned.

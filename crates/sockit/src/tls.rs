@@ -35,12 +35,42 @@ pub struct ServerTls {
     pub key: Option<PathBuf>,
 }
 
-/// What a client trusts: a CA file, the system's roots, or (insecure) any certificate.
+/// What a client trusts: a CA file, the system's roots, one certificate by its SHA-256
+/// fingerprint, or (insecure) any certificate.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientTls {
     pub ca: Option<PathBuf>,
     pub insecure: bool,
+    /// The server's certificate must have this SHA-256 digest (a self-signed server prints it).
+    pub fingerprint: Option<[u8; 32]>,
 }
+
+/// A SHA-256 fingerprint as people copy it: 64 hex digits, with or without colons.
+pub fn parse_fingerprint(s: &str) -> Option<[u8; 32]> {
+    let hex: Vec<u8> = s.bytes().filter(|&b| b != b':').collect();
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in hex.chunks(2).enumerate() {
+        out[i] = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// The certificate a pinned client was shown, when it was not the pinned one.
+#[derive(Debug)]
+struct FingerprintMismatch {
+    seen: String,
+}
+
+impl std::fmt::Display for FingerprintMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the server's certificate has SHA-256 fingerprint {}, not the one pinned", self.seen)
+    }
+}
+
+impl std::error::Error for FingerprintMismatch {}
 
 /// A server configuration for a listener on `local`, with its certificate's fingerprint. A
 /// self-signed certificate names localhost, the loopback addresses, the bound address and the
@@ -137,7 +167,8 @@ pub fn client_config(ca: Option<&Path>, insecure: bool) -> Result<Arc<ClientConf
         .with_safe_default_protocol_versions()
         .map_err(|e| tls_error("TLS versions", e))?;
     let config = if insecure {
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(AnyCertificate(provider()))).with_no_client_auth()
+        let verifier = Arc::new(AnyCertificate { provider: provider(), pin: None });
+        builder.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth()
     } else {
         let mut roots = rustls::RootCertStore::empty();
         match ca {
@@ -165,20 +196,32 @@ pub fn server_name(host: &str) -> Result<ServerName<'static>, NetError> {
     ServerName::try_from(bare.to_string()).map_err(|e| tls_error(format!("'{host}' as a TLS server name"), e))
 }
 
-/// `--insecure`: any certificate, but the handshake's signatures must still verify.
+/// Any certificate (insecure), or only the one with the pinned SHA-256 digest; either way
+/// the handshake's signatures must still verify.
 #[derive(Debug)]
-struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+struct AnyCertificate {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    pin: Option<[u8; 32]>,
+}
 
 impl ServerCertVerifier for AnyCertificate {
     fn verify_server_cert(
         &self,
-        _: &CertificateDer<'_>,
+        end_entity: &CertificateDer<'_>,
         _: &[CertificateDer<'_>],
         _: &ServerName<'_>,
         _: &[u8],
         _: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        match self.pin {
+            Some(pin) if ring::digest::digest(&ring::digest::SHA256, end_entity.as_ref()).as_ref() != pin => {
+                let seen = FingerprintMismatch { seen: fingerprint(end_entity) };
+                Err(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(Arc::new(
+                    seen,
+                )))))
+            }
+            _ => Ok(ServerCertVerified::assertion()),
+        }
     }
 
     fn verify_tls12_signature(
@@ -187,7 +230,7 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn verify_tls13_signature(
@@ -196,11 +239,11 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider.signature_verification_algorithms.supported_schemes()
     }
 }
 
@@ -214,6 +257,12 @@ fn handshake_error(peer: &str, e: &rustls::Error) -> NetError {
                     "TLS handshake with {peer} failed ({e}): the server's certificate is not signed by a trusted CA"
                 ),
                 hint: crate::net::Hint::TrustCa,
+            };
+        }
+        E::InvalidCertificate(C::Other(o)) if o.0.downcast_ref::<FingerprintMismatch>().is_some() => {
+            return NetError::Advice {
+                text: format!("TLS handshake with {peer} failed: {}", o.0),
+                hint: crate::net::Hint::CheckFingerprint,
             };
         }
         E::AlertReceived(A::BadCertificate | A::UnknownCA | A::CertificateUnknown) => {
@@ -234,11 +283,22 @@ fn handshake_error(peer: &str, e: &rustls::Error) -> NetError {
 impl ClientTls {
     /// What to trust and the name to check, for a connection to `host`.
     pub fn connector(&self, host: &sockit_core::endpoint::Host) -> Result<Connector, NetError> {
-        Ok(Connector {
-            config: client_config(self.ca.as_deref(), self.insecure)?,
-            name: server_name(&host.to_string())?,
-        })
+        let config = match self.fingerprint {
+            Some(pin) => pinned_config(pin)?,
+            None => client_config(self.ca.as_deref(), self.insecure)?,
+        };
+        Ok(Connector { config, name: server_name(&host.to_string())? })
     }
+}
+
+/// A client configuration that takes exactly the certificate with this SHA-256 digest, name
+/// and issuer aside; the handshake's signatures must still verify.
+fn pinned_config(pin: [u8; 32]) -> Result<Arc<ClientConfig>, NetError> {
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls_error("TLS versions", e))?;
+    let verifier = Arc::new(AnyCertificate { provider: provider(), pin: Some(pin) });
+    Ok(Arc::new(builder.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth()))
 }
 
 /// A client's TLS settings, made before it connects.

@@ -961,3 +961,44 @@ fn exec_children_know_their_peer_and_end_with_their_client_and_the_server() {
     std::thread::sleep(Duration::from_millis(200));
     assert!(!alive(&pid2), "the command outlived the server");
 }
+
+/// The self-signed flow: the client pins the fingerprint the server printed and connects; a
+/// wrong pin fails with the fingerprint the server showed, in one line; the certificate names
+/// the loopback addresses and localhost, not 0.0.0.0 (openssl reads it).
+#[test]
+fn tls_pinned_by_the_printed_fingerprint() {
+    let (mut srv, port, mut err) =
+        listening(crate::util::sockit_cmd(&["tcp", "listen", "0", "--bind", "127.0.0.1", "--tls", "--keep-open"]));
+    let mut fp = String::new();
+    err.read_line(&mut fp).expect("fingerprint line");
+    let fp = fp.trim().strip_prefix("sockit: TLS certificate SHA-256 fingerprint ").expect("fingerprint").to_string();
+    let p = port.to_string();
+    let out = run(
+        crate::util::sockit_cmd(&["tcp", "connect", "--fingerprint", &fp, "127.0.0.1", &p, "-q", "0.5"]),
+        b"pinned\n",
+        DEADLINE,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut line = String::new();
+    BufReader::new(srv.0.stdout.take().expect("stdout")).read_line(&mut line).expect("line");
+    assert_eq!(line, "pinned\n");
+    let wrong = "00".repeat(32);
+    let line =
+        run(crate::util::sockit_cmd(&["tcp", "connect", "--fingerprint", &wrong, "127.0.0.1", &p]), b"", DEADLINE)
+            .fails(1);
+    assert!(
+        line.ends_with(&format!(
+            "the server's certificate has SHA-256 fingerprint {fp}, not the one pinned: check --fingerprint against the one the server printed"
+        )),
+        "{line}"
+    );
+    if have("openssl") {
+        let text = crate::util::sh(&format!(
+            "echo | openssl s_client -connect 127.0.0.1:{p} 2>/dev/null | openssl x509 -noout -ext subjectAltName"
+        ));
+        for name in ["DNS:localhost", "IP Address:127.0.0.1", "IP Address:0:0:0:0:0:0:0:1"] {
+            assert!(text.contains(name), "{name} missing: {text}");
+        }
+        assert!(!text.contains("IP Address:0.0.0.0"), "{text}");
+    }
+}
