@@ -61,8 +61,14 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) to stdout.
-    Manpage,
+    /// Print the man page (roff) to stdout, or with --dir write one page per command there
+    /// (sockit.1, sockit-tcp-connect.1, ...): `man -l DIR/sockit-tcp.1`, or copy them to
+    /// /usr/local/share/man/man1.
+    Manpage {
+        /// Write every page into DIR.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -334,7 +334,12 @@ pub fn completions(shell: clap_complete::Shell) -> Outcome {
     Ok(exit::OK)
 }
 
-pub fn manpage() -> Outcome {
-    printed(|out| clap_mangen::Man::new(<crate::cli::Cli as clap::CommandFactory>::command()).render(out))?;
+pub fn manpage(dir: Option<&std::path::Path>) -> Outcome {
+    let cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+    match dir {
+        None => printed(|out| clap_mangen::Man::new(cmd).render(out))?,
+        Some(dir) => clap_mangen::generate_to(cmd, dir)
+            .map_err(|e| Fail::Runtime(format!("cannot write the man pages into {}: {e}", dir.display())))?,
+    }
     Ok(exit::OK)
 }

@@ -58,7 +58,7 @@ pub enum Action {
     Scan(ScanPlan),
     Demo,
     Completions(clap_complete::Shell),
-    Manpage,
+    Manpage(Option<std::path::PathBuf>),
 }
 
 /// A usage error: one line saying what is wrong and what to do.
@@ -224,7 +224,7 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
         Command::Scan(a) => Action::Scan(scan(a)?),
         Command::Demo => Action::Demo,
         Command::Completions { shell } => Action::Completions(shell),
-        Command::Manpage => Action::Manpage,
+        Command::Manpage { dir } => Action::Manpage(dir),
     };
     Ok(Config { json: cli.json, verbose: cli.verbose, action })
 }

@@ -43,7 +43,7 @@ fn main() -> ExitCode {
         Action::Scan(p) => commands::scan(&p, json),
         Action::Demo => commands::demo(),
         Action::Completions(shell) => commands::completions(shell),
-        Action::Manpage => commands::manpage(),
+        Action::Manpage(dir) => commands::manpage(dir.as_deref()),
     }))
 }
 

@@ -31,6 +31,16 @@ fn completions_and_manpage() {
     let man = sockit(&["manpage"]).ok();
     assert!(man.contains(".TH sockit"), "{man}");
     assert_eq!(sockit(&["completions", "tcsh"]).code, 2);
+    // One page per command, the ones the top page's commands name among them.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().to_str().expect("path");
+    sockit(&["manpage", "--dir", d]).ok();
+    for page in ["sockit", "sockit-tcp", "sockit-tcp-connect", "sockit-chat-serve", "sockit-scan", "sockit-udp-send"] {
+        let text = std::fs::read_to_string(dir.path().join(format!("{page}.1"))).unwrap_or_default();
+        assert!(text.contains(&format!(".TH {page} 1")), "{page}.1: {}", text.lines().next().unwrap_or("missing"));
+    }
+    let connect = std::fs::read_to_string(dir.path().join("sockit-tcp-connect.1")).expect("page");
+    assert!(connect.contains("fingerprint") && connect.contains("idle"), "the flags are on the page");
 }
 
 #[test]
