@@ -354,7 +354,9 @@ fn interpret(
         })
         .collect();
     // NOERROR with nothing of the asked type (a lone CNAME counts when CNAME was asked).
-    let has_asked_type = records.iter().any(|r| r.rtype == rtype.to_string());
+    // ANY is answered by records of any type.
+    let has_asked_type =
+        records.iter().any(|r| r.rtype == rtype.to_string()) || (rtype == RecordType::ANY && !records.is_empty());
     let cname_asked_and_found = rtype == RecordType::CNAME && !records.is_empty();
     if !has_asked_type && !cname_asked_and_found {
         return Err(ResolveError::NoData { name: name.to_string(), rtype: rtype.to_string() });
@@ -595,6 +597,28 @@ mod tests {
     }
 
     #[test]
+    fn any_is_answered_by_records_of_any_type() {
+        use hickory_proto::rr::{RData, Record, rdata};
+        let name = Name::from_str("host1.test.").expect("name");
+        let mut reply = Message::query();
+        reply.metadata.message_type = hickory_proto::op::MessageType::Response;
+        reply.add_query(Query::query(name.clone(), RecordType::ANY));
+        reply.add_answer(Record::from_rdata(name.clone(), 600, RData::A(rdata::A::new(198, 18, 0, 10))));
+        reply.add_answer(Record::from_rdata(name, 600, RData::TXT(rdata::TXT::new(vec!["hello".into()]))));
+        let wire = reply.to_vec().expect("wire");
+        let a = answer_from_wire("host1.test", "ANY", &wire).expect("an answer");
+        let types: Vec<&str> = a.records.iter().map(|r| r.rtype.as_str()).collect();
+        assert_eq!(types, ["A", "TXT"]);
+        let empty = {
+            let mut m = Message::query();
+            m.metadata.message_type = hickory_proto::op::MessageType::Response;
+            m.add_query(Query::query(Name::from_str("host1.test.").expect("name"), RecordType::ANY));
+            m.to_vec().expect("wire")
+        };
+        assert!(matches!(answer_from_wire("host1.test", "ANY", &empty), Err(ResolveError::NoData { .. })));
+    }
+
+    #[test]
     fn ordered_results_whatever_the_finish_order() {
         let items: Vec<u64> = (0..200).collect();
         let mut seen = Vec::new();
@@ -646,9 +670,13 @@ pub enum Answer {
     Records(DnsAnswer),
 }
 
-/// Resolve one name. An IP literal resolves to itself, whatever the method.
+/// Resolve one name. An IP literal resolves to itself, unless a DNS server is asked for its
+/// PTR records (`--type PTR 198.18.0.1` asks for 1.0.18.198.in-addr.arpa, as dig -x does).
 pub fn lookup(method: &Method, name: &str, families: Families) -> Result<Answer, ResolveError> {
     if let Ok(ip) = sockit_core::addr::parse_ip(name) {
+        if let Method::Direct { config, rtype: Some(RecordType::PTR) } = method {
+            return dns_reverse(config, ip).map(Answer::Records);
+        }
         if !families.admits(ip) {
             return Err(no_address(name, families));
         }

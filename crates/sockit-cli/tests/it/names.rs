@@ -72,6 +72,10 @@ fn reverse_matches_dig_x() {
     assert_eq!(dig_short(&dns, &["-x", "2001:db8::10"]), ["host1.test."]);
     let line = sockit(&["reverse", "--server", &dns.server(), "198.18.0.99"]).fails(1);
     assert_eq!(line, "sockit: 198.18.0.99: no name is registered for this address");
+    // lookup --type PTR of an address asks the server, as dig -x does (it returned the literal).
+    let out = sockit(&["lookup", "--server", &dns.server(), "--type", "PTR", "198.18.0.10"]).ok();
+    assert!(out.ends_with("PTR  host1.test.\n"), "{out}");
+    assert!(out.starts_with("10.0.18.198.in-addr.arpa."), "{out}");
 }
 
 #[test]
