@@ -364,13 +364,19 @@ pub struct ServerInfo {
     pub version: String,
     /// The chat port speaks TLS.
     pub tls: bool,
+    /// The address the chat port is bound to, when it is one address (not every one): the
+    /// client joins there rather than where the reply came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addr: Option<std::net::IpAddr>,
 }
 
 /// The reply to a probe of `probe_len` bytes: never longer than the probe, so a spoofed
 /// probe cannot be used to amplify traffic. `None` when even the shortest reply does not fit.
 pub fn reply(info: &ServerInfo, probe_len: usize) -> Option<Vec<u8>> {
     let tls = if info.tls { " tls=1" } else { "" };
-    let head = format!("{REPLY_MAGIC} port={} users={} version={}{tls} room=", info.port, info.users, info.version);
+    let addr = info.addr.map_or(String::new(), |a| format!(" addr={a}"));
+    let head =
+        format!("{REPLY_MAGIC} port={} users={} version={}{tls}{addr} room=", info.port, info.users, info.version);
     if head.len() + 1 > probe_len {
         return None;
     }
@@ -393,13 +399,15 @@ pub fn parse_reply(datagram: &[u8]) -> Option<ServerInfo> {
     let text = std::str::from_utf8(datagram).ok()?.trim_end_matches('\n');
     let rest = text.strip_prefix(REPLY_MAGIC)?.strip_prefix(' ')?;
     let (fields, room) = rest.split_once("room=")?;
-    let mut info = ServerInfo { room: room.to_string(), port: 0, users: 0, version: String::new(), tls: false };
+    let mut info =
+        ServerInfo { room: room.to_string(), port: 0, users: 0, version: String::new(), tls: false, addr: None };
     for kv in fields.split_whitespace() {
         match kv.split_once('=')? {
             ("port", v) => info.port = v.parse().ok()?,
             ("users", v) => info.users = v.parse().ok()?,
             ("version", v) => info.version = v.to_string(),
             ("tls", v) => info.tls = v == "1",
+            ("addr", v) => info.addr = Some(v.parse().ok()?),
             _ => {}
         }
     }
@@ -514,7 +522,14 @@ mod tests {
 
     #[test]
     fn discovery_replies_never_outgrow_the_probe() {
-        let info = ServerInfo { room: "lobby ✓".into(), port: 40000, users: 3, version: "0.1.0".into(), tls: false };
+        let info = ServerInfo {
+            room: "lobby ✓".into(),
+            port: 40000,
+            users: 3,
+            version: "0.1.0".into(),
+            tls: false,
+            addr: None,
+        };
         let r = reply(&info, PROBE_SIZE).expect("fits");
         assert!(r.len() <= PROBE_SIZE);
         assert_eq!(parse_reply(&r), Some(info.clone()));
@@ -529,6 +544,10 @@ mod tests {
         assert!(is_probe(&probe()) && probe().len() == PROBE_SIZE);
         assert!(!is_probe(b"hello"));
         assert_eq!(parse_reply(b"SOCKIT-CHAT! 1 port=x users=1 version=1 room=a"), None);
+        let bound = ServerInfo { addr: Some("::1".parse().expect("ip")), ..info.clone() };
+        let r = reply(&bound, PROBE_SIZE).expect("fits");
+        assert!(String::from_utf8_lossy(&r).contains(" addr=::1 room="));
+        assert_eq!(parse_reply(&r), Some(bound));
         let tls = ServerInfo { tls: true, ..info };
         let r = reply(&tls, PROBE_SIZE).expect("fits");
         assert!(String::from_utf8_lossy(&r).contains(" tls=1 room="));

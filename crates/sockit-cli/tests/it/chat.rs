@@ -908,3 +908,34 @@ fn two_rooms_on_one_host_are_both_discoverable() {
         )
     );
 }
+
+/// A room bound to ::1 is advertised at ::1 (it advertised the IPv4 address the reply came
+/// from, where nothing listened), and joining the discovered room works.
+#[test]
+fn a_room_bound_to_one_address_is_advertised_there() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        assert!(!crate::util::under_ci(), "IPv6 loopback is required under CI");
+        return;
+    }
+    let s = Server::start_cmd(sockit_cmd(&[
+        "chat",
+        "serve",
+        "--port",
+        "0",
+        "--bind",
+        "::1",
+        "--discovery-port",
+        "0",
+        "--name",
+        "six",
+    ]));
+    let d = s.discovery.expect("discovery").to_string();
+    let v = sockit(&["chat", "discover", "--json", "--broadcast", "127.255.255.255", "--discovery-port", &d]).json();
+    assert_eq!(v["servers"][0]["address"], format!("[::1]:{}", s.port), "{v}");
+    let out = run(
+        sockit_cmd(&["chat", "join", "--broadcast", "127.255.255.255", "--discovery-port", &d, "--timeout", "0.5"]),
+        b"",
+        DEADLINE,
+    );
+    assert!(out.stdout().starts_with("* welcome to six,"), "{}", out.stderr);
+}

@@ -82,7 +82,7 @@ pub fn discover(cfg: &DiscoveryConfig) -> Result<Discovery, NetError> {
     let mut found: Vec<Found> = Vec::new();
     crate::net::recv_until(&sock, Instant::now() + cfg.wait, |data, from| {
         if let Some(info) = chat::parse_reply(data) {
-            let address = SocketAddr::new(from.ip(), info.port);
+            let address = SocketAddr::new(info.addr.unwrap_or(from.ip()), info.port);
             if !found.iter().any(|f| f.address == address) {
                 found.push(Found { address, info });
             }
@@ -155,7 +155,7 @@ mod tests {
     fn found(room: &str, port: u16) -> Found {
         Found {
             address: SocketAddr::from(([127, 0, 0, 1], port)),
-            info: ServerInfo { room: room.into(), port, users: 2, version: "1".into(), tls: false },
+            info: ServerInfo { room: room.into(), port, users: 2, version: "1".into(), tls: false, addr: None },
         }
     }
 

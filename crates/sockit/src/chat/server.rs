@@ -500,7 +500,10 @@ pub async fn serve(
     discovery_sock: Option<UdpSocket>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let port = listener.local_addr().map_or(0, |a| a.port());
+    let local = listener.local_addr().ok();
+    let port = local.map_or(0, |a| a.port());
+    // A chat port bound to one address is advertised at that address.
+    let bound = local.map(|a| a.ip()).filter(|ip| !ip.is_unspecified());
     let shared = Arc::new(Shared {
         cfg,
         epoch: Instant::now(),
@@ -519,6 +522,7 @@ pub async fn serve(
             users: counter.users(),
             version: env!("CARGO_PKG_VERSION").into(),
             tls,
+            addr: bound,
         };
         tasks.spawn(async move { super::discovery::respond(sock, info, stop).await });
     }
