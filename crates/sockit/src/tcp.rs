@@ -307,6 +307,15 @@ pub fn exec_for(conn: Conn, cmd: &str, children: &Children) -> Result<std::proce
     Ok(status)
 }
 
+/// Whether the connection has failed (a reset, keepalive probes unanswered, a TLS tunnel
+/// gone), without taking any data.
+fn connection_dead(stream: &Stream) -> bool {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let mut fds = [PollFd::new(stream, PollFlags::empty())];
+    poll(&mut fds, Some(&Timespec { tv_sec: 0, tv_nsec: 0 })).is_ok()
+        && fds[0].revents().intersects(PollFlags::HUP | PollFlags::ERR)
+}
+
 /// Whether the peer has closed its side (FIN or reset), without taking any of its data.
 fn peer_closed(stream: &Stream) -> bool {
     use rustix::event::{PollFd, PollFlags, Timespec, poll};
@@ -567,6 +576,13 @@ pub fn serve_many(listener: Listener, opts: &ManyOptions, stdio: Stdio) -> Resul
             Arc::clone(&output),
             Arc::clone(&children),
         );
+        // Keepalive probes find a client that vanished while it owed nothing (a half-closed
+        // client is kept for the rest of the input; one that is gone must not be).
+        let keepalive = socket2::TcpKeepalive::new()
+            .with_time(Duration::from_secs(10))
+            .with_interval(Duration::from_secs(5))
+            .with_retries(3);
+        let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
         let spawned = std::thread::Builder::new().name("client".into()).spawn(move || {
             let conn = match tls {
                 Some(config) => tls::server(stream, config),
@@ -648,10 +664,17 @@ fn serve_one(conn: Conn, id: u64, fanout: &Fanout, output: &Mutex<std::fs::File>
             }
         }
     }
-    // The client is done sending; what the input still owes it is written before it closes.
+    // The client is done sending; what the input still owes it is written before it closes,
+    // unless the connection dies first (a reset, or keepalive probes unanswered).
     if let Some(w) = writer {
         if fanout.output_gone.load(Ordering::Relaxed) || fanout.input_is_terminal {
             outbox.close();
+        }
+        while !w.is_finished() {
+            if connection_dead(&conn.stream) {
+                fanout.drop_client(id, Some("the connection is gone"));
+            }
+            std::thread::sleep(Duration::from_millis(200));
         }
         let _ = w.join();
     }

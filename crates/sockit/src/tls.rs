@@ -406,6 +406,8 @@ fn move_records(
     // The peer stopped taking records (a reset, say, after it sent its last data and closed):
     // what it sent before is still read and delivered.
     let mut write_dead = false;
+    // The socket has failed or hung up with nothing left to read: it is left out of the poll.
+    let mut sock_gone = false;
     loop {
         while conn.wants_write() && !write_dead {
             match conn.write_tls(&mut sock) {
@@ -461,18 +463,46 @@ fn move_records(
         }
         // After its EOF the plain side is watched for its hang-up alone (the relay is gone);
         // once gone it is left out, as its hang-up would wake every poll.
-        let mut fds = vec![PollFd::new(&sock, sock_flags)];
-        if !plain_gone && (want_plain || !pending.is_empty() || !plain_open) {
+        let mut fds = Vec::with_capacity(2);
+        if !sock_gone {
+            fds.push(PollFd::new(&sock, sock_flags));
+        }
+        let watch_plain = !plain_gone && (want_plain || !pending.is_empty() || !plain_open);
+        if watch_plain {
             fds.push(PollFd::new(&plain, plain_flags));
+        }
+        if fds.is_empty() {
+            return Ok(());
         }
         match poll(&mut fds, None) {
             Ok(_) => {}
             Err(rustix::io::Errno::INTR) => continue,
             Err(e) => return Err(io_err(e.into())),
         }
-        let sock_ev = fds[0].revents();
-        let plain_ev = fds.get(1).map_or(PollFlags::empty(), |f| f.revents());
+        let sock_ev = if sock_gone { PollFlags::empty() } else { fds[0].revents() };
+        let plain_ev = if watch_plain { fds[fds.len() - 1].revents() } else { PollFlags::empty() };
         drop(fds);
+        // The connection failed (a reset, keepalive unanswered) or hung up, and nothing is to
+        // be read from it: nothing more can move there. What the plain side is owed still
+        // goes to it, then its EOF. (Its error would otherwise wake every poll.)
+        if !sock_flags.contains(PollFlags::IN) && sock_ev.intersects(PollFlags::ERR | PollFlags::HUP) {
+            // What arrived before the end is still read (plaintext rustls holds is bounded).
+            while peer_open {
+                match conn.read_tls(&mut sock) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        if conn.process_new_packets().is_err() {
+                            break;
+                        }
+                        peer_open &= take_plaintext(&mut conn, &mut pending, &mut buf).map_err(io_err)?;
+                    }
+                }
+            }
+            sock_gone = true;
+            peer_open = false;
+            write_dead = true;
+            fin_sent = true;
+        }
         if sock_flags.contains(PollFlags::IN) && !sock_ev.is_empty() {
             match conn.read_tls(&mut sock) {
                 Ok(0) => peer_open = false,

@@ -1002,3 +1002,51 @@ fn tls_pinned_by_the_printed_fingerprint() {
         assert!(!text.contains("IP Address:0.0.0.0"), "{text}");
     }
 }
+
+/// A half-closed client is kept for the rest of stdin, but one whose connection then dies
+/// (a reset) is let go at once and frees its --max-conns slot, while stdin stays open.
+#[test]
+fn keep_open_lets_a_dead_half_closed_client_go() {
+    let (mut srv, port, _err) = listening(crate::util::sockit_cmd(&[
+        "tcp",
+        "listen",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--keep-open",
+        "--max-conns",
+        "1",
+    ]));
+    let _stdin = srv.0.stdin.take().expect("stdin"); // open, and silent
+    let first = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    first.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into()).expect("connect");
+    first.send(b"first\n").expect("send");
+    first.shutdown(Shutdown::Write).expect("half-close");
+    let mut out = BufReader::new(srv.0.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    out.read_line(&mut line).expect("line");
+    assert_eq!(line, "first\n");
+    // Close with a reset.
+    first.set_linger(Some(Duration::ZERO)).expect("linger");
+    drop(first);
+    let t = Instant::now();
+    let second = loop {
+        let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        c.write_all(b"second\n").expect("send");
+        std::thread::sleep(Duration::from_millis(300));
+        c.set_read_timeout(Some(Duration::from_millis(100))).expect("t");
+        // A client past --max-conns is closed at once; one taken stays open.
+        match c.read(&mut [0u8; 1]) {
+            // Closed, or reset for the line it had not read.
+            Ok(0) => assert!(t.elapsed() < Duration::from_secs(5), "the dead client still holds the slot"),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                assert!(t.elapsed() < Duration::from_secs(5), "the dead client still holds the slot")
+            }
+            _ => break c,
+        }
+    };
+    line.clear();
+    out.read_line(&mut line).expect("line");
+    assert_eq!(line, "second\n");
+    second.shutdown(Shutdown::Both).expect("close");
+}
