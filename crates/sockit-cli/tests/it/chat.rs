@@ -814,7 +814,8 @@ fn a_hostile_server_cannot_drive_the_terminal() {
     }
     let evil = "import socket\nl=socket.socket(); l.bind(('127.0.0.1',0)); l.listen(1)\n\
                 print(l.getsockname()[1], flush=True)\nc,_=l.accept()\n\
-                c.sendall(b'\\x1b[2J\\x1b]0;pwned\\x07\\x1b]52;c;ZXZpbA==\\x07hello\\r\\nbye \\xc2\\x9b31m\\n')\nc.close()\n";
+                c.sendall(b'\\x1b[2J\\x1b]0;pwned\\x07\\x1b]52;c;ZXZpbA==\\x07hello\\r\\nbye \\xc2\\x9b31m\\n')\n\
+                c.shutdown(socket.SHUT_WR)\nwhile c.recv(4096): pass\nc.close()\n";
     let mut server =
         Proc(Command::new("python3").args(["-c", evil]).stdout(Stdio::piped()).spawn().expect("python server"));
     let mut port = String::new();
