@@ -283,10 +283,30 @@ pub fn chat_discover(cfg: &DiscoveryConfig, json: bool) -> Outcome {
     Ok(exit::OK)
 }
 
+/// A scan: the whole report at the end, or, for a target set too large to hold, each host with
+/// an open port as its group of hosts is done (JSON Lines under `--json`) and the totals last.
 pub fn scan(plan: &ScanPlan, json: bool) -> Outcome {
     let done = AtomicU64::new(0);
     let pb = progress(Some(plan.jobs().min(u128::from(u64::MAX)) as u64));
-    let report = std::thread::scope(|s| {
+    let streams = plan.addresses() > sockit_core::scan::LISTED_AT_MOST;
+    let mut out = BufWriter::new(io::stdout().lock());
+    let (mut hosts, mut failed, mut first) = (Vec::new(), None, true);
+    let mut host = |h: sockit_core::scan::HostReport| {
+        if !streams {
+            hosts.push(h);
+            return true;
+        }
+        if h.open == 0 {
+            return true;
+        }
+        let written = pb.suspend(|| {
+            if json { render::json_event(&mut out, "host", &h) } else { render::scan_host(&mut out, &h, first) }
+                .and_then(|()| out.flush())
+        });
+        first = false;
+        written.map_err(|e| failed = Some(e)).is_ok()
+    };
+    let totals = std::thread::scope(|s| {
         // The ticker wakes every 100 ms, and at once when the scan ends (its sender is
         // dropped): the scan's end is never held up by a ticker asleep.
         let (finished, wake) = std::sync::mpsc::channel::<()>();
@@ -298,15 +318,26 @@ pub fn scan(plan: &ScanPlan, json: bool) -> Outcome {
                 pb.set_position(done.load(std::sync::atomic::Ordering::Relaxed));
             }
         });
-        let r = sockit::scan::run(plan, done);
+        let r = sockit::scan::run(plan, done, &mut host);
         drop(finished);
         let _ = ticker.join();
         pb.finish_and_clear();
         r
     })
     .map_err(|e| Fail::Runtime(render::advised(&e, e.hint())))?;
-    printed(|out| if json { render::json(out, &report) } else { render::scan(out, &report) })?;
-    Ok(exit::OK)
+    let written = match (failed, streams, json) {
+        (Some(e), ..) => Err(e),
+        (None, true, true) => render::json_event(&mut out, "totals", &totals),
+        (None, true, false) => render::scan_totals(&mut out, &totals),
+        (None, false, _) => {
+            let report = sockit_core::scan::ScanReport { hosts, totals };
+            if json { render::json(&mut out, &report) } else { render::scan(&mut out, &report) }
+        }
+    };
+    match written.and_then(|()| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(exit::OK),
+    }
 }
 
 pub fn demo() -> Outcome {

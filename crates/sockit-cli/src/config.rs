@@ -263,23 +263,14 @@ fn names(
     })
 }
 
-/// The most addresses one scan takes (a /10).
-const MAX_SCAN_ADDRESSES: u128 = 1 << 22;
-
 fn scan(a: cli::ScanArgs) -> Result<ScanPlan> {
     use sockit_core::scan::{Target, parse_ports};
     let ports = parse_ports(&a.ports).map_err(usage)?;
     let targets =
         a.targets.iter().map(|t| Target::parse(t)).collect::<std::result::Result<Vec<_>, _>>().map_err(usage)?;
-    let total: u128 = targets.iter().map(Target::count).sum();
-    if total > 65_536 && !a.yes {
+    let total = targets.iter().fold(0u128, |n, t| n.saturating_add(t.count()));
+    if total > sockit_core::scan::LISTED_AT_MOST && !a.yes {
         return Err(UsageError(format!("that is {total} addresses: pass --yes to scan more than 65,536")));
-    }
-    // Every address and its states are held for the report: past a /10, split the range.
-    if total > MAX_SCAN_ADDRESSES {
-        return Err(UsageError(format!(
-            "that is {total} addresses: sockit scans at most 4,194,304 (a /10) in one run; split the range"
-        )));
     }
     if !(a.timeout.is_finite() && a.timeout > 0.0 && a.timeout <= 3600.0) {
         return Err(UsageError(format!("--timeout {} is not a time: give seconds, like 1 or 0.25", a.timeout)));
@@ -423,8 +414,7 @@ mod tests {
             ("scan 127.0.0.1 --concurrency 0", "--concurrency must be at least 1"),
             ("scan 127.0.0.1 --timeout 0", "--timeout 0 is not a time: give seconds, like 1 or 0.25"),
             ("scan 0.0.0.0/8", "that is 16777216 addresses: pass --yes to scan more than 65,536"),
-            ("scan 0.0.0.0/0 --yes", "that is 4294967296 addresses: sockit scans at most 4,194,304 (a /10) in one run"),
-            ("scan ::/0 --yes", "that is 34028236692093846346337460743176821145"),
+            ("scan ::/0", "that is 340282366920938463463374607431768211455 addresses: pass --yes"),
             (
                 "lookup a.test --type BOGUS",
                 "--type BOGUS is not a record type: use A, AAAA, CNAME, MX, NS, PTR, SOA, SRV or TXT",
@@ -514,5 +504,10 @@ mod tests {
         assert_eq!(p.probes.ports, vec![22, 80]);
         let Action::Scan(p) = config("scan 127.0.0.1 -p 22,80 --open").expect("ok").action else { panic!() };
         assert_eq!((p.probes.ports, p.probes.randomize, p.only_open, p.probes.retries), (vec![22, 80], true, true, 1));
+        // Any size streams (nothing here scans it): the whole IPv4 and IPv6 spaces are plans.
+        let Action::Scan(p) = config("scan 0.0.0.0/0 --yes -p 80").expect("ok").action else { panic!() };
+        assert_eq!(p.jobs(), 1 << 32);
+        let Action::Scan(p) = config("scan ::/0 10.0.0.0/8 --yes -p 1-2").expect("ok").action else { panic!() };
+        assert_eq!(p.jobs(), u128::MAX);
     }
 }

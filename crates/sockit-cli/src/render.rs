@@ -9,7 +9,7 @@ use sockit::host::HostInfo;
 use sockit::resolve::{Answer, ReverseAnswer};
 use sockit_core::addr::report::{AddrReport, Described};
 use sockit_core::addr::{Classification, Count, Route, SubnetInfo, subnet};
-use sockit_core::scan::{PortResult, PortState, ScanReport};
+use sockit_core::scan::{HostReport, PortResult, PortState, ScanReport, ScanTotals};
 use sockit_core::services::{PortClass, PortReport};
 
 /// Write one JSON document.
@@ -303,46 +303,54 @@ const SHOW_AT_MOST: usize = 25;
 
 pub fn scan(out: &mut (impl Write + ?Sized), r: &ScanReport) -> io::Result<()> {
     for (i, h) in r.hosts.iter().enumerate() {
-        if i > 0 {
-            writeln!(out)?;
-        }
-        match &h.name {
-            Some(n) => writeln!(out, "Scan of {n} ({})", h.address)?,
-            None => writeln!(out, "Scan of {}", h.address)?,
-        }
-        let hidden: Vec<(PortState, usize)> = [(PortState::Closed, h.closed), (PortState::Filtered, h.filtered)]
-            .into_iter()
-            .filter(|&(_, n)| n > SHOW_AT_MOST)
-            .collect();
-        let shown: Vec<&PortResult> = h.ports.iter().filter(|p| !hidden.iter().any(|&(s, _)| s == p.state)).collect();
-        if !shown.is_empty() {
-            writeln!(out, "{:<10} {:<9} SERVICE", "PORT", "STATE")?;
-        }
-        for p in shown {
-            let line = format!(
-                "{:<10} {:<9} {}",
-                format!("{}/tcp", p.port),
-                p.state.as_str(),
-                p.service.as_deref().unwrap_or("")
-            );
-            writeln!(out, "{}", line.trim_end())?;
-        }
-        for (s, n) in hidden {
-            if h.ports.iter().any(|p| p.state == s) {
-                writeln!(out, "Not shown: {n} {} ports", s.as_str())?;
-            }
+        scan_host(out, h, i == 0)?;
+    }
+    scan_totals(out, &r.totals)
+}
+
+/// One host's block of a scan: a blank line before all but the first.
+pub fn scan_host(out: &mut (impl Write + ?Sized), h: &HostReport, first: bool) -> io::Result<()> {
+    if !first {
+        writeln!(out)?;
+    }
+    match &h.name {
+        Some(n) => writeln!(out, "Scan of {n} ({})", h.address)?,
+        None => writeln!(out, "Scan of {}", h.address)?,
+    }
+    let hidden: Vec<(PortState, usize)> = [(PortState::Closed, h.closed), (PortState::Filtered, h.filtered)]
+        .into_iter()
+        .filter(|&(_, n)| n > SHOW_AT_MOST)
+        .collect();
+    let shown: Vec<&PortResult> = h.ports.iter().filter(|p| !hidden.iter().any(|&(s, _)| s == p.state)).collect();
+    if !shown.is_empty() {
+        writeln!(out, "{:<10} {:<9} SERVICE", "PORT", "STATE")?;
+    }
+    for p in shown {
+        let line =
+            format!("{:<10} {:<9} {}", format!("{}/tcp", p.port), p.state.as_str(), p.service.as_deref().unwrap_or(""));
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    for (s, n) in hidden {
+        if h.ports.iter().any(|p| p.state == s) {
+            writeln!(out, "Not shown: {n} {} ports", s.as_str())?;
         }
     }
-    let (open, closed, filtered) =
-        r.hosts.iter().fold((0, 0, 0), |acc, h| (acc.0 + h.open, acc.1 + h.closed, acc.2 + h.filtered));
+    Ok(())
+}
+
+/// The scan's last line: what it counted.
+pub fn scan_totals(out: &mut (impl Write + ?Sized), t: &ScanTotals) -> io::Result<()> {
     writeln!(
         out,
-        "\n{} host{}, {} port{} each: {open} open, {closed} closed, {filtered} filtered in {:.2} s",
-        r.hosts.len(),
-        if r.hosts.len() == 1 { "" } else { "s" },
-        r.ports_per_host,
-        if r.ports_per_host == 1 { "" } else { "s" },
-        r.elapsed_ms as f64 / 1000.0
+        "\n{} host{}, {} port{} each: {} open, {} closed, {} filtered in {:.2} s",
+        t.hosts_scanned,
+        if t.hosts_scanned == 1 { "" } else { "s" },
+        t.ports_per_host,
+        if t.ports_per_host == 1 { "" } else { "s" },
+        t.open,
+        t.closed,
+        t.filtered,
+        t.elapsed_ms as f64 / 1000.0
     )
 }
 

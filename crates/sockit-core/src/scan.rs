@@ -246,14 +246,40 @@ pub struct ScannedHost {
     pub address: IpAddr,
 }
 
+/// Past this many addresses a scan needs `--yes`, and its report streams: only hosts with an
+/// open port are listed, each as its group of hosts is done, and the totals count the rest.
+pub const LISTED_AT_MOST: u128 = 65_536;
+
 /// What a scan found, host by host: the model `scan --json` prints and the text is laid out
 /// from.
 #[derive(Debug, Clone, Serialize)]
 pub struct ScanReport {
     pub hosts: Vec<HostReport>,
+    #[serde(flatten)]
+    pub totals: ScanTotals,
+}
+
+/// What a whole scan counted; a scan too large to hold streams its hosts and ends with this.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ScanTotals {
+    pub hosts_scanned: u128,
     pub ports_per_host: usize,
+    pub open: u64,
+    pub closed: u64,
+    pub filtered: u64,
     pub elapsed_ms: u128,
+    /// Self-connects seen (and reported closed).
     pub self_connects: u64,
+}
+
+impl ScanTotals {
+    /// Count one host's ports.
+    pub fn add(&mut self, h: &HostReport) {
+        self.hosts_scanned += 1;
+        self.open += h.open as u64;
+        self.closed += h.closed as u64;
+        self.filtered += h.filtered as u64;
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -276,19 +302,17 @@ pub struct PortResult {
     pub service: Option<String>,
 }
 
-impl ScanReport {
-    /// Build the report from the states of every (host, port) pair, host-major
+impl HostReport {
+    /// The reports of `hosts` from the states of every (host, port) pair, host-major
     /// (`states[h * ports.len() + p]`), naming the services of ports that are not closed.
-    pub fn new(
+    pub fn of_hosts(
         hosts: &[ScannedHost],
         ports: &[u16],
         states: &[PortState],
         service: impl Fn(u16) -> Option<String>,
         only_open: bool,
-        elapsed_ms: u128,
-        self_connects: u64,
-    ) -> ScanReport {
-        let hosts = hosts
+    ) -> Vec<HostReport> {
+        hosts
             .iter()
             .zip(states.chunks(ports.len().max(1)))
             .map(|(host, states)| {
@@ -312,8 +336,7 @@ impl ScanReport {
                     ports,
                 }
             })
-            .collect();
-        ScanReport { hosts, ports_per_host: ports.len(), elapsed_ms, self_connects }
+            .collect()
     }
 }
 

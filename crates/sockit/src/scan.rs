@@ -474,24 +474,35 @@ impl ScanError {
 }
 
 impl ScanPlan {
-    /// How many probes the plan makes, once names are resolved (one address each).
+    /// How many addresses the plan scans, once names are resolved (one address each).
+    pub fn addresses(&self) -> u128 {
+        self.targets.iter().fold(0u128, |n, t| n.saturating_add(t.count()))
+    }
+
+    /// How many probes the plan makes.
     pub fn jobs(&self) -> u128 {
-        self.targets.iter().map(sockit_core::scan::Target::count).sum::<u128>() * self.probes.ports.len() as u128
+        self.addresses().saturating_mul(self.probes.ports.len() as u128)
     }
 }
 
-/// Resolve the plan's names (the first address the resolver prefers, as nmap does), scan, and
-/// report; `done` counts finished probes for a progress display.
-pub fn run(plan: &ScanPlan, done: &AtomicU64) -> Result<sockit_core::scan::ScanReport, ScanError> {
-    use sockit_core::scan::{ScanReport, ScannedHost, Target};
-    let mut hosts: Vec<ScannedHost> = Vec::new();
-    for (spec, t) in plan.specs.iter().zip(&plan.targets) {
-        match t {
-            Target::Name(n) => {
-                let ans = crate::resolve::system_lookup(n, crate::resolve::Families::Both)?;
-                hosts.push(ScannedHost { name: Some(spec.clone()), address: ans.addresses[0] });
-            }
-            block => hosts.extend(block.addresses().map(|address| ScannedHost { name: None, address })),
+/// Probes scanned as one group of hosts: a target set of any size streams through groups of
+/// this many (address, port) pairs, so memory stays bounded (a few tens of MB).
+const GROUP_JOBS: usize = 1 << 16;
+
+/// Resolve the plan's names (the first address the resolver prefers, as nmap does), then scan
+/// the hosts a group at a time, handing each host's report to `host` as its group ends (in
+/// target order). `host` returns false to stop the scan early (its reader has gone); the
+/// totals then count what was scanned. `done` counts finished probes for a progress display.
+pub fn run(
+    plan: &ScanPlan,
+    done: &AtomicU64,
+    host: &mut dyn FnMut(sockit_core::scan::HostReport) -> bool,
+) -> Result<sockit_core::scan::ScanTotals, ScanError> {
+    use sockit_core::scan::{HostReport, ScannedHost, Target};
+    let mut resolved = Vec::new();
+    for t in &plan.targets {
+        if let Target::Name(n) = t {
+            resolved.push(crate::resolve::system_lookup(n, crate::resolve::Families::Both)?.addresses[0]);
         }
     }
     let limit = crate::net::raise_fd_limit();
@@ -501,25 +512,54 @@ pub fn run(plan: &ScanPlan, done: &AtomicU64) -> Result<sockit_core::scan::ScanR
         workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
         ..plan.probes.clone()
     };
-    let addrs: Vec<IpAddr> = hosts.iter().map(|h| h.address).collect();
-    let outcome = scan(&addrs, &cfg, done).map_err(|e| {
-        if is_resource_shortage(&e) {
-            let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
-            ScanError::Starved { limit: limit.map_or("unlimited".to_string(), |l| l.to_string()) }
-        } else {
-            ScanError::Io(e)
-        }
-    })?;
     let registry = crate::host::service_registry();
     let service =
         |port| registry.by_port(port, Some(sockit_core::services::Proto::Tcp)).into_iter().next().map(|s| s.name);
-    Ok(ScanReport::new(
-        &hosts,
-        &cfg.ports,
-        &outcome.states,
-        service,
-        plan.only_open,
-        outcome.elapsed.as_millis(),
-        outcome.self_connects,
-    ))
+    let per_group = (GROUP_JOBS / cfg.ports.len().max(1)).max(1);
+    let mut totals = sockit_core::scan::ScanTotals { ports_per_host: cfg.ports.len(), ..Default::default() };
+    let start = Instant::now();
+    let mut group: Vec<ScannedHost> = Vec::with_capacity(per_group.min(plan.addresses().min(1 << 20) as usize));
+    // Scan the group and hand on its hosts; false when the reader has gone.
+    let mut flush =
+        |group: &mut Vec<ScannedHost>, totals: &mut sockit_core::scan::ScanTotals| -> Result<bool, ScanError> {
+            let addrs: Vec<IpAddr> = group.iter().map(|h| h.address).collect();
+            let outcome = scan(&addrs, &cfg, done).map_err(|e| {
+                if is_resource_shortage(&e) {
+                    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+                    ScanError::Starved { limit: limit.map_or("unlimited".to_string(), |l| l.to_string()) }
+                } else {
+                    ScanError::Io(e)
+                }
+            })?;
+            totals.self_connects += outcome.self_connects;
+            let reports = HostReport::of_hosts(group, &cfg.ports, &outcome.states, service, plan.only_open);
+            group.clear();
+            for h in reports {
+                totals.add(&h);
+                if !host(h) {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        };
+    let mut names = resolved.into_iter();
+    'targets: for (spec, t) in plan.specs.iter().zip(&plan.targets) {
+        let hosts: Box<dyn Iterator<Item = ScannedHost>> = match t {
+            Target::Name(_) => {
+                Box::new(names.next().map(|address| ScannedHost { name: Some(spec.clone()), address }).into_iter())
+            }
+            block => Box::new(block.addresses().map(|address| ScannedHost { name: None, address })),
+        };
+        for h in hosts {
+            group.push(h);
+            if group.len() == per_group && !flush(&mut group, &mut totals)? {
+                break 'targets;
+            }
+        }
+    }
+    if !group.is_empty() {
+        flush(&mut group, &mut totals)?;
+    }
+    totals.elapsed_ms = start.elapsed().as_millis();
+    Ok(totals)
 }
