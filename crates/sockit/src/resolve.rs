@@ -25,6 +25,8 @@ pub enum ResolveError {
     NoSuchName { name: String },
     #[error("{name}: the name exists but has no {rtype} records")]
     NoData { name: String, rtype: String },
+    #[error("{name}: an alias of {target}, which {}", match .rtype { Some(t) => format!("has no {t} records"), None => "does not exist (NXDOMAIN)".to_string() })]
+    DanglingAlias { name: String, target: String, rtype: Option<String> },
     #[error("{name}: no address{family} for this name")]
     NoAddress { name: String, family: &'static str },
     #[error("{name}: no answer from {server} within {timeout:?} ({tries} {}): is a DNS server running there?", if *.tries == 1 { "try" } else { "tries" })]
@@ -59,6 +61,7 @@ impl ResolveError {
         match self {
             ResolveError::NoSuchName { .. } => "nxdomain",
             ResolveError::NoData { .. } | ResolveError::NoAddress { .. } => "nodata",
+            ResolveError::DanglingAlias { .. } => "dangling-alias",
             ResolveError::Timeout { .. } => "timeout",
             ResolveError::NoServer { .. } => "no-server",
             ResolveError::Refused { .. } => "refused",
@@ -198,6 +201,10 @@ pub struct DnsRecord {
     #[serde(rename = "type")]
     pub rtype: String,
     pub data: String,
+    /// A TXT record's strings, each as text (bytes that are not UTF-8 replaced); `data` has
+    /// them quoted and escaped as dig shows them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strings: Option<Vec<String>>,
 }
 
 /// A server's answer to one question.
@@ -254,6 +261,7 @@ pub fn dns_addresses(cfg: &DnsConfig, name: &str, families: Families) -> Result<
     };
     let mut merged: Option<DnsAnswer> = None;
     let mut failed: Vec<(RecordType, ResolveError)> = Vec::new();
+    let mut dangling = None;
     for &t in types {
         match dns_query(cfg, name, t) {
             Ok(a) => match &mut merged {
@@ -262,6 +270,8 @@ pub fn dns_addresses(cfg: &DnsConfig, name: &str, families: Families) -> Result<
             },
             // "No records of this type": the other family may still have some.
             Err(ResolveError::NoData { .. }) => {}
+            // An alias to a name with no address of this family: said if no family answers.
+            Err(e @ ResolveError::DanglingAlias { .. }) => dangling = dangling.or(Some(e)),
             // No such name is no such name for every type.
             Err(e @ ResolveError::NoSuchName { .. }) => return Err(e),
             // Refused, a server failure, no answer: what the other family says still counts.
@@ -279,7 +289,14 @@ pub fn dns_addresses(cfg: &DnsConfig, name: &str, families: Families) -> Result<
         }
         None => match failed.into_iter().next() {
             Some((_, e)) => Err(e),
-            None => Err(no_address(name, families)),
+            None => Err(match dangling {
+                Some(ResolveError::DanglingAlias { name, target, rtype: Some(_) }) => {
+                    let rtype = types.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" or ");
+                    ResolveError::DanglingAlias { name, target, rtype: Some(rtype) }
+                }
+                Some(e) => e,
+                None => no_address(name, families),
+            }),
         },
     }
 }
@@ -331,8 +348,20 @@ fn interpret(
     tcp: bool,
 ) -> Result<DnsAnswer, ResolveError> {
     let server_s = server.to_string();
+    // The end of the alias chain the answer holds, if any.
+    let alias_target = || {
+        reply.answers.iter().rev().find_map(|r| match &r.data {
+            hickory_proto::rr::RData::CNAME(t) => Some(t.0.to_string()),
+            _ => None,
+        })
+    };
     match reply.metadata.response_code {
         ResponseCode::NoError => {}
+        // An alias whose target does not exist: the alias is there, its target is not.
+        ResponseCode::NXDomain if rtype != RecordType::CNAME && alias_target().is_some() => {
+            let target = alias_target().unwrap_or_default();
+            return Err(ResolveError::DanglingAlias { name: name.to_string(), target, rtype: None });
+        }
         ResponseCode::NXDomain => return Err(ResolveError::NoSuchName { name: name.to_string() }),
         ResponseCode::Refused => return Err(ResolveError::Refused { name: name.to_string(), server: server_s }),
         rcode => {
@@ -351,6 +380,12 @@ fn interpret(
             ttl: r.ttl,
             rtype: r.record_type().to_string(),
             data: presentation(&r.data),
+            strings: match &r.data {
+                hickory_proto::rr::RData::TXT(txt) => {
+                    Some(txt.txt_data.iter().map(|c| String::from_utf8_lossy(c).into_owned()).collect())
+                }
+                _ => None,
+            },
         })
         .collect();
     // NOERROR with nothing of the asked type (a lone CNAME counts when CNAME was asked).
@@ -359,6 +394,10 @@ fn interpret(
         records.iter().any(|r| r.rtype == rtype.to_string()) || (rtype == RecordType::ANY && !records.is_empty());
     let cname_asked_and_found = rtype == RecordType::CNAME && !records.is_empty();
     if !has_asked_type && !cname_asked_and_found {
+        // An alias to a name with none of the asked type: say so, as dig shows the alias.
+        if let Some(target) = alias_target() {
+            return Err(ResolveError::DanglingAlias { name: name.to_string(), target, rtype: Some(rtype.to_string()) });
+        }
         return Err(ResolveError::NoData { name: name.to_string(), rtype: rtype.to_string() });
     }
     Ok(DnsAnswer { name: name.to_string(), qtype: rtype.to_string(), server, tcp, records, failed: Vec::new() })
@@ -594,6 +633,22 @@ mod tests {
         assert_eq!(parse_type("mx"), Some(RecordType::MX));
         assert_eq!(parse_type("AAAA"), Some(RecordType::AAAA));
         assert_eq!(parse_type("BOGUS"), None);
+    }
+
+    #[test]
+    fn an_alias_to_a_missing_name_is_said() {
+        use hickory_proto::rr::{RData, Record, rdata};
+        let name = Name::from_str("dangle.test.").expect("name");
+        let mut reply = Message::query();
+        reply.metadata.message_type = hickory_proto::op::MessageType::Response;
+        reply.metadata.response_code = ResponseCode::NXDomain;
+        reply.add_query(Query::query(name.clone(), RecordType::A));
+        let target = Name::from_str("nowhere.test.").expect("name");
+        reply.add_answer(Record::from_rdata(name, 600, RData::CNAME(rdata::CNAME(target))));
+        let wire = reply.to_vec().expect("wire");
+        let e = answer_from_wire("dangle.test", "A", &wire).expect_err("no address");
+        assert_eq!(e.to_string(), "dangle.test: an alias of nowhere.test., which does not exist (NXDOMAIN)");
+        assert_eq!(e.kind(), "dangling-alias");
     }
 
     #[test]

@@ -13,6 +13,7 @@ const RECORDS: &[&str] = &[
     "--txt-record=txt.test,hello world,second \"quoted\"",
     "--cname=alias.test,host1.test",
     "--srv-host=_sip._tcp.test,host1.test,5060,1,2",
+    "--cname=dangle.test,nowhere.test",
 ];
 
 fn dig_short(server: &Dnsmasq, args: &[&str]) -> Vec<String> {
@@ -49,6 +50,10 @@ fn every_record_type_matches_dig() {
         let v = out.json();
         assert_eq!(v["type"], "answer", "{name} {t}: {}", out.stderr);
         assert_eq!(record_data(&v), dig_short(&dns, &[name, t]), "{name} {t}");
+        if t == "TXT" {
+            // JSON also carries the strings themselves, unquoted.
+            assert_eq!(v["records"][0]["strings"], serde_json::json!(["hello world", "second \"quoted\""]));
+        }
         // TTLs are the server's.
         assert!(v["records"].as_array().expect("r").iter().all(|r| r["ttl"].as_u64().is_some_and(|t| t > 0)));
     }
@@ -86,6 +91,16 @@ fn each_failure_has_its_own_line() {
     assert_eq!(nx, "sockit: nope.test: no such name (NXDOMAIN): check the spelling");
     let nodata = sockit(&["lookup", "--server", &server, "--type", "AAAA", "host2.test"]).fails(1);
     assert_eq!(nodata, "sockit: host2.test: the name exists but has no AAAA records");
+    // A dangling alias is said, not hidden (dig shows the CNAME; it was "no address").
+    if have("dig") {
+        assert_eq!(dig_short(&dns, &["dangle.test", "A"]), ["nowhere.test."]);
+    }
+    let dangling = sockit(&["lookup", "--server", &server, "dangle.test"]).fails(1);
+    assert_eq!(dangling, "sockit: dangle.test: an alias of nowhere.test., which has no A or AAAA records");
+    let dangling = sockit(&["lookup", "--server", &server, "--type", "MX", "dangle.test"]).fails(1);
+    assert_eq!(dangling, "sockit: dangle.test: an alias of nowhere.test., which has no MX records");
+    let v = sockit(&["lookup", "--json", "--server", &server, "--type", "CNAME", "dangle.test"]).json();
+    assert_eq!(record_data(&v), ["nowhere.test."]);
     let refused = sockit(&["lookup", "--server", &server, "other.example"]).fails(1);
     assert_eq!(
         refused,
