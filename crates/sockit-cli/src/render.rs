@@ -76,10 +76,14 @@ impl Notes for ReverseAnswer {
     }
 }
 
-/// One address's names: `ADDRESS  NAME`.
+/// One address's names: `ADDRESS  NAME [ALIAS...]`, as getent hosts shows them.
 pub fn reverse(out: &mut dyn Write, r: &ReverseAnswer) -> io::Result<()> {
     for n in &r.names {
-        writeln!(out, "{}  {}", r.address, n)?;
+        write!(out, "{}  {}", r.address, n)?;
+        for a in &r.aliases {
+            write!(out, " {a}")?;
+        }
+        writeln!(out)?;
     }
     Ok(())
 }

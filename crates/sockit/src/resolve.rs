@@ -749,17 +749,37 @@ pub fn lookup(method: &Method, name: &str, families: Families) -> Result<Answer,
 pub struct ReverseAnswer {
     pub address: IpAddr,
     pub names: Vec<String>,
+    /// Other names of the address from the hosts file, as gethostbyaddr and getent give them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
     /// TTL of the PTR records, for a direct query.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ttl: Option<u32>,
 }
 
+/// The hosts file, read once (at most 64 MiB; unreadable is empty).
+fn hosts_file() -> &'static str {
+    static HOSTS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOSTS.get_or_init(|| {
+        std::fs::File::open("/etc/hosts")
+            .and_then(|f| crate::stdio::read_bounded(f, crate::stdio::limits::LIST))
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    })
+}
+
 /// Reverse-resolve one address.
 pub fn reverse(method: &Method, ip: IpAddr) -> Result<ReverseAnswer, ResolveError> {
     match method {
-        Method::System => system_reverse(ip).map(|n| ReverseAnswer { address: ip, names: vec![n], ttl: None }),
+        Method::System => system_reverse(ip).map(|n| ReverseAnswer {
+            address: ip,
+            aliases: sockit_core::hosts_file::aliases(hosts_file(), ip, &n),
+            names: vec![n],
+            ttl: None,
+        }),
         Method::Direct { config, .. } => dns_reverse(config, ip).map(|a| ReverseAnswer {
             address: ip,
+            aliases: Vec::new(),
             ttl: a.records.iter().map(|r| r.ttl).min(),
             names: a.records.into_iter().filter(|r| r.rtype == "PTR").map(|r| r.data).collect(),
         }),

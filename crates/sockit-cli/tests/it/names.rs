@@ -83,6 +83,27 @@ fn reverse_matches_dig_x() {
     assert!(out.starts_with("10.0.18.198.in-addr.arpa."), "{out}");
 }
 
+/// gethostbyaddr's aliases: a hosts file line with several names gives `reverse` what getent
+/// and Python's socket module give (it printed only the first name).
+#[test]
+fn reverse_gives_the_aliases_getent_and_python_give() {
+    if !have("python3") {
+        return;
+    }
+    let Some(ns) = Netns::new("alias") else { return };
+    // Nothing listens on the namespace's DNS server: only the hosts file answers.
+    ns.set_resolv_conf("nameserver 127.0.0.1\n");
+    ns.set_etc("hosts", "127.0.0.1 localhost\n198.18.0.77 multi.test m1  m2 # three names\n198.18.0.78 single.test\n");
+    let out = run(ns.cmd(sockit_bin(), &["reverse", "198.18.0.77", "198.18.0.78"]), b"", DEADLINE).ok();
+    assert_eq!(out, "198.18.0.77  multi.test m1 m2\n198.18.0.78  single.test\n");
+    let getent = run(ns.cmd("getent", &["hosts", "198.18.0.77"]), b"", DEADLINE).ok();
+    assert_eq!(getent.split_whitespace().collect::<Vec<_>>(), ["198.18.0.77", "multi.test", "m1", "m2"]);
+    let py = "import socket; n, a, _ = socket.gethostbyaddr('198.18.0.77'); print(n, *a)";
+    assert_eq!(run(ns.cmd("python3", &["-c", py]), b"", DEADLINE).ok(), "multi.test m1 m2\n");
+    let v = run(ns.cmd(sockit_bin(), &["--json", "reverse", "198.18.0.77"]), b"", DEADLINE).json();
+    assert_eq!((&v["names"], &v["aliases"]), (&serde_json::json!(["multi.test"]), &serde_json::json!(["m1", "m2"])));
+}
+
 #[test]
 fn each_failure_has_its_own_line() {
     let Some(dns) = Dnsmasq::start(DNS_HOSTS, RECORDS) else { return };

@@ -192,11 +192,14 @@ impl Netns {
     /// Give the namespace its own resolv.conf: `ip netns exec` bind-mounts
     /// /etc/netns/NAME/resolv.conf over /etc/resolv.conf.
     pub fn set_resolv_conf(&self, text: &str) {
+        self.set_etc("resolv.conf", text);
+    }
+
+    /// Give the namespace its own /etc/FILE (hosts, resolv.conf), bind-mounted the same way.
+    pub fn set_etc(&self, file: &str, text: &str) {
         let dir = format!("/etc/netns/{}", self.name);
         std::fs::create_dir_all(&dir).expect("create /etc/netns dir");
-        std::fs::File::create(format!("{dir}/resolv.conf"))
-            .and_then(|mut f| f.write_all(text.as_bytes()))
-            .expect("write resolv.conf");
+        std::fs::File::create(format!("{dir}/{file}")).and_then(|mut f| f.write_all(text.as_bytes())).expect("write");
     }
 }
 
