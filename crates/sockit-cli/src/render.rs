@@ -110,6 +110,9 @@ pub fn info(out: &mut (impl Write + ?Sized), h: &HostInfo) -> io::Result<()> {
         writeln!(out, "\nInterface {} ({})", i.name, notes.join(", "))?;
         for a in &i.ipv4 {
             writeln!(out, "  {:W$} {}/{}", "IP address", a.address, a.prefix)?;
+            if let Some(p) = a.peer {
+                writeln!(out, "  {:W$} {p} (point-to-point)", "Peer")?;
+            }
             writeln!(out, "  {:W$} {}", "Netmask", a.netmask)?;
             writeln!(out, "  {:W$} {}/{}", "Network", a.network, a.prefix)?;
             if let Some(b) = a.broadcast {
@@ -118,7 +121,11 @@ pub fn info(out: &mut (impl Write + ?Sized), h: &HostInfo) -> io::Result<()> {
             writeln!(out, "  {:W$} {} (class {})", "Kind", a.kind, a.class)?;
         }
         for a in &i.ipv6 {
-            writeln!(out, "  {:W$} {}/{} ({})", "IPv6 address", a.address, a.prefix, a.kind)?;
+            write!(out, "  {:W$} {}/{} ({})", "IPv6 address", a.address, a.prefix, a.kind)?;
+            match a.peer {
+                Some(p) => writeln!(out, ", peer {p}")?,
+                None => writeln!(out)?,
+            }
         }
         if i.ipv4.is_empty() && i.ipv6.is_empty() {
             writeln!(out, "  (no addresses)")?;

@@ -71,6 +71,9 @@ pub struct Ipv4Entry {
     pub kind: &'static str,
     /// Classful A–E.
     pub class: char,
+    /// The other end of a point-to-point link (`ip addr`'s `peer`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer: Option<IpAddr>,
 }
 
 /// An IPv6 address on an interface.
@@ -80,6 +83,9 @@ pub struct Ipv6Entry {
     pub prefix: u8,
     pub network: IpAddr,
     pub kind: &'static str,
+    /// The other end of a point-to-point link (`ip addr`'s `peer`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer: Option<IpAddr>,
 }
 
 /// A default router and the interface it is reached through.
@@ -130,13 +136,20 @@ pub fn host_info(opts: &InfoOptions) -> Result<HostInfo, HostError> {
     routers.sort_by_key(|r| r.address.is_ipv6());
     Ok(HostInfo {
         hostname: hostname(),
-        interfaces: raw.iter().map(interface).collect(),
+        interfaces: {
+            let peers = peers();
+            raw.iter().map(|i| interface(i, &peers)).collect()
+        },
         routers,
         dns: dns(&opts.resolv_conf)?,
     })
 }
 
-fn interface(i: &netdev::Interface) -> Interface {
+/// Point-to-point peers by (interface index, local address).
+type Peers = std::collections::HashMap<(u32, IpAddr), IpAddr>;
+
+fn interface(i: &netdev::Interface, peers: &Peers) -> Interface {
+    let peer = |a: IpAddr| peers.get(&(i.index, a)).copied();
     let ipv4 = i
         .ipv4
         .iter()
@@ -151,6 +164,7 @@ fn interface(i: &netdev::Interface) -> Interface {
                 broadcast: s.broadcast,
                 kind: addr::classify(cidr.addr).kind,
                 class: addr::classful(net.addr()),
+                peer: peer(cidr.addr),
             }
         })
         .collect();
@@ -164,6 +178,7 @@ fn interface(i: &netdev::Interface) -> Interface {
                 prefix: cidr.prefix,
                 network: cidr.network(),
                 kind: addr::classify(cidr.addr).kind,
+                peer: peer(cidr.addr),
             }
         })
         .collect();
@@ -178,6 +193,68 @@ fn interface(i: &netdev::Interface) -> Interface {
         ipv4,
         ipv6,
     }
+}
+
+/// The peers of point-to-point addresses: in the kernel's address dump, an address whose
+/// IFA_ADDRESS differs from its IFA_LOCAL has a peer (IFA_ADDRESS). Nothing if netlink fails.
+#[cfg(target_os = "linux")]
+fn peers() -> Peers {
+    use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload};
+    use netlink_packet_route::RouteNetlinkMessage;
+    use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+    let mut peers = Peers::new();
+    let Ok(mut sock) = netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_ROUTE) else { return peers };
+    if sock.bind_auto().is_err()
+        || socket2::SockRef::from(&sock).set_read_timeout(Some(std::time::Duration::from_secs(2))).is_err()
+    {
+        return peers;
+    }
+    let mut msg = NetlinkMessage::from(RouteNetlinkMessage::GetAddress(AddressMessage::default()));
+    msg.header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+    msg.header.sequence_number = 1;
+    msg.finalize();
+    let mut buf = vec![0; msg.buffer_len()];
+    msg.serialize(&mut buf);
+    if sock.send_to(&buf, &netlink_sys::SocketAddr::new(0, 0), 0).is_err() {
+        return peers;
+    }
+    // Datagrams of messages until the dump's end (or an error, or the timeout).
+    while let Ok((data, _)) = sock.recv_from_full() {
+        let mut at = 0;
+        while at < data.len() {
+            let Ok(m) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&data[at..]) else { return peers };
+            let len = m.header.length as usize;
+            match m.payload {
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewAddress(a)) => {
+                    let (mut address, mut local) = (None, None);
+                    for attr in &a.attributes {
+                        match attr {
+                            AddressAttribute::Address(ip) => address = Some(*ip),
+                            AddressAttribute::Local(ip) => local = Some(*ip),
+                            _ => {}
+                        }
+                    }
+                    if let (Some(address), Some(local)) = (address, local)
+                        && address != local
+                    {
+                        peers.insert((a.header.index, local), address);
+                    }
+                }
+                NetlinkPayload::Done(_) | NetlinkPayload::Error(_) => return peers,
+                _ => {}
+            }
+            if len == 0 {
+                return peers;
+            }
+            at += len.next_multiple_of(4);
+        }
+    }
+    peers
+}
+
+#[cfg(not(target_os = "linux"))]
+fn peers() -> Peers {
+    Peers::new()
 }
 
 /// gethostname(), as the lecture's `socket.gethostname()`.

@@ -144,7 +144,8 @@ fn exact_values_in_a_namespace() {
     ns.exec_ok(
         "ip link add d0 type veth peer name d1 && ip link set d1 up && ip link set d0 up && ip addr add 198.18.0.10/24 dev d0 && \
          ip addr add 198.18.0.200/30 dev d0 && ip -6 addr add 2001:db8:18::10/64 dev d0 nodad && \
-         ip route add default via 198.18.0.1 dev d0 && ip -6 route add default via 2001:db8:18::1 dev d0",
+         ip route add default via 198.18.0.1 dev d0 && ip -6 route add default via 2001:db8:18::1 dev d0 && \
+         ip addr add 198.18.0.5 peer 198.18.0.6/32 dev d1 && ip -6 addr add 2001:db8:19::1 peer 2001:db8:19::2/128 dev d1 nodad",
     );
     ns.set_resolv_conf("nameserver 198.18.0.53\nsearch lan.example\noptions trust-ad edns0 no-aaaa\n");
 
@@ -194,5 +195,26 @@ fn exact_values_in_a_namespace() {
         "{text}"
     );
     assert!(text.contains("Router        198.18.0.1 via d0\nRouter        2001:db8:18::1 via d0\n"), "{text}");
+    // Point-to-point peers, as `ip addr` shows them (they were left out).
+    let ip: Value =
+        serde_json::from_str(&run(ns.cmd("ip", &["-j", "addr", "show", "d1"]), b"", DEADLINE).ok()).expect("ip json");
+    let kernel: Vec<(String, String)> = ip[0]["addr_info"]
+        .as_array()
+        .expect("addr_info")
+        .iter()
+        .filter(|a| a["address"].is_string())
+        .map(|a| (a["local"].as_str().expect("local").to_string(), a["address"].as_str().expect("peer").to_string()))
+        .collect();
+    assert_eq!(kernel.len(), 2, "{ip}");
+    let d1 = v["interfaces"].as_array().expect("i").iter().find(|i| i["name"] == "d1").expect("d1").clone();
+    let ours: Vec<(String, String)> = ["ipv4", "ipv6"]
+        .iter()
+        .flat_map(|f| d1[f].as_array().expect("family").clone())
+        .filter(|a| a["peer"].is_string())
+        .map(|a| (a["address"].as_str().expect("a").to_string(), a["peer"].as_str().expect("p").to_string()))
+        .collect();
+    assert_eq!(ours, kernel);
+    assert!(text.contains("  IP address    198.18.0.5/32\n  Peer          198.18.0.6 (point-to-point)\n"), "{text}");
+    assert!(text.contains("  IPv6 address  2001:db8:19::1/128 (documentation), peer 2001:db8:19::2\n"), "{text}");
     assert!(text.contains("DNS servers   198.18.0.53 (from /etc/resolv.conf)\nSearch        lan.example\n"), "{text}");
 }
