@@ -323,8 +323,12 @@ pub fn scan(plan: &ScanPlan, json: bool) -> Outcome {
         let _ = ticker.join();
         pb.finish_and_clear();
         r
-    })
-    .map_err(|e| Fail::Runtime(render::advised(&e, e.hint())))?;
+    });
+    let totals = match totals {
+        Ok(t) => t,
+        Err(sockit::scan::ScanError::Net(e)) => return net_fail(e),
+        Err(e) => return Err(Fail::Runtime(render::advised(&e, e.hint()))),
+    };
     let written = match (failed, streams, json) {
         (Some(e), ..) => Err(e),
         (None, true, true) => render::json_event(&mut out, "totals", &totals),

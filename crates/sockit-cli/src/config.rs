@@ -330,8 +330,8 @@ fn discovery(d: &cli::DiscoveryArgs) -> Result<DiscoveryConfig> {
         .broadcast
         .iter()
         .map(|b| match Endpoint::parse(b) {
-            Ok(Endpoint { host: Some(Host::Ip(ip)), port }) => {
-                Ok(SocketAddr::new(ip, port.unwrap_or(d.discovery_port)))
+            Ok(Endpoint { host: Some(h @ (Host::Ip(_) | Host::Scoped(..))), port }) => {
+                address(&h, port.unwrap_or(d.discovery_port))
             }
             _ => Err(UsageError(format!("--broadcast '{b}' is not an address: write it like 192.168.1.255"))),
         })
@@ -367,6 +367,7 @@ fn bind_addr(bind: Option<&str>, port: u16) -> Result<SocketAddr> {
     let ip = match bind {
         Some(b) => match Endpoint::parse(b) {
             Ok(Endpoint { host: Some(Host::Ip(ip)), port: None }) => ip,
+            Ok(Endpoint { host: Some(h @ Host::Scoped(..)), port: None }) => return address(&h, port),
             _ => {
                 return Err(usage(format!(
                     "--bind: {}",
@@ -385,8 +386,19 @@ fn endpoint_addr(s: &str, flag: &str, default: SocketAddr) -> Result<SocketAddr>
         || UsageError(format!("{flag} '{s}' is not a port or an address: write 40000, 127.0.0.1:40000 or [::1]:40000"));
     match Endpoint::parse(s).map_err(|_| bad())? {
         Endpoint { host: None, port: Some(p) } => Ok(SocketAddr::new(default.ip(), p)),
-        Endpoint { host: Some(Host::Ip(ip)), port } => Ok(SocketAddr::new(ip, port.unwrap_or(default.port()))),
+        Endpoint { host: Some(h @ (Host::Ip(_) | Host::Scoped(..))), port } => {
+            address(&h, port.unwrap_or(default.port()))
+        }
         _ => Err(bad()),
+    }
+}
+
+/// An address, or an IPv6 address in a zone (whose interface must exist), with its port.
+fn address(host: &Host, port: u16) -> Result<SocketAddr> {
+    match host {
+        Host::Ip(ip) => Ok(SocketAddr::new(*ip, port)),
+        Host::Scoped(ip, zone) => sockit::net::scoped(*ip, zone, port).map_err(usage),
+        Host::Name(n) => Err(UsageError(format!("'{n}' is not an address"))),
     }
 }
 

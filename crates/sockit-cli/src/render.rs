@@ -184,6 +184,9 @@ fn hosts_line(s: &SubnetInfo) -> String {
 fn described(out: &mut (impl Write + ?Sized), d: &Described) -> io::Result<()> {
     let c = &d.classification;
     writeln!(out, "{:W$} {}", "Address", d.address)?;
+    if let Some(z) = &d.zone {
+        writeln!(out, "{:W$} {z} (the interface this address is on)", "Zone")?;
+    }
     writeln!(out, "{:W$} {}", "Kind", kind_line(c))?;
     writeln!(out, "{:W$} {}", "Private", yes_no(c.private))?;
     writeln!(out, "{:W$} {}", "Global", yes_no(c.globally_reachable))?;

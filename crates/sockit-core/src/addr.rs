@@ -25,6 +25,8 @@ pub enum AddrError {
     LeadingZero { input: String, octet: String },
     #[error("'{input}' is not an IPv4 or IPv6 address: write it like 192.168.1.10 or 2001:db8::1")]
     Invalid { input: String },
+    #[error("'{input}' has a zone that is not one: only IPv6 addresses take one, written like fe80::1%eth0")]
+    Zone { input: String },
     #[error("prefix '/{prefix}' is not a number: write a prefix length (/24) or a netmask (/255.255.255.0)")]
     BadPrefix { prefix: String },
     #[error("prefix /{prefix} is longer than the {max} bits of an {family} address: use /0 to /{max}")]

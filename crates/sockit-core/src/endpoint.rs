@@ -1,13 +1,16 @@
 //! The one parser for where to connect, bind or send: `HOST`, `HOST:PORT`, `[IPv6]:PORT`,
-//! `[IPv6]`, a bare IPv6 address, or `PORT` alone. No I/O: a name stays a name for the
-//! resolver.
+//! `[IPv6]`, a bare IPv6 address, or `PORT` alone; an IPv6 address may carry a zone
+//! (`fe80::1%eth0`, `[fe80::1%2]:80`), as nc and getaddrinfo take it. No I/O: a name stays a
+//! name for the resolver, a zone a name for the interface lookup.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
-/// A host as written: an address, or a name to resolve.
+/// A host as written: an address, an IPv6 address with a zone, or a name to resolve.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Host {
     Ip(IpAddr),
+    /// An IPv6 address and the interface (name or index) it is reached through.
+    Scoped(Ipv6Addr, String),
     Name(String),
 }
 
@@ -15,9 +18,21 @@ impl std::fmt::Display for Host {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Host::Ip(ip) => write!(f, "{ip}"),
+            Host::Scoped(ip, zone) => write!(f, "{ip}%{zone}"),
             Host::Name(n) => f.write_str(n),
         }
     }
+}
+
+/// `ADDR%ZONE`: an IPv6 address and a zone that can name an interface (letters, digits,
+/// `-_.@`, at most 15 bytes, as Linux interface names are), or its index.
+pub fn parse_scoped(s: &str) -> Option<(Ipv6Addr, String)> {
+    let (ip, zone) = s.split_once('%')?;
+    let ip: Ipv6Addr = ip.parse().ok()?;
+    let ok = !zone.is_empty()
+        && zone.len() <= 15
+        && zone.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'));
+    ok.then(|| (ip, zone.to_string()))
 }
 
 /// What an endpoint names; either part may be left to a default.
@@ -51,15 +66,21 @@ impl Endpoint {
         }
         if let Some(rest) = t.strip_prefix('[') {
             let (inner, after) = rest.split_once(']').ok_or_else(bad)?;
-            let ip: std::net::Ipv6Addr = inner.parse().map_err(|_| bad())?;
+            let host = match inner.parse::<Ipv6Addr>() {
+                Ok(ip) => Host::Ip(IpAddr::V6(ip)),
+                Err(_) => parse_scoped(inner).map(|(ip, zone)| Host::Scoped(ip, zone)).ok_or_else(bad)?,
+            };
             let port = match after {
                 "" => None,
                 p => Some(port(p.strip_prefix(':').ok_or_else(bad)?).map_err(|e| no_port(e, s))?),
             };
-            return Ok(Endpoint { host: Some(Host::Ip(IpAddr::V6(ip))), port });
+            return Ok(Endpoint { host: Some(host), port });
         }
         if let Ok(ip) = t.parse::<IpAddr>() {
             return Ok(Endpoint { host: Some(Host::Ip(ip)), port: None });
+        }
+        if let Some((ip, zone)) = parse_scoped(t) {
+            return Ok(Endpoint { host: Some(Host::Scoped(ip, zone)), port: None });
         }
         let (host, port) = match t.rsplit_once(':') {
             Some((h, p)) => (h, Some(port(p).map_err(|e| no_port(e, s))?)),
@@ -125,13 +146,29 @@ mod tests {
             ("[::1]", ip("::1"), None),
             ("[::1]:5353", ip("::1"), Some(5353)),
             ("fe80::1", ip("fe80::1"), None),
+            ("fe80::1%eth0", Some(Host::Scoped("fe80::1".parse().expect("ip"), "eth0".into())), None),
+            ("[fe80::1%2]:80", Some(Host::Scoped("fe80::1".parse().expect("ip"), "2".into())), Some(80)),
             ("localhost", name("localhost"), None),
             ("example.test:8080", name("example.test"), Some(8080)),
         ];
         for (s, host, port) in cases {
             assert_eq!(Endpoint::parse(s), Ok(Endpoint { host: host.clone(), port: *port }), "{s}");
         }
-        for bad in ["", "[::1", "[::1]x", "a b", "127.0.0.1:", "1.2.3.4:99999", "::1:x:", "host:port", "\x1b]0;x"] {
+        for bad in [
+            "",
+            "[::1",
+            "[::1]x",
+            "a b",
+            "127.0.0.1:",
+            "1.2.3.4:99999",
+            "::1:x:",
+            "host:port",
+            "\x1b]0;x",
+            "fe80::1%",
+            "1.2.3.4%eth0",
+            "fe80::1%a b",
+            "[fe80::1%x/y]:1",
+        ] {
             assert!(Endpoint::parse(bad).is_err(), "{bad:?}");
         }
         assert_eq!(

@@ -81,6 +81,8 @@ pub fn parse_ports(spec: &str) -> Result<Vec<u16>, SpecError> {
 pub enum Target {
     /// A host name, resolved before the scan.
     Name(String),
+    /// An IPv6 address in a zone (`fe80::1%eth0`): the interface is looked up before the scan.
+    Scoped(std::net::Ipv6Addr, String),
     /// Addresses: one, a CIDR block, or a range; `first..=last` as integers of the family.
     Block { family: Family, first: u128, last: u128 },
 }
@@ -115,6 +117,9 @@ impl Target {
             }
             return Ok(block(first, last));
         }
+        if let Some((ip, zone)) = crate::endpoint::parse_scoped(s) {
+            return Ok(Target::Scoped(ip, zone));
+        }
         match addr::parse_ip(s) {
             Ok(ip) => Ok(block(ip, ip)),
             // Looks like an address but is not one (300.1.2.3): say why.
@@ -127,15 +132,15 @@ impl Target {
     /// How many addresses the target names (a name counts as one).
     pub fn count(&self) -> u128 {
         match self {
-            Target::Name(_) => 1,
+            Target::Name(_) | Target::Scoped(..) => 1,
             Target::Block { first, last, .. } => (last - first).saturating_add(1),
         }
     }
 
-    /// The addresses of a block (nothing for a name).
+    /// The addresses of a block (nothing for a name or a zoned address).
     pub fn addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
         let (family, first, last) = match self {
-            Target::Name(_) => (Family::V4, 1, 0),
+            Target::Name(_) | Target::Scoped(..) => (Family::V4, 1, 0),
             Target::Block { family, first, last } => (*family, *first, *last),
         };
         // first > last (a name) yields nothing.
@@ -244,6 +249,8 @@ mod tests {
 pub struct ScannedHost {
     pub name: Option<String>,
     pub address: IpAddr,
+    /// The interface index of a zoned IPv6 address (0: none).
+    pub scope_id: u32,
 }
 
 /// Past this many addresses a scan needs `--yes`, and its report streams: only hosts with an

@@ -60,6 +60,10 @@ pub enum NetError {
     NeedsBroadcast { addr: SocketAddr },
     #[error("a datagram of {size} bytes is over the UDP limit of {limit} bytes: send less at a time")]
     TooLarge { size: usize, limit: usize },
+    #[error("no interface '{zone}' on this host: the zone after % is an interface name (ip link lists them) or index")]
+    NoZone { zone: String },
+    #[error("{addr} is a link-local address, which needs its interface: write it like fe80::1%eth0")]
+    NeedsZone { addr: SocketAddr },
     #[error(transparent)]
     Resolve(#[from] ResolveError),
     // The cause is part of the one line, not a separate `source` (which would print twice).
@@ -93,7 +97,13 @@ impl NetError {
 
     /// Whether the user must fix the command (exit 2) rather than the world (exit 1).
     pub fn is_usage(&self) -> bool {
-        matches!(self, NetError::NeedsBroadcast { .. } | NetError::TooLarge { .. })
+        matches!(
+            self,
+            NetError::NeedsBroadcast { .. }
+                | NetError::TooLarge { .. }
+                | NetError::NoZone { .. }
+                | NetError::NeedsZone { .. }
+        )
     }
 }
 
@@ -131,6 +141,7 @@ pub fn max_datagram(addr: &SocketAddr) -> usize {
 pub fn resolve_all(host: &Host, port: u16) -> Result<Vec<SocketAddr>, NetError> {
     match host {
         Host::Ip(ip) => Ok(vec![SocketAddr::new(*ip, port)]),
+        Host::Scoped(ip, zone) => Ok(vec![scoped(*ip, zone, port)?]),
         Host::Name(n) if n.eq_ignore_ascii_case("broadcast") => {
             Ok(vec![SocketAddr::new(IpAddr::V4(Ipv4Addr::BROADCAST), port)])
         }
@@ -142,6 +153,23 @@ pub fn resolve_all(host: &Host, port: u16) -> Result<Vec<SocketAddr>, NetError> 
     }
 }
 
+/// The index of the interface a zone names: a number is the index itself, a name is looked up.
+pub fn zone_index(zone: &str) -> Result<u32, NetError> {
+    if let Ok(index) = zone.parse::<u32>() {
+        return Ok(index);
+    }
+    netdev::get_interfaces()
+        .into_iter()
+        .find(|i| i.name == zone)
+        .map(|i| i.index)
+        .ok_or_else(|| NetError::NoZone { zone: zone.to_string() })
+}
+
+/// An IPv6 address in a zone, as a socket address.
+pub fn scoped(ip: std::net::Ipv6Addr, zone: &str, port: u16) -> Result<SocketAddr, NetError> {
+    Ok(SocketAddr::V6(std::net::SocketAddrV6::new(ip, port, 0, zone_index(zone)?)))
+}
+
 /// The first address `resolve_all` gives.
 pub fn resolve_one(host: &Host, port: u16) -> Result<SocketAddr, NetError> {
     resolve_all(host, port)?
@@ -150,8 +178,17 @@ pub fn resolve_one(host: &Host, port: u16) -> Result<SocketAddr, NetError> {
         .ok_or_else(|| NetError::io(format!("{host}"), io::Error::other("no address")))
 }
 
+/// Whether `e` is the kernel refusing a link-local IPv6 address given without its zone.
+fn zone_missing(addr: SocketAddr, e: &io::Error) -> bool {
+    matches!(addr, SocketAddr::V6(a) if a.scope_id() == 0 && a.ip().segments()[0] & 0xffc0 == 0xfe80)
+        && e.raw_os_error() == Some(libc::EINVAL)
+}
+
 /// The error for a failed bind, with the fix.
 pub fn bind_error(addr: SocketAddr, e: io::Error) -> NetError {
+    if zone_missing(addr, &e) {
+        return NetError::NeedsZone { addr };
+    }
     match e.kind() {
         io::ErrorKind::AddrInUse => NetError::InUse { addr },
         io::ErrorKind::PermissionDenied => NetError::Privileged { addr },
@@ -161,6 +198,9 @@ pub fn bind_error(addr: SocketAddr, e: io::Error) -> NetError {
 
 /// The error for a failed connect.
 pub fn connect_error(addr: SocketAddr, e: io::Error, timeout: Option<std::time::Duration>) -> NetError {
+    if zone_missing(addr, &e) {
+        return NetError::NeedsZone { addr };
+    }
     match e.kind() {
         io::ErrorKind::ConnectionRefused => NetError::Refused { addr },
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {

@@ -70,7 +70,7 @@ fn decode(v: u8) -> PortState {
 
 /// Shared by the workers.
 struct Shared<'a> {
-    addrs: &'a [IpAddr],
+    addrs: &'a [SocketAddr],
     cfg: &'a ScanConfig,
     order: Permutation,
     next: AtomicU64,
@@ -82,7 +82,9 @@ struct Shared<'a> {
 impl Shared<'_> {
     fn target(&self, job: u64) -> SocketAddr {
         let ports = self.cfg.ports.len() as u64;
-        SocketAddr::new(self.addrs[(job / ports) as usize], self.cfg.ports[(job % ports) as usize])
+        let mut target = self.addrs[(job / ports) as usize];
+        target.set_port(self.cfg.ports[(job % ports) as usize]);
+        target
     }
 
     fn record(&self, job: u64, state: PortState) {
@@ -97,9 +99,9 @@ impl Shared<'_> {
     }
 }
 
-/// Scan every port of `cfg.ports` on every address. `done` counts finished probes, for a
+/// Scan every port of `cfg.ports` on every address (whose ports are ignored). `done` counts finished probes, for a
 /// progress display.
-pub fn scan(addrs: &[IpAddr], cfg: &ScanConfig, done: &AtomicU64) -> io::Result<ScanOutcome> {
+pub fn scan(addrs: &[SocketAddr], cfg: &ScanConfig, done: &AtomicU64) -> io::Result<ScanOutcome> {
     let start = Instant::now();
     let jobs = addrs.len() as u64 * cfg.ports.len() as u64;
     let shared = Shared {
@@ -455,6 +457,8 @@ pub struct ScanPlan {
 pub enum ScanError {
     #[error(transparent)]
     Resolve(#[from] crate::resolve::ResolveError),
+    #[error(transparent)]
+    Net(#[from] crate::net::NetError),
     #[error("scan: {0}")]
     Io(#[from] io::Error),
     #[error(
@@ -499,10 +503,15 @@ pub fn run(
     host: &mut dyn FnMut(sockit_core::scan::HostReport) -> bool,
 ) -> Result<sockit_core::scan::ScanTotals, ScanError> {
     use sockit_core::scan::{HostReport, ScannedHost, Target};
+    // Names and zones, looked up before a probe is sent.
     let mut resolved = Vec::new();
     for t in &plan.targets {
-        if let Target::Name(n) = t {
-            resolved.push(crate::resolve::system_lookup(n, crate::resolve::Families::Both)?.addresses[0]);
+        match t {
+            Target::Name(n) => {
+                resolved.push((crate::resolve::system_lookup(n, crate::resolve::Families::Both)?.addresses[0], 0))
+            }
+            Target::Scoped(ip, zone) => resolved.push((IpAddr::V6(*ip), crate::net::zone_index(zone)?)),
+            Target::Block { .. } => {}
         }
     }
     let limit = crate::net::raise_fd_limit();
@@ -522,7 +531,13 @@ pub fn run(
     // Scan the group and hand on its hosts; false when the reader has gone.
     let mut flush =
         |group: &mut Vec<ScannedHost>, totals: &mut sockit_core::scan::ScanTotals| -> Result<bool, ScanError> {
-            let addrs: Vec<IpAddr> = group.iter().map(|h| h.address).collect();
+            let addrs: Vec<SocketAddr> = group
+                .iter()
+                .map(|h| match h.address {
+                    IpAddr::V6(ip) => SocketAddr::V6(std::net::SocketAddrV6::new(ip, 0, 0, h.scope_id)),
+                    v4 => SocketAddr::new(v4, 0),
+                })
+                .collect();
             let outcome = scan(&addrs, &cfg, done).map_err(|e| {
                 if is_resource_shortage(&e) {
                     let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
@@ -545,10 +560,13 @@ pub fn run(
     let mut names = resolved.into_iter();
     'targets: for (spec, t) in plan.specs.iter().zip(&plan.targets) {
         let hosts: Box<dyn Iterator<Item = ScannedHost>> = match t {
-            Target::Name(_) => {
-                Box::new(names.next().map(|address| ScannedHost { name: Some(spec.clone()), address }).into_iter())
-            }
-            block => Box::new(block.addresses().map(|address| ScannedHost { name: None, address })),
+            Target::Name(_) | Target::Scoped(..) => Box::new(
+                names
+                    .next()
+                    .map(|(address, scope_id)| ScannedHost { name: Some(spec.clone()), address, scope_id })
+                    .into_iter(),
+            ),
+            block => Box::new(block.addresses().map(|address| ScannedHost { name: None, address, scope_id: 0 })),
         };
         for h in hosts {
             group.push(h);

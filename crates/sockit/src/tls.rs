@@ -287,7 +287,12 @@ impl ClientTls {
             Some(pin) => pinned_config(pin)?,
             None => client_config(self.ca.as_deref(), self.insecure)?,
         };
-        Ok(Connector { config, name: server_name(&host.to_string())? })
+        // A zone is for routing, not for the certificate: the address is the name checked.
+        let name = match host {
+            sockit_core::endpoint::Host::Scoped(ip, _) => ip.to_string(),
+            other => other.to_string(),
+        };
+        Ok(Connector { config, name: server_name(&name)? })
     }
 }
 

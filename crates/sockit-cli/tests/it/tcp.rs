@@ -507,6 +507,55 @@ fn ipv6_both_ends() {
     assert_eq!(got, "over IPv6\n");
 }
 
+/// Zone ids (`fe80::a%z0`), as nc.openbsd takes them: a link-local listener bound in its zone,
+/// reached by `tcp connect`, nc and `scan`; without the zone, one line saying what is missing.
+/// A namespace of the test's own holds the link.
+#[test]
+fn zone_ids_name_the_interface() {
+    let Some(ns) = crate::util::Netns::new("zone") else { return };
+    ns.exec_ok(
+        "ip link add z0 type veth peer name z1 && ip link set z1 up && ip link set z0 up && \
+         ip -6 addr add fe80::a/64 dev z0 nodad",
+    );
+    let (mut l, port, _err) = listening(ns.cmd(sockit_bin(), &["tcp", "listen", "0", "--bind", "fe80::a%z0"]));
+    drop(l.0.stdin.take());
+    let port = port.to_string();
+    let out = run(ns.cmd(sockit_bin(), &["tcp", "connect", "fe80::a%z0", &port]), b"through the zone\n", DEADLINE);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut got = String::new();
+    l.0.stdout.take().expect("stdout").read_to_string(&mut got).expect("read");
+    assert_eq!(got, "through the zone\n");
+
+    // A Python listener in the zone: nc.openbsd and sockit's scan find it by the same name.
+    let code = "import socket, sys\ns = socket.socket(socket.AF_INET6)\n\
+                s.bind(('fe80::a', 0, 0, socket.if_nametoindex('z0'))); s.listen(8)\n\
+                print(s.getsockname()[1], flush=True)\nwhile True:\n    c, _ = s.accept(); c.sendall(b'hi\\n'); c.close()\n";
+    let mut py = Proc(ns.cmd("python3", &["-c", code]).stdout(Stdio::piped()).spawn().expect("python3"));
+    let mut p = String::new();
+    BufReader::new(py.0.stdout.take().expect("stdout")).read_line(&mut p).expect("port");
+    let p = p.trim().to_string();
+    if have("nc.openbsd") {
+        let out = run(ns.cmd("nc.openbsd", &["-d", "fe80::a%z0", &p]), b"", DEADLINE);
+        assert_eq!(out.stdout(), "hi\n", "{}", out.stderr);
+    }
+    let out = run(ns.cmd(sockit_bin(), &["tcp", "connect", "[fe80::a%z0]", &p]), b"", DEADLINE);
+    assert_eq!(out.stdout(), "hi\n", "{}", out.stderr);
+    let v = run(ns.cmd(sockit_bin(), &["--json", "scan", "fe80::a%z0", "-p", &p]), b"", DEADLINE).json();
+    assert_eq!((v["hosts"][0]["name"].as_str(), v["hosts"][0]["open"].as_u64()), (Some("fe80::a%z0"), Some(1)));
+    let out = run(ns.cmd(sockit_bin(), &["tcp", "connect", "fe80::a", &p]), b"", DEADLINE);
+    assert_eq!(
+        out.fails(2),
+        format!("sockit: [fe80::a]:{p} is a link-local address, which needs its interface: write it like fe80::1%eth0")
+    );
+    let out = run(ns.cmd(sockit_bin(), &["tcp", "connect", "fe80::a%z9", &p]), b"", DEADLINE);
+    assert_eq!(
+        out.fails(2),
+        "sockit: no interface 'z9' on this host: the zone after % is an interface name (ip link lists them) or index"
+    );
+    let line = sockit(&["addr", "fe80::a%z0/64"]).ok();
+    assert!(line.starts_with("Address       fe80::a\nZone          z0 (the interface this address is on)\n"), "{line}");
+}
+
 #[test]
 fn errors_are_one_line() {
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind");

@@ -39,6 +39,9 @@ pub struct Described {
     pub input: String,
     pub address: IpAddr,
     pub family: Family,
+    /// The zone written after `%` (`fe80::1%eth0`): the interface a link-local address is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
     pub classification: Classification,
     /// The IPv4 address an IPv4-mapped or -compatible IPv6 address carries, described.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -103,11 +106,27 @@ fn ser_split<S: serde::Serializer>(v: &Option<Vec<Cidr>>, s: S) -> Result<S::Ok,
     s.collect_seq(v.iter().flatten().map(|c| SplitEntry { cidr: c.to_string(), subnet: subnet(c) }))
 }
 
-fn describe(input: &str, c: &Cidr) -> Described {
+/// An address with an IPv6 zone (`fe80::1%eth0`, `fe80::1%eth0/64`, as Python's ipaddress
+/// takes them): the address (and prefix) without it, and the zone.
+fn unzoned(s: &str) -> Result<(String, Option<String>), AddrError> {
+    let s = s.trim();
+    let (left, prefix) = match s.split_once('/') {
+        Some((l, p)) => (l, Some(p)),
+        None => (s, None),
+    };
+    if !left.contains('%') {
+        return Ok((s.to_string(), None));
+    }
+    let (ip, zone) = crate::endpoint::parse_scoped(left).ok_or_else(|| AddrError::Zone { input: s.to_string() })?;
+    Ok((prefix.map_or_else(|| ip.to_string(), |p| format!("{ip}/{p}")), Some(zone)))
+}
+
+fn describe(input: &str, c: &Cidr, zone: Option<String>) -> Described {
     Described {
         input: input.trim().to_string(),
         address: c.addr,
         family: c.family(),
+        zone,
         classification: classify(c.addr),
         ipv4: super::embedded_ipv4(c.addr)
             .map(|v4| Box::new(Embedded { address: v4, classification: classify(IpAddr::V4(v4)) })),
@@ -119,14 +138,16 @@ fn describe(input: &str, c: &Cidr) -> Described {
 /// answer, with `Plan::unallocated` > 0.
 pub fn report(q: &AddrQuery) -> Result<AddrReport, QueryError> {
     let first_s = q.inputs.first().map_or("", String::as_str);
-    let first = Cidr::parse(first_s)?;
+    let (first_unzoned, first_zone) = unzoned(first_s)?;
+    let first = Cidr::parse(&first_unzoned)?;
     let example = || format!("{}/24", first.addr);
     let needs_prefix = |what| QueryError::NeedsPrefix { what, example: example() };
-    let mut out = AddrReport { addresses: vec![describe(first_s, &first)], compare: vec![], split: None, plan: None };
+    let mut out =
+        AddrReport { addresses: vec![describe(first_s, &first, first_zone)], compare: vec![], split: None, plan: None };
     let rest = &q.inputs[1.min(q.inputs.len())..];
     if first.prefix_given {
         for s in rest {
-            let other = parse_ip(s)?;
+            let other = parse_ip(&unzoned(s)?.0)?;
             out.compare.push(Comparison {
                 address: other,
                 route: route_to(&first, other),
@@ -135,7 +156,8 @@ pub fn report(q: &AddrQuery) -> Result<AddrReport, QueryError> {
         }
     } else {
         for s in rest {
-            out.addresses.push(describe(s, &Cidr::parse(s)?));
+            let (address, zone) = unzoned(s)?;
+            out.addresses.push(describe(s, &Cidr::parse(&address)?, zone));
         }
     }
     if let Some(p) = q.split {
@@ -191,6 +213,19 @@ mod tests {
         assert_eq!(p.allocations[0].last_host, Some("10.0.0.30".parse().expect("ip")));
         plan.hosts = vec![126, 126];
         assert!(report(&plan).expect("report").plan.expect("plan").free.is_empty());
+    }
+
+    #[test]
+    fn zones_are_kept_apart_from_the_address() {
+        let r = report(&q(&["fe80::1%eth0/64", "fe80::2%eth0"])).expect("report");
+        assert_eq!(r.addresses[0].zone.as_deref(), Some("eth0"));
+        assert_eq!(r.addresses[0].subnet.as_ref().map(|s| s.prefix), Some(64));
+        assert_eq!(r.compare[0].route, Route::Direct);
+        let r = report(&q(&["fe80::1%2", "::1"])).expect("report");
+        assert_eq!((r.addresses[0].zone.as_deref(), r.addresses[1].zone.as_deref()), (Some("2"), None));
+        for bad in ["10.0.0.1%eth0", "fe80::1%", "fe80::1%a b"] {
+            assert!(report(&q(&[bad])).is_err(), "{bad}");
+        }
     }
 
     #[test]
