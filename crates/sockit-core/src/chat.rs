@@ -368,6 +368,10 @@ pub struct ServerInfo {
     /// client joins there rather than where the reply came from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub addr: Option<std::net::IpAddr>,
+    /// The server's identity for this run: one server heard over IPv4 and IPv6 (or on two
+    /// interfaces) is one server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 /// The reply to a probe of `probe_len` bytes: never longer than the probe, so a spoofed
@@ -375,8 +379,9 @@ pub struct ServerInfo {
 pub fn reply(info: &ServerInfo, probe_len: usize) -> Option<Vec<u8>> {
     let tls = if info.tls { " tls=1" } else { "" };
     let addr = info.addr.map_or(String::new(), |a| format!(" addr={a}"));
+    let id = info.id.as_ref().map_or(String::new(), |i| format!(" id={i}"));
     let head =
-        format!("{REPLY_MAGIC} port={} users={} version={}{tls}{addr} room=", info.port, info.users, info.version);
+        format!("{REPLY_MAGIC} port={} users={} version={}{tls}{addr}{id} room=", info.port, info.users, info.version);
     if head.len() + 1 > probe_len {
         return None;
     }
@@ -399,8 +404,15 @@ pub fn parse_reply(datagram: &[u8]) -> Option<ServerInfo> {
     let text = std::str::from_utf8(datagram).ok()?.trim_end_matches('\n');
     let rest = text.strip_prefix(REPLY_MAGIC)?.strip_prefix(' ')?;
     let (fields, room) = rest.split_once("room=")?;
-    let mut info =
-        ServerInfo { room: room.to_string(), port: 0, users: 0, version: String::new(), tls: false, addr: None };
+    let mut info = ServerInfo {
+        room: room.to_string(),
+        port: 0,
+        users: 0,
+        version: String::new(),
+        tls: false,
+        addr: None,
+        id: None,
+    };
     for kv in fields.split_whitespace() {
         match kv.split_once('=')? {
             ("port", v) => info.port = v.parse().ok()?,
@@ -408,6 +420,7 @@ pub fn parse_reply(datagram: &[u8]) -> Option<ServerInfo> {
             ("version", v) => info.version = v.to_string(),
             ("tls", v) => info.tls = v == "1",
             ("addr", v) => info.addr = Some(v.parse().ok()?),
+            ("id", v) if v.len() <= 32 && v.bytes().all(|b| b.is_ascii_hexdigit()) => info.id = Some(v.to_string()),
             _ => {}
         }
     }
@@ -529,8 +542,10 @@ mod tests {
             version: "0.1.0".into(),
             tls: false,
             addr: None,
+            id: Some("0123456789abcdef".into()),
         };
         let r = reply(&info, PROBE_SIZE).expect("fits");
+        assert!(String::from_utf8_lossy(&r).contains(" id=0123456789abcdef room="));
         assert!(r.len() <= PROBE_SIZE);
         assert_eq!(parse_reply(&r), Some(info.clone()));
         let long = ServerInfo { room: "r".repeat(2000), ..info.clone() };

@@ -622,7 +622,9 @@ s.sendall(b"/quit\n")
 fn discovery_across_a_lan() {
     let Some(lan) = Lan::new("chat", 3) else { return };
     let hosts = &lan.hosts;
-    let server = Server::start_cmd(hosts[0].cmd(sockit_bin(), &["chat", "serve", "--name", "lan-room"]));
+    // On every address of both families, so IPv6 clients can be in the room too.
+    let server =
+        Server::start_cmd(hosts[0].cmd(sockit_bin(), &["chat", "serve", "--name", "lan-room", "--bind", "::"]));
     assert_eq!(server.port, 40000);
     for h in &hosts[1..] {
         let out = run(h.cmd(sockit_bin(), &["chat", "discover", "--json", "--timeout", "1"]), b"", DEADLINE);
@@ -640,10 +642,31 @@ fn discovery_across_a_lan() {
     assert_eq!(out.json()["servers"][0]["address"], "198.18.0.1:40000", "{}", out.stderr);
     let out = run(hosts[2].cmd(sockit_bin(), &["chat", "join", "--timeout", "1"]), b"hi\n", DEADLINE);
     assert!(out.stdout().starts_with("* welcome to lan-room"), "{}", out.stderr);
+    // IPv6 has no broadcast: the all-nodes group of the link finds the room at its link-local
+    // address, in the zone the reply came from, and joining there works (it was "os error 97").
+    let out = run(
+        hosts[1].cmd(sockit_bin(), &["chat", "discover", "--json", "--timeout", "1", "--broadcast", "ff02::1%eth0"]),
+        b"",
+        DEADLINE,
+    );
+    let v = out.json();
+    let servers = v["servers"].as_array().expect("servers");
+    assert_eq!(servers.len(), 1, "{v}");
+    let address = servers[0]["address"].as_str().expect("address").to_string();
+    let index = run(hosts[1].cmd("cat", &["/sys/class/net/eth0/ifindex"]), b"", DEADLINE).ok();
+    assert!(address.starts_with("[fe80::") && address.ends_with(&format!("%{}]:40000", index.trim())), "{address}");
+    let out = run(hosts[1].cmd(sockit_bin(), &["chat", "join", &address]), b"hello over IPv6\n", DEADLINE);
+    assert!(out.stdout().starts_with("* welcome to lan-room"), "{}", out.stderr);
+    // By default both families are probed, and a server heard over both is one server.
+    let out = run(hosts[1].cmd(sockit_bin(), &["chat", "discover", "--json", "--timeout", "1"]), b"", DEADLINE);
+    let v = out.json();
+    assert_eq!(v["servers"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["servers"][0]["address"], "198.18.0.1:40000");
     // No room at all: the error names where the probe went.
     drop(server);
     let line = run(hosts[2].cmd(sockit_bin(), &["chat", "join", "--timeout", "0.5"]), b"", DEADLINE).fails(1);
-    assert!(line.contains("(sent to 127.255.255.255:40000, 198.18.0.255:40000)"), "{line}");
+    assert!(line.contains("(sent to 127.255.255.255:40000, 198.18.0.255:40000, [ff02::1%"), "{line}");
+    assert!(line.contains("]:40000, [::1]:40000)"), "{line}");
 }
 
 #[test]
@@ -933,4 +956,10 @@ fn a_room_bound_to_one_address_is_advertised_there() {
         DEADLINE,
     );
     assert!(out.stdout().starts_with("* welcome to six,"), "{}", out.stderr);
+    // Probed over IPv6 too (it failed with "os error 97"), and heard over both it is one room.
+    let v = sockit(&["chat", "discover", "--json", "--broadcast", "::1", "--discovery-port", &d]).json();
+    assert_eq!(v["servers"][0]["address"], format!("[::1]:{}", s.port), "{v}");
+    let both = ["chat", "discover", "--json", "--broadcast", "::1", "--broadcast", "127.0.0.1", "--discovery-port", &d];
+    let v = sockit(&both).json();
+    assert_eq!(v["servers"].as_array().map(Vec::len), Some(1), "{v}");
 }

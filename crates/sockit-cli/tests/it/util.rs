@@ -372,7 +372,7 @@ pub fn wait_listening(port: u16) {
 
 /// A LAN of its own: `n` hosts in namespaces on a bridge (in a switch namespace), with
 /// addresses 198.18.0.1..n/24 on eth0 and a default route, so that 255.255.255.255 has
-/// somewhere to go inside them. Everything is removed when dropped.
+/// somewhere to go inside them, and IPv6 link-local addresses usable at once (no DAD). Everything is removed when dropped.
 #[derive(Debug)]
 pub struct Lan {
     pub hosts: Vec<Netns>,
@@ -397,8 +397,8 @@ impl Lan {
             sh(&format!("ip link add {a} netns {} type veth peer name {b} netns {}", h.name, switch.name));
             switch.exec_ok(&format!("ip link set {b} master br0 && ip link set {b} up"));
             h.exec_ok(&format!(
-                "ip link set {a} name eth0 && ip link set eth0 up && ip addr add 198.18.0.{}/24 dev eth0 && \
-                 ip route add default via 198.18.0.254 dev eth0",
+                "ip link set {a} name eth0 && sysctl -qw net.ipv6.conf.eth0.accept_dad=0 && ip link set eth0 up && \
+                 ip addr add 198.18.0.{}/24 dev eth0 && ip route add default via 198.18.0.254 dev eth0",
                 i + 1
             ));
         }

@@ -19,8 +19,9 @@ pub struct Found {
 /// Where to probe and how long to listen for replies.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DiscoveryConfig {
-    /// Broadcast or unicast addresses, on the servers' discovery port; none: every
-    /// interface's broadcast address, loopback's, and 255.255.255.255, on `port`.
+    /// Broadcast, multicast or unicast addresses, on the servers' discovery port; none: every
+    /// interface's broadcast address, loopback's and 255.255.255.255, and over IPv6 the
+    /// all-nodes group ff02::1 on every interface with IPv6 and ::1, on `port`.
     pub targets: Vec<SocketAddr>,
     /// The servers' discovery port, for the default targets.
     pub port: u16,
@@ -35,14 +36,20 @@ impl DiscoveryConfig {
             return self.targets.clone();
         }
         let mut targets = vec![SocketAddr::from(([255, 255, 255, 255], self.port))];
-        if let Ok(info) = crate::host::host_info(&crate::host::InfoOptions::default()) {
-            for a in info.interfaces.iter().flat_map(|i| &i.ipv4) {
-                if let Some(b) = a.broadcast {
-                    targets.push(SocketAddr::new(b, self.port));
-                }
+        let interfaces = crate::host::host_info(&crate::host::InfoOptions::default()).map(|h| h.interfaces);
+        let interfaces = interfaces.unwrap_or_default();
+        for a in interfaces.iter().flat_map(|i| &i.ipv4) {
+            if let Some(b) = a.broadcast {
+                targets.push(SocketAddr::new(b, self.port));
             }
         }
         targets.push(SocketAddr::from(([127, 255, 255, 255], self.port)));
+        // IPv6 has no broadcast: the link's all-nodes group reaches every host on it.
+        for i in interfaces.iter().filter(|i| i.up && !i.loopback && !i.ipv6.is_empty()) {
+            let all_nodes = std::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+            targets.push(SocketAddr::V6(std::net::SocketAddrV6::new(all_nodes, self.port, 0, i.index)));
+        }
+        targets.push(SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, self.port)));
         let mut unique = Vec::with_capacity(targets.len());
         for t in targets {
             if !unique.contains(&t) {
@@ -61,16 +68,26 @@ pub struct Discovery {
     pub probed: Vec<SocketAddr>,
 }
 
-/// Probe each target and collect the replies that arrive in time, one per server, in address
-/// order. A target the probe cannot be sent to (no route to it) is passed over, as long as
-/// one can be reached.
+/// Probe each target and collect the replies that arrive in time, one per server (a server
+/// heard over IPv4 and IPv6 is listed once, at its IPv4 address), in address order. A target
+/// the probe cannot be sent to (no route to it, no IPv6 here) is passed over, as long as one
+/// can be reached.
 pub fn discover(cfg: &DiscoveryConfig) -> Result<Discovery, NetError> {
-    let sock = UdpSocket::bind("0.0.0.0:0").map_err(|e| NetError::io("discovery socket", e))?;
-    sock.set_broadcast(true).map_err(|e| NetError::io("SO_BROADCAST", e))?;
+    let v4 = UdpSocket::bind("0.0.0.0:0").map_err(|e| NetError::io("discovery socket", e))?;
+    v4.set_broadcast(true).map_err(|e| NetError::io("SO_BROADCAST", e))?;
+    let v6 = UdpSocket::bind("[::]:0").ok();
     let probe = chat::probe();
     let mut probed = Vec::new();
     let mut last_err = None;
     for t in cfg.probe_targets() {
+        let sock = match (t, &v6) {
+            (SocketAddr::V4(_), _) => &v4,
+            (SocketAddr::V6(_), Some(v6)) => v6,
+            (SocketAddr::V6(_), None) => {
+                last_err = Some(NetError::io(format!("probe to {t}"), std::io::Error::other("no IPv6 on this host")));
+                continue;
+            }
+        };
         match sock.send_to(&probe, t) {
             Ok(_) => probed.push(t),
             Err(e) => last_err = Some(NetError::io(format!("probe to {t}"), e)),
@@ -79,18 +96,50 @@ pub fn discover(cfg: &DiscoveryConfig) -> Result<Discovery, NetError> {
     if probed.is_empty() {
         return Err(last_err.unwrap_or_else(|| NetError::io("discovery", std::io::Error::other("nowhere to probe"))));
     }
-    let mut found: Vec<Found> = Vec::new();
-    crate::net::recv_until(&sock, Instant::now() + cfg.wait, |data, from| {
-        if let Some(info) = chat::parse_reply(data) {
-            let address = SocketAddr::new(info.addr.unwrap_or(from.ip()), info.port);
-            if !found.iter().any(|f| f.address == address) {
-                found.push(Found { address, info });
+    let deadline = Instant::now() + cfg.wait;
+    let heard = std::sync::Mutex::new(Vec::new());
+    let listen = |sock: &UdpSocket| {
+        crate::net::recv_until(sock, deadline, |data, from| {
+            if let Some(info) = chat::parse_reply(data) {
+                heard
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(Found { address: joinable(&info, from), info });
             }
-        }
-        Ok(())
+            Ok(())
+        })
+    };
+    std::thread::scope(|s| {
+        let other = v6.as_ref().map(|v6| s.spawn(|| listen(v6)));
+        let here = listen(&v4);
+        let there = other.map_or(Ok(0), |t| t.join().unwrap_or(Ok(0)));
+        here.and(there)
     })?;
-    found.sort_by_key(|f| f.address);
+    let mut heard = heard.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    heard.sort_by_key(|f| f.address);
+    let mut found: Vec<Found> = Vec::new();
+    for f in heard {
+        let same = |g: &Found| match (&g.info.id, &f.info.id) {
+            (Some(a), Some(b)) => a == b,
+            _ => g.address == f.address,
+        };
+        if !found.iter().any(same) {
+            found.push(f);
+        }
+    }
     Ok(Discovery { found, probed })
+}
+
+/// Where to join a server that replied from `from`: the address it advertises, or the one it
+/// replied from; a link-local address keeps the interface the reply came in on.
+fn joinable(info: &ServerInfo, from: SocketAddr) -> SocketAddr {
+    let ip = info.addr.unwrap_or(from.ip());
+    match (ip, from) {
+        (std::net::IpAddr::V6(ip), SocketAddr::V6(f)) if ip.segments()[0] & 0xffc0 == 0xfe80 => {
+            SocketAddr::V6(std::net::SocketAddrV6::new(ip, info.port, 0, f.scope_id()))
+        }
+        (ip, _) => SocketAddr::new(ip, info.port),
+    }
 }
 
 /// Answer discovery probes on `sock` until `stop`, with what `info` says at the time; a reply
@@ -155,7 +204,15 @@ mod tests {
     fn found(room: &str, port: u16) -> Found {
         Found {
             address: SocketAddr::from(([127, 0, 0, 1], port)),
-            info: ServerInfo { room: room.into(), port, users: 2, version: "1".into(), tls: false, addr: None },
+            info: ServerInfo {
+                room: room.into(),
+                port,
+                users: 2,
+                version: "1".into(),
+                tls: false,
+                addr: None,
+                id: None,
+            },
         }
     }
 

@@ -394,6 +394,19 @@ pub enum Stopped {
     Asked,
 }
 
+/// An IPv6-only UDP socket on `port` of every IPv6 address, sharing the port as the IPv4 one
+/// does; `None` (and a note in the log) where the host has no IPv6.
+fn discovery_socket_v6(port: u16) -> Option<std::net::UdpSocket> {
+    let make = || -> std::io::Result<socket2::Socket> {
+        let s = socket2::Socket::new(socket2::Domain::IPV6, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
+        s.set_only_v6(true)?;
+        s.set_reuse_address(true)?;
+        s.bind(&SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, port)).into())?;
+        Ok(s)
+    };
+    make().map(Into::into).map_err(|e| tracing::info!(error = %e, "no IPv6 discovery")).ok()
+}
+
 /// Run a chat server on a runtime of its own until `stop`: bind, say so through `started`,
 /// hand every console event to `console` (from a task of its own), then tell everyone
 /// goodbye and close.
@@ -425,6 +438,14 @@ pub fn run(
         }
         None => None,
     };
+    // IPv6 has no broadcast: for a room that takes IPv6 clients (bound to :: or an IPv6
+    // address), an IPv6-only socket on the same port hears probes sent to the all-nodes group
+    // (ff02::1) and to ::1. A room on IPv4 alone answers over IPv4 alone.
+    let udp6 = udp
+        .as_ref()
+        .and_then(|u| u.local_addr().ok())
+        .filter(|_| local.is_ipv6())
+        .and_then(|a| discovery_socket_v6(a.port()));
     let (tls, fingerprint) = match &cfg.tls {
         Some(t) => {
             let (config, fp) = crate::tls::server_config_for(t, local)?;
@@ -454,13 +475,11 @@ pub fn run(
     rt.block_on(async move {
         listener.set_nonblocking(true).map_err(io)?;
         let listener = TcpListener::from_std(listener).map_err(io)?;
-        let udp = match udp {
-            Some(u) => {
-                u.set_nonblocking(true).map_err(io)?;
-                Some(UdpSocket::from_std(u).map_err(io)?)
-            }
-            None => None,
-        };
+        let mut discovery = Vec::new();
+        for u in udp.into_iter().chain(udp6) {
+            u.set_nonblocking(true).map_err(io)?;
+            discovery.push(UdpSocket::from_std(u).map_err(io)?);
+        }
         let (tx, mut rx) = mpsc::channel::<Event>(65_536);
         let console = tokio::spawn(async move {
             while let Some(e) = rx.recv().await {
@@ -485,19 +504,19 @@ pub fn run(
             };
             let _ = stopped_tx.send(why);
         };
-        serve(listener, server_cfg, tx, udp, shutdown).await;
+        serve(listener, server_cfg, tx, discovery, shutdown).await;
         let _ = console.await;
         Ok(stopped_rx.try_recv().unwrap_or(Stopped::Asked))
     })
 }
 
 /// Serve until `shutdown` completes; then tell everyone and close, waiting for every client's
-/// task to end. With `discovery`, also answer discovery probes on that socket.
+/// task to end. Also answer discovery probes on each `discovery` socket.
 pub async fn serve(
     listener: TcpListener,
     cfg: ServerConfig,
     events: Events,
-    discovery_sock: Option<UdpSocket>,
+    discovery: Vec<UdpSocket>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let local = listener.local_addr().ok();
@@ -513,9 +532,16 @@ pub async fn serve(
     });
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
-    if let Some(sock) = discovery_sock {
+    // This run's identity in discovery replies: the clock and the process, as the scan's seed.
+    let id = format!(
+        "{:016x}",
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id()).rotate_left(32)
+            ^ u64::from(port)
+    );
+    for sock in discovery {
         let (stop, counter) = (stop.clone(), Arc::clone(&shared));
-        let (room, tls) = (shared.cfg.room.clone(), shared.cfg.tls.is_some());
+        let (room, tls, id) = (shared.cfg.room.clone(), shared.cfg.tls.is_some(), id.clone());
         let info = move || ServerInfo {
             room: room.clone(),
             port,
@@ -523,6 +549,7 @@ pub async fn serve(
             version: env!("CARGO_PKG_VERSION").into(),
             tls,
             addr: bound,
+            id: Some(id.clone()),
         };
         tasks.spawn(async move { super::discovery::respond(sock, info, stop).await });
     }
