@@ -4,7 +4,7 @@
 use std::io::{self, BufWriter, Write};
 use std::sync::atomic::AtomicU64;
 
-use sockit::chat::client::{JoinConfig, JoinError, Pick};
+use sockit::chat::client::{ChatIo, JoinConfig, JoinError, Pick};
 use sockit::chat::discovery::DiscoveryConfig;
 use sockit::chat::server::{ServeConfig, Stop, Stopped};
 use sockit::host::{self, InfoOptions};
@@ -262,12 +262,45 @@ pub fn chat_join(cfg: &JoinConfig) -> Outcome {
     let joining = &mut |f: &sockit::chat::discovery::Found| {
         eprintln!("sockit: joining {} at {}", sockit_core::text::escape(f.info.room.as_bytes()), f.address)
     };
-    match sockit::chat::client::run(cfg, stdio, pick, joining) {
+    // On a terminal, a line editor keeps what is being typed below the conversation; in a
+    // pipe, lines pass as they are.
+    let editing = terminal && io::IsTerminal::is_terminal(&io::stdout());
+    let saved = editing.then(|| rustix::termios::tcgetattr(io::stdin()).ok()).flatten();
+    let chat_io = match editing.then(line_editor).flatten() {
+        Some(editor) => editor,
+        None => ChatIo::Stdio(stdio),
+    };
+    let r = sockit::chat::client::run(cfg, chat_io, pick, joining);
+    // The editor may still be waiting for a line when the server closes: give the terminal back
+    // as it was, not in raw mode.
+    if let Some(t) = saved {
+        let _ = rustix::termios::tcsetattr(io::stdin(), rustix::termios::OptionalActions::Now, &t);
+        // ... and bracketed paste off, which the editor turns on while it reads.
+        let _ = io::stdout().write_all(b"\x1b[?2004l").and_then(|()| io::stdout().flush());
+    }
+    match r {
         Ok(()) => Ok(exit::OK),
         Err(JoinError::Net(e)) => net_fail(e),
         Err(e) if e.is_usage() => Err(Fail::Usage(render::advised(&e, e.hint()))),
         Err(e) => Err(Fail::Runtime(e.to_string())),
     }
+}
+
+/// A line editor on the terminal (history, cursor keys, Ctrl-A/E/U/W), whose printer shows
+/// the server's lines above the line being typed. `None` if the terminal cannot have one.
+fn line_editor() -> Option<ChatIo> {
+    use rustyline::ExternalPrinter as _;
+    use rustyline::error::ReadlineError;
+    let config = rustyline::Config::builder().auto_add_history(true).max_history_size(1000).ok()?.build();
+    let mut editor = rustyline::DefaultEditor::with_config(config).ok()?;
+    let mut printer = editor.create_external_printer().ok()?;
+    let typed = std::iter::from_fn(move || match editor.readline("") {
+        Ok(line) => Some(line),
+        // Ctrl-D, Ctrl-C or a terminal that went away: the user is done.
+        Err(ReadlineError::Eof | ReadlineError::Interrupted) | Err(_) => None,
+    });
+    let show = move |text: &str| printer.print(text.to_string()).map_err(io::Error::other);
+    Some(ChatIo::Editor { typed: Box::new(typed), show: Box::new(show) })
 }
 
 pub fn chat_discover(cfg: &DiscoveryConfig, json: bool) -> Outcome {

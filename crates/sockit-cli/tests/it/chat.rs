@@ -963,3 +963,31 @@ fn a_room_bound_to_one_address_is_advertised_there() {
     let v = sockit(&both).json();
     assert_eq!(v["servers"].as_array().map(Vec::len), Some(1), "{v}");
 }
+
+/// On a terminal `chat join` keeps the line being typed intact below the conversation (a line
+/// from someone else came out in the middle of it: `half-typed<dave> dave line 3`), with line
+/// editing and history, and gives the terminal back as it found it. Driven through a pty by
+/// Python, beside a plain-socket client.
+#[test]
+fn on_a_terminal_the_line_being_typed_stays_whole() {
+    if !have("python3") {
+        return;
+    }
+    let server = Server::start(&[]);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/py/pty_chat.py");
+    let mut cmd = Command::new("python3");
+    cmd.args([script, sockit_bin(), &server.port.to_string()]);
+    let out = run(cmd, b"", DEADLINE);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = out.json();
+    let transcript = v["transcript"].as_str().expect("transcript");
+    assert_eq!(
+        v["from_erin"],
+        serde_json::json!(["<erin> half-typed rest", "<erin> hello", "<erin> hello"]),
+        "{transcript:?}"
+    );
+    assert!(transcript.contains("<dave> dave line 3"), "{transcript:?}");
+    assert!(!transcript.contains("half-typed<dave>"), "{transcript:?}");
+    assert_eq!(v["code"], 0, "{transcript:?}");
+    assert_eq!(v["canonical"], true, "the terminal is left in canonical mode with echo");
+}

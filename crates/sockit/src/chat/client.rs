@@ -28,6 +28,28 @@ pub struct JoinConfig {
     pub discovery: DiscoveryConfig,
 }
 
+/// Shows text from the server on a terminal, above the line being typed.
+pub type Show = Box<dyn FnMut(&str) -> std::io::Result<()> + Send>;
+
+/// Where a chat's lines come from and where the server's go.
+pub enum ChatIo {
+    /// Standard input and output as they are: a pipe, a file, or a terminal without an editor.
+    Stdio(Stdio),
+    /// A line editor on a terminal: typed lines arrive from `typed`, which ends when the user
+    /// does; the server's lines, escaped, go to `show`, which keeps the line being typed intact
+    /// below them.
+    Editor { typed: Box<dyn Iterator<Item = String> + Send>, show: Show },
+}
+
+impl std::fmt::Debug for ChatIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChatIo::Stdio(s) => f.debug_tuple("Stdio").field(s).finish(),
+            ChatIo::Editor { .. } => f.write_str("Editor"),
+        }
+    }
+}
+
 /// How long a join waits for the server to accept the connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -71,10 +93,10 @@ impl JoinError {
 }
 
 /// Join: find the server (asking `pick` when several answer, telling `joining` which one was
-/// found), connect, and relay `stdio` until the server closes.
+/// found), connect, and relay `io` until the server closes.
 pub fn run(
     cfg: &JoinConfig,
-    stdio: Stdio,
+    io: ChatIo,
     pick: &mut dyn FnMut(&[&Found]) -> Pick,
     joining: &mut dyn FnMut(&Found),
 ) -> Result<(), JoinError> {
@@ -108,17 +130,17 @@ pub fn run(
         (None, true) => Some(ClientTls::default()),
         (None, false) => None,
     };
-    join(addr, &host, cfg.nick.as_deref(), tls.as_ref(), stdio)?;
+    join(addr, &host, cfg.nick.as_deref(), tls.as_ref(), io)?;
     Ok(())
 }
 
-/// Join the chat at `addr`, optionally as `nick`, relaying `stdio`; over TLS with `tls`.
+/// Join the chat at `addr`, optionally as `nick`, relaying `io`; over TLS with `tls`.
 pub fn join(
     addr: SocketAddr,
     host: &Host,
     nick: Option<&str>,
     tls: Option<&ClientTls>,
-    stdio: Stdio,
+    io: ChatIo,
 ) -> Result<(), NetError> {
     let tls = tls.map(|t| t.connector(host)).transpose()?;
     let plain = tls.is_none();
@@ -127,7 +149,17 @@ pub fn join(
         Some(connector) => tls::client(stream, connector)?,
         None => Conn::plain(stream)?,
     };
-    let (input, mut output) = stdio.into_files();
+    type Typed = Box<dyn Iterator<Item = Vec<u8>> + Send>;
+    type Output = Box<dyn FnMut(&[u8]) -> std::io::Result<()> + Send>;
+    let (typed, mut show): (Typed, Output) = match io {
+        ChatIo::Stdio(stdio) => {
+            let (input, mut output) = stdio.into_files();
+            (Box::new(BufReader::new(input).split(b'\n').map_while(Result::ok)), Box::new(move |b| output.write_all(b)))
+        }
+        ChatIo::Editor { typed, mut show } => {
+            (Box::new(typed.map(String::into_bytes)), Box::new(move |b| show(&String::from_utf8_lossy(b))))
+        }
+    };
     let out = conn.stream.try_clone().map_err(|e| NetError::io("socket", e))?;
     if let Some(n) = nick {
         (&out).write_all(format!("/nick {n}\n").as_bytes()).map_err(|e| NetError::io("send", e))?;
@@ -136,8 +168,7 @@ pub fn join(
     std::thread::Builder::new()
         .name("chat-input".into())
         .spawn(move || {
-            for line in BufReader::new(input).split(b'\n') {
-                let Ok(mut line) = line else { break };
+            for mut line in typed {
                 line.push(b'\n');
                 if (&out).write_all(&line).is_err() {
                     return;
@@ -153,9 +184,7 @@ pub fn join(
     let mut buf = vec![0u8; 64 * 1024];
     let mut partial: Vec<u8> = Vec::new();
     let mut first = true;
-    let write = |out: &mut std::fs::File, text: &[u8]| -> Result<(), NetError> {
-        out.write_all(text).map_err(|e| NetError::io("output", e))
-    };
+    let mut write = |text: &[u8]| -> Result<(), NetError> { show(text).map_err(|e| NetError::io("output", e)) };
     loop {
         let n = match reader.read(&mut buf) {
             Ok(0) => break,
@@ -182,10 +211,12 @@ pub fn join(
             shown.push_str(&escape_line(&partial));
             partial.clear();
         }
-        write(&mut output, shown.as_bytes())?;
+        if !shown.is_empty() {
+            write(shown.as_bytes())?;
+        }
     }
     if !partial.is_empty() {
-        write(&mut output, escape_line(&partial).as_bytes())?;
+        write(escape_line(&partial).as_bytes())?;
     }
     conn.finish()
 }
