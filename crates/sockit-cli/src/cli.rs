@@ -425,6 +425,13 @@ pub struct ChatServeArgs {
     /// Do not answer discovery probes.
     #[arg(long)]
     pub no_discovery: bool,
+    /// Do not serve the page and WebSockets on the chat port (browsers join at http://HOST:PORT/).
+    #[arg(long)]
+    pub no_web: bool,
+    /// Let pages of this origin (like http://class.example:8080) open the room's WebSocket too;
+    /// repeatable. The room's own origin always may.
+    #[arg(long, value_name = "ORIGIN")]
+    pub web_origin: Vec<String>,
     #[command(flatten)]
     pub tls: TlsServerArgs,
 }

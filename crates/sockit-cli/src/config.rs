@@ -202,6 +202,8 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
                 max_clients: a.max_clients,
                 max_line: a.max_line,
                 rate: a.rate,
+                web: !a.no_web,
+                web_origins: a.web_origin.iter().map(|o| web_origin(o)).collect::<Result<_>>()?,
             })
         }
         Command::Chat(cli::ChatCommand::Join(a)) => Action::ChatJoin(JoinConfig {
@@ -390,6 +392,20 @@ fn endpoint_addr(s: &str, flag: &str, default: SocketAddr) -> Result<SocketAddr>
             address(&h, port.unwrap_or(default.port()))
         }
         _ => Err(bad()),
+    }
+}
+
+/// `--web-origin`: a scheme (http or https) and a host with an optional port, as browsers send
+/// it in Origin (a trailing `/` is dropped).
+fn web_origin(o: &str) -> Result<String> {
+    let trimmed = o.strip_suffix('/').unwrap_or(o);
+    match trimmed.split_once("://") {
+        Some(("http" | "https", host))
+            if !host.is_empty() && host.bytes().all(|b| b.is_ascii_graphic() && b != b'/') =>
+        {
+            Ok(trimmed.to_string())
+        }
+        _ => Err(UsageError(format!("--web-origin '{o}' is not an origin: write it like http://class.example:8080"))),
     }
 }
 

@@ -182,6 +182,9 @@ fn slide67(say: &mut dyn FnMut(&str)) -> DemoResult {
                 max_clients: 100,
                 max_line: 4096,
                 rate: 0.0,
+                // The demo's clients are line clients: no wait to tell them from browsers.
+                web: false,
+                web_origins: Vec::new(),
             };
             let mut started = |s: &server::Started| {
                 let _ = started_tx.send(s.clone());

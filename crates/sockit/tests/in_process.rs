@@ -96,6 +96,8 @@ fn chat_server_in_process_relays_a_line_and_says_goodbye() {
         max_clients: 10,
         max_line: 100,
         rate: 0.0,
+        web: true,
+        web_origins: Vec::new(),
     };
     let (tx, rx) = std::sync::mpsc::channel();
     let server = {

@@ -14,3 +14,4 @@ mod port;
 mod scan;
 mod tcp;
 mod udp;
+mod web;

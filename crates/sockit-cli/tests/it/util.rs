@@ -113,6 +113,18 @@ pub fn under_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
+/// A program of the project's Python environment (`.venv`, made by .ci/run: selenium,
+/// websocat, websockets). Outside CI a missing one skips the test; under CI it fails it.
+pub fn venv(program: &str) -> Option<String> {
+    let path = format!("{}/../../.venv/bin/{program}", env!("CARGO_MANIFEST_DIR"));
+    if std::path::Path::new(&path).exists() {
+        return Some(path);
+    }
+    assert!(!under_ci(), "{path} is required under CI (.ci/run makes it)");
+    eprintln!("skipping: {path} is not installed");
+    None
+}
+
 /// Whether a peer program is present. Outside CI a missing peer skips the test with a
 /// printed reason; under CI it fails the test.
 #[track_caller]

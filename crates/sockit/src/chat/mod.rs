@@ -5,3 +5,4 @@
 pub mod client;
 pub mod discovery;
 pub mod server;
+pub mod web;

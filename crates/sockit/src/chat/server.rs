@@ -42,6 +42,10 @@ pub struct ServerConfig {
     pub stall: Duration,
     /// Speak TLS on the chat port.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Serve the page and WebSocket members on the chat port.
+    pub web: bool,
+    /// Pages of other origins that may open the room's WebSocket.
+    pub origins: super::web::Origins,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +58,8 @@ impl Default for ServerConfig {
             queue: 4096,
             stall: Duration::from_secs(2),
             tls: None,
+            web: true,
+            origins: super::web::Origins::default(),
         }
     }
 }
@@ -215,6 +221,8 @@ struct Shared {
     room: Mutex<Room>,
     events: Events,
     next_id: AtomicU64,
+    /// Addresses that made HTTP requests lately (browsers), and when.
+    browsers: super::web::Browsers,
 }
 
 impl Shared {
@@ -365,6 +373,10 @@ pub struct ServeConfig {
     pub max_clients: usize,
     pub max_line: usize,
     pub rate: f64,
+    /// Serve the page and WebSockets on the chat port.
+    pub web: bool,
+    /// Other origins whose pages may open the room's WebSocket.
+    pub web_origins: Vec<String>,
 }
 
 /// What a starting server says, for the user to see.
@@ -465,6 +477,8 @@ pub fn run(
         max_clients: cfg.max_clients,
         max_line: cfg.max_line,
         rate: cfg.rate,
+        web: cfg.web,
+        origins: super::web::Origins { allowed: cfg.web_origins.clone() },
         ..Default::default()
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -529,6 +543,7 @@ pub async fn serve(
         room: Mutex::new(Room::default()),
         events,
         next_id: AtomicU64::new(1),
+        browsers: super::web::Browsers::default(),
     });
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
@@ -611,29 +626,121 @@ fn register(room: &mut Room, cfg: &ServerConfig, id: u64, out: &Recipient) -> St
     nick
 }
 
-/// A new connection: socket options, the TLS handshake when the room speaks TLS, then the
-/// client's life in the room.
+/// A new connection: socket options, the TLS handshake when the room speaks TLS, what kind of
+/// client it is (a line client, or a browser: the page or a WebSocket), then the client's life
+/// in the room. A handshake or an HTTP request must be done within 10 s (slowloris).
 async fn connected(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, stop: CancellationToken) {
+    use super::web::{Arrival, sniff};
     let _ = stream.set_nodelay(true);
     // A small kernel send buffer: memory per client stays bounded in the kernel too, and a
     // client that stops reading fills its queue soon enough to be noticed.
     let _ = socket2::SockRef::from(&stream).set_send_buffer_size(64 * 1024);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let web = shared.cfg.web;
+    // A silent connection from an address that has just loaded the page is a browser's spare
+    // socket, not a person at nc: it must speak first.
+    let browser_here = || shared.browsers.seen(peer.ip());
     match shared.cfg.tls.clone() {
         None => {
-            let (reader, writer) = stream.into_split();
-            client(shared, reader, writer, peer, stop).await;
+            let mut stream = stream;
+            // A spare socket may wait a minute: the server's end does not wait for it.
+            let arrival = tokio::select! {
+                () = stop.cancelled() => return,
+                a = sniff(&mut stream, web, deadline, &browser_here) => a,
+            };
+            match arrival {
+                Arrival::Line(read) => {
+                    let (reader, writer) = stream.into_split();
+                    client(shared, reader, Plain(writer), read, peer, stop).await;
+                }
+                Arrival::Http(head, rest) => browser(shared, stream, head, rest, peer, stop, deadline).await,
+                Arrival::Gone => {}
+            }
         }
         Some(config) => {
             let accept = tokio_rustls::TlsAcceptor::from(config).accept(stream);
-            match tokio::time::timeout(Duration::from_secs(10), accept).await {
-                Ok(Ok(tls)) => {
-                    let (reader, writer) = tokio::io::split(tls);
-                    client(shared, reader, writer, peer, stop).await;
-                }
+            match tokio::time::timeout_at(deadline, accept).await {
+                Ok(Ok(mut tls)) => match tokio::select! {
+                    () = stop.cancelled() => return,
+                    a = sniff(&mut tls, web, deadline, &browser_here) => a,
+                } {
+                    Arrival::Line(read) => {
+                        let (reader, writer) = tokio::io::split(tls);
+                        client(shared, reader, Plain(writer), read, peer, stop).await;
+                    }
+                    Arrival::Http(head, rest) => browser(shared, tls, head, rest, peer, stop, deadline).await,
+                    Arrival::Gone => {}
+                },
                 Ok(Err(e)) => shared.event(Event::Refused { peer, reason: format!("TLS handshake failed: {e}") }),
                 Err(_) => shared.event(Event::Refused { peer, reason: "TLS handshake took over 10 s".into() }),
             }
         }
+    }
+}
+
+/// A browser's request: the page, an error, or a WebSocket member of the room.
+async fn browser<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    shared: Arc<Shared>,
+    stream: S,
+    head: super::web::Head,
+    rest: Vec<u8>,
+    peer: SocketAddr,
+    stop: CancellationToken,
+    deadline: tokio::time::Instant,
+) {
+    if head.is_browser_page_load() {
+        shared.browsers.saw(peer.ip());
+    }
+    let served = super::web::serve_http(stream, head, rest, &shared.cfg.origins, shared.cfg.max_line);
+    match tokio::time::timeout_at(deadline, served).await {
+        Ok(Ok(super::web::Served::Member(ws))) => {
+            let (reader, writer) = super::web::split(*ws);
+            client(shared, reader, writer, Vec::new(), peer, stop).await;
+        }
+        Ok(Ok(super::web::Served::Done)) => {}
+        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "HTTP request"),
+        Err(_) => shared.event(Event::Refused { peer, reason: "HTTP request took over 10 s".into() }),
+    }
+}
+
+/// Where a client's lines go.
+trait Outlet: Send + 'static {
+    /// Send whole lines, and flush them out.
+    fn send(&mut self, bytes: &[u8]) -> impl Future<Output = std::io::Result<()>> + Send;
+    /// The end: close the way the client's kind is closed.
+    fn close(&mut self) -> impl Future<Output = ()> + Send;
+}
+
+/// A byte stream (a socket, TLS) takes the lines as they are.
+struct Plain<W>(W);
+
+impl<W: AsyncWrite + Unpin + Send + 'static> Outlet for Plain<W> {
+    async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        // (flush: TLS holds records back until asked; a plain socket has nothing held.)
+        self.0.write_all(bytes).await?;
+        self.0.flush().await
+    }
+
+    async fn close(&mut self) {
+        let _ = self.0.shutdown().await;
+    }
+}
+
+/// A WebSocket member gets a text frame a line.
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Outlet for super::web::WsOut<S> {
+    async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.send_lines(bytes).await
+    }
+
+    async fn close(&mut self) {
+        super::web::WsOut::close(self).await;
+    }
+}
+
+/// A WebSocket member's text frames are its lines.
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Source for super::web::WsIn<S> {
+    async fn fill(&mut self, framer: &mut LineFramer, frames: &mut Vec<Frame>) -> bool {
+        self.next_lines(framer, frames).await
     }
 }
 
@@ -831,7 +938,8 @@ impl Session {
 async fn client(
     shared: Arc<Shared>,
     mut reader: impl Source,
-    mut writer: impl AsyncWrite + Unpin + Send + 'static,
+    mut writer: impl Outlet,
+    read: Vec<u8>,
     peer: SocketAddr,
     stop: CancellationToken,
 ) {
@@ -849,11 +957,8 @@ async fn client(
     };
     let Some(nick) = joined else {
         let msg = line(Notice::RoomFull { max: cfg.max_clients });
-        let say = async {
-            writer.write_all(msg.as_bytes()).await?;
-            writer.flush().await
-        };
-        let _ = tokio::time::timeout(Duration::from_secs(1), say).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), writer.send(msg.as_bytes())).await;
+        writer.close().await;
         shared.event(Event::Refused { peer, reason: "room full".into() });
         return;
     };
@@ -885,11 +990,9 @@ async fn client(
             }
             tokio::select! {
                 () = writer_kick.cancelled() => break,
-                // (flush: TLS holds records back until asked; a plain socket has nothing held.)
                 r = async {
                     blocked.start();
-                    writer.write_all(bytes).await?;
-                    writer.flush().await
+                    writer.send(bytes).await
                 } => {
                     blocked.end();
                     if r.is_err() { writer_kick.cancel(); break }
@@ -900,7 +1003,7 @@ async fn client(
                 batch = Vec::new();
             }
         }
-        let _ = writer.shutdown().await;
+        writer.close().await;
     });
 
     // Reader: lines in, commands applied.
@@ -915,11 +1018,19 @@ async fn client(
     let mut framer = LineFramer::new(cfg.max_line);
     let mut frames = Vec::new();
     let mut quit_reason = None;
+    // What was read while telling the client's kind comes first.
+    let mut read = Some(read).filter(|r| !r.is_empty());
     'read: loop {
         frames.clear();
-        let more = tokio::select! {
-            () = kick.cancelled() => break,
-            more = reader.fill(&mut framer, &mut frames) => more,
+        let more = match read.take() {
+            Some(bytes) => {
+                framer.feed(&bytes, &mut frames);
+                true
+            }
+            None => tokio::select! {
+                () = kick.cancelled() => break,
+                more = reader.fill(&mut framer, &mut frames) => more,
+            },
         };
         if !more {
             break;

@@ -1,0 +1,192 @@
+//! The chat in a browser: the page and WebSocket members on the chat port, beside line
+//! clients. Real peers: Python's `websockets`, websocat, headless Chromium driven by Selenium
+//! (all from the project's `.venv` and Debian's chromium), and hostile WebSocket peers built by
+//! hand.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::chat::Server;
+use crate::util::{DEADLINE, Proc, run, venv};
+
+fn script(name: &str) -> String {
+    format!("{}/tests/it/py/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The page and its errors, over plain HTTP from Python's http.client.
+#[test]
+fn the_page_is_served_on_the_chat_port() {
+    let server = Server::start(&[]);
+    let code = "import http.client, sys\nfor m, p in [('GET', '/'), ('HEAD', '/'), ('GET', '/nope'), ('POST', '/')]:\n    \
+                c = http.client.HTTPConnection('127.0.0.1', int(sys.argv[1]), timeout=5)\n    c.request(m, p)\n    \
+                r = c.getresponse()\n    b = r.read()\n    \
+                print(m, p, r.status, r.getheader('Content-Type'), len(b), b'<title>sockit chat</title>' in b)\n";
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", code, &server.port.to_string()]);
+    let out = run(cmd, b"", DEADLINE).ok();
+    let page = sockit::chat::web::PAGE;
+    assert!(page.len() < 50 * 1024, "the page is {} bytes", page.len());
+    assert_eq!(
+        out,
+        format!(
+            "GET / 200 text/html; charset=utf-8 {} True\nHEAD / 200 text/html; charset=utf-8 0 False\n\
+             GET /nope 404 text/plain; charset=utf-8 17 False\nPOST / 405 text/plain; charset=utf-8 14 False\n",
+            page.len()
+        )
+    );
+    // A line client on the same port is still a line client.
+    let mut line = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    line.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let mut welcome = String::new();
+    BufReader::new(&line).read_line(&mut welcome).expect("welcome");
+    assert!(welcome.starts_with("* welcome to sockit"), "{welcome}");
+    line.write_all(b"/quit\n").expect("quit");
+    // --no-web: an HTTP request is a chat line like any other.
+    let plain = Server::start(&["--no-web"]);
+    let mut s = TcpStream::connect(("127.0.0.1", plain.port)).expect("connect");
+    s.write_all(b"GET / HTTP/1.1\r\n\r\n/quit\n").expect("send");
+    let mut got = String::new();
+    s.read_to_string(&mut got).expect("read");
+    assert!(got.starts_with("* welcome to sockit") && got.ends_with("* bye\n"), "{got}");
+}
+
+/// WebSocket members (Python's websockets) and a line client in one room: lines, /nick, /me,
+/// /msg, /who, max-line, one frame one line, fragments and a ping flood; then hostile peers:
+/// binary (1003), invalid UTF-8 (1007), oversized (1009), a foreign Origin (403), a request
+/// that never ends (dropped after 10 s).
+#[test]
+fn websocket_members_and_hostile_peers() {
+    let Some(python) = venv("python") else { return };
+    let server = Server::start(&["--web-origin", "http://class.example:8080"]);
+    let mut cmd = Command::new(python);
+    cmd.args([script("ws_chat.py"), server.port.to_string()]);
+    let out = run(cmd, b"", Duration::from_secs(60));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = out.json();
+    let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+    assert!(s("welcome").starts_with("* welcome to sockit, you are guest-"), "{v}");
+    assert_eq!(s("ben_hears_ann"), "<ann> hello from ann");
+    assert_eq!(s("ann_hears_carl"), "<carl> hi from carl");
+    assert_eq!(s("ann_sees_action"), "** ben waves");
+    assert_eq!((s("ann_private"), s("ben_confirm")), ("<ben> (private) psst".into(), "* sent to ann only".into()));
+    assert_eq!(s("who"), "* online (3): ann, ben, carl");
+    assert_eq!(s("one_frame_one_line"), "<ann> multi line");
+    assert_eq!(s("too_long"), "* line too long (over 4096 bytes): not sent");
+    assert_eq!(s("fragmented"), "<ann> fragmented");
+    assert_eq!(s("after_pings"), "<ann> after the pings");
+    assert_eq!(
+        v["carl_lines"],
+        serde_json::json!(["<ann> hello from ann", "<ann> multi line", "<ann> fragmented", "<ann> after the pings"])
+    );
+    let switching = "HTTP/1.1 101 Switching Protocols";
+    assert_eq!(v["binary"], serde_json::json!([switching, 1003]));
+    assert_eq!(v["bad_utf8"], serde_json::json!([switching, 1007]));
+    assert_eq!(v["oversized"], serde_json::json!([switching, 1009]));
+    assert_eq!(
+        (s("evil_origin"), s("own_origin"), s("allowed_origin")),
+        ("HTTP/1.1 403 Forbidden".into(), switching.into(), switching.into())
+    );
+    assert_eq!(v["slowloris"]["closed"], true);
+    let after = v["slowloris"]["after"].as_f64().expect("seconds");
+    assert!((9.0..13.0).contains(&after), "dropped after {after} s");
+}
+
+/// websocat, the WebSocket netcat, is a member too: its stdin lines are said, and it hears
+/// a line client.
+#[test]
+fn websocat_joins_the_room() {
+    let Some(websocat) = venv("websocat") else { return };
+    let server = Server::start(&[]);
+    let mut ws = Proc(
+        Command::new(websocat)
+            .args(["-t", &format!("ws://127.0.0.1:{}/ws", server.port)])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("websocat"),
+    );
+    let mut heard = BufReader::new(ws.0.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    heard.read_line(&mut first).expect("welcome");
+    assert!(first.starts_with("* welcome to sockit, you are guest-"), "{first}");
+    let mut line = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    line.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let mut reader = BufReader::new(line.try_clone().expect("clone"));
+    let mut l = String::new();
+    reader.read_line(&mut l).expect("welcome");
+    let mut stdin = ws.0.stdin.take().expect("stdin");
+    stdin.write_all(b"/nick wsc\nhello from websocat\n").expect("say");
+    let mut said = Vec::new();
+    while !said.iter().any(|l: &String| l.starts_with("<wsc>")) {
+        l.clear();
+        assert!(reader.read_line(&mut l).expect("line") > 0, "closed: {said:?}");
+        said.push(l.trim_end().to_string());
+    }
+    assert!(said.iter().any(|l| l.ends_with(" is now known as wsc")), "{said:?}");
+    assert_eq!(said.last().map(String::as_str), Some("<wsc> hello from websocat"));
+    line.write_all(b"hi websocat\n").expect("say");
+    let mut got = String::new();
+    while !got.starts_with("<guest-") {
+        got.clear();
+        assert!(heard.read_line(&mut got).expect("line") > 0);
+    }
+    assert!(got.ends_with("> hi websocat\n"), "{got}");
+}
+
+/// Two headless Chromium pages (Selenium, Debian's chromium and chromedriver) and a line
+/// client in one room: lines both ways, own lines marked, `/nick` and `/who` in the member
+/// list, an XSS line shown as text, the page reconnecting after the server restarts on its
+/// port, the nick remembered. Screenshots at desktop and phone width land in the target dir.
+#[test]
+fn browsers_chat_with_line_clients() {
+    let Some(python) = venv("python") else { return };
+    if !crate::util::have("chromium") || !crate::util::have("chromedriver") {
+        return;
+    }
+    let shots = format!("{}/screenshots", env!("CARGO_TARGET_TMPDIR"));
+    let mut cmd = Command::new(python);
+    cmd.args([script("browser_chat.py"), crate::util::sockit_bin().to_string(), shots.clone()]);
+    let out = run(cmd, b"", Duration::from_secs(120));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = out.json();
+    assert_eq!(v["members"], serde_json::json!(["ann", "ben", "carl"]), "{v}");
+    assert_eq!(v["title"], "classroom \u{2013} sockit chat");
+    assert_eq!(v["ben_sees"], "annhello from ann", "the nick and the text, as the page shows them");
+    assert_eq!((v["ann_own_marked"].as_bool(), v["carl_hears"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(v["xss_shown"], "carl<img src=x onerror=alert(1)>");
+    assert_eq!((v["xss_img_elements"].as_u64(), v["xss_alert"].as_bool()), (Some(0), Some(false)));
+    assert_eq!(v["renamed"], true);
+    assert_eq!(v["who_shown"], "online (3): ann, benny, carl");
+    assert_eq!(v["action"], "\u{2022} bennywaves");
+    assert_eq!((v["reconnecting"].as_bool(), v["back"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(v["nick_remembered"], "ann");
+    for shot in ["chat-desktop.png", "chat-phone.png"] {
+        let png = std::fs::read(format!("{shots}/{shot}")).expect("screenshot");
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 5_000, "{shot}: {} bytes", png.len());
+    }
+}
+
+/// A TLS room serves the page over https and members over wss, beside a TLS line client
+/// (Python's ssl, http.client and websockets; the self-signed certificate is not verified).
+#[test]
+fn a_tls_room_is_https_and_wss() {
+    let Some(python) = venv("python") else { return };
+    let server = Server::start(&["--tls"]);
+    let code = "import asyncio, http.client, ssl, socket, sys, websockets\nport = int(sys.argv[1])\n\
+                ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
+                c = http.client.HTTPSConnection('127.0.0.1', port, context=ctx, timeout=10)\nc.request('GET', '/')\n\
+                r = c.getresponse(); print(r.status, b'sockit chat' in r.read())\n\
+                line = ctx.wrap_socket(socket.create_connection(('127.0.0.1', port), timeout=10))\n\
+                line.sendall(b'/nick tina\\n')\n\
+                async def main():\n    async with websockets.connect(f'wss://127.0.0.1:{port}/ws', ssl=ctx) as ws:\n        \
+                await ws.recv()\n        line.sendall(b'over tls\\n')\n        while True:\n            m = await ws.recv()\n            \
+                if m.startswith('<tina>'):\n                print(m)\n                return\n\
+                asyncio.run(asyncio.wait_for(main(), 10))\n";
+    let mut cmd = Command::new(python);
+    cmd.args(["-c", code, &server.port.to_string()]);
+    let out = run(cmd, b"", DEADLINE);
+    assert_eq!(out.ok(), "200 True\n<tina> over tls\n");
+}
