@@ -5,17 +5,24 @@
 # latency, and the ratio sockit/ncat (above 1: sockit delivers faster). Then the latency run:
 # 1,000 receivers, 100 lines sent at 20 a second (a room that is busy, not flooded), p99 and
 # median delivery latency for both. ncat prefixes per read(), not per line, so the generator
-# counts payload markers, not lines.
+# counts payload markers, not lines. Last, the same flat-out run with R WebSocket receivers
+# (GET /ws on the chat port, frames read as bytes) against R line receivers, both through sockit
+# in this run: target within 1.5x of the line clients.
 source "$(dirname "$0")/lib.sh"
 build_sockit
 command -v ncat >/dev/null || { echo "ncat is not installed"; exit 1; }
 R=${R:-500} L=${L:-2000}
 work=$(mktemp -d)
 trap 'kill $srv 2>/dev/null; rm -rf "$work"' EXIT
-gen() {  # gen PORT RECEIVERS LINES PACE -> "rate p99_ms delivered p50_ms"; PACE 0: flat out
+gen() {  # gen PORT RECEIVERS LINES PACE [ws] -> "rate p99_ms delivered p50_ms"; PACE 0: flat out
   python3 - "$@" <<'PY'
-import socket, sys, resource, selectors, time
+import base64, os, socket, sys, resource, selectors, time
 port, r, l, pace = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+ws = len(sys.argv) > 5 and sys.argv[5] == "ws"
+def upgrade(s):
+    key = base64.b64encode(os.urandom(16))
+    s.sendall(b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + key + b"\r\n\r\n")
 resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
 sel = selectors.DefaultSelector()
 count, tail, lat = {}, {}, []
@@ -26,6 +33,7 @@ def settle(timeout):
 for i in range(r):
     try: s = socket.create_connection(("127.0.0.1", port), timeout=30)
     except OSError as e: print(f"0 - 0 - the server took {i} of {r} clients, then: {e}"); sys.exit()
+    if ws: upgrade(s)
     s.setblocking(False)
     sel.register(s, selectors.EVENT_READ); count[s] = 0; tail[s] = b""
     # Read welcomes and join notices as they come: a server may stop accepting while it waits.
@@ -92,3 +100,8 @@ serve_sockit; read -r _ s_p99 s_done s_p50 s_why < <(gen "$port" 1000 100 20); s
 serve_ncat; read -r _ n_p99 n_done n_p50 n_why < <(gen "$port" 1000 100 20); stop
 echo "1,000 receivers, 100 lines at 20/s: sockit p99 $s_p99 ms, median $s_p50 ms ($s_done of 100000 delivered) $s_why"
 echo "1,000 receivers, 100 lines at 20/s: ncat   p99 $n_p99 ms, median $n_p50 ms ($n_done of 100000 delivered) $n_why"
+serve_sockit; read -r l_rate l_p99 l_done _ l_why < <(gen "$port" "$R" "$L" 0); stop
+serve_sockit; read -r w_rate w_p99 w_done _ w_why < <(gen "$port" "$R" "$L" 0 ws); stop
+echo "sockit, $R line receivers:      $l_rate lines/s delivered ($l_done of $((R * L))), p99 latency $l_p99 ms $l_why"
+echo "sockit, $R WebSocket receivers: $w_rate lines/s delivered ($w_done of $((R * L))), p99 latency $w_p99 ms $w_why"
+echo "ratio line/WebSocket = $(ratio "$l_rate" "$w_rate") (target: at most 1.5)"

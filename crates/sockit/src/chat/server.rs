@@ -639,41 +639,48 @@ async fn connected(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, sto
     let web = shared.cfg.web;
     // A silent connection from an address that has just loaded the page is a browser's spare
     // socket, not a person at nc: it must speak first.
-    let browser_here = || shared.browsers.seen(peer.ip());
+    let seen = Arc::clone(&shared);
+    let browser_here = move || seen.browsers.seen(peer.ip());
     match shared.cfg.tls.clone() {
         None => {
             let mut stream = stream;
             // A spare socket may wait a minute: the server's end does not wait for it.
             let arrival = tokio::select! {
                 () = stop.cancelled() => return,
-                a = sniff(&mut stream, web, deadline, &browser_here) => a,
+                a = Box::pin(sniff(&mut stream, web, deadline, &browser_here)) => a,
             };
             match arrival {
                 Arrival::Line(read) => {
                     let (reader, writer) = stream.into_split();
                     client(shared, reader, Plain(writer), read, peer, stop).await;
                 }
-                Arrival::Http(head, rest) => browser(shared, stream, head, rest, peer, stop, deadline).await,
+                // Boxed: a line client's task does not carry a browser's state.
+                Arrival::Http(head, rest) => Box::pin(browser(shared, stream, head, rest, peer, stop, deadline)).await,
                 Arrival::Gone => {}
             }
         }
         Some(config) => {
-            let accept = tokio_rustls::TlsAcceptor::from(config).accept(stream);
-            match tokio::time::timeout_at(deadline, accept).await {
-                Ok(Ok(mut tls)) => match tokio::select! {
-                    () = stop.cancelled() => return,
-                    a = sniff(&mut tls, web, deadline, &browser_here) => a,
-                } {
-                    Arrival::Line(read) => {
-                        let (reader, writer) = tokio::io::split(tls);
-                        client(shared, reader, Plain(writer), read, peer, stop).await;
-                    }
-                    Arrival::Http(head, rest) => browser(shared, tls, head, rest, peer, stop, deadline).await,
-                    Arrival::Gone => {}
-                },
-                Ok(Err(e)) => shared.event(Event::Refused { peer, reason: format!("TLS handshake failed: {e}") }),
-                Err(_) => shared.event(Event::Refused { peer, reason: "TLS handshake took over 10 s".into() }),
-            }
+            Box::pin(async move {
+                let accept = tokio_rustls::TlsAcceptor::from(config).accept(stream);
+                match tokio::time::timeout_at(deadline, accept).await {
+                    Ok(Ok(mut tls)) => match tokio::select! {
+                        () = stop.cancelled() => return,
+                        a = sniff(&mut tls, web, deadline, &browser_here) => a,
+                    } {
+                        Arrival::Line(read) => {
+                            let (reader, writer) = tokio::io::split(tls);
+                            client(shared, reader, Plain(writer), read, peer, stop).await;
+                        }
+                        Arrival::Http(head, rest) => {
+                            Box::pin(browser(shared, tls, head, rest, peer, stop, deadline)).await
+                        }
+                        Arrival::Gone => {}
+                    },
+                    Ok(Err(e)) => shared.event(Event::Refused { peer, reason: format!("TLS handshake failed: {e}") }),
+                    Err(_) => shared.event(Event::Refused { peer, reason: "TLS handshake took over 10 s".into() }),
+                }
+            })
+            .await
         }
     }
 }

@@ -139,6 +139,34 @@ pub(super) async fn sniff<S: AsyncRead + Unpin>(
     }
 }
 
+/// What the first bytes of a connection make of it, as `sniff` decides: the entry the fuzz
+/// target drives with bytes from anywhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirstBytes {
+    /// A line client.
+    Line,
+    /// Not decided yet: more bytes are needed.
+    Undecided,
+    /// An HTTP request head, complete: its path and whether it asks for a WebSocket.
+    Http { path: String, websocket: bool },
+    /// An HTTP request line with a head that is not HTTP: the connection is dropped.
+    BadHead,
+}
+
+pub fn first_bytes(buf: &[u8]) -> FirstBytes {
+    match looks_like_http(buf) {
+        Some(false) => FirstBytes::Line,
+        None => FirstBytes::Undecided,
+        Some(true) => match find(buf, b"\r\n\r\n") {
+            None => FirstBytes::Undecided,
+            Some(i) => match parse_head(&buf[..i + 4]) {
+                Some(h) => FirstBytes::Http { path: h.path, websocket: h.upgrade_websocket },
+                None => FirstBytes::BadHead,
+            },
+        },
+    }
+}
+
 /// Whether bytes start an HTTP/1.x request line (`GET /path HTTP/1.1`); `None` while the
 /// first line is not complete and could still be one.
 fn looks_like_http(buf: &[u8]) -> Option<bool> {
@@ -295,7 +323,7 @@ fn config(max_line: usize) -> WebSocketConfig {
     let limit = (max_line.saturating_mul(2)).max(64 * 1024);
     WebSocketConfig::default()
         .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
+        .write_buffer_size(64 * 1024)
         .max_write_buffer_size(1 << 20)
         .max_message_size(Some(limit))
         .max_frame_size(Some(limit))

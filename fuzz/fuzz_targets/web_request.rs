@@ -1,0 +1,23 @@
+//! The first bytes of a chat connection, as a browser, a line client or an attacker sends
+//! them: told apart without a panic, and an HTTP verdict only for a complete head.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use sockit::chat::web::{FirstBytes, first_bytes};
+
+fuzz_target!(|data: &[u8]| {
+    match first_bytes(data) {
+        FirstBytes::Http { path, .. } => {
+            assert!(data.windows(4).any(|w| w == b"\r\n\r\n"));
+            assert!(path.starts_with('/'));
+        }
+        FirstBytes::Line if data.len() <= 8 * 1024 => {
+            // More bytes never turn a line client into a browser (past 8 KiB without a
+            // newline sniffing has stopped reading).
+            let mut more = data.to_vec();
+            more.extend_from_slice(b" HTTP/1.1\r\n\r\n");
+            assert_eq!(first_bytes(&more), FirstBytes::Line);
+        }
+        FirstBytes::Line | FirstBytes::Undecided | FirstBytes::BadHead => {}
+    }
+});
