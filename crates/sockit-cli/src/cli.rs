@@ -212,8 +212,15 @@ Examples:
 #[derive(Debug, Args)]
 pub struct ScanArgs {
     /// Host names, addresses, CIDR blocks (10.0.0.0/24) or ranges (10.0.0.1-20).
-    #[arg(value_name = "TARGET", required = true)]
+    #[arg(value_name = "TARGET", required_unless_present = "file")]
     pub targets: Vec<String>,
+    /// Targets from a file too (whitespace or commas between them, # comments; - for stdin),
+    /// as nmap's -iL.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Leave these out: addresses, ranges or CIDR blocks, comma-separated; repeatable.
+    #[arg(long, value_name = "TARGETS")]
+    pub exclude: Vec<String>,
     /// Ports: 22,80,8000-8100, all (1-65535), common (the lecture's table), well-known (1-1023).
     #[arg(short = 'p', long = "ports", value_name = "PORTS", default_value = "1-1024")]
     pub ports: String,

@@ -11,7 +11,6 @@ use sockit::host::{self, InfoOptions};
 use sockit::net::NetError;
 use sockit::relay::RelayEnd;
 use sockit::resolve::{self, NamesConfig};
-use sockit::scan::ScanPlan;
 use sockit::stdio::Stdio;
 use sockit::tcp::{ConnectConfig, ListenConfig, TcpReport};
 use sockit::udp::{SendConfig, Stopped as UdpStopped};
@@ -318,7 +317,33 @@ pub fn chat_discover(cfg: &DiscoveryConfig, json: bool) -> Outcome {
 
 /// A scan: the whole report at the end, or, for a target set too large to hold, each host with
 /// an open port as its group of hosts is done (JSON Lines under `--json`) and the totals last.
-pub fn scan(plan: &ScanPlan, json: bool) -> Outcome {
+pub fn scan(job: crate::config::ScanJob, json: bool) -> Outcome {
+    let crate::config::ScanJob { mut plan, file, yes } = job;
+    if let Some(path) = &file {
+        let text = if path.as_os_str() == "-" {
+            sockit::stdio::read_bounded(io::stdin().lock(), sockit::stdio::limits::LIST)
+        } else {
+            std::fs::File::open(path).and_then(|f| sockit::stdio::read_bounded(f, sockit::stdio::limits::LIST))
+        }
+        .map_err(|e| Fail::Runtime(format!("cannot read targets from {}: {e}", path.display())))?;
+        let listed = sockit_core::scan::Target::parse_list(&String::from_utf8_lossy(&text))
+            .map_err(|(line, e)| Fail::Usage(format!("{} line {line}: {e}", path.display())))?;
+        if listed.is_empty() && plan.targets.is_empty() {
+            return Err(Fail::Usage(format!(
+                "{} names no target: write one address, range or name a line",
+                path.display()
+            )));
+        }
+        for (spec, target) in listed {
+            plan.specs.push(spec);
+            plan.targets.push(target);
+        }
+        let total = plan.addresses();
+        if total > sockit_core::scan::LISTED_AT_MOST && !yes {
+            return Err(Fail::Usage(format!("that is {total} addresses: pass --yes to scan more than 65,536")));
+        }
+    }
+    let plan = &plan;
     let done = AtomicU64::new(0);
     let pb = progress(Some(plan.jobs().min(u128::from(u64::MAX)) as u64));
     let streams = plan.addresses() > sockit_core::scan::LISTED_AT_MOST;

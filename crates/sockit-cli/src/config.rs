@@ -55,7 +55,7 @@ pub enum Action {
     ChatServe(ServeConfig),
     ChatJoin(JoinConfig),
     ChatDiscover(DiscoveryConfig),
-    Scan(ScanPlan),
+    Scan(ScanJob),
     Demo,
     Completions(clap_complete::Shell),
     Manpage(Option<std::path::PathBuf>),
@@ -265,7 +265,16 @@ fn names(
     })
 }
 
-fn scan(a: cli::ScanArgs) -> Result<ScanPlan> {
+/// A scan as asked: the plan, and a file of more targets for the command to read first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanJob {
+    pub plan: ScanPlan,
+    pub file: Option<std::path::PathBuf>,
+    /// `--yes`: more than 65,536 addresses (the file's included) may be scanned.
+    pub yes: bool,
+}
+
+fn scan(a: cli::ScanArgs) -> Result<ScanJob> {
     use sockit_core::scan::{Target, parse_ports};
     let ports = parse_ports(&a.ports).map_err(usage)?;
     let targets =
@@ -283,9 +292,21 @@ fn scan(a: cli::ScanArgs) -> Result<ScanPlan> {
     if a.concurrency == 0 {
         return Err(usage("--concurrency must be at least 1"));
     }
-    Ok(ScanPlan {
+    let exclude = a
+        .exclude
+        .iter()
+        .flat_map(|list| list.split(',').map(str::trim).filter(|t| !t.is_empty()))
+        .map(|t| match Target::parse(t) {
+            Ok(b @ Target::Block { .. }) => Ok(b),
+            Ok(_) => Err(UsageError(format!("--exclude {t}: give addresses, ranges or CIDR blocks, not names"))),
+            Err(e) => Err(UsageError(format!("--exclude {t}: {e}"))),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let (file, yes) = (a.file, a.yes);
+    let plan = ScanPlan {
         targets,
         specs: a.targets,
+        exclude,
         probes: ScanConfig {
             ports,
             concurrency: a.concurrency,
@@ -297,7 +318,8 @@ fn scan(a: cli::ScanArgs) -> Result<ScanPlan> {
             workers: 0,
         },
         only_open: a.open,
-    })
+    };
+    Ok(ScanJob { plan, file, yes })
 }
 
 fn relay(r: &cli::RelayArgs) -> RelayOptions {
@@ -528,14 +550,23 @@ mod tests {
             (queries, flag),
             (vec![(PortQuery::Port(53), Some(Proto::Udp)), (PortQuery::Port(143), None)], None)
         );
-        let Action::Scan(p) = config("scan 127.0.0.1 -p ssh,http").expect("ok").action else { panic!() };
+        let Action::Scan(ScanJob { plan: p, .. }) = config("scan 127.0.0.1 -p ssh,http").expect("ok").action else {
+            panic!()
+        };
         assert_eq!(p.probes.ports, vec![22, 80]);
-        let Action::Scan(p) = config("scan 127.0.0.1 -p 22,80 --open").expect("ok").action else { panic!() };
+        let Action::Scan(ScanJob { plan: p, .. }) = config("scan 127.0.0.1 -p 22,80 --open").expect("ok").action else {
+            panic!()
+        };
         assert_eq!((p.probes.ports, p.probes.randomize, p.only_open, p.probes.retries), (vec![22, 80], true, true, 1));
         // Any size streams (nothing here scans it): the whole IPv4 and IPv6 spaces are plans.
-        let Action::Scan(p) = config("scan 0.0.0.0/0 --yes -p 80").expect("ok").action else { panic!() };
+        let Action::Scan(ScanJob { plan: p, .. }) = config("scan 0.0.0.0/0 --yes -p 80").expect("ok").action else {
+            panic!()
+        };
         assert_eq!(p.jobs(), 1 << 32);
-        let Action::Scan(p) = config("scan ::/0 10.0.0.0/8 --yes -p 1-2").expect("ok").action else { panic!() };
+        let Action::Scan(ScanJob { plan: p, .. }) = config("scan ::/0 10.0.0.0/8 --yes -p 1-2").expect("ok").action
+        else {
+            panic!()
+        };
         assert_eq!(p.jobs(), u128::MAX);
     }
 }

@@ -40,7 +40,7 @@ fn main() -> ExitCode {
         Action::ChatServe(c) => commands::chat_serve(&c, json),
         Action::ChatJoin(c) => commands::chat_join(&c),
         Action::ChatDiscover(c) => commands::chat_discover(&c, json),
-        Action::Scan(p) => commands::scan(&p, json),
+        Action::Scan(job) => commands::scan(job, json),
         Action::Demo => commands::demo(),
         Action::Completions(shell) => commands::completions(shell),
         Action::Manpage(dir) => commands::manpage(dir.as_deref()),

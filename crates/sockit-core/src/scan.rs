@@ -137,6 +137,29 @@ impl Target {
         }
     }
 
+    /// Whether a block holds `ip` (a name or a zoned address holds nothing).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match self {
+            Target::Block { family, first, last } => {
+                Family::of(ip) == *family && (*first..=*last).contains(&to_u128(ip))
+            }
+            _ => false,
+        }
+    }
+
+    /// Targets written in a file: whitespace- or comma-separated, `#` to the end of a line a
+    /// comment (as nmap's `-iL` and RustScan's files). An error names the line.
+    pub fn parse_list(text: &str) -> Result<Vec<(String, Target)>, (usize, SpecError)> {
+        let mut out = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or("");
+            for word in line.split(|c: char| c.is_whitespace() || c == ',').filter(|w| !w.is_empty()) {
+                out.push((word.to_string(), Target::parse(word).map_err(|e| (i + 1, e))?));
+            }
+        }
+        Ok(out)
+    }
+
     /// The addresses of a block (nothing for a name or a zoned address).
     pub fn addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
         let (family, first, last) = match self {

@@ -446,6 +446,8 @@ pub struct ScanPlan {
     pub targets: Vec<sockit_core::scan::Target>,
     /// The targets as written, for names in the report.
     pub specs: Vec<String>,
+    /// Addresses left out (blocks only).
+    pub exclude: Vec<sockit_core::scan::Target>,
     /// How to probe; `run` caps the concurrency by the open-file limit and sets the workers.
     pub probes: ScanConfig,
     /// Report only open ports.
@@ -566,7 +568,13 @@ pub fn run(
                     .map(|(address, scope_id)| ScannedHost { name: Some(spec.clone()), address, scope_id })
                     .into_iter(),
             ),
-            block => Box::new(block.addresses().map(|address| ScannedHost { name: None, address, scope_id: 0 })),
+            block => Box::new(
+                block.addresses().filter(|a| !plan.exclude.iter().any(|x| x.contains(*a))).map(|address| ScannedHost {
+                    name: None,
+                    address,
+                    scope_id: 0,
+                }),
+            ),
         };
         for h in hosts {
             group.push(h);

@@ -236,6 +236,88 @@ fn large_target_sets_stream_in_bounded_memory() {
     let _ = child.wait();
 }
 
+/// Targets from a file (`-f FILE`, `-f -` for stdin, # comments, commas) and `--exclude`, as
+/// nmap's `-iL` and `--exclude` take them: the hosts scanned are nmap's, in a namespace of the
+/// test's own where every 127/8 address is local.
+#[test]
+fn targets_from_a_file_and_exclusions_match_nmap() {
+    let Some(ns) = ready() else { return };
+    let l = Listeners::start(&ns, &[0]);
+    let port = l.ports[0].to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let list = dir.path().join("targets.txt");
+    std::fs::write(&list, "# lab hosts\n127.0.0.1\n127.0.0.2 127.0.0.3, 127.0.0.4 # four\n127.0.0.8/30\n")
+        .expect("write");
+    let hosts = |v: &Value| -> Vec<String> {
+        v["hosts"].as_array().expect("hosts").iter().map(|h| h["address"].as_str().expect("a").to_string()).collect()
+    };
+    let list_s = list.display().to_string();
+    let args = [
+        "--json",
+        "scan",
+        "-f",
+        &list_s,
+        "--exclude",
+        "127.0.0.3,127.0.0.10",
+        "--exclude",
+        "127.0.0.11",
+        "-p",
+        &port,
+        "--ordered",
+    ];
+    let v = run(ns.cmd(sockit_bin(), &args), b"", DEADLINE).json();
+    let want = ["127.0.0.1", "127.0.0.2", "127.0.0.4", "127.0.0.8", "127.0.0.9"];
+    assert_eq!(hosts(&v), want);
+    assert_eq!((v["open"].as_u64(), v["hosts_scanned"].as_u64()), (Some(1), Some(5)), "{v}");
+    // From stdin, beside a target on the command line.
+    let v = run(
+        ns.cmd(sockit_bin(), &["--json", "scan", "127.0.0.5", "-f", "-", "-p", &port, "--ordered"]),
+        b"127.0.0.6\n",
+        DEADLINE,
+    )
+    .json();
+    assert_eq!(hosts(&v), ["127.0.0.5", "127.0.0.6"]);
+    if have("nmap") {
+        let out = run(
+            ns.cmd(
+                "nmap",
+                &[
+                    "-sT",
+                    "-n",
+                    "-Pn",
+                    "-p",
+                    &port,
+                    "-oG",
+                    "-",
+                    "-iL",
+                    &list_s,
+                    "--exclude",
+                    "127.0.0.3,127.0.0.10,127.0.0.11",
+                ],
+            ),
+            b"",
+            DEADLINE,
+        )
+        .ok();
+        let mut nmap: Vec<String> = out
+            .lines()
+            .filter(|l| l.starts_with("Host: ") && l.contains("Ports:"))
+            .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string))
+            .collect();
+        nmap.sort_by_key(|a| a.parse::<std::net::IpAddr>().expect("ip"));
+        assert_eq!(nmap, want, "nmap scans the same hosts");
+    }
+    let bad = dir.path().join("bad.txt");
+    std::fs::write(&bad, "127.0.0.1\n\n300.1.2.3\n").expect("write");
+    let line = sockit(&["scan", "-f", &bad.display().to_string()]).fails(2);
+    assert!(
+        line.ends_with("bad.txt line 3: octet 300 in '300.1.2.3' is over 255: each of the four octets is 0-255"),
+        "{line}"
+    );
+    let line = sockit(&["scan", "127.0.0.1", "--exclude", "localhost"]).fails(2);
+    assert_eq!(line, "sockit: --exclude localhost: give addresses, ranges or CIDR blocks, not names");
+}
+
 /// What used to crash a scan: a rate that makes no sense is a usage error; no descriptor to
 /// spare is one line and exit 1, not an endless retry.
 #[test]
