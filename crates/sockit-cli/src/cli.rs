@@ -218,6 +218,10 @@ pub struct ScanArgs {
     /// as nmap's -iL.
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Option<PathBuf>,
+    /// Show what each open port's service says first (SSH, SMTP, FTP greet first), waiting
+    /// this long for it (default 2 s); nothing is sent.
+    #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "2", value_parser = secs_arg)]
+    pub banner: Option<f64>,
     /// Leave these out: addresses, ranges or CIDR blocks, comma-separated; repeatable.
     #[arg(long, value_name = "TARGETS")]
     pub exclude: Vec<String>,

@@ -318,6 +318,7 @@ fn scan(a: cli::ScanArgs) -> Result<ScanJob> {
             workers: 0,
         },
         only_open: a.open,
+        banner: a.banner.map(Duration::from_secs_f64),
     };
     Ok(ScanJob { plan, file, yes })
 }

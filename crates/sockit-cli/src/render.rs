@@ -340,8 +340,12 @@ pub fn scan_host(out: &mut (impl Write + ?Sized), h: &HostReport, first: bool) -
         writeln!(out, "{:<10} {:<9} SERVICE", "PORT", "STATE")?;
     }
     for p in shown {
-        let line =
-            format!("{:<10} {:<9} {}", format!("{}/tcp", p.port), p.state.as_str(), p.service.as_deref().unwrap_or(""));
+        let service = p.service.as_deref().unwrap_or("");
+        let line = match &p.banner {
+            // What the service said, already escaped: `22/tcp open ssh  SSH-2.0-OpenSSH_9.2`.
+            Some(b) => format!("{:<10} {:<9} {service:<14} {b}", format!("{}/tcp", p.port), p.state.as_str()),
+            None => format!("{:<10} {:<9} {service}", format!("{}/tcp", p.port), p.state.as_str()),
+        };
         writeln!(out, "{}", line.trim_end())?;
     }
     for (s, n) in hidden {

@@ -330,6 +330,9 @@ pub struct PortResult {
     pub state: PortState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
+    /// What the service said first (`scan --banner`): its first line, escaped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub banner: Option<String>,
 }
 
 impl HostReport {
@@ -355,6 +358,7 @@ impl HostReport {
                         port,
                         state,
                         service: (state != PortState::Closed).then(|| service(port)).flatten(),
+                        banner: None,
                     })
                     .collect();
                 HostReport {

@@ -452,6 +452,8 @@ pub struct ScanPlan {
     pub probes: ScanConfig,
     /// Report only open ports.
     pub only_open: bool,
+    /// `--banner`: how long to wait for what each open port's service says first.
+    pub banner: Option<Duration>,
 }
 
 /// Why a scan did not run.
@@ -494,6 +496,52 @@ impl ScanPlan {
 /// Probes scanned as one group of hosts: a target set of any size streams through groups of
 /// this many (address, port) pairs, so memory stays bounded (a few tens of MB).
 const GROUP_JOBS: usize = 1 << 16;
+
+/// The longest banner read, in bytes.
+const BANNER_MAX: usize = 1024;
+
+/// What each open port's service says first, read within `wait` (a new connection a port, at
+/// most `concurrency` at once; nothing is sent): its first line, escaped for a terminal.
+fn banners(reports: &mut [sockit_core::scan::HostReport], addrs: &[SocketAddr], wait: Duration, concurrency: usize) {
+    let mut open: Vec<(&mut sockit_core::scan::PortResult, SocketAddr)> = Vec::new();
+    for (report, addr) in reports.iter_mut().zip(addrs) {
+        for p in report.ports.iter_mut().filter(|p| p.state == PortState::Open) {
+            let mut at = *addr;
+            at.set_port(p.port);
+            open.push((p, at));
+        }
+    }
+    for batch in open.chunks_mut(concurrency.clamp(1, 256)) {
+        std::thread::scope(|s| {
+            for (port, at) in batch.iter_mut() {
+                let at = *at;
+                s.spawn(move || port.banner = banner(at, wait));
+            }
+        });
+    }
+}
+
+/// Connect, and read until a newline, `BANNER_MAX` bytes, the peer's close or `wait`.
+fn banner(at: SocketAddr, wait: Duration) -> Option<String> {
+    use std::io::Read;
+    let deadline = Instant::now() + wait;
+    let mut sock = std::net::TcpStream::connect_timeout(&at, wait).ok()?;
+    let mut got = Vec::new();
+    let mut buf = [0u8; BANNER_MAX];
+    while got.len() < BANNER_MAX && !got.contains(&b'\n') {
+        let left = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero())?;
+        sock.set_read_timeout(Some(left)).ok()?;
+        match sock.read(&mut buf[..BANNER_MAX - got.len()]) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    let line = got.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    (!line.is_empty()).then(|| sockit_core::text::escape(line))
+}
 
 /// Resolve the plan's names (the first address the resolver prefers, as nmap does), then scan
 /// the hosts a group at a time, handing each host's report to `host` as its group ends (in
@@ -549,7 +597,10 @@ pub fn run(
                 }
             })?;
             totals.self_connects += outcome.self_connects;
-            let reports = HostReport::of_hosts(group, &cfg.ports, &outcome.states, service, plan.only_open);
+            let mut reports = HostReport::of_hosts(group, &cfg.ports, &outcome.states, service, plan.only_open);
+            if let Some(wait) = plan.banner {
+                banners(&mut reports, &addrs, wait, cfg.concurrency);
+            }
             group.clear();
             for h in reports {
                 totals.add(&h);

@@ -9,7 +9,7 @@ use std::process::{Child, Stdio};
 
 use serde_json::Value;
 
-use crate::util::{DEADLINE, Netns, have, run, sockit, sockit_bin};
+use crate::util::{DEADLINE, Netns, Proc, have, run, sockit, sockit_bin};
 
 /// Python listeners inside a namespace on the given ports (0: the kernel picks); killed on drop.
 struct Listeners {
@@ -234,6 +234,94 @@ fn large_target_sets_stream_in_bounded_memory() {
     assert!(large < small + 8 * 1024 && large < 64 * 1024, "peak memory {small} KiB for a /15, {large} KiB for a /12");
     drop(child.stdin.take());
     let _ = child.wait();
+}
+
+/// `scan --banner`: what open ports' services say first, read without sending anything, one
+/// escaped line each (socat printing a greeting, a Python greeter that sends escapes, OpenSSH's
+/// sshd; a silent listener has none). Without `--banner` no banner is read.
+#[test]
+fn banners_of_the_services_that_greet() {
+    let Some(ns) = ready() else { return };
+    if !have("socat") {
+        return;
+    }
+    let silent = Listeners::start(&ns, &[0]);
+    let code = "import socket, sys\ns = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(8)\n\
+                print(s.getsockname()[1], flush=True)\nwhile True:\n    c, _ = s.accept()\n    try:\n        \
+                c.sendall(b'\\x1b]0;pwned\\x07+OK POP3 ready\\r\\nsecond line\\r\\n')\n    except OSError:\n        pass\n    \
+                c.close()\n";
+    let mut greeter = Proc(ns.cmd("python3", &["-c", code]).stdout(Stdio::piped()).spawn().expect("python3"));
+    let mut pop = String::new();
+    BufReader::new(greeter.0.stdout.take().expect("stdout")).read_line(&mut pop).expect("port");
+    let pop = pop.trim().to_string();
+    let ftp = crate::util::free_port().to_string();
+    let _socat = Proc(
+        ns.cmd(
+            "socat",
+            &[&format!("TCP-LISTEN:{ftp},bind=127.0.0.1,reuseaddr,fork"), "SYSTEM:echo 220 ftp.test FTP ready"],
+        )
+        .spawn()
+        .expect("socat"),
+    );
+    let ssh = crate::util::free_port().to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sshd = if have("sshd") || std::path::Path::new("/usr/sbin/sshd").exists() {
+        let key = dir.path().join("host_key");
+        run(ns.cmd("ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-f", &key.display().to_string()]), b"", DEADLINE)
+            .ok();
+        std::fs::create_dir_all("/run/sshd").expect("privilege separation directory");
+        let key_s = key.display().to_string();
+        let args = [
+            "-D",
+            "-e",
+            "-f",
+            "/dev/null",
+            "-h",
+            &key_s,
+            "-p",
+            &ssh,
+            "-o",
+            "ListenAddress=127.0.0.1",
+            "-o",
+            "PidFile=none",
+        ];
+        Some(Proc(ns.cmd("/usr/sbin/sshd", &args).stderr(Stdio::null()).spawn().expect("sshd")))
+    } else {
+        None
+    };
+    let ports = format!("{},{pop},{ftp},{ssh}", silent.ports[0]);
+    crate::util::wait_listening_in(&ns, &[&ftp]);
+    if sshd.is_some() {
+        crate::util::wait_listening_in(&ns, &[&ssh]);
+    }
+    let v = run(
+        ns.cmd(sockit_bin(), &["--json", "scan", "127.0.0.1", "-p", &ports, "--banner", "2", "--open"]),
+        b"",
+        DEADLINE,
+    )
+    .json();
+    let banner = |port: &str| {
+        v["hosts"][0]["ports"]
+            .as_array()
+            .expect("ports")
+            .iter()
+            .find(|p| p["port"].as_u64() == port.parse().ok())
+            .map(|p| p["banner"].clone())
+    };
+    assert_eq!(banner(&silent.ports[0].to_string()), Some(Value::Null), "{v}");
+    assert_eq!(banner(&pop), Some(Value::from("\\x1b]0;pwned\\x07+OK POP3 ready")), "{v}");
+    assert_eq!(banner(&ftp), Some(Value::from("220 ftp.test FTP ready")), "{v}");
+    if sshd.is_some() {
+        let b = banner(&ssh).expect("ssh port").as_str().unwrap_or_default().to_string();
+        assert!(b.starts_with("SSH-2.0-OpenSSH"), "{v}");
+    }
+    let text =
+        run(ns.cmd(sockit_bin(), &["scan", "127.0.0.1", "-p", &ports, "--banner", "--open"]), b"", DEADLINE).ok();
+    assert!(!text.contains('\x1b') && text.contains(&format!("{ftp}/tcp")), "{text}");
+    assert!(text.contains("220 ftp.test FTP ready\n"), "{text}");
+    let plain =
+        run(ns.cmd(sockit_bin(), &["--json", "scan", "127.0.0.1", "-p", &ports, "--open"]), b"", DEADLINE).json();
+    assert!(!plain.to_string().contains("banner"), "no banner without --banner: {plain}");
 }
 
 /// Targets from a file (`-f FILE`, `-f -` for stdin, # comments, commas) and `--exclude`, as

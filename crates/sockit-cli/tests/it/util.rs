@@ -361,6 +361,26 @@ pub fn listening(mut cmd: Command) -> (Proc, u16, std::io::BufReader<std::proces
     (Proc(child), port, err)
 }
 
+/// Wait (up to 10 s) until TCP `ports` are listened on in a namespace (its /proc/net/tcp).
+pub fn wait_listening_in(ns: &Netns, ports: &[&str]) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        let table = run(ns.cmd("cat", &["/proc/net/tcp"]), b"", DEADLINE).stdout();
+        let listening = |p: &str| {
+            let needle = format!(":{:04X} ", p.parse::<u16>().expect("port"));
+            table.lines().any(|l| {
+                l.split_whitespace().nth(1).is_some_and(|a| a.ends_with(needle.trim_end()))
+                    && l.split_whitespace().nth(3) == Some("0A")
+            })
+        };
+        if ports.iter().all(|p| listening(p)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("nothing listens on {ports:?} after 10 s");
+}
+
 /// Wait (up to 10 s) until something listens on TCP `port`, without connecting to it: a probe
 /// connection would be the listener's one client.
 pub fn wait_listening(port: u16) {
