@@ -292,6 +292,9 @@ pub struct UdpListenArgs {
     /// Send each datagram back to its sender (a UDP echo server).
     #[arg(long)]
     pub echo: bool,
+    /// Dump each datagram in hex (> sent, < received, with the peer) on stderr, or into FILE.
+    #[arg(short = 'x', long = "hexdump", value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    pub hexdump: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -317,6 +320,9 @@ pub struct UdpSendArgs {
     /// After sending, print the replies that arrive within SECS.
     #[arg(long, value_name = "SECS", value_parser = secs_arg)]
     pub wait_reply: Option<f64>,
+    /// Dump each datagram in hex (> sent, < received, with the peer) on stderr, or into FILE.
+    #[arg(short = 'x', long = "hexdump", value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    pub hexdump: Option<PathBuf>,
 }
 
 const TCP_HELP: &str = "\
@@ -336,6 +342,9 @@ pub struct RelayArgs {
     /// Close after SECS with no data either way.
     #[arg(long, value_name = "SECS", value_parser = secs_arg)]
     pub idle_timeout: Option<f64>,
+    /// Dump both directions in hex (> sent, < received, with offsets) on stderr, or into FILE.
+    #[arg(short = 'x', long = "hexdump", value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    pub hexdump: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

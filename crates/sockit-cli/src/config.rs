@@ -156,6 +156,7 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
                     idle_timeout: a.timeout.map(Duration::from_secs_f64),
                     echo: a.echo,
                 },
+                hexdump: hexdump_to(a.hexdump.as_ref()),
             },
             raw: a.raw,
         },
@@ -170,6 +171,7 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
             message: a.message,
             raw: a.raw,
             wait_reply: a.wait_reply.map(Duration::from_secs_f64),
+            hexdump: hexdump_to(a.hexdump.as_ref()),
         }),
         Command::Tcp(cli::TcpCommand::Connect(a)) => Action::TcpConnect(ConnectConfig {
             host: host(&a.host, "HOST")?,
@@ -178,6 +180,11 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
             tls: client_tls(&a.tls)?,
             relay: relay(&a.relay),
         }),
+        Command::Tcp(cli::TcpCommand::Listen(a)) if a.relay.hexdump.is_some() && (a.keep_open || a.exec.is_some()) => {
+            return Err(usage(
+                "-x dumps one connection: leave out --keep-open and --exec, or run one listener a client",
+            ));
+        }
         Command::Tcp(cli::TcpCommand::Listen(a)) => Action::TcpListen(ListenConfig {
             bind: bind_addr(a.bind.as_deref(), a.port)?,
             rules: AccessRules::new(cidrs(&a.allow, "--allow")?, cidrs(&a.deny, "--deny")?),
@@ -328,7 +335,15 @@ fn relay(r: &cli::RelayArgs) -> RelayOptions {
         no_shutdown: r.no_shutdown,
         quit_after_eof: r.quit_after.map(Duration::from_secs_f64),
         idle_timeout: r.idle_timeout.map(Duration::from_secs_f64),
+        hexdump: hexdump_to(r.hexdump.as_ref()),
     }
+}
+
+/// `-x` alone dumps on stderr; `-x FILE` into FILE.
+fn hexdump_to(x: Option<&std::path::PathBuf>) -> Option<sockit::relay::HexdumpTo> {
+    x.map(|p| {
+        if p.as_os_str() == "-" { sockit::relay::HexdumpTo::Stderr } else { sockit::relay::HexdumpTo::File(p.clone()) }
+    })
 }
 
 /// --tls, or --ca / --insecure / --fingerprint, which imply it.

@@ -49,8 +49,46 @@ pub fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// A hex dump of `bytes` as `ncat -x` and `socat -x` users read them, 16 bytes a line: a
+/// direction mark (`>` sent, `<` received), the offset in that direction, the bytes in hex in
+/// two groups of eight, and the printable ASCII among them (others as `.`).
+pub fn hexdump(mark: char, offset: u64, bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(16) * 80);
+    for (i, row) in bytes.chunks(16).enumerate() {
+        out.push_str(&format!("{mark} {:08x}  ", offset + 16 * i as u64));
+        for j in 0..16 {
+            match row.get(j) {
+                Some(b) => out.push_str(&format!("{b:02x} ")),
+                None => out.push_str("   "),
+            }
+            if j == 7 {
+                out.push(' ');
+            }
+        }
+        out.push_str(" |");
+        out.extend(row.iter().map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' }));
+        out.push_str("|\n");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn hexdump_rows_as_ncat_users_read_them() {
+        assert_eq!(
+            hexdump('>', 0, b"Hello, world!\n\x1b[2J"),
+            "> 00000000  48 65 6c 6c 6f 2c 20 77  6f 72 6c 64 21 0a 1b 5b  |Hello, world!..[|\n\
+             > 00000010  32 4a                                             |2J|\n"
+        );
+        assert_eq!(
+            hexdump('<', 32, b"ab").lines().next(),
+            Some("< 00000020  61 62                                             |ab|")
+        );
+        assert_eq!(hexdump('<', 0, b""), "");
+    }
+
     use super::*;
 
     #[test]

@@ -134,6 +134,75 @@ pub struct RelayOptions {
     pub quit_after_eof: Option<Duration>,
     /// End the relay after this long with no data in either direction.
     pub idle_timeout: Option<Duration>,
+    /// Dump both directions in hex (`-x`), here.
+    pub hexdump: Option<HexdumpTo>,
+}
+
+/// Where a hex dump goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HexdumpTo {
+    Stderr,
+    File(std::path::PathBuf),
+}
+
+/// Both directions of a connection in hex, as `ncat -x` and `socat -x` show them, each with
+/// its own offset (`sockit_core::text::hexdump`). A dump that cannot be written stops dumping;
+/// the relay goes on.
+pub struct Hexdump {
+    out: std::sync::Mutex<Option<Box<dyn Write + Send>>>,
+    sent: AtomicU64,
+    received: AtomicU64,
+}
+
+impl std::fmt::Debug for Hexdump {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hexdump").field("sent", &self.sent).field("received", &self.received).finish()
+    }
+}
+
+impl Hexdump {
+    /// Open the dump (a file is created, or emptied).
+    pub fn open(to: &HexdumpTo) -> Result<Hexdump, NetError> {
+        let out: Box<dyn Write + Send> = match to {
+            HexdumpTo::Stderr => Box::new(io::stderr()),
+            HexdumpTo::File(p) => Box::new(io::BufWriter::new(
+                std::fs::File::create(p).map_err(|e| NetError::io(format!("cannot write {}", p.display()), e))?,
+            )),
+        };
+        Ok(Hexdump { out: std::sync::Mutex::new(Some(out)), sent: AtomicU64::new(0), received: AtomicU64::new(0) })
+    }
+
+    /// Bytes sent to the peer (`>`).
+    pub fn sent(&self, bytes: &[u8]) {
+        self.record('>', &self.sent, bytes);
+    }
+
+    /// Bytes received from the peer (`<`).
+    pub fn received(&self, bytes: &[u8]) {
+        self.record('<', &self.received, bytes);
+    }
+
+    /// One datagram, sent (`>`) or received (`<`): a line naming the peer and the size, then
+    /// its bytes from offset 0.
+    pub fn datagram(&self, sent: bool, peer: SocketAddr, bytes: &[u8]) {
+        let mark = if sent { '>' } else { '<' };
+        let text = format!("{mark} {peer} ({} bytes)\n{}", bytes.len(), sockit_core::text::hexdump(mark, 0, bytes));
+        self.write(&text);
+    }
+
+    fn record(&self, mark: char, offset: &AtomicU64, bytes: &[u8]) {
+        let at = offset.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.write(&sockit_core::text::hexdump(mark, at, bytes));
+    }
+
+    fn write(&self, text: &str) {
+        let mut out = self.out.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(w) = out.as_mut()
+            && w.write_all(text.as_bytes()).and_then(|()| w.flush()).is_err()
+        {
+            *out = None;
+        }
+    }
 }
 
 /// What a relay moved, and why it ended.
@@ -183,16 +252,24 @@ fn relay_stream(
     let quit = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicU64::new(0));
     let (done_tx, done_rx) = std::sync::mpsc::channel::<io::Result<u64>>();
+    let dump = opts.hexdump.as_ref().map(Hexdump::open).transpose()?.map(Arc::new);
     {
         let (stream, opts, activity, quit, sent) =
             (Arc::clone(stream), opts.clone(), Arc::clone(&activity), Arc::clone(&quit), Arc::clone(&sent));
+        let dump = dump.clone();
         std::thread::Builder::new()
             .name("relay-input".into())
             .spawn(move || {
-                let r = pump_ahead(input, stream.as_fd(), &|n| {
-                    sent.fetch_add(n, Ordering::Relaxed);
-                    activity.fetch_add(1, Ordering::Relaxed);
-                });
+                let tap = dump.as_ref().map(|d| move |b: &[u8]| d.sent(b));
+                let r = pump_ahead(
+                    input,
+                    stream.as_fd(),
+                    &|n| {
+                        sent.fetch_add(n, Ordering::Relaxed);
+                        activity.fetch_add(1, Ordering::Relaxed);
+                    },
+                    tap.as_ref().map(|t| t as &dyn Fn(&[u8])),
+                );
                 if r.is_ok() && !opts.no_shutdown {
                     let _ = stream.shutdown(Shutdown::Write);
                 }
@@ -213,13 +290,16 @@ fn relay_stream(
     let mut seen = activity.load(Ordering::Relaxed);
     // The idle timeout and -q lean on a timed-out read and on shutdown() waking a blocked
     // read: proven for read(2) on every kernel sockit runs on, so those relays keep it.
-    let splice = opts.idle_timeout.is_none() && opts.quit_after_eof.is_none();
+    // A hex dump needs the bytes: no splice then either.
+    let splice = opts.idle_timeout.is_none() && opts.quit_after_eof.is_none() && dump.is_none();
+    let tap = dump.as_ref().map(|d| move |b: &[u8]| d.received(b));
+    let tap = tap.as_ref().map(|t| t as &dyn Fn(&[u8]));
     let end = loop {
         let count = |n| received.set(received.get() + n);
         let r = if splice {
             pump_out(stream.as_fd(), output.as_fd(), &count)
         } else {
-            pump(stream.as_fd(), output.as_fd(), &count)
+            pump(stream.as_fd(), output.as_fd(), &count, tap)
         };
         match r {
             Ok(_) if quit.load(Ordering::Relaxed) => break RelayEnd::Quit,
@@ -263,7 +343,8 @@ fn relay_stream(
 /// 2.5 GB/s. splice(2) was measured as well and lost on the kernels sockit is tested on
 /// (gVisor emulates it with copies: 1.5-1.8 s per GiB against 0.7 s with read/write; on a
 /// Linux 6.18 VM, pipe-to-socket splice moved 1.1-1.3 GB/s against 1.4 GB/s).
-pub fn pump(from: BorrowedFd<'_>, to: BorrowedFd<'_>, count: &dyn Fn(u64)) -> io::Result<u64> {
+/// With `tap`, every chunk is shown to it too (the hex dump).
+pub fn pump(from: BorrowedFd<'_>, to: BorrowedFd<'_>, count: &dyn Fn(u64), tap: Tap<'_>) -> io::Result<u64> {
     grow_pipes(&[from, to]);
     let mut buf = vec![0u8; BUF];
     let mut total = 0u64;
@@ -275,6 +356,9 @@ pub fn pump(from: BorrowedFd<'_>, to: BorrowedFd<'_>, count: &dyn Fn(u64)) -> io
             Err(e) => return Err(e.into()),
         };
         write_all_fd(to, &buf[..n])?;
+        if let Some(tap) = tap {
+            tap(&buf[..n]);
+        }
         total += n as u64;
         count(n as u64);
     }
@@ -296,7 +380,7 @@ pub fn pump_out(from: BorrowedFd<'_>, to: BorrowedFd<'_>, count: &dyn Fn(u64)) -
         )
     }) && !io::IsTerminal::is_terminal(&to);
     if !direct && !file_like {
-        return pump(from, to, count);
+        return pump(from, to, count, None);
     }
     let via = if direct { None } else { Some(rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?) };
     grow_pipes(&[via.as_ref().map_or(to, |(_, w)| w.as_fd())]);
@@ -308,7 +392,7 @@ pub fn pump_out(from: BorrowedFd<'_>, to: BorrowedFd<'_>, count: &dyn Fn(u64)) -
             Ok(0) => return Ok(total),
             Ok(n) => n,
             Err(Errno::INTR) => continue,
-            Err(e) if unsupported(e) && total == 0 => return pump(from, to, count),
+            Err(e) if unsupported(e) && total == 0 => return pump(from, to, count, None),
             Err(e) => return Err(e.into()),
         };
         if let Some((r, _)) = &via {
@@ -325,7 +409,7 @@ pub fn pump_out(from: BorrowedFd<'_>, to: BorrowedFd<'_>, count: &dyn Fn(u64)) -
                         io::Read::read_exact(&mut std::fs::File::from(r.try_clone()?), &mut rest)?;
                         write_all_fd(to, &rest)?;
                         count(n as u64);
-                        return Ok(total + n as u64 + pump(from, to, count)?);
+                        return Ok(total + n as u64 + pump(from, to, count, None)?);
                     }
                     Err(e) => return Err(e.into()),
                 }
@@ -340,7 +424,12 @@ pub fn pump_out(from: BorrowedFd<'_>, to: BorrowedFd<'_>, count: &dyn Fn(u64)) -
 /// the last one is written, so a relay fed by a pipe keeps both ends busy. Memory stays flat:
 /// three buffers of 1 MiB go round. If writing fails, the reading thread is left to end with
 /// its next read (its sender is gone); `from` is owned for that reason.
-pub fn pump_ahead(from: impl AsFd + Send + 'static, to: BorrowedFd<'_>, count: &dyn Fn(u64)) -> io::Result<u64> {
+pub fn pump_ahead(
+    from: impl AsFd + Send + 'static,
+    to: BorrowedFd<'_>,
+    count: &dyn Fn(u64),
+    tap: Tap<'_>,
+) -> io::Result<u64> {
     const BUFFERS: usize = 3;
     grow_pipes(&[from.as_fd(), to]);
     let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<io::Result<(Vec<u8>, usize)>>(BUFFERS);
@@ -376,6 +465,9 @@ pub fn pump_ahead(from: impl AsFd + Send + 'static, to: BorrowedFd<'_>, count: &
             return Ok(total);
         }
         write_all_fd(to, &buf[..n])?;
+        if let Some(tap) = tap {
+            tap(&buf[..n]);
+        }
         total += n as u64;
         count(n as u64);
         let _ = free_tx.send(buf);
@@ -393,6 +485,9 @@ fn write_all_fd(to: BorrowedFd<'_>, mut buf: &[u8]) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Something shown every chunk a pump moves (the hex dump), if anything.
+pub type Tap<'a> = Option<&'a dyn Fn(&[u8])>;
 
 /// The relays' buffer size, and the size their pipes are grown to.
 const BUF: usize = 1 << 20;

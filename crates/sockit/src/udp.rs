@@ -154,6 +154,8 @@ impl Sender {
 pub struct ListenConfig {
     pub bind: SocketAddr,
     pub receive: ReceiveOptions,
+    /// Dump each datagram in hex (`-x`), here.
+    pub hexdump: Option<crate::relay::HexdumpTo>,
 }
 
 /// What `udp listen` received.
@@ -170,8 +172,15 @@ pub fn listen_run(
     on: impl FnMut(Datagram<'_>) -> io::Result<()>,
 ) -> Result<Received, NetError> {
     let receiver = Receiver::bind(cfg.bind)?;
+    let dump = cfg.hexdump.as_ref().map(crate::relay::Hexdump::open).transpose()?;
     started(receiver.local_addr()?);
-    let (count, stopped) = receiver.run(&cfg.receive, on)?;
+    let mut on = on;
+    let (count, stopped) = receiver.run(&cfg.receive, |d| {
+        if let Some(dump) = &dump {
+            dump.datagram(false, d.from, d.data);
+        }
+        on(d)
+    })?;
     Ok(Received { count, stopped })
 }
 
@@ -188,6 +197,8 @@ pub struct SendConfig {
     pub raw: bool,
     /// After sending, hand the replies that arrive within this long to `on_reply`.
     pub wait_reply: Option<Duration>,
+    /// Dump each datagram sent and received in hex (`-x`), here.
+    pub hexdump: Option<crate::relay::HexdumpTo>,
 }
 
 /// `udp send`: send, then wait for replies if asked; returns how many datagrams went out.
@@ -198,11 +209,19 @@ pub fn send_run(
 ) -> Result<u64, NetError> {
     let target = net::resolve_one(&cfg.host, cfg.port)?;
     let sender = Sender::new(&SendOptions { target, broadcast: cfg.broadcast, bind: cfg.bind })?;
+    let dump = cfg.hexdump.as_ref().map(crate::relay::Hexdump::open).transpose()?;
+    let send = |data: &[u8]| -> Result<(), NetError> {
+        sender.send(data)?;
+        if let Some(dump) = &dump {
+            dump.datagram(true, target, data);
+        }
+        Ok(())
+    };
     let mut sent = 0u64;
     let read = |e| NetError::io("input", e);
     match &cfg.message {
         Some(m) => {
-            sender.send(m.as_bytes())?;
+            send(m.as_bytes())?;
             sent += 1;
         }
         None if cfg.raw => {
@@ -220,7 +239,7 @@ pub fn send_run(
                 if len == 0 {
                     break;
                 }
-                sender.send(&buf[..len])?;
+                send(&buf[..len])?;
                 sent += 1;
             }
         }
@@ -230,14 +249,20 @@ pub fn send_run(
                 if line.last() == Some(&b'\r') {
                     line.pop();
                 }
-                sender.send(&line)?;
+                send(&line)?;
                 sent += 1;
             }
         }
     }
     tracing::info!(sent, %target, "datagrams sent");
     if let Some(w) = cfg.wait_reply {
-        sender.replies(w, on_reply)?;
+        let mut on_reply = on_reply;
+        sender.replies(w, |d| {
+            if let Some(dump) = &dump {
+                dump.datagram(false, d.from, d.data);
+            }
+            on_reply(d)
+        })?;
     }
     Ok(sent)
 }

@@ -556,6 +556,69 @@ fn zone_ids_name_the_interface() {
     assert!(line.starts_with("Address       fe80::a\nZone          z0 (the interface this address is on)\n"), "{line}");
 }
 
+/// The bytes of a hex dump's lines with `mark`, in order.
+fn undump(dump: &str, mark: char) -> Vec<u8> {
+    dump.lines()
+        .filter(|l| l.starts_with(mark) && !l.contains(" bytes)"))
+        .flat_map(|l| {
+            let hex = l[2..].split_once("  ").map_or("", |(_, rest)| rest);
+            let hex = hex.split('|').next().unwrap_or("");
+            hex.split_whitespace().map(|h| u8::from_str_radix(h, 16).expect("hex")).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// `-x FILE`: both directions of a connection in hex, as ncat -x and socat -x users read them,
+/// the bytes exactly those that passed (nc.openbsd on the other end); a datagram's dump names
+/// its peer; `-x` with --keep-open is refused.
+#[test]
+fn hexdump_shows_both_directions_exactly() {
+    if !have("nc.openbsd") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dump = dir.path().join("dump.txt");
+    let dump_s = dump.display().to_string();
+    let (mut l, port, _err) =
+        listening(crate::util::sockit_cmd(&["tcp", "listen", "0", "--bind", "127.0.0.1", "-x", &dump_s]));
+    l.0.stdin.take().expect("stdin").write_all(b"the listener's reply\n").expect("reply");
+    let sent: Vec<u8> = b"Hello, hex dump!\n\x1b[2J\x00\xff".iter().copied().chain(0..=255u8).collect();
+    let out = run(
+        {
+            let mut c = Command::new("nc.openbsd");
+            c.args(["-N", "127.0.0.1", &port.to_string()]);
+            c
+        },
+        &sent,
+        DEADLINE,
+    );
+    assert_eq!(out.stdout(), "the listener's reply\n", "{}", out.stderr);
+    let _ = l.0.wait();
+    let text = std::fs::read_to_string(&dump).expect("dump");
+    assert_eq!(undump(&text, '<'), sent, "{text}");
+    assert_eq!(undump(&text, '>'), b"the listener's reply\n", "{text}");
+    assert!(
+        text.contains("< 00000000  48 65 6c 6c 6f 2c 20 68  65 78 20 64 75 6d 70 21  |Hello, hex dump!|\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("< 00000010  0a 1b 5b 32 4a 00 ff 00  01 02 03 04 05 06 07 08  |..[2J...........|\n"),
+        "{text}"
+    );
+    assert!(!text.contains('\x1b'), "nothing raw reaches the terminal");
+    // A datagram: the peer and the size, then its bytes.
+    let rx = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let to = rx.local_addr().expect("addr").port().to_string();
+    let out = sockit(&["udp", "send", "127.0.0.1", &to, "ping!", "-x"]);
+    assert_eq!(out.code, 0);
+    assert_eq!(
+        out.stderr,
+        format!("> 127.0.0.1:{to} (5 bytes)\n> 00000000  70 69 6e 67 21                                    |ping!|\n")
+    );
+    let line = sockit(&["tcp", "listen", "0", "--keep-open", "-x"]).fails(2);
+    assert_eq!(line, "sockit: -x dumps one connection: leave out --keep-open and --exec, or run one listener a client");
+}
+
 #[test]
 fn errors_are_one_line() {
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
