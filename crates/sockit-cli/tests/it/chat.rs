@@ -322,6 +322,7 @@ resource.setrlimit(resource.RLIMIT_NOFILE, (8192, resource.getrlimit(resource.RL
 port, n = int(sys.argv[1]), int(sys.argv[2])
 sel = selectors.DefaultSelector()
 seen = {}
+welcomed = set()
 def drain(timeout):
     for key, _ in sel.select(timeout):
         try:
@@ -331,6 +332,8 @@ def drain(timeout):
         if not d:
             sel.unregister(key.fileobj)
             continue
+        if b"* welcome" in seen[key.fileobj][-16:] + d:
+            welcomed.add(key.fileobj)
         seen[key.fileobj] = (seen[key.fileobj] + d)[-4096:]
         if b"<speaker> to the crowd" in seen[key.fileobj]:
             seen[key.fileobj] = b"GOT <speaker> to the crowd"
@@ -340,6 +343,10 @@ for _ in range(n):
     seen[s] = b""
     sel.register(s, selectors.EVENT_READ)
     drain(0)
+# Members once welcomed (a silent connection is taken for a line client after a moment).
+deadline = time.time() + 30
+while time.time() < deadline and len(welcomed) < n:
+    drain(0.1)
 print("connected", flush=True)
 sys.stdin.readline()
 deadline = time.time() + 30
