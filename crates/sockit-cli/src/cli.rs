@@ -295,6 +295,12 @@ pub struct UdpListenArgs {
     /// Dump each datagram in hex (> sent, < received, with the peer) on stderr, or into FILE.
     #[arg(short = 'x', long = "hexdump", value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
     pub hexdump: Option<PathBuf>,
+    /// Join this multicast group (IPv4 224.0.0.0/4 or IPv6 ff00::/8); repeatable.
+    #[arg(long, value_name = "GROUP")]
+    pub join: Vec<String>,
+    /// The interface to join the groups on (by default the one the kernel routes them to).
+    #[arg(long, value_name = "NAME", requires = "join")]
+    pub iface: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -323,6 +329,15 @@ pub struct UdpSendArgs {
     /// Dump each datagram in hex (> sent, < received, with the peer) on stderr, or into FILE.
     #[arg(short = 'x', long = "hexdump", value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
     pub hexdump: Option<PathBuf>,
+    /// Multicast: hops a datagram may take (TTL; the kernel's default is 1, this link only).
+    #[arg(long, value_name = "N")]
+    pub ttl: Option<u32>,
+    /// Multicast: the interface to send on.
+    #[arg(long, value_name = "NAME")]
+    pub iface: Option<String>,
+    /// Multicast: deliver to this host's own members of the group too.
+    #[arg(long = "loop")]
+    pub looped: bool,
 }
 
 const TCP_HELP: &str = "\

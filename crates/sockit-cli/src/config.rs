@@ -150,7 +150,12 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
         }
         Command::Udp(cli::UdpCommand::Listen(a)) => Action::UdpListen {
             config: sockit::udp::ListenConfig {
-                bind: bind_addr(a.bind.as_deref(), a.port)?,
+                join: groups(&a.join, a.iface.as_deref())?,
+                bind: match (a.bind.as_deref(), groups(&a.join, None)?.iter().any(|(g, _)| g.is_ipv6())) {
+                    // An IPv6 group is heard on an IPv6 socket.
+                    (None, true) => SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, a.port)),
+                    (b, _) => bind_addr(b, a.port)?,
+                },
                 receive: ReceiveOptions {
                     count: a.count,
                     idle_timeout: a.timeout.map(Duration::from_secs_f64),
@@ -172,6 +177,7 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
             raw: a.raw,
             wait_reply: a.wait_reply.map(Duration::from_secs_f64),
             hexdump: hexdump_to(a.hexdump.as_ref()),
+            multicast: sockit::udp::Multicast { ttl: a.ttl, iface: a.iface, looped: a.looped },
         }),
         Command::Tcp(cli::TcpCommand::Connect(a)) => Action::TcpConnect(ConnectConfig {
             host: host(&a.host, "HOST")?,
@@ -337,6 +343,18 @@ fn relay(r: &cli::RelayArgs) -> RelayOptions {
         idle_timeout: r.idle_timeout.map(Duration::from_secs_f64),
         hexdump: hexdump_to(r.hexdump.as_ref()),
     }
+}
+
+/// `--join GROUP`s: multicast addresses, each to be joined on `iface`.
+fn groups(list: &[String], iface: Option<&str>) -> Result<Vec<(IpAddr, Option<String>)>> {
+    list.iter()
+        .map(|g| match parse_ip(g) {
+            Ok(ip) if ip.is_multicast() => Ok((ip, iface.map(str::to_string))),
+            _ => Err(UsageError(format!(
+                "--join {g}: not a multicast group: IPv4 groups are 224.0.0.0/4 (239.1.2.3), IPv6 ff00::/8 (ff12::1234)"
+            ))),
+        })
+        .collect()
 }
 
 /// `-x` alone dumps on stderr; `-x FILE` into FILE.

@@ -156,6 +156,70 @@ pub struct ListenConfig {
     pub receive: ReceiveOptions,
     /// Dump each datagram in hex (`-x`), here.
     pub hexdump: Option<crate::relay::HexdumpTo>,
+    /// Multicast groups to join, and the interface to join each on (by name; `None`: the
+    /// one the kernel picks for the group).
+    pub join: Vec<(std::net::IpAddr, Option<String>)>,
+}
+
+/// Multicast: how far datagrams go, on which interface, and whether this host hears its own.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Multicast {
+    /// Hops a datagram may take (IPv4 TTL, IPv6 hop limit); the kernel's 1 when `None`.
+    pub ttl: Option<u32>,
+    /// The interface to send on, by name.
+    pub iface: Option<String>,
+    /// Deliver the datagrams to this host's own members of the group too.
+    pub looped: bool,
+}
+
+/// Join `group` on `sock` (on `iface`, by name, if given).
+fn join(sock: &UdpSocket, group: std::net::IpAddr, iface: Option<&str>) -> Result<(), NetError> {
+    let s = socket2::SockRef::from(sock);
+    let index = iface.map(net::zone_index).transpose()?.unwrap_or(0);
+    let r = match group {
+        std::net::IpAddr::V4(g) => s.join_multicast_v4_n(&g, &socket2::InterfaceIndexOrAddress::Index(index)),
+        std::net::IpAddr::V6(g) => s.join_multicast_v6(&g, index),
+    };
+    r.map_err(|e| NetError::io(format!("cannot join the multicast group {group}"), e))
+}
+
+/// Set a sending socket's multicast options for `target`.
+fn multicast(sock: &UdpSocket, target: SocketAddr, m: &Multicast) -> Result<(), NetError> {
+    let s = socket2::SockRef::from(sock);
+    let io = |what: &str| {
+        let what = what.to_string();
+        move |e| NetError::io(what, e)
+    };
+    let index = m.iface.as_deref().map(net::zone_index).transpose()?;
+    if target.is_ipv4() {
+        if let Some(ttl) = m.ttl {
+            s.set_multicast_ttl_v4(ttl).map_err(io("IP_MULTICAST_TTL"))?;
+        }
+        if let Some(index) = index {
+            let addr = interface_ipv4(index).ok_or_else(|| {
+                NetError::io(
+                    format!("interface {}", m.iface.as_deref().unwrap_or("")),
+                    io::Error::other("it has no IPv4 address to send multicast from"),
+                )
+            })?;
+            s.set_multicast_if_v4(&addr).map_err(io("IP_MULTICAST_IF"))?;
+        }
+        s.set_multicast_loop_v4(m.looped).map_err(io("IP_MULTICAST_LOOP"))?;
+    } else {
+        if let Some(ttl) = m.ttl {
+            s.set_multicast_hops_v6(ttl).map_err(io("IPV6_MULTICAST_HOPS"))?;
+        }
+        if let Some(index) = index {
+            s.set_multicast_if_v6(index).map_err(io("IPV6_MULTICAST_IF"))?;
+        }
+        s.set_multicast_loop_v6(m.looped).map_err(io("IPV6_MULTICAST_LOOP"))?;
+    }
+    Ok(())
+}
+
+/// The first IPv4 address of the interface with this index.
+fn interface_ipv4(index: u32) -> Option<std::net::Ipv4Addr> {
+    netdev::get_interfaces().into_iter().find(|i| i.index == index)?.ipv4.first().map(|n| n.addr())
 }
 
 /// What `udp listen` received.
@@ -172,6 +236,9 @@ pub fn listen_run(
     on: impl FnMut(Datagram<'_>) -> io::Result<()>,
 ) -> Result<Received, NetError> {
     let receiver = Receiver::bind(cfg.bind)?;
+    for (group, iface) in &cfg.join {
+        join(&receiver.sock, *group, iface.as_deref())?;
+    }
     let dump = cfg.hexdump.as_ref().map(crate::relay::Hexdump::open).transpose()?;
     started(receiver.local_addr()?);
     let mut on = on;
@@ -199,6 +266,8 @@ pub struct SendConfig {
     pub wait_reply: Option<Duration>,
     /// Dump each datagram sent and received in hex (`-x`), here.
     pub hexdump: Option<crate::relay::HexdumpTo>,
+    /// For a multicast group: TTL, interface, loop.
+    pub multicast: Multicast,
 }
 
 /// `udp send`: send, then wait for replies if asked; returns how many datagrams went out.
@@ -209,6 +278,9 @@ pub fn send_run(
 ) -> Result<u64, NetError> {
     let target = net::resolve_one(&cfg.host, cfg.port)?;
     let sender = Sender::new(&SendOptions { target, broadcast: cfg.broadcast, bind: cfg.bind })?;
+    if target.ip().is_multicast() {
+        multicast(&sender.sock, target, &cfg.multicast)?;
+    }
     let dump = cfg.hexdump.as_ref().map(crate::relay::Hexdump::open).transpose()?;
     let send = |data: &[u8]| -> Result<(), NetError> {
         sender.send(data)?;

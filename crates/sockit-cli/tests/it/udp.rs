@@ -183,3 +183,60 @@ fn lan_broadcast_reaches_both_other_hosts() {
         assert!(got.ends_with("  Hello there\n"), "{got}");
     }
 }
+
+/// Multicast across the LAN: a host that joined 239.1.2.3 hears sockit's datagram, and so
+/// does socat joined with `ip-add-membership`; a listener on a host that did not join hears
+/// nothing; `--loop` lets the sender's own host hear it; an IPv6 group (ff12::1234) on eth0.
+#[test]
+fn multicast_reaches_the_members_of_the_group_only() {
+    if !have("socat") {
+        return;
+    }
+    let Some(lan) = Lan::new("mc", 4) else { return };
+    let hosts = &lan.hosts;
+    let listen = |h: &crate::util::Netns, args: &[&str]| -> Proc {
+        let (p, _port, _err) = listening(h.cmd(sockit_bin(), &[&["udp", "listen"], args].concat()));
+        p
+    };
+    let joined = listen(&hosts[1], &["5000", "--join", "239.1.2.3", "--count", "2", "--timeout", "5"]);
+    // Alone on its host: a host's memberships reach every socket on the port (Linux's
+    // IP_MULTICAST_ALL), so the deaf listener has a host of its own.
+    let deaf = listen(&hosts[3], &["5000", "--count", "1", "--timeout", "3"]);
+    let socat = Proc(
+        hosts[2]
+            .cmd("socat", &["-u", "-T", "3", "UDP4-RECV:5001,ip-add-membership=239.1.2.3:eth0", "STDOUT"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("socat"),
+    );
+    let own = listen(&hosts[0], &["5000", "--join", "239.1.2.3", "--count", "1", "--timeout", "5"]);
+    let six = listen(&hosts[1], &["5002", "--join", "ff12::1234", "--iface", "eth0", "--count", "1", "--timeout", "5"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let send = |args: &[&str]| {
+        let out = run(hosts[0].cmd(sockit_bin(), &[&["udp", "send"], args].concat()), b"", DEADLINE);
+        assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
+    };
+    send(&["239.1.2.3", "5000", "to the group", "--ttl", "2"]);
+    send(&["239.1.2.3", "5000", "and looped", "--loop"]);
+    send(&["239.1.2.3", "5001", "to socat"]);
+    send(&["ff12::1234", "5002", "over IPv6", "--iface", "eth0"]);
+    let text = |mut p: Proc| {
+        let mut got = String::new();
+        p.0.stdout.take().expect("stdout").read_to_string(&mut got).expect("read");
+        let _ = p.0.wait();
+        got
+    };
+    let got = text(joined);
+    assert!(
+        got.starts_with("198.18.0.1:") && got.contains("  to the group\n") && got.ends_with("  and looped\n"),
+        "{got}"
+    );
+    assert_eq!(text(deaf), "", "a listener that did not join hears nothing");
+    assert_eq!(text(socat), "to socat");
+    let got = text(own);
+    assert!(got.ends_with("  and looped\n") && !got.contains("to the group"), "only the looped datagram: {got}");
+    let got = text(six);
+    assert!(got.starts_with("[fe80::") && got.ends_with("  over IPv6\n"), "{got}");
+    let line = sockit(&["udp", "listen", "--join", "10.0.0.1"]).fails(2);
+    assert!(line.contains("--join 10.0.0.1: not a multicast group"), "{line}");
+}

@@ -419,7 +419,8 @@ impl Lan {
         let switch = Netns::new(&format!("{tag}sw"))?;
         let hosts: Vec<Netns> = (0..n).filter_map(|_| Netns::new(tag)).collect();
         assert_eq!(hosts.len(), n, "could not create {n} namespaces");
-        switch.exec_ok("ip link add br0 type bridge && ip link set br0 up");
+        // No IGMP snooping: with no querier on the LAN, the bridge floods multicast to every port.
+        switch.exec_ok("ip link add br0 type bridge mcast_snooping 0 && ip link set br0 up");
         static SEQ: AtomicU32 = AtomicU32::new(0);
         for (i, h) in hosts.iter().enumerate() {
             // Interface names are global while both ends are made: keep them unique and short.
