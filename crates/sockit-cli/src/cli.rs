@@ -357,6 +357,10 @@ pub struct RelayArgs {
     /// Close after SECS with no data either way.
     #[arg(long, value_name = "SECS", value_parser = secs_arg)]
     pub idle_timeout: Option<f64>,
+    /// Probe a silent peer with TCP keepalives after SECS, every SECS, three times: a peer that
+    /// vanished ends the connection (exit 1) instead of holding it for ever.
+    #[arg(long, value_name = "SECS", value_parser = secs_arg)]
+    pub keepalive: Option<f64>,
     /// Dump both directions in hex (> sent, < received, with offsets) on stderr, or into FILE.
     #[arg(short = 'x', long = "hexdump", value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
     pub hexdump: Option<PathBuf>,

@@ -342,6 +342,7 @@ fn relay(r: &cli::RelayArgs) -> RelayOptions {
         quit_after_eof: r.quit_after.map(Duration::from_secs_f64),
         idle_timeout: r.idle_timeout.map(Duration::from_secs_f64),
         hexdump: hexdump_to(r.hexdump.as_ref()),
+        keepalive: r.keepalive.map(|s| Duration::from_secs_f64(s.max(1.0))),
     }
 }
 

@@ -136,6 +136,15 @@ pub struct RelayOptions {
     pub idle_timeout: Option<Duration>,
     /// Dump both directions in hex (`-x`), here.
     pub hexdump: Option<HexdumpTo>,
+    /// TCP keepalive: probe a silent peer after this long, every this long, three times; a
+    /// peer that answers none is gone and the relay ends with an error.
+    pub keepalive: Option<Duration>,
+}
+
+/// Turn on keepalive probes as `RelayOptions::keepalive` says.
+pub fn keepalive(stream: &TcpStream, every: Duration) -> Result<(), NetError> {
+    let probes = socket2::TcpKeepalive::new().with_time(every).with_interval(every).with_retries(3);
+    socket2::SockRef::from(stream).set_tcp_keepalive(&probes).map_err(|e| NetError::io("SO_KEEPALIVE", e))
 }
 
 /// Where a hex dump goes.
@@ -304,6 +313,10 @@ fn relay_stream(
         match r {
             Ok(_) if quit.load(Ordering::Relaxed) => break RelayEnd::Quit,
             Ok(_) => break RelayEnd::PeerClosed,
+            // The kernel gave up on the peer: keepalive probes (or retransmissions) unanswered.
+            Err(e) if e.raw_os_error() == Some(libc::ETIMEDOUT) => {
+                return Err(NetError::io(format!("{}: the peer stopped answering (it is gone)", what()), e));
+            }
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
                 // Idle only if input was idle too.
                 let now = activity.load(Ordering::Relaxed);

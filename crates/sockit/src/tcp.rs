@@ -72,6 +72,9 @@ pub fn connect_run(cfg: &ConnectConfig, stdio: Stdio) -> Result<TcpReport, NetEr
     let addrs = net::resolve_all(&cfg.host, cfg.port)?;
     let stream = connect(&addrs, cfg.connect_timeout)?;
     tracing::info!(peer = ?stream.peer_addr().ok(), "connected");
+    if let Some(every) = cfg.relay.keepalive {
+        relay::keepalive(&stream, every)?;
+    }
     let conn = match tls {
         Some(connector) => tls::client(stream, connector)?,
         None => Conn::plain(stream)?,
@@ -99,6 +102,9 @@ pub fn listen_run(cfg: &ListenConfig, stdio: Stdio, started: &mut dyn FnMut(Star
     } else {
         let (stream, _peer) = listener.accept(&cfg.rules)?;
         drop(listener);
+        if let Some(every) = cfg.relay.keepalive {
+            relay::keepalive(&stream, every)?;
+        }
         let conn = match tls {
             Some(config) => tls::server(stream, config)?,
             None => Conn::plain(stream)?,

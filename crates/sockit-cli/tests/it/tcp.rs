@@ -619,6 +619,58 @@ fn hexdump_shows_both_directions_exactly() {
     assert_eq!(line, "sockit: -x dumps one connection: leave out --keep-open and --exec, or run one listener a client");
 }
 
+/// `--keepalive SECS`: a peer that vanishes without a word (its link cut) is noticed by the
+/// probes, and `tcp connect` ends with one line and exit 1 instead of waiting for ever.
+#[test]
+fn keepalive_notices_a_peer_that_vanished() {
+    if !have("python3") {
+        return;
+    }
+    let Some(lan) = crate::util::Lan::new("ka", 2) else { return };
+    let code = "import socket, sys\ns = socket.socket(); s.bind(('198.18.0.2', 0)); s.listen(1)\n\
+                print(s.getsockname()[1], flush=True)\nc, _ = s.accept()\nsys.stdin.read()\n";
+    let mut peer = Proc(
+        lan.hosts[1]
+            .cmd("python3", &["-c", code])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3"),
+    );
+    let mut port = String::new();
+    BufReader::new(peer.0.stdout.take().expect("stdout")).read_line(&mut port).expect("port");
+    let mut client = Proc(
+        lan.hosts[0]
+            .cmd(sockit_bin(), &["tcp", "connect", "198.18.0.2", port.trim(), "--keepalive", "1"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sockit"),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    // The peer's host drops off the LAN: no FIN, no reset, nothing.
+    lan.hosts[1].exec_ok("ip link set eth0 down");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = client.0.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "still waiting for a peer that is gone");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut err = String::new();
+    client.0.stderr.take().expect("stderr").read_to_string(&mut err).expect("stderr");
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("sockit: connection with 198.18.0.2:")
+            && err.contains("the peer stopped answering (it is gone)"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    drop(client.0.stdin.take());
+}
+
 #[test]
 fn errors_are_one_line() {
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
