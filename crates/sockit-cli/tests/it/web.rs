@@ -136,14 +136,14 @@ fn websocat_joins_the_room() {
     assert!(got.ends_with("> hi websocat\n"), "{got}");
 }
 
-/// Two headless Chromium pages (Selenium, Debian's chromium and chromedriver) and a line
-/// client in one room: lines both ways, own lines marked, `/nick` and `/who` in the member
+/// Two headless Chromium pages (Selenium, Debian's chromium and chromedriver) and an
+/// nc.openbsd line client in one room: lines both ways, own lines marked, `/nick` and `/who` in the member
 /// list, an XSS line shown as text, the page reconnecting after the server restarts on its
 /// port, the nick remembered. Screenshots at desktop and phone width land in the target dir.
 #[test]
 fn browsers_chat_with_line_clients() {
     let Some(python) = venv("python") else { return };
-    if !crate::util::have("chromium") || !crate::util::have("chromedriver") {
+    if !crate::util::have("chromium") || !crate::util::have("chromedriver") || !crate::util::have("nc.openbsd") {
         return;
     }
     let shots = format!("{}/screenshots", env!("CARGO_TARGET_TMPDIR"));

@@ -1,10 +1,10 @@
-"""Two headless Chromium pages and a line client in one sockit chat room.
+"""Two headless Chromium pages and an nc.openbsd line client in one sockit chat room.
 
 argv: SOCKIT_BIN SCREENSHOT_DIR. Starts the room itself (to restart it later on the same
 port), drives the pages with Selenium and Debian's chromedriver, and prints one JSON object of
 what each step saw. Every wait is bounded.
 """
-import json, os, socket, subprocess, sys, tempfile, time
+import json, os, subprocess, sys, tempfile, time
 
 from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException, TimeoutException
@@ -70,23 +70,26 @@ try:
     a, b = browser(), browser()
     join(a, url, "ann")
     join(b, url, "ben")
-    carl = socket.create_connection(("127.0.0.1", port), timeout=10)
-    carl.sendall(b"/nick carl\n")
+    carl = subprocess.Popen(["nc.openbsd", "127.0.0.1", str(port)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    os.set_blocking(carl.stdout.fileno(), False)
+
+    def carl_says(line):
+        carl.stdin.write(line.encode() + b"\n")
+        carl.stdin.flush()
+
+    carl_says("/nick carl")
     out["members"] = wait(a, lambda: sorted(members(a)) if sorted(members(a)) == ["ann", "ben", "carl"] else None)
     out["title"] = a.title
     say(a, "hello from ann")
     out["ben_sees"] = wait(b, lambda: next((l for l in log_lines(b) if "hello from ann" in l), None))
     out["ann_own_marked"] = bool(a.find_elements(By.CSS_SELECTOR, "#log li.mine"))
-    got = b""
-    carl.settimeout(10)
-    while b"<ann> hello from ann" not in got:
-        chunk = carl.recv(65536)
-        if not chunk:
-            break
-        got += chunk
+    got, end = b"", time.time() + 10
+    while b"<ann> hello from ann" not in got and time.time() < end:
+        got += carl.stdout.read() or b""
+        time.sleep(0.05)
     out["carl_hears"] = "<ann> hello from ann" in got.decode()
     xss = "<img src=x onerror=alert(1)>"
-    carl.sendall(xss.encode() + b"\n")
+    carl_says(xss)
     out["xss_shown"] = wait(a, lambda: next((l for l in log_lines(a) if xss in l), None))
     out["xss_img_elements"] = len(a.find_elements(By.CSS_SELECTOR, "#log img"))
     try:
@@ -120,7 +123,7 @@ finally:
         if d is not None:
             d.quit()
     if carl is not None:
-        carl.close()
+        carl.kill()
     room.terminate()
     room.wait(timeout=10)
     print(json.dumps(out))
