@@ -561,11 +561,11 @@ mod tests {
         assert_eq!(parse_reply(b"SOCKIT-CHAT! 1 port=x users=1 version=1 room=a"), None);
         let bound = ServerInfo { addr: Some("::1".parse().expect("ip")), ..info.clone() };
         let r = reply(&bound, PROBE_SIZE).expect("fits");
-        assert!(String::from_utf8_lossy(&r).contains(" addr=::1 room="));
+        assert!(String::from_utf8_lossy(&r).contains(" addr=::1 id=0123456789abcdef room="));
         assert_eq!(parse_reply(&r), Some(bound));
         let tls = ServerInfo { tls: true, ..info };
         let r = reply(&tls, PROBE_SIZE).expect("fits");
-        assert!(String::from_utf8_lossy(&r).contains(" tls=1 room="));
+        assert!(String::from_utf8_lossy(&r).contains(" tls=1 id=0123456789abcdef room="));
         assert_eq!(parse_reply(&r), Some(tls));
     }
 }
