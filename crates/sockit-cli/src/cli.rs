@@ -390,7 +390,21 @@ pub struct TcpConnectArgs {
     #[command(flatten)]
     pub tls: TlsClientArgs,
     #[command(flatten)]
+    pub proxy: ProxyArgs,
+    #[command(flatten)]
     pub relay: RelayArgs,
+}
+
+/// A proxy on the way out (declared once, for `tcp connect` and `chat join`).
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// Go through a proxy: socks5://[USER:PASS@]HOST:PORT or http://[USER:PASS@]HOST:PORT
+    /// (HTTP CONNECT).
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+    /// Where names are resolved with a SOCKS5 proxy: remote (at the proxy, as socks5h) or local.
+    #[arg(long, value_name = "WHERE", value_parser = ["remote", "local"], default_value = "remote", requires = "proxy")]
+    pub proxy_dns: String,
 }
 
 #[derive(Debug, Args)]
@@ -538,6 +552,8 @@ pub struct ChatJoinArgs {
     pub room: Option<String>,
     #[command(flatten)]
     pub tls: TlsClientArgs,
+    #[command(flatten)]
+    pub proxy: ProxyArgs,
     #[command(flatten)]
     pub discovery: DiscoveryArgs,
 }

@@ -185,6 +185,7 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
             connect_timeout: a.connect_timeout.map(Duration::from_secs_f64),
             tls: client_tls(&a.tls)?,
             relay: relay(&a.relay),
+            proxy: proxy(&a.proxy)?,
         }),
         Command::Tcp(cli::TcpCommand::Listen(a)) if a.relay.hexdump.is_some() && (a.keep_open || a.exec.is_some()) => {
             return Err(usage(
@@ -234,6 +235,12 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
             room: a.room,
             tls: client_tls(&a.tls)?,
             discovery: discovery(&a.discovery)?,
+            proxy: match (proxy(&a.proxy)?, &a.target) {
+                (Some(_), None) => {
+                    return Err(usage("--proxy needs the server's HOST: discovery does not go through proxies"));
+                }
+                (p, _) => p,
+            },
         }),
         Command::Chat(cli::ChatCommand::Discover(a)) => Action::ChatDiscover(discovery(&a.discovery)?),
         Command::Scan(a) => Action::Scan(scan(a)?),
@@ -356,6 +363,18 @@ fn groups(list: &[String], iface: Option<&str>) -> Result<Vec<(IpAddr, Option<St
             ))),
         })
         .collect()
+}
+
+/// `--proxy URL` and where names are resolved.
+fn proxy(p: &cli::ProxyArgs) -> Result<Option<sockit_core::proxy::Proxy>> {
+    p.proxy
+        .as_deref()
+        .map(|url| {
+            let mut proxy = sockit_core::proxy::Proxy::parse(url).map_err(usage)?;
+            proxy.remote_dns = !url.to_ascii_lowercase().starts_with("socks5://") || p.proxy_dns == "remote";
+            Ok(proxy)
+        })
+        .transpose()
 }
 
 /// `-x` alone dumps on stderr; `-x FILE` into FILE.

@@ -5,6 +5,7 @@ pub mod addr;
 pub mod chat;
 pub mod endpoint;
 pub mod hosts_file;
+pub mod proxy;
 pub mod resolv_conf;
 pub mod scan;
 pub mod services;

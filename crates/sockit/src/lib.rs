@@ -10,6 +10,7 @@ pub mod chat;
 pub mod demo;
 pub mod host;
 pub mod net;
+pub mod proxy;
 pub mod relay;
 pub mod resolve;
 pub mod scan;

@@ -27,6 +27,8 @@ pub struct ConnectConfig {
     pub connect_timeout: Option<Duration>,
     pub tls: Option<ClientTls>,
     pub relay: RelayOptions,
+    /// Go through this proxy.
+    pub proxy: Option<sockit_core::proxy::Proxy>,
 }
 
 /// `tcp listen`: where, which clients, one or many, a command per client, TLS.
@@ -69,8 +71,10 @@ pub enum TcpReport {
 pub fn connect_run(cfg: &ConnectConfig, stdio: Stdio) -> Result<TcpReport, NetError> {
     // What to trust is read before connecting: a bad --ca costs no connection.
     let tls = cfg.tls.as_ref().map(|t| t.connector(&cfg.host)).transpose()?;
-    let addrs = net::resolve_all(&cfg.host, cfg.port)?;
-    let stream = connect(&addrs, cfg.connect_timeout)?;
+    let stream = match &cfg.proxy {
+        Some(p) => crate::proxy::connect(p, &cfg.host, cfg.port, cfg.connect_timeout)?,
+        None => connect(&net::resolve_all(&cfg.host, cfg.port)?, cfg.connect_timeout)?,
+    };
     tracing::info!(peer = ?stream.peer_addr().ok(), "connected");
     if let Some(every) = cfg.relay.keepalive {
         relay::keepalive(&stream, every)?;

@@ -11,6 +11,7 @@ mod examples;
 mod info;
 mod names;
 mod port;
+mod proxy;
 mod scan;
 mod tcp;
 mod udp;

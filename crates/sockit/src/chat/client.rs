@@ -26,6 +26,8 @@ pub struct JoinConfig {
     /// TLS always; a discovered server that speaks TLS is joined with TLS whatever this says.
     pub tls: Option<ClientTls>,
     pub discovery: DiscoveryConfig,
+    /// Reach the server through this proxy (a server given by HOST only).
+    pub proxy: Option<sockit_core::proxy::Proxy>,
 }
 
 /// Shows text from the server on a terminal, above the line being typed.
@@ -100,6 +102,12 @@ pub fn run(
     pick: &mut dyn FnMut(&[&Found]) -> Pick,
     joining: &mut dyn FnMut(&Found),
 ) -> Result<(), JoinError> {
+    // Through a proxy, the proxy resolves and connects: nothing is looked up here.
+    if let (Some(proxy), Some((host, port))) = (&cfg.proxy, &cfg.server) {
+        let stream = crate::proxy::connect(proxy, host, *port, Some(CONNECT_TIMEOUT))?;
+        join(stream, format!("{host}:{port}"), host, cfg.nick.as_deref(), cfg.tls.as_ref(), io)?;
+        return Ok(());
+    }
     let (addr, host, discovered_tls) = match &cfg.server {
         Some((host, port)) => (net::resolve_one(host, *port)?, host.clone(), false),
         None => {
@@ -130,13 +138,16 @@ pub fn run(
         (None, true) => Some(ClientTls::default()),
         (None, false) => None,
     };
-    join(addr, &host, cfg.nick.as_deref(), tls.as_ref(), io)?;
+    let stream = crate::tcp::connect(&[addr], Some(CONNECT_TIMEOUT))?;
+    join(stream, addr.to_string(), &host, cfg.nick.as_deref(), tls.as_ref(), io)?;
     Ok(())
 }
 
-/// Join the chat at `addr`, optionally as `nick`, relaying `io`; over TLS with `tls`.
+/// Join the chat on `stream` (connected to `addr`, as shown), optionally as `nick`, relaying
+/// `io`; over TLS with `tls`.
 pub fn join(
-    addr: SocketAddr,
+    stream: std::net::TcpStream,
+    addr: String,
     host: &Host,
     nick: Option<&str>,
     tls: Option<&ClientTls>,
@@ -144,7 +155,6 @@ pub fn join(
 ) -> Result<(), NetError> {
     let tls = tls.map(|t| t.connector(host)).transpose()?;
     let plain = tls.is_none();
-    let stream = crate::tcp::connect(&[addr], Some(CONNECT_TIMEOUT))?;
     let conn = match tls {
         Some(connector) => tls::client(stream, connector)?,
         None => Conn::plain(stream)?,

@@ -1,0 +1,220 @@
+//! Proxies on the way out: `tcp connect` and `chat join` through a real SOCKS5 server
+//! (microsocks, with and without a password) and a real HTTP CONNECT proxy (ncat
+//! --proxy-type http, with and without Basic auth), on loopback; and hostile proxies that
+//! answer short, long, wrong or never, each one line within the deadline.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::{DEADLINE, Proc, free_port, have, run, sockit, sockit_cmd, wait_listening};
+
+/// A target that says hello and echoes one line back, as many times as it is asked.
+fn target() -> (u16, std::thread::JoinHandle<()>) {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let t = std::thread::spawn(move || {
+        for s in l.incoming().take(6) {
+            let Ok(mut s) = s else { continue };
+            let _ = s.write_all(b"hello from the target\n");
+            let mut line = String::new();
+            let _ = BufReader::new(&s).read_line(&mut line);
+            let _ = s.write_all(format!("echo: {line}").as_bytes());
+        }
+    });
+    (port, t)
+}
+
+/// `tcp connect` through `proxy`, saying one line. The write side stays open and the relay ends
+/// a second after stdin: these proxies close both ways when one side half-closes.
+fn through(proxy: &str, host: &str, port: u16) -> crate::util::Output {
+    let args = ["tcp", "connect", host, &port.to_string(), "--proxy", proxy, "-w", "3", "--no-shutdown", "-q", "1"];
+    run(sockit_cmd(&args), b"over the proxy\n", DEADLINE)
+}
+
+#[test]
+fn socks5_with_and_without_a_password() {
+    if !have("microsocks") {
+        return;
+    }
+    let (port, _t) = target();
+    let open = free_port();
+    let _open = Proc(
+        Command::new("microsocks").args(["-i", "127.0.0.1", "-p", &open.to_string()]).spawn().expect("microsocks"),
+    );
+    let locked = free_port();
+    let _locked = Proc(
+        Command::new("microsocks")
+            .args(["-i", "127.0.0.1", "-p", &locked.to_string(), "-u", "bob", "-P", "s3cret"])
+            .spawn()
+            .expect("microsocks"),
+    );
+    wait_listening(open);
+    wait_listening(locked);
+    let want = "hello from the target\necho: over the proxy\n";
+    assert_eq!(through(&format!("socks5://127.0.0.1:{open}"), "127.0.0.1", port).ok(), want);
+    // A name is resolved by the proxy (socks5h semantics by default).
+    assert_eq!(through(&format!("socks5://127.0.0.1:{open}"), "localhost", port).ok(), want);
+    assert_eq!(through(&format!("socks5://bob:s3cret@127.0.0.1:{locked}"), "127.0.0.1", port).ok(), want);
+    let line = through(&format!("socks5://127.0.0.1:{locked}"), "127.0.0.1", port).fails(1);
+    assert!(
+        line.starts_with(&format!("sockit: proxy 127.0.0.1:{locked}: it takes none of the ways to log in")),
+        "{line}"
+    );
+    let line = through(&format!("socks5://bob:wrong@127.0.0.1:{locked}"), "127.0.0.1", port).fails(1);
+    assert_eq!(line, format!("sockit: proxy 127.0.0.1:{locked}: it refused the user name and password"));
+    assert!(!line.contains("wrong"), "the password is never printed");
+    let closed = free_port();
+    let line = through(&format!("socks5://127.0.0.1:{open}"), "127.0.0.1", closed).fails(1);
+    assert!(line.starts_with(&format!("sockit: proxy 127.0.0.1:{open}: 127.0.0.1:{closed}")), "{line}");
+    let nothing = free_port();
+    let line = through(&format!("socks5://127.0.0.1:{nothing}"), "127.0.0.1", port).fails(1);
+    assert!(line.starts_with(&format!("sockit: proxy 127.0.0.1:{nothing}:")) && line.contains("refused"), "{line}");
+    let line = sockit(&["tcp", "connect", "127.0.0.1", "1", "--proxy", "socks5://bob:pw@"]).fails(2);
+    assert!(line.contains("--proxy 'socks5://***@' is not a proxy") && !line.contains("pw"), "{line}");
+}
+
+#[test]
+fn http_connect_with_and_without_basic_auth() {
+    if !have("ncat") {
+        return;
+    }
+    let (port, _t) = target();
+    let open = free_port();
+    let _open = Proc(
+        Command::new("ncat")
+            .args(["-l", "127.0.0.1", &open.to_string(), "--proxy-type", "http", "-k"])
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ncat"),
+    );
+    let locked = free_port();
+    let _locked = Proc(
+        Command::new("ncat")
+            .args(["-l", "127.0.0.1", &locked.to_string(), "--proxy-type", "http", "--proxy-auth", "bob:s3cret", "-k"])
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ncat"),
+    );
+    wait_listening(open);
+    wait_listening(locked);
+    let want = "hello from the target\necho: over the proxy\n";
+    assert_eq!(through(&format!("http://127.0.0.1:{open}"), "127.0.0.1", port).ok(), want);
+    assert_eq!(through(&format!("http://bob:s3cret@127.0.0.1:{locked}"), "127.0.0.1", port).ok(), want);
+    let line = through(&format!("http://127.0.0.1:{locked}"), "127.0.0.1", port).fails(1);
+    assert_eq!(
+        line,
+        format!(
+            "sockit: proxy 127.0.0.1:{locked}: it wants a user and password (407): give them as http://USER:PASS@HOST:PORT"
+        )
+    );
+    let line = through(&format!("http://127.0.0.1:{open}"), "127.0.0.1", free_port()).fails(1);
+    assert!(line.starts_with(&format!("sockit: proxy 127.0.0.1:{open}: it could not connect: ")), "{line}");
+}
+
+/// A chat server joined through the SOCKS5 proxy.
+#[test]
+fn chat_join_through_a_proxy() {
+    if !have("microsocks") {
+        return;
+    }
+    let server = crate::chat::Server::start(&[]);
+    let p = free_port();
+    let _socks =
+        Proc(Command::new("microsocks").args(["-i", "127.0.0.1", "-p", &p.to_string()]).spawn().expect("microsocks"));
+    wait_listening(p);
+    let target = format!("127.0.0.1:{}", server.port);
+    let via = format!("socks5://127.0.0.1:{p}");
+    let mut join = Proc(
+        sockit_cmd(&["chat", "join", &target, "--proxy", &via])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("chat join"),
+    );
+    let mut welcome = String::new();
+    BufReader::new(join.0.stdout.take().expect("stdout")).read_line(&mut welcome).expect("welcome");
+    assert!(welcome.starts_with("* welcome to sockit, you are guest-"), "{welcome}");
+    drop(join.0.stdin.take());
+    let line = sockit(&["chat", "join", "--proxy", "socks5://127.0.0.1:1"]).fails(2);
+    assert_eq!(line, "sockit: --proxy needs the server's HOST: discovery does not go through proxies");
+}
+
+/// Proxies that lie: each answer is one line and exit 1, within the deadline, never a hang.
+#[test]
+fn hostile_proxies_are_one_line_each() {
+    // What each fake proxy answers to anything, then: close, or say nothing more.
+    let cases: &[(&str, &[u8], &str)] = &[
+        ("socks5", b"\x05", "it closed the connection mid-answer"),
+        ("socks5", b"\x04\x00", "it does not speak SOCKS5"),
+        ("socks5", b"\x05\x07", "it answered with a method that was not offered"),
+        ("socks5", b"\x05\x00\x05\x00\x00\x09xx", "it answered with an unknown address type"),
+        ("socks5", b"\x05\x00\x05\x00\x00\x03\x00", "it answered with an empty bound name"),
+        ("socks5", b"\x05\x00\x05\x00\x00\x03\xff", "it closed the connection mid-answer"),
+        ("socks5", b"", "no answer within 1 s"),
+        ("http", b"SSH-2.0-OpenSSH\r\n\r\n", "it does not speak HTTP"),
+        ("http", b"HTTP/1.1 200 OK\r\n", "no answer within 1 s"),
+        ("http", b"", "no answer within 1 s"),
+    ];
+    for (kind, answer, want) in cases {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let reply = answer.to_vec();
+        let fake = std::thread::spawn(move || {
+            let answer = reply;
+            let (mut s, _) = l.accept().expect("accept");
+            let mut buf = [0u8; 512];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(&answer);
+            if answer.ends_with(b"\r\n") || answer.is_empty() {
+                // Then silence, the connection held open.
+                std::thread::sleep(Duration::from_secs(3));
+            } else {
+                // Take the next request, if one comes, then close.
+                let _ = s.set_read_timeout(Some(Duration::from_millis(300)));
+                let _ = s.read(&mut buf);
+            }
+        });
+        let start = Instant::now();
+        let out = run(
+            sockit_cmd(&[
+                "tcp",
+                "connect",
+                "127.0.0.1",
+                "9",
+                "--proxy",
+                &format!("{kind}://127.0.0.1:{port}"),
+                "-w",
+                "1",
+            ]),
+            b"",
+            DEADLINE,
+        );
+        let line = out.fails(1);
+        assert!(
+            line.starts_with(&format!("sockit: proxy 127.0.0.1:{port}: ")) && line.contains(want),
+            "{kind} {answer:?}: {line}"
+        );
+        assert!(start.elapsed() < Duration::from_secs(5), "{kind} {answer:?} took {:?}", start.elapsed());
+        let _ = fake.join();
+    }
+    // An HTTP answer that never ends its head is cut at 8 KiB.
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let fake = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().expect("accept");
+        let _ = s.read(&mut [0u8; 512]);
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\n");
+        let header = format!("X-Long: {}\r\n", "a".repeat(100));
+        for _ in 0..200 {
+            if s.write_all(header.as_bytes()).is_err() {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    });
+    let line = through(&format!("http://127.0.0.1:{port}"), "127.0.0.1", 9).fails(1);
+    assert_eq!(line, format!("sockit: proxy 127.0.0.1:{port}: its answer is longer than 8 KiB"));
+    let _ = fake.join();
+}

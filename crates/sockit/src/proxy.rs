@@ -1,0 +1,97 @@
+//! Connecting through a proxy: SOCKS5 (with user/password) or HTTP CONNECT (with Basic auth),
+//! the requests and the checks of the replies from `sockit_core::proxy`. The handshake has a
+//! deadline: a proxy that answers slowly, or never, is one line, not a hang.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use sockit_core::endpoint::Host;
+use sockit_core::proxy::{Dest, Kind, Method, Proxy, ReplyLen};
+
+use crate::net::{self, NetError};
+
+/// How long a proxy has for its whole handshake when no connect timeout is given.
+const HANDSHAKE: Duration = Duration::from_secs(10);
+
+/// A connection to `host:port` through `proxy`: connected to the proxy, told where to go,
+/// and ready for the relay.
+pub fn connect(proxy: &Proxy, host: &Host, port: u16, timeout: Option<Duration>) -> Result<TcpStream, NetError> {
+    let at = format!("proxy {}:{}", proxy.host, proxy.port);
+    let proxy_host = match sockit_core::endpoint::Endpoint::parse(&proxy.host) {
+        Ok(sockit_core::endpoint::Endpoint { host: Some(h), .. }) => h,
+        _ => Host::Name(proxy.host.clone()),
+    };
+    let addrs = net::resolve_all(&proxy_host, proxy.port)?;
+    let stream = crate::tcp::connect(&addrs, timeout)
+        .map_err(|e| NetError::io(at.clone(), std::io::Error::other(e.to_string())))?;
+    let dest = match host {
+        Host::Ip(ip) => Dest::Ip(*ip),
+        Host::Scoped(ip, _) => Dest::Ip(std::net::IpAddr::V6(*ip)),
+        // socks5h and HTTP: the proxy resolves the name (this host may not be able to).
+        Host::Name(n) if proxy.remote_dns || proxy.kind == Kind::Http => Dest::Name(n.clone()),
+        Host::Name(_) => Dest::Ip(net::resolve_one(host, port)?.ip()),
+    };
+    let limit = timeout.unwrap_or(HANDSHAKE);
+    let io = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+            NetError::io(at.clone(), std::io::Error::other(format!("no answer within {} s", limit.as_secs_f64())))
+        }
+        std::io::ErrorKind::UnexpectedEof => {
+            NetError::io(at.clone(), std::io::Error::other("it closed the connection mid-answer"))
+        }
+        _ => NetError::io(at.clone(), e),
+    };
+    stream.set_read_timeout(Some(limit)).map_err(io)?;
+    stream.set_write_timeout(Some(limit)).map_err(io)?;
+    let said = |what: String| NetError::io(at.clone(), std::io::Error::other(what));
+    let mut s = &stream;
+    match proxy.kind {
+        Kind::Socks5 => {
+            let with_auth = proxy.auth.is_some();
+            s.write_all(&sockit_core::proxy::socks5_greeting(with_auth)).map_err(io)?;
+            let mut two = [0u8; 2];
+            s.read_exact(&mut two).map_err(io)?;
+            if sockit_core::proxy::socks5_method(&two, with_auth).map_err(|e| said(e.to_string()))? == Method::UserPass
+            {
+                let (u, p) = proxy.auth.as_ref().map(|(u, p)| (u.as_str(), p.as_str())).unwrap_or_default();
+                s.write_all(&sockit_core::proxy::socks5_auth(u, p)).map_err(io)?;
+                s.read_exact(&mut two).map_err(io)?;
+                sockit_core::proxy::socks5_auth_reply(&two).map_err(|e| said(e.to_string()))?;
+            }
+            let request = sockit_core::proxy::socks5_connect(&dest, port).map_err(|e| said(e.to_string()))?;
+            s.write_all(&request).map_err(io)?;
+            let mut head = [0u8; 5];
+            s.read_exact(&mut head).map_err(io)?;
+            let ReplyLen::Total(total) = sockit_core::proxy::socks5_reply_head(&head).map_err(|e| match e {
+                e if e.target_refused() => NetError::io(
+                    format!("{at}: {dest}:{port}"),
+                    std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused: nothing listens on that port"),
+                ),
+                e => said(e.to_string()),
+            })?;
+            let mut rest = vec![0u8; total - head.len()];
+            s.read_exact(&mut rest).map_err(io)?;
+        }
+        Kind::Http => {
+            s.write_all(sockit_core::proxy::http_connect(&dest, port, proxy.auth.as_ref()).as_bytes()).map_err(io)?;
+            // A byte at a time: what follows the blank line is the tunnel's, not the proxy's.
+            let mut head = Vec::with_capacity(256);
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && !head.ends_with(b"\n\n") {
+                if head.len() >= sockit_core::proxy::HTTP_HEAD_MAX {
+                    return Err(said(sockit_core::proxy::HttpError::TooLong.to_string()));
+                }
+                match s.read(&mut byte).map_err(io)? {
+                    0 => return Err(io(std::io::ErrorKind::UnexpectedEof.into())),
+                    _ => head.push(byte[0]),
+                }
+            }
+            sockit_core::proxy::http_reply(&head).map_err(|e| said(e.to_string()))?;
+        }
+    }
+    stream.set_read_timeout(None).map_err(io)?;
+    stream.set_write_timeout(None).map_err(io)?;
+    tracing::info!(%at, %dest, port, "connected through the proxy");
+    Ok(stream)
+}
