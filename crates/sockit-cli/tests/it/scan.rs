@@ -295,7 +295,7 @@ fn banners_of_the_services_that_greet() {
         crate::util::wait_listening_in(&ns, &[&ssh]);
     }
     let v = run(
-        ns.cmd(sockit_bin(), &["--json", "scan", "127.0.0.1", "-p", &ports, "--banner", "2", "--open"]),
+        ns.cmd(sockit_bin(), &["--json", "scan", "127.0.0.1", "-p", &ports, "--banner", "5", "--open"]),
         b"",
         DEADLINE,
     )
@@ -316,7 +316,7 @@ fn banners_of_the_services_that_greet() {
         assert!(b.starts_with("SSH-2.0-OpenSSH"), "{v}");
     }
     let text =
-        run(ns.cmd(sockit_bin(), &["scan", "127.0.0.1", "-p", &ports, "--banner", "--open"]), b"", DEADLINE).ok();
+        run(ns.cmd(sockit_bin(), &["scan", "127.0.0.1", "-p", &ports, "--banner", "5", "--open"]), b"", DEADLINE).ok();
     assert!(!text.contains('\x1b') && text.contains(&format!("{ftp}/tcp")), "{text}");
     assert!(text.contains("220 ftp.test FTP ready\n"), "{text}");
     let plain =
