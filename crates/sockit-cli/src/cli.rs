@@ -379,11 +379,14 @@ pub enum TcpCommand {
 #[derive(Debug, Args)]
 pub struct TcpConnectArgs {
     /// Host: a name or an address (IPv6 as ::1 or [::1]).
-    #[arg(value_name = "HOST")]
-    pub host: String,
+    #[arg(value_name = "HOST", required_unless_present = "unix")]
+    pub host: Option<String>,
     /// A port number or a service name (http).
-    #[arg(value_name = "PORT")]
-    pub port: String,
+    #[arg(value_name = "PORT", required_unless_present = "unix")]
+    pub port: Option<String>,
+    /// Connect to a Unix socket instead: a path, or @NAME for an abstract one (Linux).
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["host", "port", "proxy", "tls"])]
+    pub unix: Option<String>,
     /// Give up connecting after SECS.
     #[arg(short = 'w', long = "wait", value_name = "SECS", value_parser = secs_arg)]
     pub connect_timeout: Option<f64>,
@@ -415,6 +418,10 @@ pub struct TcpListenArgs {
     /// Address to bind (default: every IPv4 address; :: for IPv6 and IPv4).
     #[arg(long, value_name = "ADDR")]
     pub bind: Option<String>,
+    /// Listen on a Unix socket instead: a path, or @NAME for an abstract one (Linux); one
+    /// client. A socket file nothing listens on is replaced; the file goes when sockit does.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["bind", "keep_open", "exec", "tls"])]
+    pub unix: Option<String>,
     /// Serve many clients at once: their data to stdout, stdin to all of them.
     #[arg(short = 'k', long)]
     pub keep_open: bool,

@@ -180,8 +180,9 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
             multicast: sockit::udp::Multicast { ttl: a.ttl, iface: a.iface, looped: a.looped },
         }),
         Command::Tcp(cli::TcpCommand::Connect(a)) => Action::TcpConnect(ConnectConfig {
-            host: host(&a.host, "HOST")?,
-            port: service_port(&a.port, Proto::Tcp)?,
+            host: host(a.host.as_deref().unwrap_or("localhost"), "HOST")?,
+            port: service_port(a.port.as_deref().unwrap_or("0"), Proto::Tcp)?,
+            unix: a.unix.clone(),
             connect_timeout: a.connect_timeout.map(Duration::from_secs_f64),
             tls: client_tls(&a.tls)?,
             relay: relay(&a.relay),
@@ -200,6 +201,7 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
             exec: a.exec,
             tls: server_tls(&a.tls),
             relay: relay(&a.relay),
+            unix: a.unix.clone(),
         }),
         Command::Chat(cli::ChatCommand::Serve(a)) => {
             if !(a.rate.is_finite() && a.rate >= 0.0) {

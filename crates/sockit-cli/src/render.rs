@@ -461,6 +461,7 @@ pub fn advised(message: impl std::fmt::Display, hint: Option<sockit::net::Hint>)
 pub fn tcp_started(s: &sockit::tcp::Started) -> String {
     match s {
         sockit::tcp::Started::Listening(local) => format!("listening on {local} (tcp)"),
+        sockit::tcp::Started::ListeningUnix(path) => format!("listening on {path} (unix)"),
         sockit::tcp::Started::Fingerprint(fp) => format!("TLS certificate SHA-256 fingerprint {fp}"),
     }
 }

@@ -99,15 +99,37 @@ impl Write for &Stream {
 #[derive(Debug)]
 pub struct Conn {
     pub stream: Stream,
-    pub peer: SocketAddr,
+    pub peer: Peer,
     pub(crate) tunnel: Option<std::thread::JoinHandle<Result<(), NetError>>>,
+}
+
+/// The other end of a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Peer {
+    Tcp(SocketAddr),
+    /// A Unix socket, by its path (`@name` for an abstract one).
+    Unix(String),
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Peer::Tcp(a) => write!(f, "{a}"),
+            Peer::Unix(p) => f.write_str(p),
+        }
+    }
 }
 
 impl Conn {
     /// A plain TCP connection.
     pub fn plain(stream: TcpStream) -> Result<Conn, NetError> {
         let peer = stream.peer_addr().map_err(|e| NetError::io("peer address", e))?;
-        Ok(Conn { stream: Stream::Tcp(stream), peer, tunnel: None })
+        Ok(Conn { stream: Stream::Tcp(stream), peer: Peer::Tcp(peer), tunnel: None })
+    }
+
+    /// A Unix stream socket, known by its path.
+    pub fn unix(stream: UnixStream, path: &str) -> Conn {
+        Conn { stream: Stream::Unix(stream), peer: Peer::Unix(path.to_string()), tunnel: None }
     }
 
     /// Close the stream and wait for the TLS tunnel behind it to end; its error, if any.
@@ -249,12 +271,7 @@ pub fn relay(conn: Conn, stdio: Stdio, opts: &RelayOptions) -> Result<RelayStats
     }
 }
 
-fn relay_stream(
-    stream: &Arc<Stream>,
-    peer: SocketAddr,
-    stdio: Stdio,
-    opts: &RelayOptions,
-) -> Result<RelayStats, NetError> {
+fn relay_stream(stream: &Arc<Stream>, peer: Peer, stdio: Stdio, opts: &RelayOptions) -> Result<RelayStats, NetError> {
     let what = || format!("connection with {peer}");
     let Stdio { input, output, input_is_terminal } = stdio;
     let activity = Arc::new(AtomicU64::new(0));

@@ -29,6 +29,8 @@ pub struct ConnectConfig {
     pub relay: RelayOptions,
     /// Go through this proxy.
     pub proxy: Option<sockit_core::proxy::Proxy>,
+    /// Connect to this Unix socket instead (a path, or `@name`), HOST and PORT unused.
+    pub unix: Option<String>,
 }
 
 /// `tcp listen`: where, which clients, one or many, a command per client, TLS.
@@ -43,12 +45,16 @@ pub struct ListenConfig {
     pub exec: Option<String>,
     pub tls: Option<ServerTls>,
     pub relay: RelayOptions,
+    /// Listen on this Unix socket instead (a path, or `@name`), for one client.
+    pub unix: Option<String>,
 }
 
 /// What a listener says as it starts, for the user to see.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Started {
     Listening(SocketAddr),
+    /// Listening on a Unix socket, by its path (`@name`: abstract).
+    ListeningUnix(String),
     /// The SHA-256 fingerprint of the certificate a TLS listener presents.
     Fingerprint(String),
 }
@@ -67,8 +73,68 @@ pub enum TcpReport {
     },
 }
 
+/// A Unix socket address: a path, or `@name` in Linux's abstract namespace.
+fn unix_addr(path: &str) -> Result<std::os::unix::net::SocketAddr, NetError> {
+    let r = match path.strip_prefix('@') {
+        Some(name) => {
+            use std::os::linux::net::SocketAddrExt;
+            std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())
+        }
+        None => std::os::unix::net::SocketAddr::from_pathname(path),
+    };
+    r.map_err(|e| NetError::io(format!("{path} is not a Unix socket address"), e))
+}
+
+/// What a failed connect to a Unix socket means, in one line.
+fn unix_error(path: &str, e: io::Error) -> NetError {
+    let not_socket = !path.starts_with('@')
+        && std::fs::metadata(path).is_ok_and(|m| !std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()));
+    let why = match e.kind() {
+        _ if not_socket => "it is not a socket".to_string(),
+        io::ErrorKind::NotFound => "no such socket".to_string(),
+        io::ErrorKind::ConnectionRefused => "nothing listens on it (a socket file left behind)".to_string(),
+        io::ErrorKind::PermissionDenied => {
+            "permission denied: the socket or its directory is not yours to use".to_string()
+        }
+        _ => e.to_string(),
+    };
+    NetError::io(format!("cannot connect to {path}"), io::Error::new(e.kind(), why))
+}
+
+/// Listen on a Unix socket. A socket file nothing listens on any more is removed first;
+/// one something listens on, or a file that is not a socket, is left alone and said.
+fn unix_listener(path: &str) -> Result<std::os::unix::net::UnixListener, NetError> {
+    use std::os::unix::fs::FileTypeExt;
+    let fail = |why: String| NetError::io(format!("cannot listen on {path}"), io::Error::other(why));
+    if !path.starts_with('@')
+        && let Ok(meta) = std::fs::symlink_metadata(path)
+    {
+        if !meta.file_type().is_socket() {
+            return Err(fail("it exists and is not a socket: remove it or pick another path".into()));
+        }
+        match std::os::unix::net::UnixStream::connect(path) {
+            Ok(_) => return Err(fail("a program listens on it already".into())),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                std::fs::remove_file(path)
+                    .map_err(|e| fail(format!("a stale socket file that cannot be removed: {e}")))?;
+            }
+            Err(e) => return Err(fail(e.to_string())),
+        }
+    }
+    std::os::unix::net::UnixListener::bind_addr(&unix_addr(path)?).map_err(|e| match e.kind() {
+        io::ErrorKind::PermissionDenied => fail("permission denied: its directory is not yours to write".into()),
+        io::ErrorKind::AddrInUse => fail("a program listens on it already".into()),
+        _ => fail(e.to_string()),
+    })
+}
+
 /// `tcp connect`: connect, then relay `stdio` until the end rules say stop.
 pub fn connect_run(cfg: &ConnectConfig, stdio: Stdio) -> Result<TcpReport, NetError> {
+    if let Some(path) = &cfg.unix {
+        let stream =
+            std::os::unix::net::UnixStream::connect_addr(&unix_addr(path)?).map_err(|e| unix_error(path, e))?;
+        return Ok(TcpReport::Relayed(relay::relay(Conn::unix(stream, path), stdio, &cfg.relay)?));
+    }
     // What to trust is read before connecting: a bad --ca costs no connection.
     let tls = cfg.tls.as_ref().map(|t| t.connector(&cfg.host)).transpose()?;
     let stream = match &cfg.proxy {
@@ -89,6 +155,17 @@ pub fn connect_run(cfg: &ConnectConfig, stdio: Stdio) -> Result<TcpReport, NetEr
 /// `tcp listen`: bind, say so through `started`, then serve one client or, with `keep_open`,
 /// many until the process is stopped.
 pub fn listen_run(cfg: &ListenConfig, stdio: Stdio, started: &mut dyn FnMut(Started)) -> Result<TcpReport, NetError> {
+    if let Some(path) = &cfg.unix {
+        let listener = unix_listener(path)?;
+        started(Started::ListeningUnix(path.clone()));
+        let accepted = listener.accept().map_err(|e| NetError::io(format!("accept on {path}"), e));
+        // The socket file is this listener's: it goes when the listener does.
+        if !path.starts_with('@') {
+            let _ = std::fs::remove_file(path);
+        }
+        let (stream, _) = accepted?;
+        return Ok(TcpReport::Relayed(relay::relay(Conn::unix(stream, path), stdio, &cfg.relay)?));
+    }
     let listener = Listener::bind(cfg.bind)?;
     let local = listener.local_addr()?;
     // The certificate is ready before the listener is announced: a bad one is the only line.
@@ -281,8 +358,12 @@ pub fn exec_for(conn: Conn, cmd: &str, children: &Children) -> Result<std::proce
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(cmd)
-        .env("SOCKIT_PEER_ADDR", conn.peer.ip().to_string())
-        .env("SOCKIT_PEER_PORT", conn.peer.port().to_string())
+        .envs(match &conn.peer {
+            relay::Peer::Tcp(a) => {
+                vec![("SOCKIT_PEER_ADDR", a.ip().to_string()), ("SOCKIT_PEER_PORT", a.port().to_string())]
+            }
+            relay::Peer::Unix(p) => vec![("SOCKIT_PEER_ADDR", p.clone())],
+        })
         .stdin(ChildStdio::from(fd))
         .stdout(ChildStdio::from(out))
         // A group of its own: what the command starts is ended with it.
@@ -637,7 +718,7 @@ pub enum ManyEnd {
 /// output in whole chunks (the output's lock keeps clients apart). A client that shuts down
 /// its side still gets the rest of the input, as in single-client mode.
 fn serve_one(conn: Conn, id: u64, fanout: &Fanout, output: &Mutex<std::fs::File>) {
-    let peer = conn.peer;
+    let peer = conn.peer.clone();
     let outbox = Arc::new(Outbox::default());
     let writer = conn.stream.try_clone().ok().and_then(|w| {
         let (outbox, stream) = (Arc::clone(&outbox), w.try_clone().ok()?);

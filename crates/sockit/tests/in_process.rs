@@ -54,6 +54,7 @@ fn keep_open_takes_many_clients_and_sends_the_input_to_each() {
         exec: None,
         tls: None,
         relay: RelayOptions::default(),
+        unix: None,
     };
     let (in_r, mut in_w) = pipe();
     let (out_r, out_w) = pipe();

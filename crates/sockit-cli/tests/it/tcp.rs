@@ -671,6 +671,108 @@ fn keepalive_notices_a_peer_that_vanished() {
     drop(client.0.stdin.take());
 }
 
+/// Unix stream sockets, the socket module's other family: sockit to socat's UNIX-LISTEN, nc.openbsd
+/// -U and Python's AF_UNIX to sockit's listener, an abstract name, a stale socket file replaced,
+/// a live one and a file that is not a socket left alone with one line each.
+#[test]
+fn unix_sockets_with_socat_nc_and_python() {
+    for p in ["socat", "nc.openbsd", "python3"] {
+        if !have(p) {
+            return;
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    // sockit -> socat.
+    let a = path("socat.sock");
+    let socat = Proc(
+        Command::new("socat")
+            .args([&format!("UNIX-LISTEN:{a}"), "SYSTEM:echo from socat; cat >/dev/null"])
+            .spawn()
+            .expect("socat"),
+    );
+    let start = Instant::now();
+    while !std::path::Path::new(&a).exists() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(sockit(&["tcp", "connect", "--unix", &a]).ok(), "from socat\n");
+    drop(socat);
+    // nc.openbsd -U and Python -> sockit, on a path and on an abstract name.
+    for (listen_at, client) in [(path("sockit.sock"), "nc"), (format!("@sockit-test-{}", std::process::id()), "python")]
+    {
+        let (mut l, _err) = unix_listening(&listen_at);
+        l.0.stdin.take().expect("stdin").write_all(b"from sockit\n").expect("say");
+        let mut cmd = match client {
+            "nc" => {
+                let mut c = Command::new("nc.openbsd");
+                c.args(["-N", "-U", &listen_at]);
+                c
+            }
+            _ => {
+                let mut c = Command::new("python3");
+                let code = "import socket, sys\ns = socket.socket(socket.AF_UNIX)\ns.connect('\\0' + sys.argv[1][1:])\n\
+                            s.sendall(b'from python\\n'); s.shutdown(socket.SHUT_WR)\nd = b''\nwhile True:\n    \
+                            b = s.recv(4096)\n    if not b: break\n    d += b\nsys.stdout.write(d.decode())\n";
+                c.args(["-c", code, &listen_at]);
+                c
+            }
+        };
+        cmd.stdin(Stdio::piped());
+        let out = run(cmd, format!("from {client}\n").as_bytes(), DEADLINE);
+        assert_eq!(out.stdout(), "from sockit\n", "{client}: {}", out.stderr);
+        let mut got = String::new();
+        l.0.stdout.take().expect("stdout").read_to_string(&mut got).expect("read");
+        assert_eq!(got, if client == "nc" { "from nc\n" } else { "from python\n" });
+        assert_eq!(l.0.wait().expect("wait").code(), Some(0));
+        assert!(!std::path::Path::new(&listen_at).exists(), "the socket file goes with its listener");
+    }
+    // A socket file left behind by a listener that died is replaced; a live one is not.
+    let stale = path("stale.sock");
+    drop(std::os::unix::net::UnixListener::bind(&stale).expect("bind"));
+    let (mut l, _err) = unix_listening(&stale);
+    let line = sockit(&["tcp", "listen", "--unix", &stale]).fails(1);
+    assert_eq!(line, format!("sockit: cannot listen on {stale}: a program listens on it already"));
+    drop(l.0.stdin.take());
+    let _ = run(
+        {
+            let mut c = Command::new("nc.openbsd");
+            c.args(["-N", "-U", &stale]);
+            c
+        },
+        b"",
+        DEADLINE,
+    );
+    let _ = l.0.wait();
+    let plain = path("plain.txt");
+    std::fs::write(&plain, "not a socket").expect("write");
+    assert_eq!(
+        sockit(&["tcp", "listen", "--unix", &plain]).fails(1),
+        format!("sockit: cannot listen on {plain}: it exists and is not a socket: remove it or pick another path")
+    );
+    assert_eq!(
+        sockit(&["tcp", "connect", "--unix", &plain]).fails(1),
+        format!("sockit: cannot connect to {plain}: it is not a socket")
+    );
+    let gone = path("gone.sock");
+    assert_eq!(
+        sockit(&["tcp", "connect", "--unix", &gone]).fails(1),
+        format!("sockit: cannot connect to {gone}: no such socket")
+    );
+    assert_eq!(std::fs::read_to_string(&plain).expect("read"), "not a socket", "left alone");
+}
+
+/// `tcp listen --unix PATH`, once it says it listens.
+fn unix_listening(path: &str) -> (Proc, BufReader<std::process::ChildStderr>) {
+    let mut cmd = crate::util::sockit_cmd(&["tcp", "listen", "--unix", path]);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    err.read_line(&mut line).expect("stderr line");
+    assert_eq!(line, format!("sockit: listening on {path} (unix)\n"));
+    (Proc(child), err)
+}
+
 #[test]
 fn errors_are_one_line() {
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
