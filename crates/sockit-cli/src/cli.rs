@@ -56,6 +56,9 @@ pub enum Command {
     /// TCP connect scan: which ports answer, and what usually runs there.
     #[command(after_help = SCAN_HELP)]
     Scan(ScanArgs),
+    /// Port forwarding: every connection to FROM joined to a new one to TO, many at once.
+    #[command(after_help = RELAY_HELP)]
+    Relay(ForwardArgs),
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -396,6 +399,36 @@ pub struct TcpConnectArgs {
     pub proxy: ProxyArgs,
     #[command(flatten)]
     pub relay: RelayArgs,
+}
+
+const RELAY_HELP: &str = "\
+FROM: tcp-listen:[ADDR:]PORT or unix-listen:PATH. TO: tcp:HOST:PORT or unix:PATH.
+Each connection gets a line on stderr when it ends (who, how long, bytes each way; --json: a
+JSON line on stdout). An end of data one way is passed on as a shut-down write side; the other
+way goes on, as in sockit tcp.";
+
+#[derive(Debug, Args)]
+pub struct ForwardArgs {
+    /// Where to accept connections: tcp-listen:[ADDR:]PORT or unix-listen:PATH.
+    #[arg(value_name = "FROM")]
+    pub from: String,
+    /// Where to take each one: tcp:HOST:PORT or unix:PATH.
+    #[arg(value_name = "TO")]
+    pub to: String,
+    /// Only clients in this block (repeatable).
+    #[arg(long, value_name = "CIDR")]
+    pub allow: Vec<String>,
+    /// Never clients in this block (repeatable; wins over --allow).
+    #[arg(long, value_name = "CIDR")]
+    pub deny: Vec<String>,
+    /// At most N connections at once; more are closed at once.
+    #[arg(long, value_name = "N")]
+    pub max_conns: Option<usize>,
+    /// Give up connecting to TO after SECS (default 10).
+    #[arg(short = 'w', long = "wait", value_name = "SECS", value_parser = secs_arg, default_value_t = 10.0)]
+    pub connect_timeout: f64,
+    #[command(flatten)]
+    pub proxy: ProxyArgs,
 }
 
 /// A proxy on the way out (declared once, for `tcp connect` and `chat join`).

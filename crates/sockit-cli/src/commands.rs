@@ -215,6 +215,24 @@ fn relayed(r: Result<TcpReport, NetError>, idle: Option<std::time::Duration>) ->
     }
 }
 
+/// `relay`: forward until stopped; a line a connection (stderr, or JSON Lines on stdout).
+pub fn relay(cfg: &sockit::forward::ForwardConfig, json: bool) -> Outcome {
+    let to = sockit::forward::target_name(&cfg.to);
+    let log = std::sync::Arc::new(move |f: &sockit::forward::Forwarded| {
+        if json {
+            let mut out = io::stdout().lock();
+            let _ = render::json_event(&mut out, "connection", f).and_then(|()| out.flush());
+        } else {
+            eprintln!("sockit: {}", render::forwarded(f));
+        }
+    });
+    let started = &mut |at: String| eprintln!("sockit: relaying {at} -> {to}");
+    match sockit::forward::run(cfg, started, log) {
+        Ok(()) => Ok(exit::OK),
+        Err(e) => net_fail(e),
+    }
+}
+
 pub fn tcp_connect(cfg: &ConnectConfig) -> Outcome {
     relayed(sockit::tcp::connect_run(cfg, process_stdio()?), cfg.relay.idle_timeout)
 }

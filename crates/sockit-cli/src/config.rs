@@ -56,6 +56,7 @@ pub enum Action {
     ChatJoin(JoinConfig),
     ChatDiscover(DiscoveryConfig),
     Scan(ScanJob),
+    Relay(sockit::forward::ForwardConfig),
     Demo,
     Completions(clap_complete::Shell),
     Manpage(Option<std::path::PathBuf>),
@@ -246,6 +247,7 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
         }),
         Command::Chat(cli::ChatCommand::Discover(a)) => Action::ChatDiscover(discovery(&a.discovery)?),
         Command::Scan(a) => Action::Scan(scan(a)?),
+        Command::Relay(a) => Action::Relay(forward(&a)?),
         Command::Demo => Action::Demo,
         Command::Completions { shell } => Action::Completions(shell),
         Command::Manpage { dir } => Action::Manpage(dir),
@@ -494,6 +496,55 @@ fn address(host: &Host, port: u16) -> Result<SocketAddr> {
         Host::Scoped(ip, zone) => sockit::net::scoped(*ip, zone, port).map_err(usage),
         Host::Name(n) => Err(UsageError(format!("'{n}' is not an address"))),
     }
+}
+
+/// `relay FROM TO`.
+fn forward(a: &cli::ForwardArgs) -> Result<sockit::forward::ForwardConfig> {
+    use sockit::forward::{ConnectTo, ListenOn};
+    let from = match a.from.split_once(':') {
+        Some(("unix-listen", path)) if !path.is_empty() => ListenOn::Unix(path.to_string()),
+        Some(("tcp-listen", rest)) => match Endpoint::parse(rest) {
+            Ok(Endpoint { host: None, port: Some(p) }) => ListenOn::Tcp(SocketAddr::from(([0, 0, 0, 0], p))),
+            Ok(Endpoint { host: Some(h @ (Host::Ip(_) | Host::Scoped(..))), port: Some(p) }) => {
+                ListenOn::Tcp(address(&h, p)?)
+            }
+            _ => {
+                return Err(UsageError(format!(
+                    "FROM 'tcp-listen:{rest}' needs [ADDR:]PORT, like tcp-listen:8080 or tcp-listen:127.0.0.1:8080"
+                )));
+            }
+        },
+        _ => {
+            return Err(UsageError(format!(
+                "FROM '{}' is not a place to listen: write tcp-listen:[ADDR:]PORT or unix-listen:PATH",
+                a.from
+            )));
+        }
+    };
+    let to = match a.to.split_once(':') {
+        Some(("unix", path)) if !path.is_empty() => ConnectTo::Unix(path.to_string()),
+        Some(("tcp", rest)) => match Endpoint::parse(rest) {
+            Ok(Endpoint { host: Some(h), port: Some(p) }) => ConnectTo::Tcp(h, p),
+            _ => return Err(UsageError(format!("TO 'tcp:{rest}' needs HOST:PORT, like tcp:127.0.0.1:80"))),
+        },
+        _ => {
+            return Err(UsageError(format!(
+                "TO '{}' is not a place to connect: write tcp:HOST:PORT or unix:PATH",
+                a.to
+            )));
+        }
+    };
+    if a.max_conns == Some(0) {
+        return Err(usage("--max-conns must be at least 1"));
+    }
+    Ok(sockit::forward::ForwardConfig {
+        from,
+        to,
+        rules: AccessRules::new(cidrs(&a.allow, "--allow")?, cidrs(&a.deny, "--deny")?),
+        max_conns: a.max_conns,
+        proxy: proxy(&a.proxy)?,
+        connect_timeout: Duration::from_secs_f64(a.connect_timeout),
+    })
 }
 
 fn cidrs(list: &[String], flag: &str) -> Result<Vec<Cidr>> {

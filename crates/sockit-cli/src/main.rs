@@ -41,6 +41,7 @@ fn main() -> ExitCode {
         Action::ChatJoin(c) => commands::chat_join(&c),
         Action::ChatDiscover(c) => commands::chat_discover(&c, json),
         Action::Scan(job) => commands::scan(job, json),
+        Action::Relay(cfg) => commands::relay(&cfg, json),
         Action::Demo => commands::demo(),
         Action::Completions(shell) => commands::completions(shell),
         Action::Manpage(dir) => commands::manpage(dir.as_deref()),

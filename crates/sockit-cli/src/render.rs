@@ -372,6 +372,22 @@ pub fn scan_totals(out: &mut (impl Write + ?Sized), t: &ScanTotals) -> io::Resul
     )
 }
 
+/// One relayed connection, ended: `CLIENT -> TARGET: 1.25 s, 120 bytes up, 4,096 down`.
+pub fn forwarded(f: &sockit::forward::Forwarded) -> String {
+    let mut line = format!(
+        "{} -> {}: {:.2} s, {} bytes up, {} bytes down",
+        f.client,
+        f.target,
+        f.millis as f64 / 1000.0,
+        f.up,
+        f.down
+    );
+    if let Some(e) = &f.error {
+        line.push_str(&format!(" ({e})"));
+    }
+    line
+}
+
 /// One line of the chat server's console.
 pub fn chat_event(e: &sockit::chat::server::Event) -> String {
     use sockit::chat::server::Event;

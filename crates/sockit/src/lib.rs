@@ -8,6 +8,7 @@
 
 pub mod chat;
 pub mod demo;
+pub mod forward;
 pub mod host;
 pub mod net;
 pub mod proxy;

@@ -103,7 +103,7 @@ fn unix_error(path: &str, e: io::Error) -> NetError {
 
 /// Listen on a Unix socket. A socket file nothing listens on any more is removed first;
 /// one something listens on, or a file that is not a socket, is left alone and said.
-fn unix_listener(path: &str) -> Result<std::os::unix::net::UnixListener, NetError> {
+pub(crate) fn unix_listener(path: &str) -> Result<std::os::unix::net::UnixListener, NetError> {
     use std::os::unix::fs::FileTypeExt;
     let fail = |why: String| NetError::io(format!("cannot listen on {path}"), io::Error::other(why));
     if !path.starts_with('@')

@@ -8,6 +8,7 @@ mod argv;
 mod chat;
 mod cli;
 mod examples;
+mod forward;
 mod info;
 mod names;
 mod port;
