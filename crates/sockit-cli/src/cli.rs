@@ -402,7 +402,8 @@ pub struct TcpConnectArgs {
 }
 
 const RELAY_HELP: &str = "\
-FROM: tcp-listen:[ADDR:]PORT or unix-listen:PATH. TO: tcp:HOST:PORT or unix:PATH.
+FROM: tcp-listen:[ADDR:]PORT, tls-listen:[ADDR:]PORT or unix-listen:PATH.
+TO: tcp:HOST:PORT, tls:HOST:PORT or unix:PATH.
 Each connection gets a line on stderr when it ends (who, how long, bytes each way; --json: a
 JSON line on stdout). An end of data one way is passed on as a shut-down write side; the other
 way goes on, as in sockit tcp.";
@@ -429,6 +430,31 @@ pub struct ForwardArgs {
     pub connect_timeout: f64,
     #[command(flatten)]
     pub proxy: ProxyArgs,
+    /// tls-listen: the certificate chain (PEM); without it, a self-signed one.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// tls-listen: the private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls_to: TlsToArgs,
+    /// Dump every connection in hex (> client to target, < back) on stderr, or into FILE.
+    #[arg(short = 'x', long = "hexdump", value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    pub hexdump: Option<PathBuf>,
+}
+
+/// How `relay` trusts a tls: target.
+#[derive(Debug, Args)]
+pub struct TlsToArgs {
+    /// tls: trust the CA certificates in FILE (PEM) instead of the system's.
+    #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
+    pub ca: Option<PathBuf>,
+    /// tls: accept any certificate.
+    #[arg(long)]
+    pub insecure: bool,
+    /// tls: accept exactly the certificate with this SHA-256 fingerprint.
+    #[arg(long, value_name = "SHA256", conflicts_with_all = ["ca", "insecure"])]
+    pub fingerprint: Option<String>,
 }
 
 /// A proxy on the way out (declared once, for `tcp connect` and `chat join`).

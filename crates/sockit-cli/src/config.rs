@@ -503,33 +503,49 @@ fn forward(a: &cli::ForwardArgs) -> Result<sockit::forward::ForwardConfig> {
     use sockit::forward::{ConnectTo, ListenOn};
     let from = match a.from.split_once(':') {
         Some(("unix-listen", path)) if !path.is_empty() => ListenOn::Unix(path.to_string()),
-        Some(("tcp-listen", rest)) => match Endpoint::parse(rest) {
-            Ok(Endpoint { host: None, port: Some(p) }) => ListenOn::Tcp(SocketAddr::from(([0, 0, 0, 0], p))),
-            Ok(Endpoint { host: Some(h @ (Host::Ip(_) | Host::Scoped(..))), port: Some(p) }) => {
-                ListenOn::Tcp(address(&h, p)?)
+        Some((kind @ ("tcp-listen" | "tls-listen"), rest)) => {
+            let at = match Endpoint::parse(rest) {
+                Ok(Endpoint { host: None, port: Some(p) }) => SocketAddr::from(([0, 0, 0, 0], p)),
+                Ok(Endpoint { host: Some(h @ (Host::Ip(_) | Host::Scoped(..))), port: Some(p) }) => address(&h, p)?,
+                _ => {
+                    return Err(UsageError(format!(
+                        "FROM '{kind}:{rest}' needs [ADDR:]PORT, like {kind}:8080 or {kind}:127.0.0.1:8080"
+                    )));
+                }
+            };
+            if kind == "tls-listen" {
+                ListenOn::Tls(at, ServerTls { cert: a.cert.clone(), key: a.key.clone() })
+            } else {
+                ListenOn::Tcp(at)
             }
-            _ => {
-                return Err(UsageError(format!(
-                    "FROM 'tcp-listen:{rest}' needs [ADDR:]PORT, like tcp-listen:8080 or tcp-listen:127.0.0.1:8080"
-                )));
-            }
-        },
+        }
         _ => {
             return Err(UsageError(format!(
-                "FROM '{}' is not a place to listen: write tcp-listen:[ADDR:]PORT or unix-listen:PATH",
+                "FROM '{}' is not a place to listen: write tcp-listen:[ADDR:]PORT, tls-listen:[ADDR:]PORT or unix-listen:PATH",
                 a.from
             )));
         }
     };
     let to = match a.to.split_once(':') {
         Some(("unix", path)) if !path.is_empty() => ConnectTo::Unix(path.to_string()),
-        Some(("tcp", rest)) => match Endpoint::parse(rest) {
-            Ok(Endpoint { host: Some(h), port: Some(p) }) => ConnectTo::Tcp(h, p),
-            _ => return Err(UsageError(format!("TO 'tcp:{rest}' needs HOST:PORT, like tcp:127.0.0.1:80"))),
+        Some((kind @ ("tcp" | "tls"), rest)) => match Endpoint::parse(rest) {
+            Ok(Endpoint { host: Some(h), port: Some(p) }) if kind == "tcp" => ConnectTo::Tcp(h, p),
+            Ok(Endpoint { host: Some(h), port: Some(p) }) => {
+                let t = &a.tls_to;
+                let tls = client_tls(&cli::TlsClientArgs {
+                    tls: true,
+                    ca: t.ca.clone(),
+                    insecure: t.insecure,
+                    fingerprint: t.fingerprint.clone(),
+                })?
+                .unwrap_or_default();
+                ConnectTo::Tls(h, p, tls)
+            }
+            _ => return Err(UsageError(format!("TO '{kind}:{rest}' needs HOST:PORT, like {kind}:127.0.0.1:80"))),
         },
         _ => {
             return Err(UsageError(format!(
-                "TO '{}' is not a place to connect: write tcp:HOST:PORT or unix:PATH",
+                "TO '{}' is not a place to connect: write tcp:HOST:PORT, tls:HOST:PORT or unix:PATH",
                 a.to
             )));
         }
@@ -544,6 +560,7 @@ fn forward(a: &cli::ForwardArgs) -> Result<sockit::forward::ForwardConfig> {
         max_conns: a.max_conns,
         proxy: proxy(&a.proxy)?,
         connect_timeout: Duration::from_secs_f64(a.connect_timeout),
+        hexdump: hexdump_to(a.hexdump.as_ref()),
     })
 }
 

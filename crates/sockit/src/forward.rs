@@ -15,13 +15,15 @@ use std::time::{Duration, Instant};
 use sockit_core::endpoint::Host;
 
 use crate::net::NetError;
-use crate::relay::Stream;
+use crate::relay::{Conn, Hexdump, Stream};
 use crate::tcp::{AccessRules, Listener};
 
 /// Where connections come from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ListenOn {
     Tcp(SocketAddr),
+    /// TLS clients: the relay ends their TLS.
+    Tls(SocketAddr, crate::tls::ServerTls),
     Unix(String),
 }
 
@@ -29,6 +31,8 @@ pub enum ListenOn {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConnectTo {
     Tcp(Host, u16),
+    /// A TLS server: the relay speaks TLS to it.
+    Tls(Host, u16, crate::tls::ClientTls),
     Unix(String),
 }
 
@@ -42,6 +46,8 @@ pub struct ForwardConfig {
     /// Reach TO through this proxy.
     pub proxy: Option<sockit_core::proxy::Proxy>,
     pub connect_timeout: Duration,
+    /// Dump every connection in hex (`-x`), each under a line naming it.
+    pub hexdump: Option<crate::relay::HexdumpTo>,
 }
 
 /// One connection's story, told when it ends.
@@ -62,7 +68,14 @@ pub struct Forwarded {
 #[derive(Debug)]
 enum Bound {
     Tcp(Listener),
+    Tls(Listener, Arc<rustls::ServerConfig>),
     Unix(UnixListener, String),
+}
+
+/// A connection as accepted, before its TLS (if any) is ended in its own thread.
+enum Accepted {
+    Plain(Conn),
+    Tls(std::net::TcpStream, Arc<rustls::ServerConfig>),
 }
 
 /// Listen on `cfg.from`, say where through `started`, and forward every connection until the
@@ -79,6 +92,13 @@ pub fn run(
             started(format!("{} (tcp)", l.local_addr()?));
             Bound::Tcp(l)
         }
+        ListenOn::Tls(addr, tls) => {
+            let l = Listener::bind(*addr)?;
+            let local = l.local_addr()?;
+            let (config, fingerprint) = crate::tls::server_config_for(tls, local)?;
+            started(format!("{local} (tls, certificate SHA-256 {fingerprint})"));
+            Bound::Tls(l, config)
+        }
         ListenOn::Unix(path) => {
             let l = crate::tcp::unix_listener(path)?;
             started(format!("{path} (unix)"));
@@ -87,6 +107,7 @@ pub fn run(
     };
     let active = Arc::new(AtomicUsize::new(0));
     let cfg = Arc::new(cfg.clone());
+    let dump = cfg.hexdump.as_ref().map(crate::relay::Hexdump::open).transpose()?.map(Arc::new);
     // One logger: a connection never waits for the log (a stderr nobody reads would hold every
     // finished connection's thread); when the log falls 4,096 lines behind, lines are dropped.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Forwarded>(4096);
@@ -103,13 +124,20 @@ pub fn run(
     };
     let log = Arc::new(log);
     loop {
-        let (stream, client) = match &bound {
+        let (accepted, client) = match &bound {
             Bound::Tcp(l) => match l.accept_unless(&cfg.rules, &|| false)? {
-                Some((s, peer)) => (Stream::Tcp(s), peer.to_string()),
+                Some((s, peer)) => match Conn::plain(s) {
+                    Ok(c) => (Accepted::Plain(c), peer.to_string()),
+                    Err(_) => continue,
+                },
+                None => continue,
+            },
+            Bound::Tls(l, config) => match l.accept_unless(&cfg.rules, &|| false)? {
+                Some((s, peer)) => (Accepted::Tls(s, Arc::clone(config)), peer.to_string()),
                 None => continue,
             },
             Bound::Unix(l, path) => match l.accept() {
-                Ok((s, _)) => (Stream::Unix(s), path.clone()),
+                Ok((s, _)) => (Accepted::Plain(Conn::unix(s, path)), path.clone()),
                 Err(e) if crate::net::accept_error_is_transient(&e) => continue,
                 Err(e) => return Err(NetError::io(format!("accept on {path}"), e)),
             },
@@ -117,7 +145,7 @@ pub fn run(
         let n = active.fetch_add(1, Ordering::AcqRel);
         if cfg.max_conns.is_some_and(|max| n >= max) {
             active.fetch_sub(1, Ordering::AcqRel);
-            let _ = stream.shutdown(Shutdown::Both);
+            drop(accepted);
             log(Forwarded {
                 client,
                 target: target_name(&cfg.to),
@@ -128,9 +156,10 @@ pub fn run(
             });
             continue;
         }
-        let (job_cfg, job_active, job_log) = (Arc::clone(&cfg), Arc::clone(&active), Arc::clone(&log));
+        let (job_cfg, job_active, job_log, job_dump) =
+            (Arc::clone(&cfg), Arc::clone(&active), Arc::clone(&log), dump.clone());
         let spawned = std::thread::Builder::new().name("forward".into()).stack_size(STACK).spawn(move || {
-            let story = forward(&job_cfg, stream, client);
+            let story = forward(&job_cfg, accepted, client, job_dump.as_deref());
             job_active.fetch_sub(1, Ordering::AcqRel);
             job_log(story);
         });
@@ -144,39 +173,60 @@ pub fn run(
 
 /// TO as shown in the log.
 pub fn target_name(to: &ConnectTo) -> String {
+    let hostport = |h: &Host, p: &u16| match h {
+        Host::Ip(std::net::IpAddr::V6(ip)) => format!("[{ip}]:{p}"),
+        h => format!("{h}:{p}"),
+    };
     match to {
-        ConnectTo::Tcp(h, p) => match h {
-            Host::Ip(std::net::IpAddr::V6(ip)) => format!("[{ip}]:{p}"),
-            h => format!("{h}:{p}"),
-        },
+        ConnectTo::Tcp(h, p) => hostport(h, p),
+        ConnectTo::Tls(h, p, _) => format!("{} (tls)", hostport(h, p)),
         ConnectTo::Unix(p) => p.clone(),
     }
 }
 
-/// One client: connect to the target, then both ways at once until both have ended.
-fn forward(cfg: &ForwardConfig, client_stream: Stream, client: String) -> Forwarded {
+/// One client: its TLS ended if it speaks TLS, a connection to the target, then both ways at
+/// once until both have ended.
+fn forward(cfg: &ForwardConfig, accepted: Accepted, client: String, dump: Option<&Hexdump>) -> Forwarded {
     let start = Instant::now();
     let mut story = Forwarded { client, target: target_name(&cfg.to), up: 0, down: 0, millis: 0, error: None };
-    let target = match connect(cfg) {
-        Ok(t) => t,
+    let ends = match accepted {
+        Accepted::Plain(c) => Ok(c),
+        Accepted::Tls(s, config) => crate::tls::server(s, config),
+    }
+    .and_then(|client_conn| Ok((client_conn, connect(cfg)?)));
+    let (client_conn, target) = match ends {
+        Ok(c) => c,
         Err(e) => {
-            let _ = client_stream.shutdown(Shutdown::Both);
             story.error = Some(e.to_string());
             story.millis = start.elapsed().as_millis();
             return story;
         }
     };
-    let (client_stream, target) = (Arc::new(client_stream), Arc::new(target));
-    let back = {
-        let (from, to) = (Arc::clone(&target), Arc::clone(&client_stream));
-        std::thread::Builder::new().name("forward-back".into()).stack_size(STACK).spawn(move || one_way(&from, &to))
+    let streams = client_conn.stream.try_clone().and_then(|c| Ok((c, target.stream.try_clone()?)));
+    let (a, b) = match streams {
+        Ok((a, b)) => (Arc::new(a), Arc::new(b)),
+        Err(e) => {
+            story.error = Some(e.to_string());
+            return story;
+        }
     };
-    let up = one_way(&client_stream, &target);
+    let dump = dump.map(|d| Arc::new(d.another(&format!("{} -> {}", story.client, story.target))));
+    let back = {
+        let (from, to, dump) = (Arc::clone(&b), Arc::clone(&a), dump.clone());
+        std::thread::Builder::new()
+            .name("forward-back".into())
+            .stack_size(BACK_STACK)
+            .spawn(move || one_way(&from, &to, dump.as_deref().map(|d| move |x: &[u8]| d.received(x))))
+    };
+    let up = one_way(&a, &b, dump.as_deref().map(|d| move |x: &[u8]| d.sent(x)));
     let down = match back {
         Ok(t) => t.join().unwrap_or(Ok(0)),
         // No second thread: the way back in this one, after the way there.
-        Err(_) => one_way(&target, &client_stream),
+        Err(_) => one_way(&b, &a, dump.as_deref().map(|d| move |x: &[u8]| d.received(x))),
     };
+    drop((a, b));
+    let _ = client_conn.finish();
+    let _ = target.finish();
     story.up = *up.as_ref().unwrap_or(&0);
     story.down = *down.as_ref().unwrap_or(&0);
     story.error = up.err().or(down.err()).map(|e| e.to_string());
@@ -184,27 +234,35 @@ fn forward(cfg: &ForwardConfig, client_stream: Stream, client: String) -> Forwar
     story
 }
 
-fn connect(cfg: &ForwardConfig) -> Result<Stream, NetError> {
-    match (&cfg.to, &cfg.proxy) {
-        (ConnectTo::Tcp(host, port), Some(p)) => {
-            Ok(Stream::Tcp(crate::proxy::connect(p, host, *port, Some(cfg.connect_timeout))?))
+fn connect(cfg: &ForwardConfig) -> Result<Conn, NetError> {
+    let tcp = |host: &Host, port: u16| -> Result<std::net::TcpStream, NetError> {
+        let s = match &cfg.proxy {
+            Some(p) => crate::proxy::connect(p, host, port, Some(cfg.connect_timeout))?,
+            None => crate::tcp::connect(&crate::net::resolve_all(host, port)?, Some(cfg.connect_timeout))?,
+        };
+        let _ = s.set_nodelay(true);
+        Ok(s)
+    };
+    match &cfg.to {
+        ConnectTo::Tcp(host, port) => Conn::plain(tcp(host, *port)?),
+        ConnectTo::Tls(host, port, tls) => {
+            let connector = tls.connector(host)?;
+            crate::tls::client(tcp(host, *port)?, connector)
         }
-        (ConnectTo::Tcp(host, port), None) => {
-            let s = crate::tcp::connect(&crate::net::resolve_all(host, *port)?, Some(cfg.connect_timeout))?;
-            let _ = s.set_nodelay(true);
-            Ok(Stream::Tcp(s))
-        }
-        (ConnectTo::Unix(path), _) => UnixStream::connect(path)
-            .map(Stream::Unix)
+        ConnectTo::Unix(path) => UnixStream::connect(path)
+            .map(|s| Conn::unix(s, path))
             .map_err(|e| NetError::io(format!("cannot connect to {path}"), e)),
     }
 }
 
 /// Bytes from `from` to `to` until `from` ends, then `to`'s write side is shut down (the end
-/// passed on); the count moved. Socket to socket through a pipe by splice(2); where the kernel
-/// will not splice, read/write.
-fn one_way(from: &Stream, to: &Stream) -> io::Result<u64> {
-    let r = splice_through_pipe(from.as_fd(), to.as_fd());
+/// passed on); the count moved. Socket to socket through a pipe by splice(2); with a hex
+/// dump, or where the kernel will not splice, read/write.
+fn one_way(from: &Stream, to: &Stream, tap: Option<impl Fn(&[u8])>) -> io::Result<u64> {
+    let r = match &tap {
+        Some(t) => crate::relay::pump(from.as_fd(), to.as_fd(), &|_| {}, Some(t)),
+        None => splice_through_pipe(from.as_fd(), to.as_fd()),
+    };
     let _ = to.shutdown(Shutdown::Write);
     if r.is_err() {
         // A reset one way: the other way ends too.
@@ -213,9 +271,11 @@ fn one_way(from: &Stream, to: &Stream) -> io::Result<u64> {
     r
 }
 
-/// A connection's threads move bytes by splice and need little stack: a small one keeps the
-/// memory of thousands of connections (and of the stacks the allocator caches) small.
-const STACK: usize = 64 * 1024;
+/// A connection's thread resolves names, ends TLS and connects (1 MiB of stack: glibc's
+/// resolver and a TLS handshake need room); the second thread of a connection only moves
+/// bytes, by splice, and needs little (a small stack keeps thousands of connections small).
+const STACK: usize = 1 << 20;
+const BACK_STACK: usize = 64 * 1024;
 
 /// Chunk splice moves at a time.
 const CHUNK: usize = 1 << 20;

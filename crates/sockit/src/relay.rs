@@ -180,7 +180,7 @@ pub enum HexdumpTo {
 /// its own offset (`sockit_core::text::hexdump`). A dump that cannot be written stops dumping;
 /// the relay goes on.
 pub struct Hexdump {
-    out: std::sync::Mutex<Option<Box<dyn Write + Send>>>,
+    out: Arc<std::sync::Mutex<Option<Box<dyn Write + Send>>>>,
     sent: AtomicU64,
     received: AtomicU64,
 }
@@ -200,7 +200,18 @@ impl Hexdump {
                 std::fs::File::create(p).map_err(|e| NetError::io(format!("cannot write {}", p.display()), e))?,
             )),
         };
-        Ok(Hexdump { out: std::sync::Mutex::new(Some(out)), sent: AtomicU64::new(0), received: AtomicU64::new(0) })
+        Ok(Hexdump {
+            out: Arc::new(std::sync::Mutex::new(Some(out))),
+            sent: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+        })
+    }
+
+    /// Another connection's dump into the same place, its offsets from 0, under a line naming it.
+    pub fn another(&self, title: &str) -> Hexdump {
+        let next = Hexdump { out: Arc::clone(&self.out), sent: AtomicU64::new(0), received: AtomicU64::new(0) };
+        next.write(&format!("= {title}\n"));
+        next
     }
 
     /// Bytes sent to the peer (`>`).

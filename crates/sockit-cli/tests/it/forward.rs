@@ -31,7 +31,8 @@ fn relay(from: &str, to: &str, extra: &[&str]) -> (Proc, u16, BufReader<std::pro
     let mut line = String::new();
     err.read_line(&mut line).expect("first line");
     assert!(line.starts_with("sockit: relaying "), "{line}");
-    let port = line.split(" (tcp)").next().and_then(|l| l.rsplit(':').next()).and_then(|p| p.parse().ok()).unwrap_or(0);
+    // "sockit: relaying 127.0.0.1:PORT (tcp) -> ..." (or "(tls, ...)", or a Unix path).
+    let port = line.split(" (").next().and_then(|l| l.rsplit(':').next()).and_then(|p| p.parse().ok()).unwrap_or(0);
     (Proc(child), port, err)
 }
 
@@ -180,4 +181,92 @@ fn ten_thousand_short_connections_leave_nothing_behind() {
     let (fds_after, rss_after) = (fds(), rss());
     assert_eq!(fds_after, fds_before, "descriptors before and after 10,000 connections");
     assert!(rss_after < rss_before + 4096, "RSS {rss_before} KiB -> {rss_after} KiB");
+}
+
+/// TLS on either side: Python's ssl client to `tls-listen` (the relay ends TLS, self-signed),
+/// and `tls:` to openssl s_server (the relay speaks TLS, `--insecure`); `-x` dumps each
+/// connection in hex under a line naming it.
+#[test]
+fn tls_on_either_side_and_a_hex_dump() {
+    for p in ["python3", "openssl"] {
+        if !have(p) {
+            return;
+        }
+    }
+    let (_echo, target) = echo_server();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dump = dir.path().join("dump.txt").display().to_string();
+    let (_r, port, _log) = relay("tls-listen:127.0.0.1:0", &format!("tcp:127.0.0.1:{target}"), &["-x", &dump]);
+    let code = "import socket, ssl, sys\nctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
+                s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=10))\n\
+                s.sendall(b'secret over tls\\n')\nprint(s.recv(100).decode(), end='')\n";
+    let out = run(
+        {
+            let mut c = Command::new("python3");
+            c.args(["-c", code, &port.to_string()]);
+            c
+        },
+        b"",
+        DEADLINE,
+    );
+    assert_eq!(out.ok(), "secret over tls\n");
+    std::thread::sleep(Duration::from_millis(300));
+    let text = std::fs::read_to_string(&dump).expect("dump");
+    assert!(text.starts_with("= 127.0.0.1:") && text.contains(&format!(" -> 127.0.0.1:{target}\n")), "{text}");
+    assert!(
+        text.contains("> 00000000  73 65 63 72 65 74 20 6f  76 65 72 20 74 6c 73 0a  |secret over tls.|"),
+        "{text}"
+    );
+    assert!(text.contains("< 00000000  73 65 63 72 65 74"), "the echo, back: {text}");
+    // tcp-listen -> tls: openssl s_server with a key and certificate of its own.
+    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-days",
+            "1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl req");
+    assert!(made.success());
+    let tls_port = crate::util::free_port();
+    let mut server = Proc(
+        Command::new("openssl")
+            .args(["s_server", "-quiet", "-naccept", "1", "-accept", &format!("127.0.0.1:{tls_port}")])
+            .arg("-key")
+            .arg(&key)
+            .arg("-cert")
+            .arg(&cert)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("s_server"),
+    );
+    crate::util::wait_listening(tls_port);
+    server.0.stdin.take().expect("stdin").write_all(b"hello from s_server\n").expect("say");
+    let (_r2, port2, _log2) = relay("tcp-listen:127.0.0.1:0", &format!("tls:127.0.0.1:{tls_port}"), &["--insecure"]);
+    let out = run(
+        sockit_cmd(&["tcp", "connect", "127.0.0.1", &port2.to_string(), "-q", "1"]),
+        b"plain to the relay\n",
+        DEADLINE,
+    );
+    assert_eq!(out.stdout(), "hello from s_server\n", "{}", out.stderr);
+    let mut got = String::new();
+    BufReader::new(server.0.stdout.take().expect("stdout")).read_line(&mut got).expect("line");
+    assert_eq!(got, "plain to the relay\n");
 }
