@@ -228,6 +228,8 @@ pub struct ScanArgs {
     /// Leave these out: addresses, ranges or CIDR blocks, comma-separated; repeatable.
     #[arg(long, value_name = "TARGETS")]
     pub exclude: Vec<String>,
+    #[command(flatten)]
+    pub proxy: ProxyArgs,
     /// Ports: 22,80,8000-8100, all (1-65535), common (the lecture's table), well-known (1-1023).
     #[arg(short = 'p', long = "ports", value_name = "PORTS", default_value = "1-1024")]
     pub ports: String,

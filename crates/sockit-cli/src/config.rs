@@ -343,6 +343,7 @@ fn scan(a: cli::ScanArgs) -> Result<ScanJob> {
         },
         only_open: a.open,
         banner: a.banner.map(Duration::from_secs_f64),
+        proxy: proxy(&a.proxy)?,
     };
     Ok(ScanJob { plan, file, yes })
 }

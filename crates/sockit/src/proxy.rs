@@ -14,9 +14,47 @@ use crate::net::{self, NetError};
 /// How long a proxy has for its whole handshake when no connect timeout is given.
 const HANDSHAKE: Duration = Duration::from_secs(10);
 
+/// Why a connection through a proxy failed: the proxy itself (unreachable, refused our login,
+/// does not speak the protocol), or the target, as the proxy reports it.
+enum Failure {
+    Proxy(NetError),
+    TargetRefused(NetError),
+    TargetUnreachable(NetError),
+}
+
+impl From<NetError> for Failure {
+    fn from(e: NetError) -> Failure {
+        Failure::Proxy(e)
+    }
+}
+
 /// A connection to `host:port` through `proxy`: connected to the proxy, told where to go,
 /// and ready for the relay.
 pub fn connect(proxy: &Proxy, host: &Host, port: u16, timeout: Option<Duration>) -> Result<TcpStream, NetError> {
+    handshake(proxy, host, port, timeout).map_err(|f| match f {
+        Failure::Proxy(e) | Failure::TargetRefused(e) | Failure::TargetUnreachable(e) => e,
+    })
+}
+
+/// What a connect scan through `proxy` finds at `ip:port`: open when the proxy connects, closed
+/// when it says the target refused, filtered when it could not reach it (or took `timeout`);
+/// a proxy that fails us (down, refusing our login, not a proxy) is an error for the scan.
+pub fn probe(
+    proxy: &Proxy,
+    ip: std::net::IpAddr,
+    port: u16,
+    timeout: Duration,
+) -> Result<sockit_core::scan::PortState, NetError> {
+    use sockit_core::scan::PortState;
+    match handshake(proxy, &Host::Ip(ip), port, Some(timeout)) {
+        Ok(_) => Ok(PortState::Open),
+        Err(Failure::TargetRefused(_)) => Ok(PortState::Closed),
+        Err(Failure::TargetUnreachable(_)) => Ok(PortState::Filtered),
+        Err(Failure::Proxy(e)) => Err(e),
+    }
+}
+
+fn handshake(proxy: &Proxy, host: &Host, port: u16, timeout: Option<Duration>) -> Result<TcpStream, Failure> {
     let at = format!("proxy {}:{}", proxy.host, proxy.port);
     let proxy_host = match sockit_core::endpoint::Endpoint::parse(&proxy.host) {
         Ok(sockit_core::endpoint::Endpoint { host: Some(h), .. }) => h,
@@ -62,13 +100,17 @@ pub fn connect(proxy: &Proxy, host: &Host, port: u16, timeout: Option<Duration>)
             let request = sockit_core::proxy::socks5_connect(&dest, port).map_err(|e| said(e.to_string()))?;
             s.write_all(&request).map_err(io)?;
             let mut head = [0u8; 5];
-            s.read_exact(&mut head).map_err(io)?;
+            // The proxy is connecting now: a wait here is the target's (filtered), not the proxy's.
+            s.read_exact(&mut head).map_err(|e| Failure::TargetUnreachable(io(e)))?;
             let ReplyLen::Total(total) = sockit_core::proxy::socks5_reply_head(&head).map_err(|e| match e {
-                e if e.target_refused() => NetError::io(
+                e if e.target_refused() => Failure::TargetRefused(NetError::io(
                     format!("{at}: {dest}:{port}"),
                     std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused: nothing listens on that port"),
-                ),
-                e => said(e.to_string()),
+                )),
+                sockit_core::proxy::SocksError::Refused(1 | 3 | 4 | 6) => {
+                    Failure::TargetUnreachable(said(e.to_string()))
+                }
+                e => Failure::Proxy(said(e.to_string())),
             })?;
             let mut rest = vec![0u8; total - head.len()];
             s.read_exact(&mut rest).map_err(io)?;
@@ -80,14 +122,17 @@ pub fn connect(proxy: &Proxy, host: &Host, port: u16, timeout: Option<Duration>)
             let mut byte = [0u8; 1];
             while !head.ends_with(b"\r\n\r\n") && !head.ends_with(b"\n\n") {
                 if head.len() >= sockit_core::proxy::HTTP_HEAD_MAX {
-                    return Err(said(sockit_core::proxy::HttpError::TooLong.to_string()));
+                    return Err(said(sockit_core::proxy::HttpError::TooLong.to_string()).into());
                 }
                 match s.read(&mut byte).map_err(io)? {
-                    0 => return Err(io(std::io::ErrorKind::UnexpectedEof.into())),
+                    0 => return Err(io(std::io::ErrorKind::UnexpectedEof.into()).into()),
                     _ => head.push(byte[0]),
                 }
             }
-            sockit_core::proxy::http_reply(&head).map_err(|e| said(e.to_string()))?;
+            sockit_core::proxy::http_reply(&head).map_err(|e| match e {
+                sockit_core::proxy::HttpError::Refused(_) => Failure::TargetUnreachable(said(e.to_string())),
+                e => Failure::Proxy(said(e.to_string())),
+            })?;
         }
     }
     stream.set_read_timeout(None).map_err(io)?;

@@ -454,6 +454,8 @@ pub struct ScanPlan {
     pub only_open: bool,
     /// `--banner`: how long to wait for what each open port's service says first.
     pub banner: Option<Duration>,
+    /// Probe through this proxy: a connect a probe, open when the proxy connects.
+    pub proxy: Option<sockit_core::proxy::Proxy>,
 }
 
 /// Why a scan did not run.
@@ -496,6 +498,54 @@ impl ScanPlan {
 /// Probes scanned as one group of hosts: a target set of any size streams through groups of
 /// this many (address, port) pairs, so memory stays bounded (a few tens of MB).
 const GROUP_JOBS: usize = 1 << 16;
+
+/// Probes through a proxy at once, at most: each holds a thread and a connection to the proxy.
+const PROXY_PROBES: usize = 64;
+
+/// Every (address, port) through `proxy`, a blocking connect a probe on a few threads; the
+/// first failure of the proxy itself ends the scan.
+fn scan_via(
+    proxy: &sockit_core::proxy::Proxy,
+    addrs: &[SocketAddr],
+    cfg: &ScanConfig,
+    done: &AtomicU64,
+) -> Result<Vec<PortState>, ScanError> {
+    let jobs = addrs.len() * cfg.ports.len();
+    let states: Vec<AtomicU8> = (0..jobs).map(|_| AtomicU8::new(UNSET)).collect();
+    let next = AtomicU64::new(0);
+    let failed = std::sync::Mutex::new(None);
+    let order = Permutation::new(jobs as u64, cfg.randomize.then(random_seed));
+    std::thread::scope(|s| {
+        for _ in 0..cfg.concurrency.clamp(1, PROXY_PROBES).min(jobs.max(1)) {
+            s.spawn(|| {
+                loop {
+                    let j = next.fetch_add(1, Ordering::Relaxed);
+                    if j >= order.len() || failed.lock().map_or(true, |f| f.is_some()) {
+                        return;
+                    }
+                    let job = order.at(j) as usize;
+                    let (addr, port) = (addrs[job / cfg.ports.len()], cfg.ports[job % cfg.ports.len()]);
+                    match crate::proxy::probe(proxy, addr.ip(), port, cfg.timeout) {
+                        Ok(state) => {
+                            states[job].store(encode(state), Ordering::Relaxed);
+                            done.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) => {
+                            if let Ok(mut f) = failed.lock() {
+                                f.get_or_insert(e);
+                            }
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = failed.into_inner().ok().flatten() {
+        return Err(ScanError::Net(e));
+    }
+    Ok(states.iter().map(|s| decode(s.load(Ordering::Relaxed))).collect())
+}
 
 /// The longest banner read, in bytes.
 const BANNER_MAX: usize = 1024;
@@ -588,6 +638,18 @@ pub fn run(
                     v4 => SocketAddr::new(v4, 0),
                 })
                 .collect();
+            if let Some(proxy) = &plan.proxy {
+                let states = scan_via(proxy, &addrs, &cfg, done)?;
+                let reports = HostReport::of_hosts(group, &cfg.ports, &states, service, plan.only_open);
+                group.clear();
+                for h in reports {
+                    totals.add(&h);
+                    if !host(h) {
+                        return Ok(false);
+                    }
+                }
+                return Ok(true);
+            }
             let outcome = scan(&addrs, &cfg, done).map_err(|e| {
                 if is_resource_shortage(&e) {
                     let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;

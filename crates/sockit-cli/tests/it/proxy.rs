@@ -218,3 +218,40 @@ fn hostile_proxies_are_one_line_each() {
     assert_eq!(line, format!("sockit: proxy 127.0.0.1:{port}: its answer is longer than 8 KiB"));
     let _ = fake.join();
 }
+
+/// `scan --proxy`: a connect through microsocks a probe; the states are those a direct scan
+/// finds (open where something listens, closed where nothing does); a proxy that is not there
+/// ends the scan with one line instead of calling every port filtered.
+#[test]
+fn scan_through_a_socks5_proxy() {
+    if !have("microsocks") {
+        return;
+    }
+    let listeners: Vec<TcpListener> = (0..3).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind")).collect();
+    let open: Vec<u16> = listeners.iter().map(|l| l.local_addr().expect("addr").port()).collect();
+    let closed: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let ports = open.iter().chain(&closed).map(u16::to_string).collect::<Vec<_>>().join(",");
+    let p = free_port();
+    let _socks =
+        Proc(Command::new("microsocks").args(["-i", "127.0.0.1", "-p", &p.to_string()]).spawn().expect("microsocks"));
+    wait_listening(p);
+    let states = |args: &[&str]| -> Vec<(u64, String)> {
+        let v = sockit(&[&["--json", "scan", "127.0.0.1", "-p", &ports], args].concat()).json();
+        let mut s: Vec<(u64, String)> = v["hosts"][0]["ports"]
+            .as_array()
+            .expect("ports")
+            .iter()
+            .map(|p| (p["port"].as_u64().expect("port"), p["state"].as_str().expect("state").to_string()))
+            .collect();
+        s.sort();
+        s
+    };
+    let via = states(&["--proxy", &format!("socks5://127.0.0.1:{p}")]);
+    assert_eq!(via, states(&[]), "through the proxy as directly");
+    assert_eq!(via.iter().filter(|(_, s)| s == "open").count(), 3, "{via:?}");
+    assert_eq!(via.iter().filter(|(_, s)| s == "closed").count(), 3, "{via:?}");
+    let gone = free_port();
+    let line = sockit(&["scan", "127.0.0.1", "-p", &ports, "--proxy", &format!("socks5://127.0.0.1:{gone}")]).fails(1);
+    assert!(line.starts_with(&format!("sockit: proxy 127.0.0.1:{gone}:")), "{line}");
+    drop(listeners);
+}
