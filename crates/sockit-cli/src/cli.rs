@@ -440,6 +440,10 @@ pub struct ForwardArgs {
     pub key: Option<PathBuf>,
     #[command(flatten)]
     pub tls_to: TlsToArgs,
+    /// TCP keepalive probes on both sides after SECS of silence, every SECS, three times: a side
+    /// that vanished ends its connection.
+    #[arg(long, value_name = "SECS", value_parser = secs_arg)]
+    pub keepalive: Option<f64>,
     /// Dump every connection in hex (> client to target, < back) on stderr, or into FILE.
     #[arg(short = 'x', long = "hexdump", value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
     pub hexdump: Option<PathBuf>,

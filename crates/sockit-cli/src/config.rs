@@ -562,6 +562,7 @@ fn forward(a: &cli::ForwardArgs) -> Result<sockit::forward::ForwardConfig> {
         proxy: proxy(&a.proxy)?,
         connect_timeout: Duration::from_secs_f64(a.connect_timeout),
         hexdump: hexdump_to(a.hexdump.as_ref()),
+        keepalive: a.keepalive.map(|s| Duration::from_secs_f64(s.max(1.0))),
     })
 }
 

@@ -48,6 +48,8 @@ pub struct ForwardConfig {
     pub connect_timeout: Duration,
     /// Dump every connection in hex (`-x`), each under a line naming it.
     pub hexdump: Option<crate::relay::HexdumpTo>,
+    /// TCP keepalive probes on both sides of every connection: an end that vanished ends it.
+    pub keepalive: Option<Duration>,
 }
 
 /// One connection's story, told when it ends.
@@ -126,14 +128,17 @@ pub fn run(
     loop {
         let (accepted, client) = match &bound {
             Bound::Tcp(l) => match l.accept_unless(&cfg.rules, &|| false)? {
-                Some((s, peer)) => match Conn::plain(s) {
+                Some((s, peer)) => match keepalive(&cfg, &s).and_then(|()| Conn::plain(s)) {
                     Ok(c) => (Accepted::Plain(c), peer.to_string()),
                     Err(_) => continue,
                 },
                 None => continue,
             },
             Bound::Tls(l, config) => match l.accept_unless(&cfg.rules, &|| false)? {
-                Some((s, peer)) => (Accepted::Tls(s, Arc::clone(config)), peer.to_string()),
+                Some((s, peer)) => match keepalive(&cfg, &s) {
+                    Ok(()) => (Accepted::Tls(s, Arc::clone(config)), peer.to_string()),
+                    Err(_) => continue,
+                },
                 None => continue,
             },
             Bound::Unix(l, path) => match l.accept() {
@@ -234,6 +239,14 @@ fn forward(cfg: &ForwardConfig, accepted: Accepted, client: String, dump: Option
     story
 }
 
+/// Keepalive probes on a TCP side, if asked.
+fn keepalive(cfg: &ForwardConfig, s: &std::net::TcpStream) -> Result<(), NetError> {
+    match cfg.keepalive {
+        Some(every) => crate::relay::keepalive(s, every),
+        None => Ok(()),
+    }
+}
+
 fn connect(cfg: &ForwardConfig) -> Result<Conn, NetError> {
     let tcp = |host: &Host, port: u16| -> Result<std::net::TcpStream, NetError> {
         let s = match &cfg.proxy {
@@ -241,6 +254,7 @@ fn connect(cfg: &ForwardConfig) -> Result<Conn, NetError> {
             None => crate::tcp::connect(&crate::net::resolve_all(host, port)?, Some(cfg.connect_timeout))?,
         };
         let _ = s.set_nodelay(true);
+        keepalive(cfg, &s)?;
         Ok(s)
     };
     match &cfg.to {
@@ -265,8 +279,10 @@ fn one_way(from: &Stream, to: &Stream, tap: Option<impl Fn(&[u8])>) -> io::Resul
     };
     let _ = to.shutdown(Shutdown::Write);
     if r.is_err() {
-        // A reset one way: the other way ends too.
-        let _ = from.shutdown(Shutdown::Read);
+        // A reset or a vanished end one way (keepalive unanswered): the other way ends too,
+        // its read woken on both sockets.
+        let _ = from.shutdown(Shutdown::Both);
+        let _ = to.shutdown(Shutdown::Both);
     }
     r
 }

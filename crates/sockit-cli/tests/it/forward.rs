@@ -258,7 +258,9 @@ fn tls_on_either_side_and_a_hex_dump() {
             .expect("s_server"),
     );
     crate::util::wait_listening(tls_port);
-    server.0.stdin.take().expect("stdin").write_all(b"hello from s_server\n").expect("say");
+    // Its input stays open: s_server ends the connection when its input ends.
+    let mut server_in = server.0.stdin.take().expect("stdin");
+    server_in.write_all(b"hello from s_server\n").expect("say");
     let (_r2, port2, _log2) = relay("tcp-listen:127.0.0.1:0", &format!("tls:127.0.0.1:{tls_port}"), &["--insecure"]);
     let out = run(
         sockit_cmd(&["tcp", "connect", "127.0.0.1", &port2.to_string(), "-q", "1"]),
@@ -269,4 +271,60 @@ fn tls_on_either_side_and_a_hex_dump() {
     let mut got = String::new();
     BufReader::new(server.0.stdout.take().expect("stdout")).read_line(&mut got).expect("line");
     assert_eq!(got, "plain to the relay\n");
+    drop(server_in);
+}
+
+/// `--keepalive`: a target that vanishes (its link cut) is noticed, the connection ends with a
+/// line saying so, and the client is told by the end of its connection.
+#[test]
+fn keepalive_ends_a_connection_whose_target_vanished() {
+    if !have("python3") {
+        return;
+    }
+    let Some(lan) = crate::util::Lan::new("fwka", 2) else { return };
+    let code = "import socket, sys\ns = socket.socket(); s.bind(('198.18.0.2', 0)); s.listen(1)\n\
+                print(s.getsockname()[1], flush=True)\nc, _ = s.accept()\nsys.stdin.read()\n";
+    let mut target = Proc(
+        lan.hosts[1]
+            .cmd("python3", &["-c", code])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3"),
+    );
+    let mut tport = String::new();
+    BufReader::new(target.0.stdout.take().expect("stdout")).read_line(&mut tport).expect("port");
+    let mut cmd = lan.hosts[0].cmd(
+        crate::util::sockit_bin(),
+        &["relay", "tcp-listen:127.0.0.1:0", &format!("tcp:198.18.0.2:{}", tport.trim()), "--keepalive", "1"],
+    );
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut r = Proc(cmd.spawn().expect("relay"));
+    let mut log = BufReader::new(r.0.stderr.take().expect("stderr"));
+    let mut first = String::new();
+    log.read_line(&mut first).expect("started");
+    let port: u16 =
+        first.split(" (").next().and_then(|l| l.rsplit(':').next()).and_then(|p| p.parse().ok()).expect("port");
+    let mut client = Proc(
+        lan.hosts[0]
+            .cmd(crate::util::sockit_bin(), &["tcp", "connect", "127.0.0.1", &port.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("client"),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    lan.hosts[1].exec_ok("ip link set eth0 down");
+    // Read in a thread of its own, so a relay that never notices fails the test, not hangs it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = log.read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(Duration::from_secs(20)).expect("a line for the connection within 20 s");
+    assert!(line.contains(" -> 198.18.0.2:") && line.contains("timed out"), "{line}");
+    drop(client.0.stdin.take());
+    let _ = client.0.wait();
 }
