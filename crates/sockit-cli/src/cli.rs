@@ -438,8 +438,10 @@ pub struct ForwardArgs {
     /// tls-listen: the private key (PEM).
     #[arg(long, value_name = "FILE", requires = "cert")]
     pub key: Option<PathBuf>,
+    /// tls: targets are trusted as `tcp connect --tls` trusts its server (--ca, --insecure,
+    /// --fingerprint).
     #[command(flatten)]
-    pub tls_to: TlsToArgs,
+    pub tls_to: TlsClientArgs,
     /// TCP keepalive probes on both sides after SECS of silence, every SECS, three times: a side
     /// that vanished ends its connection.
     #[arg(long, value_name = "SECS", value_parser = secs_arg)]
@@ -447,20 +449,6 @@ pub struct ForwardArgs {
     /// Dump every connection in hex (> client to target, < back) on stderr, or into FILE.
     #[arg(short = 'x', long = "hexdump", value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
     pub hexdump: Option<PathBuf>,
-}
-
-/// How `relay` trusts a tls: target.
-#[derive(Debug, Args)]
-pub struct TlsToArgs {
-    /// tls: trust the CA certificates in FILE (PEM) instead of the system's.
-    #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
-    pub ca: Option<PathBuf>,
-    /// tls: accept any certificate.
-    #[arg(long)]
-    pub insecure: bool,
-    /// tls: accept exactly the certificate with this SHA-256 fingerprint.
-    #[arg(long, value_name = "SHA256", conflicts_with_all = ["ca", "insecure"])]
-    pub fingerprint: Option<String>,
 }
 
 /// A proxy on the way out (declared once, for `tcp connect` and `chat join`).

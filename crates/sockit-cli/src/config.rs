@@ -532,15 +532,7 @@ fn forward(a: &cli::ForwardArgs) -> Result<sockit::forward::ForwardConfig> {
         Some((kind @ ("tcp" | "tls"), rest)) => match Endpoint::parse(rest) {
             Ok(Endpoint { host: Some(h), port: Some(p) }) if kind == "tcp" => ConnectTo::Tcp(h, p),
             Ok(Endpoint { host: Some(h), port: Some(p) }) => {
-                let t = &a.tls_to;
-                let tls = client_tls(&cli::TlsClientArgs {
-                    tls: true,
-                    ca: t.ca.clone(),
-                    insecure: t.insecure,
-                    fingerprint: t.fingerprint.clone(),
-                })?
-                .unwrap_or_default();
-                ConnectTo::Tls(h, p, tls)
+                ConnectTo::Tls(h, p, client_tls(&a.tls_to)?.unwrap_or_default())
             }
             _ => return Err(UsageError(format!("TO '{kind}:{rest}' needs HOST:PORT, like {kind}:127.0.0.1:80"))),
         },

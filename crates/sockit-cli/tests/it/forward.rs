@@ -282,18 +282,8 @@ fn keepalive_ends_a_connection_whose_target_vanished() {
         return;
     }
     let Some(lan) = crate::util::Lan::new("fwka", 2) else { return };
-    let code = "import socket, sys\ns = socket.socket(); s.bind(('198.18.0.2', 0)); s.listen(1)\n\
-                print(s.getsockname()[1], flush=True)\nc, _ = s.accept()\nsys.stdin.read()\n";
-    let mut target = Proc(
-        lan.hosts[1]
-            .cmd("python3", &["-c", code])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3"),
-    );
-    let mut tport = String::new();
-    BufReader::new(target.0.stdout.take().expect("stdout")).read_line(&mut tport).expect("port");
+    let (_target, tport) = crate::util::holder(&lan.hosts[1], "198.18.0.2");
+    let tport = tport.to_string();
     let mut cmd = lan.hosts[0].cmd(
         crate::util::sockit_bin(),
         &["relay", "tcp-listen:127.0.0.1:0", &format!("tcp:198.18.0.2:{}", tport.trim()), "--keepalive", "1"],

@@ -627,18 +627,8 @@ fn keepalive_notices_a_peer_that_vanished() {
         return;
     }
     let Some(lan) = crate::util::Lan::new("ka", 2) else { return };
-    let code = "import socket, sys\ns = socket.socket(); s.bind(('198.18.0.2', 0)); s.listen(1)\n\
-                print(s.getsockname()[1], flush=True)\nc, _ = s.accept()\nsys.stdin.read()\n";
-    let mut peer = Proc(
-        lan.hosts[1]
-            .cmd("python3", &["-c", code])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3"),
-    );
-    let mut port = String::new();
-    BufReader::new(peer.0.stdout.take().expect("stdout")).read_line(&mut port).expect("port");
+    let (_peer, port) = crate::util::holder(&lan.hosts[1], "198.18.0.2");
+    let port = port.to_string();
     let mut client = Proc(
         lan.hosts[0]
             .cmd(sockit_bin(), &["tcp", "connect", "198.18.0.2", port.trim(), "--keepalive", "1"])

@@ -439,6 +439,22 @@ impl Lan {
     }
 }
 
+/// A Python peer on a LAN host at `addr` that accepts one connection and holds it (says
+/// nothing, closes nothing) until its stdin ends; its port.
+pub fn holder(host: &Netns, addr: &str) -> (Proc, u16) {
+    let code = format!(
+        "import socket, sys\ns = socket.socket(); s.bind(('{addr}', 0)); s.listen(1)\n\
+         print(s.getsockname()[1], flush=True)\nc, _ = s.accept()\nsys.stdin.read()\n"
+    );
+    let mut p = Proc(
+        host.cmd("python3", &["-c", &code]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("python3"),
+    );
+    let mut port = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(p.0.stdout.take().expect("stdout")), &mut port)
+        .expect("port");
+    (p, port.trim().parse().expect("port"))
+}
+
 /// A copy of the binary anyone may run, and a command that runs a shell line as an
 /// unprivileged user (root is not held to RLIMIT_NPROC); `None` outside CI without root.
 pub fn as_nobody(dir: &std::path::Path, line: &str) -> Option<Command> {
