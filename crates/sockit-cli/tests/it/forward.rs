@@ -123,16 +123,7 @@ fn rules_the_cap_and_unix_sockets() {
     assert_eq!(out.stdout(), "through a unix socket\n");
     // tcp-listen -> unix, with socat's UNIX-LISTEN as the target.
     let back = dir.path().join("out.sock").display().to_string();
-    let _socat = Proc(
-        Command::new("socat")
-            .args([&format!("UNIX-LISTEN:{back},fork"), "SYSTEM:echo from socat; cat >/dev/null"])
-            .spawn()
-            .expect("socat"),
-    );
-    let start = Instant::now();
-    while !std::path::Path::new(&back).exists() && start.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let _socat = crate::util::socat_unix_greeter(&back);
     let (_r, port, _log) = relay("tcp-listen:127.0.0.1:0", &format!("unix:{back}"), &[]);
     assert_eq!(sockit(&["tcp", "connect", "127.0.0.1", &port.to_string()]).ok(), "from socat\n");
     for (args, want) in [

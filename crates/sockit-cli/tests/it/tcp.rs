@@ -675,16 +675,7 @@ fn unix_sockets_with_socat_nc_and_python() {
     let path = |name: &str| dir.path().join(name).display().to_string();
     // sockit -> socat.
     let a = path("socat.sock");
-    let socat = Proc(
-        Command::new("socat")
-            .args([&format!("UNIX-LISTEN:{a}"), "SYSTEM:echo from socat; cat >/dev/null"])
-            .spawn()
-            .expect("socat"),
-    );
-    let start = Instant::now();
-    while !std::path::Path::new(&a).exists() && start.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let socat = crate::util::socat_unix_greeter(&a);
     assert_eq!(sockit(&["tcp", "connect", "--unix", &a]).ok(), "from socat\n");
     drop(socat);
     // nc.openbsd -U and Python -> sockit, on a path and on an abstract name.

@@ -455,6 +455,22 @@ pub fn holder(host: &Netns, addr: &str) -> (Proc, u16) {
     (p, port.trim().parse().expect("port"))
 }
 
+/// socat listening on the Unix socket `path` (forking a child a client) that greets each
+/// client with "from socat" and reads what it sends; returned once the socket file is there.
+pub fn socat_unix_greeter(path: &str) -> Proc {
+    let p = Proc(
+        Command::new("socat")
+            .args([&format!("UNIX-LISTEN:{path},fork"), "SYSTEM:echo from socat; cat >/dev/null"])
+            .spawn()
+            .expect("socat"),
+    );
+    let start = Instant::now();
+    while !std::path::Path::new(path).exists() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    p
+}
+
 /// A copy of the binary anyone may run, and a command that runs a shell line as an
 /// unprivileged user (root is not held to RLIMIT_NPROC); `None` outside CI without root.
 pub fn as_nobody(dir: &std::path::Path, line: &str) -> Option<Command> {
