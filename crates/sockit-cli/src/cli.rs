@@ -297,6 +297,10 @@ pub struct UdpListenArgs {
     /// Send each datagram back to its sender (a UDP echo server).
     #[arg(long)]
     pub echo: bool,
+    /// Receive on a Unix datagram socket instead: a path, or @NAME (abstract, Linux). Senders
+    /// are shown by their socket's path, `-` when it has none.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["bind", "join", "echo"])]
+    pub unix: Option<String>,
     /// Dump each datagram in hex (> sent, < received, with the peer) on stderr, or into FILE.
     #[arg(short = 'x', long = "hexdump", value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
     pub hexdump: Option<PathBuf>,
@@ -310,9 +314,10 @@ pub struct UdpListenArgs {
 
 #[derive(Debug, Args)]
 pub struct UdpSendArgs {
-    /// Host: a name, an address, or `broadcast` (255.255.255.255).
-    #[arg(value_name = "HOST")]
-    pub host: String,
+    /// Host: a name, an address, or `broadcast` (255.255.255.255). With --unix, the one
+    /// positional is the MESSAGE.
+    #[arg(value_name = "HOST", required_unless_present = "unix")]
+    pub host: Option<String>,
     /// Port to send to: a number or a service name (domain).
     #[arg(value_name = "PORT", default_value = "40000")]
     pub port: String,
@@ -334,6 +339,10 @@ pub struct UdpSendArgs {
     /// Dump each datagram in hex (> sent, < received, with the peer) on stderr, or into FILE.
     #[arg(short = 'x', long = "hexdump", value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
     pub hexdump: Option<PathBuf>,
+    /// Send to a Unix datagram socket instead: a path, or @NAME (abstract, Linux):
+    /// `udp send --unix PATH [MESSAGE]`.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["broadcast", "bind", "wait_reply"])]
+    pub unix: Option<String>,
     /// Multicast: hops a datagram may take (TTL; the kernel's default is 1, this link only).
     #[arg(long, value_name = "N")]
     pub ttl: Option<u32>,

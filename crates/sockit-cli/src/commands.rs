@@ -177,7 +177,7 @@ pub fn reverse(cfg: &NamesConfig, json: bool) -> Outcome {
 
 pub fn udp_listen(cfg: &sockit::udp::ListenConfig, raw: bool, json: bool) -> Outcome {
     let mut out = io::stdout().lock();
-    let started = &mut |local| eprintln!("sockit: listening on {local} (udp)");
+    let started = &mut |at: String| eprintln!("sockit: listening on {at}");
     match sockit::udp::listen_run(cfg, started, |d| render::datagram(&mut out, d, raw, json)) {
         Ok(r) => match (r.stopped, cfg.receive.count) {
             (UdpStopped::Idle, Some(want)) if r.count < want => {

@@ -163,11 +163,30 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
                     echo: a.echo,
                 },
                 hexdump: hexdump_to(a.hexdump.as_ref()),
+                unix: a.unix.clone(),
             },
             raw: a.raw,
         },
+        Command::Udp(cli::UdpCommand::Send(a)) if a.unix.is_some() => {
+            // `udp send --unix PATH [MESSAGE]`: the one positional is the message.
+            if a.message.is_some() || a.port != "40000" {
+                return Err(usage("with --unix, give at most one MESSAGE: udp send --unix PATH [MESSAGE]"));
+            }
+            Action::UdpSend(SendConfig {
+                host: Host::Name("localhost".into()),
+                port: 0,
+                broadcast: false,
+                bind: None,
+                message: a.host.clone(),
+                raw: a.raw,
+                wait_reply: None,
+                hexdump: hexdump_to(a.hexdump.as_ref()),
+                multicast: sockit::udp::Multicast::default(),
+                unix: a.unix.clone(),
+            })
+        }
         Command::Udp(cli::UdpCommand::Send(a)) => Action::UdpSend(SendConfig {
-            host: host(&a.host, "HOST")?,
+            host: host(a.host.as_deref().unwrap_or_default(), "HOST")?,
             port: service_port(&a.port, Proto::Udp)?,
             broadcast: a.broadcast,
             bind: match &a.bind {
@@ -179,6 +198,7 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
             wait_reply: a.wait_reply.map(Duration::from_secs_f64),
             hexdump: hexdump_to(a.hexdump.as_ref()),
             multicast: sockit::udp::Multicast { ttl: a.ttl, iface: a.iface, looped: a.looped },
+            unix: None,
         }),
         Command::Tcp(cli::TcpCommand::Connect(a)) => Action::TcpConnect(ConnectConfig {
             host: host(a.host.as_deref().unwrap_or("localhost"), "HOST")?,

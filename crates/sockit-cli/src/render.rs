@@ -430,7 +430,7 @@ pub struct NameError<'a> {
 /// A datagram as JSON: its text, or base64 when it is not UTF-8.
 #[derive(Debug, Serialize)]
 struct DatagramEvent<'a> {
-    from: std::net::SocketAddr,
+    from: &'a sockit::relay::Peer,
     size: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     text: Option<&'a str>,

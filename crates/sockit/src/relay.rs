@@ -103,10 +103,10 @@ pub struct Conn {
     pub(crate) tunnel: Option<std::thread::JoinHandle<Result<(), NetError>>>,
 }
 
-/// The other end of a connection.
+/// The other end of a connection, or where a datagram came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Peer {
-    Tcp(SocketAddr),
+    Inet(SocketAddr),
     /// A Unix socket, by its path (`@name` for an abstract one).
     Unix(String),
 }
@@ -114,9 +114,15 @@ pub enum Peer {
 impl std::fmt::Display for Peer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Peer::Tcp(a) => write!(f, "{a}"),
+            Peer::Inet(a) => write!(f, "{a}"),
             Peer::Unix(p) => f.write_str(p),
         }
+    }
+}
+
+impl serde::Serialize for Peer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 
@@ -124,7 +130,7 @@ impl Conn {
     /// A plain TCP connection.
     pub fn plain(stream: TcpStream) -> Result<Conn, NetError> {
         let peer = stream.peer_addr().map_err(|e| NetError::io("peer address", e))?;
-        Ok(Conn { stream: Stream::Tcp(stream), peer: Peer::Tcp(peer), tunnel: None })
+        Ok(Conn { stream: Stream::Tcp(stream), peer: Peer::Inet(peer), tunnel: None })
     }
 
     /// A Unix stream socket, known by its path.
@@ -226,7 +232,7 @@ impl Hexdump {
 
     /// One datagram, sent (`>`) or received (`<`): a line naming the peer and the size, then
     /// its bytes from offset 0.
-    pub fn datagram(&self, sent: bool, peer: SocketAddr, bytes: &[u8]) {
+    pub fn datagram(&self, sent: bool, peer: &dyn std::fmt::Display, bytes: &[u8]) {
         let mark = if sent { '>' } else { '<' };
         let text = format!("{mark} {peer} ({} bytes)\n{}", bytes.len(), sockit_core::text::hexdump(mark, 0, bytes));
         self.write(&text);

@@ -336,7 +336,7 @@ fn tunnel(mut conn: rustls::Connection, mut sock: TcpStream) -> Result<Conn, Net
         .name("tls".into())
         .spawn(move || move_records(conn, sock, inner, &name))
         .map_err(|e| NetError::io("cannot start a thread", e))?;
-    Ok(Conn { stream: Stream::Unix(outer), peer: crate::relay::Peer::Tcp(peer), tunnel: Some(t) })
+    Ok(Conn { stream: Stream::Unix(outer), peer: crate::relay::Peer::Inet(peer), tunnel: Some(t) })
 }
 
 fn handshake(

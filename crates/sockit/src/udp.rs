@@ -12,7 +12,7 @@ use crate::net::{self, NetError};
 /// One datagram received.
 #[derive(Debug, Clone, Copy)]
 pub struct Datagram<'a> {
-    pub from: SocketAddr,
+    pub from: &'a crate::relay::Peer,
     pub data: &'a [u8],
 }
 
@@ -81,7 +81,7 @@ impl Receiver {
             };
             n += 1;
             let data = &buf[..len];
-            on(Datagram { from, data }).map_err(|e| NetError::io("output", e))?;
+            on(Datagram { from: &crate::relay::Peer::Inet(from), data }).map_err(|e| NetError::io("output", e))?;
             if opts.echo {
                 // A sender that went away is the sender's business.
                 if let Err(e) = self.sock.send_to(data, from) {
@@ -145,7 +145,9 @@ impl Sender {
 
     /// Hand every datagram that arrives within `wait` to `on`.
     pub fn replies(&self, wait: Duration, mut on: impl FnMut(Datagram<'_>) -> io::Result<()>) -> Result<u64, NetError> {
-        net::recv_until(&self.sock, Instant::now() + wait, |data, from| on(Datagram { from, data }))
+        net::recv_until(&self.sock, Instant::now() + wait, |data, from| {
+            on(Datagram { from: &crate::relay::Peer::Inet(from), data })
+        })
     }
 }
 
@@ -159,6 +161,8 @@ pub struct ListenConfig {
     /// Multicast groups to join, and the interface to join each on (by name; `None`: the
     /// one the kernel picks for the group).
     pub join: Vec<(std::net::IpAddr, Option<String>)>,
+    /// Receive on this Unix datagram socket instead (a path, or `@name`).
+    pub unix: Option<String>,
 }
 
 /// Multicast: how far datagrams go, on which interface, and whether this host hears its own.
@@ -229,18 +233,22 @@ pub struct Received {
     pub stopped: Stopped,
 }
 
-/// `udp listen`: bind, say where through `started`, and hand each datagram to `on`.
+/// `udp listen`: bind, say where through `started` (the address and its kind), and hand each
+/// datagram to `on`.
 pub fn listen_run(
     cfg: &ListenConfig,
-    started: &mut dyn FnMut(SocketAddr),
+    started: &mut dyn FnMut(String),
     on: impl FnMut(Datagram<'_>) -> io::Result<()>,
 ) -> Result<Received, NetError> {
+    if let Some(path) = &cfg.unix {
+        return unix_listen(cfg, path, started, on);
+    }
     let receiver = Receiver::bind(cfg.bind)?;
     for (group, iface) in &cfg.join {
         join(&receiver.sock, *group, iface.as_deref())?;
     }
     let dump = cfg.hexdump.as_ref().map(crate::relay::Hexdump::open).transpose()?;
-    started(receiver.local_addr()?);
+    started(format!("{} (udp)", receiver.local_addr()?));
     let mut on = on;
     let (count, stopped) = receiver.run(&cfg.receive, |d| {
         if let Some(dump) = &dump {
@@ -251,44 +259,55 @@ pub fn listen_run(
     Ok(Received { count, stopped })
 }
 
-/// `udp send`: where, what (a message, or the input line by line or raw), and replies.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SendConfig {
-    pub host: sockit_core::endpoint::Host,
-    pub port: u16,
-    pub broadcast: bool,
-    pub bind: Option<SocketAddr>,
-    /// One datagram; without it, the input is sent.
-    pub message: Option<String>,
-    /// The input in datagrams as large as UDP allows, instead of a datagram a line.
-    pub raw: bool,
-    /// After sending, hand the replies that arrive within this long to `on_reply`.
-    pub wait_reply: Option<Duration>,
-    /// Dump each datagram sent and received in hex (`-x`), here.
-    pub hexdump: Option<crate::relay::HexdumpTo>,
-    /// For a multicast group: TTL, interface, loop.
-    pub multicast: Multicast,
+/// `udp listen --unix`: datagrams on a Unix socket, each with its sender's path (`-` when the
+/// sender's socket has none), until `count` or `idle_timeout`; the socket file goes after.
+fn unix_listen(
+    cfg: &ListenConfig,
+    path: &str,
+    started: &mut dyn FnMut(String),
+    mut on: impl FnMut(Datagram<'_>) -> io::Result<()>,
+) -> Result<Received, NetError> {
+    let sock = crate::tcp::unix_bound(path, std::os::unix::net::UnixDatagram::bind_addr)?;
+    let dump = cfg.hexdump.as_ref().map(crate::relay::Hexdump::open).transpose()?;
+    started(format!("{path} (unix datagram)"));
+    let r = (|| -> Result<Received, NetError> {
+        sock.set_read_timeout(cfg.receive.idle_timeout).map_err(|e| NetError::io("timeout", e))?;
+        let mut buf = vec![0u8; 65_536];
+        let mut n = 0u64;
+        loop {
+            if cfg.receive.count.is_some_and(|c| n >= c) {
+                return Ok(Received { count: n, stopped: Stopped::Count });
+            }
+            let (len, from) = match sock.recv_from(&mut buf) {
+                Ok(r) => r,
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                    return Ok(Received { count: n, stopped: Stopped::Idle });
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(NetError::io("receive", e)),
+            };
+            n += 1;
+            let sender = crate::relay::Peer::Unix(from.as_pathname().map_or("-".into(), |p| p.display().to_string()));
+            if let Some(dump) = &dump {
+                dump.datagram(false, &sender, &buf[..len]);
+            }
+            on(Datagram { from: &sender, data: &buf[..len] }).map_err(|e| NetError::io("output", e))?;
+        }
+    })();
+    if !path.starts_with('@') {
+        let _ = std::fs::remove_file(path);
+    }
+    r
 }
 
-/// `udp send`: send, then wait for replies if asked; returns how many datagrams went out.
-pub fn send_run(
+/// Send what `cfg` says (the message, or the input a line a datagram, or raw in datagrams of
+/// up to `limit` bytes) through `send`; how many went.
+fn each_datagram(
     cfg: &SendConfig,
     input: impl io::Read,
-    on_reply: impl FnMut(Datagram<'_>) -> io::Result<()>,
+    limit: usize,
+    send: impl Fn(&[u8]) -> Result<(), NetError>,
 ) -> Result<u64, NetError> {
-    let target = net::resolve_one(&cfg.host, cfg.port)?;
-    let sender = Sender::new(&SendOptions { target, broadcast: cfg.broadcast, bind: cfg.bind })?;
-    if target.ip().is_multicast() {
-        multicast(&sender.sock, target, &cfg.multicast)?;
-    }
-    let dump = cfg.hexdump.as_ref().map(crate::relay::Hexdump::open).transpose()?;
-    let send = |data: &[u8]| -> Result<(), NetError> {
-        sender.send(data)?;
-        if let Some(dump) = &dump {
-            dump.datagram(true, target, data);
-        }
-        Ok(())
-    };
     let mut sent = 0u64;
     let read = |e| NetError::io("input", e);
     match &cfg.message {
@@ -299,7 +318,7 @@ pub fn send_run(
         None if cfg.raw => {
             // The input in datagram-sized chunks, each filled as far as the input allows.
             let mut input = input;
-            let mut buf = vec![0u8; sender.limit()];
+            let mut buf = vec![0u8; limit];
             loop {
                 let mut len = 0;
                 while len < buf.len() {
@@ -326,6 +345,62 @@ pub fn send_run(
             }
         }
     }
+    Ok(sent)
+}
+
+/// `udp send`: where, what (a message, or the input line by line or raw), and replies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SendConfig {
+    pub host: sockit_core::endpoint::Host,
+    pub port: u16,
+    pub broadcast: bool,
+    pub bind: Option<SocketAddr>,
+    /// One datagram; without it, the input is sent.
+    pub message: Option<String>,
+    /// The input in datagrams as large as UDP allows, instead of a datagram a line.
+    pub raw: bool,
+    /// After sending, hand the replies that arrive within this long to `on_reply`.
+    pub wait_reply: Option<Duration>,
+    /// Dump each datagram sent and received in hex (`-x`), here.
+    pub hexdump: Option<crate::relay::HexdumpTo>,
+    /// For a multicast group: TTL, interface, loop.
+    pub multicast: Multicast,
+    /// Send to this Unix datagram socket instead (a path, or `@name`), from an unnamed one.
+    pub unix: Option<String>,
+}
+
+/// `udp send`: send, then wait for replies if asked; returns how many datagrams went out.
+pub fn send_run(
+    cfg: &SendConfig,
+    input: impl io::Read,
+    on_reply: impl FnMut(Datagram<'_>) -> io::Result<()>,
+) -> Result<u64, NetError> {
+    if let Some(path) = &cfg.unix {
+        let sock = std::os::unix::net::UnixDatagram::unbound().map_err(|e| NetError::io("socket", e))?;
+        let to = crate::tcp::unix_addr(path)?;
+        let dump = cfg.hexdump.as_ref().map(crate::relay::Hexdump::open).transpose()?;
+        return each_datagram(cfg, input, 65_507, |data| {
+            sock.send_to_addr(data, &to).map_err(|e| crate::tcp::unix_error(path, e))?;
+            if let Some(dump) = &dump {
+                dump.datagram(true, &path, data);
+            }
+            Ok(())
+        });
+    }
+    let target = net::resolve_one(&cfg.host, cfg.port)?;
+    let sender = Sender::new(&SendOptions { target, broadcast: cfg.broadcast, bind: cfg.bind })?;
+    if target.ip().is_multicast() {
+        multicast(&sender.sock, target, &cfg.multicast)?;
+    }
+    let dump = cfg.hexdump.as_ref().map(crate::relay::Hexdump::open).transpose()?;
+    let send = |data: &[u8]| -> Result<(), NetError> {
+        sender.send(data)?;
+        if let Some(dump) = &dump {
+            dump.datagram(true, &target, data);
+        }
+        Ok(())
+    };
+    let sent = each_datagram(cfg, input, sender.limit(), send)?;
     tracing::info!(sent, %target, "datagrams sent");
     if let Some(w) = cfg.wait_reply {
         let mut on_reply = on_reply;

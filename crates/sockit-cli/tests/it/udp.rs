@@ -240,3 +240,78 @@ fn multicast_reaches_the_members_of_the_group_only() {
     let line = sockit(&["udp", "listen", "--join", "10.0.0.1"]).fails(2);
     assert!(line.contains("--join 10.0.0.1: not a multicast group"), "{line}");
 }
+
+/// Unix datagram sockets: socat's UNIX-SENDTO and Python's AF_UNIX datagrams reach `udp listen
+/// --unix`, each shown with its sender's path (or `-`); `udp send --unix` reaches socat's
+/// UNIX-RECV; an abstract name works; a stale socket file is replaced and the listener's goes.
+#[test]
+fn unix_datagrams_with_socat_and_python() {
+    for p in ["socat", "python3"] {
+        if !have(p) {
+            return;
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = |n: &str| dir.path().join(n).display().to_string();
+    let at = path("listen.sock");
+    // A stale datagram socket file where sockit will listen.
+    drop(std::os::unix::net::UnixDatagram::bind(&at).expect("bind"));
+    let (mut l, _, _err) = listening_unix(&at, &["--count", "3", "--timeout", "5"]);
+    let out = run(
+        {
+            let mut c = Command::new("socat");
+            c.args(["-u", "STDIN", &format!("UNIX-SENDTO:{at}")]);
+            c
+        },
+        b"from socat",
+        DEADLINE,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let client = path("client.sock");
+    let code = "import socket, sys\ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[2])\n\
+                s.sendto(b'from python', sys.argv[1])\n";
+    run(
+        {
+            let mut c = Command::new("python3");
+            c.args(["-c", code, &at, &client]);
+            c
+        },
+        b"",
+        DEADLINE,
+    )
+    .ok();
+    assert_eq!(sockit(&["udp", "send", "--unix", &at, "from sockit"]).code, 0);
+    let mut got = String::new();
+    l.0.stdout.take().expect("stdout").read_to_string(&mut got).expect("read");
+    assert_eq!(got, format!("-  from socat\n{client}  from python\n-  from sockit\n"));
+    let _ = l.0.wait();
+    assert!(!std::path::Path::new(&at).exists(), "the listener's socket file goes with it");
+    // sockit to socat's UNIX-RECV, at an abstract name.
+    let name = format!("sockit-dgram-{}", std::process::id());
+    let mut recv = Proc(
+        Command::new("socat")
+            .args(["-u", &format!("ABSTRACT-RECV:{name}"), "STDOUT"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("socat"),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(sockit(&["udp", "send", "--unix", &format!("@{name}"), "to socat"]).code, 0);
+    let mut line = [0u8; 8];
+    recv.0.stdout.take().expect("stdout").read_exact(&mut line).expect("read");
+    assert_eq!(&line, b"to socat");
+    let line = sockit(&["udp", "send", "--unix", &path("nobody.sock"), "x"]).fails(1);
+    assert!(line.ends_with("nobody.sock: no such socket"), "{line}");
+}
+
+/// `udp listen --unix PATH ARGS`, once it says it listens.
+fn listening_unix(path: &str, args: &[&str]) -> (Proc, u16, BufReader<std::process::ChildStderr>) {
+    let mut cmd = sockit_cmd(&[&["udp", "listen", "--unix", path], args].concat());
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    err.read_line(&mut line).expect("stderr line");
+    assert_eq!(line, format!("sockit: listening on {path} (unix datagram)\n"));
+    (Proc(child), 0, err)
+}
