@@ -116,7 +116,7 @@ fn missing_arguments_and_subcommands_are_named() {
     let cases: &[(&[&str], &str)] = &[
         (
             &[],
-            "sockit: a command is needed after 'sockit': info, addr, port, hostname, lookup, reverse, udp, tcp, chat, demo, scan, completions or manpage (see sockit --help)",
+            "sockit: a command is needed after 'sockit': info, addr, port, hostname, lookup, reverse, udp, tcp, chat, demo, scan, relay, completions or manpage (see sockit --help)",
         ),
         (&["tcp"], "sockit: a command is needed after 'sockit tcp': connect or listen (see sockit tcp --help)"),
         (
