@@ -81,7 +81,7 @@ enum Accepted {
 }
 
 /// Listen on `cfg.from`, say where through `started`, and forward every connection until the
-/// process ends; each ended connection goes to `log` (from the connection's own thread).
+/// process ends; each ended connection goes to `log`, called from one logger thread.
 pub fn run(
     cfg: &ForwardConfig,
     started: &mut dyn FnMut(String),
