@@ -315,10 +315,11 @@ fn banners_of_the_services_that_greet() {
         let b = banner(&ssh).expect("ssh port").as_str().unwrap_or_default().to_string();
         assert!(b.starts_with("SSH-2.0-OpenSSH"), "{v}");
     }
-    let text =
-        run(ns.cmd(sockit_bin(), &["scan", "127.0.0.1", "-p", &ports, "--banner", "5", "--open"]), b"", DEADLINE).ok();
-    assert!(!text.contains('\x1b') && text.contains(&format!("{ftp}/tcp")), "{text}");
-    assert!(text.contains("220 ftp.test FTP ready\n"), "{text}");
+    // The text form, on the Python greeter: socat's listening parent has been seen to exit when
+    // accept() meets a connection the scanner already reset, so it is asked once only.
+    let text = run(ns.cmd(sockit_bin(), &["scan", "127.0.0.1", "-p", &pop, "--banner", "5"]), b"", DEADLINE).ok();
+    assert!(!text.contains('\x1b'), "{text}");
+    assert!(text.contains(&format!("{pop}/tcp")) && text.contains(" \\x1b]0;pwned\\x07+OK POP3 ready\n"), "{text}");
     let plain =
         run(ns.cmd(sockit_bin(), &["--json", "scan", "127.0.0.1", "-p", &ports, "--open"]), b"", DEADLINE).json();
     assert!(!plain.to_string().contains("banner"), "no banner without --banner: {plain}");
