@@ -149,24 +149,28 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
             }
             Action::Reverse(names(a.addresses, &a.dns, None, Families::Both)?)
         }
-        Command::Udp(cli::UdpCommand::Listen(a)) => Action::UdpListen {
-            config: sockit::udp::ListenConfig {
-                join: groups(&a.join, a.iface.as_deref())?,
-                bind: match (a.bind.as_deref(), groups(&a.join, None)?.iter().any(|(g, _)| g.is_ipv6())) {
-                    // An IPv6 group is heard on an IPv6 socket.
-                    (None, true) => SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, a.port)),
-                    (b, _) => bind_addr(b, a.port)?,
+        Command::Udp(cli::UdpCommand::Listen(a)) => {
+            let join = groups(&a.join, a.iface.as_deref())?;
+            let v6_group = join.iter().any(|(g, _)| g.is_ipv6());
+            Action::UdpListen {
+                config: sockit::udp::ListenConfig {
+                    bind: match (a.bind.as_deref(), v6_group) {
+                        // An IPv6 group is heard on an IPv6 socket.
+                        (None, true) => SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, a.port)),
+                        (b, _) => bind_addr(b, a.port)?,
+                    },
+                    receive: ReceiveOptions {
+                        count: a.count,
+                        idle_timeout: a.timeout.map(Duration::from_secs_f64),
+                        echo: a.echo,
+                    },
+                    hexdump: hexdump_to(a.hexdump.as_ref()),
+                    unix: a.unix.clone(),
+                    join,
                 },
-                receive: ReceiveOptions {
-                    count: a.count,
-                    idle_timeout: a.timeout.map(Duration::from_secs_f64),
-                    echo: a.echo,
-                },
-                hexdump: hexdump_to(a.hexdump.as_ref()),
-                unix: a.unix.clone(),
-            },
-            raw: a.raw,
-        },
+                raw: a.raw,
+            }
+        }
         Command::Udp(cli::UdpCommand::Send(a)) if a.unix.is_some() => {
             // `udp send --unix PATH [MESSAGE]`: the one positional is the message.
             if a.message.is_some() || a.port != "40000" {

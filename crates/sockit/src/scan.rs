@@ -638,29 +638,24 @@ pub fn run(
                     v4 => SocketAddr::new(v4, 0),
                 })
                 .collect();
-            if let Some(proxy) = &plan.proxy {
-                let states = scan_via(proxy, &addrs, &cfg, done)?;
-                let reports = HostReport::of_hosts(group, &cfg.ports, &states, service, plan.only_open);
-                group.clear();
-                for h in reports {
-                    totals.add(&h);
-                    if !host(h) {
-                        return Ok(false);
-                    }
+            let states = match &plan.proxy {
+                Some(proxy) => scan_via(proxy, &addrs, &cfg, done)?,
+                None => {
+                    let outcome = scan(&addrs, &cfg, done).map_err(|e| {
+                        if is_resource_shortage(&e) {
+                            let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+                            ScanError::Starved { limit: limit.map_or("unlimited".to_string(), |l| l.to_string()) }
+                        } else {
+                            ScanError::Io(e)
+                        }
+                    })?;
+                    totals.self_connects += outcome.self_connects;
+                    outcome.states
                 }
-                return Ok(true);
-            }
-            let outcome = scan(&addrs, &cfg, done).map_err(|e| {
-                if is_resource_shortage(&e) {
-                    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
-                    ScanError::Starved { limit: limit.map_or("unlimited".to_string(), |l| l.to_string()) }
-                } else {
-                    ScanError::Io(e)
-                }
-            })?;
-            totals.self_connects += outcome.self_connects;
-            let mut reports = HostReport::of_hosts(group, &cfg.ports, &outcome.states, service, plan.only_open);
-            if let Some(wait) = plan.banner {
+            };
+            let mut reports = HostReport::of_hosts(group, &cfg.ports, &states, service, plan.only_open);
+            // Banners are read directly, so not for a scan that goes through a proxy.
+            if let (Some(wait), None) = (plan.banner, &plan.proxy) {
                 banners(&mut reports, &addrs, wait, cfg.concurrency);
             }
             group.clear();

@@ -117,20 +117,11 @@ pub(super) async fn sniff<S: AsyncRead + Unpin>(
         Ok(n) => buf.extend_from_slice(&chunk[..n]),
     }
     loop {
-        match looks_like_http(&buf) {
-            Some(false) => return Arrival::Line(buf),
-            Some(true) => {
-                if let Some(end) = find(&buf, b"\r\n\r\n").map(|i| i + 4) {
-                    return match parse_head(&buf[..end]) {
-                        Some(head) => Arrival::Http(head, buf[end..].to_vec()),
-                        None => Arrival::Gone,
-                    };
-                }
-                if buf.len() > MAX_HEAD {
-                    return Arrival::Gone;
-                }
-            }
-            None => {}
+        match classify(&buf) {
+            Verdict::Line => return Arrival::Line(buf),
+            Verdict::Head(head, end) => return Arrival::Http(head, buf[end..].to_vec()),
+            Verdict::Drop => return Arrival::Gone,
+            Verdict::More => {}
         }
         match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
             Err(_) | Ok(Ok(0) | Err(_)) => return Arrival::Gone,
@@ -149,20 +140,37 @@ pub enum FirstBytes {
     Undecided,
     /// An HTTP request head, complete: its path and whether it asks for a WebSocket.
     Http { path: String, websocket: bool },
-    /// An HTTP request line with a head that is not HTTP: the connection is dropped.
+    /// An HTTP request line whose head is not HTTP, or runs past 8 KiB: the connection is
+    /// dropped.
     BadHead,
 }
 
 pub fn first_bytes(buf: &[u8]) -> FirstBytes {
+    match classify(buf) {
+        Verdict::Line => FirstBytes::Line,
+        Verdict::More => FirstBytes::Undecided,
+        Verdict::Head(h, _) => FirstBytes::Http { path: h.path, websocket: h.upgrade_websocket },
+        Verdict::Drop => FirstBytes::BadHead,
+    }
+}
+
+/// `sniff`'s decision on the bytes read so far.
+enum Verdict {
+    Line,
+    More,
+    /// A complete request head, and where the bytes after it start.
+    Head(Head, usize),
+    Drop,
+}
+
+fn classify(buf: &[u8]) -> Verdict {
     match looks_like_http(buf) {
-        Some(false) => FirstBytes::Line,
-        None => FirstBytes::Undecided,
-        Some(true) => match find(buf, b"\r\n\r\n") {
-            None => FirstBytes::Undecided,
-            Some(i) => match parse_head(&buf[..i + 4]) {
-                Some(h) => FirstBytes::Http { path: h.path, websocket: h.upgrade_websocket },
-                None => FirstBytes::BadHead,
-            },
+        Some(false) => Verdict::Line,
+        None => Verdict::More,
+        Some(true) => match find(buf, b"\r\n\r\n").map(|i| i + 4) {
+            Some(end) => parse_head(&buf[..end]).map_or(Verdict::Drop, |h| Verdict::Head(h, end)),
+            None if buf.len() > MAX_HEAD => Verdict::Drop,
+            None => Verdict::More,
         },
     }
 }
