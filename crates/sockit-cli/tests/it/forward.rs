@@ -24,16 +24,11 @@ fn echo_server() -> (Proc, u16) {
 /// `sockit relay FROM TO EXTRA...`, once it says where it listens; the process, the port (for
 /// tcp-listen) and its stderr.
 fn relay(from: &str, to: &str, extra: &[&str]) -> (Proc, u16, BufReader<std::process::ChildStderr>) {
-    let mut cmd = sockit_cmd(&[&["relay", from, to], extra].concat());
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("relay");
-    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    err.read_line(&mut line).expect("first line");
+    let (child, line, err) = crate::util::started(sockit_cmd(&[&["relay", from, to], extra].concat()));
     assert!(line.starts_with("sockit: relaying "), "{line}");
     // "sockit: relaying 127.0.0.1:PORT (tcp) -> ..." (or "(tls, ...)", or a Unix path).
     let port = line.split(" (").next().and_then(|l| l.rsplit(':').next()).and_then(|p| p.parse().ok()).unwrap_or(0);
-    (Proc(child), port, err)
+    (child, port, err)
 }
 
 #[test]
@@ -210,30 +205,7 @@ fn tls_on_either_side_and_a_hex_dump() {
     );
     assert!(text.contains("< 00000000  73 65 63 72 65 74"), "the echo, back: {text}");
     // tcp-listen -> tls: openssl s_server with a key and certificate of its own.
-    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
-    let made = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-subj",
-            "/CN=localhost",
-            "-days",
-            "1",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl req");
-    assert!(made.success());
+    let (cert, key) = crate::util::openssl_cert(dir.path());
     let tls_port = crate::util::free_port();
     let mut server = Proc(
         Command::new("openssl")

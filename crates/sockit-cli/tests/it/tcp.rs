@@ -744,14 +744,9 @@ fn unix_sockets_with_socat_nc_and_python() {
 
 /// `tcp listen --unix PATH`, once it says it listens.
 fn unix_listening(path: &str) -> (Proc, BufReader<std::process::ChildStderr>) {
-    let mut cmd = crate::util::sockit_cmd(&["tcp", "listen", "--unix", path]);
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn");
-    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    err.read_line(&mut line).expect("stderr line");
+    let (child, line, err) = crate::util::started(crate::util::sockit_cmd(&["tcp", "listen", "--unix", path]));
     assert_eq!(line, format!("sockit: listening on {path} (unix)\n"));
-    (Proc(child), err)
+    (child, err)
 }
 
 #[test]
@@ -845,30 +840,7 @@ fn tls_both_ways_and_with_real_peers() {
 
     // A certificate for localhost from openssl, trusted with --ca.
     let dir = tempfile::tempdir().expect("tempdir");
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    let made = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-        ])
-        .args(["-addext", "subjectAltName=DNS:localhost", "-addext", "basicConstraints=critical,CA:FALSE"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl req");
-    assert!(made.success());
+    let (cert, key) = crate::util::openssl_cert(dir.path());
     let (c, k) = (cert.to_str().expect("p"), key.to_str().expect("p"));
     let (mut srv, port, _err) = listening(crate::util::sockit_cmd(&[
         "tcp",

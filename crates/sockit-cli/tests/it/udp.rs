@@ -256,7 +256,7 @@ fn unix_datagrams_with_socat_and_python() {
     let at = path("listen.sock");
     // A stale datagram socket file where sockit will listen.
     drop(std::os::unix::net::UnixDatagram::bind(&at).expect("bind"));
-    let (mut l, _, _err) = listening_unix(&at, &["--count", "3", "--timeout", "5"]);
+    let (mut l, _err) = listening_unix(&at, &["--count", "3", "--timeout", "5"]);
     let out = run(
         {
             let mut c = Command::new("socat");
@@ -305,13 +305,8 @@ fn unix_datagrams_with_socat_and_python() {
 }
 
 /// `udp listen --unix PATH ARGS`, once it says it listens.
-fn listening_unix(path: &str, args: &[&str]) -> (Proc, u16, BufReader<std::process::ChildStderr>) {
-    let mut cmd = sockit_cmd(&[&["udp", "listen", "--unix", path], args].concat());
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn");
-    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    err.read_line(&mut line).expect("stderr line");
+fn listening_unix(path: &str, args: &[&str]) -> (Proc, BufReader<std::process::ChildStderr>) {
+    let (child, line, err) = crate::util::started(sockit_cmd(&[&["udp", "listen", "--unix", path], args].concat()));
     assert_eq!(line, format!("sockit: listening on {path} (unix datagram)\n"));
-    (Proc(child), 0, err)
+    (child, err)
 }

@@ -344,13 +344,19 @@ impl Drop for Proc {
     }
 }
 
-/// Start `sockit ARGS` (or a shell line) with pipes, and read the port it reports on stderr.
-pub fn listening(mut cmd: Command) -> (Proc, u16, std::io::BufReader<std::process::ChildStderr>) {
+/// Start `cmd` with pipes, and read the first line it says on stderr (where it listens).
+pub fn started(mut cmd: Command) -> (Proc, String, std::io::BufReader<std::process::ChildStderr>) {
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn");
     let mut err = std::io::BufReader::new(child.stderr.take().expect("stderr"));
     let mut line = String::new();
     std::io::BufRead::read_line(&mut err, &mut line).expect("stderr line");
+    (Proc(child), line, err)
+}
+
+/// Start `sockit ARGS` (or a shell line) with pipes, and read the port it reports on stderr.
+pub fn listening(cmd: Command) -> (Proc, u16, std::io::BufReader<std::process::ChildStderr>) {
+    let (child, line, err) = started(cmd);
     let port = line
         .trim()
         .strip_suffix("(tcp)")
@@ -358,7 +364,27 @@ pub fn listening(mut cmd: Command) -> (Proc, u16, std::io::BufReader<std::proces
         .and_then(|l| l.trim().rsplit(':').next())
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no port in {line:?}"));
-    (Proc(child), port, err)
+    (child, port, err)
+}
+
+/// A self-signed certificate for localhost (P-256, with its subjectAltName) made by openssl in
+/// `dir`: the certificate's path and the key's.
+pub fn openssl_cert(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"])
+        .args(["-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost", "-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl req");
+    assert!(made.success(), "openssl req");
+    (cert, key)
 }
 
 /// Wait (up to 10 s) until TCP `ports` are listened on in a namespace (its /proc/net/tcp).
