@@ -554,6 +554,22 @@ pub struct ChatServeArgs {
     /// repeatable. The room's own origin always may.
     #[arg(long, value_name = "ORIGIN")]
     pub web_origin: Vec<String>,
+    /// Replay the last N lines said in the room to each member who joins (at most 1000).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub history: usize,
+    /// One room with every server of the same cluster and room name, through a NATS broker:
+    /// nats://[USER:PASS@]HOST:PORT (tls:// for a TLS broker); several, comma-separated.
+    #[arg(long, value_name = "URLS")]
+    pub cluster: Option<String>,
+    /// Keeps several clusters apart on one broker.
+    #[arg(long, value_name = "NAME", default_value = "sockit", requires = "cluster")]
+    pub cluster_name: String,
+    /// This server's name in the cluster (default: HOSTNAME:PORT).
+    #[arg(long, value_name = "NAME", requires = "cluster")]
+    pub node: Option<String>,
+    /// Trust the CA certificate in FILE (PEM) for a tls:// broker.
+    #[arg(long, value_name = "FILE", requires = "cluster")]
+    pub cluster_ca: Option<PathBuf>,
     #[command(flatten)]
     pub tls: TlsServerArgs,
 }

@@ -235,6 +235,7 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
             if a.max_line == 0 || a.max_clients == 0 {
                 return Err(usage("--max-line and --max-clients must be at least 1"));
             }
+            let cluster = cluster(&a)?;
             Action::ChatServe(ServeConfig {
                 bind: bind_addr(a.bind.as_deref(), a.port)?,
                 discovery_port: (!a.no_discovery).then_some(a.discovery_port),
@@ -245,6 +246,11 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
                 rate: a.rate,
                 web: !a.no_web,
                 web_origins: a.web_origin.iter().map(|o| web_origin(o)).collect::<Result<_>>()?,
+                history: match a.history {
+                    n @ 0..=1000 => n,
+                    _ => return Err(usage("--history keeps at most 1000 lines")),
+                },
+                cluster,
             })
         }
         Command::Chat(cli::ChatCommand::Join(a)) => Action::ChatJoin(JoinConfig {
@@ -498,6 +504,37 @@ fn endpoint_addr(s: &str, flag: &str, default: SocketAddr) -> Result<SocketAddr>
         }
         _ => Err(bad()),
     }
+}
+
+/// `--cluster URLS` and its companions; the URLs are checked here, the broker is asked at
+/// start. Messages show a URL without its credentials.
+fn cluster(a: &cli::ChatServeArgs) -> Result<Option<sockit::chat::cluster::ClusterConfig>> {
+    use sockit_core::cluster::{MAX_CLUSTER, MAX_NODE, cluster_name_ok, name_ok};
+    let Some(list) = &a.cluster else { return Ok(None) };
+    let urls: Vec<String> = list.split(',').map(str::trim).filter(|u| !u.is_empty()).map(String::from).collect();
+    if urls.is_empty() {
+        return Err(usage("--cluster needs a broker URL, like nats://127.0.0.1:4222"));
+    }
+    for u in &urls {
+        sockit::chat::cluster::check_url(u).map_err(|e| UsageError(format!("--cluster: {e}")))?;
+    }
+    if !cluster_name_ok(&a.cluster_name) {
+        return Err(UsageError(format!(
+            "--cluster-name is 1 to {MAX_CLUSTER} letters, digits, '.', '-' or '_': {}",
+            sockit_core::text::escape(a.cluster_name.as_bytes())
+        )));
+    }
+    if let Some(n) = &a.node
+        && !name_ok(n, MAX_NODE)
+    {
+        return Err(UsageError(format!("--node is 1 to {MAX_NODE} printable characters without spaces")));
+    }
+    Ok(Some(sockit::chat::cluster::ClusterConfig {
+        urls,
+        name: a.cluster_name.clone(),
+        node: a.node.clone(),
+        ca: a.cluster_ca.clone(),
+    }))
 }
 
 /// `--web-origin`: a scheme (http or https) and a host with an optional port, as browsers send

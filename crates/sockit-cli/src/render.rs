@@ -394,12 +394,21 @@ pub fn chat_event(e: &sockit::chat::server::Event) -> String {
     match e {
         Event::Joined { nick, peer } => format!("* {nick} joined from {peer}"),
         Event::Left { nick, reason } => format!("* {nick} {reason}"),
-        Event::Said { nick, text } => format!("<{nick}> {text}"),
-        Event::Action { nick, text } => format!("* {nick} {text}"),
+        Event::Said { nick, text, server: None } => format!("<{nick}> {text}"),
+        Event::Said { nick, text, server: Some(s) } => format!("<{nick}@{s}> {text}"),
+        Event::Action { nick, text, server: None } => format!("* {nick} {text}"),
+        Event::Action { nick, text, server: Some(s) } => format!("* {nick}@{s} {text}"),
         Event::Renamed { old, new } => format!("* {old} is now known as {new}"),
         Event::Private { from, to } => format!("* {from} sent {to} a private message"),
         Event::Refused { peer, reason } => format!("* refused {peer}: {reason}"),
         Event::ShuttingDown { clients } => format!("* shutting down, telling {clients} clients"),
+        Event::LinkDown => "* the link to the cluster's broker is down; reconnecting".into(),
+        Event::LinkUp => "* the link to the cluster's broker is back".into(),
+        Event::Lost { server, messages } => format!("* {messages} messages from {server} were lost"),
+        Event::ServerGone { server, members } => format!("* server {server} is gone, with {members} members"),
+        Event::ClusterDropped { messages } => {
+            format!("* {messages} messages for the cluster did not fit in the outbox and were dropped")
+        }
     }
 }
 
@@ -488,6 +497,11 @@ pub fn chat_started(s: &sockit::chat::server::Started) -> Vec<String> {
     let tls = if s.fingerprint.is_some() { ", TLS" } else { "" };
     let mut lines = vec![format!("chat room {} on {} (tcp{tls}){discovery}", s.room, s.address)];
     lines.extend(s.fingerprint.as_ref().map(|fp| format!("TLS certificate SHA-256 fingerprint {fp}")));
+    lines.extend(
+        s.cluster
+            .as_ref()
+            .map(|(name, node, broker)| format!("cluster {name} through {broker}, this server is {node}")),
+    );
     lines
 }
 
@@ -511,6 +525,10 @@ pub fn discovered(out: &mut dyn Write, found: &[sockit::chat::discovery::Found],
             esc(&f.info.version),
             if f.info.tls { "  TLS (join with --tls)" } else { "" }
         );
+        let line = match &f.info.cluster {
+            Some(c) => format!("{line}  cluster {}", esc(c)),
+            None => line,
+        };
         writeln!(out, "{line}")?;
     }
     Ok(())

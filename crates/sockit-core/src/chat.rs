@@ -231,6 +231,35 @@ pub enum Notice {
         reason: Option<String>,
     },
     Goodbye,
+    /// Before the history replayed to a joiner.
+    History {
+        count: usize,
+    },
+    /// Numbered messages of another server that never arrived.
+    Lost {
+        node: String,
+        count: u64,
+    },
+    /// The link to the cluster's broker is down / back.
+    LinkDown,
+    LinkBack,
+    /// Another server of the cluster fell silent; its members are gone with it.
+    ServerGone {
+        node: String,
+        secs: u64,
+        nicks: Vec<String>,
+    },
+    /// Another server started again: the members it had are gone.
+    ServerRestarted {
+        node: String,
+        nicks: Vec<String>,
+    },
+    /// Two servers granted one nick at once; the earlier claim keeps it.
+    NickLost {
+        nick: String,
+        node: String,
+        now: String,
+    },
 }
 
 /// How many names a burst notice shows before it counts the rest.
@@ -288,6 +317,26 @@ impl std::fmt::Display for Notice {
             Notice::Bye { reason: Some(r) } => write!(f, "* bye ({r})"),
             Notice::Bye { reason: None } => f.write_str("* bye"),
             Notice::Goodbye => f.write_str("* the server is shutting down: goodbye"),
+            Notice::History { count } => write!(f, "* the last {} said here:", plural(*count, "line", "lines")),
+            Notice::Lost { node, count: 1 } => write!(f, "* 1 line from {node} was lost"),
+            Notice::Lost { node, count } => write!(f, "* {count} lines from {node} were lost"),
+            Notice::LinkDown => f.write_str(
+                "* the link to the other servers is down: this server's room carries on, members elsewhere are out of reach",
+            ),
+            Notice::LinkBack => f.write_str("* the link to the other servers is back"),
+            Notice::ServerGone { node, secs, nicks } if nicks.is_empty() => {
+                write!(f, "* server {node} is gone (no word from it for {secs} s)")
+            }
+            Notice::ServerGone { node, secs, nicks } => {
+                write!(f, "* server {node} is gone (no word from it for {secs} s): {} left", name_list(nicks))
+            }
+            Notice::ServerRestarted { node, nicks } => {
+                write!(f, "* server {node} started again: {} left", name_list(nicks))
+            }
+            Notice::NickLost { nick, node, now } => write!(
+                f,
+                "* {node} granted the nick {nick} at the same time, and its claim came first: you are now {now}"
+            ),
         }
     }
 }
@@ -372,6 +421,9 @@ pub struct ServerInfo {
     /// interfaces) is one server.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// The cluster the server is part of (`--cluster-name`), if it is in one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
 }
 
 /// The reply to a probe of `probe_len` bytes: never longer than the probe, so a spoofed
@@ -380,8 +432,11 @@ pub fn reply(info: &ServerInfo, probe_len: usize) -> Option<Vec<u8>> {
     let tls = if info.tls { " tls=1" } else { "" };
     let addr = info.addr.map_or(String::new(), |a| format!(" addr={a}"));
     let id = info.id.as_ref().map_or(String::new(), |i| format!(" id={i}"));
-    let head =
-        format!("{REPLY_MAGIC} port={} users={} version={}{tls}{addr}{id} room=", info.port, info.users, info.version);
+    let cluster = info.cluster.as_ref().map_or(String::new(), |c| format!(" cluster={c}"));
+    let head = format!(
+        "{REPLY_MAGIC} port={} users={} version={}{tls}{addr}{id}{cluster} room=",
+        info.port, info.users, info.version
+    );
     if head.len() + 1 > probe_len {
         return None;
     }
@@ -412,6 +467,7 @@ pub fn parse_reply(datagram: &[u8]) -> Option<ServerInfo> {
         tls: false,
         addr: None,
         id: None,
+        cluster: None,
     };
     for kv in fields.split_whitespace() {
         match kv.split_once('=')? {
@@ -421,6 +477,7 @@ pub fn parse_reply(datagram: &[u8]) -> Option<ServerInfo> {
             ("tls", v) => info.tls = v == "1",
             ("addr", v) => info.addr = Some(v.parse().ok()?),
             ("id", v) if v.len() <= 32 && v.bytes().all(|b| b.is_ascii_hexdigit()) => info.id = Some(v.to_string()),
+            ("cluster", v) if crate::cluster::cluster_name_ok(v) => info.cluster = Some(v.to_string()),
             _ => {}
         }
     }
@@ -543,6 +600,7 @@ mod tests {
             tls: false,
             addr: None,
             id: Some("0123456789abcdef".into()),
+            cluster: None,
         };
         let r = reply(&info, PROBE_SIZE).expect("fits");
         assert!(String::from_utf8_lossy(&r).contains(" id=0123456789abcdef room="));
@@ -563,9 +621,15 @@ mod tests {
         let r = reply(&bound, PROBE_SIZE).expect("fits");
         assert!(String::from_utf8_lossy(&r).contains(" addr=::1 id=0123456789abcdef room="));
         assert_eq!(parse_reply(&r), Some(bound));
-        let tls = ServerInfo { tls: true, ..info };
+        let tls = ServerInfo { tls: true, ..info.clone() };
         let r = reply(&tls, PROBE_SIZE).expect("fits");
         assert!(String::from_utf8_lossy(&r).contains(" tls=1 id=0123456789abcdef room="));
         assert_eq!(parse_reply(&r), Some(tls));
+        let clustered = ServerInfo { cluster: Some("lab-2".into()), ..info };
+        let r = reply(&clustered, PROBE_SIZE).expect("fits");
+        assert!(String::from_utf8_lossy(&r).contains(" id=0123456789abcdef cluster=lab-2 room="));
+        assert_eq!(parse_reply(&r), Some(clustered));
+        let odd = b"SOCKIT-CHAT! 1 port=9 users=1 version=1 cluster=a\x1b room=r";
+        assert_eq!(parse_reply(odd).map(|i| i.cluster), Some(None), "a cluster name that is no name is left out");
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod addr;
 pub mod chat;
+pub mod cluster;
 pub mod endpoint;
 pub mod hosts_file;
 pub mod proxy;

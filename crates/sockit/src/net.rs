@@ -69,6 +69,9 @@ pub enum NetError {
     // The cause is part of the one line, not a separate `source` (which would print twice).
     #[error("{what}: {cause}")]
     Io { what: String, cause: io::Error },
+    /// The broker of a chat cluster (never with its credentials).
+    #[error("{0}")]
+    Cluster(String),
     /// A failure the user can do something about.
     #[error("{text}")]
     Advice { text: String, hint: Hint },

@@ -99,6 +99,8 @@ fn chat_server_in_process_relays_a_line_and_says_goodbye() {
         rate: 0.0,
         web: true,
         web_origins: Vec::new(),
+        history: 0,
+        cluster: None,
     };
     let (tx, rx) = std::sync::mpsc::channel();
     let server = {

@@ -212,6 +212,7 @@ mod tests {
                 tls: false,
                 addr: None,
                 id: None,
+                cluster: None,
             },
         }
     }

@@ -3,6 +3,7 @@
 //! `sockit_core::chat`.
 
 pub mod client;
+pub mod cluster;
 pub mod discovery;
 pub mod server;
 pub mod web;

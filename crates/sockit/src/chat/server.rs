@@ -8,13 +8,14 @@
 //! of clients times (queue length x line length). Accept errors (EMFILE, resets) cost one
 //! connection, never the server.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sockit_core::chat::{self, Command, Frame, LineFramer, Notice, ServerInfo};
+use sockit_core::cluster::{Body, Claim};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -46,6 +47,10 @@ pub struct ServerConfig {
     pub web: bool,
     /// Pages of other origins that may open the room's WebSocket.
     pub origins: super::web::Origins,
+    /// Lines replayed to a member who joins (0: none).
+    pub history: usize,
+    /// The link to the other servers of a cluster.
+    pub cluster: Option<super::cluster::Link>,
 }
 
 impl Default for ServerConfig {
@@ -60,6 +65,8 @@ impl Default for ServerConfig {
             tls: None,
             web: true,
             origins: super::web::Origins::default(),
+            history: 0,
+            cluster: None,
         }
     }
 }
@@ -68,29 +75,76 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Event {
-    Joined { nick: String, peer: SocketAddr },
-    Left { nick: String, reason: String },
-    Said { nick: String, text: String },
-    Action { nick: String, text: String },
-    Renamed { old: String, new: String },
-    Private { from: String, to: String },
-    Refused { peer: SocketAddr, reason: String },
-    ShuttingDown { clients: usize },
+    Joined {
+        nick: String,
+        peer: SocketAddr,
+    },
+    Left {
+        nick: String,
+        reason: String,
+    },
+    /// `server`: the server of the cluster it was said on, when not this one.
+    Said {
+        nick: String,
+        text: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        server: Option<String>,
+    },
+    Action {
+        nick: String,
+        text: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        server: Option<String>,
+    },
+    Renamed {
+        old: String,
+        new: String,
+    },
+    Private {
+        from: String,
+        to: String,
+    },
+    Refused {
+        peer: SocketAddr,
+        reason: String,
+    },
+    ShuttingDown {
+        clients: usize,
+    },
+    /// The link to the cluster's broker is down / back.
+    LinkDown,
+    LinkUp,
+    /// Numbered messages of another server that never arrived.
+    Lost {
+        server: String,
+        messages: u64,
+    },
+    /// Another server fell silent and its members are gone.
+    ServerGone {
+        server: String,
+        members: usize,
+    },
+    /// Messages for the cluster that did not fit in the outbox.
+    ClusterDropped {
+        messages: u64,
+    },
 }
 
 /// Where events go; a full console drops events rather than slowing the room.
 pub type Events = mpsc::Sender<Event>;
 
 /// One connected client, as the room sees it.
-struct Member {
-    nick: String,
-    out: Recipient,
+pub(super) struct Member {
+    pub(super) nick: String,
+    /// When the nick was taken (ms since the epoch): the earlier claim keeps a nick.
+    pub(super) since: u64,
+    pub(super) out: Recipient,
 }
 
 /// A client's way in: its queue, its disconnect switch, why it was disconnected, and since
 /// when its writer has been blocked.
 #[derive(Clone)]
-struct Recipient {
+pub(super) struct Recipient {
     tx: mpsc::Sender<Arc<str>>,
     kick: CancellationToken,
     reason: Arc<Mutex<Option<String>>>,
@@ -161,23 +215,44 @@ enum Kind {
 }
 
 #[derive(Default)]
-struct Room {
-    members: HashMap<u64, Member>,
+pub(super) struct Room {
+    pub(super) members: HashMap<u64, Member>,
     /// Lower-case nick -> member id.
-    nicks: HashMap<String, u64>,
+    pub(super) nicks: HashMap<String, u64>,
     next_guest: u64,
     joins: Burst,
     leaves: Burst,
+    /// The other servers of the cluster, by node name.
+    pub(super) peers: HashMap<String, super::cluster::Peer>,
+    /// The last lines said, for those who join (`--history`).
+    history: VecDeque<Arc<str>>,
 }
 
 /// Lines queued for everyone, and the recipients whose queues were full for each.
-type Queued = Vec<(Arc<str>, Vec<Recipient>)>;
+pub(super) type Queued = Vec<(Arc<str>, Vec<Recipient>)>;
 
-fn line(text: impl std::fmt::Display) -> Arc<str> {
+pub(super) fn line(text: impl std::fmt::Display) -> Arc<str> {
     Arc::from(format!("{text}\n"))
 }
 
 impl Room {
+    /// A guest nick nobody holds here or (as far as is known) elsewhere in the cluster; in a
+    /// cluster it carries the server's tag (`guest-7-k3f`).
+    pub(super) fn fresh_guest(&mut self, tag: &str) -> String {
+        loop {
+            self.next_guest += 1;
+            let n = if tag.is_empty() {
+                format!("guest-{}", self.next_guest)
+            } else {
+                format!("guest-{}-{tag}", self.next_guest)
+            };
+            let key = n.to_ascii_lowercase();
+            if !self.nicks.contains_key(&key) && self.remote_holder(&key).is_none() {
+                return n;
+            }
+        }
+    }
+
     fn burst(&mut self, kind: Kind) -> &mut Burst {
         match kind {
             Kind::Join => &mut self.joins,
@@ -187,24 +262,40 @@ impl Room {
 
     /// Queue the notice for the pending joins, then the pending leaves (nobody hears of a
     /// member leaving before hearing it joined).
-    fn announce_pending(&mut self) -> Queued {
-        [Kind::Join, Kind::Leave].into_iter().filter_map(|k| self.announce(k)).collect()
+    fn announce_pending(&mut self, outbox: Option<&super::cluster::Outbox>) -> Queued {
+        [Kind::Join, Kind::Leave].into_iter().filter_map(|k| self.announce(k, outbox)).collect()
     }
 
-    fn announce(&mut self, kind: Kind) -> Option<(Arc<str>, Vec<Recipient>)> {
+    fn announce(&mut self, kind: Kind, outbox: Option<&super::cluster::Outbox>) -> Option<(Arc<str>, Vec<Recipient>)> {
         let burst = self.burst(kind);
         if burst.pending.is_empty() {
             return None;
         }
         burst.last = Some(Instant::now());
         let mut pending = std::mem::take(&mut burst.pending);
+        // (A pending joiner who has left since is announced here all the same, then as gone.)
         // A lone joiner has its welcome and needs no notice of itself.
         let except = (kind == Kind::Join && pending.len() == 1).then(|| pending[0].0);
         let notice = match kind {
-            Kind::Join => Notice::Joined { nicks: pending.drain(..).map(|(_, n, _)| n).collect() },
+            Kind::Join => {
+                if let Some(o) = outbox {
+                    let members = pending
+                        .iter()
+                        .filter_map(|(id, n, _)| {
+                            self.members.get(id).map(|m| Claim { nick: n.clone(), since: m.since })
+                        })
+                        .collect();
+                    o.publish(Body::Joined { members });
+                }
+                Notice::Joined { nicks: pending.drain(..).map(|(_, n, _)| n).collect() }
+            }
             Kind::Leave => {
                 let reason = if pending.len() == 1 { pending[0].2.take() } else { None };
-                Notice::Left { nicks: pending.drain(..).map(|(_, n, _)| n).collect(), reason }
+                let nicks: Vec<String> = pending.drain(..).map(|(_, n, _)| n).collect();
+                if let Some(o) = outbox {
+                    o.publish(Body::Left { nicks: nicks.clone(), reason: reason.clone() });
+                }
+                Notice::Left { nicks, reason }
             }
         };
         let notice = line(notice);
@@ -214,8 +305,12 @@ impl Room {
 }
 
 /// The server's shared state.
-struct Shared {
+pub(super) struct Shared {
     cfg: ServerConfig,
+    /// Messages for the other servers of a cluster.
+    outbox: Option<super::cluster::Outbox>,
+    /// The tag of this server's guest nicks in a cluster ("" alone).
+    pub(super) guest_tag: String,
     /// When the server started (the clock of `Blocked`).
     epoch: Instant,
     room: Mutex<Room>,
@@ -226,11 +321,32 @@ struct Shared {
 }
 
 impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Room> {
+    /// This server's name in its cluster ("" alone).
+    pub(super) fn node_name(&self) -> &str {
+        self.cfg.cluster.as_ref().map_or("", |l| l.node.as_str())
+    }
+
+    pub(super) fn outbox(&self) -> Option<&super::cluster::Outbox> {
+        self.outbox.as_ref()
+    }
+
+    /// Keep a line said in the room for those who join later (`--history`).
+    pub(super) fn remember(&self, text: &Arc<str>) {
+        let keep = self.cfg.history;
+        if keep > 0 {
+            let mut room = self.lock();
+            if room.history.len() >= keep {
+                room.history.pop_front();
+            }
+            room.history.push_back(Arc::clone(text));
+        }
+    }
+
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Room> {
         self.room.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn event(&self, e: Event) {
+    pub(super) fn event(&self, e: Event) {
         let _ = self.events.try_send(e);
     }
 
@@ -242,11 +358,15 @@ impl Shared {
     /// Queue `text` for every member but `except`, after the joins and leaves still waiting
     /// for their notice. Queues with room are served under the lock, without waiting; the
     /// full ones are waited for after it is released, all within one stall window.
-    async fn broadcast(&self, text: impl std::fmt::Display, except: Option<u64>, window: &mut Window) {
-        let text = line(text);
+    /// `publish`: what the other servers of a cluster are told of it, after the joins and
+    /// leaves (so a joiner is announced before its first words, everywhere).
+    async fn broadcast(&self, text: Arc<str>, except: Option<u64>, window: &mut Window, publish: Option<Body>) {
         let mut queued = {
             let mut room = self.lock();
-            let mut queued = room.announce_pending();
+            let mut queued = room.announce_pending(self.outbox.as_ref());
+            if let (Some(o), Some(body)) = (self.outbox.as_ref(), publish) {
+                o.publish(body);
+            }
             let full = queue_all(&room, &text, except);
             queued.push((text, full));
             queued
@@ -268,7 +388,7 @@ impl Shared {
             let burst = room.burst(kind);
             burst.pending.push((id, nick.to_string(), reason));
             if quiet {
-                room.announce_pending()
+                room.announce_pending(self.outbox.as_ref())
             } else {
                 if burst.pending.len() == 1 {
                     // The first of a burst schedules the notice for the whole burst.
@@ -276,7 +396,7 @@ impl Shared {
                     let shared = Arc::clone(self);
                     tokio::spawn(async move {
                         tokio::time::sleep_until(due.into()).await;
-                        let queued = shared.lock().announce_pending();
+                        let queued = shared.lock().announce_pending(shared.outbox.as_ref());
                         shared.wait_for(queued, None).await;
                     });
                 }
@@ -288,7 +408,7 @@ impl Shared {
 
     /// Deliver each line to the recipients whose queues were full, each waited for until the
     /// end of its own stall window (`Blocked`); a queue still full then disconnects its client.
-    async fn wait_for(&self, queued: Queued, mut window: Option<&mut Window>) {
+    pub(super) async fn wait_for(&self, queued: Queued, mut window: Option<&mut Window>) {
         for (text, full) in &queued {
             for r in full {
                 deliver(r, text, self.cfg.stall, window.as_deref_mut()).await;
@@ -311,7 +431,7 @@ impl Shared {
 
 /// Queue `text` for every member but `except` without waiting; returns those whose queues
 /// were full.
-fn queue_all(room: &Room, text: &Arc<str>, except: Option<u64>) -> Vec<Recipient> {
+pub(super) fn queue_all(room: &Room, text: &Arc<str>, except: Option<u64>) -> Vec<Recipient> {
     room.members
         .iter()
         .filter(|&(&id, m)| {
@@ -325,7 +445,7 @@ fn queue_all(room: &Room, text: &Arc<str>, except: Option<u64>) -> Vec<Recipient
 /// until the window ends shares that wait, so a speaker waits at most once per window however
 /// many members stopped reading.
 #[derive(Debug, Default)]
-struct Window {
+pub(super) struct Window {
     start: Option<tokio::time::Instant>,
 }
 
@@ -377,6 +497,10 @@ pub struct ServeConfig {
     pub web: bool,
     /// Other origins whose pages may open the room's WebSocket.
     pub web_origins: Vec<String>,
+    /// Lines replayed to a member who joins (0: none).
+    pub history: usize,
+    /// One room with the other servers of a cluster, through a NATS broker.
+    pub cluster: Option<super::cluster::ClusterConfig>,
 }
 
 /// What a starting server says, for the user to see.
@@ -387,6 +511,8 @@ pub struct Started {
     pub discovery: Option<SocketAddr>,
     /// The SHA-256 fingerprint of a TLS room's certificate.
     pub fingerprint: Option<String>,
+    /// The cluster: its name, this server's name in it, and the broker (without credentials).
+    pub cluster: Option<(String, String, String)>,
 }
 
 /// What ends `run`.
@@ -465,11 +591,30 @@ pub fn run(
         }
         None => (None, None),
     };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| NetError::io("cannot start the runtime", e))?;
+    // The broker first: a server that cannot reach it says so and does not start.
+    let link = match &cfg.cluster {
+        Some(c) => {
+            let node = c.node.clone().unwrap_or_else(|| {
+                let host = crate::host::hostname();
+                format!("{host}:{}", local.port())
+            });
+            Some(rt.block_on(super::cluster::connect(c, &cfg.room, node))?)
+        }
+        None => None,
+    };
     started(&Started {
         room: cfg.room.clone(),
         address: local,
         discovery: udp.as_ref().and_then(|u| u.local_addr().ok()),
         fingerprint,
+        cluster: link.as_ref().zip(cfg.cluster.as_ref()).map(|(l, c)| {
+            let shown = c.urls.iter().map(|u| super::cluster::without_credentials(u)).collect::<Vec<_>>().join(",");
+            (l.cluster.clone(), l.node.clone(), shown)
+        }),
     });
     let server_cfg = ServerConfig {
         tls,
@@ -479,12 +624,10 @@ pub fn run(
         rate: cfg.rate,
         web: cfg.web,
         origins: super::web::Origins { allowed: cfg.web_origins.clone() },
+        history: cfg.history,
+        cluster: link,
         ..Default::default()
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| NetError::io("cannot start the runtime", e))?;
     let io = |e: std::io::Error| NetError::io("chat server", e);
     rt.block_on(async move {
         listener.set_nonblocking(true).map_err(io)?;
@@ -537,8 +680,18 @@ pub async fn serve(
     let port = local.map_or(0, |a| a.port());
     // A chat port bound to one address is advertised at that address.
     let bound = local.map(|a| a.ip()).filter(|ip| !ip.is_unspecified());
+    let (outbox, outgoing) = match &cfg.cluster {
+        Some(link) => {
+            let (o, rx) = super::cluster::Outbox::new(link);
+            (Some(o), Some(rx))
+        }
+        None => (None, None),
+    };
+    let guest_tag = cfg.cluster.as_ref().map_or(String::new(), |l| sockit_core::cluster::guest_tag(&l.node));
     let shared = Arc::new(Shared {
         cfg,
+        outbox,
+        guest_tag,
         epoch: Instant::now(),
         room: Mutex::new(Room::default()),
         events,
@@ -547,6 +700,9 @@ pub async fn serve(
     });
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
+    if let (Some(link), Some(outgoing)) = (shared.cfg.cluster.clone(), outgoing) {
+        shared.start_cluster(link, outgoing, &tasks, stop.clone());
+    }
     // This run's identity in discovery replies: the clock and the process, as the scan's seed.
     let id = format!(
         "{:016x}",
@@ -557,6 +713,7 @@ pub async fn serve(
     for sock in discovery {
         let (stop, counter) = (stop.clone(), Arc::clone(&shared));
         let (room, tls, id) = (shared.cfg.room.clone(), shared.cfg.tls.is_some(), id.clone());
+        let cluster = shared.cfg.cluster.as_ref().map(|l| l.cluster.clone());
         let info = move || ServerInfo {
             room: room.clone(),
             port,
@@ -565,6 +722,7 @@ pub async fn serve(
             tls,
             addr: bound,
             id: Some(id.clone()),
+            cluster: cluster.clone(),
         };
         tasks.spawn(async move { super::discovery::respond(sock, info, stop).await });
     }
@@ -608,21 +766,25 @@ pub async fn serve(
     let _ = tokio::time::timeout(Duration::from_secs(3), tasks.wait()).await;
 }
 
-/// Add a member under a fresh guest nick and queue its welcome; returns the nick.
-fn register(room: &mut Room, cfg: &ServerConfig, id: u64, out: &Recipient) -> String {
-    let nick = loop {
-        room.next_guest += 1;
-        let n = format!("guest-{}", room.next_guest);
-        if !room.nicks.contains_key(&n) {
-            break n;
-        }
-    };
-    let mut names: Vec<String> = room.members.values().map(|m| m.nick.clone()).take(20).collect();
+/// Add a member under a fresh guest nick and queue its welcome, then the room's history;
+/// returns the nick.
+fn register(room: &mut Room, cfg: &ServerConfig, tag: &str, id: u64, out: &Recipient) -> String {
+    let nick = room.fresh_guest(tag);
+    let remote = room.peers.values().flat_map(|p| p.members.values().map(|c| c.nick.clone()));
+    let mut names: Vec<String> = room.members.values().map(|m| m.nick.clone()).chain(remote).take(20).collect();
     names.sort_unstable();
-    let welcome = Notice::Welcome { room: cfg.room.clone(), nick: nick.clone(), online: room.members.len(), names };
+    let online = room.members.len() + room.remote_count();
+    let welcome = Notice::Welcome { room: cfg.room.clone(), nick: nick.clone(), online, names };
     let _ = out.tx.try_send(line(welcome));
+    if !room.history.is_empty() {
+        let _ = out.tx.try_send(line(Notice::History { count: room.history.len() }));
+        for l in &room.history {
+            let _ = out.tx.try_send(Arc::clone(l));
+        }
+    }
     room.nicks.insert(nick.clone(), id);
-    room.members.insert(id, Member { nick: nick.clone(), out: out.clone() });
+    let since = super::cluster::now_ms();
+    room.members.insert(id, Member { nick: nick.clone(), since, out: out.clone() });
     nick
 }
 
@@ -845,13 +1007,17 @@ enum Flow {
 struct Session {
     shared: Arc<Shared>,
     id: u64,
-    nick: String,
     me: Recipient,
     rate: RateLimit,
     window: Window,
 }
 
 impl Session {
+    /// The member's nick now (in a cluster, another server's earlier claim may take it).
+    fn nick(&self) -> String {
+        self.shared.lock().members.get(&self.id).map(|m| m.nick.clone()).unwrap_or_default()
+    }
+
     /// Say `notice` to this member alone. Its replies count against its own bounded queue: a
     /// member that asks and never reads waits here (its reading stops), and is disconnected
     /// when the queue stays full for the stall window; the room never waits for it.
@@ -865,21 +1031,39 @@ impl Session {
         match command {
             Command::Say(t) if t.is_empty() => {}
             Command::Say(t) => {
-                shared.event(Event::Said { nick: self.nick.clone(), text: t.clone() });
-                shared.broadcast(chat::said(&self.nick, &t), Some(self.id), &mut self.window).await;
+                let nick = self.nick();
+                shared.event(Event::Said { nick: nick.clone(), text: t.clone(), server: None });
+                let said = line(chat::said(&nick, &t));
+                shared.remember(&said);
+                let body = Body::Said { nick, text: t };
+                shared.broadcast(said, Some(self.id), &mut self.window, Some(body)).await;
             }
             Command::Me(t) if t.is_empty() => self.reply(Notice::NoText { command: "me" }).await,
             Command::Me(t) => {
-                shared.event(Event::Action { nick: self.nick.clone(), text: t.clone() });
-                shared.broadcast(chat::action(&self.nick, &t), Some(self.id), &mut self.window).await;
+                let nick = self.nick();
+                shared.event(Event::Action { nick: nick.clone(), text: t.clone(), server: None });
+                let action = line(chat::action(&nick, &t));
+                shared.remember(&action);
+                let body = Body::Action { nick, text: t };
+                shared.broadcast(action, Some(self.id), &mut self.window, Some(body)).await;
             }
             Command::Nick(new) => self.rename(new).await,
             Command::Who => {
-                let (count, mut names) = {
+                let (count, names) = {
                     let room = shared.lock();
-                    (room.members.len(), room.members.values().map(|m| m.nick.clone()).take(200).collect::<Vec<_>>())
+                    let node = shared.node_name();
+                    // In a cluster, each name says its server.
+                    let mut all: Vec<(&str, &str)> = room.members.values().map(|m| (m.nick.as_str(), node)).collect();
+                    for (n, p) in &room.peers {
+                        all.extend(p.members.values().map(|c| (c.nick.as_str(), n.as_str())));
+                    }
+                    all.sort_unstable();
+                    let shown = all.iter().take(200).map(|&(nick, node)| match node {
+                        "" => nick.to_string(),
+                        n => format!("{nick} ({n})"),
+                    });
+                    (all.len(), shown.collect())
                 };
-                names.sort();
                 self.reply(Notice::Who { count, names }).await;
             }
             Command::Msg { to, text } if text.is_empty() => {
@@ -887,21 +1071,27 @@ impl Session {
                 self.reply(Notice::NoText { command: "msg" }).await;
             }
             Command::Msg { to, text } => {
-                let target = {
+                let nick = self.nick();
+                let (target, elsewhere) = {
                     let room = shared.lock();
-                    room.nicks
-                        .get(&to.to_ascii_lowercase())
-                        .and_then(|t| room.members.get(t))
-                        .map(|m| (m.out.clone(), m.nick.clone()))
+                    let key = to.to_ascii_lowercase();
+                    let here =
+                        room.nicks.get(&key).and_then(|t| room.members.get(t)).map(|m| (m.out.clone(), m.nick.clone()));
+                    (here, room.remote_holder(&key).map(|(_, c)| c.nick.clone()))
                 };
-                match target {
-                    Some((r, t)) => {
-                        deliver(&r, &line(chat::private(&self.nick, &text)), shared.cfg.stall, Some(&mut self.window))
-                            .await;
-                        shared.event(Event::Private { from: self.nick.clone(), to: t.clone() });
+                match (target, elsewhere, shared.outbox()) {
+                    (Some((r, t)), _, _) => {
+                        deliver(&r, &line(chat::private(&nick, &text)), shared.cfg.stall, Some(&mut self.window)).await;
+                        shared.event(Event::Private { from: nick, to: t.clone() });
                         self.reply(Notice::PrivateSent { to: t }).await;
                     }
-                    None => self.reply(Notice::NoSuchNick { nick: to }).await,
+                    // On another server of the cluster: its server delivers it.
+                    (None, Some(t), Some(o)) => {
+                        o.publish(Body::Private { from: nick.clone(), to: t.clone(), text });
+                        shared.event(Event::Private { from: nick, to: t.clone() });
+                        self.reply(Notice::PrivateSent { to: t }).await;
+                    }
+                    _ => self.reply(Notice::NoSuchNick { nick: to }).await,
                 }
             }
             Command::Quit(reason) => {
@@ -918,27 +1108,31 @@ impl Session {
         if let Err(e) = chat::validate_nick(&new) {
             return self.reply(Notice::Nick(e)).await;
         }
-        let taken = {
+        let renamed = {
             let mut room = self.shared.lock();
             let key = new.to_ascii_lowercase();
+            let elsewhere = room.remote_holder(&key).is_some();
             match room.nicks.get(&key) {
-                Some(&other) if other != self.id => true,
-                _ => {
-                    room.nicks.remove(&self.nick.to_ascii_lowercase());
+                Some(&other) if other != self.id => None,
+                _ if elsewhere => None,
+                _ => room.members.get(&self.id).map(|m| m.nick.clone()).map(|old| {
+                    let since = super::cluster::now_ms();
+                    room.nicks.remove(&old.to_ascii_lowercase());
                     room.nicks.insert(key, self.id);
                     if let Some(m) = room.members.get_mut(&self.id) {
                         m.nick = new.clone();
+                        m.since = since;
                     }
-                    false
-                }
+                    (old, since)
+                }),
             }
         };
-        if taken {
+        let Some((old, since)) = renamed else {
             return self.reply(Notice::NickTaken { nick: new }).await;
-        }
-        let old = std::mem::replace(&mut self.nick, new.clone());
+        };
         self.shared.event(Event::Renamed { old: old.clone(), new: new.clone() });
-        self.shared.broadcast(Notice::Renamed { old, new }, None, &mut self.window).await;
+        let body = Body::Renamed { old: old.clone(), new: Claim { nick: new.clone(), since } };
+        self.shared.broadcast(line(Notice::Renamed { old, new }), None, &mut self.window, Some(body)).await;
     }
 }
 
@@ -960,7 +1154,7 @@ async fn client(
     // Join: a guest nick, the welcome (to the joiner only), a notice to the others.
     let joined = {
         let mut room = shared.lock();
-        (room.members.len() < cfg.max_clients).then(|| register(&mut room, &cfg, id, &me))
+        (room.members.len() < cfg.max_clients).then(|| register(&mut room, &cfg, &shared.guest_tag, id, &me))
     };
     let Some(nick) = joined else {
         let msg = line(Notice::RoomFull { max: cfg.max_clients });
@@ -1014,14 +1208,8 @@ async fn client(
     });
 
     // Reader: lines in, commands applied.
-    let mut session = Session {
-        shared: Arc::clone(&shared),
-        id,
-        nick,
-        me,
-        rate: RateLimit::new(cfg.rate),
-        window: Window::default(),
-    };
+    let mut session =
+        Session { shared: Arc::clone(&shared), id, me, rate: RateLimit::new(cfg.rate), window: Window::default() };
     let mut framer = LineFramer::new(cfg.max_line);
     let mut frames = Vec::new();
     let mut quit_reason = None;
@@ -1064,7 +1252,7 @@ async fn client(
             }
         }
     }
-    let nick = session.nick.clone();
+    let nick = session.nick();
     let kicked = reason.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let (console_reason, notice_reason) = match (kicked, quit_reason) {
         (Some(r), _) => (format!("disconnected: {r}"), Some(format!("disconnected: {r}"))),
