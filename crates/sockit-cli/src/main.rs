@@ -57,5 +57,12 @@ fn init_logging(verbose: u8) {
     };
     let stderr = std::io::stderr;
     let color = std::env::var_os("NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&stderr());
-    tracing_subscriber::fmt().with_max_level(level).with_writer(stderr).with_ansi(color).with_target(false).init();
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{Layer, filter};
+    // The broker client's own log stays out: its lines can carry a broker URL with its
+    // password, and sockit says what matters about the link itself.
+    let ours = filter::filter_fn(move |m| *m.level() <= level && !m.target().starts_with("async_nats"));
+    let layer = tracing_subscriber::fmt::layer().with_writer(stderr).with_ansi(color).with_target(false);
+    tracing_subscriber::registry().with(layer.with_filter(ours)).init();
 }

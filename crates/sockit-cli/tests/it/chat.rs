@@ -13,9 +13,9 @@ use crate::util::{DEADLINE, Lan, Proc, have, run, sh, sockit, sockit_bin, sockit
 pub(crate) struct Server {
     pub(crate) proc: Proc,
     pub(crate) port: u16,
-    discovery: Option<u16>,
+    pub(crate) discovery: Option<u16>,
     /// The rest of its stderr, after the line with the ports.
-    stderr: BufReader<std::process::ChildStderr>,
+    pub(crate) stderr: BufReader<std::process::ChildStderr>,
 }
 
 impl Server {
@@ -41,7 +41,7 @@ impl Server {
         Server { proc: Proc(child), port, discovery, stderr: err }
     }
 
-    fn connect(&self) -> Client {
+    pub(crate) fn connect(&self) -> Client {
         Client::new(TcpStream::connect(("127.0.0.1", self.port)).expect("connect"))
     }
 
@@ -60,29 +60,29 @@ impl Server {
 }
 
 /// A raw line client.
-struct Client {
-    w: TcpStream,
+pub(crate) struct Client {
+    pub(crate) w: TcpStream,
     r: BufReader<TcpStream>,
 }
 
 impl Client {
-    fn new(s: TcpStream) -> Client {
+    pub(crate) fn new(s: TcpStream) -> Client {
         s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
         Client { r: BufReader::new(s.try_clone().expect("clone")), w: s }
     }
 
-    fn send(&mut self, line: &str) {
+    pub(crate) fn send(&mut self, line: &str) {
         self.w.write_all(format!("{line}\n").as_bytes()).expect("send");
     }
 
-    fn line(&mut self) -> String {
+    pub(crate) fn line(&mut self) -> String {
         let mut l = String::new();
         self.r.read_line(&mut l).expect("read line");
         l.trim_end_matches('\n').to_string()
     }
 
     /// Read lines until one satisfies `f`; return it.
-    fn until(&mut self, f: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn until(&mut self, mut f: impl FnMut(&str) -> bool) -> String {
         loop {
             let l = self.line();
             assert!(!l.is_empty() || f(&l), "connection closed while waiting");
@@ -94,7 +94,7 @@ impl Client {
 
     /// Join: take a nick (speaking first, as a line client joins at once), read the welcome,
     /// wait for the rename to come back.
-    fn join(server: &Server, nick: &str) -> Client {
+    pub(crate) fn join(server: &Server, nick: &str) -> Client {
         let mut c = server.connect();
         c.send(&format!("/nick {nick}"));
         let welcome = c.line();
@@ -510,7 +510,7 @@ fn join_with_several_servers_asks_on_a_terminal_and_names_them_in_a_pipe() {
 }
 
 /// Lines of a child's stdout, read by a thread, so that waiting for one can time out.
-fn lines_of(out: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+pub(crate) fn lines_of(out: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for l in BufReader::new(out).lines().map_while(Result::ok) {
@@ -523,13 +523,13 @@ fn lines_of(out: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiv
 }
 
 /// Start `cmd` with stdin and stdout piped: the process, its stdin, and its stdout's lines.
-fn piped(mut cmd: Command) -> (Proc, std::process::ChildStdin, std::sync::mpsc::Receiver<String>) {
+pub(crate) fn piped(mut cmd: Command) -> (Proc, std::process::ChildStdin, std::sync::mpsc::Receiver<String>) {
     let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("spawn");
     let (stdin, lines) = (child.stdin.take().expect("stdin"), lines_of(child.stdout.take().expect("stdout")));
     (Proc(child), stdin, lines)
 }
 
-fn next_until(rx: &std::sync::mpsc::Receiver<String>, f: impl Fn(&str) -> bool) -> String {
+pub(crate) fn next_until(rx: &std::sync::mpsc::Receiver<String>, f: impl Fn(&str) -> bool) -> String {
     loop {
         let l = rx.recv_timeout(Duration::from_secs(10)).expect("a line within 10 s");
         if f(&l) {

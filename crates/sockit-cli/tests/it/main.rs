@@ -7,6 +7,7 @@ mod addr;
 mod argv;
 mod chat;
 mod cli;
+mod cluster;
 mod examples;
 mod forward;
 mod info;

@@ -114,13 +114,19 @@ pub fn run(
             let discovery::Discovery { found, probed } = discovery::discover(&cfg.discovery)?;
             let chosen: Vec<&Found> =
                 found.iter().filter(|f| cfg.room.as_ref().is_none_or(|r| &f.info.room == r)).collect();
-            let f = match chosen.as_slice() {
-                [] => return Err(JoinError::NoServer { room: cfg.room.clone(), probed }),
-                [one] => {
+            // Servers of one cluster serve one room: the least busy one, without asking.
+            let fewest = discovery::fewest_of_one_cluster(&chosen);
+            let f = match (chosen.as_slice(), fewest) {
+                ([], _) => return Err(JoinError::NoServer { room: cfg.room.clone(), probed }),
+                ([one], _) => {
                     joining(one);
                     *one
                 }
-                several => match pick(several) {
+                (several, Some(i)) => {
+                    joining(several[i]);
+                    several[i]
+                }
+                (several, None) => match pick(several) {
                     Pick::Chosen(i) if i < several.len() => several[i],
                     Pick::CannotAsk => {
                         return Err(JoinError::Several(

@@ -65,6 +65,27 @@ pub fn check_url(url: &str) -> Result<(), String> {
     }
 }
 
+/// A URL's user or password as it was meant (`%40` is `@`).
+fn percent_decoded(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// A server's link to the broker.
 #[derive(Debug, Clone)]
 pub struct Link {
@@ -107,6 +128,11 @@ pub async fn connect(cfg: &ClusterConfig, room: &str, node: String) -> Result<Li
                 tx.send_if_modified(|v| std::mem::replace(v, now) != now);
             }
         });
+    // The URL's user and password (the first URL that has them) authenticate.
+    if let Some(a) = addrs.iter().find(|a| a.has_user_pass()) {
+        let user = percent_decoded(a.username().unwrap_or_default());
+        options = options.user_and_password(user, percent_decoded(a.password().unwrap_or_default()));
+    }
     if let Some(ca) = &cfg.ca {
         options = options.add_root_certificates(ca.clone());
     }
@@ -115,12 +141,24 @@ pub async fn connect(cfg: &ClusterConfig, room: &str, node: String) -> Result<Li
         Err(_) => return Err(NetError::Cluster(format!("no answer from the broker at {shown} within 10 s"))),
         Ok(Err(e)) => {
             use async_nats::ConnectErrorKind as K;
+            // A certificate refused shows as an I/O error with rustls' reason inside.
+            let mut tls = None;
+            let mut cause: Option<&dyn std::error::Error> = Some(&e);
+            while let Some(c) = cause {
+                let inner =
+                    c.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).map(|i| i as &dyn std::error::Error);
+                if let Some(r) = inner.unwrap_or(c).downcast_ref::<async_nats::rustls::Error>() {
+                    tls = Some(r.to_string());
+                }
+                cause = c.source();
+            }
             let text = match e.kind() {
                 K::AuthorizationViolation | K::Authentication => {
                     format!("the broker at {shown} refused the user and password: check those in --cluster")
                 }
-                K::Tls => format!(
-                    "no TLS with the broker at {shown}: a tls:// broker needs a certificate sockit trusts (--cluster-ca FILE)"
+                K::Tls | K::Io if tls.is_some() || e.kind() == K::Tls => format!(
+                    "no TLS with the broker at {shown} ({}): a tls:// broker needs a certificate sockit trusts (--cluster-ca FILE)",
+                    tls.as_deref().unwrap_or("handshake failed")
                 ),
                 K::TimedOut => format!("no answer from the broker at {shown} within 3 s"),
                 K::ServerParse => format!("not a broker URL: {shown}"),
@@ -243,7 +281,7 @@ impl Room {
         for c in claims {
             let key = c.nick.to_ascii_lowercase();
             let Some(&id) = self.nicks.get(&key) else { continue };
-            let Some(since) = self.members.get(&id).map(|m| m.since) else { continue };
+            let Some((since, old)) = self.members.get(&id).map(|m| (m.since, m.nick.clone())) else { continue };
             if wire::earlier((c.since, node), (since, me)) {
                 let new = self.fresh_guest(tag);
                 self.nicks.remove(&key);
@@ -252,7 +290,7 @@ impl Room {
                     m.nick = new.clone();
                     m.since = now_ms();
                 }
-                lost.push(Lost { id, old: c.nick.clone(), new, node: node.to_string() });
+                lost.push(Lost { id, old, new, node: node.to_string() });
             }
         }
         lost
@@ -347,9 +385,10 @@ impl Shared {
 
     fn announce_presence(&self) {
         let Some(outbox) = self.outbox() else { return };
-        let members: Vec<Claim> =
-            self.lock().members.values().map(|m| Claim { nick: m.nick.clone(), since: m.since }).collect();
-        outbox.presence(members);
+        // Queued under the lock: the list takes its place among the room's numbered messages
+        // as they stand, so no rename queued before it is undone by it.
+        let room = self.lock();
+        outbox.presence(room.members.values().map(|m| Claim { nick: m.nick.clone(), since: m.since }).collect());
     }
 
     /// Servers not heard from for `EXPIRY_PERIODS` periods are gone, with their members.

@@ -197,6 +197,18 @@ pub fn ask(found: &[&Found], input: &mut impl std::io::BufRead, out: &mut impl s
     None
 }
 
+/// When every server found is of one cluster and one room (they serve one room): the one
+/// with the fewest users (the first found, of equals).
+pub fn fewest_of_one_cluster(found: &[&Found]) -> Option<usize> {
+    let first = found.first()?;
+    let cluster = first.info.cluster.as_ref()?;
+    let same = |f: &&Found| f.info.cluster.as_ref() == Some(cluster) && f.info.room == first.info.room;
+    if !found.iter().all(same) {
+        return None;
+    }
+    found.iter().enumerate().min_by_key(|(i, f)| (f.info.users, *i)).map(|(i, _)| i)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +227,24 @@ mod tests {
                 cluster: None,
             },
         }
+    }
+
+    #[test]
+    fn one_cluster_is_joined_where_fewest_are() {
+        let member = |room: &str, port, users, cluster: Option<&str>| {
+            let mut f = found(room, port);
+            f.info.users = users;
+            f.info.cluster = cluster.map(String::from);
+            f
+        };
+        let (a, b, c) = (member("r", 1, 9, Some("k")), member("r", 2, 3, Some("k")), member("r", 3, 3, Some("k")));
+        assert_eq!(fewest_of_one_cluster(&[&a, &b, &c]), Some(1), "fewest users, the first of equals");
+        let other = member("r", 4, 0, Some("other"));
+        assert_eq!(fewest_of_one_cluster(&[&a, &other]), None, "two clusters: ask");
+        let alone = member("r", 5, 0, None);
+        assert_eq!(fewest_of_one_cluster(&[&a, &alone]), None, "a server of no cluster: ask");
+        let room = member("s", 6, 0, Some("k"));
+        assert_eq!(fewest_of_one_cluster(&[&a, &room]), None, "another room of the cluster: ask");
     }
 
     #[test]
