@@ -5,7 +5,7 @@
 //! broker and a server killed with SIGKILL mid-conversation; crowds joining at once.
 
 use std::collections::HashMap;
-use std::io::{BufRead, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
@@ -160,13 +160,21 @@ threading.Event().wait(2)
         cmd
     });
     writeln!(erin, "/nick erin").expect("erin");
-    let want = "* online (5): alice (a), bob (b), carol (c), dave (a), erin (b)";
+    // wendy: a WebSocket member (websocat) on c.
+    let Some(websocat) = crate::util::venv("websocat") else { return };
+    let (_wendy_p, mut wendy, wendy_rx) = piped({
+        let mut cmd = Command::new(websocat);
+        cmd.args(["-t", &format!("ws://127.0.0.1:{}/ws", c.port)]).stderr(Stdio::null());
+        cmd
+    });
+    writeln!(wendy, "/nick wendy").expect("wendy");
+    let want = "* online (6): alice (a), bob (b), carol (c), dave (a), erin (b), wendy (c)";
     assert_eq!(who_until(&mut alice, want), want);
     assert_eq!(who_until(&mut bob, want), want);
 
     // Everyone speaks at once; everyone hears everyone else's lines once, in order.
     let lines: Vec<(&str, Vec<String>)> =
-        ["alice", "bob", "carol", "dave", "erin"].iter().map(|n| (*n, numbered(n, 30))).collect();
+        ["alice", "bob", "carol", "dave", "erin", "wendy"].iter().map(|n| (*n, numbered(n, 30))).collect();
     let say = |w: &mut dyn Write, l: &[String]| {
         for x in l {
             writeln!(w, "{x}").expect("say");
@@ -177,6 +185,7 @@ threading.Event().wait(2)
     say(&mut carol, &lines[2].1);
     say(&mut dave, &lines[3].1);
     say(&mut erin, &lines[4].1);
+    say(&mut wendy, &lines[5].1);
     let others = |me: &str| lines.iter().filter(|(n, _)| *n != me).cloned().collect::<Vec<_>>();
     collect_in_order(|| Some(alice.line()).filter(|l| !l.is_empty()), &others("alice"));
     collect_in_order(|| Some(bob.line()).filter(|l| !l.is_empty()), &others("bob"));
@@ -184,6 +193,7 @@ threading.Event().wait(2)
     collect_in_order(|| from(&carol_rx), &others("carol"));
     collect_in_order(|| from(&dave_rx), &others("dave"));
     collect_in_order(|| from(&erin_rx), &others("erin"));
+    collect_in_order(|| from(&wendy_rx), &others("wendy"));
 
     // /msg across servers reaches its one reader; /me crosses too.
     alice.send("/msg carol for carol only");
@@ -192,6 +202,7 @@ threading.Event().wait(2)
     bob.send("/me waves");
     assert_eq!(alice.until(|l| l.starts_with("** ")), "** bob waves");
     assert_eq!(next_until(&dave_rx, |l| l.starts_with("** ")), "** bob waves");
+    assert_eq!(next_until(&wendy_rx, |l| l.starts_with("** ")), "** bob waves");
     // Nobody else saw the private line.
     erin.write_all(b"/who\n").expect("erin");
     let upto_who = |rx: &Receiver<String>| {
@@ -216,8 +227,8 @@ threading.Event().wait(2)
     let mut late = c.connect();
     late.send("/nick late");
     let welcome = late.line();
-    assert!(welcome.starts_with("* welcome to sockit, you are guest-2-"), "{welcome}");
-    assert!(welcome.contains("; 5 others online: alice, bob, carol, dave, erin"), "{welcome}");
+    assert!(welcome.starts_with("* welcome to sockit, you are guest-3-"), "{welcome}");
+    assert!(welcome.contains("; 6 others online: alice, bob, carol, dave, erin, wendy"), "{welcome}");
     assert_eq!(late.line(), "* the last 3 lines said here:");
     let history: Vec<String> = (0..3).map(|_| late.line()).collect();
     assert!(history.contains(&"** bob waves".to_string()), "{history:?}");
@@ -518,4 +529,62 @@ fn discovery_shows_clusters_and_join_picks_the_least_busy_server() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stderr.lines().next(), Some(format!("sockit: joining sockit at 127.0.0.1:{}", b.port).as_str()));
     assert!(out.stdout().contains("newcomer (b)"), "{}", out.stdout());
+}
+
+/// Another "server" on the broker that lies: escapes in its lines, a number used twice, a
+/// gap, garbage, bad nicks, an oversized member list. The room shows its lines escaped, once,
+/// tells the gap, and ignores the rest. (It speaks NATS's text protocol itself, as any
+/// client of the broker may.)
+#[test]
+fn a_lying_server_on_the_broker_fools_nobody() {
+    let Some(broker) = Broker::start(&[]) else { return };
+    let (a, _ca) = member_server(&broker.url(), "a", &[]);
+    let mut alice = Client::join(&a, "alice");
+    let mut liar = std::net::TcpStream::connect(("127.0.0.1", broker.port)).expect("broker");
+    let mut info = String::new();
+    BufReader::new(liar.try_clone().expect("clone")).read_line(&mut info).expect("INFO");
+    assert!(info.starts_with("INFO "), "{info}");
+    liar.write_all(b"CONNECT {\"verbose\":false,\"pedantic\":false}\r\n").expect("CONNECT");
+    let mut publish = |payload: &str| {
+        let subject = "sockit.chat.sockit.sockit";
+        write!(liar, "PUB {subject} {}\r\n{payload}\r\n", payload.len()).expect("PUB");
+    };
+    let said = |seq: u64, nick: &str, text: &str| {
+        serde_json::json!({"node": "z", "run": 1, "seq": seq, "body": {"said": {"nick": nick, "text": text}}})
+            .to_string()
+    };
+    publish(&said(1, "mallory", "\u{1b}[2Jcleared"));
+    publish(&said(1, "mallory", "the same number again"));
+    publish(&said(5, "mallory", "five"));
+    publish("not json at all");
+    publish(&said(6, "bad nick", "x"));
+    publish(&said(0, "mallory", "unnumbered"));
+    let many: Vec<_> = (0..5000).map(|i| serde_json::json!({"nick": format!("n{i}"), "since": 1})).collect();
+    publish(
+        &serde_json::json!({"node": "z", "run": 1, "seq": 0, "body": {"presence": {"generation": 1, "part": 0, "parts": 1, "members": many}}})
+            .to_string(),
+    );
+    publish(
+        &serde_json::json!({"node": "z", "run": 1, "seq": 7, "body": {"private": {"from": "mallory", "to": "alice", "text": "psst"}}})
+            .to_string(),
+    );
+    publish(&said(8, "mallory", "last"));
+    let mut heard = Vec::new();
+    while heard.last().map(String::as_str) != Some("<mallory> last") {
+        heard.push(alice.line());
+    }
+    assert_eq!(
+        heard,
+        [
+            "<mallory> \\u{1b}[2Jcleared",
+            "* 3 lines from z were lost",
+            "<mallory> five",
+            // (the bad nick's number, refused, is missed too)
+            "* 1 line from z was lost",
+            "<mallory> (private) psst",
+            "<mallory> last"
+        ]
+    );
+    alice.send("/who");
+    assert_eq!(alice.until(|l| l.starts_with("* online")), "* online (1): alice (a)");
 }

@@ -123,7 +123,7 @@ fn websocat_joins_the_room() {
     while !said.iter().any(|l: &String| l.starts_with("<wsc>")) {
         l.clear();
         assert!(reader.read_line(&mut l).expect("line") > 0, "closed: {said:?}");
-        said.push(l.trim_end().to_string());
+        said.push(l.strip_suffix('\n').unwrap_or(&l).to_string());
     }
     assert!(said.iter().any(|l| l.ends_with(" is now known as wsc")), "{said:?}");
     assert_eq!(said.last().map(String::as_str), Some("<wsc> hello from websocat"));

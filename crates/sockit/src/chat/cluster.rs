@@ -512,6 +512,10 @@ impl Shared {
                 }
             }
         };
+        // (A loss is told before the line after it.)
+        for n in notices {
+            self.tell_all(n).await;
+        }
         for text in lines {
             self.remember(&text);
             let queued = {
@@ -519,9 +523,6 @@ impl Shared {
                 vec![(Arc::clone(&text), queue_all(&room, &text, None))]
             };
             self.wait_for(queued, None).await;
-        }
-        for n in notices {
-            self.tell_all(n).await;
         }
         if let Some((r, from, to, text)) = private {
             self.event(Event::Private { from: from.clone(), to });

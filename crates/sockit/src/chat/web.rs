@@ -367,8 +367,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> WsIn<S> {
         loop {
             let why = match self.inner.next().await {
                 Some(Ok(Message::Text(t))) => {
+                    // A frame is a line: the end of line some clients send (websocat) is
+                    // dropped, one inside it becomes a space.
+                    let text = t.as_str();
+                    let text = text.strip_suffix('\n').map_or(text, |t| t.strip_suffix('\r').unwrap_or(t));
                     let mut line: Vec<u8> =
-                        t.as_bytes().iter().map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b }).collect();
+                        text.bytes().map(|b| if b == b'\n' || b == b'\r' { b' ' } else { b }).collect();
                     line.push(b'\n');
                     framer.feed(&line, frames);
                     return true;
