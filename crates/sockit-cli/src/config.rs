@@ -655,6 +655,15 @@ mod tests {
             ("lookup a.test --concurrency 0", "--concurrency must be at least 1"),
             ("chat serve --rate=-1", "--rate must be 0 (off) or a positive number of lines a second"),
             ("chat serve --max-line 0", "--max-line and --max-clients must be at least 1"),
+            ("chat serve --history 1001", "--history keeps at most 1000 lines"),
+            ("chat serve --cluster ,", "--cluster needs a broker URL, like nats://127.0.0.1:4222"),
+            (
+                "chat serve --cluster ws://u:pw@h:1",
+                "--cluster: ws://h:1: the scheme ws:// is not one sockit speaks (nats:// or tls://)",
+            ),
+            ("chat serve --cluster nats://u:pw@[::1", "--cluster: not a broker URL: nats://[::1"),
+            ("chat serve --cluster h:1 --cluster-name a=b", "--cluster-name is 1 to 64 letters, digits"),
+            ("chat serve --node x", "error: the following required arguments were not provided"),
             ("chat discover --broadcast x", "--broadcast 'x' is not an address: write it like 192.168.1.255"),
             ("tcp listen --deny 10.0.0.0/33", "--deny 10.0.0.0/33: "),
             ("udp send 127.0.0.1 --bind x:y", "--bind 'x:y' is not a port or an address"),
@@ -695,6 +704,15 @@ mod tests {
         assert!(l.keep_open && l.tls == Some(ServerTls::default()));
         let Action::ChatServe(s) = config("chat serve --port 0 --no-discovery").expect("ok").action else { panic!() };
         assert_eq!((s.bind.port(), s.discovery_port, s.room.as_str(), s.max_line), (0, None, "sockit", 4096));
+        assert_eq!((s.history, s.cluster.as_ref()), (0, None));
+        let Action::ChatServe(s) =
+            config("chat serve --cluster nats://u:p%40ss@h:4222,tls://h2 --history 5").expect("ok").action
+        else {
+            panic!()
+        };
+        let c = s.cluster.expect("cluster");
+        assert_eq!((c.urls.len(), c.name.as_str(), c.node, s.history), (2, "sockit", None, 5));
+        assert_eq!(sockit::chat::cluster::without_credentials(&c.urls[0]), "nats://h:4222");
         let Action::ChatJoin(j) = config("chat join [::1]:5000").expect("ok").action else { panic!() };
         assert_eq!(j.server, Some((Host::Ip("::1".parse().expect("ip")), 5000)));
         assert_eq!((j.discovery.targets.len(), j.discovery.port), (0, 40000), "every broadcast address by default");

@@ -62,7 +62,7 @@ impl Server {
 /// A raw line client.
 pub(crate) struct Client {
     pub(crate) w: TcpStream,
-    r: BufReader<TcpStream>,
+    pub(crate) r: BufReader<TcpStream>,
 }
 
 impl Client {

@@ -588,3 +588,80 @@ fn a_lying_server_on_the_broker_fools_nobody() {
     alice.send("/who");
     assert_eq!(alice.until(|l| l.starts_with("* online")), "* online (1): alice (a)");
 }
+
+/// A broker that stops reading (SIGSTOP) never stalls the room: a flood of 40 MB said on a is
+/// heard whole on a at once, the messages that did not fit in the outbox are counted on the
+/// console, and once the broker is back b is told how many lines were lost, and the lines it
+/// heard plus those told lost are every line.
+#[test]
+fn a_stalled_broker_never_stalls_the_room() {
+    let Some(broker) = Broker::start(&[]) else { return };
+    let url = broker.url();
+    let (a, console_a) = member_server(&url, "a", &[]);
+    let (b, _cb) = member_server(&url, "b", &[]);
+    let mut alice = Client::join(&a, "alice");
+    let mut ann = Client::join(&a, "ann");
+    let mut bob = Client::join(&b, "bob");
+    let want = "* online (3): alice (a), ann (a), bob (b)";
+    for c in [&mut bob, &mut ann, &mut alice] {
+        assert_eq!(who_until(c, want), want);
+    }
+    let pid = broker.proc.0.id().to_string();
+    let signal = |sig: &str| assert!(Command::new("kill").args([sig, &pid]).status().expect("kill").success());
+    signal("-STOP");
+    const N: usize = 40_000;
+    let mut w = alice.w.try_clone().expect("clone");
+    let flood = std::thread::spawn(move || {
+        let pad = "x".repeat(1000);
+        let mut all = String::new();
+        for i in 0..N {
+            all.push_str(&format!("f-{i} {pad}\n"));
+        }
+        w.write_all(all.as_bytes()).expect("flood");
+    });
+    let t0 = Instant::now();
+    for i in 0..N {
+        let l = ann.line();
+        assert!(l.starts_with(&format!("<alice> f-{i} ")), "{i}: {l}");
+    }
+    assert!(t0.elapsed() < Duration::from_secs(30), "the room took {:?} with the broker stalled", t0.elapsed());
+    flood.join().expect("flood");
+    let dropped = next_until(&console_a, |l| l.contains("\"type\":\"cluster-dropped\""));
+    let v: serde_json::Value = serde_json::from_str(&dropped).expect("json");
+    assert!(v["messages"].as_u64().expect("count") > 0, "{dropped}");
+    signal("-CONT");
+    // "end" may itself find the outbox still full: said again when nothing comes for 10 s,
+    // and each one lost is told as lost too.
+    alice.send("end");
+    let mut ends = 1;
+    bob.w.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let (mut heard, mut lost) = (0, 0);
+    let mut last = None;
+    loop {
+        let mut l = String::new();
+        if let Err(e) = bob.r.read_line(&mut l) {
+            assert!(ends < 5, "{e}: heard {heard}, lost {lost}, last {last:?}");
+            alice.send("end");
+            ends += 1;
+            continue;
+        }
+        let l = l.trim_end_matches('\n');
+        if l == "<alice> end" {
+            break;
+        }
+        if let Some(rest) = l.strip_prefix("<alice> f-") {
+            let i: usize = rest.split(' ').next().and_then(|n| n.parse().ok()).expect("number");
+            assert!(last.is_none_or(|p| i > p), "out of order: {i} after {last:?}");
+            last = Some(i);
+            heard += 1;
+        } else if let Some(n) =
+            l.strip_prefix("* ").and_then(|r| r.split(' ').next()).and_then(|n| n.parse::<usize>().ok())
+        {
+            assert!(l.ends_with(" from a were lost") || l.ends_with(" from a was lost"), "{l}");
+            lost += n;
+        }
+    }
+    let lost = lost - (ends - 1);
+    assert!(lost > 0, "the outbox never filled");
+    assert_eq!(heard + lost, N, "heard {heard}, told lost {lost}");
+}

@@ -97,6 +97,9 @@ pub struct Link {
     pub node: String,
     /// Whether the broker is connected.
     up: watch::Receiver<bool>,
+    /// The subscription to the cluster's subject, made before the server says it started (so
+    /// it hears everything from then on); taken by the server's receiving task.
+    subscription: Arc<std::sync::Mutex<Option<async_nats::Subscriber>>>,
 }
 
 /// Connect to the broker: one clear error, soon, when it cannot be had.
@@ -168,7 +171,15 @@ pub async fn connect(cfg: &ClusterConfig, room: &str, node: String) -> Result<Li
         }
         Ok(Ok(c)) => c,
     };
-    Ok(Link { client, subject: wire::subject(&cfg.name, room), cluster: cfg.name.clone(), node, up })
+    let subject = wire::subject(&cfg.name, room);
+    let subscription = client
+        .subscribe(subject.clone())
+        .await
+        .map_err(|e| NetError::Cluster(format!("cannot subscribe to the cluster's subject on {shown}: {e}")))?;
+    // The subscription is on the broker before the server says it started.
+    let _ = client.flush().await;
+    let subscription = Arc::new(std::sync::Mutex::new(Some(subscription)));
+    Ok(Link { client, subject, cluster: cfg.name.clone(), node, up, subscription })
 }
 
 /// Where a server's messages to the cluster wait for the broker.
@@ -321,13 +332,10 @@ impl Shared {
             }
             let _ = client.flush().await;
         });
-        let (shared, client, subject, halt) =
-            (Arc::clone(self), link.client.clone(), link.subject.clone(), stop.clone());
+        let (shared, halt) = (Arc::clone(self), stop.clone());
+        let taken = link.subscription.lock().unwrap_or_else(|p| p.into_inner()).take();
         tasks.spawn(async move {
-            let mut sub = match client.subscribe(subject).await {
-                Ok(s) => s,
-                Err(e) => return tracing::warn!(error = %e, "cannot subscribe to the cluster's subject"),
-            };
+            let Some(mut sub) = taken else { return tracing::warn!("the cluster's subscription was taken already") };
             loop {
                 let m = tokio::select! {
                     () = halt.cancelled() => break,
@@ -423,6 +431,7 @@ impl Shared {
         let mut notices: Vec<Notice> = Vec::new();
         let mut lines: Vec<Arc<str>> = Vec::new();
         let mut private: Option<(super::server::Recipient, String, String, String)> = None;
+        let hello;
         let lost = {
             let mut room = self.lock();
             let restarted = room.peers.get(&m.node).is_some_and(|p| p.run != m.run);
@@ -432,6 +441,9 @@ impl Shared {
                     notices.push(Notice::ServerRestarted { node: m.node.clone(), nicks });
                 }
             }
+            // A server heard of for the first time hears of us at once (it may have just
+            // started), rather than at our next presence.
+            hello = !room.peers.contains_key(&m.node);
             let peer = room.peers.entry(m.node.clone()).or_insert_with(|| Peer::new(m.run));
             peer.seen = Instant::now();
             if m.seq > 0 {
@@ -512,6 +524,9 @@ impl Shared {
                 }
             }
         };
+        if hello {
+            self.announce_presence();
+        }
         // (A loss is told before the line after it.)
         for n in notices {
             self.tell_all(n).await;
