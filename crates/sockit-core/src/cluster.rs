@@ -15,6 +15,13 @@ use crate::chat::{MAX_NICK, sanitize};
 pub const MAX_MESSAGE: usize = 1024 * 1024;
 /// The most members one presence part carries.
 pub const PRESENCE_PART: usize = 4_000;
+/// The most parts of one presence list (so at most `PRESENCE_PART * MAX_PARTS` members a
+/// server).
+pub const MAX_PARTS: u32 = 50;
+/// The most members one server is believed to have.
+pub const MAX_MEMBERS: usize = PRESENCE_PART * MAX_PARTS as usize;
+/// The most other servers one server keeps track of.
+pub const MAX_PEERS: usize = 256;
 /// The longest text of a line taken from another server.
 pub const MAX_TEXT: usize = 64 * 1024;
 /// The longest node name.
@@ -155,7 +162,7 @@ impl Message {
                 nick_ok(from) && nick_ok(to)
             }
             Body::Presence { members, part, parts, .. } => {
-                if members.len() > PRESENCE_PART || *part >= *parts || *parts > 1_000 {
+                if members.len() > PRESENCE_PART || *part >= *parts || *parts > MAX_PARTS {
                     return Err(Malformed::Presence);
                 }
                 nicks_ok(members)

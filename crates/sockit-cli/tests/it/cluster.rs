@@ -587,6 +587,25 @@ fn a_lying_server_on_the_broker_fools_nobody() {
     );
     alice.send("/who");
     assert_eq!(alice.until(|l| l.starts_with("* online")), "* online (1): alice (a)");
+    // Made-up servers by the hundred: a bounded number is kept (256, z among them).
+    for i in 0..300 {
+        let members = [serde_json::json!({"nick": format!("m{i}"), "since": 1})];
+        publish(
+            &serde_json::json!({"node": format!("n{i}"), "run": 1, "seq": 0, "body": {"presence": {"generation": 1, "part": 0, "parts": 1, "members": members}}})
+                .to_string(),
+        );
+    }
+    liar.write_all(b"PING\r\n").expect("PING");
+    let mut pong = String::new();
+    BufReader::new(liar.try_clone().expect("clone")).read_line(&mut pong).expect("PONG");
+    let want = "* online (256): ";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut l = String::new();
+    while !l.starts_with(want) && Instant::now() < deadline {
+        alice.send("/who");
+        l = alice.until(|l| l.starts_with("* online"));
+    }
+    assert!(l.starts_with(want) && l.ends_with(" and 56 more"), "{l}");
 }
 
 /// A broker that stops reading (SIGSTOP) never stalls the room: a flood of 40 MB said on a is

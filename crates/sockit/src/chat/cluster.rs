@@ -286,7 +286,9 @@ impl Room {
         let mut lost = Vec::new();
         if let Some(p) = self.peers.get_mut(node) {
             for c in claims {
-                p.members.insert(c.nick.to_ascii_lowercase(), c.clone());
+                if p.members.len() < wire::MAX_MEMBERS {
+                    p.members.insert(c.nick.to_ascii_lowercase(), c.clone());
+                }
             }
         }
         for c in claims {
@@ -444,6 +446,11 @@ impl Shared {
             // A server heard of for the first time hears of us at once (it may have just
             // started), rather than at our next presence.
             hello = !room.peers.contains_key(&m.node);
+            if hello && room.peers.len() >= wire::MAX_PEERS {
+                // Memory stays bounded whatever names a program on the broker makes up.
+                tracing::warn!(node = %m.node, "more than {} other servers: ignored", wire::MAX_PEERS);
+                return;
+            }
             let peer = room.peers.entry(m.node.clone()).or_insert_with(|| Peer::new(m.run));
             peer.seen = Instant::now();
             if m.seq > 0 {
