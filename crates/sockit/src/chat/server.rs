@@ -19,7 +19,7 @@ use sockit_core::cluster::{Body, Claim};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -145,7 +145,7 @@ pub(super) struct Member {
 /// when its writer has been blocked.
 #[derive(Clone)]
 pub(super) struct Recipient {
-    tx: mpsc::Sender<Arc<str>>,
+    tx: Lines,
     kick: CancellationToken,
     reason: Arc<Mutex<Option<String>>>,
     blocked: Blocked,
@@ -181,6 +181,62 @@ impl Blocked {
             0 => tokio::time::Instant::now() + stall,
             ms => tokio::time::Instant::from_std(self.epoch + Duration::from_millis(ms - 1) + stall),
         }
+    }
+}
+
+/// A member's outgoing queue, bounded in lines rather than entries: the lines of one paste
+/// travel as one entry, and take as many places as they are lines. A place is given back when
+/// its line has been written to the socket.
+#[derive(Clone)]
+pub(super) struct Lines {
+    tx: mpsc::UnboundedSender<(Arc<str>, OwnedSemaphorePermit)>,
+    places: Arc<Semaphore>,
+    max: u32,
+}
+
+/// What became of a try to queue.
+enum Queue {
+    Done,
+    Full,
+    Closed,
+}
+
+/// How many lines `text` holds (at least one: one place a piece).
+pub(super) fn lines_in(text: &str) -> u32 {
+    (text.bytes().filter(|&b| b == b'\n').count() as u32).max(1)
+}
+
+impl Lines {
+    fn new(max: usize) -> (Lines, mpsc::UnboundedReceiver<(Arc<str>, OwnedSemaphorePermit)>) {
+        let max = max.clamp(1, Semaphore::MAX_PERMITS) as u32;
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Lines { tx, places: Arc::new(Semaphore::new(max as usize)), max }, rx)
+    }
+
+    /// Queue `text` (`n` lines) if there is room for it now. A piece longer than the whole
+    /// queue takes the whole queue.
+    fn try_push(&self, text: &Arc<str>, n: u32) -> Queue {
+        match Arc::clone(&self.places).try_acquire_many_owned(n.min(self.max)) {
+            Ok(p) => match self.tx.send((Arc::clone(text), p)) {
+                Ok(()) => Queue::Done,
+                Err(_) => Queue::Closed,
+            },
+            Err(TryAcquireError::Closed) => Queue::Closed,
+            Err(TryAcquireError::NoPermits) => Queue::Full,
+        }
+    }
+
+    /// Queue `text` once there is room for it; false if the member is gone.
+    async fn push(&self, text: &Arc<str>, n: u32) -> bool {
+        match Arc::clone(&self.places).acquire_many_owned(n.min(self.max)).await {
+            Ok(p) => self.tx.send((Arc::clone(text), p)).is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    /// Whether lines wait to be written.
+    fn pending(&self) -> bool {
+        self.places.available_permits() < self.max as usize
     }
 }
 
@@ -332,13 +388,22 @@ impl Shared {
 
     /// Keep a line said in the room for those who join later (`--history`).
     pub(super) fn remember(&self, text: &Arc<str>) {
+        if self.cfg.history > 0 {
+            self.remember_all(std::iter::once(Arc::clone(text)));
+        }
+    }
+
+    /// `remember` for several lines at once.
+    fn remember_all(&self, lines: impl Iterator<Item = Arc<str>>) {
         let keep = self.cfg.history;
         if keep > 0 {
             let mut room = self.lock();
-            if room.history.len() >= keep {
-                room.history.pop_front();
+            for l in lines {
+                if room.history.len() >= keep {
+                    room.history.pop_front();
+                }
+                room.history.push_back(l);
             }
-            room.history.push_back(Arc::clone(text));
         }
     }
 
@@ -352,7 +417,7 @@ impl Shared {
 
     /// Whether any member's queue still holds lines for it.
     fn output_pending(&self) -> bool {
-        self.lock().members.values().any(|m| m.out.tx.capacity() < m.out.tx.max_capacity())
+        self.lock().members.values().any(|m| m.out.tx.pending())
     }
 
     /// Queue `text` for every member but `except`, after the joins and leaves still waiting
@@ -360,12 +425,14 @@ impl Shared {
     /// full ones are waited for after it is released, all within one stall window.
     /// `publish`: what the other servers of a cluster are told of it, after the joins and
     /// leaves (so a joiner is announced before its first words, everywhere).
-    async fn broadcast(&self, text: Arc<str>, except: Option<u64>, window: &mut Window, publish: Option<Body>) {
+    async fn broadcast(&self, text: Arc<str>, except: Option<u64>, window: &mut Window, publish: Vec<Body>) {
         let mut queued = {
             let mut room = self.lock();
             let mut queued = room.announce_pending(self.outbox.as_ref());
-            if let (Some(o), Some(body)) = (self.outbox.as_ref(), publish) {
-                o.publish(body);
+            if let Some(o) = self.outbox.as_ref() {
+                for body in publish {
+                    o.publish(body);
+                }
             }
             let full = queue_all(&room, &text, except);
             queued.push((text, full));
@@ -420,7 +487,7 @@ impl Shared {
     fn broadcast_now(&self, text: impl std::fmt::Display) {
         let text = line(text);
         for m in self.lock().members.values() {
-            let _ = m.out.tx.try_send(Arc::clone(&text));
+            let _ = m.out.tx.try_push(&text, 1);
         }
     }
 
@@ -432,11 +499,10 @@ impl Shared {
 /// Queue `text` for every member but `except` without waiting; returns those whose queues
 /// were full.
 pub(super) fn queue_all(room: &Room, text: &Arc<str>, except: Option<u64>) -> Vec<Recipient> {
+    let n = lines_in(text);
     room.members
         .iter()
-        .filter(|&(&id, m)| {
-            Some(id) != except && matches!(m.out.tx.try_send(Arc::clone(text)), Err(mpsc::error::TrySendError::Full(_)))
-        })
+        .filter(|&(&id, m)| Some(id) != except && matches!(m.out.tx.try_push(text, n), Queue::Full))
         .map(|(_, m)| m.out.clone())
         .collect()
 }
@@ -465,9 +531,10 @@ impl Window {
 /// Queue `text` for `r`, waiting for room until the end of its stall window (and of the
 /// speaker's, if one speaks); still full then: disconnected.
 async fn deliver(r: &Recipient, text: &Arc<str>, stall: Duration, window: Option<&mut Window>) {
-    match r.tx.try_send(Arc::clone(text)) {
-        Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
-        Err(mpsc::error::TrySendError::Full(l)) => {
+    let n = lines_in(text);
+    match r.tx.try_push(text, n) {
+        Queue::Done | Queue::Closed => {}
+        Queue::Full => {
             if r.kick.is_cancelled() {
                 return;
             }
@@ -475,7 +542,7 @@ async fn deliver(r: &Recipient, text: &Arc<str>, stall: Duration, window: Option
                 Some(w) => r.blocked.deadline(stall).min(w.end(stall)),
                 None => r.blocked.deadline(stall),
             };
-            if !matches!(tokio::time::timeout_at(deadline, r.tx.send(l)).await, Ok(Ok(()))) {
+            if !matches!(tokio::time::timeout_at(deadline, r.tx.push(text, n)).await, Ok(true)) {
                 r.kick(format!("not reading: its outgoing queue stayed full for {} s", stall.as_secs_f64()));
             }
         }
@@ -775,11 +842,11 @@ fn register(room: &mut Room, cfg: &ServerConfig, tag: &str, id: u64, out: &Recip
     names.sort_unstable();
     let online = room.members.len() + room.remote_count();
     let welcome = Notice::Welcome { room: cfg.room.clone(), nick: nick.clone(), online, names };
-    let _ = out.tx.try_send(line(welcome));
+    let _ = out.tx.try_push(&line(welcome), 1);
     if !room.history.is_empty() {
-        let _ = out.tx.try_send(line(Notice::History { count: room.history.len() }));
+        let _ = out.tx.try_push(&line(Notice::History { count: room.history.len() }), 1);
         for l in &room.history {
-            let _ = out.tx.try_send(Arc::clone(l));
+            let _ = out.tx.try_push(l, 1);
         }
     }
     room.nicks.insert(nick.clone(), id);
@@ -927,7 +994,8 @@ impl Source for OwnedReadHalf {
             if self.readable().await.is_err() {
                 return false;
             }
-            let mut buf = [0u8; 4 * 1024];
+            // (On the stack, and only while reading: an idle client holds no buffer.)
+            let mut buf = [0u8; 64 * 1024];
             match self.try_read(&mut buf) {
                 Ok(0) => return false,
                 Ok(n) => {
@@ -1025,19 +1093,33 @@ impl Session {
         deliver(&self.me, &line(notice), self.shared.cfg.stall, None).await;
     }
 
+    /// Say lines (one, or the lines of one read that are all text): queued for everyone as
+    /// one piece, each line framed on its own (`<nick> text`).
+    async fn say(&mut self, texts: Vec<String>) {
+        let shared = Arc::clone(&self.shared);
+        let nick = self.nick();
+        let mut all = String::with_capacity(texts.iter().map(|t| t.len() + nick.len() + 4).sum());
+        for t in &texts {
+            shared.event(Event::Said { nick: nick.clone(), text: t.clone(), server: None });
+            all.push_str(&chat::said(&nick, t));
+            all.push('\n');
+        }
+        if shared.cfg.history > 0 {
+            shared.remember_all(texts.iter().map(|t| line(chat::said(&nick, t))));
+        }
+        let bodies = match shared.outbox() {
+            Some(_) => texts.into_iter().map(|text| Body::Said { nick: nick.clone(), text }).collect(),
+            None => Vec::new(),
+        };
+        shared.broadcast(Arc::from(all), Some(self.id), &mut self.window, bodies).await;
+    }
+
     /// Do what one line from the member asks.
     async fn apply(&mut self, command: Command) -> Flow {
         let shared = Arc::clone(&self.shared);
         match command {
             Command::Say(t) if t.is_empty() => {}
-            Command::Say(t) => {
-                let nick = self.nick();
-                shared.event(Event::Said { nick: nick.clone(), text: t.clone(), server: None });
-                let said = line(chat::said(&nick, &t));
-                shared.remember(&said);
-                let body = Body::Said { nick, text: t };
-                shared.broadcast(said, Some(self.id), &mut self.window, Some(body)).await;
-            }
+            Command::Say(t) => self.say(vec![t]).await,
             Command::Me(t) if t.is_empty() => self.reply(Notice::NoText { command: "me" }).await,
             Command::Me(t) => {
                 let nick = self.nick();
@@ -1045,7 +1127,7 @@ impl Session {
                 let action = line(chat::action(&nick, &t));
                 shared.remember(&action);
                 let body = Body::Action { nick, text: t };
-                shared.broadcast(action, Some(self.id), &mut self.window, Some(body)).await;
+                shared.broadcast(action, Some(self.id), &mut self.window, vec![body]).await;
             }
             Command::Nick(new) => self.rename(new).await,
             Command::Who => {
@@ -1132,7 +1214,7 @@ impl Session {
         };
         self.shared.event(Event::Renamed { old: old.clone(), new: new.clone() });
         let body = Body::Renamed { old: old.clone(), new: Claim { nick: new.clone(), since } };
-        self.shared.broadcast(line(Notice::Renamed { old, new }), None, &mut self.window, Some(body)).await;
+        self.shared.broadcast(line(Notice::Renamed { old, new }), None, &mut self.window, vec![body]).await;
     }
 }
 
@@ -1146,7 +1228,7 @@ async fn client(
 ) {
     let cfg = shared.cfg.clone();
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-    let (tx, mut rx) = mpsc::channel::<Arc<str>>(cfg.queue.max(1));
+    let (tx, mut rx) = Lines::new(cfg.queue);
     let kick = stop.child_token();
     let reason: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     let blocked = Blocked::new(shared.epoch);
@@ -1171,19 +1253,25 @@ async fn client(
     let writer_kick = kick.clone();
     let writer_task = tokio::spawn(async move {
         let mut batch = Vec::new();
+        // The places of what is being written: given back once it is written.
+        let mut held = Vec::new();
         loop {
-            let first = tokio::select! {
+            let (first, place) = tokio::select! {
                 () = writer_kick.cancelled() => break,
                 m = rx.recv() => match m { Some(m) => m, None => break },
             };
-            // One line goes out as it is; a backlog goes out in batches of up to 64 KiB.
+            held.push(place);
+            // One piece goes out as it is; a backlog goes out in batches of up to 64 KiB.
             let mut bytes = first.as_bytes();
             if !rx.is_empty() {
                 batch.clear();
                 batch.extend_from_slice(bytes);
                 while batch.len() < 64 * 1024 {
                     match rx.try_recv() {
-                        Ok(m) => batch.extend_from_slice(m.as_bytes()),
+                        Ok((m, p)) => {
+                            batch.extend_from_slice(m.as_bytes());
+                            held.push(p);
+                        }
                         Err(_) => break,
                     }
                 }
@@ -1199,6 +1287,7 @@ async fn client(
                     if r.is_err() { writer_kick.cancel(); break }
                 }
             }
+            held.clear();
             // The backlog is gone: give the memory back, idle clients should cost little.
             if rx.is_empty() && batch.capacity() > 0 {
                 batch = Vec::new();
@@ -1213,6 +1302,7 @@ async fn client(
     let mut framer = LineFramer::new(cfg.max_line);
     let mut frames = Vec::new();
     let mut quit_reason = None;
+    let (mut saying, mut said, batch) = (Vec::new(), 0, cfg.max_line.max(4096));
     // What was read while telling the client's kind comes first.
     let mut read = Some(read).filter(|r| !r.is_empty());
     'read: loop {
@@ -1246,10 +1336,32 @@ async fn client(
                 }
                 Verdict::Drop { warn: false } => continue,
             }
-            if let Flow::Quit(r) = session.apply(chat::parse_command(&chat::sanitize(&line))).await {
-                quit_reason = Some(r.map_or_else(|| "left".to_string(), |r| format!("quit: {r}")));
-                break 'read;
+            match chat::parse_command(&chat::sanitize(&line)) {
+                // Text lines of one read go out together (a paste: one queue entry a member for
+                // many lines), up to the size of one longest line.
+                Command::Say(t) if !t.is_empty() => {
+                    said += t.len() + 16;
+                    saying.push(t);
+                    if said >= batch {
+                        session.say(std::mem::take(&mut saying)).await;
+                        said = 0;
+                    }
+                }
+                command => {
+                    if !saying.is_empty() {
+                        session.say(std::mem::take(&mut saying)).await;
+                        said = 0;
+                    }
+                    if let Flow::Quit(r) = session.apply(command).await {
+                        quit_reason = Some(r.map_or_else(|| "left".to_string(), |r| format!("quit: {r}")));
+                        break 'read;
+                    }
+                }
             }
+        }
+        if !saying.is_empty() {
+            session.say(std::mem::take(&mut saying)).await;
+            said = 0;
         }
     }
     let nick = session.nick();
