@@ -942,7 +942,7 @@ async fn browser<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
 /// Where a client's lines go.
 trait Outlet: Send + 'static {
     /// Send whole lines, and flush them out.
-    fn send(&mut self, bytes: &[u8]) -> impl Future<Output = std::io::Result<()>> + Send;
+    fn send(&mut self, pieces: &[Arc<str>]) -> impl Future<Output = std::io::Result<()>> + Send;
     /// The end: close the way the client's kind is closed.
     fn close(&mut self) -> impl Future<Output = ()> + Send;
 }
@@ -951,9 +951,18 @@ trait Outlet: Send + 'static {
 struct Plain<W>(W);
 
 impl<W: AsyncWrite + Unpin + Send + 'static> Outlet for Plain<W> {
-    async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+    /// The pieces as they are, in one gathered write where the stream takes one (a socket):
+    /// nothing is copied to put them together.
+    async fn send(&mut self, pieces: &[Arc<str>]) -> std::io::Result<()> {
+        let mut slices: Vec<std::io::IoSlice> = pieces.iter().map(|p| std::io::IoSlice::new(p.as_bytes())).collect();
+        let mut left = &mut slices[..];
+        while !left.is_empty() {
+            match self.0.write_vectored(left).await? {
+                0 => return Err(std::io::ErrorKind::WriteZero.into()),
+                n => std::io::IoSlice::advance_slices(&mut left, n),
+            }
+        }
         // (flush: TLS holds records back until asked; a plain socket has nothing held.)
-        self.0.write_all(bytes).await?;
         self.0.flush().await
     }
 
@@ -964,8 +973,8 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Outlet for Plain<W> {
 
 /// A WebSocket member gets a text frame a line.
 impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Outlet for super::web::WsOut<S> {
-    async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.send_lines(bytes).await
+    async fn send(&mut self, pieces: &[Arc<str>]) -> std::io::Result<()> {
+        self.send_lines(pieces).await
     }
 
     async fn close(&mut self) {
@@ -1240,7 +1249,7 @@ async fn client(
     };
     let Some(nick) = joined else {
         let msg = line(Notice::RoomFull { max: cfg.max_clients });
-        let _ = tokio::time::timeout(Duration::from_secs(1), writer.send(msg.as_bytes())).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), writer.send(&[msg])).await;
         writer.close().await;
         shared.event(Event::Refused { peer, reason: "room full".into() });
         return;
@@ -1252,45 +1261,44 @@ async fn client(
     // Writer: the queue to the socket; stops when kicked, or when the queue closes.
     let writer_kick = kick.clone();
     let writer_task = tokio::spawn(async move {
-        let mut batch = Vec::new();
-        // The places of what is being written: given back once it is written.
+        // What goes out in one write, and the places it holds (given back once written).
+        let mut pieces: Vec<Arc<str>> = Vec::new();
         let mut held = Vec::new();
         loop {
             let (first, place) = tokio::select! {
                 () = writer_kick.cancelled() => break,
                 m = rx.recv() => match m { Some(m) => m, None => break },
             };
+            // A backlog goes out together: up to 256 KiB in up to 512 pieces.
+            let mut size = first.len();
+            pieces.push(first);
             held.push(place);
-            // One piece goes out as it is; a backlog goes out in batches of up to 64 KiB.
-            let mut bytes = first.as_bytes();
-            if !rx.is_empty() {
-                batch.clear();
-                batch.extend_from_slice(bytes);
-                while batch.len() < 64 * 1024 {
-                    match rx.try_recv() {
-                        Ok((m, p)) => {
-                            batch.extend_from_slice(m.as_bytes());
-                            held.push(p);
-                        }
-                        Err(_) => break,
+            while size < 256 * 1024 && pieces.len() < 512 {
+                match rx.try_recv() {
+                    Ok((m, p)) => {
+                        size += m.len();
+                        pieces.push(m);
+                        held.push(p);
                     }
+                    Err(_) => break,
                 }
-                bytes = &batch;
             }
             tokio::select! {
                 () = writer_kick.cancelled() => break,
                 r = async {
                     blocked.start();
-                    writer.send(bytes).await
+                    writer.send(&pieces).await
                 } => {
                     blocked.end();
                     if r.is_err() { writer_kick.cancel(); break }
                 }
             }
+            pieces.clear();
             held.clear();
             // The backlog is gone: give the memory back, idle clients should cost little.
-            if rx.is_empty() && batch.capacity() > 0 {
-                batch = Vec::new();
+            if rx.is_empty() && pieces.capacity() > 8 {
+                pieces = Vec::new();
+                held = Vec::new();
             }
         }
         writer.close().await;
@@ -1302,7 +1310,7 @@ async fn client(
     let mut framer = LineFramer::new(cfg.max_line);
     let mut frames = Vec::new();
     let mut quit_reason = None;
-    let (mut saying, mut said, batch) = (Vec::new(), 0, cfg.max_line.max(4096));
+    let (mut saying, mut said, batch) = (Vec::new(), 0, 64 * 1024);
     // What was read while telling the client's kind comes first.
     let mut read = Some(read).filter(|r| !r.is_empty());
     'read: loop {
@@ -1338,7 +1346,7 @@ async fn client(
             }
             match chat::parse_command(&chat::sanitize(&line)) {
                 // Text lines of one read go out together (a paste: one queue entry a member for
-                // many lines), up to the size of one longest line.
+                // many lines, each taking its place in the queue), up to 64 KiB.
                 Command::Say(t) if !t.is_empty() => {
                     said += t.len() + 16;
                     saying.push(t);

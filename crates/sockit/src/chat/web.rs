@@ -393,10 +393,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> WsIn<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> WsOut<S> {
     /// Whole lines, each a text frame, then a flush.
-    pub(super) async fn send_lines(&mut self, bytes: &[u8]) -> io::Result<()> {
-        for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            let text = String::from_utf8_lossy(line).into_owned();
-            self.inner.feed(Message::text(text)).await.map_err(io::Error::other)?;
+    pub(super) async fn send_lines(&mut self, pieces: &[std::sync::Arc<str>]) -> io::Result<()> {
+        for piece in pieces {
+            for line in piece.split('\n').filter(|l| !l.is_empty()) {
+                self.inner.feed(Message::text(line)).await.map_err(io::Error::other)?;
+            }
         }
         self.inner.flush().await.map_err(io::Error::other)
     }
