@@ -1,23 +1,28 @@
 //! chat-load: a load generator for line chat servers (`sockit chat serve`, `ncat --chat`).
 //!
-//! N receivers connect (spread over the given ports), then M senders; each sender says L lines
-//! of 64 bytes, paced (`--rate` lines a second each) or flat out, a line a write or pasted in
-//! writes of `--paste` bytes. Every line carries its sender, its number and when it was sent,
-//! so each receiver finds the lines in whatever it reads (ncat forwards reads, not lines) and
-//! the send-to-receipt latency of each. Prints one line of `key=value`:
+//! N receivers connect (spread over the given ports), then M senders on the first port; each
+//! sender says L lines of 64 bytes, paced (`--rate` lines a second each) or flat out, a line a
+//! write or pasted in writes of `--paste` bytes. Every line carries its sender, its number and
+//! when it was sent, so each receiver finds the lines in whatever it reads (ncat forwards
+//! reads, not lines) and the send-to-receipt latency of each. The receivers are read by
+//! `--threads` threads (1 by default) on epoll, the senders write from a thread each: the
+//! generator costs the machine as little as it can, since it shares it with the server.
+//! Prints one line of `key=value`:
 //!
 //! `rate=` deliveries a second, `delivered=`/`expected=`, `lost=`, `p50=`/`p99=`/`max=` in
-//! milliseconds (and `p99_same=`/`p99_other=` for receivers on the first port and on the
-//! others when there are several ports).
+//! milliseconds (and `p50_same=`/`p99_same=`/`p50_other=`/`p99_other=` for receivers on the
+//! first port and on the others when there are several ports).
 //!
 //! Traffic goes to 127.0.0.1 only.
 
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::os::fd::AsFd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use rustix::event::epoll;
 
 /// `L` + sender (4 hex) + number (8 hex) + microseconds since the start (12 hex).
 const MARK: usize = 25;
@@ -35,13 +40,14 @@ struct Args {
     paste: usize,
     /// Receivers are WebSocket members (GET /ws).
     ws: bool,
-    /// Give up this long after the last send.
+    /// Give up this long after the last delivery, once the sending is done.
     timeout: Duration,
+    threads: usize,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: chat-load --port P [--port P2 ...] [--receivers N] [--senders M] [--lines L] [--rate R] [--paste BYTES] [--ws] [--timeout SECS]"
+        "usage: chat-load --port P [--port P2 ...] [--receivers N] [--senders M] [--lines L] [--rate R] [--paste BYTES] [--ws] [--timeout SECS] [--threads T]"
     );
     std::process::exit(2)
 }
@@ -55,7 +61,8 @@ fn args() -> Args {
         rate: 0.0,
         paste: 0,
         ws: false,
-        timeout: Duration::from_secs(30),
+        timeout: Duration::from_secs(10),
+        threads: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -68,11 +75,12 @@ fn args() -> Args {
             "--rate" => a.rate = value().parse().unwrap_or_else(|_| usage()),
             "--paste" => a.paste = value().parse().unwrap_or_else(|_| usage()),
             "--timeout" => a.timeout = Duration::from_secs_f64(value().parse().unwrap_or_else(|_| usage())),
+            "--threads" => a.threads = value().parse().unwrap_or_else(|_| usage()),
             "--ws" => a.ws = true,
             _ => usage(),
         }
     }
-    if a.ports.is_empty() || a.senders == 0 || a.senders > 0xffff {
+    if a.ports.is_empty() || a.senders == 0 || a.senders > 0xffff || a.threads == 0 {
         usage();
     }
     a
@@ -105,20 +113,11 @@ fn number(bytes: &[u8]) -> Option<u64> {
     (bad == 0).then_some(n)
 }
 
-/// What one receiver heard.
-#[derive(Default)]
-struct Heard {
-    delivered: u64,
-    /// Microseconds from send to receipt.
-    latencies: Vec<u32>,
-}
-
-/// Find the marks in `buf` (a receiver's bytes, whatever their framing).
-fn scan(buf: &[u8], start: Instant, heard: &mut Heard) -> usize {
-    let now = start.elapsed().as_micros() as u64;
+/// Find the marks in `buf` (a receiver's bytes, whatever their framing): deliveries counted
+/// and latencies (µs) pushed. Returns where the unscanned tail starts.
+fn scan(buf: &[u8], now: u64, delivered: &mut u64, latencies: &mut Vec<u32>) -> usize {
     let mut i = 0;
     while i + MARK <= buf.len() {
-        // (memchr: the receivers read hundreds of MB a second, the scan must keep up.)
         let Some(at) = memchr::memchr(b'L', &buf[i..buf.len() - MARK + 1]) else {
             i = buf.len() - MARK + 1;
             break;
@@ -127,59 +126,102 @@ fn scan(buf: &[u8], start: Instant, heard: &mut Heard) -> usize {
         if let Some(t) = number(&buf[i + 13..i + MARK])
             && number(&buf[i + 1..i + 13]).is_some()
         {
-            heard.delivered += 1;
-            heard.latencies.push(now.saturating_sub(t).min(u64::from(u32::MAX)) as u32);
+            *delivered += 1;
+            latencies.push(now.saturating_sub(t).min(u64::from(u32::MAX)) as u32);
             i += MARK;
             continue;
         }
         i += 1;
     }
-    // What may be the start of a mark cut by the read.
-    buf.len().saturating_sub(MARK - 1).max(i.min(buf.len()))
+    i.min(buf.len())
 }
 
-async fn connect(port: u16, ws: bool) -> std::io::Result<TcpStream> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).await?;
+fn connect(port: u16, ws: bool) -> std::io::Result<TcpStream> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_nodelay(true)?;
     if ws {
         s.write_all(
             b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
               Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-        )
-        .await?;
+        )?;
     }
+    s.set_nonblocking(true)?;
     Ok(s)
 }
 
-/// Read until the end or `stop`, finding marks; the last receipt's time goes to `last`.
-async fn receive(
-    mut s: TcpStream,
-    start: Instant,
-    last: Arc<AtomicU64>,
-    total: Arc<AtomicU64>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) -> Heard {
+/// One receiving thread's sockets and what they heard.
+struct Receivers {
+    socks: Vec<TcpStream>,
+    /// Whether each is on the senders' port.
+    same: Vec<bool>,
+    /// Counted (receivers) or only drained (the senders' own sockets).
+    counted: Vec<bool>,
+}
+
+#[derive(Default)]
+struct Heard {
+    delivered: u64,
+    same: Vec<u32>,
+    other: Vec<u32>,
+}
+
+fn receive(r: Receivers, start: Instant, total: &AtomicU64, last: &AtomicU64, stop: &AtomicBool) -> Heard {
+    let ep = epoll::create(epoll::CreateFlags::CLOEXEC).expect("epoll");
+    for (i, s) in r.socks.iter().enumerate() {
+        epoll::add(&ep, s.as_fd(), epoll::EventData::new_u64(i as u64), epoll::EventFlags::IN).expect("epoll add");
+    }
+    let mut tails: Vec<([u8; MARK], u8)> = vec![([0; MARK], 0); r.socks.len()];
     let mut heard = Heard::default();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut kept = 0;
-    loop {
-        let read = tokio::select! {
-            r = s.read(&mut buf[kept..]) => r,
-            _ = stop.changed() => break,
-        };
-        let n = match read {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        let before = heard.delivered;
-        let end = kept + n;
-        let used = scan(&buf[..end], start, &mut heard);
-        if heard.delivered > before {
-            total.fetch_add(heard.delivered - before, Ordering::Relaxed);
-            last.fetch_max(start.elapsed().as_micros() as u64, Ordering::Relaxed);
+    let mut buf = vec![0u8; 64 * 1024 + MARK];
+    let mut events: Vec<epoll::Event> = Vec::with_capacity(1024);
+    let tick = rustix::event::Timespec { tv_sec: 0, tv_nsec: 20_000_000 };
+    while !stop.load(Ordering::Relaxed) {
+        events.clear();
+        match epoll::wait(&ep, rustix::buffer::spare_capacity(&mut events), Some(&tick)) {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => panic!("epoll: {e}"),
         }
-        buf.copy_within(used..end, 0);
-        kept = end - used;
+        for ev in &events {
+            let i = ev.data.u64() as usize;
+            let mut s = &r.socks[i];
+            loop {
+                let (tail, kept) = &mut tails[i];
+                let kept_n = *kept as usize;
+                buf[..kept_n].copy_from_slice(&tail[..kept_n]);
+                let n = match s.read(&mut buf[kept_n..]) {
+                    Ok(0) => {
+                        let _ = epoll::delete(&ep, s.as_fd());
+                        break;
+                    }
+                    Ok(n) => n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    Err(_) => {
+                        let _ = epoll::delete(&ep, s.as_fd());
+                        break;
+                    }
+                };
+                if !r.counted[i] {
+                    continue;
+                }
+                let end = kept_n + n;
+                let now = start.elapsed().as_micros() as u64;
+                let before = heard.delivered;
+                let lat = if r.same[i] { &mut heard.same } else { &mut heard.other };
+                let used = scan(&buf[..end], now, &mut heard.delivered, lat);
+                if heard.delivered > before {
+                    total.fetch_add(heard.delivered - before, Ordering::Relaxed);
+                    last.fetch_max(now, Ordering::Relaxed);
+                }
+                let keep = (end - used).min(MARK);
+                tail[..keep].copy_from_slice(&buf[end - keep..end]);
+                *kept = keep as u8;
+                if n < buf.len() - kept_n {
+                    break;
+                }
+            }
+        }
     }
     heard
 }
@@ -193,23 +235,44 @@ fn line(sender: usize, seq: usize, start: Instant) -> [u8; LINE] {
     l
 }
 
-async fn send(mut s: TcpStream, me: usize, a: Args, start: Instant, go: Instant) -> std::io::Result<()> {
-    tokio::time::sleep_until(go.into()).await;
+/// Write all of `bytes` to a non-blocking socket (its reading side is another thread's),
+/// waiting for room with poll.
+fn write_all(mut s: &TcpStream, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        match s.write(bytes) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                let mut fds = [rustix::event::PollFd::new(s, rustix::event::PollFlags::OUT)];
+                let wait = rustix::event::Timespec { tv_sec: 0, tv_nsec: 100_000_000 };
+                let _ = rustix::event::poll(&mut fds, Some(&wait));
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// One sender's lines, paced or flat out.
+fn send(s: &TcpStream, me: usize, a: &Args, start: Instant, go: Instant) -> std::io::Result<()> {
+    if let Some(wait) = go.checked_duration_since(Instant::now()) {
+        std::thread::sleep(wait);
+    }
     let mut out = Vec::with_capacity(a.paste.max(LINE));
     for seq in 0..a.lines {
         if a.rate > 0.0 {
             let due = go + Duration::from_secs_f64(seq as f64 / a.rate);
-            tokio::time::sleep_until(due.into()).await;
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
         }
         out.extend_from_slice(&line(me, seq, start));
         if a.paste == 0 || out.len() + LINE > a.paste || seq + 1 == a.lines {
-            s.write_all(&out).await?;
+            write_all(s, &out)?;
             out.clear();
         }
     }
-    // Stay a member (and keep reading) until the receivers are done.
-    let mut sink = vec![0u8; 64 * 1024];
-    while s.read(&mut sink).await.unwrap_or(0) > 0 {}
     Ok(())
 }
 
@@ -228,49 +291,85 @@ fn main() {
         rustix::process::Resource::Nofile,
         rustix::process::Rlimit { current: l.maximum, maximum: l.maximum },
     );
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    rt.block_on(run(a));
-}
-
-async fn run(a: Args) {
     let start = Instant::now();
-    let (stop_tx, stop) = tokio::sync::watch::channel(false);
-    let last = Arc::new(AtomicU64::new(0));
-    let total = Arc::new(AtomicU64::new(0));
-    let mut receivers = Vec::new();
+    // While connecting, what the server sends (welcomes, join notices) is read and dropped: a
+    // server whose writes block (ncat) stops accepting otherwise.
+    let connecting = epoll::create(epoll::CreateFlags::CLOEXEC).expect("epoll");
+    let mut all: Vec<TcpStream> = Vec::new();
+    let mut events: Vec<epoll::Event> = Vec::with_capacity(1024);
+    let mut sink = vec![0u8; 64 * 1024];
+    let mut drain = |all: &[TcpStream], events: &mut Vec<epoll::Event>| {
+        events.clear();
+        let now = rustix::event::Timespec { tv_sec: 0, tv_nsec: 0 };
+        let _ = epoll::wait(&connecting, rustix::buffer::spare_capacity(events), Some(&now));
+        for ev in events.iter() {
+            let mut s = &all[ev.data.u64() as usize];
+            while matches!(s.read(&mut sink), Ok(n) if n > 0) {}
+        }
+    };
+    let mut groups: Vec<Receivers> =
+        (0..a.threads).map(|_| Receivers { socks: Vec::new(), same: Vec::new(), counted: Vec::new() }).collect();
     for i in 0..a.receivers {
         let port = a.ports[i % a.ports.len()];
-        let s = match connect(port, a.ws).await {
-            Ok(s) => s,
-            Err(e) => {
-                println!("error=connect-receiver-{i} {e}");
-                std::process::exit(1);
-            }
-        };
-        let same = port == a.ports[0];
-        let (last, total) = (Arc::clone(&last), Arc::clone(&total));
-        receivers.push((same, tokio::spawn(receive(s, start, last, total, stop.clone()))));
+        let s = connect(port, a.ws).unwrap_or_else(|e| {
+            println!("error=connect-receiver-{i} {e}");
+            std::process::exit(1)
+        });
+        epoll::add(&connecting, s.as_fd(), epoll::EventData::new_u64(all.len() as u64), epoll::EventFlags::IN)
+            .expect("epoll add");
+        all.push(s.try_clone().expect("clone"));
+        drain(&all, &mut events);
+        let g = &mut groups[i % a.threads];
+        g.socks.push(s);
+        g.same.push(port == a.ports[0]);
+        g.counted.push(true);
     }
+    let senders: Vec<TcpStream> = (0..a.senders)
+        .map(|_| {
+            let s = connect(a.ports[0], false).unwrap_or_else(|e| {
+                println!("error=connect-sender {e}");
+                std::process::exit(1)
+            });
+            drain(&all, &mut events);
+            s
+        })
+        .collect();
+    drop(all);
+    for s in &senders {
+        groups[0].socks.push(s.try_clone().expect("clone"));
+        groups[0].same.push(true);
+        groups[0].counted.push(false);
+    }
+    let (total, last, stop) =
+        (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
+    let readers: Vec<_> = groups
+        .into_iter()
+        .map(|g| {
+            let (total, last, stop) = (Arc::clone(&total), Arc::clone(&last), Arc::clone(&stop));
+            std::thread::spawn(move || receive(g, start, &total, &last, &stop))
+        })
+        .collect();
     // The welcomes and join notices settle.
-    tokio::time::sleep(Duration::from_millis(500 + a.receivers as u64 / 20)).await;
-    let mut senders = Vec::new();
-    for _ in 0..a.senders {
-        senders.push(connect(a.ports[0], false).await.expect("sender"));
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    std::thread::sleep(Duration::from_millis(500 + a.receivers as u64 / 20));
     let go = Instant::now() + Duration::from_millis(50);
     let t_go = go.duration_since(start).as_micros() as u64;
-    let mut tasks = Vec::new();
-    for (i, s) in senders.into_iter().enumerate() {
-        tasks.push(tokio::spawn(send(s, i, a.clone(), start, go)));
-    }
+    let writers: Vec<_> = senders
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let a = a.clone();
+            std::thread::spawn(move || {
+                let r = send(&s, i, &a, start, go);
+                // Stay a member until the receivers are done.
+                (r, s)
+            })
+        })
+        .collect();
     let expected = (a.receivers * a.senders * a.lines) as u64;
-    // Until everything arrived, or nothing more for a while after the sending is done.
-    let mut seen = 0;
-    let mut still = Instant::now();
     let sending_for = if a.rate > 0.0 { Duration::from_secs_f64(a.lines as f64 / a.rate) } else { Duration::ZERO };
+    let (mut seen, mut still) = (0, Instant::now());
     loop {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        std::thread::sleep(Duration::from_millis(20));
         let now = total.load(Ordering::Relaxed);
         if now >= expected {
             break;
@@ -283,26 +382,29 @@ async fn run(a: Args) {
         }
     }
     let elapsed_us = last.load(Ordering::Relaxed).saturating_sub(t_go).max(1);
-    for t in &tasks {
-        t.abort();
+    stop.store(true, Ordering::Relaxed);
+    let mut heard = Heard::default();
+    for r in readers {
+        let h = r.join().expect("reader");
+        heard.delivered += h.delivered;
+        heard.same.extend(h.same);
+        heard.other.extend(h.other);
     }
-    let _ = stop_tx.send(true);
-    let (mut same, mut other) = (Vec::new(), Vec::new());
-    let mut delivered = 0;
-    for (is_same, r) in receivers {
-        let Ok(h) = r.await else { continue };
-        delivered += h.delivered;
-        if is_same { same.extend(h.latencies) } else { other.extend(h.latencies) }
+    for w in writers {
+        if let Ok((Err(e), _)) = w.join() {
+            println!("error=send {e}");
+        }
     }
     let several = a.ports.len() > 1;
-    let mut all: Vec<u32> = same.iter().chain(&other).copied().collect();
+    let mut all: Vec<u32> = heard.same.iter().chain(&heard.other).copied().collect();
     all.sort_unstable();
-    same.sort_unstable();
-    other.sort_unstable();
-    let rate = delivered as f64 / (elapsed_us as f64 / 1e6);
+    heard.same.sort_unstable();
+    heard.other.sort_unstable();
+    let rate = heard.delivered as f64 / (elapsed_us as f64 / 1e6);
     let mut out = format!(
-        "rate={rate:.0} delivered={delivered} expected={expected} lost={} p50={} p99={} max={}",
-        expected.saturating_sub(delivered),
+        "rate={rate:.0} delivered={} expected={expected} lost={} p50={} p99={} max={}",
+        heard.delivered,
+        expected.saturating_sub(heard.delivered),
         percentile(&all, 0.5),
         percentile(&all, 0.99),
         percentile(&all, 1.0),
@@ -310,10 +412,10 @@ async fn run(a: Args) {
     if several {
         out += &format!(
             " p50_same={} p99_same={} p50_other={} p99_other={}",
-            percentile(&same, 0.5),
-            percentile(&same, 0.99),
-            percentile(&other, 0.5),
-            percentile(&other, 0.99)
+            percentile(&heard.same, 0.5),
+            percentile(&heard.same, 0.99),
+            percentile(&heard.other, 0.5),
+            percentile(&heard.other, 0.99)
         );
     }
     println!("{out}");

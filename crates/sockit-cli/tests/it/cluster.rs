@@ -684,3 +684,24 @@ fn a_stalled_broker_never_stalls_the_room() {
     assert!(lost > 0, "the outbox never filled");
     assert_eq!(heard + lost, N, "heard {heard}, told lost {lost}");
 }
+
+/// A server stopped with SIGTERM takes its members out of the others' rooms at once (not
+/// after the expiry of a silent server).
+#[test]
+fn a_server_that_stops_takes_its_members_along() {
+    let Some(broker) = Broker::start(&[]) else { return };
+    let url = broker.url();
+    let (a, _ca) = member_server(&url, "a", &[]);
+    let (mut b, _cb) = member_server(&url, "b", &[]);
+    let mut alice = Client::join(&a, "alice");
+    let _bob = Client::join(&b, "bob");
+    let want = "* online (2): alice (a), bob (b)";
+    assert_eq!(who_until(&mut alice, want), want);
+    let _ = Command::new("kill").args(["-TERM", &b.proc.0.id().to_string()]).status();
+    let t0 = Instant::now();
+    assert_eq!(alice.until(|l| l.starts_with("* bob left")), "* bob left (server shut down)");
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+    assert_eq!(crate::util::wait_deadline(&mut b.proc.0, DEADLINE, "chat serve"), 0);
+    let want = "* online (1): alice (a)";
+    assert_eq!(who_until(&mut alice, want), want);
+}

@@ -332,7 +332,14 @@ impl Shared {
                     tracing::info!(error = %e, "publish to the cluster");
                 }
             }
-            let _ = client.flush().await;
+            // Stopping: what is still queued (the members leaving) goes out, a second at most.
+            let last = async {
+                while let Ok(bytes) = outgoing.try_recv() {
+                    let _ = client.publish(subject.clone(), bytes.into()).await;
+                }
+                let _ = client.flush().await;
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(1), last).await;
         });
         let (shared, halt) = (Arc::clone(self), stop.clone());
         let taken = link.subscription.lock().unwrap_or_else(|p| p.into_inner()).take();
@@ -391,6 +398,16 @@ impl Shared {
                 }
             }
         });
+    }
+
+    /// The server is shutting down: its members leave the other servers' rooms at once.
+    pub(super) fn leave_cluster(&self) {
+        let Some(outbox) = self.outbox() else { return };
+        let room = self.lock();
+        let nicks: Vec<String> = room.members.values().map(|m| m.nick.clone()).collect();
+        if !nicks.is_empty() {
+            outbox.publish(Body::Left { nicks, reason: Some("server shut down".into()) });
+        }
     }
 
     fn announce_presence(&self) {
@@ -481,12 +498,17 @@ impl Shared {
                     room.claim(&node, &members, &me, &tag)
                 }
                 Body::Left { nicks, reason } => {
-                    if let Some(p) = room.peers.get_mut(&node) {
-                        for n in &nicks {
-                            p.members.remove(&n.to_ascii_lowercase());
+                    // Only those it had (a server shutting down says all of them at once, and
+                    // may say some again as their connections close).
+                    let gone: Vec<String> = match room.peers.get_mut(&node) {
+                        Some(p) => {
+                            nicks.into_iter().filter(|n| p.members.remove(&n.to_ascii_lowercase()).is_some()).collect()
                         }
+                        None => Vec::new(),
+                    };
+                    if !gone.is_empty() {
+                        notices.push(Notice::Left { nicks: gone, reason });
                     }
-                    notices.push(Notice::Left { nicks, reason });
                     Vec::new()
                 }
                 Body::Renamed { old, new } => {

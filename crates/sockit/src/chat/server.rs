@@ -819,6 +819,7 @@ pub async fn serve(
     }
     let clients = shared.users() as usize;
     shared.event(Event::ShuttingDown { clients });
+    shared.leave_cluster();
     shared.broadcast_now(Notice::Goodbye);
     // The goodbye goes out before the connections close: wait (a second at most) until every
     // queue is empty, then stop every task and wait for them to end.
