@@ -136,8 +136,18 @@ fn scan(buf: &[u8], now: u64, delivered: &mut u64, latencies: &mut Vec<u32>) -> 
     i.min(buf.len())
 }
 
-fn connect(port: u16, ws: bool) -> std::io::Result<TcpStream> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+/// Connect, reading what the others are sent meanwhile (`wait`, called while a connection is
+/// not yet accepted): a server that blocks on its writes (ncat) stops accepting otherwise.
+fn connect(port: u16, ws: bool, wait: &mut dyn FnMut()) -> std::io::Result<TcpStream> {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut s = loop {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
+            Ok(s) => break s,
+            Err(e) if e.kind() == ErrorKind::TimedOut && Instant::now() < deadline => wait(),
+            Err(e) => return Err(e),
+        }
+    };
     s.set_nodelay(true)?;
     if ws {
         s.write_all(
@@ -226,6 +236,37 @@ fn receive(r: Receivers, start: Instant, total: &AtomicU64, last: &AtomicU64, st
     heard
 }
 
+/// The receivers connected so far, read and their bytes dropped while the others connect.
+struct Connecting {
+    ep: rustix::fd::OwnedFd,
+    all: Vec<TcpStream>,
+    events: Vec<epoll::Event>,
+    sink: Vec<u8>,
+}
+
+impl Connecting {
+    fn new() -> Connecting {
+        let ep = epoll::create(epoll::CreateFlags::CLOEXEC).expect("epoll");
+        Connecting { ep, all: Vec::new(), events: Vec::with_capacity(1024), sink: vec![0; 64 * 1024] }
+    }
+
+    fn add(&mut self, s: &TcpStream) {
+        let i = self.all.len() as u64;
+        epoll::add(&self.ep, s.as_fd(), epoll::EventData::new_u64(i), epoll::EventFlags::IN).expect("epoll add");
+        self.all.push(s.try_clone().expect("clone"));
+    }
+
+    fn drain(&mut self) {
+        self.events.clear();
+        let now = rustix::event::Timespec { tv_sec: 0, tv_nsec: 0 };
+        let _ = epoll::wait(&self.ep, rustix::buffer::spare_capacity(&mut self.events), Some(&now));
+        for ev in &self.events {
+            let mut s = &self.all[ev.data.u64() as usize];
+            while matches!(s.read(&mut self.sink), Ok(n) if n > 0) {}
+        }
+    }
+}
+
 fn line(sender: usize, seq: usize, start: Instant) -> [u8; LINE] {
     let mut l = [b'x'; LINE];
     let t = start.elapsed().as_micros() as u64;
@@ -292,33 +333,18 @@ fn main() {
         rustix::process::Rlimit { current: l.maximum, maximum: l.maximum },
     );
     let start = Instant::now();
-    // While connecting, what the server sends (welcomes, join notices) is read and dropped: a
-    // server whose writes block (ncat) stops accepting otherwise.
-    let connecting = epoll::create(epoll::CreateFlags::CLOEXEC).expect("epoll");
-    let mut all: Vec<TcpStream> = Vec::new();
-    let mut events: Vec<epoll::Event> = Vec::with_capacity(1024);
-    let mut sink = vec![0u8; 64 * 1024];
-    let mut drain = |all: &[TcpStream], events: &mut Vec<epoll::Event>| {
-        events.clear();
-        let now = rustix::event::Timespec { tv_sec: 0, tv_nsec: 0 };
-        let _ = epoll::wait(&connecting, rustix::buffer::spare_capacity(events), Some(&now));
-        for ev in events.iter() {
-            let mut s = &all[ev.data.u64() as usize];
-            while matches!(s.read(&mut sink), Ok(n) if n > 0) {}
-        }
-    };
+    // While connecting, what the server sends (welcomes, join notices) is read and dropped.
+    let mut conn = Connecting::new();
     let mut groups: Vec<Receivers> =
         (0..a.threads).map(|_| Receivers { socks: Vec::new(), same: Vec::new(), counted: Vec::new() }).collect();
     for i in 0..a.receivers {
         let port = a.ports[i % a.ports.len()];
-        let s = connect(port, a.ws).unwrap_or_else(|e| {
+        let s = connect(port, a.ws, &mut || conn.drain()).unwrap_or_else(|e| {
             println!("error=connect-receiver-{i} {e}");
             std::process::exit(1)
         });
-        epoll::add(&connecting, s.as_fd(), epoll::EventData::new_u64(all.len() as u64), epoll::EventFlags::IN)
-            .expect("epoll add");
-        all.push(s.try_clone().expect("clone"));
-        drain(&all, &mut events);
+        conn.add(&s);
+        conn.drain();
         let g = &mut groups[i % a.threads];
         g.socks.push(s);
         g.same.push(port == a.ports[0]);
@@ -326,15 +352,13 @@ fn main() {
     }
     let senders: Vec<TcpStream> = (0..a.senders)
         .map(|_| {
-            let s = connect(a.ports[0], false).unwrap_or_else(|e| {
+            connect(a.ports[0], false, &mut || conn.drain()).unwrap_or_else(|e| {
                 println!("error=connect-sender {e}");
                 std::process::exit(1)
-            });
-            drain(&all, &mut events);
-            s
+            })
         })
         .collect();
-    drop(all);
+    drop(conn);
     for s in &senders {
         groups[0].socks.push(s.try_clone().expect("clone"));
         groups[0].same.push(true);
