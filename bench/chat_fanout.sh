@@ -16,7 +16,7 @@ build_sockit
 command -v ncat >/dev/null || { echo "ncat is not installed"; exit 1; }
 cargo build --release --quiet -p chat-load
 LOAD="$PWD/target/release/chat-load"
-ROUNDS=${ROUNDS:-5}
+ROUNDS=${ROUNDS:-5}  # THREADS: chat-load's reading threads (2)
 srv=
 trap '[ -n "$srv" ] && kill $srv 2>/dev/null' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -34,7 +34,9 @@ stop() { kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null || true; srv=; }
 load() {  # load sockit|ncat ARGS...: one run on a fresh server, chat-load's line
   local who=$1; shift
   serve "$who"
-  timeout 120 "$LOAD" --port "$port" "$@" || echo "error=timeout"
+  local out
+  out=$(timeout 120 "$LOAD" --port "$port" --threads "${THREADS:-2}" "$@") || true
+  echo "${out:-error=no answer within 120 s}"
   stop
 }
 field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }

@@ -250,10 +250,10 @@ impl Connecting {
         Connecting { ep, all: Vec::new(), events: Vec::with_capacity(1024), sink: vec![0; 64 * 1024] }
     }
 
-    fn add(&mut self, s: &TcpStream) {
+    fn add(&mut self, s: TcpStream) {
         let i = self.all.len() as u64;
         epoll::add(&self.ep, s.as_fd(), epoll::EventData::new_u64(i), epoll::EventFlags::IN).expect("epoll add");
-        self.all.push(s.try_clone().expect("clone"));
+        self.all.push(s);
     }
 
     fn drain(&mut self) {
@@ -335,20 +335,14 @@ fn main() {
     let start = Instant::now();
     // While connecting, what the server sends (welcomes, join notices) is read and dropped.
     let mut conn = Connecting::new();
-    let mut groups: Vec<Receivers> =
-        (0..a.threads).map(|_| Receivers { socks: Vec::new(), same: Vec::new(), counted: Vec::new() }).collect();
     for i in 0..a.receivers {
         let port = a.ports[i % a.ports.len()];
         let s = connect(port, a.ws, &mut || conn.drain()).unwrap_or_else(|e| {
             println!("error=connect-receiver-{i} {e}");
             std::process::exit(1)
         });
-        conn.add(&s);
+        conn.add(s);
         conn.drain();
-        let g = &mut groups[i % a.threads];
-        g.socks.push(s);
-        g.same.push(port == a.ports[0]);
-        g.counted.push(true);
     }
     let senders: Vec<TcpStream> = (0..a.senders)
         .map(|_| {
@@ -358,6 +352,14 @@ fn main() {
             })
         })
         .collect();
+    let mut groups: Vec<Receivers> =
+        (0..a.threads).map(|_| Receivers { socks: Vec::new(), same: Vec::new(), counted: Vec::new() }).collect();
+    for (i, s) in std::mem::take(&mut conn.all).into_iter().enumerate() {
+        let g = &mut groups[i % a.threads];
+        g.same.push(a.ports[i % a.ports.len()] == a.ports[0]);
+        g.socks.push(s);
+        g.counted.push(true);
+    }
     drop(conn);
     for s in &senders {
         groups[0].socks.push(s.try_clone().expect("clone"));
