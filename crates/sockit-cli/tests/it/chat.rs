@@ -416,7 +416,7 @@ fn signals_say_goodbye_and_exit_0_or_130() {
     }
 }
 
-fn rustix_kill(pid: u32, sig: &str) {
+pub(crate) fn rustix_kill(pid: u32, sig: &str) {
     assert!(Command::new("kill").args([&format!("-{sig}"), &pid.to_string()]).status().expect("kill").success());
 }
 

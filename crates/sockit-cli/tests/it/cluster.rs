@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use crate::chat::{Client, Server, lines_of, next_until, piped};
+use crate::chat::{Client, Server, lines_of, next_until, piped, rustix_kill};
 use crate::util::{DEADLINE, Proc, have, run, sockit, sockit_cmd};
 
 /// A nats-server of the test's own on 127.0.0.1.
@@ -64,7 +64,7 @@ impl Broker {
     }
 
     fn kill(&mut self) {
-        let _ = Command::new("kill").args(["-KILL", &self.proc.0.id().to_string()]).status();
+        rustix_kill(self.proc.0.id(), "KILL");
         let _ = self.proc.0.wait();
     }
 
@@ -343,7 +343,7 @@ fn a_killed_server_leaves_who_everywhere() {
     let _carol = Client::join(&c, "carol");
     let want = "* online (3): alice (a), bob (b), carol (c)";
     assert_eq!(who_until(&mut alice, want), want);
-    let _ = Command::new("kill").args(["-KILL", &c.proc.0.id().to_string()]).status();
+    rustix_kill(c.proc.0.id(), "KILL");
     let _ = c.proc.0.wait();
     let killed = Instant::now();
     for m in [&mut alice, &mut bob] {
@@ -625,9 +625,8 @@ fn a_stalled_broker_never_stalls_the_room() {
     for c in [&mut bob, &mut ann, &mut alice] {
         assert_eq!(who_until(c, want), want);
     }
-    let pid = broker.proc.0.id().to_string();
-    let signal = |sig: &str| assert!(Command::new("kill").args([sig, &pid]).status().expect("kill").success());
-    signal("-STOP");
+    let signal = |sig: &str| rustix_kill(broker.proc.0.id(), sig);
+    signal("STOP");
     const N: usize = 40_000;
     let mut w = alice.w.try_clone().expect("clone");
     let flood = std::thread::spawn(move || {
@@ -648,7 +647,7 @@ fn a_stalled_broker_never_stalls_the_room() {
     let dropped = next_until(&console_a, |l| l.contains("\"type\":\"cluster-dropped\""));
     let v: serde_json::Value = serde_json::from_str(&dropped).expect("json");
     assert!(v["messages"].as_u64().expect("count") > 0, "{dropped}");
-    signal("-CONT");
+    signal("CONT");
     // "end" may itself find the outbox still full: said again when nothing comes for 10 s,
     // and each one lost is told as lost too.
     alice.send("end");
@@ -697,7 +696,7 @@ fn a_server_that_stops_takes_its_members_along() {
     let _bob = Client::join(&b, "bob");
     let want = "* online (2): alice (a), bob (b)";
     assert_eq!(who_until(&mut alice, want), want);
-    let _ = Command::new("kill").args(["-TERM", &b.proc.0.id().to_string()]).status();
+    rustix_kill(b.proc.0.id(), "TERM");
     let t0 = Instant::now();
     assert_eq!(alice.until(|l| l.starts_with("* bob left")), "* bob left (server shut down)");
     assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());

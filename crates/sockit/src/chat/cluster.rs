@@ -389,10 +389,10 @@ impl Shared {
                             }
                             shared.announce_presence();
                             shared.event(Event::LinkUp);
-                            shared.tell_all(Notice::LinkBack).await;
+                            shared.tell_all(line(Notice::LinkBack)).await;
                         } else {
                             shared.event(Event::LinkDown);
-                            shared.tell_all(Notice::LinkDown).await;
+                            shared.tell_all(line(Notice::LinkDown)).await;
                         }
                     }
                 }
@@ -429,13 +429,12 @@ impl Shared {
         };
         for (node, nicks) in gone {
             self.event(Event::ServerGone { server: node.clone(), members: nicks.len() });
-            self.tell_all(Notice::ServerGone { node, secs: limit.as_secs(), nicks }).await;
+            self.tell_all(line(Notice::ServerGone { node, secs: limit.as_secs(), nicks })).await;
         }
     }
 
-    /// Queue `notice` for every local member.
-    async fn tell_all(&self, notice: Notice) {
-        let text = line(notice);
+    /// Queue a line (a notice, or a line said elsewhere) for every local member.
+    async fn tell_all(&self, text: Arc<str>) {
         let queued: Queued = {
             let room = self.lock();
             vec![(Arc::clone(&text), queue_all(&room, &text, None))]
@@ -448,7 +447,7 @@ impl Shared {
         let me = self.node_name().to_string();
         let tag = self.guest_tag.clone();
         let mut notices: Vec<Notice> = Vec::new();
-        let mut lines: Vec<Arc<str>> = Vec::new();
+        let mut said: Option<Arc<str>> = None;
         let mut private: Option<(super::server::Recipient, String, String, String)> = None;
         let hello;
         let lost = {
@@ -485,12 +484,12 @@ impl Shared {
             match m.body {
                 Body::Said { nick, text } => {
                     self.event(Event::Said { nick: nick.clone(), text: text.clone(), server: Some(node) });
-                    lines.push(line(chat::said(&nick, &text)));
+                    said = Some(line(chat::said(&nick, &text)));
                     Vec::new()
                 }
                 Body::Action { nick, text } => {
                     self.event(Event::Action { nick: nick.clone(), text: text.clone(), server: Some(node) });
-                    lines.push(line(chat::action(&nick, &text)));
+                    said = Some(line(chat::action(&nick, &text)));
                     Vec::new()
                 }
                 Body::Joined { members } => {
@@ -558,15 +557,11 @@ impl Shared {
         }
         // (A loss is told before the line after it.)
         for n in notices {
-            self.tell_all(n).await;
+            self.tell_all(line(n)).await;
         }
-        for text in lines {
+        if let Some(text) = said {
             self.remember(&text);
-            let queued = {
-                let room = self.lock();
-                vec![(Arc::clone(&text), queue_all(&room, &text, None))]
-            };
-            self.wait_for(queued, None).await;
+            self.tell_all(text).await;
         }
         if let Some((r, from, to, text)) = private {
             self.event(Event::Private { from: from.clone(), to });
@@ -591,6 +586,6 @@ impl Shared {
         if let Some(o) = self.outbox() {
             o.publish(Body::Renamed { old: l.old.clone(), new: Claim { nick: l.new.clone(), since } });
         }
-        self.tell_all(Notice::Renamed { old: l.old, new: l.new }).await;
+        self.tell_all(line(Notice::Renamed { old: l.old, new: l.new })).await;
     }
 }
