@@ -26,6 +26,9 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// The arguments of a subcommand are built only when it is the one named: one call builds
+// one branch of the tree, not every command's flags.
+#[command(defer = true)]
 pub enum Command {
     /// This computer's network parameters: hostname, interfaces, netmasks, routers, DNS.
     Info(InfoArgs),
@@ -270,6 +273,7 @@ fn secs_arg(s: &str) -> Result<f64, String> {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum UdpCommand {
     /// Receive datagrams and print each with its sender (`SENDER:PORT  text`).
     Listen(UdpListenArgs),
@@ -381,6 +385,7 @@ pub struct RelayArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum TcpCommand {
     /// Connect to HOST PORT and relay stdin/stdout.
     #[command(after_help = TCP_HELP)]
@@ -506,6 +511,7 @@ pub struct TcpListenArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ChatCommand {
     /// Run a chat server (and answer discovery probes).
     #[command(after_help = CHAT_HELP)]

@@ -21,6 +21,30 @@ pub enum Proto {
 
 use Proto::{Dccp as D, Sctp as S, Tcp as T, Udp as U};
 
+/// One row of the built-in registry: a service name (kept in `IANA_NAMES`), a port or port
+/// range, and a transport protocol. Rows hold offsets rather than `&str`s, so the table has no
+/// pointers for the loader to relocate at every start.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Row {
+    at: u32,
+    len: u8,
+    lo: u16,
+    hi: u16,
+    proto: Proto,
+}
+
+const fn r(at: u32, len: u8, lo: u16, hi: u16, proto: Proto) -> Row {
+    Row { at, len, lo, hi, proto }
+}
+
+impl Row {
+    fn name(&self) -> &'static str {
+        let at = self.at as usize;
+        // The generator checks every name is ASCII, so any offsets fall on char boundaries.
+        IANA_NAMES.get(at..at + usize::from(self.len)).unwrap_or_default()
+    }
+}
+
 include!("../data/services.rs");
 
 impl Proto {
@@ -168,9 +192,9 @@ impl Registry {
     pub fn by_port(&self, port: u16, proto: Option<Proto>) -> Vec<ServiceName> {
         let want = |p: Proto| proto.is_none_or(|w| w == p);
         let mut out: Vec<ServiceName> = Vec::new();
-        for &(name, _, _, p) in iana_on_port(port) {
-            if want(p) {
-                add_service(&mut out, name, p, &[], "iana");
+        for row in iana_on_port(port) {
+            if want(row.proto) {
+                add_service(&mut out, row.name(), row.proto, &[], "iana");
             }
         }
         for e in self.local.iter().filter(|e| e.port == port && want(e.proto)) {
@@ -207,14 +231,14 @@ impl Registry {
             .map(|e| e.port)
             .collect();
         let lower = name.to_ascii_lowercase();
-        let start = IANA_BY_NAME.partition_point(|&i| IANA[usize::from(i)].0.to_ascii_lowercase() < lower);
+        let start = IANA_BY_NAME.partition_point(|&i| IANA[usize::from(i)].name().to_ascii_lowercase() < lower);
         for &i in &IANA_BY_NAME[start..] {
-            let (n, lo, hi, p) = IANA[usize::from(i)];
-            if !n.eq_ignore_ascii_case(name) {
+            let row = IANA[usize::from(i)];
+            if !row.name().eq_ignore_ascii_case(name) {
                 break;
             }
-            if want(p) {
-                ports.extend(lo..=hi);
+            if want(row.proto) {
+                ports.extend(row.lo..=row.hi);
             }
         }
         ports.sort_unstable();
@@ -256,10 +280,10 @@ fn add_service(out: &mut Vec<ServiceName>, name: &str, p: Proto, aliases: &[Stri
 }
 
 /// The IANA rows that cover `port`, in registry order.
-fn iana_on_port(port: u16) -> impl Iterator<Item = &'static (&'static str, u16, u16, Proto)> {
-    let start = IANA.partition_point(|r| r.1 < port);
-    let end = IANA.partition_point(|r| r.1 <= port);
-    let ranges = IANA_RANGES.iter().map(|&i| &IANA[usize::from(i)]).filter(move |r| r.1 < port && port <= r.2);
+fn iana_on_port(port: u16) -> impl Iterator<Item = &'static Row> {
+    let start = IANA.partition_point(|r| r.lo < port);
+    let end = IANA.partition_point(|r| r.lo <= port);
+    let ranges = IANA_RANGES.iter().map(|&i| &IANA[usize::from(i)]).filter(move |r| r.lo < port && port <= r.hi);
     IANA[start..end].iter().chain(ranges)
 }
 
@@ -342,6 +366,16 @@ impl PortQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_row_names_a_service_within_the_names() {
+        assert!(IANA.iter().all(|r| !r.name().is_empty()
+            && !r.name().starts_with(' ')
+            && !r.name().bytes().any(|b| b.is_ascii_control())));
+        let end = IANA.iter().map(|r| r.at as usize + usize::from(r.len)).max();
+        assert_eq!(end, Some(IANA_NAMES.len()));
+        assert_eq!(IANA.len(), 11700);
+    }
 
     fn names(r: &Registry, port: u16, p: Option<Proto>) -> Vec<String> {
         r.by_port(port, p).into_iter().map(|s| s.name).collect()
