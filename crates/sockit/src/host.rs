@@ -1,7 +1,7 @@
 //! This computer's network parameters (slide 1): hostname, interfaces with their addresses,
 //! netmasks, networks and broadcast addresses, default routers, DNS servers.
 //!
-//! The OS is read through netdev (interfaces, routes), uname (hostname) and resolv.conf; the
+//! The OS is read through netlink (interfaces, routes; `ifaces`), uname (hostname) and resolv.conf; the
 //! arithmetic and classification come from `sockit_core::addr`.
 
 use std::net::IpAddr;
@@ -123,138 +123,67 @@ impl Default for InfoOptions {
 
 /// Gather this host's network parameters.
 pub fn host_info(opts: &InfoOptions) -> Result<HostInfo, HostError> {
-    let mut raw = netdev::get_interfaces();
-    raw.sort_by_key(|i| i.index);
-    let mut routers = Vec::new();
-    for i in &raw {
-        if let Some(gw) = &i.gateway {
-            let v4 = gw.ipv4.iter().map(|&a| IpAddr::V4(a));
-            let v6 = gw.ipv6.iter().map(|&a| IpAddr::V6(a));
-            routers.extend(v4.chain(v6).map(|address| Router { address, interface: i.name.clone() }));
+    let snap = crate::ifaces::snapshot();
+    let mut routers: Vec<Router> = Vec::new();
+    for g in &snap.gateways {
+        let interface = snap.by_index(g.index).map_or_else(|| g.index.to_string(), |l| l.name.clone());
+        let r = Router { address: g.address, interface };
+        if !routers.contains(&r) {
+            routers.push(r);
         }
     }
     routers.sort_by_key(|r| r.address.is_ipv6());
     Ok(HostInfo {
         hostname: hostname(),
-        interfaces: {
-            let peers = peers();
-            raw.iter().map(|i| interface(i, &peers)).collect()
-        },
+        interfaces: snap.links.iter().map(interface).collect(),
         routers,
         dns: dns(&opts.resolv_conf)?,
     })
 }
 
-/// Point-to-point peers by (interface index, local address).
-type Peers = std::collections::HashMap<(u32, IpAddr), IpAddr>;
-
-fn interface(i: &netdev::Interface, peers: &Peers) -> Interface {
-    let peer = |a: IpAddr| peers.get(&(i.index, a)).copied();
-    let ipv4 = i
-        .ipv4
-        .iter()
-        .map(|net| {
-            let cidr = Cidr { addr: IpAddr::V4(net.addr()), prefix: net.prefix_len(), prefix_given: true };
-            let s = addr::subnet(&cidr);
-            Ipv4Entry {
-                address: cidr.addr,
-                prefix: cidr.prefix,
-                netmask: s.netmask,
-                network: s.network,
-                broadcast: s.broadcast,
-                kind: addr::classify(cidr.addr).kind,
-                class: addr::classful(net.addr()),
-                peer: peer(cidr.addr),
+fn interface(l: &crate::ifaces::Link) -> Interface {
+    let mut ipv4 = Vec::new();
+    let mut ipv6 = Vec::new();
+    for a in &l.addrs {
+        let cidr = Cidr { addr: a.addr, prefix: a.prefix, prefix_given: true };
+        match a.addr {
+            IpAddr::V4(v4) => {
+                let s = addr::subnet(&cidr);
+                ipv4.push(Ipv4Entry {
+                    address: cidr.addr,
+                    prefix: cidr.prefix,
+                    netmask: s.netmask,
+                    network: s.network,
+                    broadcast: s.broadcast,
+                    kind: addr::classify(cidr.addr).kind,
+                    class: addr::classful(v4),
+                    peer: a.peer,
+                });
             }
-        })
-        .collect();
-    let ipv6 = i
-        .ipv6
-        .iter()
-        .map(|net| {
-            let cidr = Cidr { addr: IpAddr::V6(net.addr()), prefix: net.prefix_len(), prefix_given: true };
-            Ipv6Entry {
+            IpAddr::V6(_) => ipv6.push(Ipv6Entry {
                 address: cidr.addr,
                 prefix: cidr.prefix,
                 network: cidr.network(),
                 kind: addr::classify(cidr.addr).kind,
-                peer: peer(cidr.addr),
-            }
-        })
-        .collect();
+                peer: a.peer,
+            }),
+        }
+    }
+    let mac = l.mac.filter(|m| *m != [0; 6]).map(|m| {
+        let [a, b, c, d, e, f] = m;
+        format!("{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{f:02x}")
+    });
     Interface {
-        name: i.name.clone(),
-        index: i.index,
-        up: i.is_up(),
-        state: i.oper_state.as_str().to_string(),
-        loopback: i.is_loopback(),
-        mac: i.mac_addr.filter(|m| m.octets() != [0; 6]).map(|m| m.to_string()),
-        mtu: i.mtu,
+        name: l.name.clone(),
+        index: l.index,
+        up: l.up,
+        state: l.state.to_string(),
+        loopback: l.loopback,
+        mac,
+        mtu: l.mtu,
         ipv4,
         ipv6,
     }
-}
-
-/// The peers of point-to-point addresses: in the kernel's address dump, an address whose
-/// IFA_ADDRESS differs from its IFA_LOCAL has a peer (IFA_ADDRESS). Nothing if netlink fails.
-#[cfg(target_os = "linux")]
-fn peers() -> Peers {
-    use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload};
-    use netlink_packet_route::RouteNetlinkMessage;
-    use netlink_packet_route::address::{AddressAttribute, AddressMessage};
-    let mut peers = Peers::new();
-    let Ok(mut sock) = netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_ROUTE) else { return peers };
-    if sock.bind_auto().is_err()
-        || socket2::SockRef::from(&sock).set_read_timeout(Some(std::time::Duration::from_secs(2))).is_err()
-    {
-        return peers;
-    }
-    let mut msg = NetlinkMessage::from(RouteNetlinkMessage::GetAddress(AddressMessage::default()));
-    msg.header.flags = NLM_F_REQUEST | NLM_F_DUMP;
-    msg.header.sequence_number = 1;
-    msg.finalize();
-    let mut buf = vec![0; msg.buffer_len()];
-    msg.serialize(&mut buf);
-    if sock.send_to(&buf, &netlink_sys::SocketAddr::new(0, 0), 0).is_err() {
-        return peers;
-    }
-    // Datagrams of messages until the dump's end (or an error, or the timeout).
-    while let Ok((data, _)) = sock.recv_from_full() {
-        let mut at = 0;
-        while at < data.len() {
-            let Ok(m) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&data[at..]) else { return peers };
-            let len = m.header.length as usize;
-            match m.payload {
-                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewAddress(a)) => {
-                    let (mut address, mut local) = (None, None);
-                    for attr in &a.attributes {
-                        match attr {
-                            AddressAttribute::Address(ip) => address = Some(*ip),
-                            AddressAttribute::Local(ip) => local = Some(*ip),
-                            _ => {}
-                        }
-                    }
-                    if let (Some(address), Some(local)) = (address, local)
-                        && address != local
-                    {
-                        peers.insert((a.header.index, local), address);
-                    }
-                }
-                NetlinkPayload::Done(_) | NetlinkPayload::Error(_) => return peers,
-                _ => {}
-            }
-            if len == 0 {
-                return peers;
-            }
-            at += len.next_multiple_of(4);
-        }
-    }
-    peers
-}
-
-#[cfg(not(target_os = "linux"))]
-fn peers() -> Peers {
-    Peers::new()
 }
 
 /// gethostname(), as the lecture's `socket.gethostname()`.
@@ -333,14 +262,9 @@ pub fn resolv_conf_servers(path: &Path) -> Result<Vec<std::net::SocketAddr>, Hos
 /// This host's own addresses, as `hostname -I` lists them: every address of every interface
 /// except loopback and IPv6 link-local.
 pub fn own_addresses() -> Vec<IpAddr> {
-    let mut raw = netdev::get_interfaces();
-    raw.sort_by_key(|i| i.index);
-    raw.iter()
-        .flat_map(|i| {
-            let v4 = i.ipv4.iter().map(|n| IpAddr::V4(n.addr()));
-            let v6 = i.ipv6.iter().map(|n| IpAddr::V6(n.addr()));
-            v4.chain(v6).collect::<Vec<_>>()
-        })
+    crate::ifaces::links()
+        .iter()
+        .flat_map(|l| l.addrs.iter().map(|a| a.addr))
         .filter(|ip| !ip.is_loopback() && !matches!(ip, IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80))
         .collect()
 }

@@ -10,6 +10,7 @@ pub mod chat;
 pub mod demo;
 pub mod forward;
 pub mod host;
+pub mod ifaces;
 pub mod net;
 pub mod proxy;
 pub mod relay;

@@ -161,10 +161,10 @@ pub fn zone_index(zone: &str) -> Result<u32, NetError> {
     if let Ok(index) = zone.parse::<u32>() {
         return Ok(index);
     }
-    netdev::get_interfaces()
+    crate::ifaces::links()
         .into_iter()
-        .find(|i| i.name == zone)
-        .map(|i| i.index)
+        .find(|l| l.name == zone)
+        .map(|l| l.index)
         .ok_or_else(|| NetError::NoZone { zone: zone.to_string() })
 }
 

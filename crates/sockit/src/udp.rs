@@ -223,7 +223,10 @@ fn multicast(sock: &UdpSocket, target: SocketAddr, m: &Multicast) -> Result<(), 
 
 /// The first IPv4 address of the interface with this index.
 fn interface_ipv4(index: u32) -> Option<std::net::Ipv4Addr> {
-    netdev::get_interfaces().into_iter().find(|i| i.index == index)?.ipv4.first().map(|n| n.addr())
+    crate::ifaces::links().into_iter().find(|l| l.index == index)?.addrs.iter().find_map(|a| match a.addr {
+        std::net::IpAddr::V4(v4) => Some(v4),
+        std::net::IpAddr::V6(_) => None,
+    })
 }
 
 /// What `udp listen` received.

@@ -218,3 +218,33 @@ fn exact_values_in_a_namespace() {
     assert!(text.contains("  IPv6 address  2001:db8:19::1/128 (documentation), peer 2001:db8:19::2\n"), "{text}");
     assert!(text.contains("DNS servers   198.18.0.53 (from /etc/resolv.conf)\nSearch        lan.example\n"), "{text}");
 }
+
+/// A default route with two next hops lists both routers (as `ip route show default` does);
+/// a default route of another table is not the host's default (nor is it in `ip route`'s
+/// list); an interface that is down says so, with the kernel's operational state.
+#[test]
+fn multipath_routers_other_tables_and_states_in_a_namespace() {
+    let Some(ns) = Netns::new("info-mp") else { return };
+    ns.exec_ok(
+        "ip link add m0 type veth peer name m1 && ip link set m0 up && ip link set m1 up && \
+         ip addr add 198.18.0.10/25 dev m0 && ip addr add 198.18.0.130/25 dev m1 && \
+         ip route add default nexthop via 198.18.0.1 dev m0 nexthop via 198.18.0.129 dev m1 && \
+         ip route add default via 198.18.0.2 dev m0 table 100 && \
+         ip link add dn0 type veth peer name dn1 && ip link set dn0 mtu 1280",
+    );
+    let v = run(ns.cmd(crate::util::sockit_bin(), &["info", "--json"]), b"", DEADLINE).json();
+    assert_eq!(
+        sockit_routers(&v),
+        BTreeSet::from([("198.18.0.1".to_string(), "m0".to_string()), ("198.18.0.129".to_string(), "m1".to_string())])
+    );
+    let ip = run(ns.cmd("ip", &["route", "show", "default"]), b"", DEADLINE).ok();
+    assert!(ip.contains("via 198.18.0.1 dev m0") && ip.contains("via 198.18.0.129 dev m1"), "{ip}");
+    let dn0 = v["interfaces"].as_array().expect("i").iter().find(|i| i["name"] == "dn0").expect("dn0").clone();
+    assert_eq!(
+        (&dn0["up"], &dn0["state"], &dn0["mtu"]),
+        (&Value::Bool(false), &Value::from("down"), &Value::from(1280))
+    );
+    assert_eq!(dn0["loopback"], false);
+    let lo = v["interfaces"].as_array().expect("i").iter().find(|i| i["name"] == "lo").expect("lo").clone();
+    assert_eq!((&lo["loopback"], lo.get("mac")), (&Value::Bool(true), None));
+}
