@@ -144,18 +144,22 @@ pub struct ServiceName {
     pub source: &'static str,
 }
 
-/// One row of /etc/services.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One row of /etc/services, as places (start, end) in the file's text: its name, and the
+/// rest of the row after the port (the aliases, separated by blanks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct LocalEntry {
-    name: String,
+    name: (u32, u32),
     port: u16,
     proto: Proto,
-    aliases: Vec<String>,
+    aliases: (u32, u32),
 }
 
 /// The service registry: the built-in IANA table, optionally overlaid with /etc/services.
+/// The file's text is kept whole and its rows point into it: reading it costs two
+/// allocations, not one a word.
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
+    text: String,
     local: Vec<LocalEntry>,
 }
 
@@ -168,22 +172,49 @@ impl Registry {
     /// The built-in registry with the text of an /etc/services file laid over it. Lines that
     /// do not parse are skipped: a broken file is never an error.
     pub fn overlay(etc_services: &str) -> Registry {
-        let local = etc_services
+        let text = etc_services.to_string();
+        let base = text.as_ptr() as usize;
+        // Where a word (a slice of `text`) starts and ends in it.
+        let span = |w: &str| {
+            let at = w.as_ptr() as usize - base;
+            (at as u32, (at + w.len()) as u32)
+        };
+        let local = text
             .lines()
             .filter_map(|line| {
                 let line = line.split('#').next()?;
                 let mut words = line.split_whitespace();
-                let name = words.next()?.to_string();
-                let (port, proto) = words.next()?.split_once('/')?;
+                let name = words.next()?;
+                let port_proto = words.next()?;
+                let (port, proto) = port_proto.split_once('/')?;
+                let end = span(port_proto).1;
                 Some(LocalEntry {
-                    name,
+                    name: span(name),
                     port: port.parse().ok()?,
                     proto: Proto::parse(proto)?,
-                    aliases: words.map(str::to_string).collect(),
+                    aliases: (end, span(line).1),
                 })
             })
             .collect();
-        Registry { local }
+        Registry { text, local }
+    }
+
+    fn word(&self, (start, end): (u32, u32)) -> &str {
+        self.text.get(start as usize..end as usize).unwrap_or_default()
+    }
+
+    fn aliases(&self, e: &LocalEntry) -> impl Iterator<Item = &str> {
+        self.word(e.aliases).split_whitespace()
+    }
+
+    /// A row's name, then its aliases.
+    fn names_of(&self, e: &LocalEntry) -> impl Iterator<Item = &str> {
+        std::iter::once(self.word(e.name)).chain(self.aliases(e))
+    }
+
+    /// Whether a row is `name` or has it for an alias (case aside).
+    fn row_names(&self, e: &LocalEntry, name: &str) -> bool {
+        self.names_of(e).any(|n| n.eq_ignore_ascii_case(name))
     }
 
     /// Every service name on `port`, filtered by protocol: the registry's names first, with
@@ -198,19 +229,21 @@ impl Registry {
             }
         }
         for e in self.local.iter().filter(|e| e.port == port && want(e.proto)) {
-            let all: Vec<&String> = std::iter::once(&e.name).chain(&e.aliases).collect();
-            match out.iter_mut().find(|s| s.source == "iana" && all.iter().any(|n| n.eq_ignore_ascii_case(&s.name))) {
+            match out.iter_mut().find(|s| s.source == "iana" && self.row_names(e, &s.name)) {
                 Some(s) => {
                     if !s.protocols.contains(&e.proto) {
                         s.protocols.push(e.proto);
                     }
-                    for n in all {
+                    for n in self.names_of(e) {
                         if !n.eq_ignore_ascii_case(&s.name) && !s.aliases.iter().any(|a| a.eq_ignore_ascii_case(n)) {
-                            s.aliases.push(n.clone());
+                            s.aliases.push(n.to_string());
                         }
                     }
                 }
-                None => add_service(&mut out, &e.name, e.proto, &e.aliases, "etc-services"),
+                None => {
+                    let aliases: Vec<String> = self.aliases(e).map(str::to_string).collect();
+                    add_service(&mut out, self.word(e.name), e.proto, &aliases, "etc-services")
+                }
             }
         }
         for s in &mut out {
@@ -223,13 +256,8 @@ impl Registry {
     /// registered range), filtered by protocol. Names compare case-insensitively, as IANA's do.
     pub fn by_name(&self, name: &str, proto: Option<Proto>) -> Vec<u16> {
         let want = |p: Proto| proto.is_none_or(|w| w == p);
-        let mut ports: Vec<u16> = self
-            .local
-            .iter()
-            .filter(|e| want(e.proto))
-            .filter(|e| e.name.eq_ignore_ascii_case(name) || e.aliases.iter().any(|a| a.eq_ignore_ascii_case(name)))
-            .map(|e| e.port)
-            .collect();
+        let mut ports: Vec<u16> =
+            self.local.iter().filter(|e| want(e.proto) && self.row_names(e, name)).map(|e| e.port).collect();
         let lower = name.to_ascii_lowercase();
         let start = IANA_BY_NAME.partition_point(|&i| IANA[usize::from(i)].name().to_ascii_lowercase() < lower);
         for &i in &IANA_BY_NAME[start..] {
@@ -249,12 +277,10 @@ impl Registry {
     /// `name` and every name /etc/services gives as its alias or primary name.
     pub fn names_for(&self, name: &str) -> Vec<String> {
         let mut names = vec![name.to_string()];
-        for e in &self.local {
-            if e.name.eq_ignore_ascii_case(name) || e.aliases.iter().any(|a| a.eq_ignore_ascii_case(name)) {
-                for n in std::iter::once(&e.name).chain(&e.aliases) {
-                    if !names.iter().any(|x| x.eq_ignore_ascii_case(n)) {
-                        names.push(n.clone());
-                    }
+        for e in self.local.iter().filter(|e| self.row_names(e, name)) {
+            for n in self.names_of(e) {
+                if !names.iter().any(|x| x.eq_ignore_ascii_case(n)) {
+                    names.push(n.to_string());
                 }
             }
         }
