@@ -10,13 +10,12 @@ mod render;
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use config::Action;
 use exit::Fail;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
-    let cli = match cli::Cli::try_parse_from(&args) {
+    let cli = match cli::Cli::parse_args(&args) {
         Ok(cli) => cli,
         Err(e) => return ExitCode::from(exit::clap_error(&e, &<cli::Cli as clap::CommandFactory>::command(), &args)),
     };
