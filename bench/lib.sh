@@ -22,5 +22,30 @@ median_us() {
   printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
 
+# median: the middle of the numbers on stdin.
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# paired_us ROUNDS ITERS CMD_A... -- CMD_B...: A and B timed in alternating rounds of ITERS
+# runs each (so a slower or faster spell of the machine falls on both); prints the median of
+# A's and of B's rounds, microseconds per run.
+paired_us() {
+  local rounds=$1 iters=$2; shift 2
+  local a=() b=() x in_b=0
+  for x in "$@"; do
+    if ((in_b)); then b+=("$x"); elif [[ $x == -- ]]; then in_b=1; else a+=("$x"); fi
+  done
+  local ta=() tb=() r i t0 t1 t2
+  for ((r = 0; r < rounds; r++)); do
+    t0=$(date +%s%N)
+    for ((i = 0; i < iters; i++)); do "${a[@]}" >/dev/null 2>&1; done
+    t1=$(date +%s%N)
+    for ((i = 0; i < iters; i++)); do "${b[@]}" >/dev/null 2>&1; done
+    t2=$(date +%s%N)
+    ta+=($(((t1 - t0) / iters / 1000)))
+    tb+=($(((t2 - t1) / iters / 1000)))
+  done
+  echo "$(printf '%s\n' "${ta[@]}" | median) $(printf '%s\n' "${tb[@]}" | median)"
+}
+
 # ratio A B: A/B with two decimals.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
