@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod config;
 mod exit;
+mod log;
 mod render;
 
 use std::process::ExitCode;
@@ -23,7 +24,7 @@ fn main() -> ExitCode {
         Ok(cfg) => cfg,
         Err(e) => return ExitCode::from(exit::report(Err(Fail::Usage(e.0)))),
     };
-    init_logging(cfg.verbose);
+    log::init(cfg.verbose);
     let json = cfg.json;
     ExitCode::from(exit::report(match cfg.action {
         Action::Info(o) => commands::info(&o, json),
@@ -45,23 +46,4 @@ fn main() -> ExitCode {
         Action::Completions(shell) => commands::completions(shell),
         Action::Manpage(dir) => commands::manpage(dir.as_deref()),
     }))
-}
-
-fn init_logging(verbose: u8) {
-    let level = match verbose {
-        0 => tracing::Level::WARN,
-        1 => tracing::Level::INFO,
-        2 => tracing::Level::DEBUG,
-        _ => tracing::Level::TRACE,
-    };
-    let stderr = std::io::stderr;
-    let color = std::env::var_os("NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&stderr());
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    use tracing_subscriber::{Layer, filter};
-    // The broker client's own log stays out: its lines can carry a broker URL with its
-    // password, and sockit says what matters about the link itself.
-    let ours = filter::filter_fn(move |m| *m.level() <= level && !m.target().starts_with("async_nats"));
-    let layer = tracing_subscriber::fmt::layer().with_writer(stderr).with_ansi(color).with_target(false);
-    tracing_subscriber::registry().with(layer.with_filter(ours)).init();
 }
