@@ -955,6 +955,10 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Outlet for Plain<W> {
     /// The pieces as they are, in one gathered write where the stream takes one (a socket):
     /// nothing is copied to put them together.
     async fn send(&mut self, pieces: &[Arc<str>]) -> std::io::Result<()> {
+        if let [one] = pieces {
+            self.0.write_all(one.as_bytes()).await?;
+            return self.0.flush().await;
+        }
         let mut slices: Vec<std::io::IoSlice> = pieces.iter().map(|p| std::io::IoSlice::new(p.as_bytes())).collect();
         let mut left = &mut slices[..];
         while !left.is_empty() {
@@ -1265,9 +1269,12 @@ async fn client(
         // What goes out in one write, and the places it holds (given back once written).
         let mut pieces: Vec<Arc<str>> = Vec::new();
         let mut held = Vec::new();
+        // One wait for the kick for the writer's whole life, not a new one a line.
+        let kicked = writer_kick.clone().cancelled_owned();
+        tokio::pin!(kicked);
         loop {
             let (first, place) = tokio::select! {
-                () = writer_kick.cancelled() => break,
+                () = &mut kicked => break,
                 m = rx.recv() => match m { Some(m) => m, None => break },
             };
             // A backlog goes out together: up to 256 KiB in up to 512 pieces.
@@ -1285,7 +1292,7 @@ async fn client(
                 }
             }
             tokio::select! {
-                () = writer_kick.cancelled() => break,
+                () = &mut kicked => break,
                 r = async {
                     blocked.start();
                     writer.send(&pieces).await
