@@ -10,10 +10,10 @@ use std::time::Duration;
 use crate::util::{DEADLINE, Proc, wait_deadline};
 
 fn example(name: &str) -> Command {
-    // Examples are built next to the binary under test, in examples/. `cargo test` with no
-    // target filter builds them; a filtered run builds them here, once.
+    // Examples are built next to the binary cargo built for the tests, in examples/. `cargo
+    // test` with no target filter builds them; a filtered run builds them here, once.
     static BUILT: std::sync::Once = std::sync::Once::new();
-    let bin = PathBuf::from(crate::util::sockit_bin());
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_sockit"));
     let path = bin.parent().expect("target dir").join("examples").join(name);
     BUILT.call_once(|| {
         if !path.exists() {

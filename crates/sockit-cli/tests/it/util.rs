@@ -47,8 +47,11 @@ impl Output {
 }
 
 /// The `sockit` binary under test.
+/// The binary under test: the one cargo built for these tests, or the one SOCKIT_BIN names
+/// (to run the suite against another build of it, such as the static one).
 pub fn sockit_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_sockit")
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| std::env::var("SOCKIT_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_sockit").to_string()))
 }
 
 /// A command for the binary under test.
