@@ -6,8 +6,10 @@
 #  1. paste: 1 sender writes 2,000 lines of 64 bytes in 256 KiB writes to 500 receivers;
 #     deliveries a second. Target: sockit at least 2x ncat. ROUNDS rounds (default 5), medians.
 #  2. flat out: the same, a write a line.
-#  3. paced: 1,000 receivers, 100 lines at 20 a second: p50/p99 send-to-receipt.
-#  4. paced: 10,000 receivers, 100 lines at 20 a second.
+#  3. paced: 1,000 receivers, 100 lines at 20 a second: p50/p99 send-to-receipt; LAT_ROUNDS
+#     rounds (default 3), medians. Then the floor: one server thread on one core, chat-load on
+#     the other: its p99 is what one core takes to send a line to every receiver.
+#  4. paced: 10,000 receivers, 100 lines at 20 a second (LAT_ROUNDS rounds, medians).
 #  5. 100 senders x 100 lines at once into 1,000 receivers: every line delivered?
 #  (ncat is run on every load; where it cannot hold the connections, its line says so.)
 #  6. WebSocket members against line clients, 500 each, flat out, both through sockit.
@@ -60,17 +62,27 @@ echo "  sockit: $s"
 echo "  ncat:   $n"
 echo "  ratio sockit/ncat = $(ratio "$(field rate "$s")" "$(field rate "$n")")"
 
-s=$(load sockit --receivers 1000 --lines 100 --rate 20)
-n=$(load ncat --receivers 1000 --lines 100 --rate 20)
-echo "paced, 1,000 receivers, 100 lines at 20/s (target p99 under 5 ms):"
-echo "  sockit: $s"
-echo "  ncat:   $n"
-
-s=$(load sockit --receivers 10000 --lines 100 --rate 20)
-n=$(load ncat --receivers 10000 --lines 100 --rate 20)
-echo "paced, 10,000 receivers, 100 lines at 20/s (target p99 under 50 ms):"
-echo "  sockit: $s"
-echo "  ncat:   $n"
+paced() {  # paced RECEIVERS TARGET: LAT_ROUNDS rounds of 100 lines at 20/s, both servers
+  local s_p99=() n_p99=() s_p50=() n_p50=() s n
+  for _ in $(seq "${LAT_ROUNDS:-3}"); do
+    s=$(load sockit --receivers "$1" --lines 100 --rate 20); s_p99+=("$(field p99 "$s")"); s_p50+=("$(field p50 "$s")")
+    n=$(load ncat --receivers "$1" --lines 100 --rate 20); n_p99+=("$(field p99 "$n")"); n_p50+=("$(field p50 "$n")")
+  done
+  echo "paced, $1 receivers, 100 lines at 20/s, p99 and p50 in ms, median of ${LAT_ROUNDS:-3} (target p99 under $2 ms):"
+  echo "  sockit: p99 $(median "${s_p99[@]}") p50 $(median "${s_p50[@]}") (p99 rounds: ${s_p99[*]}; last: $s)"
+  echo "  ncat:   p99 $(median "${n_p99[@]}") p50 $(median "${n_p50[@]}") (p99 rounds: ${n_p99[*]}; last: $n)"
+}
+paced 1000 5
+# The floor: the same load with one server thread on core 0 and chat-load on core 1.
+port=$(free_port)
+TOKIO_WORKER_THREADS=1 taskset -c 0 "$SOCKIT" chat serve --port "$port" --bind 127.0.0.1 --no-discovery >/dev/null 2>&1 &
+srv=$!
+wait_port "$port"
+f=$(taskset -c 1 timeout 120 "$LOAD" --port "$port" --threads 1 --receivers 1000 --lines 100 --rate 20) || true
+stop
+echo "  one server thread on one core, chat-load on the other: $f"
+echo "  (p99/1,000: what a delivery costs that core, mostly the kernel's loopback TCP send)"
+paced 10000 50
 
 s=$(load sockit --receivers 1000 --senders 100 --lines 100)
 echo "100 senders x 100 lines at once into 1,000 receivers (every line delivered):"
