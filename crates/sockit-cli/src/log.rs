@@ -1,7 +1,7 @@
 //! sockit's log on stderr: the `tracing` events at or above the level asked for, one line each
 //! (time, level, message, fields, as tracing-subscriber's default lays them out), every value
 //! escaped so that nothing a peer sent reaches the terminal raw. sockit opens no spans, so
-//! none are kept; setting this up allocates nothing.
+//! none are kept.
 
 use std::fmt::{self, Write as _};
 use std::io::Write as _;

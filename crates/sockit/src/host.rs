@@ -1,8 +1,8 @@
 //! This computer's network parameters (slide 1): hostname, interfaces with their addresses,
 //! netmasks, networks and broadcast addresses, default routers, DNS servers.
 //!
-//! The OS is read through netlink (interfaces, routes; `ifaces`), uname (hostname) and resolv.conf; the
-//! arithmetic and classification come from `sockit_core::addr`.
+//! The OS is read through netlink (interfaces, routes: `ifaces`), uname (hostname) and
+//! resolv.conf; the arithmetic and classification come from `sockit_core::addr`.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};

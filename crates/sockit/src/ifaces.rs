@@ -47,11 +47,6 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The interface with this name.
-    pub fn by_name(&self, name: &str) -> Option<&Link> {
-        self.links.iter().find(|l| l.name == name)
-    }
-
     /// The interface with this index.
     pub fn by_index(&self, index: u32) -> Option<&Link> {
         self.links.iter().find(|l| l.index == index)
