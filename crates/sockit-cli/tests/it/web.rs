@@ -88,6 +88,11 @@ fn websocket_members_and_hostile_peers() {
         (s("evil_origin"), s("own_origin"), s("allowed_origin")),
         ("HTTP/1.1 403 Forbidden".into(), switching.into(), switching.into())
     );
+    assert_eq!(v["pong"], true);
+    assert_eq!(v["client_close"], serde_json::json!([switching, [1000]]));
+    // 200,000 pings never read: answered, by far fewer pongs (the newest ping's only).
+    let pongs = v["ping_flood"]["pongs"].as_u64().expect("pongs");
+    assert!((1..20_000).contains(&pongs), "{v}");
     assert_eq!(v["slowloris"]["closed"], true);
     let after = v["slowloris"]["after"].as_f64().expect("seconds");
     assert!((9.0..13.0).contains(&after), "dropped after {after} s");

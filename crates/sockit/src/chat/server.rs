@@ -928,10 +928,10 @@ async fn browser<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     if head.is_browser_page_load() {
         shared.browsers.saw(peer.ip());
     }
-    let served = super::web::serve_http(stream, head, rest, &shared.cfg.origins, shared.cfg.max_line);
+    let served = super::web::serve_http(stream, head, rest, &shared.cfg.origins);
     match tokio::time::timeout_at(deadline, served).await {
-        Ok(Ok(super::web::Served::Member(ws))) => {
-            let (reader, writer) = super::web::split(*ws);
+        Ok(Ok(super::web::Served::Member(stream, rest))) => {
+            let (reader, writer) = super::web::member(stream, rest, shared.cfg.max_line).await;
             client(shared, reader, writer, Vec::new(), peer, stop).await;
         }
         Ok(Ok(super::web::Served::Done)) => {}
@@ -946,6 +946,11 @@ trait Outlet: Send + 'static {
     fn send(&mut self, pieces: &[Arc<str>]) -> impl Future<Output = std::io::Result<()>> + Send;
     /// The end: close the way the client's kind is closed.
     fn close(&mut self) -> impl Future<Output = ()> + Send;
+    /// Resolves when the outlet has bytes of its own to send (a WebSocket's pongs); a byte
+    /// stream never has.
+    fn wants(&self) -> impl Future<Output = ()> + Send + 'static {
+        std::future::pending()
+    }
 }
 
 /// A byte stream (a socket, TLS) takes the lines as they are.
@@ -984,6 +989,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Outlet for super::web::
 
     async fn close(&mut self) {
         super::web::WsOut::close(self).await;
+    }
+
+    fn wants(&self) -> impl Future<Output = ()> + Send + 'static {
+        super::web::WsOut::wants(self)
     }
 }
 
@@ -1273,22 +1282,26 @@ async fn client(
         let kicked = writer_kick.clone().cancelled_owned();
         tokio::pin!(kicked);
         loop {
-            let (first, place) = tokio::select! {
+            // Lines to send, or (a WebSocket's pongs) only the outlet's own bytes.
+            let next = tokio::select! {
                 () = &mut kicked => break,
-                m = rx.recv() => match m { Some(m) => m, None => break },
+                () = writer.wants() => None,
+                m = rx.recv() => match m { Some(m) => Some(m), None => break },
             };
-            // A backlog goes out together: up to 256 KiB in up to 512 pieces.
-            let mut size = first.len();
-            pieces.push(first);
-            held.push(place);
-            while size < 256 * 1024 && pieces.len() < 512 {
-                match rx.try_recv() {
-                    Ok((m, p)) => {
-                        size += m.len();
-                        pieces.push(m);
-                        held.push(p);
+            if let Some((first, place)) = next {
+                // A backlog goes out together: up to 256 KiB in up to 512 pieces.
+                let mut size = first.len();
+                pieces.push(first);
+                held.push(place);
+                while size < 256 * 1024 && pieces.len() < 512 {
+                    match rx.try_recv() {
+                        Ok((m, p)) => {
+                            size += m.len();
+                            pieces.push(m);
+                            held.push(p);
+                        }
+                        Err(_) => break,
                     }
-                    Err(_) => break,
                 }
             }
             tokio::select! {

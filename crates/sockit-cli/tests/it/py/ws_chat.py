@@ -116,6 +116,10 @@ async def members():
         # Fragments: one message in three frames is one line.
         await ann.send(iter(["frag", "men", "ted"]))
         out["fragmented"] = await until(ben, lambda m: m.startswith("<ann> frag"))
+        # A ping in a quiet room is answered at once.
+        pong = await ann.ping(b"quiet")
+        await asyncio.wait_for(pong, 5)
+        out["pong"] = True
         # A ping flood: answered, and the room goes on.
         for _ in range(2000):
             await ann.ping()
@@ -132,7 +136,55 @@ async def members():
     line.close()
 
 
+def frames_until_end(s, secs=10):
+    """Every server frame until the socket ends: [(opcode, payload)], or None on a timeout."""
+    s.settimeout(secs)
+    buf, got = b"", []
+    while True:
+        try:
+            chunk = s.recv(1 << 20)
+        except socket.timeout:
+            return None
+        except ConnectionResetError:
+            chunk = b""
+        buf += chunk
+        while len(buf) >= 2:
+            n, at = buf[1] & 0x7F, 2
+            if n == 126 and len(buf) >= 4:
+                n, at = struct.unpack(">H", buf[2:4])[0], 4
+            elif n == 127 and len(buf) >= 10:
+                n, at = struct.unpack(">Q", buf[2:10])[0], 10
+            elif n >= 126 or len(buf) < at + n:
+                break
+            got.append((buf[0] & 0x0F, buf[at:at + n]))
+            buf = buf[at + n:]
+        if not chunk:
+            return got
+
+
 def hostile():
+    # The client closes: one close frame comes back, with its code, and then the end.
+    s, status, rest = raw_ws()
+    s.sendall(frame(0x1, b"hello before closing") + frame(0x8, struct.pack(">H", 1000) + b"done"))
+    got = frames_until_end(s)
+    closes = [struct.unpack(">H", p[:2])[0] for op, p in got or [] if op == 8]
+    out["client_close"] = (status, closes)
+    # A client that pings and never reads: the server reads on, and answers the newest ping
+    # only (RFC 6455 5.5.3): a few pongs, not one a ping.
+    s, status, rest = raw_ws()
+    s.sendall(frame(0x9, b"p" * 125) * 200_000)
+    time.sleep(1)
+    s.settimeout(3)
+    got = rest
+    try:
+        while True:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                break
+            got += chunk
+    except (socket.timeout, ConnectionResetError):
+        pass
+    out["ping_flood"] = {"pongs": got.count(b"\x8a\x7d" + b"p" * 125), "bytes": len(got)}
     s, status, rest = raw_ws()
     s.sendall(frame(0x2, b"\x00\x01binary"))
     out["binary"] = (status, close_code(s, rest))
