@@ -673,6 +673,16 @@ pub fn run(
         }
         None => None,
     };
+    // SIGINT and SIGTERM are taken before the server says it started: a signal that comes
+    // as soon as it is up ends it with its goodbye, not by the signal's default action.
+    let signals = match stop {
+        Stop::Signals => {
+            use tokio::signal::unix::{SignalKind, signal};
+            let _rt = rt.enter();
+            Some((signal(SignalKind::interrupt()).ok(), signal(SignalKind::terminate()).ok()))
+        }
+        Stop::Token(_) => None,
+    };
     started(&Started {
         room: cfg.room.clone(),
         address: local,
@@ -712,19 +722,24 @@ pub fn run(
         });
         let (stopped_tx, stopped_rx) = std::sync::mpsc::channel();
         let shutdown = async move {
-            let why = match stop {
-                Stop::Token(t) => {
+            async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            let why = match (stop, signals) {
+                (Stop::Token(t), _) => {
                     t.cancelled().await;
                     Stopped::Asked
                 }
-                Stop::Signals => {
-                    use tokio::signal::unix::{SignalKind, signal};
-                    let mut term = signal(SignalKind::terminate()).ok();
-                    tokio::select! {
-                        _ = tokio::signal::ctrl_c() => Stopped::Interrupted,
-                        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => Stopped::Terminated,
-                    }
-                }
+                (Stop::Signals, Some((mut int, mut term))) => tokio::select! {
+                    () = next(&mut int) => Stopped::Interrupted,
+                    () = next(&mut term) => Stopped::Terminated,
+                },
+                (Stop::Signals, None) => std::future::pending().await,
             };
             let _ = stopped_tx.send(why);
         };
