@@ -63,20 +63,6 @@ pub fn snapshot() -> Snapshot {
     imp::read(true)
 }
 
-/// The name `ip` gives an operational state (RFC 2863, IFLA_OPERSTATE).
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-fn state_name(state: u8) -> &'static str {
-    match state {
-        1 => "notpresent",
-        2 => "down",
-        3 => "lowerlayerdown",
-        4 => "testing",
-        5 => "dormant",
-        6 => "up",
-        _ => "unknown",
-    }
-}
-
 #[cfg(target_os = "linux")]
 mod imp {
     use std::net::IpAddr;
@@ -89,7 +75,7 @@ mod imp {
     use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage};
     use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 
-    use super::{Gateway, IfAddr, Link, Snapshot, state_name};
+    use super::{Gateway, IfAddr, Link, Snapshot};
 
     pub(super) fn read(routes: bool) -> Snapshot {
         let Some(mut sock) = open() else { return Snapshot::default() };
@@ -174,16 +160,17 @@ mod imp {
                 LinkAttribute::IfName(name) => out.name = name,
                 LinkAttribute::Mtu(mtu) => out.mtu = Some(mtu),
                 LinkAttribute::Address(mac) => out.mac = <[u8; 6]>::try_from(mac.as_slice()).ok(),
+                // The names `ip` gives the states (RFC 2863, IFLA_OPERSTATE).
                 LinkAttribute::OperState(s) => {
-                    out.state = state_name(match s {
-                        State::NotPresent => 1,
-                        State::Down => 2,
-                        State::LowerLayerDown => 3,
-                        State::Testing => 4,
-                        State::Dormant => 5,
-                        State::Up => 6,
-                        _ => 0,
-                    })
+                    out.state = match s {
+                        State::NotPresent => "notpresent",
+                        State::Down => "down",
+                        State::LowerLayerDown => "lowerlayerdown",
+                        State::Testing => "testing",
+                        State::Dormant => "dormant",
+                        State::Up => "up",
+                        _ => "unknown",
+                    }
                 }
                 _ => {}
             }

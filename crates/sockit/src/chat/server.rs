@@ -675,13 +675,13 @@ pub fn run(
     };
     // SIGINT and SIGTERM are taken before the server says it started: a signal that comes
     // as soon as it is up ends it with its goodbye, not by the signal's default action.
-    let signals = match stop {
+    let (mut int, mut term) = match stop {
         Stop::Signals => {
             use tokio::signal::unix::{SignalKind, signal};
             let _rt = rt.enter();
-            Some((signal(SignalKind::interrupt()).ok(), signal(SignalKind::terminate()).ok()))
+            (signal(SignalKind::interrupt()).ok(), signal(SignalKind::terminate()).ok())
         }
-        Stop::Token(_) => None,
+        Stop::Token(_) => (None, None),
     };
     started(&Started {
         room: cfg.room.clone(),
@@ -730,16 +730,15 @@ pub fn run(
                     None => std::future::pending().await,
                 }
             }
-            let why = match (stop, signals) {
-                (Stop::Token(t), _) => {
+            let why = match stop {
+                Stop::Token(t) => {
                     t.cancelled().await;
                     Stopped::Asked
                 }
-                (Stop::Signals, Some((mut int, mut term))) => tokio::select! {
+                Stop::Signals => tokio::select! {
                     () = next(&mut int) => Stopped::Interrupted,
                     () = next(&mut term) => Stopped::Terminated,
                 },
-                (Stop::Signals, None) => std::future::pending().await,
             };
             let _ = stopped_tx.send(why);
         };
@@ -975,10 +974,6 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Outlet for Plain<W> {
     /// The pieces as they are, in one gathered write where the stream takes one (a socket):
     /// nothing is copied to put them together.
     async fn send(&mut self, pieces: &[Arc<str>]) -> std::io::Result<()> {
-        if let [one] = pieces {
-            self.0.write_all(one.as_bytes()).await?;
-            return self.0.flush().await;
-        }
         let mut slices: Vec<std::io::IoSlice> = pieces.iter().map(|p| std::io::IoSlice::new(p.as_bytes())).collect();
         let mut left = &mut slices[..];
         while !left.is_empty() {

@@ -353,8 +353,6 @@ pub(super) struct Control {
 #[derive(Default)]
 struct ControlQueue {
     bytes: Vec<u8>,
-    /// The bytes are one pong: a newer one may take its place.
-    one_pong: bool,
     /// A close frame was queued: the connection's last frame has been written.
     closed: bool,
 }
@@ -363,7 +361,6 @@ impl Control {
     fn take(&self, into: &mut Vec<u8>) -> bool {
         let mut q = self.queued.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         into.append(&mut q.bytes);
-        q.one_pong = false;
         q.closed
     }
 }
@@ -394,14 +391,12 @@ impl<S> AsyncWrite for ReadSide<S> {
         let mut q = self.control.queued.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         // Pings answered faster than the client reads: only the newest pong is sent, as RFC
         // 6455 (5.5.3) allows, so a ping flood queues one pong, not one a ping.
-        let pong = one_frame(frames) == Some(0xA);
-        if pong && q.one_pong {
+        if one_frame(frames) == Some(0xA) && one_frame(&q.bytes) == Some(0xA) {
             q.bytes.clear();
         }
         if q.bytes.len() + frames.len() > MAX_CONTROL {
             return std::task::Poll::Ready(Err(io::Error::other("control frames not taken")));
         }
-        q.one_pong = pong && q.bytes.is_empty();
         q.bytes.extend_from_slice(frames);
         q.closed |= has_close(frames);
         drop(q);
