@@ -153,6 +153,8 @@ fn browsers_chat_with_line_clients() {
     }
     let shots = format!("{}/screenshots", env!("CARGO_TARGET_TMPDIR"));
     let mut cmd = Command::new(python);
+    // Selenium Manager would otherwise try to fetch a driver and send usage statistics.
+    cmd.env("SE_OFFLINE", "true").env("SE_AVOID_STATS", "true");
     cmd.args([script("browser_chat.py"), crate::util::sockit_bin().to_string(), shots.clone()]);
     let out = run(cmd, b"", Duration::from_secs(120));
     assert_eq!(out.code, 0, "{}", out.stderr);

@@ -2,9 +2,15 @@
 
 argv: SOCKIT_BIN SCREENSHOT_DIR. Starts the room itself (to restart it later on the same
 port), drives the pages with Selenium and Debian's chromedriver, and prints one JSON object of
-what each step saw. Every wait is bounded.
+what each step saw. Every wait is bounded. Selenium must never reach the internet (fetch a
+driver, send statistics): the script refuses to run unless SE_OFFLINE and SE_AVOID_STATS are
+set, and drives only the chromedriver named below.
 """
 import json, os, subprocess, sys, tempfile, time
+
+for var in ("SE_OFFLINE", "SE_AVOID_STATS"):
+    if os.environ.get(var) != "true":
+        sys.exit(f"{var}=true must be set: Selenium may not go online")
 
 from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException, TimeoutException
@@ -43,12 +49,18 @@ def wait(d, cond, secs=15):
         return None
 
 
+def texts(d, css):
+    # Read in one script: the page redraws its lists, and elements found one call earlier
+    # may be gone by the next (a stale element).
+    return d.execute_script("return Array.from(document.querySelectorAll(arguments[0]), e => e.innerText)", css)
+
+
 def log_lines(d):
-    return [li.text for li in d.find_elements(By.CSS_SELECTOR, "#log li")]
+    return texts(d, "#log li")
 
 
 def members(d):
-    return [li.text for li in d.find_elements(By.CSS_SELECTOR, "#members li")]
+    return texts(d, "#members li")
 
 
 def join(d, url, nick):
