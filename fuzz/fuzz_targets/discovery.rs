@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sockit_core::chat::{is_probe, parse_reply, reply};
+use sockit_core::discovery::{is_probe, parse_reply, reply};
 
 fuzz_target!(|data: &[u8]| {
     if let Some(info) = parse_reply(data) {

@@ -15,7 +15,6 @@ use sockit::stdio::Stdio;
 use sockit::tcp::{ConnectConfig, ListenConfig, TcpReport};
 use sockit::udp::{SendConfig, Stopped as UdpStopped};
 use sockit_core::addr::report::AddrQuery;
-use sockit_core::services::{PortQuery, Proto};
 
 use crate::exit::{self, Fail, Outcome};
 use crate::render;
@@ -71,8 +70,9 @@ pub fn addr(q: &AddrQuery, json: bool) -> Outcome {
     }
 }
 
-pub fn port(queries: &[(PortQuery, Option<Proto>)], flag: Option<Proto>, json: bool) -> Outcome {
-    let r = sockit_core::services::report(&host::service_registry(), queries, host::ephemeral_port_range());
+pub fn port(cfg: &sockit::port::PortConfig, json: bool) -> Outcome {
+    let r = sockit::port::run(cfg);
+    let flag = cfg.flag;
     printed(|out| if json { render::json(out, &r) } else { render::ports(out, &r) })?;
     if r.not_found.is_empty() {
         return Ok(exit::OK);
@@ -83,11 +83,8 @@ pub fn port(queries: &[(PortQuery, Option<Proto>)], flag: Option<Proto>, json: b
     Err(Fail::Runtime(format!("no registered service{proto} matches {what}: {hint}")))
 }
 
-pub fn hostname(fqdn: bool, addresses: bool, json: bool) -> Outcome {
-    let name = host::hostname();
-    let fqdn = if fqdn { Some(resolve::fqdn(&name).map_err(|e| Fail::Runtime(e.to_string()))?) } else { None };
-    let addresses = addresses.then(host::own_addresses);
-    let r = render::HostnameReport { hostname: name, fqdn, addresses };
+pub fn hostname(cfg: &host::HostnameConfig, json: bool) -> Outcome {
+    let r = host::hostname_run(cfg).map_err(|e| Fail::Runtime(e.to_string()))?;
     printed(|out| if json { render::json(out, &r) } else { render::hostname(out, &r) })?;
     Ok(exit::OK)
 }

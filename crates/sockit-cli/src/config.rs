@@ -34,21 +34,11 @@ pub struct Config {
 pub enum Action {
     Info(InfoOptions),
     Addr(AddrQuery),
-    /// Each query with its protocol; `flag`: --tcp or --udp, if given.
-    Port {
-        queries: Vec<(PortQuery, Option<Proto>)>,
-        flag: Option<Proto>,
-    },
-    Hostname {
-        fqdn: bool,
-        addresses: bool,
-    },
+    Port(sockit::port::PortConfig),
+    Hostname(sockit::host::HostnameConfig),
     Lookup(NamesConfig),
     Reverse(NamesConfig),
-    UdpListen {
-        config: sockit::udp::ListenConfig,
-        raw: bool,
-    },
+    UdpListen { config: sockit::udp::ListenConfig, raw: bool },
     UdpSend(SendConfig),
     TcpConnect(ConnectConfig),
     TcpListen(ListenConfig),
@@ -122,9 +112,9 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
                 };
                 queries.push((query, proto));
             }
-            Action::Port { queries, flag }
+            Action::Port(sockit::port::PortConfig { queries, flag })
         }
-        Command::Hostname(a) => Action::Hostname { fqdn: a.fqdn, addresses: a.addresses },
+        Command::Hostname(a) => Action::Hostname(sockit::host::HostnameConfig { fqdn: a.fqdn, addresses: a.addresses }),
         Command::Lookup(a) => {
             let rtype = match &a.rtype {
                 Some(t) => Some(sockit::resolve::parse_type(t).ok_or_else(|| {
@@ -509,7 +499,7 @@ fn endpoint_addr(s: &str, flag: &str, default: SocketAddr) -> Result<SocketAddr>
 /// `--cluster URLS` and its companions; the URLs are checked here, the broker is asked at
 /// start. Messages show a URL without its credentials.
 fn cluster(a: &cli::ChatServeArgs) -> Result<Option<sockit::chat::cluster::ClusterConfig>> {
-    use sockit_core::cluster::{MAX_CLUSTER, MAX_NODE, cluster_name_ok, name_ok};
+    use sockit_core::names::{MAX_CLUSTER, MAX_NODE, cluster_name_ok, name_ok};
     let Some(list) = &a.cluster else { return Ok(None) };
     let urls: Vec<String> = list.split(',').map(str::trim).filter(|u| !u.is_empty()).map(String::from).collect();
     if urls.is_empty() {
@@ -742,7 +732,10 @@ mod tests {
         assert_eq!(c.port, 80);
         let Action::UdpSend(u) = config("udp send 127.0.0.1 domain x").expect("ok").action else { panic!() };
         assert_eq!(u.port, 53);
-        let Action::Port { queries, flag } = config("port 53/udp 143").expect("ok").action else { panic!() };
+        let Action::Port(sockit::port::PortConfig { queries, flag }) = config("port 53/udp 143").expect("ok").action
+        else {
+            panic!()
+        };
         assert_eq!(
             (queries, flag),
             (vec![(PortQuery::Port(53), Some(Proto::Udp)), (PortQuery::Port(143), None)], None)

@@ -29,8 +29,8 @@ fn main() -> ExitCode {
     ExitCode::from(exit::report(match cfg.action {
         Action::Info(o) => commands::info(&o, json),
         Action::Addr(q) => commands::addr(&q, json),
-        Action::Port { queries, flag } => commands::port(&queries, flag, json),
-        Action::Hostname { fqdn, addresses } => commands::hostname(fqdn, addresses, json),
+        Action::Port(c) => commands::port(&c, json),
+        Action::Hostname(c) => commands::hostname(&c, json),
         Action::Lookup(c) => commands::lookup(&c, json),
         Action::Reverse(c) => commands::reverse(&c, json),
         Action::UdpListen { config, raw } => commands::udp_listen(&config, raw, json),

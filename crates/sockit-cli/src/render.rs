@@ -412,15 +412,7 @@ pub fn chat_event(e: &sockit::chat::server::Event) -> String {
     }
 }
 
-/// What `hostname` says.
-#[derive(Debug, Serialize)]
-pub struct HostnameReport {
-    pub hostname: String,
-    pub fqdn: Option<String>,
-    pub addresses: Option<Vec<std::net::IpAddr>>,
-}
-
-pub fn hostname(out: &mut (impl Write + ?Sized), r: &HostnameReport) -> io::Result<()> {
+pub fn hostname(out: &mut (impl Write + ?Sized), r: &sockit::host::HostnameReport) -> io::Result<()> {
     match (&r.addresses, &r.fqdn) {
         (Some(addrs), _) => writeln!(out, "{}", addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(" ")),
         (None, Some(f)) => writeln!(out, "{f}"),
@@ -463,8 +455,8 @@ pub fn datagram(out: &mut impl Write, d: sockit::udp::Datagram<'_>, raw: bool, j
 }
 
 /// An error's message, with what to do in this command line's words.
-pub fn advised(message: impl std::fmt::Display, hint: Option<sockit::net::Hint>) -> String {
-    use sockit::net::Hint as H;
+pub fn advised(message: impl std::fmt::Display, hint: Option<sockit::hint::Hint>) -> String {
+    use sockit::hint::Hint as H;
     let advice = match hint {
         None => return message.to_string(),
         Some(H::AllowBroadcast) => "pass --broadcast",

@@ -9,7 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::chat::{MAX_NICK, sanitize};
+use crate::chat::sanitize;
+use crate::names::{MAX_NODE, name_ok, nick_form_ok};
 
 /// The longest message taken from the broker.
 pub const MAX_MESSAGE: usize = 1024 * 1024;
@@ -24,10 +25,6 @@ pub const MAX_MEMBERS: usize = PRESENCE_PART * MAX_PARTS as usize;
 pub const MAX_PEERS: usize = 256;
 /// The longest text of a line taken from another server.
 pub const MAX_TEXT: usize = 64 * 1024;
-/// The longest node name.
-pub const MAX_NODE: usize = 128;
-/// The longest cluster name.
-pub const MAX_CLUSTER: usize = 64;
 
 /// A nick and when its holder took it (milliseconds since the Unix epoch).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,20 +102,6 @@ pub enum Malformed {
     Numbering,
 }
 
-/// A nick of another server: the form of a chosen nick (guest nicks included).
-fn nick_ok(nick: &str) -> bool {
-    !nick.is_empty()
-        && nick.len() <= MAX_NICK
-        && nick.starts_with(|c: char| c.is_ascii_alphabetic())
-        && nick.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
-/// A node or cluster name: printable ASCII without spaces, so it can be shown, and stands
-/// whole in a discovery reply.
-pub fn name_ok(name: &str, max: usize) -> bool {
-    !name.is_empty() && name.len() <= max && name.bytes().all(|b| b.is_ascii_graphic())
-}
-
 /// A text from another server, made safe to show and cut (at a character) to `max` bytes.
 fn clean(text: &str, max: usize) -> String {
     let mut t = sanitize(text.as_bytes());
@@ -143,23 +126,23 @@ impl Message {
         if !name_ok(&m.node, MAX_NODE) {
             return Err(Malformed::Node);
         }
-        let nicks_ok = |claims: &[Claim]| claims.iter().all(|c| nick_ok(&c.nick));
+        let nicks_ok = |claims: &[Claim]| claims.iter().all(|c| nick_form_ok(&c.nick));
         let ok = match &mut m.body {
             Body::Said { nick, text } | Body::Action { nick, text } => {
                 *text = clean(text, MAX_TEXT);
-                nick_ok(nick)
+                nick_form_ok(nick)
             }
             Body::Joined { members } => nicks_ok(members),
             Body::Left { nicks, reason } => {
                 if let Some(r) = reason {
                     *r = clean(r, 512);
                 }
-                nicks.iter().all(|n| nick_ok(n))
+                nicks.iter().all(|n| nick_form_ok(n))
             }
-            Body::Renamed { old, new } => nick_ok(old) && nick_ok(&new.nick),
+            Body::Renamed { old, new } => nick_form_ok(old) && nick_form_ok(&new.nick),
             Body::Private { from, to, text } => {
                 *text = clean(text, MAX_TEXT);
-                nick_ok(from) && nick_ok(to)
+                nick_form_ok(from) && nick_form_ok(to)
             }
             Body::Presence { members, part, parts, .. } => {
                 if members.len() > PRESENCE_PART || *part >= *parts || *parts > MAX_PARTS {
@@ -180,14 +163,6 @@ impl Message {
     pub fn to_bytes(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_default()
     }
-}
-
-/// A cluster name: letters, digits, '.', '-' and '_', so that it stands whole in a discovery
-/// reply and reads the same everywhere.
-pub fn cluster_name_ok(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_CLUSTER
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
 /// The subject a cluster's room is spoken on: `sockit.chat.CLUSTER.ROOM`, each name as a
@@ -328,7 +303,5 @@ mod tests {
         assert_eq!(subject("", "*"), "sockit.chat.~.~2A");
         assert_eq!(guest_tag("h:1").len(), 3);
         assert_ne!(guest_tag("h:1"), guest_tag("h:2"));
-        assert!(cluster_name_ok("lab-2.b_c") && !cluster_name_ok("xroom=y") && !cluster_name_ok(""));
-        assert!(name_ok("host:4000", MAX_NODE) && !name_ok("a b", MAX_NODE) && !name_ok("", MAX_NODE));
     }
 }

@@ -4,8 +4,10 @@
 pub mod addr;
 pub mod chat;
 pub mod cluster;
+pub mod discovery;
 pub mod endpoint;
 pub mod hosts_file;
+pub mod names;
 pub mod proxy;
 pub mod resolv_conf;
 pub mod scan;

@@ -101,7 +101,7 @@ fn slide1(say: &mut dyn FnMut(&str)) -> DemoResult {
 
 fn slide2(say: &mut dyn FnMut(&str)) {
     title(say, "Slide 2: Common services");
-    let reg = host::service_registry();
+    let reg = crate::port::service_registry();
     for &(lo, hi, _, label) in COMMON {
         let names: Vec<String> =
             (lo..=hi).filter_map(|p| reg.by_port(p, Some(Proto::Tcp)).into_iter().next().map(|s| s.name)).collect();

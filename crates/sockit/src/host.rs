@@ -5,29 +5,12 @@
 //! resolv.conf; the arithmetic and classification come from `sockit_core::addr`.
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 use sockit_core::addr::{self, Cidr};
-use sockit_core::resolv_conf::{Nameserver, ResolvConf};
 
-/// Where resolv.conf lives unless told otherwise.
-pub const RESOLV_CONF: &str = "/etc/resolv.conf";
-/// systemd-resolved's view of the real upstream servers, behind its 127.0.0.53 stub.
-const RESOLVED_UPSTREAM: &str = "/run/systemd/resolve/resolv.conf";
-
-/// Errors reading the host's parameters.
-#[derive(Debug, thiserror::Error)]
-pub enum HostError {
-    #[error("cannot read {path}: {cause}")]
-    ResolvConf { path: PathBuf, cause: std::io::Error },
-}
-
-impl HostError {
-    pub fn hint(&self) -> Option<crate::net::Hint> {
-        Some(crate::net::Hint::OtherResolvConf)
-    }
-}
+use crate::dns_config::{Dns, RESOLV_CONF, ResolvConfError};
 
 /// Everything `sockit info` reports.
 #[derive(Debug, Clone, Serialize)]
@@ -95,20 +78,6 @@ pub struct Router {
     pub interface: String,
 }
 
-/// DNS configuration.
-#[derive(Debug, Clone, Serialize)]
-pub struct Dns {
-    /// The file read.
-    pub source: PathBuf,
-    pub nameservers: Vec<Nameserver>,
-    pub search: Vec<String>,
-    pub options: Vec<String>,
-    /// When resolv.conf points at a local stub (127.0.0.53), the servers the stub forwards to,
-    /// if the system exposes them.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub upstream: Option<Vec<Nameserver>>,
-}
-
 /// What to read; tests and `--resolv-conf` point it elsewhere.
 #[derive(Debug, Clone)]
 pub struct InfoOptions {
@@ -122,7 +91,7 @@ impl Default for InfoOptions {
 }
 
 /// Gather this host's network parameters.
-pub fn host_info(opts: &InfoOptions) -> Result<HostInfo, HostError> {
+pub fn host_info(opts: &InfoOptions) -> Result<HostInfo, ResolvConfError> {
     let snap = crate::ifaces::snapshot();
     let mut routers: Vec<Router> = Vec::new();
     for g in &snap.gateways {
@@ -137,7 +106,7 @@ pub fn host_info(opts: &InfoOptions) -> Result<HostInfo, HostError> {
         hostname: hostname(),
         interfaces: snap.links.iter().map(interface).collect(),
         routers,
-        dns: dns(&opts.resolv_conf)?,
+        dns: crate::dns_config::read(&opts.resolv_conf)?,
     })
 }
 
@@ -186,77 +155,33 @@ fn interface(l: &crate::ifaces::Link) -> Interface {
     }
 }
 
+/// `hostname`: what to say besides the name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HostnameConfig {
+    /// The canonical name, as the resolver gives it.
+    pub fqdn: bool,
+    /// This host's addresses (`hostname -I`).
+    pub addresses: bool,
+}
+
+/// What `hostname` says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostnameReport {
+    pub hostname: String,
+    pub fqdn: Option<String>,
+    pub addresses: Option<Vec<IpAddr>>,
+}
+
+/// `hostname`: the name, and what the configuration asks for besides.
+pub fn hostname_run(cfg: &HostnameConfig) -> Result<HostnameReport, crate::resolve::ResolveError> {
+    let name = hostname();
+    let fqdn = if cfg.fqdn { Some(crate::resolve::fqdn(&name)?) } else { None };
+    Ok(HostnameReport { hostname: name, fqdn, addresses: cfg.addresses.then(own_addresses) })
+}
+
 /// gethostname(), as the lecture's `socket.gethostname()`.
 pub fn hostname() -> String {
     rustix::system::uname().nodename().to_string_lossy().into_owned()
-}
-
-fn dns(path: &Path) -> Result<Dns, HostError> {
-    let text = match crate::stdio::read_file_text(path, crate::stdio::limits::CONFIG) {
-        Ok(t) => t,
-        // No resolv.conf means no configured servers (glibc then tries 127.0.0.1): not an error
-        // for the default path; a file the user named must exist.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && path == Path::new(RESOLV_CONF) => String::new(),
-        Err(cause) => return Err(HostError::ResolvConf { path: path.to_path_buf(), cause }),
-    };
-    let rc = ResolvConf::parse(&text);
-    for line in &rc.ignored {
-        tracing::debug!(file = %path.display(), line, "resolv.conf line not used");
-    }
-    let upstream = rc
-        .is_local_stub()
-        .then(|| crate::stdio::read_file_text(Path::new(RESOLVED_UPSTREAM), crate::stdio::limits::CONFIG).ok())
-        .flatten()
-        .map(|t| ResolvConf::parse(&t).nameservers)
-        .filter(|n| !n.is_empty());
-    Ok(Dns {
-        source: path.to_path_buf(),
-        nameservers: rc.nameservers,
-        search: rc.search,
-        options: rc.options,
-        upstream,
-    })
-}
-
-/// Where the local services database lives.
-pub const ETC_SERVICES: &str = "/etc/services";
-
-/// The built-in service registry with /etc/services laid over it when it can be read; a
-/// missing or unreadable file leaves the built-in table alone.
-pub fn service_registry() -> sockit_core::services::Registry {
-    match std::fs::read_to_string(ETC_SERVICES) {
-        Ok(text) => sockit_core::services::Registry::overlay(&text),
-        Err(e) => {
-            tracing::debug!(file = ETC_SERVICES, error = %e, "using the built-in registry alone");
-            sockit_core::services::Registry::builtin()
-        }
-    }
-}
-
-/// The kernel's ephemeral (local) port range, or Linux's default when it cannot be read.
-pub fn ephemeral_port_range() -> (u16, u16) {
-    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|t| {
-            let mut w = t.split_whitespace().map(|x| x.parse::<u16>());
-            Some((w.next()?.ok()?, w.next()?.ok()?))
-        })
-        .unwrap_or((32768, 60999))
-}
-
-/// The DNS servers of resolv.conf, as socket addresses on port 53 (IPv6 zones kept).
-pub fn resolv_conf_servers(path: &Path) -> Result<Vec<std::net::SocketAddr>, HostError> {
-    let d = dns(path)?;
-    Ok(d.nameservers
-        .iter()
-        .map(|n| {
-            let scope = n.zone.as_deref().and_then(|z| z.parse::<u32>().ok()).unwrap_or(0);
-            match n.address {
-                IpAddr::V6(a) => std::net::SocketAddr::V6(std::net::SocketAddrV6::new(a, 53, 0, scope)),
-                IpAddr::V4(a) => std::net::SocketAddr::from((a, 53)),
-            }
-        })
-        .collect())
 }
 
 /// This host's own addresses, as `hostname -I` lists them: every address of every interface

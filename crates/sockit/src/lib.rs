@@ -8,10 +8,13 @@
 
 pub mod chat;
 pub mod demo;
+pub mod dns_config;
 pub mod forward;
+pub mod hint;
 pub mod host;
 pub mod ifaces;
 pub mod net;
+pub mod port;
 pub mod proxy;
 pub mod relay;
 pub mod resolve;

@@ -8,36 +8,11 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use sockit_core::endpoint::Host;
 
+use crate::hint::Hint;
 use crate::resolve::{self, Families, ResolveError};
 
 /// The lecture's port for the UDP and TCP demos.
 pub const DEFAULT_PORT: u16 = 40000;
-
-/// What the user can do about a failure. The library names it; the binary says it in the
-/// words of its command line (which flag to pass), so library messages name no flags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hint {
-    /// Allow sending to a broadcast address.
-    AllowBroadcast,
-    /// Name a DNS server to ask.
-    NameServer,
-    /// Read another resolv.conf.
-    OtherResolvConf,
-    /// Trust the server's CA, or skip the certificate check.
-    TrustCa,
-    /// Give a certificate and its key together.
-    CertAndKey,
-    /// Speak TLS.
-    AddTls,
-    /// Say which chat server: by room or by address.
-    PickRoom,
-    /// Probe fewer ports at once.
-    FewerProbes,
-    /// Answer discovery on another port, or not at all.
-    OtherDiscoveryPort,
-    /// Check the pinned certificate fingerprint.
-    CheckFingerprint,
-}
 
 /// A network operation that failed, with the address it concerned.
 #[derive(Debug, thiserror::Error)]

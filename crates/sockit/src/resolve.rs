@@ -49,9 +49,9 @@ pub enum ResolveError {
 
 impl ResolveError {
     /// What the user can do about it.
-    pub fn hint(&self) -> Option<crate::net::Hint> {
+    pub fn hint(&self) -> Option<crate::hint::Hint> {
         match self {
-            ResolveError::NoServer { .. } => Some(crate::net::Hint::NameServer),
+            ResolveError::NoServer { .. } => Some(crate::hint::Hint::NameServer),
             _ => None,
         }
     }
@@ -810,8 +810,8 @@ pub struct NamesConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum NamesError {
     #[error(transparent)]
-    Host(#[from] crate::host::HostError),
-    #[error("{} lists no nameserver", crate::host::RESOLV_CONF)]
+    ResolvConf(#[from] crate::dns_config::ResolvConfError),
+    #[error("{} lists no nameserver", crate::dns_config::RESOLV_CONF)]
     NoNameserver,
     #[error("cannot read {path}: {cause}")]
     Read { path: String, cause: std::io::Error },
@@ -824,10 +824,10 @@ pub type Done<'a, T> = dyn FnMut(&str, Result<T, ResolveError>) -> std::io::Resu
 
 impl NamesError {
     /// What the user can do about it.
-    pub fn hint(&self) -> Option<crate::net::Hint> {
+    pub fn hint(&self) -> Option<crate::hint::Hint> {
         match self {
-            NamesError::Host(e) => e.hint(),
-            NamesError::NoNameserver => Some(crate::net::Hint::NameServer),
+            NamesError::ResolvConf(e) => e.hint(),
+            NamesError::NoNameserver => Some(crate::hint::Hint::NameServer),
             _ => None,
         }
     }
@@ -845,7 +845,7 @@ impl NamesConfig {
         let servers = match self.server {
             Some(s) => vec![s],
             None if self.direct => {
-                let servers = crate::host::resolv_conf_servers(std::path::Path::new(crate::host::RESOLV_CONF))?;
+                let servers = crate::dns_config::servers(std::path::Path::new(crate::dns_config::RESOLV_CONF))?;
                 if servers.is_empty() {
                     return Err(NamesError::NoNameserver);
                 }

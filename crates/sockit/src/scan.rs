@@ -475,9 +475,9 @@ pub enum ScanError {
 
 impl ScanError {
     /// What the user can do about it.
-    pub fn hint(&self) -> Option<crate::net::Hint> {
+    pub fn hint(&self) -> Option<crate::hint::Hint> {
         match self {
-            ScanError::Starved { .. } => Some(crate::net::Hint::FewerProbes),
+            ScanError::Starved { .. } => Some(crate::hint::Hint::FewerProbes),
             _ => None,
         }
     }
@@ -621,7 +621,7 @@ pub fn run(
         workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
         ..plan.probes.clone()
     };
-    let registry = crate::host::service_registry();
+    let registry = crate::port::service_registry();
     let service =
         |port| registry.by_port(port, Some(sockit_core::services::Proto::Tcp)).into_iter().next().map(|s| s.name);
     let per_group = (GROUP_JOBS / cfg.ports.len().max(1)).max(1);

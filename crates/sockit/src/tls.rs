@@ -126,7 +126,7 @@ pub fn server_config(
         _ => {
             return Err(NetError::Advice {
                 text: "a certificate without its key, or a key without its certificate".into(),
-                hint: crate::net::Hint::CertAndKey,
+                hint: crate::hint::Hint::CertAndKey,
             });
         }
     };
@@ -182,7 +182,7 @@ pub fn client_config(ca: Option<&Path>, insecure: bool) -> Result<Arc<ClientConf
         if roots.is_empty() {
             return Err(NetError::Advice {
                 text: "TLS: no trusted certificates found".into(),
-                hint: crate::net::Hint::TrustCa,
+                hint: crate::hint::Hint::TrustCa,
             });
         }
         builder.with_root_certificates(roots).with_no_client_auth()
@@ -256,13 +256,13 @@ fn handshake_error(peer: &str, e: &rustls::Error) -> NetError {
                 text: format!(
                     "TLS handshake with {peer} failed ({e}): the server's certificate is not signed by a trusted CA"
                 ),
-                hint: crate::net::Hint::TrustCa,
+                hint: crate::hint::Hint::TrustCa,
             };
         }
         E::InvalidCertificate(C::Other(o)) if o.0.downcast_ref::<FingerprintMismatch>().is_some() => {
             return NetError::Advice {
                 text: format!("TLS handshake with {peer} failed: {}", o.0),
-                hint: crate::net::Hint::CheckFingerprint,
+                hint: crate::hint::Hint::CheckFingerprint,
             };
         }
         E::AlertReceived(A::BadCertificate | A::UnknownCA | A::CertificateUnknown) => {

@@ -462,7 +462,7 @@ fn discovery_on_loopback_and_join_without_a_host() {
     // A spoofed tiny probe gets no reply larger than itself.
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
     sock.set_read_timeout(Some(Duration::from_millis(300))).expect("t");
-    let mut probe = sockit_core::chat::PROBE_MAGIC.to_vec();
+    let mut probe = sockit_core::discovery::PROBE_MAGIC.to_vec();
     probe.resize(40, b' ');
     sock.send_to(&probe, ("127.0.0.1", s.discovery.expect("d"))).expect("send");
     let mut buf = [0u8; 2048];
@@ -888,7 +888,7 @@ fn discovery_is_no_reflector() {
     let s = Server::start(&[]);
     let target = std::net::SocketAddr::from(([127, 0, 0, 1], s.discovery.expect("discovery port")));
     let flood = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-    let probe = sockit_core::chat::probe();
+    let probe = sockit_core::discovery::probe();
     for _ in 0..1000 {
         flood.send_to(&probe, target).expect("probe");
     }
@@ -903,7 +903,7 @@ fn discovery_is_no_reflector() {
     other.send_to(&probe, target).expect("probe");
     other.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
     let (n, _) = other.recv_from(&mut buf).expect("another address is answered");
-    assert!(sockit_core::chat::parse_reply(&buf[..n]).is_some());
+    assert!(sockit_core::discovery::parse_reply(&buf[..n]).is_some());
 }
 
 /// Two rooms on one host share the discovery port and are both found; a discovery port held

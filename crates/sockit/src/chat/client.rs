@@ -80,10 +80,10 @@ pub enum JoinError {
 
 impl JoinError {
     /// What the user can do about it.
-    pub fn hint(&self) -> Option<crate::net::Hint> {
+    pub fn hint(&self) -> Option<crate::hint::Hint> {
         match self {
             JoinError::Net(e) => e.hint(),
-            JoinError::Several(_) | JoinError::NotChosen => Some(crate::net::Hint::PickRoom),
+            JoinError::Several(_) | JoinError::NotChosen => Some(crate::hint::Hint::PickRoom),
             JoinError::NoServer { .. } => None,
         }
     }
@@ -211,7 +211,7 @@ pub fn join(
         if first && plain && looks_like_tls(&buf[..n]) {
             return Err(NetError::Advice {
                 text: format!("{addr} answered with TLS: this room speaks TLS"),
-                hint: crate::net::Hint::AddTls,
+                hint: crate::hint::Hint::AddTls,
             });
         }
         first = false;

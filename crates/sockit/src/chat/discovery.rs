@@ -3,7 +3,7 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use sockit_core::chat::{self, ServerInfo};
+use sockit_core::discovery::{self as wire, ServerInfo};
 
 use crate::net::NetError;
 
@@ -76,7 +76,7 @@ pub fn discover(cfg: &DiscoveryConfig) -> Result<Discovery, NetError> {
     let v4 = UdpSocket::bind("0.0.0.0:0").map_err(|e| NetError::io("discovery socket", e))?;
     v4.set_broadcast(true).map_err(|e| NetError::io("SO_BROADCAST", e))?;
     let v6 = UdpSocket::bind("[::]:0").ok();
-    let probe = chat::probe();
+    let probe = wire::probe();
     let mut probed = Vec::new();
     let mut last_err = None;
     for t in cfg.probe_targets() {
@@ -100,7 +100,7 @@ pub fn discover(cfg: &DiscoveryConfig) -> Result<Discovery, NetError> {
     let heard = std::sync::Mutex::new(Vec::new());
     let listen = |sock: &UdpSocket| {
         crate::net::recv_until(sock, deadline, |data, from| {
-            if let Some(info) = chat::parse_reply(data) {
+            if let Some(info) = wire::parse_reply(data) {
                 heard
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -151,7 +151,7 @@ pub async fn respond(
     stop: tokio_util::sync::CancellationToken,
 ) {
     let mut buf = vec![0u8; 2048];
-    let mut limit = chat::ReplyLimit::default();
+    let mut limit = wire::ReplyLimit::default();
     loop {
         let (n, from) = tokio::select! {
             () = stop.cancelled() => return,
@@ -160,10 +160,10 @@ pub async fn respond(
                 Err(_) => continue,
             },
         };
-        if !chat::is_probe(&buf[..n]) || !limit.allow(from.ip(), Instant::now()) {
+        if !wire::is_probe(&buf[..n]) || !limit.allow(from.ip(), Instant::now()) {
             continue;
         }
-        if let Some(reply) = chat::reply(&info(), n) {
+        if let Some(reply) = wire::reply(&info(), n) {
             let _ = sock.send_to(&reply, from).await;
         }
     }

@@ -14,8 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sockit_core::chat::{self, Command, Frame, LineFramer, Notice, ServerInfo};
+use sockit_core::chat::{self, Command, Frame, LineFramer, Notice};
 use sockit_core::cluster::{Body, Claim};
+use sockit_core::discovery::ServerInfo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -634,7 +635,7 @@ pub fn run(
                         text: format!(
                             "cannot answer discovery on {addr} (udp): a program that does not share the port holds it"
                         ),
-                        hint: crate::net::Hint::OtherDiscoveryPort,
+                        hint: crate::hint::Hint::OtherDiscoveryPort,
                     },
                     other => other,
                 })?
@@ -1220,7 +1221,7 @@ impl Session {
     }
 
     async fn rename(&mut self, new: String) {
-        if let Err(e) = chat::validate_nick(&new) {
+        if let Err(e) = sockit_core::names::validate_nick(&new) {
             return self.reply(Notice::Nick(e)).await;
         }
         let renamed = {

@@ -1,0 +1,28 @@
+//! What the user can do about a failure: named by the library, said by the binary in the
+//! words of its command line.
+
+/// What the user can do about a failure. The library names it; the binary says it in the
+/// words of its command line (which flag to pass), so library messages name no flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hint {
+    /// Allow sending to a broadcast address.
+    AllowBroadcast,
+    /// Name a DNS server to ask.
+    NameServer,
+    /// Read another resolv.conf.
+    OtherResolvConf,
+    /// Trust the server's CA, or skip the certificate check.
+    TrustCa,
+    /// Give a certificate and its key together.
+    CertAndKey,
+    /// Speak TLS.
+    AddTls,
+    /// Say which chat server: by room or by address.
+    PickRoom,
+    /// Probe fewer ports at once.
+    FewerProbes,
+    /// Answer discovery on another port, or not at all.
+    OtherDiscoveryPort,
+    /// Check the pinned certificate fingerprint.
+    CheckFingerprint,
+}
