@@ -96,7 +96,7 @@ pub enum Command {
     Scan(ScanArgs),
     /// Port forwarding: every connection to FROM joined to a new one to TO, many at once.
     #[command(after_help = RELAY_HELP)]
-    Relay(ForwardArgs),
+    Relay(RelayArgs),
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -400,7 +400,7 @@ ends. sockit exits once the peer has closed and everything it sent is written to
 
 /// What both ends of a TCP relay share.
 #[derive(Debug, Args)]
-pub struct RelayArgs {
+pub struct BridgeArgs {
     /// Keep the write side open when stdin ends (send no FIN).
     #[arg(long)]
     pub no_shutdown: bool,
@@ -449,7 +449,7 @@ pub struct TcpConnectArgs {
     #[command(flatten)]
     pub proxy: ProxyArgs,
     #[command(flatten)]
-    pub relay: RelayArgs,
+    pub bridge: BridgeArgs,
 }
 
 const RELAY_HELP: &str = "\
@@ -460,7 +460,7 @@ JSON line on stdout). An end of data one way is passed on as a shut-down write s
 way goes on, as in sockit tcp.";
 
 #[derive(Debug, Args)]
-pub struct ForwardArgs {
+pub struct RelayArgs {
     /// Where to accept connections: tcp-listen:[ADDR:]PORT or unix-listen:PATH.
     #[arg(value_name = "FROM")]
     pub from: String,
@@ -542,7 +542,7 @@ pub struct TcpListenArgs {
     #[command(flatten)]
     pub tls: TlsServerArgs,
     #[command(flatten)]
-    pub relay: RelayArgs,
+    pub bridge: BridgeArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,12 +4,12 @@
 use std::io::{self, BufWriter, Write};
 use std::sync::atomic::AtomicU64;
 
+use sockit::bridge::BridgeEnd;
 use sockit::chat::client::{ChatIo, JoinConfig, JoinError, Pick};
 use sockit::chat::discovery::DiscoveryConfig;
 use sockit::chat::server::{ServeConfig, Stop, Stopped};
 use sockit::host::{self, InfoOptions};
 use sockit::net::NetError;
-use sockit::relay::RelayEnd;
 use sockit::resolve::{self, NamesConfig};
 use sockit::stdio::Stdio;
 use sockit::tcp::{ConnectConfig, ListenConfig, TcpReport};
@@ -199,7 +199,7 @@ fn relayed(r: Result<TcpReport, NetError>, idle: Option<std::time::Duration>) ->
         Ok(TcpReport::Relayed(stats)) => {
             tracing::info!(sent = stats.sent, received = stats.received, end = ?stats.end, "relay finished");
             match stats.end {
-                RelayEnd::Idle => Err(Fail::Runtime(format!(
+                BridgeEnd::Idle => Err(Fail::Runtime(format!(
                     "no data either way for {} s (--idle-timeout): closed",
                     idle.map_or(0.0, |d| d.as_secs_f64())
                 ))),
@@ -213,9 +213,9 @@ fn relayed(r: Result<TcpReport, NetError>, idle: Option<std::time::Duration>) ->
 }
 
 /// `relay`: forward until stopped; a line a connection (stderr, or JSON Lines on stdout).
-pub fn relay(cfg: &sockit::forward::ForwardConfig, json: bool) -> Outcome {
-    let to = sockit::forward::target_name(&cfg.to);
-    let log = std::sync::Arc::new(move |f: &sockit::forward::Forwarded| {
+pub fn relay(cfg: &sockit::relay::RelayConfig, json: bool) -> Outcome {
+    let to = sockit::relay::target_name(&cfg.to);
+    let log = std::sync::Arc::new(move |f: &sockit::relay::Forwarded| {
         if json {
             let mut out = io::stdout().lock();
             let _ = render::json_event(&mut out, "connection", f).and_then(|()| out.flush());
@@ -224,19 +224,19 @@ pub fn relay(cfg: &sockit::forward::ForwardConfig, json: bool) -> Outcome {
         }
     });
     let started = &mut |at: String| eprintln!("sockit: relaying {at} -> {to}");
-    match sockit::forward::run(cfg, started, log) {
+    match sockit::relay::run(cfg, started, log) {
         Ok(()) => Ok(exit::OK),
         Err(e) => net_fail(e),
     }
 }
 
 pub fn tcp_connect(cfg: &ConnectConfig) -> Outcome {
-    relayed(sockit::tcp::connect_run(cfg, process_stdio()?), cfg.relay.idle_timeout)
+    relayed(sockit::tcp::connect_run(cfg, process_stdio()?), cfg.bridge.idle_timeout)
 }
 
 pub fn tcp_listen(cfg: &ListenConfig) -> Outcome {
     let started = &mut |s| eprintln!("sockit: {}", render::tcp_started(&s));
-    relayed(sockit::tcp::listen_run(cfg, process_stdio()?, started), cfg.relay.idle_timeout)
+    relayed(sockit::tcp::listen_run(cfg, process_stdio()?, started), cfg.bridge.idle_timeout)
 }
 
 pub fn chat_serve(cfg: &ServeConfig, json: bool) -> Outcome {

@@ -4,11 +4,11 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use sockit::bridge::BridgeOptions;
 use sockit::chat::client::JoinConfig;
 use sockit::chat::discovery::DiscoveryConfig;
 use sockit::chat::server::ServeConfig;
 use sockit::host::InfoOptions;
-use sockit::relay::RelayOptions;
 use sockit::resolve::{Families, NamesConfig};
 use sockit::scan::{ScanConfig, ScanPlan};
 use sockit::tcp::{AccessRules, ConnectConfig, ListenConfig};
@@ -46,7 +46,7 @@ pub enum Action {
     ChatJoin(JoinConfig),
     ChatDiscover(DiscoveryConfig),
     Scan(ScanJob),
-    Relay(sockit::forward::ForwardConfig),
+    Relay(sockit::relay::RelayConfig),
     Demo,
     Completions(clap_complete::Shell),
     Manpage(Option<std::path::PathBuf>),
@@ -200,10 +200,10 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
             unix: a.unix.clone(),
             connect_timeout: a.connect_timeout.map(Duration::from_secs_f64),
             tls: client_tls(&a.tls)?,
-            relay: relay(&a.relay),
+            bridge: bridge(&a.bridge),
             proxy: proxy(&a.proxy)?,
         }),
-        Command::Tcp(cli::TcpCommand::Listen(a)) if a.relay.hexdump.is_some() && (a.keep_open || a.exec.is_some()) => {
+        Command::Tcp(cli::TcpCommand::Listen(a)) if a.bridge.hexdump.is_some() && (a.keep_open || a.exec.is_some()) => {
             return Err(usage(
                 "-x dumps one connection: leave out --keep-open and --exec, or run one listener a client",
             ));
@@ -215,7 +215,7 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
             max_conns: a.max_conns,
             exec: a.exec,
             tls: server_tls(&a.tls),
-            relay: relay(&a.relay),
+            bridge: bridge(&a.bridge),
             unix: a.unix.clone(),
         }),
         Command::Chat(cli::ChatCommand::Serve(a)) => {
@@ -267,7 +267,7 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
         }),
         Command::Chat(cli::ChatCommand::Discover(a)) => Action::ChatDiscover(discovery(&a.discovery)?),
         Command::Scan(a) => Action::Scan(scan(a)?),
-        Command::Relay(a) => Action::Relay(forward(&a)?),
+        Command::Relay(a) => Action::Relay(relay(&a)?),
         Command::Demo => Action::Demo,
         Command::Completions { shell } => Action::Completions(shell),
         Command::Manpage { dir } => Action::Manpage(dir),
@@ -368,8 +368,8 @@ fn scan(a: cli::ScanArgs) -> Result<ScanJob> {
     Ok(ScanJob { plan, file, yes })
 }
 
-fn relay(r: &cli::RelayArgs) -> RelayOptions {
-    RelayOptions {
+fn bridge(r: &cli::BridgeArgs) -> BridgeOptions {
+    BridgeOptions {
         no_shutdown: r.no_shutdown,
         quit_after_eof: r.quit_after.map(Duration::from_secs_f64),
         idle_timeout: r.idle_timeout.map(Duration::from_secs_f64),
@@ -403,9 +403,13 @@ fn proxy(p: &cli::ProxyArgs) -> Result<Option<sockit_core::proxy::Proxy>> {
 }
 
 /// `-x` alone dumps on stderr; `-x FILE` into FILE.
-fn hexdump_to(x: Option<&std::path::PathBuf>) -> Option<sockit::relay::HexdumpTo> {
+fn hexdump_to(x: Option<&std::path::PathBuf>) -> Option<sockit::hexdump::HexdumpTo> {
     x.map(|p| {
-        if p.as_os_str() == "-" { sockit::relay::HexdumpTo::Stderr } else { sockit::relay::HexdumpTo::File(p.clone()) }
+        if p.as_os_str() == "-" {
+            sockit::hexdump::HexdumpTo::Stderr
+        } else {
+            sockit::hexdump::HexdumpTo::File(p.clone())
+        }
     })
 }
 
@@ -551,8 +555,8 @@ fn address(host: &Host, port: u16) -> Result<SocketAddr> {
 }
 
 /// `relay FROM TO`.
-fn forward(a: &cli::ForwardArgs) -> Result<sockit::forward::ForwardConfig> {
-    use sockit::forward::{ConnectTo, ListenOn};
+fn relay(a: &cli::RelayArgs) -> Result<sockit::relay::RelayConfig> {
+    use sockit::relay::{ConnectTo, ListenOn};
     let from = match a.from.split_once(':') {
         Some(("unix-listen", path)) if !path.is_empty() => ListenOn::Unix(path.to_string()),
         Some((kind @ ("tcp-listen" | "tls-listen"), rest)) => {
@@ -597,7 +601,7 @@ fn forward(a: &cli::ForwardArgs) -> Result<sockit::forward::ForwardConfig> {
     if a.max_conns == Some(0) {
         return Err(usage("--max-conns must be at least 1"));
     }
-    Ok(sockit::forward::ForwardConfig {
+    Ok(sockit::relay::RelayConfig {
         from,
         to,
         rules: AccessRules::new(cidrs(&a.allow, "--allow")?, cidrs(&a.deny, "--deny")?),
@@ -685,7 +689,7 @@ mod tests {
             Some(ClientTls { ca: Some("x.pem".into()), insecure: false, fingerprint: None }),
             "--ca implies --tls"
         );
-        assert_eq!(c.relay, RelayOptions::default());
+        assert_eq!(c.bridge, BridgeOptions::default());
         let Action::TcpListen(l) = config("tcp listen --tls --keep-open --deny ::ffff:127.0.0.1").expect("ok").action
         else {
             panic!()

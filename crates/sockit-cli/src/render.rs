@@ -373,7 +373,7 @@ pub fn scan_totals(out: &mut (impl Write + ?Sized), t: &ScanTotals) -> io::Resul
 }
 
 /// One relayed connection, ended: `CLIENT -> TARGET: 1.25 s, 120 bytes up, 4,096 down`.
-pub fn forwarded(f: &sockit::forward::Forwarded) -> String {
+pub fn forwarded(f: &sockit::relay::Forwarded) -> String {
     let mut line = format!(
         "{} -> {}: {:.2} s, {} bytes up, {} bytes down",
         f.client,
@@ -431,7 +431,7 @@ pub struct NameError<'a> {
 /// A datagram as JSON: its text, or base64 when it is not UTF-8.
 #[derive(Debug, Serialize)]
 struct DatagramEvent<'a> {
-    from: &'a sockit::relay::Peer,
+    from: &'a sockit::conn::Peer,
     size: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     text: Option<&'a str>,

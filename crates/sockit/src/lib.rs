@@ -6,10 +6,13 @@
 //! what it is handed (`stdio::Stdio`, a callback for what it reports as it goes). It never
 //! prints and never exits.
 
+pub mod bridge;
 pub mod chat;
+pub mod conn;
+pub mod copy;
 pub mod demo;
 pub mod dns_config;
-pub mod forward;
+pub mod hexdump;
 pub mod hint;
 pub mod host;
 pub mod ifaces;

@@ -249,3 +249,10 @@ pub fn recv_until(
         }
     }
 }
+
+/// Turn on keepalive probes: a silent peer is probed after `every`, every `every`, three
+/// times; one that answers none is gone.
+pub fn keepalive(stream: &std::net::TcpStream, every: std::time::Duration) -> Result<(), NetError> {
+    let probes = socket2::TcpKeepalive::new().with_time(every).with_interval(every).with_retries(3);
+    socket2::SockRef::from(stream).set_tcp_keepalive(&probes).map_err(|e| NetError::io("SO_KEEPALIVE", e))
+}

@@ -1,555 +1,276 @@
-//! The relay between a `Stdio` and a stream, with one set of end-of-input rules for every kind
-//! of stream: a TCP socket, or the plaintext side of a TLS tunnel (`tls::tunnel`), so TLS
-//! needs no rules of its own.
-//!
-//! EOF rules, the same on both sides of a connection:
-//! - input reaches EOF: send FIN (shut down the write side) and keep reading until the peer
-//!   closes; with `no_shutdown` the write side stays open; with `quit_after_eof` the relay
-//!   ends that long after input's EOF whatever the peer does.
-//! - the peer closes: everything it sent is written to the output, then the relay ends. A
-//!   piped input is still sent to its end (a peer that only shut down its write side may still
-//!   be reading: nothing is dropped); a terminal on input ends the relay at once.
-//!
-//! Memory stays flat whatever the volume: input is read ahead by a thread into three 1 MiB
-//! buffers going round (`pump_ahead`; why not splice: see `pump`), and what the stream
-//! receives is spliced to the output, never passing through sockit's memory (`pump_out`).
+//! `sockit relay FROM TO`: port forwarding. Every connection accepted on FROM is joined to a
+//! new connection to TO, many at once, with the same end-of-input rules as `tcp` (an end of
+//! data one way is passed on as a shut-down write side, and the other way goes on), access
+//! rules, a connection cap, and a line per connection (who, how long, bytes each way). Bytes go
+//! socket to socket by splice(2) through a pipe, never through sockit's memory.
 
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::os::fd::{AsFd, BorrowedFd};
-use std::os::unix::net::UnixStream;
+use std::net::SocketAddr;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
+use sockit_core::endpoint::Host;
+
+use crate::conn::Conn;
+use crate::copy::one_way;
+use crate::hexdump::Hexdump;
 use crate::net::NetError;
-use crate::stdio::Stdio;
+use crate::tcp::{AccessRules, Listener};
 
-/// A full-duplex byte stream the relay and the servers work on.
-#[derive(Debug)]
-pub enum Stream {
-    Tcp(TcpStream),
-    /// The plaintext end of a TLS tunnel.
-    Unix(UnixStream),
-}
-
-impl Stream {
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.shutdown(how),
-            Stream::Unix(s) => s.shutdown(how),
-        }
-    }
-
-    pub fn try_clone(&self) -> io::Result<Stream> {
-        Ok(match self {
-            Stream::Tcp(s) => Stream::Tcp(s.try_clone()?),
-            Stream::Unix(s) => Stream::Unix(s.try_clone()?),
-        })
-    }
-
-    pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.set_read_timeout(t),
-            Stream::Unix(s) => s.set_read_timeout(t),
-        }
-    }
-
-    pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.set_write_timeout(t),
-            Stream::Unix(s) => s.set_write_timeout(t),
-        }
-    }
-}
-
-impl AsFd for Stream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        match self {
-            Stream::Tcp(s) => s.as_fd(),
-            Stream::Unix(s) => s.as_fd(),
-        }
-    }
-}
-
-impl Read for &Stream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => (&*s).read(buf),
-            Stream::Unix(s) => (&*s).read(buf),
-        }
-    }
-}
-
-impl Write for &Stream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => (&*s).write(buf),
-            Stream::Unix(s) => (&*s).write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// A connection to relay: its stream, who is at the other end, and the TLS tunnel behind the
-/// stream, if any (whose error, if it failed, says more than the stream's end does).
-#[derive(Debug)]
-pub struct Conn {
-    pub stream: Stream,
-    pub peer: Peer,
-    pub(crate) tunnel: Option<std::thread::JoinHandle<Result<(), NetError>>>,
-}
-
-/// The other end of a connection, or where a datagram came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Peer {
-    Inet(SocketAddr),
-    /// A Unix socket, by its path (`@name` for an abstract one).
+/// Where connections come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListenOn {
+    Tcp(SocketAddr),
+    /// TLS clients: the relay ends their TLS.
+    Tls(SocketAddr, crate::tls::ServerTls),
     Unix(String),
 }
 
-impl std::fmt::Display for Peer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Peer::Inet(a) => write!(f, "{a}"),
-            Peer::Unix(p) => f.write_str(p),
+/// Where each one goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConnectTo {
+    Tcp(Host, u16),
+    /// A TLS server: the relay speaks TLS to it.
+    Tls(Host, u16, crate::tls::ClientTls),
+    Unix(String),
+}
+
+/// `relay`: from where, to where, who may come, how many at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelayConfig {
+    pub from: ListenOn,
+    pub to: ConnectTo,
+    pub rules: AccessRules,
+    pub max_conns: Option<usize>,
+    /// Reach TO through this proxy.
+    pub proxy: Option<sockit_core::proxy::Proxy>,
+    pub connect_timeout: Duration,
+    /// Dump every connection in hex (`-x`), each under a line naming it.
+    pub hexdump: Option<crate::hexdump::HexdumpTo>,
+    /// TCP keepalive probes on both sides of every connection: an end that vanished ends it.
+    pub keepalive: Option<Duration>,
+}
+
+/// One connection's story, told when it ends.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Forwarded {
+    pub client: String,
+    pub target: String,
+    /// Bytes from the client to the target, and back.
+    pub up: u64,
+    pub down: u64,
+    pub millis: u128,
+    /// Why it ended early, if it did (refused by the rules, the cap, or the target).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What the relay listens on, once bound.
+#[derive(Debug)]
+enum Bound {
+    Tcp(Listener),
+    Tls(Listener, Arc<rustls::ServerConfig>),
+    Unix(UnixListener, String),
+}
+
+/// A connection as accepted, before its TLS (if any) is ended in its own thread.
+enum Accepted {
+    Plain(Conn),
+    Tls(std::net::TcpStream, Arc<rustls::ServerConfig>),
+}
+
+/// Listen on `cfg.from`, say where through `started`, and forward every connection until the
+/// process ends; each ended connection goes to `log`, called from one logger thread.
+pub fn run(
+    cfg: &RelayConfig,
+    started: &mut dyn FnMut(String),
+    log: Arc<dyn Fn(&Forwarded) + Send + Sync>,
+) -> Result<(), NetError> {
+    crate::net::raise_fd_limit();
+    let bound = match &cfg.from {
+        ListenOn::Tcp(addr) => {
+            let l = Listener::bind(*addr)?;
+            started(format!("{} (tcp)", l.local_addr()?));
+            Bound::Tcp(l)
+        }
+        ListenOn::Tls(addr, tls) => {
+            let l = Listener::bind(*addr)?;
+            let local = l.local_addr()?;
+            let (config, fingerprint) = crate::tls::server_config_for(tls, local)?;
+            started(format!("{local} (tls, certificate SHA-256 {fingerprint})"));
+            Bound::Tls(l, config)
+        }
+        ListenOn::Unix(path) => {
+            let l = crate::tcp::unix_listener(path)?;
+            started(format!("{path} (unix)"));
+            Bound::Unix(l, path.clone())
+        }
+    };
+    let active = Arc::new(AtomicUsize::new(0));
+    let cfg = Arc::new(cfg.clone());
+    let dump = cfg.hexdump.as_ref().map(crate::hexdump::Hexdump::open).transpose()?.map(Arc::new);
+    // One logger: a connection never waits for the log (a stderr nobody reads would hold every
+    // finished connection's thread); when the log falls 4,096 lines behind, lines are dropped.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Forwarded>(4096);
+    std::thread::Builder::new()
+        .name("forward-log".into())
+        .spawn(move || {
+            for story in rx {
+                log(&story);
+            }
+        })
+        .map_err(|e| NetError::io("cannot start a thread", e))?;
+    let log = move |story: Forwarded| {
+        let _ = tx.try_send(story);
+    };
+    let log = Arc::new(log);
+    loop {
+        let (accepted, client) = match &bound {
+            Bound::Tcp(l) => match l.accept_unless(&cfg.rules, &|| false)? {
+                Some((s, peer)) => match keepalive(&cfg, &s).and_then(|()| Conn::plain(s)) {
+                    Ok(c) => (Accepted::Plain(c), peer.to_string()),
+                    Err(_) => continue,
+                },
+                None => continue,
+            },
+            Bound::Tls(l, config) => match l.accept_unless(&cfg.rules, &|| false)? {
+                Some((s, peer)) => match keepalive(&cfg, &s) {
+                    Ok(()) => (Accepted::Tls(s, Arc::clone(config)), peer.to_string()),
+                    Err(_) => continue,
+                },
+                None => continue,
+            },
+            Bound::Unix(l, path) => match l.accept() {
+                Ok((s, _)) => (Accepted::Plain(Conn::unix(s, path)), path.clone()),
+                Err(e) if crate::net::accept_error_is_transient(&e) => continue,
+                Err(e) => return Err(NetError::io(format!("accept on {path}"), e)),
+            },
+        };
+        let n = active.fetch_add(1, Ordering::AcqRel);
+        if cfg.max_conns.is_some_and(|max| n >= max) {
+            active.fetch_sub(1, Ordering::AcqRel);
+            drop(accepted);
+            log(Forwarded {
+                client,
+                target: target_name(&cfg.to),
+                up: 0,
+                down: 0,
+                millis: 0,
+                error: Some(format!("refused: {} connections already (the cap)", n)),
+            });
+            continue;
+        }
+        let (job_cfg, job_active, job_log, job_dump) =
+            (Arc::clone(&cfg), Arc::clone(&active), Arc::clone(&log), dump.clone());
+        let spawned = std::thread::Builder::new().name("forward".into()).stack_size(STACK).spawn(move || {
+            let story = forward(&job_cfg, accepted, client, job_dump.as_deref());
+            job_active.fetch_sub(1, Ordering::AcqRel);
+            job_log(story);
+        });
+        if let Err(e) = spawned {
+            // Out of threads: this connection is closed (it went with the closure).
+            active.fetch_sub(1, Ordering::AcqRel);
+            tracing::warn!(error = %e, "no thread for a connection");
         }
     }
 }
 
-impl serde::Serialize for Peer {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+/// TO as shown in the log.
+pub fn target_name(to: &ConnectTo) -> String {
+    let hostport = |h: &Host, p: &u16| match h {
+        Host::Ip(std::net::IpAddr::V6(ip)) => format!("[{ip}]:{p}"),
+        h => format!("{h}:{p}"),
+    };
+    match to {
+        ConnectTo::Tcp(h, p) => hostport(h, p),
+        ConnectTo::Tls(h, p, _) => format!("{} (tls)", hostport(h, p)),
+        ConnectTo::Unix(p) => p.clone(),
     }
 }
 
-impl Conn {
-    /// A plain TCP connection.
-    pub fn plain(stream: TcpStream) -> Result<Conn, NetError> {
-        let peer = stream.peer_addr().map_err(|e| NetError::io("peer address", e))?;
-        Ok(Conn { stream: Stream::Tcp(stream), peer: Peer::Inet(peer), tunnel: None })
+/// One client: its TLS ended if it speaks TLS, a connection to the target, then both ways at
+/// once until both have ended.
+fn forward(cfg: &RelayConfig, accepted: Accepted, client: String, dump: Option<&Hexdump>) -> Forwarded {
+    let start = Instant::now();
+    let mut story = Forwarded { client, target: target_name(&cfg.to), up: 0, down: 0, millis: 0, error: None };
+    let ends = match accepted {
+        Accepted::Plain(c) => Ok(c),
+        Accepted::Tls(s, config) => crate::tls::server(s, config),
     }
-
-    /// A Unix stream socket, known by its path.
-    pub fn unix(stream: UnixStream, path: &str) -> Conn {
-        Conn { stream: Stream::Unix(stream), peer: Peer::Unix(path.to_string()), tunnel: None }
-    }
-
-    /// Close the stream and wait for the TLS tunnel behind it to end; its error, if any.
-    pub fn finish(self) -> Result<(), NetError> {
-        let _ = self.stream.shutdown(Shutdown::Both);
-        drop(self.stream);
-        join_tunnel(self.tunnel)
-    }
+    .and_then(|client_conn| Ok((client_conn, connect(cfg)?)));
+    let (client_conn, target) = match ends {
+        Ok(c) => c,
+        Err(e) => {
+            story.error = Some(e.to_string());
+            story.millis = start.elapsed().as_millis();
+            return story;
+        }
+    };
+    let streams = client_conn.stream.try_clone().and_then(|c| Ok((c, target.stream.try_clone()?)));
+    let (a, b) = match streams {
+        Ok((a, b)) => (Arc::new(a), Arc::new(b)),
+        Err(e) => {
+            story.error = Some(e.to_string());
+            return story;
+        }
+    };
+    let dump = dump.map(|d| Arc::new(d.another(&format!("{} -> {}", story.client, story.target))));
+    let back = {
+        let (from, to, dump) = (Arc::clone(&b), Arc::clone(&a), dump.clone());
+        std::thread::Builder::new()
+            .name("forward-back".into())
+            .stack_size(BACK_STACK)
+            .spawn(move || one_way(&from, &to, dump.as_deref().map(|d| move |x: &[u8]| d.received(x))))
+    };
+    let up = one_way(&a, &b, dump.as_deref().map(|d| move |x: &[u8]| d.sent(x)));
+    let down = match back {
+        Ok(t) => t.join().unwrap_or(Ok(0)),
+        // No second thread: the way back in this one, after the way there.
+        Err(_) => one_way(&b, &a, dump.as_deref().map(|d| move |x: &[u8]| d.received(x))),
+    };
+    drop((a, b));
+    let _ = client_conn.finish();
+    let _ = target.finish();
+    story.up = *up.as_ref().unwrap_or(&0);
+    story.down = *down.as_ref().unwrap_or(&0);
+    story.error = up.err().or(down.err()).map(|e| e.to_string());
+    story.millis = start.elapsed().as_millis();
+    story
 }
 
-fn join_tunnel(tunnel: Option<std::thread::JoinHandle<Result<(), NetError>>>) -> Result<(), NetError> {
-    match tunnel {
-        Some(t) => t.join().unwrap_or_else(|_| Err(NetError::io("TLS", io::Error::other("the tunnel failed")))),
+/// Keepalive probes on a TCP side, if asked.
+fn keepalive(cfg: &RelayConfig, s: &std::net::TcpStream) -> Result<(), NetError> {
+    match cfg.keepalive {
+        Some(every) => crate::net::keepalive(s, every),
         None => Ok(()),
     }
 }
 
-/// How a relay behaves at the end.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RelayOptions {
-    /// Keep the write side open after input's EOF (no FIN).
-    pub no_shutdown: bool,
-    /// End the relay this long after input's EOF.
-    pub quit_after_eof: Option<Duration>,
-    /// End the relay after this long with no data in either direction.
-    pub idle_timeout: Option<Duration>,
-    /// Dump both directions in hex (`-x`), here.
-    pub hexdump: Option<HexdumpTo>,
-    /// TCP keepalive: probe a silent peer after this long, every this long, three times; a
-    /// peer that answers none is gone and the relay ends with an error.
-    pub keepalive: Option<Duration>,
-}
-
-/// Turn on keepalive probes as `RelayOptions::keepalive` says.
-pub fn keepalive(stream: &TcpStream, every: Duration) -> Result<(), NetError> {
-    let probes = socket2::TcpKeepalive::new().with_time(every).with_interval(every).with_retries(3);
-    socket2::SockRef::from(stream).set_tcp_keepalive(&probes).map_err(|e| NetError::io("SO_KEEPALIVE", e))
-}
-
-/// Where a hex dump goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HexdumpTo {
-    Stderr,
-    File(std::path::PathBuf),
-}
-
-/// Both directions of a connection in hex, as `ncat -x` and `socat -x` show them, each with
-/// its own offset (`sockit_core::text::hexdump`). A dump that cannot be written stops dumping;
-/// the relay goes on.
-pub struct Hexdump {
-    out: Arc<std::sync::Mutex<Option<Box<dyn Write + Send>>>>,
-    sent: AtomicU64,
-    received: AtomicU64,
-}
-
-impl std::fmt::Debug for Hexdump {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hexdump").field("sent", &self.sent).field("received", &self.received).finish()
-    }
-}
-
-impl Hexdump {
-    /// Open the dump (a file is created, or emptied).
-    pub fn open(to: &HexdumpTo) -> Result<Hexdump, NetError> {
-        let out: Box<dyn Write + Send> = match to {
-            HexdumpTo::Stderr => Box::new(io::stderr()),
-            HexdumpTo::File(p) => Box::new(io::BufWriter::new(
-                std::fs::File::create(p).map_err(|e| NetError::io(format!("cannot write {}", p.display()), e))?,
-            )),
+fn connect(cfg: &RelayConfig) -> Result<Conn, NetError> {
+    let tcp = |host: &Host, port: u16| -> Result<std::net::TcpStream, NetError> {
+        let s = match &cfg.proxy {
+            Some(p) => crate::proxy::connect(p, host, port, Some(cfg.connect_timeout))?,
+            None => crate::tcp::connect(&crate::net::resolve_all(host, port)?, Some(cfg.connect_timeout))?,
         };
-        Ok(Hexdump {
-            out: Arc::new(std::sync::Mutex::new(Some(out))),
-            sent: AtomicU64::new(0),
-            received: AtomicU64::new(0),
-        })
-    }
-
-    /// Another connection's dump into the same place, its offsets from 0, under a line naming it.
-    pub fn another(&self, title: &str) -> Hexdump {
-        let next = Hexdump { out: Arc::clone(&self.out), sent: AtomicU64::new(0), received: AtomicU64::new(0) };
-        next.write(&format!("= {title}\n"));
-        next
-    }
-
-    /// Bytes sent to the peer (`>`).
-    pub fn sent(&self, bytes: &[u8]) {
-        self.record('>', &self.sent, bytes);
-    }
-
-    /// Bytes received from the peer (`<`).
-    pub fn received(&self, bytes: &[u8]) {
-        self.record('<', &self.received, bytes);
-    }
-
-    /// One datagram, sent (`>`) or received (`<`): a line naming the peer and the size, then
-    /// its bytes from offset 0.
-    pub fn datagram(&self, sent: bool, peer: &dyn std::fmt::Display, bytes: &[u8]) {
-        let mark = if sent { '>' } else { '<' };
-        let text = format!("{mark} {peer} ({} bytes)\n{}", bytes.len(), sockit_core::text::hexdump(mark, 0, bytes));
-        self.write(&text);
-    }
-
-    fn record(&self, mark: char, offset: &AtomicU64, bytes: &[u8]) {
-        let at = offset.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        self.write(&sockit_core::text::hexdump(mark, at, bytes));
-    }
-
-    fn write(&self, text: &str) {
-        let mut out = self.out.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(w) = out.as_mut()
-            && w.write_all(text.as_bytes()).and_then(|()| w.flush()).is_err()
-        {
-            *out = None;
-        }
-    }
-}
-
-/// What a relay moved, and why it ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct RelayStats {
-    pub sent: u64,
-    pub received: u64,
-    pub end: RelayEnd,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RelayEnd {
-    /// The peer closed its side and everything it sent was written.
-    PeerClosed,
-    /// `quit_after_eof` passed.
-    Quit,
-    /// `idle_timeout` passed.
-    Idle,
-}
-
-/// Relay `stdio` and `conn` until the EOF rules say stop; then wait for the TLS tunnel, if
-/// any, whose failure is reported in place of the stream's.
-pub fn relay(conn: Conn, stdio: Stdio, opts: &RelayOptions) -> Result<RelayStats, NetError> {
-    let Conn { stream, peer, tunnel } = conn;
-    let stream = Arc::new(stream);
-    let r = relay_stream(&stream, peer, stdio, opts);
-    // Both ways closed: the input thread may still hold the stream (a terminal that is never
-    // read to its end), and a tunnel behind it must see the relay is gone.
-    let _ = stream.shutdown(Shutdown::Both);
-    drop(stream);
-    match join_tunnel(tunnel) {
-        Ok(()) => r,
-        Err(e) => Err(e),
-    }
-}
-
-fn relay_stream(stream: &Arc<Stream>, peer: Peer, stdio: Stdio, opts: &RelayOptions) -> Result<RelayStats, NetError> {
-    let what = || format!("connection with {peer}");
-    let Stdio { input, output, input_is_terminal } = stdio;
-    let activity = Arc::new(AtomicU64::new(0));
-    let quit = Arc::new(AtomicBool::new(false));
-    let sent = Arc::new(AtomicU64::new(0));
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<io::Result<u64>>();
-    let dump = opts.hexdump.as_ref().map(Hexdump::open).transpose()?.map(Arc::new);
-    {
-        let (stream, opts, activity, quit, sent) =
-            (Arc::clone(stream), opts.clone(), Arc::clone(&activity), Arc::clone(&quit), Arc::clone(&sent));
-        let dump = dump.clone();
-        std::thread::Builder::new()
-            .name("relay-input".into())
-            .spawn(move || {
-                let tap = dump.as_ref().map(|d| move |b: &[u8]| d.sent(b));
-                let r = pump_ahead(
-                    input,
-                    stream.as_fd(),
-                    &|n| {
-                        sent.fetch_add(n, Ordering::Relaxed);
-                        activity.fetch_add(1, Ordering::Relaxed);
-                    },
-                    tap.as_ref().map(|t| t as &dyn Fn(&[u8])),
-                );
-                if r.is_ok() && !opts.no_shutdown {
-                    let _ = stream.shutdown(Shutdown::Write);
-                }
-                let _ = done_tx.send(r);
-                if let Some(q) = opts.quit_after_eof {
-                    std::thread::sleep(q);
-                    quit.store(true, Ordering::Relaxed);
-                    // Wakes the reader: its next read returns 0.
-                    let _ = stream.shutdown(Shutdown::Read);
-                }
-            })
-            .map_err(|e| NetError::io("cannot start a thread", e))?;
-    }
-    if let Some(idle) = opts.idle_timeout {
-        stream.set_read_timeout(Some(idle)).map_err(|e| NetError::io("timeout", e))?;
-    }
-    let received = std::cell::Cell::new(0u64);
-    let mut seen = activity.load(Ordering::Relaxed);
-    // The idle timeout and -q lean on a timed-out read and on shutdown() waking a blocked
-    // read: proven for read(2) on every kernel sockit runs on, so those relays keep it.
-    // A hex dump needs the bytes: no splice then either.
-    let splice = opts.idle_timeout.is_none() && opts.quit_after_eof.is_none() && dump.is_none();
-    let tap = dump.as_ref().map(|d| move |b: &[u8]| d.received(b));
-    let tap = tap.as_ref().map(|t| t as &dyn Fn(&[u8]));
-    let end = loop {
-        let count = |n| received.set(received.get() + n);
-        let r = if splice {
-            pump_out(stream.as_fd(), output.as_fd(), &count)
-        } else {
-            pump(stream.as_fd(), output.as_fd(), &count, tap)
-        };
-        match r {
-            Ok(_) if quit.load(Ordering::Relaxed) => break RelayEnd::Quit,
-            Ok(_) => break RelayEnd::PeerClosed,
-            // The kernel gave up on the peer: keepalive probes (or retransmissions) unanswered.
-            Err(e) if e.raw_os_error() == Some(libc::ETIMEDOUT) => {
-                return Err(NetError::io(format!("{}: the peer stopped answering (it is gone)", what()), e));
-            }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                // Idle only if input was idle too.
-                let now = activity.load(Ordering::Relaxed);
-                if now == seen {
-                    break RelayEnd::Idle;
-                }
-                seen = now;
-            }
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Err(NetError::io("output", e)),
-            Err(e) => return Err(NetError::io(what(), e)),
-        }
+        let _ = s.set_nodelay(true);
+        keepalive(cfg, &s)?;
+        Ok(s)
     };
-    if end == RelayEnd::PeerClosed && !input_is_terminal {
-        // Finish sending input; a peer that is really gone makes the write fail.
-        match done_rx.recv() {
-            Ok(Ok(_)) | Err(_) => {}
-            Ok(Err(e)) => {
-                return Err(NetError::io(
-                    format!(
-                        "{} closed before all of the input was sent ({} bytes sent)",
-                        what(),
-                        sent.load(Ordering::Relaxed)
-                    ),
-                    e,
-                ));
-            }
+    match &cfg.to {
+        ConnectTo::Tcp(host, port) => Conn::plain(tcp(host, *port)?),
+        ConnectTo::Tls(host, port, tls) => {
+            let connector = tls.connector(host)?;
+            crate::tls::client(tcp(host, *port)?, connector)
         }
-    }
-    Ok(RelayStats { sent: sent.load(Ordering::Relaxed), received: received.get(), end })
-}
-
-/// Move bytes from `from` to `to` until EOF, calling `count` with each amount moved.
-///
-/// Plain read/write through one fixed 1 MiB buffer, so memory stays flat whatever the volume.
-/// A pipe on either end is grown to 1 MiB too (the default 64 KiB makes a read or write per
-/// 64 KiB): measured here, 1 GiB through two relays fed by a pipe went from about 1.4 GB/s to
-/// 2.5 GB/s. splice(2) was measured as well and lost on the kernels sockit is tested on
-/// (gVisor emulates it with copies: 1.5-1.8 s per GiB against 0.7 s with read/write; on a
-/// Linux 6.18 VM, pipe-to-socket splice moved 1.1-1.3 GB/s against 1.4 GB/s).
-/// With `tap`, every chunk is shown to it too (the hex dump).
-pub fn pump(from: BorrowedFd<'_>, to: BorrowedFd<'_>, count: &dyn Fn(u64), tap: Tap<'_>) -> io::Result<u64> {
-    grow_pipes(&[from, to]);
-    let mut buf = vec![0u8; BUF];
-    let mut total = 0u64;
-    loop {
-        let n = match rustix::io::read(from, &mut buf) {
-            Ok(0) => return Ok(total),
-            Ok(n) => n,
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(e.into()),
-        };
-        write_all_fd(to, &buf[..n])?;
-        if let Some(tap) = tap {
-            tap(&buf[..n]);
-        }
-        total += n as u64;
-        count(n as u64);
+        ConnectTo::Unix(path) => UnixStream::connect(path)
+            .map(|s| Conn::unix(s, path))
+            .map_err(|e| NetError::io(format!("cannot connect to {path}"), e)),
     }
 }
 
-/// Socket to `to`, through splice(2) where the kernel can: straight into a pipe, or through a
-/// pipe of sockit's own into a file or /dev/null, so the bytes never pass through sockit's
-/// memory. A terminal, a socket, or anything splice refuses gets `pump`. Measured here, 4 GiB
-/// received into /dev/null: 1.8 GB/s with read/write, 2.45 GB/s spliced; into `| cat`: 0.92
-/// against 1.6 GB/s. (On the sending side, pipe to socket, splice lost: see `pump`.)
-pub fn pump_out(from: BorrowedFd<'_>, to: BorrowedFd<'_>, count: &dyn Fn(u64)) -> io::Result<u64> {
-    use rustix::io::Errno;
-    use rustix::pipe::{SpliceFlags, splice};
-    let direct = is_pipe(to);
-    let file_like = rustix::fs::fstat(to).is_ok_and(|st| {
-        matches!(
-            rustix::fs::FileType::from_raw_mode(st.st_mode),
-            rustix::fs::FileType::RegularFile | rustix::fs::FileType::CharacterDevice
-        )
-    }) && !io::IsTerminal::is_terminal(&to);
-    if !direct && !file_like {
-        return pump(from, to, count, None);
-    }
-    let via = if direct { None } else { Some(rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?) };
-    grow_pipes(&[via.as_ref().map_or(to, |(_, w)| w.as_fd())]);
-    let unsupported = |e: Errno| matches!(e, Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP);
-    let mut total = 0u64;
-    loop {
-        let into = via.as_ref().map_or(to, |(_, w)| w.as_fd());
-        let n = match splice(from, None, into, None, BUF, SpliceFlags::MOVE) {
-            Ok(0) => return Ok(total),
-            Ok(n) => n,
-            Err(Errno::INTR) => continue,
-            Err(e) if unsupported(e) && total == 0 => return pump(from, to, count, None),
-            Err(e) => return Err(e.into()),
-        };
-        if let Some((r, _)) = &via {
-            let mut left = n;
-            while left > 0 {
-                match splice(r, None, to, None, left, SpliceFlags::MOVE) {
-                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                    Ok(m) => left -= m,
-                    Err(Errno::INTR) => {}
-                    Err(e) if unsupported(e) => {
-                        // `to` refuses splice after all (a file opened for appending does):
-                        // copy out what is in the pipe, and read/write from here on.
-                        let mut rest = vec![0u8; left];
-                        io::Read::read_exact(&mut std::fs::File::from(r.try_clone()?), &mut rest)?;
-                        write_all_fd(to, &rest)?;
-                        count(n as u64);
-                        return Ok(total + n as u64 + pump(from, to, count, None)?);
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-        }
-        total += n as u64;
-        count(n as u64);
-    }
-}
-
-/// `pump`, with the reading done ahead by a thread of its own: the next buffer fills while
-/// the last one is written, so a relay fed by a pipe keeps both ends busy. Memory stays flat:
-/// three buffers of 1 MiB go round. If writing fails, the reading thread is left to end with
-/// its next read (its sender is gone); `from` is owned for that reason.
-pub fn pump_ahead(
-    from: impl AsFd + Send + 'static,
-    to: BorrowedFd<'_>,
-    count: &dyn Fn(u64),
-    tap: Tap<'_>,
-) -> io::Result<u64> {
-    const BUFFERS: usize = 3;
-    grow_pipes(&[from.as_fd(), to]);
-    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<io::Result<(Vec<u8>, usize)>>(BUFFERS);
-    let (free_tx, free_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(BUFFERS);
-    for _ in 0..BUFFERS {
-        let _ = free_tx.send(vec![0u8; BUF]);
-    }
-    std::thread::spawn(move || {
-        while let Ok(mut buf) = free_rx.recv() {
-            let r = loop {
-                match rustix::io::read(from.as_fd(), &mut buf) {
-                    Err(rustix::io::Errno::INTR) => continue,
-                    r => break r,
-                }
-            };
-            let (end, msg) = match r {
-                Ok(0) => (true, Ok((buf, 0))),
-                Ok(n) => (false, Ok((buf, n))),
-                Err(e) => (true, Err(e.into())),
-            };
-            if full_tx.send(msg).is_err() || end {
-                return;
-            }
-        }
-    });
-    let mut total = 0u64;
-    loop {
-        let (buf, n) = match full_rx.recv() {
-            Ok(r) => r?,
-            Err(_) => return Ok(total),
-        };
-        if n == 0 {
-            return Ok(total);
-        }
-        write_all_fd(to, &buf[..n])?;
-        if let Some(tap) = tap {
-            tap(&buf[..n]);
-        }
-        total += n as u64;
-        count(n as u64);
-        let _ = free_tx.send(buf);
-    }
-}
-
-fn write_all_fd(to: BorrowedFd<'_>, mut buf: &[u8]) -> io::Result<()> {
-    while !buf.is_empty() {
-        match rustix::io::write(to, buf) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => buf = &buf[n..],
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
-}
-
-/// Something shown every chunk a pump moves (the hex dump), if anything.
-pub type Tap<'a> = Option<&'a dyn Fn(&[u8])>;
-
-/// The relays' buffer size, and the size their pipes are grown to.
-const BUF: usize = 1 << 20;
-
-/// Grow those of `fds` that are pipes to `BUF` (the default 64 KiB costs a system call per
-/// 64 KiB). Refused above /proc/sys/fs/pipe-max-size for unprivileged users: then the default
-/// stays.
-fn grow_pipes(fds: &[BorrowedFd<'_>]) {
-    for &fd in fds {
-        if is_pipe(fd) {
-            let _ = rustix::pipe::fcntl_setpipe_size(fd, BUF);
-        }
-    }
-}
-
-fn is_pipe(fd: BorrowedFd<'_>) -> bool {
-    rustix::fs::fstat(fd).is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Fifo)
-}
+/// A connection's thread resolves names, ends TLS and connects (1 MiB of stack: glibc's
+/// resolver and a TLS handshake need room); the second thread of a connection only moves
+/// bytes, by splice, and needs little (a small stack keeps thousands of connections small).
+const STACK: usize = 1 << 20;
+const BACK_STACK: usize = 64 * 1024;

@@ -14,8 +14,9 @@ use socket2::Type;
 use sockit_core::addr::Cidr;
 use sockit_core::endpoint::Host;
 
+use crate::bridge::{self, BridgeOptions, BridgeStats};
+use crate::conn::{Conn, Stream};
 use crate::net::{self, NetError};
-use crate::relay::{self, Conn, RelayOptions, RelayStats, Stream};
 use crate::stdio::Stdio;
 use crate::tls::{self, ClientTls, ServerTls};
 
@@ -26,7 +27,7 @@ pub struct ConnectConfig {
     pub port: u16,
     pub connect_timeout: Option<Duration>,
     pub tls: Option<ClientTls>,
-    pub relay: RelayOptions,
+    pub bridge: BridgeOptions,
     /// Go through this proxy.
     pub proxy: Option<sockit_core::proxy::Proxy>,
     /// Connect to this Unix socket instead (a path, or `@name`), HOST and PORT unused.
@@ -44,7 +45,7 @@ pub struct ListenConfig {
     /// Give each client its own `sh -c CMD` on its connection.
     pub exec: Option<String>,
     pub tls: Option<ServerTls>,
-    pub relay: RelayOptions,
+    pub bridge: BridgeOptions,
     /// Listen on this Unix socket instead (a path, or `@name`), for one client.
     pub unix: Option<String>,
 }
@@ -62,7 +63,7 @@ pub enum Started {
 /// How a `tcp` command ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TcpReport {
-    Relayed(RelayStats),
+    Relayed(BridgeStats),
     /// `--exec` with one client: whether its command succeeded.
     Command {
         success: bool,
@@ -148,7 +149,7 @@ pub fn connect_run(cfg: &ConnectConfig, stdio: Stdio) -> Result<TcpReport, NetEr
     if let Some(path) = &cfg.unix {
         let stream =
             std::os::unix::net::UnixStream::connect_addr(&unix_addr(path)?).map_err(|e| unix_error(path, e))?;
-        return Ok(TcpReport::Relayed(relay::relay(Conn::unix(stream, path), stdio, &cfg.relay)?));
+        return Ok(TcpReport::Relayed(bridge::bridge(Conn::unix(stream, path), stdio, &cfg.bridge)?));
     }
     // What to trust is read before connecting: a bad --ca costs no connection.
     let tls = cfg.tls.as_ref().map(|t| t.connector(&cfg.host)).transpose()?;
@@ -157,14 +158,14 @@ pub fn connect_run(cfg: &ConnectConfig, stdio: Stdio) -> Result<TcpReport, NetEr
         None => connect(&net::resolve_all(&cfg.host, cfg.port)?, cfg.connect_timeout)?,
     };
     tracing::info!(peer = ?stream.peer_addr().ok(), "connected");
-    if let Some(every) = cfg.relay.keepalive {
-        relay::keepalive(&stream, every)?;
+    if let Some(every) = cfg.bridge.keepalive {
+        net::keepalive(&stream, every)?;
     }
     let conn = match tls {
         Some(connector) => tls::client(stream, connector)?,
         None => Conn::plain(stream)?,
     };
-    Ok(TcpReport::Relayed(relay::relay(conn, stdio, &cfg.relay)?))
+    Ok(TcpReport::Relayed(bridge::bridge(conn, stdio, &cfg.bridge)?))
 }
 
 /// `tcp listen`: bind, say so through `started`, then serve one client or, with `keep_open`,
@@ -179,7 +180,7 @@ pub fn listen_run(cfg: &ListenConfig, stdio: Stdio, started: &mut dyn FnMut(Star
             let _ = std::fs::remove_file(path);
         }
         let (stream, _) = accepted?;
-        return Ok(TcpReport::Relayed(relay::relay(Conn::unix(stream, path), stdio, &cfg.relay)?));
+        return Ok(TcpReport::Relayed(bridge::bridge(Conn::unix(stream, path), stdio, &cfg.bridge)?));
     }
     let listener = Listener::bind(cfg.bind)?;
     let local = listener.local_addr()?;
@@ -198,8 +199,8 @@ pub fn listen_run(cfg: &ListenConfig, stdio: Stdio, started: &mut dyn FnMut(Star
     } else {
         let (stream, _peer) = listener.accept(&cfg.rules)?;
         drop(listener);
-        if let Some(every) = cfg.relay.keepalive {
-            relay::keepalive(&stream, every)?;
+        if let Some(every) = cfg.bridge.keepalive {
+            net::keepalive(&stream, every)?;
         }
         let conn = match tls {
             Some(config) => tls::server(stream, config)?,
@@ -207,7 +208,7 @@ pub fn listen_run(cfg: &ListenConfig, stdio: Stdio, started: &mut dyn FnMut(Star
         };
         match &cfg.exec {
             Some(cmd) => Ok(TcpReport::Command { success: exec_for(conn, cmd, &Children::default())?.success() }),
-            None => Ok(TcpReport::Relayed(relay::relay(conn, stdio, &cfg.relay)?)),
+            None => Ok(TcpReport::Relayed(bridge::bridge(conn, stdio, &cfg.bridge)?)),
         }
     }
 }
@@ -374,10 +375,10 @@ pub fn exec_for(conn: Conn, cmd: &str, children: &Children) -> Result<std::proce
         .arg("-c")
         .arg(cmd)
         .envs(match &conn.peer {
-            relay::Peer::Inet(a) => {
+            crate::conn::Peer::Inet(a) => {
                 vec![("SOCKIT_PEER_ADDR", a.ip().to_string()), ("SOCKIT_PEER_PORT", a.port().to_string())]
             }
-            relay::Peer::Unix(p) => vec![("SOCKIT_PEER_ADDR", p.clone())],
+            crate::conn::Peer::Unix(p) => vec![("SOCKIT_PEER_ADDR", p.clone())],
         })
         .stdin(ChildStdio::from(fd))
         .stdout(ChildStdio::from(out))

@@ -22,8 +22,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, ServerConfig, SignatureScheme};
 
+use crate::conn::{Conn, Stream};
 use crate::net::NetError;
-use crate::relay::{Conn, Stream};
 
 /// How long a peer has to finish its TLS handshake.
 pub const HANDSHAKE: Duration = Duration::from_secs(10);
@@ -336,7 +336,7 @@ fn tunnel(mut conn: rustls::Connection, mut sock: TcpStream) -> Result<Conn, Net
         .name("tls".into())
         .spawn(move || move_records(conn, sock, inner, &name))
         .map_err(|e| NetError::io("cannot start a thread", e))?;
-    Ok(Conn { stream: Stream::Unix(outer), peer: crate::relay::Peer::Inet(peer), tunnel: Some(t) })
+    Ok(Conn { stream: Stream::Unix(outer), peer: crate::conn::Peer::Inet(peer), tunnel: Some(t) })
 }
 
 fn handshake(

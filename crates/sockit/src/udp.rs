@@ -12,7 +12,7 @@ use crate::net::{self, NetError};
 /// One datagram received.
 #[derive(Debug, Clone, Copy)]
 pub struct Datagram<'a> {
-    pub from: &'a crate::relay::Peer,
+    pub from: &'a crate::conn::Peer,
     pub data: &'a [u8],
 }
 
@@ -81,7 +81,7 @@ impl Receiver {
             };
             n += 1;
             let data = &buf[..len];
-            on(Datagram { from: &crate::relay::Peer::Inet(from), data }).map_err(|e| NetError::io("output", e))?;
+            on(Datagram { from: &crate::conn::Peer::Inet(from), data }).map_err(|e| NetError::io("output", e))?;
             if opts.echo {
                 // A sender that went away is the sender's business.
                 if let Err(e) = self.sock.send_to(data, from) {
@@ -146,7 +146,7 @@ impl Sender {
     /// Hand every datagram that arrives within `wait` to `on`.
     pub fn replies(&self, wait: Duration, mut on: impl FnMut(Datagram<'_>) -> io::Result<()>) -> Result<u64, NetError> {
         net::recv_until(&self.sock, Instant::now() + wait, |data, from| {
-            on(Datagram { from: &crate::relay::Peer::Inet(from), data })
+            on(Datagram { from: &crate::conn::Peer::Inet(from), data })
         })
     }
 }
@@ -157,7 +157,7 @@ pub struct ListenConfig {
     pub bind: SocketAddr,
     pub receive: ReceiveOptions,
     /// Dump each datagram in hex (`-x`), here.
-    pub hexdump: Option<crate::relay::HexdumpTo>,
+    pub hexdump: Option<crate::hexdump::HexdumpTo>,
     /// Multicast groups to join, and the interface to join each on (by name; `None`: the
     /// one the kernel picks for the group).
     pub join: Vec<(std::net::IpAddr, Option<String>)>,
@@ -250,7 +250,7 @@ pub fn listen_run(
     for (group, iface) in &cfg.join {
         join(&receiver.sock, *group, iface.as_deref())?;
     }
-    let dump = cfg.hexdump.as_ref().map(crate::relay::Hexdump::open).transpose()?;
+    let dump = cfg.hexdump.as_ref().map(crate::hexdump::Hexdump::open).transpose()?;
     started(format!("{} (udp)", receiver.local_addr()?));
     let mut on = on;
     let (count, stopped) = receiver.run(&cfg.receive, |d| {
@@ -271,7 +271,7 @@ fn unix_listen(
     mut on: impl FnMut(Datagram<'_>) -> io::Result<()>,
 ) -> Result<Received, NetError> {
     let sock = crate::tcp::unix_bound(path, std::os::unix::net::UnixDatagram::bind_addr)?;
-    let dump = cfg.hexdump.as_ref().map(crate::relay::Hexdump::open).transpose()?;
+    let dump = cfg.hexdump.as_ref().map(crate::hexdump::Hexdump::open).transpose()?;
     started(format!("{path} (unix datagram)"));
     let r = (|| -> Result<Received, NetError> {
         sock.set_read_timeout(cfg.receive.idle_timeout).map_err(|e| NetError::io("timeout", e))?;
@@ -290,7 +290,7 @@ fn unix_listen(
                 Err(e) => return Err(NetError::io("receive", e)),
             };
             n += 1;
-            let sender = crate::relay::Peer::Unix(from.as_pathname().map_or("-".into(), |p| p.display().to_string()));
+            let sender = crate::conn::Peer::Unix(from.as_pathname().map_or("-".into(), |p| p.display().to_string()));
             if let Some(dump) = &dump {
                 dump.datagram(false, &sender, &buf[..len]);
             }
@@ -365,7 +365,7 @@ pub struct SendConfig {
     /// After sending, hand the replies that arrive within this long to `on_reply`.
     pub wait_reply: Option<Duration>,
     /// Dump each datagram sent and received in hex (`-x`), here.
-    pub hexdump: Option<crate::relay::HexdumpTo>,
+    pub hexdump: Option<crate::hexdump::HexdumpTo>,
     /// For a multicast group: TTL, interface, loop.
     pub multicast: Multicast,
     /// Send to this Unix datagram socket instead (a path, or `@name`), from an unnamed one.
@@ -381,7 +381,7 @@ pub fn send_run(
     if let Some(path) = &cfg.unix {
         let sock = std::os::unix::net::UnixDatagram::unbound().map_err(|e| NetError::io("socket", e))?;
         let to = crate::tcp::unix_addr(path)?;
-        let dump = cfg.hexdump.as_ref().map(crate::relay::Hexdump::open).transpose()?;
+        let dump = cfg.hexdump.as_ref().map(crate::hexdump::Hexdump::open).transpose()?;
         return each_datagram(cfg, input, 65_507, |data| {
             sock.send_to_addr(data, &to).map_err(|e| crate::tcp::unix_error(path, e))?;
             if let Some(dump) = &dump {
@@ -395,7 +395,7 @@ pub fn send_run(
     if target.ip().is_multicast() {
         multicast(&sender.sock, target, &cfg.multicast)?;
     }
-    let dump = cfg.hexdump.as_ref().map(crate::relay::Hexdump::open).transpose()?;
+    let dump = cfg.hexdump.as_ref().map(crate::hexdump::Hexdump::open).transpose()?;
     let send = |data: &[u8]| -> Result<(), NetError> {
         sender.send(data)?;
         if let Some(dump) = &dump {

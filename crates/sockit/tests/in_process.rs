@@ -4,7 +4,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
-use sockit::relay::{Conn, RelayEnd, RelayOptions};
+use sockit::bridge::{BridgeEnd, BridgeOptions};
+use sockit::conn::Conn;
 use sockit::stdio::Stdio;
 
 /// A pipe: (read end, write end) as files.
@@ -36,10 +37,10 @@ fn relay_moves_both_ways_and_ends_when_the_peer_closes() {
         got
     });
     let conn = Conn::plain(TcpStream::connect(addr).expect("connect")).expect("conn");
-    let stats = sockit::relay::relay(conn, Stdio::new(in_r, out_w), &RelayOptions::default()).expect("relay");
+    let stats = sockit::bridge::bridge(conn, Stdio::new(in_r, out_w), &BridgeOptions::default()).expect("relay");
     feeder.join().expect("feeder");
     peer.join().expect("peer");
-    assert_eq!((stats.sent, stats.received, stats.end), (3_000_000, 3_000_000, RelayEnd::PeerClosed));
+    assert_eq!((stats.sent, stats.received, stats.end), (3_000_000, 3_000_000, BridgeEnd::PeerClosed));
     let got = reader.join().expect("reader");
     assert!(got.iter().eq(data.iter().rev()), "the peer's answer, byte for byte");
 }
@@ -53,7 +54,7 @@ fn keep_open_takes_many_clients_and_sends_the_input_to_each() {
         max_conns: None,
         exec: None,
         tls: None,
-        relay: RelayOptions::default(),
+        bridge: BridgeOptions::default(),
         unix: None,
     };
     let (in_r, mut in_w) = pipe();

@@ -10,8 +10,8 @@ use std::time::Duration;
 use sockit_core::endpoint::Host;
 
 use super::discovery::{self, DiscoveryConfig, Found};
+use crate::conn::Conn;
 use crate::net::{self, NetError};
-use crate::relay::Conn;
 use crate::stdio::Stdio;
 use crate::tls::{self, ClientTls};
 

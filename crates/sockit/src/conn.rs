@@ -1,0 +1,138 @@
+//! A connection as the relays and servers hold it: a byte stream (a TCP or Unix socket, or the
+//! plaintext end of a TLS tunnel), who is at the other end, and the tunnel behind it.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use crate::net::NetError;
+
+/// A full-duplex byte stream the relay and the servers work on.
+#[derive(Debug)]
+pub enum Stream {
+    Tcp(TcpStream),
+    /// The plaintext end of a TLS tunnel.
+    Unix(UnixStream),
+}
+
+impl Stream {
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.shutdown(how),
+            Stream::Unix(s) => s.shutdown(how),
+        }
+    }
+
+    pub fn try_clone(&self) -> io::Result<Stream> {
+        Ok(match self {
+            Stream::Tcp(s) => Stream::Tcp(s.try_clone()?),
+            Stream::Unix(s) => Stream::Unix(s.try_clone()?),
+        })
+    }
+
+    pub fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_read_timeout(t),
+            Stream::Unix(s) => s.set_read_timeout(t),
+        }
+    }
+
+    pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_write_timeout(t),
+            Stream::Unix(s) => s.set_write_timeout(t),
+        }
+    }
+}
+
+impl AsFd for Stream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Stream::Tcp(s) => s.as_fd(),
+            Stream::Unix(s) => s.as_fd(),
+        }
+    }
+}
+
+impl Read for &Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => (&*s).read(buf),
+            Stream::Unix(s) => (&*s).read(buf),
+        }
+    }
+}
+
+impl Write for &Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => (&*s).write(buf),
+            Stream::Unix(s) => (&*s).write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A connection to relay: its stream, who is at the other end, and the TLS tunnel behind the
+/// stream, if any (whose error, if it failed, says more than the stream's end does).
+#[derive(Debug)]
+pub struct Conn {
+    pub stream: Stream,
+    pub peer: Peer,
+    pub(crate) tunnel: Option<std::thread::JoinHandle<Result<(), NetError>>>,
+}
+
+/// The other end of a connection, or where a datagram came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Peer {
+    Inet(SocketAddr),
+    /// A Unix socket, by its path (`@name` for an abstract one).
+    Unix(String),
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Peer::Inet(a) => write!(f, "{a}"),
+            Peer::Unix(p) => f.write_str(p),
+        }
+    }
+}
+
+impl serde::Serialize for Peer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl Conn {
+    /// A plain TCP connection.
+    pub fn plain(stream: TcpStream) -> Result<Conn, NetError> {
+        let peer = stream.peer_addr().map_err(|e| NetError::io("peer address", e))?;
+        Ok(Conn { stream: Stream::Tcp(stream), peer: Peer::Inet(peer), tunnel: None })
+    }
+
+    /// A Unix stream socket, known by its path.
+    pub fn unix(stream: UnixStream, path: &str) -> Conn {
+        Conn { stream: Stream::Unix(stream), peer: Peer::Unix(path.to_string()), tunnel: None }
+    }
+
+    /// Close the stream and wait for the TLS tunnel behind it to end; its error, if any.
+    pub fn finish(self) -> Result<(), NetError> {
+        let _ = self.stream.shutdown(Shutdown::Both);
+        drop(self.stream);
+        join_tunnel(self.tunnel)
+    }
+}
+
+pub(crate) fn join_tunnel(tunnel: Option<std::thread::JoinHandle<Result<(), NetError>>>) -> Result<(), NetError> {
+    match tunnel {
+        Some(t) => t.join().unwrap_or_else(|_| Err(NetError::io("TLS", io::Error::other("the tunnel failed")))),
+        None => Ok(()),
+    }
+}
