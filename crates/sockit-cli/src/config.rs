@@ -198,10 +198,13 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
             host: host(a.host.as_deref().unwrap_or("localhost"), "HOST")?,
             port: service_port(a.port.as_deref().unwrap_or("0"), Proto::Tcp)?,
             unix: a.unix.clone(),
-            connect_timeout: a.connect_timeout.map(Duration::from_secs_f64),
-            tls: client_tls(&a.tls)?,
+            dial: sockit::dial::Dialer {
+                proxy: proxy(&a.proxy)?,
+                timeout: a.connect_timeout.map(Duration::from_secs_f64),
+                keepalive: bridge(&a.bridge).keepalive,
+                tls: client_tls(&a.tls)?,
+            },
             bridge: bridge(&a.bridge),
-            proxy: proxy(&a.proxy)?,
         }),
         Command::Tcp(cli::TcpCommand::Listen(a)) if a.bridge.hexdump.is_some() && (a.keep_open || a.exec.is_some()) => {
             return Err(usage(
@@ -685,7 +688,7 @@ mod tests {
         let Action::TcpConnect(c) = config("tcp connect ::1 80 --ca x.pem").expect("ok").action else { panic!() };
         assert_eq!(c.host, Host::Ip("::1".parse().expect("ip")));
         assert_eq!(
-            c.tls,
+            c.dial.tls,
             Some(ClientTls { ca: Some("x.pem".into()), insecure: false, fingerprint: None }),
             "--ca implies --tls"
         );

@@ -1,15 +1,14 @@
-//! What the UDP and TCP tools share: turning HOST and PORT into socket addresses, binding
-//! and connecting, and saying in one line what went wrong and what to do about it.
+//! Socket basics every tool shares: binding, the errors of bind and connect said in one line
+//! with what to do about them, zones of link-local addresses, socket options, the open-file
+//! limit, and the one receive-until-deadline loop.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use sockit_core::endpoint::Host;
-
 use crate::hint::Hint;
-use crate::resolve::{self, Families, ResolveError};
+use crate::resolve::ResolveError;
 
 /// The lecture's port for the UDP and TCP demos.
 pub const DEFAULT_PORT: u16 = 40000;
@@ -114,23 +113,6 @@ pub fn max_datagram(addr: &SocketAddr) -> usize {
     if addr.is_ipv4() { 65_507 } else { 65_527 }
 }
 
-/// The one resolver entry for a host: an address is itself; `broadcast` is 255.255.255.255;
-/// a name gets every address the system resolver gives, in its order of preference.
-pub fn resolve_all(host: &Host, port: u16) -> Result<Vec<SocketAddr>, NetError> {
-    match host {
-        Host::Ip(ip) => Ok(vec![SocketAddr::new(*ip, port)]),
-        Host::Scoped(ip, zone) => Ok(vec![scoped(*ip, zone, port)?]),
-        Host::Name(n) if n.eq_ignore_ascii_case("broadcast") => {
-            Ok(vec![SocketAddr::new(IpAddr::V4(Ipv4Addr::BROADCAST), port)])
-        }
-        Host::Name(n) => Ok(resolve::system_lookup(n, Families::Both)?
-            .addresses
-            .into_iter()
-            .map(|ip| SocketAddr::new(ip, port))
-            .collect()),
-    }
-}
-
 /// The index of the interface a zone names: a number is the index itself, a name is looked up.
 pub fn zone_index(zone: &str) -> Result<u32, NetError> {
     if let Ok(index) = zone.parse::<u32>() {
@@ -146,14 +128,6 @@ pub fn zone_index(zone: &str) -> Result<u32, NetError> {
 /// An IPv6 address in a zone, as a socket address.
 pub fn scoped(ip: std::net::Ipv6Addr, zone: &str, port: u16) -> Result<SocketAddr, NetError> {
     Ok(SocketAddr::V6(std::net::SocketAddrV6::new(ip, port, 0, zone_index(zone)?)))
-}
-
-/// The first address `resolve_all` gives.
-pub fn resolve_one(host: &Host, port: u16) -> Result<SocketAddr, NetError> {
-    resolve_all(host, port)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| NetError::io(format!("{host}"), io::Error::other("no address")))
 }
 
 /// Whether `e` is the kernel refusing a link-local IPv6 address given without its zone.

@@ -248,21 +248,15 @@ fn keepalive(cfg: &RelayConfig, s: &std::net::TcpStream) -> Result<(), NetError>
 }
 
 fn connect(cfg: &RelayConfig) -> Result<Conn, NetError> {
-    let tcp = |host: &Host, port: u16| -> Result<std::net::TcpStream, NetError> {
-        let s = match &cfg.proxy {
-            Some(p) => crate::proxy::connect(p, host, port, Some(cfg.connect_timeout))?,
-            None => crate::tcp::connect(&crate::net::resolve_all(host, port)?, Some(cfg.connect_timeout))?,
-        };
-        let _ = s.set_nodelay(true);
-        keepalive(cfg, &s)?;
-        Ok(s)
+    let dialer = |tls: Option<&crate::tls::ClientTls>| crate::dial::Dialer {
+        proxy: cfg.proxy.clone(),
+        timeout: Some(cfg.connect_timeout),
+        keepalive: cfg.keepalive,
+        tls: tls.cloned(),
     };
     match &cfg.to {
-        ConnectTo::Tcp(host, port) => Conn::plain(tcp(host, *port)?),
-        ConnectTo::Tls(host, port, tls) => {
-            let connector = tls.connector(host)?;
-            crate::tls::client(tcp(host, *port)?, connector)
-        }
+        ConnectTo::Tcp(host, port) => crate::dial::dial(host, *port, &dialer(None)),
+        ConnectTo::Tls(host, port, tls) => crate::dial::dial(host, *port, &dialer(Some(tls))),
         ConnectTo::Unix(path) => UnixStream::connect(path)
             .map(|s| Conn::unix(s, path))
             .map_err(|e| NetError::io(format!("cannot connect to {path}"), e)),

@@ -525,7 +525,7 @@ fn scan_via(
                     }
                     let job = order.at(j) as usize;
                     let (addr, port) = (addrs[job / cfg.ports.len()], cfg.ports[job % cfg.ports.len()]);
-                    match crate::proxy::probe(proxy, addr.ip(), port, cfg.timeout) {
+                    match crate::dial::proxy::probe(proxy, addr.ip(), port, cfg.timeout) {
                         Ok(state) => {
                             states[job].store(encode(state), Ordering::Relaxed);
                             done.fetch_add(1, Ordering::Relaxed);

@@ -18,18 +18,16 @@ use crate::bridge::{self, BridgeOptions, BridgeStats};
 use crate::conn::{Conn, Stream};
 use crate::net::{self, NetError};
 use crate::stdio::Stdio;
-use crate::tls::{self, ClientTls, ServerTls};
+use crate::tls::{self, ServerTls};
 
 /// `tcp connect`: where, how long to try, TLS, and the relay's end rules.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnectConfig {
     pub host: Host,
     pub port: u16,
-    pub connect_timeout: Option<Duration>,
-    pub tls: Option<ClientTls>,
+    /// How to get there: a proxy, a deadline, keepalive, TLS.
+    pub dial: crate::dial::Dialer,
     pub bridge: BridgeOptions,
-    /// Go through this proxy.
-    pub proxy: Option<sockit_core::proxy::Proxy>,
     /// Connect to this Unix socket instead (a path, or `@name`), HOST and PORT unused.
     pub unix: Option<String>,
 }
@@ -151,20 +149,7 @@ pub fn connect_run(cfg: &ConnectConfig, stdio: Stdio) -> Result<TcpReport, NetEr
             std::os::unix::net::UnixStream::connect_addr(&unix_addr(path)?).map_err(|e| unix_error(path, e))?;
         return Ok(TcpReport::Relayed(bridge::bridge(Conn::unix(stream, path), stdio, &cfg.bridge)?));
     }
-    // What to trust is read before connecting: a bad --ca costs no connection.
-    let tls = cfg.tls.as_ref().map(|t| t.connector(&cfg.host)).transpose()?;
-    let stream = match &cfg.proxy {
-        Some(p) => crate::proxy::connect(p, &cfg.host, cfg.port, cfg.connect_timeout)?,
-        None => connect(&net::resolve_all(&cfg.host, cfg.port)?, cfg.connect_timeout)?,
-    };
-    tracing::info!(peer = ?stream.peer_addr().ok(), "connected");
-    if let Some(every) = cfg.bridge.keepalive {
-        net::keepalive(&stream, every)?;
-    }
-    let conn = match tls {
-        Some(connector) => tls::client(stream, connector)?,
-        None => Conn::plain(stream)?,
-    };
+    let conn = crate::dial::dial(&cfg.host, cfg.port, &cfg.dial)?;
     Ok(TcpReport::Relayed(bridge::bridge(conn, stdio, &cfg.bridge)?))
 }
 
@@ -211,25 +196,6 @@ pub fn listen_run(cfg: &ListenConfig, stdio: Stdio, started: &mut dyn FnMut(Star
             None => Ok(TcpReport::Relayed(bridge::bridge(conn, stdio, &cfg.bridge)?)),
         }
     }
-}
-
-/// Connect to the first address of `addrs` that answers.
-pub fn connect(addrs: &[SocketAddr], timeout: Option<Duration>) -> Result<TcpStream, NetError> {
-    let mut last = None;
-    for &addr in addrs {
-        let r = match timeout {
-            Some(t) => TcpStream::connect_timeout(&addr, t),
-            None => TcpStream::connect(addr),
-        };
-        match r {
-            Ok(s) => {
-                let _ = s.set_nodelay(true);
-                return Ok(s);
-            }
-            Err(e) => last = Some(net::connect_error(addr, e, timeout)),
-        }
-    }
-    Err(last.unwrap_or_else(|| NetError::io("connect", io::Error::other("no address to connect to"))))
 }
 
 /// Which clients a listener takes (made with `AccessRules::new`).

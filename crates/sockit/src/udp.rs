@@ -390,7 +390,7 @@ pub fn send_run(
             Ok(())
         });
     }
-    let target = net::resolve_one(&cfg.host, cfg.port)?;
+    let target = crate::dial::resolve_one(&cfg.host, cfg.port)?;
     let sender = Sender::new(&SendOptions { target, broadcast: cfg.broadcast, bind: cfg.bind })?;
     if target.ip().is_multicast() {
         multicast(&sender.sock, target, &cfg.multicast)?;

@@ -471,6 +471,20 @@ fn discovery_on_loopback_and_join_without_a_host() {
     }
 }
 
+/// `chat join NAME` tries every address of the name, as `tcp connect` does: a name whose first
+/// address (::1) has no server joins the room at its second (127.0.0.1).
+#[test]
+fn join_tries_every_address_of_a_name() {
+    let Some(ns) = crate::util::Netns::new("twohomes") else { return };
+    ns.set_etc("hosts", "::1 twohomes\n127.0.0.1 twohomes\n");
+    assert!(ns.exec_ok("getent ahosts twohomes").starts_with("::1 "), "::1 comes first");
+    let serve = ["chat", "serve", "--port", "0", "--bind", "127.0.0.1", "--no-discovery", "--name", "two"];
+    let s = Server::start_cmd(ns.cmd(sockit_bin(), &serve));
+    let out = run(ns.cmd(sockit_bin(), &["chat", "join", &format!("twohomes:{}", s.port)]), b"", DEADLINE);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout().starts_with("* welcome to two, you are guest-"), "{}", out.stdout());
+}
+
 /// A server on one host of a three-host LAN; the others discover it by broadcasting to
 /// 255.255.255.255 inside the namespaces, and join.
 #[test]

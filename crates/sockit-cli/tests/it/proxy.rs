@@ -219,6 +219,46 @@ fn hostile_proxies_are_one_line_each() {
     let _ = fake.join();
 }
 
+/// One deadline for the whole handshake: a proxy that drips its answer a byte at a time, each
+/// byte well within a read's wait, is cut off at `-w`, not kept for as long as it drips.
+#[test]
+fn a_dripping_proxy_is_cut_at_the_deadline() {
+    // SOCKS5: the method at once, then a reply naming a 255-byte bound address, dripped.
+    // HTTP: a status line and headers, dripped.
+    let cases: &[(&str, &[u8], Vec<u8>)] = &[
+        ("socks5", b"\x05\x00", [&b"\x05\x00\x00\x03\xff"[..], &[b'a'; 255], b"\x00\x50"].concat()),
+        ("http", b"", format!("HTTP/1.1 200 OK\r\n{}\r\n", "X-Slow: yes\r\n".repeat(20)).into_bytes()),
+    ];
+    for (kind, first, drip) in cases {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let (first, drip) = (first.to_vec(), drip.clone());
+        let fake = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().expect("accept");
+            let mut buf = [0u8; 512];
+            let _ = s.read(&mut buf);
+            if !first.is_empty() {
+                let _ = s.write_all(&first);
+                let _ = s.read(&mut buf);
+            }
+            // A byte every 200 ms, for at most 12 s; stops once sockit has gone.
+            for b in drip.iter().take(60) {
+                if s.write_all(&[*b]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+        let start = Instant::now();
+        let proxy = format!("{kind}://127.0.0.1:{port}");
+        let out = run(sockit_cmd(&["tcp", "connect", "127.0.0.1", "9", "--proxy", &proxy, "-w", "1"]), b"", DEADLINE);
+        let line = out.fails(1);
+        assert!(line.contains("no answer within 1 s"), "{kind}: {line}");
+        assert!(start.elapsed() < Duration::from_secs(3), "{kind}: took {:?}", start.elapsed());
+        let _ = fake.join();
+    }
+}
+
 /// `scan --proxy`: a connect through microsocks a probe; the states are those a direct scan
 /// finds (open where something listens, closed where nothing does); a proxy that is not there
 /// ends the scan with one line instead of calling every port filtered.

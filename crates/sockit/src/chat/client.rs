@@ -11,9 +11,9 @@ use sockit_core::endpoint::Host;
 
 use super::discovery::{self, DiscoveryConfig, Found};
 use crate::conn::Conn;
-use crate::net::{self, NetError};
+use crate::net::NetError;
 use crate::stdio::Stdio;
-use crate::tls::{self, ClientTls};
+use crate::tls::ClientTls;
 
 /// `chat join`: a server, or discovery to find one; a nick; TLS.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,14 +102,9 @@ pub fn run(
     pick: &mut dyn FnMut(&[&Found]) -> Pick,
     joining: &mut dyn FnMut(&Found),
 ) -> Result<(), JoinError> {
-    // Through a proxy, the proxy resolves and connects: nothing is looked up here.
-    if let (Some(proxy), Some((host, port))) = (&cfg.proxy, &cfg.server) {
-        let stream = crate::proxy::connect(proxy, host, *port, Some(CONNECT_TIMEOUT))?;
-        join(stream, format!("{host}:{port}"), host, cfg.nick.as_deref(), cfg.tls.as_ref(), io)?;
-        return Ok(());
-    }
-    let (addr, host, discovered_tls) = match &cfg.server {
-        Some((host, port)) => (net::resolve_one(host, *port)?, host.clone(), false),
+    let (host, port, discovered_tls) = match &cfg.server {
+        // Every address the name has is tried, in order (or the proxy resolves it).
+        Some((host, port)) => (host.clone(), *port, false),
         None => {
             let discovery::Discovery { found, probed } = discovery::discover(&cfg.discovery)?;
             let chosen: Vec<&Found> =
@@ -136,7 +131,11 @@ pub fn run(
                     _ => return Err(JoinError::NotChosen),
                 },
             };
-            (f.address, Host::Ip(f.address.ip()), f.info.tls)
+            let host = match f.address {
+                SocketAddr::V6(a) if a.scope_id() != 0 => Host::Scoped(*a.ip(), a.scope_id().to_string()),
+                a => Host::Ip(a.ip()),
+            };
+            (host, f.address.port(), f.info.tls)
         }
     };
     let tls = match (&cfg.tls, discovered_tls) {
@@ -144,27 +143,24 @@ pub fn run(
         (None, true) => Some(ClientTls::default()),
         (None, false) => None,
     };
-    let stream = crate::tcp::connect(&[addr], Some(CONNECT_TIMEOUT))?;
-    join(stream, addr.to_string(), &host, cfg.nick.as_deref(), tls.as_ref(), io)?;
+    let dialer = crate::dial::Dialer {
+        proxy: cfg.proxy.clone(),
+        timeout: Some(CONNECT_TIMEOUT),
+        keepalive: None,
+        tls: tls.clone(),
+    };
+    let conn = crate::dial::dial(&host, port, &dialer)?;
+    let shown = match (&conn.peer, &cfg.proxy) {
+        (crate::conn::Peer::Inet(a), None) => a.to_string(),
+        _ => format!("{host}:{port}"),
+    };
+    join(conn, shown, cfg.nick.as_deref(), tls.is_none(), io)?;
     Ok(())
 }
 
-/// Join the chat on `stream` (connected to `addr`, as shown), optionally as `nick`, relaying
-/// `io`; over TLS with `tls`.
-pub fn join(
-    stream: std::net::TcpStream,
-    addr: String,
-    host: &Host,
-    nick: Option<&str>,
-    tls: Option<&ClientTls>,
-    io: ChatIo,
-) -> Result<(), NetError> {
-    let tls = tls.map(|t| t.connector(host)).transpose()?;
-    let plain = tls.is_none();
-    let conn = match tls {
-        Some(connector) => tls::client(stream, connector)?,
-        None => Conn::plain(stream)?,
-    };
+/// Join the chat on `conn` (to `addr`, as shown), optionally as `nick`, relaying `io`; `plain`:
+/// no TLS was asked for (a TLS answer is then told as such).
+pub fn join(conn: Conn, addr: String, nick: Option<&str>, plain: bool, io: ChatIo) -> Result<(), NetError> {
     type Typed = Box<dyn Iterator<Item = Vec<u8>> + Send>;
     type Output = Box<dyn FnMut(&[u8]) -> std::io::Result<()> + Send>;
     let (typed, mut show): (Typed, Output) = match io {

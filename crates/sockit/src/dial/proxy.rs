@@ -1,15 +1,16 @@
-//! Connecting through a proxy: SOCKS5 (with user/password) or HTTP CONNECT (with Basic auth),
-//! the requests and the checks of the replies from `sockit_core::proxy`. The handshake has a
-//! deadline: a proxy that answers slowly, or never, is one line, not a hang.
+//! The proxy hop of a dial: SOCKS5 (with user/password) or HTTP CONNECT (with Basic auth), the
+//! requests and the checks of the replies from `sockit_core::proxy`. The whole handshake has
+//! one deadline: a proxy that answers slowly, a byte at a time, or never, is one line, not a
+//! hang.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sockit_core::endpoint::Host;
 use sockit_core::proxy::{Dest, Kind, Method, Proxy, ReplyLen};
 
-use crate::net::{self, NetError};
+use crate::net::NetError;
 
 /// How long a proxy has for its whole handshake when no connect timeout is given.
 const HANDSHAKE: Duration = Duration::from_secs(10);
@@ -60,17 +61,19 @@ fn handshake(proxy: &Proxy, host: &Host, port: u16, timeout: Option<Duration>) -
         Ok(sockit_core::endpoint::Endpoint { host: Some(h), .. }) => h,
         _ => Host::Name(proxy.host.clone()),
     };
-    let addrs = net::resolve_all(&proxy_host, proxy.port)?;
-    let stream = crate::tcp::connect(&addrs, timeout)
+    let limit = timeout.unwrap_or(HANDSHAKE);
+    // One deadline for connecting to the proxy and the whole handshake after it.
+    let deadline = Instant::now() + limit;
+    let addrs = super::resolve(&proxy_host, proxy.port)?;
+    let stream = super::connect(&addrs, Some(limit))
         .map_err(|e| NetError::io(at.clone(), std::io::Error::other(e.to_string())))?;
     let dest = match host {
         Host::Ip(ip) => Dest::Ip(*ip),
         Host::Scoped(ip, _) => Dest::Ip(std::net::IpAddr::V6(*ip)),
         // socks5h and HTTP: the proxy resolves the name (this host may not be able to).
         Host::Name(n) if proxy.remote_dns || proxy.kind == Kind::Http => Dest::Name(n.clone()),
-        Host::Name(_) => Dest::Ip(net::resolve_one(host, port)?.ip()),
+        Host::Name(_) => Dest::Ip(super::resolve_one(host, port)?.ip()),
     };
-    let limit = timeout.unwrap_or(HANDSHAKE);
     let io = |e: std::io::Error| match e.kind() {
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
             NetError::io(at.clone(), std::io::Error::other(format!("no answer within {} s", limit.as_secs_f64())))
@@ -80,10 +83,8 @@ fn handshake(proxy: &Proxy, host: &Host, port: u16, timeout: Option<Duration>) -
         }
         _ => NetError::io(at.clone(), e),
     };
-    stream.set_read_timeout(Some(limit)).map_err(io)?;
-    stream.set_write_timeout(Some(limit)).map_err(io)?;
     let said = |what: String| NetError::io(at.clone(), std::io::Error::other(what));
-    let mut s = &stream;
+    let mut s = Timed { stream: &stream, deadline };
     match proxy.kind {
         Kind::Socks5 => {
             let with_auth = proxy.auth.is_some();
@@ -139,4 +140,41 @@ fn handshake(proxy: &Proxy, host: &Host, port: u16, timeout: Option<Duration>) -
     stream.set_write_timeout(None).map_err(io)?;
     tracing::info!(%at, %dest, port, "connected through the proxy");
     Ok(stream)
+}
+
+/// The proxy's socket with every read and write held to one deadline: each waits only for what
+/// is left of it, so a proxy dripping a byte at a time cannot stretch the handshake.
+struct Timed<'a> {
+    stream: &'a TcpStream,
+    deadline: Instant,
+}
+
+impl Timed<'_> {
+    /// What is left of the deadline, set on the socket; none left is a timeout.
+    fn left(&self) -> std::io::Result<()> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        self.stream.set_write_timeout(Some(left))
+    }
+}
+
+impl Read for Timed<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.left()?;
+        (&*self.stream).read(buf)
+    }
+}
+
+impl Write for Timed<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.left()?;
+        (&*self.stream).write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -1,0 +1,114 @@
+//! The one way out: every outbound connection (`tcp connect`, `relay`, `chat join`, `scan
+//! --proxy`) is dialed here, in the same steps, which `-v` narrates: the target resolved to its
+//! addresses, a proxy hop if one is asked for, a socket connected within the deadline, its
+//! options (no delay, keepalive), then TLS if asked for.
+
+pub mod proxy;
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::time::Duration;
+
+use sockit_core::endpoint::Host;
+use sockit_core::proxy::Proxy;
+
+use crate::conn::Conn;
+use crate::net::{self, NetError};
+use crate::resolve::{self, Families};
+use crate::tls::ClientTls;
+
+/// How to reach a target: through a proxy or not, within a deadline, with keepalive probes,
+/// over TLS.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Dialer {
+    /// Go through this proxy (it resolves names itself when it can: socks5h, HTTP).
+    pub proxy: Option<Proxy>,
+    /// How long connecting (and a proxy's handshake) may take; `None`: the system's limit.
+    pub timeout: Option<Duration>,
+    /// Probe a silent peer after this long, every this long, three times.
+    pub keepalive: Option<Duration>,
+    /// Speak TLS, trusting what this says.
+    pub tls: Option<ClientTls>,
+}
+
+/// Dial `host:port` all the way: a connection ready for bytes (the plaintext side of TLS when
+/// TLS is asked for). What to trust is read before connecting: a bad CA file costs no
+/// connection.
+pub fn dial(host: &Host, port: u16, how: &Dialer) -> Result<Conn, NetError> {
+    let connector = how.tls.as_ref().map(|t| t.connector(host)).transpose()?;
+    let stream = socket(host, port, how)?;
+    match connector {
+        Some(c) => {
+            tracing::info!("TLS handshake");
+            crate::tls::client(stream, c)
+        }
+        None => Conn::plain(stream),
+    }
+}
+
+/// Dial `host:port` up to the socket: resolved (or handed to the proxy), connected, its
+/// options set; no TLS.
+pub fn socket(host: &Host, port: u16, how: &Dialer) -> Result<TcpStream, NetError> {
+    let stream = match &how.proxy {
+        Some(p) => proxy::connect(p, host, port, how.timeout)?,
+        None => {
+            let addrs = resolve(host, port)?;
+            tracing::info!(%host, addresses = ?addrs, "resolved");
+            connect(&addrs, how.timeout)?
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    if let Some(every) = how.keepalive {
+        net::keepalive(&stream, every)?;
+    }
+    tracing::info!(local = ?stream.local_addr().ok(), peer = ?stream.peer_addr().ok(), "connected");
+    Ok(stream)
+}
+
+/// Step one, the one resolver entry for a host: an address is itself; `broadcast` is 255.255.255.255;
+/// a name gets every address the system resolver gives, in its order of preference.
+pub fn resolve(host: &Host, port: u16) -> Result<Vec<SocketAddr>, NetError> {
+    match host {
+        Host::Ip(ip) => Ok(vec![SocketAddr::new(*ip, port)]),
+        Host::Scoped(ip, zone) => Ok(vec![net::scoped(*ip, zone, port)?]),
+        Host::Name(n) if n.eq_ignore_ascii_case("broadcast") => {
+            Ok(vec![SocketAddr::new(IpAddr::V4(Ipv4Addr::BROADCAST), port)])
+        }
+        Host::Name(n) => Ok(resolve::system_lookup(n, Families::Both)?
+            .addresses
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, port))
+            .collect()),
+    }
+}
+
+/// The first address `resolve` gives (for a datagram, which has one destination).
+pub fn resolve_one(host: &Host, port: u16) -> Result<SocketAddr, NetError> {
+    resolve(host, port)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| NetError::io(format!("{host}"), io::Error::other("no address")))
+}
+
+/// Step two: connect to the first address of `addrs` that answers, each with the whole
+/// deadline.
+pub fn connect(addrs: &[SocketAddr], timeout: Option<Duration>) -> Result<TcpStream, NetError> {
+    let mut last = None;
+    for &addr in addrs {
+        let r = match timeout {
+            Some(t) => TcpStream::connect_timeout(&addr, t),
+            None => TcpStream::connect(addr),
+        };
+        match r {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(e) => {
+                tracing::debug!(%addr, error = %e, "no connection");
+                last = Some(net::connect_error(addr, e, timeout));
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| NetError::io("connect", io::Error::other("no address to connect to"))))
+}
