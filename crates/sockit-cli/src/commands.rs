@@ -243,7 +243,7 @@ pub fn chat_serve(cfg: &ServeConfig, json: bool) -> Outcome {
     // The console: one line per event, flushed as it comes; a closed stdout stops it.
     let mut out = io::stdout();
     let mut open = true;
-    let console = move |e: &sockit::chat::server::Event| {
+    let console = move |e: &sockit::chat::events::Event| {
         if open {
             let line = if json { serde_json::to_string(e).unwrap_or_default() } else { render::chat_event(e) };
             open = writeln!(out, "{line}").and_then(|()| out.flush()).is_ok();

@@ -505,7 +505,7 @@ fn endpoint_addr(s: &str, flag: &str, default: SocketAddr) -> Result<SocketAddr>
 
 /// `--cluster URLS` and its companions; the URLs are checked here, the broker is asked at
 /// start. Messages show a URL without its credentials.
-fn cluster(a: &cli::ChatServeArgs) -> Result<Option<sockit::chat::cluster::ClusterConfig>> {
+fn cluster(a: &cli::ChatServeArgs) -> Result<Option<sockit::chat::link::ClusterConfig>> {
     use sockit_core::names::{MAX_CLUSTER, MAX_NODE, cluster_name_ok, name_ok};
     let Some(list) = &a.cluster else { return Ok(None) };
     let urls: Vec<String> = list.split(',').map(str::trim).filter(|u| !u.is_empty()).map(String::from).collect();
@@ -513,7 +513,7 @@ fn cluster(a: &cli::ChatServeArgs) -> Result<Option<sockit::chat::cluster::Clust
         return Err(usage("--cluster needs a broker URL, like nats://127.0.0.1:4222"));
     }
     for u in &urls {
-        sockit::chat::cluster::check_url(u).map_err(|e| UsageError(format!("--cluster: {e}")))?;
+        sockit::chat::link::check_url(u).map_err(|e| UsageError(format!("--cluster: {e}")))?;
     }
     if !cluster_name_ok(&a.cluster_name) {
         return Err(UsageError(format!(
@@ -526,7 +526,7 @@ fn cluster(a: &cli::ChatServeArgs) -> Result<Option<sockit::chat::cluster::Clust
     {
         return Err(UsageError(format!("--node is 1 to {MAX_NODE} printable characters without spaces")));
     }
-    Ok(Some(sockit::chat::cluster::ClusterConfig {
+    Ok(Some(sockit::chat::link::ClusterConfig {
         urls,
         name: a.cluster_name.clone(),
         node: a.node.clone(),
@@ -709,7 +709,7 @@ mod tests {
         };
         let c = s.cluster.expect("cluster");
         assert_eq!((c.urls.len(), c.name.as_str(), c.node, s.history), (2, "sockit", None, 5));
-        assert_eq!(sockit::chat::cluster::without_credentials(&c.urls[0]), "nats://h:4222");
+        assert_eq!(sockit::chat::link::without_credentials(&c.urls[0]), "nats://h:4222");
         let Action::ChatJoin(j) = config("chat join [::1]:5000").expect("ok").action else { panic!() };
         assert_eq!(j.server, Some((Host::Ip("::1".parse().expect("ip")), 5000)));
         assert_eq!((j.discovery.targets.len(), j.discovery.port), (0, 40000), "every broadcast address by default");

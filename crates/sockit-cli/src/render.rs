@@ -389,8 +389,8 @@ pub fn forwarded(f: &sockit::relay::Forwarded) -> String {
 }
 
 /// One line of the chat server's console.
-pub fn chat_event(e: &sockit::chat::server::Event) -> String {
-    use sockit::chat::server::Event;
+pub fn chat_event(e: &sockit::chat::events::Event) -> String {
+    use sockit::chat::events::Event;
     match e {
         Event::Joined { nick, peer } => format!("* {nick} joined from {peer}"),
         Event::Left { nick, reason } => format!("* {nick} {reason}"),

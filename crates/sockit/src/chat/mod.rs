@@ -1,9 +1,23 @@
 //! Slides 6 and 7: a multi-user chat server, its client, and discovery on the LAN by UDP
 //! broadcast. The protocol itself (framing, commands, nicks, datagrams) is
 //! `sockit_core::chat`.
+//!
+//! The server's rooms, from the door inwards: `server` (run, serve: binding, discovery answers,
+//! shutdown), `listener` (a new connection: TLS, line client or browser), `web` (the page and
+//! WebSocket members), `session` (one member's reader and writer), `queue` (a member's bounded
+//! queue and the stall window), `room` (who is in it, notices, history), `events` (what the
+//! console is told); a cluster adds `link` (the broker and the outbox), `peers` (the other
+//! servers as known) and `cluster` (their messages taken into the room).
 
 pub mod client;
 pub mod cluster;
 pub mod discovery;
+pub mod events;
+pub mod link;
+mod listener;
+mod peers;
+mod queue;
+mod room;
 pub mod server;
+mod session;
 pub mod web;

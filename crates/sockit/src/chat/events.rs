@@ -1,0 +1,68 @@
+//! What a chat server tells its console: every join, leave, line and refusal, and what its
+//! cluster link does, as typed events the binary renders (text or JSON Lines).
+
+use std::net::SocketAddr;
+
+use tokio::sync::mpsc;
+
+/// What happened, for the server's console.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Event {
+    Joined {
+        nick: String,
+        peer: SocketAddr,
+    },
+    Left {
+        nick: String,
+        reason: String,
+    },
+    /// `server`: the server of the cluster it was said on, when not this one.
+    Said {
+        nick: String,
+        text: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        server: Option<String>,
+    },
+    Action {
+        nick: String,
+        text: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        server: Option<String>,
+    },
+    Renamed {
+        old: String,
+        new: String,
+    },
+    Private {
+        from: String,
+        to: String,
+    },
+    Refused {
+        peer: SocketAddr,
+        reason: String,
+    },
+    ShuttingDown {
+        clients: usize,
+    },
+    /// The link to the cluster's broker is down / back.
+    LinkDown,
+    LinkUp,
+    /// Numbered messages of another server that never arrived.
+    Lost {
+        server: String,
+        messages: u64,
+    },
+    /// Another server fell silent and its members are gone.
+    ServerGone {
+        server: String,
+        members: usize,
+    },
+    /// Messages for the cluster that did not fit in the outbox.
+    ClusterDropped {
+        messages: u64,
+    },
+}
+
+/// Where events go; a full console drops events rather than slowing the room.
+pub type Events = mpsc::Sender<Event>;

@@ -1,0 +1,216 @@
+//! A chat server's link to the cluster's NATS broker: the broker's URLs (credentials never
+//! shown), the connection and its subscription, and the outbox of numbered messages that waits
+//! for the broker so the room never does.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use sockit_core::cluster::{self as wire, Body, Claim, Message};
+use tokio::sync::{mpsc, watch};
+
+use crate::net::NetError;
+
+/// Messages waiting for the broker; more are dropped (and counted), never waited for.
+const OUTBOX: usize = 16_384;
+
+/// `chat serve --cluster`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterConfig {
+    /// The broker's URLs, credentials included: printed only through `without_credentials`.
+    pub urls: Vec<String>,
+    /// `--cluster-name`: servers of one cluster and room serve one room.
+    pub name: String,
+    /// `--node`; `None`: this host's name and the chat port.
+    pub node: Option<String>,
+    /// A CA certificate (PEM) for a TLS broker that the system's roots do not vouch for.
+    pub ca: Option<PathBuf>,
+}
+
+/// A URL as it may be shown: without its user and password.
+pub fn without_credentials(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").map_or(("", url), |(s, r)| (s, r));
+    let end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if scheme.is_empty() { format!("{host}{path}") } else { format!("{scheme}://{host}{path}") }
+}
+
+/// Whether `url` is a broker URL sockit can use: `nats://` or `tls://` (no scheme: nats).
+pub fn check_url(url: &str) -> Result<(), String> {
+    let shown = without_credentials(url);
+    let addr: async_nats::ServerAddr = url.parse().map_err(|_| format!("not a broker URL: {shown}"))?;
+    match addr.into_inner().scheme() {
+        "nats" | "tls" => Ok(()),
+        other => Err(format!("{shown}: the scheme {other}:// is not one sockit speaks (nats:// or tls://)")),
+    }
+}
+
+/// A URL's user or password as it was meant (`%40` is `@`).
+fn percent_decoded(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A server's link to the broker.
+#[derive(Debug, Clone)]
+pub struct Link {
+    pub(super) client: async_nats::Client,
+    pub(super) subject: String,
+    /// The cluster's name.
+    pub cluster: String,
+    /// This server's name in the cluster.
+    pub node: String,
+    /// Whether the broker is connected.
+    pub(super) up: watch::Receiver<bool>,
+    /// The subscription to the cluster's subject, made before the server says it started (so
+    /// it hears everything from then on); taken by the server's receiving task.
+    pub(super) subscription: Arc<std::sync::Mutex<Option<async_nats::Subscriber>>>,
+}
+
+/// Connect to the broker: one clear error, soon, when it cannot be had.
+pub async fn connect(cfg: &ClusterConfig, room: &str, node: String) -> Result<Link, NetError> {
+    let shown = cfg.urls.iter().map(|u| without_credentials(u)).collect::<Vec<_>>().join(",");
+    let mut addrs = Vec::new();
+    for u in &cfg.urls {
+        check_url(u).map_err(NetError::Cluster)?;
+        addrs.push(
+            u.parse::<async_nats::ServerAddr>()
+                .map_err(|_| NetError::Cluster(format!("not a broker URL: {}", without_credentials(u))))?,
+        );
+    }
+    let (tx, up) = watch::channel(true);
+    let mut options = async_nats::ConnectOptions::new()
+        .no_echo()
+        .name(format!("sockit chat {node}"))
+        .connection_timeout(Duration::from_secs(3))
+        .max_reconnects(None)
+        .reconnect_delay_callback(|n| Duration::from_millis((250 * n as u64).clamp(100, 2_000)))
+        .event_callback(move |e| {
+            let tx = tx.clone();
+            async move {
+                let now = match e {
+                    async_nats::Event::Connected => true,
+                    async_nats::Event::Disconnected => false,
+                    _ => return,
+                };
+                tx.send_if_modified(|v| std::mem::replace(v, now) != now);
+            }
+        });
+    // The URL's user and password (the first URL that has them) authenticate.
+    if let Some(a) = addrs.iter().find(|a| a.has_user_pass()) {
+        let user = percent_decoded(a.username().unwrap_or_default());
+        options = options.user_and_password(user, percent_decoded(a.password().unwrap_or_default()));
+    }
+    if let Some(ca) = &cfg.ca {
+        options = options.add_root_certificates(ca.clone());
+    }
+    let connected = tokio::time::timeout(Duration::from_secs(10), options.connect(addrs)).await;
+    let client = match connected {
+        Err(_) => return Err(NetError::Cluster(format!("no answer from the broker at {shown} within 10 s"))),
+        Ok(Err(e)) => {
+            use async_nats::ConnectErrorKind as K;
+            // A certificate refused shows as an I/O error with rustls' reason inside.
+            let mut tls = None;
+            let mut cause: Option<&dyn std::error::Error> = Some(&e);
+            while let Some(c) = cause {
+                let inner =
+                    c.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).map(|i| i as &dyn std::error::Error);
+                if let Some(r) = inner.unwrap_or(c).downcast_ref::<async_nats::rustls::Error>() {
+                    tls = Some(r.to_string());
+                }
+                cause = c.source();
+            }
+            let text = match e.kind() {
+                K::AuthorizationViolation | K::Authentication => {
+                    format!("the broker at {shown} refused the user and password: check those in --cluster")
+                }
+                K::Tls | K::Io if tls.is_some() || e.kind() == K::Tls => format!(
+                    "no TLS with the broker at {shown} ({}): a tls:// broker needs a certificate sockit trusts (--cluster-ca FILE)",
+                    tls.as_deref().unwrap_or("handshake failed")
+                ),
+                K::TimedOut => format!("no answer from the broker at {shown} within 3 s"),
+                K::ServerParse => format!("not a broker URL: {shown}"),
+                _ => format!("cannot reach the broker at {shown}: is nats-server running there?"),
+            };
+            return Err(NetError::Cluster(text));
+        }
+        Ok(Ok(c)) => c,
+    };
+    let subject = wire::subject(&cfg.name, room);
+    let subscription = client
+        .subscribe(subject.clone())
+        .await
+        .map_err(|e| NetError::Cluster(format!("cannot subscribe to the cluster's subject on {shown}: {e}")))?;
+    // The subscription is on the broker before the server says it started.
+    let _ = client.flush().await;
+    let subscription = Arc::new(std::sync::Mutex::new(Some(subscription)));
+    Ok(Link { client, subject, cluster: cfg.name.clone(), node, up, subscription })
+}
+
+/// Where a server's messages to the cluster wait for the broker.
+pub(super) struct Outbox {
+    node: String,
+    run: u64,
+    seq: AtomicU64,
+    tx: mpsc::Sender<Vec<u8>>,
+    /// Messages that did not fit.
+    pub(super) dropped: AtomicU64,
+    generation: AtomicU64,
+}
+
+impl Outbox {
+    pub(super) fn new(link: &Link) -> (Outbox, mpsc::Receiver<Vec<u8>>) {
+        let (tx, rx) = mpsc::channel(OUTBOX);
+        let run = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id());
+        let outbox = Outbox {
+            node: link.node.clone(),
+            run,
+            seq: AtomicU64::new(0),
+            tx,
+            dropped: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
+        };
+        (outbox, rx)
+    }
+
+    /// Number `body` and queue it for the broker; a full outbox drops it (receivers see a gap).
+    pub(super) fn publish(&self, body: Body) {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let m = Message { node: self.node.clone(), run: self.run, seq, body };
+        if self.tx.try_send(m.to_bytes()).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Queue the whole member list, in parts (not numbered: a lost one is made up for by the
+    /// next).
+    pub(super) fn presence(&self, members: Vec<Claim>) {
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        let parts: Vec<&[Claim]> =
+            if members.is_empty() { vec![&[]] } else { members.chunks(wire::PRESENCE_PART).collect() };
+        let n = parts.len() as u32;
+        for (i, part) in parts.into_iter().enumerate() {
+            let body = Body::Presence { generation, part: i as u32, parts: n, members: part.to_vec() };
+            let m = Message { node: self.node.clone(), run: self.run, seq: 0, body };
+            let _ = self.tx.try_send(m.to_bytes());
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! A new connection on the chat port: socket options, the TLS handshake when the room speaks
+//! TLS, and what kind of member it is, told from its first bytes (a line client, or a browser
+//! asking for the page or a WebSocket), before its life in the room begins.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+use super::events::Event;
+use super::room::Shared;
+use super::session::{Plain, client};
+
+/// A new connection: socket options, the TLS handshake when the room speaks TLS, what kind of
+/// client it is (a line client, or a browser: the page or a WebSocket), then the client's life
+/// in the room. A handshake or an HTTP request must be done within 10 s (slowloris).
+pub(super) async fn connected(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, stop: CancellationToken) {
+    use super::web::{Arrival, sniff};
+    let _ = stream.set_nodelay(true);
+    // A small kernel send buffer: memory per client stays bounded in the kernel too, and a
+    // client that stops reading fills its queue soon enough to be noticed.
+    let _ = socket2::SockRef::from(&stream).set_send_buffer_size(64 * 1024);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let web = shared.cfg.web;
+    // A silent connection from an address that has just loaded the page is a browser's spare
+    // socket, not a person at nc: it must speak first.
+    let seen = Arc::clone(&shared);
+    let browser_here = move || seen.browsers.seen(peer.ip());
+    match shared.cfg.tls.clone() {
+        None => {
+            let mut stream = stream;
+            // A spare socket may wait a minute: the server's end does not wait for it.
+            let arrival = tokio::select! {
+                () = stop.cancelled() => return,
+                a = Box::pin(sniff(&mut stream, web, deadline, &browser_here)) => a,
+            };
+            match arrival {
+                Arrival::Line(read) => {
+                    let (reader, writer) = stream.into_split();
+                    client(shared, reader, Plain(writer), read, peer, stop).await;
+                }
+                // Boxed: a line client's task does not carry a browser's state.
+                Arrival::Http(head, rest) => Box::pin(browser(shared, stream, head, rest, peer, stop, deadline)).await,
+                Arrival::Gone => {}
+            }
+        }
+        Some(config) => {
+            Box::pin(async move {
+                let accept = tokio_rustls::TlsAcceptor::from(config).accept(stream);
+                match tokio::time::timeout_at(deadline, accept).await {
+                    Ok(Ok(mut tls)) => match tokio::select! {
+                        () = stop.cancelled() => return,
+                        a = sniff(&mut tls, web, deadline, &browser_here) => a,
+                    } {
+                        Arrival::Line(read) => {
+                            let (reader, writer) = tokio::io::split(tls);
+                            client(shared, reader, Plain(writer), read, peer, stop).await;
+                        }
+                        Arrival::Http(head, rest) => {
+                            Box::pin(browser(shared, tls, head, rest, peer, stop, deadline)).await
+                        }
+                        Arrival::Gone => {}
+                    },
+                    Ok(Err(e)) => shared.event(Event::Refused { peer, reason: format!("TLS handshake failed: {e}") }),
+                    Err(_) => shared.event(Event::Refused { peer, reason: "TLS handshake took over 10 s".into() }),
+                }
+            })
+            .await
+        }
+    }
+}
+
+/// A browser's request: the page, an error, or a WebSocket member of the room.
+async fn browser<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    shared: Arc<Shared>,
+    stream: S,
+    head: super::web::Head,
+    rest: Vec<u8>,
+    peer: SocketAddr,
+    stop: CancellationToken,
+    deadline: tokio::time::Instant,
+) {
+    if head.is_browser_page_load() {
+        shared.browsers.saw(peer.ip());
+    }
+    let served = super::web::serve_http(stream, head, rest, &shared.cfg.origins);
+    match tokio::time::timeout_at(deadline, served).await {
+        Ok(Ok(super::web::Served::Member(stream, rest))) => {
+            let (reader, writer) = super::web::member(stream, rest, shared.cfg.max_line).await;
+            client(shared, reader, writer, Vec::new(), peer, stop).await;
+        }
+        Ok(Ok(super::web::Served::Done)) => {}
+        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "HTTP request"),
+        Err(_) => shared.event(Event::Refused { peer, reason: "HTTP request took over 10 s".into() }),
+    }
+}

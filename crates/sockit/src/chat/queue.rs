@@ -1,0 +1,162 @@
+//! A member's way in: its bounded queue of lines (broadcasting never waits on it), its
+//! disconnect switch, and the stall window that bounds how long anyone waits for a member that
+//! stopped reading.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, mpsc};
+use tokio_util::sync::CancellationToken;
+
+/// A client's way in: its queue, its disconnect switch, why it was disconnected, and since
+/// when its writer has been blocked.
+#[derive(Clone)]
+pub(super) struct Recipient {
+    pub(super) tx: Lines,
+    pub(super) kick: CancellationToken,
+    pub(super) reason: Arc<Mutex<Option<String>>>,
+    pub(super) blocked: Blocked,
+}
+
+/// Since when a client's writer has been waiting for its socket to take a write, if it is:
+/// milliseconds after the server's start, plus one (0: not waiting). A client that stopped
+/// reading stops its writer; anyone who finds its queue full waits only until this time plus
+/// the stall window, so ten such clients cost a speaker one window between them, not ten.
+#[derive(Clone)]
+pub(super) struct Blocked {
+    since: Arc<AtomicU64>,
+    epoch: Instant,
+}
+
+impl Blocked {
+    pub(super) fn new(epoch: Instant) -> Blocked {
+        Blocked { since: Arc::new(AtomicU64::new(0)), epoch }
+    }
+
+    pub(super) fn start(&self) {
+        self.since.store(self.epoch.elapsed().as_millis() as u64 + 1, Ordering::Relaxed);
+    }
+
+    pub(super) fn end(&self) {
+        self.since.store(0, Ordering::Relaxed);
+    }
+
+    /// When a wait for this client's queue gives up: the stall window after its writer
+    /// blocked, or after now if it is not blocked.
+    fn deadline(&self, stall: Duration) -> tokio::time::Instant {
+        match self.since.load(Ordering::Relaxed) {
+            0 => tokio::time::Instant::now() + stall,
+            ms => tokio::time::Instant::from_std(self.epoch + Duration::from_millis(ms - 1) + stall),
+        }
+    }
+}
+
+/// A member's outgoing queue, bounded in lines rather than entries: the lines of one paste
+/// travel as one entry, and take as many places as they are lines. A place is given back when
+/// its line has been written to the socket.
+#[derive(Clone)]
+pub(super) struct Lines {
+    tx: mpsc::UnboundedSender<(Arc<str>, OwnedSemaphorePermit)>,
+    places: Arc<Semaphore>,
+    max: u32,
+}
+
+/// What became of a try to queue.
+pub(super) enum Queue {
+    Done,
+    Full,
+    Closed,
+}
+
+/// How many lines `text` holds (at least one: one place a piece).
+pub(super) fn lines_in(text: &str) -> u32 {
+    (text.bytes().filter(|&b| b == b'\n').count() as u32).max(1)
+}
+
+impl Lines {
+    pub(super) fn new(max: usize) -> (Lines, mpsc::UnboundedReceiver<(Arc<str>, OwnedSemaphorePermit)>) {
+        let max = max.clamp(1, Semaphore::MAX_PERMITS) as u32;
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Lines { tx, places: Arc::new(Semaphore::new(max as usize)), max }, rx)
+    }
+
+    /// Queue `text` (`n` lines) if there is room for it now. A piece longer than the whole
+    /// queue takes the whole queue.
+    pub(super) fn try_push(&self, text: &Arc<str>, n: u32) -> Queue {
+        match Arc::clone(&self.places).try_acquire_many_owned(n.min(self.max)) {
+            Ok(p) => match self.tx.send((Arc::clone(text), p)) {
+                Ok(()) => Queue::Done,
+                Err(_) => Queue::Closed,
+            },
+            Err(TryAcquireError::Closed) => Queue::Closed,
+            Err(TryAcquireError::NoPermits) => Queue::Full,
+        }
+    }
+
+    /// Queue `text` once there is room for it; false if the member is gone.
+    pub(super) async fn push(&self, text: &Arc<str>, n: u32) -> bool {
+        match Arc::clone(&self.places).acquire_many_owned(n.min(self.max)).await {
+            Ok(p) => self.tx.send((Arc::clone(text), p)).is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    /// Whether lines wait to be written.
+    pub(super) fn pending(&self) -> bool {
+        self.places.available_permits() < self.max as usize
+    }
+}
+
+impl Recipient {
+    /// Disconnect, saying why (the first reason given stands).
+    pub(super) fn kick(&self, why: String) {
+        let mut reason = self.reason.lock().unwrap_or_else(|p| p.into_inner());
+        if reason.is_none() {
+            *reason = Some(why);
+        }
+        self.kick.cancel();
+    }
+}
+
+/// A speaker's stall window: once it has waited for a full queue, every queue it finds full
+/// until the window ends shares that wait, so a speaker waits at most once per window however
+/// many members stopped reading.
+#[derive(Debug, Default)]
+pub(super) struct Window {
+    start: Option<tokio::time::Instant>,
+}
+
+impl Window {
+    pub(super) fn end(&mut self, stall: Duration) -> tokio::time::Instant {
+        let now = tokio::time::Instant::now();
+        match self.start {
+            Some(s) if now < s + stall => s + stall,
+            _ => {
+                self.start = Some(now);
+                now + stall
+            }
+        }
+    }
+}
+
+/// Queue `text` for `r`, waiting for room until the end of its stall window (and of the
+/// speaker's, if one speaks); still full then: disconnected.
+pub(super) async fn deliver(r: &Recipient, text: &Arc<str>, stall: Duration, window: Option<&mut Window>) {
+    let n = lines_in(text);
+    match r.tx.try_push(text, n) {
+        Queue::Done | Queue::Closed => {}
+        Queue::Full => {
+            if r.kick.is_cancelled() {
+                return;
+            }
+            let deadline = match window {
+                Some(w) => r.blocked.deadline(stall).min(w.end(stall)),
+                None => r.blocked.deadline(stall),
+            };
+            if !matches!(tokio::time::timeout_at(deadline, r.tx.push(text, n)).await, Ok(true)) {
+                r.kick(format!("not reading: its outgoing queue stayed full for {} s", stall.as_secs_f64()));
+            }
+        }
+    }
+}

@@ -1,0 +1,355 @@
+//! The room: who is in it, the joins and leaves waiting for their notice, the history, the
+//! other servers of a cluster as far as they are known, and the shared state every member's
+//! task and the cluster link work on.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sockit_core::chat::Notice;
+use sockit_core::cluster::{Body, Claim};
+
+use super::events::{Event, Events};
+use super::queue::{Queue, Recipient, Window, deliver, lines_in};
+
+/// How the server behaves.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The room's name, shown on joining and in discovery replies.
+    pub room: String,
+    /// At most this many clients; more are told the room is full.
+    pub max_clients: usize,
+    /// The longest line, in bytes.
+    pub max_line: usize,
+    /// Lines a second a client may send (0: no limit).
+    pub rate: f64,
+    /// Lines waiting for one client before the speaker has to wait for it.
+    pub queue: usize,
+    /// How long a full queue may stay full before its client is disconnected.
+    pub stall: Duration,
+    /// Speak TLS on the chat port.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Serve the page and WebSocket members on the chat port.
+    pub web: bool,
+    /// Pages of other origins that may open the room's WebSocket.
+    pub origins: super::web::Origins,
+    /// Lines replayed to a member who joins (0: none).
+    pub history: usize,
+    /// The link to the other servers of a cluster.
+    pub cluster: Option<super::link::Link>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            room: "sockit".into(),
+            max_clients: 100_000,
+            max_line: 4096,
+            rate: 0.0,
+            queue: 4096,
+            stall: Duration::from_secs(2),
+            tls: None,
+            web: true,
+            origins: super::web::Origins::default(),
+            history: 0,
+            cluster: None,
+        }
+    }
+}
+
+/// One connected client, as the room sees it.
+pub(super) struct Member {
+    pub(super) nick: String,
+    /// When the nick was taken (ms since the epoch): the earlier claim keeps a nick.
+    pub(super) since: u64,
+    pub(super) out: Recipient,
+}
+
+/// Joins or leaves not announced yet: a burst is announced in one notice per window. Without
+/// it, N clients joining cost N² notices (10,000 clients: 50 million); leaving, the same.
+#[derive(Default)]
+struct Burst {
+    /// (member id, nick, reason) in arrival order.
+    pending: Vec<(u64, String, Option<String>)>,
+    /// When the last notice of this kind went out.
+    last: Option<Instant>,
+}
+
+/// A burst is announced at most once per this window (the first after a quiet spell at once).
+const BURST_WINDOW: Duration = Duration::from_millis(250);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    Join,
+    Leave,
+}
+
+#[derive(Default)]
+pub(super) struct Room {
+    pub(super) members: HashMap<u64, Member>,
+    /// Lower-case nick -> member id.
+    pub(super) nicks: HashMap<String, u64>,
+    next_guest: u64,
+    joins: Burst,
+    leaves: Burst,
+    /// The other servers of the cluster, by node name.
+    pub(super) peers: HashMap<String, super::peers::Peer>,
+    /// The last lines said, for those who join (`--history`).
+    history: VecDeque<Arc<str>>,
+}
+
+/// Lines queued for everyone, and the recipients whose queues were full for each.
+pub(super) type Queued = Vec<(Arc<str>, Vec<Recipient>)>;
+
+pub(super) fn line(text: impl std::fmt::Display) -> Arc<str> {
+    Arc::from(format!("{text}\n"))
+}
+
+impl Room {
+    /// The server of the cluster holding `key` (a lower-case nick), if another does.
+    pub(super) fn remote_holder(&self, key: &str) -> Option<(&str, &Claim)> {
+        self.peers.iter().find_map(|(node, p)| p.members.get(key).map(|c| (node.as_str(), c)))
+    }
+
+    /// Members on the other servers.
+    pub(super) fn remote_count(&self) -> usize {
+        self.peers.values().map(|p| p.members.len()).sum()
+    }
+
+    /// A guest nick nobody holds here or (as far as is known) elsewhere in the cluster; in a
+    /// cluster it carries the server's tag (`guest-7-k3f`).
+    pub(super) fn fresh_guest(&mut self, tag: &str) -> String {
+        loop {
+            self.next_guest += 1;
+            let n = if tag.is_empty() {
+                format!("guest-{}", self.next_guest)
+            } else {
+                format!("guest-{}-{tag}", self.next_guest)
+            };
+            let key = n.to_ascii_lowercase();
+            if !self.nicks.contains_key(&key) && self.remote_holder(&key).is_none() {
+                return n;
+            }
+        }
+    }
+
+    fn burst(&mut self, kind: Kind) -> &mut Burst {
+        match kind {
+            Kind::Join => &mut self.joins,
+            Kind::Leave => &mut self.leaves,
+        }
+    }
+
+    /// Queue the notice for the pending joins, then the pending leaves (nobody hears of a
+    /// member leaving before hearing it joined).
+    fn announce_pending(&mut self, outbox: Option<&super::link::Outbox>) -> Queued {
+        [Kind::Join, Kind::Leave].into_iter().filter_map(|k| self.announce(k, outbox)).collect()
+    }
+
+    fn announce(&mut self, kind: Kind, outbox: Option<&super::link::Outbox>) -> Option<(Arc<str>, Vec<Recipient>)> {
+        let burst = self.burst(kind);
+        if burst.pending.is_empty() {
+            return None;
+        }
+        burst.last = Some(Instant::now());
+        let mut pending = std::mem::take(&mut burst.pending);
+        // (A pending joiner who has left since is announced here all the same, then as gone.)
+        // A lone joiner has its welcome and needs no notice of itself.
+        let except = (kind == Kind::Join && pending.len() == 1).then(|| pending[0].0);
+        let notice = match kind {
+            Kind::Join => {
+                if let Some(o) = outbox {
+                    let members = pending
+                        .iter()
+                        .filter_map(|(id, n, _)| {
+                            self.members.get(id).map(|m| Claim { nick: n.clone(), since: m.since })
+                        })
+                        .collect();
+                    o.publish(Body::Joined { members });
+                }
+                Notice::Joined { nicks: pending.drain(..).map(|(_, n, _)| n).collect() }
+            }
+            Kind::Leave => {
+                let reason = if pending.len() == 1 { pending[0].2.take() } else { None };
+                let nicks: Vec<String> = pending.drain(..).map(|(_, n, _)| n).collect();
+                if let Some(o) = outbox {
+                    o.publish(Body::Left { nicks: nicks.clone(), reason: reason.clone() });
+                }
+                Notice::Left { nicks, reason }
+            }
+        };
+        let notice = line(notice);
+        let full = queue_all(self, &notice, except);
+        Some((notice, full))
+    }
+}
+
+/// The server's shared state.
+pub(super) struct Shared {
+    pub(super) cfg: ServerConfig,
+    /// Messages for the other servers of a cluster.
+    pub(super) outbox: Option<super::link::Outbox>,
+    /// The tag of this server's guest nicks in a cluster ("" alone).
+    pub(super) guest_tag: String,
+    /// When the server started (the clock of `Blocked`).
+    pub(super) epoch: Instant,
+    pub(super) room: Mutex<Room>,
+    pub(super) events: Events,
+    pub(super) next_id: AtomicU64,
+    /// Addresses that made HTTP requests lately (browsers), and when.
+    pub(super) browsers: super::web::Browsers,
+}
+
+impl Shared {
+    /// This server's name in its cluster ("" alone).
+    pub(super) fn node_name(&self) -> &str {
+        self.cfg.cluster.as_ref().map_or("", |l| l.node.as_str())
+    }
+
+    pub(super) fn outbox(&self) -> Option<&super::link::Outbox> {
+        self.outbox.as_ref()
+    }
+
+    /// Keep a line said in the room for those who join later (`--history`).
+    pub(super) fn remember(&self, text: &Arc<str>) {
+        if self.cfg.history > 0 {
+            self.remember_all(std::iter::once(Arc::clone(text)));
+        }
+    }
+
+    /// `remember` for several lines at once.
+    pub(super) fn remember_all(&self, lines: impl Iterator<Item = Arc<str>>) {
+        let keep = self.cfg.history;
+        if keep > 0 {
+            let mut room = self.lock();
+            for l in lines {
+                if room.history.len() >= keep {
+                    room.history.pop_front();
+                }
+                room.history.push_back(l);
+            }
+        }
+    }
+
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Room> {
+        self.room.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(super) fn event(&self, e: Event) {
+        let _ = self.events.try_send(e);
+    }
+
+    /// Whether any member's queue still holds lines for it.
+    pub(super) fn output_pending(&self) -> bool {
+        self.lock().members.values().any(|m| m.out.tx.pending())
+    }
+
+    /// Queue `text` for every member but `except`, after the joins and leaves still waiting
+    /// for their notice. Queues with room are served under the lock, without waiting; the
+    /// full ones are waited for after it is released, all within one stall window.
+    /// `publish`: what the other servers of a cluster are told of it, after the joins and
+    /// leaves (so a joiner is announced before its first words, everywhere).
+    pub(super) async fn broadcast(&self, text: Arc<str>, except: Option<u64>, window: &mut Window, publish: Vec<Body>) {
+        let mut queued = {
+            let mut room = self.lock();
+            let mut queued = room.announce_pending(self.outbox.as_ref());
+            if let Some(o) = self.outbox.as_ref() {
+                for body in publish {
+                    o.publish(body);
+                }
+            }
+            let full = queue_all(&room, &text, except);
+            queued.push((text, full));
+            queued
+        };
+        queued.retain(|(_, full)| !full.is_empty());
+        self.wait_for(queued, Some(window)).await;
+    }
+
+    /// Announce that member `id` (`nick`) joined or left: at once after a quiet spell; during
+    /// a burst, with the rest of the burst when the window closes.
+    pub(super) async fn announce(self: &Arc<Self>, kind: Kind, id: u64, nick: &str, reason: Option<String>) {
+        let queued = {
+            let mut room = self.lock();
+            let now = Instant::now();
+            let quiet = {
+                let b = room.burst(kind);
+                b.pending.is_empty() && b.last.is_none_or(|t| now - t >= BURST_WINDOW)
+            };
+            let burst = room.burst(kind);
+            burst.pending.push((id, nick.to_string(), reason));
+            if quiet {
+                room.announce_pending(self.outbox.as_ref())
+            } else {
+                if burst.pending.len() == 1 {
+                    // The first of a burst schedules the notice for the whole burst.
+                    let due = burst.last.map_or(now, |t| t + BURST_WINDOW);
+                    let shared = Arc::clone(self);
+                    tokio::spawn(async move {
+                        tokio::time::sleep_until(due.into()).await;
+                        let queued = shared.lock().announce_pending(shared.outbox.as_ref());
+                        shared.wait_for(queued, None).await;
+                    });
+                }
+                Vec::new()
+            }
+        };
+        self.wait_for(queued, None).await;
+    }
+
+    /// Deliver each line to the recipients whose queues were full, each waited for until the
+    /// end of its own stall window (`Blocked`); a queue still full then disconnects its client.
+    pub(super) async fn wait_for(&self, queued: Queued, mut window: Option<&mut Window>) {
+        for (text, full) in &queued {
+            for r in full {
+                deliver(r, text, self.cfg.stall, window.as_deref_mut()).await;
+            }
+        }
+    }
+
+    /// Queue `text` for everyone without waiting for anybody (for the goodbye).
+    pub(super) fn broadcast_now(&self, text: impl std::fmt::Display) {
+        let text = line(text);
+        for m in self.lock().members.values() {
+            let _ = m.out.tx.try_push(&text, 1);
+        }
+    }
+
+    pub(super) fn users(&self) -> u64 {
+        self.lock().members.len() as u64
+    }
+}
+
+/// Queue `text` for every member but `except` without waiting; returns those whose queues
+/// were full.
+pub(super) fn queue_all(room: &Room, text: &Arc<str>, except: Option<u64>) -> Vec<Recipient> {
+    let n = lines_in(text);
+    room.members
+        .iter()
+        .filter(|&(&id, m)| Some(id) != except && matches!(m.out.tx.try_push(text, n), Queue::Full))
+        .map(|(_, m)| m.out.clone())
+        .collect()
+}
+
+/// Add a member under a fresh guest nick and queue its welcome, then the room's history;
+/// returns the nick.
+pub(super) fn register(room: &mut Room, cfg: &ServerConfig, tag: &str, id: u64, out: &Recipient) -> String {
+    let nick = room.fresh_guest(tag);
+    let remote = room.peers.values().flat_map(|p| p.members.values().map(|c| c.nick.clone()));
+    let mut names: Vec<String> = room.members.values().map(|m| m.nick.clone()).chain(remote).take(20).collect();
+    names.sort_unstable();
+    let online = room.members.len() + room.remote_count();
+    let welcome = Notice::Welcome { room: cfg.room.clone(), nick: nick.clone(), online, names };
+    let _ = out.tx.try_push(&line(welcome), 1);
+    if !room.history.is_empty() {
+        let _ = out.tx.try_push(&line(Notice::History { count: room.history.len() }), 1);
+        for l in &room.history {
+            let _ = out.tx.try_push(l, 1);
+        }
+    }
+    room.nicks.insert(nick.clone(), id);
+    let since = super::peers::now_ms();
+    room.members.insert(id, Member { nick: nick.clone(), since, out: out.clone() });
+    nick
+}
