@@ -136,3 +136,20 @@ pub(crate) fn join_tunnel(tunnel: Option<std::thread::JoinHandle<Result<(), NetE
         None => Ok(()),
     }
 }
+
+/// Whether the connection has failed (a reset, keepalive probes unanswered, a TLS tunnel
+/// gone), without taking any data.
+pub(crate) fn connection_dead(stream: &Stream) -> bool {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let mut fds = [PollFd::new(stream, PollFlags::empty())];
+    poll(&mut fds, Some(&Timespec { tv_sec: 0, tv_nsec: 0 })).is_ok()
+        && fds[0].revents().intersects(PollFlags::HUP | PollFlags::ERR)
+}
+
+/// Whether the peer has closed its side (FIN or reset), without taking any of its data.
+pub(crate) fn peer_closed(stream: &Stream) -> bool {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let mut fds = [PollFd::new(stream, PollFlags::RDHUP)];
+    poll(&mut fds, Some(&Timespec { tv_sec: 0, tv_nsec: 0 })).is_ok()
+        && fds[0].revents().intersects(PollFlags::RDHUP | PollFlags::HUP | PollFlags::ERR)
+}

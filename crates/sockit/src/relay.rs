@@ -15,8 +15,8 @@ use sockit_core::endpoint::Host;
 use crate::conn::Conn;
 use crate::copy::one_way;
 use crate::hexdump::Hexdump;
+use crate::listener::{AccessRules, Listener};
 use crate::net::NetError;
-use crate::tcp::{AccessRules, Listener};
 
 /// Where connections come from.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,7 +102,7 @@ pub fn run(
             Bound::Tls(l, config)
         }
         ListenOn::Unix(path) => {
-            let l = crate::tcp::unix_listener(path)?;
+            let l = crate::unix::unix_listener(path)?;
             started(format!("{path} (unix)"));
             Bound::Unix(l, path.clone())
         }

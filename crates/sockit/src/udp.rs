@@ -270,7 +270,7 @@ fn unix_listen(
     started: &mut dyn FnMut(String),
     mut on: impl FnMut(Datagram<'_>) -> io::Result<()>,
 ) -> Result<Received, NetError> {
-    let sock = crate::tcp::unix_bound(path, std::os::unix::net::UnixDatagram::bind_addr)?;
+    let sock = crate::unix::unix_bound(path, std::os::unix::net::UnixDatagram::bind_addr)?;
     let dump = cfg.hexdump.as_ref().map(crate::hexdump::Hexdump::open).transpose()?;
     started(format!("{path} (unix datagram)"));
     let r = (|| -> Result<Received, NetError> {
@@ -380,10 +380,10 @@ pub fn send_run(
 ) -> Result<u64, NetError> {
     if let Some(path) = &cfg.unix {
         let sock = std::os::unix::net::UnixDatagram::unbound().map_err(|e| NetError::io("socket", e))?;
-        let to = crate::tcp::unix_addr(path)?;
+        let to = crate::unix::unix_addr(path)?;
         let dump = cfg.hexdump.as_ref().map(crate::hexdump::Hexdump::open).transpose()?;
         return each_datagram(cfg, input, 65_507, |data| {
-            sock.send_to_addr(data, &to).map_err(|e| crate::tcp::unix_error(path, e))?;
+            sock.send_to_addr(data, &to).map_err(|e| crate::unix::unix_error(path, e))?;
             if let Some(dump) = &dump {
                 dump.datagram(true, &path, data);
             }

@@ -89,7 +89,7 @@ async fn browser<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     let served = super::web::serve_http(stream, head, rest, &shared.cfg.origins);
     match tokio::time::timeout_at(deadline, served).await {
         Ok(Ok(super::web::Served::Member(stream, rest))) => {
-            let (reader, writer) = super::web::member(stream, rest, shared.cfg.max_line).await;
+            let (reader, writer) = super::ws::member(stream, rest, shared.cfg.max_line).await;
             client(shared, reader, writer, Vec::new(), peer, stop).await;
         }
         Ok(Ok(super::web::Served::Done)) => {}

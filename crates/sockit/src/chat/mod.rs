@@ -21,3 +21,4 @@ mod room;
 pub mod server;
 mod session;
 pub mod web;
+mod ws;

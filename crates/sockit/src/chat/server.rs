@@ -99,7 +99,7 @@ pub fn run(
     stop: Stop,
 ) -> Result<Stopped, NetError> {
     crate::net::raise_fd_limit();
-    let listener = crate::tcp::Listener::bind(cfg.bind)?.into_std();
+    let listener = crate::listener::Listener::bind(cfg.bind)?.into_std();
     let local = listener.local_addr().map_err(|e| NetError::io("local address", e))?;
     let udp = match cfg.discovery_port {
         // Every address: a socket bound to one address never hears broadcasts.

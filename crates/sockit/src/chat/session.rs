@@ -54,22 +54,22 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Outlet for Plain<W> {
 }
 
 /// A WebSocket member gets a text frame a line.
-impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Outlet for super::web::WsOut<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Outlet for super::ws::WsOut<S> {
     async fn send(&mut self, pieces: &[Arc<str>]) -> std::io::Result<()> {
         self.send_lines(pieces).await
     }
 
     async fn close(&mut self) {
-        super::web::WsOut::close(self).await;
+        super::ws::WsOut::close(self).await;
     }
 
     fn wants(&self) -> impl Future<Output = ()> + Send + 'static {
-        super::web::WsOut::wants(self)
+        super::ws::WsOut::wants(self)
     }
 }
 
 /// A WebSocket member's text frames are its lines.
-impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Source for super::web::WsIn<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Source for super::ws::WsIn<S> {
     async fn fill(&mut self, framer: &mut LineFramer, frames: &mut Vec<Frame>) -> bool {
         self.next_lines(framer, frames).await
     }

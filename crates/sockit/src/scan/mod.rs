@@ -1,0 +1,274 @@
+//! `sockit scan`: a TCP connect scanner (slide 2's services table plus slide 3's connect()):
+//! the plan (targets, ports, exclusions) walked host group by host group through the engine
+//! (`engine`: one epoll loop per core), or through a proxy a probe at a time, with banners
+//! read from the open ports.
+
+mod engine;
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use sockit_core::scan::{Permutation, PortState};
+
+pub use engine::{ScanConfig, ScanOutcome, scan};
+use engine::{UNSET, decode, encode, is_resource_shortage, random_seed};
+
+/// `scan`: what to probe and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanPlan {
+    pub targets: Vec<sockit_core::scan::Target>,
+    /// The targets as written, for names in the report.
+    pub specs: Vec<String>,
+    /// Addresses left out (blocks only).
+    pub exclude: Vec<sockit_core::scan::Target>,
+    /// How to probe; `run` caps the concurrency by the open-file limit and sets the workers.
+    pub probes: ScanConfig,
+    /// Report only open ports.
+    pub only_open: bool,
+    /// `--banner`: how long to wait for what each open port's service says first.
+    pub banner: Option<Duration>,
+    /// Probe through this proxy: a connect a probe, open when the proxy connects.
+    pub proxy: Option<sockit_core::proxy::Proxy>,
+}
+
+/// Why a scan did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error(transparent)]
+    Resolve(#[from] crate::resolve::ResolveError),
+    #[error(transparent)]
+    Net(#[from] crate::net::NetError),
+    #[error("scan: {0}")]
+    Io(#[from] io::Error),
+    #[error(
+        "scan: no socket or local port to be had for a probe (the open-file limit is {limit}): raise it with ulimit -n"
+    )]
+    Starved { limit: String },
+}
+
+impl ScanError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<crate::hint::Hint> {
+        match self {
+            ScanError::Starved { .. } => Some(crate::hint::Hint::FewerProbes),
+            _ => None,
+        }
+    }
+}
+
+impl ScanPlan {
+    /// How many addresses the plan scans, once names are resolved (one address each).
+    pub fn addresses(&self) -> u128 {
+        self.targets.iter().fold(0u128, |n, t| n.saturating_add(t.count()))
+    }
+
+    /// How many probes the plan makes.
+    pub fn jobs(&self) -> u128 {
+        self.addresses().saturating_mul(self.probes.ports.len() as u128)
+    }
+}
+
+/// Probes scanned as one group of hosts: a target set of any size streams through groups of
+/// this many (address, port) pairs, so memory stays bounded (a few tens of MB).
+const GROUP_JOBS: usize = 1 << 16;
+
+/// Probes through a proxy at once, at most: each holds a thread and a connection to the proxy.
+const PROXY_PROBES: usize = 64;
+
+/// Every (address, port) through `proxy`, a blocking connect a probe on a few threads; the
+/// first failure of the proxy itself ends the scan.
+fn scan_via(
+    proxy: &sockit_core::proxy::Proxy,
+    addrs: &[SocketAddr],
+    cfg: &ScanConfig,
+    done: &AtomicU64,
+) -> Result<Vec<PortState>, ScanError> {
+    let jobs = addrs.len() * cfg.ports.len();
+    let states: Vec<AtomicU8> = (0..jobs).map(|_| AtomicU8::new(UNSET)).collect();
+    let next = AtomicU64::new(0);
+    let failed = std::sync::Mutex::new(None);
+    let order = Permutation::new(jobs as u64, cfg.randomize.then(random_seed));
+    std::thread::scope(|s| {
+        for _ in 0..cfg.concurrency.clamp(1, PROXY_PROBES).min(jobs.max(1)) {
+            s.spawn(|| {
+                loop {
+                    let j = next.fetch_add(1, Ordering::Relaxed);
+                    if j >= order.len() || failed.lock().map_or(true, |f| f.is_some()) {
+                        return;
+                    }
+                    let job = order.at(j) as usize;
+                    let (addr, port) = (addrs[job / cfg.ports.len()], cfg.ports[job % cfg.ports.len()]);
+                    match crate::dial::proxy::probe(proxy, addr.ip(), port, cfg.timeout) {
+                        Ok(state) => {
+                            states[job].store(encode(state), Ordering::Relaxed);
+                            done.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) => {
+                            if let Ok(mut f) = failed.lock() {
+                                f.get_or_insert(e);
+                            }
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = failed.into_inner().ok().flatten() {
+        return Err(ScanError::Net(e));
+    }
+    Ok(states.iter().map(|s| decode(s.load(Ordering::Relaxed))).collect())
+}
+
+/// The longest banner read, in bytes.
+const BANNER_MAX: usize = 1024;
+
+/// What each open port's service says first, read within `wait` (a new connection a port, at
+/// most `concurrency` at once; nothing is sent): its first line, escaped for a terminal.
+fn banners(reports: &mut [sockit_core::scan::HostReport], addrs: &[SocketAddr], wait: Duration, concurrency: usize) {
+    let mut open: Vec<(&mut sockit_core::scan::PortResult, SocketAddr)> = Vec::new();
+    for (report, addr) in reports.iter_mut().zip(addrs) {
+        for p in report.ports.iter_mut().filter(|p| p.state == PortState::Open) {
+            let mut at = *addr;
+            at.set_port(p.port);
+            open.push((p, at));
+        }
+    }
+    for batch in open.chunks_mut(concurrency.clamp(1, 256)) {
+        std::thread::scope(|s| {
+            for (port, at) in batch.iter_mut() {
+                let at = *at;
+                s.spawn(move || port.banner = banner(at, wait));
+            }
+        });
+    }
+}
+
+/// Connect, and read until a newline, `BANNER_MAX` bytes, the peer's close or `wait`.
+fn banner(at: SocketAddr, wait: Duration) -> Option<String> {
+    use std::io::Read;
+    let deadline = Instant::now() + wait;
+    let mut sock = std::net::TcpStream::connect_timeout(&at, wait).ok()?;
+    let mut got = Vec::new();
+    let mut buf = [0u8; BANNER_MAX];
+    while got.len() < BANNER_MAX && !got.contains(&b'\n') {
+        let left = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero())?;
+        sock.set_read_timeout(Some(left)).ok()?;
+        match sock.read(&mut buf[..BANNER_MAX - got.len()]) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    let line = got.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    (!line.is_empty()).then(|| sockit_core::text::escape(line))
+}
+
+/// Resolve the plan's names (the first address the resolver prefers, as nmap does), then scan
+/// the hosts a group at a time, handing each host's report to `host` as its group ends (in
+/// target order). `host` returns false to stop the scan early (its reader has gone); the
+/// totals then count what was scanned. `done` counts finished probes for a progress display.
+pub fn run(
+    plan: &ScanPlan,
+    done: &AtomicU64,
+    host: &mut dyn FnMut(sockit_core::scan::HostReport) -> bool,
+) -> Result<sockit_core::scan::ScanTotals, ScanError> {
+    use sockit_core::scan::{HostReport, ScannedHost, Target};
+    // Names and zones, looked up before a probe is sent.
+    let mut resolved = Vec::new();
+    for t in &plan.targets {
+        match t {
+            Target::Name(n) => {
+                resolved.push((crate::resolve::system_lookup(n, crate::resolve::Families::Both)?.addresses[0], 0))
+            }
+            Target::Scoped(ip, zone) => resolved.push((IpAddr::V6(*ip), crate::net::zone_index(zone)?)),
+            Target::Block { .. } => {}
+        }
+    }
+    let limit = crate::net::raise_fd_limit();
+    // Leave room for stdio, the epoll descriptors and whatever else the process holds.
+    let cfg = ScanConfig {
+        concurrency: plan.probes.concurrency.min(limit.saturating_sub(64).max(1) as usize),
+        workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        ..plan.probes.clone()
+    };
+    let registry = crate::port::service_registry();
+    let service =
+        |port| registry.by_port(port, Some(sockit_core::services::Proto::Tcp)).into_iter().next().map(|s| s.name);
+    let per_group = (GROUP_JOBS / cfg.ports.len().max(1)).max(1);
+    let mut totals = sockit_core::scan::ScanTotals { ports_per_host: cfg.ports.len(), ..Default::default() };
+    let start = Instant::now();
+    let mut group: Vec<ScannedHost> = Vec::with_capacity(per_group.min(plan.addresses().min(1 << 20) as usize));
+    // Scan the group and hand on its hosts; false when the reader has gone.
+    let mut flush =
+        |group: &mut Vec<ScannedHost>, totals: &mut sockit_core::scan::ScanTotals| -> Result<bool, ScanError> {
+            let addrs: Vec<SocketAddr> = group
+                .iter()
+                .map(|h| match h.address {
+                    IpAddr::V6(ip) => SocketAddr::V6(std::net::SocketAddrV6::new(ip, 0, 0, h.scope_id)),
+                    v4 => SocketAddr::new(v4, 0),
+                })
+                .collect();
+            let states = match &plan.proxy {
+                Some(proxy) => scan_via(proxy, &addrs, &cfg, done)?,
+                None => {
+                    let outcome = scan(&addrs, &cfg, done).map_err(|e| {
+                        if is_resource_shortage(&e) {
+                            let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+                            ScanError::Starved { limit: limit.map_or("unlimited".to_string(), |l| l.to_string()) }
+                        } else {
+                            ScanError::Io(e)
+                        }
+                    })?;
+                    totals.self_connects += outcome.self_connects;
+                    outcome.states
+                }
+            };
+            let mut reports = HostReport::of_hosts(group, &cfg.ports, &states, service, plan.only_open);
+            // Banners are read directly, so not for a scan that goes through a proxy.
+            if let (Some(wait), None) = (plan.banner, &plan.proxy) {
+                banners(&mut reports, &addrs, wait, cfg.concurrency);
+            }
+            group.clear();
+            for h in reports {
+                totals.add(&h);
+                if !host(h) {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        };
+    let mut names = resolved.into_iter();
+    'targets: for (spec, t) in plan.specs.iter().zip(&plan.targets) {
+        let hosts: Box<dyn Iterator<Item = ScannedHost>> = match t {
+            Target::Name(_) | Target::Scoped(..) => Box::new(
+                names
+                    .next()
+                    .map(|(address, scope_id)| ScannedHost { name: Some(spec.clone()), address, scope_id })
+                    .into_iter(),
+            ),
+            block => Box::new(
+                block.addresses().filter(|a| !plan.exclude.iter().any(|x| x.contains(*a))).map(|address| ScannedHost {
+                    name: None,
+                    address,
+                    scope_id: 0,
+                }),
+            ),
+        };
+        for h in hosts {
+            group.push(h);
+            if group.len() == per_group && !flush(&mut group, &mut totals)? {
+                break 'targets;
+            }
+        }
+    }
+    if !group.is_empty() {
+        flush(&mut group, &mut totals)?;
+    }
+    totals.elapsed_ms = start.elapsed().as_millis();
+    Ok(totals)
+}
