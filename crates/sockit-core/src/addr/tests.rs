@@ -1,3 +1,5 @@
+//! Unit tests of the address math: parsing, classification, subnets, splits and VLSM.
+
 use super::*;
 
 fn c(s: &str) -> Cidr {

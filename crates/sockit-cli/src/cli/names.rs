@@ -1,0 +1,61 @@
+//! Flags of `lookup` and `reverse`, and of asking DNS servers directly.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+pub(super) const LOOKUP_HELP: &str = "\
+Without --server or --type the system resolver answers (/etc/hosts and nsswitch apply, as for
+getent ahosts). With --server the named DNS server is asked directly; with only --type, the
+servers in resolv.conf are. Several names, or -f FILE, are resolved concurrently and printed in
+input order; --json prints JSON Lines, one object per name. Exit status 1 if any name failed.";
+
+/// How to ask DNS servers directly.
+#[derive(Debug, Args)]
+pub struct DnsArgs {
+    /// Ask this DNS server directly (IP, IP:PORT or [IPv6]:PORT).
+    #[arg(long, value_name = "IP[:PORT]")]
+    pub server: Option<String>,
+    /// Query over TCP.
+    #[arg(long)]
+    pub tcp: bool,
+    /// Seconds to wait for each try.
+    #[arg(long, value_name = "SECS", default_value_t = 2.0)]
+    pub timeout: f64,
+    /// Tries after the first.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub retries: u32,
+    /// Names or addresses resolved at once.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub concurrency: usize,
+    /// Read names or addresses from FILE, one a line ('-' for stdin).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LookupArgs {
+    /// Names to resolve.
+    #[arg(value_name = "NAME", required_unless_present = "file")]
+    pub names: Vec<String>,
+    /// Only IPv4 addresses.
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    pub ipv4: bool,
+    /// Only IPv6 addresses.
+    #[arg(short = '6')]
+    pub ipv6: bool,
+    /// Record type: A, AAAA, CNAME, MX, NS, PTR, SOA, SRV, TXT, ...
+    #[arg(long = "type", short = 't', value_name = "TYPE")]
+    pub rtype: Option<String>,
+    #[command(flatten)]
+    pub dns: DnsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReverseArgs {
+    /// IPv4 or IPv6 addresses.
+    #[arg(value_name = "ADDR", required_unless_present = "file")]
+    pub addresses: Vec<String>,
+    #[command(flatten)]
+    pub dns: DnsArgs,
+}

@@ -1,0 +1,62 @@
+//! Flags of `scan`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::ProxyArgs;
+use super::secs_arg;
+
+pub(super) const SCAN_HELP: &str = "\
+States: open (the connection was accepted), closed (refused), filtered (no answer within the
+timeout after the retries, or unreachable). Self-connects on loopback are never reported open.
+Scan only hosts you are allowed to scan.
+
+Examples:
+  sockit scan 127.0.0.1                     ports 1-1024
+  sockit scan localhost -p all --open       every port, only the open ones
+  sockit scan 198.18.0.0/28 -p common       the lecture's services on 16 hosts";
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Host names, addresses, CIDR blocks (10.0.0.0/24) or ranges (10.0.0.1-20).
+    #[arg(value_name = "TARGET", required_unless_present = "file")]
+    pub targets: Vec<String>,
+    /// Targets from a file too (whitespace or commas between them, # comments; - for stdin),
+    /// as nmap's -iL.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Show what each open port's service says first (SSH, SMTP, FTP greet first), waiting
+    /// this long for it (default 2 s); nothing is sent.
+    #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "2", value_parser = secs_arg)]
+    pub banner: Option<f64>,
+    /// Leave these out: addresses, ranges or CIDR blocks, comma-separated; repeatable.
+    #[arg(long, value_name = "TARGETS")]
+    pub exclude: Vec<String>,
+    #[command(flatten)]
+    pub proxy: ProxyArgs,
+    /// Ports: 22,80,8000-8100, all (1-65535), common (the lecture's table), well-known (1-1023).
+    #[arg(short = 'p', long = "ports", value_name = "PORTS", default_value = "1-1024")]
+    pub ports: String,
+    /// Show only open ports.
+    #[arg(long)]
+    pub open: bool,
+    /// Probes in flight at once (capped by the open-file limit).
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub concurrency: usize,
+    /// Seconds to wait for an answer to one probe.
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    pub timeout: f64,
+    /// Probes after the first for a port that stays silent.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub retries: u32,
+    /// At most N new connections a second (polite scans).
+    #[arg(long, value_name = "N")]
+    pub rate: Option<f64>,
+    /// Probe ports in order instead of a random order.
+    #[arg(long)]
+    pub ordered: bool,
+    /// Allow scans of more than 65,536 addresses.
+    #[arg(long)]
+    pub yes: bool,
+}

@@ -1,0 +1,52 @@
+//! Flags several commands share: a proxy on the way out, TLS for a server, TLS for a client.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// A proxy on the way out (declared once, for `tcp connect` and `chat join`).
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// Go through a proxy: socks5://[USER:PASS@]HOST:PORT or http://[USER:PASS@]HOST:PORT
+    /// (HTTP CONNECT).
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+    /// Where names are resolved with a SOCKS5 proxy: remote (at the proxy, as socks5h) or local.
+    #[arg(long, value_name = "WHERE", value_parser = ["remote", "local"], default_value = "remote", requires = "proxy")]
+    pub proxy_dns: String,
+}
+
+/// TLS for a server (declared once, for `tcp listen` and `chat serve`).
+#[derive(Debug, Args)]
+pub struct TlsServerArgs {
+    /// Speak TLS, with --cert/--key or a self-signed certificate (its SHA-256 fingerprint is
+    /// printed on stderr).
+    #[arg(long)]
+    pub tls: bool,
+    /// Certificate chain (PEM) for --tls.
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "key"])]
+    pub cert: Option<PathBuf>,
+    /// Private key (PEM) for --tls.
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "cert"])]
+    pub key: Option<PathBuf>,
+}
+
+/// TLS for a client (declared once, for `tcp connect` and `chat join`). --ca and --insecure
+/// imply --tls.
+#[derive(Debug, Args)]
+pub struct TlsClientArgs {
+    /// Speak TLS; the server's certificate is checked against the system's roots or --ca.
+    #[arg(long)]
+    pub tls: bool,
+    /// Trust the CA certificates in FILE (PEM) instead of the system's (implies --tls).
+    #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
+    pub ca: Option<PathBuf>,
+    /// Do not check the server's certificate; handshake signatures are still checked
+    /// (implies --tls).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Take only the certificate with this SHA-256 fingerprint (64 hex digits, colons
+    /// allowed), as a self-signed server prints it (implies --tls).
+    #[arg(long, value_name = "SHA256", conflicts_with_all = ["ca", "insecure"])]
+    pub fingerprint: Option<String>,
+}

@@ -1,0 +1,101 @@
+//! Raw flags (`cli`) to the typed configuration the library takes. Every usage error (exit 2)
+//! is decided here, once; nothing here touches the network or the file system.
+
+use sockit::chat::client::JoinConfig;
+use sockit::chat::discovery::DiscoveryConfig;
+use sockit::chat::server::ServeConfig;
+use sockit::host::InfoOptions;
+use sockit::resolve::NamesConfig;
+use sockit::tcp::{ConnectConfig, ListenConfig};
+use sockit::udp::SendConfig;
+use sockit_core::addr::report::AddrQuery;
+
+use crate::cli::{self, Cli, Command};
+
+mod chat;
+mod host;
+mod names;
+mod scan;
+mod shared;
+mod tcp;
+#[cfg(test)]
+mod tests;
+mod udp;
+
+pub use scan::ScanJob;
+
+/// What the command line asks for, validated.
+#[derive(Debug)]
+pub struct Config {
+    pub json: bool,
+    pub verbose: u8,
+    pub action: Action,
+}
+
+/// One command, ready to run.
+#[derive(Debug)]
+pub enum Action {
+    Info(InfoOptions),
+    Addr(AddrQuery),
+    Port(sockit::port::PortConfig),
+    Hostname(sockit::host::HostnameConfig),
+    Lookup(NamesConfig),
+    Reverse(NamesConfig),
+    UdpListen { config: sockit::udp::ListenConfig, raw: bool },
+    UdpSend(SendConfig),
+    TcpConnect(ConnectConfig),
+    TcpListen(ListenConfig),
+    ChatServe(ServeConfig),
+    ChatJoin(JoinConfig),
+    ChatDiscover(DiscoveryConfig),
+    Scan(ScanJob),
+    Relay(sockit::relay::RelayConfig),
+    Demo,
+    Completions(clap_complete::Shell),
+    Manpage(Option<std::path::PathBuf>),
+}
+
+/// A usage error: one line saying what is wrong and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+type Result<T> = std::result::Result<T, UsageError>;
+
+fn usage(e: impl std::fmt::Display) -> UsageError {
+    UsageError(e.to_string())
+}
+
+/// The lecture's port for the UDP and TCP demos.
+const DEFAULT_PORT: u16 = sockit::net::DEFAULT_PORT;
+
+pub fn from_cli(cli: Cli) -> Result<Config> {
+    // Where the output is the bytes or the conversation themselves, JSON has nothing to wrap.
+    let bytes_out = match &cli.command {
+        Command::Demo => Some("demo (it narrates the lecture)"),
+        Command::Chat(cli::ChatCommand::Join(_)) => Some("chat join (its output is the conversation)"),
+        Command::Tcp(_) => Some("tcp (its output is the peer's bytes)"),
+        _ => None,
+    };
+    if let (true, Some(what)) = (cli.json, bytes_out) {
+        return Err(UsageError(format!("--json has no form for {what}: leave it out")));
+    }
+    let action = match cli.command {
+        Command::Info(a) => host::info(a)?,
+        Command::Addr(a) => host::addr(a)?,
+        Command::Port(a) => host::port(a)?,
+        Command::Hostname(a) => host::hostname(a)?,
+        Command::Lookup(a) => names::lookup(a)?,
+        Command::Reverse(a) => names::reverse(a)?,
+        Command::Udp(c) => udp::udp(c)?,
+        Command::Tcp(c) => tcp::tcp(c)?,
+        Command::Chat(cli::ChatCommand::Serve(a)) => chat::serve(a)?,
+        Command::Chat(cli::ChatCommand::Join(a)) => chat::join(a)?,
+        Command::Chat(cli::ChatCommand::Discover(a)) => Action::ChatDiscover(chat::discovery(&a.discovery)?),
+        Command::Scan(a) => Action::Scan(scan::scan(a)?),
+        Command::Relay(a) => Action::Relay(tcp::relay(&a)?),
+        Command::Demo => Action::Demo,
+        Command::Completions { shell } => Action::Completions(shell),
+        Command::Manpage { dir } => Action::Manpage(dir),
+    };
+    Ok(Config { json: cli.json, verbose: cli.verbose, action })
+}

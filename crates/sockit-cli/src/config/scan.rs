@@ -1,0 +1,68 @@
+//! `scan`: targets, ports, exclusions and the pace of the probes.
+
+use std::time::Duration;
+
+use sockit::scan::{ScanConfig, ScanPlan};
+
+use super::shared::proxy;
+use super::{Result, UsageError, usage};
+use crate::cli;
+
+/// A scan as asked: the plan, and a file of more targets for the command to read first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanJob {
+    pub plan: ScanPlan,
+    pub file: Option<std::path::PathBuf>,
+    /// `--yes`: more than 65,536 addresses (the file's included) may be scanned.
+    pub yes: bool,
+}
+
+pub(super) fn scan(a: cli::ScanArgs) -> Result<ScanJob> {
+    use sockit_core::scan::{Target, parse_ports};
+    let ports = parse_ports(&a.ports).map_err(usage)?;
+    let targets =
+        a.targets.iter().map(|t| Target::parse(t)).collect::<std::result::Result<Vec<_>, _>>().map_err(usage)?;
+    let total = targets.iter().fold(0u128, |n, t| n.saturating_add(t.count()));
+    if total > sockit_core::scan::LISTED_AT_MOST && !a.yes {
+        return Err(UsageError(format!("that is {total} addresses: pass --yes to scan more than 65,536")));
+    }
+    if !(a.timeout.is_finite() && a.timeout > 0.0 && a.timeout <= 3600.0) {
+        return Err(UsageError(format!("--timeout {} is not a time: give seconds, like 1 or 0.25", a.timeout)));
+    }
+    if a.rate.is_some_and(|r| !(r.is_finite() && (0.001..=100_000_000.0).contains(&r))) {
+        return Err(usage("--rate must be a number of connections a second from 0.001 to 100000000"));
+    }
+    if a.concurrency == 0 {
+        return Err(usage("--concurrency must be at least 1"));
+    }
+    let exclude = a
+        .exclude
+        .iter()
+        .flat_map(|list| list.split(',').map(str::trim).filter(|t| !t.is_empty()))
+        .map(|t| match Target::parse(t) {
+            Ok(b @ Target::Block { .. }) => Ok(b),
+            Ok(_) => Err(UsageError(format!("--exclude {t}: give addresses, ranges or CIDR blocks, not names"))),
+            Err(e) => Err(UsageError(format!("--exclude {t}: {e}"))),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let (file, yes) = (a.file, a.yes);
+    let plan = ScanPlan {
+        targets,
+        specs: a.targets,
+        exclude,
+        probes: ScanConfig {
+            ports,
+            concurrency: a.concurrency,
+            timeout: Duration::from_secs_f64(a.timeout),
+            retries: a.retries,
+            rate: a.rate,
+            randomize: !a.ordered,
+            // Set by the scan from the cores it has.
+            workers: 0,
+        },
+        only_open: a.open,
+        banner: a.banner.map(Duration::from_secs_f64),
+        proxy: proxy(&a.proxy)?,
+    };
+    Ok(ScanJob { plan, file, yes })
+}

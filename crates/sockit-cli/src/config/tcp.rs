@@ -1,0 +1,118 @@
+//! TCP streams: `tcp connect` and `tcp listen` (stdio bridged to a connection), and `relay`
+//! (port forwarding).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use sockit::bridge::BridgeOptions;
+use sockit::listener::AccessRules;
+use sockit::tcp::{ConnectConfig, ListenConfig};
+use sockit::tls::ServerTls;
+use sockit_core::endpoint::{Endpoint, Host};
+use sockit_core::services::Proto;
+
+use super::shared::{address, bind_addr, cidrs, client_tls, hexdump_to, host, proxy, server_tls, service_port};
+use super::{Action, Result, UsageError, usage};
+use crate::cli;
+
+/// `tcp connect` or `tcp listen`.
+pub(super) fn tcp(cmd: cli::TcpCommand) -> Result<Action> {
+    Ok(match cmd {
+        cli::TcpCommand::Connect(a) => Action::TcpConnect(ConnectConfig {
+            host: host(a.host.as_deref().unwrap_or("localhost"), "HOST")?,
+            port: service_port(a.port.as_deref().unwrap_or("0"), Proto::Tcp)?,
+            unix: a.unix.clone(),
+            dial: sockit::dial::Dialer {
+                proxy: proxy(&a.proxy)?,
+                timeout: a.connect_timeout.map(Duration::from_secs_f64),
+                keepalive: bridge(&a.bridge).keepalive,
+                tls: client_tls(&a.tls)?,
+            },
+            bridge: bridge(&a.bridge),
+        }),
+        cli::TcpCommand::Listen(a) if a.bridge.hexdump.is_some() && (a.keep_open || a.exec.is_some()) => {
+            return Err(usage(
+                "-x dumps one connection: leave out --keep-open and --exec, or run one listener a client",
+            ));
+        }
+        cli::TcpCommand::Listen(a) => Action::TcpListen(ListenConfig {
+            bind: bind_addr(a.bind.as_deref(), a.port)?,
+            rules: AccessRules::new(cidrs(&a.allow, "--allow")?, cidrs(&a.deny, "--deny")?),
+            keep_open: a.keep_open,
+            max_conns: a.max_conns,
+            exec: a.exec,
+            tls: server_tls(&a.tls),
+            bridge: bridge(&a.bridge),
+            unix: a.unix.clone(),
+        }),
+    })
+}
+
+fn bridge(r: &cli::BridgeArgs) -> BridgeOptions {
+    BridgeOptions {
+        no_shutdown: r.no_shutdown,
+        quit_after_eof: r.quit_after.map(Duration::from_secs_f64),
+        idle_timeout: r.idle_timeout.map(Duration::from_secs_f64),
+        hexdump: hexdump_to(r.hexdump.as_ref()),
+        keepalive: r.keepalive.map(|s| Duration::from_secs_f64(s.max(1.0))),
+    }
+}
+
+/// `relay FROM TO`.
+pub(super) fn relay(a: &cli::RelayArgs) -> Result<sockit::relay::RelayConfig> {
+    use sockit::relay::{ConnectTo, ListenOn};
+    let from = match a.from.split_once(':') {
+        Some(("unix-listen", path)) if !path.is_empty() => ListenOn::Unix(path.to_string()),
+        Some((kind @ ("tcp-listen" | "tls-listen"), rest)) => {
+            let at = match Endpoint::parse(rest) {
+                Ok(Endpoint { host: None, port: Some(p) }) => SocketAddr::from(([0, 0, 0, 0], p)),
+                Ok(Endpoint { host: Some(h @ (Host::Ip(_) | Host::Scoped(..))), port: Some(p) }) => address(&h, p)?,
+                _ => {
+                    return Err(UsageError(format!(
+                        "FROM '{kind}:{rest}' needs [ADDR:]PORT, like {kind}:8080 or {kind}:127.0.0.1:8080"
+                    )));
+                }
+            };
+            if kind == "tls-listen" {
+                ListenOn::Tls(at, ServerTls { cert: a.cert.clone(), key: a.key.clone() })
+            } else {
+                ListenOn::Tcp(at)
+            }
+        }
+        _ => {
+            return Err(UsageError(format!(
+                "FROM '{}' is not a place to listen: write tcp-listen:[ADDR:]PORT, tls-listen:[ADDR:]PORT or unix-listen:PATH",
+                a.from
+            )));
+        }
+    };
+    let to = match a.to.split_once(':') {
+        Some(("unix", path)) if !path.is_empty() => ConnectTo::Unix(path.to_string()),
+        Some((kind @ ("tcp" | "tls"), rest)) => match Endpoint::parse(rest) {
+            Ok(Endpoint { host: Some(h), port: Some(p) }) if kind == "tcp" => ConnectTo::Tcp(h, p),
+            Ok(Endpoint { host: Some(h), port: Some(p) }) => {
+                ConnectTo::Tls(h, p, client_tls(&a.tls_to)?.unwrap_or_default())
+            }
+            _ => return Err(UsageError(format!("TO '{kind}:{rest}' needs HOST:PORT, like {kind}:127.0.0.1:80"))),
+        },
+        _ => {
+            return Err(UsageError(format!(
+                "TO '{}' is not a place to connect: write tcp:HOST:PORT, tls:HOST:PORT or unix:PATH",
+                a.to
+            )));
+        }
+    };
+    if a.max_conns == Some(0) {
+        return Err(usage("--max-conns must be at least 1"));
+    }
+    Ok(sockit::relay::RelayConfig {
+        from,
+        to,
+        rules: AccessRules::new(cidrs(&a.allow, "--allow")?, cidrs(&a.deny, "--deny")?),
+        max_conns: a.max_conns,
+        proxy: proxy(&a.proxy)?,
+        connect_timeout: Duration::from_secs_f64(a.connect_timeout),
+        hexdump: hexdump_to(a.hexdump.as_ref()),
+        keepalive: a.keepalive.map(|s| Duration::from_secs_f64(s.max(1.0))),
+    })
+}
