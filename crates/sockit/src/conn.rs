@@ -39,6 +39,13 @@ impl Stream {
         }
     }
 
+    pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_nonblocking(on),
+            Stream::Unix(s) => s.set_nonblocking(on),
+        }
+    }
+
     pub fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.set_write_timeout(t),
@@ -117,6 +124,12 @@ impl Conn {
         Ok(Conn { stream: Stream::Tcp(stream), peer: Peer::Inet(peer), tunnel: None })
     }
 
+    /// A TCP connection just accepted from `peer` (which the client may have reset since:
+    /// what it sent before is still read).
+    pub fn accepted(stream: TcpStream, peer: SocketAddr) -> Conn {
+        Conn { stream: Stream::Tcp(stream), peer: Peer::Inet(peer), tunnel: None }
+    }
+
     /// A Unix stream socket, known by its path.
     pub fn unix(stream: UnixStream, path: &str) -> Conn {
         Conn { stream: Stream::Unix(stream), peer: Peer::Unix(path.to_string()), tunnel: None }
@@ -135,15 +148,6 @@ pub(crate) fn join_tunnel(tunnel: Option<std::thread::JoinHandle<Result<(), NetE
         Some(t) => t.join().unwrap_or_else(|_| Err(NetError::io("TLS", io::Error::other("the tunnel failed")))),
         None => Ok(()),
     }
-}
-
-/// Whether the connection has failed (a reset, keepalive probes unanswered, a TLS tunnel
-/// gone), without taking any data.
-pub(crate) fn connection_dead(stream: &Stream) -> bool {
-    use rustix::event::{PollFd, PollFlags, Timespec, poll};
-    let mut fds = [PollFd::new(stream, PollFlags::empty())];
-    poll(&mut fds, Some(&Timespec { tv_sec: 0, tv_nsec: 0 })).is_ok()
-        && fds[0].revents().intersects(PollFlags::HUP | PollFlags::ERR)
 }
 
 /// Whether the peer has closed its side (FIN or reset), without taking any of its data.

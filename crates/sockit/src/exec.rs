@@ -98,3 +98,61 @@ pub fn exec_for(conn: Conn, cmd: &str, children: &Children) -> Result<std::proce
     conn.finish()?;
     Ok(status)
 }
+
+/// `tcp listen --keep-open --exec CMD`: every client gets its command, in a thread of its own
+/// (a thread the system refuses costs that client, not the server), until a signal stops the
+/// server (the signal is returned); the commands still running are ended first.
+pub fn serve_commands(
+    listener: crate::listener::Listener,
+    rules: &crate::listener::AccessRules,
+    max_conns: Option<usize>,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    cmd: &str,
+) -> Result<i32, NetError> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+    let active = Arc::new(AtomicUsize::new(0));
+    let children = Arc::new(Children::default());
+    let signal = Arc::new(AtomicI32::new(0));
+    {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let mut s = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+            .map_err(|e| NetError::io("signal handlers", e))?;
+        let signal = Arc::clone(&signal);
+        std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                if let Some(sig) = s.forever().next() {
+                    signal.store(sig, Ordering::Relaxed);
+                }
+            })
+            .map_err(|e| NetError::io("cannot start a thread", e))?;
+    }
+    let stop = || signal.load(Ordering::Relaxed) != 0;
+    while let Some((stream, peer)) = listener.accept_unless(rules, &stop)? {
+        if max_conns.is_some_and(|m| active.load(Ordering::Relaxed) >= m) {
+            tracing::info!(%peer, "connection closed: --max-conns reached");
+            continue;
+        }
+        active.fetch_add(1, Ordering::Relaxed);
+        let (active2, tls, children, cmd) = (Arc::clone(&active), tls.clone(), Arc::clone(&children), cmd.to_string());
+        let spawned = std::thread::Builder::new().name("client".into()).spawn(move || {
+            let conn = match tls {
+                Some(config) => crate::tls::server(stream, config),
+                None => Ok(Conn::accepted(stream, peer)),
+            };
+            match conn.and_then(|conn| exec_for(conn, &cmd, &children)) {
+                Ok(status) => tracing::info!(%peer, %status, "command finished"),
+                Err(e) => tracing::warn!(%peer, error = %e, "command failed"),
+            }
+            active2.fetch_sub(1, Ordering::Relaxed);
+        });
+        if let Err(e) = spawned {
+            // The closure, and with it the connection, is dropped: that client is closed.
+            active.fetch_sub(1, Ordering::Relaxed);
+            tracing::warn!(%peer, error = %e, "connection closed: no thread for it");
+        }
+    }
+    children.end_all();
+    Ok(signal.load(Ordering::Relaxed))
+}

@@ -1,18 +1,29 @@
 //! `tcp listen --keep-open`: many clients at once, their data to the output, the input to all
-//! of them, each behind a bounded outbox so one slow client never holds up the others.
+//! of them. One thread polls every client (epoll): no thread and no buffer a client, so a client
+//! that leaves is freed at once whatever the input does, and thousands cost little. Each client
+//! has a bounded outbox of the input's chunks, so one slow client never holds up the others.
+//!
+//! A client's end is ncat's: once it ends its side (or its connection fails), what it sent is
+//! written to the output, what the input already gave it is written to it, and it is closed;
+//! later input goes to the others. Input is read only while some client is there to take it
+//! (none is dropped for want of a client); at the input's end each client gets FIN once its
+//! outbox is written.
 
-use std::io::{self, Read, Write};
-use std::net::Shutdown;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
+use std::time::{Duration, Instant};
 
-use crate::conn::{Conn, Stream, connection_dead};
-use crate::exec::{Children, exec_for};
+use rustix::event::{EventfdFlags, epoll};
+
+use crate::conn::Conn;
 use crate::listener::{AccessRules, Listener};
-use crate::net::NetError;
+use crate::net::{self, NetError};
 use crate::stdio::Stdio;
-use crate::tls;
 
 /// Options for a listener that serves many clients at once.
 #[derive(Debug, Clone, Default)]
@@ -20,10 +31,7 @@ pub struct ManyOptions {
     /// At most this many clients at once; more are closed on arrival.
     pub max_conns: Option<usize>,
     pub rules: AccessRules,
-    /// Give each client its own `sh -c CMD`; otherwise clients' data goes to the output and
-    /// the input goes to every client.
-    pub exec: Option<String>,
-    /// Speak TLS with each client (the handshake in the client's own thread).
+    /// Speak TLS with each client (the handshake in a thread of its own).
     pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
@@ -37,340 +45,547 @@ const OUTBOX: usize = 4 << 20;
 /// How far behind a client may fall while `STALL` runs; past it, it is disconnected at once.
 const BEHIND_AT_MOST: usize = 4 * OUTBOX;
 
-/// What waits to be written to one client: chunks of the input, shared among all clients.
-#[derive(Debug, Default)]
-struct Outbox {
-    state: Mutex<OutboxState>,
-    changed: std::sync::Condvar,
+/// Chunks of clients' data waiting for the output; past it, clients are not read.
+const OUTPUT_QUEUE: usize = 64;
+
+/// How often the loop wakes, at least, to judge stalls.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Serve clients until the process is stopped, or the output is gone.
+pub fn serve_many(listener: Listener, opts: &ManyOptions, stdio: Stdio) -> Result<std::convert::Infallible, NetError> {
+    FanOut::new(listener, opts.clone(), stdio)?.run()
 }
 
-#[derive(Debug)]
-struct OutboxState {
-    chunks: std::collections::VecDeque<Arc<[u8]>>,
+// Event keys of what the loop polls besides clients (client keys count up from 0).
+const LISTENER: u64 = u64::MAX;
+const INPUT: u64 = u64::MAX - 1;
+const OUTPUT_ROOM: u64 = u64::MAX - 2;
+const HANDSHAKES: u64 = u64::MAX - 3;
+
+/// One client, as the loop holds it.
+struct Client {
+    conn: Conn,
+    /// Chunks of the input not written yet, the first from `offset`.
+    queue: VecDeque<Arc<[u8]>>,
+    offset: usize,
     bytes: usize,
-    /// No more chunks will come (the input ended, or the client is gone).
-    closed: bool,
-    /// Since when the outbox has held more than `OUTBOX`.
-    behind_since: Option<std::time::Instant>,
-    /// When the writer last took a chunk (its last write was done).
-    progress: std::time::Instant,
+    /// Since when it has held more than `OUTBOX`.
+    behind_since: Option<Instant>,
+    /// When its last write made progress (or its queue last became non-empty).
+    progress: Instant,
+    /// It ended its side: it is let go once its queue is written.
+    leaving: bool,
+    /// FIN sent (the input ended and all of it is written).
+    fin: bool,
 }
 
-impl Default for OutboxState {
-    fn default() -> Self {
-        OutboxState {
-            chunks: Default::default(),
-            bytes: 0,
-            closed: false,
-            behind_since: None,
-            progress: std::time::Instant::now(),
-        }
+impl Client {
+    fn owes(&self) -> bool {
+        self.bytes > 0
     }
 }
 
-/// What the input makes of one client after a chunk.
-#[derive(Debug, PartialEq, Eq)]
-enum Standing {
-    /// Keeping up.
-    Fine,
-    /// Behind the limit, since then.
-    Behind(std::time::Instant),
-    /// Too far behind, or closed: to be let go.
-    Gone,
+/// A wake-up the other threads give the loop (an eventfd).
+#[derive(Clone)]
+struct Wake(Arc<OwnedFd>);
+
+impl Wake {
+    fn new() -> io::Result<Wake> {
+        Ok(Wake(Arc::new(rustix::event::eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?)))
+    }
+
+    fn ring(&self) {
+        let _ = rustix::io::write(&*self.0, &1u64.to_ne_bytes());
+    }
+
+    fn clear(&self) {
+        let _ = rustix::io::read(&*self.0, &mut [0u8; 8]);
+    }
 }
 
-impl Outbox {
-    fn lock(&self) -> std::sync::MutexGuard<'_, OutboxState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+struct FanOut {
+    listener: Listener,
+    opts: ManyOptions,
+    epoll: OwnedFd,
+    clients: HashMap<u64, Client>,
+    next_id: u64,
+    /// The input's chunks, from its reading thread (bounded: a full channel holds it back).
+    input: Receiver<Arc<[u8]>>,
+    input_wake: Wake,
+    input_done: bool,
+    /// Clients' data to the output's writing thread.
+    output: SyncSender<Vec<u8>>,
+    output_room: Wake,
+    output_waiting: Arc<AtomicBool>,
+    output_gone: Arc<AtomicBool>,
+    /// A chunk the output had no room for: no client is read until it is taken.
+    held: Option<Vec<u8>>,
+    /// TLS clients whose handshake is done, from their handshake threads.
+    handshaken: Receiver<Conn>,
+    handshaken_tx: SyncSender<Conn>,
+    handshake_wake: Wake,
+    handshaking: Arc<std::sync::atomic::AtomicUsize>,
+    /// Accepting paused (out of descriptors) until then.
+    accept_paused: Option<Instant>,
+    buf: Vec<u8>,
+}
+
+impl FanOut {
+    fn new(listener: Listener, opts: ManyOptions, stdio: Stdio) -> Result<FanOut, NetError> {
+        let setup = |e: io::Error| NetError::io("keep-open", e);
+        let (input_file, output_file) = stdio.into_files();
+        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC).map_err(|e| setup(e.into()))?;
+        let input_wake = Wake::new().map_err(setup)?;
+        let output_room = Wake::new().map_err(setup)?;
+        let handshake_wake = Wake::new().map_err(setup)?;
+        // The input: read ahead a chunk or two, then held back until the loop takes them.
+        let (input_tx, input) = mpsc::sync_channel::<Arc<[u8]>>(2);
+        {
+            let wake = input_wake.clone();
+            std::thread::Builder::new()
+                .name("input".into())
+                .spawn(move || read_input(input_file, input_tx, &wake))
+                .map_err(|e| NetError::io("cannot start a thread", e))?;
+        }
+        let (output, output_rx) = mpsc::sync_channel::<Vec<u8>>(OUTPUT_QUEUE);
+        let output_waiting = Arc::new(AtomicBool::new(false));
+        let output_gone = Arc::new(AtomicBool::new(false));
+        {
+            let (wake, waiting, gone) = (output_room.clone(), Arc::clone(&output_waiting), Arc::clone(&output_gone));
+            std::thread::Builder::new()
+                .name("output".into())
+                .spawn(move || write_output(output_file, &output_rx, &wake, &waiting, &gone))
+                .map_err(|e| NetError::io("cannot start a thread", e))?;
+        }
+        let (handshaken_tx, handshaken) = mpsc::sync_channel::<Conn>(64);
+        let inner = listener.as_std();
+        inner.set_nonblocking(true).map_err(setup)?;
+        let add = |fd: &dyn AsFd, key: u64| {
+            epoll::add(&epoll, fd.as_fd(), epoll::EventData::new_u64(key), epoll::EventFlags::IN)
+                .map_err(|e| setup(e.into()))
+        };
+        add(inner, LISTENER)?;
+        add(&*input_wake.0, INPUT)?;
+        add(&*output_room.0, OUTPUT_ROOM)?;
+        add(&*handshake_wake.0, HANDSHAKES)?;
+        Ok(FanOut {
+            listener,
+            opts,
+            epoll,
+            clients: HashMap::new(),
+            next_id: 0,
+            input,
+            input_wake,
+            input_done: false,
+            output,
+            output_room,
+            output_waiting,
+            output_gone,
+            held: None,
+            handshaken,
+            handshaken_tx,
+            handshake_wake,
+            handshaking: Arc::default(),
+            accept_paused: None,
+            buf: vec![0u8; 64 * 1024],
+        })
     }
 
-    /// Add a chunk without waiting.
-    fn push(&self, chunk: &Arc<[u8]>) -> Standing {
-        let mut st = self.lock();
-        if st.closed || st.bytes + chunk.len() > BEHIND_AT_MOST {
-            return Standing::Gone;
-        }
-        if st.bytes == 0 {
-            // The writer's clock starts when there is something to write.
-            st.progress = std::time::Instant::now();
-        }
-        st.bytes += chunk.len();
-        st.chunks.push_back(Arc::clone(chunk));
-        self.changed.notify_all();
-        if st.bytes <= OUTBOX {
-            return Standing::Fine;
-        }
-        Standing::Behind(*st.behind_since.get_or_insert_with(std::time::Instant::now))
-    }
-
-    /// Whether it holds more than `OUTBOX`, and whether its writer has made no progress for
-    /// `STALL`.
-    fn behind(&self) -> (bool, bool) {
-        let st = self.lock();
-        (st.bytes > OUTBOX, st.bytes > 0 && st.progress.elapsed() > STALL)
-    }
-
-    /// The next chunk to write; `None` once closed and empty.
-    fn pop(&self) -> Option<Arc<[u8]>> {
-        let mut st = self.lock();
-        st.progress = std::time::Instant::now();
+    fn run(mut self) -> Result<std::convert::Infallible, NetError> {
+        let mut events: Vec<epoll::Event> = Vec::with_capacity(256);
         loop {
-            if let Some(c) = st.chunks.pop_front() {
-                st.bytes -= c.len();
-                if st.bytes <= OUTBOX {
-                    st.behind_since = None;
-                }
-                return Some(c);
+            if self.output_gone.load(Ordering::Relaxed) {
+                tracing::warn!("the output is closed: no more clients are taken");
+                return Err(NetError::io("output", io::ErrorKind::BrokenPipe.into()));
             }
-            if st.closed {
-                return None;
+            events.clear();
+            let ts = rustix::event::Timespec { tv_sec: 0, tv_nsec: TICK.as_nanos() as _ };
+            match epoll::wait(&self.epoll, rustix::buffer::spare_capacity(&mut events), Some(&ts)) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(NetError::io("keep-open", e.into())),
             }
-            st = self.changed.wait(st).unwrap_or_else(|p| p.into_inner());
-            st.progress = std::time::Instant::now();
-        }
-    }
-
-    fn close(&self) {
-        self.lock().closed = true;
-        self.changed.notify_all();
-    }
-}
-
-/// What the clients of `serve_many` share: who is there, and whether the input and the
-/// output are still there.
-#[derive(Debug, Default)]
-struct Fanout {
-    clients: Mutex<Vec<(u64, Arc<Outbox>, Stream)>>,
-    input_done: AtomicBool,
-    output_gone: AtomicBool,
-    /// A terminal: a client that closes is let go at once (nobody knows when typing ends).
-    input_is_terminal: bool,
-}
-
-impl Fanout {
-    fn clients(&self) -> std::sync::MutexGuard<'_, Vec<(u64, Arc<Outbox>, Stream)>> {
-        self.clients.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn outboxes(&self) -> Vec<(u64, Arc<Outbox>)> {
-        self.clients().iter().map(|(i, o, _)| (*i, Arc::clone(o))).collect()
-    }
-
-    /// The input, chunk by chunk, to every client's outbox; the input is never held up by
-    /// one client for the others. A client more than `OUTBOX` behind while another keeps up
-    /// has `STALL` to catch up, and is let go past it (or past `BEHIND_AT_MOST`). When every
-    /// client is behind, the input waits for the fastest (back-pressure, as with one
-    /// client); a client whose writer made no progress for `STALL` is let go then too. At the
-    /// end of the input every client gets FIN once its outbox is written.
-    fn send_input(&self, mut input: std::fs::File) {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            // Back-pressure while nobody keeps up.
-            loop {
-                let list = self.outboxes();
-                let states: Vec<(u64, (bool, bool))> = list.iter().map(|(i, o)| (*i, o.behind())).collect();
-                for (id, (_, stuck)) in &states {
-                    if *stuck {
-                        self.drop_client(*id, Some("it took none of the input for the stall window"));
+            for ev in &events {
+                match ev.data.u64() {
+                    LISTENER => self.accept_all(),
+                    INPUT => self.input_wake.clear(),
+                    OUTPUT_ROOM => {
+                        self.output_room.clear();
+                        self.flush_held();
                     }
-                }
-                if states.is_empty() || states.iter().any(|(_, (behind, stuck))| !behind && !stuck) {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            let n = match input.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            let chunk: Arc<[u8]> = Arc::from(&buf[..n]);
-            let list = self.outboxes();
-            let standings: Vec<(u64, Standing)> = list.iter().map(|(i, o)| (*i, o.push(&chunk))).collect();
-            let someone_keeps_up = standings.iter().any(|(_, s)| *s == Standing::Fine);
-            for (id, standing) in standings {
-                match standing {
-                    Standing::Gone => self.drop_client(id, Some("it fell too far behind the input")),
-                    Standing::Behind(since) if someone_keeps_up && since.elapsed() > STALL => {
-                        self.drop_client(id, Some("it stayed behind the others for the stall window"))
+                    HANDSHAKES => {
+                        self.handshake_wake.clear();
+                        while let Ok(conn) = self.handshaken.try_recv() {
+                            self.handshaking.fetch_sub(1, Ordering::Relaxed);
+                            self.admit(conn);
+                        }
                     }
-                    _ => {}
+                    id => self.client_event(id, ev.flags),
                 }
             }
-        }
-        self.input_done.store(true, Ordering::Relaxed);
-        for (_, outbox, _) in self.clients().iter() {
-            outbox.close();
-        }
-    }
-
-    /// Take a client off the list; with `why`, it is cut off (both ways shut down).
-    fn drop_client(&self, id: u64, why: Option<&str>) {
-        let mut list = self.clients();
-        if let Some(pos) = list.iter().position(|(i, _, _)| *i == id) {
-            let (_, outbox, stream) = list.remove(pos);
-            outbox.close();
-            if let Some(why) = why {
-                tracing::warn!(why, "client disconnected");
-                let _ = stream.shutdown(Shutdown::Both);
+            self.take_input();
+            self.judge_stalls();
+            if self.accept_paused.is_some_and(|t| t.elapsed() > Duration::from_millis(50)) {
+                self.accept_paused = None;
+                let _ = epoll::add(
+                    &self.epoll,
+                    self.listener.as_std().as_fd(),
+                    epoll::EventData::new_u64(LISTENER),
+                    epoll::EventFlags::IN,
+                );
             }
         }
     }
-}
 
-/// Serve clients until the process is stopped, or the output is gone. One thread per client
-/// (and one writing to it); a thread the system refuses costs that client, not the server.
-pub fn serve_many(listener: Listener, opts: &ManyOptions, stdio: Stdio) -> Result<ManyEnd, NetError> {
-    let active = Arc::new(AtomicUsize::new(0));
-    let fanout = Arc::new(Fanout { input_is_terminal: stdio.input_is_terminal, ..Fanout::default() });
-    let children = Arc::new(Children::default());
-    // With commands running, a signal that stops the server ends them first.
-    let signal = Arc::new(std::sync::atomic::AtomicI32::new(0));
-    if opts.exec.is_some() {
-        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-        let mut s = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
-            .map_err(|e| NetError::io("signal handlers", e))?;
-        let signal = Arc::clone(&signal);
-        std::thread::Builder::new()
-            .name("signals".into())
-            .spawn(move || {
-                if let Some(sig) = s.forever().next() {
-                    signal.store(sig, Ordering::Relaxed);
+    /// Clients now, counting those still in their TLS handshake.
+    fn count(&self) -> usize {
+        self.clients.len() + self.handshaking.load(Ordering::Relaxed)
+    }
+
+    fn accept_all(&mut self) {
+        for _ in 0..256 {
+            let (stream, peer) = match self.listener.as_std().accept() {
+                Ok(a) => a,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if net::accept_error_is_transient(&e) => {
+                    tracing::info!(error = %e, "accept failed");
+                    if net::accept_error_is_shortage(&e) {
+                        // Out of descriptors: let some close before trying again.
+                        let _ = epoll::delete(&self.epoll, self.listener.as_std().as_fd());
+                        self.accept_paused = Some(Instant::now());
+                        return;
+                    }
+                    continue;
                 }
-            })
-            .map_err(|e| NetError::io("cannot start a thread", e))?;
-    }
-    let (input, output) = stdio.into_files();
-    let output = Arc::new(Mutex::new(output));
-    if opts.exec.is_none() {
-        let fanout = Arc::clone(&fanout);
-        std::thread::Builder::new()
-            .name("input".into())
-            .spawn(move || fanout.send_input(input))
-            .map_err(|e| NetError::io("cannot start a thread", e))?;
-    }
-    let mut next_id = 0u64;
-    let stop = || signal.load(Ordering::Relaxed) != 0 || fanout.output_gone.load(Ordering::Relaxed);
-    while let Some((stream, peer)) = listener.accept_unless(&opts.rules, &stop)? {
-        if opts.max_conns.is_some_and(|m| active.load(Ordering::Relaxed) >= m) {
-            tracing::info!(%peer, "connection closed: --max-conns reached");
-            continue;
-        }
-        active.fetch_add(1, Ordering::Relaxed);
-        next_id += 1;
-        let id = next_id;
-        let (active2, fanout, exec, tls, output, children) = (
-            Arc::clone(&active),
-            Arc::clone(&fanout),
-            opts.exec.clone(),
-            opts.tls.clone(),
-            Arc::clone(&output),
-            Arc::clone(&children),
-        );
-        // Keepalive probes find a client that vanished while it owed nothing (a half-closed
-        // client is kept for the rest of the input; one that is gone must not be).
-        let keepalive = socket2::TcpKeepalive::new()
-            .with_time(Duration::from_secs(10))
-            .with_interval(Duration::from_secs(5))
-            .with_retries(3);
-        let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
-        let spawned = std::thread::Builder::new().name("client".into()).spawn(move || {
-            let conn = match tls {
-                Some(config) => tls::server(stream, config),
-                None => Conn::plain(stream),
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    return;
+                }
             };
-            match conn {
-                Err(e) => tracing::warn!(%peer, error = %e, "connection dropped"),
-                Ok(conn) => match exec {
-                    Some(cmd) => match exec_for(conn, &cmd, &children) {
-                        Ok(status) => tracing::info!(%peer, %status, "command finished"),
-                        Err(e) => tracing::warn!(%peer, error = %e, "command failed"),
-                    },
-                    None => serve_one(conn, id, &fanout, &output),
-                },
+            if !self.opts.rules.admits(peer.ip()) {
+                tracing::info!(%peer, "connection denied by --allow/--deny");
+                continue;
             }
-            active2.fetch_sub(1, Ordering::Relaxed);
-        });
-        if let Err(e) = spawned {
-            // The closure, and with it the connection, is dropped: that client is closed.
-            active.fetch_sub(1, Ordering::Relaxed);
-            tracing::warn!(%peer, error = %e, "connection closed: no thread for it");
+            if self.opts.max_conns.is_some_and(|m| self.count() >= m) {
+                tracing::info!(%peer, "connection closed: --max-conns reached");
+                continue;
+            }
+            tracing::info!(%peer, "connection accepted");
+            let _ = stream.set_nodelay(true);
+            // Keepalive probes find a client that vanished while it owed nothing.
+            let keepalive = socket2::TcpKeepalive::new()
+                .with_time(Duration::from_secs(10))
+                .with_interval(Duration::from_secs(5))
+                .with_retries(3);
+            let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
+            match self.opts.tls.clone() {
+                Some(config) => self.handshake(stream, peer, config),
+                None => self.admit(Conn::accepted(stream, peer)),
+            }
         }
     }
-    children.end_all();
-    match signal.load(Ordering::Relaxed) {
-        0 => {
-            tracing::warn!("the output is closed: no more clients are taken");
-            Err(NetError::io("output", io::ErrorKind::BrokenPipe.into()))
-        }
-        sig => Ok(ManyEnd::Signal(sig)),
-    }
-}
 
-/// Why `serve_many` stopped, when it was asked to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ManyEnd {
-    /// This signal (SIGINT, SIGTERM or SIGHUP) arrived; every command was ended first.
-    Signal(i32),
-}
-
-/// One client of `serve_many`: its outbox written by a thread of its own, its data to the
-/// output in whole chunks (the output's lock keeps clients apart). A client that shuts down
-/// its side still gets the rest of the input, as in single-client mode.
-fn serve_one(conn: Conn, id: u64, fanout: &Fanout, output: &Mutex<std::fs::File>) {
-    let peer = conn.peer.clone();
-    let outbox = Arc::new(Outbox::default());
-    let writer = conn.stream.try_clone().ok().and_then(|w| {
-        let (outbox, stream) = (Arc::clone(&outbox), w.try_clone().ok()?);
-        if fanout.input_done.load(Ordering::Relaxed) {
-            outbox.close();
-        }
-        fanout.clients().push((id, Arc::clone(&outbox), w));
-        std::thread::Builder::new()
-            .name("client-writer".into())
-            .spawn(move || {
-                while let Some(chunk) = outbox.pop() {
-                    if (&stream).write_all(&chunk).is_err() {
-                        outbox.close();
+    /// A TLS client's handshake, in a thread of its own (it may take up to its deadline); the
+    /// loop takes the client when it is done.
+    fn handshake(&mut self, stream: TcpStream, peer: SocketAddr, config: Arc<rustls::ServerConfig>) {
+        let _ = stream.set_nonblocking(false);
+        let (tx, wake, count) =
+            (self.handshaken_tx.clone(), self.handshake_wake.clone(), Arc::clone(&self.handshaking));
+        count.fetch_add(1, Ordering::Relaxed);
+        let spawned = std::thread::Builder::new().name("tls-handshake".into()).stack_size(256 << 10).spawn(move || {
+            match crate::tls::server(stream, config) {
+                Ok(conn) => {
+                    if tx.send(conn).is_ok() {
+                        wake.ring();
                         return;
                     }
                 }
-                // The input ended and all of it is written: FIN.
-                let _ = stream.shutdown(Shutdown::Write);
-            })
-            .ok()
-    });
+                Err(e) => tracing::warn!(%peer, error = %e, "connection dropped"),
+            }
+            count.fetch_sub(1, Ordering::Relaxed);
+        });
+        if let Err(e) = spawned {
+            self.handshaking.fetch_sub(1, Ordering::Relaxed);
+            tracing::warn!(%peer, error = %e, "connection closed: no thread for its handshake");
+        }
+    }
+
+    /// A client joins: polled for what it sends; the input's end already told, if it came.
+    fn admit(&mut self, conn: Conn) {
+        if conn.stream.set_nonblocking(true).is_err() {
+            return;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        // Edge-triggered: told once of what is new. Every read goes on until the socket would
+        // block (or the output is full: then every client is read again once it has room),
+        // every write until the socket would block or nothing is owed.
+        let interest =
+            epoll::EventFlags::IN | epoll::EventFlags::OUT | epoll::EventFlags::RDHUP | epoll::EventFlags::ET;
+        if let Err(e) = epoll::add(&self.epoll, conn.stream.as_fd(), epoll::EventData::new_u64(id), interest) {
+            tracing::warn!(peer = %conn.peer, error = %e, "connection closed");
+            return;
+        }
+        let client = Client {
+            conn,
+            queue: VecDeque::new(),
+            offset: 0,
+            bytes: 0,
+            behind_since: None,
+            progress: Instant::now(),
+            leaving: false,
+            fin: false,
+        };
+        self.clients.insert(id, client);
+        if self.input_done {
+            self.finish_or_fin(id);
+        }
+    }
+
+    fn client_event(&mut self, id: u64, flags: epoll::EventFlags) {
+        use epoll::EventFlags as F;
+        // (While the output is full no client is read: all are once it has room.)
+        if flags.intersects(F::IN | F::RDHUP | F::HUP | F::ERR) && self.held.is_none() {
+            self.read_client(id);
+        }
+        if flags.contains(F::OUT) {
+            self.write_client(id);
+        }
+    }
+
+    /// Read what the client sent, to the output, until it would block; its end (EOF, or a
+    /// failure once what came before is read) lets it go.
+    fn read_client(&mut self, id: u64) {
+        loop {
+            let Some(c) = self.clients.get(&id) else { return };
+            let r = (&c.conn.stream).read(&mut self.buf);
+            match r {
+                Ok(0) => return self.leave(id, None),
+                Ok(n) => {
+                    let chunk = self.buf[..n].to_vec();
+                    match self.output.try_send(chunk) {
+                        Ok(()) => {}
+                        Err(TrySendError::Full(chunk)) => {
+                            self.held = Some(chunk);
+                            self.output_waiting.store(true, Ordering::Release);
+                            // The output may have made room before it was told to say so.
+                            self.flush_held();
+                            return;
+                        }
+                        Err(TrySendError::Disconnected(_)) => return,
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return self.drop_client(id, Some(&format!("the connection failed: {e}"))),
+            }
+        }
+    }
+
+    fn flush_held(&mut self) {
+        let Some(chunk) = self.held.take() else { return };
+        match self.output.try_send(chunk) {
+            Ok(()) => {
+                self.output_waiting.store(false, Ordering::Release);
+                // What arrived while no client was read is read now.
+                let ids: Vec<u64> = self.clients.keys().copied().collect();
+                for id in ids {
+                    if self.held.is_none() {
+                        self.read_client(id);
+                    }
+                }
+            }
+            Err(TrySendError::Full(chunk)) => self.held = Some(chunk),
+            Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+
+    /// The client ended its side: what the input gave it is written, then it is let go.
+    fn leave(&mut self, id: u64, why: Option<&str>) {
+        let Some(c) = self.clients.get_mut(&id) else { return };
+        c.leaving = true;
+        if !c.owes() {
+            self.drop_client(id, why);
+        }
+    }
+
+    /// Take the input's chunks while some client keeps up (none: it waits, back-pressure) and
+    /// there is a client to take them.
+    fn take_input(&mut self) {
+        while !self.input_done && !self.clients.is_empty() && self.someone_keeps_up() {
+            match self.input.try_recv() {
+                Ok(chunk) => self.distribute(&chunk),
+                Err(TryRecvError::Empty) => return,
+                Err(TryRecvError::Disconnected) => {
+                    self.input_done = true;
+                    let ids: Vec<u64> = self.clients.keys().copied().collect();
+                    for id in ids {
+                        self.finish_or_fin(id);
+                    }
+                }
+            }
+        }
+    }
+
+    fn someone_keeps_up(&self) -> bool {
+        self.clients.values().any(|c| !c.leaving && c.bytes <= OUTBOX)
+    }
+
+    fn distribute(&mut self, chunk: &Arc<[u8]>) {
+        let now = Instant::now();
+        let ids: Vec<u64> = self.clients.keys().copied().collect();
+        for id in ids {
+            let Some(c) = self.clients.get_mut(&id) else { continue };
+            if c.leaving {
+                continue;
+            }
+            if c.bytes + chunk.len() > BEHIND_AT_MOST {
+                self.drop_client(id, Some("it fell too far behind the input"));
+                continue;
+            }
+            if c.bytes == 0 {
+                // Its writing clock starts when there is something to write.
+                c.progress = now;
+            }
+            c.bytes += chunk.len();
+            c.queue.push_back(Arc::clone(chunk));
+            if c.bytes > OUTBOX {
+                c.behind_since.get_or_insert(now);
+            }
+            self.write_client(id);
+        }
+    }
+
+    /// Write what the client is owed until the socket would block (then wait for room).
+    fn write_client(&mut self, id: u64) {
+        loop {
+            let Some(c) = self.clients.get_mut(&id) else { return };
+            if c.queue.is_empty() {
+                break;
+            }
+            let slices: Vec<IoSlice<'_>> = c
+                .queue
+                .iter()
+                .take(64)
+                .enumerate()
+                .map(|(i, b)| IoSlice::new(if i == 0 { &b[c.offset..] } else { b }))
+                .collect();
+            let r = (&c.conn.stream).write_vectored(&slices);
+            drop(slices);
+            match r {
+                Ok(0) => return self.drop_client(id, Some("it stopped taking data")),
+                Ok(mut n) => {
+                    c.progress = Instant::now();
+                    c.bytes -= n;
+                    while n > 0 {
+                        let left = c.queue[0].len() - c.offset;
+                        if n >= left {
+                            n -= left;
+                            c.queue.pop_front();
+                            c.offset = 0;
+                        } else {
+                            c.offset += n;
+                            n = 0;
+                        }
+                    }
+                    if c.bytes <= OUTBOX {
+                        c.behind_since = None;
+                    }
+                }
+                // The socket tells (edge-triggered) when it takes more.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // A client that closed altogether answers a write with a reset: gone.
+                Err(e) => return self.drop_client(id, Some(&format!("the connection failed: {e}"))),
+            }
+        }
+        self.finish_or_fin(id);
+    }
+
+    /// With nothing left to write: a leaving client goes; at the input's end, FIN.
+    fn finish_or_fin(&mut self, id: u64) {
+        let Some(c) = self.clients.get_mut(&id) else { return };
+        if c.owes() {
+            return;
+        }
+        if c.leaving {
+            return self.drop_client(id, None);
+        }
+        if self.input_done && !c.fin {
+            c.fin = true;
+            let _ = c.conn.stream.shutdown(Shutdown::Write);
+        }
+    }
+
+    /// Clients that make no progress for the stall window, or stay behind the others for it,
+    /// are let go.
+    fn judge_stalls(&mut self) {
+        let keeps_up = self.someone_keeps_up();
+        let mut gone = Vec::new();
+        for (&id, c) in &self.clients {
+            if c.owes() && c.progress.elapsed() > STALL {
+                gone.push((id, "it took none of the input for the stall window"));
+            } else if keeps_up && c.behind_since.is_some_and(|t| t.elapsed() > STALL) {
+                gone.push((id, "it stayed behind the others for the stall window"));
+            }
+        }
+        for (id, why) in gone {
+            self.drop_client(id, Some(why));
+        }
+    }
+
+    /// Let a client go; with `why`, it is cut off (and said to be).
+    fn drop_client(&mut self, id: u64, why: Option<&str>) {
+        let Some(c) = self.clients.remove(&id) else { return };
+        let _ = epoll::delete(&self.epoll, c.conn.stream.as_fd());
+        let peer = c.conn.peer.clone();
+        match why {
+            Some(why) => tracing::warn!(%peer, why, "client disconnected"),
+            None => tracing::info!(%peer, "connection closed"),
+        }
+        // A TLS tunnel behind the stream ends on its own once the stream is closed: it is not
+        // waited for here, where every other client is served.
+        let _ = c.conn.stream.shutdown(Shutdown::Both);
+        drop(c.conn);
+    }
+}
+
+/// The input's thread: chunks to the loop, which takes them when a client keeps up.
+fn read_input(mut input: std::fs::File, tx: SyncSender<Arc<[u8]>>, wake: &Wake) {
     let mut buf = vec![0u8; 64 * 1024];
-    let mut reader = &conn.stream;
-    if writer.is_some() {
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            let mut out = output.lock().unwrap_or_else(|p| p.into_inner());
-            if out.write_all(&buf[..n]).is_err() {
-                // Nobody reads what clients send any more: stop taking clients.
-                fanout.output_gone.store(true, Ordering::Relaxed);
-                break;
-            }
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        if tx.send(Arc::from(&buf[..n])).is_err() {
+            return;
+        }
+        wake.ring();
+    }
+    // The sender goes: the loop sees the input's end.
+    drop(tx);
+    wake.ring();
+}
+
+/// The output's thread: clients' data, each chunk written whole; room made is told to a loop
+/// that waits for it; a closed output is told too.
+fn write_output(
+    mut output: std::fs::File,
+    rx: &Receiver<Vec<u8>>,
+    room: &Wake,
+    waiting: &AtomicBool,
+    gone: &AtomicBool,
+) {
+    for chunk in rx {
+        if output.write_all(&chunk).is_err() {
+            gone.store(true, Ordering::Relaxed);
+            room.ring();
+            return;
+        }
+        if waiting.load(Ordering::Acquire) {
+            room.ring();
         }
     }
-    // The client is done sending; what the input still owes it is written before it closes,
-    // unless the connection dies first (a reset, or keepalive probes unanswered).
-    if let Some(w) = writer {
-        if fanout.output_gone.load(Ordering::Relaxed) || fanout.input_is_terminal {
-            outbox.close();
-        }
-        while !w.is_finished() {
-            if connection_dead(&conn.stream) {
-                fanout.drop_client(id, Some("the connection is gone"));
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        let _ = w.join();
-    }
-    fanout.drop_client(id, None);
-    if let Err(e) = conn.finish() {
-        tracing::info!(%peer, error = %e, "connection ended");
-    }
-    tracing::info!(%peer, "connection closed");
 }

@@ -53,6 +53,11 @@ impl Listener {
         self.inner.local_addr().map_err(|e| NetError::io("local address", e))
     }
 
+    /// The std listener, for a loop of the caller's to poll.
+    pub fn as_std(&self) -> &TcpListener {
+        &self.inner
+    }
+
     /// The std listener, for an async runtime to take over.
     pub fn into_std(self) -> TcpListener {
         self.inner

@@ -128,8 +128,8 @@ pub fn run(
     loop {
         let (accepted, client) = match &bound {
             Bound::Tcp(l) => match l.accept_unless(&cfg.rules, &|| false)? {
-                Some((s, peer)) => match keepalive(&cfg, &s).and_then(|()| Conn::plain(s)) {
-                    Ok(c) => (Accepted::Plain(c), peer.to_string()),
+                Some((s, peer)) => match keepalive(&cfg, &s) {
+                    Ok(()) => (Accepted::Plain(Conn::accepted(s, peer)), peer.to_string()),
                     Err(_) => continue,
                 },
                 None => continue,

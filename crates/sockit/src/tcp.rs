@@ -10,7 +10,7 @@ use sockit_core::endpoint::Host;
 use crate::bridge::{self, BridgeOptions, BridgeStats};
 use crate::conn::Conn;
 use crate::exec::{Children, exec_for};
-use crate::keep_open::{ManyEnd, ManyOptions, serve_many};
+use crate::keep_open::{ManyOptions, serve_many};
 use crate::listener::{AccessRules, Listener};
 use crate::net::{self, NetError};
 use crate::stdio::Stdio;
@@ -104,19 +104,21 @@ pub fn listen_run(cfg: &ListenConfig, stdio: Stdio, started: &mut dyn FnMut(Star
         config
     });
     if cfg.keep_open {
-        let opts = ManyOptions { max_conns: cfg.max_conns, rules: cfg.rules.clone(), exec: cfg.exec.clone(), tls };
-        match serve_many(listener, &opts, stdio)? {
-            ManyEnd::Signal(s) => Ok(TcpReport::Stopped { interrupted: s == signal_hook::consts::SIGINT }),
+        if let Some(cmd) = &cfg.exec {
+            let sig = crate::exec::serve_commands(listener, &cfg.rules, cfg.max_conns, tls, cmd)?;
+            return Ok(TcpReport::Stopped { interrupted: sig == signal_hook::consts::SIGINT });
         }
+        let opts = ManyOptions { max_conns: cfg.max_conns, rules: cfg.rules.clone(), tls };
+        match serve_many(listener, &opts, stdio)? {}
     } else {
-        let (stream, _peer) = listener.accept(&cfg.rules)?;
+        let (stream, peer) = listener.accept(&cfg.rules)?;
         drop(listener);
         if let Some(every) = cfg.bridge.keepalive {
             net::keepalive(&stream, every)?;
         }
         let conn = match tls {
             Some(config) => tls::server(stream, config)?,
-            None => Conn::plain(stream)?,
+            None => Conn::accepted(stream, peer),
         };
         match &cfg.exec {
             Some(cmd) => Ok(TcpReport::Command { success: exec_for(conn, cmd, &Children::default())?.success() }),

@@ -11,6 +11,7 @@ mod cluster;
 mod examples;
 mod forward;
 mod info;
+mod keep_open;
 mod names;
 mod port;
 mod proxy;
