@@ -8,14 +8,14 @@ build_sockit() {
   SOCKIT="$PWD/target/release/sockit"
 }
 
-# The static build beside it (glibc linked in, at a fixed address; see README's "A static
+# The static build beside it (glibc linked in, position-independent; see README's "A static
 # build"), in SOCKIT_STATIC. Built for the host's triple so that build scripts and proc macros
 # stay dynamic; the first build takes a few minutes.
 build_sockit_static() {
   local triple
   triple=$(rustc -vV | sed -n 's/^host: //p')
   cargo build --release --quiet -p sockit-cli --target "$triple" \
-    --config "target.$triple.rustflags=[\"-C\", \"target-feature=+crt-static\", \"-C\", \"relocation-model=static\"]"
+    --config "target.$triple.rustflags=[\"-C\", \"target-feature=+crt-static\"]"
   SOCKIT_STATIC="$PWD/target/$triple/release/sockit"
 }
 
