@@ -487,7 +487,9 @@ pub fn tcp_started(s: &sockit::tcp::Started) -> String {
 pub fn chat_started(s: &sockit::chat::server::Started) -> Vec<String> {
     let discovery = s.discovery.map_or(String::new(), |d| format!(", discovery on {d} (udp)"));
     let tls = if s.fingerprint.is_some() { ", TLS" } else { "" };
-    let mut lines = vec![format!("chat room {} on {} (tcp{tls}){discovery}", s.room, s.address)];
+    // The room's name is the operator's, but it is shown as any name is: escaped.
+    let room = sockit_core::text::escape(s.room.as_bytes());
+    let mut lines = vec![format!("chat room {room} on {} (tcp{tls}){discovery}", s.address)];
     lines.extend(s.fingerprint.as_ref().map(|fp| format!("TLS certificate SHA-256 fingerprint {fp}")));
     lines.extend(
         s.cluster

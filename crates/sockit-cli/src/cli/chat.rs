@@ -21,7 +21,8 @@ pub enum ChatCommand {
 pub(super) const CHAT_HELP: &str = "\
 Any line client can join (nc, socat, telnet, Python): UTF-8 lines ending in \\n. Commands:
 /nick NAME, /who, /me ACTION, /msg NICK TEXT, /quit, /help. The console shows the
-conversation; --json prints it as JSON Lines. SIGINT or SIGTERM tells the clients and exits 0.";
+conversation; --json prints it as JSON Lines. SIGTERM tells the clients goodbye and exits 0;
+SIGINT (Ctrl-C) does the same and exits 130.";
 
 #[derive(Debug, Args)]
 pub struct ChatServeArgs {

@@ -23,10 +23,9 @@ Exit status: 0 success; 1 runtime failure, or nothing found; 2 usage error (bad 
 Output: human text on stdout, logs on stderr; --json gives one JSON document
 (streaming commands: JSON Lines, one object per event).";
 
-/// sockit: a network toolkit that turns each slide of a classic socket-programming lecture
-/// into a fast, exact tool.
+/// sockit: a network toolkit, each slide of a socket-programming lecture as a fast, exact tool.
 #[derive(Debug, Parser)]
-#[command(name = "sockit", version, about, long_about = None, after_help = AFTER_HELP, propagate_version = true)]
+#[command(name = "sockit", version, long_about = None, after_help = AFTER_HELP, propagate_version = true)]
 pub struct Cli {
     /// Print JSON instead of text.
     #[arg(long, global = true)]

@@ -10,7 +10,8 @@ getent ahosts). With --server the named DNS server is asked directly; with only 
 servers in resolv.conf are. Several names, or -f FILE, are resolved concurrently and printed in
 input order; --json prints JSON Lines, one object per name. Exit status 1 if any name failed.";
 
-/// How to ask DNS servers directly.
+// How to ask DNS servers directly. (A plain comment: clap would take a doc comment on a
+// flattened struct for the command's about line.)
 #[derive(Debug, Args)]
 pub struct DnsArgs {
     /// Ask this DNS server directly (IP, IP:PORT or [IPv6]:PORT).

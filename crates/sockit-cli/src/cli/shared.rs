@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-/// A proxy on the way out (declared once, for `tcp connect` and `chat join`).
+// A proxy on the way out (declared once, for `tcp connect`, `chat join`, `scan`, `relay`).
+// Plain comments on these flattened structs: clap would take a doc comment for the about line
+// of every command that flattens them.
 #[derive(Debug, Args)]
 pub struct ProxyArgs {
     /// Go through a proxy: socks5://[USER:PASS@]HOST:PORT or http://[USER:PASS@]HOST:PORT
@@ -16,7 +18,7 @@ pub struct ProxyArgs {
     pub proxy_dns: String,
 }
 
-/// TLS for a server (declared once, for `tcp listen` and `chat serve`).
+// TLS for a server (declared once, for `tcp listen` and `chat serve`).
 #[derive(Debug, Args)]
 pub struct TlsServerArgs {
     /// Speak TLS, with --cert/--key or a self-signed certificate (its SHA-256 fingerprint is
@@ -31,8 +33,8 @@ pub struct TlsServerArgs {
     pub key: Option<PathBuf>,
 }
 
-/// TLS for a client (declared once, for `tcp connect` and `chat join`). --ca and --insecure
-/// imply --tls.
+// TLS for a client (declared once, for `tcp connect`, `chat join` and `relay`). --ca and
+// --insecure imply --tls.
 #[derive(Debug, Args)]
 pub struct TlsClientArgs {
     /// Speak TLS; the server's certificate is checked against the system's roots or --ca.

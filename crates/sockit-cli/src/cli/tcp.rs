@@ -11,7 +11,7 @@ End of input: when stdin ends, sockit sends FIN (shuts down its write side) and 
 until the peer closes; --no-shutdown keeps the write side open; -q SECS quits SECS after stdin
 ends. sockit exits once the peer has closed and everything it sent is written to stdout.";
 
-/// What both ends of a TCP relay share.
+// What both ends of a TCP bridge share (a plain comment: see `shared`).
 #[derive(Debug, Args)]
 pub struct BridgeArgs {
     /// Keep the write side open when stdin ends (send no FIN).

@@ -471,6 +471,24 @@ fn discovery_on_loopback_and_join_without_a_host() {
     }
 }
 
+/// A room's name with an escape sequence in it is shown escaped in the start line: the
+/// operator's terminal is not cleared by it (it was printed raw).
+#[test]
+fn a_room_name_cannot_drive_the_console() {
+    let started = std::process::Command::new(sockit_bin())
+        .args(["chat", "serve", "--port", "0", "--bind", "127.0.0.1", "--no-discovery", "--name", "\u{1b}[2Jx"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut proc = Proc(started);
+    let mut line = String::new();
+    BufReader::new(proc.0.stderr.take().expect("stderr")).read_line(&mut line).expect("line");
+    assert!(!line.contains('\u{1b}'), "{line:?}");
+    assert!(line.starts_with("sockit: chat room \\x1b[2Jx on 127.0.0.1:"), "{line:?}");
+}
+
 /// `chat join NAME` tries every address of the name, as `tcp connect` does: a name whose first
 /// address (::1) has no server joins the room at its second (127.0.0.1).
 #[test]

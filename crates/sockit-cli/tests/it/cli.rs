@@ -171,3 +171,58 @@ fn closed_stdout_is_success_when_streaming() {
     assert_eq!((out.code, out.stderr.as_str()), (0, ""), "tcp connect | head -c 5");
     server.join().expect("server");
 }
+
+/// Every command's help opens with what that command is (it used to open with the text of a
+/// flattened group of flags: "What both ends of a TCP relay share", "A proxy on the way
+/// out..."), and the table names every command there is.
+#[test]
+fn every_command_says_what_it_is() {
+    let table: &[(&str, &str)] = &[
+        ("", "sockit: a network toolkit, each slide of a socket-programming lecture as a fast, exact tool"),
+        ("info", "This computer's network parameters: hostname, interfaces, netmasks, routers, DNS"),
+        ("addr", "Classify addresses and do subnet math; compare hosts; split and allocate subnets"),
+        ("port", "Service names and port numbers, both ways: `port 22`, `port ssh`, `port 137-139`"),
+        ("hostname", "This host's name (gethostname), its canonical name, its addresses"),
+        ("lookup", "Names to addresses (gethostbyname done properly), or any record type from a DNS server"),
+        ("reverse", "Addresses to names (gethostbyaddr): plain IPv4 or IPv6, no in-addr.arpa needed"),
+        ("udp", "UDP datagrams: a receiver that takes any number of senders, and a sender that can broadcast"),
+        ("udp listen", "Receive datagrams and print each with its sender (`SENDER:PORT  text`)"),
+        ("udp send", "Send MESSAGE, or each line of stdin, as a datagram"),
+        ("tcp", "TCP streams: relay stdin/stdout to a connection, as client or server"),
+        ("tcp connect", "Connect to HOST PORT and relay stdin/stdout"),
+        ("tcp listen", "Listen on PORT, accept a client and relay stdin/stdout (--keep-open: many clients)"),
+        ("chat", "The client/server demo: a multi-user chat that finds its server by UDP broadcast"),
+        ("chat serve", "Run a chat server (and answer discovery probes)"),
+        ("chat join", "Join a chat: HOST[:PORT], or the one server discovery finds"),
+        ("chat discover", "List the chat servers that answer a broadcast probe"),
+        ("demo", "The whole lecture, live on this machine (loopback only), in a few seconds"),
+        ("scan", "TCP connect scan: which ports answer, and what usually runs there"),
+        ("relay", "Port forwarding: every connection to FROM joined to a new one to TO, many at once"),
+        ("completions", "Print a shell completion script"),
+        ("manpage", "Print the man page (roff) to stdout, or with --dir write one page per command there"),
+    ];
+    let mut seen = Vec::new();
+    let mut todo = vec![String::new()];
+    while let Some(path) = todo.pop() {
+        let mut args: Vec<&str> = path.split_whitespace().collect();
+        args.push("--help");
+        let help = sockit(&args).ok();
+        let first = help.lines().next().unwrap_or_default();
+        let want = table.iter().find(|(p, _)| *p == path).map(|(_, a)| *a);
+        assert!(want.is_some_and(|w| first.starts_with(w)), "sockit {path}: about line {first:?}, table {want:?}");
+        // The commands it lists, to visit in turn.
+        let listed = help.split("Commands:").nth(1).unwrap_or_default();
+        // Names stand two spaces in; a wrapped description goes deeper.
+        for line in listed.lines().skip(1).take_while(|l| !l.is_empty()) {
+            let named = line.strip_prefix("  ").filter(|l| !l.starts_with(' '));
+            if let Some(name) = named.and_then(|l| l.split_whitespace().next()).filter(|n| *n != "help") {
+                todo.push(format!("{path} {name}").trim().to_string());
+            }
+        }
+        seen.push(path);
+    }
+    seen.sort();
+    let mut named: Vec<String> = table.iter().map(|(p, _)| p.to_string()).collect();
+    named.sort();
+    assert_eq!(seen, named, "the table names every command");
+}
