@@ -320,9 +320,11 @@ pub fn action(nick: &str, text: &str) -> String {
     format!("** {nick} {text}")
 }
 
-/// A `/msg` as its one reader sees it.
+/// A `/msg` as its one reader sees it: the sender between stars, as IRC clients show one.
+/// No member's line can start so (a said line starts with `<`, an action with `** `), so a
+/// line typed to look private cannot.
 pub fn private(from: &str, text: &str) -> String {
-    format!("<{from}> (private) {text}")
+    format!("*{from}* {text}")
 }
 
 #[cfg(test)]
@@ -352,6 +354,16 @@ mod tests {
         for member in [said("the", "x"), action("the", "x"), private("the", "x")] {
             assert!(!member.starts_with("* "), "{member}");
         }
+        // Whatever a member says, and however it is named, it cannot read as a private line.
+        for text in ["*bob* psst", "(private) psst", "<bob> (private) psst"] {
+            for line in [said("mallory", text), action("mallory", text)] {
+                assert!(
+                    !(line.starts_with('*') && line.as_bytes().get(1).is_some_and(u8::is_ascii_alphabetic)),
+                    "{line}"
+                );
+            }
+        }
+        assert_eq!(private("bob", "psst"), "*bob* psst");
         let welcome = Notice::Welcome { room: "r".into(), nick: "n".into(), online: 1, names: vec!["a".into()] };
         assert_eq!(welcome.to_string(), "* welcome to r, you are n; 1 other online: a (/help for commands)");
         let welcome = Notice::Welcome { room: "r".into(), nick: "n".into(), online: 0, names: vec![] };

@@ -185,6 +185,7 @@ fn slide67(say: &mut dyn FnMut(&str)) -> DemoResult {
                 // The demo's clients are line clients: no wait to tell them from browsers.
                 web: false,
                 web_origins: Vec::new(),
+                web_hosts: Vec::new(),
                 history: 0,
                 cluster: None,
             };

@@ -100,6 +100,7 @@ fn chat_server_in_process_relays_a_line_and_says_goodbye() {
         rate: 0.0,
         web: true,
         web_origins: Vec::new(),
+        web_hosts: Vec::new(),
         history: 0,
         cluster: None,
     };

@@ -53,6 +53,10 @@ pub struct ChatServeArgs {
     /// Do not serve the page and WebSockets on the chat port (browsers join at http://HOST:PORT/).
     #[arg(long)]
     pub no_web: bool,
+    /// Browsers may reach the room by this host name too (besides its addresses, localhost and
+    /// this machine's name; any other Host is refused, against DNS rebinding); repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub web_host: Vec<String>,
     /// Let pages of this origin (like http://class.example:8080) open the room's WebSocket too;
     /// repeatable. The room's own origin always may.
     #[arg(long, value_name = "ORIGIN")]

@@ -32,6 +32,7 @@ pub(super) fn serve(a: cli::ChatServeArgs) -> Result<Action> {
         rate: a.rate,
         web: !a.no_web,
         web_origins: a.web_origin.iter().map(|o| web_origin(o)).collect::<Result<_>>()?,
+        web_hosts: a.web_host.iter().map(|h| web_host(h)).collect::<Result<_>>()?,
         history: match a.history {
             n @ 0..=1000 => n,
             _ => return Err(usage("--history keeps at most 1000 lines")),
@@ -109,6 +110,21 @@ fn cluster(a: &cli::ChatServeArgs) -> Result<Option<sockit::chat::link::ClusterC
         node: a.node.clone(),
         ca: a.cluster_ca.clone(),
     }))
+}
+
+/// `--web-host`: a host name as a Host header gives it (letters, digits, '-', '.').
+fn web_host(h: &str) -> Result<String> {
+    let name = h.trim_end_matches('.').to_ascii_lowercase();
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .split('.')
+            .all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    if ok {
+        Ok(name)
+    } else {
+        Err(UsageError(format!("--web-host '{h}' is not a host name: write it like chat.example.org")))
+    }
 }
 
 /// `--web-origin`: a scheme (http or https) and a host with an optional port, as browsers send

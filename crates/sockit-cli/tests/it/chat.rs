@@ -147,7 +147,7 @@ fn real_clients_talk_through_the_server() {
     bob.send("/me");
     assert_eq!(bob.until(|l| l.contains("needs some text")), "* /me needs some text: nothing sent");
     bob.send("/msg alice psst");
-    assert_eq!(alice.until(|l| l.contains("psst")), "<bob> (private) psst");
+    assert_eq!(alice.until(|l| l.contains("psst")), "*bob* psst");
     assert_eq!(bob.until(|l| l.contains("sent to")), "* sent to alice only");
     bob.send("/msg alice");
     assert_eq!(bob.until(|l| l.contains("needs some text")), "* /msg needs some text: nothing sent");

@@ -198,7 +198,7 @@ threading.Event().wait(2)
     // /msg across servers reaches its one reader; /me crosses too.
     alice.send("/msg carol for carol only");
     assert_eq!(alice.until(|l| l.starts_with("* sent")), "* sent to carol only");
-    assert_eq!(next_until(&carol_rx, |l| l.contains("(private)")), "<alice> (private) for carol only");
+    assert_eq!(next_until(&carol_rx, |l| l.contains("for carol only")), "*alice* for carol only");
     bob.send("/me waves");
     assert_eq!(alice.until(|l| l.starts_with("** ")), "** bob waves");
     assert_eq!(next_until(&dave_rx, |l| l.starts_with("** ")), "** bob waves");
@@ -215,7 +215,7 @@ threading.Event().wait(2)
             seen.push(l);
         }
     };
-    assert!(upto_who(&erin_rx).iter().all(|l| !l.contains("(private)")));
+    assert!(upto_who(&erin_rx).iter().all(|l| !l.contains("for carol only")));
     // A nick held on another server is taken here too.
     bob.send("/nick alice");
     assert_eq!(bob.until(|l| l.starts_with("* the nick")), "* the nick alice is taken: choose another");
@@ -233,7 +233,7 @@ threading.Event().wait(2)
     let history: Vec<String> = (0..3).map(|_| late.line()).collect();
     assert!(history.contains(&"** bob waves".to_string()), "{history:?}");
     assert!(history.iter().all(|l| l.starts_with("<") || l.starts_with("** ")), "{history:?}");
-    assert!(history.iter().all(|l| !l.contains("(private)")), "{history:?}");
+    assert!(history.iter().all(|l| !l.starts_with("*alice*")), "{history:?}");
 
     // a's console says where a remote line came from, and not for its own.
     let (mut remote, mut own) = (None, None);
@@ -581,7 +581,7 @@ fn a_lying_server_on_the_broker_fools_nobody() {
             "<mallory> five",
             // (the bad nick's number, refused, is missed too)
             "* 1 line from z was lost",
-            "<mallory> (private) psst",
+            "*mallory* psst",
             "<mallory> last"
         ]
     );

@@ -70,7 +70,7 @@ fn websocket_members_and_hostile_peers() {
     assert_eq!(s("ben_hears_ann"), "<ann> hello from ann");
     assert_eq!(s("ann_hears_carl"), "<carl> hi from carl");
     assert_eq!(s("ann_sees_action"), "** ben waves");
-    assert_eq!((s("ann_private"), s("ben_confirm")), ("<ben> (private) psst".into(), "* sent to ann only".into()));
+    assert_eq!((s("ann_private"), s("ben_confirm")), ("*ben* psst".into(), "* sent to ann only".into()));
     assert_eq!(s("who"), "* online (3): ann, ben, carl");
     assert_eq!(s("one_frame_one_line"), "<ann> multi line");
     assert_eq!(s("too_long"), "* line too long (over 4096 bytes): not sent");
@@ -144,7 +144,8 @@ fn websocat_joins_the_room() {
 /// Two headless Chromium pages (Selenium, Debian's chromium and chromedriver) and an
 /// nc.openbsd line client in one room: lines both ways, own lines marked, `/nick` and `/who` in the member
 /// list, an XSS line shown as text, the page reconnecting after the server restarts on its
-/// port, the nick remembered. Screenshots at desktop and phone width land in the target dir.
+/// port, the nick remembered; a third page under a rebinding name (evil.test mapped to the
+/// room) gets neither the page nor a seat. Screenshots at desktop and phone width land in the target dir.
 #[test]
 fn browsers_chat_with_line_clients() {
     let Some(python) = venv("python") else { return };
@@ -170,6 +171,8 @@ fn browsers_chat_with_line_clients() {
     assert_eq!(v["action"], "\u{2022} bennywaves");
     assert_eq!((v["reconnecting"].as_bool(), v["back"].as_bool()), (Some(true), Some(true)));
     assert_eq!(v["nick_remembered"], "ann");
+    assert!(v["rebound_page"].as_str().is_some_and(|t| t.starts_with("this host name is not the room's")), "{v}");
+    assert_eq!(v["rebound_joined"], false);
     for shot in ["chat-desktop.png", "chat-phone.png"] {
         let png = std::fs::read(format!("{shots}/{shot}")).expect("screenshot");
         assert!(png.starts_with(b"\x89PNG") && png.len() > 5_000, "{shot}: {} bytes", png.len());
@@ -196,4 +199,115 @@ fn a_tls_room_is_https_and_wss() {
     cmd.args(["-c", code, &server.port.to_string()]);
     let out = run(cmd, b"", DEADLINE);
     assert_eq!(out.ok(), "200 True\n<tina> over tls\n");
+}
+
+/// One raw HTTP request on a fresh connection: the status line, the headers, and how long the
+/// answer took (the body is not read).
+fn ask(port: u16, request: &str) -> (String, String, Duration) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(15))).expect("timeout");
+    let start = std::time::Instant::now();
+    s.write_all(request.as_bytes()).expect("send");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).is_ok_and(|n| n == 1) {
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let (status, headers) = head.split_once("\r\n").unwrap_or((&head, ""));
+    (status.to_string(), headers.to_string(), start.elapsed())
+}
+
+fn upgrade(port: u16, host: &str, origin: Option<&str>) -> String {
+    let origin = origin.map_or(String::new(), |o| format!("Origin: {o}\r\n"));
+    let req = format!(
+        "GET /ws HTTP/1.1\r\nHost: {host}\r\n{origin}Upgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    ask(port, &req).0
+}
+
+/// DNS rebinding: a page served under a name that is not the room's (evil.test resolving to
+/// it) can neither load the page nor join (its Host matched its own Origin, and it joined);
+/// an https page may not join a plain room; `--web-host` names another name the room answers
+/// to. The page's CSP runs only its own script (by hash) and forbids framing. Requests the
+/// room does not serve are answered as HTTP, never taken for members: HTTP/0.9, HTTP/2's
+/// preface, a proxy's absolute form (they used to join and be said in the room); a head
+/// whose lines end in bare LF is answered at once (it waited 10 s for nothing).
+#[test]
+fn hosts_origins_and_odd_requests() {
+    let server = Server::start(&[]);
+    let p = server.port;
+    let ok = "HTTP/1.1 101 Switching Protocols";
+    let refused = "HTTP/1.1 403 Forbidden";
+    assert_eq!(upgrade(p, &format!("evil.test:{p}"), Some(&format!("http://evil.test:{p}"))), refused);
+    assert_eq!(ask(p, &format!("GET / HTTP/1.1\r\nHost: evil.test:{p}\r\n\r\n")).0, refused);
+    assert_eq!(upgrade(p, &format!("127.0.0.1:{p}"), Some(&format!("https://127.0.0.1:{p}"))), refused);
+    assert_eq!(upgrade(p, &format!("127.0.0.1:{p}"), Some(&format!("http://127.0.0.1:{p}"))), ok);
+    assert_eq!(upgrade(p, &format!("localhost:{p}"), Some(&format!("http://localhost:{p}"))), ok);
+    assert_eq!(upgrade(p, &format!("chat.example:{p}"), Some(&format!("http://chat.example:{p}"))), refused);
+    let named = Server::start(&["--web-host", "chat.example"]);
+    let n = named.port;
+    assert_eq!(upgrade(n, &format!("chat.example:{n}"), Some(&format!("http://chat.example:{n}"))), ok);
+    let (status, headers, _) = ask(p, &format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{p}\r\n\r\n"));
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    let csp = headers.lines().find_map(|l| l.strip_prefix("Content-Security-Policy: ")).expect("a CSP");
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'sha256-"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    let (status, _, took) = ask(p, &format!("GET / HTTP/1.1\nHost: 127.0.0.1:{p}\n\n"));
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(took < Duration::from_secs(2), "a bare-LF head answered after {took:?}");
+    for (request, want) in [
+        ("GET /\r\n", "HTTP/1.1 505 HTTP Version Not Supported"),
+        ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "HTTP/1.1 505 HTTP Version Not Supported"),
+        ("GET http://127.0.0.1/ HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400 Bad Request"),
+        ("CONNECT example.test:443 HTTP/1.1\r\n\r\n", "HTTP/1.1 400 Bad Request"),
+    ] {
+        assert_eq!(ask(p, request).0, want, "{request:?}");
+    }
+    // None of them joined: the room has one member, the one asking.
+    let mut c = server.connect();
+    c.line();
+    c.send("/who");
+    let who = c.until(|l| l.starts_with("* online"));
+    assert!(who.starts_with("* online (1): guest-"), "{who}");
+}
+
+/// A client's close with a code it may not send (1005, 999) is answered with 1002 (protocol
+/// error), not 1000; a proper close gets 1000.
+#[test]
+fn close_codes_a_client_may_not_send_are_protocol_errors() {
+    let server = Server::start(&[]);
+    let p = server.port;
+    for (sent, want) in [(1000u16, 1000u16), (1005, 1002), (999, 1002), (4000, 1000)] {
+        let mut s = TcpStream::connect(("127.0.0.1", p)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        let req = format!(
+            "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{p}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        s.write_all(req.as_bytes()).expect("send");
+        let mask = [1u8, 2, 3, 4];
+        let code = sent.to_be_bytes();
+        let close = [0x88, 0x82, mask[0], mask[1], mask[2], mask[3], code[0] ^ mask[0], code[1] ^ mask[1]];
+        s.write_all(&close).expect("close");
+        let mut all = Vec::new();
+        let _ = s.read_to_end(&mut all);
+        let body = &all[..];
+        let at = body.windows(4).position(|w| w == b"\r\n\r\n").expect("a head") + 4;
+        // The frames after the head: the welcome, maybe more, then the close.
+        let mut frames = &body[at..];
+        let mut got = None;
+        while let [first, len, rest @ ..] = frames {
+            let (n, rest) = match len & 0x7f {
+                126 => (usize::from(u16::from_be_bytes([rest[0], rest[1]])), &rest[2..]),
+                n => (usize::from(n), rest),
+            };
+            if first & 0x0f == 0x8 {
+                got = Some(u16::from_be_bytes([rest[0], rest[1]]));
+            }
+            frames = &rest[n.min(rest.len())..];
+        }
+        assert_eq!(got, Some(want), "close {sent}");
+    }
 }

@@ -44,6 +44,7 @@ pub(super) async fn connected(shared: Arc<Shared>, stream: TcpStream, peer: Sock
                 }
                 // Boxed: a line client's task does not carry a browser's state.
                 Arrival::Http(head, rest) => Box::pin(browser(shared, stream, head, rest, peer, stop, deadline)).await,
+                Arrival::Refused(r) => super::web::refuse(&mut stream, r).await,
                 Arrival::Gone => {}
             }
         }
@@ -62,6 +63,7 @@ pub(super) async fn connected(shared: Arc<Shared>, stream: TcpStream, peer: Sock
                         Arrival::Http(head, rest) => {
                             Box::pin(browser(shared, tls, head, rest, peer, stop, deadline)).await
                         }
+                        Arrival::Refused(r) => super::web::refuse(&mut tls, r).await,
                         Arrival::Gone => {}
                     },
                     Ok(Err(e)) => shared.event(Event::Refused { peer, reason: format!("TLS handshake failed: {e}") }),
@@ -86,7 +88,7 @@ async fn browser<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     if head.is_browser_page_load() {
         shared.browsers.saw(peer.ip());
     }
-    let served = super::web::serve_http(stream, head, rest, &shared.cfg.origins);
+    let served = super::web::serve_http(stream, head, rest, &shared.cfg.browsers);
     match tokio::time::timeout_at(deadline, served).await {
         Ok(Ok(super::web::Served::Member(stream, rest))) => {
             let (reader, writer) = super::ws::member(stream, rest, shared.cfg.max_line).await;

@@ -32,8 +32,8 @@ pub struct ServerConfig {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Serve the page and WebSocket members on the chat port.
     pub web: bool,
-    /// Pages of other origins that may open the room's WebSocket.
-    pub origins: super::web::Origins,
+    /// Which hosts and pages may use the room from a browser.
+    pub browsers: super::web::Policy,
     /// Lines replayed to a member who joins (0: none).
     pub history: usize,
     /// The link to the other servers of a cluster.
@@ -51,7 +51,7 @@ impl Default for ServerConfig {
             stall: Duration::from_secs(2),
             tls: None,
             web: true,
-            origins: super::web::Origins::default(),
+            browsers: super::web::Policy::default(),
             history: 0,
             cluster: None,
         }

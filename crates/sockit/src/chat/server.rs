@@ -41,6 +41,9 @@ pub struct ServeConfig {
     pub web: bool,
     /// Other origins whose pages may open the room's WebSocket.
     pub web_origins: Vec<String>,
+    /// Host names browsers may reach the room by, besides its addresses, localhost and this
+    /// machine's name.
+    pub web_hosts: Vec<String>,
     /// Lines replayed to a member who joins (0: none).
     pub history: usize,
     /// One room with the other servers of a cluster, through a NATS broker.
@@ -177,7 +180,15 @@ pub fn run(
         max_line: cfg.max_line,
         rate: cfg.rate,
         web: cfg.web,
-        origins: super::web::Origins { allowed: cfg.web_origins.clone() },
+        browsers: super::web::Policy {
+            origins: cfg.web_origins.clone(),
+            hosts: cfg.web_hosts.clone(),
+            own: [crate::host::hostname(), local.ip().to_string()]
+                .into_iter()
+                .map(|n| n.to_ascii_lowercase())
+                .collect(),
+            tls: cfg.tls.is_some(),
+        },
         history: cfg.history,
         cluster: link,
         ..Default::default()

@@ -26,9 +26,25 @@ pub(super) enum Arrival {
     Line(Vec<u8>),
     /// An HTTP request: its head, and the bytes read after it.
     Http(Head, Vec<u8>),
+    /// An HTTP request the room does not serve (another HTTP version, a proxy's request
+    /// form): answered with this status and closed, never taken for a member.
+    Refused(Refusal),
     /// Gone, or an HTTP request not finished in time (already answered if it could be).
     Gone,
 }
+
+/// An answer given to an HTTP request line the room does not serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: u16,
+    pub reason: &'static str,
+    pub body: &'static str,
+}
+
+const NOT_HTTP_1: Refusal =
+    Refusal { code: 505, reason: "HTTP Version Not Supported", body: "the room speaks HTTP/1.0 and HTTP/1.1\n" };
+const NOT_A_PROXY: Refusal =
+    Refusal { code: 400, reason: "Bad Request", body: "this is a chat room, not a proxy: ask for / or /ws\n" };
 
 /// An HTTP request head, as far as the chat port cares.
 #[derive(Debug)]
@@ -113,6 +129,7 @@ pub(super) async fn sniff<S: AsyncRead + Unpin>(
         match classify(&buf) {
             Verdict::Line => return Arrival::Line(buf),
             Verdict::Head(head, end) => return Arrival::Http(head, buf[end..].to_vec()),
+            Verdict::Refuse(r) => return Arrival::Refused(r),
             Verdict::Drop => return Arrival::Gone,
             Verdict::More => {}
         }
@@ -136,6 +153,8 @@ pub enum FirstBytes {
     /// An HTTP request line whose head is not HTTP, or runs past 8 KiB: the connection is
     /// dropped.
     BadHead,
+    /// An HTTP request the room answers with an error status and never takes for a member.
+    Refused(u16),
 }
 
 pub fn first_bytes(buf: &[u8]) -> FirstBytes {
@@ -143,6 +162,7 @@ pub fn first_bytes(buf: &[u8]) -> FirstBytes {
         Verdict::Line => FirstBytes::Line,
         Verdict::More => FirstBytes::Undecided,
         Verdict::Head(h, _) => FirstBytes::Http { path: h.path, websocket: h.upgrade_websocket },
+        Verdict::Refuse(r) => FirstBytes::Refused(r.code),
         Verdict::Drop => FirstBytes::BadHead,
     }
 }
@@ -153,14 +173,17 @@ enum Verdict {
     More,
     /// A complete request head, and where the bytes after it start.
     Head(Head, usize),
+    /// A request line answered with an error at once.
+    Refuse(Refusal),
     Drop,
 }
 
 fn classify(buf: &[u8]) -> Verdict {
-    match looks_like_http(buf) {
-        Some(false) => Verdict::Line,
-        None => Verdict::More,
-        Some(true) => match find(buf, b"\r\n\r\n").map(|i| i + 4) {
+    match request_line(buf) {
+        Request::Not => Verdict::Line,
+        Request::Unfinished => Verdict::More,
+        Request::Refuse(r) => Verdict::Refuse(r),
+        Request::Http1 => match head_end(buf) {
             Some(end) => parse_head(&buf[..end]).map_or(Verdict::Drop, |h| Verdict::Head(h, end)),
             None if buf.len() > MAX_HEAD => Verdict::Drop,
             None => Verdict::More,
@@ -168,33 +191,76 @@ fn classify(buf: &[u8]) -> Verdict {
     }
 }
 
-/// Whether bytes start an HTTP/1.x request line (`GET /path HTTP/1.1`); `None` while the
-/// first line is not complete and could still be one.
-fn looks_like_http(buf: &[u8]) -> Option<bool> {
+/// What the first line of a connection is, as far as HTTP goes.
+#[derive(Debug, PartialEq, Eq)]
+enum Request {
+    /// Not an HTTP request line: a chat line.
+    Not,
+    /// Not complete yet, and could still be one.
+    Unfinished,
+    /// `METHOD /path HTTP/1.x`: served.
+    Http1,
+    /// An HTTP request the room does not serve: HTTP/0.9 (`GET /path`), HTTP/2's preface or
+    /// any other version, a proxy's absolute or authority form.
+    Refuse(Refusal),
+}
+
+/// Whether bytes start an HTTP request line; the method is upper-case letters (as every
+/// registered one is), the target a path, `*`, an absolute URL or `host:port`.
+fn request_line(buf: &[u8]) -> Request {
     let line_end = buf.iter().position(|&b| b == b'\n');
     let line = &buf[..line_end.unwrap_or(buf.len())];
     let method_len = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
     if method_len == 0 || method_len > 16 || !line[..method_len].iter().all(u8::is_ascii_uppercase) {
-        return Some(false);
+        return Request::Not;
     }
-    match line_end {
-        None if buf.len() > MAX_HEAD => Some(false),
-        None => None,
-        Some(_) => {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let mut parts = line.split(|&b| b == b' ');
-            let (_, target, version) = (parts.next(), parts.next(), parts.next());
-            Some(
-                parts.next().is_none()
-                    && target.is_some_and(|t| t.starts_with(b"/"))
-                    && version.is_some_and(|v| v.starts_with(b"HTTP/1.")),
-            )
+    if line_end.is_none() {
+        return if buf.len() > MAX_HEAD { Request::Not } else { Request::Unfinished };
+    }
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let parts: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+    let method = parts[0];
+    match parts.as_slice() {
+        // HTTP/0.9: a GET and a path, nothing more.
+        [_, target] if method == b"GET" && target.starts_with(b"/") => Request::Refuse(NOT_HTTP_1),
+        [_, target, version] if is_version(version) => {
+            let origin_form = target.starts_with(b"/");
+            let asterisk = *target == b"*";
+            let absolute = target.windows(3).any(|w| w == b"://");
+            let authority = method == b"CONNECT";
+            if !version.starts_with(b"HTTP/1.") {
+                Request::Refuse(NOT_HTTP_1)
+            } else if absolute || authority {
+                Request::Refuse(NOT_A_PROXY)
+            } else if origin_form || asterisk {
+                Request::Http1
+            } else {
+                Request::Not
+            }
         }
+        _ => Request::Not,
     }
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+/// `HTTP/` and a version number (`1.1`, `2.0`, `3`).
+fn is_version(v: &[u8]) -> bool {
+    v.strip_prefix(b"HTTP/").is_some_and(|n| {
+        !n.is_empty() && n.len() <= 3 && n.iter().all(|&b| b.is_ascii_digit() || b == b'.') && n[0].is_ascii_digit()
+    })
+}
+
+/// Where a request head ends: after its blank line, which may end in CRLF or a bare LF.
+fn head_end(buf: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    while let Some(i) = buf[at..].iter().position(|&b| b == b'\n') {
+        let next = at + i + 1;
+        match buf.get(next..) {
+            Some([b'\n', ..]) => return Some(next + 1),
+            Some([b'\r', b'\n', ..]) => return Some(next + 2),
+            _ => at = next,
+        }
+    }
+    None
 }
 
 fn parse_head(bytes: &[u8]) -> Option<Head> {
@@ -224,24 +290,82 @@ fn parse_head(bytes: &[u8]) -> Option<Head> {
     })
 }
 
-/// Which browser pages may open the room's WebSocket.
+/// Who may use the room from a browser. A request's Host must name the room: one of its
+/// addresses (any of this machine's), `localhost`, this machine's name, or a name the operator
+/// gave (`--web-host`); a page served under any other name that resolves here (DNS rebinding)
+/// is refused. A page that opens the WebSocket must come from the room's own origin (its
+/// scheme included: `https` for a TLS room) or one the operator allowed (`--web-origin`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Origins {
+pub struct Policy {
     /// Origins allowed besides the room's own (`http://host:port` as the browser sends it).
-    pub allowed: Vec<String>,
+    pub origins: Vec<String>,
+    /// Host names allowed besides the room's addresses, `localhost` and this machine's name.
+    pub hosts: Vec<String>,
+    /// The room's own names and addresses, lower-case (filled in when the server starts).
+    pub own: Vec<String>,
+    /// The room speaks TLS: the origin of its own pages is `https://`.
+    pub tls: bool,
 }
 
-impl Origins {
-    /// A request with no Origin is not from a browser page (websocat, scripts): nothing to
-    /// protect. A page's Origin must name the host the request was sent to, or be allowed.
-    fn admit(&self, head: &Head) -> bool {
-        let Some(origin) = &head.origin else { return true };
-        if self.allowed.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin)) {
+/// The host of a Host header or an origin's authority: without its port and an IPv6
+/// address's brackets, lower-case, without a trailing dot.
+fn host_part(authority: &str) -> String {
+    let a = authority.trim();
+    let host = match a.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => a.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(a, |(h, _)| h),
+    };
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
+impl Policy {
+    /// Whether a request's Host names the room. A request without one (HTTP/1.0, a script) is
+    /// no browser's: browsers always send it.
+    pub(super) fn admits_host(&self, host: Option<&str>) -> bool {
+        let Some(host) = host else { return true };
+        let name = host_part(host);
+        if name == "localhost" || self.own.contains(&name) || self.hosts.iter().any(|h| h.eq_ignore_ascii_case(&name)) {
             return true;
         }
-        let own = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
+        // An address: the room's when it is one of this machine's (interfaces come and go).
+        match name.parse::<std::net::IpAddr>() {
+            Ok(ip) => ip.is_loopback() || crate::ifaces::links().iter().any(|l| l.addrs.iter().any(|a| a.addr == ip)),
+            Err(_) => false,
+        }
+    }
+
+    /// A request with no Origin is not from a browser page (websocat, scripts): nothing to
+    /// protect. A page's Origin must be the room's own (scheme and the Host it was sent to,
+    /// which `admits_host` has checked), or allowed.
+    fn admits_origin(&self, head: &Head) -> bool {
+        let Some(origin) = &head.origin else { return true };
+        if self.origins.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(origin)) {
+            return true;
+        }
+        let scheme = if self.tls { "https://" } else { "http://" };
+        let own =
+            origin.get(..scheme.len()).filter(|s| s.eq_ignore_ascii_case(scheme)).map(|_| &origin[scheme.len()..]);
         matches!((own, &head.host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
     }
+}
+
+/// The page's Content-Security-Policy: nothing but its own inline script and style (by their
+/// SHA-256, not 'unsafe-inline'), WebSockets to itself, never framed.
+fn content_security_policy() -> &'static str {
+    static CSP: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CSP.get_or_init(|| {
+        let inline = |open: &str, close: &str| {
+            let body = PAGE.split_once(open).and_then(|(_, r)| r.split_once(close)).map_or("", |(b, _)| b);
+            let digest = ring::digest::digest(&ring::digest::SHA256, body.as_bytes());
+            format!("'sha256-{}'", sockit_core::text::base64(digest.as_ref()))
+        };
+        format!(
+            "default-src 'none'; style-src {}; script-src {}; connect-src 'self'; img-src data:; \
+             frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+            inline("<style>", "</style>"),
+            inline("<script>", "</script>")
+        )
+    })
 }
 
 /// What an HTTP request came to.
@@ -257,16 +381,20 @@ pub(super) async fn serve_http<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     head: Head,
     rest: Vec<u8>,
-    origins: &Origins,
+    policy: &Policy,
 ) -> io::Result<Served<S>> {
     let is_get = head.method == "GET" || head.method == "HEAD";
+    if !policy.admits_host(head.host.as_deref()) {
+        let body = "this host name is not the room's: open the room by its address, localhost or this machine's name\n";
+        return respond(&mut stream, 403, "Forbidden", body).await;
+    }
     match head.path.as_str() {
         "/ws" if head.method == "GET" => {
             let key = match (&head.key, head.upgrade_websocket, head.version_13) {
                 (Some(k), true, true) => k.clone(),
                 _ => return respond(&mut stream, 400, "Bad Request", "a WebSocket upgrade is expected here\n").await,
             };
-            if !origins.admit(&head) {
+            if !policy.admits_origin(&head) {
                 return respond(&mut stream, 403, "Forbidden", "this page's origin may not join the room\n").await;
             }
             let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
@@ -282,9 +410,9 @@ pub(super) async fn serve_http<S: AsyncRead + AsyncWrite + Unpin>(
             let headers = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\
                  Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n\
-                 Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src data:\r\n\
-                 Connection: close\r\n\r\n",
-                PAGE.len()
+                 X-Frame-Options: DENY\r\nContent-Security-Policy: {}\r\nConnection: close\r\n\r\n",
+                PAGE.len(),
+                content_security_policy()
             );
             stream.write_all(headers.as_bytes()).await?;
             if !head_only {
@@ -297,6 +425,11 @@ pub(super) async fn serve_http<S: AsyncRead + AsyncWrite + Unpin>(
         "/" | "/index.html" | "/ws" => respond(&mut stream, 405, "Method Not Allowed", "only GET here\n").await,
         _ => respond(&mut stream, 404, "Not Found", "the room is at /\n").await,
     }
+}
+
+/// Answer a request the room does not serve, and close.
+pub(super) async fn refuse<S: AsyncWrite + Unpin>(stream: &mut S, r: Refusal) {
+    let _ = respond::<S, ()>(stream, r.code, r.reason, r.body).await;
 }
 
 async fn respond<S: AsyncWrite + Unpin, T>(
@@ -321,36 +454,77 @@ mod tests {
 
     #[test]
     fn http_is_told_from_chat_lines() {
-        assert_eq!(looks_like_http(b"GET / HTTP/1.1\r\nHost: x\r\n"), Some(true));
-        assert_eq!(looks_like_http(b"GET /ws HTTP/1.0\n"), Some(true));
-        assert_eq!(looks_like_http(b"GET / HT"), None);
-        assert_eq!(looks_like_http(b"GET ready for lunch?\n"), Some(false));
-        assert_eq!(looks_like_http(b"hello\n"), Some(false));
-        assert_eq!(looks_like_http(b"/nick bob\n"), Some(false));
-        assert_eq!(looks_like_http(b"\x16\x03\x01"), Some(false));
-        assert_eq!(looks_like_http(b"GET / HTTP/1.1 extra\n"), Some(false));
+        assert_eq!(request_line(b"GET / HTTP/1.1\r\nHost: x\r\n"), Request::Http1);
+        assert_eq!(request_line(b"GET /ws HTTP/1.0\n"), Request::Http1);
+        assert_eq!(request_line(b"OPTIONS * HTTP/1.1\r\n"), Request::Http1);
+        assert_eq!(request_line(b"GET / HT"), Request::Unfinished);
+        assert_eq!(request_line(b"GET ready for lunch?\n"), Request::Not);
+        assert_eq!(request_line(b"hello\n"), Request::Not);
+        assert_eq!(request_line(b"/nick bob\n"), Request::Not);
+        assert_eq!(request_line(b"\x16\x03\x01"), Request::Not);
+        assert_eq!(request_line(b"GET / HTTP/1.1 extra\n"), Request::Not);
+        assert_eq!(request_line(b"OK then HTTP/1.1\n"), Request::Not, "a target that is no target");
+        // Requests the room answers with an error, never a member.
+        assert_eq!(request_line(b"GET /\r\n"), Request::Refuse(NOT_HTTP_1), "HTTP/0.9");
+        assert_eq!(request_line(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), Request::Refuse(NOT_HTTP_1));
+        assert_eq!(request_line(b"GET / HTTP/3\r\n"), Request::Refuse(NOT_HTTP_1));
+        assert_eq!(request_line(b"GET http://a.test/ HTTP/1.1\r\n"), Request::Refuse(NOT_A_PROXY));
+        assert_eq!(request_line(b"CONNECT a.test:443 HTTP/1.1\r\n"), Request::Refuse(NOT_A_PROXY));
+        // A head's end: CRLF or bare LF lines.
+        assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nrest"), Some(27));
+        assert_eq!(head_end(b"GET / HTTP/1.1\nHost: x\n\nrest"), Some(24));
+        assert_eq!(head_end(b"GET / HTTP/1.1\nHost: x\n"), None);
+        assert!(matches!(classify(b"GET / HTTP/1.1\nHost: x\n\n"), Verdict::Head(..)));
     }
 
-    #[test]
-    fn origins_are_the_rooms_own_or_allowed() {
-        let head = |origin: Option<&str>| Head {
+    fn head(host: Option<&str>, origin: Option<&str>) -> Head {
+        Head {
             method: "GET".into(),
             path: "/ws".into(),
-            host: Some("127.0.0.1:40000".into()),
+            host: host.map(String::from),
             origin: origin.map(String::from),
             upgrade_websocket: true,
             key: Some("k".into()),
             version_13: true,
             browser: true,
-        };
-        let none = Origins::default();
-        assert!(none.admit(&head(None)), "not a browser");
-        assert!(none.admit(&head(Some("http://127.0.0.1:40000"))));
-        assert!(none.admit(&head(Some("https://127.0.0.1:40000"))));
-        assert!(!none.admit(&head(Some("http://evil.example"))));
-        assert!(!none.admit(&head(Some("http://127.0.0.1:40001"))));
-        let some = Origins { allowed: vec!["http://class.example/".into()] };
-        assert!(some.admit(&head(Some("http://class.example"))));
+        }
+    }
+
+    #[test]
+    fn origins_are_the_rooms_own_or_allowed() {
+        let at = |origin: Option<&str>| head(Some("127.0.0.1:40000"), origin);
+        let none = Policy::default();
+        assert!(none.admits_origin(&at(None)), "not a browser");
+        assert!(none.admits_origin(&at(Some("http://127.0.0.1:40000"))));
+        assert!(!none.admits_origin(&at(Some("https://127.0.0.1:40000"))), "an https page on a plain room");
+        assert!(!none.admits_origin(&at(Some("http://evil.example"))));
+        assert!(!none.admits_origin(&at(Some("http://127.0.0.1:40001"))));
+        let tls = Policy { tls: true, ..Policy::default() };
+        assert!(tls.admits_origin(&at(Some("https://127.0.0.1:40000"))));
+        assert!(!tls.admits_origin(&at(Some("http://127.0.0.1:40000"))));
+        let some = Policy { origins: vec!["http://class.example/".into()], ..Policy::default() };
+        assert!(some.admits_origin(&at(Some("http://class.example"))));
+    }
+
+    #[test]
+    fn hosts_name_the_room_or_are_refused() {
+        let p = Policy { hosts: vec!["chat.example".into()], own: vec!["vm".into()], ..Policy::default() };
+        for ok in ["127.0.0.1:40000", "localhost:40000", "LOCALHOST", "[::1]:40000", "vm:1", "vm.", "chat.example:8"] {
+            assert!(p.admits_host(Some(ok)), "{ok}");
+        }
+        for bad in ["evil.test:40000", "evil.test", "localhost.evil.test", "192.0.2.1:40000", "[2001:db8::1]:1"] {
+            assert!(!p.admits_host(Some(bad)), "{bad}");
+        }
+        assert!(p.admits_host(None), "no Host: not a browser");
+        assert_eq!(host_part("[::1]:80"), "::1");
+        assert_eq!(host_part("Example.TEST.:80"), "example.test");
+    }
+
+    #[test]
+    fn the_page_runs_only_its_own_script() {
+        let csp = content_security_policy();
+        assert!(!csp.contains("unsafe-inline") && csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert_eq!(csp.matches("'sha256-").count(), 2, "{csp}");
     }
 
     #[test]

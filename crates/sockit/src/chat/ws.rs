@@ -46,16 +46,30 @@ pub(super) struct Control {
 #[derive(Default)]
 struct ControlQueue {
     bytes: Vec<u8>,
-    /// A close frame was queued: the connection's last frame has been written.
+    /// The WebSocket layer's answer to the client's close: the connection's last frame, unless
+    /// the server closes for a reason of its own (a close code the client may not send).
+    close_reply: Option<Vec<u8>>,
+    /// The client closed: no more lines go to it.
     closed: bool,
 }
 
 impl Control {
+    /// Take the frames waiting (pongs); whether the client has closed.
     fn take(&self, into: &mut Vec<u8>) -> bool {
         let mut q = self.queued.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         into.append(&mut q.bytes);
         q.closed
     }
+
+    fn take_close_reply(&self) -> Option<Vec<u8>> {
+        self.queued.lock().unwrap_or_else(std::sync::PoisonError::into_inner).close_reply.take()
+    }
+}
+
+/// Whether a close code may be sent on the wire (RFC 6455 7.4): 1004-1006 and 1015 are reserved
+/// for endpoints' own use, codes below 1000 and unassigned ones are invalid.
+fn close_code_ok(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
 /// The socket as the reading side's WebSocket layer sees it: reads from the socket, writes
@@ -90,8 +104,13 @@ impl<S> AsyncWrite for ReadSide<S> {
         if q.bytes.len() + frames.len() > MAX_CONTROL {
             return std::task::Poll::Ready(Err(io::Error::other("control frames not taken")));
         }
-        q.bytes.extend_from_slice(frames);
-        q.closed |= has_close(frames);
+        // The answer to a close is kept apart: the writer decides what the last frame is.
+        let (before, close) = frames.split_at(close_at(frames).unwrap_or(frames.len()));
+        q.bytes.extend_from_slice(before);
+        if !close.is_empty() {
+            q.closed = true;
+            q.close_reply = Some(close.to_vec());
+        }
         drop(q);
         self.control.ready.notify_one();
         std::task::Poll::Ready(Ok(frames.len()))
@@ -132,8 +151,34 @@ fn opcodes(mut frames: &[u8]) -> impl Iterator<Item = (u8, bool)> {
 }
 
 /// Whether unmasked frames hold a close frame.
+#[cfg(test)]
 fn has_close(frames: &[u8]) -> bool {
-    opcodes(frames).any(|(op, _)| op == 0x8)
+    close_at(frames).is_some()
+}
+
+/// Where the first close frame of unmasked frames starts.
+fn close_at(frames: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    while let [first, second, rest @ ..] = &frames[at..] {
+        if first & 0x0f == 0x8 {
+            return Some(at);
+        }
+        let (head, len) = match second & 0x7f {
+            126 if rest.len() >= 2 => (4, usize::from(u16::from_be_bytes([rest[0], rest[1]]))),
+            127 if rest.len() >= 8 => {
+                let mut n = [0; 8];
+                n.copy_from_slice(&rest[..8]);
+                (10, usize::try_from(u64::from_be_bytes(n)).unwrap_or(usize::MAX))
+            }
+            126 | 127 => return None,
+            n => (2, usize::from(n)),
+        };
+        at = at.checked_add(head)?.checked_add(len)?;
+        if at > frames.len() {
+            return None;
+        }
+    }
+    None
 }
 
 /// The opcode of `frames` if they are exactly one whole frame.
@@ -210,6 +255,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> WsIn<S> {
                 }
                 Some(Ok(Message::Binary(_))) => (CloseCode::Unsupported, "binary frames are not chat lines"),
                 Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+                // A close code the client may not send: the WebSocket layer hands it over as
+                // 1002 (and would answer so, but its answer is written only by a later poll
+                // that never comes); the server answers 1002 itself.
+                Some(Ok(Message::Close(Some(f))))
+                    if f.code == CloseCode::Protocol || !close_code_ok(u16::from(f.code)) =>
+                {
+                    (CloseCode::Protocol, "that close code may not be sent")
+                }
                 Some(Ok(Message::Close(_))) | None => return false,
                 Some(Err(WsError::Utf8(_))) => (CloseCode::Invalid, "text frames must be UTF-8"),
                 Some(Err(WsError::Capacity(_))) => (CloseCode::Size, "message too long"),
@@ -254,17 +307,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> WsOut<S> {
     /// A close frame saying why (a normal close when nothing went wrong), unless one went
     /// already (the answer to the client's), then the end.
     pub(super) async fn close(&mut self) {
-        let (code, reason) = self
-            .close
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()
-            .unwrap_or((CloseCode::Normal, "bye"));
+        let ours = self.close.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
         let mut out = Vec::new();
-        if !self.control.take(&mut out) {
-            let mut payload = u16::from(code).to_be_bytes().to_vec();
-            payload.extend_from_slice(reason.as_bytes());
-            frame(&mut out, 0x8, &payload);
+        self.control.take(&mut out);
+        match (ours, self.control.take_close_reply()) {
+            // The client closed and nothing went wrong: the WebSocket layer's answer.
+            (None, Some(reply)) => out.extend_from_slice(&reply),
+            (ours, _) => {
+                let (code, reason) = ours.unwrap_or((CloseCode::Normal, "bye"));
+                let mut payload = u16::from(code).to_be_bytes().to_vec();
+                payload.extend_from_slice(reason.as_bytes());
+                frame(&mut out, 0x8, &payload);
+            }
         }
         let _ = tokio::time::timeout(Duration::from_secs(1), async {
             self.wr.write_all(&out).await?;
@@ -293,6 +347,13 @@ mod tests {
         assert_eq!(&big[..10], &[0x88, 127, 0, 0, 0, 0, 0, 1, 0x11, 0x70]);
         assert_eq!(opcodes(&out).collect::<Vec<_>>(), [(0x1, false), (0xA, true)]);
         assert!(!has_close(&out) && has_close(&big));
+        let mut pong_then_close = Vec::new();
+        frame(&mut pong_then_close, 0xA, b"p");
+        frame(&mut pong_then_close, 0x8, b"\x03\xe8");
+        assert_eq!(close_at(&pong_then_close), Some(3));
+        assert_eq!(close_at(&out), None);
+        assert!(close_code_ok(1000) && close_code_ok(4000) && !close_code_ok(1005) && !close_code_ok(999));
+        assert!(!close_code_ok(1006) && !close_code_ok(1015) && !close_code_ok(2999) && !close_code_ok(5000));
         assert_eq!(one_frame(&out[4..]), Some(0xA));
         assert_eq!(one_frame(&out), None);
         // Cut short or garbage: no frame, no panic.

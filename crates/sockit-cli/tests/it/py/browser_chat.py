@@ -32,10 +32,10 @@ def start_room(port=0):
     return p, int(first.split(" (tcp)")[0].rsplit(":", 1)[1])
 
 
-def browser():
+def browser(extra=()):
     o = webdriver.ChromeOptions()
     o.binary_location = "/usr/bin/chromium"
-    for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+    for a in [*extra, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
               "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic",
               "--disable-default-apps", f"--user-data-dir={tempfile.mkdtemp()}", "--window-size=1280,800"]:
         o.add_argument(a)
@@ -130,6 +130,15 @@ try:
     # The nick is remembered.
     a.get(url)
     out["nick_remembered"] = a.find_element(By.ID, "nick").get_attribute("value")
+    # DNS rebinding: a name of someone else's that resolves to the room (Chromium is told
+    # evil.test is 127.0.0.1) gets neither the page nor a seat.
+    c = browser(["--host-resolver-rules=MAP evil.test 127.0.0.1"])
+    try:
+        c.get(f"http://evil.test:{port}/")
+        out["rebound_page"] = c.find_element(By.TAG_NAME, "body").text
+        out["rebound_joined"] = bool(c.find_elements(By.ID, "nick"))
+    finally:
+        c.quit()
 finally:
     for d in (a, b):
         if d is not None:

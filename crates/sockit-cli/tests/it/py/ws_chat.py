@@ -105,7 +105,7 @@ async def members():
         await ben.send("/me waves")
         out["ann_sees_action"] = await until(ann, lambda m: m.startswith("** ben"))
         await ben.send("/msg ann psst")
-        out["ann_private"] = await until(ann, lambda m: "(private)" in m)
+        out["ann_private"] = await until(ann, lambda m: m.startswith("*ben* "))
         out["ben_confirm"] = await until(ben, lambda m: m.startswith("* sent to"))
         await ann.send("/who")
         out["who"] = await until(ann, lambda m: m.startswith("* online"))
