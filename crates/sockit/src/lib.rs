@@ -20,6 +20,7 @@ pub mod host;
 pub mod ifaces;
 pub mod keep_open;
 pub mod listener;
+pub mod memory;
 pub mod net;
 pub mod port;
 pub mod relay;

@@ -842,6 +842,48 @@ fn a_who_flood_that_never_reads_stalls_nobody() {
     }
 }
 
+/// Members that ask for /who (a long reply: 200 members with long nicks) and never read hold
+/// a bounded queue in bytes, not only in lines (each held ~6.5 MB, 4,096 long replies), and
+/// the memory goes back to the system once they and the crowd have left (~50 MB stayed).
+#[test]
+fn who_without_reading_holds_little_and_leaving_gives_it_back() {
+    let mut s = Server::start(&[]);
+    let start_rss = s.rss_kib();
+    let crowd: Vec<Client> = (0..200)
+        .map(|i| {
+            let mut c = s.connect();
+            c.send(&format!("/nick member_of_the_{i:04}"));
+            c
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let base = s.rss_kib();
+    let askers: Vec<TcpStream> = (0..20)
+        .map(|_| {
+            let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+            sock.set_recv_buffer_size(4096).expect("rcvbuf");
+            sock.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], s.port)).into()).expect("connect");
+            let mut c: TcpStream = sock.into();
+            let _ = c.write_all("/who\n".repeat(3000).as_bytes());
+            c
+        })
+        .collect();
+    let mut peak = 0;
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(3) {
+        peak = peak.max(s.rss_kib());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let each = peak.saturating_sub(base) / 20;
+    assert!(each < 1024, "{each} KiB a member that asks and never reads");
+    drop(askers);
+    drop(crowd);
+    std::thread::sleep(Duration::from_secs(5));
+    let after = s.rss_kib();
+    assert!(after < start_rss + 16 * 1024, "{after} KiB after everyone left, {start_rss} KiB at the start");
+    assert!(s.alive());
+}
+
 /// 300 members leaving at once are announced in a few notices, not 300, and every one of them
 /// is announced exactly once.
 #[test]

@@ -311,3 +311,64 @@ fn close_codes_a_client_may_not_send_are_protocol_errors() {
         assert_eq!(got, Some(want), "close {sent}");
     }
 }
+
+/// A WebSocket member whose first fragment of a message never gets its end holds no more than
+/// a line client with an unfinished line (a fragment up to --max-line and a KiB is held, one
+/// past it closes the member with 1009): it held ~136 KiB for a 60 KB fragment, a line client
+/// ~15 KiB.
+#[test]
+fn an_unfinished_websocket_message_holds_what_a_line_does() {
+    fn rss(pid: u32) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    }
+    fn member(port: u16, fragment: usize) -> TcpStream {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let req = format!(
+            "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        s.write_all(req.as_bytes()).expect("send");
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && s.read(&mut b).is_ok_and(|n| n == 1) {
+            head.push(b[0]);
+        }
+        // A text frame without FIN, 16-bit length, masked with zeros.
+        let mut frame = vec![0x01, 0x80 | 126];
+        frame.extend_from_slice(&u16::try_from(fragment).expect("len").to_be_bytes());
+        frame.extend_from_slice(&[0; 4]);
+        frame.extend(std::iter::repeat_n(b'x', fragment));
+        let _ = s.write_all(&frame);
+        s
+    }
+    let server = Server::start(&[]);
+    let pid = server.proc.0.id();
+    let n = 100u64;
+    std::thread::sleep(Duration::from_millis(300));
+    let before = rss(pid);
+    let lines: Vec<TcpStream> = (0..n)
+        .map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+            s.write_all(&[b'y'; 4000]).expect("an unfinished line");
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(1));
+    let line_cost = (rss(pid).saturating_sub(before) / n).max(8);
+    drop(lines);
+    std::thread::sleep(Duration::from_secs(3));
+    for (fragment, what) in [(4000, "an unfinished 4 KB message"), (60_000, "a 60 KB fragment")] {
+        let before = rss(pid);
+        let members: Vec<TcpStream> = (0..n).map(|_| member(server.port, fragment)).collect();
+        std::thread::sleep(Duration::from_secs(1));
+        let cost = rss(pid).saturating_sub(before) / n;
+        assert!(cost <= 2 * line_cost, "{what}: {cost} KiB a member, a line client {line_cost} KiB");
+        drop(members);
+        std::thread::sleep(Duration::from_secs(3));
+    }
+}

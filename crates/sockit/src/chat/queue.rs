@@ -52,9 +52,11 @@ impl Blocked {
     }
 }
 
-/// A member's outgoing queue, bounded in lines rather than entries: the lines of one paste
-/// travel as one entry, and take as many places as they are lines. A place is given back when
-/// its line has been written to the socket.
+/// A member's outgoing queue, bounded in places rather than entries: the lines of one paste
+/// travel as one entry, and take a place a line, or a place for every `PLACE` bytes when that
+/// is more (so the queue's bytes are bounded too, however long its lines: a member that asks
+/// for long replies and never reads holds at most `queue * PLACE` bytes). A place is given
+/// back when its line has been written to the socket.
 #[derive(Clone)]
 pub(super) struct Lines {
     tx: mpsc::UnboundedSender<(Arc<str>, OwnedSemaphorePermit)>,
@@ -69,9 +71,14 @@ pub(super) enum Queue {
     Closed,
 }
 
-/// How many lines `text` holds (at least one: one place a piece).
-pub(super) fn lines_in(text: &str) -> u32 {
-    (text.bytes().filter(|&b| b == b'\n').count() as u32).max(1)
+/// Bytes a queue place stands for.
+const PLACE: usize = 64;
+
+/// How many places `text` takes: a place a line (at least one a piece), or a place for every
+/// `PLACE` bytes when that is more.
+pub(super) fn places_for(text: &str) -> u32 {
+    let lines = text.bytes().filter(|&b| b == b'\n').count();
+    u32::try_from(lines.max(text.len().div_ceil(PLACE)).max(1)).unwrap_or(u32::MAX)
 }
 
 impl Lines {
@@ -143,7 +150,7 @@ impl Window {
 /// Queue `text` for `r`, waiting for room until the end of its stall window (and of the
 /// speaker's, if one speaks); still full then: disconnected.
 pub(super) async fn deliver(r: &Recipient, text: &Arc<str>, stall: Duration, window: Option<&mut Window>) {
-    let n = lines_in(text);
+    let n = places_for(text);
     match r.tx.try_push(text, n) {
         Queue::Done | Queue::Closed => {}
         Queue::Full => {

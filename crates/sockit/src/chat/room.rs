@@ -11,7 +11,7 @@ use sockit_core::chat::Notice;
 use sockit_core::cluster::{Body, Claim};
 
 use super::events::{Event, Events};
-use super::queue::{Queue, Recipient, Window, deliver, lines_in};
+use super::queue::{Queue, Recipient, Window, deliver, places_for};
 
 /// How the server behaves.
 #[derive(Debug, Clone)]
@@ -324,7 +324,7 @@ impl Shared {
 /// Queue `text` for every member but `except` without waiting; returns those whose queues
 /// were full.
 pub(super) fn queue_all(room: &Room, text: &Arc<str>, except: Option<u64>) -> Vec<Recipient> {
-    let n = lines_in(text);
+    let n = places_for(text);
     room.members
         .iter()
         .filter(|&(&id, m)| Some(id) != except && matches!(m.out.tx.try_push(text, n), Queue::Full))

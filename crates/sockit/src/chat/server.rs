@@ -295,6 +295,7 @@ pub async fn serve(
         };
         tasks.spawn(async move { super::discovery::respond(sock, info, stop).await });
     }
+    tasks.spawn(give_back_when_members_leave(Arc::clone(&shared), stop.clone()));
     let accept = {
         let (shared, stop, tasks) = (Arc::clone(&shared), stop.clone(), tasks.clone());
         async move {
@@ -334,4 +335,27 @@ pub async fn serve(
     stop.cancel();
     tasks.close();
     let _ = tokio::time::timeout(Duration::from_secs(3), tasks.wait()).await;
+}
+
+/// How many members must have left since the last time memory was given back before it is
+/// given back again.
+const LEFT_FOR_TRIM: u64 = 32;
+
+/// Every 2 s: once `LEFT_FOR_TRIM` members have left (or the room emptied), what they held is
+/// given back to the system (the allocator would keep it for good), off the runtime's threads.
+async fn give_back_when_members_leave(shared: Arc<Shared>, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    let mut high = 0u64;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let now = shared.users();
+        high = high.max(now);
+        if high >= now + LEFT_FOR_TRIM || (now == 0 && high > 0) {
+            high = now;
+            let _ = tokio::task::spawn_blocking(crate::memory::give_back).await;
+        }
+    }
 }

@@ -15,10 +15,11 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 /// Small buffers (an idle member costs little), and a message limit past which the member is
-/// closed with 1009: lines longer than `max_line` but under it are refused with a notice, as a
-/// line client's are.
+/// closed with 1009: lines longer than `max_line` but within a KiB of it are refused with a
+/// notice, as a line client's are. The limit bounds what an unfinished (fragmented) message
+/// holds, as `max_line` bounds a line client's unfinished line.
 fn config(max_line: usize) -> WebSocketConfig {
-    let limit = (max_line.saturating_mul(2)).max(64 * 1024);
+    let limit = max_line.saturating_add(1024);
     WebSocketConfig::default()
         .read_buffer_size(4 * 1024)
         .write_buffer_size(64 * 1024)
