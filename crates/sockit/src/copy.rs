@@ -52,7 +52,11 @@ pub fn pump_out(from: BorrowedFd<'_>, to: BorrowedFd<'_>, count: &dyn Fn(u64)) -
             rustix::fs::FileType::RegularFile | rustix::fs::FileType::CharacterDevice
         )
     }) && !io::IsTerminal::is_terminal(&to);
-    if !direct && !file_like {
+    // A Unix socket is read, not spliced: a splice from one can wait for ever with the data
+    // already taken from the socket (seen on Linux 6.18 with the first bytes sent as the
+    // connection was accepted).
+    let unix = socket2::SockRef::from(&from).domain().is_ok_and(|d| d == socket2::Domain::UNIX);
+    if (!direct && !file_like) || unix {
         return pump(from, to, count, None);
     }
     let via = if direct { None } else { Some(rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?) };

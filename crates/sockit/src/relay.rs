@@ -71,7 +71,12 @@ pub struct Forwarded {
 enum Bound {
     Tcp(Listener),
     Tls(Listener, Arc<rustls::ServerConfig>),
-    Unix(UnixListener, String),
+    /// The listener, its path, and its socket file (removed when the relay ends).
+    Unix {
+        listener: UnixListener,
+        path: String,
+        _file: Option<crate::unix::SocketFile>,
+    },
 }
 
 /// A connection as accepted, before its TLS (if any) is ended in its own thread.
@@ -102,9 +107,9 @@ pub fn run(
             Bound::Tls(l, config)
         }
         ListenOn::Unix(path) => {
-            let l = crate::unix::unix_listener(path)?;
+            let (l, file) = crate::unix::unix_listener(path)?;
             started(format!("{path} (unix)"));
-            Bound::Unix(l, path.clone())
+            Bound::Unix { listener: l, path: path.clone(), _file: file }
         }
     };
     let active = Arc::new(AtomicUsize::new(0));
@@ -141,7 +146,7 @@ pub fn run(
                 },
                 None => continue,
             },
-            Bound::Unix(l, path) => match l.accept() {
+            Bound::Unix { listener: l, path, .. } => match l.accept() {
                 Ok((s, _)) => (Accepted::Plain(Conn::unix(s, path)), path.clone()),
                 Err(e) if crate::net::accept_error_is_transient(&e) => continue,
                 Err(e) => return Err(NetError::io(format!("accept on {path}"), e)),

@@ -84,13 +84,11 @@ pub fn connect_run(cfg: &ConnectConfig, stdio: Stdio) -> Result<TcpReport, NetEr
 /// many until the process is stopped.
 pub fn listen_run(cfg: &ListenConfig, stdio: Stdio, started: &mut dyn FnMut(Started)) -> Result<TcpReport, NetError> {
     if let Some(path) = &cfg.unix {
-        let listener = unix_listener(path)?;
+        let (listener, file) = unix_listener(path)?;
         started(Started::ListeningUnix(path.clone()));
         let accepted = listener.accept().map_err(|e| NetError::io(format!("accept on {path}"), e));
         // The socket file is this listener's: it goes when the listener does.
-        if !path.starts_with('@') {
-            let _ = std::fs::remove_file(path);
-        }
+        drop((listener, file));
         let (stream, _) = accepted?;
         return Ok(TcpReport::Relayed(bridge::bridge(Conn::unix(stream, path), stdio, &cfg.bridge)?));
     }

@@ -270,7 +270,7 @@ fn unix_listen(
     started: &mut dyn FnMut(String),
     mut on: impl FnMut(Datagram<'_>) -> io::Result<()>,
 ) -> Result<Received, NetError> {
-    let sock = crate::unix::unix_bound(path, std::os::unix::net::UnixDatagram::bind_addr)?;
+    let (sock, file) = crate::unix::unix_bound(path, std::os::unix::net::UnixDatagram::bind_addr)?;
     let dump = cfg.hexdump.as_ref().map(crate::hexdump::Hexdump::open).transpose()?;
     started(format!("{path} (unix datagram)"));
     let r = (|| -> Result<Received, NetError> {
@@ -297,9 +297,8 @@ fn unix_listen(
             on(Datagram { from: &sender, data: &buf[..len] }).map_err(|e| NetError::io("output", e))?;
         }
     })();
-    if !path.starts_with('@') {
-        let _ = std::fs::remove_file(path);
-    }
+    // The socket file goes with the socket.
+    drop((sock, file));
     r
 }
 

@@ -18,4 +18,5 @@ mod proxy;
 mod scan;
 mod tcp;
 mod udp;
+mod unix;
 mod web;

@@ -519,3 +519,16 @@ pub fn as_nobody(dir: &std::path::Path, line: &str) -> Option<Command> {
         .arg(line.replace("sockit", &bin.display().to_string()));
     Some(cmd)
 }
+
+/// The first line `r` gives within `within` (a thread reads it, so a peer that never writes
+/// costs the test the deadline, not a hang); `None` if none came.
+pub fn line_within(r: impl Read + Send + 'static, within: Duration) -> Option<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut std::io::BufReader::new(r), &mut line).is_ok() {
+            let _ = tx.send(line);
+        }
+    });
+    rx.recv_timeout(within).ok()
+}
