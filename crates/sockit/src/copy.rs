@@ -184,13 +184,29 @@ fn is_pipe(fd: BorrowedFd<'_>) -> bool {
     rustix::fs::fstat(fd).is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Fifo)
 }
 
+/// What one way of a relay moved, and how it ended.
+#[derive(Debug)]
+pub struct OneWay {
+    /// Bytes moved, up to the end (an error included: what got through before it counts).
+    pub bytes: u64,
+    pub end: io::Result<()>,
+}
+
 /// Bytes from `from` to `to` until `from` ends, then `to`'s write side is shut down (the end
-/// passed on); the count moved. Socket to socket through a pipe by splice(2); with a hex
-/// dump, or where the kernel will not splice, read/write.
-pub fn one_way(from: &Stream, to: &Stream, tap: Option<impl Fn(&[u8])>) -> io::Result<u64> {
-    let r = match &tap {
-        Some(t) => crate::copy::pump(from.as_fd(), to.as_fd(), &|_| {}, Some(t)),
-        None => splice_through_pipe(from.as_fd(), to.as_fd()),
+/// passed on); `moved` is told of every chunk. Socket to socket through a pipe by splice(2);
+/// with a hex dump, from a Unix socket (see `pump_out`), or where the kernel will not splice,
+/// read/write.
+pub fn one_way(from: &Stream, to: &Stream, tap: Tap<'_>, moved: &dyn Fn(u64)) -> OneWay {
+    let bytes = std::cell::Cell::new(0u64);
+    let count = |n| {
+        bytes.set(bytes.get() + n);
+        moved(n);
+    };
+    let unix = matches!(from, Stream::Unix(_));
+    let r = match tap {
+        Some(t) => pump(from.as_fd(), to.as_fd(), &count, Some(t)),
+        None if unix => pump(from.as_fd(), to.as_fd(), &count, None),
+        None => splice_through_pipe(from.as_fd(), to.as_fd(), &count),
     };
     let _ = to.shutdown(Shutdown::Write);
     if r.is_err() {
@@ -199,13 +215,13 @@ pub fn one_way(from: &Stream, to: &Stream, tap: Option<impl Fn(&[u8])>) -> io::R
         let _ = from.shutdown(Shutdown::Both);
         let _ = to.shutdown(Shutdown::Both);
     }
-    r
+    OneWay { bytes: bytes.get(), end: r.map(|_| ()) }
 }
 
 /// Chunk splice moves at a time.
 const CHUNK: usize = 1 << 20;
 
-fn splice_through_pipe(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> io::Result<u64> {
+fn splice_through_pipe(from: BorrowedFd<'_>, to: BorrowedFd<'_>, count: &dyn Fn(u64)) -> io::Result<u64> {
     use rustix::io::Errno;
     use rustix::pipe::{SpliceFlags, splice};
     let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
@@ -217,7 +233,7 @@ fn splice_through_pipe(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> io::Result<u
             Ok(n) => n,
             Err(Errno::INTR) => continue,
             Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) if total == 0 => {
-                return crate::copy::pump(from, to, &|_| {}, None);
+                return pump(from, to, count, None);
             }
             Err(e) => return Err(e.into()),
         };
@@ -231,5 +247,6 @@ fn splice_through_pipe(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> io::Result<u
             }
         }
         total += n as u64;
+        count(n as u64);
     }
 }

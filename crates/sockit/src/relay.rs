@@ -4,7 +4,8 @@
 //! rules, a connection cap, and a line per connection (who, how long, bytes each way). Bytes go
 //! socket to socket by splice(2) through a pipe, never through sockit's memory.
 
-use std::net::SocketAddr;
+use std::io;
+use std::net::{Shutdown, SocketAddr};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use sockit_core::endpoint::Host;
 
-use crate::conn::Conn;
-use crate::copy::one_way;
+use crate::conn::{Conn, Stream};
+use crate::copy::{OneWay, one_way};
 use crate::hexdump::Hexdump;
 use crate::listener::{AccessRules, Listener};
 use crate::net::NetError;
@@ -50,6 +51,9 @@ pub struct RelayConfig {
     pub hexdump: Option<crate::hexdump::HexdumpTo>,
     /// TCP keepalive probes on both sides of every connection: an end that vanished ends it.
     pub keepalive: Option<Duration>,
+    /// Once one way has ended (a side half-closed), the connection is closed after this long
+    /// with nothing moving the other way, as socat's -t does (`None`: never).
+    pub half_close_idle: Option<Duration>,
 }
 
 /// One connection's story, told when it ends.
@@ -130,22 +134,32 @@ pub fn run(
         let _ = tx.try_send(story);
     };
     let log = Arc::new(log);
+    // The rules are judged here, not by the listener: a client turned away gets its line too.
+    let everyone = AccessRules::default();
+    let refused = |client: String, why: String| Forwarded {
+        client,
+        target: target_name(&cfg.to),
+        up: 0,
+        down: 0,
+        millis: 0,
+        error: Some(why),
+    };
     loop {
         let (accepted, client) = match &bound {
-            Bound::Tcp(l) => match l.accept_unless(&cfg.rules, &|| false)? {
-                Some((s, peer)) => match keepalive(&cfg, &s) {
-                    Ok(()) => (Accepted::Plain(Conn::accepted(s, peer)), peer.to_string()),
-                    Err(_) => continue,
-                },
-                None => continue,
-            },
-            Bound::Tls(l, config) => match l.accept_unless(&cfg.rules, &|| false)? {
-                Some((s, peer)) => match keepalive(&cfg, &s) {
-                    Ok(()) => (Accepted::Tls(s, Arc::clone(config)), peer.to_string()),
-                    Err(_) => continue,
-                },
-                None => continue,
-            },
+            Bound::Tcp(l) | Bound::Tls(l, _) => {
+                let Some((s, peer)) = l.accept_unless(&everyone, &|| false)? else { continue };
+                if !cfg.rules.admits(peer.ip()) {
+                    log(refused(peer.to_string(), "refused: the access rules do not admit it".into()));
+                    continue;
+                }
+                if keepalive(&cfg, &s).is_err() {
+                    continue;
+                }
+                match &bound {
+                    Bound::Tls(_, config) => (Accepted::Tls(s, Arc::clone(config)), peer.to_string()),
+                    _ => (Accepted::Plain(Conn::accepted(s, peer)), peer.to_string()),
+                }
+            }
             Bound::Unix { listener: l, path, .. } => match l.accept() {
                 Ok((s, _)) => (Accepted::Plain(Conn::unix(s, path)), path.clone()),
                 Err(e) if crate::net::accept_error_is_transient(&e) => continue,
@@ -156,14 +170,7 @@ pub fn run(
         if cfg.max_conns.is_some_and(|max| n >= max) {
             active.fetch_sub(1, Ordering::AcqRel);
             drop(accepted);
-            log(Forwarded {
-                client,
-                target: target_name(&cfg.to),
-                up: 0,
-                down: 0,
-                millis: 0,
-                error: Some(format!("refused: {} connections already (the cap)", n)),
-            });
+            log(refused(client, format!("refused: {n} connections already (the cap)")));
             continue;
         }
         let (job_cfg, job_active, job_log, job_dump) =
@@ -221,27 +228,84 @@ fn forward(cfg: &RelayConfig, accepted: Accepted, client: String, dump: Option<&
         }
     };
     let dump = dump.map(|d| Arc::new(d.another(&format!("{} -> {}", story.client, story.target))));
-    let back = {
-        let (from, to, dump) = (Arc::clone(&b), Arc::clone(&a), dump.clone());
-        std::thread::Builder::new()
-            .name("forward-back".into())
-            .stack_size(BACK_STACK)
-            .spawn(move || one_way(&from, &to, dump.as_deref().map(|d| move |x: &[u8]| d.received(x))))
-    };
-    let up = one_way(&a, &b, dump.as_deref().map(|d| move |x: &[u8]| d.sent(x)));
-    let down = match back {
-        Ok(t) => t.join().unwrap_or(Ok(0)),
-        // No second thread: the way back in this one, after the way there.
-        Err(_) => one_way(&b, &a, dump.as_deref().map(|d| move |x: &[u8]| d.received(x))),
-    };
+    let (up, down, idle) = both_ways(&a, &b, dump, cfg.half_close_idle);
     drop((a, b));
     let _ = client_conn.finish();
     let _ = target.finish();
-    story.up = *up.as_ref().unwrap_or(&0);
-    story.down = *down.as_ref().unwrap_or(&0);
-    story.error = up.err().or(down.err()).map(|e| e.to_string());
+    story.up = up.bytes;
+    story.down = down.bytes;
+    story.error = match (idle, up.end, down.end) {
+        (Some(t), ..) => Some(format!("closed: nothing moved for {} s after one side ended", t.as_secs_f64())),
+        (None, Err(e), _) | (None, _, Err(e)) => Some(e.to_string()),
+        _ => None,
+    };
     story.millis = start.elapsed().as_millis();
     story
+}
+
+/// Which way of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    Up,
+    Down,
+}
+
+/// Move both ways at once, each in a thread of its own, until both have ended; once one has,
+/// the other is cut after `idle` with nothing moving (then that limit is returned). Each
+/// thread tells this one of every chunk it moves: a wake-up a chunk, no polling.
+fn both_ways(
+    a: &Arc<Stream>,
+    b: &Arc<Stream>,
+    dump: Option<Arc<Hexdump>>,
+    idle: Option<Duration>,
+) -> (OneWay, OneWay, Option<Duration>) {
+    let (tx, rx) = std::sync::mpsc::channel::<(Way, Option<OneWay>)>();
+    let spawn = |way: Way, from: &Arc<Stream>, to: &Arc<Stream>| {
+        let (from, to, dump, tx) = (Arc::clone(from), Arc::clone(to), dump.clone(), tx.clone());
+        std::thread::Builder::new().name("forward-way".into()).stack_size(WAY_STACK).spawn(move || {
+            let tap = |x: &[u8]| match (&dump, way) {
+                (Some(d), Way::Up) => d.sent(x),
+                (Some(d), Way::Down) => d.received(x),
+                (None, _) => {}
+            };
+            let tap: crate::copy::Tap<'_> = if dump.is_some() { Some(&tap) } else { None };
+            let done = one_way(&from, &to, tap, &|_| {
+                let _ = tx.send((way, None));
+            });
+            let _ = tx.send((way, Some(done)));
+        })
+    };
+    let threads = (spawn(Way::Up, a, b), spawn(Way::Down, b, a));
+    drop(tx);
+    if threads.0.is_err() || threads.1.is_err() {
+        // Short of threads: the connection is closed (a way already started ends with it).
+        let _ = a.shutdown(Shutdown::Both);
+        let _ = b.shutdown(Shutdown::Both);
+    }
+    let (mut up, mut down) = (None, None);
+    let mut cut = None;
+    loop {
+        let one_ended = up.is_some() || down.is_some();
+        let limit = if one_ended && cut.is_none() { idle } else { None };
+        let next = match limit {
+            Some(t) => rx.recv_timeout(t),
+            None => rx.recv().map_err(|_| std::sync::mpsc::RecvTimeoutError::Disconnected),
+        };
+        match next {
+            Ok((Way::Up, Some(r))) => up = Some(r),
+            Ok((Way::Down, Some(r))) => down = Some(r),
+            Ok((_, None)) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                // Nothing moved for the limit after one side ended: the other way is cut.
+                cut = limit;
+                let _ = a.shutdown(Shutdown::Both);
+                let _ = b.shutdown(Shutdown::Both);
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let none = || OneWay { bytes: 0, end: Err(io::Error::other("no thread to move it")) };
+    (up.unwrap_or_else(none), down.unwrap_or_else(none), cut)
 }
 
 /// Keepalive probes on a TCP side, if asked.
@@ -269,7 +333,7 @@ fn connect(cfg: &RelayConfig) -> Result<Conn, NetError> {
 }
 
 /// A connection's thread resolves names, ends TLS and connects (1 MiB of stack: glibc's
-/// resolver and a TLS handshake need room); the second thread of a connection only moves
-/// bytes, by splice, and needs little (a small stack keeps thousands of connections small).
+/// resolver and a TLS handshake need room); the threads that move its bytes, a way each, need
+/// little (a small stack keeps thousands of connections small).
 const STACK: usize = 1 << 20;
-const BACK_STACK: usize = 64 * 1024;
+const WAY_STACK: usize = 64 * 1024;

@@ -108,6 +108,10 @@ pub struct RelayArgs {
     /// that vanished ends its connection.
     #[arg(long, value_name = "SECS", value_parser = secs_arg)]
     pub keepalive: Option<f64>,
+    /// Once one side of a connection has ended its sending (half-closed), close the connection
+    /// after SECS with nothing moving the other way (socat's -t); 0: never.
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    pub half_close_idle: f64,
     /// Dump every connection in hex (> client to target, < back) on stderr, or into FILE.
     #[arg(short = 'x', long = "hexdump", value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
     pub hexdump: Option<PathBuf>,

@@ -114,5 +114,10 @@ pub(super) fn relay(a: &cli::RelayArgs) -> Result<sockit::relay::RelayConfig> {
         connect_timeout: Duration::from_secs_f64(a.connect_timeout),
         hexdump: hexdump_to(a.hexdump.as_ref()),
         keepalive: a.keepalive.map(|s| Duration::from_secs_f64(s.max(1.0))),
+        half_close_idle: match a.half_close_idle {
+            0.0 => None,
+            s if s.is_finite() && s > 0.0 && s <= 31_536_000.0 => Some(Duration::from_secs_f64(s)),
+            _ => return Err(usage("--half-close-idle is seconds, like 60 or 0.5 (0: never)")),
+        },
     })
 }

@@ -281,3 +281,80 @@ fn keepalive_ends_a_connection_whose_target_vanished() {
     drop(client.0.stdin.take());
     let _ = client.0.wait();
 }
+
+/// A silent target that accepts and never speaks.
+fn silent_target() -> (std::net::TcpListener, u16, std::thread::JoinHandle<()>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let held = l.try_clone().expect("clone");
+    let t = std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        for c in held.incoming().take(100).flatten() {
+            kept.push(c);
+        }
+        std::thread::sleep(Duration::from_secs(8));
+    });
+    (l, port, t)
+}
+
+fn fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+/// Clients that half-close to a target that never answers are let go once nothing has moved
+/// for --half-close-idle (they were kept for as long as the target stayed silent: 200 such
+/// held 1,210 descriptors), with a line saying so.
+#[test]
+fn a_half_closed_connection_to_a_silent_target_is_let_go() {
+    let (_l, target, _t) = silent_target();
+    let (r, port, log) =
+        relay("tcp-listen:127.0.0.1:0", &format!("tcp:127.0.0.1:{target}"), &["--half-close-idle", "1"]);
+    let pid = r.0.id();
+    std::thread::sleep(Duration::from_millis(200));
+    let base = fds(pid);
+    let clients: Vec<std::net::TcpStream> = (0..100)
+        .map(|_| {
+            let c = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+            c.shutdown(std::net::Shutdown::Write).expect("half-close");
+            c
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(fds(pid) > base + 100, "the connections are there");
+    let start = Instant::now();
+    while fds(pid) > base && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(fds(pid) <= base, "{} descriptors held, {base} before", fds(pid));
+    let line = crate::util::line_within(log.into_inner(), Duration::from_secs(2)).expect("a line");
+    assert!(line.contains("closed: nothing moved for 1 s after one side ended"), "{line}");
+    drop(clients);
+}
+
+/// A connection that ends in a reset is logged with the bytes that got through (it was logged
+/// as 0 both ways), and a client the rules turn away gets its line (it got none).
+#[test]
+fn a_reset_keeps_its_count_and_a_refusal_is_said() {
+    let (_echo, target) = echo_server();
+    let mut cmd = sockit_cmd(&["--json", "relay", "tcp-listen:127.0.0.1:0", &format!("tcp:127.0.0.1:{target}")]);
+    cmd.stdout(Stdio::piped());
+    let (mut r, line, _err) = crate::util::started(cmd);
+    let port: u16 =
+        line.split(" (").next().and_then(|l| l.rsplit(':').next()).and_then(|p| p.parse().ok()).expect("port");
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    s.write_all(&[b'r'; 5000]).expect("send");
+    let mut back = vec![0u8; 5000];
+    s.read_exact(&mut back).expect("echoed");
+    socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO)).expect("linger");
+    drop(s);
+    let line = crate::util::line_within(r.0.stdout.take().expect("stdout"), Duration::from_secs(5)).expect("a line");
+    let v: serde_json::Value = serde_json::from_str(&line).expect("json");
+    assert_eq!((v["up"].as_u64(), v["down"].as_u64()), (Some(5000), Some(5000)), "{line}");
+    // Denied: a line for it.
+    let (_d, dport, dlog) =
+        relay("tcp-listen:127.0.0.1:0", &format!("tcp:127.0.0.1:{target}"), &["--deny", "127.0.0.0/8"]);
+    drop(std::net::TcpStream::connect(("127.0.0.1", dport)).expect("connect"));
+    let line = crate::util::line_within(dlog.into_inner(), Duration::from_secs(5)).expect("a line");
+    assert!(line.contains("refused: the access rules do not admit it"), "{line}");
+}
