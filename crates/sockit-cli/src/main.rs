@@ -25,6 +25,9 @@ fn main() -> ExitCode {
         Err(e) => return ExitCode::from(exit::report(Err(Fail::Usage(e.0)))),
     };
     log::init(cfg.verbose);
+    for warning in config::secrets_in_argv(&args) {
+        eprintln!("sockit: {warning}");
+    }
     let json = cfg.json;
     ExitCode::from(exit::report(match cfg.action {
         Action::Info(o) => commands::info(&o, json),

@@ -22,6 +22,8 @@ pub struct Proxy {
     pub auth: Option<(String, String)>,
     /// Resolve target names at the proxy (socks5h, and always for HTTP); `false`: here.
     pub remote_dns: bool,
+    /// A file holding `USER:PASSWORD`, read when connecting, for a URL that has none.
+    pub credentials: Option<std::path::PathBuf>,
 }
 
 /// Why a proxy URL is not one.
@@ -33,14 +35,8 @@ impl Proxy {
     /// Parse `socks5://`, `socks5h://` or `http://`, with `user:pass@` if any, and a port
     /// (1080 for SOCKS, 8080 for HTTP when none is given).
     pub fn parse(url: &str) -> Result<Proxy, BadProxy> {
-        // Never echo a password: what comes before '@' is masked in the error.
-        let shown = match url.rsplit_once('@') {
-            Some((head, tail)) => match head.split_once("://") {
-                Some((scheme, _)) => format!("{scheme}://***@{tail}"),
-                None => format!("***@{tail}"),
-            },
-            None => url.to_string(),
-        };
+        // Never echo a password.
+        let shown = crate::text::redact_url(url);
         let bad = || BadProxy(shown.clone());
         let (scheme, rest) = url.split_once("://").ok_or_else(bad)?;
         let (kind, default_port) = match scheme.to_ascii_lowercase().as_str() {
@@ -65,7 +61,7 @@ impl Proxy {
             Some(crate::endpoint::Host::Name(n)) => n,
             _ => return Err(bad()),
         };
-        Ok(Proxy { kind, host, port: e.port.unwrap_or(default_port), auth, remote_dns: true })
+        Ok(Proxy { kind, host, port: e.port.unwrap_or(default_port), auth, remote_dns: true, credentials: None })
     }
 }
 

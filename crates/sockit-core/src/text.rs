@@ -32,6 +32,31 @@ pub fn is_hidden(c: char) -> bool {
     c.is_control() || matches!(c as u32, 0x200b..=0x200f | 0x202a..=0x202e | 0x2066..=0x2069 | 0xfeff)
 }
 
+/// A URL as it may be shown: never its password. What precedes the last '@' after the scheme
+/// (a user and password) is dropped; without an '@', what follows a ':' and is not a port
+/// number is masked, and what follows it dropped (`socks5://alice:S3cret` is a user and a
+/// password that lost their host, not a host and a port).
+pub fn redact_url(url: &str) -> String {
+    let (prefix, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), url),
+    };
+    if let Some((_, host)) = rest.rsplit_once('@') {
+        return format!("{prefix}{host}");
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let host_end = match authority.strip_prefix('[') {
+        Some(inner) => inner.find(']').map_or(authority.len(), |i| i + 2),
+        None => authority.find(':').unwrap_or(authority.len()),
+    };
+    let (host, port) = authority.split_at(host_end);
+    match port.strip_prefix(':') {
+        Some(p) if !p.bytes().all(|b| b.is_ascii_digit()) => format!("{prefix}{host}:***"),
+        _ => format!("{prefix}{rest}"),
+    }
+}
+
 /// Standard base64 with padding (RFC 4648).
 pub fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -90,6 +115,23 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn urls_are_shown_without_their_passwords() {
+        for (url, shown) in [
+            ("nats://u:p%40ss@h:4222", "nats://h:4222"),
+            ("nats://u:pa/ss@h:4222", "nats://h:4222"),
+            ("socks5://alice:S3cret@127.0.0.1:1080", "socks5://127.0.0.1:1080"),
+            ("socks5://alice:S3cret", "socks5://alice:***"),
+            ("socks5://alice:S3/cr:et", "socks5://alice:***"),
+            ("http://proxy.example:8080", "http://proxy.example:8080"),
+            ("tls://[::1]:4222", "tls://[::1]:4222"),
+            ("[::1]:x", "[::1]:***"),
+            ("h:4222", "h:4222"),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
+    }
 
     #[test]
     fn escapes_what_a_terminal_would_act_on() {

@@ -26,6 +26,7 @@ pub mod port;
 pub mod relay;
 pub mod resolve;
 pub mod scan;
+pub mod secrets;
 pub mod stdio;
 pub mod tcp;
 pub mod tls;

@@ -65,9 +65,14 @@ pub struct ChatServeArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub history: usize,
     /// One room with every server of the same cluster and room name, through a NATS broker:
-    /// nats://[USER:PASS@]HOST:PORT (tls:// for a TLS broker); several, comma-separated.
-    #[arg(long, value_name = "URLS")]
+    /// nats://[USER:PASS@]HOST:PORT (tls:// for a TLS broker); several, comma-separated. A
+    /// password is better kept out of the command line: give the URLs in SOCKIT_CLUSTER, or
+    /// the credentials in --cluster-credentials FILE.
+    #[arg(long, value_name = "URLS", env = "SOCKIT_CLUSTER", hide_env_values = true)]
     pub cluster: Option<String>,
+    /// The broker's USER:PASSWORD (the first line of FILE), or a NATS .creds file.
+    #[arg(long, value_name = "FILE", requires = "cluster")]
+    pub cluster_credentials: Option<PathBuf>,
     /// Keeps several clusters apart on one broker.
     #[arg(long, value_name = "NAME", default_value = "sockit", requires = "cluster")]
     pub cluster_name: String,

@@ -10,9 +10,13 @@ use clap::Args;
 #[derive(Debug, Args)]
 pub struct ProxyArgs {
     /// Go through a proxy: socks5://[USER:PASS@]HOST:PORT or http://[USER:PASS@]HOST:PORT
-    /// (HTTP CONNECT).
-    #[arg(long, value_name = "URL")]
+    /// (HTTP CONNECT). A password is better kept out of the command line (every local user sees
+    /// it with ps): give the URL in SOCKIT_PROXY, or the password in --proxy-credentials FILE.
+    #[arg(long, value_name = "URL", env = "SOCKIT_PROXY", hide_env_values = true)]
     pub proxy: Option<String>,
+    /// The proxy's USER:PASSWORD, the first line of FILE.
+    #[arg(long, value_name = "FILE", requires = "proxy")]
+    pub proxy_credentials: Option<std::path::PathBuf>,
     /// Where names are resolved with a SOCKS5 proxy: remote (at the proxy, as socks5h) or local.
     #[arg(long, value_name = "WHERE", value_parser = ["remote", "local"], default_value = "remote", requires = "proxy")]
     pub proxy_dns: String,

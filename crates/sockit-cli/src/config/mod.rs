@@ -99,3 +99,31 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
     };
     Ok(Config { json: cli.json, verbose: cli.verbose, action })
 }
+
+/// Warnings for passwords given in the command line, where every local user can read them
+/// (`ps`): one line for each flag that holds one, naming where else it may go.
+pub fn secrets_in_argv(args: &[String]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for (flag, env, file) in
+        [("--proxy", "SOCKIT_PROXY", "--proxy-credentials"), ("--cluster", "SOCKIT_CLUSTER", "--cluster-credentials")]
+    {
+        let given = args.iter().enumerate().filter_map(|(i, a)| match a.strip_prefix(flag) {
+            Some("") => args.get(i + 1).map(String::as_str),
+            Some(rest) => rest.strip_prefix('='),
+            None => None,
+        });
+        let has_password = |v: &str| {
+            v.split(',').any(|url| {
+                let rest = url.split_once("://").map_or(url, |(_, r)| r);
+                rest.rsplit_once('@').is_some_and(|(userinfo, _)| userinfo.contains(':'))
+            })
+        };
+        if given.into_iter().any(has_password) {
+            warnings.push(format!(
+                "warning: the password in {flag} can be read by every user of this machine (ps): \
+                 give the URL in {env}, or the password in {file} FILE"
+            ));
+        }
+    }
+    warnings
+}

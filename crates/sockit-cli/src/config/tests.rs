@@ -96,7 +96,7 @@ fn defaults_and_conversions_as_a_table() {
     };
     let c = s.cluster.expect("cluster");
     assert_eq!((c.urls.len(), c.name.as_str(), c.node, s.history), (2, "sockit", None, 5));
-    assert_eq!(sockit::chat::link::without_credentials(&c.urls[0]), "nats://h:4222");
+    assert_eq!(sockit_core::text::redact_url(&c.urls[0]), "nats://h:4222");
     let Action::ChatJoin(j) = config("chat join [::1]:5000").expect("ok").action else { panic!() };
     assert_eq!(j.server, Some((Host::Ip("::1".parse().expect("ip")), 5000)));
     assert_eq!((j.discovery.targets.len(), j.discovery.port), (0, 40000), "every broadcast address by default");
@@ -142,4 +142,17 @@ fn defaults_and_conversions_as_a_table() {
         panic!()
     };
     assert_eq!(p.jobs(), u128::MAX);
+}
+
+#[test]
+fn passwords_in_the_command_line_are_warned_of() {
+    let args = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+    assert_eq!(secrets_in_argv(&args("sockit tcp connect h 80 --proxy socks5://h:1080")), Vec::<String>::new());
+    assert_eq!(secrets_in_argv(&args("sockit tcp connect h 80 --proxy socks5://u@h:1080")), Vec::<String>::new());
+    let one = secrets_in_argv(&args("sockit tcp connect h 80 --proxy socks5://u:p@h:1080"));
+    assert_eq!(one.len(), 1);
+    assert!(one[0].starts_with("warning: the password in --proxy") && !one[0].contains("u:p"), "{one:?}");
+    assert_eq!(secrets_in_argv(&args("sockit scan h --proxy=http://u:p@h")).len(), 1);
+    let cluster = secrets_in_argv(&args("sockit chat serve --cluster nats://h:1,nats://u:p@h:2"));
+    assert!(cluster.len() == 1 && cluster[0].contains("SOCKIT_CLUSTER"), "{cluster:?}");
 }

@@ -442,25 +442,46 @@ fn brokers_that_cannot_be_had_are_one_line_and_credentials_are_never_shown() {
         out.fails(1),
         format!("sockit: cannot reach the broker at nats://127.0.0.1:{nobody}: is nats-server running there?")
     );
+    // Credentials from the environment, from a file, and (with a warning) from the command line;
+    // wrong ones are refused in one line that never shows them.
+    let refused =
+        format!("sockit: the broker at nats://127.0.0.1:{} refused the user and password: check them", broker.port);
+    let plain = format!("nats://127.0.0.1:{}", broker.port);
     let wrong = format!("nats://sk:wrong-pw@127.0.0.1:{}", broker.port);
+    let mut env = sockit_cmd(&base[..base.len() - 1]);
+    env.env("SOCKIT_CLUSTER", &wrong);
+    let out = crate::util::run(env, b"", crate::util::DEADLINE);
+    assert_eq!(out.fails(1), refused);
+    let dir = tempfile::tempdir().expect("tmp");
+    let wrong_file = dir.path().join("wrong");
+    std::fs::write(&wrong_file, "sk:wrong-pw\n").expect("write");
+    let out = sockit(&[&base[..], &[&plain, "--cluster-credentials", wrong_file.to_str().expect("utf-8")]].concat());
+    assert_eq!(out.fails(1), refused);
     let out = sockit(&[&base[..], &[&wrong]].concat());
+    assert_eq!(out.code, 1);
     assert_eq!(
-        out.fails(1),
-        format!(
-            "sockit: the broker at nats://127.0.0.1:{} refused the user and password: check those in --cluster",
-            broker.port
-        )
+        out.stderr.lines().collect::<Vec<_>>(),
+        [
+            "sockit: warning: the password in --cluster can be read by every user of this machine (ps): give the URL in SOCKIT_CLUSTER, or the password in --cluster-credentials FILE",
+            refused.as_str()
+        ]
     );
-    assert!(!out.stderr.contains("wrong-pw") && !out.stdout().contains("wrong-pw"));
+    assert!(!out.stderr.contains("pw") && !out.stdout().contains("pw"), "{}", out.stderr);
+    // A password with a '/' (not a URL any more) is not shown either.
+    let out = sockit(&[&base[..], &["nats://sk:pa/ss@127.0.0.1:1"]].concat());
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.ends_with("sockit: --cluster: not a broker URL: nats://127.0.0.1:1\n"), "{}", out.stderr);
+    assert!(!out.stderr.contains("pa/") && !out.stderr.contains("ss@"), "{}", out.stderr);
     for bad in ["foo://127.0.0.1:4222", "nats://[::1", ","] {
         let line = sockit(&[&base[..], &[bad]].concat()).fails(2);
         assert!(line.starts_with("sockit: --cluster"), "{bad}: {line}");
     }
     let line = sockit(&[&base[..], &[&broker.url(), "--cluster-name", "a b"]].concat()).fails(2);
     assert!(line.starts_with("sockit: --cluster-name is 1 to 64"), "{line}");
-    // The right password: it serves, and says where without the password.
-    let right = format!("nats://sk:s3cret-pw@127.0.0.1:{}", broker.port);
-    let (mut s, _console) = member_server(&right, "a", &[]);
+    // The right password, from a file: it serves, and says where without the password.
+    let right = dir.path().join("right");
+    std::fs::write(&right, "sk:s3cret-pw\n").expect("write");
+    let (mut s, _console) = member_server(&plain, "a", &["--cluster-credentials", right.to_str().expect("utf-8")]);
     let mut second = String::new();
     s.stderr.read_line(&mut second).expect("second line");
     assert_eq!(

@@ -26,11 +26,14 @@ fn target() -> (u16, std::thread::JoinHandle<()>) {
     (port, t)
 }
 
-/// `tcp connect` through `proxy`, saying one line. The write side stays open and the relay ends
-/// a second after stdin: these proxies close both ways when one side half-closes.
+/// `tcp connect` through `proxy` (given in SOCKIT_PROXY, where its password stays out of the
+/// command line), saying one line. The write side stays open and the relay ends a second after
+/// stdin: these proxies close both ways when one side half-closes.
 fn through(proxy: &str, host: &str, port: u16) -> crate::util::Output {
-    let args = ["tcp", "connect", host, &port.to_string(), "--proxy", proxy, "-w", "3", "--no-shutdown", "-q", "1"];
-    run(sockit_cmd(&args), b"over the proxy\n", DEADLINE)
+    let args = ["tcp", "connect", host, &port.to_string(), "-w", "3", "--no-shutdown", "-q", "1"];
+    let mut cmd = sockit_cmd(&args);
+    cmd.env("SOCKIT_PROXY", proxy);
+    run(cmd, b"over the proxy\n", DEADLINE)
 }
 
 #[test]
@@ -71,8 +74,32 @@ fn socks5_with_and_without_a_password() {
     let nothing = free_port();
     let line = through(&format!("socks5://127.0.0.1:{nothing}"), "127.0.0.1", port).fails(1);
     assert!(line.starts_with(&format!("sockit: proxy 127.0.0.1:{nothing}:")) && line.contains("refused"), "{line}");
-    let line = sockit(&["tcp", "connect", "127.0.0.1", "1", "--proxy", "socks5://bob:pw@"]).fails(2);
-    assert!(line.contains("--proxy 'socks5://***@' is not a proxy") && !line.contains("pw"), "{line}");
+    // The password from a file; in the command line it works too, with a warning.
+    let dir = tempfile::tempdir().expect("tmp");
+    let creds = dir.path().join("creds");
+    std::fs::write(&creds, "bob:s3cret\n").expect("write");
+    let args = ["tcp", "connect", "127.0.0.1", &port.to_string(), "-w", "3", "--no-shutdown", "-q", "1"];
+    let url = format!("socks5://127.0.0.1:{locked}");
+    let file_args = [&args[..], &["--proxy", &url, "--proxy-credentials", creds.to_str().expect("utf-8")]].concat();
+    assert_eq!(run(sockit_cmd(&file_args), b"over the proxy\n", DEADLINE).ok(), want);
+    let url = format!("socks5://bob:s3cret@127.0.0.1:{locked}");
+    let out = run(sockit_cmd(&[&args[..], &["--proxy", &url]].concat()), b"over the proxy\n", DEADLINE);
+    assert_eq!(out.ok(), want);
+    assert_eq!(
+        out.stderr,
+        "sockit: warning: the password in --proxy can be read by every user of this machine (ps): give the URL in SOCKIT_PROXY, or the password in --proxy-credentials FILE\n"
+    );
+    // A password is never shown, however the URL is broken.
+    for bad in ["socks5://bob:pw@", "socks5://alice:S3cret", "socks5://alice:S3/cret"] {
+        let out = sockit(&["tcp", "connect", "127.0.0.1", "1", "--proxy", bad]);
+        assert_eq!(out.code, 2);
+        let line = out.stderr.lines().last().unwrap_or_default();
+        assert!(
+            line.contains("is not a proxy") && !out.stderr.contains("pw") && !out.stderr.contains("S3"),
+            "{bad}: {}",
+            out.stderr
+        );
+    }
 }
 
 #[test]

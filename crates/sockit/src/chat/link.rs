@@ -18,8 +18,10 @@ const OUTBOX: usize = 16_384;
 /// `chat serve --cluster`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterConfig {
-    /// The broker's URLs, credentials included: printed only through `without_credentials`.
+    /// The broker's URLs, credentials included: printed only through `redact_url`.
     pub urls: Vec<String>,
+    /// A file with the broker's user and password, or NATS credentials (JWT and nkey seed).
+    pub credentials: Option<PathBuf>,
     /// `--cluster-name`: servers of one cluster and room serve one room.
     pub name: String,
     /// `--node`; `None`: this host's name and the chat port.
@@ -28,18 +30,9 @@ pub struct ClusterConfig {
     pub ca: Option<PathBuf>,
 }
 
-/// A URL as it may be shown: without its user and password.
-pub fn without_credentials(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").map_or(("", url), |(s, r)| (s, r));
-    let end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(end);
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    if scheme.is_empty() { format!("{host}{path}") } else { format!("{scheme}://{host}{path}") }
-}
-
 /// Whether `url` is a broker URL sockit can use: `nats://` or `tls://` (no scheme: nats).
 pub fn check_url(url: &str) -> Result<(), String> {
-    let shown = without_credentials(url);
+    let shown = sockit_core::text::redact_url(url);
     let addr: async_nats::ServerAddr = url.parse().map_err(|_| format!("not a broker URL: {shown}"))?;
     match addr.into_inner().scheme() {
         "nats" | "tls" => Ok(()),
@@ -86,13 +79,13 @@ pub struct Link {
 
 /// Connect to the broker: one clear error, soon, when it cannot be had.
 pub async fn connect(cfg: &ClusterConfig, room: &str, node: String) -> Result<Link, NetError> {
-    let shown = cfg.urls.iter().map(|u| without_credentials(u)).collect::<Vec<_>>().join(",");
+    let shown = cfg.urls.iter().map(|u| sockit_core::text::redact_url(u)).collect::<Vec<_>>().join(",");
     let mut addrs = Vec::new();
     for u in &cfg.urls {
         check_url(u).map_err(NetError::Cluster)?;
         addrs.push(
             u.parse::<async_nats::ServerAddr>()
-                .map_err(|_| NetError::Cluster(format!("not a broker URL: {}", without_credentials(u))))?,
+                .map_err(|_| NetError::Cluster(format!("not a broker URL: {}", sockit_core::text::redact_url(u))))?,
         );
     }
     let (tx, up) = watch::channel(true);
@@ -118,6 +111,17 @@ pub async fn connect(cfg: &ClusterConfig, room: &str, node: String) -> Result<Li
         let user = percent_decoded(a.username().unwrap_or_default());
         options = options.user_and_password(user, percent_decoded(a.password().unwrap_or_default()));
     }
+    match cfg.credentials.as_deref().map(crate::secrets::read).transpose()? {
+        Some(crate::secrets::Credentials::UserPassword(user, password)) => {
+            options = options.user_and_password(user, password);
+        }
+        Some(crate::secrets::Credentials::Nats(text)) => {
+            options = options
+                .credentials(&text)
+                .map_err(|_| NetError::Cluster("the NATS credentials file holds no usable JWT and nkey seed".into()))?;
+        }
+        None => {}
+    }
     if let Some(ca) = &cfg.ca {
         options = options.add_root_certificates(ca.clone());
     }
@@ -139,7 +143,7 @@ pub async fn connect(cfg: &ClusterConfig, room: &str, node: String) -> Result<Li
             }
             let text = match e.kind() {
                 K::AuthorizationViolation | K::Authentication => {
-                    format!("the broker at {shown} refused the user and password: check those in --cluster")
+                    format!("the broker at {shown} refused the user and password: check them")
                 }
                 K::Tls | K::Io if tls.is_some() || e.kind() == K::Tls => format!(
                     "no TLS with the broker at {shown} ({}): a tls:// broker needs a certificate sockit trusts (--cluster-ca FILE)",

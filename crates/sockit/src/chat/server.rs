@@ -169,7 +169,7 @@ pub fn run(
         discovery: udp.as_ref().and_then(|u| u.local_addr().ok()),
         fingerprint,
         cluster: link.as_ref().zip(cfg.cluster.as_ref()).map(|(l, c)| {
-            let shown = c.urls.iter().map(|u| super::link::without_credentials(u)).collect::<Vec<_>>().join(",");
+            let shown = c.urls.iter().map(|u| sockit_core::text::redact_url(u)).collect::<Vec<_>>().join(",");
             (l.cluster.clone(), l.node.clone(), shown)
         }),
     });

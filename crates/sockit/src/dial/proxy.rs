@@ -84,16 +84,17 @@ fn handshake(proxy: &Proxy, host: &Host, port: u16, timeout: Option<Duration>) -
         _ => NetError::io(at.clone(), e),
     };
     let said = |what: String| NetError::io(at.clone(), std::io::Error::other(what));
+    let auth = crate::secrets::user_password(proxy.auth.as_ref(), proxy.credentials.as_deref())?;
     let mut s = Timed { stream: &stream, deadline };
     match proxy.kind {
         Kind::Socks5 => {
-            let with_auth = proxy.auth.is_some();
+            let with_auth = auth.is_some();
             s.write_all(&sockit_core::proxy::socks5_greeting(with_auth)).map_err(io)?;
             let mut two = [0u8; 2];
             s.read_exact(&mut two).map_err(io)?;
             if sockit_core::proxy::socks5_method(&two, with_auth).map_err(|e| said(e.to_string()))? == Method::UserPass
             {
-                let (u, p) = proxy.auth.as_ref().map(|(u, p)| (u.as_str(), p.as_str())).unwrap_or_default();
+                let (u, p) = auth.as_ref().map(|(u, p)| (u.as_str(), p.as_str())).unwrap_or_default();
                 s.write_all(&sockit_core::proxy::socks5_auth(u, p)).map_err(io)?;
                 s.read_exact(&mut two).map_err(io)?;
                 sockit_core::proxy::socks5_auth_reply(&two).map_err(|e| said(e.to_string()))?;
@@ -117,7 +118,7 @@ fn handshake(proxy: &Proxy, host: &Host, port: u16, timeout: Option<Duration>) -
             s.read_exact(&mut rest).map_err(io)?;
         }
         Kind::Http => {
-            s.write_all(sockit_core::proxy::http_connect(&dest, port, proxy.auth.as_ref()).as_bytes()).map_err(io)?;
+            s.write_all(sockit_core::proxy::http_connect(&dest, port, auth.as_ref()).as_bytes()).map_err(io)?;
             // A byte at a time: what follows the blank line is the tunnel's, not the proxy's.
             let mut head = Vec::with_capacity(256);
             let mut byte = [0u8; 1];
