@@ -423,6 +423,48 @@ fn signals_say_goodbye_and_exit_0_or_130() {
     }
 }
 
+/// SIGTERM under load (200 readers, one member saying a thousand lines a second): every reader's stream ends on a
+/// line boundary, then the goodbye, always (40-53 readers got a torn last line and 1-2 no
+/// goodbye: the writers were cut mid-write and a full queue had no room for it).
+#[test]
+fn a_signal_under_load_ends_every_stream_on_a_line_then_the_goodbye() {
+    let mut s = Server::start(&[]);
+    let readers: Vec<std::thread::JoinHandle<Vec<u8>>> = (0..200)
+        .map(|_| {
+            let mut c = TcpStream::connect(("127.0.0.1", s.port)).expect("connect");
+            c.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+            std::thread::spawn(move || {
+                let mut all = Vec::new();
+                let _ = c.read_to_end(&mut all);
+                all
+            })
+        })
+        .collect();
+    let mut flooder = TcpStream::connect(("127.0.0.1", s.port)).expect("connect");
+    // As fast as 200 readers on this machine can follow (none is cut for falling behind), so
+    // lines are in flight everywhere when the signal comes.
+    let flood = std::thread::spawn(move || {
+        let line = format!("{}\n", "flood ".repeat(20));
+        let chunk = line.repeat(20);
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) && flooder.write_all(chunk.as_bytes()).is_ok() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    rustix_kill(s.proc.0.id(), "TERM");
+    assert_eq!(crate::util::wait_deadline(&mut s.proc.0, DEADLINE, "chat serve"), 0);
+    let (mut torn, mut no_goodbye) = (0, 0);
+    for r in readers {
+        let all = r.join().expect("reader");
+        torn += usize::from(!all.ends_with(b"\n"));
+        let last = all.strip_suffix(b"\n").unwrap_or(&all).rsplit(|&b| b == b'\n').next().unwrap_or_default();
+        no_goodbye += usize::from(last != b"* the server is shutting down: goodbye");
+    }
+    let _ = flood.join();
+    assert_eq!((torn, no_goodbye), (0, 0), "readers with a torn last line, and without the goodbye last");
+}
+
 pub(crate) fn rustix_kill(pid: u32, sig: &str) {
     assert!(Command::new("kill").args([&format!("-{sig}"), &pid.to_string()]).status().expect("kill").success());
 }

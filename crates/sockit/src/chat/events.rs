@@ -3,8 +3,6 @@
 
 use std::net::SocketAddr;
 
-use tokio::sync::mpsc;
-
 /// What happened, for the server's console.
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
@@ -64,5 +62,7 @@ pub enum Event {
     },
 }
 
-/// Where events go; a full console drops events rather than slowing the room.
-pub type Events = mpsc::Sender<Event>;
+/// Where events go: to the console's thread of its own; a full console drops events rather
+/// than slowing the room, and a console that cannot write (a stdout nobody reads) never holds
+/// up the server or its end.
+pub type Events = std::sync::mpsc::SyncSender<Event>;

@@ -59,9 +59,18 @@ impl Blocked {
 /// back when its line has been written to the socket.
 #[derive(Clone)]
 pub(super) struct Lines {
-    tx: mpsc::UnboundedSender<(Arc<str>, OwnedSemaphorePermit)>,
+    tx: mpsc::UnboundedSender<Out>,
     places: Arc<Semaphore>,
     max: u32,
+}
+
+/// What a member's writer takes from its queue.
+pub(super) enum Out {
+    /// Lines, and the places they hold until written.
+    Lines(Arc<str>, OwnedSemaphorePermit),
+    /// The last lines (the goodbye), after which the writer closes: written whatever the room
+    /// holds, so it can never be left out for want of a place.
+    Last(Arc<str>),
 }
 
 /// What became of a try to queue.
@@ -82,7 +91,7 @@ pub(super) fn places_for(text: &str) -> u32 {
 }
 
 impl Lines {
-    pub(super) fn new(max: usize) -> (Lines, mpsc::UnboundedReceiver<(Arc<str>, OwnedSemaphorePermit)>) {
+    pub(super) fn new(max: usize) -> (Lines, mpsc::UnboundedReceiver<Out>) {
         let max = max.clamp(1, Semaphore::MAX_PERMITS) as u32;
         let (tx, rx) = mpsc::unbounded_channel();
         (Lines { tx, places: Arc::new(Semaphore::new(max as usize)), max }, rx)
@@ -92,7 +101,7 @@ impl Lines {
     /// queue takes the whole queue.
     pub(super) fn try_push(&self, text: &Arc<str>, n: u32) -> Queue {
         match Arc::clone(&self.places).try_acquire_many_owned(n.min(self.max)) {
-            Ok(p) => match self.tx.send((Arc::clone(text), p)) {
+            Ok(p) => match self.tx.send(Out::Lines(Arc::clone(text), p)) {
                 Ok(()) => Queue::Done,
                 Err(_) => Queue::Closed,
             },
@@ -104,14 +113,14 @@ impl Lines {
     /// Queue `text` once there is room for it; false if the member is gone.
     pub(super) async fn push(&self, text: &Arc<str>, n: u32) -> bool {
         match Arc::clone(&self.places).acquire_many_owned(n.min(self.max)).await {
-            Ok(p) => self.tx.send((Arc::clone(text), p)).is_ok(),
+            Ok(p) => self.tx.send(Out::Lines(Arc::clone(text), p)).is_ok(),
             Err(_) => false,
         }
     }
 
-    /// Whether lines wait to be written.
-    pub(super) fn pending(&self) -> bool {
-        self.places.available_permits() < self.max as usize
+    /// Queue the last lines: after everything queued so far, with nothing after them.
+    pub(super) fn push_last(&self, text: &Arc<str>) {
+        let _ = self.tx.send(Out::Last(Arc::clone(text)));
     }
 }
 

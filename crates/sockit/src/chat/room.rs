@@ -199,6 +199,11 @@ pub(super) struct Shared {
     pub(super) next_id: AtomicU64,
     /// Addresses that made HTTP requests lately (browsers), and when.
     pub(super) browsers: super::web::Browsers,
+    /// The server is shutting down: members' readers stop, nothing more is said.
+    pub(super) quiet: tokio_util::sync::CancellationToken,
+    /// The server is shutting down and cannot wait for backlogs: writers pass over what they
+    /// hold, up to the goodbye.
+    pub(super) hurry: tokio_util::sync::CancellationToken,
 }
 
 impl Shared {
@@ -238,11 +243,6 @@ impl Shared {
 
     pub(super) fn event(&self, e: Event) {
         let _ = self.events.try_send(e);
-    }
-
-    /// Whether any member's queue still holds lines for it.
-    pub(super) fn output_pending(&self) -> bool {
-        self.lock().members.values().any(|m| m.out.tx.pending())
     }
 
     /// Queue `text` for every member but `except`, after the joins and leaves still waiting
@@ -308,11 +308,12 @@ impl Shared {
         }
     }
 
-    /// Queue `text` for everyone without waiting for anybody (for the goodbye).
-    pub(super) fn broadcast_now(&self, text: impl std::fmt::Display) {
+    /// Queue `text` as everyone's last lines (the goodbye): after all that is queued for them,
+    /// with nothing after, whatever room their queues have.
+    pub(super) fn say_last(&self, text: impl std::fmt::Display) {
         let text = line(text);
         for m in self.lock().members.values() {
-            let _ = m.out.tx.try_push(&text, 1);
+            m.out.tx.push_last(&text);
         }
     }
 

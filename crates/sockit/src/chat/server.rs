@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use sockit_core::chat::Notice;
 use sockit_core::discovery::ServerInfo;
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -202,12 +201,17 @@ pub fn run(
             u.set_nonblocking(true).map_err(io)?;
             discovery.push(UdpSocket::from_std(u).map_err(io)?);
         }
-        let (tx, mut rx) = mpsc::channel::<Event>(65_536);
-        let console = tokio::spawn(async move {
-            while let Some(e) = rx.recv().await {
-                console(&e);
-            }
-        });
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Event>(65_536);
+        let (console_done, console_ended) = std::sync::mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("console".into())
+            .spawn(move || {
+                for e in rx {
+                    console(&e);
+                }
+                let _ = console_done.send(());
+            })
+            .map_err(|e| NetError::io("cannot start a thread", e))?;
         let (stopped_tx, stopped_rx) = std::sync::mpsc::channel();
         let shutdown = async move {
             async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
@@ -231,7 +235,8 @@ pub fn run(
             let _ = stopped_tx.send(why);
         };
         serve(listener, server_cfg, tx, discovery, shutdown).await;
-        let _ = console.await;
+        // The console's last events are written, unless it cannot write (then it is left).
+        let _ = tokio::task::spawn_blocking(move || console_ended.recv_timeout(Duration::from_secs(2))).await;
         Ok(stopped_rx.try_recv().unwrap_or(Stopped::Asked))
     })
 }
@@ -266,9 +271,13 @@ pub async fn serve(
         events,
         next_id: AtomicU64::new(1),
         browsers: super::web::Browsers::default(),
+        quiet: CancellationToken::new(),
+        hurry: CancellationToken::new(),
     });
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
+    // The members' tasks, apart: at shutdown they are given time to say goodbye.
+    let members = TaskTracker::new();
     if let (Some(link), Some(outgoing)) = (shared.cfg.cluster.clone(), outgoing) {
         shared.start_cluster(link, outgoing, &tasks, stop.clone());
     }
@@ -297,13 +306,13 @@ pub async fn serve(
     }
     tasks.spawn(give_back_when_members_leave(Arc::clone(&shared), stop.clone()));
     let accept = {
-        let (shared, stop, tasks) = (Arc::clone(&shared), stop.clone(), tasks.clone());
+        let (shared, stop, members) = (Arc::clone(&shared), stop.clone(), members.clone());
         async move {
             loop {
                 match listener.accept().await {
                     Ok((stream, peer)) => {
                         let (shared, stop) = (Arc::clone(&shared), stop.clone());
-                        tasks.spawn(async move { connected(shared, stream, peer, stop).await });
+                        members.spawn(async move { connected(shared, stream, peer, stop).await });
                     }
                     Err(e) => {
                         // Per connection, never fatal; out of descriptors: let some close.
@@ -322,19 +331,22 @@ pub async fn serve(
     }
     let clients = shared.users() as usize;
     shared.event(Event::ShuttingDown { clients });
+    // Nothing more is read; what is queued is written, each member's goodbye last (a writer
+    // is never cut mid-line here), then each connection closes. Backlogs not written within a
+    // second are passed over for the goodbye; a member that does not take even that within
+    // a stall window is cut off then.
     shared.leave_cluster();
-    shared.broadcast_now(Notice::Goodbye);
-    // The goodbye goes out before the connections close: wait (a second at most) until every
-    // queue is empty, then stop every task and wait for them to end.
-    let drained = async {
-        while shared.output_pending() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    };
-    let _ = tokio::time::timeout(Duration::from_secs(1), drained).await;
+    shared.say_last(Notice::Goodbye);
+    shared.quiet.cancel();
+    members.close();
+    // A second for the backlogs; then only the goodbye; then, a stall window later, the cut.
+    if tokio::time::timeout(Duration::from_secs(1), members.wait()).await.is_err() {
+        shared.hurry.cancel();
+        let _ = tokio::time::timeout(shared.cfg.stall, members.wait()).await;
+    }
     stop.cancel();
     tasks.close();
-    let _ = tokio::time::timeout(Duration::from_secs(3), tasks.wait()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(3), async { tokio::join!(members.wait(), tasks.wait()) }).await;
 }
 
 /// How many members must have left since the last time memory was given back before it is

@@ -13,7 +13,7 @@ use tokio::net::tcp::OwnedReadHalf;
 use tokio_util::sync::CancellationToken;
 
 use super::events::Event;
-use super::queue::{Blocked, Lines, Recipient, Window, deliver};
+use super::queue::{Blocked, Lines, Out, Recipient, Window, deliver};
 use super::room::{Kind, Shared, line, register};
 
 /// Where a client's lines go.
@@ -346,6 +346,7 @@ pub(super) async fn client(
 
     // Writer: the queue to the socket; stops when kicked, or when the queue closes.
     let writer_kick = kick.clone();
+    let hurry = shared.hurry.clone();
     let writer_task = tokio::spawn(async move {
         // What goes out in one write, and the places it holds (given back once written).
         let mut pieces: Vec<Arc<str>> = Vec::new();
@@ -354,24 +355,51 @@ pub(super) async fn client(
         let kicked = writer_kick.clone().cancelled_owned();
         tokio::pin!(kicked);
         loop {
+            // The server is shutting down and could not wait for the backlog: what is left is
+            // passed over, up to the goodbye, which goes next (after a whole write, never
+            // inside one).
+            let mut skipped = None;
+            if hurry.is_cancelled() {
+                while let Ok(m) = rx.try_recv() {
+                    if let Out::Last(text) = m {
+                        skipped = Some(Out::Last(text));
+                        break;
+                    }
+                }
+            }
             // Lines to send, or (a WebSocket's pongs) only the outlet's own bytes.
-            let next = tokio::select! {
-                () = &mut kicked => break,
-                () = writer.wants() => None,
-                m = rx.recv() => match m { Some(m) => Some(m), None => break },
+            let next = match skipped {
+                Some(goodbye) => Some(goodbye),
+                None => tokio::select! {
+                    () = &mut kicked => break,
+                    () = writer.wants() => None,
+                    m = rx.recv() => match m { Some(m) => Some(m), None => break },
+                },
             };
-            if let Some((first, place)) = next {
+            // The goodbye was taken: it is written, and then the writer closes.
+            let mut last = false;
+            if let Some(first) = next {
                 // A backlog goes out together: up to 256 KiB in up to 512 pieces.
-                let mut size = first.len();
-                pieces.push(first);
-                held.push(place);
-                while size < 256 * 1024 && pieces.len() < 512 {
-                    match rx.try_recv() {
-                        Ok((m, p)) => {
-                            size += m.len();
-                            pieces.push(m);
-                            held.push(p);
+                let mut size = 0;
+                let mut m = first;
+                loop {
+                    match m {
+                        Out::Lines(text, place) => {
+                            size += text.len();
+                            pieces.push(text);
+                            held.push(place);
                         }
+                        Out::Last(text) => {
+                            pieces.push(text);
+                            last = true;
+                            break;
+                        }
+                    }
+                    if size >= 256 * 1024 || pieces.len() >= 512 {
+                        break;
+                    }
+                    match rx.try_recv() {
+                        Ok(next) => m = next,
                         Err(_) => break,
                     }
                 }
@@ -388,6 +416,9 @@ pub(super) async fn client(
             }
             pieces.clear();
             held.clear();
+            if last {
+                break;
+            }
             // The backlog is gone: give the memory back, idle clients should cost little.
             if rx.is_empty() && pieces.capacity() > 8 {
                 pieces = Vec::new();
@@ -415,6 +446,8 @@ pub(super) async fn client(
             }
             None => tokio::select! {
                 () = kick.cancelled() => break,
+                // The server is shutting down: nothing more is read.
+                () = shared.quiet.cancelled() => break,
                 more = reader.fill(&mut framer, &mut frames) => more,
             },
         };
@@ -479,7 +512,10 @@ pub(super) async fn client(
         room.nicks.remove(&nick.to_ascii_lowercase());
     }
     shared.event(Event::Left { nick: nick.clone(), reason: console_reason });
-    shared.announce(Kind::Leave, id, &nick, notice_reason).await;
+    // (At shutdown everyone has had the goodbye: nobody is told of anyone leaving.)
+    if !shared.quiet.is_cancelled() {
+        shared.announce(Kind::Leave, id, &nick, notice_reason).await;
+    }
     // Let the writer send what is queued (the "bye"), then close.
     drop(session);
     let _ = tokio::time::timeout(Duration::from_secs(2), writer_task).await;
