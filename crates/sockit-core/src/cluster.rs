@@ -195,6 +195,11 @@ pub enum Order {
     Restarted,
 }
 
+/// The furthest a node's numbering may move from where it stands before it is taken for a new
+/// run (a restart): a message numbered far ahead, or far behind, cannot silence the node's next
+/// messages as "seen already".
+pub const MAX_JUMP: u64 = 100_000;
+
 /// Where a node's numbering stands, as one receiver has heard it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sequence {
@@ -208,9 +213,10 @@ impl Sequence {
         Sequence { run, last: seq }
     }
 
-    /// Take message `seq` of run `run`.
+    /// Take message `seq` of run `run`. A number more than `MAX_JUMP` away from the last is a
+    /// new run's.
     pub fn take(&mut self, run: u64, seq: u64) -> Order {
-        if run != self.run {
+        if run != self.run || seq.abs_diff(self.last) > MAX_JUMP {
             *self = Sequence::first(run, seq);
             return Order::Restarted;
         }
@@ -288,6 +294,11 @@ mod tests {
         assert_eq!(s.take(7, 7), Order::Next);
         assert_eq!(s.take(8, 1), Order::Restarted);
         assert_eq!(s.take(8, 2), Order::Next);
+        // A number from far away cannot make the next ones "seen already".
+        assert_eq!(s.take(8, 1 << 63), Order::Restarted);
+        assert_eq!(s.take(8, 3), Order::Restarted);
+        assert_eq!(s.take(8, 4), Order::Next);
+        assert_eq!(s.take(8, 4 + MAX_JUMP), Order::Gap(MAX_JUMP - 1));
     }
 
     #[test]

@@ -74,6 +74,40 @@ pub fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// Standard base64 (RFC 4648, padding required) back to bytes; `None` for anything else.
+pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let b = text.as_bytes();
+    if !b.len().is_multiple_of(4) {
+        return None;
+    }
+    let value = |c: u8| -> Option<u32> {
+        Some(u32::from(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        }))
+    };
+    let mut out = Vec::with_capacity(b.len() / 4 * 3);
+    for (i, quad) in b.chunks(4).enumerate() {
+        let last = i + 1 == b.len() / 4;
+        let pad = quad.iter().rev().take_while(|&&c| c == b'=').count();
+        if pad > 2 || (pad > 0 && !last) {
+            return None;
+        }
+        let mut n = 0u32;
+        for &c in &quad[..4 - pad] {
+            n = n << 6 | value(c)?;
+        }
+        n <<= 6 * pad as u32;
+        let bytes = n.to_be_bytes();
+        out.extend_from_slice(&bytes[1..4 - pad]);
+    }
+    Some(out)
+}
+
 /// A hex dump of `bytes` as `ncat -x` and `socat -x` users read them, 16 bytes a line: a
 /// direction mark (`>` sent, `<` received), the offset in that direction, the bytes in hex in
 /// two groups of eight, and the printable ASCII among them (others as `.`).
@@ -115,6 +149,16 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn base64_both_ways() {
+        for bytes in [&b""[..], b"f", b"fo", b"foo", b"foob", b"fooba", b"foobar", &[0, 255, 128, 7]] {
+            assert_eq!(base64_decode(&base64(bytes)).as_deref(), Some(bytes), "{bytes:?}");
+        }
+        for bad in ["Zm9", "Zm9v!", "Z===", "Zg==Zg==", "Zg=a"] {
+            assert_eq!(base64_decode(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn urls_are_shown_without_their_passwords() {

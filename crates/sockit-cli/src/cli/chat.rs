@@ -73,6 +73,10 @@ pub struct ChatServeArgs {
     /// The broker's USER:PASSWORD (the first line of FILE), or a NATS .creds file.
     #[arg(long, value_name = "FILE", requires = "cluster")]
     pub cluster_credentials: Option<PathBuf>,
+    /// The cluster's shared key (FILE holds it; 16 bytes or more): every message is signed
+    /// with it, and one that is not is refused, so only servers with the key speak in the room.
+    #[arg(long, value_name = "FILE", requires = "cluster")]
+    pub cluster_key: Option<PathBuf>,
     /// Keeps several clusters apart on one broker.
     #[arg(long, value_name = "NAME", default_value = "sockit", requires = "cluster")]
     pub cluster_name: String,

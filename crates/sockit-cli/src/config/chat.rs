@@ -107,6 +107,7 @@ fn cluster(a: &cli::ChatServeArgs) -> Result<Option<sockit::chat::link::ClusterC
     Ok(Some(sockit::chat::link::ClusterConfig {
         urls,
         credentials: a.cluster_credentials.clone(),
+        key: a.cluster_key.clone(),
         name: a.cluster_name.clone(),
         node: a.node.clone(),
         ca: a.cluster_ca.clone(),

@@ -14,16 +14,16 @@ use crate::chat::{Client, Server, lines_of, next_until, piped, rustix_kill};
 use crate::util::{DEADLINE, Proc, have, run, sockit, sockit_cmd};
 
 /// A nats-server of the test's own on 127.0.0.1.
-struct Broker {
+pub(crate) struct Broker {
     proc: Proc,
-    port: u16,
+    pub(crate) port: u16,
     args: Vec<String>,
 }
 
 impl Broker {
     /// A broker at a port it picks (None, and the test skipped, where nats-server is missing
     /// outside CI).
-    fn start(extra: &[&str]) -> Option<Broker> {
+    pub(crate) fn start(extra: &[&str]) -> Option<Broker> {
         if !have("nats-server") {
             return None;
         }
@@ -59,7 +59,7 @@ impl Broker {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
@@ -76,7 +76,7 @@ impl Broker {
 }
 
 /// A chat server of the cluster, named `node`, its console (JSON Lines) read by a thread.
-fn member_server(broker: &str, node: &str, extra: &[&str]) -> (Server, Receiver<String>) {
+pub(crate) fn member_server(broker: &str, node: &str, extra: &[&str]) -> (Server, Receiver<String>) {
     let base = ["chat", "serve", "--port", "0", "--bind", "127.0.0.1", "--no-discovery", "--json"];
     let mut s = Server::start_cmd(sockit_cmd(&[&base[..], &["--cluster", broker, "--node", node], extra].concat()));
     let console = lines_of(s.proc.0.stdout.take().expect("stdout"));
@@ -84,7 +84,7 @@ fn member_server(broker: &str, node: &str, extra: &[&str]) -> (Server, Receiver<
 }
 
 /// Ask `/who` until it lists `want` (within 15 s); the last answer.
-fn who_until(c: &mut Client, want: &str) -> String {
+pub(crate) fn who_until(c: &mut Client, want: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         c.send("/who");
@@ -553,8 +553,8 @@ fn discovery_shows_clusters_and_join_picks_the_least_busy_server() {
 }
 
 /// Another "server" on the broker that lies: escapes in its lines, a number used twice, a
-/// gap, garbage, bad nicks, an oversized member list. The room shows its lines escaped, once,
-/// tells the gap, and ignores the rest. (It speaks NATS's text protocol itself, as any
+/// gap, garbage, bad nicks, words for a nick it does not hold, an oversized member list. The
+/// room shows its lines escaped, once, tells the gap, and ignores the rest. (It speaks NATS's text protocol itself, as any
 /// client of the broker may.)
 #[test]
 fn a_lying_server_on_the_broker_fools_nobody() {
@@ -574,11 +574,18 @@ fn a_lying_server_on_the_broker_fools_nobody() {
         serde_json::json!({"node": "z", "run": 1, "seq": seq, "body": {"said": {"nick": nick, "text": text}}})
             .to_string()
     };
-    publish(&said(1, "mallory", "\u{1b}[2Jcleared"));
-    publish(&said(1, "mallory", "the same number again"));
-    publish(&said(5, "mallory", "five"));
+    // z holds mallory: it says so first (its words for a nick it does not hold are refused).
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis();
+    publish(
+        &serde_json::json!({"node": "z", "run": 1, "seq": 0, "body": {"presence": {"generation": 1, "part": 0, "parts": 1, "members": [{"nick": "mallory", "since": since}]}}})
+            .to_string(),
+    );
+    publish(&said(1, "alice", "words for alice, whom z does not hold"));
+    publish(&said(2, "mallory", "\u{1b}[2Jcleared"));
+    publish(&said(2, "mallory", "the same number again"));
+    publish(&said(6, "mallory", "five"));
     publish("not json at all");
-    publish(&said(6, "bad nick", "x"));
+    publish(&said(7, "bad nick", "x"));
     publish(&said(0, "mallory", "unnumbered"));
     let many: Vec<_> = (0..5000).map(|i| serde_json::json!({"nick": format!("n{i}"), "since": 1})).collect();
     publish(
@@ -586,10 +593,10 @@ fn a_lying_server_on_the_broker_fools_nobody() {
             .to_string(),
     );
     publish(
-        &serde_json::json!({"node": "z", "run": 1, "seq": 7, "body": {"private": {"from": "mallory", "to": "alice", "text": "psst"}}})
+        &serde_json::json!({"node": "z", "run": 1, "seq": 8, "body": {"private": {"from": "mallory", "to": "alice", "text": "psst"}}})
             .to_string(),
     );
-    publish(&said(8, "mallory", "last"));
+    publish(&said(9, "mallory", "last"));
     let mut heard = Vec::new();
     while heard.last().map(String::as_str) != Some("<mallory> last") {
         heard.push(alice.line());
@@ -597,6 +604,7 @@ fn a_lying_server_on_the_broker_fools_nobody() {
     assert_eq!(
         heard,
         [
+            "* mallory joined",
             "<mallory> \\u{1b}[2Jcleared",
             "* 3 lines from z were lost",
             "<mallory> five",
@@ -607,8 +615,9 @@ fn a_lying_server_on_the_broker_fools_nobody() {
         ]
     );
     alice.send("/who");
-    assert_eq!(alice.until(|l| l.starts_with("* online")), "* online (1): alice (a)");
-    // Made-up servers by the hundred: a bounded number is kept (256, z among them).
+    assert_eq!(alice.until(|l| l.starts_with("* online")), "* online (2): alice (a), mallory (z)");
+    // Made-up servers by the hundred: a bounded number is kept (256), the least recently heard
+    // (z first) making room for the newest.
     for i in 0..300 {
         let members = [serde_json::json!({"nick": format!("m{i}"), "since": 1})];
         publish(
@@ -619,14 +628,14 @@ fn a_lying_server_on_the_broker_fools_nobody() {
     liar.write_all(b"PING\r\n").expect("PING");
     let mut pong = String::new();
     BufReader::new(liar.try_clone().expect("clone")).read_line(&mut pong).expect("PONG");
-    let want = "* online (256): ";
+    let want = "* online (257): ";
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut l = String::new();
     while !l.starts_with(want) && Instant::now() < deadline {
         alice.send("/who");
         l = alice.until(|l| l.starts_with("* online"));
     }
-    assert!(l.starts_with(want) && l.ends_with(" and 56 more"), "{l}");
+    assert!(l.starts_with(want) && l.ends_with(" and 57 more") && !l.contains("mallory"), "{l}");
 }
 
 /// A broker that stops reading (SIGSTOP) never stalls the room: a flood of 40 MB said on a is

@@ -9,6 +9,7 @@ mod chat;
 mod cli;
 mod cluster;
 mod examples;
+mod federation;
 mod forward;
 mod info;
 mod keep_open;

@@ -10,6 +10,7 @@
 //! members; async-nats reconnects and subscribes again by itself, and the server then
 //! announces its members again.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -23,7 +24,7 @@ use tokio_util::task::TaskTracker;
 
 use super::events::Event;
 use super::link::Link;
-use super::peers::{Peer, now_ms};
+use super::peers::{Held, MAX_REMOTE_MEMBERS, Peer, Refused, make_room, now_ms};
 use super::room::{Queued, Room, Shared, line, queue_all};
 
 /// How often a server announces its whole member list.
@@ -40,33 +41,85 @@ struct Lost {
 }
 
 impl Room {
-    /// Take `claims` of `node` into its list; local members whose claims came later lose
-    /// their nicks.
-    fn claim(&mut self, node: &str, claims: &[Claim], me: &str, tag: &str) -> Vec<Lost> {
-        let mut lost = Vec::new();
-        if let Some(p) = self.peers.get_mut(node) {
-            for c in claims {
-                if p.members.len() < wire::MAX_MEMBERS {
-                    p.members.insert(c.nick.to_ascii_lowercase(), c.clone());
-                }
-            }
-        }
+    /// Take `claims` of `node` into its list, each by the claim rules (`peers`): of two claims
+    /// to one nick (a local member's, or another server's), the one made first holds it, a
+    /// claim counting as made no further back than a race allows before it was heard here; the
+    /// other is contested (a local member loses its nick and is renamed). Claims past the
+    /// memory budget are refused. Claims already known (`before`) keep when they were first
+    /// heard. Returns the local members who lost their nicks, and the nicks `node` came to
+    /// hold that it did not before.
+    fn claim(
+        &mut self,
+        node: &str,
+        claims: &[Claim],
+        before: &HashMap<String, Held>,
+        (me, tag, refused, outage): (&str, &str, &Refused, Option<(u64, u64)>),
+    ) -> (Vec<Lost>, Vec<String>) {
+        let (mut lost, mut taken) = (Vec::new(), Vec::new());
+        let now = now_ms();
         for c in claims {
             let key = c.nick.to_ascii_lowercase();
-            let Some(&id) = self.nicks.get(&key) else { continue };
-            let Some((since, old)) = self.members.get(&id).map(|m| (m.since, m.nick.clone())) else { continue };
-            if wire::earlier((c.since, node), (since, me)) {
+            let known = before
+                .get(&key)
+                .or_else(|| self.peers.get(node).and_then(|p| p.members.get(&key).or_else(|| p.contested.get(&key))));
+            let held = match known {
+                Some(k) => Held { claim: c.clone(), floor: k.floor },
+                None => Held::heard(c.clone(), now, outage),
+            };
+            if self.peers.get(node).is_none_or(|p| !p.claims(&key)) {
+                for gone in make_room(&mut self.peers, node, wire::MAX_PEERS, 1) {
+                    tracing::debug!(node = %gone, "let go for room");
+                    Refused::count(&refused.over_budget);
+                }
+                if self.peers.values().map(Peer::weight).sum::<usize>() >= MAX_REMOTE_MEMBERS {
+                    Refused::count(&refused.over_budget);
+                    continue;
+                }
+            }
+            // Who holds it now, here or on another server, and since when.
+            let local = self.nicks.get(&key).and_then(|id| self.members.get(id).map(|m| (*id, m.since)));
+            let remote = self
+                .peers
+                .iter()
+                .filter(|(n, _)| n.as_str() != node)
+                .find_map(|(n, p)| p.members.get(&key).map(|h| (n.clone(), h.since())));
+            let first = match (local, &remote) {
+                (Some((_, since)), _) => wire::earlier((held.since(), node), (since, me)),
+                (None, Some((other, since))) => wire::earlier((held.since(), node), (*since, other)),
+                (None, None) => true,
+            };
+            let Some(p) = self.peers.get_mut(node) else { continue };
+            if !first {
+                Refused::count(&refused.stale_claims);
+                p.members.remove(&key);
+                p.contested.insert(key, held);
+                continue;
+            }
+            let new_here = !before.contains_key(&key) && !p.holds(&key);
+            p.contested.remove(&key);
+            p.members.insert(key.clone(), held);
+            if new_here {
+                taken.push(c.nick.clone());
+            }
+            if let Some((other, _)) = remote
+                && let Some(o) = self.peers.get_mut(&other)
+                && let Some(h) = o.members.remove(&key)
+            {
+                o.contested.insert(key.clone(), h);
+            }
+            if let Some((id, _)) = local {
+                let old = self.members.get(&id).map(|m| m.nick.clone()).unwrap_or_default();
                 let new = self.fresh_guest(tag);
                 self.nicks.remove(&key);
                 self.nicks.insert(new.to_ascii_lowercase(), id);
                 if let Some(m) = self.members.get_mut(&id) {
                     m.nick = new.clone();
-                    m.since = now_ms();
+                    m.since = now;
                 }
                 lost.push(Lost { id, old, new, node: node.to_string() });
             }
         }
-        lost
+        (lost, taken)
     }
 }
 
@@ -80,28 +133,27 @@ impl Shared {
         tasks: &TaskTracker,
         stop: CancellationToken,
     ) {
-        let (client, subject) = (link.client.clone(), link.subject.clone());
-        let halt = stop.clone();
+        let (publisher, halt) = (link.clone(), stop.clone());
         tasks.spawn(async move {
             loop {
                 let bytes = tokio::select! {
                     () = halt.cancelled() => break,
                     b = outgoing.recv() => match b { Some(b) => b, None => break },
                 };
-                if let Err(e) = client.publish(subject.clone(), bytes.into()).await {
+                if let Err(e) = publisher.publish(bytes).await {
                     tracing::info!(error = %e, "publish to the cluster");
                 }
             }
             // Stopping: what is still queued (the members leaving) goes out, a second at most.
             let last = async {
                 while let Ok(bytes) = outgoing.try_recv() {
-                    let _ = client.publish(subject.clone(), bytes.into()).await;
+                    let _ = publisher.publish(bytes).await;
                 }
-                let _ = client.flush().await;
+                let _ = publisher.client.flush().await;
             };
             let _ = tokio::time::timeout(Duration::from_secs(1), last).await;
         });
-        let (shared, halt) = (Arc::clone(self), stop.clone());
+        let (shared, halt, keyed) = (Arc::clone(self), stop.clone(), link.clone());
         let taken = link.subscription.lock().unwrap_or_else(|p| p.into_inner()).take();
         tasks.spawn(async move {
             let Some(mut sub) = taken else { return tracing::warn!("the cluster's subscription was taken already") };
@@ -110,12 +162,19 @@ impl Shared {
                     () = halt.cancelled() => break,
                     m = sub.next() => match m { Some(m) => m, None => break },
                 };
+                // Refused messages are counted, and said at most once a period (-v).
+                let refused = &shared.refused;
+                if !keyed.signed_by_the_key(&m) {
+                    Refused::count(&refused.unsigned);
+                    continue;
+                }
                 match Message::parse(&m.payload) {
-                    Ok(m) if m.node == shared.node_name() => {
-                        tracing::warn!(node = %m.node, "another server of the cluster calls itself by this server's name")
-                    }
+                    Ok(m) if m.node == shared.node_name() => Refused::count(&refused.own_name),
                     Ok(m) => shared.remote(m).await,
-                    Err(e) => tracing::info!(error = %e, "a message on the cluster's subject was not taken"),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "a message on the cluster's subject was not taken");
+                        Refused::count(&refused.malformed);
+                    }
                 }
             }
         });
@@ -124,6 +183,7 @@ impl Shared {
             let mut tick = tokio::time::interval(PERIOD);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut dropped = 0;
+            let mut refused_before = [0; 6];
             loop {
                 tokio::select! {
                     () = stop.cancelled() => break,
@@ -138,6 +198,11 @@ impl Shared {
                             shared.event(Event::ClusterDropped { messages: now - dropped });
                             dropped = now;
                         }
+                        let refused = shared.refused.totals();
+                        if let Some(what) = Refused::describe(refused, refused_before) {
+                            tracing::info!(refused = %what, "messages from the cluster refused");
+                            refused_before = refused;
+                        }
                     }
                     changed = up.changed() => {
                         if changed.is_err() { break }
@@ -148,9 +213,16 @@ impl Shared {
                                 p.seen = Instant::now();
                             }
                             shared.announce_presence();
+                            {
+                                let mut outage = shared.outage.lock().unwrap_or_else(|p| p.into_inner());
+                                if let Some((_, ended)) = outage.as_mut() {
+                                    *ended = now_ms();
+                                }
+                            }
                             shared.event(Event::LinkUp);
                             shared.tell_all(line(Notice::LinkBack)).await;
                         } else {
+                            *shared.outage.lock().unwrap_or_else(|p| p.into_inner()) = Some((now_ms(), u64::MAX));
                             shared.event(Event::LinkDown);
                             shared.tell_all(line(Notice::LinkDown)).await;
                         }
@@ -202,10 +274,12 @@ impl Shared {
         self.wait_for(queued, None).await;
     }
 
-    /// A message from another server of the cluster.
+    /// A message from another server of the cluster. A server speaks only for the nicks it
+    /// holds (as this server knows them, and never one of this server's members); its claims go
+    /// by the claim rules.
     async fn remote(&self, m: Message) {
-        let me = self.node_name().to_string();
-        let tag = self.guest_tag.clone();
+        let ctx = (self.node_name().to_string(), self.guest_tag.clone());
+        let refused = &self.refused;
         let mut notices: Vec<Notice> = Vec::new();
         let mut said: Option<Arc<str>> = None;
         let mut private: Option<(super::queue::Recipient, String, String, String)> = None;
@@ -222,10 +296,13 @@ impl Shared {
             // A server heard of for the first time hears of us at once (it may have just
             // started), rather than at our next presence.
             hello = !room.peers.contains_key(&m.node);
-            if hello && room.peers.len() >= wire::MAX_PEERS {
-                // Memory stays bounded whatever names a program on the broker makes up.
-                tracing::warn!(node = %m.node, "more than {} other servers: ignored", wire::MAX_PEERS);
-                return;
+            if hello {
+                // Memory stays bounded whatever names a program on the broker makes up: the
+                // least recently heard server makes room.
+                for gone in make_room(&mut room.peers, &m.node, wire::MAX_PEERS, 0) {
+                    tracing::debug!(node = %gone, "let go for room");
+                    Refused::count(&refused.over_budget);
+                }
             }
             let peer = room.peers.entry(m.node.clone()).or_insert_with(|| Peer::new(m.run));
             peer.seen = Instant::now();
@@ -241,28 +318,41 @@ impl Shared {
                 }
             }
             let node = m.node.clone();
+            // Whether `node` holds `nick` (and no member here does).
+            let theirs = |room: &Room, nick: &str| {
+                let key = nick.to_ascii_lowercase();
+                let ok = room.peers.get(&node).is_some_and(|p| p.holds(&key)) && !room.nicks.contains_key(&key);
+                if !ok {
+                    Refused::count(&refused.not_theirs);
+                }
+                ok
+            };
+            let outage = *self.outage.lock().unwrap_or_else(|p| p.into_inner());
+            let rules = (ctx.0.as_str(), ctx.1.as_str(), refused, outage);
             match m.body {
-                Body::Said { nick, text } => {
+                Body::Said { nick, text } if theirs(&room, &nick) => {
                     self.event(Event::Said { nick: nick.clone(), text: text.clone(), server: Some(node) });
                     said = Some(line(chat::said(&nick, &text)));
                     Vec::new()
                 }
-                Body::Action { nick, text } => {
+                Body::Action { nick, text } if theirs(&room, &nick) => {
                     self.event(Event::Action { nick: nick.clone(), text: text.clone(), server: Some(node) });
                     said = Some(line(chat::action(&nick, &text)));
                     Vec::new()
                 }
+                Body::Said { .. } | Body::Action { .. } => Vec::new(),
                 Body::Joined { members } => {
-                    notices.push(Notice::Joined { nicks: members.iter().map(|c| c.nick.clone()).collect() });
-                    room.claim(&node, &members, &me, &tag)
+                    let (lost, taken) = room.claim(&node, &members, &HashMap::new(), rules);
+                    if !taken.is_empty() {
+                        notices.push(Notice::Joined { nicks: taken });
+                    }
+                    lost
                 }
                 Body::Left { nicks, reason } => {
                     // Only those it had (a server shutting down says all of them at once, and
                     // may say some again as their connections close).
                     let gone: Vec<String> = match room.peers.get_mut(&node) {
-                        Some(p) => {
-                            nicks.into_iter().filter(|n| p.members.remove(&n.to_ascii_lowercase()).is_some()).collect()
-                        }
+                        Some(p) => nicks.into_iter().filter(|n| p.drop_claim(&n.to_ascii_lowercase())).collect(),
                         None => Vec::new(),
                     };
                     if !gone.is_empty() {
@@ -270,20 +360,32 @@ impl Shared {
                     }
                     Vec::new()
                 }
-                Body::Renamed { old, new } => {
+                // A rename of a nick it claims (held or contested: a member that lost a race is
+                // renamed by its own server).
+                Body::Renamed { old, new }
+                    if room.peers.get(&node).is_some_and(|p| p.claims(&old.to_ascii_lowercase())) =>
+                {
                     if let Some(p) = room.peers.get_mut(&node) {
-                        p.members.remove(&old.to_ascii_lowercase());
+                        p.drop_claim(&old.to_ascii_lowercase());
                     }
-                    notices.push(Notice::Renamed { old, new: new.nick.clone() });
-                    room.claim(&node, &[new], &me, &tag)
+                    let (lost, taken) = room.claim(&node, std::slice::from_ref(&new), &HashMap::new(), rules);
+                    if !taken.is_empty() {
+                        notices.push(Notice::Renamed { old, new: new.nick.clone() });
+                    }
+                    lost
                 }
-                Body::Private { from, to, text } => {
+                Body::Renamed { .. } => {
+                    Refused::count(&refused.not_theirs);
+                    Vec::new()
+                }
+                Body::Private { from, to, text } if theirs(&room, &from) => {
                     let target = room.nicks.get(&to.to_ascii_lowercase()).and_then(|id| room.members.get(id));
                     if let Some(t) = target {
                         private = Some((t.out.clone(), from, t.nick.clone(), text));
                     }
                     Vec::new()
                 }
+                Body::Private { .. } => Vec::new(),
                 Body::Presence { generation, part, parts, members } => {
                     let Some(peer) = room.peers.get_mut(&node) else { return };
                     let gathering = match peer.gathering.take() {
@@ -295,20 +397,24 @@ impl Shared {
                     all.extend(members);
                     if part + 1 < parts {
                         peer.gathering = Some((g, part + 1, all));
+                        if room.peers.values().map(Peer::weight).sum::<usize>() > MAX_REMOTE_MEMBERS {
+                            // A list past the budget is not gathered on.
+                            if let Some(p) = room.peers.get_mut(&node) {
+                                p.gathering = None;
+                            }
+                            Refused::count(&refused.over_budget);
+                        }
                         return;
                     }
                     // The whole list: it replaces what was known. Members first heard of here
                     // (a server just heard from, or joins missed) are announced.
-                    let before = std::mem::take(&mut peer.members);
-                    let new: Vec<String> = all
-                        .iter()
-                        .filter(|c| !before.contains_key(&c.nick.to_ascii_lowercase()))
-                        .map(|c| c.nick.clone())
-                        .collect();
-                    if !new.is_empty() {
-                        notices.push(Notice::Joined { nicks: new });
+                    let mut before = std::mem::take(&mut peer.members);
+                    before.extend(std::mem::take(&mut peer.contested));
+                    let (lost, taken) = room.claim(&node, &all, &before, rules);
+                    if !taken.is_empty() {
+                        notices.push(Notice::Joined { nicks: taken });
                     }
-                    room.claim(&node, &all, &me, &tag)
+                    lost
                 }
             }
         };

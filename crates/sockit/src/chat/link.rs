@@ -22,6 +22,9 @@ pub struct ClusterConfig {
     pub urls: Vec<String>,
     /// A file with the broker's user and password, or NATS credentials (JWT and nkey seed).
     pub credentials: Option<PathBuf>,
+    /// A file with the cluster's shared key: every message is signed with it, and one not
+    /// signed with it is refused.
+    pub key: Option<PathBuf>,
     /// `--cluster-name`: servers of one cluster and room serve one room.
     pub name: String,
     /// `--node`; `None`: this host's name and the chat port.
@@ -75,11 +78,74 @@ pub struct Link {
     /// The subscription to the cluster's subject, made before the server says it started (so
     /// it hears everything from then on); taken by the server's receiving task.
     pub(super) subscription: Arc<std::sync::Mutex<Option<async_nats::Subscriber>>>,
+    /// The cluster's key (HMAC-SHA256), if it has one.
+    key: Option<Arc<ring::hmac::Key>>,
+}
+
+/// The header a message's signature travels in.
+const MAC_HEADER: &str = "Sockit-Mac";
+
+/// The shortest cluster key taken.
+const MIN_KEY: usize = 16;
+
+impl Link {
+    /// What a message is signed over: the subject it is published on, then its bytes.
+    fn signed_bytes(subject: &str, payload: &[u8]) -> Vec<u8> {
+        let mut v = Vec::with_capacity(subject.len() + 1 + payload.len());
+        v.extend_from_slice(subject.as_bytes());
+        v.push(b'\n');
+        v.extend_from_slice(payload);
+        v
+    }
+
+    /// Publish `payload` on the cluster's subject, signed when the cluster has a key.
+    pub(super) async fn publish(&self, payload: Vec<u8>) -> Result<(), async_nats::PublishError> {
+        match &self.key {
+            Some(key) => {
+                let tag = ring::hmac::sign(key, &Self::signed_bytes(&self.subject, &payload));
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert(MAC_HEADER, sockit_core::text::base64(tag.as_ref()).as_str());
+                self.client.publish_with_headers(self.subject.clone(), headers, payload.into()).await
+            }
+            None => self.client.publish(self.subject.clone(), payload.into()).await,
+        }
+    }
+
+    /// Whether a message from the broker is signed with the cluster's key (every message is,
+    /// when the cluster has none).
+    pub(super) fn signed_by_the_key(&self, m: &async_nats::Message) -> bool {
+        let Some(key) = &self.key else { return true };
+        let Some(mac) = m.headers.as_ref().and_then(|h| h.get(MAC_HEADER)).map(|v| v.as_str().trim().to_string())
+        else {
+            return false;
+        };
+        let Some(tag) = sockit_core::text::base64_decode(&mac) else { return false };
+        ring::hmac::verify(key, &Self::signed_bytes(m.subject.as_str(), &m.payload), &tag).is_ok()
+    }
+}
+
+/// The cluster's key from its file: its bytes, a trailing newline left out.
+fn read_key(path: &std::path::Path) -> Result<ring::hmac::Key, NetError> {
+    let text = crate::stdio::read_bounded(
+        std::fs::File::open(path)
+            .map_err(|e| NetError::io(format!("cannot read the cluster key from {}", path.display()), e))?,
+        crate::stdio::limits::CONFIG,
+    )
+    .map_err(|e| NetError::io(format!("cannot read the cluster key from {}", path.display()), e))?;
+    let key = text.strip_suffix(b"\n").map_or(&text[..], |k| k.strip_suffix(b"\r").unwrap_or(k));
+    if key.len() < MIN_KEY {
+        return Err(NetError::Cluster(format!(
+            "the cluster key in {} is shorter than {MIN_KEY} bytes: make one with `head -c 32 /dev/urandom | base64 > FILE`",
+            path.display()
+        )));
+    }
+    Ok(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key))
 }
 
 /// Connect to the broker: one clear error, soon, when it cannot be had.
 pub async fn connect(cfg: &ClusterConfig, room: &str, node: String) -> Result<Link, NetError> {
     let shown = cfg.urls.iter().map(|u| sockit_core::text::redact_url(u)).collect::<Vec<_>>().join(",");
+    let key = cfg.key.as_deref().map(read_key).transpose()?.map(Arc::new);
     let mut addrs = Vec::new();
     for u in &cfg.urls {
         check_url(u).map_err(NetError::Cluster)?;
@@ -165,7 +231,7 @@ pub async fn connect(cfg: &ClusterConfig, room: &str, node: String) -> Result<Li
     // The subscription is on the broker before the server says it started.
     let _ = client.flush().await;
     let subscription = Arc::new(std::sync::Mutex::new(Some(subscription)));
-    Ok(Link { client, subject, cluster: cfg.name.clone(), node, up, subscription })
+    Ok(Link { client, subject, cluster: cfg.name.clone(), node, up, subscription, key })
 }
 
 /// Where a server's messages to the cluster wait for the broker.

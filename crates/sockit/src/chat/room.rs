@@ -109,7 +109,7 @@ pub(super) fn line(text: impl std::fmt::Display) -> Arc<str> {
 impl Room {
     /// The server of the cluster holding `key` (a lower-case nick), if another does.
     pub(super) fn remote_holder(&self, key: &str) -> Option<(&str, &Claim)> {
-        self.peers.iter().find_map(|(node, p)| p.members.get(key).map(|c| (node.as_str(), c)))
+        self.peers.iter().find_map(|(node, p)| p.members.get(key).map(|h| (node.as_str(), &h.claim)))
     }
 
     /// Members on the other servers.
@@ -199,6 +199,11 @@ pub(super) struct Shared {
     pub(super) next_id: AtomicU64,
     /// Addresses that made HTTP requests lately (browsers), and when.
     pub(super) browsers: super::web::Browsers,
+    /// Messages from the cluster refused, counted.
+    pub(super) refused: super::peers::Refused,
+    /// The last time the link to the cluster's broker was down (ms, from and to; `u64::MAX`
+    /// while it is): claims heard as it came back may date from then.
+    pub(super) outage: Mutex<Option<(u64, u64)>>,
     /// The server is shutting down: members' readers stop, nothing more is said.
     pub(super) quiet: tokio_util::sync::CancellationToken,
     /// The server is shutting down and cannot wait for backlogs: writers pass over what they
@@ -337,7 +342,7 @@ pub(super) fn queue_all(room: &Room, text: &Arc<str>, except: Option<u64>) -> Ve
 /// returns the nick.
 pub(super) fn register(room: &mut Room, cfg: &ServerConfig, tag: &str, id: u64, out: &Recipient) -> String {
     let nick = room.fresh_guest(tag);
-    let remote = room.peers.values().flat_map(|p| p.members.values().map(|c| c.nick.clone()));
+    let remote = room.peers.values().flat_map(|p| p.members.values().map(|h| h.claim.nick.clone()));
     let mut names: Vec<String> = room.members.values().map(|m| m.nick.clone()).chain(remote).take(20).collect();
     names.sort_unstable();
     let online = room.members.len() + room.remote_count();

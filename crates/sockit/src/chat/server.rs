@@ -271,6 +271,8 @@ pub async fn serve(
         events,
         next_id: AtomicU64::new(1),
         browsers: super::web::Browsers::default(),
+        refused: super::peers::Refused::default(),
+        outage: Mutex::new(None),
         quiet: CancellationToken::new(),
         hurry: CancellationToken::new(),
     });

@@ -232,7 +232,7 @@ impl Session {
                     // In a cluster, each name says its server.
                     let mut all: Vec<(&str, &str)> = room.members.values().map(|m| (m.nick.as_str(), node)).collect();
                     for (n, p) in &room.peers {
-                        all.extend(p.members.values().map(|c| (c.nick.as_str(), n.as_str())));
+                        all.extend(p.members.values().map(|h| (h.claim.nick.as_str(), n.as_str())));
                     }
                     all.sort_unstable();
                     let shown = all.iter().take(200).map(|&(nick, node)| match node {
