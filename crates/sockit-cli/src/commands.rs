@@ -333,35 +333,18 @@ pub fn chat_discover(cfg: &DiscoveryConfig, json: bool) -> Outcome {
 /// A scan: the whole report at the end, or, for a target set too large to hold, each host with
 /// an open port as its group of hosts is done (JSON Lines under `--json`) and the totals last.
 pub fn scan(job: crate::config::ScanJob, json: bool) -> Outcome {
-    let crate::config::ScanJob { mut plan, file, yes } = job;
-    if let Some(path) = &file {
-        let text = if path.as_os_str() == "-" {
-            sockit::stdio::read_bounded(io::stdin().lock(), sockit::stdio::limits::LIST)
-        } else {
-            std::fs::File::open(path).and_then(|f| sockit::stdio::read_bounded(f, sockit::stdio::limits::LIST))
-        }
-        .map_err(|e| Fail::Runtime(format!("cannot read targets from {}: {e}", path.display())))?;
-        let listed = sockit_core::scan::Target::parse_list(&String::from_utf8_lossy(&text))
-            .map_err(|(line, e)| Fail::Usage(format!("{} line {line}: {e}", path.display())))?;
-        if listed.is_empty() && plan.targets.is_empty() {
-            return Err(Fail::Usage(format!(
-                "{} names no target: write one address, range or name a line",
-                path.display()
-            )));
-        }
-        for (spec, target) in listed {
-            plan.specs.push(spec);
-            plan.targets.push(target);
-        }
-        let total = plan.addresses();
-        if total > sockit_core::scan::LISTED_AT_MOST && !yes {
-            return Err(Fail::Usage(format!("that is {total} addresses: pass --yes to scan more than 65,536")));
-        }
-    }
+    let crate::config::ScanJob { plan, file, yes } = job;
+    let mut list = match &file {
+        Some(path) => match sockit::scan::TargetList::open(path, plan.addresses(None), yes) {
+            Ok(list) => Some(list),
+            Err(e) => return scan_failed(sockit::scan::ScanError::List(e)),
+        },
+        None => None,
+    };
     let plan = &plan;
     let done = AtomicU64::new(0);
-    let pb = progress(Some(plan.jobs().min(u128::from(u64::MAX)) as u64));
-    let streams = plan.addresses() > sockit_core::scan::LISTED_AT_MOST;
+    let pb = progress(Some(plan.jobs(list.as_ref()).min(u128::from(u64::MAX)) as u64));
+    let streams = plan.addresses(list.as_ref()) > sockit_core::scan::LISTED_AT_MOST;
     let mut out = BufWriter::new(io::stdout().lock());
     let (mut hosts, mut failed, mut first) = (Vec::new(), None, true);
     let mut host = |h: sockit_core::scan::HostReport| {
@@ -391,7 +374,7 @@ pub fn scan(job: crate::config::ScanJob, json: bool) -> Outcome {
                 pb.set_position(done.load(std::sync::atomic::Ordering::Relaxed));
             }
         });
-        let r = sockit::scan::run(plan, done, &mut host);
+        let r = sockit::scan::run(plan, list.as_mut(), done, &mut host);
         drop(finished);
         let _ = ticker.join();
         pb.finish_and_clear();
@@ -399,8 +382,7 @@ pub fn scan(job: crate::config::ScanJob, json: bool) -> Outcome {
     });
     let totals = match totals {
         Ok(t) => t,
-        Err(sockit::scan::ScanError::Net(e)) => return net_fail(e),
-        Err(e) => return Err(Fail::Runtime(render::advised(&e, e.hint()))),
+        Err(e) => return scan_failed(e),
     };
     let written = match (failed, streams, json) {
         (Some(e), ..) => Err(e),
@@ -414,6 +396,13 @@ pub fn scan(job: crate::config::ScanJob, json: bool) -> Outcome {
     match written.and_then(|()| out.flush()) {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(exit::OK),
+    }
+}
+
+fn scan_failed(e: sockit::scan::ScanError) -> Outcome {
+    match e {
+        sockit::scan::ScanError::Net(e) => net_fail(e),
+        e => Err(Fail::Runtime(render::advised(&e, e.hint()))),
     }
 }
 

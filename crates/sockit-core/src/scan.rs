@@ -147,19 +147,6 @@ impl Target {
         }
     }
 
-    /// Targets written in a file: whitespace- or comma-separated, `#` to the end of a line a
-    /// comment (as nmap's `-iL` and RustScan's files). An error names the line.
-    pub fn parse_list(text: &str) -> Result<Vec<(String, Target)>, (usize, SpecError)> {
-        let mut out = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            let line = line.split('#').next().unwrap_or("");
-            for word in line.split(|c: char| c.is_whitespace() || c == ',').filter(|w| !w.is_empty()) {
-                out.push((word.to_string(), Target::parse(word).map_err(|e| (i + 1, e))?));
-            }
-        }
-        Ok(out)
-    }
-
     /// The addresses of a block (nothing for a name or a zoned address).
     pub fn addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
         let (family, first, last) = match self {
@@ -279,6 +266,25 @@ pub struct ScannedHost {
 /// Past this many addresses a scan needs `--yes`, and its report streams: only hosts with an
 /// open port are listed, each as its group of hosts is done, and the totals count the rest.
 pub const LISTED_AT_MOST: u128 = 65_536;
+
+/// A scan of more addresses than it makes unasked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("that is {total} addresses")]
+pub struct TooMany {
+    pub total: u128,
+}
+
+/// Whether `total` addresses may be scanned: past `LISTED_AT_MOST` only when `confirmed`.
+pub fn allowed(total: u128, confirmed: bool) -> Result<(), TooMany> {
+    if total > LISTED_AT_MOST && !confirmed { Err(TooMany { total }) } else { Ok(()) }
+}
+
+/// The targets a line of a list names: whitespace- or comma-separated words, `#` to the end of
+/// the line a comment (as nmap's `-iL` and RustScan's files).
+pub fn list_words(line: &str) -> impl Iterator<Item = &str> {
+    let line = line.split('#').next().unwrap_or("");
+    line.split(|c: char| c.is_whitespace() || c == ',').filter(|w| !w.is_empty())
+}
 
 /// What a scan found, host by host: the model `scan --json` prints and the text is laid out
 /// from.

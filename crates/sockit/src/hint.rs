@@ -25,4 +25,6 @@ pub enum Hint {
     OtherDiscoveryPort,
     /// Check the pinned certificate fingerprint.
     CheckFingerprint,
+    /// Confirm a scan of more addresses than a scan makes unasked.
+    ConfirmMany,
 }

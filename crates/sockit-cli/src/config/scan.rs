@@ -8,12 +8,12 @@ use super::shared::proxy;
 use super::{Result, UsageError, usage};
 use crate::cli;
 
-/// A scan as asked: the plan, and a file of more targets for the command to read first.
+/// A scan as asked: the plan, and a file that lists more targets (read as the scan runs).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScanJob {
     pub plan: ScanPlan,
     pub file: Option<std::path::PathBuf>,
-    /// `--yes`: more than 65,536 addresses (the file's included) may be scanned.
+    /// `--yes`: more than 65,536 addresses in all (the file's with the plan's) may be scanned.
     pub yes: bool,
 }
 
@@ -23,9 +23,8 @@ pub(super) fn scan(a: cli::ScanArgs) -> Result<ScanJob> {
     let targets =
         a.targets.iter().map(|t| Target::parse(t)).collect::<std::result::Result<Vec<_>, _>>().map_err(usage)?;
     let total = targets.iter().fold(0u128, |n, t| n.saturating_add(t.count()));
-    if total > sockit_core::scan::LISTED_AT_MOST && !a.yes {
-        return Err(UsageError(format!("that is {total} addresses: pass --yes to scan more than 65,536")));
-    }
+    sockit_core::scan::allowed(total, a.yes)
+        .map_err(|e| UsageError(crate::render::advised(e, Some(sockit::hint::Hint::ConfirmMany))))?;
     if !(a.timeout.is_finite() && a.timeout > 0.0 && a.timeout <= 3600.0) {
         return Err(UsageError(format!("--timeout {} is not a time: give seconds, like 1 or 0.25", a.timeout)));
     }

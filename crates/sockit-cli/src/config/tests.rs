@@ -137,11 +137,11 @@ fn defaults_and_conversions_as_a_table() {
     let Action::Scan(ScanJob { plan: p, .. }) = config("scan 0.0.0.0/0 --yes -p 80").expect("ok").action else {
         panic!()
     };
-    assert_eq!(p.jobs(), 1 << 32);
+    assert_eq!(p.jobs(None), 1 << 32);
     let Action::Scan(ScanJob { plan: p, .. }) = config("scan ::/0 10.0.0.0/8 --yes -p 1-2").expect("ok").action else {
         panic!()
     };
-    assert_eq!(p.jobs(), u128::MAX);
+    assert_eq!(p.jobs(None), u128::MAX);
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! read from the open ports.
 
 mod engine;
+mod list;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -14,6 +15,7 @@ use sockit_core::scan::{Permutation, PortState};
 
 pub use engine::{ScanConfig, ScanOutcome, scan};
 use engine::{UNSET, decode, encode, is_resource_shortage, random_seed};
+pub use list::{ListError, TargetList};
 
 /// `scan`: what to probe and how.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +44,8 @@ pub enum ScanError {
     Net(#[from] crate::net::NetError),
     #[error("scan: {0}")]
     Io(#[from] io::Error),
+    #[error(transparent)]
+    List(#[from] ListError),
     #[error(
         "scan: no socket or local port to be had for a probe (the open-file limit is {limit}): raise it with ulimit -n"
     )]
@@ -53,20 +57,23 @@ impl ScanError {
     pub fn hint(&self) -> Option<crate::hint::Hint> {
         match self {
             ScanError::Starved { .. } => Some(crate::hint::Hint::FewerProbes),
+            ScanError::List(ListError::TooMany(_)) => Some(crate::hint::Hint::ConfirmMany),
             _ => None,
         }
     }
 }
 
 impl ScanPlan {
-    /// How many addresses the plan scans, once names are resolved (one address each).
-    pub fn addresses(&self) -> u128 {
-        self.targets.iter().fold(0u128, |n, t| n.saturating_add(t.count()))
+    /// How many addresses the plan scans, once names are resolved (one address each), with
+    /// those of `list`.
+    pub fn addresses(&self, list: Option<&TargetList>) -> u128 {
+        let listed = list.map_or(0, |l| l.addresses);
+        self.targets.iter().fold(listed, |n, t| n.saturating_add(t.count()))
     }
 
-    /// How many probes the plan makes.
-    pub fn jobs(&self) -> u128 {
-        self.addresses().saturating_mul(self.probes.ports.len() as u128)
+    /// How many probes the plan makes, with the targets of `list`.
+    pub fn jobs(&self, list: Option<&TargetList>) -> u128 {
+        self.addresses(list).saturating_mul(self.probes.ports.len() as u128)
     }
 }
 
@@ -168,25 +175,38 @@ fn banner(at: SocketAddr, wait: Duration) -> Option<String> {
     (!line.is_empty()).then(|| sockit_core::text::escape(line))
 }
 
-/// Resolve the plan's names (the first address the resolver prefers, as nmap does), then scan
-/// the hosts a group at a time, handing each host's report to `host` as its group ends (in
-/// target order). `host` returns false to stop the scan early (its reader has gone); the
-/// totals then count what was scanned. `done` counts finished probes for a progress display.
+/// Resolve the plan's names and those of `list` (the first address the resolver prefers, as
+/// nmap does), then scan the hosts a group at a time, the command line's targets first and the
+/// list's as it is read, handing each host's report to `host` as its group ends (in target
+/// order). `host` returns false to stop the scan early (its reader has gone); the totals then
+/// count what was scanned. `done` counts finished probes for a progress display.
 pub fn run(
     plan: &ScanPlan,
+    mut list: Option<&mut TargetList>,
     done: &AtomicU64,
     host: &mut dyn FnMut(sockit_core::scan::HostReport) -> bool,
 ) -> Result<sockit_core::scan::ScanTotals, ScanError> {
     use sockit_core::scan::{HostReport, ScannedHost, Target};
-    // Names and zones, looked up before a probe is sent.
-    let mut resolved = Vec::new();
-    for t in &plan.targets {
+    // Names and zones, looked up before a probe is sent, in the order they are met.
+    let mut resolved = std::collections::VecDeque::new();
+    let mut look_up = |t: &Target| -> Result<(), ScanError> {
         match t {
             Target::Name(n) => {
-                resolved.push((crate::resolve::system_lookup(n, crate::resolve::Families::Both)?.addresses[0], 0))
+                resolved.push_back((crate::resolve::system_lookup(n, crate::resolve::Families::Both)?.addresses[0], 0))
             }
-            Target::Scoped(ip, zone) => resolved.push((IpAddr::V6(*ip), crate::net::zone_index(zone)?)),
+            Target::Scoped(ip, zone) => resolved.push_back((IpAddr::V6(*ip), crate::net::zone_index(zone)?)),
             Target::Block { .. } => {}
+        }
+        Ok(())
+    };
+    for t in &plan.targets {
+        look_up(t)?;
+    }
+    if let Some(list) = list.as_deref_mut().filter(|l| l.lookups > 0) {
+        let mut failed = None;
+        list.each(|_, t| look_up(&t).map_err(|e| failed = Some(e)).is_ok()).map_err(|e| list.changed(e))?;
+        if let Some(e) = failed {
+            return Err(e);
         }
     }
     let limit = crate::net::raise_fd_limit();
@@ -202,7 +222,7 @@ pub fn run(
     let per_group = (GROUP_JOBS / cfg.ports.len().max(1)).max(1);
     let mut totals = sockit_core::scan::ScanTotals { ports_per_host: cfg.ports.len(), ..Default::default() };
     let start = Instant::now();
-    let mut group: Vec<ScannedHost> = Vec::with_capacity(per_group.min(plan.addresses().min(1 << 20) as usize));
+    let addresses = plan.addresses(list.as_deref());
     // Scan the group and hand on its hosts; false when the reader has gone.
     let mut flush =
         |group: &mut Vec<ScannedHost>, totals: &mut sockit_core::scan::ScanTotals| -> Result<bool, ScanError> {
@@ -242,33 +262,68 @@ pub fn run(
             }
             Ok(true)
         };
-    let mut names = resolved.into_iter();
-    'targets: for (spec, t) in plan.specs.iter().zip(&plan.targets) {
-        let hosts: Box<dyn Iterator<Item = ScannedHost>> = match t {
-            Target::Name(_) | Target::Scoped(..) => Box::new(
-                names
-                    .next()
-                    .map(|(address, scope_id)| ScannedHost { name: Some(spec.clone()), address, scope_id })
-                    .into_iter(),
-            ),
-            block => Box::new(
-                block.addresses().filter(|a| !plan.exclude.iter().any(|x| x.contains(*a))).map(|address| ScannedHost {
-                    name: None,
-                    address,
-                    scope_id: 0,
-                }),
-            ),
+    // The targets are walked into groups of hosts on a thread of their own (a list is read as
+    // it goes), a group ahead of the scan; the scan stops the walk by hanging up.
+    let (groups, ready) = std::sync::mpsc::sync_channel::<Vec<ScannedHost>>(1);
+    let walk = move || -> Result<(), ScanError> {
+        let mut group: Vec<ScannedHost> = Vec::with_capacity(per_group.min(addresses.min(1 << 20) as usize));
+        // Each target's hosts into the group, handed on whenever it is full; false once the
+        // scan has hung up.
+        let mut take = |spec: &str, t: &Target| -> bool {
+            let hosts: Box<dyn Iterator<Item = ScannedHost>> = match t {
+                Target::Name(_) | Target::Scoped(..) => Box::new(
+                    resolved
+                        .pop_front()
+                        .map(|(address, scope_id)| ScannedHost { name: Some(spec.to_string()), address, scope_id })
+                        .into_iter(),
+                ),
+                block => Box::new(
+                    block
+                        .addresses()
+                        .filter(|a| !plan.exclude.iter().any(|x| x.contains(*a)))
+                        .map(|address| ScannedHost { name: None, address, scope_id: 0 }),
+                ),
+            };
+            for h in hosts {
+                group.push(h);
+                if group.len() == per_group
+                    && groups.send(std::mem::replace(&mut group, Vec::with_capacity(per_group))).is_err()
+                {
+                    return false;
+                }
+            }
+            true
         };
-        for h in hosts {
-            group.push(h);
-            if group.len() == per_group && !flush(&mut group, &mut totals)? {
-                break 'targets;
+        let mut going = plan.specs.iter().zip(&plan.targets).all(|(spec, t)| take(spec, t));
+        if let (true, Some(list)) = (going, list) {
+            list.each(|spec, t| {
+                going = take(spec, &t);
+                going
+            })
+            .map_err(|e| list.changed(e))?;
+        }
+        if going && !group.is_empty() {
+            let _ = groups.send(group);
+        }
+        Ok(())
+    };
+    std::thread::scope(|s| {
+        let walker = s.spawn(walk);
+        let mut scanned = Ok(());
+        for mut group in ready.iter() {
+            match flush(&mut group, &mut totals) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    scanned = Err(e);
+                    break;
+                }
             }
         }
-    }
-    if !group.is_empty() {
-        flush(&mut group, &mut totals)?;
-    }
+        drop(ready);
+        let walked = walker.join().unwrap_or_else(|_| Err(ScanError::Io(io::Error::other("the target walk failed"))));
+        scanned.and(walked)
+    })?;
     totals.elapsed_ms = start.elapsed().as_millis();
     Ok(totals)
 }
