@@ -669,7 +669,12 @@ fn a_stalled_broker_never_stalls_the_room() {
     });
     let t0 = Instant::now();
     for i in 0..N {
-        let l = ann.line();
+        let mut l = ann.line();
+        // A broker that stalls for long enough that b is not heard from (9 s, on a loaded
+        // machine) has b said gone meanwhile.
+        while l.starts_with("* server b is gone") {
+            l = ann.line();
+        }
         assert!(l.starts_with(&format!("<alice> f-{i} ")), "{i}: {l}");
     }
     assert!(t0.elapsed() < Duration::from_secs(30), "the room took {:?} with the broker stalled", t0.elapsed());

@@ -170,7 +170,10 @@ impl Shared {
                 }
                 match Message::parse(&m.payload) {
                     Ok(m) if m.node == shared.node_name() => Refused::count(&refused.own_name),
-                    Ok(m) => shared.remote(m).await,
+                    Ok(m) => {
+                        shared.link_back().await;
+                        shared.remote(m).await;
+                    }
                     Err(e) => {
                         tracing::debug!(error = %e, "a message on the cluster's subject was not taken");
                         Refused::count(&refused.malformed);
@@ -178,7 +181,7 @@ impl Shared {
                 }
             }
         });
-        let (shared, mut up) = (Arc::clone(self), link.up.clone());
+        let (shared, mut up, pinged) = (Arc::clone(self), link.up.clone(), link.clone());
         tasks.spawn(async move {
             let mut tick = tokio::time::interval(PERIOD);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -208,19 +211,12 @@ impl Shared {
                         if changed.is_err() { break }
                         let connected = *up.borrow_and_update();
                         if connected {
-                            // Everyone gets a fresh spell to be heard from, and hears of us.
-                            for p in shared.lock().peers.values_mut() {
-                                p.seen = Instant::now();
-                            }
-                            shared.announce_presence();
-                            {
-                                let mut outage = shared.outage.lock().unwrap_or_else(|p| p.into_inner());
-                                if let Some((_, ended)) = outage.as_mut() {
-                                    *ended = now_ms();
-                                }
-                            }
-                            shared.event(Event::LinkUp);
-                            shared.tell_all(line(Notice::LinkBack)).await;
+                            // The client says it is connected before the broker has its
+                            // subscription again: after a round trip (or the first word from
+                            // another server, whichever is first), what the other servers say
+                            // from now on is heard here, and the link is said to be back.
+                            pinged.round_trip().await;
+                            shared.link_back().await;
                         } else {
                             *shared.outage.lock().unwrap_or_else(|p| p.into_inner()) = Some((now_ms(), u64::MAX));
                             shared.event(Event::LinkDown);
@@ -230,6 +226,24 @@ impl Shared {
                 }
             }
         });
+    }
+
+    /// The link is back after an outage (once: whichever of its signs comes first): everyone
+    /// gets a fresh spell to be heard from and hears of us, and the members are told.
+    async fn link_back(&self) {
+        {
+            let mut outage = self.outage.lock().unwrap_or_else(|p| p.into_inner());
+            match outage.as_mut() {
+                Some((_, ended)) if *ended == u64::MAX => *ended = now_ms(),
+                _ => return,
+            }
+        }
+        for p in self.lock().peers.values_mut() {
+            p.seen = Instant::now();
+        }
+        self.announce_presence();
+        self.event(Event::LinkUp);
+        self.tell_all(line(Notice::LinkBack)).await;
     }
 
     /// The server is shutting down: its members leave the other servers' rooms at once.
@@ -243,10 +257,14 @@ impl Shared {
     }
 
     fn announce_presence(&self) {
+        self.queue_presence(&self.lock());
+    }
+
+    /// This server's member list, queued under the room's lock: the list takes its place among
+    /// the room's numbered messages as they stand, so no rename queued before it is undone by
+    /// it, and none after it is missed.
+    fn queue_presence(&self, room: &Room) {
         let Some(outbox) = self.outbox() else { return };
-        // Queued under the lock: the list takes its place among the room's numbered messages
-        // as they stand, so no rename queued before it is undone by it.
-        let room = self.lock();
         outbox.presence(room.members.values().map(|m| Claim { nick: m.nick.clone(), since: m.since }).collect());
     }
 
@@ -317,6 +335,23 @@ impl Shared {
                     }
                 }
             }
+            // The first word from a server since the link was last down: it may have missed
+            // this server's list (each came back on its own time, and what either said
+            // meanwhile may be lost), so it hears it again, before this message can rename a
+            // member here (each such rename then follows the claim it undoes). Until its own
+            // whole list is heard, its claims may date from the outage, however late they come.
+            let outage = *self.outage.lock().unwrap_or_else(|p| p.into_inner());
+            let (answer, outage) = match outage {
+                Some((began, _)) if peer.listed < began => {
+                    let answer = peer.answered < began;
+                    peer.answered = peer.answered.max(now_ms());
+                    (answer, Some((began, u64::MAX)))
+                }
+                other => (false, other),
+            };
+            if answer {
+                self.queue_presence(&room);
+            }
             let node = m.node.clone();
             // Whether `node` holds `nick` (and no member here does).
             let theirs = |room: &Room, nick: &str| {
@@ -327,9 +362,8 @@ impl Shared {
                 }
                 ok
             };
-            let outage = *self.outage.lock().unwrap_or_else(|p| p.into_inner());
             let rules = (ctx.0.as_str(), ctx.1.as_str(), refused, outage);
-            match m.body {
+            let lost = match m.body {
                 Body::Said { nick, text } if theirs(&room, &nick) => {
                     self.event(Event::Said { nick: nick.clone(), text: text.clone(), server: Some(node) });
                     said = Some(line(chat::said(&nick, &text)));
@@ -408,6 +442,7 @@ impl Shared {
                     }
                     // The whole list: it replaces what was known. Members first heard of here
                     // (a server just heard from, or joins missed) are announced.
+                    peer.listed = now_ms();
                     let mut before = std::mem::take(&mut peer.members);
                     before.extend(std::mem::take(&mut peer.contested));
                     let (lost, taken) = room.claim(&node, &all, &before, rules);
@@ -416,7 +451,16 @@ impl Shared {
                     }
                     lost
                 }
+            };
+            // Each rename goes out under the lock it was made under: no member list sent
+            // between can show the new nick before the rename that explains it.
+            if let Some(o) = self.outbox() {
+                for l in &lost {
+                    let since = room.members.get(&l.id).map_or(0, |m| m.since);
+                    o.publish(Body::Renamed { old: l.old.clone(), new: Claim { nick: l.new.clone(), since } });
+                }
             }
+            lost
         };
         if hello {
             self.announce_presence();
@@ -441,17 +485,14 @@ impl Shared {
     /// A local member lost its nick to an earlier claim elsewhere: it is told why, everyone
     /// hears of the rename.
     async fn lost_nick(&self, l: Lost) {
-        let me = self.lock().members.get(&l.id).map(|m| (m.out.clone(), m.since));
-        let Some((out, since)) = me else { return };
+        let me = self.lock().members.get(&l.id).map(|m| m.out.clone());
+        let Some(out) = me else { return };
         self.wait_for(
             vec![(line(Notice::NickLost { nick: l.old.clone(), node: l.node, now: l.new.clone() }), vec![out])],
             None,
         )
         .await;
         self.event(Event::Renamed { old: l.old.clone(), new: l.new.clone() });
-        if let Some(o) = self.outbox() {
-            o.publish(Body::Renamed { old: l.old.clone(), new: Claim { nick: l.new.clone(), since } });
-        }
         self.tell_all(line(Notice::Renamed { old: l.old, new: l.new })).await;
     }
 }

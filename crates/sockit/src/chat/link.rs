@@ -111,6 +111,14 @@ impl Link {
         }
     }
 
+    /// A round trip to the broker (a request nobody answers, on a subject of the room's own):
+    /// once it is back, the broker has taken everything sent before it, the subscription
+    /// included. A second at most (a broker that does not allow it is not waited for longer).
+    pub(super) async fn round_trip(&self) {
+        let ping = self.client.request(format!("{}.ping", self.subject), Vec::new().into());
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), ping).await;
+    }
+
     /// Whether a message from the broker is signed with the cluster's key (every message is,
     /// when the cluster has none).
     pub(super) fn signed_by_the_key(&self, m: &async_nats::Message) -> bool {

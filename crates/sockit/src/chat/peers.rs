@@ -13,8 +13,8 @@ use sockit_core::cluster::{Claim, Sequence};
 /// How far back a claim may be dated before this server first heard of it. Two servers that
 /// grant one nick at once hear of each other's claim within it; a claim dated further back
 /// than that, heard only now, cannot take a nick from the member who holds it. (While the link
-/// to the broker was down nothing could be heard: a claim heard as it came back may date from
-/// as far back as the outage's start.)
+/// to the broker was down nothing could be heard: a claim heard as it came back, or in a
+/// server's first presence list since, may date from as far back as the outage's start.)
 pub(super) const SKEW_MS: u64 = 2_000;
 
 /// The most members of other servers this server keeps, all of them together: memory stays
@@ -57,6 +57,13 @@ pub(super) struct Peer {
     pub(super) seen: Instant,
     /// A presence list being put together: its generation and the parts so far.
     pub(super) gathering: Option<(u64, u32, Vec<Claim>)>,
+    /// When its last whole presence list was taken (ms; when it was first heard, before one):
+    /// until the first since the link was last down, its claims may date from the outage
+    /// however late they are heard.
+    pub(super) listed: u64,
+    /// When it was last sent this server's list in answer (ms; when it was first heard,
+    /// before): once after each outage.
+    pub(super) answered: u64,
 }
 
 impl Peer {
@@ -68,6 +75,8 @@ impl Peer {
             contested: HashMap::new(),
             seen: Instant::now(),
             gathering: None,
+            listed: now_ms(),
+            answered: now_ms(),
         }
     }
 

@@ -356,10 +356,11 @@ pub async fn serve(
 const LEFT_FOR_TRIM: u64 = 32;
 
 /// Every 2 s: once `LEFT_FOR_TRIM` members have left (or the room emptied), what they held is
-/// given back to the system (the allocator would keep it for good), off the runtime's threads.
+/// given back to the system (the allocator would keep it for good), off the runtime's threads;
+/// and once more a tick later, for what their tasks still held when they were counted gone.
 async fn give_back_when_members_leave(shared: Arc<Shared>, stop: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_secs(2));
-    let mut high = 0u64;
+    let (mut high, mut again) = (0u64, false);
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
@@ -367,7 +368,9 @@ async fn give_back_when_members_leave(shared: Arc<Shared>, stop: CancellationTok
         }
         let now = shared.users();
         high = high.max(now);
-        if high >= now + LEFT_FOR_TRIM || (now == 0 && high > 0) {
+        let left = high >= now + LEFT_FOR_TRIM || (now == 0 && high > 0);
+        if left || std::mem::take(&mut again) {
+            again = left;
             high = now;
             let _ = tokio::task::spawn_blocking(crate::memory::give_back).await;
         }
