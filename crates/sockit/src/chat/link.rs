@@ -162,9 +162,13 @@ pub async fn connect(cfg: &ClusterConfig, room: &str, node: String) -> Result<Li
                 .map_err(|_| NetError::Cluster(format!("not a broker URL: {}", sockit_core::text::redact_url(u))))?,
         );
     }
+    let subject = wire::subject(&cfg.name, room);
     let (tx, up) = watch::channel(true);
     let mut options = async_nats::ConnectOptions::new()
         .no_echo()
+        // Replies (the round trip's) come back under the room's own subjects: a broker user
+        // whose rights end at the cluster's subjects needs no more.
+        .custom_inbox_prefix(format!("{subject}.inbox"))
         .name(format!("sockit chat {node}"))
         .connection_timeout(Duration::from_secs(3))
         .max_reconnects(None)
@@ -231,7 +235,6 @@ pub async fn connect(cfg: &ClusterConfig, room: &str, node: String) -> Result<Li
         }
         Ok(Ok(c)) => c,
     };
-    let subject = wire::subject(&cfg.name, room);
     let subscription = client
         .subscribe(subject.clone())
         .await
