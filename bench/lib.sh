@@ -2,8 +2,13 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# Build the release binary once and point SOCKIT at it.
+# Build the release binary once and point SOCKIT at it; SOCKIT_BIN=PATH times another
+# binary instead (an older build, beside the new one), nothing built.
 build_sockit() {
+  if [ -n "${SOCKIT_BIN:-}" ]; then
+    SOCKIT=$SOCKIT_BIN
+    return
+  fi
   cargo build --release --quiet -p sockit-cli
   SOCKIT="$PWD/target/release/sockit"
 }
