@@ -168,6 +168,103 @@ fn chat_join_through_a_proxy() {
     assert_eq!(line, "sockit: --proxy needs the server's HOST: discovery does not go through proxies");
 }
 
+/// `scan --proxy` keeps `--banner` and `--rate` (they were ignored through a proxy): the banner
+/// is read on the connection microsocks made, and five probes at 4 a second take at least a
+/// second.
+#[test]
+fn scan_through_a_proxy_reads_banners_at_the_rate_asked() {
+    if !have("microsocks") {
+        return;
+    }
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let open = l.local_addr().expect("addr").port();
+    let greeter = std::thread::spawn(move || {
+        if let Some(Ok(mut s)) = l.incoming().next() {
+            let _ = s.write_all(b"SSH-2.0-OpenSSH_9.9 \x1b[31m\r\n");
+            let _ = s.read(&mut [0u8; 16]);
+        }
+    });
+    let closed: Vec<String> = (0..4).map(|_| free_port().to_string()).collect();
+    let ports = format!("{open},{}", closed.join(","));
+    let p = free_port();
+    let _socks =
+        Proc(Command::new("microsocks").args(["-i", "127.0.0.1", "-p", &p.to_string()]).spawn().expect("microsocks"));
+    wait_listening(p);
+    let start = Instant::now();
+    let proxy = format!("socks5://127.0.0.1:{p}");
+    let v = sockit(&["--json", "scan", "127.0.0.1", "-p", &ports, "--proxy", &proxy, "--banner", "2", "--rate", "4"])
+        .json();
+    let took = start.elapsed();
+    let found = v["hosts"][0]["ports"].as_array().expect("ports");
+    let banners: Vec<(u64, &str, &str)> = found
+        .iter()
+        .map(|p| {
+            (p["port"].as_u64().expect("port"), p["state"].as_str().expect("state"), p["banner"].as_str().unwrap_or(""))
+        })
+        .filter(|(_, state, _)| *state == "open")
+        .collect();
+    assert_eq!(banners, [(u64::from(open), "open", "SSH-2.0-OpenSSH_9.9 \\x1b[31m")], "{v}");
+    assert_eq!(found.iter().filter(|p| p["state"] == "closed").count(), 4, "{v}");
+    assert!(took >= Duration::from_millis(950), "5 probes at 4 a second took {took:?}");
+    let _ = greeter.join();
+}
+
+/// `scan --proxy --retries N` asks again for a port the proxy could not reach in time: a fake
+/// SOCKS5 proxy that stays silent on the first connect request and grants the second shows
+/// the port open with one retry and filtered with none.
+#[test]
+fn scan_through_a_proxy_retries_a_silent_port() {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = asked.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming().take(8) {
+            let Ok(mut s) = s else { continue };
+            let asked = counter.clone();
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut greeting = [0u8; 3];
+                let mut request = [0u8; 10];
+                if s.read_exact(&mut greeting).is_err() || s.write_all(b"\x05\x00").is_err() {
+                    return;
+                }
+                if s.read_exact(&mut request).is_err() {
+                    return;
+                }
+                // Odd requests are answered, even ones never: the first of each scan is silent.
+                if asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst).is_multiple_of(2) {
+                    let _ = s.read(&mut [0u8; 1]);
+                } else {
+                    let _ = s.write_all(b"\x05\x00\x00\x01\x7f\x00\x00\x01\x00\x50");
+                    let _ = s.read(&mut [0u8; 1]);
+                }
+            });
+        }
+    });
+    let state = |retries: &str| {
+        let v = sockit(&[
+            "--json",
+            "scan",
+            "127.0.0.1",
+            "-p",
+            "80",
+            "--proxy",
+            &format!("socks5://127.0.0.1:{port}"),
+            "--timeout",
+            "0.5",
+            "--retries",
+            retries,
+        ])
+        .json();
+        v["hosts"][0]["ports"][0]["state"].as_str().expect("state").to_string()
+    };
+    assert_eq!(state("1"), "open");
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 2, "asked twice");
+    assert_eq!(state("0"), "filtered");
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 3, "asked once more");
+}
+
 /// Proxies that lie: each answer is one line and exit 1, within the deadline, never a hang.
 #[test]
 fn hostile_proxies_are_one_line_each() {

@@ -39,18 +39,19 @@ pub fn connect(proxy: &Proxy, host: &Host, port: u16, timeout: Option<Duration>)
 
 /// What a connect scan through `proxy` finds at `ip:port`: open when the proxy connects, closed
 /// when it says the target refused, filtered when it could not reach it (or took `timeout`);
-/// a proxy that fails us (down, refusing our login, not a proxy) is an error for the scan.
+/// a proxy that fails us (down, refusing our login, not a proxy) is an error for the scan. An
+/// open port comes with its connection, for a banner to be read from it.
 pub fn probe(
     proxy: &Proxy,
     ip: std::net::IpAddr,
     port: u16,
     timeout: Duration,
-) -> Result<sockit_core::scan::PortState, NetError> {
+) -> Result<(sockit_core::scan::PortState, Option<TcpStream>), NetError> {
     use sockit_core::scan::PortState;
     match handshake(proxy, &Host::Ip(ip), port, Some(timeout)) {
-        Ok(_) => Ok(PortState::Open),
-        Err(Failure::TargetRefused(_)) => Ok(PortState::Closed),
-        Err(Failure::TargetUnreachable(_)) => Ok(PortState::Filtered),
+        Ok(stream) => Ok((PortState::Open, Some(stream))),
+        Err(Failure::TargetRefused(_)) => Ok((PortState::Closed, None)),
+        Err(Failure::TargetUnreachable(_)) => Ok((PortState::Filtered, None)),
         Err(Failure::Proxy(e)) => Err(e),
     }
 }

@@ -84,19 +84,31 @@ const GROUP_JOBS: usize = 1 << 16;
 /// Probes through a proxy at once, at most: each holds a thread and a connection to the proxy.
 const PROXY_PROBES: usize = 64;
 
-/// Every (address, port) through `proxy`, a blocking connect a probe on a few threads; the
-/// first failure of the proxy itself ends the scan.
+/// What a scan through a proxy found: each probe's state and, when banners are asked for,
+/// what each open port said first (both host-major, as the probes are numbered).
+struct ViaProxy {
+    states: Vec<PortState>,
+    banners: Vec<Option<String>>,
+}
+
+/// Every (address, port) through `proxy`, a blocking connect a probe on a few threads, held
+/// to `--rate` starts a second across them, a silent port asked again `--retries` times, an
+/// open port's banner read on the connection the proxy made; the first failure of the proxy
+/// itself ends the scan.
 fn scan_via(
     proxy: &sockit_core::proxy::Proxy,
     addrs: &[SocketAddr],
     cfg: &ScanConfig,
+    banner: Option<Duration>,
     done: &AtomicU64,
-) -> Result<Vec<PortState>, ScanError> {
+) -> Result<ViaProxy, ScanError> {
     let jobs = addrs.len() * cfg.ports.len();
     let states: Vec<AtomicU8> = (0..jobs).map(|_| AtomicU8::new(UNSET)).collect();
+    let banners: Vec<std::sync::OnceLock<String>> = (0..jobs).map(|_| std::sync::OnceLock::new()).collect();
     let next = AtomicU64::new(0);
     let failed = std::sync::Mutex::new(None);
     let order = Permutation::new(jobs as u64, cfg.randomize.then(random_seed));
+    let pace = Pace::new(cfg.rate);
     std::thread::scope(|s| {
         for _ in 0..cfg.concurrency.clamp(1, PROXY_PROBES).min(jobs.max(1)) {
             s.spawn(|| {
@@ -107,8 +119,21 @@ fn scan_via(
                     }
                     let job = order.at(j) as usize;
                     let (addr, port) = (addrs[job / cfg.ports.len()], cfg.ports[job % cfg.ports.len()]);
-                    match crate::dial::proxy::probe(proxy, addr.ip(), port, cfg.timeout) {
-                        Ok(state) => {
+                    let mut tries = 0;
+                    let probed = loop {
+                        pace.start();
+                        match crate::dial::proxy::probe(proxy, addr.ip(), port, cfg.timeout) {
+                            Ok((PortState::Filtered, _)) if tries < cfg.retries => tries += 1,
+                            other => break other,
+                        }
+                    };
+                    match probed {
+                        Ok((state, stream)) => {
+                            if let (Some(wait), Some(stream)) = (banner, stream)
+                                && let Some(said) = read_banner(stream, wait)
+                            {
+                                let _ = banners[job].set(said);
+                            }
                             states[job].store(encode(state), Ordering::Relaxed);
                             done.fetch_add(1, Ordering::Relaxed);
                         }
@@ -126,7 +151,35 @@ fn scan_via(
     if let Some(e) = failed.into_inner().ok().flatten() {
         return Err(ScanError::Net(e));
     }
-    Ok(states.iter().map(|s| decode(s.load(Ordering::Relaxed))).collect())
+    Ok(ViaProxy {
+        states: states.iter().map(|s| decode(s.load(Ordering::Relaxed))).collect(),
+        banners: banners.into_iter().map(std::sync::OnceLock::into_inner).collect(),
+    })
+}
+
+/// `--rate` for probes on several threads: each start takes the next slot, 1/rate apart.
+struct Pace {
+    every: Option<Duration>,
+    next: std::sync::Mutex<Instant>,
+}
+
+impl Pace {
+    fn new(rate: Option<f64>) -> Pace {
+        let every = rate.filter(|r| r.is_finite() && *r > 0.0).map(|r| Duration::from_secs_f64(1.0 / r));
+        Pace { every, next: std::sync::Mutex::new(Instant::now()) }
+    }
+
+    /// Wait for this start's slot.
+    fn start(&self) {
+        let Some(every) = self.every else { return };
+        let at = {
+            let mut next = self.next.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let at = (*next).max(Instant::now());
+            *next = at + every;
+            at
+        };
+        std::thread::sleep(at.saturating_duration_since(Instant::now()));
+    }
 }
 
 /// The longest banner read, in bytes.
@@ -153,11 +206,15 @@ fn banners(reports: &mut [sockit_core::scan::HostReport], addrs: &[SocketAddr], 
     }
 }
 
-/// Connect, and read until a newline, `BANNER_MAX` bytes, the peer's close or `wait`.
+/// Connect, and read the banner.
 fn banner(at: SocketAddr, wait: Duration) -> Option<String> {
+    read_banner(std::net::TcpStream::connect_timeout(&at, wait).ok()?, wait)
+}
+
+/// Read until a newline, `BANNER_MAX` bytes, the peer's close or `wait`: the first line.
+fn read_banner(mut sock: std::net::TcpStream, wait: Duration) -> Option<String> {
     use std::io::Read;
     let deadline = Instant::now() + wait;
-    let mut sock = std::net::TcpStream::connect_timeout(&at, wait).ok()?;
     let mut got = Vec::new();
     let mut buf = [0u8; BANNER_MAX];
     while got.len() < BANNER_MAX && !got.contains(&b'\n') {
@@ -233,8 +290,13 @@ pub fn run(
                     v4 => SocketAddr::new(v4, 0),
                 })
                 .collect();
+            let mut said = Vec::new();
             let states = match &plan.proxy {
-                Some(proxy) => scan_via(proxy, &addrs, &cfg, done)?,
+                Some(proxy) => {
+                    let via = scan_via(proxy, &addrs, &cfg, plan.banner, done)?;
+                    said = via.banners;
+                    via.states
+                }
                 None => {
                     let outcome = scan(&addrs, &cfg, done).map_err(|e| {
                         if is_resource_shortage(&e) {
@@ -249,9 +311,19 @@ pub fn run(
                 }
             };
             let mut reports = HostReport::of_hosts(group, &cfg.ports, &states, service, plan.only_open);
-            // Banners are read directly, so not for a scan that goes through a proxy.
-            if let (Some(wait), None) = (plan.banner, &plan.proxy) {
-                banners(&mut reports, &addrs, wait, cfg.concurrency);
+            match (plan.banner, &plan.proxy) {
+                (Some(wait), None) => banners(&mut reports, &addrs, wait, cfg.concurrency),
+                // Read by the probes, on the connections the proxy made.
+                (Some(_), Some(_)) => {
+                    let index: std::collections::HashMap<u16, usize> =
+                        cfg.ports.iter().enumerate().map(|(i, &p)| (p, i)).collect();
+                    for (h, report) in reports.iter_mut().enumerate() {
+                        for p in &mut report.ports {
+                            p.banner = index.get(&p.port).and_then(|i| said[h * cfg.ports.len() + i].take());
+                        }
+                    }
+                }
+                (None, _) => {}
             }
             group.clear();
             for h in reports {
