@@ -372,3 +372,58 @@ fn an_unfinished_websocket_message_holds_what_a_line_does() {
         std::thread::sleep(Duration::from_secs(3));
     }
 }
+
+/// A browser's page load and `nc` from the same address, the common demo: a silent connection
+/// that comes with the page load (a browser's spare socket) is not welcomed while it may still
+/// send its request, and its request, sent late, gets the page; `nc` started seconds after the
+/// browser's last request is welcomed at once; a silent connection that came with the load and stays is a person
+/// after 12 s (a browser closes its spares after 10): welcomed, not dropped.
+#[test]
+fn nc_beside_a_browser_is_welcomed() {
+    let server = Server::start(&[]);
+    let at = ("127.0.0.1", server.port);
+    let load = || {
+        let mut s = TcpStream::connect(at).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        s.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: Mozilla/5.0\r\nConnection: close\r\n\r\n")
+            .expect("request");
+        let mut page = String::new();
+        s.read_to_string(&mut page).expect("page");
+        assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
+    };
+    let silent = || {
+        let s = TcpStream::connect(at).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+        s
+    };
+    // Time from `since` to the first line the connection is sent.
+    let first_line = |s: &TcpStream, since: std::time::Instant| -> (String, Duration) {
+        let mut line = String::new();
+        BufReader::new(s).read_line(&mut line).expect("first line");
+        (line, since.elapsed())
+    };
+    let spare = silent();
+    let waiting = silent();
+    let waited_from = std::time::Instant::now();
+    load();
+    // The spare sends its request two seconds later: the page, nothing before it.
+    std::thread::sleep(Duration::from_secs(2));
+    let mut spare = spare;
+    spare.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    spare
+        .write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: Mozilla/5.0\r\nConnection: close\r\n\r\n")
+        .expect("late request");
+    let mut page = String::new();
+    spare.read_to_string(&mut page).expect("page on the spare");
+    assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page:?}");
+    // nc, six seconds after the browser's last request: welcomed at once.
+    std::thread::sleep(Duration::from_secs(6));
+    let nc = silent();
+    let (line, took) = first_line(&nc, std::time::Instant::now());
+    assert!(line.starts_with("* welcome to sockit, you are guest-"), "{line:?}");
+    assert!(took < Duration::from_secs(2), "nc waited {took:?} for its welcome");
+    // The silent one that came with the load: welcomed after 12 s, as a person.
+    let (line, took) = first_line(&waiting, waited_from);
+    assert!(line.starts_with("* welcome to sockit, you are guest-"), "{line:?}");
+    assert!(took >= Duration::from_secs(11) && took < Duration::from_secs(16), "welcomed after {took:?}");
+}

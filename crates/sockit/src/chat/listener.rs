@@ -25,14 +25,15 @@ pub(super) async fn connected(shared: Arc<Shared>, stream: TcpStream, peer: Sock
     let _ = socket2::SockRef::from(&stream).set_send_buffer_size(64 * 1024);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let web = shared.cfg.web;
-    // A silent connection from an address that has just loaded the page is a browser's spare
-    // socket, not a person at nc: it must speak first.
+    // A silent connection that comes as its address loads the page may be a browser's spare
+    // socket, not a person at nc: it is given time to speak first.
     let seen = Arc::clone(&shared);
-    let browser_here = move || seen.browsers.seen(peer.ip());
+    let arrived = std::time::Instant::now();
+    let browser_here = move || seen.browsers.near(peer.ip(), arrived);
     match shared.cfg.tls.clone() {
         None => {
             let mut stream = stream;
-            // A spare socket may wait a minute: the server's end does not wait for it.
+            // A spare socket may wait a while: the server's end does not wait for it.
             let arrival = tokio::select! {
                 () = stop.cancelled() => return,
                 a = Box::pin(sniff(&mut stream, web, deadline, &browser_here)) => a,

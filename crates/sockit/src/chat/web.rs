@@ -67,13 +67,21 @@ impl Head {
     }
 }
 
-/// How long a browser's silent spare socket is kept before it is closed unheard.
-const SPARE_SOCKET: Duration = Duration::from_secs(60);
+/// How long a silent connection that may be a browser's spare socket is given to speak: a
+/// browser closes a spare it has not used after 10 s (Chromium's pool), so one still open and
+/// silent after this is a person at `nc`, and is welcomed.
+const SPARE_SOCKET: Duration = Duration::from_secs(12);
 
-/// Addresses a browser loaded the page from in the last minute: browsers open spare sockets they
-/// may send a request on much later, and a welcome written to one would break that request.
-/// A silent connection from such an address waits for its first bytes instead of being taken
-/// for a line client. At most 4,096 addresses are remembered.
+/// How close to a page load a connection must come to be taken for one of its spare sockets:
+/// a browser opens them as it starts loading the page (just before the request, or beside it);
+/// a person starts `nc` later than that.
+const NEAR_PAGE_LOAD: Duration = Duration::from_secs(5);
+
+/// When a browser last loaded the page from each address: browsers open spare sockets they may
+/// send a request on seconds later, and a welcome written to one would break that request. A
+/// silent connection that came within `NEAR_PAGE_LOAD` after such a load (or before it) waits
+/// for its first bytes, `SPARE_SOCKET` at most, instead of being welcomed at once. At most
+/// 4,096 addresses are remembered.
 #[derive(Debug, Default)]
 pub(super) struct Browsers(Mutex<std::collections::HashMap<std::net::IpAddr, std::time::Instant>>);
 
@@ -82,24 +90,27 @@ impl Browsers {
         let mut seen = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = std::time::Instant::now();
         if seen.len() >= 4096 {
-            seen.retain(|_, t| now.duration_since(*t) < SPARE_SOCKET);
+            seen.retain(|_, t| now.duration_since(*t) < SPARE_SOCKET + NEAR_PAGE_LOAD);
         }
         if seen.len() < 4096 {
             seen.insert(ip, now);
         }
     }
 
-    pub(super) fn seen(&self, ip: std::net::IpAddr) -> bool {
+    /// Whether a browser at `ip` loaded the page at most `NEAR_PAGE_LOAD` before `arrived`,
+    /// or since.
+    pub(super) fn near(&self, ip: std::net::IpAddr, arrived: std::time::Instant) -> bool {
         let seen = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        seen.get(&ip).is_some_and(|t| t.elapsed() < SPARE_SOCKET)
+        seen.get(&ip).is_some_and(|&t| t + NEAR_PAGE_LOAD >= arrived)
     }
 }
 
 /// Tell a connection's kind from its first bytes. `web` off: everything is a line client.
 /// Waits at most `FIRST_BYTES` for a first byte (then it is a line client, unless
-/// `browser_here` says its address is a browser's: then it waits for its first bytes, a minute
-/// at most); an HTTP-looking start must complete its head before `deadline` (slowloris), or
-/// the connection is dropped.
+/// `browser_here` says it may be a browser's spare socket: then it waits for its first bytes,
+/// `SPARE_SOCKET` at most, and is a line client if it is still there, silent); an
+/// HTTP-looking start must complete its head before `deadline` (slowloris), or the connection
+/// is dropped.
 pub(super) async fn sniff<S: AsyncRead + Unpin>(
     stream: &mut S,
     web: bool,
@@ -113,8 +124,9 @@ pub(super) async fn sniff<S: AsyncRead + Unpin>(
     let mut chunk = [0u8; 1024];
     let first = match tokio::time::timeout(FIRST_BYTES, stream.read(&mut chunk)).await {
         Err(_) if !browser_here() => return Arrival::Line(Vec::new()),
-        Err(_) => match tokio::time::timeout(SPARE_SOCKET, stream.read(&mut chunk)).await {
-            Err(_) => return Arrival::Gone,
+        Err(_) => match tokio::time::timeout(SPARE_SOCKET - FIRST_BYTES, stream.read(&mut chunk)).await {
+            // A browser would have closed its spare by now: a person who has not typed yet.
+            Err(_) => return Arrival::Line(Vec::new()),
             Ok(r) => r,
         },
         Ok(r) => r,
