@@ -1,7 +1,8 @@
-//! sockit's log on stderr: the `tracing` events at or above the level asked for, one line each
-//! (time, level, message, fields, as tracing-subscriber's default lays them out), every value
-//! escaped so that nothing a peer sent reaches the terminal raw. sockit opens no spans, so
-//! none are kept.
+//! sockit's log on stderr: the `tracing` events at or above the level asked for, and the `log`
+//! records of the libraries that use that instead (rustls, tungstenite), one line each (time,
+//! level, message, fields, as tracing-subscriber's default lays them out), every value escaped
+//! so that nothing a peer sent reaches the terminal raw. sockit opens no spans, so none are
+//! kept.
 
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
@@ -22,8 +23,18 @@ pub fn init(verbose: u8) {
     };
     let color = std::env::var_os("NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing::subscriber::set_global_default(Stderr { level, color });
+    if log::set_boxed_logger(Box::new(Stderr { level, color })).is_ok() {
+        log::set_max_level(match level {
+            Level::ERROR => log::LevelFilter::Error,
+            Level::WARN => log::LevelFilter::Warn,
+            Level::INFO => log::LevelFilter::Info,
+            Level::DEBUG => log::LevelFilter::Debug,
+            Level::TRACE => log::LevelFilter::Trace,
+        });
+    }
 }
 
+#[derive(Debug)]
 struct Stderr {
     level: Level,
     color: bool,
@@ -63,10 +74,51 @@ impl Subscriber for Stderr {
     fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
 
     fn event(&self, event: &Event<'_>) {
+        let mut fields = Fields { color: self.color, message: String::new(), rest: String::new() };
+        event.record(&mut fields);
+        self.write(*event.metadata().level(), &fields.message, &fields.rest);
+    }
+
+    fn enter(&self, _: &span::Id) {}
+
+    fn exit(&self, _: &span::Id) {}
+}
+
+/// A library's `log` record, as a line like any other, its target (`rustls::conn`) a field.
+impl log::Log for Stderr {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        level_of(m.level()) <= self.level && !m.target().starts_with("async_nats")
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if !log::Log::enabled(self, record.metadata()) {
+            return;
+        }
+        let mut fields = Fields { color: self.color, message: String::new(), rest: String::new() };
+        fields.message = clean(&record.args().to_string());
+        fields.field("target", record.target());
+        self.write(level_of(record.level()), &fields.message, &fields.rest);
+    }
+
+    fn flush(&self) {}
+}
+
+fn level_of(l: log::Level) -> Level {
+    match l {
+        log::Level::Error => Level::ERROR,
+        log::Level::Warn => Level::WARN,
+        log::Level::Info => Level::INFO,
+        log::Level::Debug => Level::DEBUG,
+        log::Level::Trace => Level::TRACE,
+    }
+}
+
+impl Stderr {
+    /// One line on stderr: the time, the level, the message, the other fields.
+    fn write(&self, level: Level, message: &str, rest: &str) {
         let mut line = String::with_capacity(128);
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         self.paint(&mut line, "2", format_args!("{}", Timestamp(now.as_secs(), now.subsec_micros())));
-        let level = *event.metadata().level();
         let color = match level {
             Level::TRACE => "35",
             Level::DEBUG => "34",
@@ -76,18 +128,12 @@ impl Subscriber for Stderr {
         };
         line.push(' ');
         self.paint(&mut line, color, format_args!("{:>5}", level.as_str()));
-        let mut fields = Fields { color: self.color, message: String::new(), rest: String::new() };
-        event.record(&mut fields);
         line.push(' ');
-        line.push_str(&fields.message);
-        line.push_str(&fields.rest);
+        line.push_str(message);
+        line.push_str(rest);
         line.push('\n');
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
     }
-
-    fn enter(&self, _: &span::Id) {}
-
-    fn exit(&self, _: &span::Id) {}
 }
 
 /// An event's message, then its other fields as ` name=value`, each escaped.
@@ -97,15 +143,24 @@ struct Fields {
     rest: String,
 }
 
+impl Fields {
+    /// ` name=value`, the value escaped.
+    fn field(&mut self, name: &str, value: &str) {
+        let text = clean(value);
+        if self.color {
+            let _ = write!(self.rest, " \x1b[3m{name}\x1b[0m\x1b[2m=\x1b[0m{text}");
+        } else {
+            let _ = write!(self.rest, " {name}={text}");
+        }
+    }
+}
+
 impl Visit for Fields {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let text = clean(&format!("{value:?}"));
         if field.name() == "message" {
-            self.message = text;
-        } else if self.color {
-            let _ = write!(self.rest, " \x1b[3m{}\x1b[0m\x1b[2m=\x1b[0m{text}", field.name());
+            self.message = clean(&format!("{value:?}"));
         } else {
-            let _ = write!(self.rest, " {}={text}", field.name());
+            self.field(field.name(), &format!("{value:?}"));
         }
     }
 }

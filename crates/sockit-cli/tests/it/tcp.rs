@@ -805,6 +805,29 @@ fn privileged_port_without_rights() {
     }
 }
 
+/// rustls logs through the `log` crate: with -vv its records are lines of sockit's log like
+/// tracing's own, their target a field (nothing listened to them: they were lost).
+#[test]
+fn tls_library_log_reaches_the_log() {
+    let (_srv, port, _err) =
+        listening(crate::util::sockit_cmd(&["tcp", "listen", "0", "--bind", "127.0.0.1", "--tls", "--keep-open"]));
+    let p = port.to_string();
+    let mut cmd =
+        crate::util::sockit_cmd(&["-vv", "tcp", "connect", "--tls", "--insecure", "127.0.0.1", &p, "-q", "0.2"]);
+    cmd.env("NO_COLOR", "1");
+    let out = run(cmd, b"", DEADLINE);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let rustls: Vec<&str> = out.stderr.lines().filter(|l| l.contains(" target=rustls::")).collect();
+    assert!(rustls.iter().any(|l| l.contains(" DEBUG ") && l.contains("Using ciphersuite TLS13_")), "{}", out.stderr);
+    // Without -v, DEBUG records are not written.
+    let out = run(
+        crate::util::sockit_cmd(&["tcp", "connect", "--tls", "--insecure", "127.0.0.1", &p, "-q", "0.2"]),
+        b"",
+        DEADLINE,
+    );
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""));
+}
+
 /// TLS: sockit on both ends (self-signed, then with a CA the test makes with openssl), and
 /// OpenSSL's s_client and ncat --ssl as peers.
 #[test]
