@@ -19,5 +19,7 @@ fuzz_target!(|data: &[u8]| {
     let split = others.first().and_then(|s| s.parse::<u32>().ok()).filter(|p| *p <= 128 && *p >= 96 || *p <= 32 && *p >= 20);
     let mut inputs = vec![first];
     inputs.extend(others);
-    let _ = report(&AddrQuery { inputs, split, hosts: Vec::new() });
+    if let Ok(checked) = (AddrQuery { inputs, split, hosts: Vec::new() }).check() {
+        let _ = report(&checked);
+    }
 });

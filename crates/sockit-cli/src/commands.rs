@@ -14,7 +14,7 @@ use sockit::resolve::{self, NamesConfig};
 use sockit::stdio::Stdio;
 use sockit::tcp::{ConnectConfig, ListenConfig, TcpReport};
 use sockit::udp::{SendConfig, Stopped as UdpStopped};
-use sockit_core::addr::report::AddrQuery;
+use sockit_core::addr::report::CheckedQuery;
 
 use crate::exit::{self, Fail, Outcome};
 use crate::render;
@@ -56,8 +56,8 @@ pub fn info(opts: &InfoOptions, json: bool) -> Outcome {
     Ok(exit::OK)
 }
 
-pub fn addr(q: &AddrQuery, json: bool) -> Outcome {
-    let r = sockit_core::addr::report::report(q).map_err(|e| Fail::Usage(e.to_string()))?;
+pub fn addr(q: &CheckedQuery, json: bool) -> Outcome {
+    let r = sockit_core::addr::report::report(q);
     printed(|out| if json { render::json(out, &r) } else { render::addr(out, &r) })?;
     match &r.plan {
         Some(plan) if plan.unallocated > 0 => Err(Fail::Runtime(format!(
@@ -439,4 +439,24 @@ pub fn manpage(dir: Option<&std::path::Path>) -> Outcome {
             .map_err(|e| Fail::Runtime(format!("cannot write the man pages into {}: {e}", dir.display())))?,
     }
     Ok(exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    /// Usage errors are the configuration's, found before anything runs (exit 2); a command
+    /// raises one only when the library, running, finds the mistake the user's (a name that
+    /// resolved to a broadcast address, several rooms answering a join): every `Fail::Usage`
+    /// here is a library error's `is_usage()`, none of its own.
+    #[test]
+    fn commands_raise_no_usage_error_of_their_own() {
+        let source = include_str!("commands.rs");
+        let code = source.split("#[cfg(test)]").next().unwrap_or(source);
+        let lines: Vec<&str> = code.lines().collect();
+        let raised: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].contains("Fail::Usage(")).collect();
+        assert!(!raised.is_empty(), "the library's usage errors are still passed on");
+        for i in raised {
+            let near = &lines[i.saturating_sub(1)..=i];
+            assert!(near.iter().any(|l| l.contains("is_usage()")), "commands.rs:{}: {}", i + 1, lines[i].trim());
+        }
+    }
 }

@@ -20,7 +20,7 @@ pub(super) fn info(a: cli::InfoArgs) -> Result<Action> {
 pub(super) fn addr(a: cli::AddrArgs) -> Result<Action> {
     let mut inputs = vec![a.address];
     inputs.extend(a.others);
-    Ok(Action::Addr(AddrQuery { inputs, split: a.split, hosts: a.hosts }))
+    Ok(Action::Addr(AddrQuery { inputs, split: a.split, hosts: a.hosts }.check().map_err(usage)?))
 }
 
 /// `port`: each query with its protocol.

@@ -8,7 +8,7 @@ use sockit::host::InfoOptions;
 use sockit::resolve::NamesConfig;
 use sockit::tcp::{ConnectConfig, ListenConfig};
 use sockit::udp::SendConfig;
-use sockit_core::addr::report::AddrQuery;
+use sockit_core::addr::report::CheckedQuery;
 
 use crate::cli::{self, Cli, Command};
 
@@ -36,7 +36,7 @@ pub struct Config {
 #[derive(Debug)]
 pub enum Action {
     Info(InfoOptions),
-    Addr(AddrQuery),
+    Addr(CheckedQuery),
     Port(sockit::port::PortConfig),
     Hostname(sockit::host::HostnameConfig),
     Lookup(NamesConfig),

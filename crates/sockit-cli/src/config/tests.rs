@@ -61,6 +61,15 @@ fn usage_errors_as_a_table() {
         ("tcp connect 127.0.0.1 99999", "port 99999 is out of range: ports are 0-65535"),
         ("tcp connect 127.0.0.1 a;b", "'a;b' is not a port or a service name: write 80 or http"),
         ("port 53/udp --tcp", "'53/udp' asks for udp where --tcp asks for tcp: drop one of them"),
+        ("addr 10.0.0.1 --split 26", "--split needs a network: give the address a prefix, like 10.0.0.1/24"),
+        ("addr 10.0.0.1 --hosts 5", "--hosts needs a network: give the address a prefix, like 10.0.0.1/24"),
+        ("addr 10.0.0.0/24 --split 20", "cannot split a /24 into /20: the new prefix must be at least /24"),
+        ("addr 10.0.0.0/8 --split 30", "splitting 10.0.0.0/8 into /30 makes 4194304 subnets"),
+        ("addr 10.0.0.0/24 --hosts 0", "a host count of 0 asks for nothing"),
+        ("addr 10.0.0.0/24 --hosts 5000000000", "5000000000 hosts do not fit in any IPv4 subnet"),
+        ("addr 10.0.0.0/24 10.0.0.0/25", "'10.0.0.0/25'"),
+        ("addr 192.168.300.1", "octet 300 in '192.168.300.1' is over 255"),
+        ("addr 10.0.0.1%eth0", "'10.0.0.1%eth0'"),
     ];
     for (args, want) in cases {
         match config(args) {

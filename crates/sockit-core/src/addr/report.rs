@@ -134,48 +134,99 @@ fn describe(input: &str, c: &Cidr, zone: Option<String>) -> Described {
     }
 }
 
-/// Answer a query. Every error is the user's to fix (exit 2); a plan that does not fit is an
-/// answer, with `Plan::unallocated` > 0.
-pub fn report(q: &AddrQuery) -> Result<AddrReport, QueryError> {
-    let first_s = q.inputs.first().map_or("", String::as_str);
-    let (first_unzoned, first_zone) = unzoned(first_s)?;
-    let first = Cidr::parse(&first_unzoned)?;
-    let example = || format!("{}/24", first.addr);
-    let needs_prefix = |what| QueryError::NeedsPrefix { what, example: example() };
+/// A query checked: every address parsed, `--split` and `--hosts` known to fit the first
+/// address. Made by `AddrQuery::check`; `report` answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedQuery {
+    /// The first address as typed, parsed, and its zone.
+    first: (String, Cidr, Option<String>),
+    /// The others: compared against the first (a prefix on it), or described on their own.
+    rest: Rest,
+    split: Option<u32>,
+    hosts: Vec<u128>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Rest {
+    Compared(Vec<IpAddr>),
+    Described(Vec<(String, Cidr, Option<String>)>),
+}
+
+impl AddrQuery {
+    /// Parse and check the query: every error is the user's to fix (exit 2), found before any
+    /// answer is made.
+    pub fn check(&self) -> Result<CheckedQuery, QueryError> {
+        let first_s = self.inputs.first().map_or("", String::as_str);
+        let (first_unzoned, first_zone) = unzoned(first_s)?;
+        let first = Cidr::parse(&first_unzoned)?;
+        let needs_prefix = |what| QueryError::NeedsPrefix { what, example: format!("{}/24", first.addr) };
+        let others = &self.inputs[1.min(self.inputs.len())..];
+        let rest = if first.prefix_given {
+            Rest::Compared(others.iter().map(|s| Ok(parse_ip(&unzoned(s)?.0)?)).collect::<Result<_, QueryError>>()?)
+        } else {
+            Rest::Described(
+                others
+                    .iter()
+                    .map(|s| {
+                        let (address, zone) = unzoned(s)?;
+                        Ok((s.trim().to_string(), Cidr::parse(&address)?, zone))
+                    })
+                    .collect::<Result<_, QueryError>>()?,
+            )
+        };
+        if let Some(p) = self.split {
+            if !first.prefix_given {
+                return Err(needs_prefix("--split"));
+            }
+            // Only checked here: the subnets are listed by `report`.
+            let _ = split(&first, p)?;
+        }
+        if !self.hosts.is_empty() {
+            if !first.prefix_given {
+                return Err(needs_prefix("--hosts"));
+            }
+            for &h in &self.hosts {
+                super::prefix_for_hosts(first.family(), h)?;
+            }
+        }
+        Ok(CheckedQuery {
+            first: (first_s.trim().to_string(), first, first_zone),
+            rest,
+            split: self.split,
+            hosts: self.hosts.clone(),
+        })
+    }
+}
+
+/// Answer a checked query; a plan that does not fit is an answer, with `Plan::unallocated` > 0.
+pub fn report(q: &CheckedQuery) -> AddrReport {
+    let (input, first, zone) = &q.first;
     let mut out =
-        AddrReport { addresses: vec![describe(first_s, &first, first_zone)], compare: vec![], split: None, plan: None };
-    let rest = &q.inputs[1.min(q.inputs.len())..];
-    if first.prefix_given {
-        for s in rest {
-            let other = parse_ip(&unzoned(s)?.0)?;
-            out.compare.push(Comparison {
-                address: other,
-                route: route_to(&first, other),
-                classification: classify(other),
-            });
+        AddrReport { addresses: vec![describe(input, first, zone.clone())], compare: vec![], split: None, plan: None };
+    match &q.rest {
+        Rest::Compared(others) => {
+            out.compare = others
+                .iter()
+                .map(|&other| Comparison {
+                    address: other,
+                    route: route_to(first, other),
+                    classification: classify(other),
+                })
+                .collect();
         }
-    } else {
-        for s in rest {
-            let (address, zone) = unzoned(s)?;
-            out.addresses.push(describe(s, &Cidr::parse(&address)?, zone));
+        Rest::Described(others) => {
+            out.addresses.extend(others.iter().map(|(input, c, zone)| describe(input, c, zone.clone())));
         }
     }
-    if let Some(p) = q.split {
-        if !first.prefix_given {
-            return Err(needs_prefix("--split"));
-        }
-        out.split = Some(split(&first, p)?.collect());
-    }
+    // `check` made sure both fit: neither fails here.
+    out.split = q.split.map(|p| split(first, p).into_iter().flatten().collect());
     if !q.hosts.is_empty() {
-        if !first.prefix_given {
-            return Err(needs_prefix("--hosts"));
-        }
-        let allocations = vlsm(&first, &q.hosts)?;
+        let allocations = vlsm(first, &q.hosts).unwrap_or_default();
         let unallocated = allocations.iter().filter(|a| a.subnet.is_none()).count();
-        let free = super::unallocated(&first, &allocations);
+        let free = super::unallocated(first, &allocations);
         out.plan = Some(Plan { network: first.network_cidr().to_string(), allocations, unallocated, free });
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]
@@ -186,13 +237,18 @@ mod tests {
         AddrQuery { inputs: inputs.iter().map(|s| s.to_string()).collect(), ..Default::default() }
     }
 
+    /// The query checked, then answered.
+    fn answer(q: &AddrQuery) -> Result<AddrReport, QueryError> {
+        q.check().map(|c| report(&c))
+    }
+
     #[test]
     fn compares_with_a_prefix_and_describes_without() {
-        let r = report(&q(&["192.168.1.10/24", "192.168.1.77", "192.168.2.5"])).expect("report");
+        let r = answer(&q(&["192.168.1.10/24", "192.168.1.77", "192.168.2.5"])).expect("answer");
         let routes: Vec<Route> = r.compare.iter().map(|c| c.route).collect();
         assert_eq!(routes, [Route::Direct, Route::ViaRouter]);
         assert_eq!(r.addresses.len(), 1);
-        let r = report(&q(&["10.0.0.1", "8.8.8.8"])).expect("report");
+        let r = answer(&q(&["10.0.0.1", "8.8.8.8"])).expect("answer");
         assert_eq!(r.addresses.len(), 2);
         assert!(r.addresses[0].subnet.is_none());
         assert!(r.compare.is_empty());
@@ -202,39 +258,39 @@ mod tests {
     fn a_plan_lists_what_it_leaves() {
         let mut plan = q(&["10.0.0.0/24"]);
         plan.hosts = vec![100, 50];
-        let p = report(&plan).expect("report").plan.expect("plan");
+        let p = answer(&plan).expect("answer").plan.expect("plan");
         let free: Vec<String> = p.free.iter().map(|c| c.to_string()).collect();
         assert_eq!(free, ["10.0.0.192/26"]);
         plan.hosts = vec![20];
-        let p = report(&plan).expect("report").plan.expect("plan");
+        let p = answer(&plan).expect("answer").plan.expect("plan");
         let free: Vec<String> = p.free.iter().map(|c| c.to_string()).collect();
         assert_eq!(free, ["10.0.0.32/27", "10.0.0.64/26", "10.0.0.128/25"]);
         assert_eq!(p.allocations[0].first_host, Some("10.0.0.1".parse().expect("ip")));
         assert_eq!(p.allocations[0].last_host, Some("10.0.0.30".parse().expect("ip")));
         plan.hosts = vec![126, 126];
-        assert!(report(&plan).expect("report").plan.expect("plan").free.is_empty());
+        assert!(answer(&plan).expect("answer").plan.expect("plan").free.is_empty());
     }
 
     #[test]
     fn zones_are_kept_apart_from_the_address() {
-        let r = report(&q(&["fe80::1%eth0/64", "fe80::2%eth0"])).expect("report");
+        let r = answer(&q(&["fe80::1%eth0/64", "fe80::2%eth0"])).expect("answer");
         assert_eq!(r.addresses[0].zone.as_deref(), Some("eth0"));
         assert_eq!(r.addresses[0].subnet.as_ref().map(|s| s.prefix), Some(64));
         assert_eq!(r.compare[0].route, Route::Direct);
-        let r = report(&q(&["fe80::1%2", "::1"])).expect("report");
+        let r = answer(&q(&["fe80::1%2", "::1"])).expect("answer");
         assert_eq!((r.addresses[0].zone.as_deref(), r.addresses[1].zone.as_deref()), (Some("2"), None));
         for bad in ["10.0.0.1%eth0", "fe80::1%", "fe80::1%a b"] {
-            assert!(report(&q(&[bad])).is_err(), "{bad}");
+            assert!(answer(&q(&[bad])).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn usage_errors() {
-        assert!(matches!(report(&q(&["192.168.1.10/24", "192.168.300.1"])), Err(QueryError::Addr(_))));
-        assert!(matches!(report(&q(&[])), Err(QueryError::Addr(AddrError::Empty))));
+        assert!(matches!(answer(&q(&["192.168.1.10/24", "192.168.300.1"])), Err(QueryError::Addr(_))));
+        assert!(matches!(answer(&q(&[])), Err(QueryError::Addr(AddrError::Empty))));
         let mut split = q(&["10.0.0.1"]);
         split.split = Some(26);
-        let err = report(&split).expect_err("needs prefix");
+        let err = answer(&split).expect_err("needs prefix");
         assert_eq!(err.to_string(), "--split needs a network: give the address a prefix, like 10.0.0.1/24");
     }
 }
