@@ -76,6 +76,22 @@ pub fn clap_error(e: &clap::Error, root: &clap::Command, args: &[String]) -> u8 
     let first = lines.next().unwrap_or("error").trim_start_matches("error: ").trim_end_matches(':');
     // "the following required arguments were not provided:" lists them on the lines after.
     let named: Vec<&str> = lines.take_while(|l| l.starts_with("  ")).map(str::trim).collect();
-    let msg = if named.is_empty() { first.to_string() } else { format!("{first}: {}", named.join(" ")) };
+    let mut msg = if named.is_empty() { first.to_string() } else { format!("{first}: {}", named.join(" ")) };
+    if let Some(like) = suggestion(e) {
+        msg = format!("{msg}: did you mean '{like}'?");
+    }
     report(Err(Fail::Usage(format!("{msg} (see {path} --help)"))))
+}
+
+/// The command, flag or value clap finds closest to a mistyped one (`scna`: scan).
+fn suggestion(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue};
+    [ContextKind::SuggestedSubcommand, ContextKind::SuggestedArg, ContextKind::SuggestedValue].into_iter().find_map(
+        |kind| match e.get(kind)? {
+            ContextValue::String(s) => Some(s.clone()),
+            // Least like it first: the last is the nearest.
+            ContextValue::Strings(v) => v.last().cloned(),
+            _ => None,
+        },
+    )
 }

@@ -142,6 +142,24 @@ fn missing_arguments_and_subcommands_are_named() {
     }
 }
 
+/// A typo gets clap's nearest match, as git and cargo give one (the suggestion was dropped).
+#[test]
+fn typos_get_a_did_you_mean() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["scna"], "sockit: unrecognized subcommand 'scna': did you mean 'scan'? (see sockit --help)"),
+        (&["--jsn", "info"], "sockit: unexpected argument '--jsn' found: did you mean '--json'? (see sockit --help)"),
+        (
+            &["scan", "127.0.0.1", "--opne"],
+            "sockit: unexpected argument '--opne' found: did you mean '--open'? (see sockit scan --help)",
+        ),
+        (&["chat", "jion"], "sockit: unrecognized subcommand 'jion': did you mean 'join'? (see sockit chat --help)"),
+        (&["qqqq"], "sockit: unrecognized subcommand 'qqqq' (see sockit --help)"),
+    ];
+    for (args, want) in cases {
+        assert_eq!(sockit(args).fails(2), *want, "{args:?}");
+    }
+}
+
 /// A reader that goes away is success for the streaming commands too: `udp listen | head -1`
 /// and `tcp connect | head -c 5` exit 0 without a word (they said "Broken pipe", exit 1).
 #[test]
