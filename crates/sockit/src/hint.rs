@@ -27,4 +27,6 @@ pub enum Hint {
     CheckFingerprint,
     /// Confirm a scan of more addresses than a scan makes unasked.
     ConfirmMany,
+    /// Say which interface multicast goes on (no route says).
+    ChooseInterface,
 }

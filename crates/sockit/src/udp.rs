@@ -139,6 +139,9 @@ impl Sender {
             Err(e) if e.raw_os_error() == Some(libc::EMSGSIZE) => {
                 Err(NetError::TooLarge { size: data.len(), limit: self.limit() })
             }
+            Err(e) if e.raw_os_error() == Some(libc::ENETUNREACH) && self.target.ip().is_multicast() => {
+                Err(no_route(self.target.ip(), "send to"))
+            }
             Err(e) => Err(net::connect_error(self.target, e, None)),
         }
     }
@@ -184,7 +187,19 @@ fn join(sock: &UdpSocket, group: std::net::IpAddr, iface: Option<&str>) -> Resul
         std::net::IpAddr::V4(g) => s.join_multicast_v4_n(&g, &socket2::InterfaceIndexOrAddress::Index(index)),
         std::net::IpAddr::V6(g) => s.join_multicast_v6(&g, index),
     };
-    r.map_err(|e| NetError::io(format!("cannot join the multicast group {group}"), e))
+    r.map_err(|e| match e.raw_os_error() {
+        Some(libc::ENODEV | libc::ENETUNREACH) if iface.is_none() => no_route(group, "join"),
+        _ => NetError::io(format!("cannot join the multicast group {group}"), e),
+    })
+}
+
+/// A multicast group no route leads to (a host with no default route): the interface must be
+/// named.
+fn no_route(group: std::net::IpAddr, what: &str) -> NetError {
+    NetError::Advice {
+        text: format!("cannot {what} the multicast group {group}: no route says which interface it is on"),
+        hint: crate::hint::Hint::ChooseInterface,
+    }
 }
 
 /// Set a sending socket's multicast options for `target`.

@@ -241,6 +241,25 @@ fn multicast_reaches_the_members_of_the_group_only() {
     assert!(line.contains("--join 10.0.0.1: not a multicast group"), "{line}");
 }
 
+/// Multicast on a host with no default route (a namespace with only loopback): the kernel
+/// cannot pick an interface, and the line says to name one (it was the bare OS error).
+#[test]
+fn multicast_without_a_route_asks_for_an_interface() {
+    let Some(ns) = crate::util::Netns::new("nomc") else { return };
+    let advice = "no route says which interface it is on: pass --iface NAME (ip link lists them)";
+    let out = run(ns.cmd(sockit_bin(), &["udp", "send", "239.1.2.3", "5000", "hello"]), b"", DEADLINE);
+    assert_eq!(
+        (out.code, out.stderr.trim()),
+        (1, format!("sockit: cannot send to the multicast group 239.1.2.3: {advice}").as_str())
+    );
+    let out =
+        run(ns.cmd(sockit_bin(), &["udp", "listen", "5000", "--join", "239.1.2.3", "--timeout", "1"]), b"", DEADLINE);
+    assert_eq!(
+        (out.code, out.stderr.trim()),
+        (1, format!("sockit: cannot join the multicast group 239.1.2.3: {advice}").as_str())
+    );
+}
+
 /// Unix datagram sockets: socat's UNIX-SENDTO and Python's AF_UNIX datagrams reach `udp listen
 /// --unix`, each shown with its sender's path (or `-`); `udp send --unix` reaches socat's
 /// UNIX-RECV; an abstract name works; a stale socket file is replaced and the listener's goes.
