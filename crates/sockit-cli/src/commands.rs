@@ -348,6 +348,11 @@ pub fn scan(job: crate::config::ScanJob, json: bool) -> Outcome {
     let mut out = BufWriter::new(io::stdout().lock());
     let (mut hosts, mut failed, mut first) = (Vec::new(), None, true);
     let mut host = |h: sockit_core::scan::HostReport| {
+        // --open: a host with nothing open is left out, as nmap --open leaves it (the totals
+        // count it).
+        if plan.only_open && h.open == 0 {
+            return true;
+        }
         if !streams {
             hosts.push(h);
             return true;

@@ -343,7 +343,8 @@ pub struct PortResult {
 
 impl HostReport {
     /// The reports of `hosts` from the states of every (host, port) pair, host-major
-    /// (`states[h * ports.len() + p]`), naming the services of ports that are not closed.
+    /// (`states[h * ports.len() + p]`), naming each port's service (closed ones too, as nmap
+    /// does).
     pub fn of_hosts(
         hosts: &[ScannedHost],
         ports: &[u16],
@@ -360,12 +361,7 @@ impl HostReport {
                     .iter()
                     .zip(states)
                     .filter(|&(_, &s)| !only_open || s == PortState::Open)
-                    .map(|(&port, &state)| PortResult {
-                        port,
-                        state,
-                        service: (state != PortState::Closed).then(|| service(port)).flatten(),
-                        banner: None,
-                    })
+                    .map(|(&port, &state)| PortResult { port, state, service: service(port), banner: None })
                     .collect();
                 HostReport {
                     name: host.name.clone(),

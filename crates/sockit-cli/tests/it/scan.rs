@@ -106,15 +106,27 @@ fn services_states_and_table() {
     assert_eq!(lines[0], "Scan of 127.0.0.1");
     assert_eq!(lines[1], "PORT       STATE     SERVICE");
     assert_eq!(lines[2], "3306/tcp   open      mysql");
-    assert_eq!(lines[3], "3307/tcp   closed");
+    // A closed port is named too, as nmap names it.
+    assert_eq!(lines[3], "3307/tcp   closed    opsession-prxy");
     assert_eq!(lines[4], "5432/tcp   open      postgresql");
     assert!(lines[6].starts_with("1 host, 3 ports each: 2 open, 1 closed, 0 filtered in "), "{text}");
     drop(l);
-    // --open hides the rest; a name target resolves.
+    // --open hides the rest, and hosts with nothing open (as nmap --open); the totals count
+    // them; a name target resolves.
     let v = run(ns.cmd(sockit_bin(), &["scan", "--json", "--open", "localhost", "-p", "1-100"]), b"", DEADLINE).json();
-    assert_eq!(v["hosts"][0]["name"], "localhost");
-    assert_eq!(v["hosts"][0]["ports"].as_array().map(Vec::len), Some(0));
-    assert_eq!(v["hosts"][0]["closed"], 100);
+    assert_eq!(v["hosts"], serde_json::json!([]), "{v}");
+    assert_eq!((v["hosts_scanned"].as_u64(), v["closed"].as_u64()), (Some(1), Some(100)), "{v}");
+    let l = Listeners::start(&ns, &[5432]);
+    let text =
+        run(ns.cmd(sockit_bin(), &["scan", "--open", "127.0.0.0/29", "-p", "5432,5433", "--ordered"]), b"", DEADLINE)
+            .ok();
+    let text = text.rsplit_once(" in ").map_or(text.as_str(), |(t, _)| t).to_string();
+    assert_eq!(
+        text,
+        "Scan of 127.0.0.1\nPORT       STATE     SERVICE\n5432/tcp   open      postgresql\n\n\
+         8 hosts, 2 ports each: 1 open, 15 closed, 0 filtered"
+    );
+    drop(l);
 }
 
 #[test]
