@@ -51,8 +51,39 @@ const OUTPUT_QUEUE: usize = 64;
 /// How often the loop wakes, at least, to judge stalls.
 const TICK: Duration = Duration::from_millis(100);
 
+/// Where the clients come from: a TCP listener (the rules and TLS apply), or a Unix socket.
+#[derive(Debug)]
+pub enum Accepting {
+    Tcp(Listener),
+    /// The listener, its path (each client is known by it), and the socket file it made
+    /// (removed when it goes).
+    Unix(std::os::unix::net::UnixListener, String, Option<crate::unix::SocketFile>),
+}
+
+impl Accepting {
+    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            Accepting::Tcp(l) => l.as_std().as_fd(),
+            Accepting::Unix(l, ..) => l.as_fd(),
+        }
+    }
+
+    fn set_nonblocking(&self) -> io::Result<()> {
+        match self {
+            Accepting::Tcp(l) => l.as_std().set_nonblocking(true),
+            Accepting::Unix(l, ..) => l.set_nonblocking(true),
+        }
+    }
+}
+
+/// A client just accepted: a TCP one with its address (for the rules), or a Unix one, ready.
+enum Arrived {
+    Tcp(TcpStream, SocketAddr),
+    Unix(Conn),
+}
+
 /// Serve clients until the process is stopped, or the output is gone.
-pub fn serve_many(listener: Listener, opts: &ManyOptions, stdio: Stdio) -> Result<std::convert::Infallible, NetError> {
+pub fn serve_many(listener: Accepting, opts: &ManyOptions, stdio: Stdio) -> Result<std::convert::Infallible, NetError> {
     FanOut::new(listener, opts.clone(), stdio)?.run()
 }
 
@@ -104,7 +135,7 @@ impl Wake {
 }
 
 struct FanOut {
-    listener: Listener,
+    listener: Accepting,
     opts: ManyOptions,
     epoll: OwnedFd,
     clients: HashMap<u64, Client>,
@@ -131,7 +162,7 @@ struct FanOut {
 }
 
 impl FanOut {
-    fn new(listener: Listener, opts: ManyOptions, stdio: Stdio) -> Result<FanOut, NetError> {
+    fn new(listener: Accepting, opts: ManyOptions, stdio: Stdio) -> Result<FanOut, NetError> {
         let setup = |e: io::Error| NetError::io("keep-open", e);
         let (input_file, output_file) = stdio.into_files();
         let epoll = epoll::create(epoll::CreateFlags::CLOEXEC).map_err(|e| setup(e.into()))?;
@@ -158,13 +189,12 @@ impl FanOut {
                 .map_err(|e| NetError::io("cannot start a thread", e))?;
         }
         let (handshaken_tx, handshaken) = mpsc::sync_channel::<Conn>(64);
-        let inner = listener.as_std();
-        inner.set_nonblocking(true).map_err(setup)?;
+        listener.set_nonblocking().map_err(setup)?;
         let add = |fd: &dyn AsFd, key: u64| {
             epoll::add(&epoll, fd.as_fd(), epoll::EventData::new_u64(key), epoll::EventFlags::IN)
                 .map_err(|e| setup(e.into()))
         };
-        add(inner, LISTENER)?;
+        add(&listener.fd(), LISTENER)?;
         add(&*input_wake.0, INPUT)?;
         add(&*output_room.0, OUTPUT_ROOM)?;
         add(&*handshake_wake.0, HANDSHAKES)?;
@@ -228,7 +258,7 @@ impl FanOut {
                 self.accept_paused = None;
                 let _ = epoll::add(
                     &self.epoll,
-                    self.listener.as_std().as_fd(),
+                    self.listener.fd(),
                     epoll::EventData::new_u64(LISTENER),
                     epoll::EventFlags::IN,
                 );
@@ -243,14 +273,27 @@ impl FanOut {
 
     fn accept_all(&mut self) {
         for _ in 0..256 {
-            let (stream, peer) = match self.listener.as_std().accept() {
-                Ok(a) => a,
+            let accepted = match &self.listener {
+                Accepting::Tcp(l) => l.as_std().accept().map(|(s, peer)| Arrived::Tcp(s, peer)),
+                Accepting::Unix(l, path, _) => l.accept().map(|(s, _)| Arrived::Unix(Conn::unix(s, path))),
+            };
+            let (stream, peer) = match accepted {
+                Ok(Arrived::Tcp(stream, peer)) => (stream, peer),
+                Ok(Arrived::Unix(conn)) => {
+                    if self.opts.max_conns.is_some_and(|m| self.count() >= m) {
+                        tracing::info!(peer = %conn.peer, "connection closed: --max-conns reached");
+                        continue;
+                    }
+                    tracing::info!(peer = %conn.peer, "connection accepted");
+                    self.admit(conn);
+                    continue;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if net::accept_error_is_transient(&e) => {
                     tracing::info!(error = %e, "accept failed");
                     if net::accept_error_is_shortage(&e) {
                         // Out of descriptors: let some close before trying again.
-                        let _ = epoll::delete(&self.epoll, self.listener.as_std().as_fd());
+                        let _ = epoll::delete(&self.epoll, self.listener.fd());
                         self.accept_paused = Some(Instant::now());
                         return;
                     }

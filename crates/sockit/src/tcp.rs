@@ -10,7 +10,7 @@ use sockit_core::endpoint::Host;
 use crate::bridge::{self, BridgeOptions, BridgeStats};
 use crate::conn::Conn;
 use crate::exec::{Children, exec_for};
-use crate::keep_open::{ManyOptions, serve_many};
+use crate::keep_open::{Accepting, ManyOptions, serve_many};
 use crate::listener::{AccessRules, Listener};
 use crate::net::{self, NetError};
 use crate::stdio::Stdio;
@@ -86,6 +86,10 @@ pub fn listen_run(cfg: &ListenConfig, stdio: Stdio, started: &mut dyn FnMut(Star
     if let Some(path) = &cfg.unix {
         let (listener, file) = unix_listener(path)?;
         started(Started::ListeningUnix(path.clone()));
+        if cfg.keep_open {
+            let opts = ManyOptions { max_conns: cfg.max_conns, ..ManyOptions::default() };
+            match serve_many(Accepting::Unix(listener, path.clone(), file), &opts, stdio)? {}
+        }
         let accepted = listener.accept().map_err(|e| NetError::io(format!("accept on {path}"), e));
         // The socket file is this listener's: it goes when the listener does.
         drop((listener, file));
@@ -107,7 +111,7 @@ pub fn listen_run(cfg: &ListenConfig, stdio: Stdio, started: &mut dyn FnMut(Star
             return Ok(TcpReport::Stopped { interrupted: sig == signal_hook::consts::SIGINT });
         }
         let opts = ManyOptions { max_conns: cfg.max_conns, rules: cfg.rules.clone(), tls };
-        match serve_many(listener, &opts, stdio)? {}
+        match serve_many(Accepting::Tcp(listener), &opts, stdio)? {}
     } else {
         let (stream, peer) = listener.accept(&cfg.rules)?;
         drop(listener);

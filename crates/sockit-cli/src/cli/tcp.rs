@@ -126,8 +126,9 @@ pub struct TcpListenArgs {
     #[arg(long, value_name = "ADDR")]
     pub bind: Option<String>,
     /// Listen on a Unix socket instead: a path, or @NAME for an abstract one (Linux); one
-    /// client. A socket file nothing listens on is replaced; the file goes when sockit does.
-    #[arg(long, value_name = "PATH", conflicts_with_all = ["bind", "keep_open", "exec", "tls"])]
+    /// client, or many with --keep-open. A socket file nothing listens on is replaced; the
+    /// file goes when sockit does.
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["bind", "exec", "tls", "allow", "deny"])]
     pub unix: Option<String>,
     /// Serve many clients at once: their data to stdout, stdin to all of them.
     #[arg(short = 'k', long)]

@@ -4,45 +4,10 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::process::{ChildStdout, Command};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::util::{Proc, listening, sockit_bin, sockit_cmd};
-
-/// What the server writes on stdout, gathered by a thread of its own.
-struct Collected(Arc<Mutex<Vec<u8>>>);
-
-impl Collected {
-    fn from(mut out: ChildStdout) -> Collected {
-        let got = Arc::new(Mutex::new(Vec::new()));
-        let into = Arc::clone(&got);
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 65536];
-            while let Ok(n) = out.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                into.lock().expect("lock").extend_from_slice(&buf[..n]);
-            }
-        });
-        Collected(got)
-    }
-
-    /// Wait (up to `within`) for `n` lines; the lines there are then, sorted.
-    fn lines(&self, n: usize, within: Duration) -> Vec<String> {
-        let start = Instant::now();
-        loop {
-            let text = String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned();
-            let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-            if lines.len() >= n || start.elapsed() > within {
-                lines.sort();
-                return lines;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
+use crate::util::{Collected, Proc, listening, sockit_bin, sockit_cmd};
 
 fn count_in(dir: String) -> usize {
     std::fs::read_dir(dir).map_or(0, |d| d.count())

@@ -117,3 +117,52 @@ fn a_unix_clients_first_bytes_arrive() {
         assert_eq!(got.as_deref(), Some("at once\n"), "run {i}");
     }
 }
+
+/// `tcp listen --unix --keep-open` serves many clients, as `ncat -U -k` does: what each sends
+/// reaches stdout, stdin reaches all of them, `--max-conns` closes one too many, and the socket
+/// file goes with SIGTERM. One client is socat.
+#[test]
+fn keep_open_on_a_unix_socket_serves_many() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("many.sock");
+    let p = path.to_str().expect("utf-8");
+    let mut cmd = sockit_cmd(&["tcp", "listen", "--unix", p, "--keep-open", "--max-conns", "2"]);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut server = Proc(cmd.spawn().expect("sockit"));
+    let mut said = String::new();
+    BufReader::new(server.0.stderr.take().expect("stderr")).read_line(&mut said).expect("started");
+    assert_eq!(said, format!("sockit: listening on {p} (unix)\n"));
+    let out = crate::util::Collected::from(server.0.stdout.take().expect("stdout"));
+    let mut a = UnixStream::connect(&path).expect("a");
+    a.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    a.write_all(b"from a\n").expect("a sends");
+    assert_eq!(out.lines(1, Duration::from_secs(5)), ["from a"]);
+    let mut b = if crate::util::have("socat") {
+        let mut c = Command::new("socat");
+        c.args(["-", &format!("UNIX-CONNECT:{p}")]).stdin(Stdio::piped()).stdout(Stdio::piped());
+        Some(Proc(c.spawn().expect("socat")))
+    } else {
+        None
+    };
+    if let Some(b) = &mut b {
+        b.0.stdin.as_mut().expect("stdin").write_all(b"from socat\n").expect("socat sends");
+        assert_eq!(out.lines(2, Duration::from_secs(5)), ["from a", "from socat"]);
+        // A third is one too many: closed at once.
+        let mut c = UnixStream::connect(&path).expect("c");
+        c.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        assert_eq!(c.read(&mut [0u8; 16]).expect("closed"), 0, "--max-conns 2 took a third client");
+    }
+    server.0.stdin.as_mut().expect("stdin").write_all(b"to all\n").expect("stdin");
+    let mut got = String::new();
+    BufReader::new(&a).read_line(&mut got).expect("a hears");
+    assert_eq!(got, "to all\n");
+    if let Some(b) = &mut b {
+        let heard = line_within(b.0.stdout.take().expect("stdout"), Duration::from_secs(5));
+        assert_eq!(heard.as_deref(), Some("to all\n"));
+    }
+    let pid = rustix::process::Pid::from_raw(i32::try_from(server.0.id()).expect("pid")).expect("pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("signal");
+    let _ = wait_deadline(&mut server.0, Duration::from_secs(5), "sockit");
+    assert!(!path.exists(), "the socket file stayed");
+}

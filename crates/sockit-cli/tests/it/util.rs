@@ -5,6 +5,7 @@
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Default deadline for one command.
@@ -531,4 +532,38 @@ pub fn line_within(r: impl Read + Send + 'static, within: Duration) -> Option<St
         }
     });
     rx.recv_timeout(within).ok()
+}
+
+/// What a process writes on a pipe, gathered by a thread of its own: read with a deadline.
+pub struct Collected(Arc<Mutex<Vec<u8>>>);
+
+impl Collected {
+    pub fn from(mut out: impl Read + Send + 'static) -> Collected {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let into = Arc::clone(&got);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 65536];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                into.lock().expect("lock").extend_from_slice(&buf[..n]);
+            }
+        });
+        Collected(got)
+    }
+
+    /// Wait (up to `within`) for `n` lines; the lines there are then, sorted.
+    pub fn lines(&self, n: usize, within: Duration) -> Vec<String> {
+        let start = Instant::now();
+        loop {
+            let text = String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned();
+            let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+            if lines.len() >= n || start.elapsed() > within {
+                lines.sort();
+                return lines;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
