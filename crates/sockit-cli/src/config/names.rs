@@ -15,7 +15,7 @@ use crate::cli;
 pub(super) fn lookup(a: cli::LookupArgs) -> Result<Action> {
     let rtype = match &a.rtype {
         Some(t) => Some(sockit::resolve::parse_type(t).ok_or_else(|| {
-            UsageError(format!("--type {t} is not a record type: use A, AAAA, CNAME, MX, NS, PTR, SOA, SRV or TXT"))
+            UsageError(format!("--type {t} is not a record type: give {}", sockit::resolve::TYPE_CHOICES))
         })?),
         None => None,
     };

@@ -30,7 +30,7 @@ fn usage_errors_as_a_table() {
         ("scan ::/0", "that is 340282366920938463463374607431768211455 addresses: pass --yes"),
         (
             "lookup a.test --type BOGUS",
-            "--type BOGUS is not a record type: use A, AAAA, CNAME, MX, NS, PTR, SOA, SRV or TXT",
+            "--type BOGUS is not a record type: give a type name (A, AAAA, CAA, CNAME, DNSKEY, DS, HTTPS, MX, NAPTR, NS, PTR, SOA, SPF, SRV, SSHFP, SVCB, TLSA, TXT, URI, AXFR ...), TYPEnnn or a number from 1 to 65535",
         ),
         (
             "lookup a.test --server nope",

@@ -370,3 +370,60 @@ fn one_family_refused_the_other_answered() {
     assert_eq!(v["failed"][0]["kind"], "refused");
     assert_eq!(v["records"][0]["data"], "198.18.0.7");
 }
+
+/// Types by number and by names hickory does not know, as dig shows them: `15` and `TYPE15`
+/// are MX, SPF and URI are read from their RFCs' forms, a type nobody named is RFC 3597's
+/// `\# LENGTH HEX` (all refused before). AXFR goes over TCP and brings the whole zone, as
+/// `dig AXFR` does, and a server that does not allow it is one line, not a timeout over UDP.
+#[test]
+fn numeric_types_spf_uri_and_zone_transfers_match_dig() {
+    if !have("dig") {
+        return;
+    }
+    let extra = [
+        RECORDS,
+        &[
+            "--dns-rr=spf.test,99,0b763d73706631202d616c6c",
+            "--dns-rr=uri.test,256,000a00016674703a2f2f782f",
+            "--dns-rr=odd.test,65280,01ff",
+            "--auth-peer=127.0.0.1",
+        ],
+    ]
+    .concat();
+    let Some(dns) = Dnsmasq::start(DNS_HOSTS, &extra) else { return };
+    let server = dns.server();
+    for (name, ours, digs) in [
+        ("test", "15", "TYPE15"),
+        ("test", "type15", "TYPE15"),
+        ("spf.test", "SPF", "SPF"),
+        ("uri.test", "uri", "URI"),
+        ("odd.test", "TYPE65280", "TYPE65280"),
+    ] {
+        let out = sockit(&["lookup", "--json", "--server", &server, "--type", ours, name]);
+        let v = out.json();
+        assert_eq!(v["type"], "answer", "{name} {ours}: {}", out.stderr);
+        assert_eq!(record_data(&v), dig_short(&dns, &[name, digs]), "{name} {ours}");
+    }
+    let human = sockit(&["lookup", "--server", &server, "--type", "SPF", "spf.test"]).ok();
+    assert_eq!(human, "spf.test.  600  SPF  \"v=spf1 -all\"\n");
+    // The zone, whole, over TCP: the same records dig transfers, SOA first and last.
+    let v = sockit(&["lookup", "--json", "--server", &server, "--type", "AXFR", "test"]).json();
+    let mut ours = record_data(&v);
+    let types: Vec<&str> =
+        v["records"].as_array().expect("records").iter().map(|r| r["type"].as_str().expect("type")).collect();
+    assert_eq!((types.first(), types.last(), v["tcp"].as_bool()), (Some(&"SOA"), Some(&"SOA"), Some(true)), "{v}");
+    let mut digs = dig_short(&dns, &["AXFR", "test"]);
+    ours.sort();
+    digs.sort();
+    assert!(ours.len() > 5, "{ours:?}");
+    assert_eq!(ours, digs);
+    // A server that allows no transfer: one line, exit 1, at once.
+    let Some(closed) = Dnsmasq::start(DNS_HOSTS, RECORDS) else { return };
+    let start = std::time::Instant::now();
+    let line = sockit(&["lookup", "--server", &closed.server(), "--type", "AXFR", "test"]).fails(1);
+    assert!(
+        line.starts_with("sockit: test: 127.0.0.1:") && line.contains("refused the zone transfer (REFUSED)"),
+        "{line}"
+    );
+    assert!(start.elapsed() < Duration::from_secs(2), "took {:?}", start.elapsed());
+}

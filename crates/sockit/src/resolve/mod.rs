@@ -6,8 +6,9 @@
 //! codec from hickory-proto and our own transport, so that every failure has its own error:
 //! no such name, no data of that type, refused, server failure, no answer in time.
 //!
-//! The rooms: `system` (the C library's resolver), `wire` (sockit's own DNS client), `bulk`
-//! (many names at once, in input order).
+//! The rooms: `system` (the C library's resolver), `wire` (sockit's own DNS client),
+//! `transfer` (AXFR over TCP), `types` (record types and data as dig names and shows them),
+//! `bulk` (many names at once, in input order).
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -17,12 +18,15 @@ use serde::Serialize;
 
 pub mod bulk;
 pub mod system;
+pub mod transfer;
+pub mod types;
 pub mod wire;
 
 pub use bulk::{Done, NamesConfig, NamesError, NamesReport, for_each_ordered, lookup_run, reverse_run};
 pub use system::{SystemAnswer, fqdn, system_lookup, system_reverse};
+pub use types::{TYPE_CHOICES, parse_type};
 pub use wire::{
-    DnsAnswer, DnsConfig, DnsRecord, FamilyFailure, answer_from_wire, dns_addresses, dns_query, dns_reverse, parse_type,
+    DnsAnswer, DnsConfig, DnsRecord, FamilyFailure, answer_from_wire, dns_addresses, dns_query, dns_reverse,
 };
 
 /// Why a name or address did not resolve. Each message is one line that says what happened
@@ -142,6 +146,9 @@ pub fn lookup(method: &Method, name: &str, families: Families) -> Result<Answer,
     }
     match method {
         Method::System => system_lookup(name, families).map(Answer::Addresses),
+        Method::Direct { config, rtype: Some(RecordType::AXFR) } => {
+            transfer::dns_transfer(config, name).map(Answer::Records)
+        }
         Method::Direct { config, rtype: Some(t) } => dns_query(config, name, *t).map(Answer::Records),
         Method::Direct { config, rtype: None } => dns_addresses(config, name, families).map(Answer::Records),
     }

@@ -4,13 +4,13 @@
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Edns, Message, Query, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
 use serde::Serialize;
 
+use super::types::{parse_type, presentation, strings, type_name};
 use super::{Families, ResolveError, no_address};
 
 /// How to ask a DNS server directly.
@@ -24,14 +24,6 @@ pub struct DnsConfig {
     pub timeout: Duration,
     /// Tries after the first, per server.
     pub retries: u32,
-}
-
-/// Parse a record type name (A, AAAA, MX, ...), case-insensitively.
-pub fn parse_type(s: &str) -> Option<RecordType> {
-    match RecordType::from_str(&s.to_ascii_uppercase()) {
-        Ok(RecordType::Unknown(_)) | Err(_) => None,
-        Ok(t) => Some(t),
-    }
 }
 
 /// One resource record of an answer, in presentation form.
@@ -72,7 +64,7 @@ pub struct FamilyFailure {
     pub error: String,
 }
 
-fn fqdn_name(name: &str) -> Result<Name, ResolveError> {
+pub(super) fn fqdn_name(name: &str) -> Result<Name, ResolveError> {
     let mut n =
         Name::from_utf8(name).map_err(|e| ResolveError::BadName { name: name.to_string(), reason: e.to_string() })?;
     // A name given on the command line is absolute: no search domains are tried.
@@ -121,10 +113,10 @@ pub fn dns_addresses(cfg: &DnsConfig, name: &str, families: Families) -> Result<
     }
     match merged {
         Some(mut a) => {
-            a.qtype = types.iter().map(|t| t.to_string()).collect::<Vec<_>>().join("+");
+            a.qtype = types.iter().map(|&t| type_name(t)).collect::<Vec<_>>().join("+");
             a.failed = failed
                 .into_iter()
-                .map(|(t, e)| FamilyFailure { qtype: t.to_string(), kind: e.kind(), error: e.to_string() })
+                .map(|(t, e)| FamilyFailure { qtype: type_name(t), kind: e.kind(), error: e.to_string() })
                 .collect();
             Ok(a)
         }
@@ -132,7 +124,7 @@ pub fn dns_addresses(cfg: &DnsConfig, name: &str, families: Families) -> Result<
             Some((_, e)) => Err(e),
             None => Err(match dangling {
                 Some(ResolveError::DanglingAlias { name, target, rtype: Some(_) }) => {
-                    let rtype = types.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(" or ");
+                    let rtype = types.iter().map(|&t| type_name(t)).collect::<Vec<_>>().join(" or ");
                     ResolveError::DanglingAlias { name, target, rtype: Some(rtype) }
                 }
                 Some(e) => e,
@@ -219,69 +211,36 @@ fn interpret(
         .map(|r| DnsRecord {
             name: r.name.to_string(),
             ttl: r.ttl,
-            rtype: r.record_type().to_string(),
+            rtype: type_name(r.record_type()),
             data: presentation(&r.data),
-            strings: match &r.data {
-                hickory_proto::rr::RData::TXT(txt) => {
-                    Some(txt.txt_data.iter().map(|c| String::from_utf8_lossy(c).into_owned()).collect())
-                }
-                _ => None,
-            },
+            strings: strings(&r.data),
         })
         .collect();
     // NOERROR with nothing of the asked type (a lone CNAME counts when CNAME was asked).
     // ANY is answered by records of any type.
     let has_asked_type =
-        records.iter().any(|r| r.rtype == rtype.to_string()) || (rtype == RecordType::ANY && !records.is_empty());
+        records.iter().any(|r| r.rtype == type_name(rtype)) || (rtype == RecordType::ANY && !records.is_empty());
     let cname_asked_and_found = rtype == RecordType::CNAME && !records.is_empty();
     if !has_asked_type && !cname_asked_and_found {
         // An alias to a name with none of the asked type: say so, as dig shows the alias.
         if let Some(target) = alias_target() {
-            return Err(ResolveError::DanglingAlias { name: name.to_string(), target, rtype: Some(rtype.to_string()) });
+            return Err(ResolveError::DanglingAlias { name: name.to_string(), target, rtype: Some(type_name(rtype)) });
         }
-        return Err(ResolveError::NoData { name: name.to_string(), rtype: rtype.to_string() });
+        return Err(ResolveError::NoData { name: name.to_string(), rtype: type_name(rtype) });
     }
-    Ok(DnsAnswer { name: name.to_string(), qtype: rtype.to_string(), server, tcp, records, failed: Vec::new() })
-}
-
-/// Record data as zone files and dig show it. TXT strings are quoted one by one (hickory joins
-/// them), with `"` and `\\` escaped and other bytes outside printable ASCII as `\\DDD`.
-fn presentation(data: &hickory_proto::rr::RData) -> String {
-    match data {
-        hickory_proto::rr::RData::TXT(txt) => txt
-            .txt_data
-            .iter()
-            .map(|chunk| {
-                let mut s = String::from("\"");
-                for &b in chunk.iter() {
-                    match b {
-                        b'"' | b'\\' => {
-                            s.push('\\');
-                            s.push(b as char);
-                        }
-                        0x20..=0x7e => s.push(b as char),
-                        _ => s.push_str(&format!("\\{b:03}")),
-                    }
-                }
-                s.push('"');
-                s
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
-        other => other.to_string(),
-    }
+    Ok(DnsAnswer { name: name.to_string(), qtype: type_name(rtype), server, tcp, records, failed: Vec::new() })
 }
 
 /// A transport failure, before it becomes a `ResolveError`.
 #[derive(Debug)]
-enum Transport {
+pub(super) enum Transport {
     TimedOut,
     Refused,
     Io(std::io::Error),
     Malformed,
 }
 
-fn transport_error(name: &str, server: SocketAddr, cfg: &DnsConfig, e: Transport) -> ResolveError {
+pub(super) fn transport_error(name: &str, server: SocketAddr, cfg: &DnsConfig, e: Transport) -> ResolveError {
     let (name, server_s) = (name.to_string(), server.to_string());
     match e {
         Transport::TimedOut => {
@@ -295,7 +254,7 @@ fn transport_error(name: &str, server: SocketAddr, cfg: &DnsConfig, e: Transport
     }
 }
 
-fn io_transport(e: std::io::Error) -> Transport {
+pub(super) fn io_transport(e: std::io::Error) -> Transport {
     match e.kind() {
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => Transport::TimedOut,
         std::io::ErrorKind::ConnectionRefused => Transport::Refused,
@@ -407,13 +366,7 @@ fn exchange_tcp(server: SocketAddr, wire: &[u8], timeout: Duration) -> Result<Me
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn types_parse() {
-        assert_eq!(parse_type("mx"), Some(RecordType::MX));
-        assert_eq!(parse_type("AAAA"), Some(RecordType::AAAA));
-        assert_eq!(parse_type("BOGUS"), None);
-    }
+    use std::str::FromStr;
 
     #[test]
     fn an_alias_to_a_missing_name_is_said() {
