@@ -77,6 +77,18 @@ pub fn dns_query(cfg: &DnsConfig, name: &str, rtype: RecordType) -> Result<DnsAn
     query_name(cfg, name, fqdn_name(name)?, rtype)
 }
 
+fn query_name(cfg: &DnsConfig, shown: &str, name: Name, rtype: RecordType) -> Result<DnsAnswer, ResolveError> {
+    let mut answers = query_types(cfg, shown, &name, &[rtype])?;
+    answers.pop().unwrap_or_else(|| Err(no_server(shown)))
+}
+
+fn no_server(name: &str) -> ResolveError {
+    ResolveError::Other {
+        name: name.to_string(),
+        message: "no DNS server to ask: add a nameserver to resolv.conf".into(),
+    }
+}
+
 /// Ask for the PTR record of an address.
 pub fn dns_reverse(cfg: &DnsConfig, ip: IpAddr) -> Result<DnsAnswer, ResolveError> {
     query_name(cfg, &ip.to_string(), Name::from(ip), RecordType::PTR).map_err(|e| match e {
@@ -85,7 +97,9 @@ pub fn dns_reverse(cfg: &DnsConfig, ip: IpAddr) -> Result<DnsAnswer, ResolveErro
     })
 }
 
-/// Every address of `name` from the configured servers: A then AAAA.
+/// Every address of `name` from the configured servers: A and AAAA asked at once, as glibc
+/// asks them, so a lookup takes the time of one query, and a server that does not answer
+/// costs `timeout` a try, not that for each family.
 pub fn dns_addresses(cfg: &DnsConfig, name: &str, families: Families) -> Result<DnsAnswer, ResolveError> {
     let types: &[RecordType] = match families {
         Families::Both => &[RecordType::A, RecordType::AAAA],
@@ -95,8 +109,8 @@ pub fn dns_addresses(cfg: &DnsConfig, name: &str, families: Families) -> Result<
     let mut merged: Option<DnsAnswer> = None;
     let mut failed: Vec<(RecordType, ResolveError)> = Vec::new();
     let mut dangling = None;
-    for &t in types {
-        match dns_query(cfg, name, t) {
+    for (&t, answer) in types.iter().zip(query_types(cfg, name, &fqdn_name(name)?, types)?) {
+        match answer {
             Ok(a) => match &mut merged {
                 Some(m) => m.records.extend(a.records.into_iter().filter(|r| r.rtype != "CNAME")),
                 None => merged = Some(a),
@@ -134,34 +148,66 @@ pub fn dns_addresses(cfg: &DnsConfig, name: &str, families: Families) -> Result<
     }
 }
 
-fn query_name(cfg: &DnsConfig, shown: &str, name: Name, rtype: RecordType) -> Result<DnsAnswer, ResolveError> {
-    let mut msg = Message::query();
-    msg.metadata.recursion_desired = true;
-    msg.add_query(Query::query(name, rtype));
-    let mut edns = Edns::new();
-    edns.set_max_payload(1232);
-    msg.set_edns(edns);
-    let id = msg.metadata.id;
-    let wire = msg.to_vec().map_err(|e| ResolveError::BadName { name: shown.to_string(), reason: e.to_string() })?;
-    let mut last = None;
+/// Ask for each of `types` of `name`, all at once: each server in turn is asked the questions
+/// no server has answered yet (over UDP, every question in flight together, TCP for an answer
+/// that came truncated, or TCP from the start, one question after another); an answer for
+/// each type, in their order.
+fn query_types(
+    cfg: &DnsConfig,
+    shown: &str,
+    name: &Name,
+    types: &[RecordType],
+) -> Result<Vec<Result<DnsAnswer, ResolveError>>, ResolveError> {
+    let queries = types
+        .iter()
+        .map(|&rtype| {
+            let mut msg = Message::query();
+            msg.metadata.recursion_desired = true;
+            msg.add_query(Query::query(name.clone(), rtype));
+            let mut edns = Edns::new();
+            edns.set_max_payload(1232);
+            msg.set_edns(edns);
+            let id = msg.metadata.id;
+            let wire =
+                msg.to_vec().map_err(|e| ResolveError::BadName { name: shown.to_string(), reason: e.to_string() })?;
+            Ok((wire, id))
+        })
+        .collect::<Result<Vec<_>, ResolveError>>()?;
+    let mut answers: Vec<Option<Result<DnsAnswer, ResolveError>>> = types.iter().map(|_| None).collect();
+    // A server's reply settles its question, whatever it says (NXDOMAIN, REFUSED...); only a
+    // server that could not be heard leaves it to the next.
+    let mut settled = vec![false; types.len()];
     for &server in &cfg.servers {
-        let attempt = if cfg.tcp {
-            exchange_tcp(server, &wire, cfg.timeout).map(|m| (m, true))
+        let open: Vec<usize> = (0..types.len()).filter(|&i| !settled[i]).collect();
+        if open.is_empty() {
+            break;
+        }
+        let replies: Vec<Result<(Message, bool), Transport>> = if cfg.tcp {
+            open.iter().map(|&i| exchange_tcp(server, &queries[i].0, cfg.timeout).map(|m| (m, true))).collect()
         } else {
-            match exchange_udp(server, &wire, id, cfg) {
-                Ok(m) if m.metadata.truncation => exchange_tcp(server, &wire, cfg.timeout).map(|m| (m, true)),
-                other => other.map(|m| (m, false)),
-            }
+            let asked: Vec<(&[u8], u16)> = open.iter().map(|&i| (queries[i].0.as_slice(), queries[i].1)).collect();
+            exchange_udp(server, &asked, cfg)
+                .into_iter()
+                .zip(&open)
+                .map(|(r, &i)| match r {
+                    Ok(m) if m.metadata.truncation => {
+                        exchange_tcp(server, &queries[i].0, cfg.timeout).map(|m| (m, true))
+                    }
+                    other => other.map(|m| (m, false)),
+                })
+                .collect()
         };
-        match attempt {
-            Ok((reply, tcp)) => return interpret(shown, rtype, server, reply, tcp),
-            Err(e) => last = Some(transport_error(shown, server, cfg, e)),
+        for (reply, &i) in replies.into_iter().zip(&open) {
+            answers[i] = Some(match reply {
+                Ok((reply, tcp)) => {
+                    settled[i] = true;
+                    interpret(shown, types[i], server, reply, tcp)
+                }
+                Err(e) => Err(transport_error(shown, server, cfg, e)),
+            });
         }
     }
-    Err(last.unwrap_or_else(|| ResolveError::Other {
-        name: shown.to_string(),
-        message: "no DNS server to ask: add a nameserver to resolv.conf".into(),
-    }))
+    Ok(answers.into_iter().map(|a| a.unwrap_or_else(|| Err(no_server(shown)))).collect())
 }
 
 /// A reply as bytes off the wire, read as the answer to `name`'s `rtype` query: what the
@@ -272,7 +318,9 @@ thread_local! {
         const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
 
-fn exchange_udp(server: SocketAddr, wire: &[u8], id: u16, cfg: &DnsConfig) -> Result<Message, Transport> {
+/// Ask `server` every question in `asked` (wire, id) on this thread's socket for it: a reply
+/// or a failure for each, in their order.
+fn exchange_udp(server: SocketAddr, asked: &[(&[u8], u16)], cfg: &DnsConfig) -> Vec<Result<Message, Transport>> {
     UDP.with_borrow_mut(|(sockets, buf)| {
         if buf.is_empty() {
             buf.resize(65535, 0);
@@ -281,34 +329,63 @@ fn exchange_udp(server: SocketAddr, wire: &[u8], id: u16, cfg: &DnsConfig) -> Re
             Some(i) => &sockets[i].1,
             None => {
                 let local: SocketAddr = if server.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
-                let sock = UdpSocket::bind(local).map_err(Transport::Io)?;
-                sock.connect(server).map_err(Transport::Io)?;
-                sockets.push((server, sock));
-                &sockets[sockets.len() - 1].1
+                let made = UdpSocket::bind(local).and_then(|sock| sock.connect(server).map(|()| sock));
+                match made {
+                    Ok(sock) => {
+                        sockets.push((server, sock));
+                        &sockets[sockets.len() - 1].1
+                    }
+                    Err(e) => return asked.iter().map(|_| Err(Transport::Io(clone_io(&e)))).collect(),
+                }
             }
         };
-        let result = udp_round_trips(sock, wire, id, cfg, buf);
-        if result.is_err() {
+        let results = match udp_round_trips(sock, asked, cfg, buf) {
+            Ok(results) => results,
+            Err(e) => asked.iter().map(|_| Err(e.again())).collect(),
+        };
+        if results.iter().any(Result::is_err) {
             // A socket that saw an error (or may still get a late reply) is not reused.
             sockets.retain(|(s, _)| *s != server);
         }
-        result
+        results
     })
 }
 
+fn clone_io(e: &std::io::Error) -> std::io::Error {
+    std::io::Error::new(e.kind(), e.to_string())
+}
+
+impl Transport {
+    /// The same failure again, for another question that met it.
+    fn again(&self) -> Transport {
+        match self {
+            Transport::TimedOut => Transport::TimedOut,
+            Transport::Refused => Transport::Refused,
+            Transport::Io(e) => Transport::Io(clone_io(e)),
+            Transport::Malformed => Transport::Malformed,
+        }
+    }
+}
+
+/// Every question of `asked` sent on `sock`, then replies taken as they come until each has
+/// one or the try's `timeout` is up; the unanswered are sent again, `retries` times. A reply is
+/// matched to its question by id and question (a late reply to an earlier query is passed
+/// over); a socket error ends them all.
 fn udp_round_trips(
     sock: &UdpSocket,
-    wire: &[u8],
-    id: u16,
+    asked: &[(&[u8], u16)],
     cfg: &DnsConfig,
     buf: &mut [u8],
-) -> Result<Message, Transport> {
-    // The question, to tell our reply from a late one to an earlier query with the same id.
-    let question = wire.get(12..).unwrap_or(&[]);
+) -> Result<Vec<Result<Message, Transport>>, Transport> {
+    let mut got: Vec<Option<Result<Message, Transport>>> = asked.iter().map(|_| None).collect();
     for _ in 0..=cfg.retries {
-        sock.send(wire).map_err(io_transport)?;
+        for ((wire, _), g) in asked.iter().zip(&got) {
+            if g.is_none() {
+                sock.send(wire).map_err(io_transport)?;
+            }
+        }
         let deadline = Instant::now() + cfg.timeout;
-        loop {
+        while got.iter().any(Option::is_none) {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
@@ -317,11 +394,19 @@ fn udp_round_trips(
             match sock.recv(buf) {
                 Ok(n) => {
                     let reply = &buf[..n];
-                    let same_question = reply.len() >= 12 && reply[12..].starts_with(question_part(question));
-                    if reply.len() < 2 || u16::from_be_bytes([reply[0], reply[1]]) != id || !same_question {
-                        continue; // a stray or late datagram: keep waiting
+                    if reply.len() < 12 {
+                        continue;
                     }
-                    return Message::from_vec(reply).map_err(|_| Transport::Malformed);
+                    let id = u16::from_be_bytes([reply[0], reply[1]]);
+                    // A stray or late datagram matches no open question: keep waiting.
+                    let mine = asked.iter().zip(&got).position(|((wire, want), g)| {
+                        g.is_none()
+                            && *want == id
+                            && reply[12..].starts_with(question_part(wire.get(12..).unwrap_or(&[])))
+                    });
+                    if let Some(i) = mine {
+                        got[i] = Some(Message::from_vec(reply).map_err(|_| Transport::Malformed));
+                    }
                 }
                 Err(e) => match io_transport(e) {
                     Transport::TimedOut => break,
@@ -329,8 +414,11 @@ fn udp_round_trips(
                 },
             }
         }
+        if got.iter().all(Option::is_some) {
+            break;
+        }
     }
-    Err(Transport::TimedOut)
+    Ok(got.into_iter().map(|g| g.unwrap_or(Err(Transport::TimedOut))).collect())
 }
 
 /// The question section of a query we built: everything after the header up to the EDNS
