@@ -759,6 +759,23 @@ fn discovery_across_a_lan() {
     assert!(line.contains("]:40000, [::1]:40000)"), "{line}");
 }
 
+/// A room bound to loopback is this host's alone: probes from the LAN get no answer (it
+/// answered with 127.0.0.1, and a join from another host went to that host's own loopback),
+/// while a probe from the room's own host still finds it.
+#[test]
+fn a_loopback_room_is_not_offered_to_the_lan() {
+    let Some(lan) = Lan::new("lo-room", 2) else { return };
+    let hosts = &lan.hosts;
+    let _server =
+        Server::start_cmd(hosts[0].cmd(sockit_bin(), &["chat", "serve", "--name", "here", "--bind", "127.0.0.1"]));
+    let discover = |h: &crate::util::Netns| {
+        run(h.cmd(sockit_bin(), &["chat", "discover", "--json", "--timeout", "1"]), b"", DEADLINE).json()
+    };
+    assert_eq!(discover(&hosts[1])["servers"], serde_json::json!([]), "the LAN was offered a loopback room");
+    let v = discover(&hosts[0]);
+    assert_eq!(v["servers"][0]["address"], "127.0.0.1:40000", "{v}");
+}
+
 #[test]
 fn demo_plays_the_lecture() {
     // Hold the lecture's port if we can: the demo must fall back and say so.

@@ -144,12 +144,18 @@ fn joinable(info: &ServerInfo, from: SocketAddr) -> SocketAddr {
 
 /// Answer discovery probes on `sock` until `stop`, with what `info` says at the time; a reply
 /// is never larger than the probe that asked (no amplification), and each source gets a few
-/// a second at most (`ReplyLimit`: no reflection).
+/// a second at most (`ReplyLimit`: no reflection). A room bound to a loopback address answers
+/// only probes from this host: another host could not join it (it would join its own
+/// loopback).
 pub async fn respond(
     sock: tokio::net::UdpSocket,
     info: impl Fn() -> ServerInfo,
+    bound: Option<std::net::IpAddr>,
     stop: tokio_util::sync::CancellationToken,
 ) {
+    let reachable = |from: std::net::IpAddr| {
+        !bound.is_some_and(|b| b.is_loopback()) || sockit_core::addr::canonical_ip(from).is_loopback()
+    };
     let mut buf = vec![0u8; 2048];
     let mut limit = wire::ReplyLimit::default();
     loop {
@@ -160,7 +166,7 @@ pub async fn respond(
                 Err(_) => continue,
             },
         };
-        if !wire::is_probe(&buf[..n]) || !limit.allow(from.ip(), Instant::now()) {
+        if !wire::is_probe(&buf[..n]) || !reachable(from.ip()) || !limit.allow(from.ip(), Instant::now()) {
             continue;
         }
         if let Some(reply) = wire::reply(&info(), n) {

@@ -304,7 +304,7 @@ pub async fn serve(
             id: Some(id.clone()),
             cluster: cluster.clone(),
         };
-        tasks.spawn(async move { super::discovery::respond(sock, info, stop).await });
+        tasks.spawn(async move { super::discovery::respond(sock, info, bound, stop).await });
     }
     tasks.spawn(give_back_when_members_leave(Arc::clone(&shared), stop.clone()));
     let accept = {
