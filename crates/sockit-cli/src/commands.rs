@@ -187,8 +187,10 @@ pub fn udp_listen(cfg: &sockit::udp::ListenConfig, raw: bool, json: bool) -> Out
 }
 
 pub fn udp_send(cfg: &SendConfig, json: bool) -> Outcome {
-    let mut out = io::stdout().lock();
-    match sockit::udp::send_run(cfg, io::stdin().lock(), |d| render::datagram(&mut out, d, false, json)) {
+    // Replies are printed by a thread of their own while stdin is sent: stdout locked a reply
+    // at a time.
+    match sockit::udp::send_run(cfg, io::stdin().lock(), |d| render::datagram(&mut io::stdout().lock(), d, false, json))
+    {
         Ok(_) => Ok(exit::OK),
         Err(e) => net_fail(e),
     }

@@ -202,22 +202,36 @@ pub fn raise_fd_limit() -> u64 {
 pub fn recv_until(
     sock: &std::net::UdpSocket,
     deadline: std::time::Instant,
+    on: impl FnMut(&[u8], SocketAddr) -> io::Result<()>,
+) -> Result<u64, NetError> {
+    recv_until_known(sock, &|| Some(deadline), on)
+}
+
+/// `recv_until` a deadline that may not be known yet (`None`: listen on), asked again at
+/// least every 100 ms.
+pub fn recv_until_known(
+    sock: &std::net::UdpSocket,
+    deadline: &dyn Fn() -> Option<std::time::Instant>,
     mut on: impl FnMut(&[u8], SocketAddr) -> io::Result<()>,
 ) -> Result<u64, NetError> {
+    const SLICE: std::time::Duration = std::time::Duration::from_millis(100);
     let mut buf = vec![0u8; 65_536];
     let mut n = 0;
     loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let left = match deadline() {
+            Some(d) => d.saturating_duration_since(std::time::Instant::now()),
+            None => SLICE,
+        };
         if left.is_zero() {
             return Ok(n);
         }
-        sock.set_read_timeout(Some(left)).map_err(|e| NetError::io("timeout", e))?;
+        sock.set_read_timeout(Some(left.min(SLICE))).map_err(|e| NetError::io("timeout", e))?;
         match sock.recv_from(&mut buf) {
             Ok((len, from)) => {
                 n += 1;
                 on(&buf[..len], from).map_err(|e| NetError::io("output", e))?;
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => return Ok(n),
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
             Err(e) if matches!(e.kind(), io::ErrorKind::ConnectionRefused | io::ErrorKind::Interrupted) => {}
             Err(e) => return Err(NetError::io("receive", e)),
         }

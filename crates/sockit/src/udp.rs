@@ -147,8 +147,18 @@ impl Sender {
     }
 
     /// Hand every datagram that arrives within `wait` to `on`.
-    pub fn replies(&self, wait: Duration, mut on: impl FnMut(Datagram<'_>) -> io::Result<()>) -> Result<u64, NetError> {
-        net::recv_until(&self.sock, Instant::now() + wait, |data, from| {
+    pub fn replies(&self, wait: Duration, on: impl FnMut(Datagram<'_>) -> io::Result<()>) -> Result<u64, NetError> {
+        let until = Instant::now() + wait;
+        self.replies_until(&|| Some(until), on)
+    }
+
+    /// Hand every datagram to `on` until `deadline` says (`None`: not yet known).
+    pub fn replies_until(
+        &self,
+        deadline: &dyn Fn() -> Option<Instant>,
+        mut on: impl FnMut(Datagram<'_>) -> io::Result<()>,
+    ) -> Result<u64, NetError> {
+        net::recv_until_known(&self.sock, deadline, |data, from| {
             on(Datagram { from: &crate::conn::Peer::Inet(from), data })
         })
     }
@@ -390,7 +400,7 @@ pub struct SendConfig {
 pub fn send_run(
     cfg: &SendConfig,
     input: impl io::Read,
-    on_reply: impl FnMut(Datagram<'_>) -> io::Result<()>,
+    on_reply: impl FnMut(Datagram<'_>) -> io::Result<()> + Send,
 ) -> Result<u64, NetError> {
     if let Some(path) = &cfg.unix {
         let sock = std::os::unix::net::UnixDatagram::unbound().map_err(|e| NetError::io("socket", e))?;
@@ -417,16 +427,35 @@ pub fn send_run(
         }
         Ok(())
     };
-    let sent = each_datagram(cfg, input, sender.limit(), send)?;
+    let Some(wait) = cfg.wait_reply else {
+        let sent = each_datagram(cfg, input, sender.limit(), send)?;
+        tracing::info!(sent, %target, "datagrams sent");
+        return Ok(sent);
+    };
+    // Replies are shown as they come, while the input is still sent (as ncat -u shows them),
+    // and for `wait` after its end.
+    let ended = std::sync::Mutex::new(None::<Instant>);
+    let deadline = || *ended.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut on_reply = on_reply;
+    let (sent, heard) = std::thread::scope(|s| {
+        let listener = s.spawn(|| {
+            sender.replies_until(&deadline, |d| {
+                if let Some(dump) = &dump {
+                    dump.datagram(false, d.from, d.data);
+                }
+                on_reply(d)
+            })
+        });
+        let sent = each_datagram(cfg, input, sender.limit(), send);
+        // A failed send ends the listening at once.
+        *ended.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some(Instant::now() + if sent.is_ok() { wait } else { Duration::ZERO });
+        let heard =
+            listener.join().unwrap_or_else(|_| Err(NetError::io("replies", io::Error::other("the listener failed"))));
+        (sent, heard)
+    });
+    let sent = sent?;
+    heard?;
     tracing::info!(sent, %target, "datagrams sent");
-    if let Some(w) = cfg.wait_reply {
-        let mut on_reply = on_reply;
-        sender.replies(w, |d| {
-            if let Some(dump) = &dump {
-                dump.datagram(false, d.from, d.data);
-            }
-            on_reply(d)
-        })?;
-    }
     Ok(sent)
 }

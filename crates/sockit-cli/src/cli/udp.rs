@@ -71,7 +71,7 @@ pub struct UdpSendArgs {
     /// Send stdin as is, in datagrams as large as UDP allows, instead of line by line.
     #[arg(long)]
     pub raw: bool,
-    /// After sending, print the replies that arrive within SECS.
+    /// Print replies as they come while stdin is sent, and for SECS after its end.
     #[arg(long, value_name = "SECS", value_parser = secs_arg)]
     pub wait_reply: Option<f64>,
     /// Dump each datagram in hex (> sent, < received, with the peer) on stderr, or into FILE.

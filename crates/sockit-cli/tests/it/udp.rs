@@ -106,6 +106,37 @@ fn raw_json_escaping_and_echo() {
     assert_eq!((from, text), (format!("127.0.0.1:{port}").as_str(), "marco"));
 }
 
+/// `udp send --wait-reply` is an interactive session, as `ncat -u` is: a reply from Python's
+/// echo server is printed while stdin is still open (replies came only after stdin ended),
+/// and the last one after it ends, within the wait.
+#[test]
+fn replies_come_while_stdin_is_open() {
+    use std::io::Write;
+    let echo = "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('127.0.0.1', 0))\n\
+                print(s.getsockname()[1], flush=True)\nfor _ in range(2):\n    d, a = s.recvfrom(2048)\n    \
+                s.sendto(d.upper(), a)\n";
+    let mut py = Command::new("python3");
+    py.args(["-c", echo]).stdout(Stdio::piped());
+    let mut py = Proc(py.spawn().expect("python3"));
+    let port = crate::util::line_within(py.0.stdout.take().expect("stdout"), Duration::from_secs(5)).expect("port");
+    let port = port.trim().to_string();
+    let mut cmd = sockit_cmd(&["udp", "send", "127.0.0.1", &port, "--wait-reply", "1"]);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
+    let mut send = Proc(cmd.spawn().expect("sockit"));
+    let out = crate::util::Collected::from(send.0.stdout.take().expect("stdout"));
+    let mut stdin = send.0.stdin.take().expect("stdin");
+    stdin.write_all(b"first\n").expect("first");
+    assert_eq!(out.lines(1, Duration::from_secs(5)), [format!("127.0.0.1:{port}  FIRST")], "with stdin open");
+    stdin.write_all(b"second\n").expect("second");
+    drop(stdin);
+    let code = crate::util::wait_deadline(&mut send.0, Duration::from_secs(5), "udp send");
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.lines(2, Duration::from_secs(1)),
+        [format!("127.0.0.1:{port}  FIRST"), format!("127.0.0.1:{port}  SECOND")]
+    );
+}
+
 #[test]
 fn stdin_lines_and_raw_chunks() {
     let rx = UdpSocket::bind("127.0.0.1:0").expect("bind");
