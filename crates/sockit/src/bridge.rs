@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::conn::{Conn, Peer, Stream, join_tunnel};
-use crate::copy::{pump, pump_ahead, pump_out};
+use crate::copy::{pump, pump_ahead, pump_crlf, pump_out};
 use crate::hexdump::{Hexdump, HexdumpTo};
 use crate::net::NetError;
 use crate::stdio::Stdio;
@@ -42,6 +42,12 @@ pub struct BridgeOptions {
     /// TCP keepalive: probe a silent peer after this long, every this long, three times; a
     /// peer that answers none is gone and the bridge ends with an error.
     pub keepalive: Option<Duration>,
+    /// Send each line end of the input as CRLF.
+    pub crlf: bool,
+    /// Only send: what the peer sends is read and dropped, and the bridge ends at input's EOF.
+    pub send_only: bool,
+    /// Only receive: the input is never read (and no FIN is sent for it).
+    pub recv_only: bool,
 }
 
 /// What a bridge moved, and why it ended.
@@ -87,12 +93,27 @@ fn bridge_stream(
 ) -> Result<BridgeStats, NetError> {
     let what = || format!("connection with {peer}");
     let Stdio { input, output, input_is_terminal } = stdio;
+    // --send-only: the peer's bytes go nowhere, and input's EOF is the end.
+    let mut opts = opts.clone();
+    let discard = if opts.send_only {
+        opts.quit_after_eof.get_or_insert(Duration::ZERO);
+        Some(std::fs::OpenOptions::new().write(true).open("/dev/null").map_err(|e| NetError::io("/dev/null", e))?)
+    } else {
+        None
+    };
+    let output = match &discard {
+        Some(null) => null.as_fd(),
+        None => output.as_fd(),
+    };
     let activity = Arc::new(AtomicU64::new(0));
     let quit = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicU64::new(0));
     let (done_tx, done_rx) = std::sync::mpsc::channel::<io::Result<u64>>();
     let dump = opts.hexdump.as_ref().map(Hexdump::open).transpose()?.map(Arc::new);
-    {
+    if opts.recv_only {
+        // Nothing is sent: the input is not read, and its end is nobody's business.
+        drop((input, done_tx));
+    } else {
         let (stream, opts, activity, quit, sent) =
             (Arc::clone(stream), opts.clone(), Arc::clone(&activity), Arc::clone(&quit), Arc::clone(&sent));
         let dump = dump.clone();
@@ -100,15 +121,16 @@ fn bridge_stream(
             .name("relay-input".into())
             .spawn(move || {
                 let tap = dump.as_ref().map(|d| move |b: &[u8]| d.sent(b));
-                let r = pump_ahead(
-                    input,
-                    stream.as_fd(),
-                    &|n| {
-                        sent.fetch_add(n, Ordering::Relaxed);
-                        activity.fetch_add(1, Ordering::Relaxed);
-                    },
-                    tap.as_ref().map(|t| t as &dyn Fn(&[u8])),
-                );
+                let tap = tap.as_ref().map(|t| t as &dyn Fn(&[u8]));
+                let count = |n| {
+                    sent.fetch_add(n, Ordering::Relaxed);
+                    activity.fetch_add(1, Ordering::Relaxed);
+                };
+                let r = if opts.crlf {
+                    pump_crlf(input, stream.as_fd(), &count, tap)
+                } else {
+                    pump_ahead(input, stream.as_fd(), &count, tap)
+                };
                 if r.is_ok() && !opts.no_shutdown {
                     let _ = stream.shutdown(Shutdown::Write);
                 }
@@ -135,11 +157,8 @@ fn bridge_stream(
     let tap = tap.as_ref().map(|t| t as &dyn Fn(&[u8]));
     let end = loop {
         let count = |n| received.set(received.get() + n);
-        let r = if splice {
-            pump_out(stream.as_fd(), output.as_fd(), &count)
-        } else {
-            pump(stream.as_fd(), output.as_fd(), &count, tap)
-        };
+        let r =
+            if splice { pump_out(stream.as_fd(), output, &count) } else { pump(stream.as_fd(), output, &count, tap) };
         match r {
             Ok(_) if quit.load(Ordering::Relaxed) => break BridgeEnd::Quit,
             Ok(_) => break BridgeEnd::PeerClosed,

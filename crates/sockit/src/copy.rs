@@ -151,6 +151,40 @@ pub fn pump_ahead(
     }
 }
 
+/// `pump_ahead` for `--crlf`: every line end of the input sent as CRLF (a LF not after a CR
+/// gets one, as ncat -C sends them), a chunk at a time (such input is typed, not streamed).
+pub fn pump_crlf(from: impl AsFd, to: BorrowedFd<'_>, count: &dyn Fn(u64), tap: Tap<'_>) -> io::Result<u64> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut out = Vec::with_capacity(2 * buf.len());
+    let mut after_cr = false;
+    let mut total = 0u64;
+    loop {
+        let n = loop {
+            match rustix::io::read(from.as_fd(), &mut buf) {
+                Err(rustix::io::Errno::INTR) => continue,
+                r => break r?,
+            }
+        };
+        if n == 0 {
+            return Ok(total);
+        }
+        out.clear();
+        for &b in &buf[..n] {
+            if b == b'\n' && !after_cr {
+                out.push(b'\r');
+            }
+            out.push(b);
+            after_cr = b == b'\r';
+        }
+        write_all_fd(to, &out)?;
+        if let Some(tap) = tap {
+            tap(&out);
+        }
+        total += out.len() as u64;
+        count(out.len() as u64);
+    }
+}
+
 fn write_all_fd(to: BorrowedFd<'_>, mut buf: &[u8]) -> io::Result<()> {
     while !buf.is_empty() {
         match rustix::io::write(to, buf) {

@@ -322,6 +322,7 @@ fn connect(cfg: &RelayConfig) -> Result<Conn, NetError> {
         timeout: Some(cfg.connect_timeout),
         keepalive: cfg.keepalive,
         tls: tls.cloned(),
+        ..Default::default()
     };
     match &cfg.to {
         ConnectTo::Tcp(host, port) => crate::dial::dial(host, *port, &dialer(None)),

@@ -30,6 +30,15 @@ pub struct BridgeArgs {
     /// Dump both directions in hex (> sent, < received, with offsets) on stderr, or into FILE.
     #[arg(short = 'x', long = "hexdump", value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
     pub hexdump: Option<PathBuf>,
+    /// Send each line end of stdin as CRLF (ncat -C): for SMTP, HTTP and other CRLF protocols.
+    #[arg(short = 'C', long)]
+    pub crlf: bool,
+    /// Only send: what the peer sends is dropped, and sockit quits when stdin ends.
+    #[arg(long, conflicts_with = "recv_only")]
+    pub send_only: bool,
+    /// Only receive: stdin is never read.
+    #[arg(long, conflicts_with = "crlf")]
+    pub recv_only: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -52,11 +61,17 @@ pub struct TcpConnectArgs {
     #[arg(value_name = "PORT", required_unless_present = "unix")]
     pub port: Option<String>,
     /// Connect to a Unix socket instead: a path, or @NAME for an abstract one (Linux).
-    #[arg(long, value_name = "PATH", conflicts_with_all = ["host", "port", "proxy", "tls"])]
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["host", "port", "proxy", "tls", "source", "source_port"])]
     pub unix: Option<String>,
     /// Give up connecting after SECS.
     #[arg(short = 'w', long = "wait", value_name = "SECS", value_parser = secs_arg)]
     pub connect_timeout: Option<f64>,
+    /// Connect from this address of this host (nc -s).
+    #[arg(short = 's', long = "source", value_name = "ADDR")]
+    pub source: Option<String>,
+    /// Connect from this local port (nc -p).
+    #[arg(short = 'p', long = "source-port", value_name = "PORT", value_parser = port_arg)]
+    pub source_port: Option<u16>,
     #[command(flatten)]
     pub tls: TlsClientArgs,
     #[command(flatten)]

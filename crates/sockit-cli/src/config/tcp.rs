@@ -27,12 +27,33 @@ pub(super) fn tcp(cmd: cli::TcpCommand) -> Result<Action> {
                 timeout: a.connect_timeout.map(Duration::from_secs_f64),
                 keepalive: bridge(&a.bridge).keepalive,
                 tls: client_tls(&a.tls)?,
+                source: sockit::dial::Source {
+                    ip: a
+                        .source
+                        .as_deref()
+                        .map(|s| {
+                            sockit_core::addr::parse_ip(s).map_err(|_| {
+                                UsageError(format!(
+                                    "--source '{s}' is not an address: give one of this host's, like 192.0.2.7"
+                                ))
+                            })
+                        })
+                        .transpose()?,
+                    port: a.source_port.unwrap_or(0),
+                },
             },
             bridge: bridge(&a.bridge),
         }),
         cli::TcpCommand::Listen(a) if a.bridge.hexdump.is_some() && (a.keep_open || a.exec.is_some()) => {
             return Err(usage(
                 "-x dumps one connection: leave out --keep-open and --exec, or run one listener a client",
+            ));
+        }
+        cli::TcpCommand::Listen(a)
+            if (a.bridge.crlf || a.bridge.send_only || a.bridge.recv_only) && (a.keep_open || a.exec.is_some()) =>
+        {
+            return Err(usage(
+                "--crlf, --send-only and --recv-only shape one connection's stdio: leave out --keep-open and --exec",
             ));
         }
         cli::TcpCommand::Listen(a) => Action::TcpListen(ListenConfig {
@@ -55,6 +76,9 @@ fn bridge(r: &cli::BridgeArgs) -> BridgeOptions {
         idle_timeout: r.idle_timeout.map(Duration::from_secs_f64),
         hexdump: hexdump_to(r.hexdump.as_ref()),
         keepalive: r.keepalive.map(|s| Duration::from_secs_f64(s.max(1.0))),
+        crlf: r.crlf,
+        send_only: r.send_only,
+        recv_only: r.recv_only,
     }
 }
 

@@ -805,6 +805,81 @@ fn privileged_port_without_rights() {
     }
 }
 
+/// `tcp connect -s ADDR -p PORT` connects from that address and port, as nc -s -p does (a
+/// Python listener sees them); an address this host does not have is one line, exit 1.
+#[test]
+fn connect_from_a_source_address_and_port() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port().to_string();
+    let from_port = crate::util::free_port().to_string();
+    let seen = std::thread::spawn(move || {
+        let (mut s, peer) = l.accept().expect("accept");
+        let mut got = String::new();
+        let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+        let _ = s.read_to_string(&mut got);
+        (peer, got)
+    });
+    let out = run(
+        crate::util::sockit_cmd(&["tcp", "connect", "-s", "127.0.0.2", "-p", &from_port, "127.0.0.1", &port]),
+        b"from afar\n",
+        DEADLINE,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let (peer, got) = seen.join().expect("listener");
+    assert_eq!((peer.to_string(), got.as_str()), (format!("127.0.0.2:{from_port}"), "from afar\n"));
+    let line = sockit(&["tcp", "connect", "--source", "198.51.100.7", "127.0.0.1", &port, "-w", "1"]).fails(1);
+    assert!(line.starts_with("sockit: cannot bind 198.51.100.7:0"), "{line}");
+    let line = sockit(&["tcp", "connect", "-s", "nope", "127.0.0.1", &port]).fails(2);
+    assert!(line.starts_with("sockit: --source 'nope' is not an address"), "{line}");
+}
+
+/// ncat's stdio modes: `--crlf` sends each line end as CRLF (a CRLF stays one), `--recv-only`
+/// never reads stdin (the peer gets nothing, not even its end), `--send-only` drops what the
+/// peer says and quits when stdin ends though the peer stays open.
+#[test]
+fn crlf_send_only_and_recv_only() {
+    use std::time::Duration;
+    // A peer that says `greeting`, then reads what comes for `wait` (or to its end).
+    let peer = |greeting: &'static [u8], wait: Duration| {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port().to_string();
+        let t = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().expect("accept");
+            let _ = s.write_all(greeting);
+            let _ = s.set_read_timeout(Some(wait));
+            let mut got = Vec::new();
+            let _ = s.read_to_end(&mut got);
+            got
+        });
+        (port, t)
+    };
+    let (port, got) = peer(b"", Duration::from_secs(5));
+    let out = run(
+        crate::util::sockit_cmd(&["tcp", "connect", "--crlf", "127.0.0.1", &port]),
+        b"HELO a\nMAIL b\r\nend",
+        DEADLINE,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(got.join().expect("peer"), b"HELO a\r\nMAIL b\r\nend");
+    // --recv-only: the greeting is printed; stdin is not sent, and no FIN either: the peer
+    // waits out its read and closes.
+    let (port, got) = peer(b"hello\n", Duration::from_millis(500));
+    let out =
+        run(crate::util::sockit_cmd(&["tcp", "connect", "--recv-only", "127.0.0.1", &port]), b"never sent\n", DEADLINE);
+    assert_eq!((out.code, out.stdout()), (0, "hello\n".to_string()), "{}", out.stderr);
+    assert_eq!(got.join().expect("peer"), b"");
+    // --send-only: stdin is sent, the peer's greeting is not printed, and sockit quits at
+    // stdin's end though the peer keeps its side open.
+    let (port, got) = peer(b"noise\n", Duration::from_secs(3));
+    let start = std::time::Instant::now();
+    let out = run(crate::util::sockit_cmd(&["tcp", "connect", "--send-only", "127.0.0.1", &port]), b"data\n", DEADLINE);
+    assert_eq!((out.code, out.stdout()), (0, String::new()), "{}", out.stderr);
+    assert!(start.elapsed() < Duration::from_secs(2), "took {:?}", start.elapsed());
+    assert_eq!(got.join().expect("peer"), b"data\n");
+    let line = sockit(&["tcp", "listen", "0", "--keep-open", "--crlf"]).fails(2);
+    assert!(line.starts_with("sockit: --crlf, --send-only and --recv-only shape one connection's stdio"), "{line}");
+}
+
 /// rustls logs through the `log` crate: with -vv its records are lines of sockit's log like
 /// tracing's own, their target a field (nothing listened to them: they were lost).
 #[test]

@@ -148,6 +148,7 @@ pub fn run(
         timeout: Some(CONNECT_TIMEOUT),
         keepalive: None,
         tls: tls.clone(),
+        ..Default::default()
     };
     let conn = crate::dial::dial(&host, port, &dialer)?;
     let shown = match (&conn.peer, &cfg.proxy) {

@@ -29,6 +29,16 @@ pub struct Dialer {
     pub keepalive: Option<Duration>,
     /// Speak TLS, trusting what this says.
     pub tls: Option<ClientTls>,
+    /// Connect from this local address and port (`-s`, `-p`, as nc's).
+    pub source: Source,
+}
+
+/// Where an outgoing connection comes from: an address of this host and a port; none of
+/// either: the kernel picks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Source {
+    pub ip: Option<IpAddr>,
+    pub port: u16,
 }
 
 /// Dial `host:port` all the way: a connection ready for bytes (the plaintext side of TLS when
@@ -50,11 +60,11 @@ pub fn dial(host: &Host, port: u16, how: &Dialer) -> Result<Conn, NetError> {
 /// options set; no TLS.
 pub fn socket(host: &Host, port: u16, how: &Dialer) -> Result<TcpStream, NetError> {
     let stream = match &how.proxy {
-        Some(p) => proxy::connect(p, host, port, how.timeout)?,
+        Some(p) => proxy::connect(p, host, port, how.timeout, how.source)?,
         None => {
             let addrs = resolve(host, port)?;
             tracing::info!(%host, addresses = ?addrs, "resolved");
-            connect(&addrs, how.timeout)?
+            connect_from(&addrs, how.timeout, how.source)?
         }
     };
     let _ = stream.set_nodelay(true);
@@ -93,11 +103,36 @@ pub fn resolve_one(host: &Host, port: u16) -> Result<SocketAddr, NetError> {
 /// Step two: connect to the first address of `addrs` that answers, each with the whole
 /// deadline.
 pub fn connect(addrs: &[SocketAddr], timeout: Option<Duration>) -> Result<TcpStream, NetError> {
+    connect_from(addrs, timeout, Source::default())
+}
+
+/// `connect`, from `source`: a target of the other family than the source address is passed
+/// over.
+pub fn connect_from(addrs: &[SocketAddr], timeout: Option<Duration>, source: Source) -> Result<TcpStream, NetError> {
     let mut last = None;
     for &addr in addrs {
-        let r = match timeout {
-            Some(t) => TcpStream::connect_timeout(&addr, t),
-            None => TcpStream::connect(addr),
+        let r = match (source, timeout) {
+            (Source { ip: None, port: 0 }, Some(t)) => TcpStream::connect_timeout(&addr, t),
+            (Source { ip: None, port: 0 }, None) => TcpStream::connect(addr),
+            (Source { ip: Some(ip), .. }, _) if ip.is_ipv4() != addr.is_ipv4() => {
+                last = Some(NetError::io(
+                    format!("cannot connect to {addr} from {ip}"),
+                    io::Error::other("the source address is of the other family"),
+                ));
+                continue;
+            }
+            (Source { ip, port }, _) => {
+                let unspecified =
+                    if addr.is_ipv4() { IpAddr::V4(Ipv4Addr::UNSPECIFIED) } else { IpAddr::from([0u16; 8]) };
+                let local = SocketAddr::new(ip.unwrap_or(unspecified), port);
+                let sock = net::bound_socket(local, socket2::Type::STREAM)?;
+                tracing::info!(%local, "bound");
+                match timeout {
+                    Some(t) => sock.connect_timeout(&addr.into(), t),
+                    None => sock.connect(&addr.into()),
+                }
+                .map(|()| TcpStream::from(sock))
+            }
         };
         match r {
             Ok(s) => {

@@ -31,8 +31,14 @@ impl From<NetError> for Failure {
 
 /// A connection to `host:port` through `proxy`: connected to the proxy, told where to go,
 /// and ready for the relay.
-pub fn connect(proxy: &Proxy, host: &Host, port: u16, timeout: Option<Duration>) -> Result<TcpStream, NetError> {
-    handshake(proxy, host, port, timeout).map_err(|f| match f {
+pub fn connect(
+    proxy: &Proxy,
+    host: &Host,
+    port: u16,
+    timeout: Option<Duration>,
+    source: super::Source,
+) -> Result<TcpStream, NetError> {
+    handshake(proxy, host, port, timeout, source).map_err(|f| match f {
         Failure::Proxy(e) | Failure::TargetRefused(e) | Failure::TargetUnreachable(e) => e,
     })
 }
@@ -48,7 +54,7 @@ pub fn probe(
     timeout: Duration,
 ) -> Result<(sockit_core::scan::PortState, Option<TcpStream>), NetError> {
     use sockit_core::scan::PortState;
-    match handshake(proxy, &Host::Ip(ip), port, Some(timeout)) {
+    match handshake(proxy, &Host::Ip(ip), port, Some(timeout), super::Source::default()) {
         Ok(stream) => Ok((PortState::Open, Some(stream))),
         Err(Failure::TargetRefused(_)) => Ok((PortState::Closed, None)),
         Err(Failure::TargetUnreachable(_)) => Ok((PortState::Filtered, None)),
@@ -56,7 +62,13 @@ pub fn probe(
     }
 }
 
-fn handshake(proxy: &Proxy, host: &Host, port: u16, timeout: Option<Duration>) -> Result<TcpStream, Failure> {
+fn handshake(
+    proxy: &Proxy,
+    host: &Host,
+    port: u16,
+    timeout: Option<Duration>,
+    source: super::Source,
+) -> Result<TcpStream, Failure> {
     let at = format!("proxy {}:{}", proxy.host, proxy.port);
     let proxy_host = match sockit_core::endpoint::Endpoint::parse(&proxy.host) {
         Ok(sockit_core::endpoint::Endpoint { host: Some(h), .. }) => h,
@@ -66,7 +78,7 @@ fn handshake(proxy: &Proxy, host: &Host, port: u16, timeout: Option<Duration>) -
     // One deadline for connecting to the proxy and the whole handshake after it.
     let deadline = Instant::now() + limit;
     let addrs = super::resolve(&proxy_host, proxy.port)?;
-    let stream = super::connect(&addrs, Some(limit))
+    let stream = super::connect_from(&addrs, Some(limit), source)
         .map_err(|e| NetError::io(at.clone(), std::io::Error::other(e.to_string())))?;
     let dest = match host {
         Host::Ip(ip) => Dest::Ip(*ip),
