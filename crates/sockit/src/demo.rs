@@ -219,7 +219,11 @@ fn slide67(say: &mut dyn FnMut(&str)) -> DemoResult {
         wait: Duration::from_millis(500),
     };
     let found = crate::chat::discovery::discover(&probe)?.found;
-    let Some(f) = found.first() else { return Err("no chat server answered the discovery probe".into()) };
+    // Other rooms on this host may share the discovery port (it is shared by design): the
+    // demo's own room is the one on its port.
+    let Some(f) = found.iter().find(|f| f.address.port() == port && f.info.room == "lecture") else {
+        return Err("the demo's chat server did not answer the discovery probe".into());
+    };
     say(&format!(
         "A client broadcasts a probe to {target} and finds room '{}' at {} ({} users).",
         f.info.room, f.address, f.info.users

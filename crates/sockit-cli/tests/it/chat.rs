@@ -776,6 +776,20 @@ fn a_loopback_room_is_not_offered_to_the_lan() {
     assert_eq!(v["servers"][0]["address"], "127.0.0.1:40000", "{v}");
 }
 
+/// Another room on the host shares the discovery port (as rooms do): the demo still finds and
+/// joins its own room (it joined whichever answered first, and its clients waited on a room
+/// that was not theirs).
+#[test]
+fn the_demo_joins_its_own_room_beside_another() {
+    let Some(ns) = crate::util::Netns::new("demo-other") else { return };
+    let _other = Server::start_cmd(
+        ns.cmd(sockit_bin(), &["chat", "serve", "--port", "39000", "--bind", "127.0.0.1", "--name", "other"]),
+    );
+    let out = run(ns.cmd(sockit_bin(), &["demo"]), b"", Duration::from_secs(30));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout().contains("and finds room 'lecture' at 127.0.0.1:40000"), "{}", out.stdout());
+}
+
 #[test]
 fn demo_plays_the_lecture() {
     // Hold the lecture's port if we can: the demo must fall back and say so.
