@@ -36,13 +36,18 @@ pub struct ServerTls {
 }
 
 /// What a client trusts: a CA file, the system's roots, one certificate by its SHA-256
-/// fingerprint, or (insecure) any certificate.
+/// fingerprint, or (insecure) any certificate; what it shows a server that asks for a
+/// certificate; and the name it asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientTls {
     pub ca: Option<PathBuf>,
     pub insecure: bool,
     /// The server's certificate must have this SHA-256 digest (a self-signed server prints it).
     pub fingerprint: Option<[u8; 32]>,
+    /// A certificate chain and its key (PEM files), for a server that asks for one.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// The name sent (SNI) and checked, in place of the host connected to.
+    pub server_name: Option<String>,
 }
 
 /// A SHA-256 fingerprint as people copy it: 64 hex digits, with or without colons.
@@ -109,13 +114,7 @@ pub fn server_config(
     names: &[String],
 ) -> Result<(Arc<ServerConfig>, String), NetError> {
     let (chain, key): (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) = match (cert, key) {
-        (Some(c), Some(k)) => {
-            let chain = certificates(c)?;
-            let pem = pem_file(k, "a private key")?;
-            let key = PrivateKeyDer::from_pem_slice(&pem)
-                .map_err(|e| tls_error(format!("cannot read a private key from {}", k.display()), e))?;
-            (chain, key)
-        }
+        (Some(c), Some(k)) => (certificates(c)?, private_key(k)?),
         (None, None) => {
             let ck = rcgen::generate_simple_self_signed(names.to_vec())
                 .map_err(|e| tls_error("cannot make a self-signed certificate", e))?;
@@ -138,6 +137,27 @@ pub fn server_config(
         .with_single_cert(chain, key)
         .map_err(|e| tls_error("the certificate and key do not go together", e))?;
     Ok((Arc::new(config), fp))
+}
+
+/// The private key of a PEM file.
+fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, NetError> {
+    let pem = pem_file(path, "a private key")?;
+    PrivateKeyDer::from_pem_slice(&pem)
+        .map_err(|e| tls_error(format!("cannot read a private key from {}", path.display()), e))
+}
+
+/// A client configuration's last step: with the certificate and key to show a server that
+/// asks for one, or with none.
+fn client_auth(
+    builder: rustls::ConfigBuilder<ClientConfig, rustls::client::WantsClientCert>,
+    auth: Option<&(PathBuf, PathBuf)>,
+) -> Result<ClientConfig, NetError> {
+    match auth {
+        None => Ok(builder.with_no_client_auth()),
+        Some((cert, key)) => builder
+            .with_client_auth_cert(certificates(cert)?, private_key(key)?)
+            .map_err(|e| tls_error("the client certificate and key do not go together", e)),
+    }
 }
 
 /// A PEM file's bytes, read with a bound.
@@ -163,12 +183,20 @@ fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, NetError> {
 
 /// A client configuration: trust `ca` (PEM) or the system roots; or trust anything.
 pub fn client_config(ca: Option<&Path>, insecure: bool) -> Result<Arc<ClientConfig>, NetError> {
+    client_config_with(ca, insecure, None)
+}
+
+fn client_config_with(
+    ca: Option<&Path>,
+    insecure: bool,
+    auth: Option<&(PathBuf, PathBuf)>,
+) -> Result<Arc<ClientConfig>, NetError> {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| tls_error("TLS versions", e))?;
     let config = if insecure {
         let verifier = Arc::new(AnyCertificate { provider: provider(), pin: None });
-        builder.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth()
+        client_auth(builder.dangerous().with_custom_certificate_verifier(verifier), auth)?
     } else {
         let mut roots = rustls::RootCertStore::empty();
         match ca {
@@ -185,7 +213,7 @@ pub fn client_config(ca: Option<&Path>, insecure: bool) -> Result<Arc<ClientConf
                 hint: crate::hint::Hint::TrustCa,
             });
         }
-        builder.with_root_certificates(roots).with_no_client_auth()
+        client_auth(builder.with_root_certificates(roots), auth)?
     };
     Ok(Arc::new(config))
 }
@@ -284,13 +312,14 @@ impl ClientTls {
     /// What to trust and the name to check, for a connection to `host`.
     pub fn connector(&self, host: &sockit_core::endpoint::Host) -> Result<Connector, NetError> {
         let config = match self.fingerprint {
-            Some(pin) => pinned_config(pin)?,
-            None => client_config(self.ca.as_deref(), self.insecure)?,
+            Some(pin) => pinned_config(pin, self.client_cert.as_ref())?,
+            None => client_config_with(self.ca.as_deref(), self.insecure, self.client_cert.as_ref())?,
         };
         // A zone is for routing, not for the certificate: the address is the name checked.
-        let name = match host {
-            sockit_core::endpoint::Host::Scoped(ip, _) => ip.to_string(),
-            other => other.to_string(),
+        let name = match (host, &self.server_name) {
+            (_, Some(name)) => name.clone(),
+            (sockit_core::endpoint::Host::Scoped(ip, _), None) => ip.to_string(),
+            (other, None) => other.to_string(),
         };
         Ok(Connector { config, name: server_name(&name)? })
     }
@@ -298,12 +327,12 @@ impl ClientTls {
 
 /// A client configuration that takes exactly the certificate with this SHA-256 digest, name
 /// and issuer aside; the handshake's signatures must still verify.
-fn pinned_config(pin: [u8; 32]) -> Result<Arc<ClientConfig>, NetError> {
+fn pinned_config(pin: [u8; 32], auth: Option<&(PathBuf, PathBuf)>) -> Result<Arc<ClientConfig>, NetError> {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| tls_error("TLS versions", e))?;
     let verifier = Arc::new(AnyCertificate { provider: provider(), pin: Some(pin) });
-    Ok(Arc::new(builder.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth()))
+    Ok(Arc::new(client_auth(builder.dangerous().with_custom_certificate_verifier(verifier), auth)?))
 }
 
 /// A client's TLS settings, made before it connects.

@@ -55,4 +55,15 @@ pub struct TlsClientArgs {
     /// allowed), as a self-signed server prints it (implies --tls).
     #[arg(long, value_name = "SHA256", conflicts_with_all = ["ca", "insecure"])]
     pub fingerprint: Option<String>,
+    /// Show a server that asks for a client certificate this chain (PEM), with --client-key
+    /// (implies --tls).
+    #[arg(long, value_name = "FILE", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// The private key (PEM) of --client-cert.
+    #[arg(long, value_name = "FILE", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+    /// Ask for NAME (SNI) and check the server's certificate against it, instead of the host
+    /// connected to: reach an address, speak to a name (implies --tls).
+    #[arg(long, value_name = "NAME")]
+    pub server_name: Option<String>,
 }

@@ -43,10 +43,21 @@ pub(super) fn client_tls(t: &cli::TlsClientArgs) -> Result<Option<ClientTls>> {
         })?),
         None => None,
     };
-    Ok((t.tls || t.ca.is_some() || t.insecure || fingerprint.is_some()).then(|| ClientTls {
+    if let Some(name) = &t.server_name {
+        sockit::tls::server_name(name).map_err(|_| {
+            UsageError(format!(
+                "--server-name '{name}' is not a name a certificate can carry: give a DNS name or an address"
+            ))
+        })?;
+    }
+    let client_cert = t.client_cert.clone().zip(t.client_key.clone());
+    let asked = t.tls || t.ca.is_some() || t.insecure || fingerprint.is_some();
+    Ok((asked || client_cert.is_some() || t.server_name.is_some()).then(|| ClientTls {
         ca: t.ca.clone(),
         insecure: t.insecure,
         fingerprint,
+        client_cert,
+        server_name: t.server_name.clone(),
     }))
 }
 

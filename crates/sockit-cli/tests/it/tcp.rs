@@ -903,6 +903,59 @@ fn tls_library_log_reaches_the_log() {
     assert_eq!((out.code, out.stderr.as_str()), (0, ""));
 }
 
+/// A client certificate and a server name of the client's choosing, against Python's ssl
+/// server that requires one and records the SNI: `--client-cert/--client-key` are shown,
+/// `--server-name localhost` is asked for (and checked) while connecting to 127.0.0.1; the
+/// same server turns away a client without a certificate.
+#[test]
+fn tls_client_certificate_and_server_name() {
+    if !have("openssl") {
+        return;
+    }
+    let (server_dir, client_dir) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let (server_cert, server_key) = crate::util::openssl_cert(server_dir.path());
+    let (client_cert, client_key) = crate::util::openssl_cert(client_dir.path());
+    let path = |p: &std::path::Path| p.to_str().expect("utf-8").to_string();
+    let mut py = Command::new("python3");
+    py.arg(format!("{}/tests/it/py/tls_client_auth.py", env!("CARGO_MANIFEST_DIR")))
+        .args([path(&server_cert), path(&server_key), path(&client_cert)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut py = Proc(py.spawn().expect("python3"));
+    let said = crate::util::Collected::from(py.0.stdout.take().expect("stdout"));
+    let py_err = crate::util::Collected::from(py.0.stderr.take().expect("stderr"));
+    let port = said.lines(1, Duration::from_secs(5)).first().cloned().expect("port");
+    let ca = path(&server_cert);
+    let connect = |extra: &[&str]| {
+        let args = [&["tcp", "connect", "127.0.0.1", &port, "--ca", &ca, "-q", "1"], extra].concat();
+        run(crate::util::sockit_cmd(&args), b"bye\n", DEADLINE)
+    };
+    let out = connect(&[
+        "--server-name",
+        "localhost",
+        "--client-cert",
+        &path(&client_cert),
+        "--client-key",
+        &path(&client_key),
+    ]);
+    assert_eq!(
+        (out.code, out.stdout()),
+        (0, "hello\n".to_string()),
+        "{} {:?} {:?}",
+        out.stderr,
+        said.lines(0, Duration::ZERO),
+        py_err.lines(0, Duration::ZERO)
+    );
+    let out = connect(&["--server-name", "localhost"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let lines = said.lines(3, Duration::from_secs(5));
+    assert!(lines.contains(&"sni=localhost client=localhost".to_string()), "{lines:?}");
+    assert!(lines.iter().any(|l| l.starts_with("refused ")), "{lines:?}");
+    // The name is checked too: without it, 127.0.0.1 is not the certificate's name.
+    let line = sockit(&["tcp", "connect", "127.0.0.1", &port, "--ca", &path(&server_cert)]).fails(1);
+    assert!(line.contains("the server's certificate is for another name"), "{line}");
+}
+
 /// TLS: sockit on both ends (self-signed, then with a CA the test makes with openssl), and
 /// OpenSSL's s_client and ncat --ssl as peers.
 #[test]
