@@ -81,18 +81,19 @@ pub struct TcpConnectArgs {
 }
 
 pub(super) const RELAY_HELP: &str = "\
-FROM: tcp-listen:[ADDR:]PORT, tls-listen:[ADDR:]PORT or unix-listen:PATH.
-TO: tcp:HOST:PORT, tls:HOST:PORT or unix:PATH.
+FROM: tcp-listen:[ADDR:]PORT, tls-listen:[ADDR:]PORT, udp-listen:[ADDR:]PORT or unix-listen:PATH.
+TO: tcp:HOST:PORT, tls:HOST:PORT, udp:HOST:PORT (from udp-listen: only) or unix:PATH.
 Each connection gets a line on stderr when it ends (who, how long, bytes each way; --json: a
 JSON line on stdout). An end of data one way is passed on as a shut-down write side; the other
 way goes on, as in sockit tcp.";
 
 #[derive(Debug, Args)]
 pub struct RelayArgs {
-    /// Where to accept connections: tcp-listen:[ADDR:]PORT or unix-listen:PATH.
+    /// Where to accept connections: tcp-listen:[ADDR:]PORT, tls-listen:[ADDR:]PORT,
+    /// udp-listen:[ADDR:]PORT or unix-listen:PATH.
     #[arg(value_name = "FROM")]
     pub from: String,
-    /// Where to take each one: tcp:HOST:PORT or unix:PATH.
+    /// Where to take each one: tcp:HOST:PORT, tls:HOST:PORT, udp:HOST:PORT or unix:PATH.
     #[arg(value_name = "TO")]
     pub to: String,
     /// Only clients in this block (repeatable).
@@ -127,6 +128,10 @@ pub struct RelayArgs {
     /// after SECS with nothing moving the other way (socat's -t); 0: never.
     #[arg(long, value_name = "SECS", default_value_t = 60.0)]
     pub half_close_idle: f64,
+    /// udp-listen: a client's session (its own socket to the target) ends after SECS with no
+    /// datagram either way.
+    #[arg(long, value_name = "SECS", value_parser = secs_arg, default_value_t = 60.0)]
+    pub udp_idle: f64,
     /// Dump every connection in hex (> client to target, < back) on stderr, or into FILE.
     #[arg(short = 'x', long = "hexdump", value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
     pub hexdump: Option<PathBuf>,

@@ -87,7 +87,7 @@ pub(super) fn relay(a: &cli::RelayArgs) -> Result<sockit::relay::RelayConfig> {
     use sockit::relay::{ConnectTo, ListenOn};
     let from = match a.from.split_once(':') {
         Some(("unix-listen", path)) if !path.is_empty() => ListenOn::Unix(path.to_string()),
-        Some((kind @ ("tcp-listen" | "tls-listen"), rest)) => {
+        Some((kind @ ("tcp-listen" | "tls-listen" | "udp-listen"), rest)) => {
             let at = match Endpoint::parse(rest) {
                 Ok(Endpoint { host: None, port: Some(p) }) => SocketAddr::from(([0, 0, 0, 0], p)),
                 Ok(Endpoint { host: Some(h @ (Host::Ip(_) | Host::Scoped(..))), port: Some(p) }) => address(&h, p)?,
@@ -97,23 +97,24 @@ pub(super) fn relay(a: &cli::RelayArgs) -> Result<sockit::relay::RelayConfig> {
                     )));
                 }
             };
-            if kind == "tls-listen" {
-                ListenOn::Tls(at, ServerTls { cert: a.cert.clone(), key: a.key.clone() })
-            } else {
-                ListenOn::Tcp(at)
+            match kind {
+                "tls-listen" => ListenOn::Tls(at, ServerTls { cert: a.cert.clone(), key: a.key.clone() }),
+                "udp-listen" => ListenOn::Udp(at),
+                _ => ListenOn::Tcp(at),
             }
         }
         _ => {
             return Err(UsageError(format!(
-                "FROM '{}' is not a place to listen: write tcp-listen:[ADDR:]PORT, tls-listen:[ADDR:]PORT or unix-listen:PATH",
+                "FROM '{}' is not a place to listen: write tcp-listen:[ADDR:]PORT, tls-listen:[ADDR:]PORT, udp-listen:[ADDR:]PORT or unix-listen:PATH",
                 a.from
             )));
         }
     };
     let to = match a.to.split_once(':') {
         Some(("unix", path)) if !path.is_empty() => ConnectTo::Unix(path.to_string()),
-        Some((kind @ ("tcp" | "tls"), rest)) => match Endpoint::parse(rest) {
+        Some((kind @ ("tcp" | "tls" | "udp"), rest)) => match Endpoint::parse(rest) {
             Ok(Endpoint { host: Some(h), port: Some(p) }) if kind == "tcp" => ConnectTo::Tcp(h, p),
+            Ok(Endpoint { host: Some(h), port: Some(p) }) if kind == "udp" => ConnectTo::Udp(h, p),
             Ok(Endpoint { host: Some(h), port: Some(p) }) => {
                 ConnectTo::Tls(h, p, client_tls(&a.tls_to)?.unwrap_or_default())
             }
@@ -121,11 +122,25 @@ pub(super) fn relay(a: &cli::RelayArgs) -> Result<sockit::relay::RelayConfig> {
         },
         _ => {
             return Err(UsageError(format!(
-                "TO '{}' is not a place to connect: write tcp:HOST:PORT, tls:HOST:PORT or unix:PATH",
+                "TO '{}' is not a place to connect: write tcp:HOST:PORT, tls:HOST:PORT, udp:HOST:PORT or unix:PATH",
                 a.to
             )));
         }
     };
+    // Datagrams go to datagrams: udp-listen: with udp: and nothing else.
+    match (&from, &to) {
+        (ListenOn::Udp(_), ConnectTo::Udp(..)) if a.proxy.proxy.is_some() => {
+            return Err(usage("a UDP relay goes straight to its target: leave out --proxy"));
+        }
+        (ListenOn::Udp(_), ConnectTo::Udp(..)) => {}
+        (ListenOn::Udp(_), _) | (_, ConnectTo::Udp(..)) => {
+            return Err(UsageError(format!(
+                "'{}' to '{}': a relay forwards datagrams from udp-listen: to udp: only, and streams to streams",
+                a.from, a.to
+            )));
+        }
+        _ => {}
+    }
     if a.max_conns == Some(0) {
         return Err(usage("--max-conns must be at least 1"));
     }
@@ -143,5 +158,6 @@ pub(super) fn relay(a: &cli::RelayArgs) -> Result<sockit::relay::RelayConfig> {
             s if s.is_finite() && s > 0.0 && s <= 31_536_000.0 => Some(Duration::from_secs_f64(s)),
             _ => return Err(usage("--half-close-idle is seconds, like 60 or 0.5 (0: never)")),
         },
+        udp_idle: Duration::from_secs_f64(a.udp_idle),
     })
 }

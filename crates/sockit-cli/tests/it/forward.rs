@@ -358,3 +358,57 @@ fn a_reset_keeps_its_count_and_a_refusal_is_said() {
     let line = crate::util::line_within(dlog.into_inner(), Duration::from_secs(5)).expect("a line");
     assert!(line.contains("refused: the access rules do not admit it"), "{line}");
 }
+
+/// `relay udp-listen: udp:` forwards datagrams as socat's UDP-LISTEN,fork does: each client gets
+/// its own session, so Python's UDP server's replies go back to the client that asked, byte
+/// for byte; a silent session ends after --udp-idle with its line (bytes each way); the rules
+/// turn a client away with a line; datagrams and streams do not mix.
+#[test]
+fn udp_datagrams_each_client_its_own_session() {
+    let code = "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('127.0.0.1', 0))\n\
+                print(s.getsockname()[1], flush=True)\nwhile True:\n    d, a = s.recvfrom(65535)\n    \
+                s.sendto(b'from ' + str(a[1]).encode() + b': ' + d.upper(), a)\n";
+    let mut py = Proc(Command::new("python3").args(["-c", code]).stdout(Stdio::piped()).spawn().expect("python3"));
+    let target = crate::util::line_within(py.0.stdout.take().expect("stdout"), Duration::from_secs(5)).expect("port");
+    let target = target.trim().to_string();
+    let (_r, port, log) = relay("udp-listen:127.0.0.1:0", &format!("udp:127.0.0.1:{target}"), &["--udp-idle", "1"]);
+    let log = crate::util::Collected::from(log.into_inner());
+    let clients: Vec<std::net::UdpSocket> =
+        (0..2).map(|_| std::net::UdpSocket::bind("127.0.0.1:0").expect("bind")).collect();
+    let mut seen_ports = Vec::new();
+    for (i, c) in clients.iter().enumerate() {
+        c.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        let said = format!("hello {i}");
+        c.send_to(said.as_bytes(), ("127.0.0.1", port)).expect("send");
+        let mut buf = [0u8; 100];
+        let (n, from) = c.recv_from(&mut buf).expect("the reply");
+        assert_eq!(from.port(), port, "the reply comes from the relay");
+        let reply = String::from_utf8_lossy(&buf[..n]).to_string();
+        let (session, text) = reply.split_once(": ").expect("reply");
+        assert_eq!(text, format!("HELLO {i}"));
+        seen_ports.push(session.to_string());
+    }
+    assert_ne!(seen_ports[0], seen_ports[1], "each client has its own session: {seen_ports:?}");
+    // A second datagram of the first client goes through its session again.
+    clients[0].send_to(b"again", ("127.0.0.1", port)).expect("send");
+    let mut buf = [0u8; 100];
+    let n = clients[0].recv(&mut buf).expect("again");
+    assert_eq!(&buf[..n], format!("{}: AGAIN", seen_ports[0]).as_bytes());
+    // Both sessions fall silent: a line each, with the bytes each way.
+    let lines = log.lines(2, Duration::from_secs(5));
+    let first =
+        format!("sockit: 127.0.0.1:{} -> 127.0.0.1:{target} (udp): ", clients[0].local_addr().expect("a").port());
+    let line = lines.iter().find(|l| l.starts_with(&first)).unwrap_or_else(|| panic!("{lines:?}"));
+    assert!(line.ends_with(&format!(", 12 bytes up, {} bytes down", 2 * seen_ports[0].len() + 16)), "{line}");
+    // The rules: a client they refuse gets no reply and a line.
+    let (_r, port, log) =
+        relay("udp-listen:127.0.0.1:0", &format!("udp:127.0.0.1:{target}"), &["--deny", "127.0.0.0/8"]);
+    let log = crate::util::Collected::from(log.into_inner());
+    clients[0].send_to(b"denied", ("127.0.0.1", port)).expect("send");
+    clients[0].set_read_timeout(Some(Duration::from_millis(500))).expect("timeout");
+    assert!(clients[0].recv(&mut buf).is_err(), "a refused client got a reply");
+    let lines = log.lines(1, Duration::from_secs(5));
+    assert!(lines.iter().any(|l| l.ends_with("refused: the access rules do not admit it)")), "{lines:?}");
+    let line = sockit(&["relay", "udp-listen:0", "tcp:127.0.0.1:9"]).fails(2);
+    assert!(line.contains("a relay forwards datagrams from udp-listen: to udp: only"), "{line}");
+}

@@ -19,6 +19,8 @@ use crate::hexdump::Hexdump;
 use crate::listener::{AccessRules, Listener};
 use crate::net::NetError;
 
+pub mod udp;
+
 /// Where connections come from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ListenOn {
@@ -26,6 +28,8 @@ pub enum ListenOn {
     /// TLS clients: the relay ends their TLS.
     Tls(SocketAddr, crate::tls::ServerTls),
     Unix(String),
+    /// Datagrams: a session a client address (`udp`).
+    Udp(SocketAddr),
 }
 
 /// Where each one goes.
@@ -35,6 +39,8 @@ pub enum ConnectTo {
     /// A TLS server: the relay speaks TLS to it.
     Tls(Host, u16, crate::tls::ClientTls),
     Unix(String),
+    /// Datagrams, from `ListenOn::Udp`.
+    Udp(Host, u16),
 }
 
 /// `relay`: from where, to where, who may come, how many at once.
@@ -54,6 +60,8 @@ pub struct RelayConfig {
     /// Once one way has ended (a side half-closed), the connection is closed after this long
     /// with nothing moving the other way, as socat's -t does (`None`: never).
     pub half_close_idle: Option<Duration>,
+    /// A UDP client's session ends after this long with no datagram either way (socat's -T).
+    pub udp_idle: Duration,
 }
 
 /// One connection's story, told when it ends.
@@ -115,6 +123,7 @@ pub fn run(
             started(format!("{path} (unix)"));
             Bound::Unix { listener: l, path: path.clone(), _file: file }
         }
+        ListenOn::Udp(at) => return udp::run(cfg, *at, cfg.udp_idle, started, log),
     };
     let active = Arc::new(AtomicUsize::new(0));
     let cfg = Arc::new(cfg.clone());
@@ -198,6 +207,7 @@ pub fn target_name(to: &ConnectTo) -> String {
         ConnectTo::Tcp(h, p) => hostport(h, p),
         ConnectTo::Tls(h, p, _) => format!("{} (tls)", hostport(h, p)),
         ConnectTo::Unix(p) => p.clone(),
+        ConnectTo::Udp(h, p) => format!("{} (udp)", hostport(h, p)),
     }
 }
 
@@ -330,6 +340,9 @@ fn connect(cfg: &RelayConfig) -> Result<Conn, NetError> {
         ConnectTo::Unix(path) => UnixStream::connect(path)
             .map(|s| Conn::unix(s, path))
             .map_err(|e| NetError::io(format!("cannot connect to {path}"), e)),
+        ConnectTo::Udp(..) => {
+            Err(NetError::io("relay", io::Error::other("udp: targets take datagrams from udp-listen: only")))
+        }
     }
 }
 
