@@ -18,6 +18,10 @@ use crate::net::NetError;
 /// The largest datagram forwarded (UDP's own limit).
 const DATAGRAM: usize = 65_535;
 
+/// Sessions at once without --max-conns: each holds a socket, and a flood of forged source
+/// addresses must not take every descriptor.
+const SESSIONS: usize = 16_384;
+
 /// One client's session.
 struct Session {
     /// Connected to the target: what it sends back is this client's.
@@ -102,7 +106,7 @@ pub fn run(
                         continue;
                     }
                     let open = sessions.lock().unwrap_or_else(PoisonError::into_inner).len();
-                    if cfg.max_conns.is_some_and(|max| open >= max) {
+                    if open >= cfg.max_conns.unwrap_or(SESSIONS) {
                         log(&refuse(format!("refused: {open} sessions already (the cap)")));
                         continue;
                     }
