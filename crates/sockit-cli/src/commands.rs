@@ -83,8 +83,8 @@ pub fn port(cfg: &sockit::port::PortConfig, json: bool) -> Outcome {
     Err(Fail::Runtime(format!("no registered service{proto} matches {what}: {hint}")))
 }
 
-pub fn hostname(cfg: &host::HostnameConfig, json: bool) -> Outcome {
-    let r = host::hostname_run(cfg).map_err(|e| Fail::Runtime(e.to_string()))?;
+pub fn hostname(cfg: host::HostnameConfig, json: bool) -> Outcome {
+    let r = host::hostname_run(&cfg).map_err(|e| Fail::Runtime(e.to_string()))?;
     printed(|out| if json { render::json(out, &r) } else { render::hostname(out, &r) })?;
     Ok(exit::OK)
 }
@@ -150,7 +150,7 @@ fn names<T: serde::Serialize + render::Notes>(
     pb.finish_and_clear();
     let flushed = out.flush();
     match r {
-        Err(resolve::NamesError::Output(e)) | Err(resolve::NamesError::Read { cause: e, .. })
+        Err(resolve::NamesError::Output(e) | resolve::NamesError::Read { cause: e, .. })
             if e.kind() == io::ErrorKind::BrokenPipe =>
         {
             Ok(exit::OK)
@@ -276,7 +276,7 @@ pub fn chat_join(cfg: &JoinConfig) -> Outcome {
         }
     };
     let joining = &mut |f: &sockit::chat::discovery::Found| {
-        eprintln!("sockit: joining {} at {}", sockit_core::text::escape(f.info.room.as_bytes()), f.address)
+        eprintln!("sockit: joining {} at {}", sockit_core::text::escape(f.info.room.as_bytes()), f.address);
     };
     // On a terminal, a line editor keeps what is being typed below the conversation; in a
     // pipe, lines pass as they are.
@@ -306,15 +306,11 @@ pub fn chat_join(cfg: &JoinConfig) -> Outcome {
 /// the server's lines above the line being typed. `None` if the terminal cannot have one.
 fn line_editor() -> Option<ChatIo> {
     use rustyline::ExternalPrinter as _;
-    use rustyline::error::ReadlineError;
     let config = rustyline::Config::builder().auto_add_history(true).max_history_size(1000).ok()?.build();
     let mut editor = rustyline::DefaultEditor::with_config(config).ok()?;
     let mut printer = editor.create_external_printer().ok()?;
-    let typed = std::iter::from_fn(move || match editor.readline("") {
-        Ok(line) => Some(line),
-        // Ctrl-D, Ctrl-C or a terminal that went away: the user is done.
-        Err(ReadlineError::Eof | ReadlineError::Interrupted) | Err(_) => None,
-    });
+    // Ctrl-D, Ctrl-C or a terminal that went away: the user is done.
+    let typed = std::iter::from_fn(move || editor.readline("").ok());
     let show = move |text: &str| printer.print(text.to_string()).map_err(io::Error::other);
     Some(ChatIo::Editor { typed: Box::new(typed), show: Box::new(show) })
 }
@@ -326,7 +322,7 @@ pub fn chat_discover(cfg: &DiscoveryConfig, json: bool) -> Outcome {
     };
     printed(|out| render::discovered(out, &found, json))?;
     if found.is_empty() {
-        let to = probed.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ");
+        let to = probed.iter().map(std::string::ToString::to_string).collect::<Vec<_>>().join(", ");
         return Err(Fail::Runtime(format!("no chat server answered at {to} within {} s", cfg.wait.as_secs_f64())));
     }
     Ok(exit::OK)
@@ -345,7 +341,7 @@ pub fn scan(job: crate::config::ScanJob, json: bool) -> Outcome {
     };
     let plan = &plan;
     let done = AtomicU64::new(0);
-    let pb = progress(Some(plan.jobs(list.as_ref()).min(u128::from(u64::MAX)) as u64));
+    let pb = progress(Some(u64::try_from(plan.jobs(list.as_ref())).unwrap_or(u64::MAX)));
     let streams = plan.addresses(list.as_ref()) > sockit_core::scan::LISTED_AT_MOST;
     let mut out = BufWriter::new(io::stdout().lock());
     let (mut hosts, mut failed, mut first) = (Vec::new(), None, true);
@@ -418,7 +414,7 @@ pub fn demo() -> Outcome {
     let mut failed = None;
     let r = sockit::demo::run(&mut |line| {
         if failed.is_none() {
-            failed = writeln!(out, "{line}").and_then(|_| out.flush()).err();
+            failed = writeln!(out, "{line}").and_then(|()| out.flush()).err();
         }
     });
     match failed {

@@ -64,7 +64,7 @@ pub fn clap_error(e: &clap::Error, root: &clap::Command, args: &[String]) -> u8 
     let path = path.join(" ");
     use clap::error::ErrorKind as K;
     if matches!(e.kind(), K::MissingSubcommand | K::DisplayHelpOnMissingArgumentOrSubcommand) {
-        let subs: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).filter(|n| *n != "help").collect();
+        let subs: Vec<&str> = cmd.get_subcommands().map(clap::Command::get_name).filter(|n| *n != "help").collect();
         let list = match subs.as_slice() {
             [most @ .., last] if !most.is_empty() => format!("{} or {last}", most.join(", ")),
             _ => subs.join(""),

@@ -33,7 +33,7 @@ fn main() -> ExitCode {
         Action::Info(o) => commands::info(&o, json),
         Action::Addr(q) => commands::addr(&q, json),
         Action::Port(c) => commands::port(&c, json),
-        Action::Hostname(c) => commands::hostname(&c, json),
+        Action::Hostname(c) => commands::hostname(c, json),
         Action::Lookup(c) => commands::lookup(&c, json),
         Action::Reverse(c) => commands::reverse(&c, json),
         Action::UdpListen { config, raw } => commands::udp_listen(&config, raw, json),

@@ -262,7 +262,7 @@ pub fn addr(out: &mut (impl Write + ?Sized), r: &AddrReport) -> io::Result<()> {
             }
         }
         if !plan.free.is_empty() {
-            let free: Vec<String> = plan.free.iter().map(|c| c.to_string()).collect();
+            let free: Vec<String> = plan.free.iter().map(std::string::ToString::to_string).collect();
             writeln!(out, "Unused: {}", free.join(" "))?;
         }
     }
@@ -414,7 +414,9 @@ pub fn chat_event(e: &sockit::chat::events::Event) -> String {
 
 pub fn hostname(out: &mut (impl Write + ?Sized), r: &sockit::host::HostnameReport) -> io::Result<()> {
     match (&r.addresses, &r.fqdn) {
-        (Some(addrs), _) => writeln!(out, "{}", addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(" ")),
+        (Some(addrs), _) => {
+            writeln!(out, "{}", addrs.iter().map(std::string::ToString::to_string).collect::<Vec<_>>().join(" "))
+        }
         (None, Some(f)) => writeln!(out, "{f}"),
         (None, None) => writeln!(out, "{}", r.hostname),
     }

@@ -81,10 +81,15 @@ fn to_u128(ip: IpAddr) -> u128 {
     }
 }
 
+/// The low 32 bits of `v`.
+pub(crate) fn low32(v: u128) -> u32 {
+    u32::try_from(v & u128::from(u32::MAX)).unwrap_or(0)
+}
+
 /// The address of family `family` whose integer value is `v` (truncated to the family's width).
 fn from_u128(family: Family, v: u128) -> IpAddr {
     match family {
-        Family::V4 => IpAddr::V4(Ipv4Addr::from(v as u32)),
+        Family::V4 => IpAddr::V4(Ipv4Addr::from(low32(v))),
         Family::V6 => IpAddr::V6(Ipv6Addr::from(v)),
     }
 }
@@ -184,7 +189,7 @@ impl Cidr {
             if p > u32::from(family.bits()) {
                 return Err(AddrError::PrefixTooLong { prefix: p, max: family.bits(), family });
             }
-            p as u8
+            u8::try_from(p).unwrap_or(u8::MAX)
         };
         Ok(Cidr { addr, prefix, prefix_given: true })
     }
@@ -246,12 +251,12 @@ impl fmt::Display for Cidr {
 pub fn netmask_to_prefix(mask: Ipv4Addr) -> Option<u8> {
     let m = u32::from(mask);
     let ones = m.leading_ones();
-    (m.checked_shl(ones).unwrap_or(0) == 0).then_some(ones as u8)
+    (m.checked_shl(ones).unwrap_or(0) == 0).then(|| u8::try_from(ones).unwrap_or(32))
 }
 
 /// The dotted netmask of an IPv4 prefix length (0..=32).
 pub fn prefix_to_netmask(prefix: u8) -> Ipv4Addr {
-    Ipv4Addr::from(mask_bits(Family::V4, prefix.min(32)) as u32)
+    Ipv4Addr::from(low32(mask_bits(Family::V4, prefix.min(32))))
 }
 
 /// A count of addresses. Counts go up to 2^128 (all of IPv6), one more than `u128` holds, so
@@ -343,7 +348,7 @@ pub fn subnet(c: &Cidr) -> SubnetInfo {
     let last = net | host;
     let total = Count::pow2(c.host_bits());
     let (first_host, last_host, usable, broadcast) = match (family, c.host_bits()) {
-        (_, 0) | (_, 1) => (net, last, total, None),
+        (_, 0 | 1) => (net, last, total, None),
         (Family::V4, _) => (net + 1, last - 1, total.minus(2), Some(from_u128(family, last))),
         (Family::V6, _) => (net + 1, last, total.minus(1), None),
     };

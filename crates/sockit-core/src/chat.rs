@@ -333,13 +333,18 @@ mod tests {
 
     #[test]
     fn burst_notices_name_the_first_few() {
-        let joined = |n: &[&str]| Notice::Joined { nicks: n.iter().map(|s| s.to_string()).collect() }.to_string();
+        let joined =
+            |n: &[&str]| Notice::Joined { nicks: n.iter().map(std::string::ToString::to_string).collect() }.to_string();
         assert_eq!(joined(&["alice"]), "* alice joined");
         assert_eq!(joined(&["a", "b"]), "* a and b joined");
         assert_eq!(joined(&["a", "b", "c", "d", "e"]), "* a, b, c, d and e joined");
         assert_eq!(joined(&["a", "b", "c", "d", "e", "f", "g"]), "* a, b, c, d, e and 2 others joined");
         let left = |n: &[&str], r: Option<&str>| {
-            Notice::Left { nicks: n.iter().map(|s| s.to_string()).collect(), reason: r.map(String::from) }.to_string()
+            Notice::Left {
+                nicks: n.iter().map(std::string::ToString::to_string).collect(),
+                reason: r.map(String::from),
+            }
+            .to_string()
         };
         assert_eq!(left(&["sk"], None), "* sk left");
         assert_eq!(left(&["sk"], Some("disconnected: x")), "* sk left (disconnected: x)");

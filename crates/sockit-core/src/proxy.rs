@@ -109,9 +109,9 @@ pub enum Method {
 
 /// The RFC 1929 user/password request (each at most 255 bytes: `Proxy::parse` checked).
 pub fn socks5_auth(user: &str, pass: &str) -> Vec<u8> {
-    let mut v = vec![1, user.len() as u8];
+    let mut v = vec![1, u8::try_from(user.len()).unwrap_or(u8::MAX)];
     v.extend_from_slice(user.as_bytes());
-    v.push(pass.len() as u8);
+    v.push(u8::try_from(pass.len()).unwrap_or(u8::MAX));
     v.extend_from_slice(pass.as_bytes());
     v
 }

@@ -155,7 +155,7 @@ impl Target {
         };
         // first > last (a name) yields nothing.
         (first..=last).map(move |v| match family {
-            Family::V4 => IpAddr::from((v as u32).to_be_bytes()),
+            Family::V4 => IpAddr::from(crate::addr::low32(v).to_be_bytes()),
             Family::V6 => IpAddr::from(v.to_be_bytes()),
         })
     }
@@ -417,7 +417,8 @@ impl Permutation {
 
     /// The job to run `j`-th.
     pub fn at(&self, j: u64) -> u64 {
-        ((u128::from(self.a) * u128::from(j) + u128::from(self.c)) % u128::from(self.n)) as u64
+        // Below n, a u64.
+        u64::try_from((u128::from(self.a) * u128::from(j) + u128::from(self.c)) % u128::from(self.n)).unwrap_or(0)
     }
 }
 
@@ -437,9 +438,9 @@ mod permutation_tests {
         for n in [1u64, 2, 3, 10, 1024, 65535, 65536, 100_003] {
             for seed in [1u64, 0xdead_beef, u64::MAX] {
                 let p = Permutation::new(n, Some(seed));
-                let mut seen = vec![false; n as usize];
+                let mut seen = vec![false; usize::try_from(n).expect("n")];
                 for j in 0..n {
-                    let v = p.at(j) as usize;
+                    let v = usize::try_from(p.at(j)).expect("index");
                     assert!(!seen[v], "n={n}: {v} twice");
                     seen[v] = true;
                 }

@@ -177,7 +177,7 @@ impl Registry {
         // Where a word (a slice of `text`) starts and ends in it.
         let span = |w: &str| {
             let at = w.as_ptr() as usize - base;
-            (at as u32, (at + w.len()) as u32)
+            (u32::try_from(at).unwrap_or(u32::MAX), u32::try_from(at + w.len()).unwrap_or(u32::MAX))
         };
         let local = text
             .lines()
@@ -242,7 +242,7 @@ impl Registry {
                 }
                 None => {
                     let aliases: Vec<String> = self.aliases(e).map(str::to_string).collect();
-                    add_service(&mut out, self.word(e.name), e.proto, &aliases, "etc-services")
+                    add_service(&mut out, self.word(e.name), e.proto, &aliases, "etc-services");
                 }
             }
         }

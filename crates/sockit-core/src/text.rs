@@ -101,7 +101,7 @@ pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
         for &c in &quad[..4 - pad] {
             n = n << 6 | value(c)?;
         }
-        n <<= 6 * pad as u32;
+        n <<= 6 * u32::try_from(pad).unwrap_or(0);
         let bytes = n.to_be_bytes();
         out.extend_from_slice(&bytes[1..4 - pad]);
     }

@@ -116,7 +116,7 @@ fn slide3(say: &mut dyn FnMut(&str)) -> DemoResult {
     say(&format!("  gethostname()              -> {name}"));
     match resolve::system_lookup("localhost", Families::Both) {
         Ok(a) => {
-            let addrs: Vec<String> = a.addresses.iter().map(|x| x.to_string()).collect();
+            let addrs: Vec<String> = a.addresses.iter().map(std::string::ToString::to_string).collect();
             say(&format!("  gethostbyname('localhost') -> {}", addrs.join(", ")));
         }
         Err(e) => say(&format!("  gethostbyname('localhost') -> {e}")),

@@ -19,7 +19,7 @@ pub struct Children(Mutex<Vec<u32>>);
 
 impl Children {
     fn list(&self) -> std::sync::MutexGuard<'_, Vec<u32>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// SIGTERM to every command's process group, then SIGKILL to those still there a second
@@ -40,7 +40,7 @@ impl Children {
 }
 
 fn signal_group(group: u32, sig: rustix::process::Signal) {
-    if let Some(pid) = rustix::process::Pid::from_raw(group as i32) {
+    if let Some(pid) = i32::try_from(group).ok().and_then(rustix::process::Pid::from_raw) {
         let _ = rustix::process::kill_process_group(pid, sig);
     }
 }

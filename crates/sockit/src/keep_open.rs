@@ -229,7 +229,7 @@ impl FanOut {
                 return Err(NetError::io("output", io::ErrorKind::BrokenPipe.into()));
             }
             events.clear();
-            let ts = rustix::event::Timespec { tv_sec: 0, tv_nsec: TICK.as_nanos() as _ };
+            let ts = rustix::event::Timespec { tv_sec: 0, tv_nsec: TICK.subsec_nanos().into() };
             match epoll::wait(&self.epoll, rustix::buffer::spare_capacity(&mut events), Some(&ts)) {
                 Ok(_) | Err(rustix::io::Errno::INTR) => {}
                 Err(e) => return Err(NetError::io("keep-open", e.into())),

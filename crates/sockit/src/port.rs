@@ -37,7 +37,7 @@ pub fn ephemeral_port_range() -> (u16, u16) {
     std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|t| {
-            let mut w = t.split_whitespace().map(|x| x.parse::<u16>());
+            let mut w = t.split_whitespace().map(str::parse::<u16>);
             Some((w.next()?.ok()?, w.next()?.ok()?))
         })
         .unwrap_or((32768, 60999))

@@ -112,19 +112,18 @@ pub fn listen_run(cfg: &ListenConfig, stdio: Stdio, started: &mut dyn FnMut(Star
         }
         let opts = ManyOptions { max_conns: cfg.max_conns, rules: cfg.rules.clone(), tls };
         match serve_many(Accepting::Tcp(listener), &opts, stdio)? {}
-    } else {
-        let (stream, peer) = listener.accept(&cfg.rules)?;
-        drop(listener);
-        if let Some(every) = cfg.bridge.keepalive {
-            net::keepalive(&stream, every)?;
-        }
-        let conn = match tls {
-            Some(config) => tls::server(stream, config)?,
-            None => Conn::accepted(stream, peer),
-        };
-        match &cfg.exec {
-            Some(cmd) => Ok(TcpReport::Command { success: exec_for(conn, cmd, &Children::default())?.success() }),
-            None => Ok(TcpReport::Relayed(bridge::bridge(conn, stdio, &cfg.bridge)?)),
-        }
+    }
+    let (stream, peer) = listener.accept(&cfg.rules)?;
+    drop(listener);
+    if let Some(every) = cfg.bridge.keepalive {
+        net::keepalive(&stream, every)?;
+    }
+    let conn = match tls {
+        Some(config) => tls::server(stream, config)?,
+        None => Conn::accepted(stream, peer),
+    };
+    match &cfg.exec {
+        Some(cmd) => Ok(TcpReport::Command { success: exec_for(conn, cmd, &Children::default())?.success() }),
+        None => Ok(TcpReport::Relayed(bridge::bridge(conn, stdio, &cfg.bridge)?)),
     }
 }

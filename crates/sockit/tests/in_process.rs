@@ -49,7 +49,7 @@ fn relay_moves_both_ways_and_ends_when_the_peer_closes() {
 fn keep_open_takes_many_clients_and_sends_the_input_to_each() {
     let cfg = sockit::tcp::ListenConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-        rules: Default::default(),
+        rules: sockit::listener::AccessRules::default(),
         keep_open: true,
         max_conns: None,
         exec: None,

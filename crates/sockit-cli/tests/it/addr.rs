@@ -95,7 +95,10 @@ fn point_to_point_and_ipv6() {
     assert_eq!(s["usable_hosts"], 2);
     let v = sockit(&["addr", "--json", "2001:db8::/64"]).json();
     let s = &v["addresses"][0]["subnet"];
-    assert_eq!(s["total_addresses"], 18446744073709551616u128.to_string().parse::<serde_json::Value>().expect("n"));
+    assert_eq!(
+        s["total_addresses"],
+        18_446_744_073_709_551_616u128.to_string().parse::<serde_json::Value>().expect("n")
+    );
     assert_eq!(s["last_host"], "2001:db8::ffff:ffff:ffff:ffff");
 }
 

@@ -122,7 +122,7 @@ impl Rng {
     }
 
     fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
-        from[(self.next() % from.len() as u64) as usize]
+        from[usize::try_from(self.next() % from.len() as u64).expect("index")]
     }
 }
 
@@ -131,7 +131,7 @@ fn vectors() -> Vec<Vec<String>> {
     let mut all = Vec::new();
     for (path, flags, count) in COMMANDS {
         for _ in 0..*count {
-            let mut v: Vec<String> = path.iter().map(|s| s.to_string()).collect();
+            let mut v: Vec<String> = path.iter().map(std::string::ToString::to_string).collect();
             let long = "A".repeat(300);
             for _ in 0..rng.next() % 5 {
                 let token = match rng.next() % 3 {
@@ -201,7 +201,7 @@ fn hostile_argument_vectors_never_panic_and_usage_errors_are_one_escaped_line() 
                         continue;
                     };
                     if let Some(c @ 0..=2) = r.code {
-                        tally.lock().expect("lock")[c as usize] += 1;
+                        tally.lock().expect("lock")[usize::try_from(c).expect("exit code")] += 1;
                     }
                     let mut bad = Vec::new();
                     if r.stderr.contains("panicked") || r.stderr.contains("RUST_BACKTRACE") {
@@ -214,7 +214,7 @@ fn hostile_argument_vectors_never_panic_and_usage_errors_are_one_escaped_line() 
                             if lines.len() != 1 || !r.stderr.ends_with('\n') {
                                 bad.push(format!("usage error on {} lines", lines.len()));
                             }
-                            if r.stderr.trim_end_matches('\n').chars().any(|c| c.is_control()) {
+                            if r.stderr.trim_end_matches('\n').chars().any(char::is_control) {
                                 bad.push("a control character in the usage error".into());
                             }
                             if r.stderr.contains("were not provided: (see") {

@@ -1081,7 +1081,7 @@ fn two_rooms_on_one_host_are_both_discoverable() {
     let v = sockit(&["chat", "discover", "--json", "--broadcast", "127.255.255.255", "--discovery-port", &d]).json();
     let mut rooms: Vec<&str> =
         v["servers"].as_array().expect("servers").iter().map(|s| s["room"].as_str().expect("room")).collect();
-    rooms.sort();
+    rooms.sort_unstable();
     assert_eq!(rooms, ["first", "second"]);
     let holder = std::net::UdpSocket::bind("0.0.0.0:0").expect("bind");
     let held = holder.local_addr().expect("addr").port().to_string();

@@ -27,9 +27,9 @@ impl Broker {
         if !have("nats-server") {
             return None;
         }
-        let args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let args: Vec<String> = extra.iter().map(std::string::ToString::to_string).collect();
         let (proc, port) = Broker::spawn(-1, &args);
-        Some(Broker { proc, port: port as u16, args })
+        Some(Broker { proc, port: u16::try_from(port).expect("port"), args })
     }
 
     /// Start nats-server on `port` (-1: one it picks) and wait until it listens.
@@ -232,7 +232,7 @@ threading.Event().wait(2)
     assert_eq!(late.line(), "* the last 3 lines said here:");
     let history: Vec<String> = (0..3).map(|_| late.line()).collect();
     assert!(history.contains(&"** bob waves".to_string()), "{history:?}");
-    assert!(history.iter().all(|l| l.starts_with("<") || l.starts_with("** ")), "{history:?}");
+    assert!(history.iter().all(|l| l.starts_with('<') || l.starts_with("** ")), "{history:?}");
     assert!(history.iter().all(|l| !l.starts_with("*alice*")), "{history:?}");
 
     // a's console says where a remote line came from, and not for its own.
@@ -370,7 +370,7 @@ fn crowds_on_three_servers_join_without_a_notice_storm() {
     let mut observers: Vec<Client> =
         servers.iter().zip(["oa", "ob", "oc"]).map(|((s, _), n)| Client::join(s, n)).collect();
     let want = "* online (3): oa (a), ob (b), oc (c)";
-    for o in observers.iter_mut() {
+    for o in &mut observers {
         assert_eq!(who_until(o, want), want);
     }
     let crowd = r#"
@@ -389,7 +389,7 @@ sys.stdin.read()
     assert_eq!(crowd_rx.recv_timeout(Duration::from_secs(60)).expect("the crowd joined"), "joined");
     // Every observer: the count reaches 6,003 and every crowd member was announced once, in
     // few notices.
-    for o in observers.iter_mut() {
+    for o in &mut observers {
         let want = "* online (6003)";
         let deadline = Instant::now() + Duration::from_secs(30);
         let (mut notices, mut announced) = (0, 0);

@@ -143,7 +143,7 @@ fn ten_thousand_short_connections_leave_nothing_behind() {
     // Its log is never read: once the pipe is full the log waits, and the connections must not.
     let (r, port, _unread) = relay("tcp-listen:127.0.0.1:0", &format!("tcp:127.0.0.1:{target}"), &[]);
     let pid = r.0.id();
-    let fds = || std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count());
+    let fds = || std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, std::iter::Iterator::count);
     let rss = || {
         std::fs::read_to_string(format!("/proc/{pid}/status"))
             .unwrap_or_default()
@@ -298,7 +298,7 @@ fn silent_target() -> (std::net::TcpListener, u16, std::thread::JoinHandle<()>) 
 }
 
 fn fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, std::iter::Iterator::count)
 }
 
 /// Clients that half-close to a target that never answers are let go once nothing has moved

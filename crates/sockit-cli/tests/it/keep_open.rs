@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::util::{Collected, Proc, listening, sockit_bin, sockit_cmd};
 
 fn count_in(dir: String) -> usize {
-    std::fs::read_dir(dir).map_or(0, |d| d.count())
+    std::fs::read_dir(dir).map_or(0, std::iter::Iterator::count)
 }
 
 /// (descriptors, threads) of a process.

@@ -49,7 +49,7 @@ fn agrees_with_getent_on_every_entry() {
         let answers = v["ports"].as_array().expect("ports");
         assert_eq!(answers.len(), ports.len());
         for a in answers {
-            let port = a["port"].as_u64().expect("port") as u16;
+            let port = u16::try_from(a["port"].as_u64().expect("port")).expect("port");
             let want = &by_port[&(port, proto.to_string())];
             let names: Vec<&str> = a["services"]
                 .as_array()

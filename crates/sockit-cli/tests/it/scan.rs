@@ -52,7 +52,7 @@ fn open_ports(v: &Value) -> BTreeSet<u16> {
         .iter()
         .flat_map(|h| h["ports"].as_array().cloned().unwrap_or_default())
         .filter(|p| p["state"] == "open")
-        .map(|p| p["port"].as_u64().expect("port") as u16)
+        .map(|p| u16::try_from(p["port"].as_u64().expect("port")).expect("port"))
         .collect()
 }
 

@@ -375,7 +375,8 @@ fn exec_cat_is_an_echo_server_for_many() {
         .map(|i| {
             std::thread::spawn(move || {
                 let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-                let data: Vec<u8> = (0..2_000_000u32).map(|x| (x as u8).wrapping_mul(31).wrapping_add(i)).collect();
+                let data: Vec<u8> =
+                    (0..2_000_000u32).map(|x| x.to_le_bytes()[0].wrapping_mul(31).wrapping_add(i)).collect();
                 let mut w = c.try_clone().expect("clone");
                 let d2 = data.clone();
                 let writer = std::thread::spawn(move || {
@@ -1325,7 +1326,7 @@ fn exec_children_know_their_peer_and_end_with_their_client_and_the_server() {
     assert!(alive(&pid2));
     // SIGTERM: the server ends the command, then itself.
     rustix::process::kill_process(
-        rustix::process::Pid::from_raw(srv.0.id() as i32).expect("pid"),
+        rustix::process::Pid::from_raw(i32::try_from(srv.0.id()).expect("pid")).expect("pid"),
         rustix::process::Signal::TERM,
     )
     .expect("kill");
@@ -1416,7 +1417,7 @@ fn keep_open_lets_a_dead_half_closed_client_go() {
             // Closed, or reset for the line it had not read.
             Ok(0) => assert!(t.elapsed() < Duration::from_secs(5), "the dead client still holds the slot"),
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
-                assert!(t.elapsed() < Duration::from_secs(5), "the dead client still holds the slot")
+                assert!(t.elapsed() < Duration::from_secs(5), "the dead client still holds the slot");
             }
             _ => break c,
         }

@@ -61,7 +61,7 @@ fn many_senders_all_heard() {
     let mut out = String::new();
     l.0.stdout.take().expect("stdout").read_to_string(&mut out).expect("read");
     let mut texts: Vec<&str> = out.lines().map(|l| l.split_once("  ").expect("columns").1).collect();
-    texts.sort();
+    texts.sort_unstable();
     let mut want: Vec<String> = (0..10).map(|i| format!("from sender {i}")).collect();
     want.extend(["from socat".to_string(), "from sockit".to_string()]);
     want.sort();

@@ -285,11 +285,11 @@ impl Dnsmasq {
                 "--host-record=ns1.test,198.18.0.53",
             ]
             .iter()
-            .map(|s| s.to_string())
+            .map(std::string::ToString::to_string)
             .collect();
             args.push(format!("--port={port}"));
             args.push(format!("--addn-hosts={}", hosts_path.display()));
-            args.extend(extra.iter().map(|s| s.to_string()));
+            args.extend(extra.iter().map(std::string::ToString::to_string));
             let mut cmd = match ns {
                 Some(ns) => ns.cmd("dnsmasq", &[]),
                 None => Command::new("dnsmasq"),

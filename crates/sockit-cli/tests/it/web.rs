@@ -339,7 +339,7 @@ fn an_unfinished_websocket_message_holds_what_a_line_does() {
             head.push(b[0]);
         }
         // A text frame without FIN, 16-bit length, masked with zeros.
-        let mut frame = vec![0x01, 0x80 | 126];
+        let mut frame = vec![0x01, 0x80 | 0x7e];
         frame.extend_from_slice(&u16::try_from(fragment).expect("len").to_be_bytes());
         frame.extend_from_slice(&[0; 4]);
         frame.extend(std::iter::repeat_n(b'x', fragment));

@@ -22,6 +22,11 @@ pub enum PlanError {
     HostsTooLarge { hosts: u128, family: Family },
 }
 
+/// A count of bits (at most 128) as a prefix length's type.
+fn bits8(bits: u32) -> u8 {
+    u8::try_from(bits).unwrap_or(u8::MAX)
+}
+
 /// The most subnets `split` lists in one go.
 pub const SPLIT_LIMIT: u128 = 1 << 20;
 
@@ -32,7 +37,7 @@ pub fn split(net: &Cidr, new_prefix: u32) -> Result<impl Iterator<Item = Cidr> +
     if new_prefix < u32::from(net.prefix) || new_prefix > u32::from(max) {
         return Err(PlanError::SplitPrefix { have: net.prefix, want: new_prefix, max });
     }
-    let want = new_prefix as u8;
+    let want = bits8(new_prefix);
     let count = Count::pow2(want - net.prefix);
     if count.get().is_none_or(|c| c > SPLIT_LIMIT) {
         return Err(PlanError::TooManySubnets { network: net.network_cidr(), want, count, limit: SPLIT_LIMIT });
@@ -79,7 +84,7 @@ pub fn prefix_for_hosts(family: Family, hosts: u128) -> Result<u8, PlanError> {
     let overhead: u128 = if family == Family::V4 { 2 } else { 1 };
     let need = hosts.checked_add(overhead).ok_or(PlanError::HostsTooLarge { hosts, family })?;
     // Smallest h with 2^h >= need; h >= 2 so that the subnet has room for hosts.
-    let h = (128 - (need - 1).leading_zeros()).max(2) as u8;
+    let h = bits8((128 - (need - 1).leading_zeros()).max(2));
     if h > family.bits() {
         return Err(PlanError::HostsTooLarge { hosts, family });
     }
@@ -143,11 +148,11 @@ pub fn unallocated(net: &Cidr, allocations: &[Allocation]) -> Vec<Cidr> {
     loop {
         // The largest block aligned at `next` that ends within the network.
         let mut bits = u32::from(family.bits()).min(next.trailing_zeros());
-        while bits > 0 && next.checked_add(low_ones(bits as u8)).is_none_or(|last| last > end) {
+        while bits > 0 && next.checked_add(low_ones(bits8(bits))).is_none_or(|last| last > end) {
             bits -= 1;
         }
-        let last = next + low_ones(bits as u8);
-        out.push(Cidr { addr: from_u128(family, next), prefix: family.bits() - bits as u8, prefix_given: true });
+        let last = next + low_ones(bits8(bits));
+        out.push(Cidr { addr: from_u128(family, next), prefix: family.bits() - bits8(bits), prefix_given: true });
         if last >= end {
             return out;
         }

@@ -78,7 +78,7 @@ pub struct Plan {
 }
 
 fn ser_cidrs<S: serde::Serializer>(v: &[Cidr], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(v.iter().map(|c| c.to_string()))
+    s.collect_seq(v.iter().map(std::string::ToString::to_string))
 }
 
 /// The whole answer.
@@ -234,7 +234,7 @@ mod tests {
     use super::*;
 
     fn q(inputs: &[&str]) -> AddrQuery {
-        AddrQuery { inputs: inputs.iter().map(|s| s.to_string()).collect(), ..Default::default() }
+        AddrQuery { inputs: inputs.iter().map(std::string::ToString::to_string).collect(), ..Default::default() }
     }
 
     /// The query checked, then answered.
@@ -259,11 +259,11 @@ mod tests {
         let mut plan = q(&["10.0.0.0/24"]);
         plan.hosts = vec![100, 50];
         let p = answer(&plan).expect("answer").plan.expect("plan");
-        let free: Vec<String> = p.free.iter().map(|c| c.to_string()).collect();
+        let free: Vec<String> = p.free.iter().map(std::string::ToString::to_string).collect();
         assert_eq!(free, ["10.0.0.192/26"]);
         plan.hosts = vec![20];
         let p = answer(&plan).expect("answer").plan.expect("plan");
-        let free: Vec<String> = p.free.iter().map(|c| c.to_string()).collect();
+        let free: Vec<String> = p.free.iter().map(std::string::ToString::to_string).collect();
         assert_eq!(free, ["10.0.0.32/27", "10.0.0.64/26", "10.0.0.128/25"]);
         assert_eq!(p.allocations[0].first_host, Some("10.0.0.1".parse().expect("ip")));
         assert_eq!(p.allocations[0].last_host, Some("10.0.0.30".parse().expect("ip")));

@@ -189,6 +189,6 @@ pub fn embedded_ipv4(ip: IpAddr) -> Option<Ipv4Addr> {
         return Some(v4);
     }
     let s = v6.segments();
-    let low = v6.to_bits() as u32;
+    let low = super::low32(v6.to_bits());
     (s[..6] == [0; 6] && low > 1).then(|| Ipv4Addr::from(low))
 }

@@ -70,7 +70,7 @@ pub enum Pick {
 pub enum JoinError {
     #[error(transparent)]
     Net(#[from] NetError),
-    #[error("no chat server{} answered the discovery probe (sent to {}): give HOST[:PORT]", .room.as_ref().map_or(String::new(), |r| format!(" with room {r}")), .probed.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "))]
+    #[error("no chat server{} answered the discovery probe (sent to {}): give HOST[:PORT]", .room.as_ref().map_or(String::new(), |r| format!(" with room {r}")), .probed.iter().map(std::string::ToString::to_string).collect::<Vec<_>>().join(", "))]
     NoServer { room: Option<String>, probed: Vec<SocketAddr> },
     #[error("several chat servers answered: {}", .0.join(", "))]
     Several(Vec<String>),

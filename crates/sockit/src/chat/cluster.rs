@@ -154,7 +154,7 @@ impl Shared {
             let _ = tokio::time::timeout(Duration::from_secs(1), last).await;
         });
         let (shared, halt, keyed) = (Arc::clone(self), stop.clone(), link.clone());
-        let taken = link.subscription.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let taken = link.subscription.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
         tasks.spawn(async move {
             let Some(mut sub) = taken else { return tracing::warn!("the cluster's subscription was taken already") };
             loop {
@@ -218,7 +218,7 @@ impl Shared {
                             pinged.round_trip().await;
                             shared.link_back().await;
                         } else {
-                            *shared.outage.lock().unwrap_or_else(|p| p.into_inner()) = Some((now_ms(), u64::MAX));
+                            *shared.outage.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((now_ms(), u64::MAX));
                             shared.event(Event::LinkDown);
                             shared.tell_all(line(Notice::LinkDown)).await;
                         }
@@ -232,7 +232,7 @@ impl Shared {
     /// gets a fresh spell to be heard from and hears of us, and the members are told.
     async fn link_back(&self) {
         {
-            let mut outage = self.outage.lock().unwrap_or_else(|p| p.into_inner());
+            let mut outage = self.outage.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             match outage.as_mut() {
                 Some((_, ended)) if *ended == u64::MAX => *ended = now_ms(),
                 _ => return,
@@ -340,7 +340,7 @@ impl Shared {
             // meanwhile may be lost), so it hears it again, before this message can rename a
             // member here (each such rename then follows the claim it undoes). Until its own
             // whole list is heard, its claims may date from the outage, however late they come.
-            let outage = *self.outage.lock().unwrap_or_else(|p| p.into_inner());
+            let outage = *self.outage.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             let (answer, outage) = match outage {
                 Some((began, _)) if peer.listed < began => {
                     let answer = peer.answered < began;

@@ -52,7 +52,7 @@ fn percent_decoded(s: &str) -> String {
         let hex = |c: u8| (c as char).to_digit(16);
         match (b[i], b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
             (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
+                out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
                 i += 3;
             }
             (c, _, _) => {
@@ -259,7 +259,9 @@ pub(super) struct Outbox {
 impl Outbox {
     pub(super) fn new(link: &Link) -> (Outbox, mpsc::Receiver<Vec<u8>>) {
         let (tx, rx) = mpsc::channel(OUTBOX);
-        let run = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+        let run = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
             ^ u64::from(std::process::id());
         let outbox = Outbox {
             node: link.node.clone(),
@@ -287,9 +289,14 @@ impl Outbox {
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         let parts: Vec<&[Claim]> =
             if members.is_empty() { vec![&[]] } else { members.chunks(wire::PRESENCE_PART).collect() };
-        let n = parts.len() as u32;
+        let n = u32::try_from(parts.len()).unwrap_or(u32::MAX);
         for (i, part) in parts.into_iter().enumerate() {
-            let body = Body::Presence { generation, part: i as u32, parts: n, members: part.to_vec() };
+            let body = Body::Presence {
+                generation,
+                part: u32::try_from(i).unwrap_or(u32::MAX),
+                parts: n,
+                members: part.to_vec(),
+            };
             let m = Message { node: self.node.clone(), run: self.run, seq: 0, body };
             let _ = self.tx.try_send(m.to_bytes());
         }

@@ -62,7 +62,7 @@ pub(super) async fn connected(shared: Arc<Shared>, stream: TcpStream, peer: Sock
                             client(shared, reader, Plain(writer), read, peer, stop).await;
                         }
                         Arrival::Http(head, rest) => {
-                            Box::pin(browser(shared, tls, head, rest, peer, stop, deadline)).await
+                            Box::pin(browser(shared, tls, head, rest, peer, stop, deadline)).await;
                         }
                         Arrival::Refused(r) => super::web::refuse(&mut tls, r).await,
                         Arrival::Gone => {}
@@ -71,7 +71,7 @@ pub(super) async fn connected(shared: Arc<Shared>, stream: TcpStream, peer: Sock
                     Err(_) => shared.event(Event::Refused { peer, reason: "TLS handshake took over 10 s".into() }),
                 }
             })
-            .await
+            .await;
         }
     }
 }

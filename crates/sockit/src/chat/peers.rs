@@ -110,7 +110,9 @@ impl Peer {
 
 /// Milliseconds since the Unix epoch: when a nick was claimed.
 pub(super) fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// The other servers, the least recently heard of them let go when a new one comes and there
@@ -205,9 +207,10 @@ mod tests {
     #[test]
     fn room_is_made_by_letting_the_least_recently_heard_go() {
         let mut peers = HashMap::new();
-        for (i, n) in ["old", "mid", "new"].iter().enumerate() {
+        let now = Instant::now();
+        for (ago, n) in [(10, "old"), (9, "mid"), (8, "new")] {
             let mut p = Peer::new(1);
-            p.seen = Instant::now() - std::time::Duration::from_secs(10 - i as u64);
+            p.seen = now.checked_sub(std::time::Duration::from_secs(ago)).unwrap_or(now);
             peers.insert(n.to_string(), p);
         }
         assert_eq!(make_room(&mut peers, "incoming", 3, 0), ["old"]);

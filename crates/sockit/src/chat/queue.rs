@@ -35,7 +35,8 @@ impl Blocked {
     }
 
     pub(super) fn start(&self) {
-        self.since.store(self.epoch.elapsed().as_millis() as u64 + 1, Ordering::Relaxed);
+        self.since
+            .store(u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1, Ordering::Relaxed);
     }
 
     pub(super) fn end(&self) {
@@ -92,7 +93,7 @@ pub(super) fn places_for(text: &str) -> u32 {
 
 impl Lines {
     pub(super) fn new(max: usize) -> (Lines, mpsc::UnboundedReceiver<Out>) {
-        let max = max.clamp(1, Semaphore::MAX_PERMITS) as u32;
+        let max = u32::try_from(max.clamp(1, Semaphore::MAX_PERMITS)).unwrap_or(u32::MAX);
         let (tx, rx) = mpsc::unbounded_channel();
         (Lines { tx, places: Arc::new(Semaphore::new(max as usize)), max }, rx)
     }
@@ -127,7 +128,7 @@ impl Lines {
 impl Recipient {
     /// Disconnect, saying why (the first reason given stands).
     pub(super) fn kick(&self, why: String) {
-        let mut reason = self.reason.lock().unwrap_or_else(|p| p.into_inner());
+        let mut reason = self.reason.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if reason.is_none() {
             *reason = Some(why);
         }

@@ -243,7 +243,7 @@ impl Shared {
     }
 
     pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Room> {
-        self.room.lock().unwrap_or_else(|p| p.into_inner())
+        self.room.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(super) fn event(&self, e: Event) {

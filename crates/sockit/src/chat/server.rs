@@ -286,7 +286,9 @@ pub async fn serve(
     // This run's identity in discovery replies: the clock and the process, as the scan's seed.
     let id = format!(
         "{:016x}",
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
             ^ u64::from(std::process::id()).rotate_left(32)
             ^ u64::from(port)
     );
@@ -331,7 +333,7 @@ pub async fn serve(
         () = accept => {}
         () = shutdown => {}
     }
-    let clients = shared.users() as usize;
+    let clients = usize::try_from(shared.users()).unwrap_or(usize::MAX);
     shared.event(Event::ShuttingDown { clients });
     // Nothing more is read; what is queued is written, each member's goodbye last (a writer
     // is never cut mid-line here), then each connection closes. Backlogs not written within a

@@ -499,7 +499,7 @@ pub(super) async fn client(
         }
     }
     let nick = session.nick();
-    let kicked = reason.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let kicked = reason.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
     let (console_reason, notice_reason) = match (kicked, quit_reason) {
         (Some(r), _) => (format!("disconnected: {r}"), Some(format!("disconnected: {r}"))),
         (None, _) if stop.is_cancelled() => ("server shut down".to_string(), Some("server shut down".to_string())),

@@ -124,7 +124,7 @@ pub(super) async fn sniff<S: AsyncRead + Unpin>(
     let mut chunk = [0u8; 1024];
     let first = match tokio::time::timeout(FIRST_BYTES, stream.read(&mut chunk)).await {
         Err(_) if !browser_here() => return Arrival::Line(Vec::new()),
-        Err(_) => match tokio::time::timeout(SPARE_SOCKET - FIRST_BYTES, stream.read(&mut chunk)).await {
+        Err(_) => match tokio::time::timeout(SPARE_SOCKET.saturating_sub(FIRST_BYTES), stream.read(&mut chunk)).await {
             // A browser would have closed its spare by now: a person who has not typed yet.
             Err(_) => return Arrival::Line(Vec::new()),
             Ok(r) => r,

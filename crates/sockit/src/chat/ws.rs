@@ -194,10 +194,10 @@ fn one_frame(frames: &[u8]) -> Option<u8> {
 fn frame(out: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
     out.push(0x80 | opcode);
     match payload.len() {
-        n @ 0..=125 => out.push(n as u8),
+        n @ 0..=125 => out.push(u8::try_from(n).unwrap_or(125)),
         n @ 126..=0xffff => {
             out.push(126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
+            out.extend_from_slice(&u16::try_from(n).unwrap_or(u16::MAX).to_be_bytes());
         }
         n => {
             out.push(127);

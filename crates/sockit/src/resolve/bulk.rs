@@ -227,7 +227,7 @@ mod tests {
             },
         );
         assert!(r.is_ok());
-        assert_eq!(seen, items.iter().map(|&i| (i as usize, i * 2)).collect::<Vec<_>>());
+        assert_eq!(seen, items.iter().map(|&i| (usize::try_from(i).expect("index"), i * 2)).collect::<Vec<_>>());
         let mut n = 0;
         let r = for_each_ordered(
             &items,

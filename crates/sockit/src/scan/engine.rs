@@ -79,16 +79,21 @@ struct Shared<'a> {
     self_connects: AtomicU64,
 }
 
+/// A job number as an index (jobs are counted in memory: they fit).
+fn index(job: u64) -> usize {
+    usize::try_from(job).unwrap_or(usize::MAX)
+}
+
 impl Shared<'_> {
     fn target(&self, job: u64) -> SocketAddr {
         let ports = self.cfg.ports.len() as u64;
-        let mut target = self.addrs[(job / ports) as usize];
-        target.set_port(self.cfg.ports[(job % ports) as usize]);
+        let mut target = self.addrs[index(job / ports)];
+        target.set_port(self.cfg.ports[index(job % ports)]);
         target
     }
 
     fn record(&self, job: u64, state: PortState) {
-        self.states[job as usize].store(encode(state), Ordering::Relaxed);
+        self.states[index(job)].store(encode(state), Ordering::Relaxed);
         self.done.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -113,7 +118,7 @@ pub fn scan(addrs: &[SocketAddr], cfg: &ScanConfig, done: &AtomicU64) -> io::Res
         done,
         self_connects: AtomicU64::new(0),
     };
-    let workers = cfg.workers.clamp(1, 64).min(jobs.max(1) as usize);
+    let workers = cfg.workers.clamp(1, 64).min(usize::try_from(jobs.max(1)).unwrap_or(64));
     let window = (cfg.concurrency / workers).max(1);
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers).map(|_| s.spawn(|| Worker::new(&shared, window)?.run())).collect();
@@ -209,7 +214,7 @@ impl<'a> Worker<'a> {
                     if now < self.next_start {
                         break;
                     }
-                    self.next_start = self.next_start.max(now - iv) + iv;
+                    self.next_start = self.next_start.max(now.checked_sub(iv).unwrap_or(now)) + iv;
                 }
                 let (job, attempt) = match self.retry.pop() {
                     Some(r) => r,
@@ -260,7 +265,10 @@ impl<'a> Worker<'a> {
                 self.starved = None;
             }
             if self.in_flight > 0 {
-                let ts = rustix::event::Timespec { tv_sec: wait.as_secs() as _, tv_nsec: wait.subsec_nanos() as _ };
+                let ts = rustix::event::Timespec {
+                    tv_sec: i64::try_from(wait.as_secs()).unwrap_or(i64::MAX),
+                    tv_nsec: wait.subsec_nanos().into(),
+                };
                 events.clear();
                 match epoll::wait(&self.epoll, rustix::buffer::spare_capacity(&mut events), Some(&ts)) {
                     Ok(_) => {}
@@ -436,6 +444,8 @@ fn state_of_error(e: &io::Error) -> PortState {
 
 /// A seed for the probe order: the clock and the process id, different every run.
 pub(super) fn random_seed() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0x9e37_79b9, |d| d.as_nanos() as u64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0x9e37_79b9, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
         ^ u64::from(std::process::id()) << 32
 }

@@ -117,7 +117,7 @@ fn scan_via(
                     if j >= order.len() || failed.lock().map_or(true, |f| f.is_some()) {
                         return;
                     }
-                    let job = order.at(j) as usize;
+                    let job = usize::try_from(order.at(j)).unwrap_or(usize::MAX);
                     let (addr, port) = (addrs[job / cfg.ports.len()], cfg.ports[job % cfg.ports.len()]);
                     let mut tries = 0;
                     let probed = loop {
@@ -249,7 +249,7 @@ pub fn run(
     let mut look_up = |t: &Target| -> Result<(), ScanError> {
         match t {
             Target::Name(n) => {
-                resolved.push_back((crate::resolve::system_lookup(n, crate::resolve::Families::Both)?.addresses[0], 0))
+                resolved.push_back((crate::resolve::system_lookup(n, crate::resolve::Families::Both)?.addresses[0], 0));
             }
             Target::Scoped(ip, zone) => resolved.push_back((IpAddr::V6(*ip), crate::net::zone_index(zone)?)),
             Target::Block { .. } => {}
@@ -269,8 +269,11 @@ pub fn run(
     let limit = crate::net::raise_fd_limit();
     // Leave room for stdio, the epoll descriptors and whatever else the process holds.
     let cfg = ScanConfig {
-        concurrency: plan.probes.concurrency.min(limit.saturating_sub(64).max(1) as usize),
-        workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        concurrency: plan
+            .probes
+            .concurrency
+            .min(usize::try_from(limit.saturating_sub(64).max(1)).unwrap_or(usize::MAX)),
+        workers: std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
         ..plan.probes.clone()
     };
     let registry = crate::port::service_registry();
@@ -382,7 +385,7 @@ pub fn run(
     std::thread::scope(|s| {
         let walker = s.spawn(walk);
         let mut scanned = Ok(());
-        for mut group in ready.iter() {
+        for mut group in &ready {
             match flush(&mut group, &mut totals) {
                 Ok(true) => {}
                 Ok(false) => break,
