@@ -128,21 +128,7 @@ pub fn run(
     let active = Arc::new(AtomicUsize::new(0));
     let cfg = Arc::new(cfg.clone());
     let dump = cfg.hexdump.as_ref().map(crate::hexdump::Hexdump::open).transpose()?.map(Arc::new);
-    // One logger: a connection never waits for the log (a stderr nobody reads would hold every
-    // finished connection's thread); when the log falls 4,096 lines behind, lines are dropped.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Forwarded>(4096);
-    std::thread::Builder::new()
-        .name("forward-log".into())
-        .spawn(move || {
-            for story in rx {
-                log(&story);
-            }
-        })
-        .map_err(|e| NetError::io("cannot start a thread", e))?;
-    let log = move |story: Forwarded| {
-        let _ = tx.try_send(story);
-    };
-    let log = Arc::new(log);
+    let log = logger(log)?;
     // The rules are judged here, not by the listener: a client turned away gets its line too.
     let everyone = AccessRules::default();
     let refused = |client: String, why: String| Forwarded {
@@ -195,6 +181,23 @@ pub fn run(
             tracing::warn!(error = %e, "no thread for a connection");
         }
     }
+}
+
+/// One logger: a connection never waits for the log (a stderr nobody reads would hold every
+/// finished connection's thread); when the log falls 4,096 lines behind, lines are dropped.
+fn logger(log: Arc<dyn Fn(&Forwarded) + Send + Sync>) -> Result<Arc<dyn Fn(Forwarded) + Send + Sync>, NetError> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Forwarded>(4096);
+    std::thread::Builder::new()
+        .name("forward-log".into())
+        .spawn(move || {
+            for story in rx {
+                log(&story);
+            }
+        })
+        .map_err(|e| NetError::io("cannot start a thread", e))?;
+    Ok(Arc::new(move |story: Forwarded| {
+        let _ = tx.try_send(story);
+    }))
 }
 
 /// TO as shown in the log.

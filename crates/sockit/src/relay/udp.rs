@@ -61,18 +61,7 @@ pub fn run(
         .build()
         .map_err(|e| NetError::io("cannot start the runtime", e))?;
     // One logger, as the TCP relay has: a session never waits for the log.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Forwarded>(4096);
-    std::thread::Builder::new()
-        .name("forward-log".into())
-        .spawn(move || {
-            for story in rx {
-                log(&story);
-            }
-        })
-        .map_err(|e| NetError::io("cannot start a thread", e))?;
-    let log: Arc<dyn Fn(&Forwarded) + Send + Sync> = Arc::new(move |story: &Forwarded| {
-        let _ = tx.try_send(story.clone());
-    });
+    let log = super::logger(log)?;
     started(format!("{local} (udp)"));
     let io = |e: std::io::Error| NetError::io(format!("relay on {local}"), e);
     rt.block_on(async move {
@@ -102,12 +91,12 @@ pub fn run(
                         error: Some(why),
                     };
                     if !cfg.rules.admits(client.ip()) {
-                        log(&refuse("refused: the access rules do not admit it".into()));
+                        log(refuse("refused: the access rules do not admit it".into()));
                         continue;
                     }
                     let open = sessions.lock().unwrap_or_else(PoisonError::into_inner).len();
                     if open >= cfg.max_conns.unwrap_or(SESSIONS) {
-                        log(&refuse(format!("refused: {open} sessions already (the cap)")));
+                        log(refuse(format!("refused: {open} sessions already (the cap)")));
                         continue;
                     }
                     match open_session(target).await {
@@ -132,7 +121,7 @@ pub fn run(
                                 let dump = dump.map(|d| d.another(&format!("{client} -> {shown}")));
                                 let error = replies(&listener, client, &session, idle, dump.as_ref()).await;
                                 sessions.lock().unwrap_or_else(PoisonError::into_inner).remove(&client);
-                                log(&Forwarded {
+                                log(Forwarded {
                                     client: client.to_string(),
                                     target: shown,
                                     up: session.up.load(Ordering::Relaxed),
@@ -144,7 +133,7 @@ pub fn run(
                             s
                         }
                         Err(e) => {
-                            log(&refuse(format!("cannot reach the target: {e}")));
+                            log(refuse(format!("cannot reach the target: {e}")));
                             continue;
                         }
                     }
