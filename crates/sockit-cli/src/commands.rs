@@ -174,7 +174,7 @@ pub fn reverse(cfg: &NamesConfig, json: bool) -> Outcome {
 
 pub fn udp_listen(cfg: &sockit::udp::ListenConfig, raw: bool, json: bool) -> Outcome {
     let mut out = io::stdout().lock();
-    let started = &mut |at: String| eprintln!("sockit: listening on {at}");
+    let started = &mut |s: sockit::udp::Started| eprintln!("sockit: {}", render::udp_started(&s));
     match sockit::udp::listen_run(cfg, started, |d| render::datagram(&mut out, d, raw, json)) {
         Ok(r) => match (r.stopped, cfg.receive.count) {
             (UdpStopped::Idle, Some(want)) if r.count < want => {
@@ -225,7 +225,7 @@ pub fn relay(cfg: &sockit::relay::RelayConfig, json: bool) -> Outcome {
             eprintln!("sockit: {}", render::forwarded(f));
         }
     });
-    let started = &mut |at: String| eprintln!("sockit: relaying {at} -> {to}");
+    let started = &mut |s: sockit::relay::Started| eprintln!("sockit: {}", render::relay_started(&s, &to));
     match sockit::relay::run(cfg, started, log) {
         Ok(()) => Ok(exit::OK),
         Err(e) => net_fail(e),

@@ -487,6 +487,26 @@ pub fn tcp_started(s: &sockit::tcp::Started) -> String {
     }
 }
 
+/// What a starting `udp listen` says on stderr.
+pub fn udp_started(s: &sockit::udp::Started) -> String {
+    match s {
+        sockit::udp::Started::Udp(local) => format!("listening on {local} (udp)"),
+        sockit::udp::Started::UnixDatagram(path) => format!("listening on {path} (unix datagram)"),
+    }
+}
+
+/// What a starting `relay` says on stderr: where it listens, and where it forwards to.
+pub fn relay_started(s: &sockit::relay::Started, to: &str) -> String {
+    use sockit::relay::Started as S;
+    let from = match s {
+        S::Tcp(addr) => format!("{addr} (tcp)"),
+        S::Tls { addr, fingerprint } => format!("{addr} (tls, certificate SHA-256 {fingerprint})"),
+        S::Unix(path) => format!("{path} (unix)"),
+        S::Udp(addr) => format!("{addr} (udp)"),
+    };
+    format!("relaying {from} -> {to}")
+}
+
 /// What a starting `chat serve` says on stderr: a line, and the fingerprint of a TLS room.
 pub fn chat_started(s: &sockit::chat::server::Started) -> Vec<String> {
     let discovery = s.discovery.map_or(String::new(), |d| format!(", discovery on {d} (udp)"));

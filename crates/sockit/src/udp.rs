@@ -164,6 +164,14 @@ impl Sender {
     }
 }
 
+/// What a starting `udp listen` says: where it listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Started {
+    Udp(SocketAddr),
+    /// A Unix datagram socket, by its path.
+    UnixDatagram(String),
+}
+
 /// `udp listen`: where, and when to stop.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListenConfig {
@@ -265,7 +273,7 @@ pub struct Received {
 /// datagram to `on`.
 pub fn listen_run(
     cfg: &ListenConfig,
-    started: &mut dyn FnMut(String),
+    started: &mut dyn FnMut(Started),
     on: impl FnMut(Datagram<'_>) -> io::Result<()>,
 ) -> Result<Received, NetError> {
     if let Some(path) = &cfg.unix {
@@ -276,7 +284,7 @@ pub fn listen_run(
         join(&receiver.sock, *group, iface.as_deref())?;
     }
     let dump = cfg.hexdump.as_ref().map(crate::hexdump::Hexdump::open).transpose()?;
-    started(format!("{} (udp)", receiver.local_addr()?));
+    started(Started::Udp(receiver.local_addr()?));
     let mut on = on;
     let (count, stopped) = receiver.run(&cfg.receive, |d| {
         if let Some(dump) = &dump {
@@ -292,12 +300,12 @@ pub fn listen_run(
 fn unix_listen(
     cfg: &ListenConfig,
     path: &str,
-    started: &mut dyn FnMut(String),
+    started: &mut dyn FnMut(Started),
     mut on: impl FnMut(Datagram<'_>) -> io::Result<()>,
 ) -> Result<Received, NetError> {
     let (sock, file) = crate::unix::unix_bound(path, std::os::unix::net::UnixDatagram::bind_addr)?;
     let dump = cfg.hexdump.as_ref().map(crate::hexdump::Hexdump::open).transpose()?;
-    started(format!("{path} (unix datagram)"));
+    started(Started::UnixDatagram(path.to_string()));
     let r = (|| -> Result<Received, NetError> {
         sock.set_read_timeout(cfg.receive.idle_timeout).map_err(|e| NetError::io("timeout", e))?;
         let mut buf = vec![0u8; 65_536];

@@ -64,6 +64,16 @@ pub struct RelayConfig {
     pub udp_idle: Duration,
 }
 
+/// What a starting relay says: where it listens (a TLS listener with its certificate's
+/// fingerprint).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Started {
+    Tcp(SocketAddr),
+    Tls { addr: SocketAddr, fingerprint: String },
+    Unix(String),
+    Udp(SocketAddr),
+}
+
 /// One connection's story, told when it ends.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Forwarded {
@@ -101,26 +111,26 @@ enum Accepted {
 /// process ends; each ended connection goes to `log`, called from one logger thread.
 pub fn run(
     cfg: &RelayConfig,
-    started: &mut dyn FnMut(String),
+    started: &mut dyn FnMut(Started),
     log: Arc<dyn Fn(&Forwarded) + Send + Sync>,
 ) -> Result<(), NetError> {
     crate::net::raise_fd_limit();
     let bound = match &cfg.from {
         ListenOn::Tcp(addr) => {
             let l = Listener::bind(*addr)?;
-            started(format!("{} (tcp)", l.local_addr()?));
+            started(Started::Tcp(l.local_addr()?));
             Bound::Tcp(l)
         }
         ListenOn::Tls(addr, tls) => {
             let l = Listener::bind(*addr)?;
             let local = l.local_addr()?;
             let (config, fingerprint) = crate::tls::server_config_for(tls, local)?;
-            started(format!("{local} (tls, certificate SHA-256 {fingerprint})"));
+            started(Started::Tls { addr: local, fingerprint });
             Bound::Tls(l, config)
         }
         ListenOn::Unix(path) => {
             let (l, file) = crate::unix::unix_listener(path)?;
-            started(format!("{path} (unix)"));
+            started(Started::Unix(path.clone()));
             Bound::Unix { listener: l, path: path.clone(), _file: file }
         }
         ListenOn::Udp(at) => return udp::run(cfg, *at, cfg.udp_idle, started, log),

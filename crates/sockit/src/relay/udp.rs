@@ -45,7 +45,7 @@ pub fn run(
     cfg: &RelayConfig,
     at: SocketAddr,
     idle: Duration,
-    started: &mut dyn FnMut(String),
+    started: &mut dyn FnMut(super::Started),
     log: Arc<dyn Fn(&Forwarded) + Send + Sync>,
 ) -> Result<(), NetError> {
     let (target_host, target_port) = match &cfg.to {
@@ -62,7 +62,7 @@ pub fn run(
         .map_err(|e| NetError::io("cannot start the runtime", e))?;
     // One logger, as the TCP relay has: a session never waits for the log.
     let log = super::logger(log)?;
-    started(format!("{local} (udp)"));
+    started(super::Started::Udp(local));
     let io = |e: std::io::Error| NetError::io(format!("relay on {local}"), e);
     rt.block_on(async move {
         std_sock.set_nonblocking(true).map_err(io)?;
