@@ -177,3 +177,33 @@ pub(super) async fn deliver(r: &Recipient, text: &Arc<str>, stall: Duration, win
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_takes_a_place_and_a_long_one_a_place_for_every_64_bytes() {
+        assert_eq!(places_for(""), 1);
+        assert_eq!(places_for("<a> hi\n"), 1);
+        assert_eq!(places_for("<a> one\n<a> two\n<a> three\n"), 3);
+        assert_eq!(places_for(&format!("{}\n", "x".repeat(200))), 4);
+    }
+
+    #[test]
+    fn a_full_queue_says_so_at_once_and_a_written_line_gives_its_places_back() {
+        let (q, mut rx) = Lines::new(2);
+        let text: Arc<str> = Arc::from("<a> hi\n");
+        assert!(matches!(q.try_push(&text, 1), Queue::Done));
+        assert!(matches!(q.try_push(&text, 1), Queue::Done));
+        assert!(matches!(q.try_push(&text, 1), Queue::Full));
+        // A piece longer than the whole queue takes the whole queue, once it is empty.
+        drop((rx.try_recv(), rx.try_recv()));
+        assert!(matches!(q.try_push(&text, 9), Queue::Done));
+        assert!(matches!(q.try_push(&text, 1), Queue::Full));
+        drop(rx);
+        let (q, rx) = Lines::new(2);
+        drop(rx);
+        assert!(matches!(q.try_push(&text, 1), Queue::Closed), "the writer has gone");
+    }
+}

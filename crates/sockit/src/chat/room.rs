@@ -359,3 +359,120 @@ pub(super) fn register(room: &mut Room, cfg: &ServerConfig, tag: &str, id: u64, 
     room.members.insert(id, Member { nick: nick.clone(), since, out: out.clone() });
     nick
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::queue::{Blocked, Lines, Out};
+    use tokio::sync::mpsc::UnboundedReceiver;
+
+    /// A member's way in with room for `max` lines, and what its writer would take.
+    fn recipient(max: usize) -> (Recipient, UnboundedReceiver<Out>) {
+        let (tx, rx) = Lines::new(max);
+        let r = Recipient {
+            tx,
+            kick: tokio_util::sync::CancellationToken::new(),
+            reason: Arc::default(),
+            blocked: Blocked::new(Instant::now()),
+        };
+        (r, rx)
+    }
+
+    /// Every line queued so far, in order.
+    fn taken(rx: &mut UnboundedReceiver<Out>) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(o) = rx.try_recv() {
+            match o {
+                Out::Lines(text, _) | Out::Last(text) => out.push(text.trim_end().to_string()),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn guests_skip_the_nicks_held_here_and_carry_the_servers_tag() {
+        let mut room = Room::default();
+        room.nicks.insert("guest-1".into(), 7);
+        assert_eq!(room.fresh_guest(""), "guest-2");
+        assert_eq!(room.fresh_guest("k3f"), "guest-3-k3f");
+    }
+
+    #[test]
+    fn a_member_hears_its_welcome_then_the_history() {
+        let cfg = ServerConfig { room: "lab".into(), ..ServerConfig::default() };
+        let mut room = Room::default();
+        let (first, mut first_rx) = recipient(16);
+        assert_eq!(register(&mut room, &cfg, "", 1, &first), "guest-1");
+        assert_eq!(taken(&mut first_rx), ["* welcome to lab, you are guest-1; 0 others online (/help for commands)"]);
+        room.history.extend([line("<guest-1> one"), line("<guest-1> two")]);
+        let (second, mut second_rx) = recipient(16);
+        assert_eq!(register(&mut room, &cfg, "", 2, &second), "guest-2");
+        assert_eq!(
+            taken(&mut second_rx),
+            [
+                "* welcome to lab, you are guest-2; 1 other online: guest-1 (/help for commands)",
+                "* the last 2 lines said here:",
+                "<guest-1> one",
+                "<guest-1> two",
+            ]
+        );
+        assert_eq!((room.members.len(), room.nicks.get("guest-2")), (2, Some(&2)));
+    }
+
+    #[test]
+    fn a_burst_of_joins_is_one_notice_and_a_lone_joiner_is_not_told_of_itself() {
+        let cfg = ServerConfig::default();
+        let mut room = Room::default();
+        let mut queues = Vec::new();
+        for id in 1..=3 {
+            let (r, rx) = recipient(16);
+            let nick = register(&mut room, &cfg, "", id, &r);
+            queues.push(rx);
+            room.joins.pending.push((id, nick, None));
+        }
+        for rx in &mut queues {
+            taken(rx);
+        }
+        let (notice, full) = room.announce(Kind::Join, None).expect("a notice");
+        assert_eq!((&*notice, full.len()), ("* guest-1, guest-2 and guest-3 joined\n", 0));
+        for rx in &mut queues {
+            assert_eq!(taken(rx), ["* guest-1, guest-2 and guest-3 joined"]);
+        }
+        assert!(room.announce(Kind::Join, None).is_none(), "nothing pending");
+        room.joins.pending.push((3, "guest-3".into(), None));
+        room.announce(Kind::Join, None).expect("a notice");
+        assert_eq!(taken(&mut queues[2]), Vec::<String>::new(), "a lone joiner has its welcome");
+        assert_eq!(taken(&mut queues[0]), ["* guest-3 joined"]);
+    }
+
+    #[test]
+    fn a_leave_keeps_its_reason_only_alone() {
+        let cfg = ServerConfig::default();
+        let mut room = Room::default();
+        let (r, mut rx) = recipient(16);
+        register(&mut room, &cfg, "", 1, &r);
+        taken(&mut rx);
+        room.leaves.pending.push((2, "ann".into(), Some("lunch".into())));
+        room.announce(Kind::Leave, None).expect("a notice");
+        room.leaves.pending.push((3, "ben".into(), Some("bus".into())));
+        room.leaves.pending.push((4, "cy".into(), Some("rain".into())));
+        room.announce(Kind::Leave, None).expect("a notice");
+        assert_eq!(taken(&mut rx), ["* ann left (lunch)", "* ben and cy left"]);
+    }
+
+    #[test]
+    fn queueing_for_everyone_never_waits_and_names_the_full() {
+        let cfg = ServerConfig::default();
+        let mut room = Room::default();
+        let (roomy, mut roomy_rx) = recipient(16);
+        let (full, _full_rx) = recipient(1);
+        register(&mut room, &cfg, "", 1, &roomy);
+        register(&mut room, &cfg, "", 2, &full);
+        taken(&mut roomy_rx);
+        let said = line("<guest-1> hello");
+        let left_out = queue_all(&room, &said, None);
+        assert_eq!(left_out.len(), 1, "the member whose one place holds its welcome");
+        assert_eq!(taken(&mut roomy_rx), ["<guest-1> hello"]);
+        assert!(queue_all(&room, &said, Some(2)).is_empty(), "the speaker is left out");
+    }
+}
