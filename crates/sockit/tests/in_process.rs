@@ -14,12 +14,23 @@ fn pipe() -> (std::fs::File, std::fs::File) {
     (r.into(), w.into())
 }
 
+/// What `work` gives, from a thread of its own, within `secs`: a test fails instead of
+/// hanging on a read that never ends.
+fn within<T: Send + 'static>(secs: u64, what: &str, work: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(work());
+    });
+    rx.recv_timeout(Duration::from_secs(secs)).unwrap_or_else(|_| panic!("{what}: nothing within {secs} s"))
+}
+
 #[test]
 fn relay_moves_both_ways_and_ends_when_the_peer_closes() {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = l.local_addr().expect("addr");
     let peer = std::thread::spawn(move || {
         let (mut s, _) = l.accept().expect("accept");
+        s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
         let mut got = Vec::new();
         s.read_to_end(&mut got).expect("read");
         s.write_all(&got.iter().rev().copied().collect::<Vec<u8>>()).expect("write");
@@ -31,17 +42,18 @@ fn relay_moves_both_ways_and_ends_when_the_peer_closes() {
         let data = data.clone();
         std::thread::spawn(move || in_w.write_all(&data).expect("feed"))
     };
-    let reader = std::thread::spawn(move || {
+    let (done, reader) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
         let mut got = Vec::new();
         BufReader::new(out_r).read_to_end(&mut got).expect("output");
-        got
+        let _ = done.send(got);
     });
     let conn = Conn::plain(TcpStream::connect(addr).expect("connect")).expect("conn");
     let stats = sockit::bridge::bridge(conn, Stdio::new(in_r, out_w), &BridgeOptions::default()).expect("relay");
     feeder.join().expect("feeder");
     peer.join().expect("peer");
     assert_eq!((stats.sent, stats.received, stats.end), (3_000_000, 3_000_000, BridgeEnd::PeerClosed));
-    let got = reader.join().expect("reader");
+    let got = reader.recv_timeout(Duration::from_secs(30)).expect("the output, whole");
     assert!(got.iter().eq(data.iter().rev()), "the peer's answer, byte for byte");
 }
 
@@ -73,8 +85,10 @@ fn keep_open_takes_many_clients_and_sends_the_input_to_each() {
     for (i, c) in clients.iter_mut().enumerate() {
         c.write_all(format!("line {i}\n").as_bytes()).expect("send");
     }
-    let mut lines = BufReader::new(out_r).lines();
-    let mut got: Vec<String> = (0..5).map(|_| lines.next().expect("line").expect("utf-8")).collect();
+    let mut got: Vec<String> = within(10, "the clients' lines", move || {
+        let mut lines = BufReader::new(out_r).lines();
+        (0..5).map(|_| lines.next().expect("line").expect("utf-8")).collect()
+    });
     got.sort();
     assert_eq!(got, (0..5).map(|i| format!("line {i}")).collect::<Vec<_>>());
     in_w.write_all(b"to all\n").expect("input");
@@ -127,7 +141,8 @@ fn chat_server_in_process_relays_a_line_and_says_goodbye() {
     let mut line = String::new();
     while !line.starts_with("<alice>") {
         line.clear();
-        rb.read_line(&mut line).expect("line");
+        // A server that closes ends the test (reads here have a 5 s timeout too).
+        assert!(rb.read_line(&mut line).expect("line") > 0, "the server closed before alice spoke");
     }
     assert_eq!(line, "<alice> hello\n");
     stop.cancel();
