@@ -300,7 +300,9 @@ fn handshake_error(peer: &str, e: &rustls::Error) -> NetError {
             "the server's certificate is for another name: connect by the name it was issued for"
         }
         E::InvalidCertificate(C::Expired | C::ExpiredContext { .. }) => "the server's certificate has expired",
-        E::InvalidCertificate(C::Other(o)) if format!("{o:?}").contains("CaUsedAsEndEntity") => {
+        E::InvalidCertificate(C::Other(o))
+            if matches!(o.0.downcast_ref::<webpki::Error>(), Some(webpki::Error::CaUsedAsEndEntity)) =>
+        {
             "the server presents a CA certificate as its own: give it one with basicConstraints CA:FALSE"
         }
         _ => "check that the other side speaks TLS",

@@ -957,6 +957,56 @@ fn tls_client_certificate_and_server_name() {
     assert!(line.contains("the server's certificate is for another name"), "{line}");
 }
 
+/// A server that presents a CA certificate as its own (openssl's default self-signed one has
+/// basicConstraints CA:TRUE) is named for what it is, not "check that the other side speaks
+/// TLS": the verifier's error is told by its type.
+#[test]
+fn a_ca_certificate_presented_as_the_servers_own_is_named() {
+    if !have("openssl") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = (dir.path().join("ca.pem"), dir.path().join("ca.key"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl req");
+    assert!(made.success());
+    let (c, k) = (cert.to_str().expect("utf-8"), key.to_str().expect("utf-8"));
+    let (_srv, port, _err) = listening(crate::util::sockit_cmd(&[
+        "tcp",
+        "listen",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--tls",
+        "--cert",
+        c,
+        "--key",
+        k,
+        "--keep-open",
+    ]));
+    let line = sockit(&["tcp", "connect", "--ca", c, "localhost", &port.to_string()]).fails(1);
+    assert!(
+        line.ends_with("the server presents a CA certificate as its own: give it one with basicConstraints CA:FALSE"),
+        "{line}"
+    );
+}
+
 /// TLS: sockit on both ends (self-signed, then with a CA the test makes with openssl), and
 /// OpenSSL's s_client and ncat --ssl as peers.
 #[test]
