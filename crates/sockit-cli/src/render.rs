@@ -473,6 +473,7 @@ pub fn advised(message: impl std::fmt::Display, hint: Option<sockit::hint::Hint>
         Some(H::CheckFingerprint) => "check --fingerprint against the one the server printed",
         Some(H::ConfirmMany) => "pass --yes to scan more than 65,536",
         Some(H::ChooseInterface) => "pass --iface NAME (ip link lists them)",
+        Some(H::TrustBroker) => "pass --cluster-ca FILE",
     };
     let sep = if advice.starts_with("or ") { ", " } else { ": " };
     format!("{message}{sep}{advice}")

@@ -28,7 +28,7 @@ pub struct Proxy {
 
 /// Why a proxy URL is not one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("--proxy '{0}' is not a proxy: write socks5://HOST:PORT, socks5://USER:PASS@HOST:PORT or http://HOST:PORT")]
+#[error("'{0}' is not a proxy: write socks5://HOST:PORT, socks5://USER:PASS@HOST:PORT or http://HOST:PORT")]
 pub struct BadProxy(pub String);
 
 impl Proxy {

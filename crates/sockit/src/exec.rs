@@ -131,7 +131,7 @@ pub fn serve_commands(
     let stop = || signal.load(Ordering::Relaxed) != 0;
     while let Some((stream, peer)) = listener.accept_unless(rules, &stop)? {
         if max_conns.is_some_and(|m| active.load(Ordering::Relaxed) >= m) {
-            tracing::info!(%peer, "connection closed: --max-conns reached");
+            tracing::info!(%peer, "connection closed: the cap on clients at once is reached");
             continue;
         }
         active.fetch_add(1, Ordering::Relaxed);

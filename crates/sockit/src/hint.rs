@@ -29,4 +29,6 @@ pub enum Hint {
     ConfirmMany,
     /// Say which interface multicast goes on (no route says).
     ChooseInterface,
+    /// Trust the cluster broker's CA.
+    TrustBroker,
 }

@@ -281,7 +281,7 @@ impl FanOut {
                 Ok(Arrived::Tcp(stream, peer)) => (stream, peer),
                 Ok(Arrived::Unix(conn)) => {
                     if self.opts.max_conns.is_some_and(|m| self.count() >= m) {
-                        tracing::info!(peer = %conn.peer, "connection closed: --max-conns reached");
+                        tracing::info!(peer = %conn.peer, "connection closed: the cap on clients at once is reached");
                         continue;
                     }
                     tracing::info!(peer = %conn.peer, "connection accepted");
@@ -305,11 +305,11 @@ impl FanOut {
                 }
             };
             if !self.opts.rules.admits(peer.ip()) {
-                tracing::info!(%peer, "connection denied by --allow/--deny");
+                tracing::info!(%peer, "connection denied by the access rules");
                 continue;
             }
             if self.opts.max_conns.is_some_and(|m| self.count() >= m) {
-                tracing::info!(%peer, "connection closed: --max-conns reached");
+                tracing::info!(%peer, "connection closed: the cap on clients at once is reached");
                 continue;
             }
             tracing::info!(%peer, "connection accepted");

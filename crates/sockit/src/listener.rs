@@ -92,7 +92,7 @@ impl Listener {
                     tracing::info!(%peer, "connection accepted");
                     return Ok(Some((s, peer)));
                 }
-                Ok((_, peer)) => tracing::info!(%peer, "connection denied by --allow/--deny"),
+                Ok((_, peer)) => tracing::info!(%peer, "connection denied by the access rules"),
                 // A client that reset before accept() finished, or a transient shortage: the
                 // next client is unaffected.
                 Err(e) if net::accept_error_is_transient(&e) => {

@@ -178,6 +178,50 @@ fn every_file_says_what_it_holds_and_stays_small() {
     }
 }
 
+/// The string literals of `src` that name a command-line flag (`--word`): the library says
+/// what is wrong in its own words, and only the binary knows its flags (it adds them, through
+/// `Hint`, or around the error). Comments and test blocks are left out.
+fn flags_named(src: &str) -> Vec<String> {
+    let code = without_tests(src);
+    let mut found = Vec::new();
+    for line in code.lines() {
+        let line = line.trim_start();
+        if line.starts_with("//") {
+            continue;
+        }
+        // Inside a string literal: after an odd number of quotes on the line.
+        let mut in_string = false;
+        let chars: Vec<char> = line.chars().collect();
+        for (i, &c) in chars.iter().enumerate() {
+            if c == '"' && (i == 0 || chars[i - 1] != '\\') {
+                in_string = !in_string;
+            } else if in_string
+                && c == '-'
+                && chars.get(i + 1) == Some(&'-')
+                && chars.get(i + 2).is_some_and(char::is_ascii_lowercase)
+                && (i == 0 || !chars[i - 1].is_ascii_alphanumeric())
+            {
+                found.push(line.to_string());
+                break;
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_library_names_no_flag() {
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for name in ["sockit-core", "sockit"] {
+        for (module, text) in modules(&crates.join(name).join("src")) {
+            let found = flags_named(&text);
+            assert!(found.is_empty(), "{name}: {module} names a flag in its words: {found:?}");
+        }
+    }
+    assert_eq!(flags_named("let e = \"pass --proxy URL\";\n// --comment\n"), ["let e = \"pass --proxy URL\";"]);
+    assert!(flags_named("let x = a -- b; let s = \"a - b\";").is_empty());
+}
+
 /// The checker itself finds a circle, and the test blocks it is told to leave out.
 #[test]
 fn the_checker_finds_circles() {

@@ -1,7 +1,7 @@
 //! The one-shot commands of slides 1 to 3 that read this host: info, addr, port, hostname.
 
 use sockit::host::InfoOptions;
-use sockit_core::addr::report::AddrQuery;
+use sockit_core::addr::report::{AddrQuery, Asked, QueryError};
 use sockit_core::services::{PortQuery, Proto};
 
 use super::{Action, Result, UsageError, usage};
@@ -20,7 +20,14 @@ pub(super) fn info(a: cli::InfoArgs) -> Result<Action> {
 pub(super) fn addr(a: cli::AddrArgs) -> Result<Action> {
     let mut inputs = vec![a.address];
     inputs.extend(a.others);
-    Ok(Action::Addr(AddrQuery { inputs, split: a.split, hosts: a.hosts }.check().map_err(usage)?))
+    let checked = AddrQuery { inputs, split: a.split, hosts: a.hosts }.check().map_err(|e| match e {
+        QueryError::NeedsPrefix { asked, example } => {
+            let flag = if asked == Asked::Split { "--split" } else { "--hosts" };
+            UsageError(format!("{flag} needs a network: give the address a prefix, like {example}"))
+        }
+        e => usage(e),
+    })?;
+    Ok(Action::Addr(checked))
 }
 
 /// `port`: each query with its protocol.

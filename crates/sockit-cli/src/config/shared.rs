@@ -16,7 +16,7 @@ pub(super) fn proxy(p: &cli::ProxyArgs) -> Result<Option<sockit_core::proxy::Pro
     p.proxy
         .as_deref()
         .map(|url| {
-            let mut proxy = sockit_core::proxy::Proxy::parse(url).map_err(usage)?;
+            let mut proxy = sockit_core::proxy::Proxy::parse(url).map_err(|e| UsageError(format!("--proxy {e}")))?;
             proxy.remote_dns = !url.to_ascii_lowercase().starts_with("socks5://") || p.proxy_dns == "remote";
             proxy.credentials = p.proxy_credentials.clone();
             Ok(proxy)

@@ -509,7 +509,7 @@ fn a_tls_broker_needs_a_certificate_sockit_trusts() {
         line.starts_with(&format!("sockit: no TLS with the broker at {url} (invalid peer certificate: ")),
         "{line}"
     );
-    assert!(line.ends_with("): a tls:// broker needs a certificate sockit trusts (--cluster-ca FILE)"), "{line}");
+    assert!(line.ends_with("): a tls:// broker needs a certificate sockit trusts: pass --cluster-ca FILE"), "{line}");
     let (a, _ca) = member_server(&url, "a", &["--cluster-ca", cert]);
     let (b, _cb) = member_server(&url, "b", &["--cluster-ca", cert]);
     let mut x = Client::join(&a, "x");

@@ -29,8 +29,15 @@ pub enum QueryError {
     Addr(#[from] AddrError),
     #[error(transparent)]
     Plan(#[from] PlanError),
-    #[error("{what} needs a network: give the address a prefix, like {example}")]
-    NeedsPrefix { what: &'static str, example: String },
+    #[error("{} needs a network: give the address a prefix, like {example}", match .asked { Asked::Split => "a split", Asked::Hosts => "a host plan" })]
+    NeedsPrefix { asked: Asked, example: String },
+}
+
+/// What asked for a network (`--split`, `--hosts`): the binary names its flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asked {
+    Split,
+    Hosts,
 }
 
 /// One address described.
@@ -159,7 +166,7 @@ impl AddrQuery {
         let first_s = self.inputs.first().map_or("", String::as_str);
         let (first_unzoned, first_zone) = unzoned(first_s)?;
         let first = Cidr::parse(&first_unzoned)?;
-        let needs_prefix = |what| QueryError::NeedsPrefix { what, example: format!("{}/24", first.addr) };
+        let needs_prefix = |asked| QueryError::NeedsPrefix { asked, example: format!("{}/24", first.addr) };
         let others = &self.inputs[1.min(self.inputs.len())..];
         let rest = if first.prefix_given {
             Rest::Compared(others.iter().map(|s| Ok(parse_ip(&unzoned(s)?.0)?)).collect::<Result<_, QueryError>>()?)
@@ -176,14 +183,14 @@ impl AddrQuery {
         };
         if let Some(p) = self.split {
             if !first.prefix_given {
-                return Err(needs_prefix("--split"));
+                return Err(needs_prefix(Asked::Split));
             }
             // Only checked here: the subnets are listed by `report`.
             let _ = split(&first, p)?;
         }
         if !self.hosts.is_empty() {
             if !first.prefix_given {
-                return Err(needs_prefix("--hosts"));
+                return Err(needs_prefix(Asked::Hosts));
             }
             for &h in &self.hosts {
                 super::prefix_for_hosts(first.family(), h)?;
@@ -291,6 +298,6 @@ mod tests {
         let mut split = q(&["10.0.0.1"]);
         split.split = Some(26);
         let err = answer(&split).expect_err("needs prefix");
-        assert_eq!(err.to_string(), "--split needs a network: give the address a prefix, like 10.0.0.1/24");
+        assert_eq!(err.to_string(), "a split needs a network: give the address a prefix, like 10.0.0.1/24");
     }
 }

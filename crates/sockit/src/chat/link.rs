@@ -223,10 +223,15 @@ pub async fn connect(cfg: &ClusterConfig, room: &str, node: String) -> Result<Li
                 K::AuthorizationViolation | K::Authentication => {
                     format!("the broker at {shown} refused the user and password: check them")
                 }
-                K::Tls | K::Io if tls.is_some() || e.kind() == K::Tls => format!(
-                    "no TLS with the broker at {shown} ({}): a tls:// broker needs a certificate sockit trusts (--cluster-ca FILE)",
-                    tls.as_deref().unwrap_or("handshake failed")
-                ),
+                K::Tls | K::Io if tls.is_some() || e.kind() == K::Tls => {
+                    return Err(NetError::Advice {
+                        text: format!(
+                            "no TLS with the broker at {shown} ({}): a tls:// broker needs a certificate sockit trusts",
+                            tls.as_deref().unwrap_or("handshake failed")
+                        ),
+                        hint: crate::hint::Hint::TrustBroker,
+                    });
+                }
                 K::TimedOut => format!("no answer from the broker at {shown} within 3 s"),
                 K::ServerParse => format!("not a broker URL: {shown}"),
                 _ => format!("cannot reach the broker at {shown}: is nats-server running there?"),
