@@ -9,21 +9,21 @@
 //! pair: rustls moves records; the plain side's EOF becomes close_notify then FIN, and the
 //! peer's close_notify or FIN becomes EOF on the plain side.
 
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
-use std::os::unix::net::UnixStream;
+use std::io;
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rustix::event::{PollFd, PollFlags, poll};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, ServerConfig, SignatureScheme};
 
-use crate::conn::{Conn, Stream};
+use crate::conn::Conn;
 use crate::net::NetError;
+
+mod tunnel;
 
 /// How long a peer has to finish its TLS handshake.
 pub const HANDSHAKE: Duration = Duration::from_secs(10);
@@ -347,240 +347,11 @@ pub struct Connector {
 /// The TLS client side of `stream`: handshake within `HANDSHAKE`, then a tunnel.
 pub fn client(stream: TcpStream, connector: Connector) -> Result<Conn, NetError> {
     let conn = rustls::ClientConnection::new(connector.config, connector.name).map_err(|e| tls_error("TLS", e))?;
-    tunnel(conn.into(), stream)
+    tunnel::tunnel(conn.into(), stream)
 }
 
 /// The TLS server side of `stream`: handshake within `HANDSHAKE`, then a tunnel.
 pub fn server(stream: TcpStream, config: Arc<ServerConfig>) -> Result<Conn, NetError> {
     let conn = rustls::ServerConnection::new(config).map_err(|e| tls_error("TLS", e))?;
-    tunnel(conn.into(), stream)
-}
-
-/// Finish the handshake on `sock` by `HANDSHAKE` from now, then move records in a thread of
-/// their own; the returned connection's stream is the plaintext.
-fn tunnel(mut conn: rustls::Connection, mut sock: TcpStream) -> Result<Conn, NetError> {
-    let peer = sock.peer_addr().map_err(|e| NetError::io("peer address", e))?;
-    handshake(&mut conn, &mut sock, &peer.to_string(), Instant::now() + HANDSHAKE)?;
-    let (outer, inner) = UnixStream::pair().map_err(|e| NetError::io("socketpair", e))?;
-    let name = peer.to_string();
-    let t = std::thread::Builder::new()
-        .name("tls".into())
-        .spawn(move || move_records(conn, sock, inner, &name))
-        .map_err(|e| NetError::io("cannot start a thread", e))?;
-    Ok(Conn { stream: Stream::Unix(outer), peer: crate::conn::Peer::Inet(peer), tunnel: Some(t) })
-}
-
-fn handshake(
-    conn: &mut rustls::Connection,
-    sock: &mut TcpStream,
-    peer: &str,
-    deadline: Instant,
-) -> Result<(), NetError> {
-    let timed_out = || {
-        tls_error(format!("TLS handshake with {peer} failed"), format!("no handshake within {} s", HANDSHAKE.as_secs()))
-    };
-    let io_err = |e: io::Error| NetError::io(format!("TLS handshake with {peer}"), e);
-    while conn.is_handshaking() || conn.wants_write() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(timed_out());
-        }
-        sock.set_write_timeout(Some(left)).map_err(io_err)?;
-        sock.set_read_timeout(Some(left)).map_err(io_err)?;
-        if conn.wants_write() {
-            match conn.write_tls(sock) {
-                Ok(_) => continue,
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                    return Err(timed_out());
-                }
-                Err(e) => return Err(io_err(e)),
-            }
-        }
-        match conn.read_tls(sock) {
-            Ok(0) => {
-                return Err(tls_error(format!("TLS handshake with {peer} failed"), "the peer closed the connection"));
-            }
-            Ok(_) => {
-                if let Err(e) = conn.process_new_packets() {
-                    // Tell the peer why, if we can, before giving up.
-                    let _ = conn.write_tls(sock);
-                    return Err(handshake_error(peer, &e));
-                }
-            }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                return Err(timed_out());
-            }
-            Err(e) => return Err(io_err(e)),
-        }
-    }
-    let none = |e: io::Error| NetError::io("socket", e);
-    sock.set_write_timeout(None).map_err(none)?;
-    sock.set_read_timeout(None).map_err(none)?;
-    Ok(())
-}
-
-/// Move records between the TLS socket and the plaintext end of the socket pair until both
-/// directions have ended, or the plain side is closed altogether (then what it wrote is
-/// still sent, with close_notify and FIN after it).
-fn move_records(
-    mut conn: rustls::Connection,
-    mut sock: TcpStream,
-    mut plain: UnixStream,
-    peer: &str,
-) -> Result<(), NetError> {
-    let io_err = |e: io::Error| NetError::io(format!("connection with {peer}"), e);
-    sock.set_nonblocking(true).map_err(io_err)?;
-    plain.set_nonblocking(true).map_err(io_err)?;
-    let mut buf = vec![0u8; 64 * 1024];
-    // Plaintext from the peer that the plain side has not taken yet.
-    let mut pending: Vec<u8> = Vec::new();
-    // The handshake may have read application data (and even close_notify) with the peer's
-    // last handshake records: it waits in rustls, not in the socket.
-    let mut peer_open = take_plaintext(&mut conn, &mut pending, &mut buf).map_err(io_err)?;
-    let (mut plain_open, mut plain_gone) = (true, false);
-    let (mut fin_sent, mut eof_told) = (false, false);
-    // The peer stopped taking records (a reset, say, after it sent its last data and closed):
-    // what it sent before is still read and delivered.
-    let mut write_dead = false;
-    // The socket has failed or hung up with nothing left to read: it is left out of the poll.
-    let mut sock_gone = false;
-    loop {
-        while conn.wants_write() && !write_dead {
-            match conn.write_tls(&mut sock) {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => write_dead = true,
-            }
-        }
-        let holding = conn.wants_write() && !write_dead;
-        if !plain_open && !holding && !fin_sent {
-            let _ = sock.shutdown(Shutdown::Write);
-            fin_sent = true;
-        }
-        if plain_gone {
-            pending.clear();
-        }
-        while !pending.is_empty() {
-            match plain.write(&pending) {
-                Ok(n) => {
-                    pending.drain(..n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => {
-                    // The plain side is gone: nobody wants the rest.
-                    plain_gone = true;
-                    pending.clear();
-                }
-            }
-        }
-        if !peer_open && pending.is_empty() && !eof_told {
-            let _ = plain.shutdown(Shutdown::Write);
-            eof_told = true;
-        }
-        if fin_sent && (eof_told || plain_gone) {
-            return Ok(());
-        }
-        let mut sock_flags = PollFlags::empty();
-        // Back-pressure: no more records in while the plain side has not taken the last ones.
-        if peer_open && pending.is_empty() && !plain_gone {
-            sock_flags |= PollFlags::IN;
-        }
-        if holding {
-            sock_flags |= PollFlags::OUT;
-        }
-        // Plaintext in only while rustls has sent what it holds (back-pressure).
-        let want_plain = plain_open && !holding;
-        let mut plain_flags = PollFlags::empty();
-        if want_plain {
-            plain_flags |= PollFlags::IN;
-        }
-        if !pending.is_empty() {
-            plain_flags |= PollFlags::OUT;
-        }
-        // After its EOF the plain side is watched for its hang-up alone (the relay is gone);
-        // once gone it is left out, as its hang-up would wake every poll.
-        let mut fds = Vec::with_capacity(2);
-        if !sock_gone {
-            fds.push(PollFd::new(&sock, sock_flags));
-        }
-        let watch_plain = !plain_gone && (want_plain || !pending.is_empty() || !plain_open);
-        if watch_plain {
-            fds.push(PollFd::new(&plain, plain_flags));
-        }
-        if fds.is_empty() {
-            return Ok(());
-        }
-        match poll(&mut fds, None) {
-            Ok(_) => {}
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(io_err(e.into())),
-        }
-        let sock_ev = if sock_gone { PollFlags::empty() } else { fds[0].revents() };
-        let plain_ev = if watch_plain { fds[fds.len() - 1].revents() } else { PollFlags::empty() };
-        drop(fds);
-        // The connection failed (a reset, keepalive unanswered) or hung up, and nothing is to
-        // be read from it: nothing more can move there. What the plain side is owed still
-        // goes to it, then its EOF. (Its error would otherwise wake every poll.)
-        if !sock_flags.contains(PollFlags::IN) && sock_ev.intersects(PollFlags::ERR | PollFlags::HUP) {
-            // What arrived before the end is still read (plaintext rustls holds is bounded).
-            while peer_open {
-                match conn.read_tls(&mut sock) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        if conn.process_new_packets().is_err() {
-                            break;
-                        }
-                        peer_open &= take_plaintext(&mut conn, &mut pending, &mut buf).map_err(io_err)?;
-                    }
-                }
-            }
-            sock_gone = true;
-            peer_open = false;
-            write_dead = true;
-            fin_sent = true;
-        }
-        if sock_flags.contains(PollFlags::IN) && !sock_ev.is_empty() {
-            match conn.read_tls(&mut sock) {
-                Ok(0) => peer_open = false,
-                Ok(_) => {
-                    conn.process_new_packets().map_err(|e| {
-                        let _ = conn.write_tls(&mut sock);
-                        tls_error(format!("TLS with {peer}"), e)
-                    })?;
-                    peer_open &= take_plaintext(&mut conn, &mut pending, &mut buf).map_err(io_err)?;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                // A reset after the last data: an end, once what came before is delivered.
-                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => peer_open = false,
-                Err(e) => return Err(io_err(e)),
-            }
-        }
-        if want_plain && plain_ev.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR) {
-            match plain.read(&mut buf) {
-                Ok(n) if n > 0 => conn.writer().write_all(&buf[..n]).map_err(io_err)?,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                _ => {
-                    plain_open = false;
-                    conn.send_close_notify();
-                }
-            }
-        }
-        if plain_ev.contains(PollFlags::HUP) && !plain_open {
-            plain_gone = true;
-        }
-    }
-}
-
-/// Move the plaintext rustls holds into `pending`; false once the peer has ended (close_notify,
-/// or a close without it).
-fn take_plaintext(conn: &mut rustls::Connection, pending: &mut Vec<u8>, buf: &mut [u8]) -> io::Result<bool> {
-    loop {
-        match conn.reader().read(buf) {
-            Ok(0) => return Ok(false),
-            Ok(n) => pending.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(false),
-            Err(e) => return Err(e),
-        }
-    }
+    tunnel::tunnel(conn.into(), stream)
 }
