@@ -416,7 +416,9 @@ fn signals_say_goodbye_and_exit_0_or_130() {
         assert_eq!(c.until(|l| l.contains("shutting down")), "* the server is shutting down: goodbye");
         assert_eq!(crate::util::wait_deadline(&mut s.proc.0, DEADLINE, "chat serve"), code, "SIG{sig}");
         let mut console = String::new();
-        s.proc.0.stdout.take().expect("stdout").read_to_string(&mut console).expect("console");
+        console.push_str(
+            &crate::util::all_within(s.proc.0.stdout.take().expect("stdout"), crate::util::DEADLINE).expect("console"),
+        );
         assert!(console.contains("* guest-1 joined from 127.0.0.1:"), "{console}");
         assert!(console.contains("* guest-1 is now known as c\n"), "{console}");
         assert!(console.contains("* shutting down, telling 1 clients"), "{console}");
@@ -526,7 +528,9 @@ fn a_room_name_cannot_drive_the_console() {
         .expect("spawn");
     let mut proc = Proc(started);
     let mut line = String::new();
-    BufReader::new(proc.0.stderr.take().expect("stderr")).read_line(&mut line).expect("line");
+    line.push_str(
+        &crate::util::line_within(proc.0.stderr.take().expect("stderr"), crate::util::DEADLINE).expect("line"),
+    );
     assert!(!line.contains('\u{1b}'), "{line:?}");
     assert!(line.starts_with("sockit: chat room \\x1b[2Jx on 127.0.0.1:"), "{line:?}");
 }
@@ -701,7 +705,9 @@ s.sendall(b"/quit\n")
     // The console told of the refused handshake.
     rustix_kill(s.proc.0.id(), "TERM");
     let mut console = String::new();
-    s.proc.0.stdout.take().expect("console").read_to_string(&mut console).expect("console");
+    console.push_str(
+        &crate::util::all_within(s.proc.0.stdout.take().expect("console"), crate::util::DEADLINE).expect("console"),
+    );
     assert!(
         console.lines().any(|l| l.starts_with("* refused 127.0.0.1:") && l.contains("TLS handshake failed")),
         "{console}"
@@ -1009,7 +1015,9 @@ fn a_hostile_server_cannot_drive_the_terminal() {
     let mut server =
         Proc(Command::new("python3").args(["-c", evil]).stdout(Stdio::piped()).spawn().expect("python server"));
     let mut port = String::new();
-    BufReader::new(server.0.stdout.take().expect("stdout")).read_line(&mut port).expect("port");
+    port.push_str(
+        &crate::util::line_within(server.0.stdout.take().expect("stdout"), crate::util::DEADLINE).expect("port"),
+    );
     let out = run(sockit_cmd(&["chat", "join", &format!("127.0.0.1:{}", port.trim())]), b"", DEADLINE);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout(), "\\u{1b}[2J\\u{1b}]0;pwned\\u{7}\\u{1b}]52;c;ZXZpbA==\\u{7}hello\nbye \\u{9b}31m\n");
@@ -1021,7 +1029,9 @@ fn a_hostile_server_cannot_drive_the_terminal() {
     let mut responder =
         Proc(Command::new("python3").args(["-c", liar]).stdout(Stdio::piped()).spawn().expect("python responder"));
     let mut dport = String::new();
-    BufReader::new(responder.0.stdout.take().expect("stdout")).read_line(&mut dport).expect("port");
+    dport.push_str(
+        &crate::util::line_within(responder.0.stdout.take().expect("stdout"), crate::util::DEADLINE).expect("port"),
+    );
     let out =
         sockit(&["chat", "discover", "--broadcast", "127.0.0.1", "--discovery-port", dport.trim(), "--timeout", "1"]);
     assert_eq!(out.code, 0, "{}", out.stderr);

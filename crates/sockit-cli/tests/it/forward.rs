@@ -17,7 +17,7 @@ fn echo_server() -> (Proc, u16) {
                 c.close()\nwhile True:\n    c, _ = s.accept()\n    threading.Thread(target=serve, args=(c,), daemon=True).start()\n";
     let mut p = Proc(Command::new("python3").args(["-c", code]).stdout(Stdio::piped()).spawn().expect("python3"));
     let mut port = String::new();
-    BufReader::new(p.0.stdout.take().expect("stdout")).read_line(&mut port).expect("port");
+    port.push_str(&crate::util::line_within(p.0.stdout.take().expect("stdout"), crate::util::DEADLINE).expect("port"));
     (p, port.trim().parse().expect("port"))
 }
 
@@ -232,7 +232,9 @@ fn tls_on_either_side_and_a_hex_dump() {
     );
     assert_eq!(out.stdout(), "hello from s_server\n", "{}", out.stderr);
     let mut got = String::new();
-    BufReader::new(server.0.stdout.take().expect("stdout")).read_line(&mut got).expect("line");
+    got.push_str(
+        &crate::util::line_within(server.0.stdout.take().expect("stdout"), crate::util::DEADLINE).expect("line"),
+    );
     assert_eq!(got, "plain to the relay\n");
     drop(server_in);
 }

@@ -161,7 +161,9 @@ fn chat_join_through_a_proxy() {
             .expect("chat join"),
     );
     let mut welcome = String::new();
-    BufReader::new(join.0.stdout.take().expect("stdout")).read_line(&mut welcome).expect("welcome");
+    welcome.push_str(
+        &crate::util::line_within(join.0.stdout.take().expect("stdout"), crate::util::DEADLINE).expect("welcome"),
+    );
     assert!(welcome.starts_with("* welcome to sockit, you are guest-"), "{welcome}");
     drop(join.0.stdin.take());
     let line = sockit(&["chat", "join", "--proxy", "socks5://127.0.0.1:1"]).fails(2);

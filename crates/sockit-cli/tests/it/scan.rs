@@ -4,7 +4,6 @@
 //! unreachable route.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 
 use serde_json::Value;
@@ -32,7 +31,9 @@ impl Listeners {
             .spawn()
             .expect("start python listeners");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("ports");
+        line.push_str(
+            &crate::util::line_within(child.stdout.take().expect("stdout"), crate::util::DEADLINE).expect("ports"),
+        );
         let ports = line.split_whitespace().map(|p| p.parse().expect("port")).collect();
         Listeners { child, ports }
     }
@@ -208,7 +209,9 @@ fn large_target_sets_stream_in_bounded_memory() {
     let mut child =
         ns.cmd("python3", &["-c", code]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("python3");
     let mut port = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut port).expect("port");
+    port.push_str(
+        &crate::util::line_within(child.stdout.take().expect("stdout"), crate::util::DEADLINE).expect("port"),
+    );
     let port = port.trim();
     // The scan's output, then its peak resident memory in KiB.
     let measured = "import resource, subprocess, sys\nr = subprocess.run(sys.argv[1:])\n\
@@ -283,7 +286,9 @@ fn banners_of_the_services_that_greet() {
                 c.close()\n";
     let mut greeter = Proc(ns.cmd("python3", &["-c", code]).stdout(Stdio::piped()).spawn().expect("python3"));
     let mut pop = String::new();
-    BufReader::new(greeter.0.stdout.take().expect("stdout")).read_line(&mut pop).expect("port");
+    pop.push_str(
+        &crate::util::line_within(greeter.0.stdout.take().expect("stdout"), crate::util::DEADLINE).expect("port"),
+    );
     let pop = pop.trim().to_string();
     let ftp = crate::util::free_port().to_string();
     let _socat = Proc(

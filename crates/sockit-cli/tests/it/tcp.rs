@@ -48,7 +48,7 @@ fn transfer(receiver: &str, port: u16, sender: &str) -> String {
     assert!(out.status.success(), "sender `{sender}` failed: {}", String::from_utf8_lossy(&out.stderr));
     let mut rx = rx;
     let mut sum = String::new();
-    rx.0.stdout.take().expect("stdout").read_to_string(&mut sum).expect("sum");
+    sum.push_str(&crate::util::all_within(rx.0.stdout.take().expect("stdout"), crate::util::DEADLINE).expect("sum"));
     let code = crate::util::wait_deadline(&mut rx.0, Duration::from_secs(120), "receiver");
     assert_eq!(code, 0, "receiver `{receiver}` failed");
     sum.split_whitespace().next().unwrap_or("").to_string()
@@ -169,7 +169,7 @@ fn the_lecture_server_and_client() {
     let out = Command::new("python3").args(["-c", LECTURE_CLIENT, &port.to_string()]).output().expect("client");
     assert!(out.status.success());
     let mut got = String::new();
-    l.0.stdout.take().expect("stdout").read_to_string(&mut got).expect("read");
+    got.push_str(&crate::util::all_within(l.0.stdout.take().expect("stdout"), crate::util::DEADLINE).expect("read"));
     assert_eq!(got, "Hello there");
     assert_eq!(crate::util::wait_deadline(&mut l.0, DEADLINE, "listener"), 0);
 }
@@ -461,7 +461,9 @@ fn allow_deny_and_max_conns() {
     let mut ok: TcpStream = sock.into();
     ok.write_all(b"allowed\n").expect("write");
     let mut line = String::new();
-    BufReader::new(srv.0.stdout.take().expect("stdout")).read_line(&mut line).expect("line");
+    line.push_str(
+        &crate::util::line_within(srv.0.stdout.take().expect("stdout"), crate::util::DEADLINE).expect("line"),
+    );
     assert_eq!(line, "allowed\n");
 
     // --max-conns 1: a second client is closed while the first stays.
@@ -504,7 +506,7 @@ fn ipv6_both_ends() {
     let out = run(crate::util::sockit_cmd(&["tcp", "connect", "[::1]", &port.to_string()]), b"over IPv6\n", DEADLINE);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let mut got = String::new();
-    l.0.stdout.take().expect("stdout").read_to_string(&mut got).expect("read");
+    got.push_str(&crate::util::all_within(l.0.stdout.take().expect("stdout"), crate::util::DEADLINE).expect("read"));
     assert_eq!(got, "over IPv6\n");
 }
 
@@ -524,7 +526,7 @@ fn zone_ids_name_the_interface() {
     let out = run(ns.cmd(sockit_bin(), &["tcp", "connect", "fe80::a%z0", &port]), b"through the zone\n", DEADLINE);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let mut got = String::new();
-    l.0.stdout.take().expect("stdout").read_to_string(&mut got).expect("read");
+    got.push_str(&crate::util::all_within(l.0.stdout.take().expect("stdout"), crate::util::DEADLINE).expect("read"));
     assert_eq!(got, "through the zone\n");
 
     // A Python listener in the zone: nc.openbsd and sockit's scan find it by the same name.
@@ -533,7 +535,7 @@ fn zone_ids_name_the_interface() {
                 print(s.getsockname()[1], flush=True)\nwhile True:\n    c, _ = s.accept(); c.sendall(b'hi\\n'); c.close()\n";
     let mut py = Proc(ns.cmd("python3", &["-c", code]).stdout(Stdio::piped()).spawn().expect("python3"));
     let mut p = String::new();
-    BufReader::new(py.0.stdout.take().expect("stdout")).read_line(&mut p).expect("port");
+    p.push_str(&crate::util::line_within(py.0.stdout.take().expect("stdout"), crate::util::DEADLINE).expect("port"));
     let p = p.trim().to_string();
     if have("nc.openbsd") {
         let out = run(ns.cmd("nc.openbsd", &["-d", "fe80::a%z0", &p]), b"", DEADLINE);
@@ -651,7 +653,9 @@ fn keepalive_notices_a_peer_that_vanished() {
         std::thread::sleep(Duration::from_millis(100));
     };
     let mut err = String::new();
-    client.0.stderr.take().expect("stderr").read_to_string(&mut err).expect("stderr");
+    err.push_str(
+        &crate::util::all_within(client.0.stderr.take().expect("stderr"), crate::util::DEADLINE).expect("stderr"),
+    );
     assert_eq!(status.code(), Some(1), "{err}");
     assert!(
         err.starts_with("sockit: connection with 198.18.0.2:")
@@ -703,7 +707,9 @@ fn unix_sockets_with_socat_nc_and_python() {
         let out = run(cmd, format!("from {client}\n").as_bytes(), DEADLINE);
         assert_eq!(out.stdout(), "from sockit\n", "{client}: {}", out.stderr);
         let mut got = String::new();
-        l.0.stdout.take().expect("stdout").read_to_string(&mut got).expect("read");
+        got.push_str(
+            &crate::util::all_within(l.0.stdout.take().expect("stdout"), crate::util::DEADLINE).expect("read"),
+        );
         assert_eq!(got, if client == "nc" { "from nc\n" } else { "from python\n" });
         assert_eq!(l.0.wait().expect("wait").code(), Some(0));
         assert!(!std::path::Path::new(&listen_at).exists(), "the socket file goes with its listener");
@@ -1031,7 +1037,7 @@ fn tls_both_ways_and_with_real_peers() {
     );
     assert_eq!((out.code, out.stdout()), (0, "from the server\n".to_string()), "{}", out.stderr);
     let mut got = String::new();
-    srv.0.stdout.take().expect("stdout").read_to_string(&mut got).expect("read");
+    got.push_str(&crate::util::all_within(srv.0.stdout.take().expect("stdout"), crate::util::DEADLINE).expect("read"));
     assert_eq!(got, "from the client\n");
 
     let (_srv, port, _err) =
@@ -1064,7 +1070,7 @@ fn tls_both_ways_and_with_real_peers() {
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     let mut got = String::new();
-    srv.0.stdout.take().expect("stdout").read_to_string(&mut got).expect("read");
+    got.push_str(&crate::util::all_within(srv.0.stdout.take().expect("stdout"), crate::util::DEADLINE).expect("read"));
     assert_eq!(got, "verified\n");
 
     // openssl s_client talks to sockit's listener (the server's stdin stays open a moment so
@@ -1081,7 +1087,7 @@ fn tls_both_ways_and_with_real_peers() {
     let out = Command::new("bash").arg("-c").arg(&client).output().expect("s_client");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "from sockit\n");
     let mut got = String::new();
-    srv.0.stdout.take().expect("stdout").read_to_string(&mut got).expect("read");
+    got.push_str(&crate::util::all_within(srv.0.stdout.take().expect("stdout"), crate::util::DEADLINE).expect("read"));
     assert_eq!(got, "from openssl\n");
 
     // ncat --ssl as the server, sockit as the client.
@@ -1102,7 +1108,7 @@ fn tls_both_ways_and_with_real_peers() {
     );
     assert_eq!((out.code, out.stdout()), (0, "from ncat\n".to_string()), "{}", out.stderr);
     let mut got = String::new();
-    ncat.0.stdout.take().expect("stdout").read_to_string(&mut got).expect("read");
+    got.push_str(&crate::util::all_within(ncat.0.stdout.take().expect("stdout"), crate::util::DEADLINE).expect("read"));
     assert_eq!(got, "from sockit\n");
 }
 
@@ -1211,7 +1217,9 @@ fn keep_open_survives_a_thread_limit() {
     let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     c.write_all(b"after the crowd\n").expect("send");
     let mut line = String::new();
-    BufReader::new(srv.0.stdout.take().expect("stdout")).read_line(&mut line).expect("line");
+    line.push_str(
+        &crate::util::line_within(srv.0.stdout.take().expect("stdout"), crate::util::DEADLINE).expect("line"),
+    );
     assert_eq!(line, "after the crowd\n");
 }
 
@@ -1407,7 +1415,9 @@ fn tls_pinned_by_the_printed_fingerprint() {
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     let mut line = String::new();
-    BufReader::new(srv.0.stdout.take().expect("stdout")).read_line(&mut line).expect("line");
+    line.push_str(
+        &crate::util::line_within(srv.0.stdout.take().expect("stdout"), crate::util::DEADLINE).expect("line"),
+    );
     assert_eq!(line, "pinned\n");
     let wrong = "00".repeat(32);
     let line =

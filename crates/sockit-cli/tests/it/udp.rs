@@ -39,7 +39,7 @@ fn sockit_hears_the_lecture_sender() {
     let ok = Command::new("python3").args(["-c", LECTURE_SENDER, &port.to_string()]).status().expect("py");
     assert!(ok.success());
     let mut out = String::new();
-    l.0.stdout.take().expect("stdout").read_to_string(&mut out).expect("read");
+    out.push_str(&crate::util::all_within(l.0.stdout.take().expect("stdout"), crate::util::DEADLINE).expect("read"));
     let (from, text) = out.trim_end().split_once("  ").expect("two columns");
     assert!(from.starts_with("127.0.0.1:"), "{out}");
     assert_eq!(text, "Hello there");
@@ -59,7 +59,7 @@ fn many_senders_all_heard() {
     sh(&format!("printf 'from socat' | socat -u STDIN UDP-SENDTO:127.0.0.1:{port}"));
     sockit(&["udp", "send", "127.0.0.1", &port.to_string(), "from sockit"]).ok();
     let mut out = String::new();
-    l.0.stdout.take().expect("stdout").read_to_string(&mut out).expect("read");
+    out.push_str(&crate::util::all_within(l.0.stdout.take().expect("stdout"), crate::util::DEADLINE).expect("read"));
     let mut texts: Vec<&str> = out.lines().map(|l| l.split_once("  ").expect("columns").1).collect();
     texts.sort_unstable();
     let mut want: Vec<String> = (0..10).map(|i| format!("from sender {i}")).collect();
@@ -84,7 +84,7 @@ fn raw_json_escaping_and_echo() {
     let (mut l, port, _err) = listening(sockit_cmd(&["udp", "listen", "0", "--bind", "127.0.0.1", "--count", "1"]));
     UdpSocket::bind("127.0.0.1:0").expect("b").send_to(b"bell\x07 esc\x1b[2J\xff", ("127.0.0.1", port)).expect("send");
     let mut got = String::new();
-    l.0.stdout.take().expect("stdout").read_to_string(&mut got).expect("read");
+    got.push_str(&crate::util::all_within(l.0.stdout.take().expect("stdout"), crate::util::DEADLINE).expect("read"));
     assert!(got.ends_with("  bell\\x07 esc\\x1b[2J\\xff\n"), "{got:?}");
     let (mut l, port, _err) =
         listening(sockit_cmd(&["udp", "listen", "0", "--bind", "127.0.0.1", "--count", "2", "--json"]));
@@ -92,7 +92,7 @@ fn raw_json_escaping_and_echo() {
     tx.send_to(b"plain text", ("127.0.0.1", port)).expect("send");
     tx.send_to(&[0xff, 0x00, 0xfe], ("127.0.0.1", port)).expect("send");
     let mut got = String::new();
-    l.0.stdout.take().expect("stdout").read_to_string(&mut got).expect("read");
+    got.push_str(&crate::util::all_within(l.0.stdout.take().expect("stdout"), crate::util::DEADLINE).expect("read"));
     let ev: Vec<serde_json::Value> = got.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
     assert_eq!(ev[0]["type"], "datagram");
     assert_eq!(ev[0]["text"], "plain text");
@@ -209,7 +209,9 @@ fn lan_broadcast_reaches_both_other_hosts() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     for (mut p, _) in listeners {
         let mut got = String::new();
-        p.0.stdout.take().expect("stdout").read_to_string(&mut got).expect("read");
+        got.push_str(
+            &crate::util::all_within(p.0.stdout.take().expect("stdout"), crate::util::DEADLINE).expect("read"),
+        );
         assert_eq!(got, "198.18.0.1:".to_string() + got.split_once(':').map_or("", |x| x.1), "{got}");
         assert!(got.ends_with("  Hello there\n"), "{got}");
     }
@@ -253,7 +255,9 @@ fn multicast_reaches_the_members_of_the_group_only() {
     send(&["ff12::1234", "5002", "over IPv6", "--iface", "eth0"]);
     let text = |mut p: Proc| {
         let mut got = String::new();
-        p.0.stdout.take().expect("stdout").read_to_string(&mut got).expect("read");
+        got.push_str(
+            &crate::util::all_within(p.0.stdout.take().expect("stdout"), crate::util::DEADLINE).expect("read"),
+        );
         let _ = p.0.wait();
         got
     };
@@ -332,7 +336,7 @@ fn unix_datagrams_with_socat_and_python() {
     .ok();
     assert_eq!(sockit(&["udp", "send", "--unix", &at, "from sockit"]).code, 0);
     let mut got = String::new();
-    l.0.stdout.take().expect("stdout").read_to_string(&mut got).expect("read");
+    got.push_str(&crate::util::all_within(l.0.stdout.take().expect("stdout"), crate::util::DEADLINE).expect("read"));
     assert_eq!(got, format!("-  from socat\n{client}  from python\n-  from sockit\n"));
     let _ = l.0.wait();
     assert!(!std::path::Path::new(&at).exists(), "the listener's socket file goes with it");

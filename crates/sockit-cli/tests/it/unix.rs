@@ -62,7 +62,9 @@ fn a_live_single_client_listener_keeps_its_client() {
     first.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut first = Proc(first.spawn().expect("sockit"));
     let mut said = String::new();
-    BufReader::new(first.0.stderr.take().expect("stderr")).read_line(&mut said).expect("started");
+    said.push_str(
+        &crate::util::line_within(first.0.stderr.take().expect("stderr"), crate::util::DEADLINE).expect("started"),
+    );
     let second = crate::util::sockit(&["tcp", "listen", "--unix", p]).fails(1);
     assert_eq!(second, format!("sockit: cannot listen on {p}: a program listens on it already"));
     let mut client = UnixStream::connect(&path).expect("the first still listens");
@@ -89,7 +91,9 @@ fn socket_files_go_when_a_signal_ends_sockit() {
         cmd.args(&args).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("sockit");
         let mut said = String::new();
-        BufReader::new(child.stderr.take().expect("stderr")).read_line(&mut said).expect("started");
+        said.push_str(
+            &crate::util::line_within(child.stderr.take().expect("stderr"), crate::util::DEADLINE).expect("started"),
+        );
         assert!(path.exists(), "{args:?}: no socket file after {said:?}");
         let pid = rustix::process::Pid::from_raw(i32::try_from(child.id()).expect("pid")).expect("pid");
         rustix::process::kill_process(pid, sig).expect("signal");
@@ -131,7 +135,9 @@ fn keep_open_on_a_unix_socket_serves_many() {
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut server = Proc(cmd.spawn().expect("sockit"));
     let mut said = String::new();
-    BufReader::new(server.0.stderr.take().expect("stderr")).read_line(&mut said).expect("started");
+    said.push_str(
+        &crate::util::line_within(server.0.stderr.take().expect("stderr"), crate::util::DEADLINE).expect("started"),
+    );
     assert_eq!(said, format!("sockit: listening on {p} (unix)\n"));
     let out = crate::util::Collected::from(server.0.stdout.take().expect("stdout"));
     let mut a = UnixStream::connect(&path).expect("a");

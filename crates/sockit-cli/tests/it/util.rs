@@ -521,6 +521,19 @@ pub fn as_nobody(dir: &std::path::Path, line: &str) -> Option<Command> {
     Some(cmd)
 }
 
+/// Everything `r` gives up to its end, read by a thread of its own, if it ends within
+/// `within`: a test fails instead of hanging on a pipe that never closes.
+pub fn all_within(mut r: impl Read + Send + 'static, within: Duration) -> Option<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut all = String::new();
+        if r.read_to_string(&mut all).is_ok() {
+            let _ = tx.send(all);
+        }
+    });
+    rx.recv_timeout(within).ok()
+}
+
 /// The first line `r` gives within `within` (a thread reads it, so a peer that never writes
 /// costs the test the deadline, not a hang); `None` if none came.
 pub fn line_within(r: impl Read + Send + 'static, within: Duration) -> Option<String> {
