@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 use sockit::bridge::BridgeOptions;
 use sockit::resolve::Families;
+use sockit::tcp::ConnectConfig;
 use sockit::tls::{ClientTls, ServerTls};
 use sockit_core::endpoint::Host;
 use sockit_core::services::{PortQuery, Proto};
@@ -147,6 +148,83 @@ fn defaults_and_conversions_as_a_table() {
         panic!()
     };
     assert_eq!(p.jobs(None), u128::MAX);
+}
+
+/// Whole configurations, field by field: a flag that lands in the wrong field, or a default
+/// that moves, shows here.
+#[test]
+fn whole_configs_as_a_table() {
+    use sockit::dial::{Dialer, Source};
+    use sockit::relay::{ConnectTo, ListenOn, RelayConfig};
+    use sockit::udp::{Multicast, SendConfig};
+    let Action::UdpSend(u) =
+        config("udp send 239.1.2.3 domain --ttl 4 --iface eth0 --loop --wait-reply 1.5 -x").expect("ok").action
+    else {
+        panic!()
+    };
+    assert_eq!(
+        u,
+        SendConfig {
+            host: Host::Ip("239.1.2.3".parse().expect("ip")),
+            port: 53,
+            broadcast: false,
+            bind: None,
+            message: None,
+            raw: false,
+            wait_reply: Some(Duration::from_millis(1500)),
+            hexdump: Some(sockit::hexdump::HexdumpTo::Stderr),
+            multicast: Multicast { ttl: Some(4), iface: Some("eth0".into()), looped: true },
+            unix: None,
+        }
+    );
+    let Action::TcpConnect(c) =
+        config("tcp connect -s 127.0.0.2 -p 5000 -C --send-only -w 2 --server-name example.test ::1 https")
+            .expect("ok")
+            .action
+    else {
+        panic!()
+    };
+    assert_eq!(
+        c,
+        ConnectConfig {
+            host: Host::Ip("::1".parse().expect("ip")),
+            port: 443,
+            dial: Dialer {
+                proxy: None,
+                timeout: Some(Duration::from_secs(2)),
+                keepalive: None,
+                tls: Some(ClientTls { server_name: Some("example.test".into()), ..ClientTls::default() }),
+                source: Source { ip: Some("127.0.0.2".parse().expect("ip")), port: 5000 },
+            },
+            bridge: BridgeOptions { crlf: true, send_only: true, ..BridgeOptions::default() },
+            unix: None,
+        }
+    );
+    let Action::Relay(r) =
+        config("relay udp-listen:127.0.0.1:5353 udp:[::1]:53 --udp-idle 5 --max-conns 9 --deny 10.0.0.0/8")
+            .expect("ok")
+            .action
+    else {
+        panic!()
+    };
+    assert_eq!(
+        r,
+        RelayConfig {
+            from: ListenOn::Udp(SocketAddr::from(([127, 0, 0, 1], 5353))),
+            to: ConnectTo::Udp(Host::Ip("::1".parse().expect("ip")), 53),
+            rules: sockit::listener::AccessRules::new(
+                Vec::new(),
+                vec![sockit_core::addr::Cidr::parse("10.0.0.0/8").expect("cidr")]
+            ),
+            max_conns: Some(9),
+            proxy: None,
+            connect_timeout: Duration::from_secs(10),
+            hexdump: None,
+            keepalive: None,
+            half_close_idle: Some(Duration::from_secs(60)),
+            udp_idle: Duration::from_secs(5),
+        }
+    );
 }
 
 #[test]
