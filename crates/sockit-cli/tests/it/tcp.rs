@@ -972,26 +972,7 @@ fn a_ca_certificate_presented_as_the_servers_own_is_named() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let (cert, key) = (dir.path().join("ca.pem"), dir.path().join("ca.key"));
-    let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"])
-        .args([
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl req");
-    assert!(made.success());
+    let (cert, key) = crate::util::openssl_cert_as(dir.path(), true);
     let (c, k) = (cert.to_str().expect("utf-8"), key.to_str().expect("utf-8"));
     let (_srv, port, _err) = listening(crate::util::sockit_cmd(&[
         "tcp",

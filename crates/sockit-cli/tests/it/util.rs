@@ -374,11 +374,17 @@ pub fn listening(cmd: Command) -> (Proc, u16, std::io::BufReader<std::process::C
 /// A self-signed certificate for localhost (P-256, with its subjectAltName) made by openssl in
 /// `dir`: the certificate's path and the key's.
 pub fn openssl_cert(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    openssl_cert_as(dir, false)
+}
+
+/// The same, marked a CA certificate (`basicConstraints CA:TRUE`) when `ca`.
+pub fn openssl_cert_as(dir: &std::path::Path, ca: bool) -> (std::path::PathBuf, std::path::PathBuf) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let constraints = if ca { "basicConstraints=critical,CA:TRUE" } else { "basicConstraints=critical,CA:FALSE" };
     let made = Command::new("openssl")
         .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"])
         .args(["-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=DNS:localhost", "-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", "subjectAltName=DNS:localhost", "-addext", constraints])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
