@@ -28,6 +28,7 @@ pub mod resolve;
 pub mod scan;
 pub mod secrets;
 pub mod stdio;
+pub mod systemd;
 pub mod tcp;
 pub mod tls;
 pub mod udp;

@@ -42,8 +42,12 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Bind and listen on `addr` (port 0 picks a free port).
+    /// Bind and listen on `addr` (port 0 picks a free port), or take the socket systemd passed.
     pub fn bind(addr: SocketAddr) -> Result<Listener, NetError> {
+        // A socket systemd passed (socket activation) is the listener, wherever it listens.
+        if let Some(inner) = crate::systemd::take_listener() {
+            return Ok(Listener { inner });
+        }
         let sock = net::bound_socket(addr, Type::STREAM)?;
         sock.listen(1024).map_err(|e| NetError::io(format!("listen on {addr}"), e))?;
         Ok(Listener { inner: sock.into() })

@@ -86,6 +86,7 @@ pub fn listen_run(cfg: &ListenConfig, stdio: Stdio, started: &mut dyn FnMut(Star
     if let Some(path) = &cfg.unix {
         let (listener, file) = unix_listener(path)?;
         started(Started::ListeningUnix(path.clone()));
+        crate::systemd::notify("READY=1");
         if cfg.keep_open {
             let opts = ManyOptions { max_conns: cfg.max_conns, ..ManyOptions::default() };
             match serve_many(Accepting::Unix(listener, path.clone(), file), &opts, stdio)? {}
@@ -105,6 +106,7 @@ pub fn listen_run(cfg: &ListenConfig, stdio: Stdio, started: &mut dyn FnMut(Star
         started(Started::Fingerprint(fp));
         config
     });
+    crate::systemd::notify("READY=1");
     if cfg.keep_open {
         if let Some(cmd) = &cfg.exec {
             let sig = crate::exec::serve_commands(listener, &cfg.rules, cfg.max_conns, tls, cmd)?;

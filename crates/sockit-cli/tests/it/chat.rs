@@ -796,6 +796,35 @@ fn the_demo_joins_its_own_room_beside_another() {
     assert!(out.stdout().contains("and finds room 'lecture' at 127.0.0.1:40000"), "{}", out.stdout());
 }
 
+/// Socket activation, as systemd does it (Debian's systemd-socket-activate, no running systemd
+/// needed): the socket passed in is the room's listener, whatever --port says; a client that
+/// connected before sockit started is welcomed.
+#[test]
+fn a_room_serves_on_the_socket_systemd_passes() {
+    if !have("systemd-socket-activate") {
+        return;
+    }
+    let port = crate::util::free_port();
+    let mut cmd = Command::new("systemd-socket-activate");
+    cmd.args(["-l", &format!("127.0.0.1:{port}"), sockit_bin(), "chat", "serve", "--no-discovery", "--port", "1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut activator = Proc(cmd.spawn().expect("systemd-socket-activate"));
+    crate::util::wait_listening(port);
+    // The first connection starts sockit on the socket.
+    let s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut welcome = String::new();
+    BufReader::new(&s).read_line(&mut welcome).expect("welcome");
+    assert!(welcome.starts_with("* welcome to sockit, you are guest-"), "{welcome}");
+    // systemd-socket-activate says where it listens, then sockit where it serves.
+    let said =
+        crate::util::Collected::from(activator.0.stderr.take().expect("stderr")).lines(3, Duration::from_secs(5));
+    let room = format!("sockit: chat room sockit on 127.0.0.1:{port} (tcp)");
+    assert!(said.contains(&room), "{said:?}");
+}
+
 #[test]
 fn demo_plays_the_lecture() {
     // Hold the lecture's port if we can: the demo must fall back and say so.

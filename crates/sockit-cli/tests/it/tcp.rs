@@ -887,6 +887,22 @@ fn crlf_send_only_and_recv_only() {
     assert!(line.starts_with("sockit: --crlf, --send-only and --recv-only shape one connection's stdio"), "{line}");
 }
 
+/// A server under a systemd unit of Type=notify says READY=1 on NOTIFY_SOCKET once it listens
+/// (a datagram socket the test binds stands in for systemd's).
+#[test]
+fn a_server_tells_systemd_it_is_ready() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("notify");
+    let systemd = std::os::unix::net::UnixDatagram::bind(&path).expect("bind");
+    systemd.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut cmd = crate::util::sockit_cmd(&["tcp", "listen", "0", "--bind", "127.0.0.1", "--keep-open"]);
+    cmd.env("NOTIFY_SOCKET", &path);
+    let (_srv, _port, _err) = listening(cmd);
+    let mut buf = [0u8; 64];
+    let n = systemd.recv(&mut buf).expect("a notice");
+    assert_eq!(&buf[..n], b"READY=1");
+}
+
 /// rustls logs through the `log` crate: with -vv its records are lines of sockit's log like
 /// tracing's own, their target a field (nothing listened to them: they were lost).
 #[test]

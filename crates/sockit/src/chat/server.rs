@@ -172,6 +172,7 @@ pub fn run(
             (l.cluster.clone(), l.node.clone(), shown)
         }),
     });
+    crate::systemd::notify("READY=1");
     let server_cfg = ServerConfig {
         tls,
         room: cfg.room.clone(),

@@ -135,6 +135,7 @@ pub fn run(
         }
         ListenOn::Udp(at) => return udp::run(cfg, *at, cfg.udp_idle, started, log),
     };
+    crate::systemd::notify("READY=1");
     let active = Arc::new(AtomicUsize::new(0));
     let cfg = Arc::new(cfg.clone());
     let dump = cfg.hexdump.as_ref().map(crate::hexdump::Hexdump::open).transpose()?.map(Arc::new);

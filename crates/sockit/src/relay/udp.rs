@@ -63,6 +63,7 @@ pub fn run(
     // One logger, as the TCP relay has: a session never waits for the log.
     let log = super::logger(log)?;
     started(super::Started::Udp(local));
+    crate::systemd::notify("READY=1");
     let io = |e: std::io::Error| NetError::io(format!("relay on {local}"), e);
     rt.block_on(async move {
         std_sock.set_nonblocking(true).map_err(io)?;
