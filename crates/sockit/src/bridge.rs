@@ -175,6 +175,11 @@ fn bridge_stream(
                 seen = now;
             }
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Err(NetError::io("output", e)),
+            // Quitting was asked for (-q, --send-only): a peer that resets as the connection
+            // is let go ends it all the same.
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset && quit.load(Ordering::Relaxed) => {
+                break BridgeEnd::Quit;
+            }
             Err(e) => return Err(NetError::io(what(), e)),
         }
     };
