@@ -45,7 +45,7 @@ impl Server {
         Client::new(TcpStream::connect(("127.0.0.1", self.port)).expect("connect"))
     }
 
-    fn rss_kib(&self) -> u64 {
+    pub(crate) fn rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.proc.0.id())).unwrap_or_default();
         status
             .lines()

@@ -65,15 +65,6 @@ fn the_attack() -> Vec<serde_json::Value> {
     m
 }
 
-fn rss_kib(s: &Server) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", s.proc.0.id())).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 /// Lines `c` hears within `within`.
 fn heard(c: &mut Client, within: Duration) -> Vec<String> {
     let _ = c.r.get_ref().set_read_timeout(Some(within));
@@ -87,6 +78,29 @@ fn heard(c: &mut Client, within: Duration) -> Vec<String> {
     out
 }
 
+/// Servers a (at -v), b and c of one room on `broker`, with `opts`; alice, bob and carol on them,
+/// a seeing all three. The servers' consoles are kept open with them.
+struct Room {
+    a: Server,
+    b: Server,
+    c: Server,
+    alice: Client,
+    bob: Client,
+    carol: Client,
+    _consoles: Vec<std::sync::mpsc::Receiver<String>>,
+}
+
+fn room_of_three(broker: &str, opts: &[&str]) -> Room {
+    let (a, ca) = member_server(broker, "a", &[opts, &["-v"]].concat());
+    let (b, cb) = member_server(broker, "b", opts);
+    let (c, cc) = member_server(broker, "c", opts);
+    let mut alice = Client::join(&a, "alice");
+    let (bob, carol) = (Client::join(&b, "bob"), Client::join(&c, "carol"));
+    let three = "* online (3): alice (a), bob (b), carol (c)";
+    assert_eq!(who_until(&mut alice, three), three);
+    Room { a, b, c, alice, bob, carol, _consoles: vec![ca, cb, cc] }
+}
+
 /// The room of three servers with the cluster key, the rogue on the broker with its login but
 /// without the key: nothing of it is heard, the room goes on, a fourth server comes in, and the
 /// refusals cost a line now and then at -v, not a line a message.
@@ -98,15 +112,9 @@ fn without_the_key_a_rogue_is_not_heard() {
     std::fs::write(&creds, "sk:broker-pw\n").expect("creds");
     std::fs::write(&key, "a key of the cluster's own, 32 b\n").expect("key");
     let opts = ["--cluster-credentials", creds.to_str().expect("utf-8"), "--cluster-key", key.to_str().expect("utf-8")];
-    let (mut a, _ca) = member_server(&broker.url(), "a", &[&opts[..], &["-v"]].concat());
-    let (b, _cb) = member_server(&broker.url(), "b", &opts);
-    let (c, _cc) = member_server(&broker.url(), "c", &opts);
-    let mut alice = Client::join(&a, "alice");
-    let mut bob = Client::join(&b, "bob");
-    let mut carol = Client::join(&c, "carol");
+    let Room { mut a, b: _b, c: _c, mut alice, mut bob, mut carol, _consoles } = room_of_three(&broker.url(), &opts);
     let three = "* online (3): alice (a), bob (b), carol (c)";
-    assert_eq!(who_until(&mut alice, three), three);
-    let before = rss_kib(&a);
+    let before = a.rss_kib();
     assert_eq!(
         rogue(broker.port, Some(("sk", "broker-pw")), None, &the_attack()),
         format!("ok {}", the_attack().len())
@@ -119,7 +127,7 @@ fn without_the_key_a_rogue_is_not_heard() {
     let _dave = Client::join(&d, "dave");
     let four = "* online (4): alice (a), bob (b), carol (c), dave (d)";
     assert_eq!(who_until(&mut alice, four), four);
-    assert!(rss_kib(&a) < before + 20 * 1024, "{} KiB, {before} KiB before", rss_kib(&a));
+    assert!(a.rss_kib() < before + 20 * 1024, "{} KiB, {before} KiB before", a.rss_kib());
     // a's log: the refusals, counted in a line or two, never a line each.
     std::thread::sleep(Duration::from_secs(4));
     let _ = a.proc.0.kill();
@@ -142,19 +150,13 @@ fn with_the_key_a_rogue_still_cannot_break_the_room() {
     let key = dir.path().join("key");
     std::fs::write(&key, "a key of the cluster's own, 32 b\n").expect("key");
     let opts = ["--cluster-key", key.to_str().expect("utf-8")];
-    let (mut a, _ca) = member_server(&broker.url(), "a", &[&opts[..], &["-v"]].concat());
-    let (b, _cb) = member_server(&broker.url(), "b", &opts);
-    let (c, _cc) = member_server(&broker.url(), "c", &opts);
-    let mut alice = Client::join(&a, "alice");
-    let mut bob = Client::join(&b, "bob");
-    let mut carol = Client::join(&c, "carol");
+    let Room { mut a, b: _b, c: _c, mut alice, mut bob, mut carol, _consoles } = room_of_three(&broker.url(), &opts);
     let three = "* online (3): alice (a), bob (b), carol (c)";
-    assert_eq!(who_until(&mut alice, three), three);
     assert_eq!(who_until(&mut carol, three), three);
     // (A claim counts from no further back than two seconds before it is first heard: two
     // servers that grant one nick at once resolve it within them. alice's is older.)
     std::thread::sleep(Duration::from_secs(3));
-    let before = rss_kib(&a);
+    let before = a.rss_kib();
     let attack = the_attack();
     assert_eq!(rogue(broker.port, None, Some(&key), &attack), format!("ok {}", attack.len()));
     // b's next words are heard (a number from far away took b's numbering to a new run).
@@ -184,7 +186,7 @@ fn with_the_key_a_rogue_still_cannot_break_the_room() {
         std::thread::sleep(Duration::from_millis(300));
     }
     assert!(who.contains("dave (d)"), "{who}");
-    assert!(rss_kib(&a) < before + 64 * 1024, "{} KiB, {before} KiB before", rss_kib(&a));
+    assert!(a.rss_kib() < before + 64 * 1024, "{} KiB, {before} KiB before", a.rss_kib());
     // Each rule was what refused: a's log counts them.
     std::thread::sleep(Duration::from_secs(4));
     let _ = a.proc.0.kill();
