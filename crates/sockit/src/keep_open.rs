@@ -277,17 +277,8 @@ impl FanOut {
                 Accepting::Tcp(l) => l.as_std().accept().map(|(s, peer)| Arrived::Tcp(s, peer)),
                 Accepting::Unix(l, path, _) => l.accept().map(|(s, _)| Arrived::Unix(Conn::unix(s, path))),
             };
-            let (stream, peer) = match accepted {
-                Ok(Arrived::Tcp(stream, peer)) => (stream, peer),
-                Ok(Arrived::Unix(conn)) => {
-                    if self.opts.max_conns.is_some_and(|m| self.count() >= m) {
-                        tracing::info!(peer = %conn.peer, "connection closed: the cap on clients at once is reached");
-                        continue;
-                    }
-                    tracing::info!(peer = %conn.peer, "connection accepted");
-                    self.admit(conn);
-                    continue;
-                }
+            let arrived = match accepted {
+                Ok(a) => a,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if net::accept_error_is_transient(&e) => {
                     tracing::info!(error = %e, "accept failed");
@@ -304,15 +295,26 @@ impl FanOut {
                     return;
                 }
             };
-            if !self.opts.rules.admits(peer.ip()) {
-                tracing::info!(%peer, "connection denied by the access rules");
-                continue;
-            }
+            let peer = match &arrived {
+                Arrived::Tcp(_, peer) if !self.opts.rules.admits(peer.ip()) => {
+                    tracing::info!(%peer, "connection denied by the access rules");
+                    continue;
+                }
+                Arrived::Tcp(_, peer) => peer.to_string(),
+                Arrived::Unix(conn) => conn.peer.to_string(),
+            };
             if self.opts.max_conns.is_some_and(|m| self.count() >= m) {
                 tracing::info!(%peer, "connection closed: the cap on clients at once is reached");
                 continue;
             }
             tracing::info!(%peer, "connection accepted");
+            let (stream, peer) = match arrived {
+                Arrived::Unix(conn) => {
+                    self.admit(conn);
+                    continue;
+                }
+                Arrived::Tcp(stream, peer) => (stream, peer),
+            };
             let _ = stream.set_nodelay(true);
             // Keepalive probes find a client that vanished while it owed nothing.
             let keepalive = socket2::TcpKeepalive::new()
