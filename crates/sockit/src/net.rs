@@ -183,6 +183,12 @@ pub fn bound_socket(addr: SocketAddr, ty: Type) -> Result<Socket, NetError> {
     Ok(sock)
 }
 
+/// The unspecified address (any, port 0) of `peer`'s family: where a socket that talks to
+/// `peer` is bound when nothing says where.
+pub fn any_of_family(peer: SocketAddr) -> SocketAddr {
+    if peer.is_ipv4() { SocketAddr::from(([0, 0, 0, 0], 0)) } else { SocketAddr::from(([0u16; 8], 0)) }
+}
+
 /// Raise the soft open-file limit to the hard one; returns the soft limit now in force.
 pub fn raise_fd_limit() -> u64 {
     use rustix::process::{Resource, getrlimit, setrlimit};

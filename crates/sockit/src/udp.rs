@@ -111,9 +111,7 @@ pub struct Sender {
 
 impl Sender {
     pub fn new(opts: &SendOptions) -> Result<Sender, NetError> {
-        let local = opts.bind.unwrap_or_else(|| {
-            if opts.target.is_ipv4() { SocketAddr::from(([0, 0, 0, 0], 0)) } else { SocketAddr::from(([0u16; 8], 0)) }
-        });
+        let local = opts.bind.unwrap_or_else(|| net::any_of_family(opts.target));
         let sock = net::bound_socket(local, Type::DGRAM)?;
         if opts.broadcast {
             sock.set_broadcast(true).map_err(|e| NetError::io("SO_BROADCAST", e))?;

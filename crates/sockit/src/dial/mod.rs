@@ -122,9 +122,7 @@ pub fn connect_from(addrs: &[SocketAddr], timeout: Option<Duration>, source: Sou
                 continue;
             }
             (Source { ip, port }, _) => {
-                let unspecified =
-                    if addr.is_ipv4() { IpAddr::V4(Ipv4Addr::UNSPECIFIED) } else { IpAddr::from([0u16; 8]) };
-                let local = SocketAddr::new(ip.unwrap_or(unspecified), port);
+                let local = SocketAddr::new(ip.unwrap_or(net::any_of_family(addr).ip()), port);
                 let sock = net::bound_socket(local, socket2::Type::STREAM)?;
                 tracing::info!(%local, "bound");
                 match timeout {

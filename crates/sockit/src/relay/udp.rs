@@ -154,7 +154,7 @@ pub fn run(
 
 /// A socket connected to the target, from an address of the target's family.
 async fn open_session(target: SocketAddr) -> std::io::Result<UdpSocket> {
-    let any: SocketAddr = if target.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
+    let any = crate::net::any_of_family(target);
     let sock = UdpSocket::bind(any).await?;
     sock.connect(target).await?;
     Ok(sock)

@@ -328,7 +328,7 @@ fn exchange_udp(server: SocketAddr, asked: &[(&[u8], u16)], cfg: &DnsConfig) -> 
         let sock = match sockets.iter().position(|(s, _)| *s == server) {
             Some(i) => &sockets[i].1,
             None => {
-                let local: SocketAddr = if server.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
+                let local = crate::net::any_of_family(server);
                 let made = UdpSocket::bind(local).and_then(|sock| sock.connect(server).map(|()| sock));
                 match made {
                     Ok(sock) => {
