@@ -2,15 +2,16 @@
 //! answer read message by message until the zone's SOA comes round again, each message within
 //! the timeout and the whole bounded in records.
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
 use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::RecordType;
 
 use super::ResolveError;
-use super::types::{presentation, strings, type_name};
-use super::wire::{DnsAnswer, DnsConfig, DnsRecord, Transport, fqdn_name, io_transport, transport_error};
+use super::types::type_name;
+use super::wire::{
+    DnsAnswer, DnsConfig, DnsRecord, Transport, fqdn_name, io_transport, read_framed, send_framed, transport_error,
+};
 
 /// The most records a transfer may bring (a zone past this is refused, not held).
 const MOST_RECORDS: usize = 1_000_000;
@@ -57,14 +58,12 @@ fn transfer(cfg: &DnsConfig, zone: &str, server: SocketAddr, wire: &[u8], id: u1
     let mut s = TcpStream::connect_timeout(&server, cfg.timeout).map_err(t)?;
     s.set_read_timeout(Some(cfg.timeout)).map_err(t)?;
     s.set_write_timeout(Some(cfg.timeout)).map_err(t)?;
-    let len = u16::try_from(wire.len()).map_err(|_| Failed::Transport(Transport::Malformed))?;
-    s.write_all(&[&len.to_be_bytes()[..], wire].concat()).map_err(t)?;
+    send_framed(&mut s, wire).map_err(Failed::Transport)?;
     let mut records = Vec::new();
     let mut soas = 0;
     loop {
-        let mut len = [0u8; 2];
-        match s.read_exact(&mut len) {
-            Ok(()) => {}
+        let body = match read_framed(&mut s) {
+            Ok(body) => body,
             // Closed before the closing SOA: the zone did not come whole.
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !records.is_empty() => {
                 return Err(answer(format!(
@@ -73,9 +72,7 @@ fn transfer(cfg: &DnsConfig, zone: &str, server: SocketAddr, wire: &[u8], id: u1
                 )));
             }
             Err(e) => return Err(t(e)),
-        }
-        let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
-        s.read_exact(&mut body).map_err(t)?;
+        };
         let reply = Message::from_vec(&body).map_err(|_| Failed::Transport(Transport::Malformed))?;
         if reply.metadata.id != id {
             return Err(answer(format!("{server} sent a message that answers another query")));
@@ -102,13 +99,7 @@ fn transfer(cfg: &DnsConfig, zone: &str, server: SocketAddr, wire: &[u8], id: u1
                 return Err(answer(format!("the zone has more than {MOST_RECORDS} records: not kept")));
             }
             soas += usize::from(r.record_type() == RecordType::SOA);
-            records.push(DnsRecord {
-                name: r.name.to_string(),
-                ttl: r.ttl,
-                rtype: type_name(r.record_type()),
-                data: presentation(&r.data),
-                strings: strings(&r.data),
-            });
+            records.push(DnsRecord::of(r));
             if soas == 2 {
                 return Ok(records);
             }

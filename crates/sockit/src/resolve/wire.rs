@@ -40,6 +40,19 @@ pub struct DnsRecord {
     pub strings: Option<Vec<String>>,
 }
 
+impl DnsRecord {
+    /// A record of a reply in presentation form, as dig shows it.
+    pub(super) fn of(r: &hickory_proto::rr::Record) -> DnsRecord {
+        DnsRecord {
+            name: r.name.to_string(),
+            ttl: r.ttl,
+            rtype: type_name(r.record_type()),
+            data: presentation(&r.data),
+            strings: strings(&r.data),
+        }
+    }
+}
+
 /// A server's answer to one question.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DnsAnswer {
@@ -251,17 +264,7 @@ fn interpret(
             });
         }
     }
-    let records: Vec<DnsRecord> = reply
-        .answers
-        .iter()
-        .map(|r| DnsRecord {
-            name: r.name.to_string(),
-            ttl: r.ttl,
-            rtype: type_name(r.record_type()),
-            data: presentation(&r.data),
-            strings: strings(&r.data),
-        })
-        .collect();
+    let records: Vec<DnsRecord> = reply.answers.iter().map(DnsRecord::of).collect();
     // NOERROR with nothing of the asked type (a lone CNAME counts when CNAME was asked).
     // ANY is answered by records of any type.
     let has_asked_type =
@@ -439,16 +442,27 @@ fn exchange_tcp(server: SocketAddr, wire: &[u8], timeout: Duration) -> Result<Me
     let mut s = TcpStream::connect_timeout(&server, timeout).map_err(io_transport)?;
     s.set_read_timeout(Some(timeout)).map_err(Transport::Io)?;
     s.set_write_timeout(Some(timeout)).map_err(Transport::Io)?;
+    send_framed(&mut s, wire)?;
+    let body = read_framed(&mut s).map_err(io_transport)?;
+    Message::from_vec(&body).map_err(|_| Transport::Malformed)
+}
+
+/// A DNS message over TCP: its length in two bytes, then the message.
+pub(super) fn send_framed(s: &mut TcpStream, wire: &[u8]) -> Result<(), Transport> {
     let len = u16::try_from(wire.len()).map_err(|_| Transport::Malformed)?;
     let mut framed = Vec::with_capacity(wire.len() + 2);
     framed.extend_from_slice(&len.to_be_bytes());
     framed.extend_from_slice(wire);
-    s.write_all(&framed).map_err(io_transport)?;
+    s.write_all(&framed).map_err(io_transport)
+}
+
+/// The next DNS message over TCP (its two length bytes read first).
+pub(super) fn read_framed(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
     let mut len = [0u8; 2];
-    s.read_exact(&mut len).map_err(io_transport)?;
+    s.read_exact(&mut len)?;
     let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    s.read_exact(&mut body).map_err(io_transport)?;
-    Message::from_vec(&body).map_err(|_| Transport::Malformed)
+    s.read_exact(&mut body)?;
+    Ok(body)
 }
 
 #[cfg(test)]
