@@ -40,16 +40,6 @@ struct Stderr {
     color: bool,
 }
 
-impl Stderr {
-    fn paint(&self, out: &mut String, code: &str, text: fmt::Arguments<'_>) {
-        if self.color {
-            let _ = write!(out, "\x1b[{code}m{text}\x1b[0m");
-        } else {
-            let _ = out.write_fmt(text);
-        }
-    }
-}
-
 impl Subscriber for Stderr {
     fn register_callsite(&self, m: &'static Metadata<'static>) -> Interest {
         if self.enabled(m) { Interest::always() } else { Interest::never() }
@@ -114,6 +104,14 @@ fn level_of(l: log::Level) -> Level {
 }
 
 impl Stderr {
+    fn paint(&self, out: &mut String, code: &str, text: fmt::Arguments<'_>) {
+        if self.color {
+            let _ = write!(out, "\x1b[{code}m{text}\x1b[0m");
+        } else {
+            let _ = out.write_fmt(text);
+        }
+    }
+
     /// One line on stderr: the time, the level, the message, the other fields.
     fn write(&self, level: Level, message: &str, rest: &str) {
         let mut line = String::with_capacity(128);
