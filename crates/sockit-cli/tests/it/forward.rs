@@ -411,6 +411,19 @@ fn udp_datagrams_each_client_its_own_session() {
     assert!(clients[0].recv(&mut buf).is_err(), "a refused client got a reply");
     let lines = log.lines(1, Duration::from_secs(5));
     assert!(lines.iter().any(|l| l.ends_with("refused: the access rules do not admit it)")), "{lines:?}");
+    // The cap: one session at a time; a second client is turned away with its line while the
+    // first is heard, and an oversized datagram (UDP's largest) goes through whole.
+    let (_r, port, log) = relay("udp-listen:127.0.0.1:0", &format!("udp:127.0.0.1:{target}"), &["--max-conns", "1"]);
+    let log = crate::util::Collected::from(log.into_inner());
+    let big = vec![b'x'; 60_000];
+    clients[0].set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    clients[0].send_to(&big, ("127.0.0.1", port)).expect("send");
+    let mut whole = vec![0u8; 65_536];
+    let n = clients[0].recv(&mut whole).expect("the big reply");
+    assert!(whole[..n].starts_with(b"from ") && whole[..n].ends_with(&[b'X'; 60_000]), "the whole datagram came back");
+    clients[1].send_to(b"one too many", ("127.0.0.1", port)).expect("send");
+    let lines = log.lines(1, Duration::from_secs(5));
+    assert!(lines.iter().any(|l| l.ends_with("refused: 1 sessions already (the cap))")), "{lines:?}");
     let line = sockit(&["relay", "udp-listen:0", "tcp:127.0.0.1:9"]).fails(2);
     assert!(line.contains("a relay forwards datagrams from udp-listen: to udp: only"), "{line}");
 }

@@ -429,3 +429,28 @@ fn numeric_types_spf_uri_and_zone_transfers_match_dig() {
     );
     assert!(start.elapsed() < Duration::from_secs(2), "took {:?}", start.elapsed());
 }
+
+/// A server that lies about a zone transfer gets one line and exit 1 for each lie, at once: a
+/// first record that is not the SOA, a transfer cut before its closing SOA, bytes that are not
+/// DNS, an answer to another query.
+#[test]
+fn lying_zone_transfers_are_one_line_each() {
+    let lies = ["no-soa-first", "cut", "garbage", "other-id"];
+    let mut py = Command::new("python3");
+    py.arg(format!("{}/tests/it/py/lying_axfr.py", env!("CARGO_MANIFEST_DIR"))).args(lies).stdout(Stdio::piped());
+    let mut py = crate::util::Proc(py.spawn().expect("python3"));
+    let port = crate::util::line_within(py.0.stdout.take().expect("stdout"), DEADLINE).expect("port");
+    let server = format!("127.0.0.1:{}", port.trim());
+    let wants = [
+        format!("sockit: test: {server} began the transfer with a A record, not the zone's SOA"),
+        format!("sockit: test: {server} ended the transfer after 2 records, before the zone's closing SOA"),
+        format!("sockit: test: {server} sent a reply that is not DNS"),
+        format!("sockit: test: {server} sent a message that answers another query"),
+    ];
+    for (lie, want) in lies.iter().zip(wants) {
+        let start = std::time::Instant::now();
+        let line = sockit(&["lookup", "--server", &server, "--type", "AXFR", "test"]).fails(1);
+        assert_eq!(line, want, "{lie}");
+        assert!(start.elapsed() < Duration::from_secs(3), "{lie} took {:?}", start.elapsed());
+    }
+}
