@@ -2,6 +2,7 @@
 //! answer read message by message until the zone's SOA comes round again, each message within
 //! the timeout and the whole bounded in records.
 
+use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
 
 use hickory_proto::op::{Message, Query, ResponseCode};
@@ -54,15 +55,22 @@ enum Failed {
 
 fn transfer(cfg: &DnsConfig, zone: &str, server: SocketAddr, wire: &[u8], id: u16) -> Result<Vec<DnsRecord>, Failed> {
     let t = |e: std::io::Error| Failed::Transport(io_transport(e));
-    let answer = |message: String| Failed::Answer(ResolveError::Other { name: zone.to_string(), message });
     let mut s = TcpStream::connect_timeout(&server, cfg.timeout).map_err(t)?;
     s.set_read_timeout(Some(cfg.timeout)).map_err(t)?;
     s.set_write_timeout(Some(cfg.timeout)).map_err(t)?;
     send_framed(&mut s, wire).map_err(Failed::Transport)?;
+    records(&mut s, zone, &server.to_string(), id)
+}
+
+/// The records of a transfer read from `from` (framed messages, as TCP carries them) up to the
+/// zone's closing SOA: what the transfer does with its socket's bytes, apart from the socket
+/// (the fuzz target's entry, through `transfer_from_wire`).
+fn records(from: &mut impl Read, zone: &str, server: &str, id: u16) -> Result<Vec<DnsRecord>, Failed> {
+    let answer = |message: String| Failed::Answer(ResolveError::Other { name: zone.to_string(), message });
     let mut records = Vec::new();
     let mut soas = 0;
     loop {
-        let body = match read_framed(&mut s) {
+        let body = match read_framed(from) {
             Ok(body) => body,
             // Closed before the closing SOA: the zone did not come whole.
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !records.is_empty() => {
@@ -71,7 +79,7 @@ fn transfer(cfg: &DnsConfig, zone: &str, server: SocketAddr, wire: &[u8], id: u1
                     records.len()
                 )));
             }
-            Err(e) => return Err(t(e)),
+            Err(e) => return Err(Failed::Transport(io_transport(e))),
         };
         let reply = Message::from_vec(&body).map_err(|_| Failed::Transport(Transport::Malformed))?;
         if reply.metadata.id != id {
@@ -107,5 +115,58 @@ fn transfer(cfg: &DnsConfig, zone: &str, server: SocketAddr, wire: &[u8], id: u1
         if reply.answers.is_empty() {
             return Err(answer(format!("{server} sent an empty message mid-transfer")));
         }
+    }
+}
+
+/// A transfer's bytes as a server sent them (framed messages answering query `id`), read as
+/// the transfer reads them: the records, or the line a lying server gets (bytes that are not
+/// DNS, or that end short, are "not a zone transfer").
+pub fn transfer_from_wire(zone: &str, id: u16, wire: &[u8]) -> Result<Vec<DnsRecord>, ResolveError> {
+    records(&mut std::io::Cursor::new(wire), zone, "the server", id).map_err(|f| match f {
+        Failed::Answer(e) => e,
+        Failed::Transport(_) => ResolveError::Other { name: zone.to_string(), message: "not a zone transfer".into() },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Framed messages of a transfer answering `id`: the zone's SOA, an A record, the SOA again.
+    fn zone(id: u16) -> Vec<u8> {
+        use hickory_proto::rr::{Name, RData, Record, rdata};
+        let name = Name::from_ascii("test.").expect("name");
+        let soa = Record::from_rdata(
+            name.clone(),
+            60,
+            RData::SOA(rdata::SOA::new(name.clone(), name.clone(), 1, 3600, 600, 86400, 60)),
+        );
+        let a = Record::from_rdata(name, 60, RData::A(rdata::A::new(198, 18, 0, 10)));
+        let mut out = Vec::new();
+        for answers in [vec![soa.clone(), a], vec![soa]] {
+            let mut m = Message::response(id, hickory_proto::op::OpCode::Query);
+            m.add_answers(answers);
+            let body = m.to_vec().expect("encode");
+            out.extend_from_slice(&u16::try_from(body.len()).expect("len").to_be_bytes());
+            out.extend_from_slice(&body);
+        }
+        out
+    }
+
+    #[test]
+    fn a_whole_transfer_is_read_to_its_closing_soa() {
+        let records = transfer_from_wire("test", 7, &zone(7)).expect("records");
+        let types: Vec<&str> = records.iter().map(|r| r.rtype.as_str()).collect();
+        assert_eq!(types, ["SOA", "A", "SOA"]);
+        let whole = zone(7);
+        let cut = transfer_from_wire("test", 7, &whole[..whole.len() - 3]).expect_err("cut short");
+        assert_eq!(
+            cut.to_string(),
+            "test: the server ended the transfer after 2 records, before the zone's closing SOA"
+        );
+        let garbage = transfer_from_wire("test", 7, b"\x00\x03\xff\xff\xff").expect_err("not DNS");
+        assert_eq!(garbage.to_string(), "test: not a zone transfer");
+        let other = transfer_from_wire("test", 8, &whole).expect_err("another query's");
+        assert!(other.to_string().ends_with("sent a message that answers another query"), "{other}");
     }
 }

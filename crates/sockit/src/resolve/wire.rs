@@ -457,7 +457,7 @@ pub(super) fn send_framed(s: &mut TcpStream, wire: &[u8]) -> Result<(), Transpor
 }
 
 /// The next DNS message over TCP (its two length bytes read first).
-pub(super) fn read_framed(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+pub(super) fn read_framed(s: &mut impl Read) -> std::io::Result<Vec<u8>> {
     let mut len = [0u8; 2];
     s.read_exact(&mut len)?;
     let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
