@@ -265,7 +265,9 @@ fn large_target_sets_stream_in_bounded_memory() {
     assert_eq!(addresses, [Some("127.0.0.1"), Some("127.1.2.3"), None], "{lines}");
     let t = &events[2];
     assert_eq!((t["hosts_scanned"].as_u64(), t["open"].as_u64()), (Some(1 << 19), Some(2)), "{t}");
-    assert!(listed < small + 8 * 1024, "peak memory {small} KiB for a /15, {listed} KiB for a million lines");
+    // The list is some 14 MB of text: held whole, it alone would be over this margin (a debug build's
+    // peak varies by some 8 MiB from run to run, so the margin is wider than that).
+    assert!(listed < small + 12 * 1024, "peak memory {small} KiB for a /15, {listed} KiB for a million lines");
     drop(child.stdin.take());
     let _ = child.wait();
 }
