@@ -25,7 +25,7 @@ use std::time::Duration;
 use crate::conn::{Conn, Peer, Stream, join_tunnel};
 use crate::copy::{pump, pump_ahead, pump_crlf, pump_out};
 use crate::hexdump::{Hexdump, HexdumpTo};
-use crate::net::NetError;
+use crate::net::{Doing, NetError};
 use crate::stdio::Stdio;
 
 /// How a bridge behaves at the end.
@@ -91,13 +91,17 @@ fn bridge_stream(
     stdio: Stdio,
     opts: &BridgeOptions,
 ) -> Result<BridgeStats, NetError> {
-    let what = || format!("connection with {peer}");
     let Stdio { input, output, input_is_terminal } = stdio;
     // --send-only: the peer's bytes go nowhere, and input's EOF is the end.
     let mut opts = opts.clone();
     let discard = if opts.send_only {
         opts.quit_after_eof.get_or_insert(Duration::ZERO);
-        Some(std::fs::OpenOptions::new().write(true).open("/dev/null").map_err(|e| NetError::io("/dev/null", e))?)
+        Some(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/null")
+                .map_err(|e| NetError::io(Doing::Open("/dev/null".into()), e))?,
+        )
     } else {
         None
     };
@@ -142,10 +146,10 @@ fn bridge_stream(
                     let _ = stream.shutdown(Shutdown::Read);
                 }
             })
-            .map_err(|e| NetError::io("cannot start a thread", e))?;
+            .map_err(|e| NetError::io(Doing::StartThread, e))?;
     }
     if let Some(idle) = opts.idle_timeout {
-        stream.set_read_timeout(Some(idle)).map_err(|e| NetError::io("timeout", e))?;
+        stream.set_read_timeout(Some(idle)).map_err(|e| NetError::io(Doing::SetTimeout, e))?;
     }
     let received = std::cell::Cell::new(0u64);
     let mut seen = activity.load(Ordering::Relaxed);
@@ -164,7 +168,7 @@ fn bridge_stream(
             Ok(_) => break BridgeEnd::PeerClosed,
             // The kernel gave up on the peer: keepalive probes (or retransmissions) unanswered.
             Err(e) if e.raw_os_error() == Some(libc::ETIMEDOUT) => {
-                return Err(NetError::io(format!("{}: the peer stopped answering (it is gone)", what()), e));
+                return Err(NetError::io(Doing::PeerGone(peer.clone()), e));
             }
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
                 // Idle only if input was idle too.
@@ -174,13 +178,13 @@ fn bridge_stream(
                 }
                 seen = now;
             }
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Err(NetError::io("output", e)),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Err(NetError::io(Doing::Output, e)),
             // Quitting was asked for (-q, --send-only): a peer that resets as the connection
             // is let go ends it all the same.
             Err(e) if e.kind() == io::ErrorKind::ConnectionReset && quit.load(Ordering::Relaxed) => {
                 break BridgeEnd::Quit;
             }
-            Err(e) => return Err(NetError::io(what(), e)),
+            Err(e) => return Err(NetError::io(Doing::Connection(peer.clone()), e)),
         }
     };
     if end == BridgeEnd::PeerClosed && !input_is_terminal {
@@ -189,11 +193,7 @@ fn bridge_stream(
             Ok(Ok(_)) | Err(_) => {}
             Ok(Err(e)) => {
                 return Err(NetError::io(
-                    format!(
-                        "{} closed before all of the input was sent ({} bytes sent)",
-                        what(),
-                        sent.load(Ordering::Relaxed)
-                    ),
+                    Doing::FinishInput { peer: peer.clone(), sent: sent.load(Ordering::Relaxed) },
                     e,
                 ));
             }

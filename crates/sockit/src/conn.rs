@@ -7,7 +7,8 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-use crate::net::NetError;
+use crate::net::{Doing, NetError, Why};
+pub use crate::peer::Peer;
 
 /// A full-duplex byte stream the relay and the servers work on.
 #[derive(Debug)]
@@ -94,33 +95,10 @@ pub struct Conn {
     pub(crate) tunnel: Option<std::thread::JoinHandle<Result<(), NetError>>>,
 }
 
-/// The other end of a connection, or where a datagram came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Peer {
-    Inet(SocketAddr),
-    /// A Unix socket, by its path (`@name` for an abstract one).
-    Unix(String),
-}
-
-impl std::fmt::Display for Peer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Peer::Inet(a) => write!(f, "{a}"),
-            Peer::Unix(p) => f.write_str(p),
-        }
-    }
-}
-
-impl serde::Serialize for Peer {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
 impl Conn {
     /// A plain TCP connection.
     pub fn plain(stream: TcpStream) -> Result<Conn, NetError> {
-        let peer = stream.peer_addr().map_err(|e| NetError::io("peer address", e))?;
+        let peer = stream.peer_addr().map_err(|e| NetError::io(Doing::PeerAddress, e))?;
         Ok(Conn { stream: Stream::Tcp(stream), peer: Peer::Inet(peer), tunnel: None })
     }
 
@@ -145,7 +123,7 @@ impl Conn {
 
 pub(crate) fn join_tunnel(tunnel: Option<std::thread::JoinHandle<Result<(), NetError>>>) -> Result<(), NetError> {
     match tunnel {
-        Some(t) => t.join().unwrap_or_else(|_| Err(NetError::io("TLS", io::Error::other("the tunnel failed")))),
+        Some(t) => t.join().unwrap_or_else(|_| Err(NetError::failed(Doing::Tls, Why::TunnelFailed))),
         None => Ok(()),
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::conn::{Conn, Stream, peer_closed};
-use crate::net::NetError;
+use crate::net::{Doing, NetError};
 
 /// How long a command may go on after its client has closed its side, before it is ended.
 pub const EXEC_GRACE: Duration = Duration::from_secs(5);
@@ -51,11 +51,11 @@ fn signal_group(group: u32, sig: rustix::process::Signal) {
 /// then SIGKILL), so it holds no `--max-conns` slot for good.
 pub fn exec_for(conn: Conn, cmd: &str, children: &Children) -> Result<std::process::ExitStatus, NetError> {
     use std::os::unix::process::CommandExt;
-    let fd: OwnedFd = match conn.stream.try_clone().map_err(|e| NetError::io("dup", e))? {
+    let fd: OwnedFd = match conn.stream.try_clone().map_err(|e| NetError::io(Doing::Duplicate, e))? {
         Stream::Tcp(s) => s.into(),
         Stream::Unix(s) => s.into(),
     };
-    let out = fd.try_clone().map_err(|e| NetError::io("dup", e))?;
+    let out = fd.try_clone().map_err(|e| NetError::io(Doing::Duplicate, e))?;
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(cmd)
@@ -70,13 +70,13 @@ pub fn exec_for(conn: Conn, cmd: &str, children: &Children) -> Result<std::proce
         // A group of its own: what the command starts is ended with it.
         .process_group(0)
         .spawn()
-        .map_err(|e| NetError::io(format!("cannot run {cmd}"), e))?;
+        .map_err(|e| NetError::io(Doing::Run(cmd.to_string()), e))?;
     let group = child.id();
     children.list().push(group);
     let mut closed_at: Option<std::time::Instant> = None;
     let mut termed = false;
     let status = loop {
-        if let Some(status) = child.try_wait().map_err(|e| NetError::io("wait", e))? {
+        if let Some(status) = child.try_wait().map_err(|e| NetError::io(Doing::Wait, e))? {
             break status;
         }
         if closed_at.is_none() && peer_closed(&conn.stream) {
@@ -117,7 +117,7 @@ pub fn serve_commands(
     {
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
         let mut s = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
-            .map_err(|e| NetError::io("signal handlers", e))?;
+            .map_err(|e| NetError::io(Doing::SignalHandlers, e))?;
         let signal = Arc::clone(&signal);
         std::thread::Builder::new()
             .name("signals".into())
@@ -126,7 +126,7 @@ pub fn serve_commands(
                     signal.store(sig, Ordering::Relaxed);
                 }
             })
-            .map_err(|e| NetError::io("cannot start a thread", e))?;
+            .map_err(|e| NetError::io(Doing::StartThread, e))?;
     }
     let stop = || signal.load(Ordering::Relaxed) != 0;
     while let Some((stream, peer)) = listener.accept_unless(rules, &stop)? {

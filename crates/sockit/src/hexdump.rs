@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::net::NetError;
+use crate::net::{Doing, NetError};
 
 /// Where a hex dump goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +35,7 @@ impl Hexdump {
         let out: Box<dyn Write + Send> = match to {
             HexdumpTo::Stderr => Box::new(io::stderr()),
             HexdumpTo::File(p) => Box::new(io::BufWriter::new(
-                std::fs::File::create(p).map_err(|e| NetError::io(format!("cannot write {}", p.display()), e))?,
+                std::fs::File::create(p).map_err(|e| NetError::io(Doing::Write(p.clone()), e))?,
             )),
         };
         Ok(Hexdump {

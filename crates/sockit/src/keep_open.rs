@@ -22,7 +22,7 @@ use rustix::event::{EventfdFlags, epoll};
 
 use crate::conn::Conn;
 use crate::listener::{AccessRules, Listener};
-use crate::net::{self, NetError};
+use crate::net::{self, Doing, NetError};
 use crate::stdio::Stdio;
 
 /// Options for a listener that serves many clients at once.
@@ -163,7 +163,7 @@ struct FanOut {
 
 impl FanOut {
     fn new(listener: Accepting, opts: ManyOptions, stdio: Stdio) -> Result<FanOut, NetError> {
-        let setup = |e: io::Error| NetError::io("keep-open", e);
+        let setup = |e: io::Error| NetError::io(Doing::KeepOpen, e);
         let (input_file, output_file) = stdio.into_files();
         let epoll = epoll::create(epoll::CreateFlags::CLOEXEC).map_err(|e| setup(e.into()))?;
         let input_wake = Wake::new().map_err(setup)?;
@@ -176,7 +176,7 @@ impl FanOut {
             std::thread::Builder::new()
                 .name("input".into())
                 .spawn(move || read_input(input_file, input_tx, &wake))
-                .map_err(|e| NetError::io("cannot start a thread", e))?;
+                .map_err(|e| NetError::io(Doing::StartThread, e))?;
         }
         let (output, output_rx) = mpsc::sync_channel::<Vec<u8>>(OUTPUT_QUEUE);
         let output_waiting = Arc::new(AtomicBool::new(false));
@@ -186,7 +186,7 @@ impl FanOut {
             std::thread::Builder::new()
                 .name("output".into())
                 .spawn(move || write_output(output_file, &output_rx, &wake, &waiting, &gone))
-                .map_err(|e| NetError::io("cannot start a thread", e))?;
+                .map_err(|e| NetError::io(Doing::StartThread, e))?;
         }
         let (handshaken_tx, handshaken) = mpsc::sync_channel::<Conn>(64);
         listener.set_nonblocking().map_err(setup)?;
@@ -226,13 +226,13 @@ impl FanOut {
         loop {
             if self.output_gone.load(Ordering::Relaxed) {
                 tracing::warn!("the output is closed: no more clients are taken");
-                return Err(NetError::io("output", io::ErrorKind::BrokenPipe.into()));
+                return Err(NetError::io(Doing::Output, io::ErrorKind::BrokenPipe.into()));
             }
             events.clear();
             let ts = rustix::event::Timespec { tv_sec: 0, tv_nsec: TICK.subsec_nanos().into() };
             match epoll::wait(&self.epoll, rustix::buffer::spare_capacity(&mut events), Some(&ts)) {
                 Ok(_) | Err(rustix::io::Errno::INTR) => {}
-                Err(e) => return Err(NetError::io("keep-open", e.into())),
+                Err(e) => return Err(NetError::io(Doing::KeepOpen, e.into())),
             }
             for ev in &events {
                 match ev.data.u64() {

@@ -22,6 +22,7 @@ pub mod keep_open;
 pub mod listener;
 pub mod memory;
 pub mod net;
+pub mod peer;
 pub mod port;
 pub mod relay;
 pub mod resolve;

@@ -1,14 +1,13 @@
 //! A TCP listener and the rules of who may come in (`--allow`, `--deny`): the accept loop that
 //! turns away who the rules refuse and survives the errors that cost one connection.
 
-use std::io;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
 use socket2::Type;
 use sockit_core::addr::Cidr;
 
-use crate::net::{self, NetError};
+use crate::net::{self, Doing, NetError, Why};
 
 /// Which clients a listener takes (made with `AccessRules::new`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -49,12 +48,12 @@ impl Listener {
             return Ok(Listener { inner });
         }
         let sock = net::bound_socket(addr, Type::STREAM)?;
-        sock.listen(1024).map_err(|e| NetError::io(format!("listen on {addr}"), e))?;
+        sock.listen(1024).map_err(|e| NetError::io(Doing::ListenOn(addr), e))?;
         Ok(Listener { inner: sock.into() })
     }
 
     pub fn local_addr(&self) -> Result<SocketAddr, NetError> {
-        self.inner.local_addr().map_err(|e| NetError::io("local address", e))
+        self.inner.local_addr().map_err(|e| NetError::io(Doing::LocalAddress, e))
     }
 
     /// The std listener, for a loop of the caller's to poll.
@@ -69,8 +68,7 @@ impl Listener {
 
     /// The next client the rules admit; turned-away clients are closed at once.
     pub fn accept(&self, rules: &AccessRules) -> Result<(TcpStream, SocketAddr), NetError> {
-        self.accept_unless(rules, &|| false)?
-            .ok_or_else(|| NetError::io("accept", io::Error::other("the listener stopped")))
+        self.accept_unless(rules, &|| false)?.ok_or_else(|| NetError::failed(Doing::Accept, Why::ListenerStopped))
     }
 
     /// `accept`, asking `stop` every 200 ms: `None` once it says so.
@@ -88,7 +86,7 @@ impl Listener {
             match poll(&mut fds, Some(&Timespec { tv_sec: 0, tv_nsec: 200_000_000 })) {
                 Ok(0) | Err(rustix::io::Errno::INTR) => continue,
                 Ok(_) => {}
-                Err(e) => return Err(NetError::io("accept", e.into())),
+                Err(e) => return Err(NetError::io(Doing::Accept, e.into())),
             }
             match self.inner.accept() {
                 Ok((s, peer)) if rules.admits(peer.ip()) => {
@@ -105,7 +103,7 @@ impl Listener {
                         std::thread::sleep(Duration::from_millis(10));
                     }
                 }
-                Err(e) => return Err(NetError::io("accept", e)),
+                Err(e) => return Err(NetError::io(Doing::Accept, e)),
             }
         }
     }

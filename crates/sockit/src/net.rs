@@ -3,17 +3,20 @@
 //! limit, and the one receive-until-deadline loop.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::hint::Hint;
+use crate::peer::Peer;
 use crate::resolve::ResolveError;
 
 /// The lecture's port for the UDP and TCP demos.
 pub const DEFAULT_PORT: u16 = 40000;
 
-/// A network operation that failed, with the address it concerned.
+/// A network operation that failed, with the address it concerned: what was being done
+/// ([`Doing`]) and why it failed ([`Why`], or the OS's error), as types.
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
     #[error(
@@ -41,8 +44,13 @@ pub enum NetError {
     #[error(transparent)]
     Resolve(#[from] ResolveError),
     // The cause is part of the one line, not a separate `source` (which would print twice).
-    #[error("{what}: {cause}")]
-    Io { what: String, cause: io::Error },
+    #[error("{doing}: {cause}")]
+    Io { doing: Doing, cause: io::Error },
+    #[error("{doing}: {why}")]
+    Failed { doing: Doing, why: Why },
+    /// A TLS handshake the other side or its certificate ended, with what to do about it.
+    #[error("TLS handshake with {peer} failed ({cause}): {hint}")]
+    Handshake { peer: String, cause: rustls::Error, hint: &'static str },
     /// The broker of a chat cluster (never with its credentials).
     #[error("{0}")]
     Cluster(String),
@@ -53,8 +61,13 @@ pub enum NetError {
 
 impl NetError {
     /// Wrap an I/O error with what was being done.
-    pub fn io(what: impl Into<String>, cause: io::Error) -> NetError {
-        NetError::Io { what: what.into(), cause }
+    pub fn io(doing: Doing, cause: io::Error) -> NetError {
+        NetError::Io { doing, cause }
+    }
+
+    /// What was being done, and why it failed where the OS gave no error.
+    pub fn failed(doing: Doing, why: Why) -> NetError {
+        NetError::Failed { doing, why }
     }
 
     /// Whether the output went away (`sockit ... | head`): success for the user.
@@ -82,6 +95,245 @@ impl NetError {
                 | NetError::NeedsZone { .. }
         )
     }
+}
+
+/// What sockit was doing when it failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Doing {
+    Accept,
+    AcceptOn(String),
+    Receive,
+    Send,
+    /// Writing what was received to the output.
+    Output,
+    /// Reading what to send from the input.
+    Input,
+    SetTimeout,
+    /// Setting a socket option, by its C name.
+    SetOption(&'static str),
+    OpenSocket,
+    SocketPair,
+    Duplicate,
+    Wait,
+    SignalHandlers,
+    StartThread,
+    StartRuntime,
+    LocalAddress,
+    PeerAddress,
+    /// Serving many clients at once (`tcp listen --keep-open`).
+    KeepOpen,
+    ChatServer,
+    Relay,
+    RelayOn(SocketAddr),
+    Discovery,
+    DiscoverySocket,
+    ProbeTo(SocketAddr),
+    /// Waiting for replies while sending.
+    Replies,
+    Tls,
+    TlsWith(String),
+    TlsHandshake(String),
+    /// A TLS handshake that ended without a connection.
+    TlsHandshakeFailed(String),
+    MakeCertificate,
+    MakeKey,
+    TlsVersions,
+    /// A certificate and key of one side that do not make a pair (`client` for a client's).
+    PairKey {
+        client: bool,
+    },
+    ReadKey(PathBuf),
+    ReadPem {
+        what: &'static str,
+        path: PathBuf,
+    },
+    ReadCertificates(PathBuf),
+    /// A file that was read but holds no certificate.
+    CertificateFile(PathBuf),
+    ServerName(String),
+    Open(PathBuf),
+    Write(PathBuf),
+    Run(String),
+    ListenOn(SocketAddr),
+    ListenUnix(String),
+    Connect(Peer),
+    ConnectFrom {
+        to: SocketAddr,
+        from: IpAddr,
+    },
+    /// Any address to connect to.
+    ConnectAny,
+    UnixAddress(String),
+    Name(String),
+    Connection(Peer),
+    /// A connection whose peer stopped answering keepalive probes or retransmissions.
+    PeerGone(Peer),
+    /// Sending the rest of the input to a peer that closed, with how much was sent.
+    FinishInput {
+        peer: Peer,
+        sent: u64,
+    },
+    JoinGroup(IpAddr),
+    Interface(String),
+    ReadClusterKey(PathBuf),
+    ReadCredentials(PathBuf),
+    UseCredentials(PathBuf),
+    /// Talking to a proxy (`host:port`).
+    Proxy(String),
+    /// Reaching a target through a proxy.
+    ProxyTarget {
+        proxy: String,
+        target: String,
+    },
+}
+
+impl std::fmt::Display for Doing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Doing::Accept => f.write_str("accept"),
+            Doing::AcceptOn(path) => write!(f, "accept on {path}"),
+            Doing::Receive => f.write_str("receive"),
+            Doing::Send => f.write_str("send"),
+            Doing::Output => f.write_str("output"),
+            Doing::Input => f.write_str("input"),
+            Doing::SetTimeout => f.write_str("timeout"),
+            Doing::SetOption(name) => f.write_str(name),
+            Doing::OpenSocket => f.write_str("socket"),
+            Doing::SocketPair => f.write_str("socketpair"),
+            Doing::Duplicate => f.write_str("dup"),
+            Doing::Wait => f.write_str("wait"),
+            Doing::SignalHandlers => f.write_str("signal handlers"),
+            Doing::StartThread => f.write_str("cannot start a thread"),
+            Doing::StartRuntime => f.write_str("cannot start the runtime"),
+            Doing::LocalAddress => f.write_str("local address"),
+            Doing::PeerAddress => f.write_str("peer address"),
+            Doing::KeepOpen => f.write_str("keep-open"),
+            Doing::ChatServer => f.write_str("chat server"),
+            Doing::Relay => f.write_str("relay"),
+            Doing::RelayOn(local) => write!(f, "relay on {local}"),
+            Doing::Discovery => f.write_str("discovery"),
+            Doing::DiscoverySocket => f.write_str("discovery socket"),
+            Doing::ProbeTo(to) => write!(f, "probe to {to}"),
+            Doing::Replies => f.write_str("replies"),
+            Doing::Tls => f.write_str("TLS"),
+            Doing::TlsWith(peer) => write!(f, "TLS with {peer}"),
+            Doing::TlsHandshake(peer) => write!(f, "TLS handshake with {peer}"),
+            Doing::TlsHandshakeFailed(peer) => write!(f, "TLS handshake with {peer} failed"),
+            Doing::MakeCertificate => f.write_str("cannot make a self-signed certificate"),
+            Doing::MakeKey => f.write_str("self-signed key"),
+            Doing::TlsVersions => f.write_str("TLS versions"),
+            Doing::PairKey { client: false } => f.write_str("the certificate and key do not go together"),
+            Doing::PairKey { client: true } => f.write_str("the client certificate and key do not go together"),
+            Doing::ReadKey(path) => write!(f, "cannot read a private key from {}", path.display()),
+            Doing::ReadPem { what, path } => write!(f, "cannot read {what} from {}", path.display()),
+            Doing::ReadCertificates(path) => write!(f, "cannot read certificates from {}", path.display()),
+            Doing::CertificateFile(path) | Doing::Open(path) => write!(f, "{}", path.display()),
+            Doing::ServerName(host) => write!(f, "'{host}' as a TLS server name"),
+            Doing::Write(path) => write!(f, "cannot write {}", path.display()),
+            Doing::Run(cmd) => write!(f, "cannot run {cmd}"),
+            Doing::ListenOn(addr) => write!(f, "listen on {addr}"),
+            Doing::ListenUnix(path) => write!(f, "cannot listen on {path}"),
+            Doing::Connect(to) => write!(f, "cannot connect to {to}"),
+            Doing::ConnectFrom { to, from } => write!(f, "cannot connect to {to} from {from}"),
+            Doing::ConnectAny => f.write_str("connect"),
+            Doing::UnixAddress(path) => write!(f, "{path} is not a Unix socket address"),
+            Doing::Name(name) => f.write_str(name),
+            Doing::Connection(peer) => write!(f, "connection with {peer}"),
+            Doing::PeerGone(peer) => write!(f, "connection with {peer}: the peer stopped answering (it is gone)"),
+            Doing::FinishInput { peer, sent } => {
+                write!(f, "connection with {peer} closed before all of the input was sent ({sent} bytes sent)")
+            }
+            Doing::JoinGroup(group) => write!(f, "cannot join the multicast group {group}"),
+            Doing::Interface(name) => write!(f, "interface {name}"),
+            Doing::ReadClusterKey(path) => write!(f, "cannot read the cluster key from {}", path.display()),
+            Doing::ReadCredentials(path) => write!(f, "cannot read credentials from {}", path.display()),
+            Doing::UseCredentials(path) => write!(f, "cannot use credentials from {}", path.display()),
+            Doing::Proxy(at) => write!(f, "proxy {at}"),
+            Doing::ProxyTarget { proxy, target } => write!(f, "proxy {proxy}: {target}"),
+        }
+    }
+}
+
+/// Why an operation failed, where the reason is sockit's or a library's rather than the OS's.
+#[derive(Debug, thiserror::Error)]
+pub enum Why {
+    #[error("no IPv6 on this host")]
+    NoIpv6,
+    #[error("nowhere to probe")]
+    NowhereToProbe,
+    #[error("no address")]
+    NoAddress,
+    #[error("no address to connect to")]
+    NoAddressToConnect,
+    #[error("the source address is of the other family")]
+    OtherFamily,
+    #[error("it has no IPv4 address to send multicast from")]
+    NoIpv4,
+    #[error("the listener stopped")]
+    ListenerStopped,
+    #[error("the listener failed")]
+    ListenerFailed,
+    #[error("the tunnel failed")]
+    TunnelFailed,
+    #[error("a UDP relay forwards to udp:HOST:PORT")]
+    UdpRelayTarget,
+    #[error("udp: targets take datagrams from udp-listen: only")]
+    UdpTargetAlone,
+    #[error("the peer closed the connection")]
+    PeerClosed,
+    #[error("no handshake within {secs} s")]
+    NoHandshake { secs: u64 },
+    #[error("no answer within {secs} s")]
+    NoAnswer { secs: f64 },
+    #[error("it closed the connection mid-answer")]
+    ClosedMidAnswer,
+    #[error("refused: nothing listens on that port")]
+    TargetRefused,
+    #[error("no PEM certificate in the file")]
+    NoPemCertificate,
+    #[error("its first line is not USER:PASSWORD (nor is it NATS credentials)")]
+    NotUserPassword,
+    #[error("NATS credentials are for a broker, not a proxy: give USER:PASSWORD")]
+    NatsForProxy,
+    #[error("it names a directory, not a socket file")]
+    NamesDirectory,
+    #[error("it exists and is not a socket: remove it or pick another path")]
+    NotASocket,
+    #[error("it is not a socket")]
+    IsNotASocket,
+    #[error("no such socket")]
+    NoSuchSocket,
+    #[error("nothing listens on it (a socket file left behind)")]
+    StaleSocket,
+    #[error("permission denied: the socket or its directory is not yours to use")]
+    SocketNotYours,
+    #[error("permission denied: its directory is not yours to write")]
+    DirectoryNotYours,
+    #[error("a program listens on it already")]
+    Listening,
+    #[error("its directory: {0}")]
+    Directory(std::io::Error),
+    #[error("it changed while sockit looked at it: {0}")]
+    Changed(std::io::Error),
+    #[error("it changed while sockit looked at it: try again")]
+    ChangedTryAgain,
+    #[error("a stale socket file that cannot be removed: {0}")]
+    CannotRemove(std::io::Error),
+    /// A TLS failure, with what to do about it.
+    #[error("{detail}")]
+    Handshake { detail: &'static str },
+    /// A SOCKS5 proxy's answer.
+    #[error(transparent)]
+    Socks(#[from] sockit_core::proxy::SocksError),
+    /// An HTTP proxy's answer.
+    #[error(transparent)]
+    Http(#[from] sockit_core::proxy::HttpError),
+    /// Reaching the proxy itself.
+    #[error(transparent)]
+    Net(Box<NetError>),
+    /// What a library said (TLS, certificates).
+    #[error(transparent)]
+    Library(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// The one list of accept errors that cost one connection rather than the server: a client
@@ -162,7 +414,7 @@ pub fn connect_error(addr: SocketAddr, e: io::Error, timeout: Option<std::time::
             Some(libc::ENETUNREACH | libc::EHOSTUNREACH | libc::EADDRNOTAVAIL) => {
                 NetError::Unreachable { addr, cause: e }
             }
-            _ => NetError::io(format!("cannot connect to {addr}"), e),
+            _ => NetError::io(Doing::Connect(Peer::Inet(addr)), e),
         },
     }
 }
@@ -173,8 +425,9 @@ pub fn connect_error(addr: SocketAddr, e: io::Error, timeout: Option<std::time::
 /// dual-stack.
 pub fn bound_socket(addr: SocketAddr, ty: Type) -> Result<Socket, NetError> {
     let proto = if ty == Type::STREAM { Protocol::TCP } else { Protocol::UDP };
-    let sock = Socket::new(Domain::for_address(addr), ty, Some(proto)).map_err(|e| NetError::io("socket", e))?;
-    sock.set_reuse_address(true).map_err(|e| NetError::io("SO_REUSEADDR", e))?;
+    let sock =
+        Socket::new(Domain::for_address(addr), ty, Some(proto)).map_err(|e| NetError::io(Doing::OpenSocket, e))?;
+    sock.set_reuse_address(true).map_err(|e| NetError::io(Doing::SetOption("SO_REUSEADDR"), e))?;
     if addr.is_ipv6() {
         // [::] also takes IPv4 clients, as people expect of "listen on every address".
         let _ = sock.set_only_v6(false);
@@ -231,15 +484,15 @@ pub fn recv_until_known(
         if left.is_zero() {
             return Ok(n);
         }
-        sock.set_read_timeout(Some(left.min(SLICE))).map_err(|e| NetError::io("timeout", e))?;
+        sock.set_read_timeout(Some(left.min(SLICE))).map_err(|e| NetError::io(Doing::SetTimeout, e))?;
         match sock.recv_from(&mut buf) {
             Ok((len, from)) => {
                 n += 1;
-                on(&buf[..len], from).map_err(|e| NetError::io("output", e))?;
+                on(&buf[..len], from).map_err(|e| NetError::io(Doing::Output, e))?;
             }
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
             Err(e) if matches!(e.kind(), io::ErrorKind::ConnectionRefused | io::ErrorKind::Interrupted) => {}
-            Err(e) => return Err(NetError::io("receive", e)),
+            Err(e) => return Err(NetError::io(Doing::Receive, e)),
         }
     }
 }
@@ -248,5 +501,7 @@ pub fn recv_until_known(
 /// times; one that answers none is gone.
 pub fn keepalive(stream: &std::net::TcpStream, every: std::time::Duration) -> Result<(), NetError> {
     let probes = socket2::TcpKeepalive::new().with_time(every).with_interval(every).with_retries(3);
-    socket2::SockRef::from(stream).set_tcp_keepalive(&probes).map_err(|e| NetError::io("SO_KEEPALIVE", e))
+    socket2::SockRef::from(stream)
+        .set_tcp_keepalive(&probes)
+        .map_err(|e| NetError::io(Doing::SetOption("SO_KEEPALIVE"), e))
 }

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::net::NetError;
+use crate::net::{Doing, NetError, Why};
 
 /// What a credentials file holds.
 #[derive(Clone, PartialEq, Eq)]
@@ -26,7 +26,7 @@ impl std::fmt::Debug for Credentials {
 
 /// Read a credentials file.
 pub fn read(path: &Path) -> Result<Credentials, NetError> {
-    let what = || format!("cannot read credentials from {}", path.display());
+    let what = || Doing::ReadCredentials(path.to_path_buf());
     let text = crate::stdio::read_file_text(path, crate::stdio::limits::CONFIG).map_err(|e| NetError::io(what(), e))?;
     if text.contains("-----BEGIN NATS USER JWT-----") {
         return Ok(Credentials::Nats(text));
@@ -36,10 +36,7 @@ pub fn read(path: &Path) -> Result<Credentials, NetError> {
         Some((user, password)) if !user.is_empty() => {
             Ok(Credentials::UserPassword(user.to_string(), password.to_string()))
         }
-        _ => Err(NetError::io(
-            what(),
-            std::io::Error::other("its first line is not USER:PASSWORD (nor is it NATS credentials)"),
-        )),
+        _ => Err(NetError::failed(what(), Why::NotUserPassword)),
     }
 }
 
@@ -52,10 +49,7 @@ pub fn user_password(
         (Some(up), _) => Ok(Some(up.clone())),
         (None, Some(f)) => match read(f)? {
             Credentials::UserPassword(u, p) => Ok(Some((u, p))),
-            Credentials::Nats(_) => Err(NetError::io(
-                format!("cannot use credentials from {}", f.display()),
-                std::io::Error::other("NATS credentials are for a broker, not a proxy: give USER:PASSWORD"),
-            )),
+            Credentials::Nats(_) => Err(NetError::failed(Doing::UseCredentials(f.to_path_buf()), Why::NatsForProxy)),
         },
         (None, None) => Ok(None),
     }

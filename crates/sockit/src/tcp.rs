@@ -12,7 +12,7 @@ use crate::conn::Conn;
 use crate::exec::{Children, exec_for};
 use crate::keep_open::{Accepting, ManyOptions, serve_many};
 use crate::listener::{AccessRules, Listener};
-use crate::net::{self, NetError};
+use crate::net::{self, Doing, NetError};
 use crate::stdio::Stdio;
 use crate::tls::{self, ServerTls};
 use crate::unix::{unix_addr, unix_error, unix_listener};
@@ -91,7 +91,7 @@ pub fn listen_run(cfg: &ListenConfig, stdio: Stdio, started: &mut dyn FnMut(Star
             let opts = ManyOptions { max_conns: cfg.max_conns, ..ManyOptions::default() };
             match serve_many(Accepting::Unix(listener, path.clone(), file), &opts, stdio)? {}
         }
-        let accepted = listener.accept().map_err(|e| NetError::io(format!("accept on {path}"), e));
+        let accepted = listener.accept().map_err(|e| NetError::io(Doing::AcceptOn(path.clone()), e));
         // The socket file is this listener's: it goes when the listener does.
         drop((listener, file));
         let (stream, _) = accepted?;

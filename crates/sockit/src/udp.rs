@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use socket2::Type;
 
-use crate::net::{self, NetError};
+use crate::net::{self, Doing, NetError, Why};
 
 /// One datagram received.
 #[derive(Debug, Clone, Copy)]
@@ -53,7 +53,7 @@ impl Receiver {
 
     /// The address actually bound.
     pub fn local_addr(&self) -> Result<SocketAddr, NetError> {
-        self.sock.local_addr().map_err(|e| NetError::io("local address", e))
+        self.sock.local_addr().map_err(|e| NetError::io(Doing::LocalAddress, e))
     }
 
     /// Receive until `opts` says stop, handing each datagram to `on`.
@@ -64,7 +64,7 @@ impl Receiver {
     ) -> Result<(u64, Stopped), NetError> {
         let mut buf = vec![0u8; 65_536];
         let mut n = 0u64;
-        self.sock.set_read_timeout(opts.idle_timeout).map_err(|e| NetError::io("timeout", e))?;
+        self.sock.set_read_timeout(opts.idle_timeout).map_err(|e| NetError::io(Doing::SetTimeout, e))?;
         loop {
             if opts.count.is_some_and(|c| n >= c) {
                 return Ok((n, Stopped::Count));
@@ -77,11 +77,11 @@ impl Receiver {
                 // An ICMP error for an earlier echo: not this socket's problem.
                 Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(NetError::io("receive", e)),
+                Err(e) => return Err(NetError::io(Doing::Receive, e)),
             };
             n += 1;
             let data = &buf[..len];
-            on(Datagram { from: &crate::conn::Peer::Inet(from), data }).map_err(|e| NetError::io("output", e))?;
+            on(Datagram { from: &crate::conn::Peer::Inet(from), data }).map_err(|e| NetError::io(Doing::Output, e))?;
             if opts.echo {
                 // A sender that went away is the sender's business.
                 if let Err(e) = self.sock.send_to(data, from) {
@@ -114,7 +114,7 @@ impl Sender {
         let local = opts.bind.unwrap_or_else(|| net::any_of_family(opts.target));
         let sock = net::bound_socket(local, Type::DGRAM)?;
         if opts.broadcast {
-            sock.set_broadcast(true).map_err(|e| NetError::io("SO_BROADCAST", e))?;
+            sock.set_broadcast(true).map_err(|e| NetError::io(Doing::SetOption("SO_BROADCAST"), e))?;
         }
         Ok(Sender { sock: sock.into(), target: opts.target })
     }
@@ -205,7 +205,7 @@ fn join(sock: &UdpSocket, group: std::net::IpAddr, iface: Option<&str>) -> Resul
     };
     r.map_err(|e| match e.raw_os_error() {
         Some(libc::ENODEV | libc::ENETUNREACH) if iface.is_none() => no_route(group, "join"),
-        _ => NetError::io(format!("cannot join the multicast group {group}"), e),
+        _ => NetError::io(Doing::JoinGroup(group), e),
     })
 }
 
@@ -221,22 +221,15 @@ fn no_route(group: std::net::IpAddr, what: &str) -> NetError {
 /// Set a sending socket's multicast options for `target`.
 fn multicast(sock: &UdpSocket, target: SocketAddr, m: &Multicast) -> Result<(), NetError> {
     let s = socket2::SockRef::from(sock);
-    let io = |what: &str| {
-        let what = what.to_string();
-        move |e| NetError::io(what, e)
-    };
+    let io = |what: &'static str| move |e| NetError::io(Doing::SetOption(what), e);
     let index = m.iface.as_deref().map(net::zone_index).transpose()?;
     if target.is_ipv4() {
         if let Some(ttl) = m.ttl {
             s.set_multicast_ttl_v4(ttl).map_err(io("IP_MULTICAST_TTL"))?;
         }
         if let Some(index) = index {
-            let addr = interface_ipv4(index).ok_or_else(|| {
-                NetError::io(
-                    format!("interface {}", m.iface.as_deref().unwrap_or("")),
-                    io::Error::other("it has no IPv4 address to send multicast from"),
-                )
-            })?;
+            let addr = interface_ipv4(index)
+                .ok_or_else(|| NetError::failed(Doing::Interface(m.iface.clone().unwrap_or_default()), Why::NoIpv4))?;
             s.set_multicast_if_v4(&addr).map_err(io("IP_MULTICAST_IF"))?;
         }
         s.set_multicast_loop_v4(m.looped).map_err(io("IP_MULTICAST_LOOP"))?;
@@ -305,7 +298,7 @@ fn unix_listen(
     let dump = cfg.hexdump.as_ref().map(crate::hexdump::Hexdump::open).transpose()?;
     started(Started::UnixDatagram(path.to_string()));
     let r = (|| -> Result<Received, NetError> {
-        sock.set_read_timeout(cfg.receive.idle_timeout).map_err(|e| NetError::io("timeout", e))?;
+        sock.set_read_timeout(cfg.receive.idle_timeout).map_err(|e| NetError::io(Doing::SetTimeout, e))?;
         let mut buf = vec![0u8; 65_536];
         let mut n = 0u64;
         loop {
@@ -318,14 +311,14 @@ fn unix_listen(
                     return Ok(Received { count: n, stopped: Stopped::Idle });
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(NetError::io("receive", e)),
+                Err(e) => return Err(NetError::io(Doing::Receive, e)),
             };
             n += 1;
             let sender = crate::conn::Peer::Unix(from.as_pathname().map_or("-".into(), |p| p.display().to_string()));
             if let Some(dump) = &dump {
                 dump.datagram(false, &sender, &buf[..len]);
             }
-            on(Datagram { from: &sender, data: &buf[..len] }).map_err(|e| NetError::io("output", e))?;
+            on(Datagram { from: &sender, data: &buf[..len] }).map_err(|e| NetError::io(Doing::Output, e))?;
         }
     })();
     // The socket file goes with the socket.
@@ -342,7 +335,7 @@ fn each_datagram(
     send: impl Fn(&[u8]) -> Result<(), NetError>,
 ) -> Result<u64, NetError> {
     let mut sent = 0u64;
-    let read = |e| NetError::io("input", e);
+    let read = |e| NetError::io(Doing::Input, e);
     match &cfg.message {
         Some(m) => {
             send(m.as_bytes())?;
@@ -409,7 +402,7 @@ pub fn send_run(
     on_reply: impl FnMut(Datagram<'_>) -> io::Result<()> + Send,
 ) -> Result<u64, NetError> {
     if let Some(path) = &cfg.unix {
-        let sock = std::os::unix::net::UnixDatagram::unbound().map_err(|e| NetError::io("socket", e))?;
+        let sock = std::os::unix::net::UnixDatagram::unbound().map_err(|e| NetError::io(Doing::OpenSocket, e))?;
         let to = crate::unix::unix_addr(path)?;
         let dump = cfg.hexdump.as_ref().map(crate::hexdump::Hexdump::open).transpose()?;
         return each_datagram(cfg, input, 65_507, |data| {
@@ -456,8 +449,7 @@ pub fn send_run(
         // A failed send ends the listening at once.
         *ended.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
             Some(Instant::now() + if sent.is_ok() { wait } else { Duration::ZERO });
-        let heard =
-            listener.join().unwrap_or_else(|_| Err(NetError::io("replies", io::Error::other("the listener failed"))));
+        let heard = listener.join().unwrap_or_else(|_| Err(NetError::failed(Doing::Replies, Why::ListenerFailed)));
         (sent, heard)
     });
     let sent = sent?;

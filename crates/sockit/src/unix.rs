@@ -3,7 +3,7 @@
 
 use std::io;
 
-use crate::net::NetError;
+use crate::net::{Doing, NetError, Why};
 
 /// A Unix socket address: a path, or `@name` in Linux's abstract namespace.
 pub(crate) fn unix_addr(path: &str) -> Result<std::os::unix::net::SocketAddr, NetError> {
@@ -14,23 +14,22 @@ pub(crate) fn unix_addr(path: &str) -> Result<std::os::unix::net::SocketAddr, Ne
         }
         None => std::os::unix::net::SocketAddr::from_pathname(path),
     };
-    r.map_err(|e| NetError::io(format!("{path} is not a Unix socket address"), e))
+    r.map_err(|e| NetError::io(Doing::UnixAddress(path.to_string()), e))
 }
 
 /// What a failed connect to a Unix socket means, in one line.
 pub(crate) fn unix_error(path: &str, e: io::Error) -> NetError {
     let not_socket = !path.starts_with('@')
         && std::fs::metadata(path).is_ok_and(|m| !std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()));
+    let doing = Doing::Connect(crate::conn::Peer::Unix(path.to_string()));
     let why = match e.kind() {
-        _ if not_socket => "it is not a socket".to_string(),
-        io::ErrorKind::NotFound => "no such socket".to_string(),
-        io::ErrorKind::ConnectionRefused => "nothing listens on it (a socket file left behind)".to_string(),
-        io::ErrorKind::PermissionDenied => {
-            "permission denied: the socket or its directory is not yours to use".to_string()
-        }
-        _ => e.to_string(),
+        _ if not_socket => Why::IsNotASocket,
+        io::ErrorKind::NotFound => Why::NoSuchSocket,
+        io::ErrorKind::ConnectionRefused => Why::StaleSocket,
+        io::ErrorKind::PermissionDenied => Why::SocketNotYours,
+        _ => return NetError::io(doing, e),
     };
-    NetError::io(format!("cannot connect to {path}"), io::Error::new(e.kind(), why))
+    NetError::failed(doing, why)
 }
 
 /// Listen on a Unix socket. A socket file nothing listens on any more is removed first;
@@ -52,7 +51,7 @@ pub(crate) fn unix_bound<S>(
     bind: impl FnOnce(&std::os::unix::net::SocketAddr) -> io::Result<S>,
 ) -> Result<(S, Option<SocketFile>), NetError> {
     use rustix::fs::{AtFlags, FileType};
-    let fail = |why: String| NetError::io(format!("cannot listen on {path}"), io::Error::other(why));
+    let fail = |why: Why| NetError::failed(Doing::ListenUnix(path.to_string()), why);
     if path.starts_with('@') {
         return Ok((bind(&unix_addr(path)?).map_err(|e| bind_failure(path, e))?, None));
     }
@@ -62,7 +61,7 @@ pub(crate) fn unix_bound<S>(
         None => (".", path),
     };
     if name.is_empty() {
-        return Err(fail("it names a directory, not a socket file".into()));
+        return Err(fail(Why::NamesDirectory));
     }
     let dir = rustix::fs::openat(
         rustix::fs::CWD,
@@ -70,32 +69,31 @@ pub(crate) fn unix_bound<S>(
         rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
         rustix::fs::Mode::empty(),
     )
-    .map_err(|e| fail(format!("its directory: {}", io::Error::from(e))))?;
+    .map_err(|e| fail(Why::Directory(e.into())))?;
     let id = |st: &rustix::fs::Stat| (st.st_dev, st.st_ino);
     if let Ok(st) = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
         if FileType::from_raw_mode(st.st_mode) != FileType::Socket {
-            return Err(fail("it exists and is not a socket: remove it or pick another path".into()));
+            return Err(fail(Why::NotASocket));
         }
         // The file as found in the directory held open (not by its path again).
         let here = format!("/proc/self/fd/{}/{name}", std::os::fd::AsRawFd::as_raw_fd(&dir));
         let probe = if std::path::Path::new("/proc/self/fd").exists() { here.as_str() } else { path };
         let alive = std::os::unix::net::UnixDatagram::unbound().and_then(|d| d.connect(probe));
         match alive {
-            Ok(()) => return Err(fail("a program listens on it already".into())),
+            Ok(()) => return Err(fail(Why::Listening)),
             Err(e) if e.raw_os_error() == Some(libc::EPROTOTYPE) => {
-                return Err(fail("a program listens on it already".into()));
+                return Err(fail(Why::Listening));
             }
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
                 // Stale: removed if it is still the file that was looked at.
                 let again = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)
-                    .map_err(|e| fail(format!("it changed while sockit looked at it: {}", io::Error::from(e))))?;
+                    .map_err(|e| fail(Why::Changed(e.into())))?;
                 if id(&again) != id(&st) {
-                    return Err(fail("it changed while sockit looked at it: try again".into()));
+                    return Err(fail(Why::ChangedTryAgain));
                 }
-                rustix::fs::unlinkat(&dir, name, AtFlags::empty())
-                    .map_err(|e| fail(format!("a stale socket file that cannot be removed: {}", io::Error::from(e))))?;
+                rustix::fs::unlinkat(&dir, name, AtFlags::empty()).map_err(|e| fail(Why::CannotRemove(e.into())))?;
             }
-            Err(e) => return Err(fail(e.to_string())),
+            Err(e) => return Err(NetError::io(Doing::ListenUnix(path.to_string()), e)),
         }
     }
     let sock = bind(&unix_addr(path)?).map_err(|e| bind_failure(path, e))?;
@@ -108,12 +106,12 @@ pub(crate) fn unix_bound<S>(
 }
 
 fn bind_failure(path: &str, e: io::Error) -> NetError {
-    let why = match e.kind() {
-        io::ErrorKind::PermissionDenied => "permission denied: its directory is not yours to write".to_string(),
-        io::ErrorKind::AddrInUse => "a program listens on it already".to_string(),
-        _ => e.to_string(),
-    };
-    NetError::io(format!("cannot listen on {path}"), io::Error::other(why))
+    let doing = Doing::ListenUnix(path.to_string());
+    match e.kind() {
+        io::ErrorKind::PermissionDenied => NetError::failed(doing, Why::DirectoryNotYours),
+        io::ErrorKind::AddrInUse => NetError::failed(doing, Why::Listening),
+        _ => NetError::io(doing, e),
+    }
 }
 
 /// A socket file sockit made, removed when this is dropped, and when SIGINT, SIGTERM or SIGHUP

@@ -11,7 +11,7 @@ use sockit_core::endpoint::Host;
 
 use super::discovery::{self, DiscoveryConfig, Found};
 use crate::conn::Conn;
-use crate::net::NetError;
+use crate::net::{Doing, NetError};
 use crate::stdio::Stdio;
 use crate::tls::ClientTls;
 
@@ -162,6 +162,7 @@ pub fn run(
 /// Join the chat on `conn` (to `addr`, as shown), optionally as `nick`, relaying `io`; `plain`:
 /// no TLS was asked for (a TLS answer is then told as such).
 pub fn join(conn: Conn, addr: String, nick: Option<&str>, plain: bool, io: ChatIo) -> Result<(), NetError> {
+    let peer = conn.peer.clone();
     type Typed = Box<dyn Iterator<Item = Vec<u8>> + Send>;
     type Output = Box<dyn FnMut(&[u8]) -> std::io::Result<()> + Send>;
     let (typed, mut show): (Typed, Output) = match io {
@@ -173,9 +174,9 @@ pub fn join(conn: Conn, addr: String, nick: Option<&str>, plain: bool, io: ChatI
             (Box::new(typed.map(String::into_bytes)), Box::new(move |b| show(&String::from_utf8_lossy(b))))
         }
     };
-    let out = conn.stream.try_clone().map_err(|e| NetError::io("socket", e))?;
+    let out = conn.stream.try_clone().map_err(|e| NetError::io(Doing::OpenSocket, e))?;
     if let Some(n) = nick {
-        (&out).write_all(format!("/nick {n}\n").as_bytes()).map_err(|e| NetError::io("send", e))?;
+        (&out).write_all(format!("/nick {n}\n").as_bytes()).map_err(|e| NetError::io(Doing::Send, e))?;
     }
     // Input -> server, in its own thread: the network side below never waits for the keyboard.
     std::thread::Builder::new()
@@ -190,20 +191,20 @@ pub fn join(conn: Conn, addr: String, nick: Option<&str>, plain: bool, io: ChatI
             let _ = (&out).write_all(b"/quit\n");
             let _ = out.shutdown(Shutdown::Write);
         })
-        .map_err(|e| NetError::io("cannot start a thread", e))?;
+        .map_err(|e| NetError::io(Doing::StartThread, e))?;
     // What the server sends reaches the output a line at a time, escaped: a hostile server
     // cannot move the cursor, clear the screen or set the title or the clipboard.
     let mut reader = &conn.stream;
     let mut buf = vec![0u8; 64 * 1024];
     let mut partial: Vec<u8> = Vec::new();
     let mut first = true;
-    let mut write = |text: &[u8]| -> Result<(), NetError> { show(text).map_err(|e| NetError::io("output", e)) };
+    let mut write = |text: &[u8]| -> Result<(), NetError> { show(text).map_err(|e| NetError::io(Doing::Output, e)) };
     loop {
         let n = match reader.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(NetError::io(format!("connection with {addr}"), e)),
+            Err(e) => return Err(NetError::io(Doing::Connection(peer.clone()), e)),
         };
         if first && plain && looks_like_tls(&buf[..n]) {
             return Err(NetError::Advice {

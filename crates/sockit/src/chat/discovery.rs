@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use sockit_core::discovery::{self as wire, ServerInfo};
 
-use crate::net::NetError;
+use crate::net::{Doing, NetError, Why};
 
 /// A server that answered.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -73,8 +73,8 @@ pub struct Discovery {
 /// the probe cannot be sent to (no route to it, no IPv6 here) is passed over, as long as one
 /// can be reached.
 pub fn discover(cfg: &DiscoveryConfig) -> Result<Discovery, NetError> {
-    let v4 = UdpSocket::bind("0.0.0.0:0").map_err(|e| NetError::io("discovery socket", e))?;
-    v4.set_broadcast(true).map_err(|e| NetError::io("SO_BROADCAST", e))?;
+    let v4 = UdpSocket::bind("0.0.0.0:0").map_err(|e| NetError::io(Doing::DiscoverySocket, e))?;
+    v4.set_broadcast(true).map_err(|e| NetError::io(Doing::SetOption("SO_BROADCAST"), e))?;
     let v6 = UdpSocket::bind("[::]:0").ok();
     let probe = wire::probe();
     let mut probed = Vec::new();
@@ -84,17 +84,17 @@ pub fn discover(cfg: &DiscoveryConfig) -> Result<Discovery, NetError> {
             (SocketAddr::V4(_), _) => &v4,
             (SocketAddr::V6(_), Some(v6)) => v6,
             (SocketAddr::V6(_), None) => {
-                last_err = Some(NetError::io(format!("probe to {t}"), std::io::Error::other("no IPv6 on this host")));
+                last_err = Some(NetError::failed(Doing::ProbeTo(t), Why::NoIpv6));
                 continue;
             }
         };
         match sock.send_to(&probe, t) {
             Ok(_) => probed.push(t),
-            Err(e) => last_err = Some(NetError::io(format!("probe to {t}"), e)),
+            Err(e) => last_err = Some(NetError::io(Doing::ProbeTo(t), e)),
         }
     }
     if probed.is_empty() {
-        return Err(last_err.unwrap_or_else(|| NetError::io("discovery", std::io::Error::other("nowhere to probe"))));
+        return Err(last_err.unwrap_or_else(|| NetError::failed(Doing::Discovery, Why::NowhereToProbe)));
     }
     let deadline = Instant::now() + cfg.wait;
     let heard = std::sync::Mutex::new(Vec::new());

@@ -10,7 +10,7 @@ use std::time::Duration;
 use sockit_core::cluster::{self as wire, Body, Claim, Message};
 use tokio::sync::{mpsc, watch};
 
-use crate::net::NetError;
+use crate::net::{Doing, NetError};
 
 /// Messages waiting for the broker; more are dropped (and counted), never waited for.
 const OUTBOX: usize = 16_384;
@@ -135,11 +135,10 @@ impl Link {
 /// The cluster's key from its file: its bytes, a trailing newline left out.
 fn read_key(path: &std::path::Path) -> Result<ring::hmac::Key, NetError> {
     let text = crate::stdio::read_bounded(
-        std::fs::File::open(path)
-            .map_err(|e| NetError::io(format!("cannot read the cluster key from {}", path.display()), e))?,
+        std::fs::File::open(path).map_err(|e| NetError::io(Doing::ReadClusterKey(path.to_path_buf()), e))?,
         crate::stdio::limits::CONFIG,
     )
-    .map_err(|e| NetError::io(format!("cannot read the cluster key from {}", path.display()), e))?;
+    .map_err(|e| NetError::io(Doing::ReadClusterKey(path.to_path_buf()), e))?;
     let key = text.strip_suffix(b"\n").map_or(&text[..], |k| k.strip_suffix(b"\r").unwrap_or(k));
     if key.len() < MIN_KEY {
         return Err(NetError::Cluster(format!(

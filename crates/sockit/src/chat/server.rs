@@ -22,7 +22,7 @@ use tokio_util::task::TaskTracker;
 use super::events::{Event, Events};
 use super::listener::connected;
 use super::room::{Room, ServerConfig, Shared};
-use crate::net::NetError;
+use crate::net::{Doing, NetError};
 use crate::tls::ServerTls;
 
 /// `chat serve`: where, the room's rules, discovery, TLS.
@@ -102,7 +102,7 @@ pub fn run(
 ) -> Result<Stopped, NetError> {
     crate::net::raise_fd_limit();
     let listener = crate::listener::Listener::bind(cfg.bind)?.into_std();
-    let local = listener.local_addr().map_err(|e| NetError::io("local address", e))?;
+    let local = listener.local_addr().map_err(|e| NetError::io(Doing::LocalAddress, e))?;
     let udp = match cfg.discovery_port {
         // Every address: a socket bound to one address never hears broadcasts.
         Some(p) => {
@@ -140,7 +140,7 @@ pub fn run(
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| NetError::io("cannot start the runtime", e))?;
+        .map_err(|e| NetError::io(Doing::StartRuntime, e))?;
     // The broker first: a server that cannot reach it says so and does not start.
     let link = match &cfg.cluster {
         Some(c) => {
@@ -193,7 +193,7 @@ pub fn run(
         cluster: link,
         ..Default::default()
     };
-    let io = |e: std::io::Error| NetError::io("chat server", e);
+    let io = |e: std::io::Error| NetError::io(Doing::ChatServer, e);
     rt.block_on(async move {
         listener.set_nonblocking(true).map_err(io)?;
         let listener = TcpListener::from_std(listener).map_err(io)?;
@@ -212,7 +212,7 @@ pub fn run(
                 }
                 let _ = console_done.send(());
             })
-            .map_err(|e| NetError::io("cannot start a thread", e))?;
+            .map_err(|e| NetError::io(Doing::StartThread, e))?;
         let (stopped_tx, stopped_rx) = std::sync::mpsc::channel();
         let shutdown = async move {
             async fn next(s: &mut Option<tokio::signal::unix::Signal>) {

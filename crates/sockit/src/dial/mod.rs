@@ -5,7 +5,6 @@
 
 pub mod proxy;
 
-use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::time::Duration;
 
@@ -13,7 +12,7 @@ use sockit_core::endpoint::Host;
 use sockit_core::proxy::Proxy;
 
 use crate::conn::Conn;
-use crate::net::{self, NetError};
+use crate::net::{self, Doing, NetError, Why};
 use crate::resolve::{self, Families};
 use crate::tls::ClientTls;
 
@@ -97,7 +96,7 @@ pub fn resolve_one(host: &Host, port: u16) -> Result<SocketAddr, NetError> {
     resolve(host, port)?
         .into_iter()
         .next()
-        .ok_or_else(|| NetError::io(format!("{host}"), io::Error::other("no address")))
+        .ok_or_else(|| NetError::failed(Doing::Name(host.to_string()), Why::NoAddress))
 }
 
 /// Step two: connect to the first address of `addrs` that answers, each with the whole
@@ -115,10 +114,7 @@ pub fn connect_from(addrs: &[SocketAddr], timeout: Option<Duration>, source: Sou
             (Source { ip: None, port: 0 }, Some(t)) => TcpStream::connect_timeout(&addr, t),
             (Source { ip: None, port: 0 }, None) => TcpStream::connect(addr),
             (Source { ip: Some(ip), .. }, _) if ip.is_ipv4() != addr.is_ipv4() => {
-                last = Some(NetError::io(
-                    format!("cannot connect to {addr} from {ip}"),
-                    io::Error::other("the source address is of the other family"),
-                ));
+                last = Some(NetError::failed(Doing::ConnectFrom { to: addr, from: ip }, Why::OtherFamily));
                 continue;
             }
             (Source { ip, port }, _) => {
@@ -143,5 +139,5 @@ pub fn connect_from(addrs: &[SocketAddr], timeout: Option<Duration>, source: Sou
             }
         }
     }
-    Err(last.unwrap_or_else(|| NetError::io("connect", io::Error::other("no address to connect to"))))
+    Err(last.unwrap_or_else(|| NetError::failed(Doing::ConnectAny, Why::NoAddressToConnect)))
 }

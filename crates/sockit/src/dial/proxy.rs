@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use sockit_core::endpoint::Host;
 use sockit_core::proxy::{Dest, Kind, Method, Proxy, ReplyLen};
 
-use crate::net::NetError;
+use crate::net::{Doing, NetError, Why};
 
 /// How long a proxy has for its whole handshake when no connect timeout is given.
 const HANDSHAKE: Duration = Duration::from_secs(10);
@@ -69,7 +69,8 @@ fn handshake(
     timeout: Option<Duration>,
     source: super::Source,
 ) -> Result<TcpStream, Failure> {
-    let at = format!("proxy {}:{}", proxy.host, proxy.port);
+    let at = format!("{}:{}", proxy.host, proxy.port);
+    let doing = || Doing::Proxy(at.clone());
     let proxy_host = match sockit_core::endpoint::Endpoint::parse(&proxy.host) {
         Ok(sockit_core::endpoint::Endpoint { host: Some(h), .. }) => h,
         _ => Host::Name(proxy.host.clone()),
@@ -79,7 +80,7 @@ fn handshake(
     let deadline = Instant::now() + limit;
     let addrs = super::resolve(&proxy_host, proxy.port)?;
     let stream = super::connect_from(&addrs, Some(limit), source)
-        .map_err(|e| NetError::io(at.clone(), std::io::Error::other(e.to_string())))?;
+        .map_err(|e| NetError::failed(doing(), Why::Net(Box::new(e))))?;
     let dest = match host {
         Host::Ip(ip) => Dest::Ip(*ip),
         Host::Scoped(ip, _) => Dest::Ip(std::net::IpAddr::V6(*ip)),
@@ -89,14 +90,12 @@ fn handshake(
     };
     let io = |e: std::io::Error| match e.kind() {
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-            NetError::io(at.clone(), std::io::Error::other(format!("no answer within {} s", limit.as_secs_f64())))
+            NetError::failed(doing(), Why::NoAnswer { secs: limit.as_secs_f64() })
         }
-        std::io::ErrorKind::UnexpectedEof => {
-            NetError::io(at.clone(), std::io::Error::other("it closed the connection mid-answer"))
-        }
-        _ => NetError::io(at.clone(), e),
+        std::io::ErrorKind::UnexpectedEof => NetError::failed(doing(), Why::ClosedMidAnswer),
+        _ => NetError::io(doing(), e),
     };
-    let said = |what: String| NetError::io(at.clone(), std::io::Error::other(what));
+    let said = |why: Why| NetError::failed(doing(), why);
     let auth = crate::secrets::user_password(proxy.auth.as_ref(), proxy.credentials.as_deref())?;
     let mut s = Timed { stream: &stream, deadline };
     match proxy.kind {
@@ -105,27 +104,24 @@ fn handshake(
             s.write_all(&sockit_core::proxy::socks5_greeting(with_auth)).map_err(io)?;
             let mut two = [0u8; 2];
             s.read_exact(&mut two).map_err(io)?;
-            if sockit_core::proxy::socks5_method(&two, with_auth).map_err(|e| said(e.to_string()))? == Method::UserPass
-            {
+            if sockit_core::proxy::socks5_method(&two, with_auth).map_err(|e| said(e.into()))? == Method::UserPass {
                 let (u, p) = auth.as_ref().map(|(u, p)| (u.as_str(), p.as_str())).unwrap_or_default();
                 s.write_all(&sockit_core::proxy::socks5_auth(u, p)).map_err(io)?;
                 s.read_exact(&mut two).map_err(io)?;
-                sockit_core::proxy::socks5_auth_reply(&two).map_err(|e| said(e.to_string()))?;
+                sockit_core::proxy::socks5_auth_reply(&two).map_err(|e| said(e.into()))?;
             }
-            let request = sockit_core::proxy::socks5_connect(&dest, port).map_err(|e| said(e.to_string()))?;
+            let request = sockit_core::proxy::socks5_connect(&dest, port).map_err(|e| said(e.into()))?;
             s.write_all(&request).map_err(io)?;
             let mut head = [0u8; 5];
             // The proxy is connecting now: a wait here is the target's (filtered), not the proxy's.
             s.read_exact(&mut head).map_err(|e| Failure::TargetUnreachable(io(e)))?;
             let ReplyLen::Total(total) = sockit_core::proxy::socks5_reply_head(&head).map_err(|e| match e {
-                e if e.target_refused() => Failure::TargetRefused(NetError::io(
-                    format!("{at}: {dest}:{port}"),
-                    std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused: nothing listens on that port"),
+                e if e.target_refused() => Failure::TargetRefused(NetError::failed(
+                    Doing::ProxyTarget { proxy: at.clone(), target: format!("{dest}:{port}") },
+                    Why::TargetRefused,
                 )),
-                sockit_core::proxy::SocksError::Refused(1 | 3 | 4 | 6) => {
-                    Failure::TargetUnreachable(said(e.to_string()))
-                }
-                e => Failure::Proxy(said(e.to_string())),
+                sockit_core::proxy::SocksError::Refused(1 | 3 | 4 | 6) => Failure::TargetUnreachable(said(e.into())),
+                e => Failure::Proxy(said(e.into())),
             })?;
             let mut rest = vec![0u8; total - head.len()];
             s.read_exact(&mut rest).map_err(io)?;
@@ -137,7 +133,7 @@ fn handshake(
             let mut byte = [0u8; 1];
             while !head.ends_with(b"\r\n\r\n") && !head.ends_with(b"\n\n") {
                 if head.len() >= sockit_core::proxy::HTTP_HEAD_MAX {
-                    return Err(said(sockit_core::proxy::HttpError::TooLong.to_string()).into());
+                    return Err(said(sockit_core::proxy::HttpError::TooLong.into()).into());
                 }
                 match s.read(&mut byte).map_err(io)? {
                     0 => return Err(io(std::io::ErrorKind::UnexpectedEof.into()).into()),
@@ -145,8 +141,8 @@ fn handshake(
                 }
             }
             sockit_core::proxy::http_reply(&head).map_err(|e| match e {
-                sockit_core::proxy::HttpError::Refused(_) => Failure::TargetUnreachable(said(e.to_string())),
-                e => Failure::Proxy(said(e.to_string())),
+                sockit_core::proxy::HttpError::Refused(_) => Failure::TargetUnreachable(said(e.into())),
+                e => Failure::Proxy(said(e.into())),
             })?;
         }
     }

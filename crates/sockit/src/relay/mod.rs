@@ -17,7 +17,7 @@ use crate::conn::{Conn, Stream};
 use crate::copy::{OneWay, one_way};
 use crate::hexdump::Hexdump;
 use crate::listener::{AccessRules, Listener};
-use crate::net::NetError;
+use crate::net::{Doing, NetError, Why};
 
 pub mod udp;
 
@@ -169,7 +169,7 @@ pub fn run(
             Bound::Unix { listener: l, path, .. } => match l.accept() {
                 Ok((s, _)) => (Accepted::Plain(Conn::unix(s, path)), path.clone()),
                 Err(e) if crate::net::accept_error_is_transient(&e) => continue,
-                Err(e) => return Err(NetError::io(format!("accept on {path}"), e)),
+                Err(e) => return Err(NetError::io(Doing::AcceptOn(path.clone()), e)),
             },
         };
         let n = active.fetch_add(1, Ordering::AcqRel);
@@ -205,7 +205,7 @@ fn logger(log: Arc<dyn Fn(&Forwarded) + Send + Sync>) -> Result<Arc<dyn Fn(Forwa
                 log(&story);
             }
         })
-        .map_err(|e| NetError::io("cannot start a thread", e))?;
+        .map_err(|e| NetError::io(Doing::StartThread, e))?;
     Ok(Arc::new(move |story: Forwarded| {
         let _ = tx.try_send(story);
     }))
@@ -353,10 +353,8 @@ fn connect(cfg: &RelayConfig) -> Result<Conn, NetError> {
         ConnectTo::Tls(host, port, tls) => crate::dial::dial(host, *port, &dialer(Some(tls))),
         ConnectTo::Unix(path) => UnixStream::connect(path)
             .map(|s| Conn::unix(s, path))
-            .map_err(|e| NetError::io(format!("cannot connect to {path}"), e)),
-        ConnectTo::Udp(..) => {
-            Err(NetError::io("relay", io::Error::other("udp: targets take datagrams from udp-listen: only")))
-        }
+            .map_err(|e| NetError::io(Doing::Connect(crate::conn::Peer::Unix(path.clone())), e)),
+        ConnectTo::Udp(..) => Err(NetError::failed(Doing::Relay, Why::UdpTargetAlone)),
     }
 }
 

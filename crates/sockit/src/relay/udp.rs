@@ -13,7 +13,7 @@ use tokio::net::UdpSocket;
 
 use super::{Forwarded, RelayConfig, target_name};
 use crate::hexdump::Hexdump;
-use crate::net::NetError;
+use crate::net::{Doing, NetError, Why};
 
 /// The largest datagram forwarded (UDP's own limit).
 const DATAGRAM: usize = 65_535;
@@ -50,21 +50,21 @@ pub fn run(
 ) -> Result<(), NetError> {
     let (target_host, target_port) = match &cfg.to {
         super::ConnectTo::Udp(h, p) => (h.clone(), *p),
-        _ => return Err(NetError::io("relay", std::io::Error::other("a UDP relay forwards to udp:HOST:PORT"))),
+        _ => return Err(NetError::failed(Doing::Relay, Why::UdpRelayTarget)),
     };
     let target = crate::dial::resolve_one(&target_host, target_port)?;
     let std_sock: std::net::UdpSocket = crate::net::bound_socket(at, socket2::Type::DGRAM)?.into();
-    let local = std_sock.local_addr().map_err(|e| NetError::io("local address", e))?;
+    let local = std_sock.local_addr().map_err(|e| NetError::io(Doing::LocalAddress, e))?;
     let dump = cfg.hexdump.as_ref().map(Hexdump::open).transpose()?.map(Arc::new);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| NetError::io("cannot start the runtime", e))?;
+        .map_err(|e| NetError::io(Doing::StartRuntime, e))?;
     // One logger, as the TCP relay has: a session never waits for the log.
     let log = super::logger(log)?;
     started(super::Started::Udp(local));
     crate::systemd::notify("READY=1");
-    let io = |e: std::io::Error| NetError::io(format!("relay on {local}"), e);
+    let io = |e: std::io::Error| NetError::io(Doing::RelayOn(local), e);
     rt.block_on(async move {
         std_sock.set_nonblocking(true).map_err(io)?;
         let listener = Arc::new(UdpSocket::from_std(std_sock).map_err(io)?);

@@ -9,7 +9,6 @@
 //! pair: rustls moves records; the plain side's EOF becomes close_notify then FIN, and the
 //! peer's close_notify or FIN becomes EOF on the plain side.
 
-use std::io;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,7 +20,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, ServerConfig, SignatureScheme};
 
 use crate::conn::Conn;
-use crate::net::NetError;
+use crate::net::{Doing, NetError, Why};
 
 mod tunnel;
 
@@ -96,8 +95,8 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn tls_error(what: impl Into<String>, detail: impl std::fmt::Display) -> NetError {
-    NetError::io(what.into(), io::Error::other(detail.to_string()))
+fn tls_error(doing: Doing, cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> NetError {
+    NetError::failed(doing, Why::Library(cause.into()))
 }
 
 /// SHA-256 of a certificate, as colon-separated hex (the form browsers and openssl show).
@@ -116,10 +115,10 @@ pub fn server_config(
     let (chain, key): (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) = match (cert, key) {
         (Some(c), Some(k)) => (certificates(c)?, private_key(k)?),
         (None, None) => {
-            let ck = rcgen::generate_simple_self_signed(names.to_vec())
-                .map_err(|e| tls_error("cannot make a self-signed certificate", e))?;
+            let ck =
+                rcgen::generate_simple_self_signed(names.to_vec()).map_err(|e| tls_error(Doing::MakeCertificate, e))?;
             let key =
-                PrivateKeyDer::try_from(ck.signing_key.serialize_der()).map_err(|e| tls_error("self-signed key", e))?;
+                PrivateKeyDer::try_from(ck.signing_key.serialize_der()).map_err(|e| tls_error(Doing::MakeKey, e))?;
             (vec![ck.cert.der().clone()], key)
         }
         _ => {
@@ -132,18 +131,17 @@ pub fn server_config(
     let fp = fingerprint(&chain[0]);
     let config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| tls_error("TLS versions", e))?
+        .map_err(|e| tls_error(Doing::TlsVersions, e))?
         .with_no_client_auth()
         .with_single_cert(chain, key)
-        .map_err(|e| tls_error("the certificate and key do not go together", e))?;
+        .map_err(|e| tls_error(Doing::PairKey { client: false }, e))?;
     Ok((Arc::new(config), fp))
 }
 
 /// The private key of a PEM file.
 fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, NetError> {
     let pem = pem_file(path, "a private key")?;
-    PrivateKeyDer::from_pem_slice(&pem)
-        .map_err(|e| tls_error(format!("cannot read a private key from {}", path.display()), e))
+    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| tls_error(Doing::ReadKey(path.to_path_buf()), e))
 }
 
 /// A client configuration's last step: with the certificate and key to show a server that
@@ -156,17 +154,17 @@ fn client_auth(
         None => Ok(builder.with_no_client_auth()),
         Some((cert, key)) => builder
             .with_client_auth_cert(certificates(cert)?, private_key(key)?)
-            .map_err(|e| tls_error("the client certificate and key do not go together", e)),
+            .map_err(|e| tls_error(Doing::PairKey { client: true }, e)),
     }
 }
 
 /// A PEM file's bytes, read with a bound.
-fn pem_file(path: &Path, what: &str) -> Result<Vec<u8>, NetError> {
+fn pem_file(path: &Path, what: &'static str) -> Result<Vec<u8>, NetError> {
     crate::stdio::read_bounded(
-        std::fs::File::open(path).map_err(|e| tls_error(format!("cannot read {what} from {}", path.display()), e))?,
+        std::fs::File::open(path).map_err(|e| tls_error(Doing::ReadPem { what, path: path.to_path_buf() }, e))?,
         crate::stdio::limits::PEM,
     )
-    .map_err(|e| tls_error(format!("cannot read {what} from {}", path.display()), e))
+    .map_err(|e| tls_error(Doing::ReadPem { what, path: path.to_path_buf() }, e))
 }
 
 /// The certificates of a PEM file; a file without one is an error that says so.
@@ -174,9 +172,9 @@ fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, NetError> {
     let pem = pem_file(path, "certificates")?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| tls_error(format!("cannot read certificates from {}", path.display()), e))?;
+        .map_err(|e| tls_error(Doing::ReadCertificates(path.to_path_buf()), e))?;
     if certs.is_empty() {
-        return Err(tls_error(format!("{}", path.display()), "no PEM certificate in the file"));
+        return Err(NetError::failed(Doing::CertificateFile(path.to_path_buf()), Why::NoPemCertificate));
     }
     Ok(certs)
 }
@@ -193,7 +191,7 @@ fn client_config_with(
 ) -> Result<Arc<ClientConfig>, NetError> {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| tls_error("TLS versions", e))?;
+        .map_err(|e| tls_error(Doing::TlsVersions, e))?;
     let config = if insecure {
         let verifier = Arc::new(AnyCertificate { provider: provider(), pin: None });
         client_auth(builder.dangerous().with_custom_certificate_verifier(verifier), auth)?
@@ -221,7 +219,7 @@ fn client_config_with(
 /// The name to check the server's certificate against: a DNS name or an IP address.
 pub fn server_name(host: &str) -> Result<ServerName<'static>, NetError> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    ServerName::try_from(bare.to_string()).map_err(|e| tls_error(format!("'{host}' as a TLS server name"), e))
+    ServerName::try_from(bare.to_string()).map_err(|e| tls_error(Doing::ServerName(host.to_string()), e))
 }
 
 /// Any certificate (insecure), or only the one with the pinned SHA-256 digest; either way
@@ -307,7 +305,7 @@ fn handshake_error(peer: &str, e: &rustls::Error) -> NetError {
         }
         _ => "check that the other side speaks TLS",
     };
-    tls_error(format!("TLS handshake with {peer} failed ({e})"), hint)
+    NetError::Handshake { peer: peer.to_string(), cause: e.clone(), hint }
 }
 
 impl ClientTls {
@@ -332,7 +330,7 @@ impl ClientTls {
 fn pinned_config(pin: [u8; 32], auth: Option<&(PathBuf, PathBuf)>) -> Result<Arc<ClientConfig>, NetError> {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| tls_error("TLS versions", e))?;
+        .map_err(|e| tls_error(Doing::TlsVersions, e))?;
     let verifier = Arc::new(AnyCertificate { provider: provider(), pin: Some(pin) });
     Ok(Arc::new(client_auth(builder.dangerous().with_custom_certificate_verifier(verifier), auth)?))
 }
@@ -346,12 +344,12 @@ pub struct Connector {
 
 /// The TLS client side of `stream`: handshake within `HANDSHAKE`, then a tunnel.
 pub fn client(stream: TcpStream, connector: Connector) -> Result<Conn, NetError> {
-    let conn = rustls::ClientConnection::new(connector.config, connector.name).map_err(|e| tls_error("TLS", e))?;
+    let conn = rustls::ClientConnection::new(connector.config, connector.name).map_err(|e| tls_error(Doing::Tls, e))?;
     tunnel::tunnel(conn.into(), stream)
 }
 
 /// The TLS server side of `stream`: handshake within `HANDSHAKE`, then a tunnel.
 pub fn server(stream: TcpStream, config: Arc<ServerConfig>) -> Result<Conn, NetError> {
-    let conn = rustls::ServerConnection::new(config).map_err(|e| tls_error("TLS", e))?;
+    let conn = rustls::ServerConnection::new(config).map_err(|e| tls_error(Doing::Tls, e))?;
     tunnel::tunnel(conn.into(), stream)
 }

@@ -4,7 +4,7 @@
 //! `Ends`, the state of both directions, on its own (unit-tested here); the loop does the I/O.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::time::Instant;
 
@@ -12,32 +12,31 @@ use rustix::event::{PollFd, PollFlags, poll};
 
 use super::{HANDSHAKE, handshake_error, tls_error};
 use crate::conn::{Conn, Stream};
-use crate::net::NetError;
+use crate::net::{Doing, NetError, Why};
 
 /// Finish the handshake on `sock` by `HANDSHAKE` from now, then move records in a thread of
 /// their own; the returned connection's stream is the plaintext.
 pub(super) fn tunnel(mut conn: rustls::Connection, mut sock: TcpStream) -> Result<Conn, NetError> {
-    let peer = sock.peer_addr().map_err(|e| NetError::io("peer address", e))?;
-    handshake(&mut conn, &mut sock, &peer.to_string(), Instant::now() + HANDSHAKE)?;
-    let (outer, inner) = UnixStream::pair().map_err(|e| NetError::io("socketpair", e))?;
-    let name = peer.to_string();
+    let peer = sock.peer_addr().map_err(|e| NetError::io(Doing::PeerAddress, e))?;
+    handshake(&mut conn, &mut sock, peer, Instant::now() + HANDSHAKE)?;
+    let (outer, inner) = UnixStream::pair().map_err(|e| NetError::io(Doing::SocketPair, e))?;
     let t = std::thread::Builder::new()
         .name("tls".into())
-        .spawn(move || move_records(conn, sock, inner, &name))
-        .map_err(|e| NetError::io("cannot start a thread", e))?;
+        .spawn(move || move_records(conn, sock, inner, peer))
+        .map_err(|e| NetError::io(Doing::StartThread, e))?;
     Ok(Conn { stream: Stream::Unix(outer), peer: crate::conn::Peer::Inet(peer), tunnel: Some(t) })
 }
 
 fn handshake(
     conn: &mut rustls::Connection,
     sock: &mut TcpStream,
-    peer: &str,
+    peer: SocketAddr,
     deadline: Instant,
 ) -> Result<(), NetError> {
     let timed_out = || {
-        tls_error(format!("TLS handshake with {peer} failed"), format!("no handshake within {} s", HANDSHAKE.as_secs()))
+        NetError::failed(Doing::TlsHandshakeFailed(peer.to_string()), Why::NoHandshake { secs: HANDSHAKE.as_secs() })
     };
-    let io_err = |e: io::Error| NetError::io(format!("TLS handshake with {peer}"), e);
+    let io_err = |e: io::Error| NetError::io(Doing::TlsHandshake(peer.to_string()), e);
     while conn.is_handshaking() || conn.wants_write() {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -56,13 +55,13 @@ fn handshake(
         }
         match conn.read_tls(sock) {
             Ok(0) => {
-                return Err(tls_error(format!("TLS handshake with {peer} failed"), "the peer closed the connection"));
+                return Err(NetError::failed(Doing::TlsHandshakeFailed(peer.to_string()), Why::PeerClosed));
             }
             Ok(_) => {
                 if let Err(e) = conn.process_new_packets() {
                     // Tell the peer why, if we can, before giving up.
                     let _ = conn.write_tls(sock);
-                    return Err(handshake_error(peer, &e));
+                    return Err(handshake_error(&peer.to_string(), &e));
                 }
             }
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
@@ -71,7 +70,7 @@ fn handshake(
             Err(e) => return Err(io_err(e)),
         }
     }
-    let none = |e: io::Error| NetError::io("socket", e);
+    let none = |e: io::Error| NetError::io(Doing::OpenSocket, e);
     sock.set_write_timeout(None).map_err(none)?;
     sock.set_read_timeout(None).map_err(none)?;
     Ok(())
@@ -178,9 +177,9 @@ fn move_records(
     mut conn: rustls::Connection,
     mut sock: TcpStream,
     mut plain: UnixStream,
-    peer: &str,
+    peer: SocketAddr,
 ) -> Result<(), NetError> {
-    let io_err = |e: io::Error| NetError::io(format!("connection with {peer}"), e);
+    let io_err = |e: io::Error| NetError::io(Doing::Connection(crate::conn::Peer::Inet(peer)), e);
     sock.set_nonblocking(true).map_err(io_err)?;
     plain.set_nonblocking(true).map_err(io_err)?;
     let mut buf = vec![0u8; 64 * 1024];
@@ -269,7 +268,7 @@ fn move_records(
                 Ok(_) => {
                     conn.process_new_packets().map_err(|e| {
                         let _ = conn.write_tls(&mut sock);
-                        tls_error(format!("TLS with {peer}"), e)
+                        tls_error(Doing::TlsWith(peer.to_string()), e)
                     })?;
                     ends.peer_open &= take_plaintext(&mut conn, &mut pending, &mut buf).map_err(io_err)?;
                 }
