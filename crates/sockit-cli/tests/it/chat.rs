@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{DEADLINE, Lan, Proc, have, run, sh, sockit, sockit_bin, sockit_cmd};
+use crate::util::{DEADLINE, Lan, PipeLines, Proc, have, run, sh, sockit, sockit_bin, sockit_cmd};
 
 /// A chat server of the test's own, with the ports it reports.
 pub(crate) struct Server {
@@ -15,7 +15,7 @@ pub(crate) struct Server {
     pub(crate) port: u16,
     pub(crate) discovery: Option<u16>,
     /// The rest of its stderr, after the line with the ports.
-    pub(crate) stderr: BufReader<std::process::ChildStderr>,
+    pub(crate) stderr: PipeLines,
 }
 
 impl Server {
@@ -28,7 +28,7 @@ impl Server {
     pub(crate) fn start_cmd(mut cmd: Command) -> Server {
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("chat serve");
-        let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+        let mut err = PipeLines::new(child.stderr.take().expect("stderr"));
         let mut line = String::new();
         err.read_line(&mut line).expect("first line");
         // "sockit: chat room R on A:P (tcp), discovery on A:D (udp)"
@@ -363,7 +363,7 @@ print(sum(b"GOT" in v for v in seen.values()), flush=True)
             .spawn()
             .expect("crowd"),
     );
-    let mut out = BufReader::new(crowd.0.stdout.take().expect("stdout"));
+    let mut out = PipeLines::new(crowd.0.stdout.take().expect("stdout"));
     let mut l = String::new();
     out.read_line(&mut l).expect("connected");
     assert_eq!(l.trim(), "connected");

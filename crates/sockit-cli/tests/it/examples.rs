@@ -1,13 +1,13 @@
 //! The lecture's snippets as Rust examples, each run: receiver with sender, server with
 //! client, and the threaded server with clients talking at once.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::util::{DEADLINE, Proc, wait_deadline};
+use crate::util::{DEADLINE, PipeLines, Proc, wait_deadline};
 
 fn example(name: &str) -> Command {
     // Examples are built next to the binary cargo built for the tests, in examples/. `cargo
@@ -27,9 +27,9 @@ fn example(name: &str) -> Command {
 }
 
 /// Start an example that prints "listening on port N" and return it with N.
-fn start(name: &str, args: &[&str]) -> (Proc, u16, std::io::Lines<BufReader<std::process::ChildStdout>>) {
+fn start(name: &str, args: &[&str]) -> (Proc, u16, impl Iterator<Item = std::io::Result<String>>) {
     let mut child = example(name).args(args).stdout(Stdio::piped()).spawn().expect("spawn example");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut lines = PipeLines::new(child.stdout.take().expect("stdout")).lines();
     let first = lines.next().expect("line").expect("line");
     let port = first.rsplit(' ').next().and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("{first}"));
     (Proc(child), port, lines)

@@ -3,11 +3,11 @@
 //! nc.openbsd -U), a log line per connection, and 10,000 short connections in a row that leave
 //! no descriptor and no memory behind.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{DEADLINE, Proc, have, run, sockit, sockit_cmd};
+use crate::util::{DEADLINE, PipeLines, Proc, have, run, sockit, sockit_cmd};
 
 /// A Python echo server on loopback, a thread a client; its port.
 fn echo_server() -> (Proc, u16) {
@@ -23,7 +23,7 @@ fn echo_server() -> (Proc, u16) {
 
 /// `sockit relay FROM TO EXTRA...`, once it says where it listens; the process, the port (for
 /// tcp-listen) and its stderr.
-fn relay(from: &str, to: &str, extra: &[&str]) -> (Proc, u16, BufReader<std::process::ChildStderr>) {
+fn relay(from: &str, to: &str, extra: &[&str]) -> (Proc, u16, PipeLines) {
     let (child, line, err) = crate::util::started(sockit_cmd(&[&["relay", from, to], extra].concat()));
     assert!(line.starts_with("sockit: relaying "), "{line}");
     // "sockit: relaying 127.0.0.1:PORT (tcp) -> ..." (or "(tls, ...)", or a Unix path).
@@ -255,7 +255,7 @@ fn keepalive_ends_a_connection_whose_target_vanished() {
     );
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
     let mut r = Proc(cmd.spawn().expect("relay"));
-    let mut log = BufReader::new(r.0.stderr.take().expect("stderr"));
+    let mut log = PipeLines::new(r.0.stderr.take().expect("stderr"));
     let mut first = String::new();
     log.read_line(&mut first).expect("started");
     let port: u16 =
@@ -328,7 +328,7 @@ fn a_half_closed_connection_to_a_silent_target_is_let_go() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(fds(pid) <= base, "{} descriptors held, {base} before", fds(pid));
-    let line = crate::util::line_within(log.into_inner(), Duration::from_secs(2)).expect("a line");
+    let line = crate::util::line_within(log, Duration::from_secs(2)).expect("a line");
     assert!(line.contains("closed: nothing moved for 1 s after one side ended"), "{line}");
     drop(clients);
 }
@@ -357,7 +357,7 @@ fn a_reset_keeps_its_count_and_a_refusal_is_said() {
     let (_d, dport, dlog) =
         relay("tcp-listen:127.0.0.1:0", &format!("tcp:127.0.0.1:{target}"), &["--deny", "127.0.0.0/8"]);
     drop(std::net::TcpStream::connect(("127.0.0.1", dport)).expect("connect"));
-    let line = crate::util::line_within(dlog.into_inner(), Duration::from_secs(5)).expect("a line");
+    let line = crate::util::line_within(dlog, Duration::from_secs(5)).expect("a line");
     assert!(line.contains("refused: the access rules do not admit it"), "{line}");
 }
 
@@ -374,7 +374,7 @@ fn udp_datagrams_each_client_its_own_session() {
     let target = crate::util::line_within(py.0.stdout.take().expect("stdout"), Duration::from_secs(5)).expect("port");
     let target = target.trim().to_string();
     let (_r, port, log) = relay("udp-listen:127.0.0.1:0", &format!("udp:127.0.0.1:{target}"), &["--udp-idle", "1"]);
-    let log = crate::util::Collected::from(log.into_inner());
+    let log = crate::util::Collected::from(log);
     let clients: Vec<std::net::UdpSocket> =
         (0..2).map(|_| std::net::UdpSocket::bind("127.0.0.1:0").expect("bind")).collect();
     let mut seen_ports = Vec::new();
@@ -405,7 +405,7 @@ fn udp_datagrams_each_client_its_own_session() {
     // The rules: a client they refuse gets no reply and a line.
     let (_r, port, log) =
         relay("udp-listen:127.0.0.1:0", &format!("udp:127.0.0.1:{target}"), &["--deny", "127.0.0.0/8"]);
-    let log = crate::util::Collected::from(log.into_inner());
+    let log = crate::util::Collected::from(log);
     clients[0].send_to(b"denied", ("127.0.0.1", port)).expect("send");
     clients[0].set_read_timeout(Some(Duration::from_millis(500))).expect("timeout");
     assert!(clients[0].recv(&mut buf).is_err(), "a refused client got a reply");
@@ -414,7 +414,7 @@ fn udp_datagrams_each_client_its_own_session() {
     // The cap: one session at a time; a second client is turned away with its line while the
     // first is heard, and an oversized datagram (UDP's largest) goes through whole.
     let (_r, port, log) = relay("udp-listen:127.0.0.1:0", &format!("udp:127.0.0.1:{target}"), &["--max-conns", "1"]);
-    let log = crate::util::Collected::from(log.into_inner());
+    let log = crate::util::Collected::from(log);
     let big = vec![b'x'; 60_000];
     clients[0].set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
     clients[0].send_to(&big, ("127.0.0.1", port)).expect("send");

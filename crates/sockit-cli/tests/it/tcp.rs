@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{DEADLINE, Proc, free_port, have, listening, run, sockit, sockit_bin};
+use crate::util::{DEADLINE, PipeLines, Proc, free_port, have, listening, run, sockit, sockit_bin};
 
 /// 1 GiB of pseudo-random bytes (seeded xorshift) in a file in `dir`, and its sha256 as
 /// `sha256sum` prints it.
@@ -157,7 +157,7 @@ fn the_lecture_server_and_client() {
     let mut server = Proc(
         Command::new("python3").args(["-c", LECTURE_SERVER]).stdout(Stdio::piped()).spawn().expect("python server"),
     );
-    let mut lines = BufReader::new(server.0.stdout.take().expect("stdout")).lines();
+    let mut lines = PipeLines::new(server.0.stdout.take().expect("stdout")).lines();
     let port = lines.next().expect("port line").expect("port");
     let out = run(crate::util::sockit_cmd(&["tcp", "connect", "127.0.0.1", &port]), b"Hello there", DEADLINE);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -308,7 +308,7 @@ fn keep_open_many_clients_both_ways() {
         .status()
         .expect("nc");
     assert!(nc.success());
-    let mut out = BufReader::new(srv.0.stdout.take().expect("stdout"));
+    let mut out = PipeLines::new(srv.0.stdout.take().expect("stdout"));
     let mut lines = Vec::new();
     for _ in 0..5 {
         let mut l = String::new();
@@ -750,7 +750,7 @@ fn unix_sockets_with_socat_nc_and_python() {
 }
 
 /// `tcp listen --unix PATH`, once it says it listens.
-fn unix_listening(path: &str) -> (Proc, BufReader<std::process::ChildStderr>) {
+fn unix_listening(path: &str) -> (Proc, PipeLines) {
     let (child, line, err) = crate::util::started(crate::util::sockit_cmd(&["tcp", "listen", "--unix", path]));
     assert_eq!(line, format!("sockit: listening on {path} (unix)\n"));
     (child, err)
@@ -1153,7 +1153,7 @@ fn tls_keep_open_and_exec_serve_many() {
         h.join().expect("peer");
     }
     let mut got = Vec::new();
-    let mut lines = BufReader::new(srv.0.stdout.take().expect("stdout")).lines();
+    let mut lines = PipeLines::new(srv.0.stdout.take().expect("stdout")).lines();
     while got.len() < 9 {
         got.push(lines.next().expect("a line").expect("line"));
     }
@@ -1457,7 +1457,7 @@ fn keep_open_lets_a_dead_half_closed_client_go() {
     first.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into()).expect("connect");
     first.send(b"first\n").expect("send");
     first.shutdown(Shutdown::Write).expect("half-close");
-    let mut out = BufReader::new(srv.0.stdout.take().expect("stdout"));
+    let mut out = PipeLines::new(srv.0.stdout.take().expect("stdout"));
     let mut line = String::new();
     out.read_line(&mut line).expect("line");
     assert_eq!(line, "first\n");

@@ -2,12 +2,12 @@
 //! both ways, many senders at once, exact bytes, echo, errors, and a broadcast across a LAN
 //! of three namespaces.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::UdpSocket;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::util::{DEADLINE, Lan, Proc, have, listening, run, sh, sockit, sockit_bin, sockit_cmd};
+use crate::util::{DEADLINE, Lan, PipeLines, Proc, have, listening, run, sh, sockit, sockit_bin, sockit_cmd};
 
 /// The lecture's UDP receiver, in Python 3 (port 0 instead of 40000, so tests run in parallel).
 const LECTURE_RECEIVER: &str = "from socket import *\ns = socket(AF_INET, SOCK_DGRAM)\ns.bind(('', 0))\n\
@@ -24,7 +24,7 @@ fn lecture_receiver_hears_sockits_broadcast() {
     }
     let mut rx =
         Proc(Command::new("python3").args(["-c", LECTURE_RECEIVER]).stdout(Stdio::piped()).spawn().expect("py"));
-    let mut lines = BufReader::new(rx.0.stdout.take().expect("stdout")).lines();
+    let mut lines = PipeLines::new(rx.0.stdout.take().expect("stdout")).lines();
     let port = lines.next().expect("port").expect("port");
     sockit(&["udp", "send", "--broadcast", "127.255.255.255", &port, "Hello there"]).ok();
     assert_eq!(lines.next().expect("line").expect("data"), "Hello there");
@@ -78,7 +78,7 @@ fn raw_json_escaping_and_echo() {
         listening(sockit_cmd(&["udp", "listen", "0", "--bind", "127.0.0.1", "--raw", "--count", "1"]));
     UdpSocket::bind("127.0.0.1:0").expect("b").send_to(&all_bytes, ("127.0.0.1", port)).expect("send");
     let mut got = Vec::new();
-    l.0.stdout.take().expect("stdout").read_to_end(&mut got).expect("read");
+    PipeLines::new(l.0.stdout.take().expect("stdout")).read_to_end(&mut got).expect("read");
     assert_eq!(got, all_bytes);
     // Text mode escapes; JSON carries text or base64.
     let (mut l, port, _err) = listening(sockit_cmd(&["udp", "listen", "0", "--bind", "127.0.0.1", "--count", "1"]));
@@ -196,7 +196,7 @@ fn errors_name_the_fix() {
 fn lan_broadcast_reaches_both_other_hosts() {
     let Some(lan) = Lan::new("lan", 3) else { return };
     let hosts = &lan.hosts;
-    let mut listeners: Vec<(Proc, BufReader<std::process::ChildStderr>)> = Vec::new();
+    let mut listeners: Vec<(Proc, PipeLines)> = Vec::new();
     for h in &hosts[1..] {
         let (p, _port, err) = listening(h.cmd(sockit_bin(), &["udp", "listen", "--count", "1", "--timeout", "10"]));
         listeners.push((p, err));
@@ -352,14 +352,14 @@ fn unix_datagrams_with_socat_and_python() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(sockit(&["udp", "send", "--unix", &format!("@{name}"), "to socat"]).code, 0);
     let mut line = [0u8; 8];
-    recv.0.stdout.take().expect("stdout").read_exact(&mut line).expect("read");
+    PipeLines::new(recv.0.stdout.take().expect("stdout")).read_exact(&mut line).expect("read");
     assert_eq!(&line, b"to socat");
     let line = sockit(&["udp", "send", "--unix", &path("nobody.sock"), "x"]).fails(1);
     assert!(line.ends_with("nobody.sock: no such socket"), "{line}");
 }
 
 /// `udp listen --unix PATH ARGS`, once it says it listens.
-fn listening_unix(path: &str, args: &[&str]) -> (Proc, BufReader<std::process::ChildStderr>) {
+fn listening_unix(path: &str, args: &[&str]) -> (Proc, PipeLines) {
     let (child, line, err) = crate::util::started(sockit_cmd(&[&["udp", "listen", "--unix", path], args].concat()));
     assert_eq!(line, format!("sockit: listening on {path} (unix datagram)\n"));
     (child, err)

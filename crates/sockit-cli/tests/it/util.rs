@@ -349,17 +349,132 @@ impl Drop for Proc {
 }
 
 /// Start `cmd` with pipes, and read the first line it says on stderr (where it listens).
-pub fn started(mut cmd: Command) -> (Proc, String, std::io::BufReader<std::process::ChildStderr>) {
+pub fn started(mut cmd: Command) -> (Proc, String, PipeLines) {
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn");
-    let mut err = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut err = PipeLines::new(child.stderr.take().expect("stderr"));
     let mut line = String::new();
-    std::io::BufRead::read_line(&mut err, &mut line).expect("stderr line");
+    err.read_line(&mut line).expect("stderr line");
     (Proc(child), line, err)
 }
 
+/// How long a test waits for a child's next line before it fails.
+pub const PIPE_DEADLINE: Duration = Duration::from_secs(30);
+
+/// A child's pipe, read by a thread of its own: each read (a line, or bytes) waits at most
+/// `PIPE_DEADLINE` (then fails with `TimedOut`), so a test fails instead of hanging on a child
+/// that says nothing and never exits.
+pub struct PipeLines {
+    chunks: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    /// What has come and not been read yet.
+    held: Vec<u8>,
+    ended: bool,
+}
+
+impl PipeLines {
+    pub fn new(mut r: impl Read + Send + 'static) -> PipeLines {
+        let (tx, chunks) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 65536];
+            loop {
+                match r.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        if tx.send(Ok(buf[..n].to_vec())).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        break;
+                    }
+                }
+            }
+        });
+        PipeLines { chunks, held: Vec::new(), ended: false }
+    }
+
+    /// Wait until `until` for more bytes: false at the pipe's end.
+    fn more(&mut self, until: Instant) -> std::io::Result<bool> {
+        if self.ended {
+            return Ok(false);
+        }
+        match self.chunks.recv_timeout(until.saturating_duration_since(Instant::now())) {
+            Ok(Ok(chunk)) => {
+                self.held.extend_from_slice(&chunk);
+                Ok(true)
+            }
+            Ok(Err(e)) => Err(e),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                self.ended = true;
+                Ok(false)
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "nothing more on the pipe in time"))
+            }
+        }
+    }
+
+    /// The next line (with its newline) appended to `buf`, as `BufRead::read_line`: 0 at the
+    /// pipe's end.
+    pub fn read_line(&mut self, buf: &mut String) -> std::io::Result<usize> {
+        self.read_line_within(buf, PIPE_DEADLINE)
+    }
+
+    /// `read_line`, waiting at most `within`.
+    pub fn read_line_within(&mut self, buf: &mut String, within: Duration) -> std::io::Result<usize> {
+        let until = Instant::now() + within;
+        loop {
+            if let Some(i) = self.held.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.held.drain(..=i).collect();
+                buf.push_str(&String::from_utf8_lossy(&line));
+                return Ok(line.len());
+            }
+            if !self.more(until)? {
+                let rest = std::mem::take(&mut self.held);
+                buf.push_str(&String::from_utf8_lossy(&rest));
+                return Ok(rest.len());
+            }
+        }
+    }
+
+    /// Everything to the pipe's end, appended to `buf`, within the deadline.
+    pub fn read_to_string(&mut self, buf: &mut String) -> std::io::Result<usize> {
+        let mut all = Vec::new();
+        let n = self.read_to_end(&mut all)?;
+        buf.push_str(&String::from_utf8_lossy(&all));
+        Ok(n)
+    }
+
+    /// The lines to the pipe's end, without their newlines, each within the deadline (a late
+    /// one is an error, which ends the iteration for `map_while(Result::ok)`).
+    pub fn lines(mut self) -> impl Iterator<Item = std::io::Result<String>> {
+        std::iter::from_fn(move || {
+            let mut line = String::new();
+            match self.read_line(&mut line) {
+                Ok(0) => None,
+                Ok(_) => Some(Ok(line.strip_suffix('\n').unwrap_or(&line).to_string())),
+                Err(e) => Some(Err(e)),
+            }
+        })
+    }
+}
+
+impl Read for PipeLines {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.held.is_empty() && !self.more(Instant::now() + PIPE_DEADLINE)? {
+            return Ok(0);
+        }
+        let n = out.len().min(self.held.len());
+        out[..n].copy_from_slice(&self.held[..n]);
+        self.held.drain(..n);
+        Ok(n)
+    }
+}
+
 /// Start `sockit ARGS` (or a shell line) with pipes, and read the port it reports on stderr.
-pub fn listening(cmd: Command) -> (Proc, u16, std::io::BufReader<std::process::ChildStderr>) {
+pub fn listening(cmd: Command) -> (Proc, u16, PipeLines) {
     let (child, line, err) = started(cmd);
     let port = line
         .trim()
@@ -486,8 +601,7 @@ pub fn holder(host: &Netns, addr: &str) -> (Proc, u16) {
         host.cmd("python3", &["-c", &code]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("python3"),
     );
     let mut port = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(p.0.stdout.take().expect("stdout")), &mut port)
-        .expect("port");
+    PipeLines::new(p.0.stdout.take().expect("stdout")).read_line(&mut port).expect("port");
     (p, port.trim().parse().expect("port"))
 }
 

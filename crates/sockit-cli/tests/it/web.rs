@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::chat::Server;
-use crate::util::{DEADLINE, Proc, run, venv};
+use crate::util::{DEADLINE, PipeLines, Proc, run, venv};
 
 fn script(name: &str) -> String {
     format!("{}/tests/it/py/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -113,7 +113,7 @@ fn websocat_joins_the_room() {
             .spawn()
             .expect("websocat"),
     );
-    let mut heard = BufReader::new(ws.0.stdout.take().expect("stdout"));
+    let mut heard = PipeLines::new(ws.0.stdout.take().expect("stdout"));
     let mut first = String::new();
     heard.read_line(&mut first).expect("welcome");
     assert!(first.starts_with("* welcome to sockit, you are guest-"), "{first}");
