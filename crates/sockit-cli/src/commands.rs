@@ -302,17 +302,11 @@ pub fn chat_join(cfg: &JoinConfig) -> Outcome {
     }
 }
 
-/// A line editor on the terminal (history, cursor keys, Ctrl-A/E/U/W), whose printer shows
-/// the server's lines above the line being typed. `None` if the terminal cannot have one.
+/// A line editor on the terminal (history, cursor keys, Ctrl-A/E/K/U/W), which shows the
+/// server's lines above the line being typed. `None` if the terminal cannot have one.
 fn line_editor() -> Option<ChatIo> {
-    use rustyline::ExternalPrinter as _;
-    let config = rustyline::Config::builder().auto_add_history(true).max_history_size(1000).ok()?.build();
-    let mut editor = rustyline::DefaultEditor::with_config(config).ok()?;
-    let mut printer = editor.create_external_printer().ok()?;
-    // Ctrl-D, Ctrl-C or a terminal that went away: the user is done.
-    let typed = std::iter::from_fn(move || editor.readline("").ok());
-    let show = move |text: &str| printer.print(text.to_string()).map_err(io::Error::other);
-    Some(ChatIo::Editor { typed: Box::new(typed), show: Box::new(show) })
+    let crate::editor::Editor { typed, show } = crate::editor::start()?;
+    Some(ChatIo::Editor { typed, show })
 }
 
 pub fn chat_discover(cfg: &DiscoveryConfig, json: bool) -> Outcome {

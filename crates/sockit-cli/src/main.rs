@@ -5,6 +5,7 @@
 mod cli;
 mod commands;
 mod config;
+mod editor;
 mod exit;
 mod log;
 mod render;

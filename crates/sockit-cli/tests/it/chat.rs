@@ -1172,8 +1172,9 @@ fn a_room_bound_to_one_address_is_advertised_there() {
 
 /// On a terminal `chat join` keeps the line being typed intact below the conversation (a line
 /// from someone else came out in the middle of it: `half-typed<dave> dave line 3`), with line
-/// editing and history, and gives the terminal back as it found it. Driven through a pty by
-/// Python, beside a plain-socket client.
+/// editing and history; keys that come together (a paste) are taken and drawn at once; and it
+/// gives the terminal back as it found it. Driven through a pty by Python, beside a
+/// plain-socket client.
 #[test]
 fn on_a_terminal_the_line_being_typed_stays_whole() {
     if !have("python3") {
@@ -1189,11 +1190,12 @@ fn on_a_terminal_the_line_being_typed_stays_whole() {
     let transcript = v["transcript"].as_str().expect("transcript");
     assert_eq!(
         v["from_erin"],
-        serde_json::json!(["<erin> half-typed rest", "<erin> hello", "<erin> hello"]),
+        serde_json::json!(["<erin> half-typed rest", "<erin> hello", "<erin> hello", "<erin> pasted at once"]),
         "{transcript:?}"
     );
     assert!(transcript.contains("<dave> dave line 3"), "{transcript:?}");
     assert!(!transcript.contains("half-typed<dave>"), "{transcript:?}");
     assert_eq!(v["code"], 0, "{transcript:?}");
     assert_eq!(v["canonical"], true, "the terminal is left in canonical mode with echo");
+    assert_eq!(v["shown_at_once"], true, "keys that came together drawn at once: {transcript:?}");
 }

@@ -1,7 +1,8 @@
 """`sockit chat join` on a terminal (a pty), beside a line client (dave) on a plain socket.
 
 argv: SOCKIT_BIN PORT. Types half a line, has dave speak, finishes the line; edits a line
-with the cursor keys; sends the last line again from history; ends with Ctrl-D. Prints one
+with the cursor keys; sends the last line again from history; pastes a line and half a line;
+ends with Ctrl-D. Prints one
 JSON object: what dave received from erin, the terminal transcript, the exit code, and
 whether the terminal was left in canonical mode with echo.
 """
@@ -76,7 +77,15 @@ dave_until("<erin> hello")
 typed(b"\x1b[A\r")
 time.sleep(0.3)
 dave_until("<erin> hello\n<erin> hello")
-typed(b"\x04", pause=0.1)
+# Keys that arrive together (a paste, fast typing): a whole line in one write is sent at once,
+# and a half line is drawn at once, before any other key comes.
+os.write(master, b"pasted at once\r")
+dave_until("<erin> pasted at once")
+mark = len(transcript)
+os.write(master, b"drawn whole")
+read_for(2, until=b"drawn whole")
+shown_at_once = b"drawn whole" in transcript[mark:]
+typed(b"\x15\x04", pause=0.1)
 try:
     code = proc.wait(timeout=10)
 except subprocess.TimeoutExpired:
@@ -91,4 +100,5 @@ print(json.dumps({
     "transcript": transcript.decode(errors="replace"),
     "code": code,
     "canonical": bool(lflag & termios.ICANON) and bool(lflag & termios.ECHO),
+    "shown_at_once": shown_at_once,
 }))
