@@ -25,9 +25,10 @@ use crate::listener::{AccessRules, Listener};
 use crate::net::{self, Doing, NetError};
 use crate::stdio::Stdio;
 
-/// Options for a listener that serves many clients at once.
+/// Who a listener serving many clients at once admits, and how: how many at once, from where,
+/// and through TLS (built from `tcp::ListenConfig`, not a second configuration).
 #[derive(Debug, Clone, Default)]
-pub struct ManyOptions {
+pub struct Admission {
     /// At most this many clients at once; more are closed on arrival.
     pub max_conns: Option<usize>,
     pub rules: AccessRules,
@@ -83,7 +84,7 @@ enum Arrived {
 }
 
 /// Serve clients until the process is stopped, or the output is gone.
-pub fn serve_many(listener: Accepting, opts: &ManyOptions, stdio: Stdio) -> Result<std::convert::Infallible, NetError> {
+pub fn serve_many(listener: Accepting, opts: &Admission, stdio: Stdio) -> Result<std::convert::Infallible, NetError> {
     FanOut::new(listener, opts.clone(), stdio)?.run()
 }
 
@@ -136,7 +137,7 @@ impl Wake {
 
 struct FanOut {
     listener: Accepting,
-    opts: ManyOptions,
+    opts: Admission,
     epoll: OwnedFd,
     clients: HashMap<u64, Client>,
     next_id: u64,
@@ -162,7 +163,7 @@ struct FanOut {
 }
 
 impl FanOut {
-    fn new(listener: Accepting, opts: ManyOptions, stdio: Stdio) -> Result<FanOut, NetError> {
+    fn new(listener: Accepting, opts: Admission, stdio: Stdio) -> Result<FanOut, NetError> {
         let setup = |e: io::Error| NetError::io(Doing::KeepOpen, e);
         let (input_file, output_file) = stdio.into_files();
         let epoll = epoll::create(epoll::CreateFlags::CLOEXEC).map_err(|e| setup(e.into()))?;

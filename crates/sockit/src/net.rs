@@ -505,3 +505,29 @@ pub fn keepalive(stream: &std::net::TcpStream, every: std::time::Duration) -> Re
         .set_tcp_keepalive(&probes)
         .map_err(|e| NetError::io(Doing::SetOption("SO_KEEPALIVE"), e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_is_matched_by_type_and_said_in_one_line() {
+        let e = crate::unix::unix_error("/nonexistent/sockit.sock", io::ErrorKind::NotFound.into());
+        assert!(
+            matches!(&e, NetError::Failed { doing: Doing::Connect(Peer::Unix(p)), why: Why::NoSuchSocket } if p == "/nonexistent/sockit.sock"),
+            "{e:?}"
+        );
+        assert_eq!(e.to_string(), "cannot connect to /nonexistent/sockit.sock: no such socket");
+        let addr: SocketAddr = "[::1]:5".parse().expect("address");
+        assert_eq!(
+            NetError::failed(Doing::ProbeTo(addr), Why::NoIpv6).to_string(),
+            "probe to [::1]:5: no IPv6 on this host"
+        );
+        let e = NetError::io(Doing::Output, io::ErrorKind::BrokenPipe.into());
+        assert!(e.is_broken_pipe());
+        assert_eq!(e.to_string(), "output: broken pipe");
+        let proxy =
+            NetError::failed(Doing::Proxy("127.0.0.1:1080".into()), sockit_core::proxy::SocksError::Refused(5).into());
+        assert!(proxy.to_string().starts_with("proxy 127.0.0.1:1080: "), "{proxy}");
+    }
+}

@@ -10,7 +10,7 @@ use sockit_core::endpoint::Host;
 use crate::bridge::{self, BridgeOptions, BridgeStats};
 use crate::conn::Conn;
 use crate::exec::{Children, exec_for};
-use crate::keep_open::{Accepting, ManyOptions, serve_many};
+use crate::keep_open::{Accepting, Admission, serve_many};
 use crate::listener::{AccessRules, Listener};
 use crate::net::{self, Doing, NetError};
 use crate::stdio::Stdio;
@@ -88,7 +88,7 @@ pub fn listen_run(cfg: &ListenConfig, stdio: Stdio, started: &mut dyn FnMut(Star
         started(Started::ListeningUnix(path.clone()));
         crate::systemd::notify("READY=1");
         if cfg.keep_open {
-            let opts = ManyOptions { max_conns: cfg.max_conns, ..ManyOptions::default() };
+            let opts = Admission { max_conns: cfg.max_conns, ..Admission::default() };
             match serve_many(Accepting::Unix(listener, path.clone(), file), &opts, stdio)? {}
         }
         let accepted = listener.accept().map_err(|e| NetError::io(Doing::AcceptOn(path.clone()), e));
@@ -112,7 +112,7 @@ pub fn listen_run(cfg: &ListenConfig, stdio: Stdio, started: &mut dyn FnMut(Star
             let sig = crate::exec::serve_commands(listener, &cfg.rules, cfg.max_conns, tls, cmd)?;
             return Ok(TcpReport::Stopped { interrupted: sig == signal_hook::consts::SIGINT });
         }
-        let opts = ManyOptions { max_conns: cfg.max_conns, rules: cfg.rules.clone(), tls };
+        let opts = Admission { max_conns: cfg.max_conns, rules: cfg.rules.clone(), tls };
         match serve_many(Accepting::Tcp(listener), &opts, stdio)? {}
     }
     let (stream, peer) = listener.accept(&cfg.rules)?;

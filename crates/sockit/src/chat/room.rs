@@ -13,9 +13,11 @@ use sockit_core::cluster::{Body, Claim};
 use super::events::{Event, Events};
 use super::queue::{Queue, Recipient, Window, deliver, places_for};
 
-/// How the server behaves.
+/// The room as the server runs it: `server::ServeConfig` made ready (its certificate read and
+/// TLS built, the browsers' policy drawn up, the cluster's link connected), not a second
+/// configuration.
 #[derive(Debug, Clone)]
-pub struct ServerConfig {
+pub struct Settings {
     /// The room's name, shown on joining and in discovery replies.
     pub room: String,
     /// At most this many clients; more are told the room is full.
@@ -40,9 +42,9 @@ pub struct ServerConfig {
     pub cluster: Option<super::link::Link>,
 }
 
-impl Default for ServerConfig {
+impl Default for Settings {
     fn default() -> Self {
-        ServerConfig {
+        Settings {
             room: "sockit".into(),
             max_clients: 100_000,
             max_line: 4096,
@@ -187,7 +189,7 @@ impl Room {
 
 /// The server's shared state.
 pub(super) struct Shared {
-    pub(super) cfg: ServerConfig,
+    pub(super) cfg: Settings,
     /// Messages for the other servers of a cluster.
     pub(super) outbox: Option<super::link::Outbox>,
     /// The tag of this server's guest nicks in a cluster ("" alone).
@@ -340,7 +342,7 @@ pub(super) fn queue_all(room: &Room, text: &Arc<str>, except: Option<u64>) -> Ve
 
 /// Add a member under a fresh guest nick and queue its welcome, then the room's history;
 /// returns the nick.
-pub(super) fn register(room: &mut Room, cfg: &ServerConfig, tag: &str, id: u64, out: &Recipient) -> String {
+pub(super) fn register(room: &mut Room, cfg: &Settings, tag: &str, id: u64, out: &Recipient) -> String {
     let nick = room.fresh_guest(tag);
     let remote = room.peers.values().flat_map(|p| p.members.values().map(|h| h.claim.nick.clone()));
     let mut names: Vec<String> = room.members.values().map(|m| m.nick.clone()).chain(remote).take(20).collect();
@@ -399,7 +401,7 @@ mod tests {
 
     #[test]
     fn a_member_hears_its_welcome_then_the_history() {
-        let cfg = ServerConfig { room: "lab".into(), ..ServerConfig::default() };
+        let cfg = Settings { room: "lab".into(), ..Settings::default() };
         let mut room = Room::default();
         let (first, mut first_rx) = recipient(16);
         assert_eq!(register(&mut room, &cfg, "", 1, &first), "guest-1");
@@ -421,7 +423,7 @@ mod tests {
 
     #[test]
     fn a_burst_of_joins_is_one_notice_and_a_lone_joiner_is_not_told_of_itself() {
-        let cfg = ServerConfig::default();
+        let cfg = Settings::default();
         let mut room = Room::default();
         let mut queues = Vec::new();
         for id in 1..=3 {
@@ -447,7 +449,7 @@ mod tests {
 
     #[test]
     fn a_leave_keeps_its_reason_only_alone() {
-        let cfg = ServerConfig::default();
+        let cfg = Settings::default();
         let mut room = Room::default();
         let (r, mut rx) = recipient(16);
         register(&mut room, &cfg, "", 1, &r);
@@ -462,7 +464,7 @@ mod tests {
 
     #[test]
     fn queueing_for_everyone_never_waits_and_names_the_full() {
-        let cfg = ServerConfig::default();
+        let cfg = Settings::default();
         let mut room = Room::default();
         let (roomy, mut roomy_rx) = recipient(16);
         let (full, _full_rx) = recipient(1);

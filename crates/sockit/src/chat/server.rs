@@ -21,7 +21,7 @@ use tokio_util::task::TaskTracker;
 
 use super::events::{Event, Events};
 use super::listener::connected;
-use super::room::{Room, ServerConfig, Shared};
+use super::room::{Room, Settings, Shared};
 use crate::net::{Doing, NetError};
 use crate::tls::ServerTls;
 
@@ -173,7 +173,7 @@ pub fn run(
         }),
     });
     crate::systemd::notify("READY=1");
-    let server_cfg = ServerConfig {
+    let server_cfg = Settings {
         tls,
         room: cfg.room.clone(),
         max_clients: cfg.max_clients,
@@ -246,7 +246,7 @@ pub fn run(
 /// task to end. Also answer discovery probes on each `discovery` socket.
 pub async fn serve(
     listener: TcpListener,
-    cfg: ServerConfig,
+    cfg: Settings,
     events: Events,
     discovery: Vec<UdpSocket>,
     shutdown: impl std::future::Future<Output = ()>,
