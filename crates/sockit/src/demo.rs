@@ -186,6 +186,7 @@ fn slide67(say: &mut dyn FnMut(&str)) -> DemoResult {
                 web: false,
                 web_origins: Vec::new(),
                 web_hosts: Vec::new(),
+                metrics_allow: crate::listener::AccessRules::loopback(),
                 history: 0,
                 cluster: None,
             };

@@ -27,6 +27,14 @@ impl AccessRules {
         AccessRules { allow: canon(allow), deny: canon(deny) }
     }
 
+    /// Only this host's own loopback addresses (127.0.0.0/8 and ::1).
+    pub fn loopback() -> AccessRules {
+        let v4 = Cidr::new(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8).unwrap_or_else(|_| unreachable!("/8 fits"));
+        let v6 =
+            Cidr::new(IpAddr::V6(std::net::Ipv6Addr::LOCALHOST), 128).unwrap_or_else(|_| unreachable!("/128 fits"));
+        AccessRules::new(vec![v4, v6], Vec::new())
+    }
+
     pub fn admits(&self, ip: IpAddr) -> bool {
         let ip = sockit_core::addr::canonical_ip(ip);
         (self.allow.is_empty() || self.allow.iter().any(|c| c.contains(ip)))

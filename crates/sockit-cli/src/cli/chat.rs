@@ -61,6 +61,10 @@ pub struct ChatServeArgs {
     /// repeatable. The room's own origin always may.
     #[arg(long, value_name = "ORIGIN")]
     pub web_origin: Vec<String>,
+    /// Serve GET /metrics (Prometheus) and GET /healthz on the chat port to clients in this
+    /// block (repeatable; default: loopback only). To others those paths do not exist.
+    #[arg(long, value_name = "CIDR")]
+    pub metrics_allow: Vec<String>,
     /// Replay the last N lines said in the room to each member who joins (at most 1000).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub history: usize,

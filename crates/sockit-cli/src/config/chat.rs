@@ -9,9 +9,10 @@ use sockit::chat::server::ServeConfig;
 use sockit_core::endpoint::{Endpoint, Host};
 
 use super::DEFAULT_PORT;
-use super::shared::{address, bind_addr, client_tls, proxy, server_tls};
+use super::shared::{address, bind_addr, cidrs, client_tls, proxy, server_tls};
 use super::{Action, Result, UsageError, usage};
 use crate::cli;
+use sockit::listener::AccessRules;
 
 /// `chat serve`.
 pub(super) fn serve(a: cli::ChatServeArgs) -> Result<Action> {
@@ -33,6 +34,10 @@ pub(super) fn serve(a: cli::ChatServeArgs) -> Result<Action> {
         web: !a.no_web,
         web_origins: a.web_origin.iter().map(|o| web_origin(o)).collect::<Result<_>>()?,
         web_hosts: a.web_host.iter().map(|h| web_host(h)).collect::<Result<_>>()?,
+        metrics_allow: match &a.metrics_allow[..] {
+            [] => AccessRules::loopback(),
+            given => AccessRules::new(cidrs(given, "--metrics-allow")?, Vec::new()),
+        },
         history: match a.history {
             n @ 0..=1000 => n,
             _ => return Err(usage("--history keeps at most 1000 lines")),

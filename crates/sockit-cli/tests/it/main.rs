@@ -14,6 +14,7 @@ mod forward;
 mod info;
 mod keep_open;
 mod names;
+mod operate;
 mod port;
 mod proxy;
 mod scan;

@@ -40,6 +40,7 @@ pub(super) async fn connected(shared: Arc<Shared>, stream: TcpStream, peer: Sock
             };
             match arrival {
                 Arrival::Line(read) => {
+                    let _counted = super::metrics::Connected::new(super::metrics::Kind::Line);
                     let (reader, writer) = stream.into_split();
                     client(shared, reader, Plain(writer), read, peer, stop).await;
                 }
@@ -58,6 +59,7 @@ pub(super) async fn connected(shared: Arc<Shared>, stream: TcpStream, peer: Sock
                         a = sniff(&mut tls, web, deadline, &browser_here) => a,
                     } {
                         Arrival::Line(read) => {
+                            let _counted = super::metrics::Connected::new(super::metrics::Kind::Line);
                             let (reader, writer) = tokio::io::split(tls);
                             client(shared, reader, Plain(writer), read, peer, stop).await;
                         }
@@ -89,9 +91,35 @@ async fn browser<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     if head.is_browser_page_load() {
         shared.browsers.saw(peer.ip());
     }
+    // An operator's scraper: answered to the addresses allowed, whatever Host it names (a
+    // scraper knows the server by the name it was given); to others the paths do not exist.
+    if head.is_get() && matches!(head.path(), "/metrics" | "/healthz") {
+        let mut stream = stream;
+        let (code, reason, body) = match head.path() {
+            _ if !shared.cfg.metrics.admits(peer.ip()) => (404, "Not Found", "the room is at /\n".to_string()),
+            "/metrics" => {
+                let (members, remote, servers) = {
+                    let room = shared.lock();
+                    (room.members.len(), room.remote_count(), room.peers.len())
+                };
+                let now = super::metrics::Now { members, remote, servers, refused: &shared.refused };
+                (200, "OK", super::metrics::render(&now))
+            }
+            _ => {
+                let (code, reason, body) = super::metrics::health(shared.quiet.is_cancelled());
+                (code, reason, body.to_string())
+            }
+        };
+        let kind = if head.path() == "/metrics" && code == 200 { super::web::PROMETHEUS } else { super::web::PLAIN };
+        let _ =
+            tokio::time::timeout_at(deadline, super::web::respond_as::<S, ()>(&mut stream, code, reason, kind, &body))
+                .await;
+        return;
+    }
     let served = super::web::serve_http(stream, head, rest, &shared.cfg.browsers);
     match tokio::time::timeout_at(deadline, served).await {
         Ok(Ok(super::web::Served::Member(stream, rest))) => {
+            let _counted = super::metrics::Connected::new(super::metrics::Kind::Web);
             let (reader, writer) = super::ws::member(stream, rest, shared.cfg.max_line).await;
             client(shared, reader, writer, Vec::new(), peer, stop).await;
         }

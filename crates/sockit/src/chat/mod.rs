@@ -6,7 +6,7 @@
 //! shutdown), `listener` (a new connection: TLS, line client or browser), `web` (the page and
 //! WebSocket members), `session` (one member's reader and writer), `queue` (a member's bounded
 //! queue and the stall window), `room` (who is in it, notices, history), `events` (what the
-//! console is told); a cluster adds `link` (the broker and the outbox), `peers` (the other
+//! console is told), `metrics` (what an operator's scraper is told); a cluster adds `link` (the broker and the outbox), `peers` (the other
 //! servers as known) and `cluster` (their messages taken into the room).
 
 pub mod client;
@@ -15,6 +15,7 @@ pub mod discovery;
 pub mod events;
 pub mod link;
 mod listener;
+mod metrics;
 mod peers;
 mod queue;
 mod room;

@@ -162,7 +162,8 @@ impl Window {
 pub(super) async fn deliver(r: &Recipient, text: &Arc<str>, stall: Duration, window: Option<&mut Window>) {
     let n = places_for(text);
     match r.tx.try_push(text, n) {
-        Queue::Done | Queue::Closed => {}
+        Queue::Done => super::metrics::delivered(1, text),
+        Queue::Closed => {}
         Queue::Full => {
             if r.kick.is_cancelled() {
                 return;
@@ -171,7 +172,10 @@ pub(super) async fn deliver(r: &Recipient, text: &Arc<str>, stall: Duration, win
                 Some(w) => r.blocked.deadline(stall).min(w.end(stall)),
                 None => r.blocked.deadline(stall),
             };
-            if !matches!(tokio::time::timeout_at(deadline, r.tx.push(text, n)).await, Ok(true)) {
+            if matches!(tokio::time::timeout_at(deadline, r.tx.push(text, n)).await, Ok(true)) {
+                super::metrics::delivered(1, text);
+            } else {
+                super::metrics::COUNTERS.cut_stalled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 r.kick(format!("not reading: its outgoing queue stayed full for {} s", stall.as_secs_f64()));
             }
         }

@@ -36,6 +36,8 @@ pub struct Settings {
     pub web: bool,
     /// Which hosts and pages may use the room from a browser.
     pub browsers: super::web::Policy,
+    /// Who may read `/metrics` and `/healthz`.
+    pub metrics: crate::listener::AccessRules,
     /// Lines replayed to a member who joins (0: none).
     pub history: usize,
     /// The link to the other servers of a cluster.
@@ -54,6 +56,7 @@ impl Default for Settings {
             tls: None,
             web: true,
             browsers: super::web::Policy::default(),
+            metrics: crate::listener::AccessRules::loopback(),
             history: 0,
             cluster: None,
         }
@@ -249,6 +252,7 @@ impl Shared {
     }
 
     pub(super) fn event(&self, e: Event) {
+        super::metrics::count(&e);
         let _ = self.events.try_send(e);
     }
 
@@ -333,11 +337,24 @@ impl Shared {
 /// were full.
 pub(super) fn queue_all(room: &Room, text: &Arc<str>, except: Option<u64>) -> Vec<Recipient> {
     let n = places_for(text);
-    room.members
+    let mut queued = 0;
+    let full = room
+        .members
         .iter()
-        .filter(|&(&id, m)| Some(id) != except && matches!(m.out.tx.try_push(text, n), Queue::Full))
+        .filter(|&(&id, _)| Some(id) != except)
+        .filter(|(_, m)| match m.out.tx.try_push(text, n) {
+            Queue::Done => {
+                queued += 1;
+                false
+            }
+            Queue::Full => true,
+            Queue::Closed => false,
+        })
         .map(|(_, m)| m.out.clone())
-        .collect()
+        .collect();
+    // Counted once for the room, not once a member: the fan-out stays free of shared writes.
+    super::metrics::delivered(queued, text);
+    full
 }
 
 /// Add a member under a fresh guest nick and queue its welcome, then the room's history;

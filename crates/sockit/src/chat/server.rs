@@ -45,6 +45,9 @@ pub struct ServeConfig {
     pub web_hosts: Vec<String>,
     /// Lines replayed to a member who joins (0: none).
     pub history: usize,
+    /// Who may read `GET /metrics` and `GET /healthz` on the chat port (loopback unless
+    /// told).
+    pub metrics_allow: crate::listener::AccessRules,
     /// One room with the other servers of a cluster, through a NATS broker.
     pub cluster: Option<super::link::ClusterConfig>,
 }
@@ -190,6 +193,7 @@ pub fn run(
             tls: cfg.tls.is_some(),
         },
         history: cfg.history,
+        metrics: cfg.metrics_allow.clone(),
         cluster: link,
         ..Default::default()
     };
@@ -322,6 +326,7 @@ pub async fn serve(
                     Err(e) => {
                         // Per connection, never fatal; out of descriptors: let some close.
                         tracing::info!(error = %e, "accept failed");
+                        super::metrics::COUNTERS.accept_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         if crate::net::accept_error_is_shortage(&e) {
                             tokio::time::sleep(Duration::from_millis(20)).await;
                         }

@@ -457,12 +457,17 @@ pub(super) async fn client(
         for f in frames.drain(..) {
             let line = match f {
                 Frame::TooLong => {
+                    super::metrics::COUNTERS.dropped_too_long.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     session.reply(Notice::TooLong { max: cfg.max_line }).await;
                     continue;
                 }
                 Frame::Line(l) => l,
             };
-            match session.rate.check(Instant::now()) {
+            let verdict = session.rate.check(Instant::now());
+            if verdict != Verdict::Pass {
+                super::metrics::COUNTERS.dropped_rate.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            match verdict {
                 Verdict::Pass => {}
                 Verdict::Drop { warn: true } => {
                     session.reply(Notice::SlowDown { rate: cfg.rate }).await;

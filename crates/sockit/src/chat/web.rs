@@ -61,6 +61,14 @@ pub(super) struct Head {
 }
 
 impl Head {
+    pub(super) fn path(&self) -> &str {
+        &self.path
+    }
+
+    pub(super) fn is_get(&self) -> bool {
+        self.method == "GET"
+    }
+
     /// A browser loading a page: it may open spare sockets to this port, silent for a while.
     pub(super) fn is_browser_page_load(&self) -> bool {
         self.browser && !self.upgrade_websocket
@@ -450,8 +458,25 @@ async fn respond<S: AsyncWrite + Unpin, T>(
     reason: &str,
     body: &str,
 ) -> io::Result<Served<T>> {
+    respond_as(stream, code, reason, PLAIN, body).await
+}
+
+/// Plain text's content type.
+pub(super) const PLAIN: &str = "text/plain; charset=utf-8";
+/// Prometheus's text exposition format.
+pub(super) const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// A short answer of `content_type`, and close.
+pub(super) async fn respond_as<S: AsyncWrite + Unpin, T>(
+    stream: &mut S,
+    code: u16,
+    reason: &str,
+    content_type: &str,
+    body: &str,
+) -> io::Result<Served<T>> {
     let text = format!(
-        "HTTP/1.1 {code} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {code} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+         Cache-Control: no-store\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(text.as_bytes()).await?;

@@ -1,0 +1,89 @@
+//! Running the servers in production: the chat port's `/metrics` (checked by Prometheus's own
+//! promtool) and `/healthz`, and who may read them.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::chat::{Client, Server};
+use crate::util::{DEADLINE, have, run};
+
+/// One GET on a fresh connection: the status line and the body (the server closes after it).
+fn get(port: u16, path: &str) -> (String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: scraper.example:9\r\nUser-Agent: test\r\n\r\n").as_bytes())
+        .expect("send");
+    let mut all = String::new();
+    s.read_to_string(&mut all).expect("answer");
+    let (head, body) = all.split_once("\r\n\r\n").expect("a head and a body");
+    (head.lines().next().unwrap_or_default().to_string(), body.to_string())
+}
+
+/// The value of one sample (`name` with its labels, as written) in a scrape.
+fn sample(text: &str, name: &str) -> Option<u64> {
+    text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// `/metrics` counts what happened in the room, exactly, in a form promtool accepts; `/healthz`
+/// says ok; any Host is answered (a scraper names the server as it was told), while browsers'
+/// paths keep their Host rule.
+#[test]
+fn the_chat_port_answers_metrics_and_health_to_loopback() {
+    let server = Server::start(&["--max-line", "64"]);
+    let mut alice = Client::join(&server, "alice");
+    let mut bob = Client::join(&server, "bob");
+    let before = get(server.port, "/metrics").1;
+    alice.send("hello");
+    assert_eq!(bob.line(), "<alice> hello");
+    alice.send(&"x".repeat(100));
+    alice.until(|l| l.starts_with("* line too long (over 64 bytes)"));
+    let (status, text) = get(server.port, "/metrics");
+    assert_eq!(status, "HTTP/1.1 200 OK", "{text}");
+    let expect = [
+        ("sockit_chat_members{where=\"here\"}", 2),
+        ("sockit_chat_members{where=\"cluster\"}", 0),
+        ("sockit_chat_connections{kind=\"line\"}", 2),
+        ("sockit_chat_connections{kind=\"web\"}", 0),
+        ("sockit_chat_joins_total", 2),
+        ("sockit_chat_lines_received_total{from=\"here\"}", 1),
+        ("sockit_chat_received_bytes_total", 5),
+        ("sockit_chat_lines_dropped_total{reason=\"too_long\"}", 1),
+        ("sockit_chat_lines_dropped_total{reason=\"rate\"}", 0),
+        ("sockit_chat_members_cut_total", 0),
+    ];
+    for (name, value) in expect {
+        assert_eq!(sample(&text, name), Some(value), "{name} in\n{text}");
+    }
+    // Since the first scrape: "<alice> hello\n" to bob, and alice's notice that her line was
+    // too long.
+    let grew = |name: &str| sample(&text, name).zip(sample(&before, name)).map(|(a, b)| a - b);
+    let notice = "* line too long (over 64 bytes): not sent\n".len() as u64;
+    assert_eq!(grew("sockit_chat_lines_sent_total"), Some(2), "{before}\n{text}");
+    assert_eq!(grew("sockit_chat_sent_bytes_total"), Some(14 + notice), "{before}\n{text}");
+    assert!(text.contains("# TYPE sockit_chat_joins_total counter\n"), "{text}");
+    if have("promtool") {
+        let mut check = Command::new("promtool");
+        check.args(["check", "metrics"]).stderr(Stdio::piped());
+        let out = run(check, text.as_bytes(), DEADLINE);
+        assert_eq!(out.code, 0, "promtool: {}{}", out.stdout(), out.stderr);
+    }
+    assert_eq!(get(server.port, "/healthz"), ("HTTP/1.1 200 OK".to_string(), "ok\n".to_string()));
+    // The page is still refused under a name that is not the room's.
+    assert_eq!(get(server.port, "/").0, "HTTP/1.1 403 Forbidden");
+}
+
+/// `--metrics-allow` names who may read them; to others the paths do not exist. A bad block
+/// is a usage error.
+#[test]
+fn metrics_are_only_for_the_addresses_allowed() {
+    let server = Server::start(&["--metrics-allow", "10.0.0.0/8"]);
+    for path in ["/metrics", "/healthz"] {
+        let (status, body) = get(server.port, path);
+        assert_eq!((status.as_str(), body.as_str()), ("HTTP/1.1 404 Not Found", "the room is at /\n"));
+    }
+    let out = crate::util::sockit(&["chat", "serve", "--port", "0", "--metrics-allow", "10.0.0.0/33"]);
+    let line = out.fails(2);
+    assert!(line.contains("--metrics-allow"), "{line}");
+}

@@ -1,0 +1,220 @@
+//! What an operator asks of a running room: `GET /metrics` (Prometheus's text format: members,
+//! lines and bytes in and out, drops by reason, members cut, refusals, the cluster's
+//! messages) and `GET /healthz`, on the chat port, to the addresses `--metrics-allow` admits.
+//! Counters are the process's own (one room a process), bumped where things happen.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+
+use super::events::Event;
+
+/// The room's counters since the process started.
+#[derive(Debug, Default)]
+pub(super) struct Counters {
+    pub(super) lines_in: AtomicU64,
+    pub(super) bytes_in: AtomicU64,
+    pub(super) lines_from_cluster: AtomicU64,
+    pub(super) lines_out: AtomicU64,
+    pub(super) bytes_out: AtomicU64,
+    pub(super) dropped_rate: AtomicU64,
+    pub(super) dropped_too_long: AtomicU64,
+    pub(super) cut_stalled: AtomicU64,
+    pub(super) joins: AtomicU64,
+    pub(super) leaves: AtomicU64,
+    pub(super) refused: AtomicU64,
+    pub(super) accept_errors: AtomicU64,
+    pub(super) cluster_lost: AtomicU64,
+    pub(super) cluster_dropped: AtomicU64,
+    pub(super) line_connections: AtomicI64,
+    pub(super) web_connections: AtomicI64,
+}
+
+pub(super) static COUNTERS: Counters = Counters {
+    lines_in: AtomicU64::new(0),
+    bytes_in: AtomicU64::new(0),
+    lines_from_cluster: AtomicU64::new(0),
+    lines_out: AtomicU64::new(0),
+    bytes_out: AtomicU64::new(0),
+    dropped_rate: AtomicU64::new(0),
+    dropped_too_long: AtomicU64::new(0),
+    cut_stalled: AtomicU64::new(0),
+    joins: AtomicU64::new(0),
+    leaves: AtomicU64::new(0),
+    refused: AtomicU64::new(0),
+    accept_errors: AtomicU64::new(0),
+    cluster_lost: AtomicU64::new(0),
+    cluster_dropped: AtomicU64::new(0),
+    line_connections: AtomicI64::new(0),
+    web_connections: AtomicI64::new(0),
+};
+
+/// Count what an event for the console tells.
+pub(super) fn count(e: &Event) {
+    let c = &COUNTERS;
+    match e {
+        Event::Said { text, server: None, .. } | Event::Action { text, server: None, .. } => {
+            c.lines_in.fetch_add(1, Relaxed);
+            c.bytes_in.fetch_add(text.len() as u64, Relaxed);
+        }
+        Event::Said { server: Some(_), .. } | Event::Action { server: Some(_), .. } => {
+            c.lines_from_cluster.fetch_add(1, Relaxed);
+        }
+        Event::Joined { .. } => _ = c.joins.fetch_add(1, Relaxed),
+        Event::Left { .. } => _ = c.leaves.fetch_add(1, Relaxed),
+        Event::Refused { .. } => _ = c.refused.fetch_add(1, Relaxed),
+        Event::Lost { messages, .. } => _ = c.cluster_lost.fetch_add(*messages, Relaxed),
+        Event::ClusterDropped { messages } => _ = c.cluster_dropped.fetch_add(*messages, Relaxed),
+        _ => {}
+    }
+}
+
+/// `text` (one line or several) queued for `members` members.
+pub(super) fn delivered(members: usize, text: &str) {
+    let lines = text.bytes().filter(|&b| b == b'\n').count().max(1);
+    COUNTERS.lines_out.fetch_add((members * lines) as u64, Relaxed);
+    COUNTERS.bytes_out.fetch_add((members * text.len()) as u64, Relaxed);
+}
+
+/// Which kind of connection a `Connected` counts.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Kind {
+    Line,
+    Web,
+}
+
+/// A connection counted while it lasts.
+pub(super) struct Connected(Kind);
+
+impl Connected {
+    pub(super) fn new(kind: Kind) -> Connected {
+        Connected::gauge(kind).fetch_add(1, Relaxed);
+        Connected(kind)
+    }
+
+    fn gauge(kind: Kind) -> &'static AtomicI64 {
+        match kind {
+            Kind::Line => &COUNTERS.line_connections,
+            Kind::Web => &COUNTERS.web_connections,
+        }
+    }
+}
+
+impl Drop for Connected {
+    fn drop(&mut self) {
+        Connected::gauge(self.0).fetch_sub(1, Relaxed);
+    }
+}
+
+/// What the room holds now, for a scrape.
+pub(super) struct Now<'a> {
+    pub(super) members: usize,
+    /// Members on the other servers of the cluster, and those servers.
+    pub(super) remote: usize,
+    pub(super) servers: usize,
+    pub(super) refused: &'a super::peers::Refused,
+}
+
+/// The metrics in Prometheus's text exposition format (version 0.0.4).
+pub(super) fn render(now: &Now<'_>) -> String {
+    let c = &COUNTERS;
+    let Now { members, remote, servers, refused: r } = *now;
+    let mut out = String::with_capacity(4096);
+    let mut family = |name: &str, kind: &str, help: &str, samples: &[(&str, u64)]| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (labels, v) in samples {
+            let _ = writeln!(out, "{name}{labels} {v}");
+        }
+    };
+    let n = |a: &AtomicU64| a.load(Relaxed);
+    let g = |a: &AtomicI64| u64::try_from(a.load(Relaxed)).unwrap_or(0);
+    family(
+        "sockit_chat_members",
+        "gauge",
+        "Members in the room, by where they are connected.",
+        &[("{where=\"here\"}", members as u64), ("{where=\"cluster\"}", remote as u64)],
+    );
+    family(
+        "sockit_chat_connections",
+        "gauge",
+        "Open connections on the chat port, by kind.",
+        &[("{kind=\"line\"}", g(&c.line_connections)), ("{kind=\"web\"}", g(&c.web_connections))],
+    );
+    family("sockit_chat_joins_total", "counter", "Members who joined here.", &[("", n(&c.joins))]);
+    family("sockit_chat_leaves_total", "counter", "Members who left here.", &[("", n(&c.leaves))]);
+    family(
+        "sockit_chat_lines_received_total",
+        "counter",
+        "Lines said in the room, by where they were said.",
+        &[("{from=\"here\"}", n(&c.lines_in)), ("{from=\"cluster\"}", n(&c.lines_from_cluster))],
+    );
+    family("sockit_chat_received_bytes_total", "counter", "Bytes of the lines said here.", &[("", n(&c.bytes_in))]);
+    family(
+        "sockit_chat_lines_sent_total",
+        "counter",
+        "Lines queued for members: what was said, notices and replies (a line to N members: N).",
+        &[("", n(&c.lines_out))],
+    );
+    family(
+        "sockit_chat_sent_bytes_total",
+        "counter",
+        "Bytes of the lines queued for members.",
+        &[("", n(&c.bytes_out))],
+    );
+    family(
+        "sockit_chat_lines_dropped_total",
+        "counter",
+        "Lines not taken from members, by reason.",
+        &[("{reason=\"rate\"}", n(&c.dropped_rate)), ("{reason=\"too_long\"}", n(&c.dropped_too_long))],
+    );
+    family(
+        "sockit_chat_members_cut_total",
+        "counter",
+        "Members disconnected for not reading (their queue full for the stall window).",
+        &[("", n(&c.cut_stalled))],
+    );
+    family(
+        "sockit_chat_connections_refused_total",
+        "counter",
+        "Connections refused (full room, TLS, HTTP).",
+        &[("", n(&c.refused))],
+    );
+    family("sockit_chat_accept_errors_total", "counter", "Errors accepting connections.", &[("", n(&c.accept_errors))]);
+    family("sockit_chat_cluster_servers", "gauge", "Other servers of the cluster heard from.", &[("", servers as u64)]);
+    family(
+        "sockit_chat_cluster_messages_lost_total",
+        "counter",
+        "Numbered messages of other servers that never came.",
+        &[("", n(&c.cluster_lost))],
+    );
+    family(
+        "sockit_chat_cluster_messages_dropped_total",
+        "counter",
+        "Messages for the cluster that did not fit in the outbox.",
+        &[("", n(&c.cluster_dropped))],
+    );
+    family(
+        "sockit_chat_cluster_messages_rejected_total",
+        "counter",
+        "Messages from the cluster refused, by reason.",
+        &[
+            ("{reason=\"unsigned\"}", n(&r.unsigned)),
+            ("{reason=\"malformed\"}", n(&r.malformed)),
+            ("{reason=\"not_theirs\"}", n(&r.not_theirs)),
+            ("{reason=\"stale_claim\"}", n(&r.stale_claims)),
+            ("{reason=\"over_budget\"}", n(&r.over_budget)),
+            ("{reason=\"own_name\"}", n(&r.own_name)),
+        ],
+    );
+    family(
+        "sockit_build_info",
+        "gauge",
+        "The running sockit's version.",
+        &[(&format!("{{version=\"{}\"}}", env!("CARGO_PKG_VERSION")), 1)],
+    );
+    out
+}
+
+/// What `/healthz` says: serving, or shutting down (503, so a balancer stops sending).
+pub(super) fn health(shutting_down: bool) -> (u16, &'static str, &'static str) {
+    if shutting_down { (503, "Service Unavailable", "shutting down\n") } else { (200, "OK", "ok\n") }
+}
