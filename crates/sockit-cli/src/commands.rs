@@ -46,6 +46,12 @@ fn printed(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<(), F
     }
 }
 
+/// `--print-config`: the configuration in effect, as a config file.
+pub fn print_config(text: &str) -> Outcome {
+    printed(|out| out.write_all(text.as_bytes()))?;
+    Ok(exit::OK)
+}
+
 fn process_stdio() -> Result<Stdio, Fail> {
     Ok(Stdio::process()?)
 }

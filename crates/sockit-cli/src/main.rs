@@ -16,7 +16,12 @@ use config::Action;
 use exit::Fail;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    let typed: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    // A server's --config FILE: its values go in as if typed; what was typed wins.
+    let args = match cli::file::with_file(&typed) {
+        Ok(args) => args,
+        Err(e) => return ExitCode::from(exit::report(Err(Fail::Usage(e)))),
+    };
     let cli = match cli::Cli::parse_args(&args) {
         Ok(cli) => cli,
         Err(e) => return ExitCode::from(exit::clap_error(&e, &<cli::Cli as clap::CommandFactory>::command(), &args)),
@@ -25,8 +30,11 @@ fn main() -> ExitCode {
         Ok(cfg) => cfg,
         Err(e) => return ExitCode::from(exit::report(Err(Fail::Usage(e.0)))),
     };
+    if let Some(text) = args.iter().any(|a| a == "--print-config").then(|| cli::file::effective(&args)).flatten() {
+        return ExitCode::from(exit::report(commands::print_config(&text)));
+    }
     log::init(cfg.verbose);
-    for warning in config::secrets_in_argv(&args) {
+    for warning in config::secrets_in_argv(&typed) {
         eprintln!("sockit: {warning}");
     }
     let json = cfg.json;

@@ -4,6 +4,7 @@
 use clap::{Args, Parser, Subcommand};
 
 mod chat;
+pub mod file;
 mod host;
 mod names;
 mod scan;

@@ -135,6 +135,14 @@ pub struct RelayArgs {
     /// Dump every connection in hex (> client to target, < back) on stderr, or into FILE.
     #[arg(short = 'x', long = "hexdump", value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
     pub hexdump: Option<PathBuf>,
+    /// Read flags from this TOML file (its keys: the long flags without --); the command line
+    /// and the environment win over it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+    /// Print the configuration in effect (flags, environment, --config file, defaults) as a
+    /// config file, and exit.
+    #[arg(long)]
+    pub print_config: bool,
 }
 
 #[derive(Debug, Args)]
@@ -169,4 +177,12 @@ pub struct TcpListenArgs {
     pub tls: TlsServerArgs,
     #[command(flatten)]
     pub bridge: BridgeArgs,
+    /// Read flags from this TOML file (its keys: the long flags without --); the command line
+    /// and the environment win over it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+    /// Print the configuration in effect (flags, environment, --config file, defaults) as a
+    /// config file, and exit.
+    #[arg(long)]
+    pub print_config: bool,
 }

@@ -87,3 +87,58 @@ fn metrics_are_only_for_the_addresses_allowed() {
     let line = out.fails(2);
     assert!(line.contains("--metrics-allow"), "{line}");
 }
+
+/// `--config FILE` gives a server's flags from TOML (keys: the long flags without --, a
+/// positional argument by its name); what the command line says wins; `--print-config` shows
+/// the configuration in effect, passwords left out; a key that is no flag is named with its
+/// line, exit 2.
+#[test]
+fn a_config_file_gives_a_servers_flags_and_the_command_line_wins() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("room.toml");
+    std::fs::write(&file, "# the lab's room\nname = \"from-file\"\nmax-line = 64\nno-discovery = true\n")
+        .expect("write");
+    let f = file.display().to_string();
+    let mut cmd = crate::util::sockit_cmd(&["chat", "serve", "--config", &f, "--name", "lab", "--port", "0"]);
+    cmd.args(["--bind", "127.0.0.1"]);
+    let (_server, line, _err) = crate::util::started(cmd);
+    assert!(line.starts_with("sockit: chat room lab on 127.0.0.1:") && line.trim_end().ends_with("(tcp)"), "{line}");
+    let port: u16 =
+        line.rsplit(':').next().and_then(|p| p.trim_end().strip_suffix(" (tcp)")?.parse().ok()).expect("port");
+    let mut c = Client::new(TcpStream::connect(("127.0.0.1", port)).expect("connect"));
+    c.send(&"x".repeat(100));
+    c.until(|l| l.starts_with("* line too long (over 64 bytes)"));
+
+    let relay = dir.path().join("relay.toml");
+    std::fs::write(
+        &relay,
+        "from = \"tcp-listen:127.0.0.1:0\"\nto = \"tcp:127.0.0.1:9\"\nallow = [\"127.0.0.0/8\", \"::1\"]\n\
+         wait = 2.5\nproxy = \"socks5://alice:S3cret@127.0.0.1:1080\"\n",
+    )
+    .expect("write");
+    let r = relay.display().to_string();
+    let out = crate::util::sockit(&["relay", "--config", &r, "--deny", "127.0.0.2", "--print-config"]);
+    let text = out.ok();
+    for want in [
+        "# sockit relay: the configuration in effect\n",
+        "from = \"tcp-listen:127.0.0.1:0\"\nto = \"tcp:127.0.0.1:9\"\n",
+        "allow = [\"127.0.0.0/8\", \"::1\"]\ndeny = [\"127.0.0.2\"]\n# max-conns is not set\nwait = 2.5\n",
+        "proxy = \"socks5://127.0.0.1:1080\"\n",
+        "tls = false\n",
+    ] {
+        assert!(text.contains(want), "{want:?} in\n{text}");
+    }
+    assert!(!text.contains("S3cret"), "{text}");
+
+    std::fs::write(&file, "name = \"x\"\n\nnmae = \"y\"\n").expect("write");
+    let line = crate::util::sockit(&["chat", "serve", "--config", &f]).fails(2);
+    assert_eq!(
+        line,
+        format!("sockit: {f} line 3: unknown key 'nmae' for sockit chat serve: the keys are its long flags without --")
+    );
+    std::fs::write(&file, "name = [\n").expect("write");
+    let line = crate::util::sockit(&["chat", "serve", "--config", &f]).fails(2);
+    assert!(line.starts_with(&format!("sockit: {f} line ")), "{line}");
+    let line = crate::util::sockit(&["tcp", "listen", "--config", &format!("{f}.missing")]).fails(2);
+    assert!(line.starts_with(&format!("sockit: cannot read {f}.missing: ")), "{line}");
+}
