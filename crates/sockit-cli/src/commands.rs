@@ -247,7 +247,8 @@ pub fn tcp_listen(cfg: &ListenConfig) -> Outcome {
     relayed(sockit::tcp::listen_run(cfg, process_stdio()?, started), cfg.bridge.idle_timeout)
 }
 
-pub fn chat_serve(cfg: &ServeConfig, json: bool) -> Outcome {
+/// `chat serve`; `reread` reads the command line and its config file again on SIGHUP.
+pub fn chat_serve(cfg: &ServeConfig, json: bool, reread: sockit::chat::server::Reread) -> Outcome {
     // The console: one line per event, flushed as it comes; a closed stdout stops it.
     let mut out = io::stdout();
     let mut open = true;
@@ -262,7 +263,7 @@ pub fn chat_serve(cfg: &ServeConfig, json: bool) -> Outcome {
             eprintln!("sockit: {line}");
         }
     };
-    match sockit::chat::server::run(cfg, console, started, Stop::Signals) {
+    match sockit::chat::server::run(cfg, console, started, Stop::Signals(Some(reread))) {
         Ok(Stopped::Interrupted) => Ok(exit::INTERRUPTED),
         Ok(_) => Ok(exit::OK),
         Err(e) => net_fail(e),

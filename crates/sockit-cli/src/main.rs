@@ -15,6 +15,18 @@ use std::process::ExitCode;
 use config::Action;
 use exit::Fail;
 
+/// `chat serve`'s configuration read again from the same command line and its config file
+/// (SIGHUP): an error is one line.
+fn reread_chat(typed: &[String]) -> Result<sockit::chat::server::ServeConfig, String> {
+    let args = cli::file::with_file(typed)?;
+    let cli = cli::Cli::parse_args(&args)
+        .map_err(|e| e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_string())?;
+    match config::from_cli(cli).map_err(|e| e.0)?.action {
+        Action::ChatServe(c) => Ok(c),
+        _ => Err("the command line no longer names chat serve".into()),
+    }
+}
+
 fn main() -> ExitCode {
     let typed: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
     // A server's --config FILE: its values go in as if typed; what was typed wins.
@@ -49,7 +61,7 @@ fn main() -> ExitCode {
         Action::UdpSend(c) => commands::udp_send(&c, json),
         Action::TcpConnect(c) => commands::tcp_connect(&c),
         Action::TcpListen(c) => commands::tcp_listen(&c),
-        Action::ChatServe(c) => commands::chat_serve(&c, json),
+        Action::ChatServe(c) => commands::chat_serve(&c, json, Box::new(move || reread_chat(&typed))),
         Action::ChatJoin(c) => commands::chat_join(&c),
         Action::ChatDiscover(c) => commands::chat_discover(&c, json),
         Action::Scan(job) => commands::scan(job, json),

@@ -409,6 +409,29 @@ pub fn chat_event(e: &sockit::chat::events::Event) -> String {
         Event::ClusterDropped { messages } => {
             format!("* {messages} messages for the cluster did not fit in the outbox and were dropped")
         }
+        Event::Reloaded { fingerprint, kept } => {
+            let mut line = "* reloaded the configuration".to_string();
+            if let Some(fp) = fingerprint {
+                line.push_str(&format!("; certificate fingerprint (SHA-256) {fp}"));
+            }
+            if !kept.is_empty() {
+                let words: Vec<&str> = kept.iter().map(|k| kept_flag(*k)).collect();
+                line.push_str(&format!("; {} kept until a restart", words.join(", ")));
+            }
+            line
+        }
+        Event::ReloadRefused { reason } => format!("* reload refused, the configuration in force stays: {reason}"),
+    }
+}
+
+/// The flag behind what a reload could not change.
+fn kept_flag(k: sockit::chat::events::Kept) -> &'static str {
+    use sockit::chat::events::Kept;
+    match k {
+        Kept::Address => "--bind and --port",
+        Kept::Discovery => "--discovery-port",
+        Kept::Name => "--name",
+        Kept::Cluster => "--cluster",
     }
 }
 

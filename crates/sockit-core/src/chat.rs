@@ -30,6 +30,11 @@ impl LineFramer {
         LineFramer { buf: Vec::new(), max: max.max(1), discarding: false }
     }
 
+    /// The longest line from now on (a line being read is judged by it when it ends).
+    pub fn set_max(&mut self, max: usize) {
+        self.max = max.max(1);
+    }
+
     /// Feed bytes; complete lines (and over-long notices) are pushed to `out` in order.
     pub fn feed(&mut self, mut data: &[u8], out: &mut Vec<Frame>) {
         while !data.is_empty() {

@@ -51,6 +51,14 @@ fn adopt(raw: i32) -> OwnedFd {
     unsafe { OwnedFd::from_raw_fd(raw) }
 }
 
+/// The notice that a reload starts, with the monotonic clock systemd asks of it
+/// (`RELOADING=1`, `MONOTONIC_USEC=`).
+pub fn reloading() -> String {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    let usec = u64::try_from(now.tv_sec).unwrap_or(0) * 1_000_000 + u64::try_from(now.tv_nsec).unwrap_or(0) / 1_000;
+    format!("RELOADING=1\nMONOTONIC_USEC={usec}")
+}
+
 /// Tell systemd where the service stands (`READY=1`, `STOPPING=1`), if it asked (a unit of
 /// `Type=notify` sets `NOTIFY_SOCKET`: a path, or `@` and an abstract name).
 pub fn notify(state: &str) {

@@ -54,7 +54,7 @@ impl Server {
             .unwrap_or(0)
     }
 
-    fn alive(&mut self) -> bool {
+    pub(crate) fn alive(&mut self) -> bool {
         self.proc.0.try_wait().ok().flatten().is_none()
     }
 }

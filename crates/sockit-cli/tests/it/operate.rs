@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::chat::{Client, Server};
-use crate::util::{DEADLINE, have, run};
+use crate::util::{DEADLINE, PipeLines, have, run};
 
 /// One GET on a fresh connection: the status line and the body (the server closes after it).
 fn get(port: u16, path: &str) -> (String, String) {
@@ -141,4 +141,150 @@ fn a_config_file_gives_a_servers_flags_and_the_command_line_wins() {
     assert!(line.starts_with(&format!("sockit: {f} line ")), "{line}");
     let line = crate::util::sockit(&["tcp", "listen", "--config", &format!("{f}.missing")]).fails(2);
     assert!(line.starts_with(&format!("sockit: cannot read {f}.missing: ")), "{line}");
+}
+
+/// The console's lines (a server's stdout), read with a deadline.
+fn console(server: &mut Server) -> PipeLines {
+    PipeLines::new(server.proc.0.stdout.take().expect("stdout"))
+}
+
+/// Read `lines` until one starts with `prefix`.
+fn console_line(lines: &mut PipeLines, prefix: &str) -> String {
+    loop {
+        let mut l = String::new();
+        assert!(lines.read_line(&mut l).expect("a console line") > 0, "the console ended before {prefix:?}");
+        if l.starts_with(prefix) {
+            return l.trim_end().to_string();
+        }
+    }
+}
+
+fn hang_up(server: &Server) {
+    let pid = rustix::process::Pid::from_raw(i32::try_from(server.proc.0.id()).expect("pid")).expect("pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::HUP).expect("SIGHUP");
+}
+
+/// SIGHUP reads the config file again: new limits are in force for members already in the
+/// room, what only a restart changes is kept and said, and a file that does not read is
+/// refused in one line while the configuration in force stays. A new certificate is taken.
+#[test]
+fn sighup_reloads_the_configuration_and_keeps_everyone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("room.toml");
+    let f = file.display().to_string();
+    std::fs::write(&file, "max-line = 64\n").expect("write");
+    let mut server = Server::start(&["--config", &f]);
+    let mut lines = console(&mut server);
+    let mut alice = Client::join(&server, "alice");
+    let mut bob = Client::join(&server, "bob");
+    let long = "y".repeat(100);
+    alice.send(&long);
+    alice.until(|l| l.starts_with("* line too long (over 64 bytes)"));
+    std::fs::write(&file, "max-line = 200\nname = \"elsewhere\"\n").expect("write");
+    hang_up(&server);
+    assert_eq!(console_line(&mut lines, "* reload"), "* reloaded the configuration; --name kept until a restart");
+    alice.send(&long);
+    assert_eq!(bob.line(), format!("<alice> {long}"));
+    std::fs::write(&file, "max-line = 10\n\nnmae = \"x\"\n").expect("write");
+    hang_up(&server);
+    assert_eq!(
+        console_line(&mut lines, "* reload"),
+        format!(
+            "* reload refused, the configuration in force stays: {f} line 3: unknown key 'nmae' for sockit chat serve: the keys are its long flags without --"
+        )
+    );
+    alice.send(&long);
+    assert_eq!(bob.line(), format!("<alice> {long}"), "max-line 200 is still in force");
+    assert!(server.alive());
+
+    // TLS: the certificate files are read again.
+    let (cert, key) = crate::util::openssl_cert(dir.path());
+    let (c, k) = (cert.display().to_string(), key.display().to_string());
+    std::fs::write(&file, "").expect("write");
+    let mut tls = Server::start(&["--config", &f, "--tls", "--cert", &c, "--key", &k]);
+    let mut tls_lines = console(&mut tls);
+    let other = tempfile::tempdir().expect("tempdir");
+    let (cert2, key2) = crate::util::openssl_cert(other.path());
+    std::fs::copy(&cert2, &cert).expect("cert");
+    std::fs::copy(&key2, &key).expect("key");
+    hang_up(&tls);
+    let said = console_line(&mut tls_lines, "* reload");
+    let fp = crate::util::sh(&format!("openssl x509 -in {} -noout -fingerprint -sha256", cert2.display()));
+    let want = fp.trim().rsplit('=').next().expect("fingerprint").to_string();
+    assert_eq!(said, format!("* reloaded the configuration; certificate fingerprint (SHA-256) {want}"));
+}
+
+/// 10,000 members keep their connections through a reload, and all of them hear the first
+/// line said after it, under the new limit.
+#[test]
+fn ten_thousand_members_stay_through_a_reload() {
+    if !have("python3") {
+        return;
+    }
+    let n = 10_000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("room.toml");
+    let f = file.display().to_string();
+    std::fs::write(&file, "max-line = 64\n").expect("write");
+    let mut server = Server::start(&["--config", &f]);
+    let mut lines = console(&mut server);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/py/crowd.py");
+    let word = "z".repeat(100);
+    let mut crowd = crate::util::Proc(
+        Command::new("python3")
+            .args([script, &server.port.to_string(), &n.to_string(), &word])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("crowd"),
+    );
+    let mut out = PipeLines::new(crowd.0.stdout.take().expect("stdout"));
+    let mut l = String::new();
+    out.read_line_within(&mut l, Duration::from_secs(90)).expect("connected");
+    assert_eq!(l.trim(), "connected");
+    std::fs::write(&file, "max-line = 200\n").expect("write");
+    hang_up(&server);
+    assert_eq!(console_line(&mut lines, "* reload"), "* reloaded the configuration");
+    let mut speaker = Client::join(&server, "speaker");
+    speaker.send(&word);
+    crowd.0.stdin.take().expect("stdin").write_all(b"count\n").expect("count");
+    l.clear();
+    out.read_line_within(&mut l, Duration::from_secs(60)).expect("count");
+    assert_eq!(l.trim(), format!("{n} 0"), "members who got the line, connections closed");
+    let (_, text) = get(server.port, "/metrics");
+    assert_eq!(sample(&text, "sockit_chat_leaves_total"), Some(0), "{text}");
+    assert_eq!(sample(&text, "sockit_chat_members{where=\"here\"}"), Some(n + 1), "{text}");
+}
+
+/// Under a systemd unit of Type=notify, a room says READY=1 once it serves, RELOADING=1 (with
+/// the monotonic clock) and READY=1 again around a reload, and STOPPING=1 as it shuts down (a
+/// datagram socket of the test's own stands in for systemd's).
+#[test]
+fn a_room_tells_systemd_of_reloads_and_its_end() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("notify");
+    let systemd = std::os::unix::net::UnixDatagram::bind(&path).expect("bind");
+    systemd.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let notice = || {
+        let mut buf = [0u8; 256];
+        let n = systemd.recv(&mut buf).expect("a notice");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let mut cmd = crate::util::sockit_cmd(&["chat", "serve", "--port", "0", "--bind", "127.0.0.1", "--no-discovery"]);
+    cmd.env("NOTIFY_SOCKET", &path);
+    let mut server = Server::start_cmd(cmd);
+    assert_eq!(notice(), "READY=1");
+    let before = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    hang_up(&server);
+    let reloading = notice();
+    let usec: i64 = reloading
+        .strip_prefix("RELOADING=1\nMONOTONIC_USEC=")
+        .and_then(|u| u.parse().ok())
+        .unwrap_or_else(|| panic!("{reloading:?}"));
+    assert!(usec >= before.tv_sec * 1_000_000, "{usec} is not the monotonic clock ({before:?})");
+    assert_eq!(notice(), "READY=1");
+    let pid = rustix::process::Pid::from_raw(i32::try_from(server.proc.0.id()).expect("pid")).expect("pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
+    assert_eq!(notice(), "STOPPING=1");
+    assert_eq!(crate::util::wait_deadline(&mut server.proc.0, DEADLINE, "chat serve"), 0);
 }

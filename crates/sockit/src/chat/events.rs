@@ -60,6 +60,30 @@ pub enum Event {
     ClusterDropped {
         messages: u64,
     },
+    /// A new configuration is in force (SIGHUP); what only a restart changes is kept.
+    Reloaded {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        fingerprint: Option<String>,
+        kept: Vec<Kept>,
+    },
+    /// A new configuration could not be read or used: the one in force stays.
+    ReloadRefused {
+        reason: String,
+    },
+}
+
+/// What only a restart changes: a reload that asks for it keeps what is in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kept {
+    /// The address and port the room listens on.
+    Address,
+    /// Where discovery probes are answered.
+    Discovery,
+    /// The room's name (announced in discovery and to the cluster).
+    Name,
+    /// The cluster and its broker.
+    Cluster,
 }
 
 /// Where events go: to the console's thread of its own; a full console drops events rather

@@ -24,13 +24,13 @@ pub(super) async fn connected(shared: Arc<Shared>, stream: TcpStream, peer: Sock
     // client that stops reading fills its queue soon enough to be noticed.
     let _ = socket2::SockRef::from(&stream).set_send_buffer_size(64 * 1024);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let web = shared.cfg.web;
+    let web = shared.cfg().web;
     // A silent connection that comes as its address loads the page may be a browser's spare
     // socket, not a person at nc: it is given time to speak first.
     let seen = Arc::clone(&shared);
     let arrived = std::time::Instant::now();
     let browser_here = move || seen.browsers.near(peer.ip(), arrived);
-    match shared.cfg.tls.clone() {
+    match shared.cfg().tls.clone() {
         None => {
             let mut stream = stream;
             // A spare socket may wait a while: the server's end does not wait for it.
@@ -96,7 +96,7 @@ async fn browser<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     if head.is_get() && matches!(head.path(), "/metrics" | "/healthz") {
         let mut stream = stream;
         let (code, reason, body) = match head.path() {
-            _ if !shared.cfg.metrics.admits(peer.ip()) => (404, "Not Found", "the room is at /\n".to_string()),
+            _ if !shared.cfg().metrics.admits(peer.ip()) => (404, "Not Found", "the room is at /\n".to_string()),
             "/metrics" => {
                 let (members, remote, servers) = {
                     let room = shared.lock();
@@ -116,11 +116,12 @@ async fn browser<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
                 .await;
         return;
     }
-    let served = super::web::serve_http(stream, head, rest, &shared.cfg.browsers);
+    let cfg = shared.cfg();
+    let served = super::web::serve_http(stream, head, rest, &cfg.browsers);
     match tokio::time::timeout_at(deadline, served).await {
         Ok(Ok(super::web::Served::Member(stream, rest))) => {
             let _counted = super::metrics::Connected::new(super::metrics::Kind::Web);
-            let (reader, writer) = super::ws::member(stream, rest, shared.cfg.max_line).await;
+            let (reader, writer) = super::ws::member(stream, rest, shared.cfg().max_line).await;
             client(shared, reader, writer, Vec::new(), peer, stop).await;
         }
         Ok(Ok(super::web::Served::Done)) => {}

@@ -2,15 +2,16 @@
 //! broadcast. The protocol itself (framing, commands, nicks, datagrams) is
 //! `sockit_core::chat`.
 //!
-//! The server's rooms, from the door inwards: `server` (run, serve: binding, discovery answers,
+//! The server's rooms, from the door inwards: `config` (what `chat serve` is told), `server` (run, serve: binding, discovery answers,
 //! shutdown), `listener` (a new connection: TLS, line client or browser), `web` (the page and
 //! WebSocket members), `session` (one member's reader and writer), `queue` (a member's bounded
 //! queue and the stall window), `room` (who is in it, notices, history), `events` (what the
-//! console is told), `metrics` (what an operator's scraper is told); a cluster adds `link` (the broker and the outbox), `peers` (the other
+//! console is told), `metrics` (what an operator's scraper is told), `reload` (SIGHUP's new configuration); a cluster adds `link` (the broker and the outbox), `peers` (the other
 //! servers as known) and `cluster` (their messages taken into the room).
 
 pub mod client;
 pub mod cluster;
+pub mod config;
 pub mod discovery;
 pub mod events;
 pub mod link;
@@ -18,6 +19,7 @@ mod listener;
 mod metrics;
 mod peers;
 mod queue;
+pub mod reload;
 mod room;
 pub mod server;
 mod session;

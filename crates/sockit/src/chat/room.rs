@@ -192,11 +192,18 @@ impl Room {
 
 /// The server's shared state.
 pub(super) struct Shared {
-    pub(super) cfg: Settings,
+    /// The settings in force (a reload puts new ones in; see `cfg`).
+    pub(super) settings: std::sync::RwLock<Arc<Settings>>,
+    /// Bumped by each reload: a member's reader takes the new limits when it sees it change.
+    pub(super) generation: AtomicU64,
+    /// Woken by each reload: readers waiting for a line take the new limits first.
+    pub(super) reloaded: tokio::sync::Notify,
     /// Messages for the other servers of a cluster.
     pub(super) outbox: Option<super::link::Outbox>,
     /// The tag of this server's guest nicks in a cluster ("" alone).
     pub(super) guest_tag: String,
+    /// This server's name in its cluster ("" alone; the cluster is not reloaded).
+    pub(super) node: String,
     /// When the server started (the clock of `Blocked`).
     pub(super) epoch: Instant,
     pub(super) room: Mutex<Room>,
@@ -217,9 +224,22 @@ pub(super) struct Shared {
 }
 
 impl Shared {
+    /// The settings in force now.
+    pub(super) fn cfg(&self) -> Arc<Settings> {
+        Arc::clone(&self.settings.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Put new settings in force, made from those in force.
+    pub(super) fn reconfigure(&self, change: impl FnOnce(&Settings) -> Settings) {
+        let mut s = self.settings.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *s = Arc::new(change(&s));
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::Release);
+        drop(s);
+        self.reloaded.notify_waiters();
+    }
     /// This server's name in its cluster ("" alone).
     pub(super) fn node_name(&self) -> &str {
-        self.cfg.cluster.as_ref().map_or("", |l| l.node.as_str())
+        &self.node
     }
 
     pub(super) fn outbox(&self) -> Option<&super::link::Outbox> {
@@ -228,18 +248,18 @@ impl Shared {
 
     /// Keep a line said in the room for those who join later (`--history`).
     pub(super) fn remember(&self, text: &Arc<str>) {
-        if self.cfg.history > 0 {
+        if self.cfg().history > 0 {
             self.remember_all(std::iter::once(Arc::clone(text)));
         }
     }
 
     /// `remember` for several lines at once.
     pub(super) fn remember_all(&self, lines: impl Iterator<Item = Arc<str>>) {
-        let keep = self.cfg.history;
+        let keep = self.cfg().history;
         if keep > 0 {
             let mut room = self.lock();
             for l in lines {
-                if room.history.len() >= keep {
+                while room.history.len() >= keep {
                     room.history.pop_front();
                 }
                 room.history.push_back(l);
@@ -314,7 +334,7 @@ impl Shared {
     pub(super) async fn wait_for(&self, queued: Queued, mut window: Option<&mut Window>) {
         for (text, full) in &queued {
             for r in full {
-                deliver(r, text, self.cfg.stall, window.as_deref_mut()).await;
+                deliver(r, text, self.cfg().stall, window.as_deref_mut()).await;
             }
         }
     }

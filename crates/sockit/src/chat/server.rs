@@ -19,38 +19,12 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use super::config::ServeConfig;
 use super::events::{Event, Events};
 use super::listener::connected;
+use super::reload::Change;
 use super::room::{Room, Settings, Shared};
 use crate::net::{Doing, NetError};
-use crate::tls::ServerTls;
-
-/// `chat serve`: where, the room's rules, discovery, TLS.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServeConfig {
-    pub bind: SocketAddr,
-    /// The UDP port to answer discovery probes on; `None`: no discovery.
-    pub discovery_port: Option<u16>,
-    pub tls: Option<ServerTls>,
-    pub room: String,
-    pub max_clients: usize,
-    pub max_line: usize,
-    pub rate: f64,
-    /// Serve the page and WebSockets on the chat port.
-    pub web: bool,
-    /// Other origins whose pages may open the room's WebSocket.
-    pub web_origins: Vec<String>,
-    /// Host names browsers may reach the room by, besides its addresses, localhost and this
-    /// machine's name.
-    pub web_hosts: Vec<String>,
-    /// Lines replayed to a member who joins (0: none).
-    pub history: usize,
-    /// Who may read `GET /metrics` and `GET /healthz` on the chat port (loopback unless
-    /// told).
-    pub metrics_allow: crate::listener::AccessRules,
-    /// One room with the other servers of a cluster, through a NATS broker.
-    pub cluster: Option<super::link::ClusterConfig>,
-}
 
 /// What a starting server says, for the user to see.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,13 +38,26 @@ pub struct Started {
     pub cluster: Option<(String, String, String)>,
 }
 
+/// How a running room gets its new configuration on SIGHUP: the command line and its config
+/// file read again; an error is one line.
+pub type Reread = Box<dyn FnMut() -> Result<ServeConfig, String> + Send>;
+
 /// What ends `run`.
-#[derive(Debug)]
 pub enum Stop {
-    /// SIGINT or SIGTERM.
-    Signals,
+    /// SIGINT or SIGTERM. SIGHUP reloads the configuration through `Reread` (without one,
+    /// SIGHUP ends the process as it does by default).
+    Signals(Option<Reread>),
     /// The token is cancelled (the demo, tests).
     Token(CancellationToken),
+}
+
+impl std::fmt::Debug for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stop::Signals(r) => write!(f, "Signals(reload: {})", r.is_some()),
+            Stop::Token(t) => f.debug_tuple("Token").field(t).finish(),
+        }
+    }
 }
 
 /// Why the server stopped.
@@ -157,13 +144,14 @@ pub fn run(
     };
     // SIGINT and SIGTERM are taken before the server says it started: a signal that comes
     // as soon as it is up ends it with its goodbye, not by the signal's default action.
-    let (mut int, mut term) = match stop {
-        Stop::Signals => {
+    let (mut int, mut term, mut hup) = match &stop {
+        Stop::Signals(reread) => {
             use tokio::signal::unix::{SignalKind, signal};
             let _rt = rt.enter();
-            (signal(SignalKind::interrupt()).ok(), signal(SignalKind::terminate()).ok())
+            let hup = reread.as_ref().and_then(|_| signal(SignalKind::hangup()).ok());
+            (signal(SignalKind::interrupt()).ok(), signal(SignalKind::terminate()).ok(), hup)
         }
-        Stop::Token(_) => (None, None),
+        Stop::Token(_) => (None, None, None),
     };
     started(&Started {
         room: cfg.room.clone(),
@@ -218,6 +206,8 @@ pub fn run(
             })
             .map_err(|e| NetError::io(Doing::StartThread, e))?;
         let (stopped_tx, stopped_rx) = std::sync::mpsc::channel();
+        let (changes, changed) = tokio::sync::mpsc::unbounded_channel::<Change>();
+        let (told, first) = (tx.clone(), cfg.clone());
         let shutdown = async move {
             async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
                 match s.as_mut() {
@@ -232,14 +222,29 @@ pub fn run(
                     t.cancelled().await;
                     Stopped::Asked
                 }
-                Stop::Signals => tokio::select! {
-                    () = next(&mut int) => Stopped::Interrupted,
-                    () = next(&mut term) => Stopped::Terminated,
+                Stop::Signals(mut reread) => loop {
+                    tokio::select! {
+                        () = next(&mut int) => break Stopped::Interrupted,
+                        () = next(&mut term) => break Stopped::Terminated,
+                        () = next(&mut hup) => {
+                            crate::systemd::notify(&crate::systemd::reloading());
+                            let ready = reread.as_mut().map(|read| {
+                                read().and_then(|new| Change::prepare(&first, &new, local).map_err(|e| e.to_string()))
+                            });
+                            match ready {
+                                Some(Ok(change)) => _ = changes.send(change),
+                                Some(Err(reason)) => _ = told.try_send(Event::ReloadRefused { reason }),
+                                None => {}
+                            }
+                            crate::systemd::notify("READY=1");
+                        }
+                    }
                 },
             };
+            crate::systemd::notify("STOPPING=1");
             let _ = stopped_tx.send(why);
         };
-        serve(listener, server_cfg, tx, discovery, shutdown).await;
+        serve(listener, server_cfg, tx, discovery, shutdown, changed).await;
         // The console's last events are written, unless it cannot write (then it is left).
         let _ = tokio::task::spawn_blocking(move || console_ended.recv_timeout(Duration::from_secs(2))).await;
         Ok(stopped_rx.try_recv().unwrap_or(Stopped::Asked))
@@ -254,6 +259,7 @@ pub async fn serve(
     events: Events,
     discovery: Vec<UdpSocket>,
     shutdown: impl std::future::Future<Output = ()>,
+    mut changes: tokio::sync::mpsc::UnboundedReceiver<Change>,
 ) {
     let local = listener.local_addr().ok();
     let port = local.map_or(0, |a| a.port());
@@ -267,8 +273,12 @@ pub async fn serve(
         None => (None, None),
     };
     let guest_tag = cfg.cluster.as_ref().map_or(String::new(), |l| sockit_core::cluster::guest_tag(&l.node));
+    let node = cfg.cluster.as_ref().map_or(String::new(), |l| l.node.clone());
     let shared = Arc::new(Shared {
-        cfg,
+        settings: std::sync::RwLock::new(Arc::new(cfg)),
+        generation: AtomicU64::new(0),
+        reloaded: tokio::sync::Notify::new(),
+        node,
         outbox,
         guest_tag,
         epoch: Instant::now(),
@@ -285,7 +295,7 @@ pub async fn serve(
     let tasks = TaskTracker::new();
     // The members' tasks, apart: at shutdown they are given time to say goodbye.
     let members = TaskTracker::new();
-    if let (Some(link), Some(outgoing)) = (shared.cfg.cluster.clone(), outgoing) {
+    if let (Some(link), Some(outgoing)) = (shared.cfg().cluster.clone(), outgoing) {
         shared.start_cluster(link, outgoing, &tasks, stop.clone());
     }
     // This run's identity in discovery replies: the clock and the process, as the scan's seed.
@@ -299,14 +309,15 @@ pub async fn serve(
     );
     for sock in discovery {
         let (stop, counter) = (stop.clone(), Arc::clone(&shared));
-        let (room, tls, id) = (shared.cfg.room.clone(), shared.cfg.tls.is_some(), id.clone());
-        let cluster = shared.cfg.cluster.as_ref().map(|l| l.cluster.clone());
+        let (room, id) = (shared.cfg().room.clone(), id.clone());
+        let cluster = shared.cfg().cluster.as_ref().map(|l| l.cluster.clone());
         let info = move || ServerInfo {
             room: room.clone(),
             port,
             users: counter.users(),
             version: env!("CARGO_PKG_VERSION").into(),
-            tls,
+            // A reload may turn TLS on or off.
+            tls: counter.cfg().tls.is_some(),
             addr: bound,
             id: Some(id.clone()),
             cluster: cluster.clone(),
@@ -314,6 +325,14 @@ pub async fn serve(
         tasks.spawn(async move { super::discovery::respond(sock, info, bound, stop).await });
     }
     tasks.spawn(give_back_when_members_leave(Arc::clone(&shared), stop.clone()));
+    // Reloads: each new configuration put in force as it comes, and said.
+    let reloading = Arc::clone(&shared);
+    tasks.spawn(async move {
+        while let Some(change) = changes.recv().await {
+            reloading.reconfigure(|old| change.apply(old));
+            reloading.event(Event::Reloaded { fingerprint: change.fingerprint.clone(), kept: change.kept.clone() });
+        }
+    });
     let accept = {
         let (shared, stop, members) = (Arc::clone(&shared), stop.clone(), members.clone());
         async move {
@@ -352,7 +371,7 @@ pub async fn serve(
     // A second for the backlogs; then only the goodbye; then, a stall window later, the cut.
     if tokio::time::timeout(Duration::from_secs(1), members.wait()).await.is_err() {
         shared.hurry.cancel();
-        let _ = tokio::time::timeout(shared.cfg.stall, members.wait()).await;
+        let _ = tokio::time::timeout(shared.cfg().stall, members.wait()).await;
     }
     stop.cancel();
     tasks.close();

@@ -185,7 +185,7 @@ impl Session {
     /// member that asks and never reads waits here (its reading stops), and is disconnected
     /// when the queue stays full for the stall window; the room never waits for it.
     async fn reply(&self, notice: Notice) {
-        deliver(&self.me, &line(notice), self.shared.cfg.stall, None).await;
+        deliver(&self.me, &line(notice), self.shared.cfg().stall, None).await;
     }
 
     /// Say lines (one, or the lines of one read that are all text): queued for everyone as
@@ -199,7 +199,7 @@ impl Session {
             all.push_str(&chat::said(&nick, t));
             all.push('\n');
         }
-        if shared.cfg.history > 0 {
+        if shared.cfg().history > 0 {
             shared.remember_all(texts.iter().map(|t| line(chat::said(&nick, t))));
         }
         let bodies = match shared.outbox() {
@@ -258,7 +258,8 @@ impl Session {
                 };
                 match (target, elsewhere, shared.outbox()) {
                     (Some((r, t)), _, _) => {
-                        deliver(&r, &line(chat::private(&nick, &text)), shared.cfg.stall, Some(&mut self.window)).await;
+                        deliver(&r, &line(chat::private(&nick, &text)), shared.cfg().stall, Some(&mut self.window))
+                            .await;
                         shared.event(Event::Private { from: nick, to: t.clone() });
                         self.reply(Notice::PrivateSent { to: t }).await;
                     }
@@ -321,7 +322,7 @@ pub(super) async fn client(
     peer: SocketAddr,
     stop: CancellationToken,
 ) {
-    let cfg = shared.cfg.clone();
+    let cfg = shared.cfg().clone();
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     let (tx, mut rx) = Lines::new(cfg.queue);
     let kick = stop.child_token();
@@ -437,8 +438,21 @@ pub(super) async fn client(
     let (mut saying, mut said, batch) = (Vec::new(), 0, 64 * 1024);
     // What was read while telling the client's kind comes first.
     let mut read = Some(read).filter(|r| !r.is_empty());
+    // The limits in force, from the settings' generation this reader has seen: a reload
+    // changes them, for the next line read.
+    let (mut max_line, mut rate) = (cfg.max_line, cfg.rate);
+    let mut generation = shared.generation.load(Ordering::Acquire);
     'read: loop {
         frames.clear();
+        let reloaded = shared.reloaded.notified();
+        let now = shared.generation.load(Ordering::Acquire);
+        if now != generation {
+            generation = now;
+            let cfg = shared.cfg();
+            (max_line, rate) = (cfg.max_line, cfg.rate);
+            session.rate = RateLimit::new(rate);
+            framer.set_max(max_line);
+        }
         let more = match read.take() {
             Some(bytes) => {
                 framer.feed(&bytes, &mut frames);
@@ -448,6 +462,8 @@ pub(super) async fn client(
                 () = kick.cancelled() => break,
                 // The server is shutting down: nothing more is read.
                 () = shared.quiet.cancelled() => break,
+                // New limits: taken before the next line is read.
+                () = reloaded => continue,
                 more = reader.fill(&mut framer, &mut frames) => more,
             },
         };
@@ -458,7 +474,7 @@ pub(super) async fn client(
             let line = match f {
                 Frame::TooLong => {
                     super::metrics::COUNTERS.dropped_too_long.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    session.reply(Notice::TooLong { max: cfg.max_line }).await;
+                    session.reply(Notice::TooLong { max: max_line }).await;
                     continue;
                 }
                 Frame::Line(l) => l,
@@ -470,7 +486,7 @@ pub(super) async fn client(
             match verdict {
                 Verdict::Pass => {}
                 Verdict::Drop { warn: true } => {
-                    session.reply(Notice::SlowDown { rate: cfg.rate }).await;
+                    session.reply(Notice::SlowDown { rate }).await;
                     continue;
                 }
                 Verdict::Drop { warn: false } => continue,
