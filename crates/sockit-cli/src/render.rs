@@ -508,6 +508,7 @@ pub fn tcp_started(s: &sockit::tcp::Started) -> String {
         sockit::tcp::Started::Listening(local) => format!("listening on {local} (tcp)"),
         sockit::tcp::Started::ListeningUnix(path) => format!("listening on {path} (unix)"),
         sockit::tcp::Started::Fingerprint(fp) => format!("TLS certificate SHA-256 fingerprint {fp}"),
+        sockit::tcp::Started::Metrics(at) => format!("metrics on http://{at}/metrics"),
     }
 }
 
@@ -527,6 +528,7 @@ pub fn relay_started(s: &sockit::relay::Started, to: &str) -> String {
         S::Tls { addr, fingerprint } => format!("{addr} (tls, certificate SHA-256 {fingerprint})"),
         S::Unix(path) => format!("{path} (unix)"),
         S::Udp(addr) => format!("{addr} (udp)"),
+        S::Metrics(at) => return format!("metrics on http://{at}/metrics"),
     };
     format!("relaying {from} -> {to}")
 }

@@ -27,6 +27,7 @@ pub mod port;
 pub mod relay;
 pub mod resolve;
 pub mod scan;
+pub mod scrape;
 pub mod secrets;
 pub mod stdio;
 pub mod systemd;

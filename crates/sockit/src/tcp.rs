@@ -43,6 +43,8 @@ pub struct ListenConfig {
     pub bridge: BridgeOptions,
     /// Listen on this Unix socket instead (a path, or `@name`), for one client.
     pub unix: Option<String>,
+    /// Serving many clients: answer `GET /metrics` and `GET /healthz` here.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// What a listener says as it starts, for the user to see.
@@ -53,6 +55,8 @@ pub enum Started {
     ListeningUnix(String),
     /// The SHA-256 fingerprint of the certificate a TLS listener presents.
     Fingerprint(String),
+    /// Where `GET /metrics` is answered.
+    Metrics(SocketAddr),
 }
 
 /// How a `tcp` command ended.
@@ -112,7 +116,11 @@ pub fn listen_run(cfg: &ListenConfig, stdio: Stdio, started: &mut dyn FnMut(Star
             let sig = crate::exec::serve_commands(listener, &cfg.rules, cfg.max_conns, tls, cmd)?;
             return Ok(TcpReport::Stopped { interrupted: sig == signal_hook::consts::SIGINT });
         }
-        let opts = Admission { max_conns: cfg.max_conns, rules: cfg.rules.clone(), tls };
+        let opts = Admission { max_conns: cfg.max_conns, rules: cfg.rules.clone(), tls, ..Admission::default() };
+        if let Some(at) = cfg.metrics {
+            let counters = std::sync::Arc::clone(&opts.counters);
+            started(Started::Metrics(crate::scrape::serve(at, move || counters.render())?));
+        }
         match serve_many(Accepting::Tcp(listener), &opts, stdio)? {}
     }
     let (stream, peer) = listener.accept(&cfg.rules)?;

@@ -68,6 +68,7 @@ fn keep_open_takes_many_clients_and_sends_the_input_to_each() {
         tls: None,
         bridge: BridgeOptions::default(),
         unix: None,
+        metrics: None,
     };
     let (in_r, mut in_w) = pipe();
     let (out_r, out_w) = pipe();

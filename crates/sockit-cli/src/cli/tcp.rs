@@ -135,6 +135,10 @@ pub struct RelayArgs {
     /// Dump every connection in hex (> client to target, < back) on stderr, or into FILE.
     #[arg(short = 'x', long = "hexdump", value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
     pub hexdump: Option<PathBuf>,
+    /// Answer GET /metrics (Prometheus) and GET /healthz on this address: PORT (on
+    /// 127.0.0.1), or ADDR:PORT.
+    #[arg(long, value_name = "[ADDR:]PORT")]
+    pub metrics: Option<String>,
     /// Read flags from this TOML file (its keys: the long flags without --); the command line
     /// and the environment win over it.
     #[arg(long, value_name = "FILE")]
@@ -177,6 +181,10 @@ pub struct TcpListenArgs {
     pub tls: TlsServerArgs,
     #[command(flatten)]
     pub bridge: BridgeArgs,
+    /// Answer GET /metrics (Prometheus) and GET /healthz on this address: PORT (on
+    /// 127.0.0.1), or ADDR:PORT.
+    #[arg(long, value_name = "[ADDR:]PORT")]
+    pub metrics: Option<String>,
     /// Read flags from this TOML file (its keys: the long flags without --); the command line
     /// and the environment win over it.
     #[arg(long, value_name = "FILE")]

@@ -11,7 +11,9 @@ use sockit::tls::ServerTls;
 use sockit_core::endpoint::{Endpoint, Host};
 use sockit_core::services::Proto;
 
-use super::shared::{address, bind_addr, cidrs, client_tls, hexdump_to, host, proxy, server_tls, service_port};
+use super::shared::{
+    address, bind_addr, cidrs, client_tls, endpoint_addr, hexdump_to, host, proxy, server_tls, service_port,
+};
 use super::{Action, Result, UsageError, usage};
 use crate::cli;
 
@@ -56,6 +58,9 @@ pub(super) fn tcp(cmd: cli::TcpCommand) -> Result<Action> {
                 "--crlf, --send-only and --recv-only shape one connection's stdio: leave out --keep-open and --exec",
             ));
         }
+        cli::TcpCommand::Listen(a) if a.metrics.is_some() && (!a.keep_open || a.exec.is_some()) => {
+            return Err(usage("--metrics counts the clients of --keep-open: add it (without --exec)"));
+        }
         cli::TcpCommand::Listen(a) => Action::TcpListen(ListenConfig {
             bind: bind_addr(a.bind.as_deref(), a.port)?,
             rules: AccessRules::new(cidrs(&a.allow, "--allow")?, cidrs(&a.deny, "--deny")?),
@@ -65,9 +70,14 @@ pub(super) fn tcp(cmd: cli::TcpCommand) -> Result<Action> {
             tls: server_tls(&a.tls),
             bridge: bridge(&a.bridge),
             unix: a.unix.clone(),
+            metrics: a.metrics.as_deref().map(|m| endpoint_addr(m, "--metrics", LOOPBACK)).transpose()?,
         }),
     })
 }
+
+/// Where `--metrics PORT` listens: this host only.
+const LOOPBACK: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
 
 fn bridge(r: &cli::BridgeArgs) -> BridgeOptions {
     BridgeOptions {
@@ -144,6 +154,9 @@ pub(super) fn relay(a: &cli::RelayArgs) -> Result<sockit::relay::RelayConfig> {
     if a.max_conns == Some(0) {
         return Err(usage("--max-conns must be at least 1"));
     }
+    if a.metrics.is_some() && matches!(from, ListenOn::Udp(_)) {
+        return Err(usage("--metrics counts connections: a UDP relay has none (leave it out)"));
+    }
     Ok(sockit::relay::RelayConfig {
         from,
         to,
@@ -159,5 +172,6 @@ pub(super) fn relay(a: &cli::RelayArgs) -> Result<sockit::relay::RelayConfig> {
             _ => return Err(usage("--half-close-idle is seconds, like 60 or 0.5 (0: never)")),
         },
         udp_idle: Duration::from_secs_f64(a.udp_idle),
+        metrics: a.metrics.as_deref().map(|m| endpoint_addr(m, "--metrics", LOOPBACK)).transpose()?,
     })
 }

@@ -223,6 +223,7 @@ fn whole_configs_as_a_table() {
             keepalive: None,
             half_close_idle: Some(Duration::from_secs(60)),
             udp_idle: Duration::from_secs(5),
+            metrics: None,
         }
     );
 }

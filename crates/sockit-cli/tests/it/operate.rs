@@ -288,3 +288,132 @@ fn a_room_tells_systemd_of_reloads_and_its_end() {
     assert_eq!(notice(), "STOPPING=1");
     assert_eq!(crate::util::wait_deadline(&mut server.proc.0, DEADLINE, "chat serve"), 0);
 }
+
+/// The port of "sockit: metrics on http://127.0.0.1:PORT/metrics", the next line on `err`.
+fn metrics_port(err: &mut PipeLines) -> u16 {
+    let mut line = String::new();
+    err.read_line(&mut line).expect("the metrics line");
+    line.trim()
+        .strip_prefix("sockit: metrics on http://127.0.0.1:")
+        .and_then(|l| l.strip_suffix("/metrics"))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no metrics port in {line:?}"))
+}
+
+fn promtool_accepts(text: &str) {
+    if have("promtool") {
+        let mut check = Command::new("promtool");
+        check.args(["check", "metrics"]);
+        let out = run(check, text.as_bytes(), DEADLINE);
+        assert_eq!(out.code, 0, "promtool: {}{}", out.stdout(), out.stderr);
+    }
+}
+
+/// `relay --metrics` counts connections (taken, turned away by the rules, ended in an error)
+/// and the bytes each way, exactly; `/healthz` says ok.
+#[test]
+fn a_relay_answers_metrics_on_its_own_port() {
+    let target = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let to = format!("tcp:127.0.0.1:{}", target.local_addr().expect("addr").port());
+    std::thread::spawn(move || {
+        for s in target.incoming().flatten() {
+            let mut s = s;
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = s.read(&mut buf) {
+                if s.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let cmd =
+        crate::util::sockit_cmd(&["relay", "tcp-listen:127.0.0.1:0", &to, "--metrics", "0", "--allow", "127.0.0.1"]);
+    let (_relay, line, mut err) = crate::util::started(cmd);
+    let port: u16 =
+        line.split(" (").next().and_then(|l| l.rsplit(':').next()).and_then(|p| p.parse().ok()).expect("port");
+    let metrics = metrics_port(&mut err);
+    let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let data = vec![7u8; 1000];
+    c.write_all(&data).expect("send");
+    let mut back = vec![0u8; 1000];
+    c.read_exact(&mut back).expect("echo");
+    drop(c);
+    // Turned away by --allow: from 127.0.0.2.
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    sock.bind(&std::net::SocketAddr::from(([127, 0, 0, 2], 0)).into()).expect("bind 127.0.0.2");
+    sock.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into()).expect("connect");
+    // Both connections' lines: then every count is in.
+    let mut lines = String::new();
+    for _ in 0..2 {
+        err.read_line(&mut lines).expect("a connection's line");
+    }
+    let (status, text) = get(metrics, "/metrics");
+    assert_eq!(status, "HTTP/1.1 200 OK", "{text}");
+    for (name, value) in [
+        ("sockit_relay_connections", 0),
+        ("sockit_relay_accepted_total", 1),
+        ("sockit_relay_refused_total{reason=\"rules\"}", 1),
+        ("sockit_relay_refused_total{reason=\"cap\"}", 0),
+        ("sockit_relay_failed_total", 0),
+        ("sockit_relay_bytes_total{direction=\"up\"}", 1000),
+        ("sockit_relay_bytes_total{direction=\"down\"}", 1000),
+    ] {
+        assert_eq!(sample(&text, name), Some(value), "{name} in\n{text}\n{lines}");
+    }
+    promtool_accepts(&text);
+    assert_eq!(get(metrics, "/healthz"), ("HTTP/1.1 200 OK".to_string(), "ok\n".to_string()));
+    assert_eq!(get(metrics, "/").0, "HTTP/1.1 404 Not Found");
+    let line = crate::util::sockit(&["relay", "udp-listen:0", "udp:127.0.0.1:9", "--metrics", "0"]).fails(2);
+    assert!(line.contains("--metrics"), "{line}");
+}
+
+/// `tcp listen --keep-open --metrics` counts its clients and the bytes each way; without
+/// --keep-open the flag is a usage error.
+#[test]
+fn a_keep_open_listener_answers_metrics() {
+    let mut cmd =
+        crate::util::sockit_cmd(&["tcp", "listen", "0", "--bind", "127.0.0.1", "--keep-open", "--metrics", "0"]);
+    cmd.stdin(Stdio::piped());
+    let (mut srv, line, mut err) = crate::util::started(cmd);
+    let port: u16 = line
+        .trim()
+        .strip_suffix(" (tcp)")
+        .and_then(|l| l.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let metrics = metrics_port(&mut err);
+    let mut a = TcpStream::connect(("127.0.0.1", port)).expect("a");
+    let mut b = TcpStream::connect(("127.0.0.1", port)).expect("b");
+    for s in [&a, &b] {
+        s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    }
+    // Both are in once each has the input.
+    let mut wait_for_both = |text: &[u8]| {
+        srv.0.stdin.as_mut().expect("stdin").write_all(text).expect("input");
+        for s in [&mut a, &mut b] {
+            let mut got = vec![0u8; text.len()];
+            s.read_exact(&mut got).expect("input to the client");
+            assert_eq!(got, text);
+        }
+    };
+    wait_for_both(b"hello\n");
+    a.write_all(b"abc").expect("send");
+    let mut out = PipeLines::new(srv.0.stdout.take().expect("stdout"));
+    let mut got = [0u8; 3];
+    out.read_exact(&mut got).expect("output");
+    assert_eq!(&got, b"abc");
+    let (_, text) = get(metrics, "/metrics");
+    for (name, value) in [
+        ("sockit_listen_clients", 2),
+        ("sockit_listen_accepted_total", 2),
+        ("sockit_listen_bytes_total{direction=\"from_clients\"}", 3),
+        ("sockit_listen_bytes_total{direction=\"to_clients\"}", 12),
+        ("sockit_listen_cut_total", 0),
+    ] {
+        assert_eq!(sample(&text, name), Some(value), "{name} in\n{text}");
+    }
+    promtool_accepts(&text);
+    let line = crate::util::sockit(&["tcp", "listen", "0", "--metrics", "0"]).fails(2);
+    assert!(line.starts_with("sockit: --metrics counts the clients of --keep-open"), "{line}");
+}

@@ -3,7 +3,6 @@
 //! messages) and `GET /healthz`, on the chat port, to the addresses `--metrics-allow` admits.
 //! Counters are the process's own (one room a process), bumped where things happen.
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 
 use super::events::Event;
@@ -118,83 +117,74 @@ pub(super) struct Now<'a> {
 pub(super) fn render(now: &Now<'_>) -> String {
     let c = &COUNTERS;
     let Now { members, remote, servers, refused: r } = *now;
-    let mut out = String::with_capacity(4096);
-    let mut family = |name: &str, kind: &str, help: &str, samples: &[(&str, u64)]| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for (labels, v) in samples {
-            let _ = writeln!(out, "{name}{labels} {v}");
-        }
-    };
+    use crate::scrape::Kind::{Counter, Gauge};
+    let mut t = crate::scrape::Text::default();
+    let mut family = |name: &str, kind, help: &str, samples: &[(&str, u64)]| t.family(name, kind, help, samples);
     let n = |a: &AtomicU64| a.load(Relaxed);
     let g = |a: &AtomicI64| u64::try_from(a.load(Relaxed)).unwrap_or(0);
     family(
         "sockit_chat_members",
-        "gauge",
+        Gauge,
         "Members in the room, by where they are connected.",
         &[("{where=\"here\"}", members as u64), ("{where=\"cluster\"}", remote as u64)],
     );
     family(
         "sockit_chat_connections",
-        "gauge",
+        Gauge,
         "Open connections on the chat port, by kind.",
         &[("{kind=\"line\"}", g(&c.line_connections)), ("{kind=\"web\"}", g(&c.web_connections))],
     );
-    family("sockit_chat_joins_total", "counter", "Members who joined here.", &[("", n(&c.joins))]);
-    family("sockit_chat_leaves_total", "counter", "Members who left here.", &[("", n(&c.leaves))]);
+    family("sockit_chat_joins_total", Counter, "Members who joined here.", &[("", n(&c.joins))]);
+    family("sockit_chat_leaves_total", Counter, "Members who left here.", &[("", n(&c.leaves))]);
     family(
         "sockit_chat_lines_received_total",
-        "counter",
+        Counter,
         "Lines said in the room, by where they were said.",
         &[("{from=\"here\"}", n(&c.lines_in)), ("{from=\"cluster\"}", n(&c.lines_from_cluster))],
     );
-    family("sockit_chat_received_bytes_total", "counter", "Bytes of the lines said here.", &[("", n(&c.bytes_in))]);
+    family("sockit_chat_received_bytes_total", Counter, "Bytes of the lines said here.", &[("", n(&c.bytes_in))]);
     family(
         "sockit_chat_lines_sent_total",
-        "counter",
+        Counter,
         "Lines queued for members: what was said, notices and replies (a line to N members: N).",
         &[("", n(&c.lines_out))],
     );
-    family(
-        "sockit_chat_sent_bytes_total",
-        "counter",
-        "Bytes of the lines queued for members.",
-        &[("", n(&c.bytes_out))],
-    );
+    family("sockit_chat_sent_bytes_total", Counter, "Bytes of the lines queued for members.", &[("", n(&c.bytes_out))]);
     family(
         "sockit_chat_lines_dropped_total",
-        "counter",
+        Counter,
         "Lines not taken from members, by reason.",
         &[("{reason=\"rate\"}", n(&c.dropped_rate)), ("{reason=\"too_long\"}", n(&c.dropped_too_long))],
     );
     family(
         "sockit_chat_members_cut_total",
-        "counter",
+        Counter,
         "Members disconnected for not reading (their queue full for the stall window).",
         &[("", n(&c.cut_stalled))],
     );
     family(
         "sockit_chat_connections_refused_total",
-        "counter",
+        Counter,
         "Connections refused (full room, TLS, HTTP).",
         &[("", n(&c.refused))],
     );
-    family("sockit_chat_accept_errors_total", "counter", "Errors accepting connections.", &[("", n(&c.accept_errors))]);
-    family("sockit_chat_cluster_servers", "gauge", "Other servers of the cluster heard from.", &[("", servers as u64)]);
+    family("sockit_chat_accept_errors_total", Counter, "Errors accepting connections.", &[("", n(&c.accept_errors))]);
+    family("sockit_chat_cluster_servers", Gauge, "Other servers of the cluster heard from.", &[("", servers as u64)]);
     family(
         "sockit_chat_cluster_messages_lost_total",
-        "counter",
+        Counter,
         "Numbered messages of other servers that never came.",
         &[("", n(&c.cluster_lost))],
     );
     family(
         "sockit_chat_cluster_messages_dropped_total",
-        "counter",
+        Counter,
         "Messages for the cluster that did not fit in the outbox.",
         &[("", n(&c.cluster_dropped))],
     );
     family(
         "sockit_chat_cluster_messages_rejected_total",
-        "counter",
+        Counter,
         "Messages from the cluster refused, by reason.",
         &[
             ("{reason=\"unsigned\"}", n(&r.unsigned)),
@@ -205,13 +195,8 @@ pub(super) fn render(now: &Now<'_>) -> String {
             ("{reason=\"own_name\"}", n(&r.own_name)),
         ],
     );
-    family(
-        "sockit_build_info",
-        "gauge",
-        "The running sockit's version.",
-        &[(&format!("{{version=\"{}\"}}", env!("CARGO_PKG_VERSION")), 1)],
-    );
-    out
+    t.build_info();
+    t.into_string()
 }
 
 /// What `/healthz` says: serving, or shutting down (503, so a balancer stops sending).

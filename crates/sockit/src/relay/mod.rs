@@ -8,7 +8,7 @@ use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use sockit_core::endpoint::Host;
@@ -62,6 +62,8 @@ pub struct RelayConfig {
     pub half_close_idle: Option<Duration>,
     /// A UDP client's session ends after this long with no datagram either way (socat's -T).
     pub udp_idle: Duration,
+    /// Answer `GET /metrics` and `GET /healthz` here.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// What a starting relay says: where it listens (a TLS listener with its certificate's
@@ -69,9 +71,60 @@ pub struct RelayConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Started {
     Tcp(SocketAddr),
-    Tls { addr: SocketAddr, fingerprint: String },
+    Tls {
+        addr: SocketAddr,
+        fingerprint: String,
+    },
     Unix(String),
     Udp(SocketAddr),
+    /// Where `GET /metrics` is answered.
+    Metrics(SocketAddr),
+}
+
+/// What the relay has done since it started, for its metrics.
+#[derive(Debug, Default)]
+struct Counters {
+    accepted: AtomicU64,
+    denied: AtomicU64,
+    over_cap: AtomicU64,
+    failed: AtomicU64,
+    up: AtomicU64,
+    down: AtomicU64,
+}
+
+impl Counters {
+    fn render(&self, active: usize) -> String {
+        use crate::scrape::Kind::{Counter, Gauge};
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let mut t = crate::scrape::Text::default();
+        t.family("sockit_relay_connections", Gauge, "Connections being relayed now.", &[("", active as u64)]);
+        t.family(
+            "sockit_relay_accepted_total",
+            Counter,
+            "Connections taken to be relayed.",
+            &[("", n(&self.accepted))],
+        );
+        t.family(
+            "sockit_relay_refused_total",
+            Counter,
+            "Connections turned away, by reason.",
+            &[("{reason=\"rules\"}", n(&self.denied)), ("{reason=\"cap\"}", n(&self.over_cap))],
+        );
+        t.family(
+            "sockit_relay_failed_total",
+            Counter,
+            "Relayed connections that ended in an error.",
+            &[("", n(&self.failed))],
+        );
+        t.family(
+            "sockit_relay_bytes_total",
+            Counter,
+            "Bytes relayed, by direction.",
+            &[("{direction=\"up\"}", n(&self.up)), ("{direction=\"down\"}", n(&self.down))],
+        );
+        t.build_info();
+        t.into_string()
+    }
 }
 
 /// One connection's story, told when it ends.
@@ -135,8 +188,13 @@ pub fn run(
         }
         ListenOn::Udp(at) => return udp::run(cfg, *at, cfg.udp_idle, started, log),
     };
-    crate::systemd::notify("READY=1");
     let active = Arc::new(AtomicUsize::new(0));
+    let counters = Arc::new(Counters::default());
+    if let Some(at) = cfg.metrics {
+        let (active, counters) = (Arc::clone(&active), Arc::clone(&counters));
+        started(Started::Metrics(crate::scrape::serve(at, move || counters.render(active.load(Ordering::Relaxed)))?));
+    }
+    crate::systemd::notify("READY=1");
     let cfg = Arc::new(cfg.clone());
     let dump = cfg.hexdump.as_ref().map(crate::hexdump::Hexdump::open).transpose()?.map(Arc::new);
     let log = logger(log)?;
@@ -155,6 +213,7 @@ pub fn run(
             Bound::Tcp(l) | Bound::Tls(l, _) => {
                 let Some((s, peer)) = l.accept_unless(&everyone, &|| false)? else { continue };
                 if !cfg.rules.admits(peer.ip()) {
+                    counters.denied.fetch_add(1, Ordering::Relaxed);
                     log(refused(peer.to_string(), "refused: the access rules do not admit it".into()));
                     continue;
                 }
@@ -175,14 +234,21 @@ pub fn run(
         let n = active.fetch_add(1, Ordering::AcqRel);
         if cfg.max_conns.is_some_and(|max| n >= max) {
             active.fetch_sub(1, Ordering::AcqRel);
+            counters.over_cap.fetch_add(1, Ordering::Relaxed);
             drop(accepted);
             log(refused(client, format!("refused: {n} connections already (the cap)")));
             continue;
         }
-        let (job_cfg, job_active, job_log, job_dump) =
-            (Arc::clone(&cfg), Arc::clone(&active), Arc::clone(&log), dump.clone());
+        counters.accepted.fetch_add(1, Ordering::Relaxed);
+        let (job_cfg, job_active, job_log, job_dump, job_counters) =
+            (Arc::clone(&cfg), Arc::clone(&active), Arc::clone(&log), dump.clone(), Arc::clone(&counters));
         let spawned = std::thread::Builder::new().name("forward".into()).stack_size(STACK).spawn(move || {
             let story = forward(&job_cfg, accepted, client, job_dump.as_deref());
+            job_counters.up.fetch_add(story.up, Ordering::Relaxed);
+            job_counters.down.fetch_add(story.down, Ordering::Relaxed);
+            if story.error.is_some() {
+                job_counters.failed.fetch_add(1, Ordering::Relaxed);
+            }
             job_active.fetch_sub(1, Ordering::AcqRel);
             job_log(story);
         });

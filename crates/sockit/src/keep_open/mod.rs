@@ -9,6 +9,9 @@
 //! (none is dropped for want of a client); at the input's end each client gets FIN once its
 //! outbox is written.
 
+mod metrics;
+pub use metrics::Counters;
+
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -34,6 +37,8 @@ pub struct Admission {
     pub rules: AccessRules,
     /// Speak TLS with each client (the handshake in a thread of its own).
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// What is counted, for `GET /metrics`.
+    pub counters: Arc<metrics::Counters>,
 }
 
 /// How long a client may stay behind the others (its outbox over `OUTBOX`), or make no
@@ -255,6 +260,7 @@ impl FanOut {
             }
             self.take_input();
             self.judge_stalls();
+            self.opts.counters.clients.store(self.count(), Ordering::Relaxed);
             if self.accept_paused.is_some_and(|t| t.elapsed() > Duration::from_millis(50)) {
                 self.accept_paused = None;
                 let _ = epoll::add(
@@ -298,6 +304,7 @@ impl FanOut {
             };
             let peer = match &arrived {
                 Arrived::Tcp(_, peer) if !self.opts.rules.admits(peer.ip()) => {
+                    self.opts.counters.denied.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(%peer, "connection denied by the access rules");
                     continue;
                 }
@@ -305,9 +312,11 @@ impl FanOut {
                 Arrived::Unix(conn) => conn.peer.to_string(),
             };
             if self.opts.max_conns.is_some_and(|m| self.count() >= m) {
+                self.opts.counters.over_cap.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(%peer, "connection closed: the cap on clients at once is reached");
                 continue;
             }
+            self.opts.counters.accepted.fetch_add(1, Ordering::Relaxed);
             tracing::info!(%peer, "connection accepted");
             let (stream, peer) = match arrived {
                 Arrived::Unix(conn) => {
@@ -407,6 +416,7 @@ impl FanOut {
             match r {
                 Ok(0) => return self.leave(id, None),
                 Ok(n) => {
+                    metrics::Counters::add(&self.opts.counters.from_clients, n);
                     let chunk = self.buf[..n].to_vec();
                     match self.output.try_send(chunk) {
                         Ok(()) => {}
@@ -522,6 +532,7 @@ impl FanOut {
                 Ok(mut n) => {
                     c.progress = Instant::now();
                     c.bytes -= n;
+                    metrics::Counters::add(&self.opts.counters.to_clients, n);
                     while n > 0 {
                         let left = c.queue[0].len() - c.offset;
                         if n >= left {
@@ -574,6 +585,7 @@ impl FanOut {
                 gone.push((id, "it stayed behind the others for the stall window"));
             }
         }
+        metrics::Counters::add(&self.opts.counters.cut, gone.len());
         for (id, why) in gone {
             self.drop_client(id, Some(why));
         }
