@@ -417,3 +417,56 @@ fn a_keep_open_listener_answers_metrics() {
     let line = crate::util::sockit(&["tcp", "listen", "0", "--metrics", "0"]).fails(2);
     assert!(line.starts_with("sockit: --metrics counts the clients of --keep-open"), "{line}");
 }
+
+/// A real Prometheus scrapes the room: its query API gives back the room's members as the
+/// room counts them, and the target up. Prometheus listens on loopback only.
+#[test]
+fn prometheus_scrapes_the_room() {
+    if !have("prometheus") {
+        return;
+    }
+    let server = Server::start(&[]);
+    let _alice = Client::join(&server, "alice");
+    let _bob = Client::join(&server, "bob");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: sockit\n    \
+             static_configs:\n      - targets: [\"127.0.0.1:{}\"]\n",
+            server.port
+        ),
+    )
+    .expect("write");
+    let web = crate::util::free_port();
+    let mut cmd = Command::new("prometheus");
+    cmd.arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{web}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _prometheus = crate::util::Proc(cmd.spawn().expect("prometheus"));
+    let query = |q: &str| -> Option<String> {
+        let mut s = TcpStream::connect(("127.0.0.1", web)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        let path = format!("/api/v1/query?query={q}");
+        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes()).ok()?;
+        let mut all = String::new();
+        s.read_to_string(&mut all).ok()?;
+        let body = all.split_once("\r\n\r\n")?.1;
+        let v: serde_json::Value = serde_json::from_str(body).ok()?;
+        Some(v["data"]["result"][0]["value"][1].as_str()?.to_string())
+    };
+    let start = std::time::Instant::now();
+    let mut members = None;
+    while start.elapsed() < Duration::from_secs(30) {
+        members = query("sockit_chat_members%7Bwhere%3D%22here%22%7D");
+        if members.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert_eq!(members.as_deref(), Some("2"), "Prometheus's value of the room's members");
+    assert_eq!(query("up%7Bjob%3D%22sockit%22%7D").as_deref(), Some("1"));
+}
