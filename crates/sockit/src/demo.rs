@@ -187,6 +187,7 @@ fn slide67(say: &mut dyn FnMut(&str)) -> DemoResult {
                 web_origins: Vec::new(),
                 web_hosts: Vec::new(),
                 metrics_allow: crate::listener::AccessRules::loopback(),
+                motd: None,
                 history: 0,
                 cluster: None,
             };

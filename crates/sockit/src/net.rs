@@ -148,6 +148,11 @@ pub enum Doing {
         path: PathBuf,
     },
     ReadCertificates(PathBuf),
+    /// Reading a file of sockit's (`what` it holds).
+    ReadFile {
+        what: &'static str,
+        path: PathBuf,
+    },
     /// A file that was read but holds no certificate.
     CertificateFile(PathBuf),
     ServerName(String),
@@ -227,6 +232,7 @@ impl std::fmt::Display for Doing {
             Doing::ReadKey(path) => write!(f, "cannot read a private key from {}", path.display()),
             Doing::ReadPem { what, path } => write!(f, "cannot read {what} from {}", path.display()),
             Doing::ReadCertificates(path) => write!(f, "cannot read certificates from {}", path.display()),
+            Doing::ReadFile { what, path } => write!(f, "cannot read {what} from {}", path.display()),
             Doing::CertificateFile(path) | Doing::Open(path) => write!(f, "{}", path.display()),
             Doing::ServerName(host) => write!(f, "'{host}' as a TLS server name"),
             Doing::Write(path) => write!(f, "cannot write {}", path.display()),

@@ -43,6 +43,8 @@ pub mod limits {
     pub const CONFIG: u64 = 1 << 20;
     /// PEM certificates, keys and CA bundles.
     pub const PEM: u64 = 4 << 20;
+    /// A chat room's message of the day.
+    pub const MOTD: u64 = 8 << 10;
     /// Lists of names or addresses (`-f`).
     pub const LIST: u64 = 64 << 20;
 }
@@ -56,7 +58,10 @@ pub fn read_bounded(from: impl std::io::Read, limit: u64) -> io::Result<Vec<u8>>
     if buf.len() as u64 > limit {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("it is larger than {} MiB, more than sockit reads", limit >> 20),
+            match limit {
+                l if l >= 1 << 20 => format!("it is larger than {} MiB, more than sockit reads", l >> 20),
+                l => format!("it is larger than {} KiB, more than sockit reads", l >> 10),
+            },
         ));
     }
     Ok(buf)

@@ -117,6 +117,7 @@ fn chat_server_in_process_relays_a_line_and_says_goodbye() {
         web_origins: Vec::new(),
         web_hosts: Vec::new(),
         metrics_allow: sockit::listener::AccessRules::loopback(),
+        motd: None,
         history: 0,
         cluster: None,
     };

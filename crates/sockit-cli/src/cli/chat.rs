@@ -65,6 +65,10 @@ pub struct ChatServeArgs {
     /// block (repeatable; default: loopback only). To others those paths do not exist.
     #[arg(long, value_name = "CIDR")]
     pub metrics_allow: Vec<String>,
+    /// Show each member who joins the lines of FILE after the welcome (the message of the
+    /// day; at most 8 KiB; read again on SIGHUP).
+    #[arg(long, value_name = "FILE")]
+    pub motd: Option<std::path::PathBuf>,
     /// Replay the last N lines said in the room to each member who joins (at most 1000).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub history: usize,

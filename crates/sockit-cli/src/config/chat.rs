@@ -34,6 +34,7 @@ pub(super) fn serve(a: cli::ChatServeArgs) -> Result<Action> {
         web: !a.no_web,
         web_origins: a.web_origin.iter().map(|o| web_origin(o)).collect::<Result<_>>()?,
         web_hosts: a.web_host.iter().map(|h| web_host(h)).collect::<Result<_>>()?,
+        motd: a.motd,
         metrics_allow: match &a.metrics_allow[..] {
             [] => AccessRules::loopback(),
             given => AccessRules::new(cidrs(given, "--metrics-allow")?, Vec::new()),

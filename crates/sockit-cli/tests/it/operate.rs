@@ -470,3 +470,30 @@ fn prometheus_scrapes_the_room() {
     assert_eq!(members.as_deref(), Some("2"), "Prometheus's value of the room's members");
     assert_eq!(query("up%7Bjob%3D%22sockit%22%7D").as_deref(), Some("1"));
 }
+
+/// `--motd FILE`: each member sees its lines after the welcome, escaped for the terminal;
+/// SIGHUP reads it again for those who join next. A file over 8 KiB is refused at start.
+#[test]
+fn the_message_of_the_day_is_shown_and_reloaded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let motd = dir.path().join("motd");
+    let m = motd.display().to_string();
+    std::fs::write(&motd, "Lab hours: 9-17\nbe kind \x1b[31m\n").expect("write");
+    let mut server = Server::start(&["--motd", &m]);
+    let mut lines = console(&mut server);
+    let mut a = server.connect();
+    assert!(a.line().starts_with("* welcome to sockit, you are guest-"));
+    assert_eq!((a.line(), a.line()), ("* Lab hours: 9-17".to_string(), "* be kind \\x1b[31m".to_string()));
+    std::fs::write(&motd, "New term\n").expect("write");
+    hang_up(&server);
+    assert_eq!(console_line(&mut lines, "* reload"), "* reloaded the configuration");
+    let mut b = server.connect();
+    assert!(b.line().starts_with("* welcome to sockit, you are guest-"));
+    assert_eq!(b.line(), "* New term");
+    std::fs::write(&motd, "x".repeat(9000)).expect("write");
+    let line = crate::util::sockit(&["chat", "serve", "--port", "0", "--no-discovery", "--motd", &m]).fails(1);
+    assert_eq!(
+        line,
+        format!("sockit: cannot read the message of the day from {m}: it is larger than 8 KiB, more than sockit reads")
+    );
+}

@@ -25,6 +25,8 @@ pub struct ServeConfig {
     pub web_hosts: Vec<String>,
     /// Lines replayed to a member who joins (0: none).
     pub history: usize,
+    /// A file whose lines each member is shown after the welcome (the message of the day).
+    pub motd: Option<std::path::PathBuf>,
     /// Who may read `GET /metrics` and `GET /healthz` on the chat port (loopback unless
     /// told).
     pub metrics_allow: crate::listener::AccessRules,

@@ -5,12 +5,21 @@
 //! cannot be read or used is refused whole, and the one in force stays.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use super::config::ServeConfig;
 use super::events::Kept;
 use super::room::Settings;
-use crate::net::NetError;
+use crate::net::{Doing, NetError};
+
+/// The message of the day in `path`, as a member is shown it: each line a notice (`* `),
+/// escaped for the terminal. At most 8 KiB.
+pub(super) fn motd(path: &Path) -> Result<Arc<str>, NetError> {
+    let doing = || Doing::ReadFile { what: "the message of the day", path: path.to_path_buf() };
+    let text = crate::stdio::read_file_text(path, crate::stdio::limits::MOTD).map_err(|e| NetError::io(doing(), e))?;
+    Ok(text.lines().map(|l| format!("* {}\n", sockit_core::text::escape(l.as_bytes()))).collect::<String>().into())
+}
 
 /// A new configuration made ready to put in force.
 pub struct Change {
@@ -25,6 +34,7 @@ pub struct Change {
     hosts: Vec<String>,
     metrics: crate::listener::AccessRules,
     history: usize,
+    motd: Option<Arc<str>>,
     /// What the new configuration asks for that only a restart gives.
     pub kept: Vec<Kept>,
 }
@@ -66,6 +76,7 @@ impl Change {
             hosts: new.web_hosts.clone(),
             metrics: new.metrics_allow.clone(),
             history: new.history,
+            motd: new.motd.as_deref().map(motd).transpose()?,
             kept,
         })
     }
@@ -87,6 +98,7 @@ impl Change {
             },
             metrics: self.metrics.clone(),
             history: self.history,
+            motd: self.motd.clone(),
             ..old.clone()
         }
     }

@@ -40,6 +40,8 @@ pub struct Settings {
     pub metrics: crate::listener::AccessRules,
     /// Lines replayed to a member who joins (0: none).
     pub history: usize,
+    /// The message of the day, as lines for a member (each a notice), after the welcome.
+    pub motd: Option<Arc<str>>,
     /// The link to the other servers of a cluster.
     pub cluster: Option<super::link::Link>,
 }
@@ -58,6 +60,7 @@ impl Default for Settings {
             browsers: super::web::Policy::default(),
             metrics: crate::listener::AccessRules::loopback(),
             history: 0,
+            motd: None,
             cluster: None,
         }
     }
@@ -387,6 +390,9 @@ pub(super) fn register(room: &mut Room, cfg: &Settings, tag: &str, id: u64, out:
     let online = room.members.len() + room.remote_count();
     let welcome = Notice::Welcome { room: cfg.room.clone(), nick: nick.clone(), online, names };
     let _ = out.tx.try_push(&line(welcome), 1);
+    if let Some(motd) = &cfg.motd {
+        let _ = out.tx.try_push(motd, places_for(motd));
+    }
     if !room.history.is_empty() {
         let _ = out.tx.try_push(&line(Notice::History { count: room.history.len() }), 1);
         for l in &room.history {

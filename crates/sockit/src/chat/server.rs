@@ -120,6 +120,8 @@ pub fn run(
         .and_then(|u| u.local_addr().ok())
         .filter(|_| local.is_ipv6())
         .and_then(|a| discovery_socket_v6(a.port()));
+    // Files are read before the room is announced: a bad one is the only line.
+    let motd = cfg.motd.as_deref().map(super::reload::motd).transpose()?;
     let (tls, fingerprint) = match &cfg.tls {
         Some(t) => {
             let (config, fp) = crate::tls::server_config_for(t, local)?;
@@ -181,6 +183,7 @@ pub fn run(
             tls: cfg.tls.is_some(),
         },
         history: cfg.history,
+        motd,
         metrics: cfg.metrics_allow.clone(),
         cluster: link,
         ..Default::default()
