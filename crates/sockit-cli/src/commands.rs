@@ -221,7 +221,8 @@ fn relayed(r: Result<TcpReport, NetError>, idle: Option<std::time::Duration>) ->
 }
 
 /// `relay`: forward until stopped; a line a connection (stderr, or JSON Lines on stdout).
-pub fn relay(cfg: &sockit::relay::RelayConfig, json: bool) -> Outcome {
+/// `relay`; `reread` reads the command line and its config file again on SIGHUP.
+pub fn relay(cfg: &sockit::relay::RelayConfig, json: bool, reread: sockit::relay::Reread) -> Outcome {
     let to = sockit::relay::target_name(&cfg.to);
     let log = std::sync::Arc::new(move |f: &sockit::relay::Forwarded| {
         if json {
@@ -232,7 +233,7 @@ pub fn relay(cfg: &sockit::relay::RelayConfig, json: bool) -> Outcome {
         }
     });
     let started = &mut |s: sockit::relay::Started| eprintln!("sockit: {}", render::relay_started(&s, &to));
-    match sockit::relay::run(cfg, started, log) {
+    match sockit::relay::run(cfg, started, log, Some(reread)) {
         Ok(()) => Ok(exit::OK),
         Err(e) => net_fail(e),
     }

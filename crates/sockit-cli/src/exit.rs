@@ -71,6 +71,12 @@ pub fn clap_error(e: &clap::Error, root: &clap::Command, args: &[String]) -> u8 
         };
         return report(Err(Fail::Usage(format!("a command is needed after '{path}': {list} (see {path} --help)"))));
     }
+    report(Err(Fail::Usage(clap_line(e, &path))))
+}
+
+/// A clap error in one line: what is wrong, the nearest right word, and where to look
+/// (`path --help`).
+pub fn clap_line(e: &clap::Error, path: &str) -> String {
     let text = e.render().to_string();
     let mut lines = text.lines();
     let first = lines.next().unwrap_or("error").trim_start_matches("error: ").trim_end_matches(':');
@@ -80,7 +86,7 @@ pub fn clap_error(e: &clap::Error, root: &clap::Command, args: &[String]) -> u8 
     if let Some(like) = suggestion(e) {
         msg = format!("{msg}: did you mean '{like}'?");
     }
-    report(Err(Fail::Usage(format!("{msg} (see {path} --help)"))))
+    format!("{msg} (see {path} --help)")
 }
 
 /// The command, flag or value clap finds closest to a mistyped one (`scna`: scan).

@@ -15,16 +15,14 @@ use std::process::ExitCode;
 use config::Action;
 use exit::Fail;
 
-/// `chat serve`'s configuration read again from the same command line and its config file
+/// A server's configuration read again from the same command line and its config file
 /// (SIGHUP): an error is one line.
-fn reread_chat(typed: &[String]) -> Result<sockit::chat::server::ServeConfig, String> {
+fn reread(typed: &[String]) -> Result<Action, String> {
     let args = cli::file::with_file(typed)?;
-    let cli = cli::Cli::parse_args(&args)
-        .map_err(|e| e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_string())?;
-    match config::from_cli(cli).map_err(|e| e.0)?.action {
-        Action::ChatServe(c) => Ok(c),
-        _ => Err("the command line no longer names chat serve".into()),
-    }
+    let path =
+        cli::file::server_named(&args).map_or_else(|| "sockit".to_string(), |w| format!("sockit {}", w.join(" ")));
+    let cli = cli::Cli::parse_args(&args).map_err(|e| exit::clap_line(&e, &path))?;
+    Ok(config::from_cli(cli).map_err(|e| e.0)?.action)
 }
 
 fn main() -> ExitCode {
@@ -61,11 +59,25 @@ fn main() -> ExitCode {
         Action::UdpSend(c) => commands::udp_send(&c, json),
         Action::TcpConnect(c) => commands::tcp_connect(&c),
         Action::TcpListen(c) => commands::tcp_listen(&c),
-        Action::ChatServe(c) => commands::chat_serve(&c, json, Box::new(move || reread_chat(&typed))),
+        Action::ChatServe(c) => commands::chat_serve(
+            &c,
+            json,
+            Box::new(move || match reread(&typed)? {
+                Action::ChatServe(c) => Ok(c),
+                _ => Err("the command line no longer names chat serve".into()),
+            }),
+        ),
         Action::ChatJoin(c) => commands::chat_join(&c),
         Action::ChatDiscover(c) => commands::chat_discover(&c, json),
         Action::Scan(job) => commands::scan(job, json),
-        Action::Relay(cfg) => commands::relay(&cfg, json),
+        Action::Relay(cfg) => commands::relay(
+            &cfg,
+            json,
+            Box::new(move || match reread(&typed)? {
+                Action::Relay(c) => Ok(c),
+                _ => Err("the command line no longer names relay".into()),
+            }),
+        ),
         Action::Demo => commands::demo(),
         Action::Completions(shell) => commands::completions(shell),
         Action::Manpage(dir) => commands::manpage(dir.as_deref()),

@@ -529,6 +529,25 @@ pub fn relay_started(s: &sockit::relay::Started, to: &str) -> String {
         S::Unix(path) => format!("{path} (unix)"),
         S::Udp(addr) => format!("{addr} (udp)"),
         S::Metrics(at) => return format!("metrics on http://{at}/metrics"),
+        S::Reloaded { fingerprint, kept } => {
+            let mut line = "reloaded the configuration".to_string();
+            if let Some(fp) = fingerprint {
+                line.push_str(&format!("; certificate fingerprint (SHA-256) {fp}"));
+            }
+            if !kept.is_empty() {
+                let words: Vec<&str> = kept
+                    .iter()
+                    .map(|k| match k {
+                        sockit::relay::Kept::Listener => "FROM",
+                        sockit::relay::Kept::Hexdump => "--hexdump",
+                        sockit::relay::Kept::Metrics => "--metrics",
+                    })
+                    .collect();
+                line.push_str(&format!("; {} kept until a restart", words.join(", ")));
+            }
+            return line;
+        }
+        S::ReloadRefused { reason } => return format!("reload refused, the configuration in force stays: {reason}"),
     };
     format!("relaying {from} -> {to}")
 }

@@ -176,7 +176,7 @@ fn config_path(args: &[String]) -> Option<String> {
 
 /// Which server the first words name (the global flags take no value, so the first words
 /// that are not flags name the command).
-fn server_named(args: &[String]) -> Option<&'static [&'static str]> {
+pub fn server_named(args: &[String]) -> Option<&'static [&'static str]> {
     let words: Vec<&str> = args.iter().skip(1).filter(|a| !a.starts_with('-')).map(String::as_str).collect();
     SERVERS.into_iter().find(|s| words.starts_with(s))
 }

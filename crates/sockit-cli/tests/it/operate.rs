@@ -497,3 +497,56 @@ fn the_message_of_the_day_is_shown_and_reloaded() {
         format!("sockit: cannot read the message of the day from {m}: it is larger than 8 KiB, more than sockit reads")
     );
 }
+
+/// SIGHUP makes a relay read its config file again: the connections that come next go to the
+/// new target under the new rules; a listener it cannot move is kept and said; a file that does
+/// not read is refused in one line and the configuration in force stays.
+#[test]
+fn sighup_reloads_a_relay() {
+    // Two targets that say who they are.
+    let greeter = |word: &'static str| {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        std::thread::spawn(move || {
+            for mut s in l.incoming().flatten() {
+                let _ = s.write_all(word.as_bytes());
+            }
+        });
+        port
+    };
+    let (a, b) = (greeter("A\n"), greeter("B\n"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("relay.toml");
+    let f = file.display().to_string();
+    std::fs::write(&file, format!("from = \"tcp-listen:127.0.0.1:0\"\nto = \"tcp:127.0.0.1:{a}\"\n")).expect("write");
+    let (relay, line, mut err) = crate::util::started(crate::util::sockit_cmd(&["relay", "--config", &f]));
+    let port: u16 =
+        line.split(" (").next().and_then(|l| l.rsplit(':').next()).and_then(|p| p.parse().ok()).expect("port");
+    let first = |port: u16| {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        let mut got = [0u8; 2];
+        s.read_exact(&mut got).expect("greeting");
+        got
+    };
+    assert_eq!(&first(port), b"A\n");
+    let said = |err: &mut PipeLines| {
+        loop {
+            let mut l = String::new();
+            assert!(err.read_line(&mut l).expect("a line") > 0, "stderr ended");
+            if l.starts_with("sockit: reload") {
+                return l.trim_end().to_string();
+            }
+        }
+    };
+    let pid = rustix::process::Pid::from_raw(i32::try_from(relay.0.id()).expect("pid")).expect("pid");
+    std::fs::write(&file, format!("from = \"tcp-listen:127.0.0.1:1\"\nto = \"tcp:127.0.0.1:{b}\"\n")).expect("write");
+    rustix::process::kill_process(pid, rustix::process::Signal::HUP).expect("SIGHUP");
+    assert_eq!(said(&mut err), "sockit: reloaded the configuration; FROM kept until a restart");
+    assert_eq!(&first(port), b"B\n");
+    std::fs::write(&file, "to = 5\n").expect("write");
+    rustix::process::kill_process(pid, rustix::process::Signal::HUP).expect("SIGHUP");
+    let refused = said(&mut err);
+    assert!(refused.starts_with("sockit: reload refused, the configuration in force stays: "), "{refused}");
+    assert_eq!(&first(port), b"B\n");
+}

@@ -79,6 +79,63 @@ pub enum Started {
     Udp(SocketAddr),
     /// Where `GET /metrics` is answered.
     Metrics(SocketAddr),
+    /// SIGHUP put a new configuration in force (with a TLS listener's new certificate's
+    /// fingerprint); what only a restart changes is kept.
+    Reloaded {
+        fingerprint: Option<String>,
+        kept: Vec<Kept>,
+    },
+    /// SIGHUP's configuration could not be read or used: the one in force stays.
+    ReloadRefused {
+        reason: String,
+    },
+}
+
+/// How a running relay gets its new configuration on SIGHUP: the command line and its config
+/// file read again; an error is one line.
+pub type Reread = Box<dyn FnMut() -> Result<RelayConfig, String> + Send>;
+
+/// What only a restart changes: a reload that asks for it keeps what is in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    /// Where connections are accepted.
+    Listener,
+    /// Where connections are dumped in hex.
+    Hexdump,
+    /// Where metrics are answered.
+    Metrics,
+}
+
+/// `new` made ready for a relay started as `old` and listening on `local`: the configuration
+/// to put in force (what only a restart changes kept from `old`), a TLS listener's new
+/// certificate, and what to say of it.
+fn reloaded(
+    old: &RelayConfig,
+    new: RelayConfig,
+    local: Option<SocketAddr>,
+) -> Result<(RelayConfig, Option<Arc<rustls::ServerConfig>>, Started), NetError> {
+    let same = match (&old.from, &new.from) {
+        (ListenOn::Tcp(a), ListenOn::Tcp(b)) | (ListenOn::Tls(a, _), ListenOn::Tls(b, _)) => a == b,
+        (a, b) => a == b,
+    };
+    let (tls, fingerprint) = match (&new.from, local) {
+        (ListenOn::Tls(_, t), Some(local)) if same => {
+            let (config, fp) = crate::tls::server_config_for(t, local)?;
+            (Some(config), Some(fp))
+        }
+        _ => (None, None),
+    };
+    let kept = [
+        (!same, Kept::Listener),
+        (old.hexdump != new.hexdump, Kept::Hexdump),
+        (old.metrics != new.metrics, Kept::Metrics),
+    ]
+    .into_iter()
+    .filter_map(|(k, what)| k.then_some(what))
+    .collect();
+    let from = if same { new.from } else { old.from.clone() };
+    let cfg = RelayConfig { from, hexdump: old.hexdump.clone(), metrics: old.metrics, ..new };
+    Ok((cfg, tls, Started::Reloaded { fingerprint, kept }))
 }
 
 /// What the relay has done since it started, for its metrics.
@@ -162,10 +219,14 @@ enum Accepted {
 
 /// Listen on `cfg.from`, say where through `started`, and forward every connection until the
 /// process ends; each ended connection goes to `log`, called from one logger thread.
+///
+/// With `reread`, SIGHUP puts a new configuration in force for the connections that come next
+/// (a TCP or TLS listener; a Unix one ends at SIGHUP, its socket file removed).
 pub fn run(
     cfg: &RelayConfig,
     started: &mut dyn FnMut(Started),
     log: Arc<dyn Fn(&Forwarded) + Send + Sync>,
+    mut reread: Option<Reread>,
 ) -> Result<(), NetError> {
     crate::net::raise_fd_limit();
     let bound = match &cfg.from {
@@ -194,13 +255,23 @@ pub fn run(
         let (active, counters) = (Arc::clone(&active), Arc::clone(&counters));
         started(Started::Metrics(crate::scrape::serve(at, move || counters.render(active.load(Ordering::Relaxed)))?));
     }
+    let hup = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if reread.is_some() && !matches!(bound, Bound::Unix { .. }) {
+        signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup))
+            .map_err(|e| NetError::io(Doing::SignalHandlers, e))?;
+    }
+    let (local, mut tls_now) = match &bound {
+        Bound::Tcp(l) => (l.local_addr().ok(), None),
+        Bound::Tls(l, config) => (l.local_addr().ok(), Some(Arc::clone(config))),
+        Bound::Unix { .. } => (None, None),
+    };
     crate::systemd::notify("READY=1");
-    let cfg = Arc::new(cfg.clone());
+    let mut cfg = Arc::new(cfg.clone());
     let dump = cfg.hexdump.as_ref().map(crate::hexdump::Hexdump::open).transpose()?.map(Arc::new);
     let log = logger(log)?;
     // The rules are judged here, not by the listener: a client turned away gets its line too.
     let everyone = AccessRules::default();
-    let refused = |client: String, why: String| Forwarded {
+    let refused = |cfg: &RelayConfig, client: String, why: String| Forwarded {
         client,
         target: target_name(&cfg.to),
         up: 0,
@@ -209,20 +280,34 @@ pub fn run(
         error: Some(why),
     };
     loop {
+        if hup.swap(false, Ordering::AcqRel)
+            && let Some(read) = reread.as_mut()
+        {
+            crate::systemd::notify(&crate::systemd::reloading());
+            match read().and_then(|new| reloaded(&cfg, new, local).map_err(|e| e.to_string())) {
+                Ok((new, tls, said)) => {
+                    cfg = Arc::new(new);
+                    tls_now = tls.or(tls_now);
+                    started(said);
+                }
+                Err(reason) => started(Started::ReloadRefused { reason }),
+            }
+            crate::systemd::notify("READY=1");
+        }
         let (accepted, client) = match &bound {
             Bound::Tcp(l) | Bound::Tls(l, _) => {
-                let Some((s, peer)) = l.accept_unless(&everyone, &|| false)? else { continue };
+                let Some((s, peer)) = l.accept_unless(&everyone, &|| hup.load(Ordering::Relaxed))? else { continue };
                 if !cfg.rules.admits(peer.ip()) {
                     counters.denied.fetch_add(1, Ordering::Relaxed);
-                    log(refused(peer.to_string(), "refused: the access rules do not admit it".into()));
+                    log(refused(&cfg, peer.to_string(), "refused: the access rules do not admit it".into()));
                     continue;
                 }
                 if keepalive(&cfg, &s).is_err() {
                     continue;
                 }
-                match &bound {
-                    Bound::Tls(_, config) => (Accepted::Tls(s, Arc::clone(config)), peer.to_string()),
-                    _ => (Accepted::Plain(Conn::accepted(s, peer)), peer.to_string()),
+                match &tls_now {
+                    Some(config) => (Accepted::Tls(s, Arc::clone(config)), peer.to_string()),
+                    None => (Accepted::Plain(Conn::accepted(s, peer)), peer.to_string()),
                 }
             }
             Bound::Unix { listener: l, path, .. } => match l.accept() {
@@ -236,7 +321,7 @@ pub fn run(
             active.fetch_sub(1, Ordering::AcqRel);
             counters.over_cap.fetch_add(1, Ordering::Relaxed);
             drop(accepted);
-            log(refused(client, format!("refused: {n} connections already (the cap)")));
+            log(refused(&cfg, client, format!("refused: {n} connections already (the cap)")));
             continue;
         }
         counters.accepted.fetch_add(1, Ordering::Relaxed);
