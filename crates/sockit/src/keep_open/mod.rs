@@ -10,7 +10,9 @@
 //! outbox is written.
 
 mod metrics;
+mod pipes;
 pub use metrics::Counters;
+use pipes::{Wake, read_input, write_output};
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, IoSlice, Read, Write};
@@ -21,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::time::{Duration, Instant};
 
-use rustix::event::{EventfdFlags, epoll};
+use rustix::event::epoll;
 
 use crate::conn::Conn;
 use crate::listener::{AccessRules, Listener};
@@ -119,24 +121,6 @@ struct Client {
 impl Client {
     fn owes(&self) -> bool {
         self.bytes > 0
-    }
-}
-
-/// A wake-up the other threads give the loop (an eventfd).
-#[derive(Clone)]
-struct Wake(Arc<OwnedFd>);
-
-impl Wake {
-    fn new() -> io::Result<Wake> {
-        Ok(Wake(Arc::new(rustix::event::eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?)))
-    }
-
-    fn ring(&self) {
-        let _ = rustix::io::write(&*self.0, &1u64.to_ne_bytes());
-    }
-
-    fn clear(&self) {
-        let _ = rustix::io::read(&*self.0, &mut [0u8; 8]);
     }
 }
 
@@ -604,46 +588,5 @@ impl FanOut {
         // waited for here, where every other client is served.
         let _ = c.conn.stream.shutdown(Shutdown::Both);
         drop(c.conn);
-    }
-}
-
-/// The input's thread: chunks to the loop, which takes them when a client keeps up.
-fn read_input(mut input: std::fs::File, tx: SyncSender<Arc<[u8]>>, wake: &Wake) {
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = match input.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        };
-        if tx.send(Arc::from(&buf[..n])).is_err() {
-            return;
-        }
-        wake.ring();
-    }
-    // The sender goes: the loop sees the input's end.
-    drop(tx);
-    wake.ring();
-}
-
-/// The output's thread: clients' data, each chunk written whole; room made is told to a loop
-/// that waits for it; a closed output is told too.
-fn write_output(
-    mut output: std::fs::File,
-    rx: &Receiver<Vec<u8>>,
-    room: &Wake,
-    waiting: &AtomicBool,
-    gone: &AtomicBool,
-) {
-    for chunk in rx {
-        if output.write_all(&chunk).is_err() {
-            gone.store(true, Ordering::Relaxed);
-            room.ring();
-            return;
-        }
-        if waiting.load(Ordering::Acquire) {
-            room.ring();
-        }
     }
 }
