@@ -243,9 +243,11 @@ pub fn tcp_connect(cfg: &ConnectConfig) -> Outcome {
     relayed(sockit::tcp::connect_run(cfg, process_stdio()?), cfg.bridge.idle_timeout)
 }
 
-pub fn tcp_listen(cfg: &ListenConfig) -> Outcome {
+/// `tcp listen`; `reread` reads the command line and its config file again on SIGHUP (many
+/// clients over TCP).
+pub fn tcp_listen(cfg: &ListenConfig, reread: sockit::tcp::Reread) -> Outcome {
     let started = &mut |s| eprintln!("sockit: {}", render::tcp_started(&s));
-    relayed(sockit::tcp::listen_run(cfg, process_stdio()?, started), cfg.bridge.idle_timeout)
+    relayed(sockit::tcp::listen_run(cfg, process_stdio()?, started, Some(reread)), cfg.bridge.idle_timeout)
 }
 
 /// `chat serve`; `reread` reads the command line and its config file again on SIGHUP.

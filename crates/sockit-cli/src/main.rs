@@ -58,7 +58,13 @@ fn main() -> ExitCode {
         Action::UdpListen { config, raw } => commands::udp_listen(&config, raw, json),
         Action::UdpSend(c) => commands::udp_send(&c, json),
         Action::TcpConnect(c) => commands::tcp_connect(&c),
-        Action::TcpListen(c) => commands::tcp_listen(&c),
+        Action::TcpListen(c) => commands::tcp_listen(
+            &c,
+            Box::new(move || match reread(&typed)? {
+                Action::TcpListen(c) => Ok(c),
+                _ => Err("the command line no longer names tcp listen".into()),
+            }),
+        ),
         Action::ChatServe(c) => commands::chat_serve(
             &c,
             json,

@@ -410,18 +410,24 @@ pub fn chat_event(e: &sockit::chat::events::Event) -> String {
             format!("* {messages} messages for the cluster did not fit in the outbox and were dropped")
         }
         Event::Reloaded { fingerprint, kept } => {
-            let mut line = "* reloaded the configuration".to_string();
-            if let Some(fp) = fingerprint {
-                line.push_str(&format!("; certificate fingerprint (SHA-256) {fp}"));
-            }
-            if !kept.is_empty() {
-                let words: Vec<&str> = kept.iter().map(|k| kept_flag(*k)).collect();
-                line.push_str(&format!("; {} kept until a restart", words.join(", ")));
-            }
-            line
+            let kept: Vec<&str> = kept.iter().map(|k| kept_flag(*k)).collect();
+            format!("* {}", reloaded(fingerprint.as_deref(), &kept))
         }
         Event::ReloadRefused { reason } => format!("* reload refused, the configuration in force stays: {reason}"),
     }
+}
+
+/// What a reload did: a new certificate's fingerprint, and the flags whose change waits for a
+/// restart.
+fn reloaded(fingerprint: Option<&str>, kept: &[&str]) -> String {
+    let mut line = "reloaded the configuration".to_string();
+    if let Some(fp) = fingerprint {
+        line.push_str(&format!("; certificate fingerprint (SHA-256) {fp}"));
+    }
+    if !kept.is_empty() {
+        line.push_str(&format!("; {} kept until a restart", kept.join(", ")));
+    }
+    line
 }
 
 /// The flag behind what a reload could not change.
@@ -509,6 +515,19 @@ pub fn tcp_started(s: &sockit::tcp::Started) -> String {
         sockit::tcp::Started::ListeningUnix(path) => format!("listening on {path} (unix)"),
         sockit::tcp::Started::Fingerprint(fp) => format!("TLS certificate SHA-256 fingerprint {fp}"),
         sockit::tcp::Started::Metrics(at) => format!("metrics on http://{at}/metrics"),
+        sockit::tcp::Started::Reloaded { fingerprint, kept } => {
+            let kept: Vec<&str> = kept
+                .iter()
+                .map(|k| match k {
+                    sockit::tcp::Kept::Listener => "PORT, --bind, --keep-open, --exec and --unix",
+                    sockit::tcp::Kept::Metrics => "--metrics",
+                })
+                .collect();
+            reloaded(fingerprint.as_deref(), &kept)
+        }
+        sockit::tcp::Started::ReloadRefused { reason } => {
+            format!("reload refused, the configuration in force stays: {reason}")
+        }
     }
 }
 
@@ -530,22 +549,15 @@ pub fn relay_started(s: &sockit::relay::Started, to: &str) -> String {
         S::Udp(addr) => format!("{addr} (udp)"),
         S::Metrics(at) => return format!("metrics on http://{at}/metrics"),
         S::Reloaded { fingerprint, kept } => {
-            let mut line = "reloaded the configuration".to_string();
-            if let Some(fp) = fingerprint {
-                line.push_str(&format!("; certificate fingerprint (SHA-256) {fp}"));
-            }
-            if !kept.is_empty() {
-                let words: Vec<&str> = kept
-                    .iter()
-                    .map(|k| match k {
-                        sockit::relay::Kept::Listener => "FROM",
-                        sockit::relay::Kept::Hexdump => "--hexdump",
-                        sockit::relay::Kept::Metrics => "--metrics",
-                    })
-                    .collect();
-                line.push_str(&format!("; {} kept until a restart", words.join(", ")));
-            }
-            return line;
+            let kept: Vec<&str> = kept
+                .iter()
+                .map(|k| match k {
+                    sockit::relay::Kept::Listener => "FROM",
+                    sockit::relay::Kept::Hexdump => "--hexdump",
+                    sockit::relay::Kept::Metrics => "--metrics",
+                })
+                .collect();
+            return reloaded(fingerprint.as_deref(), &kept);
         }
         S::ReloadRefused { reason } => return format!("reload refused, the configuration in force stays: {reason}"),
     };

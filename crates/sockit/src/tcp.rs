@@ -57,6 +57,48 @@ pub enum Started {
     Fingerprint(String),
     /// Where `GET /metrics` is answered.
     Metrics(SocketAddr),
+    /// SIGHUP put new rules, a new cap and certificate in force for the clients that come
+    /// next (with the new certificate's fingerprint); what only a restart changes is kept.
+    Reloaded {
+        fingerprint: Option<String>,
+        kept: Vec<Kept>,
+    },
+    /// SIGHUP's configuration could not be read or used: the one in force stays.
+    ReloadRefused {
+        reason: String,
+    },
+}
+
+/// How a listener serving many clients gets its new configuration on SIGHUP: the command
+/// line and its config file read again; an error is one line.
+pub type Reread = Box<dyn FnMut() -> Result<ListenConfig, String> + Send>;
+
+/// What only a restart changes: a reload that asks for it keeps what is in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    /// The address and port, and how clients are served (one, many, a command each).
+    Listener,
+    /// Where metrics are answered.
+    Metrics,
+}
+
+/// A new configuration for a keep-open listener started as `old` on `local`: its admission,
+/// and what to say of it.
+fn readmit(old: &ListenConfig, new: &ListenConfig, local: SocketAddr) -> Result<(Admission, Started), NetError> {
+    let (tls, fingerprint) = match &new.tls {
+        Some(t) => {
+            let (config, fp) = tls::server_config_for(t, local)?;
+            (Some(config), Some(fp))
+        }
+        None => (None, None),
+    };
+    let moved = old.bind != new.bind || old.keep_open != new.keep_open || old.exec != new.exec || old.unix != new.unix;
+    let kept = [(moved, Kept::Listener), (old.metrics != new.metrics, Kept::Metrics)]
+        .into_iter()
+        .filter_map(|(k, what)| k.then_some(what))
+        .collect();
+    let admission = Admission { max_conns: new.max_conns, rules: new.rules.clone(), tls, ..Admission::default() };
+    Ok((admission, Started::Reloaded { fingerprint, kept }))
 }
 
 /// How a `tcp` command ended.
@@ -85,15 +127,21 @@ pub fn connect_run(cfg: &ConnectConfig, stdio: Stdio) -> Result<TcpReport, NetEr
 }
 
 /// `tcp listen`: bind, say so through `started`, then serve one client or, with `keep_open`,
-/// many until the process is stopped.
-pub fn listen_run(cfg: &ListenConfig, stdio: Stdio, started: &mut dyn FnMut(Started)) -> Result<TcpReport, NetError> {
+/// many until the process is stopped. Serving many over TCP, SIGHUP makes `reread` give a
+/// new configuration: its rules, cap and certificate are for the clients that come next.
+pub fn listen_run(
+    cfg: &ListenConfig,
+    stdio: Stdio,
+    started: &mut dyn FnMut(Started),
+    mut reread: Option<Reread>,
+) -> Result<TcpReport, NetError> {
     if let Some(path) = &cfg.unix {
         let (listener, file) = unix_listener(path)?;
         started(Started::ListeningUnix(path.clone()));
         crate::systemd::notify("READY=1");
         if cfg.keep_open {
             let opts = Admission { max_conns: cfg.max_conns, ..Admission::default() };
-            match serve_many(Accepting::Unix(listener, path.clone(), file), &opts, stdio)? {}
+            match serve_many(Accepting::Unix(listener, path.clone(), file), &opts, stdio, None)? {}
         }
         let accepted = listener.accept().map_err(|e| NetError::io(Doing::AcceptOn(path.clone()), e));
         // The socket file is this listener's: it goes when the listener does.
@@ -121,7 +169,29 @@ pub fn listen_run(cfg: &ListenConfig, stdio: Stdio, started: &mut dyn FnMut(Star
             let counters = std::sync::Arc::clone(&opts.counters);
             started(Started::Metrics(crate::scrape::serve(at, move || counters.render())?));
         }
-        match serve_many(Accepting::Tcp(listener), &opts, stdio)? {}
+        let hup = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        if reread.is_some() {
+            signal_hook::flag::register(signal_hook::consts::SIGHUP, std::sync::Arc::clone(&hup))
+                .map_err(|e| NetError::io(Doing::SignalHandlers, e))?;
+        }
+        let mut refresh = || -> Option<Admission> {
+            let read = reread.as_mut()?;
+            crate::systemd::notify(&crate::systemd::reloading());
+            let r = read().and_then(|new| readmit(cfg, &new, local).map_err(|e| e.to_string()));
+            crate::systemd::notify("READY=1");
+            match r {
+                Ok((admission, said)) => {
+                    started(said);
+                    Some(admission)
+                }
+                Err(reason) => {
+                    started(Started::ReloadRefused { reason });
+                    None
+                }
+            }
+        };
+        let reload = crate::keep_open::Reload { hup, refresh: &mut refresh };
+        match serve_many(Accepting::Tcp(listener), &opts, stdio, Some(reload))? {}
     }
     let (stream, peer) = listener.accept(&cfg.rules)?;
     drop(listener);

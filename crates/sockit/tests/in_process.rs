@@ -75,11 +75,16 @@ fn keep_open_takes_many_clients_and_sends_the_input_to_each() {
     let (tx, rx) = std::sync::mpsc::channel();
     // The server runs until the process ends.
     std::thread::spawn(move || {
-        let _ = sockit::tcp::listen_run(&cfg, Stdio::new(in_r, out_w), &mut |s| {
-            if let sockit::tcp::Started::Listening(a) = s {
-                let _ = tx.send(a);
-            }
-        });
+        let _ = sockit::tcp::listen_run(
+            &cfg,
+            Stdio::new(in_r, out_w),
+            &mut |s| {
+                if let sockit::tcp::Started::Listening(a) = s {
+                    let _ = tx.send(a);
+                }
+            },
+            None,
+        );
     });
     let addr = rx.recv_timeout(Duration::from_secs(5)).expect("listening");
     let mut clients: Vec<TcpStream> = (0..5).map(|_| TcpStream::connect(addr).expect("connect")).collect();

@@ -550,3 +550,48 @@ fn sighup_reloads_a_relay() {
     assert!(refused.starts_with("sockit: reload refused, the configuration in force stays: "), "{refused}");
     assert_eq!(&first(port), b"B\n");
 }
+
+/// SIGHUP makes `tcp listen --keep-open` read its config file again: the clients that come
+/// next are judged by the new rules; those connected stay.
+#[test]
+fn sighup_reloads_a_keep_open_listener() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("listen.toml");
+    let f = file.display().to_string();
+    let write = |allow: &str| {
+        std::fs::write(&file, format!("port = 0\nbind = \"127.0.0.1\"\nkeep-open = true\nallow = [\"{allow}\"]\n"))
+            .expect("write");
+    };
+    write("127.0.0.1/32");
+    let mut cmd = crate::util::sockit_cmd(&["tcp", "listen", "--config", &f]);
+    cmd.stdin(Stdio::piped());
+    let (mut srv, line, mut err) = crate::util::started(cmd);
+    let port: u16 = line
+        .trim()
+        .strip_suffix(" (tcp)")
+        .and_then(|l| l.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let mut early = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    early.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    // In once it has the input.
+    srv.0.stdin.as_mut().expect("stdin").write_all(b"hello\n").expect("input");
+    let mut got = [0u8; 6];
+    early.read_exact(&mut got).expect("the early client");
+    assert_eq!(&got, b"hello\n");
+    write("127.0.0.2/32");
+    let pid = rustix::process::Pid::from_raw(i32::try_from(srv.0.id()).expect("pid")).expect("pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::HUP).expect("SIGHUP");
+    let mut l = String::new();
+    err.read_line(&mut l).expect("a line");
+    assert_eq!(l.trim_end(), "sockit: reloaded the configuration");
+    // A newcomer from 127.0.0.1 is turned away now (closed at once); the early client stays.
+    let mut late = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    late.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut byte = [0u8; 1];
+    assert_eq!(late.read(&mut byte).expect("closed"), 0);
+    srv.0.stdin.as_mut().expect("stdin").write_all(b"still here\n").expect("input");
+    let mut got = [0u8; 11];
+    early.read_exact(&mut got).expect("the early client");
+    assert_eq!(&got, b"still here\n");
+}

@@ -90,9 +90,27 @@ enum Arrived {
     Unix(Conn),
 }
 
+/// How the loop takes a new admission (SIGHUP): `hup` is set by the signal, `refresh` then
+/// gives the admission to put in force (`None`: the one in force stays).
+pub struct Reload<'a> {
+    pub hup: Arc<AtomicBool>,
+    pub refresh: &'a mut dyn FnMut() -> Option<Admission>,
+}
+
+impl std::fmt::Debug for Reload<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reload").field("hup", &self.hup).finish_non_exhaustive()
+    }
+}
+
 /// Serve clients until the process is stopped, or the output is gone.
-pub fn serve_many(listener: Accepting, opts: &Admission, stdio: Stdio) -> Result<std::convert::Infallible, NetError> {
-    FanOut::new(listener, opts.clone(), stdio)?.run()
+pub fn serve_many(
+    listener: Accepting,
+    opts: &Admission,
+    stdio: Stdio,
+    reload: Option<Reload<'_>>,
+) -> Result<std::convert::Infallible, NetError> {
+    FanOut::new(listener, opts.clone(), stdio)?.run(reload)
 }
 
 // Event keys of what the loop polls besides clients (client keys count up from 0).
@@ -211,7 +229,7 @@ impl FanOut {
         })
     }
 
-    fn run(mut self) -> Result<std::convert::Infallible, NetError> {
+    fn run(mut self, mut reload: Option<Reload<'_>>) -> Result<std::convert::Infallible, NetError> {
         let mut events: Vec<epoll::Event> = Vec::with_capacity(256);
         loop {
             if self.output_gone.load(Ordering::Relaxed) {
@@ -245,6 +263,12 @@ impl FanOut {
             self.take_input();
             self.judge_stalls();
             self.opts.counters.clients.store(self.count(), Ordering::Relaxed);
+            // New rules, cap and certificate, for the clients that come next.
+            if let Some(r) = reload.as_mut().filter(|r| r.hup.swap(false, Ordering::AcqRel))
+                && let Some(new) = (r.refresh)()
+            {
+                self.opts = Admission { counters: Arc::clone(&self.opts.counters), ..new };
+            }
             if self.accept_paused.is_some_and(|t| t.elapsed() > Duration::from_millis(50)) {
                 self.accept_paused = None;
                 let _ = epoll::add(
