@@ -17,6 +17,7 @@ mod names;
 mod operate;
 mod port;
 mod proxy;
+mod readme;
 mod scan;
 mod tcp;
 mod udp;
