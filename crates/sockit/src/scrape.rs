@@ -114,8 +114,8 @@ fn answer(mut s: TcpStream, render: &(dyn Fn() -> String + Send + Sync)) -> std:
     Ok(())
 }
 
-/// The answer to a request head: status, reason, content type and body.
-fn respond(head: &[u8], render: &(dyn Fn() -> String + Send + Sync)) -> (u16, &'static str, &'static str, String) {
+/// The answer to a request head (whatever bytes came): status, reason, content type and body.
+pub fn respond(head: &[u8], render: &(dyn Fn() -> String + Send + Sync)) -> (u16, &'static str, &'static str, String) {
     const PLAIN: &str = "text/plain; charset=utf-8";
     let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
     let mut words = line.split(|&b| b == b' ');
