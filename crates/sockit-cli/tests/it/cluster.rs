@@ -616,6 +616,17 @@ fn a_lying_server_on_the_broker_fools_nobody() {
     );
     alice.send("/who");
     assert_eq!(alice.until(|l| l.starts_with("* online")), "* online (2): alice (a), mallory (z)");
+    // The room's metrics count what the liar did.
+    let (_, text) = crate::operate::get(a.port, "/metrics");
+    for (name, value) in [
+        ("sockit_chat_cluster_messages_duplicated_total", 1),
+        ("sockit_chat_cluster_messages_lost_total", 4),
+        ("sockit_chat_cluster_messages_rejected_total{reason=\"not_theirs\"}", 1),
+        ("sockit_chat_lines_received_total{from=\"cluster\"}", 3),
+        ("sockit_chat_members{where=\"cluster\"}", 1),
+    ] {
+        assert_eq!(crate::operate::sample(&text, name), Some(value), "{name} in\n{text}");
+    }
     // Made-up servers by the hundred: a bounded number is kept (256), the least recently heard
     // (z first) making room for the newest.
     for i in 0..300 {

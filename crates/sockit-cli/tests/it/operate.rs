@@ -10,7 +10,7 @@ use crate::chat::{Client, Server};
 use crate::util::{DEADLINE, PipeLines, have, run};
 
 /// One GET on a fresh connection: the status line and the body (the server closes after it).
-fn get(port: u16, path: &str) -> (String, String) {
+pub(crate) fn get(port: u16, path: &str) -> (String, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
     s.write_all(format!("GET {path} HTTP/1.1\r\nHost: scraper.example:9\r\nUser-Agent: test\r\n\r\n").as_bytes())
@@ -22,7 +22,7 @@ fn get(port: u16, path: &str) -> (String, String) {
 }
 
 /// The value of one sample (`name` with its labels, as written) in a scrape.
-fn sample(text: &str, name: &str) -> Option<u64> {
+pub(crate) fn sample(text: &str, name: &str) -> Option<u64> {
     text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }
 

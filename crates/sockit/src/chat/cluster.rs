@@ -328,7 +328,10 @@ impl Shared {
                 match peer.seq.as_mut().map(|s| s.take(m.run, m.seq)) {
                     None => peer.seq = Some(Sequence::first(m.run, m.seq)),
                     Some(Order::Next | Order::Restarted) => {}
-                    Some(Order::Duplicate) => return,
+                    Some(Order::Duplicate) => {
+                        super::metrics::COUNTERS.cluster_duplicates.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
                     Some(Order::Gap(count)) => {
                         self.event(Event::Lost { server: m.node.clone(), messages: count });
                         notices.push(Notice::Lost { node: m.node.clone(), count });

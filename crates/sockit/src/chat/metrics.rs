@@ -24,6 +24,7 @@ pub(super) struct Counters {
     pub(super) accept_errors: AtomicU64,
     pub(super) cluster_lost: AtomicU64,
     pub(super) cluster_dropped: AtomicU64,
+    pub(super) cluster_duplicates: AtomicU64,
     pub(super) line_connections: AtomicI64,
     pub(super) web_connections: AtomicI64,
 }
@@ -43,6 +44,7 @@ pub(super) static COUNTERS: Counters = Counters {
     accept_errors: AtomicU64::new(0),
     cluster_lost: AtomicU64::new(0),
     cluster_dropped: AtomicU64::new(0),
+    cluster_duplicates: AtomicU64::new(0),
     line_connections: AtomicI64::new(0),
     web_connections: AtomicI64::new(0),
 };
@@ -175,6 +177,12 @@ pub(super) fn render(now: &Now<'_>) -> String {
         Counter,
         "Numbered messages of other servers that never came.",
         &[("", n(&c.cluster_lost))],
+    );
+    family(
+        "sockit_chat_cluster_messages_duplicated_total",
+        Counter,
+        "Messages of other servers heard twice (passed over).",
+        &[("", n(&c.cluster_duplicates))],
     );
     family(
         "sockit_chat_cluster_messages_dropped_total",
