@@ -562,6 +562,7 @@ fn a_lying_server_on_the_broker_fools_nobody() {
     let (a, _ca) = member_server(&broker.url(), "a", &[]);
     let mut alice = Client::join(&a, "alice");
     let mut liar = std::net::TcpStream::connect(("127.0.0.1", broker.port)).expect("broker");
+    liar.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
     let mut info = String::new();
     BufReader::new(liar.try_clone().expect("clone")).read_line(&mut info).expect("INFO");
     assert!(info.starts_with("INFO "), "{info}");

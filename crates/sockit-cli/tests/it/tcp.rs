@@ -138,6 +138,7 @@ fn received_bytes_land_whole_in_a_file_an_appended_file_and_a_pipe() {
         let (mut srv, port, _err) = listening(sh);
         drop(srv.0.stdin.take()); // nothing to send back
         let mut c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        c.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
         c.write_all(&data).expect("send");
         c.shutdown(Shutdown::Write).expect("fin");
         let _ = c.read(&mut [0u8; 1]);
@@ -259,6 +260,7 @@ fn a_half_closed_peer_still_gets_everything() {
     let (port, peer) = serve_once(|mut s| {
         s.write_all(b"hello\n").expect("hello");
         s.shutdown(Shutdown::Write).expect("shutdown");
+        s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
         let mut got = Vec::new();
         s.read_to_end(&mut got).expect("read");
         assert_eq!(got.len(), 3_000_000, "the peer got everything");
@@ -1358,6 +1360,7 @@ fn exec_children_know_their_peer_and_end_with_their_client_and_the_server() {
         &cmd,
     ]));
     let first = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    first.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
     let me = first.local_addr().expect("addr");
     let mut line = String::new();
     BufReader::new(&first).read_line(&mut line).expect("peer line");
@@ -1373,6 +1376,7 @@ fn exec_children_know_their_peer_and_end_with_their_client_and_the_server() {
     // Its slot is free again: the next client is served.
     std::thread::sleep(Duration::from_millis(200));
     let second = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    second.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
     let mut line = String::new();
     BufReader::new(&second).read_line(&mut line).expect("served");
     let pid2 = std::fs::read_to_string(format!("{d}/pid.{}", second.local_addr().expect("a").port()))
