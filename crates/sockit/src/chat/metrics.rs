@@ -69,6 +69,12 @@ pub(super) fn count(e: &Event) {
     }
 }
 
+/// Lines and bytes queued for members, counted by whoever queued them.
+pub(super) fn delivered_lines(lines: usize, bytes: usize) {
+    COUNTERS.lines_out.fetch_add(lines as u64, Relaxed);
+    COUNTERS.bytes_out.fetch_add(bytes as u64, Relaxed);
+}
+
 /// `text` (one line or several) queued for `members` members.
 pub(super) fn delivered(members: usize, text: &str) {
     let lines = text.bytes().filter(|&b| b == b'\n').count().max(1);

@@ -159,25 +159,26 @@ impl Window {
 
 /// Queue `text` for `r`, waiting for room until the end of its stall window (and of the
 /// speaker's, if one speaks); still full then: disconnected.
-pub(super) async fn deliver(r: &Recipient, text: &Arc<str>, stall: Duration, window: Option<&mut Window>) {
+/// Whether `text` was queued.
+pub(super) async fn deliver(r: &Recipient, text: &Arc<str>, stall: Duration, window: Option<&mut Window>) -> bool {
     let n = places_for(text);
     match r.tx.try_push(text, n) {
-        Queue::Done => super::metrics::delivered(1, text),
-        Queue::Closed => {}
+        Queue::Done => true,
+        Queue::Closed => false,
         Queue::Full => {
             if r.kick.is_cancelled() {
-                return;
+                return false;
             }
             let deadline = match window {
                 Some(w) => r.blocked.deadline(stall).min(w.end(stall)),
                 None => r.blocked.deadline(stall),
             };
-            if matches!(tokio::time::timeout_at(deadline, r.tx.push(text, n)).await, Ok(true)) {
-                super::metrics::delivered(1, text);
-            } else {
+            let queued = matches!(tokio::time::timeout_at(deadline, r.tx.push(text, n)).await, Ok(true));
+            if !queued {
                 super::metrics::COUNTERS.cut_stalled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 r.kick(format!("not reading: its outgoing queue stayed full for {} s", stall.as_secs_f64()));
             }
+            queued
         }
     }
 }

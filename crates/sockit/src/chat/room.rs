@@ -335,10 +335,13 @@ impl Shared {
     /// Deliver each line to the recipients whose queues were full, each waited for until the
     /// end of its own stall window (`Blocked`); a queue still full then disconnects its client.
     pub(super) async fn wait_for(&self, queued: Queued, mut window: Option<&mut Window>) {
+        let stall = self.cfg().stall;
         for (text, full) in &queued {
+            let mut got = 0;
             for r in full {
-                deliver(r, text, self.cfg().stall, window.as_deref_mut()).await;
+                got += usize::from(deliver(r, text, stall, window.as_deref_mut()).await);
             }
+            super::metrics::delivered(got, text);
         }
     }
 

@@ -173,6 +173,11 @@ struct Session {
     me: Recipient,
     rate: RateLimit,
     window: Window,
+    /// The stall window in force (a reload may change it).
+    stall: Duration,
+    /// Lines and bytes this member's replies and private messages queued, not yet added to
+    /// the room's counts (added a read at a time: a flood of commands costs no shared writes).
+    sent: (usize, usize),
 }
 
 impl Session {
@@ -184,8 +189,25 @@ impl Session {
     /// Say `notice` to this member alone. Its replies count against its own bounded queue: a
     /// member that asks and never reads waits here (its reading stops), and is disconnected
     /// when the queue stays full for the stall window; the room never waits for it.
-    async fn reply(&self, notice: Notice) {
-        deliver(&self.me, &line(notice), self.shared.cfg().stall, None).await;
+    async fn reply(&mut self, notice: Notice) {
+        let text = line(notice);
+        if deliver(&self.me, &text, self.stall, None).await {
+            self.count(&text);
+        }
+    }
+
+    /// A line queued by this member's doing, counted for the room later (`flush`).
+    fn count(&mut self, text: &str) {
+        self.sent.0 += text.bytes().filter(|&b| b == b'\n').count().max(1);
+        self.sent.1 += text.len();
+    }
+
+    /// Add what this member's doings queued to the room's counts.
+    fn flush(&mut self) {
+        if self.sent != (0, 0) {
+            super::metrics::delivered_lines(self.sent.0, self.sent.1);
+            self.sent = (0, 0);
+        }
     }
 
     /// Say lines (one, or the lines of one read that are all text): queued for everyone as
@@ -258,8 +280,10 @@ impl Session {
                 };
                 match (target, elsewhere, shared.outbox()) {
                     (Some((r, t)), _, _) => {
-                        deliver(&r, &line(chat::private(&nick, &text)), shared.cfg().stall, Some(&mut self.window))
-                            .await;
+                        let private = line(chat::private(&nick, &text));
+                        if deliver(&r, &private, self.stall, Some(&mut self.window)).await {
+                            self.count(&private);
+                        }
                         shared.event(Event::Private { from: nick, to: t.clone() });
                         self.reply(Notice::PrivateSent { to: t }).await;
                     }
@@ -430,8 +454,15 @@ pub(super) async fn client(
     });
 
     // Reader: lines in, commands applied.
-    let mut session =
-        Session { shared: Arc::clone(&shared), id, me, rate: RateLimit::new(cfg.rate), window: Window::default() };
+    let mut session = Session {
+        shared: Arc::clone(&shared),
+        id,
+        me,
+        rate: RateLimit::new(cfg.rate),
+        window: Window::default(),
+        stall: cfg.stall,
+        sent: (0, 0),
+    };
     let mut framer = LineFramer::new(cfg.max_line);
     let mut frames = Vec::new();
     let mut quit_reason = None;
@@ -444,6 +475,7 @@ pub(super) async fn client(
     let mut generation = shared.generation.load(Ordering::Acquire);
     'read: loop {
         frames.clear();
+        session.flush();
         let reloaded = shared.reloaded.notified();
         let now = shared.generation.load(Ordering::Acquire);
         if now != generation {
@@ -451,6 +483,7 @@ pub(super) async fn client(
             let cfg = shared.cfg();
             (max_line, rate) = (cfg.max_line, cfg.rate);
             session.rate = RateLimit::new(rate);
+            session.stall = cfg.stall;
             framer.set_max(max_line);
         }
         let more = match read.take() {
@@ -519,6 +552,7 @@ pub(super) async fn client(
             said = 0;
         }
     }
+    session.flush();
     let nick = session.nick();
     let kicked = reason.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
     let (console_reason, notice_reason) = match (kicked, quit_reason) {
