@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::{ProxyArgs, TlsClientArgs, TlsServerArgs, port_arg, secs_arg};
+use super::{ConfigFileArgs, ProxyArgs, TlsClientArgs, TlsServerArgs, port_arg, secs_arg};
 
 #[derive(Debug, Subcommand)]
 #[command(defer = true)]
@@ -96,14 +96,8 @@ pub struct ChatServeArgs {
     pub cluster_ca: Option<PathBuf>,
     #[command(flatten)]
     pub tls: TlsServerArgs,
-    /// Read flags from this TOML file (its keys: the long flags without --); the command line
-    /// and the environment win over it.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<std::path::PathBuf>,
-    /// Print the configuration in effect (flags, environment, --config file, defaults) as a
-    /// config file, and exit.
-    #[arg(long)]
-    pub print_config: bool,
+    #[command(flatten)]
+    pub file: ConfigFileArgs,
 }
 
 #[derive(Debug, Args)]

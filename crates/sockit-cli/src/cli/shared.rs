@@ -67,3 +67,27 @@ pub struct TlsClientArgs {
     #[arg(long, value_name = "NAME")]
     pub server_name: Option<String>,
 }
+
+// A server's config file: `--config FILE` and `--print-config` (read by `file.rs` before
+// clap parses; here so that help and clap know them). Plain comments: a doc comment on a
+// flattened struct would become the command's about line.
+#[derive(Debug, Args)]
+pub struct ConfigFileArgs {
+    /// Read flags from this TOML file (its keys: the long flags without --); the command line
+    /// and the environment win over it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+    /// Print the configuration in effect (flags, environment, --config file, defaults) as a
+    /// config file, and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+// A server's own metrics endpoint (`relay`, `tcp listen --keep-open`).
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// Answer GET /metrics (Prometheus) and GET /healthz on this address: PORT (on
+    /// 127.0.0.1), or ADDR:PORT.
+    #[arg(long, value_name = "[ADDR:]PORT")]
+    pub metrics: Option<String>,
+}

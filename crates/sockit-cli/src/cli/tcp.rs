@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::{ProxyArgs, TlsClientArgs, TlsServerArgs, port_arg, secs_arg};
+use super::{ConfigFileArgs, MetricsArgs, ProxyArgs, TlsClientArgs, TlsServerArgs, port_arg, secs_arg};
 
 pub(super) const TCP_HELP: &str = "\
 End of input: when stdin ends, sockit sends FIN (shuts down its write side) and keeps reading
@@ -135,18 +135,10 @@ pub struct RelayArgs {
     /// Dump every connection in hex (> client to target, < back) on stderr, or into FILE.
     #[arg(short = 'x', long = "hexdump", value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
     pub hexdump: Option<PathBuf>,
-    /// Answer GET /metrics (Prometheus) and GET /healthz on this address: PORT (on
-    /// 127.0.0.1), or ADDR:PORT.
-    #[arg(long, value_name = "[ADDR:]PORT")]
-    pub metrics: Option<String>,
-    /// Read flags from this TOML file (its keys: the long flags without --); the command line
-    /// and the environment win over it.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<std::path::PathBuf>,
-    /// Print the configuration in effect (flags, environment, --config file, defaults) as a
-    /// config file, and exit.
-    #[arg(long)]
-    pub print_config: bool,
+    #[command(flatten)]
+    pub endpoint: MetricsArgs,
+    #[command(flatten)]
+    pub file: ConfigFileArgs,
 }
 
 #[derive(Debug, Args)]
@@ -181,16 +173,8 @@ pub struct TcpListenArgs {
     pub tls: TlsServerArgs,
     #[command(flatten)]
     pub bridge: BridgeArgs,
-    /// Answer GET /metrics (Prometheus) and GET /healthz on this address: PORT (on
-    /// 127.0.0.1), or ADDR:PORT.
-    #[arg(long, value_name = "[ADDR:]PORT")]
-    pub metrics: Option<String>,
-    /// Read flags from this TOML file (its keys: the long flags without --); the command line
-    /// and the environment win over it.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<std::path::PathBuf>,
-    /// Print the configuration in effect (flags, environment, --config file, defaults) as a
-    /// config file, and exit.
-    #[arg(long)]
-    pub print_config: bool,
+    #[command(flatten)]
+    pub endpoint: MetricsArgs,
+    #[command(flatten)]
+    pub file: ConfigFileArgs,
 }

@@ -58,7 +58,7 @@ pub(super) fn tcp(cmd: cli::TcpCommand) -> Result<Action> {
                 "--crlf, --send-only and --recv-only shape one connection's stdio: leave out --keep-open and --exec",
             ));
         }
-        cli::TcpCommand::Listen(a) if a.metrics.is_some() && (!a.keep_open || a.exec.is_some()) => {
+        cli::TcpCommand::Listen(a) if a.endpoint.metrics.is_some() && (!a.keep_open || a.exec.is_some()) => {
             return Err(usage("--metrics counts the clients of --keep-open: add it (without --exec)"));
         }
         cli::TcpCommand::Listen(a) => Action::TcpListen(ListenConfig {
@@ -70,7 +70,7 @@ pub(super) fn tcp(cmd: cli::TcpCommand) -> Result<Action> {
             tls: server_tls(&a.tls),
             bridge: bridge(&a.bridge),
             unix: a.unix.clone(),
-            metrics: a.metrics.as_deref().map(|m| endpoint_addr(m, "--metrics", LOOPBACK)).transpose()?,
+            metrics: a.endpoint.metrics.as_deref().map(|m| endpoint_addr(m, "--metrics", LOOPBACK)).transpose()?,
         }),
     })
 }
@@ -154,7 +154,7 @@ pub(super) fn relay(a: &cli::RelayArgs) -> Result<sockit::relay::RelayConfig> {
     if a.max_conns == Some(0) {
         return Err(usage("--max-conns must be at least 1"));
     }
-    if a.metrics.is_some() && matches!(from, ListenOn::Udp(_)) {
+    if a.endpoint.metrics.is_some() && matches!(from, ListenOn::Udp(_)) {
         return Err(usage("--metrics counts connections: a UDP relay has none (leave it out)"));
     }
     Ok(sockit::relay::RelayConfig {
@@ -172,6 +172,6 @@ pub(super) fn relay(a: &cli::RelayArgs) -> Result<sockit::relay::RelayConfig> {
             _ => return Err(usage("--half-close-idle is seconds, like 60 or 0.5 (0: never)")),
         },
         udp_idle: Duration::from_secs_f64(a.udp_idle),
-        metrics: a.metrics.as_deref().map(|m| endpoint_addr(m, "--metrics", LOOPBACK)).transpose()?,
+        metrics: a.endpoint.metrics.as_deref().map(|m| endpoint_addr(m, "--metrics", LOOPBACK)).transpose()?,
     })
 }

@@ -159,9 +159,25 @@ fn console_line(lines: &mut PipeLines, prefix: &str) -> String {
     }
 }
 
+/// Send `sig` to a child.
+fn signal(child: &std::process::Child, sig: rustix::process::Signal) {
+    let pid = rustix::process::Pid::from_raw(i32::try_from(child.id()).expect("pid")).expect("pid");
+    rustix::process::kill_process(pid, sig).expect("signal");
+}
+
+/// A room started with `--config FILE`, FILE holding `text`: its folder, the file, the room and
+/// its console.
+fn room_with_file(text: &str) -> (tempfile::TempDir, std::path::PathBuf, Server, PipeLines) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("room.toml");
+    std::fs::write(&file, text).expect("write");
+    let mut server = Server::start(&["--config", &file.display().to_string()]);
+    let lines = console(&mut server);
+    (dir, file, server, lines)
+}
+
 fn hang_up(server: &Server) {
-    let pid = rustix::process::Pid::from_raw(i32::try_from(server.proc.0.id()).expect("pid")).expect("pid");
-    rustix::process::kill_process(pid, rustix::process::Signal::HUP).expect("SIGHUP");
+    signal(&server.proc.0, rustix::process::Signal::HUP);
 }
 
 /// SIGHUP reads the config file again: new limits are in force for members already in the
@@ -169,12 +185,8 @@ fn hang_up(server: &Server) {
 /// refused in one line while the configuration in force stays. A new certificate is taken.
 #[test]
 fn sighup_reloads_the_configuration_and_keeps_everyone() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("room.toml");
+    let (dir, file, mut server, mut lines) = room_with_file("max-line = 64\n");
     let f = file.display().to_string();
-    std::fs::write(&file, "max-line = 64\n").expect("write");
-    let mut server = Server::start(&["--config", &f]);
-    let mut lines = console(&mut server);
     let mut alice = Client::join(&server, "alice");
     let mut bob = Client::join(&server, "bob");
     let long = "y".repeat(100);
@@ -222,12 +234,7 @@ fn ten_thousand_members_stay_through_a_reload() {
         return;
     }
     let n = 10_000;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("room.toml");
-    let f = file.display().to_string();
-    std::fs::write(&file, "max-line = 64\n").expect("write");
-    let mut server = Server::start(&["--config", &f]);
-    let mut lines = console(&mut server);
+    let (_dir, file, server, mut lines) = room_with_file("max-line = 64\n");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/py/crowd.py");
     let word = "z".repeat(100);
     let mut crowd = crate::util::Proc(
@@ -283,8 +290,7 @@ fn a_room_tells_systemd_of_reloads_and_its_end() {
         .unwrap_or_else(|| panic!("{reloading:?}"));
     assert!(usec >= before.tv_sec * 1_000_000, "{usec} is not the monotonic clock ({before:?})");
     assert_eq!(notice(), "READY=1");
-    let pid = rustix::process::Pid::from_raw(i32::try_from(server.proc.0.id()).expect("pid")).expect("pid");
-    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
+    signal(&server.proc.0, rustix::process::Signal::TERM);
     assert_eq!(notice(), "STOPPING=1");
     assert_eq!(crate::util::wait_deadline(&mut server.proc.0, DEADLINE, "chat serve"), 0);
 }
@@ -539,13 +545,12 @@ fn sighup_reloads_a_relay() {
             }
         }
     };
-    let pid = rustix::process::Pid::from_raw(i32::try_from(relay.0.id()).expect("pid")).expect("pid");
     std::fs::write(&file, format!("from = \"tcp-listen:127.0.0.1:1\"\nto = \"tcp:127.0.0.1:{b}\"\n")).expect("write");
-    rustix::process::kill_process(pid, rustix::process::Signal::HUP).expect("SIGHUP");
+    signal(&relay.0, rustix::process::Signal::HUP);
     assert_eq!(said(&mut err), "sockit: reloaded the configuration; FROM kept until a restart");
     assert_eq!(&first(port), b"B\n");
     std::fs::write(&file, "to = 5\n").expect("write");
-    rustix::process::kill_process(pid, rustix::process::Signal::HUP).expect("SIGHUP");
+    signal(&relay.0, rustix::process::Signal::HUP);
     let refused = said(&mut err);
     assert!(refused.starts_with("sockit: reload refused, the configuration in force stays: "), "{refused}");
     assert_eq!(&first(port), b"B\n");
@@ -580,8 +585,7 @@ fn sighup_reloads_a_keep_open_listener() {
     early.read_exact(&mut got).expect("the early client");
     assert_eq!(&got, b"hello\n");
     write("127.0.0.2/32");
-    let pid = rustix::process::Pid::from_raw(i32::try_from(srv.0.id()).expect("pid")).expect("pid");
-    rustix::process::kill_process(pid, rustix::process::Signal::HUP).expect("SIGHUP");
+    signal(&srv.0, rustix::process::Signal::HUP);
     let mut l = String::new();
     err.read_line(&mut l).expect("a line");
     assert_eq!(l.trim_end(), "sockit: reloaded the configuration");
