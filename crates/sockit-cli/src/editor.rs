@@ -107,6 +107,8 @@ fn utf8(b: &[u8]) -> Option<(Option<Key>, usize)> {
         return None;
     }
     match std::str::from_utf8(&b[..len]).ok().and_then(|s| s.chars().next()) {
+        // C1 controls (U+0080-U+009F) would drive the terminal as escapes do: left out.
+        Some(c) if c.is_control() => Some((None, len)),
         Some(c) => Some((Some(Key::Char(c)), len)),
         None => Some((None, 1)),
     }
@@ -380,6 +382,8 @@ mod tests {
     #[test]
     fn keys_cut_between_reads_wait_for_their_rest() {
         assert_eq!(keys(&[b"a\x1b", b"[D\xc3", b"\xa9"]), [Key::Char('a'), Key::Left, Key::Char('é')]);
+        // A C1 control (CSI as U+009B) is no character to draw.
+        assert_eq!(keys(&["x\u{9b}2Jy".as_bytes()]), [Key::Char('x'), Key::Char('2'), Key::Char('J'), Key::Char('y')]);
         assert_eq!(
             keys(&[b"\x1b[3~\x1bOH\x1b[1;5C\x7f\x01\x05"]),
             [Key::Delete, Key::Home, Key::Right, Key::Backspace, Key::Home, Key::End]
