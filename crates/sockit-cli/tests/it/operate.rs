@@ -381,13 +381,7 @@ fn a_keep_open_listener_answers_metrics() {
     let mut cmd =
         crate::util::sockit_cmd(&["tcp", "listen", "0", "--bind", "127.0.0.1", "--keep-open", "--metrics", "0"]);
     cmd.stdin(Stdio::piped());
-    let (mut srv, line, mut err) = crate::util::started(cmd);
-    let port: u16 = line
-        .trim()
-        .strip_suffix(" (tcp)")
-        .and_then(|l| l.rsplit(':').next())
-        .and_then(|p| p.parse().ok())
-        .expect("port");
+    let (mut srv, port, mut err) = crate::util::listening(cmd);
     let metrics = metrics_port(&mut err);
     let mut a = TcpStream::connect(("127.0.0.1", port)).expect("a");
     let mut b = TcpStream::connect(("127.0.0.1", port)).expect("b");
@@ -570,13 +564,7 @@ fn sighup_reloads_a_keep_open_listener() {
     write("127.0.0.1/32");
     let mut cmd = crate::util::sockit_cmd(&["tcp", "listen", "--config", &f]);
     cmd.stdin(Stdio::piped());
-    let (mut srv, line, mut err) = crate::util::started(cmd);
-    let port: u16 = line
-        .trim()
-        .strip_suffix(" (tcp)")
-        .and_then(|l| l.rsplit(':').next())
-        .and_then(|p| p.parse().ok())
-        .expect("port");
+    let (mut srv, port, mut err) = crate::util::listening(cmd);
     let mut early = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     early.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
     // In once it has the input.
