@@ -12,20 +12,18 @@ use super::Cli;
 /// The commands that take `--config`, as the words that name them.
 const SERVERS: [&[&str]; 3] = [&["chat", "serve"], &["relay"], &["tcp", "listen"]];
 
-/// The largest config file read.
-const MAX_FILE: u64 = 1 << 20;
-
 /// `args` with the values of `--config FILE` added (none: `args` as they are). An error is one
 /// line: the file, the line of the key, and what is wrong.
 pub fn with_file(args: &[String]) -> Result<Vec<String>, String> {
     let Some(path) = config_path(args) else { return Ok(args.to_vec()) };
     let Some(words) = server_named(args) else { return Ok(args.to_vec()) };
-    let mut root = Cli::command();
-    root.build();
-    let leaf = leaf(&root, words);
     // What the command line and the environment give already, read leniently (a positional
     // argument the file is to give may be missing yet).
-    let given: Vec<String> = match Cli::command().ignore_errors(true).try_get_matches_from(args) {
+    let mut root = Cli::command().ignore_errors(true);
+    let lenient = root.try_get_matches_from_mut(args);
+    root.build();
+    let leaf = leaf(&root, words);
+    let given: Vec<String> = match lenient {
         Ok(m) => {
             let m = leaf_matches(&m, words);
             leaf.get_arguments()
@@ -99,9 +97,9 @@ pub fn with_file(args: &[String]) -> Result<Vec<String>, String> {
 pub fn effective(args: &[String]) -> Option<String> {
     let words = server_named(args)?;
     let mut root = Cli::command();
+    let matches = root.try_get_matches_from_mut(args).ok()?;
     root.build();
     let leaf = leaf(&root, words);
-    let matches = Cli::command().try_get_matches_from(args).ok()?;
     let m = leaf_matches(&matches, words)?;
     let mut out = format!("# sockit {}: the configuration in effect\n", words.join(" "));
     for arg in leaf.get_arguments() {
@@ -190,14 +188,8 @@ fn leaf_matches<'a>(m: &'a clap::ArgMatches, words: &[&str]) -> Option<&'a clap:
 }
 
 fn read(path: &str) -> Result<String, String> {
-    use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-    let mut text = String::new();
-    file.take(MAX_FILE + 1).read_to_string(&mut text).map_err(|e| format!("cannot read {path}: {e}"))?;
-    if text.len() as u64 > MAX_FILE {
-        return Err(format!("{path} is over {MAX_FILE} bytes: is it a config file?"));
-    }
-    Ok(text)
+    sockit::stdio::read_file_text(std::path::Path::new(path), sockit::stdio::limits::CONFIG)
+        .map_err(|e| format!("cannot read {path}: {e}"))
 }
 
 /// The line (from 1) of byte `at` of `text`.
