@@ -51,12 +51,15 @@ fn adopt(raw: i32) -> OwnedFd {
     unsafe { OwnedFd::from_raw_fd(raw) }
 }
 
-/// The notice that a reload starts, with the monotonic clock systemd asks of it
-/// (`RELOADING=1`, `MONOTONIC_USEC=`).
-pub fn reloading() -> String {
+/// Do a reload's `work` with systemd told around it: `RELOADING=1` (with the monotonic clock
+/// it asks of it, `MONOTONIC_USEC=`) before, `READY=1` after, whatever the work made of it.
+pub fn reload<T>(work: impl FnOnce() -> T) -> T {
     let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
     let usec = u64::try_from(now.tv_sec).unwrap_or(0) * 1_000_000 + u64::try_from(now.tv_nsec).unwrap_or(0) / 1_000;
-    format!("RELOADING=1\nMONOTONIC_USEC={usec}")
+    notify(&format!("RELOADING=1\nMONOTONIC_USEC={usec}"));
+    let done = work();
+    notify("READY=1");
+    done
 }
 
 /// Tell systemd where the service stands (`READY=1`, `STOPPING=1`), if it asked (a unit of

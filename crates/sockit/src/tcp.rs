@@ -176,10 +176,8 @@ pub fn listen_run(
         }
         let mut refresh = || -> Option<Admission> {
             let read = reread.as_mut()?;
-            crate::systemd::notify(&crate::systemd::reloading());
-            let r = read().and_then(|new| readmit(cfg, &new, local).map_err(|e| e.to_string()));
-            crate::systemd::notify("READY=1");
-            match r {
+            match crate::systemd::reload(|| read().and_then(|new| readmit(cfg, &new, local).map_err(|e| e.to_string())))
+            {
                 Ok((admission, said)) => {
                     started(said);
                     Some(admission)

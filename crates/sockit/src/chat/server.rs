@@ -230,16 +230,14 @@ pub fn run(
                         () = next(&mut int) => break Stopped::Interrupted,
                         () = next(&mut term) => break Stopped::Terminated,
                         () = next(&mut hup) => {
-                            crate::systemd::notify(&crate::systemd::reloading());
-                            let ready = reread.as_mut().map(|read| {
+                            let ready = crate::systemd::reload(|| reread.as_mut().map(|read| {
                                 read().and_then(|new| Change::prepare(&first, &new, local).map_err(|e| e.to_string()))
-                            });
+                            }));
                             match ready {
                                 Some(Ok(change)) => _ = changes.send(change),
                                 Some(Err(reason)) => _ = told.try_send(Event::ReloadRefused { reason }),
                                 None => {}
                             }
-                            crate::systemd::notify("READY=1");
                         }
                     }
                 },

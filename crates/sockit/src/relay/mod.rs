@@ -283,8 +283,9 @@ pub fn run(
         if hup.swap(false, Ordering::AcqRel)
             && let Some(read) = reread.as_mut()
         {
-            crate::systemd::notify(&crate::systemd::reloading());
-            match read().and_then(|new| reloaded(&cfg, new, local).map_err(|e| e.to_string())) {
+            match crate::systemd::reload(|| {
+                read().and_then(|new| reloaded(&cfg, new, local).map_err(|e| e.to_string()))
+            }) {
                 Ok((new, tls, said)) => {
                     cfg = Arc::new(new);
                     tls_now = tls.or(tls_now);
@@ -292,7 +293,6 @@ pub fn run(
                 }
                 Err(reason) => started(Started::ReloadRefused { reason }),
             }
-            crate::systemd::notify("READY=1");
         }
         let (accepted, client) = match &bound {
             Bound::Tcp(l) | Bound::Tls(l, _) => {
