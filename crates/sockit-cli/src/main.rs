@@ -25,6 +25,14 @@ fn reread(typed: &[String]) -> Result<Action, String> {
     Ok(config::from_cli(cli).map_err(|e| e.0)?.action)
 }
 
+/// A server's reread: `reread`, with `pick` taking the server's own configuration out.
+fn rereader<T: 'static>(
+    typed: Vec<String>,
+    pick: fn(Action) -> Option<T>,
+) -> Box<dyn FnMut() -> Result<T, String> + Send> {
+    Box::new(move || pick(reread(&typed)?).ok_or_else(|| "the command line names another command".to_string()))
+}
+
 fn main() -> ExitCode {
     let typed: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
     // A server's --config FILE: its values go in as if typed; what was typed wins.
@@ -58,32 +66,20 @@ fn main() -> ExitCode {
         Action::UdpListen { config, raw } => commands::udp_listen(&config, raw, json),
         Action::UdpSend(c) => commands::udp_send(&c, json),
         Action::TcpConnect(c) => commands::tcp_connect(&c),
-        Action::TcpListen(c) => commands::tcp_listen(
-            &c,
-            Box::new(move || match reread(&typed)? {
-                Action::TcpListen(c) => Ok(c),
-                _ => Err("the command line no longer names tcp listen".into()),
-            }),
-        ),
+        Action::TcpListen(c) => {
+            commands::tcp_listen(&c, rereader(typed, |a| if let Action::TcpListen(c) = a { Some(c) } else { None }))
+        }
         Action::ChatServe(c) => commands::chat_serve(
             &c,
             json,
-            Box::new(move || match reread(&typed)? {
-                Action::ChatServe(c) => Ok(c),
-                _ => Err("the command line no longer names chat serve".into()),
-            }),
+            rereader(typed, |a| if let Action::ChatServe(c) = a { Some(c) } else { None }),
         ),
         Action::ChatJoin(c) => commands::chat_join(&c),
         Action::ChatDiscover(c) => commands::chat_discover(&c, json),
         Action::Scan(job) => commands::scan(job, json),
-        Action::Relay(cfg) => commands::relay(
-            &cfg,
-            json,
-            Box::new(move || match reread(&typed)? {
-                Action::Relay(c) => Ok(c),
-                _ => Err("the command line no longer names relay".into()),
-            }),
-        ),
+        Action::Relay(cfg) => {
+            commands::relay(&cfg, json, rereader(typed, |a| if let Action::Relay(c) = a { Some(c) } else { None }))
+        }
         Action::Demo => commands::demo(),
         Action::Completions(shell) => commands::completions(shell),
         Action::Manpage(dir) => commands::manpage(dir.as_deref()),
