@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use super::events::Event;
 
 /// The room's counters since the process started.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Counters {
     pub(super) lines_in: AtomicU64,
     pub(super) bytes_in: AtomicU64,
