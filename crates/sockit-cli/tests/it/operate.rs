@@ -235,17 +235,8 @@ fn ten_thousand_members_stay_through_a_reload() {
     }
     let n = 10_000;
     let (_dir, file, server, mut lines) = room_with_file("max-line = 64\n");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/py/crowd.py");
     let word = "z".repeat(100);
-    let mut crowd = crate::util::Proc(
-        Command::new("python3")
-            .args([script, &server.port.to_string(), &n.to_string(), &word])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("crowd"),
-    );
-    let mut out = PipeLines::new(crowd.0.stdout.take().expect("stdout"));
+    let (mut crowd, mut out) = crate::chat::crowd(server.port, n, &word);
     let mut l = String::new();
     out.read_line_within(&mut l, Duration::from_secs(90)).expect("connected");
     assert_eq!(l.trim(), "connected");
@@ -260,7 +251,7 @@ fn ten_thousand_members_stay_through_a_reload() {
     assert_eq!(l.trim(), format!("{n} 0"), "members who got the line, connections closed");
     let (_, text) = get(server.port, "/metrics");
     assert_eq!(sample(&text, "sockit_chat_leaves_total"), Some(0), "{text}");
-    assert_eq!(sample(&text, "sockit_chat_members{where=\"here\"}"), Some(n + 1), "{text}");
+    assert_eq!(sample(&text, "sockit_chat_members{where=\"here\"}"), Some(n as u64 + 1), "{text}");
 }
 
 /// Under a systemd unit of Type=notify, a room says READY=1 once it serves, RELOADING=1 (with

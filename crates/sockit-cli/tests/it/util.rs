@@ -657,14 +657,9 @@ pub fn all_within(mut r: impl Read + Send + 'static, within: Duration) -> Option
 /// The first line `r` gives within `within` (a thread reads it, so a peer that never writes
 /// costs the test the deadline, not a hang); `None` if none came.
 pub fn line_within(r: impl Read + Send + 'static, within: Duration) -> Option<String> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        if std::io::BufRead::read_line(&mut std::io::BufReader::new(r), &mut line).is_ok() {
-            let _ = tx.send(line);
-        }
-    });
-    rx.recv_timeout(within).ok()
+    let mut line = String::new();
+    PipeLines::new(r).read_line_within(&mut line, within).ok()?;
+    Some(line)
 }
 
 /// What a process writes on a pipe, gathered by a thread of its own: read with a deadline.
