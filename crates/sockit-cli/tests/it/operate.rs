@@ -578,3 +578,33 @@ fn sighup_reloads_a_keep_open_listener() {
     early.read_exact(&mut got).expect("the early client");
     assert_eq!(&got, b"still here\n");
 }
+
+/// The metrics endpoint of `relay` and `tcp listen --keep-open` against hostile scrapers: a head
+/// past 8 KiB is closed unanswered, silent connections do not hold up a real scrape, junk gets
+/// its status.
+#[test]
+fn the_metrics_endpoint_takes_hostile_scrapers() {
+    let mut cmd =
+        crate::util::sockit_cmd(&["tcp", "listen", "0", "--bind", "127.0.0.1", "--keep-open", "--metrics", "0"]);
+    cmd.stdin(Stdio::piped());
+    let (_srv, _port, mut err) = crate::util::listening(cmd);
+    let metrics = metrics_port(&mut err);
+    let mut big = TcpStream::connect(("127.0.0.1", metrics)).expect("connect");
+    big.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let _ = big.write_all(&vec![b'A'; 9 * 1024]);
+    let mut got = Vec::new();
+    let _ = big.read_to_end(&mut got);
+    assert!(got.is_empty(), "an oversized head got an answer: {:?}", String::from_utf8_lossy(&got));
+    let silent: Vec<TcpStream> =
+        (0..10).map(|_| TcpStream::connect(("127.0.0.1", metrics)).expect("a silent scraper")).collect();
+    let start = std::time::Instant::now();
+    assert_eq!(get(metrics, "/metrics").0, "HTTP/1.1 200 OK");
+    assert!(start.elapsed() < Duration::from_secs(2), "a real scrape waited {:?}", start.elapsed());
+    let mut junk = TcpStream::connect(("127.0.0.1", metrics)).expect("connect");
+    junk.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    junk.write_all(b"\x1b[2J\xff\xfe\r\n\r\n").expect("junk");
+    let mut answer = String::new();
+    let _ = junk.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"), "{answer:?}");
+    drop(silent);
+}
