@@ -23,11 +23,19 @@ pub struct LineFramer {
     max: usize,
     /// Inside an over-long line: drop bytes until the next newline.
     discarding: bool,
+    /// A CR alone ends a line too (IRC: a CR LF then ends a line and an empty one).
+    cr: bool,
 }
 
 impl LineFramer {
     pub fn new(max: usize) -> LineFramer {
-        LineFramer { buf: Vec::new(), max: max.max(1), discarding: false }
+        LineFramer { buf: Vec::new(), max: max.max(1), discarding: false, cr: false }
+    }
+
+    /// A framer for which a CR alone ends a line as well as an LF (IRC's clients end lines
+    /// with either, or both: the empty lines between are for the reader to pass over).
+    pub fn ending_at_cr(max: usize) -> LineFramer {
+        LineFramer { cr: true, ..LineFramer::new(max) }
     }
 
     /// The longest line from now on (a line being read is judged by it when it ends).
@@ -38,7 +46,7 @@ impl LineFramer {
     /// Feed bytes; complete lines (and over-long notices) are pushed to `out` in order.
     pub fn feed(&mut self, mut data: &[u8], out: &mut Vec<Frame>) {
         while !data.is_empty() {
-            match data.iter().position(|&b| b == b'\n') {
+            match data.iter().position(|&b| b == b'\n' || (self.cr && b == b'\r')) {
                 Some(i) => {
                     let (head, rest) = (&data[..i], &data[i + 1..]);
                     if self.discarding {
@@ -418,6 +426,18 @@ mod tests {
         let mut f = LineFramer::new(8);
         f.feed(&big, &mut Vec::new());
         assert_eq!(f.pending(), 0, "memory stays bounded");
+    }
+
+    #[test]
+    fn a_cr_alone_ends_a_line_for_irc() {
+        let mut f = LineFramer::ending_at_cr(8);
+        let mut out = Vec::new();
+        f.feed(b"NICK a\rUSER\r\nx\n", &mut out);
+        let line = |l: &[u8]| Frame::Line(l.to_vec());
+        assert_eq!(out, [line(b"NICK a"), line(b"USER"), line(b""), line(b"x")]);
+        out.clear();
+        f.feed(b"123456789\rok\r", &mut out);
+        assert_eq!(out, [Frame::TooLong, line(b"ok")]);
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod discovery;
 pub mod endpoint;
 pub mod hosts_file;
+pub mod irc;
 pub mod names;
 pub mod proxy;
 pub mod resolv_conf;
