@@ -85,6 +85,11 @@ impl LineFramer {
         }
     }
 
+    /// The bytes held waiting for a newline, taken out (a reader that hands the stream on).
+    pub fn take_pending(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
+
     /// Bytes held waiting for a newline.
     pub fn pending(&self) -> usize {
         self.buf.len()

@@ -97,6 +97,22 @@ pub fn parse(line: &str) -> Result<Message<'_>, Malformed> {
     Ok(Message { tags, source, command: command.to_ascii_uppercase(), params })
 }
 
+/// Whether a connection's first bytes are an IRC client registering: its first line (after
+/// any tags) is `CAP`, `NICK`, `USER` or `PASS` in capitals, as clients send them (a person at
+/// nc types `/nick`).
+pub fn opens(first: &[u8]) -> bool {
+    let mut rest = first;
+    if rest.first() == Some(&b'@') {
+        match rest.iter().position(|&b| b == b' ') {
+            Some(i) => rest = &rest[i + 1..],
+            None => return false,
+        }
+    }
+    [&b"CAP"[..], b"NICK", b"USER", b"PASS"]
+        .iter()
+        .any(|w| rest.starts_with(w) && matches!(rest.get(w.len()), Some(b' ' | b'\r' | b'\n')))
+}
+
 /// Append one message to `out`: `[@tags ][:source ]COMMAND params\r\n`. The last parameter is
 /// written as a trailing one (`:`) when it must be (empty, holding a space, starting with
 /// `:`); the others hold no space (nicks, channels, numbers). Nothing given may hold CR, LF or
@@ -235,6 +251,48 @@ pub fn channel_ok(name: &str) -> bool {
         && !name.chars().any(|c| c == ' ' || c == ',' || c == ':' || c.is_control())
 }
 
+/// The channel a room is on IRC: `#` and its name, with what a channel name may not hold
+/// (spaces, commas, colons, control characters) made `-`, cut to 50 bytes.
+pub fn channel_for(room: &str) -> String {
+    let mut name = String::from("#");
+    for c in room.chars() {
+        let c = if c == ' ' || c == ',' || c == ':' || c.is_control() { '-' } else { c };
+        if name.len() + c.len_utf8() > MAX_CHANNEL {
+            break;
+        }
+        name.push(c);
+    }
+    if name.len() == 1 {
+        name.push_str("room");
+    }
+    name
+}
+
+/// Whether `name` matches an IRC mask (`*` any run, `?` any one character), ignoring ASCII
+/// case.
+pub fn glob(mask: &str, name: &str) -> bool {
+    let (m, n): (Vec<char>, Vec<char>) =
+        (mask.to_ascii_lowercase().chars().collect(), name.to_ascii_lowercase().chars().collect());
+    let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
+    while j < n.len() {
+        if i < m.len() && (m[i] == '?' || m[i] == n[j]) {
+            i += 1;
+            j += 1;
+        } else if i < m.len() && m[i] == '*' {
+            star = Some(i);
+            mark = j;
+            i += 1;
+        } else if let Some(s) = star {
+            i = s + 1;
+            mark += 1;
+            j = mark;
+        } else {
+            return false;
+        }
+    }
+    m[i..].iter().all(|&c| c == '*')
+}
+
 /// `server-time`'s form of a time: `2026-12-05T20:20:01.123Z`, from milliseconds since the
 /// epoch.
 pub fn server_time(ms: u64) -> String {
@@ -329,6 +387,19 @@ mod tests {
     }
 
     #[test]
+    fn a_registering_client_is_told_from_a_person_typing() {
+        for yes in
+            [&b"CAP LS 302\r\nNICK a\r\n"[..], b"NICK alice\r\n", b"USER u 0 * :r\n", b"PASS x\r", b"@a=b CAP LS\r\n"]
+        {
+            assert!(opens(yes), "{}", String::from_utf8_lossy(yes));
+        }
+        for no in [&b"hello\n"[..], b"/nick bob\n", b"nick bob\n", b"NICKEL\n", b"CAP", b"@a=b", b"GET / HTTP/1.1\r\n"]
+        {
+            assert!(!opens(no), "{}", String::from_utf8_lossy(no));
+        }
+    }
+
+    #[test]
     fn messages_are_written_with_a_trailing_parameter_only_where_needed() {
         let mut out = String::new();
         push(&mut out, "", Some("srv"), "001", &["alice", "Welcome to IRC"]);
@@ -368,6 +439,17 @@ mod tests {
         let long = "ü".repeat(1000);
         assert!(split(&long, 401).iter().all(|p| p.len() <= 401 && !p.is_empty()));
         assert_eq!(split(&long, 401).concat(), long);
+    }
+
+    #[test]
+    fn rooms_become_channels_and_masks_match() {
+        assert_eq!(channel_for("sockit"), "#sockit");
+        assert_eq!(channel_for("the lab, 2"), "#the-lab--2");
+        assert_eq!(channel_for(""), "#room");
+        assert_eq!(channel_for(&"é".repeat(40)).len(), 49);
+        assert!(channel_ok(&channel_for(&"x".repeat(99))));
+        assert!(glob("*", "") && glob("a*", "ALICE") && glob("?l*e", "alice") && glob("*i*e", "alice"));
+        assert!(!glob("a?", "alice") && !glob("b*", "alice") && !glob("", "a"));
     }
 
     #[test]

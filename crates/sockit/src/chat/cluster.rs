@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use sockit_core::chat::{self, Notice};
+use sockit_core::chat::Notice;
 use sockit_core::cluster::{self as wire, Body, Claim, Message, Order, Sequence};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -25,7 +25,8 @@ use tokio_util::task::TaskTracker;
 use super::events::Event;
 use super::link::Link;
 use super::peers::{Held, MAX_REMOTE_MEMBERS, Peer, Refused, make_room, now_ms};
-use super::room::{Queued, Room, Shared, line, queue_all};
+use super::piece::{Line, Mask, notice};
+use super::room::{Queued, Room, Shared, queue_all};
 
 /// How often a server announces its whole member list.
 pub const PERIOD: Duration = Duration::from_secs(3);
@@ -220,7 +221,7 @@ impl Shared {
                         } else {
                             *shared.outage.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((now_ms(), u64::MAX));
                             shared.event(Event::LinkDown);
-                            shared.tell_all(line(Notice::LinkDown)).await;
+                            shared.tell_all(notice(Notice::LinkDown)).await;
                         }
                     }
                 }
@@ -243,7 +244,7 @@ impl Shared {
         }
         self.announce_presence();
         self.event(Event::LinkUp);
-        self.tell_all(line(Notice::LinkBack)).await;
+        self.tell_all(notice(Notice::LinkBack)).await;
     }
 
     /// The server is shutting down: its members leave the other servers' rooms at once.
@@ -279,12 +280,12 @@ impl Shared {
         };
         for (node, nicks) in gone {
             self.event(Event::ServerGone { server: node.clone(), members: nicks.len() });
-            self.tell_all(line(Notice::ServerGone { node, secs: limit.as_secs(), nicks })).await;
+            self.tell_all(notice(Notice::ServerGone { node, secs: limit.as_secs(), nicks })).await;
         }
     }
 
     /// Queue a line (a notice, or a line said elsewhere) for every local member.
-    async fn tell_all(&self, text: Arc<str>) {
+    async fn tell_all(&self, text: Line) {
         let queued: Queued = {
             let room = self.lock();
             vec![(Arc::clone(&text), queue_all(&room, &text, None))]
@@ -299,7 +300,7 @@ impl Shared {
         let ctx = (self.node_name().to_string(), self.guest_tag.clone());
         let refused = &self.refused;
         let mut notices: Vec<Notice> = Vec::new();
-        let mut said: Option<Arc<str>> = None;
+        let mut said: Option<Line> = None;
         let mut private: Option<(super::queue::Recipient, String, String, String)> = None;
         let hello;
         let lost = {
@@ -369,12 +370,12 @@ impl Shared {
             let lost = match m.body {
                 Body::Said { nick, text } if theirs(&room, &nick) => {
                     self.event(Event::Said { nick: nick.clone(), text: text.clone(), server: Some(node) });
-                    said = Some(line(chat::said(&nick, &text)));
+                    said = Some(super::piece::said(&Mask::of(&nick), vec![text]));
                     Vec::new()
                 }
                 Body::Action { nick, text } if theirs(&room, &nick) => {
                     self.event(Event::Action { nick: nick.clone(), text: text.clone(), server: Some(node) });
-                    said = Some(line(chat::action(&nick, &text)));
+                    said = Some(super::piece::action(&Mask::of(&nick), text));
                     Vec::new()
                 }
                 Body::Said { .. } | Body::Action { .. } => Vec::new(),
@@ -470,7 +471,7 @@ impl Shared {
         }
         // (A loss is told before the line after it.)
         for n in notices {
-            self.tell_all(line(n)).await;
+            self.tell_all(notice(n)).await;
         }
         if let Some(text) = said {
             self.remember(&text);
@@ -478,7 +479,7 @@ impl Shared {
         }
         if let Some((r, from, to, text)) = private {
             self.event(Event::Private { from: from.clone(), to });
-            self.wait_for(vec![(line(chat::private(&from, &text)), vec![r])], None).await;
+            self.wait_for(vec![(super::piece::private(&Mask::of(&from), text), vec![r])], None).await;
         }
         for l in lost {
             self.lost_nick(l).await;
@@ -491,11 +492,11 @@ impl Shared {
         let me = self.lock().members.get(&l.id).map(|m| m.out.clone());
         let Some(out) = me else { return };
         self.wait_for(
-            vec![(line(Notice::NickLost { nick: l.old.clone(), node: l.node, now: l.new.clone() }), vec![out])],
+            vec![(notice(Notice::NickLost { nick: l.old.clone(), node: l.node, now: l.new.clone() }), vec![out])],
             None,
         )
         .await;
         self.event(Event::Renamed { old: l.old.clone(), new: l.new.clone() });
-        self.tell_all(line(Notice::Renamed { old: l.old, new: l.new })).await;
+        self.tell_all(notice(Notice::Renamed { old: l.old, new: l.new })).await;
     }
 }

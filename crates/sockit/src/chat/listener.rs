@@ -1,6 +1,6 @@
 //! A new connection on the chat port: socket options, the TLS handshake when the room speaks
-//! TLS, and what kind of member it is, told from its first bytes (a line client, or a browser
-//! asking for the page or a WebSocket), before its life in the room begins.
+//! TLS, and what kind of member it is, told from its first bytes (a line client, an IRC client
+//! registering, or a browser asking for the page or a WebSocket), before its life in the room begins.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,8 +11,10 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use super::events::Event;
+use super::room::Joining;
 use super::room::Shared;
-use super::session::{Plain, client};
+use super::session::{Arrival, Typed, client};
+use super::wire::Plain;
 
 /// A new connection: socket options, the TLS handshake when the room speaks TLS, what kind of
 /// client it is (a line client, or a browser: the page or a WebSocket), then the client's life
@@ -39,10 +41,15 @@ pub(super) async fn connected(shared: Arc<Shared>, stream: TcpStream, peer: Sock
                 a = Box::pin(sniff(&mut stream, web, deadline, &browser_here)) => a,
             };
             match arrival {
+                Arrival::Line(read) if sockit_core::irc::opens(&read) => {
+                    let _counted = super::metrics::Connected::new(super::metrics::Kind::Irc);
+                    let (reader, writer) = stream.into_split();
+                    Box::pin(super::irc::member(shared, reader, writer, read, peer, stop)).await;
+                }
                 Arrival::Line(read) => {
                     let _counted = super::metrics::Connected::new(super::metrics::Kind::Line);
                     let (reader, writer) = stream.into_split();
-                    client(shared, reader, Plain(writer), read, peer, stop).await;
+                    client(shared, reader, Plain(writer), read, peer, stop, typed("line")).await;
                 }
                 // Boxed: a line client's task does not carry a browser's state.
                 Arrival::Http(head, rest) => Box::pin(browser(shared, stream, head, rest, peer, stop, deadline)).await,
@@ -58,10 +65,15 @@ pub(super) async fn connected(shared: Arc<Shared>, stream: TcpStream, peer: Sock
                         () = stop.cancelled() => return,
                         a = sniff(&mut tls, web, deadline, &browser_here) => a,
                     } {
+                        Arrival::Line(read) if sockit_core::irc::opens(&read) => {
+                            let _counted = super::metrics::Connected::new(super::metrics::Kind::Irc);
+                            let (reader, writer) = tokio::io::split(tls);
+                            Box::pin(super::irc::member(shared, reader, writer, read, peer, stop)).await;
+                        }
                         Arrival::Line(read) => {
                             let _counted = super::metrics::Connected::new(super::metrics::Kind::Line);
                             let (reader, writer) = tokio::io::split(tls);
-                            client(shared, reader, Plain(writer), read, peer, stop).await;
+                            client(shared, reader, Plain(writer), read, peer, stop, typed("line")).await;
                         }
                         Arrival::Http(head, rest) => {
                             Box::pin(browser(shared, tls, head, rest, peer, stop, deadline)).await;
@@ -122,10 +134,16 @@ async fn browser<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
         Ok(Ok(super::web::Served::Member(stream, rest))) => {
             let _counted = super::metrics::Connected::new(super::metrics::Kind::Web);
             let (reader, writer) = super::ws::member(stream, rest, shared.cfg().max_line).await;
-            client(shared, reader, writer, Vec::new(), peer, stop).await;
+            client(shared, reader, writer, Vec::new(), peer, stop, typed("web")).await;
         }
         Ok(Ok(super::web::Served::Done)) => {}
         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "HTTP request"),
         Err(_) => shared.event(Event::Refused { peer, reason: "HTTP request took over 10 s".into() }),
     }
+}
+
+/// A member who types lines (at nc, `sockit chat join`, or a browser's page).
+fn typed(kind: &str) -> Arrival<'static, Typed> {
+    let (user, real) = (Arc::from(format!("~{kind}")), Arc::from(format!("a {kind} member")));
+    Arrival { joining: Joining { nick: None, user, real, greet: None }, speech: Typed }
 }

@@ -27,6 +27,7 @@ pub(super) struct Counters {
     pub(super) cluster_duplicates: AtomicU64,
     pub(super) line_connections: AtomicI64,
     pub(super) web_connections: AtomicI64,
+    pub(super) irc_connections: AtomicI64,
 }
 
 pub(super) static COUNTERS: Counters = Counters {
@@ -47,6 +48,7 @@ pub(super) static COUNTERS: Counters = Counters {
     cluster_duplicates: AtomicU64::new(0),
     line_connections: AtomicI64::new(0),
     web_connections: AtomicI64::new(0),
+    irc_connections: AtomicI64::new(0),
 };
 
 /// Count what an event for the console tells.
@@ -87,6 +89,7 @@ pub(super) fn delivered(members: usize, text: &str) {
 pub(super) enum Kind {
     Line,
     Web,
+    Irc,
 }
 
 /// A connection counted while it lasts.
@@ -102,6 +105,7 @@ impl Connected {
         match kind {
             Kind::Line => &COUNTERS.line_connections,
             Kind::Web => &COUNTERS.web_connections,
+            Kind::Irc => &COUNTERS.irc_connections,
         }
     }
 }
@@ -140,7 +144,11 @@ pub(super) fn render(now: &Now<'_>) -> String {
         "sockit_chat_connections",
         Gauge,
         "Open connections on the chat port, by kind.",
-        &[("{kind=\"line\"}", g(&c.line_connections)), ("{kind=\"web\"}", g(&c.web_connections))],
+        &[
+            ("{kind=\"line\"}", g(&c.line_connections)),
+            ("{kind=\"web\"}", g(&c.web_connections)),
+            ("{kind=\"irc\"}", g(&c.irc_connections)),
+        ],
     );
     family("sockit_chat_joins_total", Counter, "Members who joined here.", &[("", n(&c.joins))]);
     family("sockit_chat_leaves_total", Counter, "Members who left here.", &[("", n(&c.leaves))]);

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use super::piece::Line;
+
 /// A client's way in: its queue, its disconnect switch, why it was disconnected, and since
 /// when its writer has been blocked.
 #[derive(Clone)]
@@ -68,10 +70,10 @@ pub(super) struct Lines {
 /// What a member's writer takes from its queue.
 pub(super) enum Out {
     /// Lines, and the places they hold until written.
-    Lines(Arc<str>, OwnedSemaphorePermit),
+    Lines(Line, OwnedSemaphorePermit),
     /// The last lines (the goodbye), after which the writer closes: written whatever the room
     /// holds, so it can never be left out for want of a place.
-    Last(Arc<str>),
+    Last(Line),
 }
 
 /// What became of a try to queue.
@@ -100,7 +102,7 @@ impl Lines {
 
     /// Queue `text` (`n` lines) if there is room for it now. A piece longer than the whole
     /// queue takes the whole queue.
-    pub(super) fn try_push(&self, text: &Arc<str>, n: u32) -> Queue {
+    pub(super) fn try_push(&self, text: &Line, n: u32) -> Queue {
         match Arc::clone(&self.places).try_acquire_many_owned(n.min(self.max)) {
             Ok(p) => match self.tx.send(Out::Lines(Arc::clone(text), p)) {
                 Ok(()) => Queue::Done,
@@ -112,7 +114,7 @@ impl Lines {
     }
 
     /// Queue `text` once there is room for it; false if the member is gone.
-    pub(super) async fn push(&self, text: &Arc<str>, n: u32) -> bool {
+    pub(super) async fn push(&self, text: &Line, n: u32) -> bool {
         match Arc::clone(&self.places).acquire_many_owned(n.min(self.max)).await {
             Ok(p) => self.tx.send(Out::Lines(Arc::clone(text), p)).is_ok(),
             Err(_) => false,
@@ -120,7 +122,7 @@ impl Lines {
     }
 
     /// Queue the last lines: after everything queued so far, with nothing after them.
-    pub(super) fn push_last(&self, text: &Arc<str>) {
+    pub(super) fn push_last(&self, text: &Line) {
         let _ = self.tx.send(Out::Last(Arc::clone(text)));
     }
 }
@@ -160,7 +162,7 @@ impl Window {
 /// Queue `text` for `r`, waiting for room until the end of its stall window (and of the
 /// speaker's, if one speaks); still full then: disconnected.
 /// Whether `text` was queued.
-pub(super) async fn deliver(r: &Recipient, text: &Arc<str>, stall: Duration, window: Option<&mut Window>) -> bool {
+pub(super) async fn deliver(r: &Recipient, text: &Line, stall: Duration, window: Option<&mut Window>) -> bool {
     let n = places_for(text);
     match r.tx.try_push(text, n) {
         Queue::Done => true,
@@ -198,7 +200,7 @@ mod tests {
     #[test]
     fn a_full_queue_says_so_at_once_and_a_written_line_gives_its_places_back() {
         let (q, mut rx) = Lines::new(2);
-        let text: Arc<str> = Arc::from("<a> hi\n");
+        let text = super::super::piece::text("<a> hi");
         assert!(matches!(q.try_push(&text, 1), Queue::Done));
         assert!(matches!(q.try_push(&text, 1), Queue::Done));
         assert!(matches!(q.try_push(&text, 1), Queue::Full));

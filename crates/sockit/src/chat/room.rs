@@ -11,6 +11,7 @@ use sockit_core::chat::Notice;
 use sockit_core::cluster::{Body, Claim};
 
 use super::events::{Event, Events};
+use super::piece::{Line, Mask, joined, notice};
 use super::queue::{Queue, Recipient, Window, deliver, places_for};
 
 /// The room as the server runs it: `server::ServeConfig` made ready (its certificate read and
@@ -69,6 +70,12 @@ impl Default for Settings {
 /// One connected client, as the room sees it.
 pub(super) struct Member {
     pub(super) nick: String,
+    /// The user part of its IRC mask (`~` and a name).
+    pub(super) user: Arc<str>,
+    /// Its real name, as IRC's WHO and WHOIS say it.
+    pub(super) real: Arc<str>,
+    /// Why it is away (IRC's AWAY), if it is.
+    pub(super) away: Option<Arc<str>>,
     /// When the nick was taken (ms since the epoch): the earlier claim keeps a nick.
     pub(super) since: u64,
     pub(super) out: Recipient,
@@ -78,8 +85,8 @@ pub(super) struct Member {
 /// it, N clients joining cost N² notices (10,000 clients: 50 million); leaving, the same.
 #[derive(Default)]
 struct Burst {
-    /// (member id, nick, reason) in arrival order.
-    pending: Vec<(u64, String, Option<String>)>,
+    /// (member id, who, reason) in arrival order.
+    pending: Vec<(u64, Mask, Option<String>)>,
     /// When the last notice of this kind went out.
     last: Option<Instant>,
 }
@@ -104,20 +111,21 @@ pub(super) struct Room {
     /// The other servers of the cluster, by node name.
     pub(super) peers: HashMap<String, super::peers::Peer>,
     /// The last lines said, for those who join (`--history`).
-    history: VecDeque<Arc<str>>,
+    history: VecDeque<Line>,
 }
 
 /// Lines queued for everyone, and the recipients whose queues were full for each.
-pub(super) type Queued = Vec<(Arc<str>, Vec<Recipient>)>;
-
-pub(super) fn line(text: impl std::fmt::Display) -> Arc<str> {
-    Arc::from(format!("{text}\n"))
-}
+pub(super) type Queued = Vec<(Line, Vec<Recipient>)>;
 
 impl Room {
     /// The server of the cluster holding `key` (a lower-case nick), if another does.
     pub(super) fn remote_holder(&self, key: &str) -> Option<(&str, &Claim)> {
         self.peers.iter().find_map(|(node, p)| p.members.get(key).map(|h| (node.as_str(), &h.claim)))
+    }
+
+    /// The lines kept for those who join, oldest first.
+    pub(super) fn history(&self) -> impl Iterator<Item = &Line> {
+        self.history.iter()
     }
 
     /// Members on the other servers.
@@ -155,7 +163,7 @@ impl Room {
         [Kind::Join, Kind::Leave].into_iter().filter_map(|k| self.announce(k, outbox)).collect()
     }
 
-    fn announce(&mut self, kind: Kind, outbox: Option<&super::link::Outbox>) -> Option<(Arc<str>, Vec<Recipient>)> {
+    fn announce(&mut self, kind: Kind, outbox: Option<&super::link::Outbox>) -> Option<(Line, Vec<Recipient>)> {
         let burst = self.burst(kind);
         if burst.pending.is_empty() {
             return None;
@@ -171,23 +179,22 @@ impl Room {
                     let members = pending
                         .iter()
                         .filter_map(|(id, n, _)| {
-                            self.members.get(id).map(|m| Claim { nick: n.clone(), since: m.since })
+                            self.members.get(id).map(|m| Claim { nick: n.nick.clone(), since: m.since })
                         })
                         .collect();
                     o.publish(Body::Joined { members });
                 }
-                Notice::Joined { nicks: pending.drain(..).map(|(_, n, _)| n).collect() }
+                joined(pending.drain(..).map(|(_, n, _)| n).collect())
             }
             Kind::Leave => {
                 let reason = if pending.len() == 1 { pending[0].2.take() } else { None };
-                let nicks: Vec<String> = pending.drain(..).map(|(_, n, _)| n).collect();
+                let nicks: Vec<String> = pending.drain(..).map(|(_, n, _)| n.nick).collect();
                 if let Some(o) = outbox {
                     o.publish(Body::Left { nicks: nicks.clone(), reason: reason.clone() });
                 }
-                Notice::Left { nicks, reason }
+                notice(Notice::Left { nicks, reason })
             }
         };
-        let notice = line(notice);
         let full = queue_all(self, &notice, except);
         Some((notice, full))
     }
@@ -250,14 +257,14 @@ impl Shared {
     }
 
     /// Keep a line said in the room for those who join later (`--history`).
-    pub(super) fn remember(&self, text: &Arc<str>) {
+    pub(super) fn remember(&self, text: &Line) {
         if self.cfg().history > 0 {
             self.remember_all(std::iter::once(Arc::clone(text)));
         }
     }
 
     /// `remember` for several lines at once.
-    pub(super) fn remember_all(&self, lines: impl Iterator<Item = Arc<str>>) {
+    pub(super) fn remember_all(&self, lines: impl Iterator<Item = Line>) {
         let keep = self.cfg().history;
         if keep > 0 {
             let mut room = self.lock();
@@ -284,7 +291,7 @@ impl Shared {
     /// full ones are waited for after it is released, all within one stall window.
     /// `publish`: what the other servers of a cluster are told of it, after the joins and
     /// leaves (so a joiner is announced before its first words, everywhere).
-    pub(super) async fn broadcast(&self, text: Arc<str>, except: Option<u64>, window: &mut Window, publish: Vec<Body>) {
+    pub(super) async fn broadcast(&self, text: Line, except: Option<u64>, window: &mut Window, publish: Vec<Body>) {
         let mut queued = {
             let mut room = self.lock();
             let mut queued = room.announce_pending(self.outbox.as_ref());
@@ -303,7 +310,7 @@ impl Shared {
 
     /// Announce that member `id` (`nick`) joined or left: at once after a quiet spell; during
     /// a burst, with the rest of the burst when the window closes.
-    pub(super) async fn announce(self: &Arc<Self>, kind: Kind, id: u64, nick: &str, reason: Option<String>) {
+    pub(super) async fn announce(self: &Arc<Self>, kind: Kind, id: u64, who: Mask, reason: Option<String>) {
         let queued = {
             let mut room = self.lock();
             let now = Instant::now();
@@ -312,7 +319,7 @@ impl Shared {
                 b.pending.is_empty() && b.last.is_none_or(|t| now - t >= BURST_WINDOW)
             };
             let burst = room.burst(kind);
-            burst.pending.push((id, nick.to_string(), reason));
+            burst.pending.push((id, who, reason));
             if quiet {
                 room.announce_pending(self.outbox.as_ref())
             } else {
@@ -347,8 +354,8 @@ impl Shared {
 
     /// Queue `text` as everyone's last lines (the goodbye): after all that is queued for them,
     /// with nothing after, whatever room their queues have.
-    pub(super) fn say_last(&self, text: impl std::fmt::Display) {
-        let text = line(text);
+    pub(super) fn say_last(&self, text: Notice) {
+        let text = notice(text);
         for m in self.lock().members.values() {
             m.out.tx.push_last(&text);
         }
@@ -361,7 +368,7 @@ impl Shared {
 
 /// Queue `text` for every member but `except` without waiting; returns those whose queues
 /// were full.
-pub(super) fn queue_all(room: &Room, text: &Arc<str>, except: Option<u64>) -> Vec<Recipient> {
+pub(super) fn queue_all(room: &Room, text: &Line, except: Option<u64>) -> Vec<Recipient> {
     let n = places_for(text);
     let mut queued = 0;
     let full = room
@@ -383,34 +390,63 @@ pub(super) fn queue_all(room: &Room, text: &Arc<str>, except: Option<u64>) -> Ve
     full
 }
 
-/// Add a member under a fresh guest nick and queue its welcome, then the room's history;
-/// returns the nick.
-pub(super) fn register(room: &mut Room, cfg: &Settings, tag: &str, id: u64, out: &Recipient) -> String {
-    let nick = room.fresh_guest(tag);
-    let remote = room.peers.values().flat_map(|p| p.members.values().map(|h| h.claim.nick.clone()));
-    let mut names: Vec<String> = room.members.values().map(|m| m.nick.clone()).chain(remote).take(20).collect();
-    names.sort_unstable();
-    let online = room.members.len() + room.remote_count();
-    let welcome = Notice::Welcome { room: cfg.room.clone(), nick: nick.clone(), online, names };
-    let _ = out.tx.try_push(&line(welcome), 1);
-    if let Some(motd) = &cfg.motd {
-        let _ = out.tx.try_push(motd, places_for(motd));
+/// A member's greeting in its own terms, made under the room's lock from its nick and the
+/// room it comes into.
+pub(super) type Greet = dyn Fn(&str, &Room) -> Line + Sync;
+
+/// How a member comes into the room.
+pub(super) struct Joining<'a> {
+    /// The nick it asked for (IRC's NICK), if free; a fresh guest nick otherwise.
+    pub(super) nick: Option<String>,
+    /// The user part of its IRC mask.
+    pub(super) user: Arc<str>,
+    /// Its real name.
+    pub(super) real: Arc<str>,
+    /// Its greeting in its own terms (IRC's JOIN and NAMES), given its nick and the room it
+    /// comes into; the room's welcome and message of the day when none.
+    pub(super) greet: Option<&'a Greet>,
+}
+
+/// Add a member under the nick it asked for if it is free (or a fresh guest nick) and queue
+/// its welcome, then the room's history; returns the nick.
+pub(super) fn register(room: &mut Room, cfg: &Settings, tag: &str, id: u64, out: &Recipient, how: &Joining) -> String {
+    let free = |key: &str| !room.nicks.contains_key(key) && room.remote_holder(key).is_none();
+    let nick = match &how.nick {
+        Some(n) if free(&n.to_ascii_lowercase()) => n.clone(),
+        _ => room.fresh_guest(tag),
+    };
+    if let Some(greet) = how.greet {
+        let hello = greet(&nick, room);
+        let _ = out.tx.try_push(&hello, places_for(&hello));
+    } else {
+        let remote = room.peers.values().flat_map(|p| p.members.values().map(|h| h.claim.nick.clone()));
+        let mut names: Vec<String> = room.members.values().map(|m| m.nick.clone()).chain(remote).take(20).collect();
+        names.sort_unstable();
+        let online = room.members.len() + room.remote_count();
+        let welcome = Notice::Welcome { room: cfg.room.clone(), nick: nick.clone(), online, names };
+        let _ = out.tx.try_push(&notice(welcome), 1);
+        if let Some(motd) = &cfg.motd {
+            let motd = super::piece::text(motd);
+            let _ = out.tx.try_push(&motd, places_for(&motd));
+        }
     }
     if !room.history.is_empty() {
-        let _ = out.tx.try_push(&line(Notice::History { count: room.history.len() }), 1);
+        let _ = out.tx.try_push(&notice(Notice::History { count: room.history.len() }), 1);
         for l in &room.history {
             let _ = out.tx.try_push(l, 1);
         }
     }
-    room.nicks.insert(nick.clone(), id);
+    room.nicks.insert(nick.to_ascii_lowercase(), id);
     let since = super::peers::now_ms();
-    room.members.insert(id, Member { nick: nick.clone(), since, out: out.clone() });
+    let (user, real) = (Arc::clone(&how.user), Arc::clone(&how.real));
+    room.members.insert(id, Member { nick: nick.clone(), user, real, away: None, since, out: out.clone() });
     nick
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chat::piece::text;
     use crate::chat::queue::{Blocked, Lines, Out};
     use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -424,6 +460,11 @@ mod tests {
             blocked: Blocked::new(Instant::now()),
         };
         (r, rx)
+    }
+
+    /// How a line member comes in.
+    fn plain() -> Joining<'static> {
+        Joining { nick: None, user: Arc::from("~line"), real: Arc::from("line"), greet: None }
     }
 
     /// Every line queued so far, in order.
@@ -450,11 +491,11 @@ mod tests {
         let cfg = Settings { room: "lab".into(), ..Settings::default() };
         let mut room = Room::default();
         let (first, mut first_rx) = recipient(16);
-        assert_eq!(register(&mut room, &cfg, "", 1, &first), "guest-1");
+        assert_eq!(register(&mut room, &cfg, "", 1, &first, &plain()), "guest-1");
         assert_eq!(taken(&mut first_rx), ["* welcome to lab, you are guest-1; 0 others online (/help for commands)"]);
-        room.history.extend([line("<guest-1> one"), line("<guest-1> two")]);
+        room.history.extend([text("<guest-1> one"), text("<guest-1> two")]);
         let (second, mut second_rx) = recipient(16);
-        assert_eq!(register(&mut room, &cfg, "", 2, &second), "guest-2");
+        assert_eq!(register(&mut room, &cfg, "", 2, &second, &plain()), "guest-2");
         assert_eq!(
             taken(&mut second_rx),
             [
@@ -474,20 +515,20 @@ mod tests {
         let mut queues = Vec::new();
         for id in 1..=3 {
             let (r, rx) = recipient(16);
-            let nick = register(&mut room, &cfg, "", id, &r);
+            let nick = register(&mut room, &cfg, "", id, &r, &plain());
             queues.push(rx);
-            room.joins.pending.push((id, nick, None));
+            room.joins.pending.push((id, Mask::of(&nick), None));
         }
         for rx in &mut queues {
             taken(rx);
         }
         let (notice, full) = room.announce(Kind::Join, None).expect("a notice");
-        assert_eq!((&*notice, full.len()), ("* guest-1, guest-2 and guest-3 joined\n", 0));
+        assert_eq!((&**notice, full.len()), ("* guest-1, guest-2 and guest-3 joined\n", 0));
         for rx in &mut queues {
             assert_eq!(taken(rx), ["* guest-1, guest-2 and guest-3 joined"]);
         }
         assert!(room.announce(Kind::Join, None).is_none(), "nothing pending");
-        room.joins.pending.push((3, "guest-3".into(), None));
+        room.joins.pending.push((3, Mask::of("guest-3"), None));
         room.announce(Kind::Join, None).expect("a notice");
         assert_eq!(taken(&mut queues[2]), Vec::<String>::new(), "a lone joiner has its welcome");
         assert_eq!(taken(&mut queues[0]), ["* guest-3 joined"]);
@@ -498,12 +539,12 @@ mod tests {
         let cfg = Settings::default();
         let mut room = Room::default();
         let (r, mut rx) = recipient(16);
-        register(&mut room, &cfg, "", 1, &r);
+        register(&mut room, &cfg, "", 1, &r, &plain());
         taken(&mut rx);
-        room.leaves.pending.push((2, "ann".into(), Some("lunch".into())));
+        room.leaves.pending.push((2, Mask::of("ann"), Some("lunch".into())));
         room.announce(Kind::Leave, None).expect("a notice");
-        room.leaves.pending.push((3, "ben".into(), Some("bus".into())));
-        room.leaves.pending.push((4, "cy".into(), Some("rain".into())));
+        room.leaves.pending.push((3, Mask::of("ben"), Some("bus".into())));
+        room.leaves.pending.push((4, Mask::of("cy"), Some("rain".into())));
         room.announce(Kind::Leave, None).expect("a notice");
         assert_eq!(taken(&mut rx), ["* ann left (lunch)", "* ben and cy left"]);
     }
@@ -514,10 +555,10 @@ mod tests {
         let mut room = Room::default();
         let (roomy, mut roomy_rx) = recipient(16);
         let (full, _full_rx) = recipient(1);
-        register(&mut room, &cfg, "", 1, &roomy);
-        register(&mut room, &cfg, "", 2, &full);
+        register(&mut room, &cfg, "", 1, &roomy, &plain());
+        register(&mut room, &cfg, "", 2, &full, &plain());
         taken(&mut roomy_rx);
-        let said = line("<guest-1> hello");
+        let said = text("<guest-1> hello");
         let left_out = queue_all(&room, &said, None);
         assert_eq!(left_out.len(), 1, "the member whose one place holds its welcome");
         assert_eq!(taken(&mut roomy_rx), ["<guest-1> hello"]);

@@ -1,5 +1,5 @@
 //! One member's life in the room: its reader (lines in, commands applied, its rate limit) and
-//! its writer (its queue out to the socket, a WebSocket's frames or a byte stream's lines).
+//! its writer (its queue out through its outlet), whatever way it speaks (`Speech`).
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -8,115 +8,13 @@ use std::time::{Duration, Instant};
 
 use sockit_core::chat::{self, Command, Frame, LineFramer, Notice};
 use sockit_core::cluster::{Body, Claim};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::tcp::OwnedReadHalf;
 use tokio_util::sync::CancellationToken;
 
 use super::events::Event;
+use super::piece::{Line, Mask, notice};
 use super::queue::{Blocked, Lines, Out, Recipient, Window, deliver};
-use super::room::{Kind, Shared, line, register};
-
-/// Where a client's lines go.
-pub(super) trait Outlet: Send + 'static {
-    /// Send whole lines, and flush them out.
-    fn send(&mut self, pieces: &[Arc<str>]) -> impl Future<Output = std::io::Result<()>> + Send;
-    /// The end: close the way the client's kind is closed.
-    fn close(&mut self) -> impl Future<Output = ()> + Send;
-    /// Resolves when the outlet has bytes of its own to send (a WebSocket's pongs); a byte
-    /// stream never has.
-    fn wants(&self) -> impl Future<Output = ()> + Send + 'static {
-        std::future::pending()
-    }
-}
-
-/// A byte stream (a socket, TLS) takes the lines as they are.
-pub(super) struct Plain<W>(pub(super) W);
-
-impl<W: AsyncWrite + Unpin + Send + 'static> Outlet for Plain<W> {
-    /// The pieces as they are, in one gathered write where the stream takes one (a socket):
-    /// nothing is copied to put them together.
-    async fn send(&mut self, pieces: &[Arc<str>]) -> std::io::Result<()> {
-        let mut slices: Vec<std::io::IoSlice> = pieces.iter().map(|p| std::io::IoSlice::new(p.as_bytes())).collect();
-        let mut left = &mut slices[..];
-        while !left.is_empty() {
-            match self.0.write_vectored(left).await? {
-                0 => return Err(std::io::ErrorKind::WriteZero.into()),
-                n => std::io::IoSlice::advance_slices(&mut left, n),
-            }
-        }
-        // (flush: TLS holds records back until asked; a plain socket has nothing held.)
-        self.0.flush().await
-    }
-
-    async fn close(&mut self) {
-        let _ = self.0.shutdown().await;
-    }
-}
-
-/// A WebSocket member gets a text frame a line.
-impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Outlet for super::ws::WsOut<S> {
-    async fn send(&mut self, pieces: &[Arc<str>]) -> std::io::Result<()> {
-        self.send_lines(pieces).await
-    }
-
-    async fn close(&mut self) {
-        super::ws::WsOut::close(self).await;
-    }
-
-    fn wants(&self) -> impl Future<Output = ()> + Send + 'static {
-        super::ws::WsOut::wants(self)
-    }
-}
-
-/// A WebSocket member's text frames are its lines.
-impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Source for super::ws::WsIn<S> {
-    async fn fill(&mut self, framer: &mut LineFramer, frames: &mut Vec<Frame>) -> bool {
-        self.next_lines(framer, frames).await
-    }
-}
-
-/// Where a client's bytes come from.
-pub(super) trait Source: Send + 'static {
-    /// Wait for bytes and feed them to `framer`; false at the end of the stream or on an error.
-    fn fill(&mut self, framer: &mut LineFramer, frames: &mut Vec<Frame>) -> impl Future<Output = bool> + Send;
-}
-
-/// A plain socket is read only once it has data, into a buffer on the stack: an idle client
-/// holds no read buffer.
-impl Source for OwnedReadHalf {
-    async fn fill(&mut self, framer: &mut LineFramer, frames: &mut Vec<Frame>) -> bool {
-        loop {
-            if self.readable().await.is_err() {
-                return false;
-            }
-            // (On the stack, and only while reading: an idle client holds no buffer.)
-            let mut buf = [0u8; 64 * 1024];
-            match self.try_read(&mut buf) {
-                Ok(0) => return false,
-                Ok(n) => {
-                    framer.feed(&buf[..n], frames);
-                    return true;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(_) => return false,
-            }
-        }
-    }
-}
-
-/// A TLS stream decrypts into its own buffers anyway.
-impl<S: AsyncRead + Send + 'static> Source for tokio::io::ReadHalf<S> {
-    async fn fill(&mut self, framer: &mut LineFramer, frames: &mut Vec<Frame>) -> bool {
-        let mut buf = [0u8; 4 * 1024];
-        match self.read(&mut buf).await {
-            Ok(0) | Err(_) => false,
-            Ok(n) => {
-                framer.feed(&buf[..n], frames);
-                true
-            }
-        }
-    }
-}
+use super::room::{Joining, Kind, Shared, register};
+use super::wire::{Outlet, Source};
 
 /// Lines a second a member may send: a token bucket, and a warning at most once a second.
 #[derive(Debug)]
@@ -161,38 +59,106 @@ impl RateLimit {
 }
 
 /// What the reader does after a command.
-enum Flow {
+pub(super) enum Flow {
     Go,
     Quit(Option<String>),
 }
 
+/// How a member speaks: what its lines ask of the room, and how it is answered. A line client
+/// types commands (`/nick`); an IRC client sends IRC.
+pub(super) trait Speech: Send + Sync + Sized + 'static {
+    /// What one line asks of the room (text said there is batched with the lines after it);
+    /// None when it was done or answered here.
+    fn read(&self, s: &mut Session<Self>, line: Vec<u8>) -> impl Future<Output = Option<Command>> + Send;
+    /// A notice to this member alone, in its terms (None: nothing to say).
+    fn reply(&self, n: Notice, me: &str) -> Option<Line>;
+    /// Whether the member hears its own words back (IRC's `echo-message`).
+    fn echoes(&self) -> bool {
+        false
+    }
+    /// How lines are framed: the longest (given the room's), and whether a CR alone ends one.
+    fn framing(&self, max_line: usize) -> (usize, bool) {
+        (max_line, false)
+    }
+    /// Whether every line counts against the rate limit (else `Session::rated` is asked for
+    /// what the speech says counts).
+    fn every_line_rated(&self) -> bool {
+        true
+    }
+}
+
+/// A line client: a line is text for the room or a `/command`.
+pub(super) struct Typed;
+
+impl Speech for Typed {
+    async fn read(&self, _: &mut Session<Self>, line: Vec<u8>) -> Option<Command> {
+        Some(chat::parse_command(&chat::sanitize(&line)))
+    }
+
+    fn reply(&self, n: Notice, _: &str) -> Option<Line> {
+        Some(notice(n))
+    }
+}
+
 /// One member's side of the room: who it is, its own queue, its rate limit.
-struct Session {
-    shared: Arc<Shared>,
-    id: u64,
-    me: Recipient,
+pub(super) struct Session<S> {
+    pub(super) shared: Arc<Shared>,
+    pub(super) id: u64,
+    pub(super) me: Recipient,
+    /// The user part of its IRC mask.
+    user: Arc<str>,
+    pub(super) speech: Arc<S>,
     rate: RateLimit,
-    window: Window,
+    pub(super) window: Window,
     /// The stall window in force (a reload may change it).
-    stall: Duration,
+    pub(super) stall: Duration,
     /// Lines and bytes this member's replies and private messages queued, not yet added to
     /// the room's counts (added a read at a time: a flood of commands costs no shared writes).
     sent: (usize, usize),
 }
 
-impl Session {
+impl<S: Speech> Session<S> {
     /// The member's nick now (in a cluster, another server's earlier claim may take it).
-    fn nick(&self) -> String {
+    pub(super) fn nick(&self) -> String {
         self.shared.lock().members.get(&self.id).map(|m| m.nick.clone()).unwrap_or_default()
     }
 
-    /// Say `notice` to this member alone. Its replies count against its own bounded queue: a
+    /// The member as IRC names it.
+    pub(super) fn mask(&self) -> Mask {
+        Mask { nick: self.nick(), user: Arc::clone(&self.user) }
+    }
+
+    /// Say `notice` to this member alone, in its terms.
+    pub(super) async fn reply(&mut self, notice: Notice) {
+        if let Some(text) = self.speech.reply(notice, &self.nick()) {
+            self.tell(&text).await;
+        }
+    }
+
+    /// Queue `text` for this member alone. Its replies count against its own bounded queue: a
     /// member that asks and never reads waits here (its reading stops), and is disconnected
     /// when the queue stays full for the stall window; the room never waits for it.
-    async fn reply(&mut self, notice: Notice) {
-        let text = line(notice);
-        if deliver(&self.me, &text, self.stall, None).await {
-            self.count(&text);
+    pub(super) async fn tell(&mut self, text: &Line) {
+        if deliver(&self.me, text, self.stall, None).await {
+            self.count(text);
+        }
+    }
+
+    /// Whether a line passes the rate limit (a member told to slow down at most once a second).
+    pub(super) async fn rated(&mut self) -> bool {
+        let verdict = self.rate.check(Instant::now());
+        if verdict != Verdict::Pass {
+            super::metrics::COUNTERS.dropped_rate.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        match verdict {
+            Verdict::Pass => true,
+            Verdict::Drop { warn } => {
+                if warn {
+                    let rate = self.rate.rate;
+                    self.reply(Notice::SlowDown { rate }).await;
+                }
+                false
+            }
         }
     }
 
@@ -214,38 +180,76 @@ impl Session {
     /// one piece, each line framed on its own (`<nick> text`).
     async fn say(&mut self, texts: Vec<String>) {
         let shared = Arc::clone(&self.shared);
-        let nick = self.nick();
-        let mut all = String::with_capacity(texts.iter().map(|t| t.len() + nick.len() + 4).sum());
+        let from = self.mask();
         for t in &texts {
-            shared.event(Event::Said { nick: nick.clone(), text: t.clone(), server: None });
-            all.push_str(&chat::said(&nick, t));
-            all.push('\n');
+            shared.event(Event::Said { nick: from.nick.clone(), text: t.clone(), server: None });
         }
         if shared.cfg().history > 0 {
-            shared.remember_all(texts.iter().map(|t| line(chat::said(&nick, t))));
+            shared.remember_all(texts.iter().map(|t| super::piece::said(&from, vec![t.clone()])));
         }
         let bodies = match shared.outbox() {
-            Some(_) => texts.into_iter().map(|text| Body::Said { nick: nick.clone(), text }).collect(),
+            Some(_) => texts.iter().map(|text| Body::Said { nick: from.nick.clone(), text: text.clone() }).collect(),
             None => Vec::new(),
         };
-        shared.broadcast(Arc::from(all), Some(self.id), &mut self.window, bodies).await;
+        let all = super::piece::said(&from, texts);
+        if self.speech.echoes() {
+            self.tell(&all).await;
+        }
+        shared.broadcast(all, Some(self.id), &mut self.window, bodies).await;
+    }
+
+    /// A `/me`.
+    pub(super) async fn act(&mut self, t: String) {
+        let from = self.mask();
+        self.shared.event(Event::Action { nick: from.nick.clone(), text: t.clone(), server: None });
+        let action = super::piece::action(&from, t.clone());
+        self.shared.remember(&action);
+        if self.speech.echoes() {
+            self.tell(&action).await;
+        }
+        let body = Body::Action { nick: from.nick, text: t };
+        let shared = Arc::clone(&self.shared);
+        shared.broadcast(action, Some(self.id), &mut self.window, vec![body]).await;
+    }
+
+    /// A private message to `to`, here or on another server of the cluster: the nick it
+    /// reached, if it did.
+    pub(super) async fn msg(&mut self, to: &str, text: String) -> Option<String> {
+        let shared = Arc::clone(&self.shared);
+        let from = self.mask();
+        let (target, elsewhere) = {
+            let room = shared.lock();
+            let key = to.to_ascii_lowercase();
+            let here = room.nicks.get(&key).and_then(|t| room.members.get(t)).map(|m| (m.out.clone(), m.nick.clone()));
+            (here, room.remote_holder(&key).map(|(_, c)| c.nick.clone()))
+        };
+        match (target, elsewhere, shared.outbox()) {
+            (Some((r, t)), _, _) => {
+                let private = super::piece::private(&from, text);
+                if deliver(&r, &private, self.stall, Some(&mut self.window)).await {
+                    self.count(&private);
+                }
+                shared.event(Event::Private { from: from.nick, to: t.clone() });
+                Some(t)
+            }
+            // On another server of the cluster: its server delivers it.
+            (None, Some(t), Some(o)) => {
+                o.publish(Body::Private { from: from.nick.clone(), to: t.clone(), text });
+                shared.event(Event::Private { from: from.nick, to: t.clone() });
+                Some(t)
+            }
+            _ => None,
+        }
     }
 
     /// Do what one line from the member asks.
-    async fn apply(&mut self, command: Command) -> Flow {
+    pub(super) async fn apply(&mut self, command: Command) -> Flow {
         let shared = Arc::clone(&self.shared);
         match command {
             Command::Say(t) if t.is_empty() => {}
             Command::Say(t) => self.say(vec![t]).await,
             Command::Me(t) if t.is_empty() => self.reply(Notice::NoText { command: "me" }).await,
-            Command::Me(t) => {
-                let nick = self.nick();
-                shared.event(Event::Action { nick: nick.clone(), text: t.clone(), server: None });
-                let action = line(chat::action(&nick, &t));
-                shared.remember(&action);
-                let body = Body::Action { nick, text: t };
-                shared.broadcast(action, Some(self.id), &mut self.window, vec![body]).await;
-            }
+            Command::Me(t) => self.act(t).await,
             Command::Nick(new) => self.rename(new).await,
             Command::Who => {
                 let (count, names) = {
@@ -269,33 +273,10 @@ impl Session {
                 let _ = to;
                 self.reply(Notice::NoText { command: "msg" }).await;
             }
-            Command::Msg { to, text } => {
-                let nick = self.nick();
-                let (target, elsewhere) = {
-                    let room = shared.lock();
-                    let key = to.to_ascii_lowercase();
-                    let here =
-                        room.nicks.get(&key).and_then(|t| room.members.get(t)).map(|m| (m.out.clone(), m.nick.clone()));
-                    (here, room.remote_holder(&key).map(|(_, c)| c.nick.clone()))
-                };
-                match (target, elsewhere, shared.outbox()) {
-                    (Some((r, t)), _, _) => {
-                        let private = line(chat::private(&nick, &text));
-                        if deliver(&r, &private, self.stall, Some(&mut self.window)).await {
-                            self.count(&private);
-                        }
-                        shared.event(Event::Private { from: nick, to: t.clone() });
-                        self.reply(Notice::PrivateSent { to: t }).await;
-                    }
-                    // On another server of the cluster: its server delivers it.
-                    (None, Some(t), Some(o)) => {
-                        o.publish(Body::Private { from: nick.clone(), to: t.clone(), text });
-                        shared.event(Event::Private { from: nick, to: t.clone() });
-                        self.reply(Notice::PrivateSent { to: t }).await;
-                    }
-                    _ => self.reply(Notice::NoSuchNick { nick: to }).await,
-                }
-            }
+            Command::Msg { to, text } => match self.msg(&to, text).await {
+                Some(t) => self.reply(Notice::PrivateSent { to: t }).await,
+                None => self.reply(Notice::NoSuchNick { nick: to }).await,
+            },
             Command::Quit(reason) => {
                 self.reply(Notice::Bye { reason: reason.clone() }).await;
                 return Flow::Quit(reason);
@@ -306,7 +287,7 @@ impl Session {
         Flow::Go
     }
 
-    async fn rename(&mut self, new: String) {
+    pub(super) async fn rename(&mut self, new: String) {
         if let Err(e) = sockit_core::names::validate_nick(&new) {
             return self.reply(Notice::Nick(e)).await;
         }
@@ -334,17 +315,25 @@ impl Session {
         };
         self.shared.event(Event::Renamed { old: old.clone(), new: new.clone() });
         let body = Body::Renamed { old: old.clone(), new: Claim { nick: new.clone(), since } };
-        self.shared.broadcast(line(Notice::Renamed { old, new }), None, &mut self.window, vec![body]).await;
+        let shared = Arc::clone(&self.shared);
+        shared.broadcast(notice(Notice::Renamed { old, new }), None, &mut self.window, vec![body]).await;
     }
 }
 
-pub(super) async fn client(
+/// How a member came: its nick and mask, its way of speaking.
+pub(super) struct Arrival<'a, S> {
+    pub(super) joining: Joining<'a>,
+    pub(super) speech: S,
+}
+
+pub(super) async fn client<S: Speech>(
     shared: Arc<Shared>,
     mut reader: impl Source,
     mut writer: impl Outlet,
     read: Vec<u8>,
     peer: SocketAddr,
     stop: CancellationToken,
+    arrival: Arrival<'_, S>,
 ) {
     let cfg = shared.cfg().clone();
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
@@ -356,25 +345,30 @@ pub(super) async fn client(
     // Join: a guest nick, the welcome (to the joiner only), a notice to the others.
     let joined = {
         let mut room = shared.lock();
-        (room.members.len() < cfg.max_clients).then(|| register(&mut room, &cfg, &shared.guest_tag, id, &me))
+        (room.members.len() < cfg.max_clients)
+            .then(|| register(&mut room, &cfg, &shared.guest_tag, id, &me, &arrival.joining))
     };
     let Some(nick) = joined else {
-        let msg = line(Notice::RoomFull { max: cfg.max_clients });
-        let _ = tokio::time::timeout(Duration::from_secs(1), writer.send(&[msg])).await;
+        let full = Notice::RoomFull { max: cfg.max_clients };
+        if let Some(msg) = arrival.speech.reply(full, "*") {
+            let _ = tokio::time::timeout(Duration::from_secs(1), writer.send(&[msg])).await;
+        }
         writer.close().await;
         shared.event(Event::Refused { peer, reason: "room full".into() });
         return;
     };
     shared.event(Event::Joined { nick: nick.clone(), peer });
+    writer.admitted(id);
 
-    shared.announce(Kind::Join, id, &nick, None).await;
+    let user = Arc::clone(&arrival.joining.user);
+    shared.announce(Kind::Join, id, Mask { nick: nick.clone(), user: Arc::clone(&user) }, None).await;
 
     // Writer: the queue to the socket; stops when kicked, or when the queue closes.
     let writer_kick = kick.clone();
     let hurry = shared.hurry.clone();
     let writer_task = tokio::spawn(async move {
         // What goes out in one write, and the places it holds (given back once written).
-        let mut pieces: Vec<Arc<str>> = Vec::new();
+        let mut pieces: Vec<Line> = Vec::new();
         let mut held = Vec::new();
         // One wait for the kick for the writer's whole life, not a new one a line.
         let kicked = writer_kick.clone().cancelled_owned();
@@ -458,12 +452,16 @@ pub(super) async fn client(
         shared: Arc::clone(&shared),
         id,
         me,
+        user: Arc::clone(&user),
+        speech: Arc::new(arrival.speech),
         rate: RateLimit::new(cfg.rate),
         window: Window::default(),
         stall: cfg.stall,
         sent: (0, 0),
     };
-    let mut framer = LineFramer::new(cfg.max_line);
+    let speech = Arc::clone(&session.speech);
+    let (limit, cr) = speech.framing(cfg.max_line);
+    let mut framer = if cr { LineFramer::ending_at_cr(limit) } else { LineFramer::new(limit) };
     let mut frames = Vec::new();
     let mut quit_reason = None;
     let (mut saying, mut said, batch) = (Vec::new(), 0, 64 * 1024);
@@ -471,7 +469,7 @@ pub(super) async fn client(
     let mut read = Some(read).filter(|r| !r.is_empty());
     // The limits in force, from the settings' generation this reader has seen: a reload
     // changes them, for the next line read.
-    let (mut max_line, mut rate) = (cfg.max_line, cfg.rate);
+    let mut max_line = cfg.max_line;
     let mut generation = shared.generation.load(Ordering::Acquire);
     'read: loop {
         frames.clear();
@@ -481,10 +479,10 @@ pub(super) async fn client(
         if now != generation {
             generation = now;
             let cfg = shared.cfg();
-            (max_line, rate) = (cfg.max_line, cfg.rate);
-            session.rate = RateLimit::new(rate);
+            max_line = cfg.max_line;
+            session.rate = RateLimit::new(cfg.rate);
             session.stall = cfg.stall;
-            framer.set_max(max_line);
+            framer.set_max(speech.framing(max_line).0);
         }
         let more = match read.take() {
             Some(bytes) => {
@@ -512,19 +510,11 @@ pub(super) async fn client(
                 }
                 Frame::Line(l) => l,
             };
-            let verdict = session.rate.check(Instant::now());
-            if verdict != Verdict::Pass {
-                super::metrics::COUNTERS.dropped_rate.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if speech.every_line_rated() && !session.rated().await {
+                continue;
             }
-            match verdict {
-                Verdict::Pass => {}
-                Verdict::Drop { warn: true } => {
-                    session.reply(Notice::SlowDown { rate }).await;
-                    continue;
-                }
-                Verdict::Drop { warn: false } => continue,
-            }
-            match chat::parse_command(&chat::sanitize(&line)) {
+            let Some(command) = speech.read(&mut session, line).await else { continue };
+            match command {
                 // Text lines of one read go out together (a paste: one queue entry a member for
                 // many lines, each taking its place in the queue), up to 64 KiB.
                 Command::Say(t) if !t.is_empty() => {
@@ -569,7 +559,7 @@ pub(super) async fn client(
     shared.event(Event::Left { nick: nick.clone(), reason: console_reason });
     // (At shutdown everyone has had the goodbye: nobody is told of anyone leaving.)
     if !shared.quiet.is_cancelled() {
-        shared.announce(Kind::Leave, id, &nick, notice_reason).await;
+        shared.announce(Kind::Leave, id, Mask { nick, user }, notice_reason).await;
     }
     // Let the writer send what is queued (the "bye"), then close.
     drop(session);

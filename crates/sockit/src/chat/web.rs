@@ -113,7 +113,8 @@ impl Browsers {
     }
 }
 
-/// Tell a connection's kind from its first bytes. `web` off: everything is a line client.
+/// Tell a connection's kind from its first bytes. `web` off: what came in `FIRST_BYTES` (an IRC client
+/// speaks at once), for the caller to tell IRC from a line client.
 /// Waits at most `FIRST_BYTES` for a first byte (then it is a line client, unless
 /// `browser_here` says it may be a browser's spare socket: then it waits for its first bytes,
 /// `SPARE_SOCKET` at most, and is a line client if it is still there, silent); an
@@ -125,11 +126,16 @@ pub(super) async fn sniff<S: AsyncRead + Unpin>(
     deadline: tokio::time::Instant,
     browser_here: &(dyn Fn() -> bool + Sync),
 ) -> Arrival {
+    let mut chunk = [0u8; 1024];
     if !web {
-        return Arrival::Line(Vec::new());
+        // Without the web, only an IRC client is told apart: it speaks at once.
+        return match tokio::time::timeout(FIRST_BYTES, stream.read(&mut chunk)).await {
+            Err(_) => Arrival::Line(Vec::new()),
+            Ok(Ok(0) | Err(_)) => Arrival::Gone,
+            Ok(Ok(n)) => Arrival::Line(chunk[..n].to_vec()),
+        };
     }
     let mut buf = Vec::with_capacity(512);
-    let mut chunk = [0u8; 1024];
     let first = match tokio::time::timeout(FIRST_BYTES, stream.read(&mut chunk)).await {
         Err(_) if !browser_here() => return Arrival::Line(Vec::new()),
         Err(_) => match tokio::time::timeout(SPARE_SOCKET.saturating_sub(FIRST_BYTES), stream.read(&mut chunk)).await {
@@ -199,6 +205,10 @@ enum Verdict {
 }
 
 fn classify(buf: &[u8]) -> Verdict {
+    // (An IRC client registering, whose lines may end in a CR alone, is no HTTP request.)
+    if sockit_core::irc::opens(buf) {
+        return Verdict::Line;
+    }
     match request_line(buf) {
         Request::Not => Verdict::Line,
         Request::Unfinished => Verdict::More,

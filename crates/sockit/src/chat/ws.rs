@@ -280,7 +280,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> WsOut<S> {
     /// Whole lines, each a text frame, after any control frames waiting: written in chunks of
     /// up to 32 KiB, framed into a buffer that is given back afterwards (an idle member holds
     /// none).
-    pub(super) async fn send_lines(&mut self, pieces: &[std::sync::Arc<str>]) -> io::Result<()> {
+    pub(super) async fn send_lines(&mut self, pieces: &[super::piece::Line]) -> io::Result<()> {
         const CHUNK: usize = 32 * 1024;
         let size: usize = pieces.iter().map(|p| p.len() + 16).sum();
         let mut buf = Vec::with_capacity(size.min(CHUNK) + 16);

@@ -1,0 +1,238 @@
+//! An IRC client on the chat port: told apart by its first line (CAP, NICK, USER or PASS), it
+//! registers (capabilities negotiated, a nick the room's rules allow and nobody holds, USER),
+//! is welcomed in IRC's terms (001 to 005, the message of the day), then comes into the room
+//! on its channel (`#ROOM`) and lives there as a member: its lines read by `irc_talk`, the
+//! room's lines written by `irc_out`.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sockit_core::chat::{Frame, LineFramer};
+use sockit_core::irc;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+
+use super::events::Event;
+use super::irc_ask::{CAPS, Ctx, HISTORY_MAX};
+use super::irc_out::IrcOut;
+use super::irc_talk::Irc;
+use super::piece::{self, Line, Mask};
+use super::room::{Joining, Room, Shared};
+use super::session::{Arrival, client};
+use super::wire::Source;
+
+/// How long a client has to register.
+const REGISTRATION: Duration = Duration::from_secs(60);
+
+/// What a client has said of itself while registering.
+#[derive(Default)]
+struct Registering {
+    nick: Option<String>,
+    /// USER's name and real name.
+    user: Option<(String, String)>,
+    /// CAP LS or REQ came, and no CAP END yet: registration waits for it.
+    negotiating: bool,
+}
+
+/// The server's name on IRC: its node's name in a cluster, else `sockit`.
+fn server_name(shared: &Shared) -> &str {
+    match shared.node_name() {
+        "" => "sockit",
+        n => n,
+    }
+}
+
+/// An IRC client from its first bytes (`read`) to the end of its life in the room.
+pub(super) async fn member<R: Source, W: AsyncWrite + Unpin + Send + 'static>(
+    shared: Arc<Shared>,
+    mut reader: R,
+    mut writer: W,
+    read: Vec<u8>,
+    peer: SocketAddr,
+    stop: CancellationToken,
+) {
+    let cfg = shared.cfg();
+    let ctx = Ctx::new(server_name(&shared), &irc::channel_for(&cfg.room));
+    let mut framer = LineFramer::ending_at_cr(irc::MAX_LINE);
+    let mut frames = Vec::new();
+    framer.feed(&read, &mut frames);
+    let mut lines: VecDeque<Frame> = frames.drain(..).collect();
+    let mut me = Registering::default();
+    let deadline = tokio::time::Instant::now() + REGISTRATION;
+    let (nick, user, real) = 'register: loop {
+        let mut out = String::new();
+        while let Some(f) = lines.pop_front() {
+            let Frame::Line(l) = f else {
+                ctx.num(&mut out, "417", "*", &["Input line was too long"]);
+                continue;
+            };
+            match step(&shared, &ctx, &mut me, &String::from_utf8_lossy(&l), &mut out) {
+                Step::Go => {}
+                Step::Quit => {
+                    let _ = tokio::time::timeout(Duration::from_secs(1), writer.write_all(out.as_bytes())).await;
+                    let _ = writer.shutdown().await;
+                    return;
+                }
+            }
+            if let (Some(nick), Some((user, real)), false) = (&me.nick, &me.user, me.negotiating) {
+                welcome(&ctx, &mut out, nick, cfg.motd.as_deref());
+                if writer.write_all(out.as_bytes()).await.is_err() {
+                    return;
+                }
+                break 'register (nick.clone(), user.clone(), real.clone());
+            }
+        }
+        if !out.is_empty() && writer.write_all(out.as_bytes()).await.is_err() {
+            return;
+        }
+        let filled = tokio::select! {
+            () = stop.cancelled() => return,
+            r = tokio::time::timeout_at(deadline, reader.fill(&mut framer, &mut frames)) => r,
+        };
+        match filled {
+            Ok(true) => lines.extend(frames.drain(..)),
+            Ok(false) => return,
+            Err(_) => {
+                let mut out = String::new();
+                irc::push(&mut out, "", None, "ERROR", &["Closing Link: registration timed out"]);
+                let _ = tokio::time::timeout(Duration::from_secs(1), writer.write_all(out.as_bytes())).await;
+                shared.event(Event::Refused { peer, reason: "IRC registration took over 60 s".into() });
+                return;
+            }
+        }
+    };
+    // What came after the registration is the member's first lines in the room.
+    let mut rest = Vec::new();
+    for f in lines {
+        if let Frame::Line(l) = f {
+            rest.extend_from_slice(&l);
+            rest.push(b'\n');
+        }
+    }
+    rest.extend(framer.take_pending());
+    let user: Arc<str> = Arc::from(format!("~{user}"));
+    let greet_ctx = Arc::clone(&ctx);
+    let (wanted, greet_user) = (nick.clone(), Arc::clone(&user));
+    let greet = move |nick: &str, room: &Room| -> Line {
+        let mut out = String::new();
+        let server = &greet_ctx.server;
+        if nick != wanted {
+            irc::push(&mut out, "", Some(&Mask::new(&wanted, &greet_user).render(server)), "NICK", &[nick]);
+        }
+        irc::push(&mut out, "", Some(&Mask::new(nick, &greet_user).render(server)), "JOIN", &[&greet_ctx.channel]);
+        greet_ctx.names(&mut out, nick, room, Some(nick));
+        piece::irc(out)
+    };
+    let joining = Joining { nick: Some(nick), user, real: Arc::from(real.as_str()), greet: Some(&greet) };
+    let out = IrcOut { w: writer, shared: Arc::clone(&shared), ctx: Arc::clone(&ctx), id: None };
+    client(shared, reader, out, rest, peer, stop, Arrival { joining, speech: Irc { ctx } }).await;
+}
+
+/// What the registration does after a line.
+enum Step {
+    Go,
+    /// The client quit: what `out` holds is said, then the connection closes.
+    Quit,
+}
+
+/// One line while registering.
+fn step(shared: &Shared, ctx: &Ctx, me: &mut Registering, line: &str, out: &mut String) -> Step {
+    let m = match irc::parse(line) {
+        Ok(m) => m,
+        Err(irc::Malformed::TooLong | irc::Malformed::TagsTooLong) => {
+            ctx.num(out, "417", "*", &["Input line was too long"]);
+            return Step::Go;
+        }
+        Err(_) => return Step::Go,
+    };
+    let nick = me.nick.clone().unwrap_or_default();
+    let p = &m.params;
+    match m.command.as_str() {
+        "CAP" => {
+            let sub = p.first().map(|s| s.to_ascii_uppercase()).unwrap_or_default();
+            let target = if nick.is_empty() { "*" } else { &nick };
+            match sub.as_str() {
+                "LS" => {
+                    me.negotiating = true;
+                    let all = CAPS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(" ");
+                    irc::push(out, "", Some(&ctx.server), "CAP", &[target, "LS", &all]);
+                }
+                "REQ" => {
+                    me.negotiating = true;
+                    let list = p.get(1).copied().unwrap_or("");
+                    let verdict = if ctx.request(list) { "ACK" } else { "NAK" };
+                    irc::push(out, "", Some(&ctx.server), "CAP", &[target, verdict, list]);
+                }
+                "LIST" => irc::push(out, "", Some(&ctx.server), "CAP", &[target, "LIST", &ctx.enabled()]),
+                "END" => me.negotiating = false,
+                _ => ctx.num(out, "410", target, &[p.first().copied().unwrap_or("*"), "Invalid CAP command"]),
+            }
+        }
+        "NICK" => match p.first() {
+            None => ctx.num(out, "431", &nick, &["No nickname given"]),
+            Some(n) if sockit_core::names::validate_nick(n).is_err() => {
+                ctx.num(out, "432", &nick, &[n, "Erroneous nickname"]);
+            }
+            Some(n) => {
+                let key = n.to_ascii_lowercase();
+                let taken = {
+                    let room = shared.lock();
+                    room.nicks.contains_key(&key) || room.remote_holder(&key).is_some()
+                };
+                if taken {
+                    ctx.num(out, "433", &nick, &[n, "Nickname is already in use"]);
+                } else {
+                    me.nick = Some((*n).to_string());
+                }
+            }
+        },
+        "USER" if p.len() < 4 || p[0].is_empty() => ctx.num(out, "461", &nick, &["USER", "Not enough parameters"]),
+        "USER" if me.user.is_some() => ctx.num(out, "462", &nick, &["You may not reregister"]),
+        "USER" => {
+            // (The name in the mask: letters, digits, '-', '_' and '.', at most 10.)
+            let name: String =
+                p[0].chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).take(10).collect();
+            let name = if name.is_empty() { "u".to_string() } else { name };
+            let real = sockit_core::chat::sanitize(irc::plain(p[3]).as_bytes());
+            me.user = Some((name, real));
+        }
+        "PASS" | "PONG" => {}
+        "PING" => irc::push(out, "", Some(&ctx.server), "PONG", &[&ctx.server, p.first().copied().unwrap_or("")]),
+        "QUIT" => {
+            irc::push(out, "", None, "ERROR", &["Closing Link: quit"]);
+            return Step::Quit;
+        }
+        _ => ctx.num(out, "451", &nick, &["You have not registered"]),
+    }
+    Step::Go
+}
+
+/// 001 to 005 and the message of the day.
+fn welcome(ctx: &Ctx, out: &mut String, nick: &str, motd: Option<&str>) {
+    let version = concat!("sockit-", env!("CARGO_PKG_VERSION"));
+    let server = &ctx.server;
+    ctx.num(out, "001", nick, &[&format!("Welcome to the sockit IRC network, {nick}")]);
+    ctx.num(out, "002", nick, &[&format!("Your host is {server}, running version {version}")]);
+    ctx.num(out, "003", nick, &[&format!("This server's room is {}", ctx.channel)]);
+    ctx.num(out, "004", nick, &[server, version, "i", "nt"]);
+    let tokens = [
+        "AWAYLEN=390".to_string(),
+        "CASEMAPPING=ascii".into(),
+        "CHANLIMIT=#:1".into(),
+        "CHANMODES=,,,nt".into(),
+        format!("CHANNELLEN={}", irc::MAX_CHANNEL),
+        "CHANTYPES=#".into(),
+        format!("CHATHISTORY={HISTORY_MAX}"),
+        "MSGREFTYPES=timestamp".into(),
+        "NETWORK=sockit".into(),
+        format!("NICKLEN={}", sockit_core::names::MAX_NICK),
+        "PREFIX=()".into(),
+        "TARGMAX=PRIVMSG:4,NOTICE:4,NAMES:1,WHOIS:1".into(),
+    ];
+    let mut params: Vec<&str> = tokens.iter().map(String::as_str).collect();
+    params.push("are supported by this server");
+    ctx.num(out, "005", nick, &params);
+    ctx.motd(out, nick, motd);
+}

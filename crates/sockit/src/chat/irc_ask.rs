@@ -1,0 +1,377 @@
+//! What an IRC member is told: the server's numerics, its capabilities, the message of the
+//! day, NAMES, and the answers to what it asks of the room that change nothing (WHO, WHOIS,
+//! LIST, MODE, TOPIC, ISON, USERHOST, CHATHISTORY...), each from the room as it is.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use sockit_core::irc;
+
+use super::piece::{self, Line, Mask, What};
+use super::room::{Room, Shared};
+
+/// The capabilities sockit offers, and their bits.
+pub(super) const CAPS: [(&str, u8); 7] = [
+    ("message-tags", 1),
+    ("server-time", 2),
+    ("echo-message", 4),
+    ("multi-prefix", 8),
+    ("away-notify", 16),
+    ("batch", 32),
+    ("draft/chathistory", 64),
+];
+pub(super) const TIME: u8 = 2;
+pub(super) const ECHO: u8 = 4;
+pub(super) const AWAY: u8 = 16;
+pub(super) const BATCH: u8 = 32;
+/// At most this many lines of history a CHATHISTORY answer holds.
+pub(super) const HISTORY_MAX: usize = 100;
+
+/// What every part of an IRC member shares: the server's and the channel's names, and the
+/// capabilities it has asked for (which its writer reads too).
+pub(super) struct Ctx {
+    pub(super) server: Arc<str>,
+    pub(super) channel: Arc<str>,
+    caps: AtomicU8,
+    /// The member's own modes it set (`i`, `w`: they change nothing here).
+    umodes: AtomicU8,
+}
+
+impl Ctx {
+    pub(super) fn new(server: &str, channel: &str) -> Arc<Ctx> {
+        Arc::new(Ctx {
+            server: Arc::from(server),
+            channel: Arc::from(channel),
+            caps: AtomicU8::new(0),
+            umodes: AtomicU8::new(0),
+        })
+    }
+
+    pub(super) fn has(&self, cap: u8) -> bool {
+        self.caps.load(Ordering::Relaxed) & cap != 0
+    }
+
+    /// The names of the capabilities on.
+    pub(super) fn enabled(&self) -> String {
+        let on = self.caps.load(Ordering::Relaxed);
+        CAPS.iter().filter(|(_, b)| on & b != 0).map(|(n, _)| *n).collect::<Vec<_>>().join(" ")
+    }
+
+    /// CAP REQ: all of `list` (`-name` turns one off) or, when one is unknown, none.
+    pub(super) fn request(&self, list: &str) -> bool {
+        let mut on = self.caps.load(Ordering::Relaxed);
+        for word in list.split(' ').filter(|w| !w.is_empty()) {
+            let (off, name) = word.strip_prefix('-').map_or((false, word), |n| (true, n));
+            let Some((_, bit)) = CAPS.iter().find(|(n, _)| *n == name) else { return false };
+            if off { on &= !bit } else { on |= bit }
+        }
+        self.caps.store(on, Ordering::Relaxed);
+        true
+    }
+
+    /// The member's own modes, as 221 says them (`+`, `+i`, `+iw`).
+    fn umodes(&self) -> String {
+        let on = self.umodes.load(Ordering::Relaxed);
+        let flags = [('i', 1), ('w', 2)].iter().filter(|(_, b)| on & b != 0).map(|(c, _)| *c);
+        std::iter::once('+').chain(flags).collect()
+    }
+
+    /// MODE on itself (`+i`, `-w`, `+iw`...): what changed (`+i`; `+` alone: nothing), or None
+    /// for a flag there is not (nothing is changed then).
+    fn set_umodes(&self, change: &str) -> Option<String> {
+        let mut on = self.umodes.load(Ordering::Relaxed);
+        let (mut add, mut done, mut sign) = (true, String::new(), None);
+        for c in change.chars() {
+            let bit = match c {
+                '+' | '-' => {
+                    add = c == '+';
+                    continue;
+                }
+                'i' => 1,
+                'w' => 2,
+                _ => return None,
+            };
+            if (on & bit != 0) != add {
+                on ^= bit;
+                let s = if add { '+' } else { '-' };
+                if sign != Some(s) {
+                    done.push(s);
+                    sign = Some(s);
+                }
+                done.push(c);
+            }
+        }
+        self.umodes.store(on, Ordering::Relaxed);
+        Some(if done.is_empty() { "+".into() } else { done })
+    }
+
+    /// A numeric reply from the server to `me`.
+    pub(super) fn num(&self, out: &mut String, code: &str, me: &str, params: &[&str]) {
+        let mut all = Vec::with_capacity(params.len() + 1);
+        all.push(if me.is_empty() { "*" } else { me });
+        all.extend_from_slice(params);
+        irc::push(out, "", Some(&self.server), code, &all);
+    }
+
+    /// The message of the day (375, 372 a line, 376), or 422 without one.
+    pub(super) fn motd(&self, out: &mut String, me: &str, motd: Option<&str>) {
+        match motd {
+            None => self.num(out, "422", me, &["MOTD File is missing"]),
+            Some(m) => {
+                self.num(out, "375", me, &[&format!("- {} Message of the day -", self.server)]);
+                for l in m.lines() {
+                    self.num(out, "372", me, &[&format!("- {l}")]);
+                }
+                self.num(out, "376", me, &["End of /MOTD command."]);
+            }
+        }
+    }
+
+    /// NAMES for the channel: every member here and on the other servers (353, cut to fit
+    /// 512 bytes), then 366; `joining`: a member about to be in the room.
+    pub(super) fn names(&self, out: &mut String, me: &str, room: &Room, joining: Option<&str>) {
+        let local = joining.into_iter().chain(room.members.values().map(|m| m.nick.as_str()));
+        let remote = room.peers.values().flat_map(|p| p.members.values().map(|h| h.claim.nick.as_str()));
+        let room_for = irc::MAX_BODY - 2 - self.server.len() - me.len() - self.channel.len() - 16;
+        let mut line = String::new();
+        for n in local.chain(remote) {
+            if !line.is_empty() && line.len() + n.len() + 1 > room_for {
+                self.num(out, "353", me, &["=", &self.channel, &line]);
+                line.clear();
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(n);
+        }
+        if !line.is_empty() {
+            self.num(out, "353", me, &["=", &self.channel, &line]);
+        }
+        self.num(out, "366", me, &[&self.channel, "End of /NAMES list."]);
+    }
+}
+
+/// Lines of the room's history (said and acted) as a CHATHISTORY answer: in a `chathistory`
+/// batch when the member has `batch`.
+pub(super) fn history(ctx: &Ctx, out: &mut String, me: &str, lines: &[Line]) {
+    let batch = ctx.has(BATCH).then(|| format!("h{}", super::peers::now_ms() % 1_000_000));
+    if let Some(b) = &batch {
+        irc::push(out, "", Some(&ctx.server), "BATCH", &[&format!("+{b}"), "chathistory", &ctx.channel]);
+    }
+    let view = piece::View {
+        server: &ctx.server,
+        channel: &ctx.channel,
+        me,
+        time: ctx.has(TIME),
+        away: false,
+        batch: batch.as_deref(),
+    };
+    for l in lines.iter().filter(|l| matches!(l.what, What::Said { .. } | What::Action { .. })) {
+        l.irc(&view, out);
+    }
+    if let Some(b) = &batch {
+        irc::push(out, "", Some(&ctx.server), "BATCH", &[&format!("-{b}")]);
+    }
+}
+
+/// A member as WHO and WHOIS tell it: its mask's user, its real name, whether it is away.
+pub(super) fn mask_of(room: &Room, nick: &str) -> Option<(Mask, Arc<str>, Option<Arc<str>>)> {
+    let key = nick.to_ascii_lowercase();
+    if let Some(m) = room.nicks.get(&key).and_then(|id| room.members.get(id)) {
+        return Some((Mask::new(&m.nick, &m.user), Arc::clone(&m.real), m.away.clone()));
+    }
+    room.remote_holder(&key).map(|(node, c)| (Mask::of(&c.nick), Arc::from(format!("a member on {node}")), None))
+}
+
+/// Answer what an IRC member (`id`, called `me`) asks that changes nothing in the room.
+pub(super) fn answer(shared: &Shared, id: u64, ctx: &Ctx, out: &mut String, me: &str, command: &str, p: &[&str]) {
+    let ours = |t: &str| t.eq_ignore_ascii_case(&ctx.channel);
+    let first = p.first().copied().unwrap_or("");
+    match command {
+        "NAMES" if first.is_empty() || first.split(',').any(ours) => ctx.names(out, me, &shared.lock(), None),
+        "NAMES" => ctx.num(out, "366", me, &[first, "End of /NAMES list."]),
+        "TOPIC" if first.is_empty() => ctx.num(out, "461", me, &["TOPIC", "Not enough parameters"]),
+        "TOPIC" if !ours(first) => ctx.num(out, "403", me, &[first, "No such channel"]),
+        "TOPIC" if p.len() == 1 => ctx.num(out, "331", me, &[&ctx.channel, "No topic is set"]),
+        "TOPIC" => ctx.num(out, "482", me, &[&ctx.channel, "You're not channel operator (the room has no topic)"]),
+        "LIST" => {
+            ctx.num(out, "321", me, &["Channel", "Users  Name"]);
+            if first.is_empty() || first.split(',').any(ours) {
+                let count = {
+                    let room = shared.lock();
+                    room.members.len() + room.remote_count()
+                };
+                ctx.num(out, "322", me, &[&ctx.channel, &count.to_string(), ""]);
+            }
+            ctx.num(out, "323", me, &["End of /LIST"]);
+        }
+        "WHO" => who(shared, ctx, out, me, first),
+        "WHOIS" => whois(shared, ctx, out, me, p.last().copied().unwrap_or("")),
+        "MODE" => mode(ctx, out, me, p),
+        "ISON" => {
+            let room = shared.lock();
+            let on: Vec<String> =
+                p.iter().flat_map(|w| w.split(' ')).filter_map(|n| mask_of(&room, n).map(|(m, ..)| m.nick)).collect();
+            ctx.num(out, "303", me, &[&on.join(" ")]);
+        }
+        "USERHOST" => {
+            let room = shared.lock();
+            let found: Vec<String> = p
+                .iter()
+                .take(5)
+                .filter_map(|n| mask_of(&room, n))
+                .map(|(m, _, away)| {
+                    format!("{}={}{}@{}", m.nick, if away.is_some() { '-' } else { '+' }, m.user, ctx.server)
+                })
+                .collect();
+            ctx.num(out, "302", me, &[&found.join(" ")]);
+        }
+        "MOTD" => ctx.motd(out, me, shared.cfg().motd.as_deref()),
+        "LUSERS" => {
+            let (here, all) = {
+                let room = shared.lock();
+                (room.members.len(), room.members.len() + room.remote_count())
+            };
+            ctx.num(
+                out,
+                "251",
+                me,
+                &[&format!("There are {all} users and 0 invisible on {} servers", 1 + shared.lock().peers.len())],
+            );
+            ctx.num(out, "254", me, &["1", "channels formed"]);
+            ctx.num(out, "255", me, &[&format!("I have {here} clients and 0 servers")]);
+        }
+        "VERSION" => ctx.num(out, "351", me, &[concat!("sockit-", env!("CARGO_PKG_VERSION")), &ctx.server, ""]),
+        "TIME" => ctx.num(out, "391", me, &[&ctx.server, &irc::server_time(super::peers::now_ms())]),
+        "CHATHISTORY" => chathistory(shared, ctx, out, me, p),
+        "KICK" | "INVITE" => ctx.num(out, "482", me, &[first, "You're not channel operator"]),
+        "OPER" | "KILL" | "WALLOPS" | "REHASH" | "DIE" | "RESTART" | "SQUIT" | "CONNECT" => {
+            ctx.num(out, "481", me, &["Permission Denied- You're not an IRC operator"]);
+        }
+        _ => {
+            let _ = id;
+            ctx.num(out, "421", me, &[command, "Unknown command"]);
+        }
+    }
+}
+
+/// WHO for the channel, a nick or a mask: a 352 a member, then 315.
+fn who(shared: &Shared, ctx: &Ctx, out: &mut String, me: &str, target: &str) {
+    let room = shared.lock();
+    let mut row = |mask: &Mask, server: &str, real: &str, away: bool| {
+        let flags = if away { "G" } else { "H" };
+        let hops_real = format!("0 {real}");
+        ctx.num(out, "352", me, &[&ctx.channel, &mask.user, &ctx.server, server, &mask.nick, flags, &hops_real]);
+    };
+    let everyone = target.is_empty() || target == "*" || target.eq_ignore_ascii_case(&ctx.channel);
+    let wanted = |nick: &str| everyone || irc::glob(target, nick);
+    for m in room.members.values().filter(|m| wanted(&m.nick)) {
+        row(&Mask::new(&m.nick, &m.user), &ctx.server, &m.real, m.away.is_some());
+    }
+    for (node, p) in &room.peers {
+        for h in p.members.values().filter(|h| wanted(&h.claim.nick)) {
+            row(&Mask::of(&h.claim.nick), node, &format!("a member on {node}"), false);
+        }
+    }
+    ctx.num(out, "315", me, &[if target.is_empty() { "*" } else { target }, "End of /WHO list."]);
+}
+
+/// WHOIS: 311, 319, 312, 301 when away, then 318; 401 for nobody.
+fn whois(shared: &Shared, ctx: &Ctx, out: &mut String, me: &str, nick: &str) {
+    if nick.is_empty() {
+        return ctx.num(out, "431", me, &["No nickname given"]);
+    }
+    let found = mask_of(&shared.lock(), nick);
+    match found {
+        None => ctx.num(out, "401", me, &[nick, "No such nick/channel"]),
+        Some((m, real, away)) => {
+            ctx.num(out, "311", me, &[&m.nick, &m.user, &ctx.server, "*", &real]);
+            ctx.num(out, "319", me, &[&m.nick, &ctx.channel]);
+            ctx.num(out, "312", me, &[&m.nick, &ctx.server, "sockit"]);
+            if let Some(a) = away {
+                ctx.num(out, "301", me, &[&m.nick, &a]);
+            }
+        }
+    }
+    ctx.num(out, "318", me, &[nick, "End of /WHOIS list."]);
+}
+
+/// MODE: the channel's (+nt: only members speak, and nobody sets a topic) and the member's
+/// own (none); changes are not this server's to make.
+fn mode(ctx: &Ctx, out: &mut String, me: &str, p: &[&str]) {
+    match p {
+        [] => ctx.num(out, "461", me, &["MODE", "Not enough parameters"]),
+        [t] if t.eq_ignore_ascii_case(&ctx.channel) => ctx.num(out, "324", me, &[&ctx.channel, "+nt"]),
+        [t, m, ..] if t.eq_ignore_ascii_case(&ctx.channel) && matches!(*m, "b" | "+b" | "e" | "+e" | "I" | "+I") => {
+            let (code, what) = match m.trim_start_matches('+') {
+                "b" => ("368", "End of channel ban list"),
+                "e" => ("349", "End of channel exception list"),
+                _ => ("347", "End of channel invite list"),
+            };
+            ctx.num(out, code, me, &[&ctx.channel, what]);
+        }
+        [t, ..] if t.eq_ignore_ascii_case(&ctx.channel) => {
+            ctx.num(out, "482", me, &[&ctx.channel, "You're not channel operator"]);
+        }
+        [t, ..] if t.starts_with('#') => ctx.num(out, "403", me, &[t, "No such channel"]),
+        [t] if t.eq_ignore_ascii_case(me) => ctx.num(out, "221", me, &[&ctx.umodes()]),
+        [t, change, ..] if t.eq_ignore_ascii_case(me) => match ctx.set_umodes(change) {
+            Some(done) if done.len() > 1 => irc::push(out, "", Some(me), "MODE", &[me, &done]),
+            Some(_) => {}
+            None => ctx.num(out, "501", me, &["Unknown MODE flag"]),
+        },
+        _ => ctx.num(out, "502", me, &["Can't change mode for other users"]),
+    }
+}
+
+/// CHATHISTORY LATEST, BEFORE, AFTER, AROUND and BETWEEN for the channel, by `timestamp=`
+/// (or `*`: the latest), from the room's `--history`.
+fn chathistory(shared: &Shared, ctx: &Ctx, out: &mut String, me: &str, p: &[&str]) {
+    let fail = |out: &mut String, code: &str, why: &str| {
+        irc::push(out, "", Some(&ctx.server), "FAIL", &["CHATHISTORY", code, p.first().copied().unwrap_or("*"), why]);
+    };
+    let sub = p.first().map(|s| s.to_ascii_uppercase()).unwrap_or_default();
+    if sub == "TARGETS" {
+        return history(ctx, out, me, &[]);
+    }
+    let target = p.get(1).copied().unwrap_or("");
+    if !target.eq_ignore_ascii_case(&ctx.channel) {
+        return fail(out, "INVALID_TARGET", "only the room's channel has a history");
+    }
+    let when = |s: &str| -> Option<u64> {
+        match s {
+            "*" => Some(u64::MAX),
+            _ => s.strip_prefix("timestamp=").and_then(irc::parse_time),
+        }
+    };
+    let limit = |s: Option<&&str>| s.and_then(|n| n.parse::<usize>().ok()).map(|n| n.min(HISTORY_MAX));
+    let all: Vec<Line> = shared.lock().history().cloned().collect();
+    let picked: Vec<Line> = match (sub.as_str(), p.get(2).and_then(|s| when(s)), p.get(3)) {
+        ("LATEST", Some(t), n) => tail(all.into_iter().filter(|l| t == u64::MAX || l.at > t), limit(n)),
+        ("BEFORE", Some(t), n) => tail(all.into_iter().filter(|l| l.at < t), limit(n)),
+        ("AFTER", Some(t), n) => all.into_iter().filter(|l| l.at > t).take(limit(n).unwrap_or(0)).collect(),
+        ("AROUND", Some(t), n) => {
+            let n = limit(n).unwrap_or(0);
+            let before = tail(all.iter().filter(|l| l.at < t).cloned(), Some(n / 2));
+            before.into_iter().chain(all.iter().filter(|l| l.at >= t).cloned()).take(n).collect()
+        }
+        ("BETWEEN", Some(a), _) => match (p.get(3).and_then(|s| when(s)), limit(p.get(4))) {
+            (Some(b), Some(n)) => {
+                let (lo, hi) = (a.min(b), a.max(b));
+                let inside = all.into_iter().filter(|l| l.at > lo && l.at < hi);
+                if a <= b { inside.take(n).collect() } else { tail(inside, Some(n)) }
+            }
+            _ => return fail(out, "INVALID_PARAMS", "BETWEEN needs two timestamps and a limit"),
+        },
+        (_, None, _) if !sub.is_empty() => return fail(out, "INVALID_PARAMS", "a reference is timestamp=... or *"),
+        _ => return fail(out, "INVALID_PARAMS", "LATEST, BEFORE, AFTER, AROUND or BETWEEN"),
+    };
+    history(ctx, out, me, &picked);
+}
+
+/// The last `n` of `lines` (none without a limit), oldest first.
+fn tail(lines: impl Iterator<Item = Line>, n: Option<usize>) -> Vec<Line> {
+    let all: Vec<Line> = lines.collect();
+    let n = n.unwrap_or(0).min(all.len());
+    all[all.len() - n..].to_vec()
+}

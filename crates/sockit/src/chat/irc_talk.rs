@@ -1,0 +1,273 @@
+//! An IRC member in the room: what its messages ask (PRIVMSG and NOTICE are the room's lines,
+//! NICK its rename, PART and QUIT its leaving; WHO, WHOIS, NAMES, LIST, MODE, AWAY and
+//! CHATHISTORY are answered from the room), the room's notices to it as IRC's numerics, and
+//! the capabilities it asked for.
+
+use std::sync::Arc;
+
+use sockit_core::chat::{self, Command, Notice};
+use sockit_core::irc;
+
+use super::irc_ask::{CAPS, Ctx, ECHO, TIME};
+use super::piece::{self, Line};
+use super::session::{Session, Speech};
+
+/// How an IRC member speaks in the room.
+pub(super) struct Irc {
+    pub(super) ctx: Arc<Ctx>,
+}
+
+/// Text from IRC as the room keeps it: formatting left out, then the room's one rule.
+fn room_text(text: &str) -> String {
+    chat::sanitize(irc::plain(text).as_bytes())
+}
+
+impl Speech for Irc {
+    async fn read(&self, s: &mut Session<Self>, line: Vec<u8>) -> Option<Command> {
+        let line = String::from_utf8_lossy(&line);
+        let me = s.nick();
+        let mut out = String::new();
+        let m = match irc::parse(&line) {
+            Ok(m) => m,
+            Err(irc::Malformed::TooLong | irc::Malformed::TagsTooLong) => {
+                self.ctx.num(&mut out, "417", &me, &["Input line was too long"]);
+                s.tell(&piece::irc(out)).await;
+                return None;
+            }
+            Err(_) => return None,
+        };
+        let p = &m.params;
+        let ctx = &self.ctx;
+        let ours = |t: &str| t.eq_ignore_ascii_case(&ctx.channel);
+        let command = match m.command.as_str() {
+            "PING" => {
+                irc::push(&mut out, "", Some(&ctx.server), "PONG", &[&ctx.server, p.first().copied().unwrap_or("")]);
+                None
+            }
+            "PONG" | "TAGMSG" => None,
+            c @ ("PRIVMSG" | "NOTICE") => {
+                let quiet = c == "NOTICE";
+                match (p.first(), p.get(1)) {
+                    (None, _) if !quiet => ctx.num(&mut out, "411", &me, &[&format!("No recipient given ({c})")]),
+                    (Some(_), None | Some(&"")) if !quiet => ctx.num(&mut out, "412", &me, &["No text to send"]),
+                    (Some(targets), Some(text)) if !text.is_empty() => {
+                        if !s.rated().await {
+                            return None;
+                        }
+                        let mut said = None;
+                        for t in targets.split(',').filter(|t| !t.is_empty()).take(4) {
+                            if ours(t) {
+                                said = Some(match irc::ctcp(text) {
+                                    Some((verb, args)) if verb == "ACTION" => Command::Me(room_text(args)),
+                                    Some(_) => continue,
+                                    None => Command::Say(room_text(text)),
+                                });
+                            } else if t.starts_with('#') {
+                                ctx.num(
+                                    &mut out,
+                                    "403",
+                                    &me,
+                                    &[t, &format!("No such channel (this server has {})", ctx.channel)],
+                                );
+                            } else {
+                                self.private(s, &mut out, &me, t, text, quiet).await;
+                            }
+                        }
+                        if !out.is_empty() {
+                            s.tell(&piece::irc(std::mem::take(&mut out))).await;
+                        }
+                        return said;
+                    }
+                    _ => {}
+                }
+                None
+            }
+            "NICK" => match p.first() {
+                None => {
+                    ctx.num(&mut out, "431", &me, &["No nickname given"]);
+                    None
+                }
+                Some(n) if *n == me => None,
+                Some(n) if sockit_core::names::validate_nick(n).is_err() => {
+                    ctx.num(&mut out, "432", &me, &[n, "Erroneous nickname"]);
+                    None
+                }
+                Some(n) => Some(Command::Nick((*n).to_string())),
+            },
+            "JOIN" => {
+                for t in p.first().copied().unwrap_or("").split(',').filter(|t| !t.is_empty() && !ours(t)) {
+                    if t == "0" {
+                        return self.part(s, "left").await;
+                    }
+                    ctx.num(&mut out, "403", &me, &[t, &format!("No such channel (this server has {})", ctx.channel)]);
+                }
+                if p.is_empty() {
+                    ctx.num(&mut out, "461", &me, &["JOIN", "Not enough parameters"]);
+                }
+                None
+            }
+            "PART" => match p.first() {
+                Some(t) if t.split(',').any(ours) => return self.part(s, p.get(1).copied().unwrap_or("left")).await,
+                Some(t) => {
+                    ctx.num(&mut out, "442", &me, &[t, "You're not on that channel"]);
+                    None
+                }
+                None => {
+                    ctx.num(&mut out, "461", &me, &["PART", "Not enough parameters"]);
+                    None
+                }
+            },
+            "QUIT" => return Some(Command::Quit(p.first().map(|r| room_text(r)).filter(|r| !r.is_empty()))),
+            "CAP" => {
+                self.cap(&mut out, &me, p);
+                None
+            }
+            "USER" | "PASS" => {
+                ctx.num(&mut out, "462", &me, &["You may not reregister"]);
+                None
+            }
+            "AWAY" => {
+                self.away(s, &mut out, &me, p.first().copied().filter(|r| !r.is_empty())).await;
+                None
+            }
+            _ => {
+                super::irc_ask::answer(&s.shared, s.id, &self.ctx, &mut out, &me, &m.command, p);
+                None
+            }
+        };
+        if !out.is_empty() {
+            s.tell(&piece::irc(out)).await;
+        }
+        command
+    }
+
+    fn reply(&self, n: Notice, me: &str) -> Option<Line> {
+        let mut out = String::new();
+        let ctx = &self.ctx;
+        match n {
+            Notice::NickTaken { nick } => ctx.num(&mut out, "433", me, &[&nick, "Nickname is already in use"]),
+            Notice::Nick(e) => ctx.num(&mut out, "432", me, &["*", &format!("Erroneous nickname: {e}")]),
+            Notice::NoSuchNick { nick } => ctx.num(&mut out, "401", me, &[&nick, "No such nick/channel"]),
+            Notice::NoText { .. } => ctx.num(&mut out, "412", me, &["No text to send"]),
+            Notice::TooLong { .. } => ctx.num(&mut out, "417", me, &["Input line was too long"]),
+            Notice::PrivateSent { .. } => return None,
+            Notice::Bye { reason } => {
+                let why =
+                    reason.map_or_else(|| "Closing Link: quit".to_string(), |r| format!("Closing Link: quit ({r})"));
+                irc::push(&mut out, "", None, "ERROR", &[&why]);
+            }
+            Notice::RoomFull { .. } => {
+                irc::push(
+                    &mut out,
+                    "",
+                    None,
+                    "ERROR",
+                    &[&format!("Closing Link: {}", n.to_string().trim_start_matches("* "))],
+                );
+            }
+            other => {
+                let text = other.to_string();
+                irc::push(&mut out, "", Some(&ctx.server), "NOTICE", &[me, text.trim_start_matches("* ")]);
+            }
+        }
+        Some(piece::irc(out))
+    }
+
+    fn echoes(&self) -> bool {
+        self.ctx.has(ECHO)
+    }
+
+    fn framing(&self, _: usize) -> (usize, bool) {
+        (irc::MAX_LINE, true)
+    }
+
+    fn every_line_rated(&self) -> bool {
+        false
+    }
+}
+
+impl Irc {
+    /// A private message to `to`: 401 if nobody is called so; 301 if it is away; the message
+    /// back with `echo-message`.
+    async fn private(&self, s: &mut Session<Self>, out: &mut String, me: &str, to: &str, text: &str, quiet: bool) {
+        if irc::ctcp(text).is_some() {
+            return;
+        }
+        match s.msg(to, room_text(text)).await {
+            None if !quiet => self.ctx.num(out, "401", me, &[to, "No such nick/channel"]),
+            None => {}
+            Some(t) => {
+                let away = {
+                    let room = s.shared.lock();
+                    room.nicks
+                        .get(&t.to_ascii_lowercase())
+                        .and_then(|id| room.members.get(id))
+                        .and_then(|m| m.away.clone())
+                };
+                if let (Some(a), false) = (away, quiet) {
+                    self.ctx.num(out, "301", me, &[&t, &a]);
+                }
+                if self.echoes() {
+                    let tags = if self.ctx.has(TIME) {
+                        format!("time={}", irc::server_time(super::peers::now_ms()))
+                    } else {
+                        String::new()
+                    };
+                    let source = s.mask().render(&self.ctx.server);
+                    irc::push(
+                        out,
+                        &tags,
+                        Some(&source),
+                        if quiet { "NOTICE" } else { "PRIVMSG" },
+                        &[&t, &room_text(text)],
+                    );
+                }
+            }
+        }
+    }
+
+    /// Leaving the channel: the member is told, then leaves the room (and the server: the
+    /// room is its one channel).
+    async fn part(&self, s: &mut Session<Self>, reason: &str) -> Option<Command> {
+        let mut out = String::new();
+        let source = s.mask().render(&self.ctx.server);
+        irc::push(&mut out, "", Some(&source), "PART", &[&self.ctx.channel, reason]);
+        s.tell(&piece::irc(out)).await;
+        Some(Command::Quit(Some(room_text(reason))))
+    }
+
+    /// CAP after registration: LS, LIST, REQ; END does nothing now.
+    fn cap(&self, out: &mut String, me: &str, p: &[&str]) {
+        let ctx = &self.ctx;
+        let me = if me.is_empty() { "*" } else { me };
+        match p.first().map(|c| c.to_ascii_uppercase()).as_deref() {
+            Some("LS") => {
+                let all = CAPS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(" ");
+                irc::push(out, "", Some(&ctx.server), "CAP", &[me, "LS", &all]);
+            }
+            Some("LIST") => irc::push(out, "", Some(&ctx.server), "CAP", &[me, "LIST", &ctx.enabled()]),
+            Some("REQ") => {
+                let list = p.get(1).copied().unwrap_or("");
+                let verdict = if ctx.request(list) { "ACK" } else { "NAK" };
+                irc::push(out, "", Some(&ctx.server), "CAP", &[me, verdict, list]);
+            }
+            Some("END") => {}
+            _ => ctx.num(out, "410", me, &[p.first().copied().unwrap_or("*"), "Invalid CAP command"]),
+        }
+    }
+
+    /// AWAY: set (306) or cleared (305); members who asked for `away-notify` are told.
+    async fn away(&self, s: &mut Session<Self>, out: &mut String, me: &str, reason: Option<&str>) {
+        let reason = reason.map(room_text);
+        if let Some(m) = s.shared.lock().members.get_mut(&s.id) {
+            m.away = reason.as_deref().map(Arc::from);
+        }
+        match reason {
+            Some(_) => self.ctx.num(out, "306", me, &["You have been marked as being away"]),
+            None => self.ctx.num(out, "305", me, &["You are no longer marked as being away"]),
+        }
+        let notice = piece::away(&s.mask(), reason);
+        let shared = Arc::clone(&s.shared);
+        shared.broadcast(notice, Some(s.id), &mut s.window, Vec::new()).await;
+    }
+}
