@@ -12,6 +12,7 @@ mod examples;
 mod federation;
 mod forward;
 mod info;
+mod irc;
 mod keep_open;
 mod names;
 mod operate;

@@ -1,0 +1,272 @@
+//! IRC members on the chat port: a bot written with Python's socket module (tags, server-time,
+//! echo-message) beside a line client and websocat, hostile IRC input held to the bounds line
+//! clients have, and irssi and WeeChat driven in tmux as a person would.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::chat::{Client, Server};
+use crate::util::{PipeLines, Proc, have, venv};
+
+/// A raw IRC connection of the test's own.
+struct Irc {
+    w: TcpStream,
+    r: BufReader<TcpStream>,
+}
+
+impl Irc {
+    fn connect(server: &Server) -> Irc {
+        let s = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        Irc { r: BufReader::new(s.try_clone().expect("clone")), w: s }
+    }
+
+    fn send(&mut self, raw: &str) {
+        self.w.write_all(raw.as_bytes()).expect("send");
+    }
+
+    fn line(&mut self) -> String {
+        let mut l = String::new();
+        self.r.read_line(&mut l).expect("read line");
+        l.trim_end_matches('\n').trim_end_matches('\r').to_string()
+    }
+
+    /// Read until a line holds `what`; that line.
+    fn until(&mut self, what: &str) -> String {
+        loop {
+            let l = self.line();
+            assert!(!l.is_empty(), "closed while waiting for {what:?}");
+            if l.contains(what) {
+                return l;
+            }
+        }
+    }
+}
+
+fn script(name: &str) -> String {
+    format!("{}/tests/it/py/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn an_irc_bot_a_line_client_and_a_browser_share_one_room() {
+    let Some(websocat) = venv("websocat") else { return };
+    let server = Server::start(&[]);
+    let mut nancy = Client::join(&server, "nancy");
+    let mut ws = Proc(
+        Command::new(websocat)
+            .args(["-t", &format!("ws://127.0.0.1:{}/ws", server.port)])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("websocat"),
+    );
+    let mut wendy_hears = PipeLines::new(ws.0.stdout.take().expect("stdout"));
+    let mut wendy = ws.0.stdin.take().expect("stdin");
+    wendy.write_all(b"/nick wendy\n").expect("nick");
+    nancy.until(|l| l.ends_with("is now known as wendy"));
+
+    let mut bot = Proc(
+        Command::new("python3")
+            .args([script("irc_bot.py"), server.port.to_string(), "bot".into()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3"),
+    );
+    let mut saw = PipeLines::new(bot.0.stdout.take().expect("stdout"));
+    let mut tell = bot.0.stdin.take().expect("stdin");
+    let mut next = || {
+        let mut l = String::new();
+        saw.read_line(&mut l).expect("the bot's line");
+        l.trim_end().to_string()
+    };
+    assert_eq!(
+        next(),
+        "offered away-notify batch draft/chathistory echo-message message-tags multi-prefix server-time"
+    );
+    assert_eq!(next(), "ack message-tags server-time echo-message");
+    assert_eq!(next(), "001 to bot");
+    assert_eq!(next(), "joined #sockit as bot");
+    assert_eq!(next(), "names bot nancy wendy");
+    assert_eq!(nancy.line(), "* bot joined");
+
+    // A line client and a browser speak; the bot hears both, with their time.
+    nancy.send("hello irc");
+    writeln!(tell, "WAIT hello irc").expect("tell");
+    assert_eq!(next(), "timed :nancy!~line@sockit PRIVMSG #sockit :hello irc");
+    wendy.write_all(b"from the web\n").expect("say");
+    writeln!(tell, "WAIT from the web").expect("tell");
+    assert_eq!(next(), "timed :wendy!~web@sockit PRIVMSG #sockit :from the web");
+    assert_eq!(nancy.line(), "<wendy> from the web");
+
+    // The bot speaks: its words come back to it (echo-message), formatting left out for the
+    // others; an action, and a private message.
+    writeln!(tell, "PRIVMSG #sockit :hi \x02all\x02\nWAIT hi all").expect("tell");
+    assert_eq!(next(), "timed :bot!~botu@sockit PRIVMSG #sockit :hi all");
+    writeln!(tell, "PRIVMSG #sockit :\x01ACTION waves\x01\nPRIVMSG nancy :psst\nWAIT PRIVMSG nancy").expect("tell");
+    assert_eq!(next(), "timed :bot!~botu@sockit PRIVMSG nancy psst");
+    nancy.send("/msg bot back at you");
+    writeln!(tell, "WAIT back at you").expect("tell");
+    assert_eq!(next(), "timed :nancy!~line@sockit PRIVMSG bot :back at you");
+    writeln!(tell, "QUIT :done").expect("tell");
+    drop(tell);
+    assert_eq!(next(), "done");
+    let heard: Vec<String> = (0..5).map(|_| nancy.line()).collect();
+    assert_eq!(heard, ["<bot> hi all", "** bot waves", "*bot* psst", "* sent to bot only", "* bot left (quit: done)"]);
+    let mut l = String::new();
+    let mut web = Vec::new();
+    while !web.iter().any(|l: &String| l.contains("bot left")) {
+        l.clear();
+        wendy_hears.read_line(&mut l).expect("wendy hears");
+        web.push(l.trim_end().to_string());
+    }
+    let from_bot: Vec<&String> = web.iter().filter(|l| l.contains("bot")).collect();
+    assert_eq!(from_bot, ["* bot joined", "<bot> hi all", "** bot waves", "* bot left (quit: done)"]);
+}
+
+#[test]
+fn irc_input_gets_the_bounds_line_clients_get() {
+    let server = Server::start(&["--rate", "5"]);
+    let mut nancy = Client::join(&server, "nancy");
+
+    // Registration: a CR alone ends a line; a taken nick, a bad nick, commands before it.
+    let mut cr = Irc::connect(&server);
+    cr.send("NICK nancy\rWHO\rNICK 9lives\rNICK carol\rUSER c 0 * :C\r");
+    assert_eq!(cr.line(), ":sockit 433 * nancy :Nickname is already in use");
+    assert_eq!(cr.line(), ":sockit 451 * :You have not registered");
+    assert_eq!(cr.line(), ":sockit 432 * 9lives :Erroneous nickname");
+    assert_eq!(cr.line(), ":sockit 001 carol :Welcome to the sockit IRC network, carol");
+    cr.until(" 366 ");
+    assert_eq!(nancy.line(), "* carol joined");
+
+    // Over 512 bytes, over 8 KiB of tags: refused with 417, nothing said.
+    cr.send(&format!("PRIVMSG #sockit :{}\r\n", "x".repeat(600)));
+    assert_eq!(cr.line(), ":sockit 417 carol :Input line was too long");
+    cr.send(&format!("@{} PRIVMSG #sockit :tagged\r\n", "a".repeat(9000)));
+    assert_eq!(cr.line(), ":sockit 417 carol :Input line was too long");
+    // A NUL, a CTCP that is no action, escapes: nothing said, or said escaped.
+    cr.send("PRIVMSG #sockit :a\0b\r\nPRIVMSG #sockit :\x01VERSION\x01\r\nPRIVMSG #sockit :\x1b[2Jclear\r\n");
+    assert_eq!(nancy.line(), "<carol> \\u{1b}[2Jclear");
+    // Another channel is not this server's; an unknown command is named.
+    cr.send("JOIN #elsewhere\r\nFROB x\r\n");
+    assert_eq!(cr.line(), ":sockit 403 carol #elsewhere :No such channel (this server has #sockit)");
+    assert_eq!(cr.line(), ":sockit 421 carol FROB :Unknown command");
+
+    // A flood: the room's rate (5 lines a second) holds, and the speaker is told once (after
+    // a second that fills its allowance again).
+    std::thread::sleep(Duration::from_millis(1200));
+    let flood: String = (0..50).map(|i| format!("PRIVMSG #sockit :flood {i}\r\n")).collect();
+    cr.send(&flood);
+    assert_eq!(cr.line(), ":sockit NOTICE carol :slow down: at most 5 lines a second");
+    cr.send("PING :x\r\n");
+    assert_eq!(cr.line(), ":sockit PONG sockit x");
+    nancy.send("/who");
+    let mut got = Vec::new();
+    loop {
+        let l = nancy.line();
+        if l.starts_with("* online") {
+            break;
+        }
+        got.push(l);
+    }
+    assert!((5..=6).contains(&got.len()) && got[0] == "<carol> flood 0", "{got:?}");
+}
+
+/// A terminal program in a tmux session of its own, killed at the end.
+struct Tmux(String);
+
+impl Tmux {
+    fn start(name: &str, command: &str) -> Tmux {
+        let ok = Command::new("tmux")
+            .args(["new-session", "-d", "-s", name, "-x", "200", "-y", "50", command])
+            .status()
+            .expect("tmux");
+        assert!(ok.success(), "tmux new-session");
+        Tmux(name.to_string())
+    }
+
+    fn keys(&self, text: &str) {
+        let ok = Command::new("tmux").args(["send-keys", "-t", &self.0, "-l", text]).status().expect("tmux");
+        assert!(ok.success());
+        let ok = Command::new("tmux").args(["send-keys", "-t", &self.0, "Enter"]).status().expect("tmux");
+        assert!(ok.success());
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux").args(["capture-pane", "-p", "-t", &self.0]).output().expect("tmux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Wait (20 s at most) for the screen to show `what`.
+    fn shows(&self, what: &str) {
+        let end = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < end {
+            if self.screen().contains(what) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("{what:?} never showed; the screen:\n{}", self.screen());
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["kill-session", "-t", &self.0]).stderr(Stdio::null()).status();
+    }
+}
+
+/// A person at an IRC client: joins, talks with a line client, sends a private message,
+/// asks WHOIS (`whois_at`: the keys that show where the client puts its answer, and back),
+/// quits; the line client sees each step.
+fn a_person_at(client: &Tmux, nancy: &mut Client, nick: &str, whois_at: (&str, &str)) {
+    assert_eq!(nancy.line(), format!("* {nick} joined"));
+    client.shows(nick);
+    client.keys("/join #sockit");
+    client.shows("has joined #sockit");
+    client.keys(&format!("hello from {nick}"));
+    assert_eq!(nancy.line(), format!("<{nick}> hello from {nick}"));
+    nancy.send(&format!("hi {nick}, nancy here"));
+    client.shows(&format!("hi {nick}, nancy here"));
+    client.keys("/whois nancy");
+    client.keys(whois_at.0);
+    client.shows("a line member");
+    client.keys(whois_at.1);
+    client.keys("/msg nancy just between us");
+    assert_eq!(nancy.line(), format!("*{nick}* just between us"));
+    client.keys("/quit see you");
+    assert_eq!(nancy.line(), format!("* {nick} left (quit: see you)"));
+}
+
+#[test]
+fn irssi_joins_talks_and_quits() {
+    if !have("irssi") || !have("tmux") {
+        return;
+    }
+    let server = Server::start(&[]);
+    let mut nancy = Client::join(&server, "nancy");
+    let home = tempfile::tempdir().expect("home");
+    let cmd = format!("irssi --home={} --connect=127.0.0.1 --port={} --nick=ivy", home.path().display(), server.port);
+    let irssi = Tmux::start(&format!("sockit-irssi-{}", server.port), &cmd);
+    a_person_at(&irssi, &mut nancy, "ivy", ("/window 1", "/window 2"));
+}
+
+#[test]
+fn weechat_joins_talks_and_quits() {
+    if !have("weechat") || !have("tmux") {
+        return;
+    }
+    let server = Server::start(&[]);
+    let mut nancy = Client::join(&server, "nancy");
+    let home = tempfile::tempdir().expect("home");
+    let run = format!(
+        "/server add room 127.0.0.1/{} -notls -nicks=wee;/set irc.server.room.autojoin \"\";/connect room",
+        server.port
+    );
+    let cmd = format!("weechat --dir {} --run-command '{run}'", home.path().display());
+    let weechat = Tmux::start(&format!("sockit-weechat-{}", server.port), &cmd);
+    a_person_at(&weechat, &mut nancy, "wee", ("/buffer 1", "/buffer #sockit"));
+}
