@@ -53,65 +53,13 @@ pub(super) async fn member<R: Source, W: AsyncWrite + Unpin + Send + 'static>(
     peer: SocketAddr,
     stop: CancellationToken,
 ) {
-    let cfg = shared.cfg();
-    let ctx = Ctx::new(server_name(&shared), &irc::channel_for(&cfg.room));
-    let mut framer = LineFramer::ending_at_cr(irc::MAX_LINE);
-    let mut frames = Vec::new();
-    framer.feed(&read, &mut frames);
-    let mut lines: VecDeque<Frame> = frames.drain(..).collect();
-    let mut me = Registering::default();
-    let deadline = tokio::time::Instant::now() + REGISTRATION;
-    let (nick, user, real) = 'register: loop {
-        let mut out = String::new();
-        while let Some(f) = lines.pop_front() {
-            let Frame::Line(l) = f else {
-                ctx.num(&mut out, "417", "*", &["Input line was too long"]);
-                continue;
-            };
-            match step(&shared, &ctx, &mut me, &String::from_utf8_lossy(&l), &mut out) {
-                Step::Go => {}
-                Step::Quit => {
-                    let _ = tokio::time::timeout(Duration::from_secs(1), writer.write_all(out.as_bytes())).await;
-                    let _ = writer.shutdown().await;
-                    return;
-                }
-            }
-            if let (Some(nick), Some((user, real)), false) = (&me.nick, &me.user, me.negotiating) {
-                welcome(&ctx, &mut out, nick, cfg.motd.as_deref());
-                if writer.write_all(out.as_bytes()).await.is_err() {
-                    return;
-                }
-                break 'register (nick.clone(), user.clone(), real.clone());
-            }
-        }
-        if !out.is_empty() && writer.write_all(out.as_bytes()).await.is_err() {
-            return;
-        }
-        let filled = tokio::select! {
-            () = stop.cancelled() => return,
-            r = tokio::time::timeout_at(deadline, reader.fill(&mut framer, &mut frames)) => r,
-        };
-        match filled {
-            Ok(true) => lines.extend(frames.drain(..)),
-            Ok(false) => return,
-            Err(_) => {
-                let mut out = String::new();
-                irc::push(&mut out, "", None, "ERROR", &["Closing Link: registration timed out"]);
-                let _ = tokio::time::timeout(Duration::from_secs(1), writer.write_all(out.as_bytes())).await;
-                shared.event(Event::Refused { peer, reason: "IRC registration took over 60 s".into() });
-                return;
-            }
-        }
+    let ctx = Ctx::new(server_name(&shared), &irc::channel_for(&shared.cfg().room));
+    // (The registration's state is gone before the member's life begins: an idle member
+    // holds none of it.)
+    let registered = Box::pin(register(&shared, &ctx, &mut reader, &mut writer, read, peer, &stop)).await;
+    let Some(Registered { nick, user, real, rest }) = registered else {
+        return;
     };
-    // What came after the registration is the member's first lines in the room.
-    let mut rest = Vec::new();
-    for f in lines {
-        if let Frame::Line(l) = f {
-            rest.extend_from_slice(&l);
-            rest.push(b'\n');
-        }
-    }
-    rest.extend(framer.take_pending());
     let user: Arc<str> = Arc::from(format!("~{user}"));
     let greet_ctx = Arc::clone(&ctx);
     let (wanted, greet_user) = (nick.clone(), Arc::clone(&user));
@@ -128,6 +76,85 @@ pub(super) async fn member<R: Source, W: AsyncWrite + Unpin + Send + 'static>(
     let joining = Joining { nick: Some(nick), user, real: Arc::from(real.as_str()), greet: Some(&greet) };
     let out = IrcOut { w: writer, shared: Arc::clone(&shared), ctx: Arc::clone(&ctx), id: None };
     client(shared, reader, out, rest, peer, stop, Arrival { joining, speech: Irc { ctx } }).await;
+}
+
+/// A client registered: its nick, USER's name and real name, and the bytes it sent after.
+struct Registered {
+    nick: String,
+    user: String,
+    real: String,
+    rest: Vec<u8>,
+}
+
+/// The registration: lines read and answered until NICK, USER and (when capabilities were
+/// asked for) CAP END have come, then the welcome. None: the client left, quit or took too
+/// long.
+async fn register<R: Source, W: AsyncWrite + Unpin + Send + 'static>(
+    shared: &Shared,
+    ctx: &Ctx,
+    reader: &mut R,
+    writer: &mut W,
+    read: Vec<u8>,
+    peer: SocketAddr,
+    stop: &CancellationToken,
+) -> Option<Registered> {
+    let motd = shared.cfg().motd.clone();
+    let mut framer = LineFramer::ending_at_cr(irc::MAX_LINE);
+    let mut frames = Vec::new();
+    framer.feed(&read, &mut frames);
+    let mut lines: VecDeque<Frame> = frames.drain(..).collect();
+    let mut me = Registering::default();
+    let deadline = tokio::time::Instant::now() + REGISTRATION;
+    let (nick, user, real) = 'register: loop {
+        let mut out = String::new();
+        while let Some(f) = lines.pop_front() {
+            let Frame::Line(l) = f else {
+                ctx.num(&mut out, "417", "*", &["Input line was too long"]);
+                continue;
+            };
+            match step(shared, ctx, &mut me, &String::from_utf8_lossy(&l), &mut out) {
+                Step::Go => {}
+                Step::Quit => {
+                    let _ = tokio::time::timeout(Duration::from_secs(1), writer.write_all(out.as_bytes())).await;
+                    let _ = writer.shutdown().await;
+                    return None;
+                }
+            }
+            if let (Some(nick), Some((user, real)), false) = (&me.nick, &me.user, me.negotiating) {
+                welcome(ctx, &mut out, nick, motd.as_deref());
+                writer.write_all(out.as_bytes()).await.ok()?;
+                break 'register (nick.clone(), user.clone(), real.clone());
+            }
+        }
+        if !out.is_empty() {
+            writer.write_all(out.as_bytes()).await.ok()?;
+        }
+        let filled = tokio::select! {
+            () = stop.cancelled() => return None,
+            r = tokio::time::timeout_at(deadline, reader.fill(&mut framer, &mut frames)) => r,
+        };
+        match filled {
+            Ok(true) => lines.extend(frames.drain(..)),
+            Ok(false) => return None,
+            Err(_) => {
+                let mut out = String::new();
+                irc::push(&mut out, "", None, "ERROR", &["Closing Link: registration timed out"]);
+                let _ = tokio::time::timeout(Duration::from_secs(1), writer.write_all(out.as_bytes())).await;
+                shared.event(Event::Refused { peer, reason: "IRC registration took over 60 s".into() });
+                return None;
+            }
+        }
+    };
+    // What came after the registration is the member's first lines in the room.
+    let mut rest = Vec::new();
+    for f in lines {
+        if let Frame::Line(l) = f {
+            rest.extend_from_slice(&l);
+            rest.push(b'\n');
+        }
+    }
+    rest.extend(framer.take_pending());
+    Some(Registered { nick, user, real, rest })
 }
 
 /// What the registration does after a line.

@@ -1,6 +1,6 @@
 //! An IRC member's writer: the room's lines in IRC's terms (a line said is a PRIVMSG to the
-//! channel, shared by every IRC member; what names its reader is made for it), with the tags
-//! it asked for.
+//! channel, made once and written as it is by every IRC member's writer; what names its
+//! reader is made for it), with the tags it asked for.
 
 use std::sync::Arc;
 
@@ -21,10 +21,13 @@ pub(super) struct IrcOut<W> {
 }
 
 impl<W: AsyncWrite + Unpin + Send + 'static> Outlet for IrcOut<W> {
+    /// The pieces every IRC member shares as they are (one gathered write, nothing copied),
+    /// the others made for this reader.
     async fn send(&mut self, pieces: &[Line]) -> std::io::Result<()> {
-        let mut buf = String::with_capacity(pieces.iter().map(|p| p.len() * 2 + 64).sum::<usize>().min(256 * 1024));
         // The reader's nick, asked of the room only for a piece that names it.
         let mut me: Option<String> = None;
+        let mut own: Vec<String> = Vec::new();
+        let mut shared: Vec<Option<&str>> = Vec::with_capacity(pieces.len());
         for p in pieces {
             let names_reader = !matches!(p.what, What::Said { .. } | What::Action { .. } | What::Irc | What::Text);
             if names_reader && me.is_none() {
@@ -39,9 +42,33 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Outlet for IrcOut<W> {
                 away: self.ctx.has(AWAY),
                 batch: None,
             };
-            p.irc(&view, &mut buf);
+            match p.irc_shared(&view) {
+                Some(s) => shared.push(Some(s)),
+                None => {
+                    let mut s = String::new();
+                    p.irc(&view, &mut s);
+                    own.push(s);
+                    shared.push(None);
+                }
+            }
         }
-        self.w.write_all(buf.as_bytes()).await?;
+        let mut own = own.iter();
+        let mut slices: Vec<std::io::IoSlice> = shared
+            .iter()
+            .filter_map(|s| match s {
+                Some(s) => Some(s.as_bytes()),
+                None => own.next().map(String::as_bytes),
+            })
+            .filter(|b| !b.is_empty())
+            .map(std::io::IoSlice::new)
+            .collect();
+        let mut left = &mut slices[..];
+        while !left.is_empty() {
+            match self.w.write_vectored(left).await? {
+                0 => return Err(std::io::ErrorKind::WriteZero.into()),
+                n => std::io::IoSlice::advance_slices(&mut left, n),
+            }
+        }
         self.w.flush().await
     }
 

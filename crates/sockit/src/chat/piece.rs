@@ -170,6 +170,21 @@ fn privmsg(out: &mut String, tags: &str, source: &str, target: &str, text: &str,
 }
 
 impl Piece {
+    /// The IRC form every reader shares (a line said, an action: made once, by the first
+    /// writer that asks), or None for a piece made for each reader.
+    pub(super) fn irc_shared(&self, view: &View) -> Option<&str> {
+        if !matches!(self.what, What::Said { .. } | What::Action { .. }) || view.batch.is_some() {
+            return None;
+        }
+        let shared = self.shared[usize::from(view.time)].get_or_init(|| {
+            let tags = if view.time { format!("time={}", irc::server_time(self.at)) } else { String::new() };
+            let mut s = String::new();
+            self.words(&tags, view, &mut s);
+            s.into_boxed_str()
+        });
+        Some(shared)
+    }
+
     /// Append the piece in IRC's terms for `view`'s reader.
     pub(super) fn irc(&self, view: &View, out: &mut String) {
         let mut tags = if view.time { format!("time={}", irc::server_time(self.at)) } else { String::new() };
@@ -178,15 +193,10 @@ impl Piece {
         }
         let channel = view.channel;
         match &self.what {
-            What::Said { .. } | What::Action { .. } if view.batch.is_some() => self.words(&tags, view, out),
-            What::Said { .. } | What::Action { .. } => {
-                let shared = self.shared[usize::from(view.time)].get_or_init(|| {
-                    let mut s = String::new();
-                    self.words(&tags, view, &mut s);
-                    s.into_boxed_str()
-                });
-                out.push_str(shared);
-            }
+            What::Said { .. } | What::Action { .. } => match self.irc_shared(view) {
+                Some(shared) => out.push_str(shared),
+                None => self.words(&tags, view, out),
+            },
             What::Private { from, text } => privmsg(out, &tags, &from.render(view.server), view.me, text, false),
             What::Joined(masks) => {
                 for m in masks.iter().filter(|m| !m.nick.eq_ignore_ascii_case(view.me)) {
