@@ -1,4 +1,5 @@
-//! chat-load: a load generator for line chat servers (`sockit chat serve`, `ncat --chat`).
+//! chat-load: a load generator for chat servers: line servers (`sockit chat serve`, `ncat
+//! --chat`) and, with `--irc`, IRC servers (sockit's chat port, ngircd, inspircd).
 //!
 //! N receivers connect (spread over the given ports), then M senders on the first port; each
 //! sender says L lines of 64 bytes, paced (`--rate` lines a second each) or flat out, a line a
@@ -44,6 +45,9 @@ struct Args {
     paste: usize,
     /// Receivers are WebSocket members (GET /ws).
     ws: bool,
+    /// Receivers and senders speak IRC: they register, join this channel, and senders' lines
+    /// are PRIVMSGs to it.
+    irc: Option<String>,
     /// Give up this long after the last delivery, once the sending is done.
     timeout: Duration,
     threads: usize,
@@ -51,7 +55,7 @@ struct Args {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: chat-load --port P [--port P2 ...] [--receivers N] [--senders M] [--lines L] [--rate R] [--paste BYTES] [--ws] [--timeout SECS] [--threads T]"
+        "usage: chat-load --port P [--port P2 ...] [--receivers N] [--senders M] [--lines L] [--rate R] [--paste BYTES] [--ws] [--irc CHANNEL] [--timeout SECS] [--threads T]"
     );
     std::process::exit(2)
 }
@@ -65,6 +69,7 @@ fn args() -> Args {
         rate: 0.0,
         paste: 0,
         ws: false,
+        irc: None,
         timeout: Duration::from_secs(10),
         threads: 1,
     };
@@ -81,6 +86,7 @@ fn args() -> Args {
             "--timeout" => a.timeout = Duration::from_secs_f64(value().parse().unwrap_or_else(|_| usage())),
             "--threads" => a.threads = value().parse().unwrap_or_else(|_| usage()),
             "--ws" => a.ws = true,
+            "--irc" => a.irc = Some(value()),
             _ => usage(),
         }
     }
@@ -140,9 +146,18 @@ fn scan(buf: &[u8], now: u64, delivered: &mut u64, latencies: &mut Vec<u32>) -> 
     i.min(buf.len())
 }
 
+/// How a connection opens: a line client says nothing, a WebSocket asks for /ws, an IRC client
+/// registers as `nick` and joins the channel.
+#[derive(Clone, Copy)]
+enum Hello<'a> {
+    Line,
+    Ws,
+    Irc { channel: &'a str, nick: usize },
+}
+
 /// Connect, reading what the others are sent meanwhile (`wait`, called while a connection is
 /// not yet accepted): a server that blocks on its writes (ncat) stops accepting otherwise.
-fn connect(port: u16, ws: bool, wait: &mut dyn FnMut()) -> std::io::Result<TcpStream> {
+fn connect(port: u16, hello: Hello, wait: &mut dyn FnMut()) -> std::io::Result<TcpStream> {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut s = loop {
@@ -153,11 +168,18 @@ fn connect(port: u16, ws: bool, wait: &mut dyn FnMut()) -> std::io::Result<TcpSt
         }
     };
     s.set_nodelay(true)?;
-    if ws {
-        s.write_all(
+    match hello {
+        Hello::Line => {}
+        Hello::Ws => s.write_all(
             b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
               Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-        )?;
+        )?,
+        Hello::Irc { channel, nick } => {
+            // (JOIN comes once everyone is connected: a server may finish a registration
+            // later than it reads it.)
+            let _ = channel;
+            s.write_all(format!("NICK load{nick}\r\nUSER load 0 * :load\r\n").as_bytes())?;
+        }
     }
     s.set_nonblocking(true)?;
     Ok(s)
@@ -271,7 +293,19 @@ impl Connecting {
     }
 }
 
-fn line(sender: usize, seq: usize, start: Instant) -> [u8; LINE] {
+/// A line to send: `irc` (a channel) makes it a PRIVMSG to it.
+fn line(sender: usize, seq: usize, start: Instant, irc: Option<&str>, out: &mut Vec<u8>) {
+    if let Some(channel) = irc {
+        out.extend_from_slice(format!("PRIVMSG {channel} :").as_bytes());
+        let l = mark(sender, seq, start);
+        out.extend_from_slice(&l[..LINE - 1]);
+        out.extend_from_slice(b"\r\n");
+    } else {
+        out.extend_from_slice(&mark(sender, seq, start));
+    }
+}
+
+fn mark(sender: usize, seq: usize, start: Instant) -> [u8; LINE] {
     let mut l = [b'x'; LINE];
     let t = start.elapsed().as_micros() as u64;
     let head = format!("L{sender:04x}{seq:08x}{t:012x}");
@@ -312,7 +346,7 @@ fn send(s: &TcpStream, me: usize, a: &Args, start: Instant, go: Instant) -> std:
                 std::thread::sleep(wait);
             }
         }
-        out.extend_from_slice(&line(me, seq, start));
+        line(me, seq, start, a.irc.as_deref(), &mut out);
         if a.paste == 0 || out.len() + LINE > a.paste || seq + 1 == a.lines {
             write_all(s, &out)?;
             out.clear();
@@ -341,7 +375,12 @@ fn main() {
     let mut conn = Connecting::new();
     for i in 0..a.receivers {
         let port = a.ports[i % a.ports.len()];
-        let s = connect(port, a.ws, &mut || conn.drain()).unwrap_or_else(|e| {
+        let hello = match &a.irc {
+            Some(channel) => Hello::Irc { channel, nick: i },
+            None if a.ws => Hello::Ws,
+            None => Hello::Line,
+        };
+        let s = connect(port, hello, &mut || conn.drain()).unwrap_or_else(|e| {
             println!("error=connect-receiver-{i} {e}");
             std::process::exit(1)
         });
@@ -349,8 +388,12 @@ fn main() {
         conn.drain();
     }
     let senders: Vec<TcpStream> = (0..a.senders)
-        .map(|_| {
-            connect(a.ports[0], false, &mut || conn.drain()).unwrap_or_else(|e| {
+        .map(|i| {
+            let hello = match &a.irc {
+                Some(channel) => Hello::Irc { channel, nick: a.receivers + i },
+                None => Hello::Line,
+            };
+            connect(a.ports[0], hello, &mut || conn.drain()).unwrap_or_else(|e| {
                 println!("error=connect-sender {e}");
                 std::process::exit(1)
             })
@@ -370,6 +413,8 @@ fn main() {
         groups[0].same.push(true);
         groups[0].counted.push(false);
     }
+    let groups_joined: Vec<TcpStream> =
+        groups.iter().flat_map(|g| g.socks.iter().map(|s| s.try_clone().expect("clone"))).collect();
     let (total, last, stop) =
         (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
     let readers: Vec<_> = groups
@@ -379,6 +424,12 @@ fn main() {
             std::thread::spawn(move || receive(g, start, &total, &last, &stop))
         })
         .collect();
+    if let Some(channel) = &a.irc {
+        let join = format!("JOIN {channel}\r\n");
+        for g in &groups_joined {
+            let _ = write_all(g, join.as_bytes());
+        }
+    }
     // The welcomes and join notices settle.
     std::thread::sleep(Duration::from_millis(500 + a.receivers as u64 / 20));
     let go = Instant::now() + Duration::from_millis(50);
