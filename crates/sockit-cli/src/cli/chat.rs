@@ -9,7 +9,7 @@ use super::{ConfigFileArgs, ProxyArgs, TlsClientArgs, TlsServerArgs, port_arg, s
 #[derive(Debug, Subcommand)]
 #[command(defer = true)]
 pub enum ChatCommand {
-    /// Run a chat server (and answer discovery probes).
+    /// Run a chat server for line clients, browsers and IRC clients (and answer discovery probes).
     #[command(after_help = CHAT_HELP)]
     Serve(ChatServeArgs),
     /// Join a chat: HOST[:PORT], or the one server discovery finds.

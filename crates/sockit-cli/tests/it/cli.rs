@@ -210,7 +210,7 @@ fn every_command_says_what_it_is() {
         ("tcp connect", "Connect to HOST PORT and relay stdin/stdout"),
         ("tcp listen", "Listen on PORT, accept a client and relay stdin/stdout (--keep-open: many clients)"),
         ("chat", "The client/server demo: a multi-user chat that finds its server by UDP broadcast"),
-        ("chat serve", "Run a chat server (and answer discovery probes)"),
+        ("chat serve", "Run a chat server for line clients, browsers and IRC clients (and answer discovery probes)"),
         ("chat join", "Join a chat: HOST[:PORT], or the one server discovery finds"),
         ("chat discover", "List the chat servers that answer a broadcast probe"),
         ("demo", "The whole lecture, live on this machine (loopback only), in a few seconds"),

@@ -175,6 +175,50 @@ fn irc_input_gets_the_bounds_line_clients_get() {
     assert!((5..=6).contains(&got.len()) && got[0] == "<carol> flood 0", "{got:?}");
 }
 
+/// `openssl s_client` on the room's port: what it prints, and its stdin.
+fn tls_client(server: &Server) -> (Proc, PipeLines, std::process::ChildStdin) {
+    let mut p = Proc(
+        Command::new("openssl")
+            .args(["s_client", "-quiet", "-connect", &format!("127.0.0.1:{}", server.port)])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("openssl"),
+    );
+    let out = PipeLines::new(p.0.stdout.take().expect("stdout"));
+    let stdin = p.0.stdin.take().expect("stdin");
+    (p, out, stdin)
+}
+
+#[test]
+fn a_tls_room_takes_irc_over_tls() {
+    if !have("openssl") {
+        return;
+    }
+    let server = Server::start(&["--tls"]);
+    let (_irc, mut heard, mut say) = tls_client(&server);
+    say.write_all(b"NICK tess\r\nUSER tess 0 * :Tess\r\n").expect("register");
+    let mut line = || {
+        let mut l = String::new();
+        heard.read_line(&mut l).expect("a line");
+        l.trim_end().to_string()
+    };
+    assert_eq!(line(), ":sockit 001 tess :Welcome to the sockit IRC network, tess");
+    while line() != ":tess!~tess@sockit JOIN #sockit" {}
+    let (_nc, mut nancy, mut nancy_says) = tls_client(&server);
+    let mut welcome = String::new();
+    nancy.read_line(&mut welcome).expect("welcome");
+    assert!(welcome.starts_with("* welcome to sockit, you are guest-"), "{welcome}");
+    while line() != ":guest-1!~line@sockit JOIN #sockit" {}
+    say.write_all(b"PRIVMSG #sockit :hello over TLS\r\n").expect("say");
+    let mut said = String::new();
+    nancy.read_line(&mut said).expect("said");
+    assert_eq!(said.trim_end(), "<tess> hello over TLS");
+    nancy_says.write_all(b"and back\n").expect("say");
+    assert_eq!(line(), ":guest-1!~line@sockit PRIVMSG #sockit :and back");
+}
+
 /// A terminal program in a tmux session of its own, killed at the end.
 struct Tmux(String);
 
