@@ -175,6 +175,124 @@ fn irc_input_gets_the_bounds_line_clients_get() {
     assert!((5..=6).contains(&got.len()) && got[0] == "<carol> flood 0", "{got:?}");
 }
 
+#[test]
+fn the_history_comes_to_irc_members_with_its_times_and_answers_chathistory() {
+    let server = Server::start(&["--history", "3"]);
+    let mut nancy = Client::join(&server, "nancy");
+    // (Two reads, some milliseconds apart: lines of one read share their time.)
+    nancy.send("one\ntwo");
+    std::thread::sleep(Duration::from_millis(30));
+    nancy.send("three\nfour");
+    nancy.send("/who");
+    nancy.until(|l| l.starts_with("* online"));
+    let mut h = Irc::connect(&server);
+    h.send(
+        "CAP LS 302\r\nNICK hal\r\nUSER hal 0 * :Hal\r\nCAP REQ :server-time batch draft/chathistory\r\nCAP END\r\n",
+    );
+    h.until(" 366 ");
+    assert_eq!(h.line().split_once(' ').map(|(_, rest)| rest), Some(":sockit NOTICE hal :the last 3 lines said here:"));
+    let replayed: Vec<String> = (0..3).map(|_| h.line()).collect();
+    let time =
+        |l: &str| l.strip_prefix("@time=").and_then(|t| t.split_once(' ')).map(|(t, rest)| (t.len(), rest.to_string()));
+    for (l, text) in replayed.iter().zip(["two", "three", "four"]) {
+        assert_eq!(time(l), Some((24, format!(":nancy!~line@sockit PRIVMSG #sockit {text}"))), "{l}");
+    }
+    // The last two by CHATHISTORY, in a batch; before the second's time, the first.
+    h.send("CHATHISTORY LATEST #sockit * 2\r\n");
+    let open = h.line();
+    let id = open.split(' ').nth(2).and_then(|b| b.strip_prefix('+')).expect("a batch").to_string();
+    assert_eq!(open, format!(":sockit BATCH +{id} chathistory #sockit"));
+    let two: Vec<String> = (0..2).map(|_| h.line()).collect();
+    assert_eq!(h.line(), format!(":sockit BATCH -{id}"));
+    let texts: Vec<&str> = two.iter().filter_map(|l| l.rsplit(' ').next()).collect();
+    assert_eq!(texts, ["three", "four"]);
+    assert!(two.iter().all(|l| l.starts_with(&format!("@batch={id};time="))), "{two:?}");
+    let stamp = two[0].split(['=', ' ']).nth(2).expect("a time").to_string();
+    h.send(&format!("CHATHISTORY BEFORE #sockit timestamp={stamp} 10\r\nCHATHISTORY LATEST #elsewhere * 1\r\n"));
+    h.until(" BATCH +");
+    assert!(h.line().ends_with(" PRIVMSG #sockit two"));
+    h.until(" BATCH -");
+    assert_eq!(h.line(), ":sockit FAIL CHATHISTORY INVALID_TARGET LATEST :only the room's channel has a history");
+}
+
+#[test]
+fn an_irc_member_talks_with_members_on_other_servers_of_a_cluster() {
+    let Some(broker) = crate::cluster::Broker::start(&[]) else { return };
+    let url = broker.url();
+    let (a, _console_a) = crate::cluster::member_server(&url, "a", &[]);
+    let (b, _console_b) = crate::cluster::member_server(&url, "b", &[]);
+    let mut bob = Client::join(&b, "bob");
+    // (Once a has heard of bob.)
+    let mut al = Client::join(&a, "al");
+    let want = "* online (2): al (a), bob (b)";
+    assert_eq!(crate::cluster::who_until(&mut al, want), want);
+    al.send("/quit");
+    bob.until(|l| l.starts_with("* al left"));
+    let mut ivan = Irc::connect(&a);
+    ivan.send("NICK bob\r\nNICK ivan\r\nUSER ivan 0 * :Ivan\r\n");
+    assert_eq!(ivan.line(), ":a 433 * bob :Nickname is already in use", "bob is held on b");
+    let names = ivan.until(" 353 ");
+    assert_eq!(names, ":a 353 ivan = #sockit :ivan bob");
+    bob.until(|l| l == "* ivan joined");
+    ivan.send("PRIVMSG #sockit :hello b\r\n");
+    assert_eq!(bob.line(), "<ivan> hello b");
+    bob.send("hello a");
+    assert_eq!(ivan.until("PRIVMSG"), ":bob!~u@a PRIVMSG #sockit :hello a");
+    bob.send("/msg ivan psst");
+    assert_eq!(ivan.until("PRIVMSG"), ":bob!~u@a PRIVMSG ivan psst");
+    ivan.send("WHOIS bob\r\nWHO #sockit\r\n");
+    assert_eq!(ivan.line(), ":a 311 ivan bob ~u a * :a member on b");
+    ivan.until(" 318 ");
+    let mut who = vec![ivan.line(), ivan.line()];
+    who.sort();
+    assert_eq!(
+        who,
+        [":a 352 ivan #sockit ~ivan a a ivan H :0 Ivan", ":a 352 ivan #sockit ~u a b bob H :0 a member on b"]
+    );
+    assert_eq!(ivan.line(), ":a 315 ivan #sockit :End of /WHO list.");
+    bob.send("/nick robert");
+    assert_eq!(ivan.until("NICK"), ":bob!~u@a NICK robert");
+    bob.send("/quit lunch");
+    assert_eq!(ivan.until("PART"), ":robert!~u@a PART #sockit :quit: lunch");
+}
+
+#[test]
+fn an_irc_member_that_never_reads_is_cut_and_nobody_waits_long() {
+    let s = Server::start(&[]);
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    sock.set_recv_buffer_size(4096).expect("rcvbuf");
+    sock.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], s.port)).into()).expect("connect");
+    let mut stalled: TcpStream = sock.into();
+    stalled.write_all(b"NICK sloth\r\nUSER s 0 * :S\r\n").expect("register");
+    let mut watcher = Client::join(&s, "watcher");
+    let mut sender = Client::join(&s, "sender");
+    let line = format!("{}\n", "y".repeat(199));
+    let ten_mb: String = line.repeat(50_000);
+    let start = Instant::now();
+    let mut w = sender.w.try_clone().expect("clone");
+    let writer = std::thread::spawn(move || w.write_all(ten_mb.as_bytes()).expect("send"));
+    // The watcher, reading all along, loses nothing: every line comes, and the notice.
+    let (mut said, mut left) = (0, None);
+    while said < 50_000 || left.is_none() {
+        let l = watcher.line();
+        assert!(!l.is_empty(), "the watcher was cut after {said} lines");
+        if l.starts_with("<sender> ") {
+            said += 1;
+        } else if l.starts_with("* sloth left") {
+            left = Some(l);
+        }
+    }
+    writer.join().expect("writer");
+    assert_eq!(
+        left.as_deref(),
+        Some("* sloth left (disconnected: not reading: its outgoing queue stayed full for 2 s)")
+    );
+    assert!(start.elapsed() < Duration::from_secs(30));
+    sender.send("/who");
+    let who = sender.until(|l| l.starts_with("* online"));
+    assert_eq!(who, "* online (2): sender, watcher");
+}
+
 /// `openssl s_client` on the room's port: what it prints, and its stdin.
 fn tls_client(server: &Server) -> (Proc, PipeLines, std::process::ChildStdin) {
     let mut p = Proc(
