@@ -293,6 +293,23 @@ fn an_irc_member_that_never_reads_is_cut_and_nobody_waits_long() {
     assert_eq!(who, "* online (2): sender, watcher");
 }
 
+#[test]
+fn without_the_web_irc_is_still_told_apart_and_a_silent_line_client_welcomed() {
+    let server = Server::start(&["--no-web", "--max-line", "100"]);
+    let mut quiet = server.connect();
+    let welcome = quiet.line();
+    assert!(welcome.starts_with("* welcome to sockit, you are guest-1;"), "{welcome}");
+    let mut ida = Irc::connect(&server);
+    ida.send("NICK ida\r\nUSER ida 0 * :Ida\r\n");
+    assert_eq!(ida.line(), ":sockit 001 ida :Welcome to the sockit IRC network, ida");
+    ida.until(" 366 ");
+    assert_eq!(quiet.line(), "* ida joined");
+    // The room's --max-line holds for IRC's text: over it, 417 and nothing said.
+    ida.send(&format!("PRIVMSG #sockit :{}\r\nPRIVMSG #sockit :short\r\n", "x".repeat(101)));
+    assert_eq!(ida.line(), ":sockit 417 ida :Input line was too long");
+    assert_eq!(quiet.line(), "<ida> short");
+}
+
 /// `openssl s_client` on the room's port: what it prints, and its stdin.
 fn tls_client(server: &Server) -> (Proc, PipeLines, std::process::ChildStdin) {
     let mut p = Proc(

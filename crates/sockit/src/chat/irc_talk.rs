@@ -54,6 +54,15 @@ impl Speech for Irc {
                         if !s.rated().await {
                             return None;
                         }
+                        // The room's longest line holds for IRC's text too.
+                        let max = s.shared.cfg().max_line;
+                        if text.len() > max {
+                            super::metrics::COUNTERS
+                                .dropped_too_long
+                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            s.reply(Notice::TooLong { max }).await;
+                            return None;
+                        }
                         let mut said = None;
                         for t in targets.split(',').filter(|t| !t.is_empty()).take(4) {
                             if ours(t) {
