@@ -188,6 +188,7 @@ fn slide67(say: &mut dyn FnMut(&str)) -> DemoResult {
                 web_hosts: Vec::new(),
                 metrics_allow: crate::listener::AccessRules::loopback(),
                 motd: None,
+                irc_name: None,
                 history: 0,
                 cluster: None,
             };

@@ -123,6 +123,7 @@ fn chat_server_in_process_relays_a_line_and_says_goodbye() {
         web_hosts: Vec::new(),
         metrics_allow: sockit::listener::AccessRules::loopback(),
         motd: None,
+        irc_name: None,
         history: 0,
         cluster: None,
     };

@@ -69,6 +69,10 @@ pub struct ChatServeArgs {
     /// day; at most 8 KiB; read again on SIGHUP).
     #[arg(long, value_name = "FILE")]
     pub motd: Option<std::path::PathBuf>,
+    /// The server's name to IRC clients (letters, digits, '.', '-' and '_'; default: --node
+    /// in a cluster, else sockit).
+    #[arg(long, value_name = "NAME")]
+    pub irc_name: Option<String>,
     /// Replay the last N lines said in the room to each member who joins (at most 1000).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub history: usize,

@@ -35,6 +35,12 @@ pub(super) fn serve(a: cli::ChatServeArgs) -> Result<Action> {
         web_origins: a.web_origin.iter().map(|o| web_origin(o)).collect::<Result<_>>()?,
         web_hosts: a.web_host.iter().map(|h| web_host(h)).collect::<Result<_>>()?,
         motd: a.motd,
+        irc_name: match a.irc_name {
+            Some(n) if !sockit_core::names::cluster_name_ok(&n) => {
+                return Err(usage("--irc-name is 1 to 64 letters, digits, '.', '-' or '_', like irc.example.org"));
+            }
+            n => n,
+        },
         metrics_allow: match &a.metrics_allow[..] {
             [] => AccessRules::loopback(),
             given => AccessRules::new(cidrs(given, "--metrics-allow")?, Vec::new()),

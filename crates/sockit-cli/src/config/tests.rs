@@ -41,6 +41,7 @@ fn usage_errors_as_a_table() {
         ("chat serve --rate=-1", "--rate must be 0 (off) or a positive number of lines a second"),
         ("chat serve --max-line 0", "--max-line and --max-clients must be at least 1"),
         ("chat serve --history 1001", "--history keeps at most 1000 lines"),
+        ("chat serve --irc-name a:b", "--irc-name is 1 to 64 letters, digits, '.', '-' or '_', like irc.example.org"),
         ("chat serve --cluster ,", "--cluster needs a broker URL, like nats://127.0.0.1:4222"),
         (
             "chat serve --cluster ws://u:pw@h:1",

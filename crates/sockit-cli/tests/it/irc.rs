@@ -89,6 +89,7 @@ fn an_irc_bot_a_line_client_and_a_browser_share_one_room() {
     );
     assert_eq!(next(), "ack message-tags server-time echo-message");
     assert_eq!(next(), "001 to bot");
+    assert_eq!(next(), "told this server's room is #sockit: /join #sockit");
     assert_eq!(next(), "joined #sockit as bot");
     assert_eq!(next(), "names bot nancy wendy");
     assert_eq!(nancy.line(), "* bot joined");
@@ -139,6 +140,12 @@ fn irc_input_gets_the_bounds_line_clients_get() {
     assert_eq!(cr.line(), ":sockit 451 * :You have not registered");
     assert_eq!(cr.line(), ":sockit 432 * 9lives :Erroneous nickname");
     assert_eq!(cr.line(), ":sockit 001 carol :Welcome to the sockit IRC network, carol");
+    // Registered, carol waits in the lobby: the room is not told, and she may not speak there.
+    cr.until("/join #sockit");
+    cr.send("PRIVMSG #sockit :too soon\rJOIN #sockit\r");
+    assert_eq!(cr.line(), ":sockit 404 carol #sockit :Cannot send to channel (JOIN #sockit first)");
+    assert_eq!(cr.line(), ":carol!~c@sockit JOIN #sockit");
+    assert_eq!(cr.line(), ":sockit 353 carol = #sockit :carol nancy");
     cr.until(" 366 ");
     assert_eq!(nancy.line(), "* carol joined");
 
@@ -187,7 +194,8 @@ fn the_history_comes_to_irc_members_with_its_times_and_answers_chathistory() {
     nancy.until(|l| l.starts_with("* online"));
     let mut h = Irc::connect(&server);
     h.send(
-        "CAP LS 302\r\nNICK hal\r\nUSER hal 0 * :Hal\r\nCAP REQ :server-time batch draft/chathistory\r\nCAP END\r\n",
+        "CAP LS 302\r\nNICK hal\r\nUSER hal 0 * :Hal\r\nCAP REQ :server-time batch draft/chathistory\r\nCAP END\r\n\
+         JOIN #sockit\r\n",
     );
     h.until(" 366 ");
     assert_eq!(h.line().split_once(' ').map(|(_, rest)| rest), Some(":sockit NOTICE hal :the last 3 lines said here:"));
@@ -229,7 +237,7 @@ fn an_irc_member_talks_with_members_on_other_servers_of_a_cluster() {
     al.send("/quit");
     bob.until(|l| l.starts_with("* al left"));
     let mut ivan = Irc::connect(&a);
-    ivan.send("NICK bob\r\nNICK ivan\r\nUSER ivan 0 * :Ivan\r\n");
+    ivan.send("NICK bob\r\nNICK ivan\r\nUSER ivan 0 * :Ivan\r\nJOIN #sockit\r\n");
     assert_eq!(ivan.line(), ":a 433 * bob :Nickname is already in use", "bob is held on b");
     let names = ivan.until(" 353 ");
     assert_eq!(names, ":a 353 ivan = #sockit :ivan bob");
@@ -263,7 +271,7 @@ fn an_irc_member_that_never_reads_is_cut_and_nobody_waits_long() {
     sock.set_recv_buffer_size(4096).expect("rcvbuf");
     sock.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], s.port)).into()).expect("connect");
     let mut stalled: TcpStream = sock.into();
-    stalled.write_all(b"NICK sloth\r\nUSER s 0 * :S\r\n").expect("register");
+    stalled.write_all(b"NICK sloth\r\nUSER s 0 * :S\r\nJOIN #sockit\r\n").expect("register");
     let mut watcher = Client::join(&s, "watcher");
     let mut sender = Client::join(&s, "sender");
     let line = format!("{}\n", "y".repeat(199));
@@ -294,20 +302,50 @@ fn an_irc_member_that_never_reads_is_cut_and_nobody_waits_long() {
 }
 
 #[test]
-fn without_the_web_irc_is_still_told_apart_and_a_silent_line_client_welcomed() {
-    let server = Server::start(&["--no-web", "--max-line", "100"]);
+fn without_the_web_irc_is_still_told_apart_a_silent_line_client_welcomed_and_the_server_named() {
+    let server = Server::start(&["--no-web", "--max-line", "100", "--irc-name", "irc.lab.test"]);
     let mut quiet = server.connect();
     let welcome = quiet.line();
     assert!(welcome.starts_with("* welcome to sockit, you are guest-1;"), "{welcome}");
     let mut ida = Irc::connect(&server);
-    ida.send("NICK ida\r\nUSER ida 0 * :Ida\r\n");
-    assert_eq!(ida.line(), ":sockit 001 ida :Welcome to the sockit IRC network, ida");
+    ida.send("NICK ida\r\nUSER ida 0 * :Ida\r\nJOIN #sockit\r\n");
+    assert_eq!(ida.line(), ":irc.lab.test 001 ida :Welcome to the sockit IRC network, ida");
     ida.until(" 366 ");
     assert_eq!(quiet.line(), "* ida joined");
     // The room's --max-line holds for IRC's text: over it, 417 and nothing said.
     ida.send(&format!("PRIVMSG #sockit :{}\r\nPRIVMSG #sockit :short\r\n", "x".repeat(101)));
-    assert_eq!(ida.line(), ":sockit 417 ida :Input line was too long");
+    assert_eq!(ida.line(), ":irc.lab.test 417 ida :Input line was too long");
     assert_eq!(quiet.line(), "<ida> short");
+}
+
+#[test]
+fn part_steps_out_to_the_lobby_keeping_the_nick_and_join_comes_back() {
+    let server = Server::start(&[]);
+    let mut nancy = Client::join(&server, "nancy");
+    let mut pat = Irc::connect(&server);
+    pat.send("NICK pat\r\nUSER pat 0 * :Pat\r\nJOIN #sockit\r\n");
+    pat.until(" 366 ");
+    assert_eq!(nancy.line(), "* pat joined");
+    pat.send("PART #sockit :brb\r\n");
+    assert_eq!(pat.line(), ":pat!~pat@sockit PART #sockit brb");
+    assert_eq!(nancy.line(), "* pat left (brb)");
+    // Out of the room: its lines do not reach pat, a private message does, the nick is held.
+    nancy.send("while you were out");
+    nancy.send("/msg pat still there?");
+    assert_eq!(pat.line(), ":nancy!~line@sockit PRIVMSG pat :still there?");
+    nancy.send("/nick pat");
+    assert_eq!(nancy.until(|l| l.starts_with("* the nick")), "* the nick pat is taken: choose another");
+    pat.send("PART #sockit\r\nWHOIS pat\r\n");
+    assert_eq!(pat.line(), ":sockit 442 pat #sockit :You're not on that channel");
+    assert_eq!(pat.line(), ":sockit 311 pat pat ~pat sockit * Pat");
+    assert_eq!(pat.line(), ":sockit 312 pat pat sockit sockit", "no channel: in the lobby");
+    pat.until(" 318 ");
+    pat.send("JOIN #sockit\r\n");
+    assert_eq!(pat.line(), ":pat!~pat@sockit JOIN #sockit");
+    assert_eq!(pat.line(), ":sockit 353 pat = #sockit :pat nancy");
+    assert_eq!(nancy.line(), "* pat joined");
+    nancy.send("welcome back");
+    assert_eq!(pat.until("PRIVMSG"), ":nancy!~line@sockit PRIVMSG #sockit :welcome back");
 }
 
 /// `openssl s_client` on the room's port: what it prints, and its stdin.
@@ -340,6 +378,7 @@ fn a_tls_room_takes_irc_over_tls() {
         l.trim_end().to_string()
     };
     assert_eq!(line(), ":sockit 001 tess :Welcome to the sockit IRC network, tess");
+    say.write_all(b"JOIN #sockit\r\n").expect("join");
     while line() != ":tess!~tess@sockit JOIN #sockit" {}
     let (_nc, mut nancy, mut nancy_says) = tls_client(&server);
     let mut welcome = String::new();
@@ -381,14 +420,20 @@ impl Tmux {
 
     /// Wait (20 s at most) for the screen to show `what`.
     fn shows(&self, what: &str) {
+        self.shows_any(&[what]);
+    }
+
+    /// Wait (20 s at most) for the screen to show one of `any`.
+    fn shows_any(&self, any: &[&str]) {
         let end = Instant::now() + Duration::from_secs(20);
         while Instant::now() < end {
-            if self.screen().contains(what) {
+            let screen = self.screen();
+            if any.iter().any(|w| screen.contains(w)) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("{what:?} never showed; the screen:\n{}", self.screen());
+        panic!("none of {any:?} showed; the screen:\n{}", self.screen());
     }
 }
 
@@ -402,10 +447,11 @@ impl Drop for Tmux {
 /// asks WHOIS (`whois_at`: the keys that show where the client puts its answer, and back),
 /// quits; the line client sees each step.
 fn a_person_at(client: &Tmux, nancy: &mut Client, nick: &str, whois_at: (&str, &str)) {
-    assert_eq!(nancy.line(), format!("* {nick} joined"));
-    client.shows(nick);
+    // Told the channel to join, or joined already (WeeChat's -autojoin).
+    client.shows_any(&["/join #sockit", "has joined #sockit"]);
     client.keys("/join #sockit");
     client.shows("has joined #sockit");
+    assert_eq!(nancy.line(), format!("* {nick} joined"));
     client.keys(&format!("hello from {nick}"));
     assert_eq!(nancy.line(), format!("<{nick}> hello from {nick}"));
     nancy.send(&format!("hi {nick}, nancy here"));
@@ -441,10 +487,7 @@ fn weechat_joins_talks_and_quits() {
     let server = Server::start(&[]);
     let mut nancy = Client::join(&server, "nancy");
     let home = tempfile::tempdir().expect("home");
-    let run = format!(
-        "/server add room 127.0.0.1/{} -notls -nicks=wee;/set irc.server.room.autojoin \"\";/connect room",
-        server.port
-    );
+    let run = format!("/server add room 127.0.0.1/{} -notls -nicks=wee -autojoin=#sockit;/connect room", server.port);
     let cmd = format!("weechat --dir {} --run-command '{run}'", home.path().display());
     let weechat = Tmux::start(&format!("sockit-weechat-{}", server.port), &cmd);
     a_person_at(&weechat, &mut nancy, "wee", ("/buffer 1", "/buffer #sockit"));

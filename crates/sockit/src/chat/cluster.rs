@@ -78,7 +78,7 @@ impl Room {
                 }
             }
             // Who holds it now, here or on another server, and since when.
-            let local = self.nicks.get(&key).and_then(|id| self.members.get(id).map(|m| (*id, m.since)));
+            let local = self.nicks.get(&key).and_then(|id| self.member(*id).map(|m| (*id, m.since)));
             let remote = self
                 .peers
                 .iter()
@@ -109,11 +109,11 @@ impl Room {
                 o.contested.insert(key.clone(), h);
             }
             if let Some((id, _)) = local {
-                let old = self.members.get(&id).map(|m| m.nick.clone()).unwrap_or_default();
+                let old = self.member(id).map(|m| m.nick.clone()).unwrap_or_default();
                 let new = self.fresh_guest(tag);
                 self.nicks.remove(&key);
                 self.nicks.insert(new.to_ascii_lowercase(), id);
-                if let Some(m) = self.members.get_mut(&id) {
+                if let Some(m) = self.member_mut(id) {
                     m.nick = new.clone();
                     m.since = now;
                 }
@@ -417,7 +417,7 @@ impl Shared {
                     Vec::new()
                 }
                 Body::Private { from, to, text } if theirs(&room, &from) => {
-                    let target = room.nicks.get(&to.to_ascii_lowercase()).and_then(|id| room.members.get(id));
+                    let target = room.by_nick(&to.to_ascii_lowercase());
                     if let Some(t) = target {
                         private = Some((t.out.clone(), from, t.nick.clone(), text));
                     }
@@ -460,7 +460,7 @@ impl Shared {
             // between can show the new nick before the rename that explains it.
             if let Some(o) = self.outbox() {
                 for l in &lost {
-                    let since = room.members.get(&l.id).map_or(0, |m| m.since);
+                    let since = room.member(l.id).map_or(0, |m| m.since);
                     o.publish(Body::Renamed { old: l.old.clone(), new: Claim { nick: l.new.clone(), since } });
                 }
             }
@@ -489,7 +489,7 @@ impl Shared {
     /// A local member lost its nick to an earlier claim elsewhere: it is told why, everyone
     /// hears of the rename.
     async fn lost_nick(&self, l: Lost) {
-        let me = self.lock().members.get(&l.id).map(|m| m.out.clone());
+        let me = self.lock().member(l.id).map(|m| m.out.clone());
         let Some(out) = me else { return };
         self.wait_for(
             vec![(notice(Notice::NickLost { nick: l.old.clone(), node: l.node, now: l.new.clone() }), vec![out])],

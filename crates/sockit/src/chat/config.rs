@@ -27,6 +27,8 @@ pub struct ServeConfig {
     pub history: usize,
     /// A file whose lines each member is shown after the welcome (the message of the day).
     pub motd: Option<std::path::PathBuf>,
+    /// The server's name to IRC clients (None: the cluster's node name, or `sockit`).
+    pub irc_name: Option<String>,
     /// Who may read `GET /metrics` and `GET /healthz` on the chat port (loopback unless
     /// told).
     pub metrics_allow: crate::listener::AccessRules,

@@ -1,8 +1,9 @@
 //! An IRC client on the chat port: told apart by its first line (CAP, NICK, USER or PASS), it
 //! registers (capabilities negotiated, a nick the room's rules allow and nobody holds, USER),
-//! is welcomed in IRC's terms (001 to 005, the message of the day), then comes into the room
-//! on its channel (`#ROOM`) and lives there as a member: its lines read by `irc_talk`, the
-//! room's lines written by `irc_out`.
+//! is welcomed in IRC's terms (001 to 005, the message of the day, the channel to join), then
+//! waits in the room's lobby holding its nick until it joins the room's channel (`#ROOM`), and
+//! lives there as a member: its lines read by `irc_talk`, the room's lines written by
+//! `irc_out`.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -36,11 +37,12 @@ struct Registering {
     negotiating: bool,
 }
 
-/// The server's name on IRC: its node's name in a cluster, else `sockit`.
-fn server_name(shared: &Shared) -> &str {
-    match shared.node_name() {
-        "" => "sockit",
-        n => n,
+/// The server's name on IRC: `--irc-name`, else its node's name in a cluster, else `sockit`.
+fn server_name(shared: &Shared) -> String {
+    match (&shared.cfg().irc_name, shared.node_name()) {
+        (Some(name), _) => name.clone(),
+        (None, "") => "sockit".to_string(),
+        (None, node) => node.to_string(),
     }
 }
 
@@ -53,7 +55,7 @@ pub(super) async fn member<R: Source, W: AsyncWrite + Unpin + Send + 'static>(
     peer: SocketAddr,
     stop: CancellationToken,
 ) {
-    let ctx = Ctx::new(server_name(&shared), &irc::channel_for(&shared.cfg().room));
+    let ctx = Ctx::new(&server_name(&shared), &irc::channel_for(&shared.cfg().room));
     // (The registration's state is gone before the member's life begins: an idle member
     // holds none of it.)
     let registered = Box::pin(register(&shared, &ctx, &mut reader, &mut writer, read, peer, &stop)).await;
@@ -63,17 +65,17 @@ pub(super) async fn member<R: Source, W: AsyncWrite + Unpin + Send + 'static>(
     let user: Arc<str> = Arc::from(format!("~{user}"));
     let greet_ctx = Arc::clone(&ctx);
     let (wanted, greet_user) = (nick.clone(), Arc::clone(&user));
-    let greet = move |nick: &str, room: &Room| -> Line {
+    // (A nick taken between its NICK and now: the client is told the nick it has instead.)
+    let greet = move |nick: &str, _: &Room| -> Line {
         let mut out = String::new();
-        let server = &greet_ctx.server;
         if nick != wanted {
-            irc::push(&mut out, "", Some(&Mask::new(&wanted, &greet_user).render(server)), "NICK", &[nick]);
+            let source = Mask::new(&wanted, &greet_user).render(&greet_ctx.server);
+            irc::push(&mut out, "", Some(&source), "NICK", &[nick]);
         }
-        irc::push(&mut out, "", Some(&Mask::new(nick, &greet_user).render(server)), "JOIN", &[&greet_ctx.channel]);
-        greet_ctx.names(&mut out, nick, room, Some(nick));
         piece::irc(out)
     };
-    let joining = Joining { nick: Some(nick), user, real: Arc::from(real.as_str()), greet: Some(&greet) };
+    let real = Arc::from(real.as_str());
+    let joining = Joining { nick: Some(nick), user, real, greet: Some(&greet), lobby: true };
     let out = IrcOut { w: writer, shared: Arc::clone(&shared), ctx: Arc::clone(&ctx), id: None };
     client(shared, reader, out, rest, peer, stop, Arrival { joining, speech: Irc { ctx } }).await;
 }
@@ -226,7 +228,10 @@ fn step(shared: &Shared, ctx: &Ctx, me: &mut Registering, line: &str, out: &mut 
             me.user = Some((name, real));
         }
         "PASS" | "PONG" => {}
-        "PING" => irc::push(out, "", Some(&ctx.server), "PONG", &[&ctx.server, p.first().copied().unwrap_or("")]),
+        "PING" => match p.first() {
+            Some(token) => irc::push(out, "", Some(&ctx.server), "PONG", &[&ctx.server, token]),
+            None => ctx.num(out, "461", &nick, &["PING", "Not enough parameters"]),
+        },
         "QUIT" => {
             irc::push(out, "", None, "ERROR", &["Closing Link: quit"]);
             return Step::Quit;
@@ -262,4 +267,6 @@ fn welcome(ctx: &Ctx, out: &mut String, nick: &str, motd: Option<&str>) {
     params.push("are supported by this server");
     ctx.num(out, "005", nick, &params);
     ctx.motd(out, nick, motd);
+    let hint = format!("this server's room is {0}: /join {0}", ctx.channel);
+    irc::push(out, "", Some(server), "NOTICE", &[nick, &hint]);
 }

@@ -174,13 +174,30 @@ pub(super) fn history(ctx: &Ctx, out: &mut String, me: &str, lines: &[Line]) {
     }
 }
 
-/// A member as WHO and WHOIS tell it: its mask's user, its real name, whether it is away.
-pub(super) fn mask_of(room: &Room, nick: &str) -> Option<(Mask, Arc<str>, Option<Arc<str>>)> {
+/// A member as WHO and WHOIS tell it.
+pub(super) struct Seen {
+    pub(super) mask: Mask,
+    pub(super) real: Arc<str>,
+    pub(super) away: Option<Arc<str>>,
+    /// In the room's channel (not in the lobby).
+    pub(super) in_room: bool,
+}
+
+/// The member called `nick`, here or on another server of the cluster.
+pub(super) fn seen(room: &Room, nick: &str) -> Option<Seen> {
     let key = nick.to_ascii_lowercase();
-    if let Some(m) = room.nicks.get(&key).and_then(|id| room.members.get(id)) {
-        return Some((Mask::new(&m.nick, &m.user), Arc::clone(&m.real), m.away.clone()));
+    if let Some(&id) = room.nicks.get(&key)
+        && let Some(m) = room.member(id)
+    {
+        let (mask, real, away) = (Mask::new(&m.nick, &m.user), Arc::clone(&m.real), m.away.clone());
+        return Some(Seen { mask, real, away, in_room: room.members.contains_key(&id) });
     }
-    room.remote_holder(&key).map(|(node, c)| (Mask::of(&c.nick), Arc::from(format!("a member on {node}")), None))
+    room.remote_holder(&key).map(|(node, c)| Seen {
+        mask: Mask::of(&c.nick),
+        real: Arc::from(format!("a member on {node}")),
+        away: None,
+        in_room: true,
+    })
 }
 
 /// Answer what an IRC member (`id`, called `me`) asks that changes nothing in the room.
@@ -211,7 +228,7 @@ pub(super) fn answer(shared: &Shared, id: u64, ctx: &Ctx, out: &mut String, me: 
         "ISON" => {
             let room = shared.lock();
             let on: Vec<String> =
-                p.iter().flat_map(|w| w.split(' ')).filter_map(|n| mask_of(&room, n).map(|(m, ..)| m.nick)).collect();
+                p.iter().flat_map(|w| w.split(' ')).filter_map(|n| seen(&room, n).map(|s| s.mask.nick)).collect();
             ctx.num(out, "303", me, &[&on.join(" ")]);
         }
         "USERHOST" => {
@@ -219,9 +236,10 @@ pub(super) fn answer(shared: &Shared, id: u64, ctx: &Ctx, out: &mut String, me: 
             let found: Vec<String> = p
                 .iter()
                 .take(5)
-                .filter_map(|n| mask_of(&room, n))
-                .map(|(m, _, away)| {
-                    format!("{}={}{}@{}", m.nick, if away.is_some() { '-' } else { '+' }, m.user, ctx.server)
+                .filter_map(|n| seen(&room, n))
+                .map(|s| {
+                    let away = if s.away.is_some() { '-' } else { '+' };
+                    format!("{}={away}{}@{}", s.mask.nick, s.mask.user, ctx.server)
                 })
                 .collect();
             ctx.num(out, "302", me, &[&found.join(" ")]);
@@ -230,7 +248,8 @@ pub(super) fn answer(shared: &Shared, id: u64, ctx: &Ctx, out: &mut String, me: 
         "LUSERS" => {
             let (here, all) = {
                 let room = shared.lock();
-                (room.members.len(), room.members.len() + room.remote_count())
+                let here = room.members.len() + room.lobby.len();
+                (here, here + room.remote_count())
             };
             ctx.num(
                 out,
@@ -244,6 +263,22 @@ pub(super) fn answer(shared: &Shared, id: u64, ctx: &Ctx, out: &mut String, me: 
         "VERSION" => ctx.num(out, "351", me, &[concat!("sockit-", env!("CARGO_PKG_VERSION")), &ctx.server, ""]),
         "TIME" => ctx.num(out, "391", me, &[&ctx.server, &irc::server_time(super::peers::now_ms())]),
         "CHATHISTORY" => chathistory(shared, ctx, out, me, p),
+        // (No nick's past is kept: every nick asked of is one that was never here.)
+        "WHOWAS" if first.is_empty() => ctx.num(out, "431", me, &["No nickname given"]),
+        "WHOWAS" => {
+            for nick in first.split(',').filter(|n| !n.is_empty()) {
+                ctx.num(out, "406", me, &[nick, "There was no such nickname"]);
+            }
+            ctx.num(out, "369", me, &[first, "End of WHOWAS"]);
+        }
+        "LINKS" => {
+            let peers: Vec<String> = shared.lock().peers.keys().cloned().collect();
+            ctx.num(out, "364", me, &[&ctx.server, &ctx.server, "0 sockit"]);
+            for node in &peers {
+                ctx.num(out, "364", me, &[node, &ctx.server, "1 sockit, a server of the room's cluster"]);
+            }
+            ctx.num(out, "365", me, &["*", "End of /LINKS list."]);
+        }
         "KICK" | "INVITE" => ctx.num(out, "482", me, &[first, "You're not channel operator"]),
         "OPER" | "KILL" | "WALLOPS" | "REHASH" | "DIE" | "RESTART" | "SQUIT" | "CONNECT" => {
             ctx.num(out, "481", me, &["Permission Denied- You're not an IRC operator"]);
@@ -258,19 +293,25 @@ pub(super) fn answer(shared: &Shared, id: u64, ctx: &Ctx, out: &mut String, me: 
 /// WHO for the channel, a nick or a mask: a 352 a member, then 315.
 fn who(shared: &Shared, ctx: &Ctx, out: &mut String, me: &str, target: &str) {
     let room = shared.lock();
-    let mut row = |mask: &Mask, server: &str, real: &str, away: bool| {
+    let mut row = |channel: &str, mask: &Mask, server: &str, real: &str, away: bool| {
         let flags = if away { "G" } else { "H" };
         let hops_real = format!("0 {real}");
-        ctx.num(out, "352", me, &[&ctx.channel, &mask.user, &ctx.server, server, &mask.nick, flags, &hops_real]);
+        ctx.num(out, "352", me, &[channel, &mask.user, &ctx.server, server, &mask.nick, flags, &hops_real]);
     };
-    let everyone = target.is_empty() || target == "*" || target.eq_ignore_ascii_case(&ctx.channel);
-    let wanted = |nick: &str| everyone || irc::glob(target, nick);
+    // The channel: its members; a nick or a mask: anyone here it matches.
+    let channel = target.is_empty() || target == "*" || target.eq_ignore_ascii_case(&ctx.channel);
+    let wanted = |nick: &str| channel || irc::glob(target, nick);
     for m in room.members.values().filter(|m| wanted(&m.nick)) {
-        row(&Mask::new(&m.nick, &m.user), &ctx.server, &m.real, m.away.is_some());
+        row(&ctx.channel, &Mask::new(&m.nick, &m.user), &ctx.server, &m.real, m.away.is_some());
+    }
+    if !channel {
+        for m in room.lobby.values().filter(|m| wanted(&m.nick)) {
+            row("*", &Mask::new(&m.nick, &m.user), &ctx.server, &m.real, m.away.is_some());
+        }
     }
     for (node, p) in &room.peers {
         for h in p.members.values().filter(|h| wanted(&h.claim.nick)) {
-            row(&Mask::of(&h.claim.nick), node, &format!("a member on {node}"), false);
+            row(&ctx.channel, &Mask::of(&h.claim.nick), node, &format!("a member on {node}"), false);
         }
     }
     ctx.num(out, "315", me, &[if target.is_empty() { "*" } else { target }, "End of /WHO list."]);
@@ -281,15 +322,18 @@ fn whois(shared: &Shared, ctx: &Ctx, out: &mut String, me: &str, nick: &str) {
     if nick.is_empty() {
         return ctx.num(out, "431", me, &["No nickname given"]);
     }
-    let found = mask_of(&shared.lock(), nick);
+    let found = seen(&shared.lock(), nick);
     match found {
         None => ctx.num(out, "401", me, &[nick, "No such nick/channel"]),
-        Some((m, real, away)) => {
-            ctx.num(out, "311", me, &[&m.nick, &m.user, &ctx.server, "*", &real]);
-            ctx.num(out, "319", me, &[&m.nick, &ctx.channel]);
+        Some(s) => {
+            let m = &s.mask;
+            ctx.num(out, "311", me, &[&m.nick, &m.user, &ctx.server, "*", &s.real]);
+            if s.in_room {
+                ctx.num(out, "319", me, &[&m.nick, &ctx.channel]);
+            }
             ctx.num(out, "312", me, &[&m.nick, &ctx.server, "sockit"]);
-            if let Some(a) = away {
-                ctx.num(out, "301", me, &[&m.nick, &a]);
+            if let Some(a) = &s.away {
+                ctx.num(out, "301", me, &[&m.nick, a]);
             }
         }
     }

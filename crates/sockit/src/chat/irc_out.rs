@@ -32,7 +32,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Outlet for IrcOut<W> {
             let names_reader = !matches!(p.what, What::Said { .. } | What::Action { .. } | What::Irc | What::Text);
             if names_reader && me.is_none() {
                 let room = self.shared.lock();
-                me = Some(self.id.and_then(|id| room.members.get(&id)).map(|m| m.nick.clone()).unwrap_or_default());
+                me = Some(self.id.and_then(|id| room.member(id)).map(|m| m.nick.clone()).unwrap_or_default());
             }
             let view = View {
                 server: &self.ctx.server,

@@ -1,5 +1,6 @@
 //! An IRC member in the room: what its messages ask (PRIVMSG and NOTICE are the room's lines,
-//! NICK its rename, PART and QUIT its leaving; WHO, WHOIS, NAMES, LIST, MODE, AWAY and
+//! NICK its rename, JOIN and PART its coming into the room and out to the lobby, QUIT its
+//! leaving; WHO, WHOIS, NAMES, LIST, MODE, AWAY and
 //! CHATHISTORY are answered from the room), the room's notices to it as IRC's numerics, and
 //! the capabilities it asked for.
 
@@ -10,6 +11,7 @@ use sockit_core::irc;
 
 use super::irc_ask::{CAPS, Ctx, ECHO, TIME};
 use super::piece::{self, Line};
+use super::room::Kind;
 use super::session::{Session, Speech};
 
 /// How an IRC member speaks in the room.
@@ -41,7 +43,10 @@ impl Speech for Irc {
         let ours = |t: &str| t.eq_ignore_ascii_case(&ctx.channel);
         let command = match m.command.as_str() {
             "PING" => {
-                irc::push(&mut out, "", Some(&ctx.server), "PONG", &[&ctx.server, p.first().copied().unwrap_or("")]);
+                match p.first() {
+                    Some(token) => irc::push(&mut out, "", Some(&ctx.server), "PONG", &[&ctx.server, token]),
+                    None => ctx.num(&mut out, "461", &me, &["PING", "Not enough parameters"]),
+                }
                 None
             }
             "PONG" | "TAGMSG" => None,
@@ -65,7 +70,16 @@ impl Speech for Irc {
                         }
                         let mut said = None;
                         for t in targets.split(',').filter(|t| !t.is_empty()).take(4) {
-                            if ours(t) {
+                            if ours(t) && !s.shared.lock().members.contains_key(&s.id) {
+                                if !quiet {
+                                    ctx.num(
+                                        &mut out,
+                                        "404",
+                                        &me,
+                                        &[t, &format!("Cannot send to channel (JOIN {t} first)")],
+                                    );
+                                }
+                            } else if ours(t) {
                                 said = Some(match irc::ctcp(text) {
                                     Some((verb, args)) if verb == "ACTION" => Command::Me(room_text(args)),
                                     Some(_) => continue,
@@ -104,28 +118,36 @@ impl Speech for Irc {
                 Some(n) => Some(Command::Nick((*n).to_string())),
             },
             "JOIN" => {
-                for t in p.first().copied().unwrap_or("").split(',').filter(|t| !t.is_empty() && !ours(t)) {
-                    if t == "0" {
-                        return self.part(s, "left").await;
-                    }
-                    ctx.num(&mut out, "403", &me, &[t, &format!("No such channel (this server has {})", ctx.channel)]);
-                }
                 if p.is_empty() {
                     ctx.num(&mut out, "461", &me, &["JOIN", "Not enough parameters"]);
                 }
+                for t in p.first().copied().unwrap_or("").split(',').filter(|t| !t.is_empty()) {
+                    if ours(t) {
+                        self.enter(s, &me).await;
+                    } else if t == "0" {
+                        self.part(s, &mut out, "left").await;
+                    } else {
+                        let why = format!("No such channel (this server has {})", ctx.channel);
+                        ctx.num(&mut out, "403", &me, &[t, &why]);
+                    }
+                }
                 None
             }
-            "PART" => match p.first() {
-                Some(t) if t.split(',').any(ours) => return self.part(s, p.get(1).copied().unwrap_or("left")).await,
-                Some(t) => {
-                    ctx.num(&mut out, "442", &me, &[t, "You're not on that channel"]);
-                    None
+            "PART" => {
+                match p.first() {
+                    None => ctx.num(&mut out, "461", &me, &["PART", "Not enough parameters"]),
+                    Some(targets) => {
+                        for t in targets.split(',').filter(|t| !t.is_empty()) {
+                            if !ours(t) {
+                                ctx.num(&mut out, "403", &me, &[t, "No such channel"]);
+                            } else if !self.part(s, &mut out, p.get(1).copied().unwrap_or("left")).await {
+                                ctx.num(&mut out, "442", &me, &[t, "You're not on that channel"]);
+                            }
+                        }
+                    }
                 }
-                None => {
-                    ctx.num(&mut out, "461", &me, &["PART", "Not enough parameters"]);
-                    None
-                }
-            },
+                None
+            }
             "QUIT" => return Some(Command::Quit(p.first().map(|r| room_text(r)).filter(|r| !r.is_empty()))),
             "CAP" => {
                 self.cap(&mut out, &me, p);
@@ -235,14 +257,35 @@ impl Irc {
         }
     }
 
-    /// Leaving the channel: the member is told, then leaves the room (and the server: the
-    /// room is its one channel).
-    async fn part(&self, s: &mut Session<Self>, reason: &str) -> Option<Command> {
-        let mut out = String::new();
-        let source = s.mask().render(&self.ctx.server);
-        irc::push(&mut out, "", Some(&source), "PART", &[&self.ctx.channel, reason]);
-        s.tell(&piece::irc(out)).await;
-        Some(Command::Quit(Some(room_text(reason))))
+    /// JOIN of the room's channel: from the lobby into the room (its JOIN and NAMES, then the
+    /// history, before anything said after), and the others told. Already in: nothing.
+    async fn enter(&self, s: &mut Session<Self>, me: &str) {
+        let mask = s.mask();
+        let entered = {
+            let mut room = s.shared.lock();
+            let mut hello = String::new();
+            irc::push(&mut hello, "", Some(&mask.render(&self.ctx.server)), "JOIN", &[&self.ctx.channel]);
+            let joining = (!room.members.contains_key(&s.id)).then_some(me);
+            self.ctx.names(&mut hello, me, &room, joining);
+            room.enter(s.id, &piece::irc(hello))
+        };
+        if entered {
+            let shared = Arc::clone(&s.shared);
+            shared.announce(Kind::Join, s.id, mask, None).await;
+        }
+    }
+
+    /// PART of the room's channel: out of the room into the lobby (the nick kept), its PART
+    /// said to it, the others told. False if it was not in the room.
+    async fn part(&self, s: &mut Session<Self>, out: &mut String, reason: &str) -> bool {
+        let mask = s.mask();
+        if !s.shared.lock().step_out(s.id) {
+            return false;
+        }
+        irc::push(out, "", Some(&mask.render(&self.ctx.server)), "PART", &[&self.ctx.channel, reason]);
+        let shared = Arc::clone(&s.shared);
+        shared.announce(Kind::Leave, s.id, mask, Some(room_text(reason))).await;
+        true
     }
 
     /// CAP after registration: LS, LIST, REQ; END does nothing now.

@@ -145,5 +145,5 @@ async fn browser<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
 /// A member who types lines (at nc, `sockit chat join`, or a browser's page).
 fn typed(kind: &str) -> Arrival<'static, Typed> {
     let (user, real) = (Arc::from(format!("~{kind}")), Arc::from(format!("a {kind} member")));
-    Arrival { joining: Joining { nick: None, user, real, greet: None }, speech: Typed }
+    Arrival { joining: Joining { nick: None, user, real, greet: None, lobby: false }, speech: Typed }
 }

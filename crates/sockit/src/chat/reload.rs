@@ -35,6 +35,7 @@ pub struct Change {
     metrics: crate::listener::AccessRules,
     history: usize,
     motd: Option<Arc<str>>,
+    irc_name: Option<String>,
     /// What the new configuration asks for that only a restart gives.
     pub kept: Vec<Kept>,
 }
@@ -77,6 +78,7 @@ impl Change {
             metrics: new.metrics_allow.clone(),
             history: new.history,
             motd: new.motd.as_deref().map(motd).transpose()?,
+            irc_name: new.irc_name.clone(),
             kept,
         })
     }
@@ -99,6 +101,7 @@ impl Change {
             metrics: self.metrics.clone(),
             history: self.history,
             motd: self.motd.clone(),
+            irc_name: self.irc_name.clone(),
             ..old.clone()
         }
     }

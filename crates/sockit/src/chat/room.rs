@@ -43,6 +43,8 @@ pub struct Settings {
     pub history: usize,
     /// The message of the day, as lines for a member (each a notice), after the welcome.
     pub motd: Option<Arc<str>>,
+    /// The server's name to IRC clients (None: the cluster's node name, or `sockit`).
+    pub irc_name: Option<String>,
     /// The link to the other servers of a cluster.
     pub cluster: Option<super::link::Link>,
 }
@@ -62,6 +64,7 @@ impl Default for Settings {
             metrics: crate::listener::AccessRules::loopback(),
             history: 0,
             motd: None,
+            irc_name: None,
             cluster: None,
         }
     }
@@ -102,7 +105,11 @@ pub(super) enum Kind {
 
 #[derive(Default)]
 pub(super) struct Room {
+    /// Members in the room: every line said reaches them.
     pub(super) members: HashMap<u64, Member>,
+    /// IRC members registered and holding their nick, not in the room's channel (before
+    /// JOIN, after PART): private messages reach them, the room's lines do not.
+    pub(super) lobby: HashMap<u64, Member>,
     /// Lower-case nick -> member id.
     pub(super) nicks: HashMap<String, u64>,
     next_guest: u64,
@@ -121,6 +128,28 @@ impl Room {
     /// The server of the cluster holding `key` (a lower-case nick), if another does.
     pub(super) fn remote_holder(&self, key: &str) -> Option<(&str, &Claim)> {
         self.peers.iter().find_map(|(node, p)| p.members.get(key).map(|h| (node.as_str(), &h.claim)))
+    }
+
+    /// A member here, in the room or in the lobby.
+    pub(super) fn member(&self, id: u64) -> Option<&Member> {
+        self.members.get(&id).or_else(|| self.lobby.get(&id))
+    }
+
+    pub(super) fn member_mut(&mut self, id: u64) -> Option<&mut Member> {
+        match self.members.get_mut(&id) {
+            Some(m) => Some(m),
+            None => self.lobby.get_mut(&id),
+        }
+    }
+
+    /// The member here holding `key` (a lower-case nick), in the room or in the lobby.
+    pub(super) fn by_nick(&self, key: &str) -> Option<&Member> {
+        self.nicks.get(key).and_then(|&id| self.member(id))
+    }
+
+    /// Members here, in the room and in the lobby.
+    pub(super) fn everyone(&self) -> impl Iterator<Item = &Member> {
+        self.members.values().chain(self.lobby.values())
     }
 
     /// The lines kept for those who join, oldest first.
@@ -356,7 +385,7 @@ impl Shared {
     /// with nothing after, whatever room their queues have.
     pub(super) fn say_last(&self, text: Notice) {
         let text = notice(text);
-        for m in self.lock().members.values() {
+        for m in self.lock().everyone() {
             m.out.tx.push_last(&text);
         }
     }
@@ -405,42 +434,86 @@ pub(super) struct Joining<'a> {
     /// Its greeting in its own terms (IRC's JOIN and NAMES), given its nick and the room it
     /// comes into; the room's welcome and message of the day when none.
     pub(super) greet: Option<&'a Greet>,
+    /// It waits in the lobby (an IRC client, until it joins the channel).
+    pub(super) lobby: bool,
 }
 
-/// Add a member under the nick it asked for if it is free (or a fresh guest nick) and queue
-/// its welcome, then the room's history; returns the nick.
+/// Add a member under the nick it asked for if it is free (or a fresh guest nick): into the
+/// lobby (an IRC client), or into the room with its welcome, then the room's history; returns
+/// the nick.
 pub(super) fn register(room: &mut Room, cfg: &Settings, tag: &str, id: u64, out: &Recipient, how: &Joining) -> String {
     let free = |key: &str| !room.nicks.contains_key(key) && room.remote_holder(key).is_none();
     let nick = match &how.nick {
         Some(n) if free(&n.to_ascii_lowercase()) => n.clone(),
         _ => room.fresh_guest(tag),
     };
-    if let Some(greet) = how.greet {
-        let hello = greet(&nick, room);
-        let _ = out.tx.try_push(&hello, places_for(&hello));
-    } else {
-        let remote = room.peers.values().flat_map(|p| p.members.values().map(|h| h.claim.nick.clone()));
-        let mut names: Vec<String> = room.members.values().map(|m| m.nick.clone()).chain(remote).take(20).collect();
-        names.sort_unstable();
-        let online = room.members.len() + room.remote_count();
-        let welcome = Notice::Welcome { room: cfg.room.clone(), nick: nick.clone(), online, names };
-        let _ = out.tx.try_push(&notice(welcome), 1);
-        if let Some(motd) = &cfg.motd {
-            let motd = super::piece::text(motd);
-            let _ = out.tx.try_push(&motd, places_for(&motd));
-        }
-    }
-    if !room.history.is_empty() {
-        let _ = out.tx.try_push(&notice(Notice::History { count: room.history.len() }), 1);
-        for l in &room.history {
-            let _ = out.tx.try_push(l, 1);
-        }
-    }
     room.nicks.insert(nick.to_ascii_lowercase(), id);
     let since = super::peers::now_ms();
     let (user, real) = (Arc::clone(&how.user), Arc::clone(&how.real));
-    room.members.insert(id, Member { nick: nick.clone(), user, real, away: None, since, out: out.clone() });
+    let member = Member { nick: nick.clone(), user, real, away: None, since, out: out.clone() };
+    if how.lobby {
+        if let Some(greet) = how.greet {
+            let hello = greet(&nick, room);
+            let _ = out.tx.try_push(&hello, places_for(&hello));
+        }
+        room.lobby.insert(id, member);
+        return nick;
+    }
+    match how.greet {
+        Some(greet) => {
+            let hello = greet(&nick, room);
+            let _ = out.tx.try_push(&hello, places_for(&hello));
+        }
+        None => {
+            let remote = room.peers.values().flat_map(|p| p.members.values().map(|h| h.claim.nick.clone()));
+            let mut names: Vec<String> = room.members.values().map(|m| m.nick.clone()).chain(remote).take(20).collect();
+            names.sort_unstable();
+            let online = room.members.len() + room.remote_count();
+            let welcome = Notice::Welcome { room: cfg.room.clone(), nick: nick.clone(), online, names };
+            let _ = out.tx.try_push(&notice(welcome), 1);
+            if let Some(motd) = &cfg.motd {
+                let motd = super::piece::text(motd);
+                let _ = out.tx.try_push(&motd, places_for(&motd));
+            }
+        }
+    }
+    room.replay_history(out);
+    room.members.insert(id, member);
     nick
+}
+
+impl Room {
+    /// Queue the room's history for a member coming in: its heading, then the lines.
+    pub(super) fn replay_history(&self, out: &Recipient) {
+        if !self.history.is_empty() {
+            let _ = out.tx.try_push(&notice(Notice::History { count: self.history.len() }), 1);
+            for l in &self.history {
+                let _ = out.tx.try_push(l, 1);
+            }
+        }
+    }
+
+    /// A member of the lobby comes into the room: `greet` (its JOIN and NAMES) and the
+    /// history queued for it first, under this lock, so nothing said after reaches it before.
+    /// False if it was not in the lobby.
+    pub(super) fn enter(&mut self, id: u64, greet: &Line) -> bool {
+        let Some(m) = self.lobby.remove(&id) else { return false };
+        let _ = m.out.tx.try_push(greet, places_for(greet));
+        self.replay_history(&m.out);
+        self.members.insert(id, m);
+        true
+    }
+
+    /// A member of the room steps out into the lobby; false if it was not in the room.
+    pub(super) fn step_out(&mut self, id: u64) -> bool {
+        match self.members.remove(&id) {
+            Some(m) => {
+                self.lobby.insert(id, m);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -464,7 +537,7 @@ mod tests {
 
     /// How a line member comes in.
     fn plain() -> Joining<'static> {
-        Joining { nick: None, user: Arc::from("~line"), real: Arc::from("line"), greet: None }
+        Joining { nick: None, user: Arc::from("~line"), real: Arc::from("line"), greet: None, lobby: false }
     }
 
     /// Every line queued so far, in order.

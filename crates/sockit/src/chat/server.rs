@@ -184,6 +184,7 @@ pub fn run(
         },
         history: cfg.history,
         motd,
+        irc_name: cfg.irc_name.clone(),
         metrics: cfg.metrics_allow.clone(),
         cluster: link,
         ..Default::default()

@@ -120,7 +120,7 @@ pub(super) struct Session<S> {
 impl<S: Speech> Session<S> {
     /// The member's nick now (in a cluster, another server's earlier claim may take it).
     pub(super) fn nick(&self) -> String {
-        self.shared.lock().members.get(&self.id).map(|m| m.nick.clone()).unwrap_or_default()
+        self.shared.lock().member(self.id).map(|m| m.nick.clone()).unwrap_or_default()
     }
 
     /// The member as IRC names it.
@@ -220,7 +220,7 @@ impl<S: Speech> Session<S> {
         let (target, elsewhere) = {
             let room = shared.lock();
             let key = to.to_ascii_lowercase();
-            let here = room.nicks.get(&key).and_then(|t| room.members.get(t)).map(|m| (m.out.clone(), m.nick.clone()));
+            let here = room.by_nick(&key).map(|m| (m.out.clone(), m.nick.clone()));
             (here, room.remote_holder(&key).map(|(_, c)| c.nick.clone()))
         };
         match (target, elsewhere, shared.outbox()) {
@@ -298,11 +298,11 @@ impl<S: Speech> Session<S> {
             match room.nicks.get(&key) {
                 Some(&other) if other != self.id => None,
                 _ if elsewhere => None,
-                _ => room.members.get(&self.id).map(|m| m.nick.clone()).map(|old| {
+                _ => room.member(self.id).map(|m| m.nick.clone()).map(|old| {
                     let since = super::peers::now_ms();
                     room.nicks.remove(&old.to_ascii_lowercase());
                     room.nicks.insert(key, self.id);
-                    if let Some(m) = room.members.get_mut(&self.id) {
+                    if let Some(m) = room.member_mut(self.id) {
                         m.nick = new.clone();
                         m.since = since;
                     }
@@ -345,7 +345,7 @@ pub(super) async fn client<S: Speech>(
     // Join: a guest nick, the welcome (to the joiner only), a notice to the others.
     let joined = {
         let mut room = shared.lock();
-        (room.members.len() < cfg.max_clients)
+        (room.members.len() + room.lobby.len() < cfg.max_clients)
             .then(|| register(&mut room, &cfg, &shared.guest_tag, id, &me, &arrival.joining))
     };
     let Some(nick) = joined else {
@@ -361,7 +361,9 @@ pub(super) async fn client<S: Speech>(
     writer.admitted(id);
 
     let user = Arc::clone(&arrival.joining.user);
-    shared.announce(Kind::Join, id, Mask { nick: nick.clone(), user: Arc::clone(&user) }, None).await;
+    if !arrival.joining.lobby {
+        shared.announce(Kind::Join, id, Mask { nick: nick.clone(), user: Arc::clone(&user) }, None).await;
+    }
 
     // Writer: the queue to the socket; stops when kicked, or when the queue closes.
     let writer_kick = kick.clone();
@@ -551,14 +553,16 @@ pub(super) async fn client<S: Speech>(
         (None, Some(q)) if q != "left" => (q.clone(), Some(q)),
         _ => ("left".to_string(), None),
     };
-    {
+    let was_in = {
         let mut room = shared.lock();
-        room.members.remove(&id);
         room.nicks.remove(&nick.to_ascii_lowercase());
-    }
+        room.lobby.remove(&id);
+        room.members.remove(&id).is_some()
+    };
     shared.event(Event::Left { nick: nick.clone(), reason: console_reason });
-    // (At shutdown everyone has had the goodbye: nobody is told of anyone leaving.)
-    if !shared.quiet.is_cancelled() {
+    // (At shutdown everyone has had the goodbye: nobody is told of anyone leaving. A member
+    // who was in the lobby was not in the room to leave it.)
+    if was_in && !shared.quiet.is_cancelled() {
         shared.announce(Kind::Leave, id, Mask { nick, user }, notice_reason).await;
     }
     // Let the writer send what is queued (the "bye"), then close.
