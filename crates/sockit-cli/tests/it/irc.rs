@@ -348,6 +348,34 @@ fn part_steps_out_to_the_lobby_keeping_the_nick_and_join_comes_back() {
     assert_eq!(pat.until("PRIVMSG"), ":nancy!~line@sockit PRIVMSG #sockit :welcome back");
 }
 
+#[test]
+fn away_who_and_renames_answer_for_members_in_the_lobby_too() {
+    let server = Server::start(&[]);
+    let mut empty = Irc::connect(&server);
+    empty.send("NICK em\r\nUSER em 0 * :\r\n");
+    assert_eq!(empty.line(), ":sockit 461 em USER :Not enough parameters", "an empty real name");
+    let mut a = Irc::connect(&server);
+    a.send("NICK aa\r\nUSER aa 0 * :Ann A\r\n");
+    a.until("/join");
+    let mut b = Irc::connect(&server);
+    b.send("NICK bb\r\nUSER bb 0 * :Bob B\r\nJOIN #sockit\r\n");
+    b.until(" 366 ");
+    a.send("NICK Aa\r\nAWAY :out to lunch\r\n");
+    assert_eq!(a.line(), ":aa!~u@sockit NICK Aa", "a rename in the lobby is told to its member");
+    assert_eq!(a.line(), ":sockit 306 Aa :You have been marked as being away");
+    b.send("PRIVMSG Aa :lunch?\r\nUSERHOST Aa\r\nWHO *\r\n");
+    assert_eq!(b.line(), ":sockit 301 bb Aa :out to lunch");
+    assert_eq!(b.line(), ":sockit 302 bb Aa=-~aa@sockit");
+    let mut who = vec![b.line(), b.line()];
+    who.sort();
+    assert_eq!(
+        who,
+        [":sockit 352 bb #sockit ~bb sockit sockit bb H :0 Bob B", ":sockit 352 bb * ~aa sockit sockit Aa G :0 Ann A"]
+    );
+    assert_eq!(b.line(), ":sockit 315 bb * :End of /WHO list.");
+    assert_eq!(a.line(), ":bb!~bb@sockit PRIVMSG Aa lunch?");
+}
+
 /// `openssl s_client` on the room's port: what it prints, and its stdin.
 fn tls_client(server: &Server) -> (Proc, PipeLines, std::process::ChildStdin) {
     let mut p = Proc(

@@ -217,7 +217,9 @@ fn step(shared: &Shared, ctx: &Ctx, me: &mut Registering, line: &str, out: &mut 
                 }
             }
         },
-        "USER" if p.len() < 4 || p[0].is_empty() => ctx.num(out, "461", &nick, &["USER", "Not enough parameters"]),
+        "USER" if p.len() < 4 || p[0].is_empty() || p[3].is_empty() => {
+            ctx.num(out, "461", &nick, &["USER", "Not enough parameters"]);
+        }
         "USER" if me.user.is_some() => ctx.num(out, "462", &nick, &["You may not reregister"]),
         "USER" => {
             // (The name in the mask: letters, digits, '-', '_' and '.', at most 10.)

@@ -298,8 +298,8 @@ fn who(shared: &Shared, ctx: &Ctx, out: &mut String, me: &str, target: &str) {
         let hops_real = format!("0 {real}");
         ctx.num(out, "352", me, &[channel, &mask.user, &ctx.server, server, &mask.nick, flags, &hops_real]);
     };
-    // The channel: its members; a nick or a mask: anyone here it matches.
-    let channel = target.is_empty() || target == "*" || target.eq_ignore_ascii_case(&ctx.channel);
+    // The channel: its members; a nick or a mask (`*`: everyone): anyone here it matches.
+    let channel = target.is_empty() || target.eq_ignore_ascii_case(&ctx.channel);
     let wanted = |nick: &str| channel || irc::glob(target, nick);
     for m in room.members.values().filter(|m| wanted(&m.nick)) {
         row(&ctx.channel, &Mask::new(&m.nick, &m.user), &ctx.server, &m.real, m.away.is_some());

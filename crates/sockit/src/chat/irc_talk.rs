@@ -230,10 +230,7 @@ impl Irc {
             Some(t) => {
                 let away = {
                     let room = s.shared.lock();
-                    room.nicks
-                        .get(&t.to_ascii_lowercase())
-                        .and_then(|id| room.members.get(id))
-                        .and_then(|m| m.away.clone())
+                    room.by_nick(&t.to_ascii_lowercase()).and_then(|m| m.away.clone())
                 };
                 if let (Some(a), false) = (away, quiet) {
                     self.ctx.num(out, "301", me, &[&t, &a]);
@@ -311,7 +308,7 @@ impl Irc {
     /// AWAY: set (306) or cleared (305); members who asked for `away-notify` are told.
     async fn away(&self, s: &mut Session<Self>, out: &mut String, me: &str, reason: Option<&str>) {
         let reason = reason.map(room_text);
-        if let Some(m) = s.shared.lock().members.get_mut(&s.id) {
+        if let Some(m) = s.shared.lock().member_mut(s.id) {
             m.away = reason.as_deref().map(Arc::from);
         }
         match reason {

@@ -316,7 +316,13 @@ impl<S: Speech> Session<S> {
         self.shared.event(Event::Renamed { old: old.clone(), new: new.clone() });
         let body = Body::Renamed { old: old.clone(), new: Claim { nick: new.clone(), since } };
         let shared = Arc::clone(&self.shared);
-        shared.broadcast(notice(Notice::Renamed { old, new }), None, &mut self.window, vec![body]).await;
+        let renamed = notice(Notice::Renamed { old, new });
+        // (A member in the lobby is not in the room: it alone is told, and neither the room
+        // nor the cluster, which know only the room's members.)
+        if shared.lock().lobby.contains_key(&self.id) {
+            return self.tell(&renamed).await;
+        }
+        shared.broadcast(renamed, None, &mut self.window, vec![body]).await;
     }
 }
 
