@@ -157,8 +157,9 @@ fn irc_input_gets_the_bounds_line_clients_get() {
     // A NUL, a CTCP that is no action, escapes: nothing said, or said escaped.
     cr.send("PRIVMSG #sockit :a\0b\r\nPRIVMSG #sockit :\x01VERSION\x01\r\nPRIVMSG #sockit :\x1b[2Jclear\r\n");
     assert_eq!(nancy.line(), "<carol> \\u{1b}[2Jclear");
-    // Another channel is not this server's; an unknown command is named.
-    cr.send("JOIN #elsewhere\r\nFROB x\r\n");
+    // Another channel is not this server's (a NOTICE to it is not answered: a NOTICE never
+    // is); an unknown command is named.
+    cr.send("JOIN #elsewhere\r\nNOTICE #elsewhere :psst\r\nFROB x\r\n");
     assert_eq!(cr.line(), ":sockit 403 carol #elsewhere :No such channel (this server has #sockit)");
     assert_eq!(cr.line(), ":sockit 421 carol FROB :Unknown command");
 

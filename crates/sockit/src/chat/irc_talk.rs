@@ -86,6 +86,10 @@ impl Speech for Irc {
                                     None => Command::Say(room_text(text)),
                                 });
                             } else if t.starts_with('#') {
+                                // (A NOTICE is never answered.)
+                                if quiet {
+                                    continue;
+                                }
                                 ctx.num(
                                     &mut out,
                                     "403",
