@@ -212,6 +212,10 @@ impl Speech for Irc {
         self.ctx.has(ECHO)
     }
 
+    fn names_reader(&self) -> bool {
+        true
+    }
+
     fn framing(&self, _: usize) -> (usize, bool) {
         (irc::MAX_LINE, true)
     }

@@ -99,8 +99,8 @@ pub(super) fn notice(n: Notice) -> Line {
 }
 
 /// Lines for line members and browsers only.
-pub(super) fn text(t: &str) -> Line {
-    let mut text = t.to_string();
+pub(super) fn text(t: impl Into<String>) -> Line {
+    let mut text = t.into();
     if !text.ends_with('\n') {
         text.push('\n');
     }

@@ -472,7 +472,7 @@ pub(super) fn register(room: &mut Room, cfg: &Settings, tag: &str, id: u64, out:
             let welcome = Notice::Welcome { room: cfg.room.clone(), nick: nick.clone(), online, names };
             let _ = out.tx.try_push(&notice(welcome), 1);
             if let Some(motd) = &cfg.motd {
-                let motd = super::piece::text(motd);
+                let motd = super::piece::text(&**motd);
                 let _ = out.tx.try_push(&motd, places_for(&motd));
             }
         }

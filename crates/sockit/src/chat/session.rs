@@ -70,8 +70,14 @@ pub(super) trait Speech: Send + Sync + Sized + 'static {
     /// What one line asks of the room (text said there is batched with the lines after it);
     /// None when it was done or answered here.
     fn read(&self, s: &mut Session<Self>, line: Vec<u8>) -> impl Future<Output = Option<Command>> + Send;
-    /// A notice to this member alone, in its terms (None: nothing to say).
+    /// A notice to this member alone, in its terms (None: nothing to say); `me`: its nick, when
+    /// `names_reader` says the speech needs it.
     fn reply(&self, n: Notice, me: &str) -> Option<Line>;
+    /// Whether a reply names its reader (IRC's numerics do): the nick is asked of the room
+    /// only then.
+    fn names_reader(&self) -> bool {
+        false
+    }
     /// Whether the member hears its own words back (IRC's `echo-message`).
     fn echoes(&self) -> bool {
         false
@@ -95,8 +101,9 @@ impl Speech for Typed {
         Some(chat::parse_command(&chat::sanitize(&line)))
     }
 
+    /// (Its replies are for it alone, and never in IRC's terms: the words are all they keep.)
     fn reply(&self, n: Notice, _: &str) -> Option<Line> {
-        Some(notice(n))
+        Some(super::piece::text(n.to_string()))
     }
 }
 
@@ -130,7 +137,8 @@ impl<S: Speech> Session<S> {
 
     /// Say `notice` to this member alone, in its terms.
     pub(super) async fn reply(&mut self, notice: Notice) {
-        if let Some(text) = self.speech.reply(notice, &self.nick()) {
+        let me = if self.speech.names_reader() { self.nick() } else { String::new() };
+        if let Some(text) = self.speech.reply(notice, &me) {
             self.tell(&text).await;
         }
     }
