@@ -21,8 +21,6 @@ LOAD="$PWD/target/release/chat-load"
 ROUNDS=${ROUNDS:-5}  # THREADS: chat-load's reading threads (2)
 srv=
 trap '[ -n "$srv" ] && kill $srv 2>/dev/null' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done; }
 serve() {  # serve sockit|ncat: a fresh server; its port in $port
   port=$(free_port)
   case $1 in
@@ -32,24 +30,13 @@ serve() {  # serve sockit|ncat: a fresh server; its port in $port
   srv=$!
   wait_port "$port"
 }
-stop() { kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null || true; srv=; }
-load() {  # load sockit|ncat ARGS...: one run on a fresh server, chat-load's line
-  local who=$1; shift
-  serve "$who"
-  local out
-  out=$(timeout 120 "$LOAD" --port "$port" --threads "${THREADS:-2}" "$@") || true
-  echo "${out:-error=no answer within 120 s}"
-  stop
-}
-field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 s_rates=() n_rates=()
 for _ in $(seq "$ROUNDS"); do
   s=$(load sockit --receivers 500 --lines 2000 --paste 262144); s_rates+=("$(field rate "$s")")
   n=$(load ncat --receivers 500 --lines 2000 --paste 262144); n_rates+=("$(field rate "$n")")
 done
-s_rate=$(median "${s_rates[@]}") n_rate=$(median "${n_rates[@]}")
+s_rate=$(median_of "${s_rates[@]}") n_rate=$(median_of "${n_rates[@]}")
 echo "paste, 500 receivers, 2,000 lines in 256 KiB writes (lines delivered a second, median of $ROUNDS):"
 echo "  sockit: $s_rate (rounds: ${s_rates[*]}; last: $s)"
 echo "  ncat:   $n_rate (rounds: ${n_rates[*]}; last: $n)"
@@ -69,8 +56,8 @@ paced() {  # paced RECEIVERS TARGET: LAT_ROUNDS rounds of 100 lines at 20/s, bot
     n=$(load ncat --receivers "$1" --lines 100 --rate 20); n_p99+=("$(field p99 "$n")"); n_p50+=("$(field p50 "$n")")
   done
   echo "paced, $1 receivers, 100 lines at 20/s, p99 and p50 in ms, median of ${LAT_ROUNDS:-3} (target p99 under $2 ms):"
-  echo "  sockit: p99 $(median "${s_p99[@]}") p50 $(median "${s_p50[@]}") (p99 rounds: ${s_p99[*]}; last: $s)"
-  echo "  ncat:   p99 $(median "${n_p99[@]}") p50 $(median "${n_p50[@]}") (p99 rounds: ${n_p99[*]}; last: $n)"
+  echo "  sockit: p99 $(median_of "${s_p99[@]}") p50 $(median_of "${s_p50[@]}") (p99 rounds: ${s_p99[*]}; last: $s)"
+  echo "  ncat:   p99 $(median_of "${n_p99[@]}") p50 $(median_of "${n_p50[@]}") (p99 rounds: ${n_p99[*]}; last: $n)"
 }
 paced 1000 5
 # The floor: the same load with one server thread on core 0 and chat-load on core 1.

@@ -12,25 +12,12 @@ LOAD="$PWD/target/release/chat-load"
 ROUNDS=${ROUNDS:-3}
 srv=
 trap '[ -n "$srv" ] && kill $srv 2>/dev/null' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done; }
 serve() {  # serve sockit: a fresh server; its port in $port
   port=$(free_port)
   "$SOCKIT" chat serve --port "$port" --bind 127.0.0.1 --no-discovery >/dev/null 2>&1 &
   srv=$!
   wait_port "$port"
 }
-stop() { kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null || true; srv=; }
-load() {  # load sockit ARGS...: one run on a fresh server, chat-load's line
-  local who=$1; shift
-  serve "$who"
-  local out
-  out=$(timeout 120 "$LOAD" --port "$port" --threads "${THREADS:-2}" "$@") || true
-  echo "${out:-error=no answer within 120 s}"
-  stop
-}
-field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 paste=(--receivers 500 --lines 2000 --paste 262144)
 line_rates=() irc_rates=()
@@ -38,7 +25,7 @@ for _ in $(seq "$ROUNDS"); do
   l=$(load sockit "${paste[@]}"); line_rates+=("$(field rate "$l")")
   i=$(load sockit "${paste[@]}" --irc '#sockit'); irc_rates+=("$(field rate "$i")")
 done
-l_rate=$(median "${line_rates[@]}") i_rate=$(median "${irc_rates[@]}")
+l_rate=$(median_of "${line_rates[@]}") i_rate=$(median_of "${irc_rates[@]}")
 echo "paste, 500 receivers, 2,000 lines in 256 KiB writes (lines delivered a second, median of $ROUNDS):"
 echo "  line members: $l_rate (rounds: ${line_rates[*]}; last: $l)"
 echo "  IRC members:  $i_rate (rounds: ${irc_rates[*]}; last: $i)"

@@ -65,3 +65,19 @@ paired_us() {
 
 # ratio A B: A/B with two decimals.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+# Chat loads with chat-load (bench/load), for scripts that define `serve WHO` (a fresh server:
+# its port in $port, its pid in $srv) and LOAD (chat-load's path).
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done; }
+stop() { kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null || true; srv=; }
+load() {  # load WHO ARGS...: one run on a fresh server, chat-load's line
+  local who=$1; shift
+  serve "$who"
+  local out
+  out=$(timeout 120 "$LOAD" --port "$port" --threads "${THREADS:-2}" "$@") || true
+  echo "${out:-error=no answer within 120 s}"
+  stop
+}
+field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
+median_of() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

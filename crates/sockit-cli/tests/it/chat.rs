@@ -232,10 +232,7 @@ fn a_client_that_never_reads_stalls_nobody() {
 #[test]
 fn a_client_that_never_reads_is_disconnected() {
     let s = Server::start(&[]);
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
-    sock.set_recv_buffer_size(4096).expect("rcvbuf");
-    sock.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], s.port)).into()).expect("connect");
-    let stalled: TcpStream = sock.into();
+    let stalled = small_window(&s);
     stalled.try_clone().expect("c").write_all(b"/nick stalled\n").expect("nick");
     let mut watcher = Client::join(&s, "watcher");
     let mut sender = Client::join(&s, "sender");
@@ -829,12 +826,17 @@ fn demo_plays_the_lecture() {
 /// A member that never reads, with a tiny receive buffer (its queue and the kernel's fill
 /// soon).
 fn non_reader(s: &Server, nick: &str) -> TcpStream {
+    let c = small_window(s);
+    (&c).write_all(format!("/nick {nick}\n").as_bytes()).expect("nick");
+    c
+}
+
+/// A connection to the room with a 4 KiB receive buffer: one that never reads fills soon.
+pub(crate) fn small_window(s: &Server) -> TcpStream {
     let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
     sock.set_recv_buffer_size(4096).expect("rcvbuf");
     sock.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], s.port)).into()).expect("connect");
-    let c: TcpStream = sock.into();
-    (&c).write_all(format!("/nick {nick}\n").as_bytes()).expect("nick");
-    c
+    sock.into()
 }
 
 /// Ten members that never read cost a speaker one stall window (2 s), not one each (20 s):

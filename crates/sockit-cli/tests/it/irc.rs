@@ -54,17 +54,7 @@ fn an_irc_bot_a_line_client_and_a_browser_share_one_room() {
     let Some(websocat) = venv("websocat") else { return };
     let server = Server::start(&[]);
     let mut nancy = Client::join(&server, "nancy");
-    let mut ws = Proc(
-        Command::new(websocat)
-            .args(["-t", &format!("ws://127.0.0.1:{}/ws", server.port)])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("websocat"),
-    );
-    let mut wendy_hears = PipeLines::new(ws.0.stdout.take().expect("stdout"));
-    let mut wendy = ws.0.stdin.take().expect("stdin");
+    let (_ws, mut wendy_hears, mut wendy) = crate::web::websocat_member(&websocat, &server);
     wendy.write_all(b"/nick wendy\n").expect("nick");
     nancy.until(|l| l.ends_with("is now known as wendy"));
 
@@ -268,10 +258,7 @@ fn an_irc_member_talks_with_members_on_other_servers_of_a_cluster() {
 #[test]
 fn an_irc_member_that_never_reads_is_cut_and_nobody_waits_long() {
     let s = Server::start(&[]);
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
-    sock.set_recv_buffer_size(4096).expect("rcvbuf");
-    sock.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], s.port)).into()).expect("connect");
-    let mut stalled: TcpStream = sock.into();
+    let mut stalled = crate::chat::small_window(&s);
     stalled.write_all(b"NICK sloth\r\nUSER s 0 * :S\r\nJOIN #sockit\r\n").expect("register");
     let mut watcher = Client::join(&s, "watcher");
     let mut sender = Client::join(&s, "sender");

@@ -98,12 +98,8 @@ fn websocket_members_and_hostile_peers() {
     assert!((9.0..13.0).contains(&after), "dropped after {after} s");
 }
 
-/// websocat, the WebSocket netcat, is a member too: its stdin lines are said, and it hears
-/// a line client.
-#[test]
-fn websocat_joins_the_room() {
-    let Some(websocat) = venv("websocat") else { return };
-    let server = Server::start(&[]);
+/// websocat (the WebSocket netcat) as a member of `server`'s room: what it hears, and its stdin.
+pub(crate) fn websocat_member(websocat: &str, server: &Server) -> (Proc, PipeLines, std::process::ChildStdin) {
     let mut ws = Proc(
         Command::new(websocat)
             .args(["-t", &format!("ws://127.0.0.1:{}/ws", server.port)])
@@ -113,7 +109,18 @@ fn websocat_joins_the_room() {
             .spawn()
             .expect("websocat"),
     );
-    let mut heard = PipeLines::new(ws.0.stdout.take().expect("stdout"));
+    let heard = PipeLines::new(ws.0.stdout.take().expect("stdout"));
+    let stdin = ws.0.stdin.take().expect("stdin");
+    (ws, heard, stdin)
+}
+
+/// websocat, the WebSocket netcat, is a member too: its stdin lines are said, and it hears
+/// a line client.
+#[test]
+fn websocat_joins_the_room() {
+    let Some(websocat) = venv("websocat") else { return };
+    let server = Server::start(&[]);
+    let (_ws, mut heard, mut stdin) = websocat_member(&websocat, &server);
     let mut first = String::new();
     heard.read_line(&mut first).expect("welcome");
     assert!(first.starts_with("* welcome to sockit, you are guest-"), "{first}");
@@ -122,7 +129,6 @@ fn websocat_joins_the_room() {
     let mut reader = BufReader::new(line.try_clone().expect("clone"));
     let mut l = String::new();
     reader.read_line(&mut l).expect("welcome");
-    let mut stdin = ws.0.stdin.take().expect("stdin");
     stdin.write_all(b"/nick wsc\nhello from websocat\n").expect("say");
     let mut said = Vec::new();
     while !said.iter().any(|l: &String| l.starts_with("<wsc>")) {
