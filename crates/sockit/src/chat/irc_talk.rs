@@ -1,8 +1,8 @@
 //! An IRC member in the room: what its messages ask (PRIVMSG and NOTICE are the room's lines,
 //! NICK its rename, JOIN and PART its coming into the room and out to the lobby, QUIT its
-//! leaving; WHO, WHOIS, NAMES, LIST, MODE, AWAY and
-//! CHATHISTORY are answered from the room), the room's notices to it as IRC's numerics, and
-//! the capabilities it asked for.
+//! leaving, AWAY its absence; WHO, WHOIS, NAMES, LIST, MODE and CHATHISTORY are answered from
+//! the room by `irc_ask`), the room's notices to it as IRC's numerics, and the capabilities it
+//! asks for after registration.
 
 use std::sync::Arc;
 
