@@ -16,7 +16,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
 use super::events::Event;
-use super::irc_ask::{CAPS, Ctx, HISTORY_MAX};
+use super::irc_ask::{Ctx, HISTORY_MAX};
 use super::irc_out::IrcOut;
 use super::irc_talk::Irc;
 use super::piece::{self, Line, Mask};
@@ -180,23 +180,8 @@ fn step(shared: &Shared, ctx: &Ctx, me: &mut Registering, line: &str, out: &mut 
     let p = &m.params;
     match m.command.as_str() {
         "CAP" => {
-            let sub = p.first().map(|s| s.to_ascii_uppercase()).unwrap_or_default();
-            let target = if nick.is_empty() { "*" } else { &nick };
-            match sub.as_str() {
-                "LS" => {
-                    me.negotiating = true;
-                    let all = CAPS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(" ");
-                    irc::push(out, "", Some(&ctx.server), "CAP", &[target, "LS", &all]);
-                }
-                "REQ" => {
-                    me.negotiating = true;
-                    let list = p.get(1).copied().unwrap_or("");
-                    let verdict = if ctx.request(list) { "ACK" } else { "NAK" };
-                    irc::push(out, "", Some(&ctx.server), "CAP", &[target, verdict, list]);
-                }
-                "LIST" => irc::push(out, "", Some(&ctx.server), "CAP", &[target, "LIST", &ctx.enabled()]),
-                "END" => me.negotiating = false,
-                _ => ctx.num(out, "410", target, &[p.first().copied().unwrap_or("*"), "Invalid CAP command"]),
+            if let Some(negotiating) = ctx.cap(out, &nick, p) {
+                me.negotiating = negotiating;
             }
         }
         "NICK" => match p.first() {
@@ -230,10 +215,7 @@ fn step(shared: &Shared, ctx: &Ctx, me: &mut Registering, line: &str, out: &mut 
             me.user = Some((name, real));
         }
         "PASS" | "PONG" => {}
-        "PING" => match p.first() {
-            Some(token) => irc::push(out, "", Some(&ctx.server), "PONG", &[&ctx.server, token]),
-            None => ctx.num(out, "461", &nick, &["PING", "Not enough parameters"]),
-        },
+        "PING" => ctx.pong(out, &nick, p),
         "QUIT" => {
             irc::push(out, "", None, "ERROR", &["Closing Link: quit"]);
             return Step::Quit;

@@ -105,6 +105,48 @@ impl Ctx {
         Some(if done.is_empty() { "+".into() } else { done })
     }
 
+    /// CAP LS, REQ, LIST and END, before registration and after: Some(true) when the client
+    /// begins negotiating (LS, REQ: registration waits for END), Some(false) at END.
+    pub(super) fn cap(&self, out: &mut String, me: &str, p: &[&str]) -> Option<bool> {
+        let me = if me.is_empty() { "*" } else { me };
+        let server = Some(&*self.server);
+        match p.first().map(|c| c.to_ascii_uppercase()).as_deref() {
+            Some("LS") => {
+                let all = CAPS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(" ");
+                irc::push(out, "", server, "CAP", &[me, "LS", &all]);
+                Some(true)
+            }
+            Some("REQ") => {
+                let list = p.get(1).copied().unwrap_or("");
+                let verdict = if self.request(list) { "ACK" } else { "NAK" };
+                irc::push(out, "", server, "CAP", &[me, verdict, list]);
+                Some(true)
+            }
+            Some("LIST") => {
+                irc::push(out, "", server, "CAP", &[me, "LIST", &self.enabled()]);
+                None
+            }
+            Some("END") => Some(false),
+            _ => {
+                self.num(out, "410", me, &[p.first().copied().unwrap_or("*"), "Invalid CAP command"]);
+                None
+            }
+        }
+    }
+
+    /// PING: its token back in a PONG (461 without one).
+    pub(super) fn pong(&self, out: &mut String, me: &str, p: &[&str]) {
+        match p.first() {
+            Some(token) => irc::push(out, "", Some(&self.server), "PONG", &[&self.server, token]),
+            None => self.num(out, "461", me, &["PING", "Not enough parameters"]),
+        }
+    }
+
+    /// 403 for a channel that is not the room's, naming the one there is.
+    pub(super) fn elsewhere(&self, out: &mut String, me: &str, channel: &str) {
+        self.num(out, "403", me, &[channel, &format!("No such channel (this server has {})", self.channel)]);
+    }
+
     /// A numeric reply from the server to `me`.
     pub(super) fn num(&self, out: &mut String, code: &str, me: &str, params: &[&str]) {
         let mut all = Vec::with_capacity(params.len() + 1);
@@ -200,8 +242,8 @@ pub(super) fn seen(room: &Room, nick: &str) -> Option<Seen> {
     })
 }
 
-/// Answer what an IRC member (`id`, called `me`) asks that changes nothing in the room.
-pub(super) fn answer(shared: &Shared, id: u64, ctx: &Ctx, out: &mut String, me: &str, command: &str, p: &[&str]) {
+/// Answer what an IRC member (called `me`) asks that changes nothing in the room.
+pub(super) fn answer(shared: &Shared, ctx: &Ctx, out: &mut String, me: &str, command: &str, p: &[&str]) {
     let ours = |t: &str| t.eq_ignore_ascii_case(&ctx.channel);
     let first = p.first().copied().unwrap_or("");
     match command {
@@ -246,17 +288,12 @@ pub(super) fn answer(shared: &Shared, id: u64, ctx: &Ctx, out: &mut String, me: 
         }
         "MOTD" => ctx.motd(out, me, shared.cfg().motd.as_deref()),
         "LUSERS" => {
-            let (here, all) = {
+            let (here, all, servers) = {
                 let room = shared.lock();
                 let here = room.members.len() + room.lobby.len();
-                (here, here + room.remote_count())
+                (here, here + room.remote_count(), 1 + room.peers.len())
             };
-            ctx.num(
-                out,
-                "251",
-                me,
-                &[&format!("There are {all} users and 0 invisible on {} servers", 1 + shared.lock().peers.len())],
-            );
+            ctx.num(out, "251", me, &[&format!("There are {all} users and 0 invisible on {servers} servers")]);
             ctx.num(out, "254", me, &["1", "channels formed"]);
             ctx.num(out, "255", me, &[&format!("I have {here} clients and 0 servers")]);
         }
@@ -283,10 +320,7 @@ pub(super) fn answer(shared: &Shared, id: u64, ctx: &Ctx, out: &mut String, me: 
         "OPER" | "KILL" | "WALLOPS" | "REHASH" | "DIE" | "RESTART" | "SQUIT" | "CONNECT" => {
             ctx.num(out, "481", me, &["Permission Denied- You're not an IRC operator"]);
         }
-        _ => {
-            let _ = id;
-            ctx.num(out, "421", me, &[command, "Unknown command"]);
-        }
+        _ => ctx.num(out, "421", me, &[command, "Unknown command"]),
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use sockit_core::chat::{self, Command, Notice};
 use sockit_core::irc;
 
-use super::irc_ask::{CAPS, Ctx, ECHO, TIME};
+use super::irc_ask::{Ctx, ECHO, TIME};
 use super::piece::{self, Line};
 use super::room::Kind;
 use super::session::{Session, Speech};
@@ -43,10 +43,7 @@ impl Speech for Irc {
         let ours = |t: &str| t.eq_ignore_ascii_case(&ctx.channel);
         let command = match m.command.as_str() {
             "PING" => {
-                match p.first() {
-                    Some(token) => irc::push(&mut out, "", Some(&ctx.server), "PONG", &[&ctx.server, token]),
-                    None => ctx.num(&mut out, "461", &me, &["PING", "Not enough parameters"]),
-                }
+                ctx.pong(&mut out, &me, p);
                 None
             }
             "PONG" | "TAGMSG" => None,
@@ -90,12 +87,7 @@ impl Speech for Irc {
                                 if quiet {
                                     continue;
                                 }
-                                ctx.num(
-                                    &mut out,
-                                    "403",
-                                    &me,
-                                    &[t, &format!("No such channel (this server has {})", ctx.channel)],
-                                );
+                                ctx.elsewhere(&mut out, &me, t);
                             } else {
                                 self.private(s, &mut out, &me, t, text, quiet).await;
                             }
@@ -131,8 +123,7 @@ impl Speech for Irc {
                     } else if t == "0" {
                         self.part(s, &mut out, "left").await;
                     } else {
-                        let why = format!("No such channel (this server has {})", ctx.channel);
-                        ctx.num(&mut out, "403", &me, &[t, &why]);
+                        ctx.elsewhere(&mut out, &me, t);
                     }
                 }
                 None
@@ -154,7 +145,7 @@ impl Speech for Irc {
             }
             "QUIT" => return Some(Command::Quit(p.first().map(|r| room_text(r)).filter(|r| !r.is_empty()))),
             "CAP" => {
-                self.cap(&mut out, &me, p);
+                ctx.cap(&mut out, &me, p);
                 None
             }
             "USER" | "PASS" => {
@@ -166,7 +157,7 @@ impl Speech for Irc {
                 None
             }
             _ => {
-                super::irc_ask::answer(&s.shared, s.id, &self.ctx, &mut out, &me, &m.command, p);
+                super::irc_ask::answer(&s.shared, &self.ctx, &mut out, &me, &m.command, p);
                 None
             }
         };
@@ -291,26 +282,6 @@ impl Irc {
         let shared = Arc::clone(&s.shared);
         shared.announce(Kind::Leave, s.id, mask, Some(room_text(reason))).await;
         true
-    }
-
-    /// CAP after registration: LS, LIST, REQ; END does nothing now.
-    fn cap(&self, out: &mut String, me: &str, p: &[&str]) {
-        let ctx = &self.ctx;
-        let me = if me.is_empty() { "*" } else { me };
-        match p.first().map(|c| c.to_ascii_uppercase()).as_deref() {
-            Some("LS") => {
-                let all = CAPS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(" ");
-                irc::push(out, "", Some(&ctx.server), "CAP", &[me, "LS", &all]);
-            }
-            Some("LIST") => irc::push(out, "", Some(&ctx.server), "CAP", &[me, "LIST", &ctx.enabled()]),
-            Some("REQ") => {
-                let list = p.get(1).copied().unwrap_or("");
-                let verdict = if ctx.request(list) { "ACK" } else { "NAK" };
-                irc::push(out, "", Some(&ctx.server), "CAP", &[me, verdict, list]);
-            }
-            Some("END") => {}
-            _ => ctx.num(out, "410", me, &[p.first().copied().unwrap_or("*"), "Invalid CAP command"]),
-        }
     }
 
     /// AWAY: set (306) or cleared (305); members who asked for `away-notify` are told.
