@@ -28,6 +28,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Outlet for IrcOut<W> {
         let mut me: Option<String> = None;
         let mut own: Vec<String> = Vec::new();
         let mut shared: Vec<Option<&str>> = Vec::with_capacity(pieces.len());
+        let (time, away) = (self.ctx.has(TIME), self.ctx.has(AWAY));
         for p in pieces {
             let names_reader = !matches!(p.what, What::Said { .. } | What::Action { .. } | What::Irc | What::Text);
             if names_reader && me.is_none() {
@@ -38,8 +39,8 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Outlet for IrcOut<W> {
                 server: &self.ctx.server,
                 channel: &self.ctx.channel,
                 me: me.as_deref().unwrap_or("*"),
-                time: self.ctx.has(TIME),
-                away: self.ctx.has(AWAY),
+                time,
+                away,
                 batch: None,
             };
             match p.irc_shared(&view) {
@@ -53,23 +54,11 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Outlet for IrcOut<W> {
             }
         }
         let mut own = own.iter();
-        let mut slices: Vec<std::io::IoSlice> = shared
-            .iter()
-            .filter_map(|s| match s {
-                Some(s) => Some(s.as_bytes()),
-                None => own.next().map(String::as_bytes),
-            })
-            .filter(|b| !b.is_empty())
-            .map(std::io::IoSlice::new)
-            .collect();
-        let mut left = &mut slices[..];
-        while !left.is_empty() {
-            match self.w.write_vectored(left).await? {
-                0 => return Err(std::io::ErrorKind::WriteZero.into()),
-                n => std::io::IoSlice::advance_slices(&mut left, n),
-            }
-        }
-        self.w.flush().await
+        let parts = shared.iter().filter_map(|s| match s {
+            Some(s) => Some(s.as_bytes()),
+            None => own.next().map(String::as_bytes),
+        });
+        super::wire::write_gathered(&mut self.w, parts).await
     }
 
     async fn close(&mut self) {

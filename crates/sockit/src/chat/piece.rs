@@ -187,6 +187,11 @@ impl Piece {
 
     /// Append the piece in IRC's terms for `view`'s reader.
     pub(super) fn irc(&self, view: &View, out: &mut String) {
+        match &self.what {
+            What::Text => return,
+            What::Irc => return out.push_str(&self.text),
+            _ => {}
+        }
         let mut tags = if view.time { format!("time={}", irc::server_time(self.at)) } else { String::new() };
         if let Some(b) = view.batch {
             tags = if tags.is_empty() { format!("batch={b}") } else { format!("batch={b};{tags}") };
@@ -212,8 +217,7 @@ impl Piece {
                 }
             }
             What::Away { .. } => {}
-            What::Text => {}
-            What::Irc => out.push_str(&self.text),
+            What::Text | What::Irc => {}
         }
     }
 }

@@ -438,9 +438,9 @@ pub(super) struct Joining<'a> {
     pub(super) lobby: bool,
 }
 
-/// Add a member under the nick it asked for if it is free (or a fresh guest nick): into the
-/// lobby (an IRC client), or into the room with its welcome, then the room's history; returns
-/// the nick.
+/// Add a member under the nick it asked for if it is free (or a fresh guest nick), its
+/// greeting queued (its own, or the room's welcome): into the lobby (an IRC client), or into
+/// the room after the room's history; returns the nick.
 pub(super) fn register(room: &mut Room, cfg: &Settings, tag: &str, id: u64, out: &Recipient, how: &Joining) -> String {
     let free = |key: &str| !room.nicks.contains_key(key) && room.remote_holder(key).is_none();
     let nick = match &how.nick {
@@ -451,14 +451,6 @@ pub(super) fn register(room: &mut Room, cfg: &Settings, tag: &str, id: u64, out:
     let since = super::peers::now_ms();
     let (user, real) = (Arc::clone(&how.user), Arc::clone(&how.real));
     let member = Member { nick: nick.clone(), user, real, away: None, since, out: out.clone() };
-    if how.lobby {
-        if let Some(greet) = how.greet {
-            let hello = greet(&nick, room);
-            let _ = out.tx.try_push(&hello, places_for(&hello));
-        }
-        room.lobby.insert(id, member);
-        return nick;
-    }
     match how.greet {
         Some(greet) => {
             let hello = greet(&nick, room);
@@ -477,8 +469,12 @@ pub(super) fn register(room: &mut Room, cfg: &Settings, tag: &str, id: u64, out:
             }
         }
     }
-    room.replay_history(out);
-    room.members.insert(id, member);
+    if how.lobby {
+        room.lobby.insert(id, member);
+    } else {
+        room.replay_history(out);
+        room.members.insert(id, member);
+    }
     nick
 }
 

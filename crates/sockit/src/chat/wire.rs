@@ -24,6 +24,24 @@ pub(super) trait Outlet: Send + 'static {
     }
 }
 
+/// Write all of `parts` in gathered writes (one, where the stream takes it whole: nothing is
+/// copied to put them together), then flush (TLS holds records back until asked; a plain
+/// socket has nothing held).
+pub(super) async fn write_gathered<'a, W: AsyncWrite + Unpin>(
+    w: &mut W,
+    parts: impl Iterator<Item = &'a [u8]>,
+) -> std::io::Result<()> {
+    let mut slices: Vec<std::io::IoSlice> = parts.filter(|b| !b.is_empty()).map(std::io::IoSlice::new).collect();
+    let mut left = &mut slices[..];
+    while !left.is_empty() {
+        match w.write_vectored(left).await? {
+            0 => return Err(std::io::ErrorKind::WriteZero.into()),
+            n => std::io::IoSlice::advance_slices(&mut left, n),
+        }
+    }
+    w.flush().await
+}
+
 /// A byte stream (a socket, TLS) takes the lines as they are.
 pub(super) struct Plain<W>(pub(super) W);
 
@@ -31,16 +49,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Outlet for Plain<W> {
     /// The pieces as they are, in one gathered write where the stream takes one (a socket):
     /// nothing is copied to put them together.
     async fn send(&mut self, pieces: &[Line]) -> std::io::Result<()> {
-        let mut slices: Vec<std::io::IoSlice> = pieces.iter().map(|p| std::io::IoSlice::new(p.as_bytes())).collect();
-        let mut left = &mut slices[..];
-        while !left.is_empty() {
-            match self.0.write_vectored(left).await? {
-                0 => return Err(std::io::ErrorKind::WriteZero.into()),
-                n => std::io::IoSlice::advance_slices(&mut left, n),
-            }
-        }
-        // (flush: TLS holds records back until asked; a plain socket has nothing held.)
-        self.0.flush().await
+        write_gathered(&mut self.0, pieces.iter().map(|p| p.as_bytes())).await
     }
 
     async fn close(&mut self) {
