@@ -31,7 +31,10 @@ pub(super) async fn write_gathered<'a, W: AsyncWrite + Unpin>(
     w: &mut W,
     parts: impl Iterator<Item = &'a [u8]>,
 ) -> std::io::Result<()> {
-    let mut slices: Vec<std::io::IoSlice> = parts.filter(|b| !b.is_empty()).map(std::io::IoSlice::new).collect();
+    // (Room for them all at once: a filter's collect would grow the list by doubling, a
+    // reallocation and a copy at each step, for every write of every member.)
+    let mut slices = Vec::with_capacity(parts.size_hint().1.unwrap_or(0));
+    slices.extend(parts.filter(|b| !b.is_empty()).map(std::io::IoSlice::new));
     let mut left = &mut slices[..];
     while !left.is_empty() {
         match w.write_vectored(left).await? {
