@@ -12,7 +12,8 @@
 //!
 //! `rate=` deliveries a second, `delivered=`/`expected=`, `lost=`, `p50=`/`p99=`/`max=` in
 //! milliseconds (and `p50_same=`/`p99_same=`/`p50_other=`/`p99_other=` for receivers on the
-//! first port and on the others when there are several ports).
+//! first port and on the others when there are several ports), `line_bytes=` a delivery's
+//! size on the wire (the server's framing of a line included).
 //!
 //! Traffic goes to 127.0.0.1 only.
 
@@ -124,9 +125,12 @@ fn number(bytes: &[u8]) -> Option<u64> {
 }
 
 /// Find the marks in `buf` (a receiver's bytes, whatever their framing): deliveries counted
-/// and latencies (µs) pushed. Returns where the unscanned tail starts.
-fn scan(buf: &[u8], now: u64, delivered: &mut u64, latencies: &mut Vec<u32>) -> usize {
+/// and latencies (µs) pushed; `stride` learns the bytes from one mark to the next (a
+/// delivery's whole size on the wire, framing included) the first time two are in one buffer.
+/// Returns where the unscanned tail starts.
+fn scan(buf: &[u8], now: u64, delivered: &mut u64, latencies: &mut Vec<u32>, stride: &mut Option<usize>) -> usize {
     let mut i = 0;
+    let mut last = None;
     while i + MARK <= buf.len() {
         let Some(at) = memchr::memchr(b'L', &buf[i..=(buf.len() - MARK)]) else {
             i = buf.len() - MARK + 1;
@@ -137,6 +141,10 @@ fn scan(buf: &[u8], now: u64, delivered: &mut u64, latencies: &mut Vec<u32>) -> 
             && number(&buf[i + 1..i + 13]).is_some()
         {
             *delivered += 1;
+            if let (None, Some(l)) = (*stride, last) {
+                *stride = Some(i - l);
+            }
+            last = Some(i);
             latencies.push(now.saturating_sub(t).min(u64::from(u32::MAX)) as u32);
             i += MARK;
             continue;
@@ -197,6 +205,8 @@ struct Receivers {
 #[derive(Default)]
 struct Heard {
     delivered: u64,
+    /// A delivery's bytes on the wire (see `scan`).
+    stride: Option<usize>,
     same: Vec<u32>,
     other: Vec<u32>,
 }
@@ -245,7 +255,7 @@ fn receive(r: Receivers, start: Instant, total: &AtomicU64, last: &AtomicU64, st
                 let now = start.elapsed().as_micros() as u64;
                 let before = heard.delivered;
                 let lat = if r.same[i] { &mut heard.same } else { &mut heard.other };
-                let used = scan(&buf[..end], now, &mut heard.delivered, lat);
+                let used = scan(&buf[..end], now, &mut heard.delivered, lat, &mut heard.stride);
                 if heard.delivered > before {
                     total.fetch_add(heard.delivered - before, Ordering::Relaxed);
                     last.fetch_max(now, Ordering::Relaxed);
@@ -425,6 +435,9 @@ fn main() {
         })
         .collect();
     if let Some(channel) = &a.irc {
+        // A server may finish a registration a while after it reads it (inspircd completes
+        // them once a second) and refuses a JOIN before (451): the last ones get time.
+        std::thread::sleep(Duration::from_millis(1500));
         let join = format!("JOIN {channel}\r\n");
         for g in &groups_joined {
             let _ = write_all(g, join.as_bytes());
@@ -468,6 +481,7 @@ fn main() {
     for r in readers {
         let h = r.join().expect("reader");
         heard.delivered += h.delivered;
+        heard.stride = heard.stride.or(h.stride);
         heard.same.extend(h.same);
         heard.other.extend(h.other);
     }
@@ -490,6 +504,9 @@ fn main() {
         percentile(&all, 0.99),
         percentile(&all, 1.0),
     );
+    if let Some(bytes) = heard.stride {
+        out += &format!(" line_bytes={bytes}");
+    }
     if several {
         out += &format!(
             " p50_same={} p99_same={} p50_other={} p99_other={}",
