@@ -147,10 +147,10 @@ fn irc_input_gets_the_bounds_line_clients_get() {
     // A NUL, a CTCP that is no action, escapes: nothing said, or said escaped.
     cr.send("PRIVMSG #sockit :a\0b\r\nPRIVMSG #sockit :\x01VERSION\x01\r\nPRIVMSG #sockit :\x1b[2Jclear\r\n");
     assert_eq!(nancy.line(), "<carol> \\u{1b}[2Jclear");
-    // Another channel is not this server's (a NOTICE to it is not answered: a NOTICE never
-    // is); an unknown command is named.
-    cr.send("JOIN #elsewhere\r\nNOTICE #elsewhere :psst\r\nFROB x\r\n");
-    assert_eq!(cr.line(), ":sockit 403 carol #elsewhere :No such channel (this server has #sockit)");
+    // No channel of that name may be (a NOTICE to one there is not is not answered: a NOTICE
+    // never is); an unknown command is named.
+    cr.send("JOIN #bad:name\r\nNOTICE #nowhere :psst\r\nFROB x\r\n");
+    assert_eq!(cr.line(), ":sockit 403 carol #bad:name :No such channel (not a channel name)");
     assert_eq!(cr.line(), ":sockit 421 carol FROB :Unknown command");
 
     // A flood: the room's rate (5 lines a second) holds, and the speaker is told once (after
@@ -362,6 +362,175 @@ fn away_who_and_renames_answer_for_members_in_the_lobby_too() {
     );
     assert_eq!(b.line(), ":sockit 315 bb * :End of /WHO list.");
     assert_eq!(a.line(), ":bb!~bb@sockit PRIVMSG Aa lunch?");
+}
+
+/// An IRC member registered as `nick` (USER `nick`), its welcome read.
+fn registered(server: &Server, nick: &str) -> Irc {
+    let mut c = Irc::connect(server);
+    c.send(&format!("NICK {nick}\r\nUSER {nick} 0 * :{nick}\r\n"));
+    c.until("/join");
+    c
+}
+
+#[test]
+fn irc_channels_of_their_own_have_operators_modes_kicks_invites_and_topics() {
+    let server = Server::start(&[]);
+    let (mut a, mut b, mut c) = (registered(&server, "a"), registered(&server, "b"), registered(&server, "c"));
+    // The first in is its operator; the others are told of each JOIN.
+    a.send("JOIN #ops\r\n");
+    assert_eq!(a.line(), ":a!~a@sockit JOIN #ops");
+    assert_eq!(a.line(), ":sockit 353 a = #ops @a");
+    assert_eq!(a.line(), ":sockit 366 a #ops :End of /NAMES list.");
+    b.send("JOIN #ops\r\n");
+    assert_eq!(b.line(), ":b!~b@sockit JOIN #ops");
+    assert_eq!(b.line(), ":sockit 353 b = #ops :@a b");
+    b.until(" 366 ");
+    assert_eq!(a.line(), ":b!~b@sockit JOIN #ops");
+    // A key keeps out who does not give it.
+    a.send("MODE #ops +k beer\r\n");
+    assert_eq!(a.line(), ":a!~a@sockit MODE #ops +k beer");
+    assert_eq!(b.line(), ":a!~a@sockit MODE #ops +k beer");
+    c.send("JOIN #ops\r\nJOIN #ops bees\r\nJOIN #ops beer\r\n");
+    assert_eq!(c.line(), ":sockit 475 c #ops :Cannot join channel (+k)");
+    assert_eq!(c.line(), ":sockit 475 c #ops :Cannot join channel (+k)");
+    assert_eq!(c.line(), ":c!~c@sockit JOIN #ops");
+    c.until(" 366 ");
+    a.until("JOIN");
+    b.until("JOIN");
+    // Words reach the others (not the speaker, who has no echo-message); +m silences who is
+    // not voiced, +v gives a voice back.
+    b.send("PRIVMSG #ops :hello all\r\n");
+    assert_eq!(a.line(), ":b!~b@sockit PRIVMSG #ops :hello all");
+    assert_eq!(c.line(), ":b!~b@sockit PRIVMSG #ops :hello all");
+    b.send("MODE #ops +m\r\n");
+    assert_eq!(b.line(), ":sockit 482 b #ops :You're not channel operator");
+    a.send("MODE #ops +m\r\n");
+    assert_eq!(b.line(), ":a!~a@sockit MODE #ops +m");
+    b.send("PRIVMSG #ops :hush?\r\n");
+    assert_eq!(b.line(), ":sockit 404 b #ops :Cannot send to channel");
+    a.send("MODE #ops +v b\r\nMODE #ops\r\n");
+    assert_eq!(a.line(), ":a!~a@sockit MODE #ops +m");
+    assert_eq!(a.line(), ":a!~a@sockit MODE #ops +v b");
+    assert_eq!(a.line(), ":sockit 324 a #ops +kmnt beer");
+    assert!(a.line().starts_with(":sockit 329 a #ops "));
+    assert_eq!(b.line(), ":a!~a@sockit MODE #ops +v b");
+    b.send("PRIVMSG #ops :voiced\r\n");
+    assert_eq!(c.until("PRIVMSG"), ":b!~b@sockit PRIVMSG #ops voiced");
+    // A kick: everyone told, the kicked out (+n: it may not speak in from outside).
+    a.send("KICK #ops c :out you go\r\n");
+    assert_eq!(a.until("KICK"), ":a!~a@sockit KICK #ops c :out you go");
+    assert_eq!(c.until("KICK"), ":a!~a@sockit KICK #ops c :out you go");
+    assert_eq!(b.until("KICK"), ":a!~a@sockit KICK #ops c :out you go");
+    c.send("PRIVMSG #ops :let me in\r\n");
+    assert_eq!(c.line(), ":sockit 404 c #ops :Cannot send to channel");
+    // Invite only: an invitation lets c back in (the key is still asked for).
+    a.send("MODE #ops +i\r\n");
+    a.line();
+    b.line();
+    c.send("JOIN #ops beer\r\n");
+    assert_eq!(c.line(), ":sockit 473 c #ops :Cannot join channel (+i)");
+    a.send("INVITE c #ops\r\n");
+    assert_eq!(a.line(), ":sockit 341 a c #ops");
+    assert_eq!(c.line(), ":a!~a@sockit INVITE c #ops");
+    c.send("JOIN #ops beer\r\n");
+    assert_eq!(c.line(), ":c!~c@sockit JOIN #ops");
+    assert_eq!(c.line(), ":sockit 353 c = #ops :@a +b c");
+    c.until(" 366 ");
+    assert_eq!(b.line(), ":c!~c@sockit JOIN #ops");
+    a.line();
+    // A topic, set by its operator under +t, told to everyone and to who joins.
+    b.send("TOPIC #ops :mine now\r\n");
+    assert_eq!(b.line(), ":sockit 482 b #ops :You're not channel operator");
+    a.send("TOPIC #ops :the plans\r\n");
+    assert_eq!(c.line(), ":a!~a@sockit TOPIC #ops :the plans");
+    c.send("TOPIC #ops\r\n");
+    assert_eq!(c.line(), ":sockit 332 c #ops :the plans");
+    assert!(c.line().starts_with(":sockit 333 c #ops a!~a@sockit "));
+    // A new nick and a QUIT reach those who share a channel, none of them in the room.
+    b.send("NICK bee\r\n");
+    assert_eq!(b.until("NICK"), ":b!~u@sockit NICK bee");
+    assert_eq!(c.line(), ":b!~b@sockit NICK bee");
+    c.send("QUIT :gone fishing\r\n");
+    assert_eq!(a.until("QUIT"), ":c!~c@sockit QUIT :quit: gone fishing");
+    assert_eq!(b.until("QUIT"), ":c!~c@sockit QUIT :quit: gone fishing");
+    // WHOIS names the channel with its prefix; LIST has it (the room, empty, is not listed).
+    b.send("WHOIS a\r\nLIST\r\n");
+    assert_eq!(b.until(" 319 "), ":sockit 319 bee a @#ops");
+    assert_eq!(b.until(" 322 "), ":sockit 322 bee #ops 2 :the plans");
+    assert_eq!(b.line(), ":sockit 323 bee :End of /LIST");
+    // The last out takes the channel away: joining it again makes a new one.
+    b.send("PART #ops\r\n");
+    a.send("PART #ops :bye\r\nJOIN #ops\r\n");
+    assert_eq!(a.until("PART"), ":bee!~b@sockit PART #ops");
+    assert_eq!(a.line(), ":a!~a@sockit PART #ops bye");
+    assert_eq!(a.line(), ":a!~a@sockit JOIN #ops");
+    assert_eq!(a.line(), ":sockit 353 a = #ops @a");
+}
+
+#[test]
+fn channels_hold_to_their_bounds() {
+    let server = Server::start(&[]);
+    let mut a = registered(&server, "a");
+    // Twenty channels a member; a ban list of a hundred; a key of 23 characters; no NUL.
+    let joins: String = (0..21).map(|i| format!("JOIN #c{i}\r\n")).collect();
+    a.send(&joins);
+    assert_eq!(a.until(" 405 "), ":sockit 405 a #c20 :You have joined too many channels");
+    let bans: String = (0..101).map(|i| format!("MODE #c0 +b n{i}\r\n")).collect();
+    a.send(&bans);
+    assert_eq!(a.until(" 478 "), ":sockit 478 a #c0 n100!*@* :Channel list is full");
+    a.send(&format!("MODE #c0 +k {}\r\nMODE #c0 +l x\r\nMODE #c0 +Z\r\n", "k".repeat(24)));
+    assert_eq!(a.line(), ":sockit 696 a #c0 k * :Invalid key (1 to 23 characters, no spaces)");
+    assert_eq!(a.line(), ":sockit 696 a #c0 l * :Invalid limit");
+    assert_eq!(a.line(), ":sockit 472 a Z :is unknown mode char to me");
+    a.send(&format!("TOPIC #c0 :{}\r\nTOPIC #c0\r\n", "t".repeat(450)));
+    a.until("TOPIC");
+    assert_eq!(a.line(), format!(":sockit 332 a #c0 {}", "t".repeat(390)));
+    // A message long enough that its source makes it over 512 bytes: split, nothing lost.
+    let mut b = registered(&server, "b");
+    b.send("JOIN #c0\r\n");
+    b.until(" 366 ");
+    let long = "w".repeat(495);
+    a.send(&format!("PRIVMSG #c0 :{long}\r\n"));
+    let (first, second) = (b.until("PRIVMSG"), b.line());
+    let got: String = [first, second]
+        .iter()
+        .map(|l| l.rsplit(' ').next().expect("text").trim_start_matches(':').to_string())
+        .collect();
+    assert_eq!(got, long);
+}
+
+#[test]
+fn channel_lines_carry_their_time_and_what_others_are_told_of_counts_against_the_rate() {
+    let server = Server::start(&["--rate", "5"]);
+    let mut a = registered(&server, "a");
+    let mut t = Irc::connect(&server);
+    t.send("CAP LS 302\r\nNICK t\r\nUSER t 0 * :t\r\nCAP REQ :server-time\r\nCAP END\r\nJOIN #c\r\n");
+    t.until(" 366 ");
+    a.send("JOIN #c\r\n");
+    let joined = t.until("JOIN");
+    assert!(joined.starts_with("@time=20") && joined.ends_with("Z :a!~a@sockit JOIN #c"), "{joined}");
+    a.until(" 366 ");
+    std::thread::sleep(Duration::from_millis(1200));
+    a.send("PRIVMSG #c :tick tock\r\n");
+    let said = t.line();
+    assert!(said.starts_with("@time=") && said.ends_with(" :a!~a@sockit PRIVMSG #c :tick tock"), "{said}");
+    // JOIN and PART, over and over: the room's rate (5 a second) holds them as it holds lines.
+    std::thread::sleep(Duration::from_millis(1200));
+    let churn: String = (0..20).map(|_| "PART #c\r\nJOIN #c\r\n").collect();
+    a.send(&churn);
+    assert_eq!(a.until("slow down"), ":sockit NOTICE a :slow down: at most 5 lines a second");
+    a.send("PING :done\r\n");
+    a.until("PONG");
+    t.send("PING :done\r\n");
+    let mut told = 0;
+    loop {
+        let l = t.line();
+        if l.contains("PONG") {
+            break;
+        }
+        told += usize::from(l.contains(" PART #c") || l.contains(" JOIN #c"));
+    }
+    assert!((4..=6).contains(&told), "{told} joins and parts passed the rate");
 }
 
 /// `openssl s_client` on the room's port: what it prints, and its stdin.

@@ -15,6 +15,7 @@ use sockit_core::irc;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
+use super::channels;
 use super::events::Event;
 use super::irc_ask::{Ctx, HISTORY_MAX};
 use super::irc_out::IrcOut;
@@ -232,24 +233,32 @@ fn welcome(ctx: &Ctx, out: &mut String, nick: &str, motd: Option<&str>) {
     ctx.num(out, "001", nick, &[&format!("Welcome to the sockit IRC network, {nick}")]);
     ctx.num(out, "002", nick, &[&format!("Your host is {server}, running version {version}")]);
     ctx.num(out, "003", nick, &[&format!("This server's room is {}", ctx.channel)]);
-    ctx.num(out, "004", nick, &[server, version, "i", "nt"]);
+    ctx.num(out, "004", nick, &[server, version, "iw", "beIiklmnostv", "beIklov"]);
     let tokens = [
         "AWAYLEN=390".to_string(),
         "CASEMAPPING=ascii".into(),
-        "CHANLIMIT=#:1".into(),
-        "CHANMODES=,,,nt".into(),
+        format!("CHANLIMIT=#:{}", channels::PER_MEMBER + 1),
+        "CHANMODES=beI,k,l,imnst".into(),
         format!("CHANNELLEN={}", irc::MAX_CHANNEL),
         "CHANTYPES=#".into(),
         format!("CHATHISTORY={HISTORY_MAX}"),
+        "EXCEPTS=e".into(),
+        "INVEX=I".into(),
+        format!("KEYLEN={}", channels::KEY_LEN),
+        format!("MAXLIST=beI:{}", channels::MAX_LIST),
         "MSGREFTYPES=timestamp".into(),
         "NETWORK=sockit".into(),
         format!("NICKLEN={}", sockit_core::names::MAX_NICK),
-        "PREFIX=()".into(),
-        "TARGMAX=PRIVMSG:4,NOTICE:4,NAMES:1,WHOIS:1".into(),
+        "PREFIX=(ov)@+".into(),
+        "TARGMAX=PRIVMSG:4,NOTICE:4,NAMES:1,WHOIS:1,JOIN:20,PART:20,KICK:4".into(),
+        format!("TOPICLEN={}", channels::TOPIC_LEN),
     ];
-    let mut params: Vec<&str> = tokens.iter().map(String::as_str).collect();
-    params.push("are supported by this server");
-    ctx.num(out, "005", nick, &params);
+    // (Two 005s: a message has at most 15 parameters.)
+    for some in tokens.chunks(10) {
+        let mut params: Vec<&str> = some.iter().map(String::as_str).collect();
+        params.push("are supported by this server");
+        ctx.num(out, "005", nick, &params);
+    }
     ctx.motd(out, nick, motd);
     let hint = format!("this server's room is {0}: /join {0}", ctx.channel);
     irc::push(out, "", Some(server), "NOTICE", &[nick, &hint]);

@@ -22,6 +22,7 @@ pub(super) const CAPS: [(&str, u8); 7] = [
 ];
 pub(super) const TIME: u8 = 2;
 pub(super) const ECHO: u8 = 4;
+pub(super) const MULTI: u8 = 8;
 pub(super) const AWAY: u8 = 16;
 pub(super) const BATCH: u8 = 32;
 /// At most this many lines of history a CHATHISTORY answer holds.
@@ -142,11 +143,6 @@ impl Ctx {
         }
     }
 
-    /// 403 for a channel that is not the room's, naming the one there is.
-    pub(super) fn elsewhere(&self, out: &mut String, me: &str, channel: &str) {
-        self.num(out, "403", me, &[channel, &format!("No such channel (this server has {})", self.channel)]);
-    }
-
     /// A numeric reply from the server to `me`.
     pub(super) fn num(&self, out: &mut String, code: &str, me: &str, params: &[&str]) {
         let mut all = Vec::with_capacity(params.len() + 1);
@@ -223,6 +219,8 @@ pub(super) struct Seen {
     pub(super) away: Option<Arc<str>>,
     /// In the room's channel (not in the lobby).
     pub(super) in_room: bool,
+    /// The other channels it is in, as WHOIS says them.
+    pub(super) channels: Vec<String>,
 }
 
 /// The member called `nick`, here or on another server of the cluster.
@@ -232,13 +230,15 @@ pub(super) fn seen(room: &Room, nick: &str) -> Option<Seen> {
         && let Some(m) = room.member(id)
     {
         let (mask, real, away) = (Mask::new(&m.nick, &m.user), Arc::clone(&m.real), m.away.clone());
-        return Some(Seen { mask, real, away, in_room: room.members.contains_key(&id) });
+        let channels = room.channels.whois(id);
+        return Some(Seen { mask, real, away, in_room: room.members.contains_key(&id), channels });
     }
     room.remote_holder(&key).map(|(node, c)| Seen {
         mask: Mask::of(&c.nick),
         real: Arc::from(format!("a member on {node}")),
         away: None,
         in_room: true,
+        channels: Vec::new(),
     })
 }
 
@@ -253,17 +253,6 @@ pub(super) fn answer(shared: &Shared, ctx: &Ctx, out: &mut String, me: &str, com
         "TOPIC" if !ours(first) => ctx.num(out, "403", me, &[first, "No such channel"]),
         "TOPIC" if p.len() == 1 => ctx.num(out, "331", me, &[&ctx.channel, "No topic is set"]),
         "TOPIC" => ctx.num(out, "482", me, &[&ctx.channel, "You're not channel operator (the room has no topic)"]),
-        "LIST" => {
-            ctx.num(out, "321", me, &["Channel", "Users  Name"]);
-            if first.is_empty() || first.split(',').any(ours) {
-                let count = {
-                    let room = shared.lock();
-                    room.members.len() + room.remote_count()
-                };
-                ctx.num(out, "322", me, &[&ctx.channel, &count.to_string(), ""]);
-            }
-            ctx.num(out, "323", me, &["End of /LIST"]);
-        }
         "WHO" => who(shared, ctx, out, me, first),
         "WHOIS" => whois(shared, ctx, out, me, p.last().copied().unwrap_or("")),
         "MODE" => mode(ctx, out, me, p),
@@ -288,13 +277,13 @@ pub(super) fn answer(shared: &Shared, ctx: &Ctx, out: &mut String, me: &str, com
         }
         "MOTD" => ctx.motd(out, me, shared.cfg().motd.as_deref()),
         "LUSERS" => {
-            let (here, all, servers) = {
+            let (here, all, servers, channels) = {
                 let room = shared.lock();
                 let here = room.members.len() + room.lobby.len();
-                (here, here + room.remote_count(), 1 + room.peers.len())
+                (here, here + room.remote_count(), 1 + room.peers.len(), 1 + room.channels.all().count())
             };
             ctx.num(out, "251", me, &[&format!("There are {all} users and 0 invisible on {servers} servers")]);
-            ctx.num(out, "254", me, &["1", "channels formed"]);
+            ctx.num(out, "254", me, &[&channels.to_string(), "channels formed"]);
             ctx.num(out, "255", me, &[&format!("I have {here} clients and 0 servers")]);
         }
         "VERSION" => ctx.num(out, "351", me, &[concat!("sockit-", env!("CARGO_PKG_VERSION")), &ctx.server, ""]),
@@ -317,7 +306,10 @@ pub(super) fn answer(shared: &Shared, ctx: &Ctx, out: &mut String, me: &str, com
             ctx.num(out, "365", me, &["*", "End of /LINKS list."]);
         }
         "KICK" | "INVITE" => ctx.num(out, "482", me, &[first, "You're not channel operator"]),
-        "OPER" | "KILL" | "WALLOPS" | "REHASH" | "DIE" | "RESTART" | "SQUIT" | "CONNECT" => {
+        // (The server has no operators: no name and password makes one.)
+        "OPER" if p.len() < 2 => ctx.num(out, "461", me, &["OPER", "Not enough parameters"]),
+        "OPER" => ctx.num(out, "491", me, &["No O-lines for your host (this server has no operators)"]),
+        "KILL" | "WALLOPS" | "REHASH" | "DIE" | "RESTART" | "SQUIT" | "CONNECT" => {
             ctx.num(out, "481", me, &["Permission Denied- You're not an IRC operator"]);
         }
         _ => ctx.num(out, "421", me, &[command, "Unknown command"]),
@@ -362,8 +354,10 @@ fn whois(shared: &Shared, ctx: &Ctx, out: &mut String, me: &str, nick: &str) {
         Some(s) => {
             let m = &s.mask;
             ctx.num(out, "311", me, &[&m.nick, &m.user, &ctx.server, "*", &s.real]);
-            if s.in_room {
-                ctx.num(out, "319", me, &[&m.nick, &ctx.channel]);
+            let room = s.in_room.then(|| ctx.channel.to_string());
+            let all: Vec<String> = room.into_iter().chain(s.channels.iter().cloned()).collect();
+            if !all.is_empty() {
+                ctx.num(out, "319", me, &[&m.nick, &all.join(" ")]);
             }
             ctx.num(out, "312", me, &[&m.nick, &ctx.server, "sockit"]);
             if let Some(a) = &s.away {

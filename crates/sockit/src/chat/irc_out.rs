@@ -30,7 +30,8 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Outlet for IrcOut<W> {
         let mut shared: Vec<Option<&str>> = Vec::with_capacity(pieces.len());
         let (time, away) = (self.ctx.has(TIME), self.ctx.has(AWAY));
         for p in pieces {
-            let names_reader = !matches!(p.what, What::Said { .. } | What::Action { .. } | What::Irc | What::Text);
+            let names_reader =
+                !matches!(p.what, What::Said { .. } | What::Action { .. } | What::Irc | What::Relayed | What::Text);
             if names_reader && me.is_none() {
                 let room = self.shared.lock();
                 me = Some(self.id.and_then(|id| room.member(id)).map(|m| m.nick.clone()).unwrap_or_default());

@@ -10,9 +10,11 @@ use sockit_core::chat::{self, Command, Notice};
 use sockit_core::irc;
 
 use super::irc_ask::{Ctx, ECHO, TIME};
-use super::piece::{self, Line};
-use super::room::Kind;
-use super::session::{Session, Speech};
+use super::irc_chan;
+use super::piece::{self, Line, Mask};
+use super::queue::Recipient;
+use super::room::{Kind, Room};
+use super::session::{Change, Session, Speech};
 
 /// How an IRC member speaks in the room.
 pub(super) struct Irc {
@@ -41,6 +43,13 @@ impl Speech for Irc {
         let p = &m.params;
         let ctx = &self.ctx;
         let ours = |t: &str| t.eq_ignore_ascii_case(&ctx.channel);
+        // What others are told of counts against the rate as a line said does (a message is
+        // counted below, once its text is known to be one).
+        let told =
+            matches!(m.command.as_str(), "NICK" | "JOIN" | "PART" | "KICK" | "INVITE" | "TOPIC" | "MODE" | "AWAY");
+        if told && !p.is_empty() && !s.rated().await {
+            return None;
+        }
         let command = match m.command.as_str() {
             "PING" => {
                 ctx.pong(&mut out, &me, p);
@@ -83,11 +92,7 @@ impl Speech for Irc {
                                     None => Command::Say(room_text(text)),
                                 });
                             } else if t.starts_with('#') {
-                                // (A NOTICE is never answered.)
-                                if quiet {
-                                    continue;
-                                }
-                                ctx.elsewhere(&mut out, &me, t);
+                                irc_chan::say(s, ctx, &mut out, &me, t, text, quiet).await;
                             } else {
                                 self.private(s, &mut out, &me, t, text, quiet).await;
                             }
@@ -117,13 +122,19 @@ impl Speech for Irc {
                 if p.is_empty() {
                     ctx.num(&mut out, "461", &me, &["JOIN", "Not enough parameters"]);
                 }
-                for t in p.first().copied().unwrap_or("").split(',').filter(|t| !t.is_empty()) {
+                let mut keys = p.get(1).copied().unwrap_or("").split(',');
+                for t in p.first().copied().unwrap_or("").split(',').filter(|t| !t.is_empty()).take(20) {
+                    let key = keys.next().filter(|k| !k.is_empty());
                     if ours(t) {
                         self.enter(s, &me).await;
                     } else if t == "0" {
                         self.part(s, &mut out, "left").await;
+                        let mine: Vec<String> = s.shared.lock().channels.of(s.id).map(|c| c.name.clone()).collect();
+                        for c in mine {
+                            irc_chan::part(s, ctx, &mut out, &me, &c, None).await;
+                        }
                     } else {
-                        ctx.elsewhere(&mut out, &me, t);
+                        irc_chan::join(s, ctx, &mut out, &me, t, key).await;
                     }
                 }
                 None
@@ -132,9 +143,9 @@ impl Speech for Irc {
                 match p.first() {
                     None => ctx.num(&mut out, "461", &me, &["PART", "Not enough parameters"]),
                     Some(targets) => {
-                        for t in targets.split(',').filter(|t| !t.is_empty()) {
+                        for t in targets.split(',').filter(|t| !t.is_empty()).take(20) {
                             if !ours(t) {
-                                ctx.num(&mut out, "403", &me, &[t, "No such channel"]);
+                                irc_chan::part(s, ctx, &mut out, &me, t, p.get(1).copied()).await;
                             } else if !self.part(s, &mut out, p.get(1).copied().unwrap_or("left")).await {
                                 ctx.num(&mut out, "442", &me, &[t, "You're not on that channel"]);
                             }
@@ -156,8 +167,10 @@ impl Speech for Irc {
                 self.away(s, &mut out, &me, p.first().copied().filter(|r| !r.is_empty())).await;
                 None
             }
-            _ => {
-                super::irc_ask::answer(&s.shared, &self.ctx, &mut out, &me, &m.command, p);
+            command => {
+                if !irc_chan::command(s, ctx, &mut out, &me, command, p).await {
+                    super::irc_ask::answer(&s.shared, ctx, &mut out, &me, command, p);
+                }
                 None
             }
         };
@@ -213,6 +226,10 @@ impl Speech for Irc {
 
     fn every_line_rated(&self) -> bool {
         false
+    }
+
+    fn elsewhere(&self, room: &mut Room, id: u64, was: &Mask, change: &Change) -> Option<(Line, Vec<Recipient>)> {
+        irc_chan::elsewhere(&self.ctx, room, id, was, change)
     }
 }
 

@@ -64,6 +64,9 @@ pub(super) enum What {
     Text,
     /// Lines in IRC's form already, for the IRC member they are queued for.
     Irc,
+    /// Lines in IRC's form from one IRC member to others (a channel's messages, its joins,
+    /// modes...): each reader who asked for `server-time` has them with their time.
+    Relayed,
 }
 
 /// Lines queued for members: their text as line members read it, what they say, and when.
@@ -140,6 +143,12 @@ pub(super) fn irc(lines: String) -> Line {
     piece(lines, What::Irc)
 }
 
+/// Lines in IRC's form (CR LF each, no tags) for IRC members, their time added for those
+/// who asked for it.
+pub(super) fn relayed(lines: String) -> Line {
+    piece(lines, What::Relayed)
+}
+
 /// Who reads a piece in IRC's terms, and how.
 pub(super) struct View<'a> {
     /// The server's name: the source of its notices, and every member's host.
@@ -190,6 +199,18 @@ impl Piece {
         match &self.what {
             What::Text => return,
             What::Irc => return out.push_str(&self.text),
+            What::Relayed => {
+                let time = view.time.then(|| irc::server_time(self.at));
+                for line in self.text.split_inclusive('\n') {
+                    if let Some(t) = &time {
+                        out.push_str("@time=");
+                        out.push_str(t);
+                        out.push(' ');
+                    }
+                    out.push_str(line);
+                }
+                return;
+            }
             _ => {}
         }
         let mut tags = if view.time { format!("time={}", irc::server_time(self.at)) } else { String::new() };
@@ -217,7 +238,7 @@ impl Piece {
                 }
             }
             What::Away { .. } => {}
-            What::Text | What::Irc => {}
+            What::Text | What::Irc | What::Relayed => {}
         }
     }
 }

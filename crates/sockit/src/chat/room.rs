@@ -119,6 +119,8 @@ pub(super) struct Room {
     pub(super) peers: HashMap<String, super::peers::Peer>,
     /// The last lines said, for those who join (`--history`).
     history: VecDeque<Line>,
+    /// IRC's other channels, this server's alone.
+    pub(super) channels: super::channels::Channels,
 }
 
 /// Lines queued for everyone, and the recipients whose queues were full for each.

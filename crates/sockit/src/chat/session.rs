@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::events::Event;
 use super::piece::{Line, Mask, notice};
 use super::queue::{Blocked, Lines, Out, Recipient, Window, deliver};
-use super::room::{Joining, Kind, Shared, register};
+use super::room::{Joining, Kind, Room, Shared, register};
 use super::wire::{Outlet, Source};
 
 /// Lines a second a member may send: a token bucket, and a warning at most once a second.
@@ -91,6 +91,17 @@ pub(super) trait Speech: Send + Sync + Sized + 'static {
     fn every_line_rated(&self) -> bool {
         true
     }
+    /// Who, besides the room, is to be told of the member's new nick or of its leaving (IRC
+    /// members' other channels): the line and their queues, taken under the room's lock.
+    fn elsewhere(&self, _: &mut Room, _: u64, _: &Mask, _: &Change) -> Option<(Line, Vec<Recipient>)> {
+        None
+    }
+}
+
+/// What the others are told of: a member's new nick, or its leaving (and why).
+pub(super) enum Change {
+    Nick(String),
+    Gone(String),
 }
 
 /// A line client: a line is text for the room or a `/command`.
@@ -314,13 +325,20 @@ impl<S: Speech> Session<S> {
                         m.nick = new.clone();
                         m.since = since;
                     }
-                    (old, since)
+                    let was = Mask { nick: old.clone(), user: Arc::clone(&self.user) };
+                    let elsewhere = self.speech.elsewhere(&mut room, self.id, &was, &Change::Nick(new.clone()));
+                    (old, since, elsewhere)
                 }),
             }
         };
-        let Some((old, since)) = renamed else {
+        let Some((old, since, elsewhere)) = renamed else {
             return self.reply(Notice::NickTaken { nick: new }).await;
         };
+        if let Some((text, to)) = elsewhere {
+            for r in &to {
+                deliver(r, &text, self.stall, Some(&mut self.window)).await;
+            }
+        }
         self.shared.event(Event::Renamed { old: old.clone(), new: new.clone() });
         let body = Body::Renamed { old: old.clone(), new: Claim { nick: new.clone(), since } };
         let shared = Arc::clone(&self.shared);
@@ -567,12 +585,21 @@ pub(super) async fn client<S: Speech>(
         (None, Some(q)) if q != "left" => (q.clone(), Some(q)),
         _ => ("left".to_string(), None),
     };
-    let was_in = {
+    let (was_in, elsewhere) = {
         let mut room = shared.lock();
+        let was = Mask { nick: nick.clone(), user: Arc::clone(&user) };
+        let why = notice_reason.clone().unwrap_or_else(|| "Quit".to_string());
+        let elsewhere = session.speech.elsewhere(&mut room, id, &was, &Change::Gone(why));
         room.nicks.remove(&nick.to_ascii_lowercase());
         room.lobby.remove(&id);
-        room.members.remove(&id).is_some()
+        (room.members.remove(&id).is_some(), elsewhere)
     };
+    if let Some((text, to)) = elsewhere {
+        let stall = session.stall;
+        for r in &to {
+            deliver(r, &text, stall, None).await;
+        }
+    }
     shared.event(Event::Left { nick: nick.clone(), reason: console_reason });
     // (At shutdown everyone has had the goodbye: nobody is told of anyone leaving. A member
     // who was in the lobby was not in the room to leave it.)
