@@ -460,6 +460,7 @@ fn irc_channels_of_their_own_have_operators_modes_kicks_invites_and_topics() {
     assert_eq!(b.line(), ":sockit 323 bee :End of /LIST");
     // The last out takes the channel away: joining it again makes a new one.
     b.send("PART #ops\r\n");
+    assert_eq!(b.until("PART"), ":bee!~b@sockit PART #ops");
     a.send("PART #ops :bye\r\nJOIN #ops\r\n");
     assert_eq!(a.until("PART"), ":bee!~b@sockit PART #ops");
     assert_eq!(a.line(), ":a!~a@sockit PART #ops bye");

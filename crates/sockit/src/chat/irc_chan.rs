@@ -69,7 +69,7 @@ pub(super) async fn join<S: Speech>(
             Ok(false) => return,
             Ok(true) => {}
         }
-        let c = room.channels.get(name).expect("just joined");
+        let Some(c) = room.channels.get(name) else { return };
         (queues(&room, c.members.keys().copied()), c.name.clone())
     };
     relay(s, out, to, line(&full, "JOIN", &[&spelled])).await;
@@ -477,8 +477,9 @@ fn apply(
                     None => ctx.num(out, "401", me, &[nick, "No such nick/channel"]),
                     Some((_, false)) => ctx.num(out, "441", me, &[nick, &c.name, "They aren't on that channel"]),
                     Some((id, true)) => {
-                        let st = c.members.get_mut(&id).expect("a member");
-                        if (*st & bit != 0) != on {
+                        if let Some(st) = c.members.get_mut(&id)
+                            && (*st & bit != 0) != on
+                        {
                             *st ^= bit;
                             changed(&mut flags, on, l);
                             args.push(nick.to_string());
@@ -518,7 +519,11 @@ fn apply(
                 }
             }
             'b' | 'e' | 'I' => {
-                let i = LISTS.iter().position(|&x| x == l).expect("a list");
+                let i = match l {
+                    'b' => 0,
+                    'e' => 1,
+                    _ => 2,
+                };
                 let Some(mask) = params.next() else {
                     tell_list(ctx, out, me, c, l);
                     continue;
