@@ -26,8 +26,69 @@ fn room_text(text: &str) -> String {
     chat::sanitize(irc::plain(text).as_bytes())
 }
 
+// (A line's handling is boxed: its state, the channels' commands' with it, is on the heap
+// while it runs, not in every idle member's task.)
 impl Speech for Irc {
-    async fn read(&self, s: &mut Session<Self>, line: Vec<u8>) -> Option<Command> {
+    fn read(&self, s: &mut Session<Self>, line: Vec<u8>) -> impl Future<Output = Option<Command>> + Send {
+        Box::pin(self.message(s, line))
+    }
+
+    fn reply(&self, n: Notice, me: &str) -> Option<Line> {
+        let mut out = String::new();
+        let ctx = &self.ctx;
+        match n {
+            Notice::NickTaken { nick } => ctx.num(&mut out, "433", me, &[&nick, "Nickname is already in use"]),
+            Notice::Nick(e) => ctx.num(&mut out, "432", me, &["*", &format!("Erroneous nickname: {e}")]),
+            Notice::NoSuchNick { nick } => ctx.num(&mut out, "401", me, &[&nick, "No such nick/channel"]),
+            Notice::NoText { .. } => ctx.num(&mut out, "412", me, &["No text to send"]),
+            Notice::TooLong { .. } => ctx.num(&mut out, "417", me, &["Input line was too long"]),
+            Notice::PrivateSent { .. } => return None,
+            Notice::Bye { reason } => {
+                let why =
+                    reason.map_or_else(|| "Closing Link: quit".to_string(), |r| format!("Closing Link: quit ({r})"));
+                irc::push(&mut out, "", None, "ERROR", &[&why]);
+            }
+            Notice::RoomFull { .. } => {
+                irc::push(
+                    &mut out,
+                    "",
+                    None,
+                    "ERROR",
+                    &[&format!("Closing Link: {}", n.to_string().trim_start_matches("* "))],
+                );
+            }
+            other => {
+                let text = other.to_string();
+                irc::push(&mut out, "", Some(&ctx.server), "NOTICE", &[me, text.trim_start_matches("* ")]);
+            }
+        }
+        Some(piece::irc(out))
+    }
+
+    fn echoes(&self) -> bool {
+        self.ctx.has(ECHO)
+    }
+
+    fn names_reader(&self) -> bool {
+        true
+    }
+
+    fn framing(&self, _: usize) -> (usize, bool) {
+        (irc::MAX_LINE, true)
+    }
+
+    fn every_line_rated(&self) -> bool {
+        false
+    }
+
+    fn elsewhere(&self, room: &mut Room, id: u64, was: &Mask, change: &Change) -> Option<(Line, Vec<Recipient>)> {
+        irc_chan::elsewhere(&self.ctx, room, id, was, change)
+    }
+}
+
+impl Irc {
+    /// What one line asks (`Speech::read`, boxed there).
+    async fn message(&self, s: &mut Session<Self>, line: Vec<u8>) -> Option<Command> {
         let line = String::from_utf8_lossy(&line);
         let me = s.nick();
         let mut out = String::new();
@@ -180,60 +241,6 @@ impl Speech for Irc {
         command
     }
 
-    fn reply(&self, n: Notice, me: &str) -> Option<Line> {
-        let mut out = String::new();
-        let ctx = &self.ctx;
-        match n {
-            Notice::NickTaken { nick } => ctx.num(&mut out, "433", me, &[&nick, "Nickname is already in use"]),
-            Notice::Nick(e) => ctx.num(&mut out, "432", me, &["*", &format!("Erroneous nickname: {e}")]),
-            Notice::NoSuchNick { nick } => ctx.num(&mut out, "401", me, &[&nick, "No such nick/channel"]),
-            Notice::NoText { .. } => ctx.num(&mut out, "412", me, &["No text to send"]),
-            Notice::TooLong { .. } => ctx.num(&mut out, "417", me, &["Input line was too long"]),
-            Notice::PrivateSent { .. } => return None,
-            Notice::Bye { reason } => {
-                let why =
-                    reason.map_or_else(|| "Closing Link: quit".to_string(), |r| format!("Closing Link: quit ({r})"));
-                irc::push(&mut out, "", None, "ERROR", &[&why]);
-            }
-            Notice::RoomFull { .. } => {
-                irc::push(
-                    &mut out,
-                    "",
-                    None,
-                    "ERROR",
-                    &[&format!("Closing Link: {}", n.to_string().trim_start_matches("* "))],
-                );
-            }
-            other => {
-                let text = other.to_string();
-                irc::push(&mut out, "", Some(&ctx.server), "NOTICE", &[me, text.trim_start_matches("* ")]);
-            }
-        }
-        Some(piece::irc(out))
-    }
-
-    fn echoes(&self) -> bool {
-        self.ctx.has(ECHO)
-    }
-
-    fn names_reader(&self) -> bool {
-        true
-    }
-
-    fn framing(&self, _: usize) -> (usize, bool) {
-        (irc::MAX_LINE, true)
-    }
-
-    fn every_line_rated(&self) -> bool {
-        false
-    }
-
-    fn elsewhere(&self, room: &mut Room, id: u64, was: &Mask, change: &Change) -> Option<(Line, Vec<Recipient>)> {
-        irc_chan::elsewhere(&self.ctx, room, id, was, change)
-    }
-}
-
-impl Irc {
     /// A private message to `to`: 401 if nobody is called so; 301 if it is away; the message
     /// back with `echo-message`.
     async fn private(&self, s: &mut Session<Self>, out: &mut String, me: &str, to: &str, text: &str, quiet: bool) {

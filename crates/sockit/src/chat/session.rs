@@ -335,9 +335,7 @@ impl<S: Speech> Session<S> {
             return self.reply(Notice::NickTaken { nick: new }).await;
         };
         if let Some((text, to)) = elsewhere {
-            for r in &to {
-                deliver(r, &text, self.stall, Some(&mut self.window)).await;
-            }
+            Box::pin(tell_all(&to, &text, self.stall, Some(&mut self.window))).await;
         }
         self.shared.event(Event::Renamed { old: old.clone(), new: new.clone() });
         let body = Body::Renamed { old: old.clone(), new: Claim { nick: new.clone(), since } };
@@ -349,6 +347,14 @@ impl<S: Speech> Session<S> {
             return self.tell(&renamed).await;
         }
         shared.broadcast(renamed, None, &mut self.window, vec![body]).await;
+    }
+}
+
+/// `text` to each of `to`, each waited for within the stall window. (Boxed where it is
+/// awaited: an idle member's task holds none of its state.)
+async fn tell_all(to: &[Recipient], text: &Line, stall: Duration, mut window: Option<&mut Window>) {
+    for r in to {
+        deliver(r, text, stall, window.as_deref_mut()).await;
     }
 }
 
@@ -595,10 +601,7 @@ pub(super) async fn client<S: Speech>(
         (room.members.remove(&id).is_some(), elsewhere)
     };
     if let Some((text, to)) = elsewhere {
-        let stall = session.stall;
-        for r in &to {
-            deliver(r, &text, stall, None).await;
-        }
+        Box::pin(tell_all(&to, &text, session.stall, None)).await;
     }
     shared.event(Event::Left { nick: nick.clone(), reason: console_reason });
     // (At shutdown everyone has had the goodbye: nobody is told of anyone leaving. A member
