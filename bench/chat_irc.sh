@@ -16,6 +16,9 @@ cargo build --release --quiet -p chat-load
 LOAD="$PWD/target/release/chat-load"
 ROUNDS=${ROUNDS:-3}
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+for tool in ngircd inspircd cc; do
+  command -v "$tool" >/dev/null || { echo "chat_irc.sh: $tool is needed (Debian: apt-get install ngircd inspircd gcc)" >&2; exit 1; }
+done
 work=$(mktemp -d)
 FLOOR="$work/fan_lines"
 cc -O2 -o "$FLOOR" bench/floor/fan_lines.c
