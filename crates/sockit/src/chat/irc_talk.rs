@@ -1,8 +1,8 @@
 //! An IRC member in the room: what its messages ask (PRIVMSG and NOTICE are the room's lines,
 //! NICK its rename, JOIN and PART its coming into the room and out to the lobby, QUIT its
-//! leaving, AWAY its absence; WHO, WHOIS, NAMES, LIST, MODE and CHATHISTORY are answered from
-//! the room by `irc_ask`), the room's notices to it as IRC's numerics, and the capabilities it
-//! asks for after registration.
+//! leaving, AWAY its absence; WHO, WHOIS, NAMES, MODE and CHATHISTORY are answered from the
+//! room by `irc_ask`, and what is about other channels is `irc_chan`'s), the room's notices to
+//! it as IRC's numerics, and the capabilities it asks for after registration.
 
 use std::sync::Arc;
 
