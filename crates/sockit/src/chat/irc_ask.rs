@@ -170,22 +170,36 @@ impl Ctx {
     pub(super) fn names(&self, out: &mut String, me: &str, room: &Room, joining: Option<&str>) {
         let local = joining.into_iter().chain(room.members.values().map(|m| m.nick.as_str()));
         let remote = room.peers.values().flat_map(|p| p.members.values().map(|h| h.claim.nick.as_str()));
-        let room_for = irc::MAX_BODY - 2 - self.server.len() - me.len() - self.channel.len() - 16;
-        let mut line = String::new();
-        for n in local.chain(remote) {
-            if !line.is_empty() && line.len() + n.len() + 1 > room_for {
-                self.num(out, "353", me, &["=", &self.channel, &line]);
-                line.clear();
-            }
-            if !line.is_empty() {
-                line.push(' ');
-            }
-            line.push_str(n);
-        }
-        if !line.is_empty() {
-            self.num(out, "353", me, &["=", &self.channel, &line]);
-        }
+        self.name_rows(out, me, "=", &self.channel, local.chain(remote));
         self.num(out, "366", me, &[&self.channel, "End of /NAMES list."]);
+    }
+
+    /// A channel's names in 353s (`symbol`: `=` public, `@` secret), as many to a row as fit
+    /// IRC's 512 bytes.
+    pub(super) fn name_rows<N: AsRef<str>>(
+        &self,
+        out: &mut String,
+        me: &str,
+        symbol: &str,
+        channel: &str,
+        names: impl Iterator<Item = N>,
+    ) {
+        let room_for = irc::MAX_BODY.saturating_sub(18 + self.server.len() + me.len() + channel.len()).max(64);
+        let mut row = String::new();
+        for n in names {
+            let n = n.as_ref();
+            if !row.is_empty() && row.len() + n.len() + 1 > room_for {
+                self.num(out, "353", me, &[symbol, channel, &row]);
+                row.clear();
+            }
+            if !row.is_empty() {
+                row.push(' ');
+            }
+            row.push_str(n);
+        }
+        if !row.is_empty() {
+            self.num(out, "353", me, &[symbol, channel, &row]);
+        }
     }
 }
 

@@ -94,23 +94,10 @@ fn names(ctx: &Ctx, out: &mut String, me: &str, room: &Room, c: &Channel, member
     if member || !c.has('s') {
         let symbol = if c.has('s') { "@" } else { "=" };
         let multi = ctx.has(MULTI);
-        let room_for = irc::MAX_BODY.saturating_sub(18 + ctx.server.len() + me.len() + c.name.len()).max(64);
-        let mut row = String::new();
-        for (id, status) in c.in_order() {
-            let Some(m) = room.member(id) else { continue };
-            let name = format!("{}{}", Channel::prefix(status, multi), m.nick);
-            if !row.is_empty() && row.len() + name.len() + 1 > room_for {
-                ctx.num(out, "353", me, &[symbol, &c.name, &row]);
-                row.clear();
-            }
-            if !row.is_empty() {
-                row.push(' ');
-            }
-            row.push_str(&name);
-        }
-        if !row.is_empty() {
-            ctx.num(out, "353", me, &[symbol, &c.name, &row]);
-        }
+        let names = c.in_order().filter_map(|(id, status)| {
+            room.member(id).map(|m| format!("{}{}", Channel::prefix(status, multi), m.nick))
+        });
+        ctx.name_rows(out, me, symbol, &c.name, names);
     }
     if end {
         ctx.num(out, "366", me, &[&c.name, "End of /NAMES list."]);
