@@ -4,11 +4,15 @@
 # stamped with its sender, number and send time; ncat forwards reads, not lines, so lines are
 # found by their stamps). A fresh server and port for every load. Loads:
 #  1. paste: 1 sender writes 2,000 lines of 64 bytes in 256 KiB writes to 500 receivers;
-#     deliveries a second. Target: sockit at least 2x ncat. ROUNDS rounds (default 5), medians.
+#     deliveries a second. Targets: sockit at least 2x ncat, and at least 0.9x the kernel's
+#     floor in the same rounds (bench/floor/fan_lines.c: one sender writing sockit's delivery
+#     size to 500 sockets, the whole paste a write, a child reading: nothing else). ROUNDS
+#     rounds (default 5), medians.
 #  2. flat out: the same, a write a line.
 #  3. paced: 1,000 receivers, 100 lines at 20 a second: p50/p99 send-to-receipt; LAT_ROUNDS
-#     rounds (default 3), medians. Then the floor: one server thread on one core, chat-load on
-#     the other: its p99 is what one core takes to send a line to every receiver.
+#     rounds (default 3), medians. Target: p99 at most the floor's one-core time to write one
+#     line to 1,000 sockets (fan_lines 1000 100 1: its CPU a delivery x 1,000). Then sockit
+#     with one server thread on one core, chat-load on the other.
 #  4. paced: 10,000 receivers, 100 lines at 20 a second (LAT_ROUNDS rounds, medians).
 #  5. 100 senders x 100 lines at once into 1,000 receivers: every line delivered?
 #  (ncat is run on every load; where it cannot hold the connections, its line says so.)
@@ -20,7 +24,10 @@ cargo build --release --quiet -p chat-load
 LOAD="$PWD/target/release/chat-load"
 ROUNDS=${ROUNDS:-5}  # THREADS: chat-load's reading threads (2)
 srv=
-trap '[ -n "$srv" ] && kill $srv 2>/dev/null' EXIT
+work=$(mktemp -d)
+trap '[ -n "$srv" ] && kill $srv 2>/dev/null; rm -rf "$work"' EXIT
+FLOOR="$work/fan_lines"
+cc -O2 -o "$FLOOR" bench/floor/fan_lines.c
 serve() {  # serve sockit|ncat: a fresh server; its port in $port
   port=$(free_port)
   case $1 in
@@ -31,16 +38,19 @@ serve() {  # serve sockit|ncat: a fresh server; its port in $port
   wait_port "$port"
 }
 
-s_rates=() n_rates=()
+s_rates=() n_rates=() f_rates=()
 for _ in $(seq "$ROUNDS"); do
   s=$(load sockit --receivers 500 --lines 2000 --paste 262144); s_rates+=("$(field rate "$s")")
   n=$(load ncat --receivers 500 --lines 2000 --paste 262144); n_rates+=("$(field rate "$n")")
+  f_rates+=("$(field rate "$("$FLOOR" 500 2000 2000 "$(field line_bytes "$s")")")")
 done
-s_rate=$(median_of "${s_rates[@]}") n_rate=$(median_of "${n_rates[@]}")
+s_rate=$(median_of "${s_rates[@]}") n_rate=$(median_of "${n_rates[@]}") f_rate=$(median_of "${f_rates[@]}")
 echo "paste, 500 receivers, 2,000 lines in 256 KiB writes (lines delivered a second, median of $ROUNDS):"
 echo "  sockit: $s_rate (rounds: ${s_rates[*]}; last: $s)"
 echo "  ncat:   $n_rate (rounds: ${n_rates[*]}; last: $n)"
+echo "  floor:  $f_rate (rounds: ${f_rates[*]}; $(field line_bytes "$s")-byte lines, the whole paste a write)"
 echo "  ratio sockit/ncat = $(ratio "$s_rate" "$n_rate") (target: at least 2)"
+echo "  ratio sockit/floor = $(ratio "$s_rate" "$f_rate") (target: at least 0.9)"
 
 s=$(load sockit --receivers 500 --lines 2000)
 n=$(load ncat --receivers 500 --lines 2000)
@@ -56,10 +66,20 @@ paced() {  # paced RECEIVERS TARGET: LAT_ROUNDS rounds of 100 lines at 20/s, bot
     n=$(load ncat --receivers "$1" --lines 100 --rate 20); n_p99+=("$(field p99 "$n")"); n_p50+=("$(field p50 "$n")")
   done
   echo "paced, $1 receivers, 100 lines at 20/s, p99 and p50 in ms, median of ${LAT_ROUNDS:-3} (target p99 under $2 ms):"
-  echo "  sockit: p99 $(median_of "${s_p99[@]}") p50 $(median_of "${s_p50[@]}") (p99 rounds: ${s_p99[*]}; last: $s)"
+  s_p99_median=$(median_of "${s_p99[@]}") s_bytes=$(field line_bytes "$s")
+  echo "  sockit: p99 $s_p99_median p50 $(median_of "${s_p50[@]}") (p99 rounds: ${s_p99[*]}; last: $s)"
   echo "  ncat:   p99 $(median_of "${n_p99[@]}") p50 $(median_of "${n_p50[@]}") (p99 rounds: ${n_p99[*]}; last: $n)"
 }
 paced 1000 5
+# The floor: one core writing one line to 1,000 sockets (its CPU a delivery x 1,000), median of
+# LAT_ROUNDS runs, the line sockit's delivery size.
+f_ms=()
+for _ in $(seq "${LAT_ROUNDS:-3}"); do
+  f_ms+=("$(awk -v ns="$(field cpu_ns "$("$FLOOR" 1000 100 1 "${s_bytes:-76}")")" 'BEGIN { printf "%.2f", ns * 1000 / 1e6 }')")
+done
+f_line=$(median_of "${f_ms[@]}")
+echo "  floor:  one core writes a line to 1,000 sockets in $f_line ms (runs: ${f_ms[*]})"
+echo "  ratio sockit p99/floor = $(ratio "$s_p99_median" "$f_line") (target: at most 1)"
 # The floor: the same load with one server thread on core 0 and chat-load on core 1.
 port=$(free_port)
 TOKIO_WORKER_THREADS=1 taskset -c 0 "$SOCKIT" chat serve --port "$port" --bind 127.0.0.1 --no-discovery >/dev/null 2>&1 &

@@ -1,6 +1,10 @@
 # Shared helpers for bench/*.sh: build once, time commands, take medians.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# Loads of 10,000 connections need more descriptors than a shell's usual limit: as far up as
+# the system allows (root may raise the hard limit; others keep theirs).
+ulimit -Hn "$(cat /proc/sys/fs/nr_open)" 2>/dev/null || true
+ulimit -Sn "$(ulimit -Hn)" 2>/dev/null || true
 
 # Build the release binary once and point SOCKIT at it; SOCKIT_BIN=PATH times another
 # binary instead (an older build, beside the new one), nothing built.
