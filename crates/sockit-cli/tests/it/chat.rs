@@ -902,9 +902,9 @@ fn a_who_flood_that_never_reads_stalls_nobody() {
     for i in 0..50 {
         assert_eq!(reader.until(|l| l.starts_with("<sender>")), format!("<sender> still here {i}"));
     }
-    // (A room that waited on the flooders would wait out their stall windows, 2 s each, ten
-    // of them: 20 s at least. A loaded machine running the whole suite has taken 6 s without.)
-    assert!(start.elapsed() < Duration::from_secs(15), "the room waited {:?}", start.elapsed());
+    // (The 50 lines take 1 s to send; a room that waits on the flooders' full queues takes
+    // stall windows of 2 s more. The whole debug suite on two cores has taken up to 6 s.)
+    assert!(start.elapsed() < Duration::from_secs(8), "the room waited {:?}", start.elapsed());
     // Every flooder is cut off within a few stall windows.
     let mut cut = 0;
     let deadline = Instant::now() + Duration::from_secs(20);
