@@ -1,6 +1,6 @@
 //! What an IRC member is told: the server's numerics, its capabilities, the message of the
 //! day, NAMES, and the answers to what it asks of the room that change nothing (WHO, WHOIS,
-//! LIST, MODE, TOPIC, ISON, USERHOST, CHATHISTORY...), each from the room as it is.
+//! MODE, TOPIC, ISON, USERHOST, CHATHISTORY...), each from the room as it is.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -261,7 +261,7 @@ pub(super) fn answer(shared: &Shared, ctx: &Ctx, out: &mut String, me: &str, com
     let ours = |t: &str| t.eq_ignore_ascii_case(&ctx.channel);
     let first = p.first().copied().unwrap_or("");
     match command {
-        "NAMES" if first.is_empty() || first.split(',').any(ours) => ctx.names(out, me, &shared.lock(), None),
+        "NAMES" if first.split(',').any(ours) => ctx.names(out, me, &shared.lock(), None),
         "NAMES" => ctx.num(out, "366", me, &[first, "End of /NAMES list."]),
         "TOPIC" if first.is_empty() => ctx.num(out, "461", me, &["TOPIC", "Not enough parameters"]),
         "TOPIC" if !ours(first) => ctx.num(out, "403", me, &[first, "No such channel"]),
@@ -319,7 +319,7 @@ pub(super) fn answer(shared: &Shared, ctx: &Ctx, out: &mut String, me: &str, com
             }
             ctx.num(out, "365", me, &["*", "End of /LINKS list."]);
         }
-        "KICK" | "INVITE" => ctx.num(out, "482", me, &[first, "You're not channel operator"]),
+        "KICK" => ctx.num(out, "482", me, &[first, "You're not channel operator"]),
         // (The server has no operators: no name and password makes one.)
         "OPER" if p.len() < 2 => ctx.num(out, "461", me, &["OPER", "Not enough parameters"]),
         "OPER" => ctx.num(out, "491", me, &["No O-lines for your host (this server has no operators)"]),
@@ -382,8 +382,8 @@ fn whois(shared: &Shared, ctx: &Ctx, out: &mut String, me: &str, nick: &str) {
     ctx.num(out, "318", me, &[nick, "End of /WHOIS list."]);
 }
 
-/// MODE: the channel's (+nt: only members speak, and nobody sets a topic) and the member's
-/// own (none); changes are not this server's to make.
+/// MODE of the room's channel (+nt: only members speak, and nobody sets a topic; changes are
+/// not this server's to make) and of the member itself. (Other channels' are `irc_chan`'s.)
 fn mode(ctx: &Ctx, out: &mut String, me: &str, p: &[&str]) {
     match p {
         [] => ctx.num(out, "461", me, &["MODE", "Not enough parameters"]),
@@ -399,7 +399,6 @@ fn mode(ctx: &Ctx, out: &mut String, me: &str, p: &[&str]) {
         [t, ..] if t.eq_ignore_ascii_case(&ctx.channel) => {
             ctx.num(out, "482", me, &[&ctx.channel, "You're not channel operator"]);
         }
-        [t, ..] if t.starts_with('#') => ctx.num(out, "403", me, &[t, "No such channel"]),
         [t] if t.eq_ignore_ascii_case(me) => ctx.num(out, "221", me, &[&ctx.umodes()]),
         [t, change, ..] if t.eq_ignore_ascii_case(me) => match ctx.set_umodes(change) {
             Some(done) if done.len() > 1 => irc::push(out, "", Some(me), "MODE", &[me, &done]),

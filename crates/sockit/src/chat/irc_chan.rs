@@ -358,11 +358,7 @@ async fn set_topic<S: Speech>(
         if c.has('t') && !c.is_op(s.id) {
             return ctx.num(out, "482", me, &[&c.name.clone(), "You're not channel operator"]);
         }
-        let mut cut = text.len().min(channels::TOPIC_LEN);
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        let text = text[..cut].to_string();
+        let text = irc::split(text, channels::TOPIC_LEN)[0].to_string();
         c.topic = (!text.is_empty()).then(|| Topic { text: text.clone(), by: full.clone(), at: now_s() });
         let (ids, spelled): (Vec<u64>, String) = (c.members.keys().copied().collect(), c.name.clone());
         (queues(&room, ids), spelled, text)
