@@ -529,7 +529,10 @@ pub(super) async fn client<S: Speech>(
                 framer.feed(&bytes, &mut frames);
                 true
             }
+            // Biased: new limits come before bytes that are already waiting, so a line sent
+            // after a reload is said is read under them however late this task is run.
             None => tokio::select! {
+                biased;
                 () = kick.cancelled() => break,
                 // The server is shutting down: nothing more is read.
                 () = shared.quiet.cancelled() => break,
