@@ -577,6 +577,11 @@ pub fn chat_started(s: &sockit::chat::server::Started) -> Vec<String> {
             .as_ref()
             .map(|(name, node, broker)| format!("cluster {name} through {broker}, this server is {node}")),
     );
+    lines.extend(s.files.map(|(limit, clients)| {
+        format!(
+            "the open-file limit is {limit}: at most about {clients} clients at once, fewer than --max-clients; raise it (ulimit -n, or LimitNOFILE= in a unit)"
+        )
+    }));
     lines
 }
 

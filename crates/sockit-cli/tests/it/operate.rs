@@ -628,3 +628,25 @@ fn the_metrics_endpoint_takes_hostile_scrapers() {
     assert!(answer.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"), "{answer:?}");
     drop(silent);
 }
+
+/// A room whose open-file limit holds fewer clients than --max-clients says so in one line at
+/// its start (the limit is raised to the hard one first); one within the limit says nothing.
+#[test]
+fn a_room_says_when_its_open_file_limit_is_below_max_clients() {
+    let serve = |max: &str| {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "ulimit -n 300 && exec \"$0\" \"$@\"", crate::util::sockit_bin()]);
+        cmd.args(["chat", "serve", "--port", "0", "--bind", "127.0.0.1", "--no-discovery", "--max-clients", max]);
+        let mut server = Server::start_cmd(cmd);
+        let mut l = String::new();
+        let more = server.stderr.read_line_within(&mut l, Duration::from_millis(500)).unwrap_or(0);
+        (l, more)
+    };
+    let (l, _) = serve("1000");
+    assert_eq!(
+        l.trim_end(),
+        "sockit: the open-file limit is 300: at most about 236 clients at once, fewer than --max-clients; raise it (ulimit -n, or LimitNOFILE= in a unit)"
+    );
+    let (l, more) = serve("200");
+    assert_eq!((l.as_str(), more), ("", 0), "200 clients fit in 300 descriptors");
+}

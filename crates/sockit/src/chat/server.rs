@@ -36,7 +36,13 @@ pub struct Started {
     pub fingerprint: Option<String>,
     /// The cluster: its name, this server's name in it, and the broker (without credentials).
     pub cluster: Option<(String, String, String)>,
+    /// The open-file limit, when it holds fewer clients than `--max-clients` (raised as far as
+    /// the hard limit allows first): (the limit, the clients it holds).
+    pub files: Option<(u64, u64)>,
 }
+
+/// Descriptors a server keeps besides its clients' (listeners, discovery, the broker, files).
+const SPARE_FILES: u64 = 64;
 
 /// How a running room gets its new configuration on SIGHUP: the command line and its config
 /// file read again; an error is one line.
@@ -90,7 +96,7 @@ pub fn run(
     started: &mut dyn FnMut(&Started),
     stop: Stop,
 ) -> Result<Stopped, NetError> {
-    crate::net::raise_fd_limit();
+    let files = crate::net::raise_fd_limit();
     let listener = crate::listener::Listener::bind(cfg.bind)?.into_std();
     let local = listener.local_addr().map_err(|e| NetError::io(Doing::LocalAddress, e))?;
     let udp = match cfg.discovery_port {
@@ -164,6 +170,7 @@ pub fn run(
             let shown = c.urls.iter().map(|u| sockit_core::text::redact_url(u)).collect::<Vec<_>>().join(",");
             (l.cluster.clone(), l.node.clone(), shown)
         }),
+        files: (files < cfg.max_clients as u64 + SPARE_FILES).then(|| (files, files.saturating_sub(SPARE_FILES))),
     });
     crate::systemd::notify("READY=1");
     let server_cfg = Settings {
