@@ -78,7 +78,7 @@ pub(super) async fn member<R: Source, W: AsyncWrite + Unpin + Send + 'static>(
     let real = Arc::from(real.as_str());
     let joining = Joining { nick: Some(nick), user, real, greet: Some(&greet), lobby: true };
     let out = IrcOut { w: writer, shared: Arc::clone(&shared), ctx: Arc::clone(&ctx), id: None };
-    client(shared, reader, out, rest, peer, stop, Arrival { joining, speech: Irc { ctx } }).await;
+    Box::pin(client(shared, reader, out, rest, peer, stop, Arrival { joining, speech: Irc { ctx } })).await;
 }
 
 /// A client registered: its nick, USER's name and real name, and the bytes it sent after.

@@ -26,11 +26,11 @@ fn room_text(text: &str) -> String {
     chat::sanitize(irc::plain(text).as_bytes())
 }
 
-// (A line's handling is boxed: its state, the channels' commands' with it, is on the heap
-// while it runs, not in every idle member's task.)
+// (The session boxes a line's handling where it awaits it: its state, the channels'
+// commands' with it, is on the heap while it runs, not in every idle member's task.)
 impl Speech for Irc {
     fn read(&self, s: &mut Session<Self>, line: Vec<u8>) -> impl Future<Output = Option<Command>> + Send {
-        Box::pin(self.message(s, line))
+        self.message(s, line)
     }
 
     fn reply(&self, n: Notice, me: &str) -> Option<Line> {

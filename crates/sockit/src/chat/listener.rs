@@ -49,7 +49,9 @@ pub(super) async fn connected(shared: Arc<Shared>, stream: TcpStream, peer: Sock
                 Arrival::Line(read) => {
                     let _counted = super::metrics::Connected::new(super::metrics::Kind::Line);
                     let (reader, writer) = stream.into_split();
-                    client(shared, reader, Plain(writer), read, peer, stop, typed("line")).await;
+                    // Boxed, as every member's life is: awaited in place, a member's task would
+                    // hold its future's state twice (some 4.9 KB where boxed it is 2.9).
+                    Box::pin(client(shared, reader, Plain(writer), read, peer, stop, typed("line"))).await;
                 }
                 // Boxed: a line client's task does not carry a browser's state.
                 Arrival::Http(head, rest) => Box::pin(browser(shared, stream, head, rest, peer, stop, deadline)).await,
@@ -73,7 +75,7 @@ pub(super) async fn connected(shared: Arc<Shared>, stream: TcpStream, peer: Sock
                         Arrival::Line(read) => {
                             let _counted = super::metrics::Connected::new(super::metrics::Kind::Line);
                             let (reader, writer) = tokio::io::split(tls);
-                            client(shared, reader, Plain(writer), read, peer, stop, typed("line")).await;
+                            Box::pin(client(shared, reader, Plain(writer), read, peer, stop, typed("line"))).await;
                         }
                         Arrival::Http(head, rest) => {
                             Box::pin(browser(shared, tls, head, rest, peer, stop, deadline)).await;
@@ -134,7 +136,7 @@ async fn browser<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
         Ok(Ok(super::web::Served::Member(stream, rest))) => {
             let _counted = super::metrics::Connected::new(super::metrics::Kind::Web);
             let (reader, writer) = super::ws::member(stream, rest, shared.cfg().max_line).await;
-            client(shared, reader, writer, Vec::new(), peer, stop, typed("web")).await;
+            Box::pin(client(shared, reader, writer, Vec::new(), peer, stop, typed("web"))).await;
         }
         Ok(Ok(super::web::Served::Done)) => {}
         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "HTTP request"),

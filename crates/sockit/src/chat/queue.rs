@@ -2,11 +2,13 @@
 //! disconnect switch, and the stall window that bounds how long anyone waits for a member that
 //! stopped reading.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use tokio_util::sync::CancellationToken;
 
 use super::piece::Line;
@@ -60,11 +62,106 @@ impl Blocked {
 /// is more (so the queue's bytes are bounded too, however long its lines: a member that asks
 /// for long replies and never reads holds at most `queue * PLACE` bytes). A place is given
 /// back when its line has been written to the socket.
-#[derive(Clone)]
+///
+/// The entries wait in a deque under a lock of their own, with the writer's waker: an idle
+/// member's queue is one small allocation (a channel of tokio's keeps a block of 32 slots and
+/// a cache-padded header, 1.3 KB a member, whatever it holds).
 pub(super) struct Lines {
-    tx: mpsc::UnboundedSender<Out>,
+    queue: Arc<Shared>,
     places: Arc<Semaphore>,
     max: u32,
+}
+
+/// Both ends' view of a queue.
+struct Shared {
+    state: Mutex<State>,
+}
+
+struct State {
+    entries: VecDeque<Out>,
+    /// The writer waiting for an entry.
+    waker: Option<Waker>,
+    /// `Lines` alive: none left, the writer's queue has ended once it is empty.
+    senders: usize,
+    /// The writer has gone: nothing more is queued.
+    closed: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Clone for Lines {
+    fn clone(&self) -> Lines {
+        self.queue.lock().senders += 1;
+        Lines { queue: Arc::clone(&self.queue), places: Arc::clone(&self.places), max: self.max }
+    }
+}
+
+impl Drop for Lines {
+    fn drop(&mut self) {
+        let waker = {
+            let mut st = self.queue.lock();
+            st.senders -= 1;
+            if st.senders == 0 { st.waker.take() } else { None }
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+/// The writer's end of a member's queue.
+pub(super) struct Taken {
+    queue: Arc<Shared>,
+}
+
+impl Taken {
+    /// The next entry, waiting for one; `None` once every `Lines` is gone and the queue is
+    /// empty. (Cancel-safe: an entry is taken only when it is returned.)
+    pub(super) async fn recv(&mut self) -> Option<Out> {
+        std::future::poll_fn(|cx| {
+            let mut st = self.queue.lock();
+            if let Some(out) = st.entries.pop_front() {
+                return Poll::Ready(Some(out));
+            }
+            // A burst's room is given back once it has gone.
+            if st.entries.capacity() > 64 {
+                st.entries = VecDeque::new();
+            }
+            if st.senders == 0 {
+                return Poll::Ready(None);
+            }
+            if !st.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                st.waker = Some(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// The next entry if there is one now.
+    pub(super) fn try_recv(&mut self) -> Option<Out> {
+        self.queue.lock().entries.pop_front()
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.queue.lock().entries.is_empty()
+    }
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        // What is queued is let go (its places given back) outside the lock.
+        let left = {
+            let mut st = self.queue.lock();
+            st.closed = true;
+            std::mem::take(&mut st.entries)
+        };
+        drop(left);
+    }
 }
 
 /// What a member's writer takes from its queue.
@@ -94,20 +191,40 @@ pub(super) fn places_for(text: &str) -> u32 {
 }
 
 impl Lines {
-    pub(super) fn new(max: usize) -> (Lines, mpsc::UnboundedReceiver<Out>) {
+    pub(super) fn new(max: usize) -> (Lines, Taken) {
         let max = u32::try_from(max.clamp(1, Semaphore::MAX_PERMITS)).unwrap_or(u32::MAX);
-        let (tx, rx) = mpsc::unbounded_channel();
-        (Lines { tx, places: Arc::new(Semaphore::new(max as usize)), max }, rx)
+        let state = State { entries: VecDeque::new(), waker: None, senders: 1, closed: false };
+        let queue = Arc::new(Shared { state: Mutex::new(state) });
+        (Lines { queue: Arc::clone(&queue), places: Arc::new(Semaphore::new(max as usize)), max }, Taken { queue })
+    }
+
+    /// Put `out` at the end of the queue and wake the writer; false if the writer has gone.
+    fn send(&self, out: Out) -> bool {
+        let waker = {
+            let mut st = self.queue.lock();
+            if st.closed {
+                return false;
+            }
+            st.entries.push_back(out);
+            st.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        true
     }
 
     /// Queue `text` (`n` lines) if there is room for it now. A piece longer than the whole
     /// queue takes the whole queue.
     pub(super) fn try_push(&self, text: &Line, n: u32) -> Queue {
         match Arc::clone(&self.places).try_acquire_many_owned(n.min(self.max)) {
-            Ok(p) => match self.tx.send(Out::Lines(Arc::clone(text), p)) {
-                Ok(()) => Queue::Done,
-                Err(_) => Queue::Closed,
-            },
+            Ok(p) => {
+                if self.send(Out::Lines(Arc::clone(text), p)) {
+                    Queue::Done
+                } else {
+                    Queue::Closed
+                }
+            }
             Err(TryAcquireError::Closed) => Queue::Closed,
             Err(TryAcquireError::NoPermits) => Queue::Full,
         }
@@ -116,14 +233,14 @@ impl Lines {
     /// Queue `text` once there is room for it; false if the member is gone.
     pub(super) async fn push(&self, text: &Line, n: u32) -> bool {
         match Arc::clone(&self.places).acquire_many_owned(n.min(self.max)).await {
-            Ok(p) => self.tx.send(Out::Lines(Arc::clone(text), p)).is_ok(),
+            Ok(p) => self.send(Out::Lines(Arc::clone(text), p)),
             Err(_) => false,
         }
     }
 
     /// Queue the last lines: after everything queued so far, with nothing after them.
     pub(super) fn push_last(&self, text: &Line) {
-        let _ = self.tx.send(Out::Last(Arc::clone(text)));
+        self.send(Out::Last(Arc::clone(text)));
     }
 }
 
@@ -206,6 +323,7 @@ mod tests {
         assert!(matches!(q.try_push(&text, 1), Queue::Full));
         // A piece longer than the whole queue takes the whole queue, once it is empty.
         drop((rx.try_recv(), rx.try_recv()));
+        assert!(rx.try_recv().is_none());
         assert!(matches!(q.try_push(&text, 9), Queue::Done));
         assert!(matches!(q.try_push(&text, 1), Queue::Full));
         drop(rx);

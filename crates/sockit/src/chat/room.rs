@@ -518,11 +518,10 @@ impl Room {
 mod tests {
     use super::*;
     use crate::chat::piece::text;
-    use crate::chat::queue::{Blocked, Lines, Out};
-    use tokio::sync::mpsc::UnboundedReceiver;
+    use crate::chat::queue::{Blocked, Lines, Out, Taken};
 
     /// A member's way in with room for `max` lines, and what its writer would take.
-    fn recipient(max: usize) -> (Recipient, UnboundedReceiver<Out>) {
+    fn recipient(max: usize) -> (Recipient, Taken) {
         let (tx, rx) = Lines::new(max);
         let r = Recipient {
             tx,
@@ -539,9 +538,9 @@ mod tests {
     }
 
     /// Every line queued so far, in order.
-    fn taken(rx: &mut UnboundedReceiver<Out>) -> Vec<String> {
+    fn taken(rx: &mut Taken) -> Vec<String> {
         let mut out = Vec::new();
-        while let Ok(o) = rx.try_recv() {
+        while let Some(o) = rx.try_recv() {
             match o {
                 Out::Lines(text, _) | Out::Last(text) => out.push(text.trim_end().to_string()),
             }

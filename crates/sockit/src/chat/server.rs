@@ -349,7 +349,7 @@ pub async fn serve(
                 match listener.accept().await {
                     Ok((stream, peer)) => {
                         let (shared, stop) = (Arc::clone(&shared), stop.clone());
-                        members.spawn(async move { connected(shared, stream, peer, stop).await });
+                        members.spawn(connected(shared, stream, peer, stop));
                     }
                     Err(e) => {
                         // Per connection, never fatal; out of descriptors: let some close.

@@ -400,7 +400,7 @@ pub(super) async fn client<S: Speech>(
 
     let user = Arc::clone(&arrival.joining.user);
     if !arrival.joining.lobby {
-        shared.announce(Kind::Join, id, Mask { nick: nick.clone(), user: Arc::clone(&user) }, None).await;
+        Box::pin(shared.announce(Kind::Join, id, Mask { nick: nick.clone(), user: Arc::clone(&user) }, None)).await;
     }
 
     // Writer: the queue to the socket; stops when kicked, or when the queue closes.
@@ -419,7 +419,7 @@ pub(super) async fn client<S: Speech>(
             // inside one).
             let mut skipped = None;
             if hurry.is_cancelled() {
-                while let Ok(m) = rx.try_recv() {
+                while let Some(m) = rx.try_recv() {
                     if let Out::Last(text) = m {
                         skipped = Some(Out::Last(text));
                         break;
@@ -458,8 +458,8 @@ pub(super) async fn client<S: Speech>(
                         break;
                     }
                     match rx.try_recv() {
-                        Ok(next) => m = next,
-                        Err(_) => break,
+                        Some(next) => m = next,
+                        None => break,
                     }
                 }
             }
@@ -548,15 +548,15 @@ pub(super) async fn client<S: Speech>(
             let line = match f {
                 Frame::TooLong => {
                     super::metrics::COUNTERS.dropped_too_long.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    session.reply(Notice::TooLong { max: max_line }).await;
+                    Box::pin(session.reply(Notice::TooLong { max: max_line })).await;
                     continue;
                 }
                 Frame::Line(l) => l,
             };
-            if speech.every_line_rated() && !session.rated().await {
+            if speech.every_line_rated() && !Box::pin(session.rated()).await {
                 continue;
             }
-            let Some(command) = speech.read(&mut session, line).await else { continue };
+            let Some(command) = Box::pin(speech.read(&mut session, line)).await else { continue };
             match command {
                 // Text lines of one read go out together (a paste: one queue entry a member for
                 // many lines, each taking its place in the queue), up to 64 KiB.
@@ -564,16 +564,16 @@ pub(super) async fn client<S: Speech>(
                     said += t.len() + 16;
                     saying.push(t);
                     if said >= batch {
-                        session.say(std::mem::take(&mut saying)).await;
+                        Box::pin(session.say(std::mem::take(&mut saying))).await;
                         said = 0;
                     }
                 }
                 command => {
                     if !saying.is_empty() {
-                        session.say(std::mem::take(&mut saying)).await;
+                        Box::pin(session.say(std::mem::take(&mut saying))).await;
                         said = 0;
                     }
-                    if let Flow::Quit(r) = session.apply(command).await {
+                    if let Flow::Quit(r) = Box::pin(session.apply(command)).await {
                         quit_reason = Some(r.map_or_else(|| "left".to_string(), |r| format!("quit: {r}")));
                         break 'read;
                     }
@@ -581,7 +581,7 @@ pub(super) async fn client<S: Speech>(
             }
         }
         if !saying.is_empty() {
-            session.say(std::mem::take(&mut saying)).await;
+            Box::pin(session.say(std::mem::take(&mut saying))).await;
             said = 0;
         }
     }
@@ -610,7 +610,7 @@ pub(super) async fn client<S: Speech>(
     // (At shutdown everyone has had the goodbye: nobody is told of anyone leaving. A member
     // who was in the lobby was not in the room to leave it.)
     if was_in && !shared.quiet.is_cancelled() {
-        shared.announce(Kind::Leave, id, Mask { nick, user }, notice_reason).await;
+        Box::pin(shared.announce(Kind::Leave, id, Mask { nick, user }, notice_reason)).await;
     }
     // Let the writer send what is queued (the "bye"), then close.
     drop(session);
