@@ -56,7 +56,9 @@ impl Listener {
             return Ok(Listener { inner });
         }
         let sock = net::bound_socket(addr, Type::STREAM)?;
-        sock.listen(1024).map_err(|e| NetError::io(Doing::ListenOn(addr), e))?;
+        // As deep as the system allows (net.core.somaxconn caps it: 4,096 by default): a burst
+        // of connections past the queue loses SYNs, each retried a second later.
+        sock.listen(i32::MAX).map_err(|e| NetError::io(Doing::ListenOn(addr), e))?;
         Ok(Listener { inner: sock.into() })
     }
 

@@ -650,3 +650,18 @@ fn a_room_says_when_its_open_file_limit_is_below_max_clients() {
     let (l, more) = serve("200");
     assert_eq!((l.as_str(), more), ("", 0), "200 clients fit in 300 descriptors");
 }
+
+/// The chat port's accept queue is as deep as the system allows (net.core.somaxconn), not
+/// 1,024: a burst of thousands of connections loses no SYN to a full queue (each lost one is
+/// retried only a second later).
+#[test]
+fn the_chat_ports_accept_queue_is_as_deep_as_the_system_allows() {
+    if !have("ss") {
+        return;
+    }
+    let server = Server::start(&[]);
+    let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn").expect("somaxconn");
+    let ss = crate::util::sh(&format!("ss -ltnH 'sport = :{}'", server.port));
+    let depth = ss.split_whitespace().nth(2).unwrap_or_else(|| panic!("no listener in {ss:?}"));
+    assert_eq!(depth, somaxconn.trim(), "{ss}");
+}
