@@ -30,6 +30,8 @@ use std::time::{Duration, Instant};
 
 use rustix::event::epoll;
 
+mod hold;
+
 /// `L` + sender (4 hex) + number (8 hex) + microseconds since the start (12 hex).
 const MARK: usize = 25;
 const LINE: usize = 64;
@@ -52,11 +54,16 @@ struct Args {
     /// Give up this long after the last delivery, once the sending is done.
     timeout: Duration,
     threads: usize,
+    /// `--hold N`: hold N idle clients instead (see `hold`), from `sources` addresses.
+    hold: usize,
+    sources: usize,
+    pid: Option<u32>,
+    linger: Duration,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: chat-load --port P [--port P2 ...] [--receivers N] [--senders M] [--lines L] [--rate R] [--paste BYTES] [--ws] [--irc CHANNEL] [--timeout SECS] [--threads T]"
+        "usage: chat-load --port P [--port P2 ...] [--receivers N] [--senders M] [--lines L] [--rate R] [--paste BYTES] [--ws] [--irc CHANNEL] [--timeout SECS] [--threads T]\n       chat-load --port P [--port P2 ...] --hold N [--sources K] [--pid SERVER_PID] [--linger SECS]"
     );
     std::process::exit(2)
 }
@@ -73,6 +80,10 @@ fn args() -> Args {
         irc: None,
         timeout: Duration::from_secs(10),
         threads: 1,
+        hold: 0,
+        sources: 64,
+        pid: None,
+        linger: Duration::ZERO,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -86,12 +97,16 @@ fn args() -> Args {
             "--paste" => a.paste = value().parse().unwrap_or_else(|_| usage()),
             "--timeout" => a.timeout = Duration::from_secs_f64(value().parse().unwrap_or_else(|_| usage())),
             "--threads" => a.threads = value().parse().unwrap_or_else(|_| usage()),
+            "--hold" => a.hold = value().parse().unwrap_or_else(|_| usage()),
+            "--sources" => a.sources = value().parse().unwrap_or_else(|_| usage()),
+            "--linger" => a.linger = Duration::from_secs_f64(value().parse().unwrap_or_else(|_| usage())),
+            "--pid" => a.pid = Some(value().parse().unwrap_or_else(|_| usage())),
             "--ws" => a.ws = true,
             "--irc" => a.irc = Some(value()),
             _ => usage(),
         }
     }
-    if a.ports.is_empty() || a.senders == 0 || a.senders > 0xffff || a.threads == 0 {
+    if a.ports.is_empty() || a.senders == 0 || a.senders > 0xffff || a.threads == 0 || a.sources == 0 {
         usage();
     }
     a
@@ -380,6 +395,10 @@ fn main() {
         rustix::process::Resource::Nofile,
         rustix::process::Rlimit { current: l.maximum, maximum: l.maximum },
     );
+    if a.hold > 0 {
+        hold::run(&hold::Hold { clients: a.hold, ports: a.ports, sources: a.sources, pid: a.pid, linger: a.linger });
+        return;
+    }
     let start = Instant::now();
     // While connecting, what the server sends (welcomes, join notices) is read and dropped.
     let mut conn = Connecting::new();
