@@ -4,10 +4,9 @@
 # spread over source addresses 127.1.0.1 on (each has its own ephemeral ports) so that one
 # server port holds them all. Then one line said by another client must reach every one, and
 # then they all leave. Prints the server's memory a client (RSS growth / clients held), the
-# machine's (MemAvailable's fall / clients: both ends' sockets in the kernel, the server and
-# chat-load), the time the line took, and how much of the server's growth it gave back once
-# the room was empty. Targets: at most 6 KiB a client on the server, the line to all within
-# 5 s, the memory given back.
+# kernel's (its slab's growth / clients: both ends of each connection), the time the line
+# took, and how much of the server's growth it gave back once the room was empty. Targets:
+# at most 6 KiB a client on the server, the line to all within 5 s, the memory given back.
 #
 # Both processes need a descriptor a client: the open-file limit is raised as far as the
 # system lets this shell (root with CAP_SYS_RESOURCE: up to fs.nr_open); where it stops
@@ -36,13 +35,13 @@ sed 's/^/server: /' "$work/err"
 rss() { awk '/VmRSS/ {print $2}' "/proc/$srv/status"; }
 out=$("$LOAD" --port "$port" --hold "$held_to" --sources "$sources" --pid "$srv")
 echo "$out"
-start=$(sed -n 's/^start=.* rss_kib=\([0-9]*\) available_kib=\([0-9]*\).*/\1 \2/p' <<<"$out")
+start=$(sed -n 's/^start=.* rss_kib=\([0-9]*\) slab_kib=\([0-9]*\).*/\1 \2/p' <<<"$out")
 held_line=$(grep '^held=' <<<"$out")
 reach_line=$(grep '^reached=' <<<"$out")
-read -r rss0 avail0 <<<"$start"
+read -r rss0 slab0 <<<"$start"
 held=$(field held "$held_line")
 rss1=$(field rss_kib "$held_line")
-avail1=$(field available_kib "$held_line")
+slab1=$(field slab_kib "$held_line")
 # Everyone has left once the room says so (members here: 0); then its memory is read.
 for _ in $(seq 300); do
   members=$(exec 3<>"/dev/tcp/127.0.0.1/$port" && printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3 &&
@@ -58,12 +57,12 @@ for _ in $(seq 10); do
   [ "$now" = "$rss2" ] && break
   rss2=$now
 done
-awk -v n="$held" -v asked="$N" -v r0="$rss0" -v r1="$rss1" -v r2="$rss2" -v a0="$avail0" -v a1="$avail1" \
+awk -v n="$held" -v asked="$N" -v r0="$rss0" -v r1="$rss1" -v r2="$rss2" -v s0="$slab0" -v s1="$slab1" \
   -v reached="$(field reached "$reach_line")" -v secs="$(field reach_secs "$reach_line")" \
   -v conn="$(field connect_secs "$held_line")" -v left="$members" 'BEGIN {
   printf "clients held: %d of %d asked, connected in %s s\n", n, asked, conn
   printf "server memory a client: %.2f KiB (RSS %d KiB -> %d KiB; target at most 6 KiB)\n", (r1 - r0) / n, r0, r1
-  printf "machine memory a client: %.2f KiB (MemAvailable fell %d KiB: both ends of each connection in the kernel, the server, chat-load)\n", (a0 - a1) / n, a0 - a1
+  printf "kernel memory a client: %.2f KiB (its slab grew %d KiB: both ends of each connection)\n", (s1 - s0) / n, s1 - s0
   printf "one line reached %d of %d clients in %s s (target: all within 5 s)\n", reached, n, secs
   printf "after all left (members here: %s): server RSS %d KiB, %.0f%% of its growth given back\n", left, r2, 100 * (r1 - r2) / (r1 - r0)
 }'

@@ -7,7 +7,7 @@
 //! Prints `key=value` lines as it goes: `held=` (clients welcomed: they read the server's
 //! first bytes) with `connect_secs=` and `stopped=` (why it held fewer than asked, if it
 //! did); `reached=` with `reach_secs=`; `left=`. With `--pid`, `rss_kib=` of that process
-//! at each step, and `available_kib=` (the machine's MemAvailable) for the kernel's part.
+//! at each step, and `slab_kib=` (the kernel's slab: where its sockets live) for its part.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
@@ -104,8 +104,8 @@ fn rss_kib(pid: u32) -> u64 {
     status_kib(&format!("/proc/{pid}/status"), "VmRSS:")
 }
 
-fn available_kib() -> u64 {
-    status_kib("/proc/meminfo", "MemAvailable:")
+fn slab_kib() -> u64 {
+    status_kib("/proc/meminfo", "Slab:")
 }
 
 fn status_kib(path: &str, key: &str) -> u64 {
@@ -117,7 +117,7 @@ fn status_kib(path: &str, key: &str) -> u64 {
 
 fn memory(pid: Option<u32>) -> String {
     let rss = pid.map_or(String::new(), |p| format!(" rss_kib={}", rss_kib(p)));
-    format!("{rss} available_kib={}", available_kib())
+    format!("{rss} slab_kib={}", slab_kib())
 }
 
 /// The `i`th client's source address: 127.1.0.1 on, `sources` of them.
