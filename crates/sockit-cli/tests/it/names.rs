@@ -454,3 +454,58 @@ fn lying_zone_transfers_are_one_line_each() {
         assert!(start.elapsed() < Duration::from_secs(3), "{lie} took {:?}", start.elapsed());
     }
 }
+
+/// A lossy server that answers out of turn, written in Python for the test: it drops the first
+/// try of every seventh name, sends a stray datagram (an id nobody asked) and a duplicate of
+/// every answer. A bulk lookup asks it all 300 names on one socket (one source port: no
+/// socket or thread a name), sends the dropped ones again after the timeout, passes over the
+/// strays and duplicates, and gives every right answer in input order.
+#[test]
+fn bulk_lookups_share_one_socket_and_survive_loss_strays_and_duplicates() {
+    if !have("python3") {
+        return;
+    }
+    let server = r#"
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+ports, seen = set(), set()
+while True:
+    q, peer = s.recvfrom(4096)
+    if q == b"ports?":
+        s.sendto(" ".join(map(str, sorted(ports))).encode(), peer); continue
+    ports.add(peer[1])
+    qid = q[:2]; i = 12
+    while q[i]: i += 1 + q[i]
+    question = q[12:i + 5]
+    label = q[13:13 + q[12]].decode()
+    n = int(label[1:])
+    if n % 7 == 3 and n not in seen:
+        seen.add(n); continue
+    ip = bytes([198, 18, n // 256, n % 256])
+    answer = qid + struct.pack(">HHHHH", 0x8180, 1, 1, 0, 0) + question + b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + ip
+    stray = bytes([q[0] ^ 0x55, q[1]]) + answer[2:]
+    for d in (stray, answer, answer):
+        s.sendto(d, peer)
+"#;
+    let mut py = Command::new("python3");
+    py.args(["-c", server]).stdout(Stdio::piped());
+    let mut child = crate::util::Proc(py.spawn().expect("python3"));
+    let mut lines = crate::util::PipeLines::new(child.0.stdout.take().expect("stdout"));
+    let mut port = String::new();
+    lines.read_line(&mut port).expect("port");
+    let server = format!("127.0.0.1:{}", port.trim());
+    let names: Vec<String> = (0..300).map(|i| format!("h{i}.bulk.test")).collect();
+    let mut c = Command::new(sockit_bin());
+    c.args(["lookup", "--server", &server, "--type", "A", "--timeout", "0.3", "--retries", "2", "-f", "-"]);
+    let out = run(c, (names.join("\n") + "\n").as_bytes(), DEADLINE);
+    let want: String = (0..300).map(|i| format!("h{i}.bulk.test.  60  A  198.18.{}.{}\n", i / 256, i % 256)).collect();
+    assert_eq!(out.ok(), want);
+    let asker = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    asker.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    asker.send_to(b"ports?", &server).expect("ask");
+    let mut buf = [0u8; 4096];
+    let n = asker.recv(&mut buf).expect("ports");
+    let ports = String::from_utf8_lossy(&buf[..n]).split_whitespace().count();
+    assert_eq!(ports, 1, "every question from one socket");
+}

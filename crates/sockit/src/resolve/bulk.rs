@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use hickory_proto::rr::RecordType;
 
+use super::pipeline::{self, Asking};
 use super::{Answer, DnsConfig, Families, Method, ResolveError, ReverseAnswer, lookup, reverse};
 
 /// Run `work` over `items` on `concurrency` threads and hand each result to `done` in input
@@ -167,6 +168,25 @@ impl NamesConfig {
 pub fn lookup_run(cfg: &NamesConfig, input: impl Read, done: &mut Done<'_, Answer>) -> Result<NamesReport, NamesError> {
     let method = cfg.method()?;
     let items = cfg.items(input)?;
+    // One server over UDP: every question in flight on one socket (`pipeline`); otherwise
+    // (the system's resolver, several servers in turn, TCP, a zone transfer) a thread a name.
+    if let Method::Direct { config, rtype } = &method
+        && let [server] = config.servers[..]
+        && !config.tcp
+        && *rtype != Some(RecordType::AXFR)
+        && let Ok(sock) = pipeline::socket(server)
+    {
+        let asking = rtype.map_or(Asking::Addresses(cfg.families), Asking::Type);
+        // An address needs no question (but for its PTR records): `lookup` answers it.
+        let early = |name: &str| sockit_core::addr::parse_ip(name).is_ok().then(|| lookup(&method, name, cfg.families));
+        let mut failed = 0;
+        pipeline::lookup_all(config, &sock, &items, asking, cfg.concurrency, &early, &mut |i, r| {
+            failed += usize::from(r.is_err());
+            done(&items[i], r)
+        })
+        .map_err(NamesError::Output)?;
+        return Ok(NamesReport { total: items.len(), failed });
+    }
     run_each(&items, cfg.concurrency, |n| lookup(&method, n, cfg.families), done)
 }
 

@@ -17,6 +17,7 @@ use hickory_proto::rr::RecordType;
 use serde::Serialize;
 
 pub mod bulk;
+mod pipeline;
 pub mod system;
 pub mod transfer;
 pub mod types;

@@ -114,15 +114,30 @@ pub fn dns_reverse(cfg: &DnsConfig, ip: IpAddr) -> Result<DnsAnswer, ResolveErro
 /// asks them, so a lookup takes the time of one query, and a server that does not answer
 /// costs `timeout` a try, not that for each family.
 pub fn dns_addresses(cfg: &DnsConfig, name: &str, families: Families) -> Result<DnsAnswer, ResolveError> {
-    let types: &[RecordType] = match families {
+    let types = family_types(families);
+    merge_families(name, families, query_types(cfg, name, &fqdn_name(name)?, types)?)
+}
+
+/// The record types that hold the addresses of `families`.
+pub(super) fn family_types(families: Families) -> &'static [RecordType] {
+    match families {
         Families::Both => &[RecordType::A, RecordType::AAAA],
         Families::V4 => &[RecordType::A],
         Families::V6 => &[RecordType::AAAA],
-    };
+    }
+}
+
+/// One answer of `name`'s addresses from the answers for each of `family_types(families)`.
+pub(super) fn merge_families(
+    name: &str,
+    families: Families,
+    answers: Vec<Result<DnsAnswer, ResolveError>>,
+) -> Result<DnsAnswer, ResolveError> {
+    let types = family_types(families);
     let mut merged: Option<DnsAnswer> = None;
     let mut failed: Vec<(RecordType, ResolveError)> = Vec::new();
     let mut dangling = None;
-    for (&t, answer) in types.iter().zip(query_types(cfg, name, &fqdn_name(name)?, types)?) {
+    for (&t, answer) in types.iter().zip(answers) {
         match answer {
             Ok(a) => match &mut merged {
                 Some(m) => m.records.extend(a.records.into_iter().filter(|r| r.rtype != "CNAME")),
@@ -161,6 +176,20 @@ pub fn dns_addresses(cfg: &DnsConfig, name: &str, families: Families) -> Result<
     }
 }
 
+/// A query for `rtype` records of `name` (recursion desired, EDNS with a 1,232-byte payload),
+/// on the wire, and its id.
+pub(super) fn query(shown: &str, name: &Name, rtype: RecordType) -> Result<(Vec<u8>, u16), ResolveError> {
+    let mut msg = Message::query();
+    msg.metadata.recursion_desired = true;
+    msg.add_query(Query::query(name.clone(), rtype));
+    let mut edns = Edns::new();
+    edns.set_max_payload(1232);
+    msg.set_edns(edns);
+    let id = msg.metadata.id;
+    let wire = msg.to_vec().map_err(|e| ResolveError::BadName { name: shown.to_string(), reason: e.to_string() })?;
+    Ok((wire, id))
+}
+
 /// Ask for each of `types` of `name`, all at once: each server in turn is asked the questions
 /// no server has answered yet (over UDP, every question in flight together, TCP for an answer
 /// that came truncated, or TCP from the start, one question after another); an answer for
@@ -171,21 +200,7 @@ fn query_types(
     name: &Name,
     types: &[RecordType],
 ) -> Result<Vec<Result<DnsAnswer, ResolveError>>, ResolveError> {
-    let queries = types
-        .iter()
-        .map(|&rtype| {
-            let mut msg = Message::query();
-            msg.metadata.recursion_desired = true;
-            msg.add_query(Query::query(name.clone(), rtype));
-            let mut edns = Edns::new();
-            edns.set_max_payload(1232);
-            msg.set_edns(edns);
-            let id = msg.metadata.id;
-            let wire =
-                msg.to_vec().map_err(|e| ResolveError::BadName { name: shown.to_string(), reason: e.to_string() })?;
-            Ok((wire, id))
-        })
-        .collect::<Result<Vec<_>, ResolveError>>()?;
+    let queries = types.iter().map(|&rtype| query(shown, name, rtype)).collect::<Result<Vec<_>, ResolveError>>()?;
     let mut answers: Vec<Option<Result<DnsAnswer, ResolveError>>> = types.iter().map(|_| None).collect();
     // A server's reply settles its question, whatever it says (NXDOMAIN, REFUSED...); only a
     // server that could not be heard leaves it to the next.
@@ -232,7 +247,7 @@ pub fn answer_from_wire(name: &str, rtype: &str, wire: &[u8]) -> Result<DnsAnswe
     interpret(name, rtype, SocketAddr::from(([127, 0, 0, 1], 53)), reply, false)
 }
 
-fn interpret(
+pub(super) fn interpret(
     name: &str,
     rtype: RecordType,
     server: SocketAddr,
@@ -360,7 +375,7 @@ fn clone_io(e: &std::io::Error) -> std::io::Error {
 
 impl Transport {
     /// The same failure again, for another question that met it.
-    fn again(&self) -> Transport {
+    pub(super) fn again(&self) -> Transport {
         match self {
             Transport::TimedOut => Transport::TimedOut,
             Transport::Refused => Transport::Refused,
@@ -426,7 +441,7 @@ fn udp_round_trips(
 
 /// The question section of a query we built: everything after the header up to the EDNS
 /// record we append (name, type and class).
-fn question_part(after_header: &[u8]) -> &[u8] {
+pub(super) fn question_part(after_header: &[u8]) -> &[u8] {
     // Walk the uncompressed name we wrote, then 4 bytes of type and class.
     let mut i = 0;
     while let Some(&len) = after_header.get(i) {
@@ -438,7 +453,7 @@ fn question_part(after_header: &[u8]) -> &[u8] {
     &after_header[..(i + 4).min(after_header.len())]
 }
 
-fn exchange_tcp(server: SocketAddr, wire: &[u8], timeout: Duration) -> Result<Message, Transport> {
+pub(super) fn exchange_tcp(server: SocketAddr, wire: &[u8], timeout: Duration) -> Result<Message, Transport> {
     let mut s = TcpStream::connect_timeout(&server, timeout).map_err(io_transport)?;
     s.set_read_timeout(Some(timeout)).map_err(Transport::Io)?;
     s.set_write_timeout(Some(timeout)).map_err(Transport::Io)?;
