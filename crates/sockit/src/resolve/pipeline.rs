@@ -152,15 +152,19 @@ impl Run<'_> {
         if let Some(r) = early(name) {
             return self.finish(i, r);
         }
-        let fqdn = match fqdn_name(name) {
-            Ok(n) => n,
-            Err(e) => return self.finish(i, Err(e)),
-        };
         let mut wires = Vec::with_capacity(self.types.len());
-        for &rtype in &self.types {
-            match query(name, &fqdn, rtype) {
-                Ok((wire, _)) => wires.push(wire),
+        if let Some(qname) = plain_qname(name) {
+            wires.extend(self.types.iter().map(|&t| plain_query(&qname, t)));
+        } else {
+            let fqdn = match fqdn_name(name) {
+                Ok(n) => n,
                 Err(e) => return self.finish(i, Err(e)),
+            };
+            for &rtype in &self.types {
+                match query(name, &fqdn, rtype) {
+                    Ok((wire, _)) => wires.push(wire),
+                    Err(e) => return self.finish(i, Err(e)),
+                }
             }
         }
         self.partial.insert(i, wires.iter().map(|_| None).collect());
@@ -272,6 +276,45 @@ impl Run<'_> {
     }
 }
 
+/// `name` on the wire (its labels, lower case, and the root), when it is a plain host name:
+/// labels of letters, digits and inner single hyphens, as `fqdn_name` would take them
+/// unchanged. Anything else (an internationalized name, an underscore, `xn--`) is left to it.
+fn plain_qname(name: &str) -> Option<Vec<u8>> {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if name.is_empty() || name.len() > 253 {
+        return None;
+    }
+    let mut wire = Vec::with_capacity(name.len() + 2);
+    for label in name.split('.') {
+        let b = label.as_bytes();
+        let plain = (1..=63).contains(&b.len())
+            && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+            && b[0] != b'-'
+            && b[b.len() - 1] != b'-'
+            && !label.contains("--");
+        if !plain {
+            return None;
+        }
+        wire.push(u8::try_from(b.len()).ok()?);
+        wire.extend(b.iter().map(u8::to_ascii_lowercase));
+    }
+    wire.push(0);
+    Some(wire)
+}
+
+/// The query `wire::query` makes (recursion desired, EDNS with a 1,232-byte payload), built
+/// here for a plain name (id 0: the run gives each its own).
+fn plain_query(qname: &[u8], rtype: RecordType) -> Vec<u8> {
+    let mut q = Vec::with_capacity(12 + qname.len() + 4 + 11);
+    q.extend_from_slice(&[0, 0, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1]);
+    q.extend_from_slice(qname);
+    q.extend_from_slice(&u16::from(rtype).to_be_bytes());
+    q.extend_from_slice(&[0, 1]);
+    // The OPT record: the root, type 41, the payload size, no extended code, flags or data.
+    q.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]);
+    q
+}
+
 /// Query ids: a random permutation of the 65,536 (a random odd step from a random start, so
 /// none repeats within 65,536 questions), passing over any still in flight.
 struct Ids {
@@ -294,6 +337,26 @@ impl Ids {
             if !in_flight.contains_key(&self.at) {
                 return self.at;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plain name's query is the very query `wire::query` makes through hickory.
+    #[test]
+    fn plain_queries_are_hickorys_queries() {
+        for (name, t) in
+            [("h5.bulk.test", RecordType::A), ("Host-1.Example.ORG.", RecordType::AAAA), ("a.b", RecordType::MX)]
+        {
+            let (mut want, _) = query(name, &fqdn_name(name).expect("name"), t).expect("query");
+            want[..2].copy_from_slice(&[0, 0]);
+            assert_eq!(plain_query(&plain_qname(name).expect("plain"), t), want, "{name}");
+        }
+        for odd in ["_sip._tcp.test", "xn--bcher-kva.test", "a..b", "-a.test", "a-.test", "ä.test", "", "."] {
+            assert!(plain_qname(odd).is_none(), "{odd}");
         }
     }
 }
