@@ -331,4 +331,33 @@ mod tests {
         drop(rx);
         assert!(matches!(q.try_push(&text, 1), Queue::Closed), "the writer has gone");
     }
+
+    #[test]
+    fn the_writer_waits_is_woken_in_order_and_ends_after_the_last_sender() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async {
+            let (q, mut rx) = Lines::new(8);
+            let other = q.clone();
+            let writer = tokio::spawn(async move {
+                let mut got = Vec::new();
+                while let Some(Out::Lines(text, _) | Out::Last(text)) = rx.recv().await {
+                    got.push(text.to_string());
+                }
+                got
+            });
+            tokio::task::yield_now().await;
+            for t in ["one\n", "two\n"] {
+                assert!(matches!(q.try_push(&super::super::piece::text(t.trim_end()), 1), Queue::Done));
+                tokio::task::yield_now().await;
+            }
+            other.push_last(&super::super::piece::text("bye"));
+            drop(q);
+            tokio::task::yield_now().await;
+            assert!(!writer.is_finished(), "a sender is left: the writer waits on");
+            drop(other);
+            let got =
+                tokio::time::timeout(std::time::Duration::from_secs(5), writer).await.expect("ended").expect("writer");
+            assert_eq!(got, ["one\n", "two\n", "bye\n"]);
+        });
+    }
 }
