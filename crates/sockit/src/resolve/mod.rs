@@ -18,12 +18,14 @@ use serde::Serialize;
 
 pub mod bulk;
 mod pipeline;
+mod plain;
 pub mod system;
 pub mod transfer;
 pub mod types;
 pub mod wire;
 
 pub use bulk::{Done, NamesConfig, NamesError, NamesReport, for_each_ordered, lookup_run, reverse_run};
+pub use plain::answer_by_hand;
 pub use system::{SystemAnswer, fqdn, system_lookup, system_reverse};
 pub use types::{TYPE_CHOICES, parse_type};
 pub use wire::{

@@ -12,9 +12,10 @@ use std::time::Instant;
 use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
 
+use super::plain;
 use super::wire::{
-    DnsAnswer, DnsConfig, Transport, exchange_tcp, family_types, fqdn_name, interpret, io_transport, merge_families,
-    query, question_part, transport_error,
+    DnsAnswer, DnsConfig, Transport, answered, exchange_tcp, family_types, fqdn_name, interpret, io_transport,
+    merge_families, query, question_part, transport_error,
 };
 use super::{Answer, Families, ResolveError};
 
@@ -153,8 +154,8 @@ impl Run<'_> {
             return self.finish(i, r);
         }
         let mut wires = Vec::with_capacity(self.types.len());
-        if let Some(qname) = plain_qname(name) {
-            wires.extend(self.types.iter().map(|&t| plain_query(&qname, t)));
+        if let Some(qname) = plain::qname(name) {
+            wires.extend(self.types.iter().map(|&t| plain::query(&qname, t)));
         } else {
             let fqdn = match fqdn_name(name) {
                 Ok(n) => n,
@@ -210,16 +211,26 @@ impl Run<'_> {
             .get(&id)
             .is_some_and(|f| reply[12..].starts_with(question_part(f.wire.get(12..).unwrap_or(&[]))));
         let Some(f) = matches.then(|| self.flights.remove(&id)).flatten() else { return };
-        let (name, rtype, server, cfg) = (&self.items[f.item], self.types[f.which], self.server, self.cfg);
-        let answer = match Message::from_vec(reply) {
-            Ok(m) if m.metadata.truncation => match exchange_tcp(server, &f.wire, cfg.timeout) {
+        let (name, rtype, server) = (&self.items[f.item], self.types[f.which], self.server);
+        // A plain reply is read by hand (most are); any other by hickory.
+        let answer = match plain::answer(reply, rtype) {
+            Some(records) => Ok(answered(name, rtype, server, false, records)),
+            None => self.read(reply, f.item, f.which, &f.wire),
+        };
+        self.settle(f.item, f.which, answer);
+    }
+
+    /// A reply that is not plain, read by hickory (and asked again over TCP if truncated).
+    fn read(&self, reply: &[u8], item: usize, which: usize, wire: &[u8]) -> Result<DnsAnswer, ResolveError> {
+        let (name, rtype, server, cfg) = (&self.items[item], self.types[which], self.server, self.cfg);
+        match Message::from_vec(reply) {
+            Ok(m) if m.metadata.truncation => match exchange_tcp(server, wire, cfg.timeout) {
                 Ok(m) => interpret(name, rtype, server, m, true),
                 Err(e) => Err(transport_error(name, server, cfg, e)),
             },
             Ok(m) => interpret(name, rtype, server, m, false),
             Err(_) => Err(transport_error(name, server, cfg, Transport::Malformed)),
-        };
-        self.settle(f.item, f.which, answer);
+        }
     }
 
     /// Tries whose time is up by `now`: sent again, or failed once they have had every try.
@@ -276,45 +287,6 @@ impl Run<'_> {
     }
 }
 
-/// `name` on the wire (its labels, lower case, and the root), when it is a plain host name:
-/// labels of letters, digits and inner single hyphens, as `fqdn_name` would take them
-/// unchanged. Anything else (an internationalized name, an underscore, `xn--`) is left to it.
-fn plain_qname(name: &str) -> Option<Vec<u8>> {
-    let name = name.strip_suffix('.').unwrap_or(name);
-    if name.is_empty() || name.len() > 253 {
-        return None;
-    }
-    let mut wire = Vec::with_capacity(name.len() + 2);
-    for label in name.split('.') {
-        let b = label.as_bytes();
-        let plain = (1..=63).contains(&b.len())
-            && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
-            && b[0] != b'-'
-            && b[b.len() - 1] != b'-'
-            && !label.contains("--");
-        if !plain {
-            return None;
-        }
-        wire.push(u8::try_from(b.len()).ok()?);
-        wire.extend(b.iter().map(u8::to_ascii_lowercase));
-    }
-    wire.push(0);
-    Some(wire)
-}
-
-/// The query `wire::query` makes (recursion desired, EDNS with a 1,232-byte payload), built
-/// here for a plain name (id 0: the run gives each its own).
-fn plain_query(qname: &[u8], rtype: RecordType) -> Vec<u8> {
-    let mut q = Vec::with_capacity(12 + qname.len() + 4 + 11);
-    q.extend_from_slice(&[0, 0, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1]);
-    q.extend_from_slice(qname);
-    q.extend_from_slice(&u16::from(rtype).to_be_bytes());
-    q.extend_from_slice(&[0, 1]);
-    // The OPT record: the root, type 41, the payload size, no extended code, flags or data.
-    q.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]);
-    q
-}
-
 /// Query ids: a random permutation of the 65,536 (a random odd step from a random start, so
 /// none repeats within 65,536 questions), passing over any still in flight.
 struct Ids {
@@ -337,26 +309,6 @@ impl Ids {
             if !in_flight.contains_key(&self.at) {
                 return self.at;
             }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A plain name's query is the very query `wire::query` makes through hickory.
-    #[test]
-    fn plain_queries_are_hickorys_queries() {
-        for (name, t) in
-            [("h5.bulk.test", RecordType::A), ("Host-1.Example.ORG.", RecordType::AAAA), ("a.b", RecordType::MX)]
-        {
-            let (mut want, _) = query(name, &fqdn_name(name).expect("name"), t).expect("query");
-            want[..2].copy_from_slice(&[0, 0]);
-            assert_eq!(plain_query(&plain_qname(name).expect("plain"), t), want, "{name}");
-        }
-        for odd in ["_sip._tcp.test", "xn--bcher-kva.test", "a..b", "-a.test", "a-.test", "ä.test", "", "."] {
-            assert!(plain_qname(odd).is_none(), "{odd}");
         }
     }
 }

@@ -254,7 +254,6 @@ pub(super) fn interpret(
     reply: Message,
     tcp: bool,
 ) -> Result<DnsAnswer, ResolveError> {
-    let server_s = server.to_string();
     // The end of the alias chain the answer holds, if any.
     let alias_target = || {
         reply.answers.iter().rev().find_map(|r| match &r.data {
@@ -270,29 +269,47 @@ pub(super) fn interpret(
             return Err(ResolveError::DanglingAlias { name: name.to_string(), target, rtype: None });
         }
         ResponseCode::NXDomain => return Err(ResolveError::NoSuchName { name: name.to_string() }),
-        ResponseCode::Refused => return Err(ResolveError::Refused { name: name.to_string(), server: server_s }),
+        ResponseCode::Refused => {
+            return Err(ResolveError::Refused { name: name.to_string(), server: server.to_string() });
+        }
         rcode => {
             return Err(ResolveError::ServerFailure {
                 name: name.to_string(),
-                server: server_s,
+                server: server.to_string(),
                 rcode: rcode.to_string(),
             });
         }
     }
     let records: Vec<DnsRecord> = reply.answers.iter().map(DnsRecord::of).collect();
-    // NOERROR with nothing of the asked type (a lone CNAME counts when CNAME was asked).
-    // ANY is answered by records of any type.
-    let has_asked_type =
-        records.iter().any(|r| r.rtype == type_name(rtype)) || (rtype == RecordType::ANY && !records.is_empty());
-    let cname_asked_and_found = rtype == RecordType::CNAME && !records.is_empty();
-    if !has_asked_type && !cname_asked_and_found {
+    if !holds_asked(rtype, &records) {
         // An alias to a name with none of the asked type: say so, as dig shows the alias.
         if let Some(target) = alias_target() {
             return Err(ResolveError::DanglingAlias { name: name.to_string(), target, rtype: Some(type_name(rtype)) });
         }
         return Err(ResolveError::NoData { name: name.to_string(), rtype: type_name(rtype) });
     }
-    Ok(DnsAnswer { name: name.to_string(), qtype: type_name(rtype), server, tcp, records, failed: Vec::new() })
+    Ok(answered(name, rtype, server, tcp, records))
+}
+
+/// Whether a NOERROR answer's records answer `rtype`: records of that type (a lone CNAME
+/// counts when CNAME was asked; ANY is answered by records of any type).
+pub(super) fn holds_asked(rtype: RecordType, records: &[DnsRecord]) -> bool {
+    let any = !records.is_empty();
+    (any && matches!(rtype, RecordType::ANY | RecordType::CNAME)) || {
+        let asked = type_name(rtype);
+        records.iter().any(|r| r.rtype == asked)
+    }
+}
+
+/// The answer to `name`'s `rtype` question that these records are.
+pub(super) fn answered(
+    name: &str,
+    rtype: RecordType,
+    server: SocketAddr,
+    tcp: bool,
+    records: Vec<DnsRecord>,
+) -> DnsAnswer {
+    DnsAnswer { name: name.to_string(), qtype: type_name(rtype), server, tcp, records, failed: Vec::new() }
 }
 
 /// A transport failure, before it becomes a `ResolveError`.
