@@ -34,7 +34,7 @@ n=$(run_pair "nc.openbsd -N" "nc.openbsd -l 127.0.0.1 $port" "nc.openbsd -N 127.
 run_pair "ncat" "ncat -l 127.0.0.1 $port" "ncat --send-only 127.0.0.1 $port" >/dev/null
 run_pair "socat" "socat -u TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr STDOUT" "socat -u STDIN TCP:127.0.0.1:$port" >/dev/null
 run_pair "socat -b65536" "socat -b65536 -u TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr STDOUT" "socat -b65536 -u STDIN TCP:127.0.0.1:$port" >/dev/null
-iperf3 -s -1 -p "$port" >/dev/null 2>&1 &
+iperf3 -s -1 -B 127.0.0.1 -p "$port" >/dev/null 2>&1 &
 sleep 0.3
 ip=$(iperf3 -c 127.0.0.1 -p "$port" -n "${MIB}M" -J 2>/dev/null | python3 -c 'import json,sys; print(int(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/8e6))')
 wait
