@@ -74,7 +74,7 @@ zone:
 CONF
 nsd -d -c "$work/nsd.conf" &
 nsd_pid=$!
-trap 'kill $dns_pid $nsd_pid 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $dns_pid $nsd_pid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 100); do "$SOCKIT" lookup --server 127.0.0.1:$nsd_port --type A h0.bulk.test >/dev/null 2>&1 && break; sleep 0.1; done
 awk -v n="$NSD_N" 'BEGIN { for (i = 0; i < n; i++) printf "h%d.bulk.test\n", i }' >"$work/bulk-names"
 sed 's/$/ A/' "$work/bulk-names" >"$work/dnsperf-names"
