@@ -364,6 +364,43 @@ fn away_who_and_renames_answer_for_members_in_the_lobby_too() {
     assert_eq!(a.line(), ":bb!~bb@sockit PRIVMSG Aa lunch?");
 }
 
+#[test]
+fn of_two_clients_registering_one_nick_at_once_one_is_welcomed_and_the_other_told_433() {
+    let server = Server::start(&[]);
+    // The first line of a registration's outcome: 001 (welcomed) or 433 (the nick is taken).
+    let outcome = |c: &mut Irc| loop {
+        let l = c.line();
+        assert!(!l.is_empty(), "closed while registering");
+        if let Some(code) = [" 001 ", " 433 "].iter().find(|code| l.contains(*code)) {
+            return (code.trim().to_string(), l);
+        }
+    };
+    for round in 0..10 {
+        let nick = format!("twin{round}");
+        let mut pair = [Irc::connect(&server), Irc::connect(&server)];
+        // Both ask for the nick while neither holds it; then both finish registering.
+        for c in &mut pair {
+            c.send(&format!("NICK {nick}\r\n"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        for c in &mut pair {
+            c.send("USER twin 0 * :Twin\r\n");
+        }
+        let got = pair.each_mut().map(&outcome);
+        let mut codes = [got[0].0.as_str(), got[1].0.as_str()];
+        codes.sort_unstable();
+        assert_eq!(codes, ["001", "433"], "round {round}: {got:?}");
+        // The one told 433 registers on under another nick and is welcomed as that.
+        let (refused, _) = if got[0].0 == "433" { (0, 1) } else { (1, 0) };
+        assert_eq!(got[refused].1, format!(":sockit 433 * {nick} :Nickname is already in use"));
+        pair[refused].send(&format!("NICK {nick}-2\r\n"));
+        assert_eq!(
+            outcome(&mut pair[refused]).1,
+            format!(":sockit 001 {nick}-2 :Welcome to the sockit IRC network, {nick}-2")
+        );
+    }
+}
+
 /// An IRC member registered as `nick` (USER `nick`), its welcome read.
 fn registered(server: &Server, nick: &str) -> Irc {
     let mut c = Irc::connect(server);

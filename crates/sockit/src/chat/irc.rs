@@ -58,9 +58,9 @@ pub(super) async fn member<R: Source, W: AsyncWrite + Unpin + Send + 'static>(
 ) {
     let ctx = Ctx::new(&server_name(&shared), &irc::channel_for(&shared.cfg().room));
     // (The registration's state is gone before the member's life begins: an idle member
-    // holds none of it.)
+    // holds none of it but the hold on its nick, spent once it is in the lobby.)
     let registered = Box::pin(register(&shared, &ctx, &mut reader, &mut writer, read, peer, &stop)).await;
-    let Some(Registered { nick, user, real, rest }) = registered else {
+    let Some(Registered { nick, user, real, rest, hold: _hold }) = registered else {
         return;
     };
     let user: Arc<str> = Arc::from(format!("~{user}"));
@@ -81,19 +81,21 @@ pub(super) async fn member<R: Source, W: AsyncWrite + Unpin + Send + 'static>(
     Box::pin(client(shared, reader, out, rest, peer, stop, Arrival { joining, speech: Irc { ctx } })).await;
 }
 
-/// A client registered: its nick, USER's name and real name, and the bytes it sent after.
+/// A client registered: its nick (and the hold on it), USER's name and real name, and the
+/// bytes it sent after.
 struct Registered {
     nick: String,
     user: String,
     real: String,
     rest: Vec<u8>,
+    hold: Hold,
 }
 
 /// The registration: lines read and answered until NICK, USER and (when capabilities were
 /// asked for) CAP END have come, then the welcome. None: the client left, quit or took too
 /// long.
 async fn register<R: Source, W: AsyncWrite + Unpin + Send + 'static>(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     ctx: &Ctx,
     reader: &mut R,
     writer: &mut W,
@@ -108,7 +110,7 @@ async fn register<R: Source, W: AsyncWrite + Unpin + Send + 'static>(
     let mut lines: VecDeque<Frame> = frames.drain(..).collect();
     let mut me = Registering::default();
     let deadline = tokio::time::Instant::now() + REGISTRATION;
-    let (nick, user, real) = 'register: loop {
+    let (nick, user, real, hold) = 'register: loop {
         let mut out = String::new();
         while let Some(f) = lines.pop_front() {
             let Frame::Line(l) = f else {
@@ -124,9 +126,16 @@ async fn register<R: Source, W: AsyncWrite + Unpin + Send + 'static>(
                 }
             }
             if let (Some(nick), Some((user, real)), false) = (&me.nick, &me.user, me.negotiating) {
+                // Another client may have registered the nick since its NICK: the first to
+                // finish holds it, the other is told 433 and registers on with another.
+                let Some(hold) = Hold::take(shared, nick) else {
+                    ctx.num(&mut out, "433", "*", &[nick, "Nickname is already in use"]);
+                    me.nick = None;
+                    continue;
+                };
                 welcome(ctx, &mut out, nick, motd.as_deref());
                 writer.write_all(out.as_bytes()).await.ok()?;
-                break 'register (nick.clone(), user.clone(), real.clone());
+                break 'register (nick.clone(), user.clone(), real.clone(), hold);
             }
         }
         if !out.is_empty() {
@@ -157,7 +166,39 @@ async fn register<R: Source, W: AsyncWrite + Unpin + Send + 'static>(
         }
     }
     rest.extend(framer.take_pending());
-    Some(Registered { nick, user, real, rest })
+    Some(Registered { nick, user, real, rest, hold })
+}
+
+/// A nick held by a client that finished registering, from its welcome until it is in the
+/// lobby (which ends the hold) or gone: no other registration finishes with it meanwhile.
+struct Hold {
+    shared: Arc<Shared>,
+    key: String,
+    number: u64,
+}
+
+impl Hold {
+    /// Hold `nick`, if nobody holds it or has it.
+    fn take(shared: &Arc<Shared>, nick: &str) -> Option<Hold> {
+        let key = nick.to_ascii_lowercase();
+        let mut room = shared.lock();
+        if room.nicks.contains_key(&key) || room.held.contains_key(&key) || room.remote_holder(&key).is_some() {
+            return None;
+        }
+        let number = shared.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        room.held.insert(key.clone(), number);
+        Some(Hold { shared: Arc::clone(shared), key, number })
+    }
+}
+
+impl Drop for Hold {
+    /// A client gone before it came into the lobby lets its nick go.
+    fn drop(&mut self) {
+        let mut room = self.shared.lock();
+        if room.held.get(&self.key) == Some(&self.number) {
+            room.held.remove(&self.key);
+        }
+    }
 }
 
 /// What the registration does after a line.
@@ -194,7 +235,7 @@ fn step(shared: &Shared, ctx: &Ctx, me: &mut Registering, line: &str, out: &mut 
                 let key = n.to_ascii_lowercase();
                 let taken = {
                     let room = shared.lock();
-                    room.nicks.contains_key(&key) || room.remote_holder(&key).is_some()
+                    room.nicks.contains_key(&key) || room.held.contains_key(&key) || room.remote_holder(&key).is_some()
                 };
                 if taken {
                     ctx.num(out, "433", &nick, &[n, "Nickname is already in use"]);

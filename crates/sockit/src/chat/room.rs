@@ -112,6 +112,9 @@ pub(super) struct Room {
     pub(super) lobby: HashMap<u64, Member>,
     /// Lower-case nick -> member id.
     pub(super) nicks: HashMap<String, u64>,
+    /// Nicks IRC clients finished registering with, held while they are welcomed (until they
+    /// are in the lobby): lower-case nick -> the hold's number (`irc::Hold`).
+    pub(super) held: HashMap<String, u64>,
     next_guest: u64,
     joins: Burst,
     leaves: Burst,
@@ -449,6 +452,7 @@ pub(super) fn register(room: &mut Room, cfg: &Settings, tag: &str, id: u64, out:
         Some(n) if free(&n.to_ascii_lowercase()) => n.clone(),
         _ => room.fresh_guest(tag),
     };
+    room.held.remove(&nick.to_ascii_lowercase());
     room.nicks.insert(nick.to_ascii_lowercase(), id);
     let since = super::peers::now_ms();
     let (user, real) = (Arc::clone(&how.user), Arc::clone(&how.real));

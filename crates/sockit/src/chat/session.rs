@@ -313,7 +313,7 @@ impl<S: Speech> Session<S> {
         let renamed = {
             let mut room = self.shared.lock();
             let key = new.to_ascii_lowercase();
-            let elsewhere = room.remote_holder(&key).is_some();
+            let elsewhere = room.remote_holder(&key).is_some() || room.held.contains_key(&key);
             match room.nicks.get(&key) {
                 Some(&other) if other != self.id => None,
                 _ if elsewhere => None,
