@@ -182,13 +182,19 @@ impl Hold {
     fn take(shared: &Arc<Shared>, nick: &str) -> Option<Hold> {
         let key = nick.to_ascii_lowercase();
         let mut room = shared.lock();
-        if room.nicks.contains_key(&key) || room.held.contains_key(&key) || room.remote_holder(&key).is_some() {
+        if taken(&room, &key) {
             return None;
         }
         let number = shared.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         room.held.insert(key.clone(), number);
         Some(Hold { shared: Arc::clone(shared), key, number })
     }
+}
+
+/// Whether `key` (a lower-case nick) is a member's here, held by a registration finishing, or
+/// a member's on another server of the cluster.
+fn taken(room: &Room, key: &str) -> bool {
+    room.nicks.contains_key(key) || room.held.contains_key(key) || room.remote_holder(key).is_some()
 }
 
 impl Drop for Hold {
@@ -233,11 +239,7 @@ fn step(shared: &Shared, ctx: &Ctx, me: &mut Registering, line: &str, out: &mut 
             }
             Some(n) => {
                 let key = n.to_ascii_lowercase();
-                let taken = {
-                    let room = shared.lock();
-                    room.nicks.contains_key(&key) || room.held.contains_key(&key) || room.remote_holder(&key).is_some()
-                };
-                if taken {
+                if taken(&shared.lock(), &key) {
                     ctx.num(out, "433", &nick, &[n, "Nickname is already in use"]);
                 } else {
                     me.nick = Some((*n).to_string());

@@ -70,9 +70,9 @@ pub(super) fn socket(server: SocketAddr) -> std::io::Result<UdpSocket> {
     Ok(sock)
 }
 
-/// Ask the server `sock` is connected to about every name of `items`, `window` questions in flight at most (`early`
-/// answers a name that needs no question: an address); each name's result to `done` in input
-/// order. An error from `done` stops the run.
+/// Ask the server `sock` is connected to about every name of `items`, `window` questions in
+/// flight at most (`early` answers a name that needs no question: an address); each name's
+/// result to `done` in input order. An error from `done` stops the run.
 pub(super) fn lookup_all(
     cfg: &DnsConfig,
     sock: &UdpSocket,
