@@ -17,7 +17,7 @@ use sockit::udp::{SendConfig, Stopped as UdpStopped};
 use sockit_core::addr::report::CheckedQuery;
 
 use crate::exit::{self, Fail, Outcome};
-use crate::render;
+use crate::{render, render_names};
 
 impl From<io::Error> for Fail {
     fn from(e: io::Error) -> Fail {
@@ -117,7 +117,7 @@ fn progress(len: Option<u64>) -> indicatif::ProgressBar {
 
 /// Names or addresses, each answer printed in input order, each failure one line on stderr
 /// (and an error event in JSON); exit 1 if any failed.
-fn names<T: serde::Serialize + render::Notes>(
+fn names<T: serde::Serialize + render_names::Notes>(
     cfg: &NamesConfig,
     json: bool,
     run: impl FnOnce(
@@ -135,7 +135,7 @@ fn names<T: serde::Serialize + render::Notes>(
             Ok(answer) if json => render::json_event(&mut out, "answer", &answer),
             Ok(answer) => {
                 human(&mut out, &answer)?;
-                for note in render::Notes::notes(&answer) {
+                for note in render_names::Notes::notes(&answer) {
                     pb.suspend(|| eprintln!("sockit: note: {}", sockit_core::text::escape(note.as_bytes())));
                 }
                 Ok(())
@@ -171,11 +171,11 @@ fn names<T: serde::Serialize + render::Notes>(
 }
 
 pub fn lookup(cfg: &NamesConfig, json: bool) -> Outcome {
-    names(cfg, json, |c, i, d| resolve::lookup_run(c, i, d), |w, a| render::answer(w, a))
+    names(cfg, json, |c, i, d| resolve::lookup_run(c, i, d), |w, a| render_names::answer(w, a))
 }
 
 pub fn reverse(cfg: &NamesConfig, json: bool) -> Outcome {
-    names(cfg, json, |c, i, d| resolve::reverse_run(c, i, d), |w, a| render::reverse(w, a))
+    names(cfg, json, |c, i, d| resolve::reverse_run(c, i, d), |w, a| render_names::reverse(w, a))
 }
 
 pub fn udp_listen(cfg: &sockit::udp::ListenConfig, raw: bool, json: bool) -> Outcome {

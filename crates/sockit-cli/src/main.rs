@@ -9,6 +9,7 @@ mod editor;
 mod exit;
 mod log;
 mod render;
+mod render_names;
 
 use std::process::ExitCode;
 

@@ -6,7 +6,6 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 use sockit::host::HostInfo;
-use sockit::resolve::{Answer, ReverseAnswer};
 use sockit_core::addr::report::{AddrReport, Described};
 use sockit_core::addr::{Classification, Count, Route, SubnetInfo, subnet};
 use sockit_core::scan::{HostReport, PortResult, PortState, ScanReport, ScanTotals};
@@ -30,62 +29,6 @@ pub fn json_event<T: Serialize>(out: &mut (impl Write + ?Sized), kind: &str, val
     }
     serde_json::to_writer(&mut *out, &obj)?;
     writeln!(out)
-}
-
-/// One name's answer: `NAME  ADDRESS` lines from the system resolver, dig-style record lines
-/// (`NAME  TTL  TYPE  DATA`) from a DNS server.
-pub fn answer(out: &mut dyn Write, a: &Answer) -> io::Result<()> {
-    match a {
-        Answer::Addresses(s) => {
-            if let Some(c) = &s.canonical
-                && !c.trim_end_matches('.').eq_ignore_ascii_case(s.name.trim_end_matches('.'))
-            {
-                writeln!(out, "{}  alias for {}", s.name, c)?;
-            }
-            for ip in &s.addresses {
-                writeln!(out, "{}  {}", s.name, ip)?;
-            }
-        }
-        Answer::Records(d) => {
-            for r in &d.records {
-                writeln!(out, "{}  {}  {}  {}", r.name, r.ttl, r.rtype, r.data)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// What an answer says besides its records, for stderr.
-pub trait Notes {
-    fn notes(&self) -> Vec<String>;
-}
-
-impl Notes for Answer {
-    /// The family that failed in an address lookup the other family answered.
-    fn notes(&self) -> Vec<String> {
-        match self {
-            Answer::Records(d) => d.failed.iter().map(|f| format!("no {} answer: {}", f.qtype, f.error)).collect(),
-            Answer::Addresses(_) => Vec::new(),
-        }
-    }
-}
-
-impl Notes for ReverseAnswer {
-    fn notes(&self) -> Vec<String> {
-        Vec::new()
-    }
-}
-
-/// One address's names: `ADDRESS  NAME [ALIAS...]`, as getent hosts shows them.
-pub fn reverse(out: &mut dyn Write, r: &ReverseAnswer) -> io::Result<()> {
-    for n in &r.names {
-        write!(out, "{}  {}", r.address, n)?;
-        for a in &r.aliases {
-            write!(out, " {a}")?;
-        }
-        writeln!(out)?;
-    }
-    Ok(())
 }
 
 /// A label column wide enough for every label used.

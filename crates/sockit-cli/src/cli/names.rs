@@ -32,6 +32,47 @@ pub struct DnsArgs {
     /// Read names or addresses from FILE, one a line ('-' for stdin).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub ask: AskArgs,
+    // DNS over TLS (port 853 unless --server names one; `--server tls://IP[:PORT]` alike).
+    #[command(flatten)]
+    pub tls: super::shared::TlsClientArgs,
+}
+
+// What a direct query asks beyond its question, and whether the reply's header is shown. Any
+// of these makes the lookup a direct query (the servers of resolv.conf without --server).
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// Ask for DNSSEC records too (the DO bit): signatures come with the answer.
+    #[arg(long)]
+    pub dnssec: bool,
+    /// Checking disabled (CD): a validating resolver answers without validating.
+    #[arg(long)]
+    pub cd: bool,
+    /// No recursion (RD off): the server answers from what it holds.
+    #[arg(long = "no-rd")]
+    pub no_rd: bool,
+    /// Ask for the server's identifier (NSID) and show it.
+    #[arg(long)]
+    pub nsid: bool,
+    /// Send a client subnet (EDNS Client Subnet), like 198.51.100.0/24.
+    #[arg(long, value_name = "ADDR[/LEN]")]
+    pub subnet: Option<String>,
+    /// Send a client cookie and show the server's.
+    #[arg(long)]
+    pub cookie: bool,
+    /// Pad queries to a multiple of 128 bytes (EDNS padding).
+    #[arg(long)]
+    pub padding: bool,
+    /// The largest UDP reply to take (EDNS buffer size, 512 to 65535; 1232 unless given).
+    #[arg(long, value_name = "BYTES")]
+    pub bufsize: Option<u32>,
+    /// No EDNS at all: queries without an OPT record, as a server from before 1999 expects.
+    #[arg(long = "no-edns", conflicts_with_all = ["dnssec", "nsid", "subnet", "cookie", "padding", "bufsize"])]
+    pub no_edns: bool,
+    /// Show each reply's header with its records: flags, response code and EDNS.
+    #[arg(long)]
+    pub flags: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,9 +1,10 @@
 //! `lookup` and `reverse`: names and addresses, by the system's resolver or a DNS server asked
 //! directly.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use sockit::resolve::edns::QueryOptions;
 use sockit::resolve::{Families, NamesConfig};
 use sockit_core::addr::parse_ip;
 
@@ -49,24 +50,91 @@ fn names(
     if dns.concurrency == 0 {
         return Err(usage("--concurrency must be at least 1"));
     }
-    let server = match &dns.server {
-        Some(s) => Some(endpoint_addr(s, "--server", SocketAddr::from(([0, 0, 0, 0], 53))).map_err(|_| {
+    // `tls://` before the server asks for TLS as --tls does.
+    let (server, tls_url) = match dns.server.as_deref().map(|s| (s, s.strip_prefix("tls://"))) {
+        Some((_, Some(rest))) => (Some(rest), true),
+        Some((s, None)) => (Some(s), false),
+        None => (None, false),
+    };
+    let mut tls = super::shared::client_tls(&dns.tls)?;
+    if tls_url && tls.is_none() {
+        tls = Some(sockit::tls::ClientTls::default());
+    }
+    let port = if tls.is_some() { 853 } else { 53 };
+    let server = match server {
+        Some(s) => Some(endpoint_addr(s, "--server", SocketAddr::from(([0, 0, 0, 0], port))).map_err(|_| {
             UsageError(format!(
-                "--server '{s}' is not an address: write it like 192.0.2.53, 192.0.2.53:5353 or [::1]:53"
+                "--server '{s}' is not an address: write it like 192.0.2.53, 192.0.2.53:5353, [::1]:53 or tls://192.0.2.53"
             ))
         })?),
         None => None,
     };
+    let options = query_options(&dns.ask)?;
     Ok(NamesConfig {
         items,
         file: dns.file.clone(),
         server,
-        direct: rtype.is_some() || dns.tcp,
+        direct: rtype.is_some() || dns.tcp || tls.is_some() || options != QueryOptions::default(),
         tcp: dns.tcp,
+        tls,
         timeout: Duration::from_secs_f64(dns.timeout),
         retries: dns.retries,
         concurrency: dns.concurrency,
         rtype,
         families,
+        options,
     })
+}
+
+/// The queries' flags and EDNS options from the command line; showing the reply's header is
+/// implied by any of them (what was asked is shown with what came back).
+fn query_options(a: &cli::AskArgs) -> Result<QueryOptions> {
+    let bufsize = match a.bufsize {
+        None => QueryOptions::default().bufsize,
+        Some(n) => u16::try_from(n).ok().filter(|&n| n >= 512).ok_or_else(|| {
+            UsageError(format!("--bufsize {n} is out of range: give 512 to 65535 bytes (1232 is the usual size)"))
+        })?,
+    };
+    let subnet = a.subnet.as_deref().map(client_subnet).transpose()?;
+    let mut o = QueryOptions {
+        recursion: !a.no_rd,
+        checking_disabled: a.cd,
+        edns: !a.no_edns,
+        bufsize,
+        dnssec_ok: a.dnssec,
+        nsid: a.nsid,
+        subnet,
+        cookie: a.cookie.then(sockit::resolve::edns::client_cookie),
+        padding: a.padding,
+        show: false,
+    };
+    o.show = a.flags || o != QueryOptions::default();
+    Ok(o)
+}
+
+/// `--subnet ADDR[/LEN]`: the address with the bits past LEN cleared (RFC 7871 asks for them
+/// to be zero), a whole address without LEN.
+fn client_subnet(s: &str) -> Result<(IpAddr, u8)> {
+    let bad = || {
+        UsageError(format!("--subnet '{s}' is not a subnet: write it like 198.51.100.0/24, 2001:db8::/56 or 0.0.0.0/0"))
+    };
+    let (ip, len) = match s.split_once('/') {
+        Some((ip, len)) => (ip, Some(len)),
+        None => (s, None),
+    };
+    let ip: IpAddr = ip.parse().map_err(|_| bad())?;
+    let max: u8 = if ip.is_ipv4() { 32 } else { 128 };
+    let len = match len {
+        Some(l) => l.parse::<u8>().ok().filter(|&l| l <= max).ok_or_else(bad)?,
+        None => max,
+    };
+    let masked = match ip {
+        IpAddr::V4(v4) => {
+            IpAddr::V4(std::net::Ipv4Addr::from(u32::from(v4) & u32::MAX.checked_shl(u32::from(32 - len)).unwrap_or(0)))
+        }
+        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(
+            u128::from(v6) & u128::MAX.checked_shl(u32::from(128 - len)).unwrap_or(0),
+        )),
+    };
+    Ok((masked, len))
 }

@@ -8,6 +8,7 @@ mod argv;
 mod chat;
 mod cli;
 mod cluster;
+mod dns_ask;
 mod examples;
 mod federation;
 mod forward;

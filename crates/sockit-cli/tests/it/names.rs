@@ -364,9 +364,13 @@ fn one_family_refused_the_other_answered() {
     assert_eq!(
         out.stderr.trim(),
         format!(
-            "sockit: note: no AAAA answer: a.test: {server} refused to answer (REFUSED): ask a server that serves this name"
+            "sockit: note: no AAAA answer: a.test: {server} refused to answer (REFUSED, EDE 14 Not Ready): ask a server that serves this name"
         )
     );
+    // The extended error is dnsmasq's, as dig reads it: it has no upstream to ask.
+    let ede =
+        sh(&format!("dig +tries=5 +time=1 @127.0.0.1 -p {port} a.test AAAA | grep -o 'EDE: [0-9]* ([A-Za-z ]*)'"));
+    assert_eq!(ede.trim(), "EDE: 14 (Not Ready)");
     let v = sockit(&["lookup", "--json", "--server", &server, "a.test"]).json();
     assert_eq!(v["failed"][0]["qtype"], "AAAA");
     assert_eq!(v["failed"][0]["kind"], "refused");

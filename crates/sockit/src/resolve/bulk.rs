@@ -85,12 +85,16 @@ pub struct NamesConfig {
     /// Without `server`, ask resolv.conf's servers directly (not the system resolver).
     pub direct: bool,
     pub tcp: bool,
+    /// DNS over TLS, trusting what this says.
+    pub tls: Option<crate::tls::ClientTls>,
     pub timeout: Duration,
     pub retries: u32,
     pub concurrency: usize,
     /// For `lookup`: one record type (None: addresses), and which families.
     pub rtype: Option<RecordType>,
     pub families: Families,
+    /// The queries' flags and EDNS options (a direct query's).
+    pub options: super::edns::QueryOptions,
 }
 
 /// Why `lookup` or `reverse` could not start, or could not go on.
@@ -140,8 +144,20 @@ impl NamesConfig {
             }
             None => return Ok(Method::System),
         };
-        let config = DnsConfig { servers, tcp: self.tcp, timeout: self.timeout, retries: self.retries };
-        Ok(Method::Direct { config, rtype: self.rtype })
+        // resolv.conf's servers are asked over TLS on its port.
+        let servers = match (&self.tls, self.server) {
+            (Some(_), None) => servers.into_iter().map(|s| SocketAddr::new(s.ip(), 853)).collect(),
+            _ => servers,
+        };
+        let config = DnsConfig {
+            servers,
+            tcp: self.tcp,
+            tls: self.tls.clone(),
+            timeout: self.timeout,
+            retries: self.retries,
+            options: self.options.clone(),
+        };
+        Ok(Method::Direct { config: Box::new(config), rtype: self.rtype })
     }
 
     /// The items: the arguments, then the file's lines (blank lines and `#` comments skipped).
@@ -169,10 +185,12 @@ pub fn lookup_run(cfg: &NamesConfig, input: impl Read, done: &mut Done<'_, Answe
     let method = cfg.method()?;
     let items = cfg.items(input)?;
     // One server over UDP: every question in flight on one socket (`pipeline`); otherwise
-    // (the system's resolver, several servers in turn, TCP, a zone transfer) a thread a name.
+    // (the system's resolver, several servers in turn, TCP or TLS, a zone transfer) a thread a
+    // name, each thread keeping its TLS connection for the names it asks.
     if let Method::Direct { config, rtype } = &method
         && let [server] = config.servers[..]
         && !config.tcp
+        && config.tls.is_none()
         && *rtype != Some(RecordType::AXFR)
         && let Ok(sock) = pipeline::socket(server)
     {

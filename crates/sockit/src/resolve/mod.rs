@@ -7,8 +7,10 @@
 //! no such name, no data of that type, refused, server failure, no answer in time.
 //!
 //! The rooms: `system` (the C library's resolver), `wire` (sockit's own DNS client),
-//! `transfer` (AXFR over TCP), `types` (record types and data as dig names and shows them),
-//! `bulk` (many names at once, in input order).
+//! `stream` (DNS over TCP and TLS), `edns` (what a query asks beyond its question, and what the
+//! reply's header says), `transfer` (AXFR over TCP), `types` and `dnssec_text` (record types
+//! and data as dig names and shows them), `bulk` and `pipeline` (many names at once, in input
+//! order), `plain` (the plain questions and replies of bulk lookups, by hand).
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -17,8 +19,11 @@ use hickory_proto::rr::RecordType;
 use serde::Serialize;
 
 pub mod bulk;
+mod dnssec_text;
+pub mod edns;
 mod pipeline;
 mod plain;
+mod stream;
 pub mod system;
 pub mod transfer;
 pub mod types;
@@ -36,8 +41,8 @@ pub use wire::{
 /// and what to try.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
-    #[error("{name}: no such name (NXDOMAIN): check the spelling")]
-    NoSuchName { name: String },
+    #[error("{name}: no such name (NXDOMAIN{ede}): check the spelling")]
+    NoSuchName { name: String, ede: String },
     #[error("{name}: the name exists but has no {rtype} records")]
     NoData { name: String, rtype: String },
     #[error("{name}: an alias of {target}, which {}", match .rtype { Some(t) => format!("has no {t} records"), None => "does not exist (NXDOMAIN)".to_string() })]
@@ -48,10 +53,10 @@ pub enum ResolveError {
     Timeout { name: String, server: String, timeout: Duration, tries: u32 },
     #[error("{name}: nothing listens on {server} (connection refused)")]
     NoServer { name: String, server: String },
-    #[error("{name}: {server} refused to answer (REFUSED): ask a server that serves this name")]
-    Refused { name: String, server: String },
-    #[error("{name}: {server} answered {rcode}: the server could not resolve it")]
-    ServerFailure { name: String, server: String, rcode: String },
+    #[error("{name}: {server} refused to answer (REFUSED{ede}): ask a server that serves this name")]
+    Refused { name: String, server: String, ede: String },
+    #[error("{name}: {server} answered {rcode}{ede}: the server could not resolve it")]
+    ServerFailure { name: String, server: String, rcode: String, ede: String },
     #[error("{name}: the resolver could not reach a DNS server (temporary failure): check the network and resolv.conf")]
     Temporary { name: String },
     #[error("{address}: no name is registered for this address")]
@@ -124,7 +129,7 @@ pub enum Method {
     /// getaddrinfo / getnameinfo: /etc/hosts, nsswitch, the system's DNS settings.
     System,
     /// Ask these servers directly, for one record type (None: addresses, A and AAAA).
-    Direct { config: DnsConfig, rtype: Option<RecordType> },
+    Direct { config: Box<DnsConfig>, rtype: Option<RecordType> },
 }
 
 /// One name's answer, from either resolver.

@@ -13,9 +13,10 @@ use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
 
 use super::plain;
+use super::stream::{Transport, exchange_tcp, io_transport};
 use super::wire::{
-    DnsAnswer, DnsConfig, Transport, answered, exchange_tcp, family_types, fqdn_name, interpret, io_transport,
-    merge_families, query, question_part, transport_error,
+    DnsAnswer, DnsConfig, answered, family_types, fqdn_name, interpret_for, merge_families, query, question_part,
+    transport_error,
 };
 use super::{Answer, Families, ResolveError};
 
@@ -154,7 +155,9 @@ impl Run<'_> {
             return self.finish(i, r);
         }
         let mut wires = Vec::with_capacity(self.types.len());
-        if let Some(qname) = plain::qname(name) {
+        // Plain questions are written by hand (most are); any with options by hickory.
+        let plain_name = if self.cfg.options.is_default() { plain::qname(name) } else { None };
+        if let Some(qname) = plain_name {
             wires.extend(self.types.iter().map(|&t| plain::query(&qname, t)));
         } else {
             let fqdn = match fqdn_name(name) {
@@ -162,7 +165,7 @@ impl Run<'_> {
                 Err(e) => return self.finish(i, Err(e)),
             };
             for &rtype in &self.types {
-                match query(name, &fqdn, rtype) {
+                match query(name, &fqdn, rtype, &self.cfg.options) {
                     Ok((wire, _)) => wires.push(wire),
                     Err(e) => return self.finish(i, Err(e)),
                 }
@@ -212,8 +215,9 @@ impl Run<'_> {
             .is_some_and(|f| reply[12..].starts_with(question_part(f.wire.get(12..).unwrap_or(&[]))));
         let Some(f) = matches.then(|| self.flights.remove(&id)).flatten() else { return };
         let (name, rtype, server) = (&self.items[f.item], self.types[f.which], self.server);
-        // A plain reply is read by hand (most are); any other by hickory.
-        let answer = match plain::answer(reply, rtype) {
+        // A plain reply to a plain question is read by hand (most are); any other by hickory.
+        let by_hand = if self.cfg.options.is_default() { plain::answer(reply, rtype) } else { None };
+        let answer = match by_hand {
             Some(records) => Ok(answered(name, rtype, server, false, records)),
             None => self.read(reply, f.item, f.which, &f.wire),
         };
@@ -225,10 +229,10 @@ impl Run<'_> {
         let (name, rtype, server, cfg) = (&self.items[item], self.types[which], self.server, self.cfg);
         match Message::from_vec(reply) {
             Ok(m) if m.metadata.truncation => match exchange_tcp(server, wire, cfg.timeout) {
-                Ok(m) => interpret(name, rtype, server, m, true),
+                Ok(m) => interpret_for(cfg, name, rtype, server, m, true),
                 Err(e) => Err(transport_error(name, server, cfg, e)),
             },
-            Ok(m) => interpret(name, rtype, server, m, false),
+            Ok(m) => interpret_for(cfg, name, rtype, server, m, false),
             Err(_) => Err(transport_error(name, server, cfg, Transport::Malformed)),
         }
     }

@@ -219,7 +219,9 @@ mod tests {
         for (name, t) in
             [("h5.bulk.test", RecordType::A), ("Host-1.Example.ORG.", RecordType::AAAA), ("a.b", RecordType::MX)]
         {
-            let (mut want, _) = hickory_query(name, &fqdn_name(name).expect("name"), t).expect("query");
+            let (mut want, _) =
+                hickory_query(name, &fqdn_name(name).expect("name"), t, &super::super::edns::QueryOptions::default())
+                    .expect("query");
             want[..2].copy_from_slice(&[0, 0]);
             assert_eq!(query(&qname(name).expect("plain"), t), want, "{name}");
         }

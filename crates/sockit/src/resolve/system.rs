@@ -52,7 +52,7 @@ pub fn system_lookup(name: &str, families: Families) -> Result<SystemAnswer, Res
 fn gai_error(name: &str, families: Families, e: &dns_lookup::LookupError) -> ResolveError {
     use dns_lookup::LookupErrorKind as K;
     match e.kind() {
-        K::NoName => ResolveError::NoSuchName { name: name.to_string() },
+        K::NoName => ResolveError::NoSuchName { name: name.to_string(), ede: String::new() },
         K::NoData | K::Family => no_address(name, families),
         K::Again => ResolveError::Temporary { name: name.to_string() },
         _ => ResolveError::Other { name: name.to_string(), message: e.to_string() },

@@ -9,10 +9,9 @@ use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::RecordType;
 
 use super::ResolveError;
+use super::stream::{Transport, io_transport, read_framed, send_framed};
 use super::types::type_name;
-use super::wire::{
-    DnsAnswer, DnsConfig, DnsRecord, Transport, fqdn_name, io_transport, read_framed, send_framed, transport_error,
-};
+use super::wire::{DnsAnswer, DnsConfig, DnsRecord, fqdn_name, transport_error};
 
 /// The most records a transfer may bring (a zone past this is refused, not held).
 const MOST_RECORDS: usize = 1_000_000;
@@ -27,14 +26,7 @@ pub fn dns_transfer(cfg: &DnsConfig, zone: &str) -> Result<DnsAnswer, ResolveErr
     for &server in &cfg.servers {
         match transfer(cfg, zone, server, &wire, id) {
             Ok(records) => {
-                return Ok(DnsAnswer {
-                    name: zone.to_string(),
-                    qtype: "AXFR".into(),
-                    server,
-                    tcp: true,
-                    records,
-                    failed: Vec::new(),
-                });
+                return Ok(super::wire::answered(zone, RecordType::AXFR, server, true, records));
             }
             Err(Failed::Transport(e)) => last = Some(transport_error(zone, server, cfg, e)),
             Err(Failed::Answer(e)) => return Err(e),
@@ -93,7 +85,9 @@ fn records(from: &mut impl Read, zone: &str, server: &str, id: u16) -> Result<Ve
                     "{server} refused the zone transfer ({code}): ask a server that allows this host to transfer the zone"
                 )));
             }
-            ResponseCode::NXDomain => return Err(Failed::Answer(ResolveError::NoSuchName { name: zone.to_string() })),
+            ResponseCode::NXDomain => {
+                return Err(Failed::Answer(ResolveError::NoSuchName { name: zone.to_string(), ede: String::new() }));
+            }
             rcode => return Err(answer(format!("{server} answered the zone transfer with {rcode}"))),
         }
         for r in &reply.answers {

@@ -1,6 +1,7 @@
 //! Record types as a user names them (`MX`, `spf`, `TYPE15`, `15`) and as dig shows them, and
 //! record data in presentation form: for the types hickory decodes, as it writes them; for
-//! SPF and URI, as their RFCs write them; for any other, RFC 3597's `\# LENGTH HEX`.
+//! SPF and URI, as their RFCs write them; DNSSEC's types as dig writes them (`dnssec_text`);
+//! for any other, RFC 3597's `\# LENGTH HEX`.
 
 use std::str::FromStr;
 
@@ -90,7 +91,7 @@ fn unknown(code: RecordType, data: &[u8]) -> String {
             let weight = u16::from_be_bytes([data[2], data[3]]);
             format!("{priority} {weight} {}", quoted(&data[4..]))
         }
-        _ => generic(),
+        n => super::dnssec_text::present(n, data, type_name).unwrap_or_else(generic),
     }
 }
 

@@ -1,15 +1,16 @@
 //! sockit's own DNS client: a query built with hickory-proto's codec, asked of one server after
-//! another over UDP (TCP when the answer is truncated, or from the start), every reply matched
-//! to its question and every failure given its own error.
+//! another over UDP (TCP when the answer is truncated, or from the start; or TLS), every reply
+//! matched to its question and every failure given its own error.
 
-use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use hickory_proto::op::{Edns, Message, Query, ResponseCode};
+use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
 use serde::Serialize;
 
+use super::edns::{Ede, Header, QueryOptions, ede_suffix, extended_errors};
+use super::stream::{Transport, clone_io, exchange_tcp, exchange_tls, io_transport};
 use super::types::{parse_type, presentation, strings, type_name};
 use super::{Families, ResolveError, no_address};
 
@@ -20,10 +21,15 @@ pub struct DnsConfig {
     pub servers: Vec<SocketAddr>,
     /// TCP from the start (otherwise UDP, with TCP only for truncated answers).
     pub tcp: bool,
+    /// TLS (DNS over TLS), the server's certificate checked as this says; over it every
+    /// question, whatever `tcp` says.
+    pub tls: Option<crate::tls::ClientTls>,
     /// How long to wait for each try.
     pub timeout: Duration,
     /// Tries after the first, per server.
     pub retries: u32,
+    /// The queries' flags and EDNS options.
+    pub options: QueryOptions,
 }
 
 /// One resource record of an answer, in presentation form.
@@ -67,6 +73,12 @@ pub struct DnsAnswer {
     /// answered: shown as a note, as getaddrinfo answers with what it has.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failed: Vec<FamilyFailure>,
+    /// The reply's header and EDNS, when asked for (`QueryOptions::show`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header: Option<Box<Header>>,
+    /// The server's extended errors (RFC 8914), whatever was asked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ede: Vec<Ede>,
 }
 
 /// One family's query that failed in an address lookup the other family answered.
@@ -140,7 +152,10 @@ pub(super) fn merge_families(
     for (&t, answer) in types.iter().zip(answers) {
         match answer {
             Ok(a) => match &mut merged {
-                Some(m) => m.records.extend(a.records.into_iter().filter(|r| r.rtype != "CNAME")),
+                Some(m) => {
+                    m.records.extend(a.records.into_iter().filter(|r| r.rtype != "CNAME"));
+                    m.ede.extend(a.ede);
+                }
                 None => merged = Some(a),
             },
             // "No records of this type": the other family may still have some.
@@ -176,17 +191,24 @@ pub(super) fn merge_families(
     }
 }
 
-/// A query for `rtype` records of `name` (recursion desired, EDNS with a 1,232-byte payload),
-/// on the wire, and its id.
-pub(super) fn query(shown: &str, name: &Name, rtype: RecordType) -> Result<(Vec<u8>, u16), ResolveError> {
+/// A query for `rtype` records of `name` with `options`' flags and EDNS (by default: recursion
+/// desired, EDNS with a 1,232-byte payload), on the wire, and its id.
+pub(super) fn query(
+    shown: &str,
+    name: &Name,
+    rtype: RecordType,
+    options: &QueryOptions,
+) -> Result<(Vec<u8>, u16), ResolveError> {
     let mut msg = Message::query();
-    msg.metadata.recursion_desired = true;
     msg.add_query(Query::query(name.clone(), rtype));
-    let mut edns = Edns::new();
-    edns.set_max_payload(1232);
-    msg.set_edns(edns);
+    options.apply(&mut msg);
     let id = msg.metadata.id;
-    let wire = msg.to_vec().map_err(|e| ResolveError::BadName { name: shown.to_string(), reason: e.to_string() })?;
+    let bad = |e: hickory_proto::ProtoError| ResolveError::BadName { name: shown.to_string(), reason: e.to_string() };
+    let wire = msg.to_vec().map_err(bad)?;
+    let wire = options.pad(&mut msg, wire, |m| m.to_vec().ok()).ok_or_else(|| ResolveError::BadName {
+        name: shown.to_string(),
+        reason: "the padded query does not fit a message".into(),
+    })?;
     Ok((wire, id))
 }
 
@@ -200,7 +222,8 @@ fn query_types(
     name: &Name,
     types: &[RecordType],
 ) -> Result<Vec<Result<DnsAnswer, ResolveError>>, ResolveError> {
-    let queries = types.iter().map(|&rtype| query(shown, name, rtype)).collect::<Result<Vec<_>, ResolveError>>()?;
+    let queries =
+        types.iter().map(|&rtype| query(shown, name, rtype, &cfg.options)).collect::<Result<Vec<_>, ResolveError>>()?;
     let mut answers: Vec<Option<Result<DnsAnswer, ResolveError>>> = types.iter().map(|_| None).collect();
     // A server's reply settles its question, whatever it says (NXDOMAIN, REFUSED...); only a
     // server that could not be heard leaves it to the next.
@@ -210,7 +233,11 @@ fn query_types(
         if open.is_empty() {
             break;
         }
-        let replies: Vec<Result<(Message, bool), Transport>> = if cfg.tcp {
+        let replies: Vec<Result<(Message, bool), Transport>> = if let Some(tls) = &cfg.tls {
+            open.iter()
+                .map(|&i| exchange_tls(server, tls, &queries[i].0, queries[i].1, cfg.timeout).map(|m| (m, true)))
+                .collect()
+        } else if cfg.tcp {
             open.iter().map(|&i| exchange_tcp(server, &queries[i].0, cfg.timeout).map(|m| (m, true))).collect()
         } else {
             let asked: Vec<(&[u8], u16)> = open.iter().map(|&i| (queries[i].0.as_slice(), queries[i].1)).collect();
@@ -229,7 +256,7 @@ fn query_types(
             answers[i] = Some(match reply {
                 Ok((reply, tcp)) => {
                     settled[i] = true;
-                    interpret(shown, types[i], server, reply, tcp)
+                    interpret_for(cfg, shown, types[i], server, reply, tcp)
                 }
                 Err(e) => Err(transport_error(shown, server, cfg, e)),
             });
@@ -247,6 +274,19 @@ pub fn answer_from_wire(name: &str, rtype: &str, wire: &[u8]) -> Result<DnsAnswe
     interpret(name, rtype, SocketAddr::from(([127, 0, 0, 1], 53)), reply, false)
 }
 
+/// `interpret`, with the reply's header kept when `cfg` asks to show it.
+pub(super) fn interpret_for(
+    cfg: &DnsConfig,
+    name: &str,
+    rtype: RecordType,
+    server: SocketAddr,
+    reply: Message,
+    tcp: bool,
+) -> Result<DnsAnswer, ResolveError> {
+    let header = cfg.options.show.then(|| Box::new(super::edns::header(&reply)));
+    interpret(name, rtype, server, reply, tcp).map(|a| DnsAnswer { header, ..a })
+}
+
 pub(super) fn interpret(
     name: &str,
     rtype: RecordType,
@@ -261,6 +301,7 @@ pub(super) fn interpret(
             _ => None,
         })
     };
+    let ede = extended_errors(&reply);
     match reply.metadata.response_code {
         ResponseCode::NoError => {}
         // An alias whose target does not exist: the alias is there, its target is not.
@@ -268,15 +309,22 @@ pub(super) fn interpret(
             let target = alias_target().unwrap_or_default();
             return Err(ResolveError::DanglingAlias { name: name.to_string(), target, rtype: None });
         }
-        ResponseCode::NXDomain => return Err(ResolveError::NoSuchName { name: name.to_string() }),
+        ResponseCode::NXDomain => {
+            return Err(ResolveError::NoSuchName { name: name.to_string(), ede: ede_suffix(&ede) });
+        }
         ResponseCode::Refused => {
-            return Err(ResolveError::Refused { name: name.to_string(), server: server.to_string() });
+            return Err(ResolveError::Refused {
+                name: name.to_string(),
+                server: server.to_string(),
+                ede: ede_suffix(&ede),
+            });
         }
         rcode => {
             return Err(ResolveError::ServerFailure {
                 name: name.to_string(),
                 server: server.to_string(),
                 rcode: rcode.to_string(),
+                ede: ede_suffix(&ede),
             });
         }
     }
@@ -288,7 +336,7 @@ pub(super) fn interpret(
         }
         return Err(ResolveError::NoData { name: name.to_string(), rtype: type_name(rtype) });
     }
-    Ok(answered(name, rtype, server, tcp, records))
+    Ok(DnsAnswer { ede, ..answered(name, rtype, server, tcp, records) })
 }
 
 /// Whether a NOERROR answer's records answer `rtype`: records of that type (a lone CNAME
@@ -309,16 +357,16 @@ pub(super) fn answered(
     tcp: bool,
     records: Vec<DnsRecord>,
 ) -> DnsAnswer {
-    DnsAnswer { name: name.to_string(), qtype: type_name(rtype), server, tcp, records, failed: Vec::new() }
-}
-
-/// A transport failure, before it becomes a `ResolveError`.
-#[derive(Debug)]
-pub(super) enum Transport {
-    TimedOut,
-    Refused,
-    Io(std::io::Error),
-    Malformed,
+    DnsAnswer {
+        name: name.to_string(),
+        qtype: type_name(rtype),
+        server,
+        tcp,
+        records,
+        failed: Vec::new(),
+        header: None,
+        ede: Vec::new(),
+    }
 }
 
 pub(super) fn transport_error(name: &str, server: SocketAddr, cfg: &DnsConfig, e: Transport) -> ResolveError {
@@ -332,14 +380,7 @@ pub(super) fn transport_error(name: &str, server: SocketAddr, cfg: &DnsConfig, e
         Transport::Malformed => {
             ResolveError::Other { name, message: format!("{server_s} sent a reply that is not DNS") }
         }
-    }
-}
-
-pub(super) fn io_transport(e: std::io::Error) -> Transport {
-    match e.kind() {
-        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => Transport::TimedOut,
-        std::io::ErrorKind::ConnectionRefused => Transport::Refused,
-        _ => Transport::Io(e),
+        Transport::Tls(why) => ResolveError::Other { name, message: why },
     }
 }
 
@@ -384,22 +425,6 @@ fn exchange_udp(server: SocketAddr, asked: &[(&[u8], u16)], cfg: &DnsConfig) -> 
         }
         results
     })
-}
-
-fn clone_io(e: &std::io::Error) -> std::io::Error {
-    std::io::Error::new(e.kind(), e.to_string())
-}
-
-impl Transport {
-    /// The same failure again, for another question that met it.
-    pub(super) fn again(&self) -> Transport {
-        match self {
-            Transport::TimedOut => Transport::TimedOut,
-            Transport::Refused => Transport::Refused,
-            Transport::Io(e) => Transport::Io(clone_io(e)),
-            Transport::Malformed => Transport::Malformed,
-        }
-    }
 }
 
 /// Every question of `asked` sent on `sock`, then replies taken as they come until each has
@@ -468,33 +493,6 @@ pub(super) fn question_part(after_header: &[u8]) -> &[u8] {
         }
     }
     &after_header[..(i + 4).min(after_header.len())]
-}
-
-pub(super) fn exchange_tcp(server: SocketAddr, wire: &[u8], timeout: Duration) -> Result<Message, Transport> {
-    let mut s = TcpStream::connect_timeout(&server, timeout).map_err(io_transport)?;
-    s.set_read_timeout(Some(timeout)).map_err(Transport::Io)?;
-    s.set_write_timeout(Some(timeout)).map_err(Transport::Io)?;
-    send_framed(&mut s, wire)?;
-    let body = read_framed(&mut s).map_err(io_transport)?;
-    Message::from_vec(&body).map_err(|_| Transport::Malformed)
-}
-
-/// A DNS message over TCP: its length in two bytes, then the message.
-pub(super) fn send_framed(s: &mut TcpStream, wire: &[u8]) -> Result<(), Transport> {
-    let len = u16::try_from(wire.len()).map_err(|_| Transport::Malformed)?;
-    let mut framed = Vec::with_capacity(wire.len() + 2);
-    framed.extend_from_slice(&len.to_be_bytes());
-    framed.extend_from_slice(wire);
-    s.write_all(&framed).map_err(io_transport)
-}
-
-/// The next DNS message over TCP (its two length bytes read first).
-pub(super) fn read_framed(s: &mut impl Read) -> std::io::Result<Vec<u8>> {
-    let mut len = [0u8; 2];
-    s.read_exact(&mut len)?;
-    let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    s.read_exact(&mut body)?;
-    Ok(body)
 }
 
 #[cfg(test)]
