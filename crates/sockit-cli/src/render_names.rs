@@ -19,6 +19,7 @@ pub fn answer(out: &mut dyn Write, a: &Answer) -> io::Result<()> {
                 writeln!(out, "{}  {}", s.name, ip)?;
             }
         }
+        Answer::Compared(c) => compared(out, c)?,
         Answer::Records(d) => {
             if let Some(h) = &d.header {
                 header(out, h)?;
@@ -27,6 +28,25 @@ pub fn answer(out: &mut dyn Write, a: &Answer) -> io::Result<()> {
                 writeln!(out, "{}  {}  {}  {}", r.name, r.ttl, r.rtype, r.data)?;
             }
         }
+    }
+    Ok(())
+}
+
+/// A name asked both ways: `NAME  system  ADDRESSES`, `NAME  dns  ADDRESSES  (SERVERS)` (or
+/// each side's failure), then `NAME  same`, or `NAME  differs: WHY` a line a reason.
+fn compared(out: &mut dyn Write, c: &sockit::resolve::compare::Comparison) -> io::Result<()> {
+    let said = |s: &sockit::resolve::compare::Side| match &s.error {
+        Some(e) => format!("none: {e}"),
+        None => s.addresses.iter().map(ToString::to_string).collect::<Vec<_>>().join(" "),
+    };
+    let servers = c.servers.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+    writeln!(out, "{}  system  {}", c.name, said(&c.system))?;
+    writeln!(out, "{}  dns     {}  ({servers})", c.name, said(&c.dns))?;
+    if c.same {
+        return writeln!(out, "{}  same", c.name);
+    }
+    for r in &c.reasons {
+        writeln!(out, "{}  differs: {r}", c.name)?;
     }
     Ok(())
 }
@@ -78,7 +98,7 @@ impl Notes for Answer {
                 .map(|f| format!("no {} answer: {}", f.qtype, f.error))
                 .chain(d.ede.iter().map(|e| format!("{}: {} says {e}", d.name, d.server)))
                 .collect(),
-            Answer::Addresses(_) => Vec::new(),
+            Answer::Addresses(_) | Answer::Compared(_) => Vec::new(),
         }
     }
 }

@@ -89,6 +89,10 @@ pub struct LookupArgs {
     /// Record type: A, AAAA, CNAME, MX, NS, PTR, SOA, SRV, TXT, ...
     #[arg(long = "type", short = 't', value_name = "TYPE")]
     pub rtype: Option<String>,
+    /// The system's answer (getaddrinfo) beside the DNS servers' (--server or resolv.conf's),
+    /// and what makes them differ: the hosts file, a search domain, another source or a cache.
+    #[arg(long, conflicts_with = "rtype")]
+    pub compare: bool,
     #[command(flatten)]
     pub dns: DnsArgs,
 }

@@ -25,7 +25,9 @@ pub(super) fn lookup(a: cli::LookupArgs) -> Result<Action> {
         (_, true) => Families::V6,
         _ => Families::Both,
     };
-    Ok(Action::Lookup(names(a.names, &a.dns, rtype, families)?))
+    let mut cfg = names(a.names, &a.dns, rtype, families)?;
+    cfg.compare = a.compare;
+    Ok(Action::Lookup(cfg))
 }
 
 /// `reverse`.
@@ -83,6 +85,7 @@ fn names(
         rtype,
         families,
         options,
+        compare: false,
     })
 }
 

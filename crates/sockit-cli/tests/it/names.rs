@@ -291,6 +291,68 @@ fn system_resolver_through_dns_in_a_namespace() {
     assert_eq!(in_ns(&["reverse", "198.18.0.11"]).ok(), format!("198.18.0.11  {py}"));
 }
 
+/// `--compare`: getaddrinfo's answer beside the DNS server's, in a namespace whose hosts file,
+/// search list and dnsmasq make them differ; the system side is Python's, the DNS side dig's.
+#[test]
+fn the_system_beside_the_wire_and_why_they_differ() {
+    if !have("dnsmasq") || !have("dig") || !have("python3") {
+        return;
+    }
+    let Some(ns) = Netns::new("cmp") else { return };
+    ns.set_resolv_conf("nameserver 127.0.0.1\nsearch corp.test\n");
+    ns.set_etc("hosts", "127.0.0.1 localhost\n198.18.0.99 host1.test h1\n");
+    let _dns = Dnsmasq::start_in(Some(&ns), &format!("{DNS_HOSTS}198.18.0.20 printer.corp.test\n"), RECORDS);
+    let in_ns = |args: &[&str]| run(ns.cmd(sockit_bin(), args), b"", DEADLINE);
+    // The system's side as Python's socket module sees it (getaddrinfo would skip the
+    // namespace's IPv4 for want of an address beside loopback, if asked with AI_ADDRCONFIG).
+    let getent = |name: &str| {
+        let py = format!("import socket; print(' '.join(sorted(socket.gethostbyname_ex('{name}')[2])))");
+        run(ns.cmd("python3", &["-c", &py]), b"", DEADLINE).ok().trim().to_string()
+    };
+    let dig = |name: &str| {
+        let out = run(ns.cmd("dig", &["+short", "@127.0.0.1", name, "A"]), b"", DEADLINE).ok();
+        out.trim().to_string()
+    };
+
+    // The hosts file wins over DNS.
+    assert_eq!((getent("host1.test"), dig("host1.test")), ("198.18.0.99".into(), "198.18.0.10".into()));
+    let out = in_ns(&["lookup", "-4", "--compare", "host1.test"]).ok();
+    assert_eq!(
+        out,
+        "host1.test  system  198.18.0.99\nhost1.test  dns     198.18.0.10  (127.0.0.1:53)\n\
+         host1.test  differs: the hosts file gives host1.test 198.18.0.99: the system answered from it, before DNS\n"
+    );
+    // A name without dots goes through the search list.
+    assert_eq!((getent("printer"), dig("printer.corp.test")), ("198.18.0.20".into(), "198.18.0.20".into()));
+    let out = in_ns(&["lookup", "-4", "--compare", "printer"]);
+    let lines: Vec<&str> = out.stdout.split(|&b| b == b'\n').map(|l| std::str::from_utf8(l).expect("utf-8")).collect();
+    assert_eq!(lines[0], "printer  system  198.18.0.20");
+    // dnsmasq serves test. only: a bare name is refused, as dig is told.
+    let status = run(ns.cmd("dig", &["@127.0.0.1", "printer", "A"]), b"", DEADLINE).ok();
+    assert!(status.contains("status: REFUSED"), "{status}");
+    assert!(
+        lines[1].starts_with("printer  dns     none: printer: 127.0.0.1:53 refused to answer (REFUSED"),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(
+        lines[2],
+        "printer  differs: the search list made it printer.corp.test (first, 0 dots against ndots:1), which DNS answers with 198.18.0.20"
+    );
+    // Where both agree; and in JSON.
+    assert_eq!(
+        in_ns(&["lookup", "-4", "--compare", "host2.test"]).ok(),
+        "host2.test  system  198.18.0.11\nhost2.test  dns     198.18.0.11  (127.0.0.1:53)\nhost2.test  same\n"
+    );
+    let v = in_ns(&["lookup", "--json", "-4", "--compare", "host1.test"]).json();
+    assert_eq!(v["system"]["addresses"], serde_json::json!(["198.18.0.99"]));
+    assert_eq!(v["dns"]["addresses"], serde_json::json!(["198.18.0.10"]));
+    assert_eq!(v["same"], false);
+    assert_eq!(v["reasons"].as_array().map(Vec::len), Some(1));
+    // --type does not go with it.
+    assert_eq!(in_ns(&["lookup", "--compare", "--type", "MX", "test"]).code, 2);
+}
+
 #[test]
 fn hostname_like_the_system_says() {
     let kernel = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");

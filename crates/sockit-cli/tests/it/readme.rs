@@ -57,6 +57,7 @@ const EXAMPLES: &[Example] = &[
     ends("sockit reverse 127.0.0.1 ::1"),
     ends("sockit lookup --server 192.0.2.53 --type MX example.test"),
     ends("sockit lookup --server 192.0.2.53 --dnssec --nsid --flags example.test"),
+    ends("sockit lookup --compare example.test"),
     ends("sockit lookup -f names.txt --server 192.0.2.53 --json"),
     Example { line: "sockit udp listen", peers: &[], how: How::Serves(Some("sockit udp send 127.0.0.1 40000 hello")) },
     ends("sockit udp send --broadcast 127.255.255.255 40000 \"Hello there\""),

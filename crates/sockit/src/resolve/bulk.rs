@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use hickory_proto::rr::RecordType;
 
+use super::compare::SystemFiles;
 use super::pipeline::{self, Asking};
 use super::{Answer, DnsConfig, Families, Method, ResolveError, ReverseAnswer, lookup, reverse};
 
@@ -95,6 +96,8 @@ pub struct NamesConfig {
     pub families: Families,
     /// The queries' flags and EDNS options (a direct query's).
     pub options: super::edns::QueryOptions,
+    /// Each name's addresses from the system and from DNS, side by side.
+    pub compare: bool,
 }
 
 /// Why `lookup` or `reverse` could not start, or could not go on.
@@ -135,7 +138,7 @@ impl NamesConfig {
     fn method(&self) -> Result<Method, NamesError> {
         let servers = match self.server {
             Some(s) => vec![s],
-            None if self.direct => {
+            None if self.direct || self.compare => {
                 let servers = crate::dns_config::servers(std::path::Path::new(crate::dns_config::RESOLV_CONF))?;
                 if servers.is_empty() {
                     return Err(NamesError::NoNameserver);
@@ -157,6 +160,9 @@ impl NamesConfig {
             retries: self.retries,
             options: self.options.clone(),
         };
+        if self.compare {
+            return Ok(Method::Compare { config: Box::new(config), files: Box::new(SystemFiles::read()) });
+        }
         Ok(Method::Direct { config: Box::new(config), rtype: self.rtype })
     }
 

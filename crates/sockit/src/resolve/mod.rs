@@ -19,6 +19,7 @@ use hickory_proto::rr::RecordType;
 use serde::Serialize;
 
 pub mod bulk;
+pub mod compare;
 mod dnssec_text;
 pub mod edns;
 mod pipeline;
@@ -130,6 +131,8 @@ pub enum Method {
     System,
     /// Ask these servers directly, for one record type (None: addresses, A and AAAA).
     Direct { config: Box<DnsConfig>, rtype: Option<RecordType> },
+    /// Both, side by side, for a name's addresses (`compare`).
+    Compare { config: Box<DnsConfig>, files: Box<compare::SystemFiles> },
 }
 
 /// One name's answer, from either resolver.
@@ -138,6 +141,7 @@ pub enum Method {
 pub enum Answer {
     Addresses(SystemAnswer),
     Records(DnsAnswer),
+    Compared(Box<compare::Comparison>),
 }
 
 /// Resolve one name. An IP literal resolves to itself, unless a DNS server is asked for its
@@ -154,6 +158,9 @@ pub fn lookup(method: &Method, name: &str, families: Families) -> Result<Answer,
     }
     match method {
         Method::System => system_lookup(name, families).map(Answer::Addresses),
+        Method::Compare { config, files } => {
+            Ok(Answer::Compared(Box::new(compare::compare(name, families, config, files))))
+        }
         Method::Direct { config, rtype: Some(RecordType::AXFR) } => {
             transfer::dns_transfer(config, name).map(Answer::Records)
         }
@@ -195,11 +202,13 @@ pub fn reverse(method: &Method, ip: IpAddr) -> Result<ReverseAnswer, ResolveErro
             names: vec![n],
             ttl: None,
         }),
-        Method::Direct { config, .. } => dns_reverse(config, ip).map(|a| ReverseAnswer {
-            address: ip,
-            aliases: Vec::new(),
-            ttl: a.records.iter().map(|r| r.ttl).min(),
-            names: a.records.into_iter().filter(|r| r.rtype == "PTR").map(|r| r.data).collect(),
-        }),
+        Method::Direct { config, .. } | Method::Compare { config, .. } => {
+            dns_reverse(config, ip).map(|a| ReverseAnswer {
+                address: ip,
+                aliases: Vec::new(),
+                ttl: a.records.iter().map(|r| r.ttl).min(),
+                names: a.records.into_iter().filter(|r| r.rtype == "PTR").map(|r| r.data).collect(),
+            })
+        }
     }
 }
