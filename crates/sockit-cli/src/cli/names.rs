@@ -14,7 +14,8 @@ input order; --json prints JSON Lines, one object per name. Exit status 1 if any
 // flattened struct for the command's about line.)
 #[derive(Debug, Args)]
 pub struct DnsArgs {
-    /// Ask this DNS server directly (IP, IP:PORT or [IPv6]:PORT).
+    /// Ask this DNS server directly (IP, IP:PORT or [IPv6]:PORT; tls://IP for DNS over TLS,
+    /// https://IP[:PORT]/PATH for DNS over HTTPS).
     #[arg(long, value_name = "IP[:PORT]")]
     pub server: Option<String>,
     /// Query over TCP.
@@ -34,7 +35,11 @@ pub struct DnsArgs {
     pub file: Option<PathBuf>,
     #[command(flatten)]
     pub ask: AskArgs,
-    // DNS over TLS (port 853 unless --server names one; `--server tls://IP[:PORT]` alike).
+    /// With --server https://...: the query in the URL (GET), not in the body (POST).
+    #[arg(long)]
+    pub get: bool,
+    // DNS over TLS (port 853 unless --server names one; `--server tls://IP[:PORT]` alike),
+    // and the certificate checks of DNS over HTTPS (`--server https://IP[:PORT][/PATH]`).
     #[command(flatten)]
     pub tls: super::shared::TlsClientArgs,
 }

@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use sockit::resolve::edns::QueryOptions;
+use sockit::resolve::https::Doh;
 use sockit::resolve::{Families, NamesConfig};
 use sockit_core::addr::parse_ip;
 
@@ -52,21 +53,37 @@ fn names(
     if dns.concurrency == 0 {
         return Err(usage("--concurrency must be at least 1"));
     }
-    // `tls://` before the server asks for TLS as --tls does.
-    let (server, tls_url) = match dns.server.as_deref().map(|s| (s, s.strip_prefix("tls://"))) {
-        Some((_, Some(rest))) => (Some(rest), true),
-        Some((s, None)) => (Some(s), false),
+    // `tls://` before the server asks for TLS as --tls does; `https://` for HTTPS, its path
+    // (`/dns-query` unless given) after the address.
+    let mut https = None;
+    let (server, secure) = match dns.server.as_deref() {
+        Some(s) => match (s.strip_prefix("tls://"), s.strip_prefix("https://")) {
+            (Some(rest), _) => (Some(rest), true),
+            (_, Some(rest)) => {
+                let (host, path) = rest.find('/').map_or((rest, "/dns-query"), |i| rest.split_at(i));
+                https = Some(Doh { path: path.to_string(), get: dns.get });
+                (Some(host), true)
+            }
+            _ => (Some(s), false),
+        },
         None => (None, false),
     };
+    if dns.get && https.is_none() {
+        return Err(usage("--get asks over HTTPS: give --server https://ADDRESS/PATH"));
+    }
     let mut tls = super::shared::client_tls(&dns.tls)?;
-    if tls_url && tls.is_none() {
+    if secure && tls.is_none() {
         tls = Some(sockit::tls::ClientTls::default());
     }
-    let port = if tls.is_some() { 853 } else { 53 };
+    let port = match (&https, &tls) {
+        (Some(_), _) => 443,
+        (None, Some(_)) => 853,
+        (None, None) => 53,
+    };
     let server = match server {
         Some(s) => Some(endpoint_addr(s, "--server", SocketAddr::from(([0, 0, 0, 0], port))).map_err(|_| {
             UsageError(format!(
-                "--server '{s}' is not an address: write it like 192.0.2.53, 192.0.2.53:5353, [::1]:53 or tls://192.0.2.53"
+                "--server '{s}' is not an address: write it like 192.0.2.53, 192.0.2.53:5353, [::1]:53, tls://192.0.2.53 or https://192.0.2.53/dns-query"
             ))
         })?),
         None => None,
@@ -79,6 +96,7 @@ fn names(
         direct: rtype.is_some() || dns.tcp || tls.is_some() || options != QueryOptions::default(),
         tcp: dns.tcp,
         tls,
+        https,
         timeout: Duration::from_secs_f64(dns.timeout),
         retries: dns.retries,
         concurrency: dns.concurrency,

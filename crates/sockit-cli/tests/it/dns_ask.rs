@@ -83,7 +83,8 @@ impl Rig {
         std::fs::write(
             dir.path().join("unbound.conf"),
             format!(
-                "server:\n  interface: {UB_AT}\n  interface: 127.0.0.1@853\n  tls-port: 853\n  \
+                "server:\n  interface: {UB_AT}\n  interface: 127.0.0.1@853\n  tls-port: 853\n  interface: 127.0.0.1@443\n  \
+                 https-port: 443\n  http-endpoint: \"/dns-query\"\n  \
                  tls-service-key: \"{key}\"\n  tls-service-pem: \"{cert}\"\n  port: 5302\n  do-daemonize: no\n  username: \"\"\n  chroot: \"\"\n  \
                  directory: \"{d}\"\n  pidfile: \"\"\n  use-syslog: no\n  logfile: \"{d}/unbound.log\"\n  \
                  do-not-query-localhost: no\n  do-ip6: no\n  module-config: \"validator iterator\"\n  ede: yes\n  \
@@ -257,6 +258,58 @@ fn dns_over_tls_to_unbound_as_dig_asks_it() {
     assert_eq!(out.stderr.lines().count(), 20);
     let connects = std::fs::read_to_string(&trace).expect("trace").lines().filter(|l| l.contains("htons(853)")).count();
     assert!((1..=4).contains(&connects), "{connects} connections for 60 names on 4 threads");
+}
+
+#[test]
+fn dns_over_https_to_unbound_as_dig_asks_it() {
+    let Some(rig) = Rig::new() else { return };
+    let ca = rig.dir.path().join("cert.pem");
+    let ca = ca.to_str().expect("path");
+    let doh = ["--server", "https://127.0.0.1/dns-query", "--ca", ca, "--server-name", "localhost"];
+    let ours = rig.sockit(&[&doh[..], &["--type", "A", "host1.edns.test", "--dnssec"]].concat()).ok();
+    assert_eq!(ours.lines().next(), Some(";; flags: qr rd ra ad; status: NOERROR"));
+    let dig = rig.dig(
+        "127.0.0.1:443",
+        &[
+            "+https",
+            &format!("+tls-ca={ca}"),
+            "+tls-hostname=localhost",
+            "+dnssec",
+            "+noall",
+            "+answer",
+            "host1.edns.test",
+        ],
+    );
+    assert_eq!(records_of_sockit(&ours), records_of_dig(&dig));
+    // GET, the path by default; a failure travels as over UDP.
+    let get = ["--server", "https://127.0.0.1", "--get", "--insecure", "--type", "A"];
+    let out = rig.sockit(&[&get[..], &["host1.edns.test"]].concat()).ok();
+    assert!(out.ends_with("  A  198.18.0.10\n") && out.lines().count() == 1, "{out}");
+    let line = rig.sockit(&[&get[..], &["nope.edns.test"]].concat()).fails(1);
+    assert_eq!(line, "sockit: nope.edns.test: no such name (NXDOMAIN): check the spelling");
+    // A path the server does not serve: its HTTP status, in one line.
+    let line = rig.sockit(&["--server", "https://127.0.0.1/other", "--insecure", "host1.edns.test"]).fails(1);
+    assert_eq!(
+        line,
+        "sockit: host1.edns.test: https://127.0.0.1/other answered HTTP 404 Not Found: is that the server's DNS path?"
+    );
+    // --get is for HTTPS only.
+    assert_eq!(rig.sockit(&["--server", "127.0.0.1", "--get", "host1.edns.test"]).code, 2);
+    // A bulk list over HTTPS: every answer, in order, one connection a thread at most.
+    if !have("strace") {
+        return;
+    }
+    let names: String = (0..40).map(|_| "host1.edns.test\n").collect();
+    std::fs::write(rig.dir.path().join("names"), &names).expect("names");
+    let trace = rig.dir.path().join("trace-https");
+    let mut c = rig.ns.cmd("strace", &["-f", "-e", "trace=connect", "-o", trace.to_str().expect("path"), sockit_bin()]);
+    c.args(["lookup", "--server", "https://127.0.0.1/dns-query", "--insecure", "--type", "A", "--concurrency", "4"]);
+    c.arg("-f").arg(rig.dir.path().join("names"));
+    let out = run(c, b"", DEADLINE);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout().lines().filter(|l| l.ends_with("  A  198.18.0.10")).count(), 40);
+    let connects = std::fs::read_to_string(&trace).expect("trace").lines().filter(|l| l.contains("htons(443)")).count();
+    assert!((1..=4).contains(&connects), "{connects} connections for 40 names on 4 threads");
 }
 
 #[test]

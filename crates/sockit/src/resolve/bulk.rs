@@ -88,6 +88,8 @@ pub struct NamesConfig {
     pub tcp: bool,
     /// DNS over TLS, trusting what this says.
     pub tls: Option<crate::tls::ClientTls>,
+    /// DNS over HTTPS (with `tls`'s checks): the server's path, GET or POST.
+    pub https: Option<super::https::Doh>,
     pub timeout: Duration,
     pub retries: u32,
     pub concurrency: usize,
@@ -147,15 +149,17 @@ impl NamesConfig {
             }
             None => return Ok(Method::System),
         };
-        // resolv.conf's servers are asked over TLS on its port.
+        // resolv.conf's servers are asked over TLS (or HTTPS) on its port.
+        let port = if self.https.is_some() { 443 } else { 853 };
         let servers = match (&self.tls, self.server) {
-            (Some(_), None) => servers.into_iter().map(|s| SocketAddr::new(s.ip(), 853)).collect(),
+            (Some(_), None) => servers.into_iter().map(|s| SocketAddr::new(s.ip(), port)).collect(),
             _ => servers,
         };
         let config = DnsConfig {
             servers,
             tcp: self.tcp,
             tls: self.tls.clone(),
+            https: self.https.clone(),
             timeout: self.timeout,
             retries: self.retries,
             options: self.options.clone(),

@@ -7,7 +7,7 @@
 //! no such name, no data of that type, refused, server failure, no answer in time.
 //!
 //! The rooms: `system` (the C library's resolver), `wire` (sockit's own DNS client),
-//! `stream` (DNS over TCP and TLS), `edns` (what a query asks beyond its question, and what the
+//! `stream` (DNS over TCP and TLS), `https` (DNS over HTTPS), `edns` (what a query asks beyond its question, and what the
 //! reply's header says), `transfer` (AXFR over TCP), `types` and `dnssec_text` (record types
 //! and data as dig names and shows them), `bulk` and `pipeline` (many names at once, in input
 //! order), `plain` (the plain questions and replies of bulk lookups, by hand).
@@ -22,6 +22,7 @@ pub mod bulk;
 pub mod compare;
 mod dnssec_text;
 pub mod edns;
+pub mod https;
 mod pipeline;
 mod plain;
 mod stream;

@@ -21,8 +21,8 @@ pub(super) enum Transport {
     Refused,
     Io(std::io::Error),
     Malformed,
-    /// TLS could not be set up: what went wrong and what to do, said whole.
-    Tls(String),
+    /// TLS or HTTP could not carry the question: what went wrong and what to do, said whole.
+    Failed(String),
 }
 
 pub(super) fn io_transport(e: std::io::Error) -> Transport {
@@ -45,7 +45,7 @@ impl Transport {
             Transport::Refused => Transport::Refused,
             Transport::Io(e) => Transport::Io(clone_io(e)),
             Transport::Malformed => Transport::Malformed,
-            Transport::Tls(why) => Transport::Tls(why.clone()),
+            Transport::Failed(why) => Transport::Failed(why.clone()),
         }
     }
 }
@@ -114,10 +114,10 @@ pub(super) fn exchange_tls(
 
 fn connect_tls(server: SocketAddr, tls: &ClientTls, timeout: Duration) -> Result<Conn, Transport> {
     let host = sockit_core::endpoint::Host::Ip(server.ip());
-    let connector = tls.connector(&host).map_err(|e| Transport::Tls(e.to_string()))?;
+    let connector = tls.connector(&host).map_err(|e| Transport::Failed(e.to_string()))?;
     let stream = TcpStream::connect_timeout(&server, timeout).map_err(io_transport)?;
     let _ = stream.set_nodelay(true);
-    let conn = crate::tls::client(stream, connector).map_err(|e| Transport::Tls(e.to_string()))?;
+    let conn = crate::tls::client(stream, connector).map_err(|e| Transport::Failed(e.to_string()))?;
     conn.stream.set_read_timeout(Some(timeout)).map_err(Transport::Io)?;
     conn.stream.set_write_timeout(Some(timeout)).map_err(Transport::Io)?;
     Ok(conn)

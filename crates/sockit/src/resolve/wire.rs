@@ -10,6 +10,7 @@ use hickory_proto::rr::{Name, RecordType};
 use serde::Serialize;
 
 use super::edns::{Ede, Header, QueryOptions, ede_suffix, extended_errors};
+use super::https::exchange_https;
 use super::stream::{Transport, clone_io, exchange_tcp, exchange_tls, io_transport};
 use super::types::{parse_type, presentation, strings, type_name};
 use super::{Families, ResolveError, no_address};
@@ -24,6 +25,8 @@ pub struct DnsConfig {
     /// TLS (DNS over TLS), the server's certificate checked as this says; over it every
     /// question, whatever `tcp` says.
     pub tls: Option<crate::tls::ClientTls>,
+    /// HTTPS (DNS over HTTPS, with `tls`'s checks): the server's path, GET or POST.
+    pub https: Option<super::https::Doh>,
     /// How long to wait for each try.
     pub timeout: Duration,
     /// Tries after the first, per server.
@@ -233,7 +236,11 @@ fn query_types(
         if open.is_empty() {
             break;
         }
-        let replies: Vec<Result<(Message, bool), Transport>> = if let Some(tls) = &cfg.tls {
+        let replies: Vec<Result<(Message, bool), Transport>> = if let (Some(tls), Some(doh)) = (&cfg.tls, &cfg.https) {
+            open.iter()
+                .map(|&i| exchange_https(server, tls, doh, &queries[i].0, cfg.timeout).map(|m| (m, true)))
+                .collect()
+        } else if let Some(tls) = &cfg.tls {
             open.iter()
                 .map(|&i| exchange_tls(server, tls, &queries[i].0, queries[i].1, cfg.timeout).map(|m| (m, true)))
                 .collect()
@@ -380,7 +387,7 @@ pub(super) fn transport_error(name: &str, server: SocketAddr, cfg: &DnsConfig, e
         Transport::Malformed => {
             ResolveError::Other { name, message: format!("{server_s} sent a reply that is not DNS") }
         }
-        Transport::Tls(why) => ResolveError::Other { name, message: why },
+        Transport::Failed(why) => ResolveError::Other { name, message: why },
     }
 }
 

@@ -342,6 +342,32 @@ pub struct Connector {
     name: ServerName<'static>,
 }
 
+impl Connector {
+    /// The same, offering these application protocols (ALPN: `h2` for DNS over HTTPS).
+    pub fn with_alpn(mut self, protocols: &[&[u8]]) -> Connector {
+        let mut config = (*self.config).clone();
+        config.alpn_protocols = protocols.iter().map(|p| p.to_vec()).collect();
+        self.config = Arc::new(config);
+        self
+    }
+
+    /// A client handshake on an async stream (tokio), `peer` named in its failure.
+    pub async fn connect_async<S>(&self, stream: S, peer: &str) -> Result<tokio_rustls::client::TlsStream<S>, NetError>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        let connect = tokio_rustls::TlsConnector::from(Arc::clone(&self.config)).connect(self.name.clone(), stream);
+        match tokio::time::timeout(HANDSHAKE, connect).await {
+            Ok(Ok(s)) => Ok(s),
+            Ok(Err(e)) => Err(match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                Some(rustls_error) => handshake_error(peer, rustls_error),
+                None => NetError::io(Doing::Tls, e),
+            }),
+            Err(_) => Err(NetError::failed(Doing::Tls, Why::NoHandshake { secs: HANDSHAKE.as_secs() })),
+        }
+    }
+}
+
 /// The TLS client side of `stream`: handshake within `HANDSHAKE`, then a tunnel.
 pub fn client(stream: TcpStream, connector: Connector) -> Result<Conn, NetError> {
     let conn = rustls::ClientConnection::new(connector.config, connector.name).map_err(|e| tls_error(Doing::Tls, e))?;

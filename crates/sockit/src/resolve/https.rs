@@ -1,0 +1,168 @@
+//! DNS over HTTPS (RFC 8484): a query POSTed to the server's path, or with GET in the URL as
+//! base64url, over HTTP/2 inside TLS (ALPN `h2`), the server's certificate checked as `tcp
+//! connect --tls` checks it. Each thread keeps one connection a server (and a small runtime to
+//! drive it) for every later question it asks that server, as kdig and dnsperf keep theirs.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use hickory_proto::op::Message;
+
+use super::stream::{Transport, io_transport};
+use crate::tls::ClientTls;
+
+/// Where and how to ask over HTTPS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Doh {
+    /// The path of the DNS endpoint (`/dns-query`).
+    pub path: String,
+    /// GET (the query in the URL) rather than POST.
+    pub get: bool,
+}
+
+/// The most a reply's body may hold: a DNS message's size.
+const MOST: usize = 65_535;
+
+type Sender = h2::client::SendRequest<Bytes>;
+
+/// A thread's runtime and its HTTP/2 connections, by server.
+type Kept = (tokio::runtime::Runtime, Vec<(SocketAddr, Sender)>);
+
+thread_local! {
+    static DOH: RefCell<Option<Kept>> = const { RefCell::new(None) };
+}
+
+/// Ask `server` over HTTPS: on this thread's connection to it if it has one (one the server
+/// has closed since is made again, once), or a new one.
+pub(super) fn exchange_https(
+    server: SocketAddr,
+    tls: &ClientTls,
+    doh: &Doh,
+    wire: &[u8],
+    timeout: Duration,
+) -> Result<Message, Transport> {
+    DOH.with_borrow_mut(|state| {
+        if state.is_none() {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Transport::Io)?;
+            *state = Some((rt, Vec::new()));
+        }
+        let Some((rt, conns)) = state.as_mut() else { return Err(Transport::Malformed) };
+        let kept = conns.iter().position(|(s, _)| *s == server).map(|i| conns.remove(i).1);
+        let reused = kept.is_some();
+        let (result, sender) = rt.block_on(async {
+            let attempt = |sender: Option<Sender>| async move {
+                let sender = match sender {
+                    Some(s) => s,
+                    None => connect(server, tls).await?,
+                };
+                let reply = ask(sender.clone(), server, tls, doh, wire).await?;
+                Ok::<_, Transport>((reply, sender))
+            };
+            let mut r = tokio::time::timeout(timeout, attempt(kept)).await.unwrap_or(Err(Transport::TimedOut));
+            if reused && matches!(r, Err(Transport::Io(_) | Transport::Malformed)) {
+                r = tokio::time::timeout(timeout, attempt(None)).await.unwrap_or(Err(Transport::TimedOut));
+            }
+            match r {
+                Ok((reply, sender)) => (Ok(reply), Some(sender)),
+                Err(e) => (Err(e), None),
+            }
+        });
+        if let Some(s) = sender {
+            conns.push((server, s));
+        }
+        result
+    })
+}
+
+/// A TLS connection offering `h2`, and HTTP/2 on it (its connection driven by the runtime).
+async fn connect(server: SocketAddr, tls: &ClientTls) -> Result<Sender, Transport> {
+    let host = sockit_core::endpoint::Host::Ip(server.ip());
+    let connector = tls.connector(&host).map_err(|e| Transport::Failed(e.to_string()))?.with_alpn(&[b"h2"]);
+    let tcp = tokio::net::TcpStream::connect(server).await.map_err(io_transport)?;
+    let _ = tcp.set_nodelay(true);
+    let stream =
+        connector.connect_async(tcp, &server.to_string()).await.map_err(|e| Transport::Failed(e.to_string()))?;
+    if stream.get_ref().1.alpn_protocol() != Some(b"h2") {
+        return Err(Transport::Failed(format!(
+            "{server} does not speak HTTP/2 over TLS (ALPN h2): is it a DoH server?"
+        )));
+    }
+    let (sender, connection) = h2::client::handshake(stream).await.map_err(h2_error)?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(sender)
+}
+
+fn h2_error(e: h2::Error) -> Transport {
+    match e.into_io() {
+        Some(io) => io_transport(io),
+        None => Transport::Malformed,
+    }
+}
+
+/// RFC 4648's base64url without padding, as a GET carries the query.
+fn base64url(wire: &[u8]) -> String {
+    sockit_core::text::base64(wire).trim_end_matches('=').replace('+', "-").replace('/', "_")
+}
+
+/// One question: POSTed, or in the URL with GET; the reply's body read as a DNS message.
+async fn ask(
+    sender: Sender,
+    server: SocketAddr,
+    tls: &ClientTls,
+    doh: &Doh,
+    wire: &[u8],
+) -> Result<Message, Transport> {
+    // RFC 8484 4.1: the id is 0, so that caches see the same question the same.
+    let mut query = wire.to_vec();
+    query[..2].copy_from_slice(&[0, 0]);
+    let host = tls.server_name.clone().unwrap_or_else(|| server.ip().to_string());
+    let host = if server.is_ipv6() && tls.server_name.is_none() { format!("[{host}]") } else { host };
+    let authority = if server.port() == 443 { host } else { format!("{host}:{}", server.port()) };
+    let mut uri = format!("https://{authority}{}", doh.path);
+    if doh.get {
+        uri.push_str(if doh.path.contains('?') { "&dns=" } else { "?dns=" });
+        uri.push_str(&base64url(&query));
+    }
+    let mut request = http::Request::builder()
+        .method(if doh.get { http::Method::GET } else { http::Method::POST })
+        .uri(&uri)
+        .header("accept", "application/dns-message");
+    if !doh.get {
+        request = request.header("content-type", "application/dns-message");
+    }
+    let request = request.body(()).map_err(|e| Transport::Failed(format!("a request for {uri}: {e}")))?;
+    let mut sender = sender.ready().await.map_err(h2_error)?;
+    let (response, mut body) = sender.send_request(request, doh.get).map_err(h2_error)?;
+    if !doh.get {
+        body.send_data(Bytes::from(query), true).map_err(h2_error)?;
+    }
+    let response = response.await.map_err(h2_error)?;
+    let status = response.status();
+    let mut incoming = response.into_body();
+    let mut got = Vec::new();
+    while let Some(chunk) = incoming.data().await {
+        let chunk = chunk.map_err(h2_error)?;
+        let _ = incoming.flow_control().release_capacity(chunk.len());
+        if got.len() + chunk.len() > MOST {
+            return Err(Transport::Malformed);
+        }
+        got.extend_from_slice(&chunk);
+    }
+    if !status.is_success() {
+        return Err(Transport::Failed(format!("{uri} answered HTTP {status}: is that the server's DNS path?")));
+    }
+    Message::from_vec(&got).map_err(|_| Transport::Malformed)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_get_carries_the_query_as_base64url_unpadded() {
+        assert_eq!(super::base64url(&[0xfb, 0xff, 0x00]), "-_8A");
+        assert_eq!(super::base64url(&[0xff]), "_w");
+    }
+}
