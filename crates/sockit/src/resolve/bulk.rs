@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use hickory_proto::rr::RecordType;
 
+use super::carrier;
 use super::compare::SystemFiles;
 use super::pipeline::{self, Asking};
 use super::{Answer, DnsConfig, Families, Method, ResolveError, ReverseAnswer, lookup, reverse};
@@ -190,25 +191,36 @@ impl NamesConfig {
     }
 }
 
+/// The way a bulk run reaches `server`: UDP, or TLS when asked for.
+fn carrier(server: SocketAddr, config: &DnsConfig) -> Option<Box<dyn carrier::Carrier>> {
+    match &config.tls {
+        Some(tls) => {
+            carrier::Tls::new(server, tls, config.timeout).ok().map(|c| Box::new(c) as Box<dyn carrier::Carrier>)
+        }
+        None => carrier::Udp::new(server).ok().map(|c| Box::new(c) as Box<dyn carrier::Carrier>),
+    }
+}
+
 /// Resolve every name, handing each result to `done` in input order.
 pub fn lookup_run(cfg: &NamesConfig, input: impl Read, done: &mut Done<'_, Answer>) -> Result<NamesReport, NamesError> {
     let method = cfg.method()?;
     let items = cfg.items(input)?;
-    // One server over UDP: every question in flight on one socket (`pipeline`); otherwise
-    // (the system's resolver, several servers in turn, TCP or TLS, a zone transfer) a thread a
-    // name, each thread keeping its TLS connection for the names it asks.
+    // One server over UDP or TLS: every question in flight on one socket or connection
+    // (`pipeline`); otherwise (the system's resolver, several servers in turn, TCP, HTTPS, a
+    // zone transfer) a thread a name, each thread keeping its HTTPS connection for the names
+    // it asks. A TLS server that cannot be reached is left to the threads, which say why.
     if let Method::Direct { config, rtype } = &method
         && let [server] = config.servers[..]
         && !config.tcp
-        && config.tls.is_none()
+        && config.https.is_none()
         && *rtype != Some(RecordType::AXFR)
-        && let Ok(sock) = pipeline::socket(server)
+        && let Some(mut carrier) = carrier(server, config)
     {
         let asking = rtype.map_or(Asking::Addresses(cfg.families), Asking::Type);
         // An address needs no question (but for its PTR records): `lookup` answers it.
         let early = |name: &str| sockit_core::addr::parse_ip(name).is_ok().then(|| lookup(&method, name, cfg.families));
         let mut failed = 0;
-        pipeline::lookup_all(config, &sock, &items, asking, cfg.concurrency, &early, &mut |i, r| {
+        pipeline::lookup_all(config, carrier.as_mut(), &items, asking, cfg.concurrency, &early, &mut |i, r| {
             failed += usize::from(r.is_err());
             done(&items[i], r)
         })

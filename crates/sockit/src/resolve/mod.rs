@@ -6,11 +6,12 @@
 //! codec from hickory-proto and our own transport, so that every failure has its own error:
 //! no such name, no data of that type, refused, server failure, no answer in time.
 //!
-//! The rooms: `system` (the C library's resolver), `wire` (sockit's own DNS client),
-//! `stream` (DNS over TCP and TLS), `https` (DNS over HTTPS), `edns` (what a query asks beyond its question, and what the
-//! reply's header says), `transfer` (AXFR over TCP), `types` and `dnssec_text` (record types
-//! and data as dig names and shows them), `bulk` and `pipeline` (many names at once, in input
-//! order), `plain` (the plain questions and replies of bulk lookups, by hand).
+//! The rooms: `system` (the C library's resolver), `wire` (sockit's own DNS client), `stream`
+//! (DNS over TCP and TLS), `https` (DNS over HTTPS), `edns` (what a query asks beyond its
+//! question, and what the reply's header says), `transfer` (AXFR over TCP), `types` and
+//! `dnssec_text` (record types and data as dig names and shows them), `bulk`, `pipeline` and
+//! `carrier` (many names at once, in input order, over UDP or TLS), `plain` (bulk lookups'
+//! plain questions and replies, by hand), `compare` (the system's answer beside DNS's).
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -19,6 +20,7 @@ use hickory_proto::rr::RecordType;
 use serde::Serialize;
 
 pub mod bulk;
+mod carrier;
 pub mod compare;
 mod dnssec_text;
 pub mod edns;

@@ -1,17 +1,19 @@
-//! Many names from one server over UDP, as dnsperf and massdns ask them: every question in
-//! flight together on one socket (up to the window), each reply matched to its question by id
-//! and question, each unanswered question sent again once its try's timeout is up, and the
-//! answers handed back in input order. One thread; no thread, socket or socket option a
-//! question. A truncated answer is asked again over TCP, as a single lookup does.
+//! Many names from one server over UDP or one TLS connection (`carrier`), as dnsperf and
+//! massdns ask them: every question in flight together (up to the window), each reply matched
+//! to its question by id and question, each unanswered question sent again once its try's
+//! timeout is up, and the answers handed back in input order. One thread; no thread, socket or
+//! socket option a question. A truncated answer is asked again over TCP, as a single lookup
+//! does.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
 
+use super::carrier::Carrier;
 use super::plain;
 use super::stream::{Transport, exchange_tcp, io_transport};
 use super::wire::{
@@ -63,20 +65,12 @@ struct Run<'a> {
     ids: Ids,
 }
 
-/// The socket a run asks `server` on: connected, non-blocking.
-pub(super) fn socket(server: SocketAddr) -> std::io::Result<UdpSocket> {
-    let sock = UdpSocket::bind(crate::net::any_of_family(server))?;
-    sock.connect(server)?;
-    sock.set_nonblocking(true)?;
-    Ok(sock)
-}
-
-/// Ask the server `sock` is connected to about every name of `items`, `window` questions in
+/// Ask the server `carrier` goes to about every name of `items`, `window` questions in
 /// flight at most (`early` answers a name that needs no question: an address); each name's
 /// result to `done` in input order. An error from `done` stops the run.
 pub(super) fn lookup_all(
     cfg: &DnsConfig,
-    sock: &UdpSocket,
+    carrier: &mut dyn Carrier,
     items: &[String],
     asking: Asking,
     window: usize,
@@ -88,7 +82,7 @@ pub(super) fn lookup_all(
         Asking::Addresses(f) => family_types(f).to_vec(),
     };
     let window = window.max(types.len());
-    let server = sock.peer_addr()?;
+    let server = carrier.server();
     let mut run = Run {
         cfg,
         server,
@@ -110,7 +104,7 @@ pub(super) fn lookup_all(
             run.ask(next, early);
             next += 1;
         }
-        if let Err(e) = run.send(sock) {
+        if let Err(e) = run.send(carrier) {
             run.fail_in_flight(&e);
         }
         while let Some(Some(_)) = run.results.front() {
@@ -127,11 +121,9 @@ pub(super) fn lookup_all(
         }
         // Replies, waiting at most until the earliest try's end.
         let wait = run.deadlines.front().map_or(cfg.timeout, |&(d, _, _)| d.saturating_duration_since(Instant::now()));
-        let mut fds = [rustix::event::PollFd::new(sock, rustix::event::PollFlags::IN)];
-        let wait = rustix::event::Timespec::try_from(wait).unwrap_or(rustix::event::Timespec { tv_sec: 1, tv_nsec: 0 });
-        let _ = rustix::event::poll(&mut fds, Some(&wait));
+        carrier.wait(wait);
         loop {
-            match sock.recv(&mut buf) {
+            match carrier.recv(&mut buf) {
                 Ok(n) => run.reply(&buf[..n]),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -180,16 +172,16 @@ impl Run<'_> {
         }
     }
 
-    /// Send what waits to be sent, until the socket takes no more.
-    fn send(&mut self, sock: &UdpSocket) -> std::io::Result<()> {
+    /// Send what waits to be sent, until the carrier takes no more.
+    fn send(&mut self, carrier: &mut dyn Carrier) -> std::io::Result<()> {
         let now = Instant::now();
         while let Some(&id) = self.unsent.front() {
             let Some(f) = self.flights.get_mut(&id) else {
                 self.unsent.pop_front();
                 continue;
             };
-            match sock.send(&f.wire) {
-                Ok(_) => {
+            match carrier.send(&f.wire) {
+                Ok(()) => {
                     self.unsent.pop_front();
                     f.tries += 1;
                     self.deadlines.push_back((now + self.cfg.timeout, id, f.tries));

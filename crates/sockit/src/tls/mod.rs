@@ -343,6 +343,22 @@ pub struct Connector {
 }
 
 impl Connector {
+    /// A client TLS session over `stream` (blocking, its timeouts set) with the handshake done,
+    /// for a caller that drives rustls itself on one thread (a pipeline of DNS questions).
+    pub fn handshake_blocking(&self, stream: &mut TcpStream, peer: &str) -> Result<rustls::ClientConnection, NetError> {
+        let mut conn = rustls::ClientConnection::new(Arc::clone(&self.config), self.name.clone())
+            .map_err(|e| tls_error(Doing::Tls, e))?;
+        while conn.is_handshaking() {
+            if let Err(e) = conn.complete_io(stream) {
+                return Err(match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                    Some(rustls_error) => handshake_error(peer, rustls_error),
+                    None => NetError::io(Doing::Tls, e),
+                });
+            }
+        }
+        Ok(conn)
+    }
+
     /// The same, offering these application protocols (ALPN: `h2` for DNS over HTTPS).
     pub fn with_alpn(mut self, protocols: &[&[u8]]) -> Connector {
         let mut config = (*self.config).clone();
