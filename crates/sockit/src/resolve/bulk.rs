@@ -193,11 +193,13 @@ impl NamesConfig {
 
 /// The way a bulk run reaches `server`: UDP, or TLS when asked for.
 fn carrier(server: SocketAddr, config: &DnsConfig) -> Option<Box<dyn carrier::Carrier>> {
-    match &config.tls {
-        Some(tls) => {
+    match (&config.tls, &config.https) {
+        (Some(tls), Some(doh)) => super::https::Streams::new(server, tls, doh, config.timeout)
+            .map(|c| Box::new(c) as Box<dyn carrier::Carrier>),
+        (Some(tls), None) => {
             carrier::Tls::new(server, tls, config.timeout).ok().map(|c| Box::new(c) as Box<dyn carrier::Carrier>)
         }
-        None => carrier::Udp::new(server).ok().map(|c| Box::new(c) as Box<dyn carrier::Carrier>),
+        _ => carrier::Udp::new(server).ok().map(|c| Box::new(c) as Box<dyn carrier::Carrier>),
     }
 }
 
@@ -205,14 +207,13 @@ fn carrier(server: SocketAddr, config: &DnsConfig) -> Option<Box<dyn carrier::Ca
 pub fn lookup_run(cfg: &NamesConfig, input: impl Read, done: &mut Done<'_, Answer>) -> Result<NamesReport, NamesError> {
     let method = cfg.method()?;
     let items = cfg.items(input)?;
-    // One server over UDP or TLS: every question in flight on one socket or connection
-    // (`pipeline`); otherwise (the system's resolver, several servers in turn, TCP, HTTPS, a
-    // zone transfer) a thread a name, each thread keeping its HTTPS connection for the names
-    // it asks. A TLS server that cannot be reached is left to the threads, which say why.
+    // One server over UDP, TLS or HTTPS: every question in flight on one socket or connection
+    // (`pipeline`); otherwise (the system's resolver, several servers in turn, TCP, a zone
+    // transfer) a thread a name. A TLS or HTTPS server that cannot be reached is left to the
+    // threads, which say why.
     if let Method::Direct { config, rtype } = &method
         && let [server] = config.servers[..]
         && !config.tcp
-        && config.https.is_none()
         && *rtype != Some(RecordType::AXFR)
         && let Some(mut carrier) = carrier(server, config)
     {

@@ -1,7 +1,8 @@
 //! What carries a bulk run's questions to one server and its replies back, one thread and no
 //! blocking: a connected UDP socket (a datagram a message), or one TLS connection (DNS over
 //! TLS, RFC 7858: every question framed and written as it comes, replies read as they come in
-//! whatever order the server sends them, RFC 7766's pipelining).
+//! whatever order the server sends them, RFC 7766's pipelining); DNS over HTTPS has its own
+//! (`https::Streams`: a stream a question on one HTTP/2 connection).
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -10,14 +11,22 @@ use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags, Timespec};
 
+/// What came back.
+pub(super) enum Got {
+    /// A whole message, this many bytes at the front of the buffer.
+    Message(usize),
+    /// The question with this id failed on its own (an HTTP status), said whole.
+    Failed(u16, String),
+}
+
 /// A way to one server for `pipeline`.
 pub(super) trait Carrier {
     /// The server.
     fn server(&self) -> SocketAddr;
     /// Send one message, or `WouldBlock` if it cannot take one now (try again later).
     fn send(&mut self, wire: &[u8]) -> std::io::Result<()>;
-    /// The next whole message into `buf` (its length), or `WouldBlock` if none has come.
-    fn recv(&mut self, buf: &mut [u8]) -> std::io::Result<usize>;
+    /// The next whole message into `buf`, or `WouldBlock` if none has come.
+    fn recv(&mut self, buf: &mut [u8]) -> std::io::Result<Got>;
     /// Wait up to `wait` for something to read (or to write, if writes are waiting).
     fn wait(&mut self, wait: Duration);
 }
@@ -49,8 +58,8 @@ impl Carrier for Udp {
         self.0.send(wire).map(drop)
     }
 
-    fn recv(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.0.recv(buf)
+    fn recv(&mut self, buf: &mut [u8]) -> std::io::Result<Got> {
+        self.0.recv(buf).map(Got::Message)
     }
 
     fn wait(&mut self, wait: Duration) {
@@ -124,11 +133,11 @@ impl Carrier for Tls {
         self.flush()
     }
 
-    fn recv(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+    fn recv(&mut self, buf: &mut [u8]) -> std::io::Result<Got> {
         let mut chunk = [0u8; 16 * 1024];
         loop {
             if let Some(n) = self.take(buf) {
-                return Ok(n);
+                return Ok(Got::Message(n));
             }
             match self.conn.reader().read(&mut chunk) {
                 Ok(0) => return Err(ErrorKind::UnexpectedEof.into()),

@@ -1,7 +1,9 @@
 //! DNS over HTTPS (RFC 8484): a query POSTed to the server's path, or with GET in the URL as
 //! base64url, over HTTP/2 inside TLS (ALPN `h2`), the server's certificate checked as `tcp
-//! connect --tls` checks it. Each thread keeps one connection a server (and a small runtime to
-//! drive it) for every later question it asks that server, as kdig and dnsperf keep theirs.
+//! connect --tls` checks it. A bulk run puts every question in flight together on one
+//! connection, a stream each (`Streams`, a carrier of the pipeline's); a lookup asked alone
+//! keeps its thread's connection to the server (and a small runtime to drive it) for the
+//! thread's later questions.
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -116,15 +118,27 @@ async fn ask(
     doh: &Doh,
     wire: &[u8],
 ) -> Result<Message, Transport> {
-    // RFC 8484 4.1: the id is 0, so that caches see the same question the same.
-    let mut query = wire.to_vec();
-    query[..2].copy_from_slice(&[0, 0]);
+    let got = fetch(sender, &base(server, tls, doh), doh.get, wire).await?;
+    Message::from_vec(&got).map_err(|_| Transport::Malformed)
+}
+
+/// `https://AUTHORITY/PATH` for `server`: the name asked for, or its address.
+fn base(server: SocketAddr, tls: &ClientTls, doh: &Doh) -> String {
     let host = tls.server_name.clone().unwrap_or_else(|| server.ip().to_string());
     let host = if server.is_ipv6() && tls.server_name.is_none() { format!("[{host}]") } else { host };
     let authority = if server.port() == 443 { host } else { format!("{host}:{}", server.port()) };
-    let mut uri = format!("https://{authority}{}", doh.path);
+    format!("https://{authority}{}", doh.path)
+}
+
+/// One question's exchange: the reply's body, whatever it holds.
+async fn fetch(sender: Sender, base: &str, get: bool, wire: &[u8]) -> Result<Vec<u8>, Transport> {
+    let doh = Doh { path: String::new(), get };
+    // RFC 8484 4.1: the id is 0, so that caches see the same question the same.
+    let mut query = wire.to_vec();
+    query[..2].copy_from_slice(&[0, 0]);
+    let mut uri = base.to_string();
     if doh.get {
-        uri.push_str(if doh.path.contains('?') { "&dns=" } else { "?dns=" });
+        uri.push_str(if base.contains('?') { "&dns=" } else { "?dns=" });
         uri.push_str(&base64url(&query));
     }
     let mut request = http::Request::builder()
@@ -153,9 +167,84 @@ async fn ask(
         got.extend_from_slice(&chunk);
     }
     if !status.is_success() {
-        return Err(Transport::Failed(format!("{uri} answered HTTP {status}: is that the server's DNS path?")));
+        return Err(Transport::Failed(format!("{base} answered HTTP {status}: is that the server's DNS path?")));
     }
-    Message::from_vec(&got).map_err(|_| Transport::Malformed)
+    Ok(got)
+}
+
+/// One HTTP/2 connection carrying a bulk run's questions, a stream each, all in flight
+/// together, driven by a runtime of its own on the run's thread; replies come back as they
+/// come, their ids put back (RFC 8484 sends 0).
+pub(super) struct Streams {
+    server: SocketAddr,
+    rt: tokio::runtime::Runtime,
+    sender: Sender,
+    base: String,
+    get: bool,
+    tx: tokio::sync::mpsc::UnboundedSender<(u16, Result<Vec<u8>, Transport>)>,
+    rx: tokio::sync::mpsc::UnboundedReceiver<(u16, Result<Vec<u8>, Transport>)>,
+    /// A reply taken while waiting, not yet handed out.
+    held: Option<(u16, Result<Vec<u8>, Transport>)>,
+}
+
+impl Streams {
+    /// Connect (TLS with ALPN h2, then HTTP/2) within `timeout`; `None` if that fails (a
+    /// lookup of its own then says why).
+    pub(super) fn new(server: SocketAddr, tls: &ClientTls, doh: &Doh, timeout: Duration) -> Option<Streams> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+        let sender = rt.block_on(async { tokio::time::timeout(timeout, connect(server, tls)).await }).ok()?.ok()?;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        Some(Streams { server, rt, sender, base: base(server, tls, doh), get: doh.get, tx, rx, held: None })
+    }
+}
+
+impl super::carrier::Carrier for Streams {
+    fn server(&self) -> SocketAddr {
+        self.server
+    }
+
+    fn send(&mut self, wire: &[u8]) -> std::io::Result<()> {
+        if wire.len() < 12 {
+            return Err(std::io::ErrorKind::InvalidInput.into());
+        }
+        let id = u16::from_be_bytes([wire[0], wire[1]]);
+        let (sender, base, get, tx, wire) =
+            (self.sender.clone(), self.base.clone(), self.get, self.tx.clone(), wire.to_vec());
+        self.rt.spawn(async move {
+            let _ = tx.send((id, fetch(sender, &base, get, &wire).await));
+        });
+        Ok(())
+    }
+
+    fn recv(&mut self, buf: &mut [u8]) -> std::io::Result<super::carrier::Got> {
+        use super::carrier::Got;
+        let (id, got) = match self.held.take() {
+            Some(h) => h,
+            None => self.rx.try_recv().map_err(|_| std::io::Error::from(std::io::ErrorKind::WouldBlock))?,
+        };
+        match got {
+            Ok(mut body) if body.len() >= 12 => {
+                body[..2].copy_from_slice(&id.to_be_bytes());
+                let n = body.len().min(buf.len());
+                buf[..n].copy_from_slice(&body[..n]);
+                Ok(Got::Message(n))
+            }
+            Ok(_) | Err(Transport::Malformed) => {
+                Ok(Got::Failed(id, format!("{} sent a reply that is not DNS", self.server)))
+            }
+            Err(Transport::Failed(why)) => Ok(Got::Failed(id, why)),
+            Err(Transport::TimedOut) => Err(std::io::ErrorKind::TimedOut.into()),
+            Err(Transport::Refused) => Err(std::io::ErrorKind::ConnectionRefused.into()),
+            Err(Transport::Io(e)) => Err(e),
+        }
+    }
+
+    fn wait(&mut self, wait: Duration) {
+        if self.held.is_none() {
+            let rx = &mut self.rx;
+            self.held = self.rt.block_on(async { tokio::time::timeout(wait, rx.recv()).await.ok().flatten() });
+        }
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::time::Instant;
 use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
 
-use super::carrier::Carrier;
+use super::carrier::{Carrier, Got};
 use super::plain;
 use super::stream::{Transport, exchange_tcp, io_transport};
 use super::wire::{
@@ -124,7 +124,8 @@ pub(super) fn lookup_all(
         carrier.wait(wait);
         loop {
             match carrier.recv(&mut buf) {
-                Ok(n) => run.reply(&buf[..n]),
+                Ok(Got::Message(n)) => run.reply(&buf[..n]),
+                Ok(Got::Failed(id, why)) => run.failed(id, why),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -226,6 +227,14 @@ impl Run<'_> {
             },
             Ok(m) => interpret_for(cfg, name, rtype, server, m, false),
             Err(_) => Err(transport_error(name, server, cfg, Transport::Malformed)),
+        }
+    }
+
+    /// The question `id` failed on its own, for the reason said.
+    fn failed(&mut self, id: u16, why: String) {
+        if let Some(f) = self.flights.remove(&id) {
+            let e = transport_error(&self.items[f.item], self.server, self.cfg, Transport::Failed(why));
+            self.settle(f.item, f.which, Err(e));
         }
     }
 
