@@ -132,26 +132,25 @@ fn base(server: SocketAddr, tls: &ClientTls, doh: &Doh) -> String {
 
 /// One question's exchange: the reply's body, whatever it holds.
 async fn fetch(sender: Sender, base: &str, get: bool, wire: &[u8]) -> Result<Vec<u8>, Transport> {
-    let doh = Doh { path: String::new(), get };
     // RFC 8484 4.1: the id is 0, so that caches see the same question the same.
     let mut query = wire.to_vec();
     query[..2].copy_from_slice(&[0, 0]);
     let mut uri = base.to_string();
-    if doh.get {
+    if get {
         uri.push_str(if base.contains('?') { "&dns=" } else { "?dns=" });
         uri.push_str(&base64url(&query));
     }
     let mut request = http::Request::builder()
-        .method(if doh.get { http::Method::GET } else { http::Method::POST })
+        .method(if get { http::Method::GET } else { http::Method::POST })
         .uri(&uri)
         .header("accept", "application/dns-message");
-    if !doh.get {
+    if !get {
         request = request.header("content-type", "application/dns-message");
     }
     let request = request.body(()).map_err(|e| Transport::Failed(format!("a request for {uri}: {e}")))?;
     let mut sender = sender.ready().await.map_err(h2_error)?;
-    let (response, mut body) = sender.send_request(request, doh.get).map_err(h2_error)?;
-    if !doh.get {
+    let (response, mut body) = sender.send_request(request, get).map_err(h2_error)?;
+    if !get {
         body.send_data(Bytes::from(query), true).map_err(h2_error)?;
     }
     let response = response.await.map_err(h2_error)?;
