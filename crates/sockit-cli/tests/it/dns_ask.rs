@@ -118,6 +118,23 @@ impl Rig {
         run(self.ns.cmd(sockit_bin(), &all), b"", DEADLINE)
     }
 
+    /// A validated answer over `server` (tls://... or https://..., unbound's certificate
+    /// trusted by name), its records those dig reads over the same transport (`transport`, at
+    /// `dig_at`); the CA file's path.
+    fn same_records_as_dig(&self, server: &str, dig_at: &str, transport: &str) -> String {
+        let ca = self.dir.path().join("cert.pem").to_str().expect("path").to_string();
+        let args = ["--server", server, "--ca", &ca, "--server-name", "localhost", "--type", "A", "--dnssec"];
+        let ours = self.sockit(&[&args[..], &["host1.edns.test"]].concat()).ok();
+        assert_eq!(ours.lines().next(), Some(";; flags: qr rd ra ad; status: NOERROR"));
+        let tls_ca = format!("+tls-ca={ca}");
+        let dig = self.dig(
+            dig_at,
+            &[transport, &tls_ca, "+tls-hostname=localhost", "+dnssec", "+noall", "+answer", "host1.edns.test"],
+        );
+        assert_eq!(records_of_sockit(&ours), records_of_dig(&dig));
+        ca
+    }
+
     /// `dig ARGS` in the namespace, asking `server`.
     fn dig(&self, server: &str, args: &[&str]) -> String {
         let (ip, port) = server.split_once(':').expect("ip:port");
@@ -198,24 +215,8 @@ fn nsid_cookie_and_flags_from_nsd_as_dig_reads_them() {
 #[test]
 fn dns_over_tls_to_unbound_as_dig_asks_it() {
     let Some(rig) = Rig::new() else { return };
-    let ca = rig.dir.path().join("cert.pem");
-    let ca = ca.to_str().expect("path");
-    let tls = ["--server", "tls://127.0.0.1", "--ca", ca, "--server-name", "localhost"];
-    let ours = rig.sockit(&[&tls[..], &["--type", "A", "host1.edns.test", "--dnssec"]].concat()).ok();
-    assert_eq!(ours.lines().next(), Some(";; flags: qr rd ra ad; status: NOERROR"));
-    let dig = rig.dig(
-        "127.0.0.1:853",
-        &[
-            "+tls",
-            &format!("+tls-ca={ca}"),
-            "+tls-hostname=localhost",
-            "+dnssec",
-            "+noall",
-            "+answer",
-            "host1.edns.test",
-        ],
-    );
-    assert_eq!(records_of_sockit(&ours), records_of_dig(&dig));
+    let ca = rig.same_records_as_dig("tls://127.0.0.1", "127.0.0.1:853", "+tls");
+    let ca = ca.as_str();
     // --tls with a port is the same; a failure travels as over UDP.
     let line = rig
         .sockit(&["--server", "127.0.0.1:853", "--tls", "--ca", ca, "--server-name", "localhost", "nope.edns.test"])
@@ -263,24 +264,7 @@ fn dns_over_tls_to_unbound_as_dig_asks_it() {
 #[test]
 fn dns_over_https_to_unbound_as_dig_asks_it() {
     let Some(rig) = Rig::new() else { return };
-    let ca = rig.dir.path().join("cert.pem");
-    let ca = ca.to_str().expect("path");
-    let doh = ["--server", "https://127.0.0.1/dns-query", "--ca", ca, "--server-name", "localhost"];
-    let ours = rig.sockit(&[&doh[..], &["--type", "A", "host1.edns.test", "--dnssec"]].concat()).ok();
-    assert_eq!(ours.lines().next(), Some(";; flags: qr rd ra ad; status: NOERROR"));
-    let dig = rig.dig(
-        "127.0.0.1:443",
-        &[
-            "+https",
-            &format!("+tls-ca={ca}"),
-            "+tls-hostname=localhost",
-            "+dnssec",
-            "+noall",
-            "+answer",
-            "host1.edns.test",
-        ],
-    );
-    assert_eq!(records_of_sockit(&ours), records_of_dig(&dig));
+    rig.same_records_as_dig("https://127.0.0.1/dns-query", "127.0.0.1:443", "+https");
     // GET, the path by default; a failure travels as over UDP.
     let get = ["--server", "https://127.0.0.1", "--get", "--insecure", "--type", "A"];
     let out = rig.sockit(&[&get[..], &["host1.edns.test"]].concat()).ok();
