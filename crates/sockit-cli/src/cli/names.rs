@@ -54,6 +54,9 @@ pub struct AskArgs {
     /// Checking disabled (CD): a validating resolver answers without validating.
     #[arg(long)]
     pub cd: bool,
+    /// Ask whether the answer was validated (the AD bit, as dig asks by default).
+    #[arg(long)]
+    pub ad: bool,
     /// No recursion (RD off): the server answers from what it holds.
     #[arg(long = "no-rd")]
     pub no_rd: bool,

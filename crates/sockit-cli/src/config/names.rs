@@ -120,6 +120,7 @@ fn query_options(a: &cli::AskArgs) -> Result<QueryOptions> {
     let mut o = QueryOptions {
         recursion: !a.no_rd,
         checking_disabled: a.cd,
+        authentic_data: a.ad,
         edns: !a.no_edns,
         bufsize,
         dnssec_ok: a.dnssec,

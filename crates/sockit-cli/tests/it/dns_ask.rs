@@ -316,6 +316,13 @@ fn dnssec_records_as_dig_writes_them_and_validation_through_unbound() {
     let out = rig.sockit(&["--server", UNBOUND, "--type", "A", "host1.edns.test", "--dnssec"]).ok();
     assert_eq!(out.lines().next(), Some(";; flags: qr rd ra ad; status: NOERROR"));
     assert_eq!(dig_flags(&rig.dig(UNBOUND, &["+dnssec", "host1.edns.test", "A"])), "qr rd ra ad");
+    // AD asked for without DO: validated, as dig (which asks it by default) is told; not
+    // asked, not told.
+    let out = rig.sockit(&["--server", UNBOUND, "--type", "A", "host1.edns.test", "--ad"]).ok();
+    assert_eq!(out.lines().next(), Some(";; flags: qr rd ra ad; status: NOERROR"));
+    assert_eq!(dig_flags(&rig.dig(UNBOUND, &["host1.edns.test", "A"])), "qr rd ra ad");
+    let out = rig.sockit(&["--server", UNBOUND, "--type", "A", "host1.edns.test", "--flags"]).ok();
+    assert_eq!(out.lines().next(), Some(";; flags: qr rd ra; status: NOERROR"));
     // The broken signature: SERVFAIL with unbound's extended error, the code dig reads.
     let dig = rig.dig(UNBOUND, &["bogus.edns.test", "A"]);
     let ede = dig.lines().find_map(|l| l.strip_prefix("; EDE: ")).expect("dig reads an EDE");
@@ -397,8 +404,8 @@ fn queries_carry_the_options_asked_as_dig_writes_them() {
     // The subnet option itself: family 1, /24, scope 0, three bytes of address.
     let ecs = [0u8, 8, 0, 7, 0, 1, 24, 0, 198, 18, 3];
     assert!(ours.windows(ecs.len()).any(|w| w == ecs));
-    // No EDNS: no additional record, as dig +noedns.
-    let (ours, digs) = ask(&["--no-edns"], &["+noedns", "+noadflag"], &mut lines);
+    // No EDNS: no additional record, as dig +noedns; AD asked for, as dig asks by default.
+    let (ours, digs) = ask(&["--no-edns", "--ad"], &["+noedns"], &mut lines);
     assert_eq!(ours[2..], digs[2..]);
     assert_eq!(ours[10..12], [0, 0], "ARCOUNT 0");
     // A cookie and padding: 8 bytes of cookie, the query padded to 128 bytes, like dig's.

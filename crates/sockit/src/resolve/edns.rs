@@ -17,6 +17,9 @@ pub struct QueryOptions {
     pub recursion: bool,
     /// Checking disabled (CD): a validating resolver answers without validating.
     pub checking_disabled: bool,
+    /// Authentic data (AD) asked for: a validating resolver says whether it validated the
+    /// answer (RFC 6840 5.7), as dig asks by default.
+    pub authentic_data: bool,
     /// Send an OPT record at all (EDNS); without it, none of the options below.
     pub edns: bool,
     /// The largest UDP reply the client takes.
@@ -40,6 +43,7 @@ impl Default for QueryOptions {
         QueryOptions {
             recursion: true,
             checking_disabled: false,
+            authentic_data: false,
             edns: true,
             bufsize: 1232,
             dnssec_ok: false,
@@ -66,6 +70,7 @@ impl QueryOptions {
     pub(super) fn apply(&self, msg: &mut Message) {
         msg.metadata.recursion_desired = self.recursion;
         msg.metadata.checking_disabled = self.checking_disabled;
+        msg.metadata.authentic_data = self.authentic_data;
         if !self.edns {
             return;
         }
