@@ -297,7 +297,7 @@ pub fn glob(mask: &str, name: &str) -> bool {
 /// epoch.
 pub fn server_time(ms: u64) -> String {
     let (days, ms_of_day) = (ms / 86_400_000, ms % 86_400_000);
-    let (y, m, d) = civil(i64::try_from(days).unwrap_or(i64::MAX / 2));
+    let (y, m, d) = crate::date::civil(i64::try_from(days).unwrap_or(i64::MAX / 2));
     let s = ms_of_day / 1000;
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z", s / 3600, s / 60 % 60, s % 60, ms_of_day % 1000)
 }
@@ -322,34 +322,8 @@ pub fn parse_time(t: &str) -> Option<u64> {
         return None;
     }
     let ms: u64 = format!("{frac:0<3}")[..3].parse().ok()?;
-    let days = u64::try_from(days_from_civil(i64::try_from(y).ok()?, m, day)).ok()?;
+    let days = u64::try_from(crate::date::days_from_civil(i64::try_from(y).ok()?, m, day)).ok()?;
     Some(((days * 86_400 + hh * 3600 + mm * 60 + ss) * 1000) + ms)
-}
-
-/// Days since 1970-01-01 -> (year, month, day), proleptic Gregorian (Howard Hinnant's method).
-fn civil(days: i64) -> (i64, u64, u64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m.unsigned_abs(), d.unsigned_abs())
-}
-
-/// (year, month, day) -> days since 1970-01-01.
-fn days_from_civil(y: i64, m: u64, d: u64) -> i64 {
-    let (m, d) = (i64::try_from(m).unwrap_or(1), i64::try_from(d).unwrap_or(1));
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 pub mod addr;
 pub mod chat;
 pub mod cluster;
+pub mod date;
 pub mod discovery;
 pub mod endpoint;
 pub mod hosts_file;

@@ -95,18 +95,8 @@ fn hex_upper(d: &[u8]) -> String {
 
 /// Seconds since 1970 as `YYYYMMDDHHmmSS` (UTC), as RRSIG's times are written.
 fn timestamp(t: u32) -> String {
-    let days = i64::from(t / 86_400);
+    let (year, month, day) = sockit_core::date::civil(i64::from(t / 86_400));
     let secs = t % 86_400;
-    // Days to a civil date (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
     format!("{year:04}{month:02}{day:02}{:02}{:02}{:02}", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
