@@ -193,14 +193,12 @@ impl NamesConfig {
 
 /// The way a bulk run reaches `server`: UDP, or TLS when asked for.
 fn carrier(server: SocketAddr, config: &DnsConfig) -> Option<Box<dyn carrier::Carrier>> {
-    match (&config.tls, &config.https) {
-        (Some(tls), Some(doh)) => super::https::Streams::new(server, tls, doh, config.timeout)
-            .map(|c| Box::new(c) as Box<dyn carrier::Carrier>),
-        (Some(tls), None) => {
-            carrier::Tls::new(server, tls, config.timeout).ok().map(|c| Box::new(c) as Box<dyn carrier::Carrier>)
-        }
-        _ => carrier::Udp::new(server).ok().map(|c| Box::new(c) as Box<dyn carrier::Carrier>),
-    }
+    let c: Box<dyn carrier::Carrier> = match (&config.tls, &config.https) {
+        (Some(tls), Some(doh)) => Box::new(super::https::Streams::new(server, tls, doh, config.timeout).ok()?),
+        (Some(tls), None) => Box::new(carrier::Tls::new(server, tls, config.timeout).ok()?),
+        _ => Box::new(carrier::Udp::new(server).ok()?),
+    };
+    Some(c)
 }
 
 /// Resolve every name, handing each result to `done` in input order.

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags, Timespec};
 
+use super::stream::{Transport, io_transport};
+
 /// What came back.
 pub(super) enum Got {
     /// A whole message, this many bytes at the front of the buffer.
@@ -77,19 +79,19 @@ pub(super) struct Tls {
 }
 
 impl Tls {
-    /// Connect and shake hands (within `timeout` each step); its failure said whole.
-    pub(super) fn new(server: SocketAddr, tls: &crate::tls::ClientTls, timeout: Duration) -> Result<Tls, String> {
+    /// Connect and shake hands (within `timeout` each step).
+    pub(super) fn new(server: SocketAddr, tls: &crate::tls::ClientTls, timeout: Duration) -> Result<Tls, Transport> {
         let host = sockit_core::endpoint::Host::Ip(server.ip());
-        let connector = tls.connector(&host).map_err(|e| e.to_string())?;
-        let failed = |e: std::io::Error| format!("talking to {server}: {e}");
-        let mut sock = TcpStream::connect_timeout(&server, timeout).map_err(failed)?;
-        sock.set_read_timeout(Some(timeout)).map_err(failed)?;
-        sock.set_write_timeout(Some(timeout)).map_err(failed)?;
+        let failed = |e: crate::net::NetError| Transport::Failed(e.to_string());
+        let connector = tls.connector(&host).map_err(failed)?;
+        let mut sock = TcpStream::connect_timeout(&server, timeout).map_err(io_transport)?;
+        sock.set_read_timeout(Some(timeout)).map_err(Transport::Io)?;
+        sock.set_write_timeout(Some(timeout)).map_err(Transport::Io)?;
         let _ = sock.set_nodelay(true);
-        let mut conn = connector.handshake_blocking(&mut sock, &server.to_string()).map_err(|e| e.to_string())?;
+        let mut conn = connector.handshake_blocking(&mut sock, &server.to_string()).map_err(failed)?;
         // Questions are queued in rustls as they come; the socket takes them as it can.
         conn.set_buffer_limit(None);
-        sock.set_nonblocking(true).map_err(failed)?;
+        sock.set_nonblocking(true).map_err(Transport::Io)?;
         Ok(Tls { server, sock, conn, plain: Vec::new() })
     }
 

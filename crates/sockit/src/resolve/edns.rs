@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 
 use hickory_proto::op::{Edns, Message};
-use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption, NSIDPayload};
+use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
 use serde::Serialize;
 
 /// The queries' flags and EDNS options. `Default` is what every query had before: recursion
@@ -90,14 +90,9 @@ impl QueryOptions {
         msg.set_edns(edns);
     }
 
-    /// `wire`, the query `apply` made into bytes, padded if asked: `remake` turns `msg` into
-    /// bytes again once its padding option is sized.
-    pub(super) fn pad(
-        &self,
-        msg: &mut Message,
-        wire: Vec<u8>,
-        remake: impl Fn(&Message) -> Option<Vec<u8>>,
-    ) -> Option<Vec<u8>> {
+    /// `wire`, the query `apply` made into bytes, padded if asked: `msg` made into bytes again
+    /// once its padding option is sized.
+    pub(super) fn pad(&self, msg: &mut Message, wire: Vec<u8>) -> Option<Vec<u8>> {
         if !(self.padding && self.edns) {
             return Some(wire);
         }
@@ -107,7 +102,7 @@ impl QueryOptions {
         if let Some(e) = msg.edns.as_mut() {
             e.options_mut().insert(EdnsOption::Unknown(u16::from(EdnsCode::Padding), vec![0; fill]));
         }
-        remake(msg)
+        msg.to_vec().ok()
     }
 }
 
@@ -316,7 +311,7 @@ fn edns_report(e: &Edns) -> EdnsReport {
     };
     for (code, o) in &e.options().options {
         match (code, o) {
-            (_, EdnsOption::NSID(p)) => r.nsid = Some(nsid(p)),
+            (_, EdnsOption::NSID(p)) => r.nsid = Some(nsid_bytes(p.as_ref())),
             (_, EdnsOption::Subnet(s)) => {
                 r.subnet = Some(format!("{}/{}/{}", s.addr(), s.source_prefix(), s.scope_prefix()));
             }
@@ -336,10 +331,6 @@ fn edns_report(e: &Edns) -> EdnsReport {
     r
 }
 
-fn nsid(p: &NSIDPayload) -> Nsid {
-    nsid_bytes(p.as_ref())
-}
-
 fn nsid_bytes(b: &[u8]) -> Nsid {
     let printable = !b.is_empty() && b.iter().all(|c| c.is_ascii_graphic() || *c == b' ');
     Nsid { hex: hex(b), text: printable.then(|| String::from_utf8_lossy(b).into_owned()) }
@@ -357,7 +348,7 @@ mod tests {
         msg.add_query(Query::query(Name::from_str("host1.test.").expect("name"), RecordType::A));
         o.apply(&mut msg);
         let wire = msg.to_vec().expect("wire");
-        o.pad(&mut msg, wire, |m| m.to_vec().ok()).expect("padded")
+        o.pad(&mut msg, wire).expect("padded")
     }
 
     #[test]

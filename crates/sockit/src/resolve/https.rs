@@ -2,15 +2,12 @@
 //! base64url, over HTTP/2 inside TLS (ALPN `h2`), the server's certificate checked as `tcp
 //! connect --tls` checks it. A bulk run puts every question in flight together on one
 //! connection, a stream each (`Streams`, a carrier of the pipeline's); a lookup asked alone
-//! keeps its thread's connection to the server (and a small runtime to drive it) for the
-//! thread's later questions.
+//! uses one too, kept for its thread's later questions (`secure`).
 
-use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use hickory_proto::op::Message;
 
 use super::stream::{Transport, io_transport};
 use crate::tls::ClientTls;
@@ -28,55 +25,6 @@ pub struct Doh {
 const MOST: usize = 65_535;
 
 type Sender = h2::client::SendRequest<Bytes>;
-
-/// A thread's runtime and its HTTP/2 connections, by server.
-type Kept = (tokio::runtime::Runtime, Vec<(SocketAddr, Sender)>);
-
-thread_local! {
-    static DOH: RefCell<Option<Kept>> = const { RefCell::new(None) };
-}
-
-/// Ask `server` over HTTPS: on this thread's connection to it if it has one (one the server
-/// has closed since is made again, once), or a new one.
-pub(super) fn exchange_https(
-    server: SocketAddr,
-    tls: &ClientTls,
-    doh: &Doh,
-    wire: &[u8],
-    timeout: Duration,
-) -> Result<Message, Transport> {
-    DOH.with_borrow_mut(|state| {
-        if state.is_none() {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Transport::Io)?;
-            *state = Some((rt, Vec::new()));
-        }
-        let Some((rt, conns)) = state.as_mut() else { return Err(Transport::Malformed) };
-        let kept = conns.iter().position(|(s, _)| *s == server).map(|i| conns.remove(i).1);
-        let reused = kept.is_some();
-        let (result, sender) = rt.block_on(async {
-            let attempt = |sender: Option<Sender>| async move {
-                let sender = match sender {
-                    Some(s) => s,
-                    None => connect(server, tls).await?,
-                };
-                let reply = ask(sender.clone(), server, tls, doh, wire).await?;
-                Ok::<_, Transport>((reply, sender))
-            };
-            let mut r = tokio::time::timeout(timeout, attempt(kept)).await.unwrap_or(Err(Transport::TimedOut));
-            if reused && matches!(r, Err(Transport::Io(_) | Transport::Malformed)) {
-                r = tokio::time::timeout(timeout, attempt(None)).await.unwrap_or(Err(Transport::TimedOut));
-            }
-            match r {
-                Ok((reply, sender)) => (Ok(reply), Some(sender)),
-                Err(e) => (Err(e), None),
-            }
-        });
-        if let Some(s) = sender {
-            conns.push((server, s));
-        }
-        result
-    })
-}
 
 /// A TLS connection offering `h2`, and HTTP/2 on it (its connection driven by the runtime).
 async fn connect(server: SocketAddr, tls: &ClientTls) -> Result<Sender, Transport> {
@@ -108,18 +56,6 @@ fn h2_error(e: h2::Error) -> Transport {
 /// RFC 4648's base64url without padding, as a GET carries the query.
 fn base64url(wire: &[u8]) -> String {
     sockit_core::text::base64(wire).trim_end_matches('=').replace('+', "-").replace('/', "_")
-}
-
-/// One question: POSTed, or in the URL with GET; the reply's body read as a DNS message.
-async fn ask(
-    sender: Sender,
-    server: SocketAddr,
-    tls: &ClientTls,
-    doh: &Doh,
-    wire: &[u8],
-) -> Result<Message, Transport> {
-    let got = fetch(sender, &base(server, tls, doh), doh.get, wire).await?;
-    Message::from_vec(&got).map_err(|_| Transport::Malformed)
 }
 
 /// `https://AUTHORITY/PATH` for `server`: the name asked for, or its address.
@@ -187,13 +123,14 @@ pub(super) struct Streams {
 }
 
 impl Streams {
-    /// Connect (TLS with ALPN h2, then HTTP/2) within `timeout`; `None` if that fails (a
-    /// lookup of its own then says why).
-    pub(super) fn new(server: SocketAddr, tls: &ClientTls, doh: &Doh, timeout: Duration) -> Option<Streams> {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-        let sender = rt.block_on(async { tokio::time::timeout(timeout, connect(server, tls)).await }).ok()?.ok()?;
+    /// Connect (TLS with ALPN h2, then HTTP/2) within `timeout`.
+    pub(super) fn new(server: SocketAddr, tls: &ClientTls, doh: &Doh, timeout: Duration) -> Result<Streams, Transport> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Transport::Io)?;
+        let sender = rt
+            .block_on(async { tokio::time::timeout(timeout, connect(server, tls)).await })
+            .unwrap_or(Err(Transport::TimedOut))?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        Some(Streams { server, rt, sender, base: base(server, tls, doh), get: doh.get, tx, rx, held: None })
+        Ok(Streams { server, rt, sender, base: base(server, tls, doh), get: doh.get, tx, rx, held: None })
     }
 }
 

@@ -10,8 +10,9 @@
 //! (DNS over TCP and TLS), `https` (DNS over HTTPS), `edns` (what a query asks beyond its
 //! question, and what the reply's header says), `transfer` (AXFR over TCP), `types` and
 //! `dnssec_text` (record types and data as dig names and shows them), `bulk`, `pipeline` and
-//! `carrier` (many names at once, in input order, over UDP or TLS), `plain` (bulk lookups'
-//! plain questions and replies, by hand), `compare` (the system's answer beside DNS's).
+//! `carrier` (many names at once, in input order, over UDP, TLS or HTTPS), `secure` (a lookup's
+//! own questions over TLS or HTTPS, on a carrier kept per thread), `plain` (bulk lookups' plain
+//! questions and replies, by hand), `compare` (the system's answer beside DNS's).
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -27,6 +28,7 @@ pub mod edns;
 pub mod https;
 mod pipeline;
 mod plain;
+mod secure;
 mod stream;
 pub mod system;
 pub mod transfer;

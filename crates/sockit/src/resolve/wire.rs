@@ -10,8 +10,7 @@ use hickory_proto::rr::{Name, RecordType};
 use serde::Serialize;
 
 use super::edns::{Ede, Header, QueryOptions, ede_suffix, extended_errors};
-use super::https::exchange_https;
-use super::stream::{Transport, clone_io, exchange_tcp, exchange_tls, io_transport};
+use super::stream::{Transport, clone_io, exchange_tcp, io_transport};
 use super::types::{parse_type, presentation, strings, type_name};
 use super::{Families, ResolveError, no_address};
 
@@ -208,7 +207,7 @@ pub(super) fn query(
     let id = msg.metadata.id;
     let bad = |e: hickory_proto::ProtoError| ResolveError::BadName { name: shown.to_string(), reason: e.to_string() };
     let wire = msg.to_vec().map_err(bad)?;
-    let wire = options.pad(&mut msg, wire, |m| m.to_vec().ok()).ok_or_else(|| ResolveError::BadName {
+    let wire = options.pad(&mut msg, wire).ok_or_else(|| ResolveError::BadName {
         name: shown.to_string(),
         reason: "the padded query does not fit a message".into(),
     })?;
@@ -236,13 +235,13 @@ fn query_types(
         if open.is_empty() {
             break;
         }
-        let replies: Vec<Result<(Message, bool), Transport>> = if let (Some(tls), Some(doh)) = (&cfg.tls, &cfg.https) {
+        let replies: Vec<Result<(Message, bool), Transport>> = if let Some(tls) = &cfg.tls {
+            let https = cfg.https.as_ref();
             open.iter()
-                .map(|&i| exchange_https(server, tls, doh, &queries[i].0, cfg.timeout).map(|m| (m, true)))
-                .collect()
-        } else if let Some(tls) = &cfg.tls {
-            open.iter()
-                .map(|&i| exchange_tls(server, tls, &queries[i].0, queries[i].1, cfg.timeout).map(|m| (m, true)))
+                .map(|&i| {
+                    super::secure::exchange(server, tls, https, &queries[i].0, queries[i].1, cfg.timeout)
+                        .map(|m| (m, true))
+                })
                 .collect()
         } else if cfg.tcp {
             open.iter().map(|&i| exchange_tcp(server, &queries[i].0, cfg.timeout).map(|m| (m, true))).collect()
