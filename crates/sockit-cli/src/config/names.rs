@@ -7,7 +7,7 @@ use std::time::Duration;
 use sockit::resolve::edns::QueryOptions;
 use sockit::resolve::https::Doh;
 use sockit::resolve::{Families, NamesConfig};
-use sockit_core::addr::parse_ip;
+use sockit_core::addr::{Cidr, parse_ip};
 
 use super::shared::endpoint_addr;
 use super::{Action, Result, UsageError, usage};
@@ -134,29 +134,11 @@ fn query_options(a: &cli::AskArgs) -> Result<QueryOptions> {
     Ok(o)
 }
 
-/// `--subnet ADDR[/LEN]`: the address with the bits past LEN cleared (RFC 7871 asks for them
-/// to be zero), a whole address without LEN.
+/// `--subnet ADDR[/LEN]` (as `addr` reads a prefix): its network address, the bits past LEN
+/// cleared as RFC 7871 asks, and LEN (the whole address without one).
 fn client_subnet(s: &str) -> Result<(IpAddr, u8)> {
-    let bad = || {
+    let c = Cidr::parse(s).map_err(|_| {
         UsageError(format!("--subnet '{s}' is not a subnet: write it like 198.51.100.0/24, 2001:db8::/56 or 0.0.0.0/0"))
-    };
-    let (ip, len) = match s.split_once('/') {
-        Some((ip, len)) => (ip, Some(len)),
-        None => (s, None),
-    };
-    let ip: IpAddr = ip.parse().map_err(|_| bad())?;
-    let max: u8 = if ip.is_ipv4() { 32 } else { 128 };
-    let len = match len {
-        Some(l) => l.parse::<u8>().ok().filter(|&l| l <= max).ok_or_else(bad)?,
-        None => max,
-    };
-    let masked = match ip {
-        IpAddr::V4(v4) => {
-            IpAddr::V4(std::net::Ipv4Addr::from(u32::from(v4) & u32::MAX.checked_shl(u32::from(32 - len)).unwrap_or(0)))
-        }
-        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(
-            u128::from(v6) & u128::MAX.checked_shl(u32::from(128 - len)).unwrap_or(0),
-        )),
-    };
-    Ok((masked, len))
+    })?;
+    Ok((c.network(), c.prefix))
 }

@@ -22,17 +22,17 @@ pub struct SystemFiles {
 }
 
 impl SystemFiles {
-    /// This host's files (missing ones read as empty, as glibc reads them).
+    /// This host's files (missing or unreadable ones read as empty, as glibc reads them).
     pub fn read() -> SystemFiles {
-        let text = |path: &str| {
-            crate::stdio::read_file_text(std::path::Path::new(path), crate::stdio::limits::CONFIG).unwrap_or_default()
-        };
-        let rc = sockit_core::resolv_conf::ResolvConf::parse(&text(crate::dns_config::RESOLV_CONF));
-        let ndots = rc.options.iter().find_map(|o| o.strip_prefix("ndots:")?.parse().ok()).unwrap_or(1);
-        let nsswitch = text("/etc/nsswitch.conf")
-            .lines()
-            .find_map(|l| l.split('#').next()?.trim().strip_prefix("hosts:").map(|s| s.trim().to_string()));
-        SystemFiles { hosts: text("/etc/hosts"), search: rc.search, ndots, nsswitch }
+        let path = std::path::Path::new(crate::dns_config::RESOLV_CONF);
+        let (search, options) = crate::dns_config::read(path).map(|d| (d.search, d.options)).unwrap_or_default();
+        let ndots = options.iter().find_map(|o| o.strip_prefix("ndots:")?.parse().ok()).unwrap_or(1);
+        let nsswitch =
+            crate::stdio::read_file_text(std::path::Path::new("/etc/nsswitch.conf"), crate::stdio::limits::CONFIG)
+                .unwrap_or_default()
+                .lines()
+                .find_map(|l| l.split('#').next()?.trim().strip_prefix("hosts:").map(|s| s.trim().to_string()));
+        SystemFiles { hosts: super::hosts_file().to_string(), search, ndots, nsswitch }
     }
 }
 

@@ -63,6 +63,8 @@ struct Run<'a> {
     results: VecDeque<Option<Result<Answer, ResolveError>>>,
     emitted: usize,
     ids: Ids,
+    /// The questions are plain (no options asked): written and read by hand.
+    plain: bool,
 }
 
 /// Ask the server `carrier` goes to about every name of `items`, `window` questions in
@@ -96,6 +98,7 @@ pub(super) fn lookup_all(
         results: VecDeque::new(),
         emitted: 0,
         ids: Ids::new(),
+        plain: cfg.options.is_default(),
     };
     let mut next = 0;
     let mut buf = vec![0u8; 65535];
@@ -149,7 +152,7 @@ impl Run<'_> {
         }
         let mut wires = Vec::with_capacity(self.types.len());
         // Plain questions are written by hand (most are); any with options by hickory.
-        let plain_name = if self.cfg.options.is_default() { plain::qname(name) } else { None };
+        let plain_name = if self.plain { plain::qname(name) } else { None };
         if let Some(qname) = plain_name {
             wires.extend(self.types.iter().map(|&t| plain::query(&qname, t)));
         } else {
@@ -209,7 +212,7 @@ impl Run<'_> {
         let Some(f) = matches.then(|| self.flights.remove(&id)).flatten() else { return };
         let (name, rtype, server) = (&self.items[f.item], self.types[f.which], self.server);
         // A plain reply to a plain question is read by hand (most are); any other by hickory.
-        let by_hand = if self.cfg.options.is_default() { plain::answer(reply, rtype) } else { None };
+        let by_hand = if self.plain { plain::answer(reply, rtype) } else { None };
         let answer = match by_hand {
             Some(records) => Ok(answered(name, rtype, server, false, records)),
             None => self.read(reply, f.item, f.which, &f.wire),
