@@ -442,3 +442,74 @@ fn bad_query_options_are_usage_errors() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("--no-edns") && out.stderr.contains("--nsid"), "{}", out.stderr);
 }
+
+/// A DNS-over-TLS server of Python's ssl module that lies: on its first connection it answers
+/// each question first with another id, then rightly (no records); on its next, it sends the
+/// head of a message longer than it sends, and hangs up.
+const LIAR: &str = r#"
+import socket, ssl, sys
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(8)
+print(s.getsockname()[1], flush=True)
+def read(c, n):
+    b = b""
+    while len(b) < n:
+        more = c.recv(n - len(b))
+        if not more:
+            raise EOFError
+        b += more
+    return b
+for turn in range(2):
+    conn, _ = s.accept()
+    c = ctx.wrap_socket(conn, server_side=True)
+    try:
+        q = read(c, int.from_bytes(read(c, 2), "big"))
+        if turn == 0:
+            r = bytearray(q)
+            r[2] |= 0x80
+            r[10:12] = b"\x00\x00"
+            r = bytes(r[:q.index(b"\x00\x00\x29")])  # the question alone: no records, no OPT
+            stray = bytes([(q[0] + 1) % 256]) + r[1:]
+            for m in (stray, r):
+                c.sendall(len(m).to_bytes(2, "big") + m)
+            read(c, 2)
+        else:
+            c.sendall(b"\xff\xff" + q[:3])
+    except EOFError:
+        pass
+    c.close()
+"#;
+
+#[test]
+fn a_lying_tls_server_is_read_right_or_told_in_one_line() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = crate::util::openssl_cert(dir.path());
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(LIAR)
+        .arg(&cert)
+        .arg(&key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3");
+    let mut lines = PipeLines::new(child.stdout.take().expect("stdout"));
+    let _liar = Proc(child);
+    let mut port = String::new();
+    lines.read_line(&mut port).expect("port");
+    let server = format!("tls://127.0.0.1:{}", port.trim());
+    let ask = || sockit(&["lookup", "--server", &server, "--insecure", "--type", "A", "--timeout", "5", "x.test"]);
+    // A reply with another id is passed over; the right one read.
+    assert_eq!(ask().fails(1), "sockit: x.test: the name exists but has no A records");
+    // A message cut short by a hang-up: one line, at once, not a wait.
+    let start = Instant::now();
+    let line = ask().fails(1);
+    assert!(line.starts_with(&format!("sockit: x.test: talking to 127.0.0.1:{}: ", port.trim())), "{line}");
+    assert!(start.elapsed() < Duration::from_secs(4), "{:?}", start.elapsed());
+}
