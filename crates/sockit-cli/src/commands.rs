@@ -174,6 +174,26 @@ pub fn lookup(cfg: &NamesConfig, json: bool) -> Outcome {
     names(cfg, json, |c, i, d| resolve::lookup_run(c, i, d), |w, a| render_names::answer(w, a))
 }
 
+/// `lookup --trace`: each name traced from the root in turn; exit 1 if any ended without an
+/// answer or its chain of trust is bogus.
+pub fn trace(cfgs: &[resolve::trace::TraceConfig], json: bool) -> Outcome {
+    let mut failed = false;
+    for cfg in cfgs {
+        match resolve::trace::trace(cfg) {
+            Ok(t) => {
+                let bogus = t.dnssec.as_ref().is_some_and(|c| c.verdict == resolve::trace::Verdict::Bogus);
+                failed |= bogus || t.outcome != resolve::trace::Outcome::Answer;
+                printed(|out| if json { render::json_event(out, "trace", &t) } else { render_names::trace(out, &t) })?;
+            }
+            Err(e) => {
+                failed = true;
+                eprintln!("sockit: {}", sockit_core::text::escape(e.to_string().as_bytes()));
+            }
+        }
+    }
+    Ok(if failed { exit::FAILURE } else { exit::OK })
+}
+
 pub fn reverse(cfg: &NamesConfig, json: bool) -> Outcome {
     names(cfg, json, |c, i, d| resolve::reverse_run(c, i, d), |w, a| render_names::reverse(w, a))
 }

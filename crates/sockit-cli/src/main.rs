@@ -63,6 +63,7 @@ fn main() -> ExitCode {
         Action::Port(c) => commands::port(&c, json),
         Action::Hostname(c) => commands::hostname(c, json),
         Action::Lookup(c) => commands::lookup(&c, json),
+        Action::Trace(c) => commands::trace(&c, json),
         Action::Reverse(c) => commands::reverse(&c, json),
         Action::UdpListen { config, raw } => commands::udp_listen(&config, raw, json),
         Action::UdpSend(c) => commands::udp_send(&c, json),

@@ -120,3 +120,45 @@ pub fn reverse(out: &mut dyn Write, r: &ReverseAnswer) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// A trace: a `;;` line a server asked (the zone, the server, the time, what it said) with the
+/// records that say it, then with DNSSEC the chain of trust as a tree and its verdict.
+pub fn trace(out: &mut dyn Write, t: &sockit::resolve::trace::Trace) -> io::Result<()> {
+    for s in &t.steps {
+        let how = if s.tcp { ", TCP" } else { "" };
+        writeln!(
+            out,
+            ";; {}  {} ({}#{}{how}) in {:.1} ms: {} {}: {}",
+            s.zone,
+            s.server_name,
+            s.server.ip(),
+            s.server.port(),
+            s.ms,
+            s.qname,
+            s.qtype,
+            s.said
+        )?;
+        for r in &s.records {
+            writeln!(out, "{}  {}  {}  {}", r.name, r.ttl, r.rtype, r.data)?;
+        }
+    }
+    if let Some(e) = &t.error {
+        writeln!(out, ";; stopped: {e}")?;
+    }
+    if let Some(chain) = &t.dnssec {
+        writeln!(out, ";; DNSSEC chain of trust")?;
+        for (i, link) in chain.links.iter().enumerate() {
+            let branch = if i == 0 { String::new() } else { format!("{}└─ ", "   ".repeat(i - 1)) };
+            let verdict = serde_json::to_value(link.verdict).ok();
+            let verdict = verdict.as_ref().and_then(|v| v.as_str()).unwrap_or("?");
+            writeln!(out, ";; {branch}{}  {verdict}: {}", link.name, link.said)?;
+        }
+        let verdict = serde_json::to_value(chain.verdict).ok();
+        let verdict = verdict.as_ref().and_then(|v| v.as_str()).unwrap_or("?");
+        match &chain.reason {
+            Some(r) => writeln!(out, ";; verdict: {verdict} ({r})")?,
+            None => writeln!(out, ";; verdict: {verdict}")?,
+        }
+    }
+    Ok(())
+}

@@ -101,6 +101,18 @@ pub struct LookupArgs {
     /// and what makes them differ: the hosts file, a search domain, another source or a cache.
     #[arg(long, conflicts_with = "rtype")]
     pub compare: bool,
+    /// Resolve from the root servers down, as a resolver does, every server asked shown with
+    /// its time and reply; with --dnssec, the chain of trust validated at every zone cut.
+    #[arg(long, conflicts_with_all = ["compare", "file", "server", "tls", "get"])]
+    pub trace: bool,
+    /// With --trace: the root servers to start from, a file of A and AAAA records as
+    /// named.root writes them (IANA's root servers unless given).
+    #[arg(long, value_name = "FILE", requires = "trace")]
+    pub root_hints: Option<PathBuf>,
+    /// With --trace --dnssec: the keys to trust, a file of DS or DNSKEY records (the root
+    /// zone's keys as IANA publishes them unless given).
+    #[arg(long, value_name = "FILE", requires = "trace")]
+    pub trust_anchor: Option<PathBuf>,
     #[command(flatten)]
     pub dns: DnsArgs,
 }

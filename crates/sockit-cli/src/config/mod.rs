@@ -40,6 +40,7 @@ pub enum Action {
     Port(sockit::port::PortConfig),
     Hostname(sockit::host::HostnameConfig),
     Lookup(NamesConfig),
+    Trace(Vec<sockit::resolve::trace::TraceConfig>),
     Reverse(NamesConfig),
     UdpListen { config: sockit::udp::ListenConfig, raw: bool },
     UdpSend(SendConfig),

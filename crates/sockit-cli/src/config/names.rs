@@ -26,9 +26,60 @@ pub(super) fn lookup(a: cli::LookupArgs) -> Result<Action> {
         (_, true) => Families::V6,
         _ => Families::Both,
     };
+    if a.trace {
+        return trace(&a, rtype);
+    }
     let mut cfg = names(a.names, &a.dns, rtype, families)?;
     cfg.compare = a.compare;
     Ok(Action::Lookup(cfg))
+}
+
+/// `lookup --trace`: each name from the root servers (of `--root-hints`), validated with
+/// `--dnssec` against `--trust-anchor`'s keys.
+fn trace(a: &cli::LookupArgs, rtype: Option<hickory_proto::rr::RecordType>) -> Result<Action> {
+    use sockit::resolve::trace;
+    let ask = &a.dns.ask;
+    let asked_more = ask.cd || ask.ad || ask.no_rd || ask.nsid || ask.cookie || ask.padding || ask.no_edns;
+    if asked_more || ask.subnet.is_some() || ask.bufsize.is_some() || a.ipv4 || a.ipv6 {
+        return Err(usage("--trace asks every server its own questions: of the query flags it takes only --dnssec"));
+    }
+    if a.trust_anchor.is_some() && !ask.dnssec {
+        return Err(usage("--trust-anchor is for validating: add --dnssec"));
+    }
+    if !(a.dns.timeout.is_finite() && a.dns.timeout > 0.0 && a.dns.timeout <= 3600.0) {
+        return Err(UsageError(format!("--timeout {} is not a time: give seconds, like 2 or 0.5", a.dns.timeout)));
+    }
+    let read = |flag: &str, path: &std::path::Path| {
+        sockit::stdio::read_file_text(path, sockit::stdio::limits::CONFIG)
+            .map_err(|e| UsageError(format!("{flag} {}: {e}", path.display())))
+    };
+    let roots = match &a.root_hints {
+        Some(p) => trace::root_hints(&read("--root-hints", p)?)
+            .map_err(|e| UsageError(format!("--root-hints {}: {e}", p.display())))?,
+        None => trace::iana_root_hints(),
+    };
+    let anchors = match (&a.trust_anchor, ask.dnssec) {
+        (Some(p), _) => Some(
+            trace::trust_anchors(&read("--trust-anchor", p)?)
+                .map_err(|e| UsageError(format!("--trust-anchor {}: {e}", p.display())))?,
+        ),
+        (None, true) => Some(trace::iana_trust_anchors()),
+        (None, false) => None,
+    };
+    let configs = a
+        .names
+        .iter()
+        .map(|name| trace::TraceConfig {
+            name: name.clone(),
+            rtype: rtype.unwrap_or(hickory_proto::rr::RecordType::A),
+            roots: roots.clone(),
+            anchors: anchors.clone(),
+            timeout: Duration::from_secs_f64(a.dns.timeout),
+            retries: a.dns.retries,
+            tcp: a.dns.tcp,
+        })
+        .collect();
+    Ok(Action::Trace(configs))
 }
 
 /// `reverse`.

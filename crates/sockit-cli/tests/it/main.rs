@@ -9,6 +9,7 @@ mod chat;
 mod cli;
 mod cluster;
 mod dns_ask;
+mod dns_trace;
 mod examples;
 mod federation;
 mod forward;

@@ -31,6 +31,7 @@ mod plain;
 mod secure;
 mod stream;
 pub mod system;
+pub mod trace;
 pub mod transfer;
 pub mod types;
 pub mod wire;

@@ -271,6 +271,27 @@ fn query_types(
     Ok(answers.into_iter().map(|a| a.unwrap_or_else(|| Err(no_server(shown)))).collect())
 }
 
+/// One question of one server, its reply whole for a reader of every section (a trace): over
+/// UDP, TCP if the reply came truncated, or TCP from the start; and whether TCP carried it.
+pub(super) fn ask(
+    cfg: &DnsConfig,
+    server: SocketAddr,
+    name: &Name,
+    rtype: RecordType,
+) -> Result<(Message, bool), ResolveError> {
+    let shown = name.to_string();
+    let (wire, id) = query(&shown, name, rtype, &cfg.options)?;
+    let reply = if cfg.tcp {
+        exchange_tcp(server, &wire, cfg.timeout).map(|m| (m, true))
+    } else {
+        match exchange_udp(server, &[(wire.as_slice(), id)], cfg).pop().unwrap_or(Err(Transport::TimedOut)) {
+            Ok(m) if m.metadata.truncation => exchange_tcp(server, &wire, cfg.timeout).map(|m| (m, true)),
+            other => other.map(|m| (m, false)),
+        }
+    };
+    reply.map_err(|e| transport_error(&shown, server, cfg, e))
+}
+
 /// A reply as bytes off the wire, read as the answer to `name`'s `rtype` query: what the
 /// transport does with every reply, apart from the socket (the fuzz target's entry).
 pub fn answer_from_wire(name: &str, rtype: &str, wire: &[u8]) -> Result<DnsAnswer, ResolveError> {
