@@ -356,3 +356,46 @@ fn shown_records(m: &Message, said: &Said) -> Vec<DnsRecord> {
         Said::Other(_) => Vec::new(),
     }
 }
+
+/// One reply as a trace reads it, whatever its bytes (the fuzz target's entry): its question
+/// asked of a server of the root, what it says (referral, answer, denial), and the chain of
+/// trust down to what it names, the reply's own DNSKEY records trusted as the root's and its
+/// DS records as the anchors. What it said, or `None` for bytes that are not a message.
+pub fn read_reply(wire: &[u8]) -> Option<String> {
+    let m = Message::from_vec(wire).ok()?;
+    let q = m.queries.first()?;
+    let (qname, rtype) = (q.name().to_lowercase(), q.query_type());
+    let said = classify(&Name::root(), &qname, rtype, &m);
+    let mut records: Vec<Record> = m.answers.clone();
+    records.extend(m.authorities.iter().cloned());
+    let anchors: Vec<Anchor> = records
+        .iter()
+        .filter(|r| code(r) == records::DS || code(r) == records::DNSKEY)
+        .filter_map(|r| {
+            let data = records::data(r)?;
+            let kind = if code(r) == records::DS {
+                anchors::AnchorKind::Ds(records::ds(&data)?)
+            } else {
+                anchors::AnchorKind::Key(records::dnskey(&data)?)
+            };
+            Some(Anchor { owner: r.name.to_lowercase(), kind })
+        })
+        .collect();
+    let root = Name::root();
+    let child = match &said {
+        Said::Referral(child, ..) => child.clone(),
+        _ => qname.clone(),
+    };
+    let cuts = [
+        chain::Cut { name: &root, via: &[], keys: &m.answers },
+        chain::Cut { name: &child, via: &m.authorities, keys: &m.answers },
+    ];
+    let end = match &said {
+        Said::Answer => chain::End::Answer { name: &qname, records: &m.answers },
+        Said::NoName => chain::End::NoName { name: &qname, authority: &m.authorities },
+        Said::NoData => chain::End::NoData { name: &qname, qtype: u16::from(rtype), authority: &m.authorities },
+        _ => chain::End::Failed,
+    };
+    let chain = chain::validate(&cuts, &end, &anchors, now());
+    Some(format!("{}: {:?} {:?}", said_text(&said), chain.verdict, chain.reason))
+}
