@@ -20,6 +20,12 @@ pub fn answer(out: &mut dyn Write, a: &Answer) -> io::Result<()> {
             }
         }
         Answer::Compared(c) => compared(out, c)?,
+        Answer::Messages(messages) => {
+            for m in messages {
+                serde_json::to_writer(&mut *out, m)?;
+                writeln!(out)?;
+            }
+        }
         Answer::Records(d) => {
             if let Some(h) = &d.header {
                 header(out, h)?;
@@ -98,7 +104,7 @@ impl Notes for Answer {
                 .map(|f| format!("no {} answer: {}", f.qtype, f.error))
                 .chain(d.ede.iter().map(|e| format!("{}: {} says {e}", d.name, d.server)))
                 .collect(),
-            Answer::Addresses(_) | Answer::Compared(_) => Vec::new(),
+            Answer::Addresses(_) | Answer::Compared(_) | Answer::Messages(_) => Vec::new(),
         }
     }
 }

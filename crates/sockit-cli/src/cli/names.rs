@@ -101,6 +101,10 @@ pub struct LookupArgs {
     /// and what makes them differ: the hosts file, a search domain, another source or a cache.
     #[arg(long, conflicts_with = "rtype")]
     pub compare: bool,
+    /// Print each reply whole, a JSON object a line in RFC 8427's shape (as kdig +json): the
+    /// header, the question and every section's records, their data in text and hex.
+    #[arg(long, conflicts_with_all = ["compare", "trace"])]
+    pub rfc8427: bool,
     /// Resolve from the root servers down, as a resolver does, every server asked shown with
     /// its time and reply; with --dnssec, the chain of trust validated at every zone cut.
     #[arg(long, conflicts_with_all = ["compare", "file", "server", "tls", "get"])]

@@ -98,6 +98,11 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
         Command::Completions { shell } => Action::Completions(shell),
         Command::Manpage { dir } => Action::Manpage(dir),
     };
+    if let (true, Action::Lookup(c)) = (cli.json, &action)
+        && c.rfc8427
+    {
+        return Err(UsageError("--rfc8427 writes JSON of its own: leave out --json".into()));
+    }
     Ok(Config { json: cli.json, verbose: cli.verbose, action })
 }
 

@@ -31,6 +31,10 @@ pub(super) fn lookup(a: cli::LookupArgs) -> Result<Action> {
     }
     let mut cfg = names(a.names, &a.dns, rtype, families)?;
     cfg.compare = a.compare;
+    if a.rfc8427 {
+        cfg.rfc8427 = true;
+        cfg.direct = true;
+    }
     Ok(Action::Lookup(cfg))
 }
 
@@ -155,6 +159,7 @@ fn names(
         families,
         options,
         compare: false,
+        rfc8427: false,
     })
 }
 

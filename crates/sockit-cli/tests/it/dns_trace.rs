@@ -307,6 +307,51 @@ fn lying_root_servers_are_passed_over() {
 }
 
 #[test]
+fn replies_in_rfc_8427_json_are_kdigs() {
+    let Some(rig) = Rig::new() else { return };
+    if !have("kdig") {
+        return;
+    }
+    for (server, rtype, name) in [
+        ("198.18.0.3", "A", "host.good.test"),
+        ("198.18.0.3", "DNSKEY", "good.test"),
+        ("198.18.0.3", "A", "nope.good.test"),
+        ("198.18.0.2", "AAAA", "ns.test"),
+        ("198.18.0.2", "A", "host.good.test"),
+        ("127.0.0.1", "A", "host.good.test"),
+        ("127.0.0.1", "TXT", "host.badksk.test"),
+    ] {
+        let ours = run(
+            rig.ns.cmd(sockit_bin(), &["lookup", "--server", server, "--type", rtype, "--dnssec", "--rfc8427", name]),
+            b"",
+            DEADLINE,
+        );
+        // A reply is printed whatever it says (kdig's exit status too).
+        let ours = ours.ok();
+        assert_eq!(ours.lines().count(), 1, "one object a reply: {ours}");
+        let at = format!("@{server}");
+        let kdig = run(rig.ns.cmd("kdig", &[&at, "+json", "+dnssec", "-t", rtype, name]), b"", DEADLINE).ok();
+        let mut ours: serde_json::Value = serde_json::from_str(&ours).expect("JSON");
+        let mut kdig: serde_json::Value = serde_json::from_str(&kdig).expect("kdig's JSON");
+        // The time, the id and kdig's own message length differ; NSEC3's hashes are in dig's
+        // upper case in sockit and in lower case in kdig.
+        for v in [&mut ours, &mut kdig] {
+            let o = v.as_object_mut().expect("an object");
+            assert!(o.remove("dateSeconds").is_some() && o.remove("dateString").is_some() && o.remove("ID").is_some());
+            o.remove("msgLength");
+            for rr in o.values_mut().filter_map(|s| s.as_array_mut()).flatten() {
+                if let Some(s) = rr.get_mut("rdataNSEC3") {
+                    *s = s.as_str().expect("text").to_ascii_lowercase().into();
+                }
+            }
+        }
+        assert_eq!(ours, kdig, "{server} {rtype} {name}");
+    }
+    let both = sockit(&["--json", "lookup", "--server", "127.0.0.1", "--rfc8427", "example.test"]);
+    assert_eq!(both.fails(2), "sockit: --rfc8427 writes JSON of its own: leave out --json");
+}
+
+#[test]
 fn bad_trace_arguments_are_usage_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
     let empty = dir.path().join("empty");

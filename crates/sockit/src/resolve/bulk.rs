@@ -101,6 +101,8 @@ pub struct NamesConfig {
     pub options: super::edns::QueryOptions,
     /// Each name's addresses from the system and from DNS, side by side.
     pub compare: bool,
+    /// Each reply whole, as RFC 8427 writes a message in JSON.
+    pub rfc8427: bool,
 }
 
 /// Why `lookup` or `reverse` could not start, or could not go on.
@@ -205,6 +207,12 @@ fn carrier(server: SocketAddr, config: &DnsConfig) -> Option<Box<dyn carrier::Ca
 pub fn lookup_run(cfg: &NamesConfig, input: impl Read, done: &mut Done<'_, Answer>) -> Result<NamesReport, NamesError> {
     let method = cfg.method()?;
     let items = cfg.items(input)?;
+    if cfg.rfc8427
+        && let Method::Direct { config, rtype } = &method
+    {
+        let types = rtype.map_or_else(|| super::wire::family_types(cfg.families).to_vec(), |t| vec![t]);
+        return run_each(&items, cfg.concurrency, |n| super::rfc8427::messages(config, n, &types), done);
+    }
     // One server over UDP, TLS or HTTPS: every question in flight on one socket or connection
     // (`pipeline`); otherwise (the system's resolver, several servers in turn, TCP, a zone
     // transfer) a thread a name. A TLS or HTTPS server that cannot be reached is left to the

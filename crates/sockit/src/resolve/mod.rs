@@ -28,6 +28,7 @@ pub mod edns;
 pub mod https;
 mod pipeline;
 mod plain;
+pub mod rfc8427;
 mod secure;
 mod stream;
 pub mod system;
@@ -148,6 +149,8 @@ pub enum Answer {
     Addresses(SystemAnswer),
     Records(DnsAnswer),
     Compared(Box<compare::Comparison>),
+    /// Each reply whole, as RFC 8427's message objects.
+    Messages(Vec<serde_json::Value>),
 }
 
 /// Resolve one name. An IP literal resolves to itself, unless a DNS server is asked for its

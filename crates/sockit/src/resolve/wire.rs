@@ -271,8 +271,9 @@ fn query_types(
     Ok(answers.into_iter().map(|a| a.unwrap_or_else(|| Err(no_server(shown)))).collect())
 }
 
-/// One question of one server, its reply whole for a reader of every section (a trace): over
-/// UDP, TCP if the reply came truncated, or TCP from the start; and whether TCP carried it.
+/// One question of one server, its reply whole for a reader of every section (a trace, RFC
+/// 8427's JSON): over UDP, TCP if the reply came truncated, or TCP from the start, or TLS or
+/// HTTPS; and whether a stream carried it.
 pub(super) fn ask(
     cfg: &DnsConfig,
     server: SocketAddr,
@@ -281,7 +282,9 @@ pub(super) fn ask(
 ) -> Result<(Message, bool), ResolveError> {
     let shown = name.to_string();
     let (wire, id) = query(&shown, name, rtype, &cfg.options)?;
-    let reply = if cfg.tcp {
+    let reply = if let Some(tls) = &cfg.tls {
+        super::secure::exchange(server, tls, cfg.https.as_ref(), &wire, id, cfg.timeout).map(|m| (m, true))
+    } else if cfg.tcp {
         exchange_tcp(server, &wire, cfg.timeout).map(|m| (m, true))
     } else {
         match exchange_udp(server, &[(wire.as_slice(), id)], cfg).pop().unwrap_or(Err(Transport::TimedOut)) {
