@@ -108,11 +108,12 @@ fn names(
     if dns.concurrency == 0 {
         return Err(usage("--concurrency must be at least 1"));
     }
-    // `tls://` before the server asks for TLS as --tls does; `https://` for HTTPS, its path
-    // (`/dns-query` unless given) after the address.
+    // `tls://` before the server asks for TLS as --tls does; `quic://` for QUIC; `https://` for
+    // HTTPS, its path (`/dns-query` unless given) after the address.
     let mut https = None;
+    let quic = dns.server.as_deref().is_some_and(|s| s.starts_with("quic://"));
     let (server, secure) = match dns.server.as_deref() {
-        Some(s) => match (s.strip_prefix("tls://"), s.strip_prefix("https://")) {
+        Some(s) => match (s.strip_prefix("tls://").or_else(|| s.strip_prefix("quic://")), s.strip_prefix("https://")) {
             (Some(rest), _) => (Some(rest), true),
             (_, Some(rest)) => {
                 let (host, path) = rest.find('/').map_or((rest, "/dns-query"), |i| rest.split_at(i));
@@ -138,7 +139,7 @@ fn names(
     let server = match server {
         Some(s) => Some(endpoint_addr(s, "--server", SocketAddr::from(([0, 0, 0, 0], port))).map_err(|_| {
             UsageError(format!(
-                "--server '{s}' is not an address: write it like 192.0.2.53, 192.0.2.53:5353, [::1]:53, tls://192.0.2.53 or https://192.0.2.53/dns-query"
+                "--server '{s}' is not an address: write it like 192.0.2.53, 192.0.2.53:5353, [::1]:53, tls://192.0.2.53, quic://192.0.2.53 or https://192.0.2.53/dns-query"
             ))
         })?),
         None => None,
@@ -152,6 +153,7 @@ fn names(
         tcp: dns.tcp,
         tls,
         https,
+        quic,
         timeout: Duration::from_secs_f64(dns.timeout),
         retries: dns.retries,
         concurrency: dns.concurrency,

@@ -91,6 +91,8 @@ pub struct NamesConfig {
     pub tls: Option<crate::tls::ClientTls>,
     /// DNS over HTTPS (with `tls`'s checks): the server's path, GET or POST.
     pub https: Option<super::https::Doh>,
+    /// DNS over QUIC (with `tls`'s checks).
+    pub quic: bool,
     pub timeout: Duration,
     pub retries: u32,
     pub concurrency: usize,
@@ -152,7 +154,7 @@ impl NamesConfig {
             }
             None => return Ok(Method::System),
         };
-        // resolv.conf's servers are asked over TLS (or HTTPS) on its port.
+        // resolv.conf's servers are asked over TLS (or HTTPS, or QUIC) on its port.
         let port = if self.https.is_some() { 443 } else { 853 };
         let servers = match (&self.tls, self.server) {
             (Some(_), None) => servers.into_iter().map(|s| SocketAddr::new(s.ip(), port)).collect(),
@@ -163,6 +165,7 @@ impl NamesConfig {
             tcp: self.tcp,
             tls: self.tls.clone(),
             https: self.https.clone(),
+            quic: self.quic,
             timeout: self.timeout,
             retries: self.retries,
             options: self.options.clone(),
@@ -196,6 +199,7 @@ impl NamesConfig {
 /// The way a bulk run reaches `server`: UDP, or TLS when asked for.
 fn carrier(server: SocketAddr, config: &DnsConfig) -> Option<Box<dyn carrier::Carrier>> {
     let c: Box<dyn carrier::Carrier> = match (&config.tls, &config.https) {
+        (Some(tls), _) if config.quic => Box::new(super::quic::Quic::new(server, tls, config.timeout).ok()?),
         (Some(tls), Some(doh)) => Box::new(super::https::Streams::new(server, tls, doh, config.timeout).ok()?),
         (Some(tls), None) => Box::new(carrier::Tls::new(server, tls, config.timeout).ok()?),
         _ => Box::new(carrier::Udp::new(server).ok()?),

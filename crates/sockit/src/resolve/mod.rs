@@ -28,6 +28,7 @@ pub mod edns;
 pub mod https;
 mod pipeline;
 mod plain;
+mod quic;
 pub mod rfc8427;
 mod secure;
 mod stream;

@@ -1,5 +1,5 @@
-//! A lookup's own questions over TLS or HTTPS, on the same carriers a bulk run uses (`carrier::
-//! Tls`, `https::Streams`): one a server a thread, kept for the thread's later questions, made
+//! A lookup's own questions over TLS, HTTPS or QUIC, on the same carriers a bulk run uses
+//! (`carrier::Tls`, `https::Streams`, `quic::Quic`): one a server a thread, kept for the thread's later questions, made
 //! again (once) when the server has closed it since.
 
 use std::cell::RefCell;
@@ -18,24 +18,26 @@ thread_local! {
     static KEPT: RefCell<Vec<(SocketAddr, Box<dyn Carrier>)>> = RefCell::new(Vec::new());
 }
 
-/// Ask `server` over TLS, or over HTTPS when `https` says where; the reply whose id is `id`.
-pub(super) fn exchange(
-    server: SocketAddr,
-    tls: &ClientTls,
-    https: Option<&Doh>,
-    wire: &[u8],
-    id: u16,
-    timeout: Duration,
-) -> Result<Message, Transport> {
+/// How a question goes: TLS with these checks, and over it HTTPS to this path, or QUIC.
+pub(super) struct Secure<'a> {
+    pub tls: &'a ClientTls,
+    pub https: Option<&'a Doh>,
+    pub quic: bool,
+    pub timeout: Duration,
+}
+
+/// Ask `server` as `over` says; the reply whose id is `id`.
+pub(super) fn exchange(server: SocketAddr, over: &Secure, wire: &[u8], id: u16) -> Result<Message, Transport> {
+    let (tls, https, quic, timeout) = (over.tls, over.https, over.quic, over.timeout);
     let kept = KEPT.with_borrow_mut(|k| k.iter().position(|(s, _)| *s == server).map(|i| k.remove(i).1));
     let reused = kept.is_some();
     let mut c = match kept {
         Some(c) => c,
-        None => open(server, tls, https, timeout)?,
+        None => open(server, tls, https, quic, timeout)?,
     };
     let mut result = ask(c.as_mut(), wire, id, timeout);
     if reused && matches!(result, Err(Transport::Io(_) | Transport::Malformed)) {
-        c = open(server, tls, https, timeout)?;
+        c = open(server, tls, https, quic, timeout)?;
         result = ask(c.as_mut(), wire, id, timeout);
     }
     if result.is_ok() {
@@ -48,9 +50,11 @@ fn open(
     server: SocketAddr,
     tls: &ClientTls,
     https: Option<&Doh>,
+    quic: bool,
     timeout: Duration,
 ) -> Result<Box<dyn Carrier>, Transport> {
     Ok(match https {
+        _ if quic => Box::new(super::quic::Quic::new(server, tls, timeout)?),
         Some(doh) => Box::new(Streams::new(server, tls, doh, timeout)?),
         None => Box::new(carrier::Tls::new(server, tls, timeout)?),
     })

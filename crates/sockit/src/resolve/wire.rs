@@ -26,6 +26,8 @@ pub struct DnsConfig {
     pub tls: Option<crate::tls::ClientTls>,
     /// HTTPS (DNS over HTTPS, with `tls`'s checks): the server's path, GET or POST.
     pub https: Option<super::https::Doh>,
+    /// QUIC (DNS over QUIC, with `tls`'s checks).
+    pub quic: bool,
     /// How long to wait for each try.
     pub timeout: Duration,
     /// Tries after the first, per server.
@@ -236,12 +238,9 @@ fn query_types(
             break;
         }
         let replies: Vec<Result<(Message, bool), Transport>> = if let Some(tls) = &cfg.tls {
-            let https = cfg.https.as_ref();
+            let over = secure(tls, cfg);
             open.iter()
-                .map(|&i| {
-                    super::secure::exchange(server, tls, https, &queries[i].0, queries[i].1, cfg.timeout)
-                        .map(|m| (m, true))
-                })
+                .map(|&i| super::secure::exchange(server, &over, &queries[i].0, queries[i].1).map(|m| (m, true)))
                 .collect()
         } else if cfg.tcp {
             open.iter().map(|&i| exchange_tcp(server, &queries[i].0, cfg.timeout).map(|m| (m, true))).collect()
@@ -271,6 +270,11 @@ fn query_types(
     Ok(answers.into_iter().map(|a| a.unwrap_or_else(|| Err(no_server(shown)))).collect())
 }
 
+/// How `cfg` asks over TLS, HTTPS or QUIC.
+fn secure<'a>(tls: &'a crate::tls::ClientTls, cfg: &'a DnsConfig) -> super::secure::Secure<'a> {
+    super::secure::Secure { tls, https: cfg.https.as_ref(), quic: cfg.quic, timeout: cfg.timeout }
+}
+
 /// One question of one server, its reply whole for a reader of every section (a trace, RFC
 /// 8427's JSON): over UDP, TCP if the reply came truncated, or TCP from the start, or TLS or
 /// HTTPS; and whether a stream carried it.
@@ -283,7 +287,7 @@ pub(super) fn ask(
     let shown = name.to_string();
     let (wire, id) = query(&shown, name, rtype, &cfg.options)?;
     let reply = if let Some(tls) = &cfg.tls {
-        super::secure::exchange(server, tls, cfg.https.as_ref(), &wire, id, cfg.timeout).map(|m| (m, true))
+        super::secure::exchange(server, &secure(tls, cfg), &wire, id).map(|m| (m, true))
     } else if cfg.tcp {
         exchange_tcp(server, &wire, cfg.timeout).map(|m| (m, true))
     } else {

@@ -359,6 +359,16 @@ impl Connector {
         Ok(conn)
     }
 
+    /// The rustls configuration, for a transport that runs TLS itself (QUIC).
+    pub fn rustls_config(&self) -> Arc<ClientConfig> {
+        Arc::clone(&self.config)
+    }
+
+    /// The name the server's certificate is checked for.
+    pub fn name(&self) -> String {
+        self.name.to_str().into_owned()
+    }
+
     /// The same, offering these application protocols (ALPN: `h2` for DNS over HTTPS).
     pub fn with_alpn(mut self, protocols: &[&[u8]]) -> Connector {
         let mut config = (*self.config).clone();

@@ -123,6 +123,7 @@ pub fn trace(cfg: &TraceConfig) -> Result<Trace, ResolveError> {
         tcp: cfg.tcp,
         tls: None,
         https: None,
+        quic: false,
         timeout: cfg.timeout,
         retries: cfg.retries,
         options,
