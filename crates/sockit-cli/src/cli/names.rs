@@ -15,7 +15,8 @@ input order; --json prints JSON Lines, one object per name. Exit status 1 if any
 #[derive(Debug, Args)]
 pub struct DnsArgs {
     /// Ask this DNS server directly (IP, IP:PORT or [IPv6]:PORT; tls://IP for DNS over TLS,
-    /// quic://IP for DNS over QUIC, https://IP[:PORT]/PATH for DNS over HTTPS).
+    /// quic://IP for DNS over QUIC, https://IP[:PORT]/PATH for DNS over HTTPS, h3://IP/PATH for
+    /// it on HTTP/3).
     #[arg(long, value_name = "IP[:PORT]")]
     pub server: Option<String>,
     /// Query over TCP.

@@ -109,15 +109,18 @@ fn names(
         return Err(usage("--concurrency must be at least 1"));
     }
     // `tls://` before the server asks for TLS as --tls does; `quic://` for QUIC; `https://` for
-    // HTTPS, its path (`/dns-query` unless given) after the address.
+    // HTTPS, its path (`/dns-query` unless given) after the address; `h3://` for HTTPS on HTTP/3.
     let mut https = None;
     let quic = dns.server.as_deref().is_some_and(|s| s.starts_with("quic://"));
     let (server, secure) = match dns.server.as_deref() {
-        Some(s) => match (s.strip_prefix("tls://").or_else(|| s.strip_prefix("quic://")), s.strip_prefix("https://")) {
+        Some(s) => match (
+            s.strip_prefix("tls://").or_else(|| s.strip_prefix("quic://")),
+            s.strip_prefix("https://").or_else(|| s.strip_prefix("h3://")),
+        ) {
             (Some(rest), _) => (Some(rest), true),
             (_, Some(rest)) => {
                 let (host, path) = rest.find('/').map_or((rest, "/dns-query"), |i| rest.split_at(i));
-                https = Some(Doh { path: path.to_string(), get: dns.get });
+                https = Some(Doh { path: path.to_string(), get: dns.get, h3: s.starts_with("h3://") });
                 (Some(host), true)
             }
             _ => (Some(s), false),
@@ -139,7 +142,7 @@ fn names(
     let server = match server {
         Some(s) => Some(endpoint_addr(s, "--server", SocketAddr::from(([0, 0, 0, 0], port))).map_err(|_| {
             UsageError(format!(
-                "--server '{s}' is not an address: write it like 192.0.2.53, 192.0.2.53:5353, [::1]:53, tls://192.0.2.53, quic://192.0.2.53 or https://192.0.2.53/dns-query"
+                "--server '{s}' is not an address: write it like 192.0.2.53, 192.0.2.53:5353, [::1]:53, tls://192.0.2.53, quic://192.0.2.53, https://192.0.2.53/dns-query or h3://192.0.2.53/dns-query"
             ))
         })?),
         None => None,

@@ -35,7 +35,7 @@ fn usage_errors_as_a_table() {
         ),
         (
             "lookup a.test --server nope",
-            "--server 'nope' is not an address: write it like 192.0.2.53, 192.0.2.53:5353, [::1]:53, tls://192.0.2.53, quic://192.0.2.53 or https://192.0.2.53/dns-query",
+            "--server 'nope' is not an address: write it like 192.0.2.53, 192.0.2.53:5353, [::1]:53, tls://192.0.2.53, quic://192.0.2.53, https://192.0.2.53/dns-query or h3://192.0.2.53/dns-query",
         ),
         ("lookup a.test --concurrency 0", "--concurrency must be at least 1"),
         ("chat serve --rate=-1", "--rate must be 0 (off) or a positive number of lines a second"),

@@ -298,85 +298,108 @@ fn dns_over_https_to_unbound_as_dig_asks_it() {
 }
 
 #[test]
-fn dns_over_quic_as_dnspython_asks_it() {
+fn dns_over_quic_and_http3_as_dnspython_asks_them() {
     let Some(rig) = Rig::new() else { return };
     let Some(python) = crate::util::venv("python") else { return };
-    // aioquic's DNS over QUIC in front of unbound, its streams' ids checked to be 0.
+    // aioquic's DNS over QUIC and DNS over HTTP/3 in front of unbound, the ids checked to be 0.
     let dir = rig.dir.path();
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let (cert, key) = (cert.to_str().expect("path"), key.to_str().expect("path"));
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/py/doq_server.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/py/quic_dns.py");
     let mut c = rig.ns.cmd(&python, &[script, "127.0.0.1", "8853", cert, key, "127.0.0.1", "5302"]);
     let mut server = Proc(c.stdin(Stdio::null()).stdout(Stdio::piped()).spawn().expect("python"));
     let mut said = PipeLines::new(server.0.stdout.take().expect("stdout"));
     let mut line = String::new();
     said.read_line_within(&mut line, DEADLINE).expect("the server starts");
     assert_eq!(line, "ready\n");
-    let ours = rig
-        .sockit(&[
-            "--server",
-            "quic://127.0.0.1:8853",
-            "--ca",
-            cert,
-            "--server-name",
-            "localhost",
-            "--dnssec",
-            "--type",
-            "A",
-            "host1.edns.test",
-        ])
-        .ok();
-    assert_eq!(ours.lines().next(), Some(";; flags: qr rd ra ad; status: NOERROR"), "{ours}");
-    // dnspython's own DNS over QUIC client, asking the same server.
-    let ask = "import dns.flags, dns.message, dns.query, dns.rdatatype, sys\n\
-               q = dns.message.make_query('host1.edns.test', 'A', want_dnssec=True)\n\
-               r = dns.query.quic(q, '127.0.0.1', port=8853, verify=sys.argv[1], server_hostname='localhost', timeout=5)\n\
-               print('ad' if r.flags & dns.flags.AD else 'no ad')\n\
-               for rrset in r.answer:\n    for rd in rrset:\n        print(dns.rdatatype.to_text(rrset.rdtype), rd.to_text())\n";
-    let theirs = run(rig.ns.cmd(&python, &["-c", ask, cert]), b"", DEADLINE).ok();
-    let mut theirs: Vec<String> = theirs
-        .lines()
-        .map(|l| match l.split_once(' ') {
-            Some((t, data)) if t != "no" => format!("{t} {}", data.replace(' ', "")),
-            _ => l.to_string(),
-        })
-        .collect();
-    assert_eq!(theirs.remove(0), "ad");
-    theirs.sort();
-    assert_eq!(records_of_sockit(&ours), theirs);
-    // A failure travels as over UDP; another name than the certificate's is refused.
-    let quic = ["--server", "quic://127.0.0.1:8853", "--ca", cert, "--server-name", "localhost"];
-    let line = rig.sockit(&[&quic[..], &["nope.edns.test"]].concat()).fails(1);
-    assert_eq!(line, "sockit: nope.edns.test: no such name (NXDOMAIN): check the spelling");
-    let line = rig.sockit(&["--server", "quic://127.0.0.1:8853", "--ca", cert, "host1.edns.test"]).fails(1);
-    assert!(
-        line.starts_with("sockit: host1.edns.test: DNS over QUIC to 127.0.0.1:8853: ")
-            && line.contains("not valid for name"),
-        "{line}"
-    );
-    // A bulk list: every answer in order, every question a stream of one connection.
-    let names: String = (0..40).map(|i| if i % 4 == 0 { "nope.edns.test\n" } else { "host1.edns.test\n" }).collect();
-    std::fs::write(dir.join("quic-names"), &names).expect("names");
-    let connections = |lines: &mut PipeLines| {
-        let mut n = 0;
-        let mut l = String::new();
-        while lines.read_line_within(&mut l, Duration::from_millis(300)).is_ok_and(|r| r > 0) {
-            n += usize::from(l == "connection\n");
+    // The connections the server has seen since last asked, by application protocol.
+    let mut connections = |alpn: &str| {
+        let (mut n, mut l) = (0, String::new());
+        while said.read_line_within(&mut l, Duration::from_millis(300)).is_ok_and(|r| r > 0) {
+            n += usize::from(l == format!("connection {alpn}\n"));
             l.clear();
         }
         n
     };
-    // (The connections above, counted off first: sockit's two lookups and dnspython's; the
-    // handshake sockit refused never completed.)
-    assert_eq!(connections(&mut said), 3);
-    let path = dir.join("quic-names");
-    let out =
-        rig.sockit(&[&quic[..], &["--type", "A", "--concurrency", "4", "-f", path.to_str().expect("path")]].concat());
-    assert_eq!(out.code, 1, "10 names fail: {}", out.stderr);
-    let got: Vec<String> = out.stdout().lines().map(|l| l.split("  ").last().expect("data").to_string()).collect();
-    assert_eq!(got, vec!["198.18.0.10".to_string(); 30]);
-    assert_eq!(out.stderr.lines().count(), 10);
-    assert_eq!(connections(&mut said), 1, "one connection for 40 names");
+    for (server, alpn, theirs, failing) in [
+        (
+            "quic://127.0.0.1:8853",
+            "doq",
+            "dns.query.quic(q, '127.0.0.1', port=8853, verify=sys.argv[1], server_hostname='localhost', timeout=5)",
+            "DNS over QUIC to 127.0.0.1:8853: ",
+        ),
+        (
+            "h3://127.0.0.1:8853/dns-query",
+            "h3",
+            "dns.query.https(q, 'https://localhost:8853/dns-query', bootstrap_address='127.0.0.1', verify=sys.argv[1], \
+             http_version=dns.query.HTTPVersion.H3, timeout=5)",
+            "HTTP/3 to 127.0.0.1:8853: ",
+        ),
+    ] {
+        let over = ["--server", server, "--ca", cert, "--server-name", "localhost"];
+        let ours = rig.sockit(&[&over[..], &["--dnssec", "--type", "A", "host1.edns.test"]].concat()).ok();
+        assert_eq!(ours.lines().next(), Some(";; flags: qr rd ra ad; status: NOERROR"), "{ours}");
+        // dnspython's own client, asking the same server the same way.
+        let ask = format!(
+            "import dns.flags, dns.message, dns.query, dns.rdatatype, sys\n\
+             q = dns.message.make_query('host1.edns.test', 'A', want_dnssec=True)\n\
+             r = {theirs}\n\
+             print('ad' if r.flags & dns.flags.AD else 'no ad')\n\
+             for rrset in r.answer:\n    for rd in rrset:\n        print(dns.rdatatype.to_text(rrset.rdtype), rd.to_text())\n"
+        );
+        let theirs = run(rig.ns.cmd(&python, &["-c", &ask, cert]), b"", DEADLINE).ok();
+        let mut theirs: Vec<String> = theirs
+            .lines()
+            .map(|l| match l.split_once(' ') {
+                Some((t, data)) if t != "no" => format!("{t} {}", data.replace(' ', "")),
+                _ => l.to_string(),
+            })
+            .collect();
+        assert_eq!(theirs.remove(0), "ad", "{server}");
+        theirs.sort();
+        assert_eq!(records_of_sockit(&ours), theirs, "{server}");
+        // A failure travels as over UDP; another name than the certificate's is refused.
+        let line = rig.sockit(&[&over[..], &["nope.edns.test"]].concat()).fails(1);
+        assert_eq!(line, "sockit: nope.edns.test: no such name (NXDOMAIN): check the spelling");
+        let line = rig.sockit(&["--server", server, "--ca", cert, "host1.edns.test"]).fails(1);
+        assert!(
+            line.starts_with(&format!("sockit: host1.edns.test: {failing}")) && line.contains("not valid for name"),
+            "{line}"
+        );
+        // (sockit's two lookups and dnspython's; the handshake sockit refused never completed.)
+        assert_eq!(connections(alpn), 3, "{server}");
+        // A bulk list: every answer in order, every question a stream of one connection.
+        let names: String =
+            (0..40).map(|i| if i % 4 == 0 { "nope.edns.test\n" } else { "host1.edns.test\n" }).collect();
+        let path = dir.join(format!("{alpn}-names"));
+        std::fs::write(&path, &names).expect("names");
+        let path = path.to_str().expect("path");
+        let out = rig.sockit(&[&over[..], &["--type", "A", "--concurrency", "4", "-f", path]].concat());
+        assert_eq!(out.code, 1, "10 names fail: {}", out.stderr);
+        let got: Vec<String> = out.stdout().lines().map(|l| l.split("  ").last().expect("data").to_string()).collect();
+        assert_eq!(got, vec!["198.18.0.10".to_string(); 30], "{server}");
+        assert_eq!(out.stderr.lines().count(), 10);
+        assert_eq!(connections(alpn), 1, "one connection for 40 names over {server}");
+    }
+    // HTTP/3 with GET, and a path the server does not serve.
+    let h3 = ["--server", "h3://127.0.0.1:8853", "--ca", cert, "--server-name", "localhost", "--type", "A"];
+    let out = rig.sockit(&[&h3[..], &["--get", "host1.edns.test"]].concat()).ok();
+    assert!(out.ends_with("  A  198.18.0.10\n") && out.lines().count() == 1, "{out}");
+    let line = rig
+        .sockit(&[
+            "--server",
+            "h3://127.0.0.1:8853/other",
+            "--ca",
+            cert,
+            "--server-name",
+            "localhost",
+            "host1.edns.test",
+        ])
+        .fails(1);
+    assert_eq!(
+        line,
+        "sockit: host1.edns.test: https://localhost:8853/other answered HTTP 404 Not Found: is that the server's DNS path?"
+    );
 }
 
 #[test]

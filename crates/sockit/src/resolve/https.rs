@@ -1,6 +1,6 @@
 //! DNS over HTTPS (RFC 8484): a query POSTed to the server's path, or with GET in the URL as
-//! base64url, over HTTP/2 inside TLS (ALPN `h2`), the server's certificate checked as `tcp
-//! connect --tls` checks it. A bulk run puts every question in flight together on one
+//! base64url, over HTTP/2 inside TLS (ALPN `h2`) or HTTP/3 over QUIC (ALPN `h3`), the server's
+//! certificate checked as `tcp connect --tls` checks it. A bulk run puts every question in flight together on one
 //! connection, a stream each (`Streams`, a carrier of the pipeline's); a lookup asked alone
 //! uses one too, kept for its thread's later questions (`secure`).
 
@@ -19,12 +19,35 @@ pub struct Doh {
     pub path: String,
     /// GET (the query in the URL) rather than POST.
     pub get: bool,
+    /// HTTP/3 over QUIC rather than HTTP/2 over TLS.
+    pub h3: bool,
 }
 
 /// The most a reply's body may hold: a DNS message's size.
 const MOST: usize = 65_535;
 
-type Sender = h2::client::SendRequest<Bytes>;
+/// Where a connection's requests go: an HTTP/2 or an HTTP/3 connection.
+#[derive(Clone)]
+enum Sender {
+    H2(h2::client::SendRequest<Bytes>),
+    H3(h3::client::SendRequest<h3_quinn::OpenStreams, Bytes>),
+}
+
+/// A QUIC connection offering `h3`, and HTTP/3 on it (its connection driven by the runtime).
+async fn connect_h3(
+    server: SocketAddr,
+    tls: &ClientTls,
+    timeout: Duration,
+) -> Result<(Sender, quinn::Endpoint), Transport> {
+    let (endpoint, conn) = super::quic::connect(server, tls, b"h3", timeout).await?;
+    let (mut driver, sender) = h3::client::new(h3_quinn::Connection::new(conn))
+        .await
+        .map_err(|e| Transport::Failed(format!("HTTP/3 to {server}: {e}")))?;
+    tokio::spawn(async move {
+        let _ = driver.wait_idle().await;
+    });
+    Ok((Sender::H3(sender), endpoint))
+}
 
 /// A TLS connection offering `h2`, and HTTP/2 on it (its connection driven by the runtime).
 async fn connect(server: SocketAddr, tls: &ClientTls) -> Result<Sender, Transport> {
@@ -43,7 +66,7 @@ async fn connect(server: SocketAddr, tls: &ClientTls) -> Result<Sender, Transpor
     tokio::spawn(async move {
         let _ = connection.await;
     });
-    Ok(sender)
+    Ok(Sender::H2(sender))
 }
 
 fn h2_error(e: h2::Error) -> Transport {
@@ -84,6 +107,10 @@ async fn fetch(sender: Sender, base: &str, get: bool, wire: &[u8]) -> Result<Vec
         request = request.header("content-type", "application/dns-message");
     }
     let request = request.body(()).map_err(|e| Transport::Failed(format!("a request for {uri}: {e}")))?;
+    let sender = match sender {
+        Sender::H2(s) => s,
+        Sender::H3(s) => return fetch_h3(s, request, base, get, query).await,
+    };
     let mut sender = sender.ready().await.map_err(h2_error)?;
     let (response, mut body) = sender.send_request(request, get).map_err(h2_error)?;
     if !get {
@@ -107,7 +134,41 @@ async fn fetch(sender: Sender, base: &str, get: bool, wire: &[u8]) -> Result<Vec
     Ok(got)
 }
 
-/// One HTTP/2 connection carrying a bulk run's questions, a stream each, all in flight
+/// `fetch` over HTTP/3: the request on a stream of its own, the query its body for a POST.
+async fn fetch_h3(
+    mut sender: h3::client::SendRequest<h3_quinn::OpenStreams, Bytes>,
+    request: http::Request<()>,
+    base: &str,
+    get: bool,
+    query: Vec<u8>,
+) -> Result<Vec<u8>, Transport> {
+    use bytes::Buf;
+    let failed = |e: &dyn std::fmt::Display| Transport::Failed(format!("HTTP/3 to {base}: {e}"));
+    let mut stream = sender.send_request(request).await.map_err(|e| failed(&e))?;
+    if !get {
+        stream.send_data(Bytes::from(query)).await.map_err(|e| failed(&e))?;
+    }
+    stream.finish().await.map_err(|e| failed(&e))?;
+    let status = stream.recv_response().await.map_err(|e| failed(&e))?.status();
+    let mut got = Vec::new();
+    while let Some(mut chunk) = stream.recv_data().await.map_err(|e| failed(&e))? {
+        if got.len() + chunk.remaining() > MOST {
+            return Err(Transport::Malformed);
+        }
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            got.extend_from_slice(part);
+            let n = part.len();
+            chunk.advance(n);
+        }
+    }
+    if !status.is_success() {
+        return Err(Transport::Failed(format!("{base} answered HTTP {status}: is that the server's DNS path?")));
+    }
+    Ok(got)
+}
+
+/// One HTTP/2 or HTTP/3 connection carrying a bulk run's questions, a stream each, all in flight
 /// together, driven by a runtime of its own on the run's thread; replies come back as they
 /// come, their ids put back (RFC 8484 sends 0).
 pub(super) struct Streams {
@@ -120,17 +181,27 @@ pub(super) struct Streams {
     rx: tokio::sync::mpsc::UnboundedReceiver<(u16, Result<Vec<u8>, Transport>)>,
     /// A reply taken while waiting, not yet handed out.
     held: Option<(u16, Result<Vec<u8>, Transport>)>,
+    /// HTTP/3's QUIC endpoint, kept while its connection is.
+    _endpoint: Option<quinn::Endpoint>,
 }
 
 impl Streams {
-    /// Connect (TLS with ALPN h2, then HTTP/2) within `timeout`.
+    /// Connect (TLS with ALPN h2, then HTTP/2; or QUIC with ALPN h3, then HTTP/3) within
+    /// `timeout`.
     pub(super) fn new(server: SocketAddr, tls: &ClientTls, doh: &Doh, timeout: Duration) -> Result<Streams, Transport> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Transport::Io)?;
-        let sender = rt
-            .block_on(async { tokio::time::timeout(timeout, connect(server, tls)).await })
-            .unwrap_or(Err(Transport::TimedOut))?;
+        let (sender, endpoint) = if doh.h3 {
+            let (sender, endpoint) = rt.block_on(connect_h3(server, tls, timeout))?;
+            (sender, Some(endpoint))
+        } else {
+            let sender = rt
+                .block_on(async { tokio::time::timeout(timeout, connect(server, tls)).await })
+                .unwrap_or(Err(Transport::TimedOut))?;
+            (sender, None)
+        };
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        Ok(Streams { server, rt, sender, base: base(server, tls, doh), get: doh.get, tx, rx, held: None })
+        let base = base(server, tls, doh);
+        Ok(Streams { server, rt, sender, base, get: doh.get, tx, rx, held: None, _endpoint: endpoint })
     }
 }
 

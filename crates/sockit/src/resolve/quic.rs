@@ -36,42 +36,42 @@ const MAX_REPLY: usize = 2 + 65_535;
 impl Quic {
     /// Connect and shake hands within `timeout`.
     pub(super) fn new(server: SocketAddr, tls: &crate::tls::ClientTls, timeout: Duration) -> Result<Quic, Transport> {
-        let failed = |e: crate::net::NetError| Transport::Failed(e.to_string());
-        let connector =
-            tls.connector(&sockit_core::endpoint::Host::Ip(server.ip())).map_err(failed)?.with_alpn(&[b"doq"]);
-        let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(connector.rustls_config())
-            .map_err(|e| Transport::Failed(format!("DNS over QUIC to {server}: {e}")))?;
-        let config = quinn::ClientConfig::new(Arc::new(crypto));
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .map_err(Transport::Io)?;
-        let name = connector.name();
-        let (endpoint, conn) = rt.block_on(async {
-            let mut endpoint = quinn::Endpoint::client(crate::net::any_of_family(server)).map_err(io_transport)?;
-            endpoint.set_default_client_config(config);
-            let connecting = endpoint
-                .connect(server, &name)
-                .map_err(|e| Transport::Failed(format!("DNS over QUIC to {server}: {e}")))?;
-            match tokio::time::timeout(timeout, connecting).await {
-                Err(_) => Err(Transport::TimedOut),
-                Ok(Err(e)) => Err(connection_failed(server, &e)),
-                Ok(Ok(conn)) => Ok((endpoint, conn)),
-            }
-        })?;
+        let (endpoint, conn) = rt.block_on(connect(server, tls, b"doq", timeout))?;
         Ok(Quic { server, conn, _endpoint: endpoint, done: channel(), ready: VecDeque::new(), rt })
     }
 }
 
-/// Why the connection failed or ended, in one line.
-fn connection_failed(server: SocketAddr, e: &quinn::ConnectionError) -> Transport {
-    match e {
-        quinn::ConnectionError::TimedOut => Transport::TimedOut,
-        quinn::ConnectionError::TransportError(t) if t.to_string().contains("no application protocol") => {
-            Transport::Failed(format!("{server} does not speak DNS over QUIC (no ALPN doq)"))
+/// A QUIC connection to `server` offering the application protocol `alpn` (`doq`, or `h3` for
+/// DNS over HTTP/3), the certificate checked as `tls` says, within `timeout`; on a runtime.
+pub(super) async fn connect(
+    server: SocketAddr,
+    tls: &crate::tls::ClientTls,
+    alpn: &[u8],
+    timeout: Duration,
+) -> Result<(quinn::Endpoint, quinn::Connection), Transport> {
+    let over = if alpn == b"h3" { "HTTP/3" } else { "DNS over QUIC" };
+    let failed = |e: &dyn std::fmt::Display| Transport::Failed(format!("{over} to {server}: {e}"));
+    let connector = tls
+        .connector(&sockit_core::endpoint::Host::Ip(server.ip()))
+        .map_err(|e| Transport::Failed(e.to_string()))?
+        .with_alpn(&[alpn]);
+    let crypto =
+        quinn::crypto::rustls::QuicClientConfig::try_from(connector.rustls_config()).map_err(|e| failed(&e))?;
+    let mut endpoint = quinn::Endpoint::client(crate::net::any_of_family(server)).map_err(io_transport)?;
+    endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
+    let connecting = endpoint.connect(server, &connector.name()).map_err(|e| failed(&e))?;
+    match tokio::time::timeout(timeout, connecting).await {
+        Err(_) | Ok(Err(quinn::ConnectionError::TimedOut)) => Err(Transport::TimedOut),
+        Ok(Err(quinn::ConnectionError::TransportError(t))) if t.to_string().contains("no application protocol") => {
+            Err(Transport::Failed(format!("{server} does not speak {over} (ALPN {})", String::from_utf8_lossy(alpn))))
         }
-        other => Transport::Failed(format!("DNS over QUIC to {server}: {other}")),
+        Ok(Err(e)) => Err(failed(&e)),
+        Ok(Ok(conn)) => Ok((endpoint, conn)),
     }
 }
 
