@@ -47,7 +47,8 @@ impl Rig {
         };
         nsd("root", "198.18.0.1", &["."]);
         nsd("tld", "198.18.0.2", &["test"]);
-        let leaves = ["good", "ed", "badksk", "baddigest", "nokeysig", "expired", "future", "unsigned", "elsewhere"];
+        let leaves =
+            ["good", "ed", "badksk", "baddigest", "nokeysig", "expired", "future", "unsigned", "elsewhere", "lost"];
         let mut leaf_zones: Vec<String> = leaves.iter().map(|z| format!("{z}.test")).collect();
         leaf_zones.push("noproof.".into());
         nsd("leaves", "198.18.0.3", &leaf_zones.iter().map(String::as_str).collect::<Vec<_>>());
@@ -160,6 +161,7 @@ fn every_verdict_is_unbounds_and_delvs() {
         ("host.expired.test", "A", "bogus", "the signature has expired"),
         ("host.future.test", "A", "bogus", "the signature is not valid yet"),
         ("host.noproof", "A", "bogus", "noproof.: no signed NSEC or NSEC3 record proves that noproof. has no DS"),
+        ("host.lost.test", "A", "bogus", "lost.test.: no signed NSEC or NSEC3 record proves that lost.test. has no DS"),
     ];
     for (name, rtype, want, reason) in cases {
         let (ours, v) = rig.verdict(name, rtype);

@@ -32,8 +32,9 @@ mv x baddigest.ds
 grep -v -P '\tRRSIG\tDNSKEY ' nokeysig.zone.signed >x
 mv x nokeysig.zone.signed
 # Unsigned zones: one under test. (NSEC3 proves it has no DS), one whose name server has no
-# glue (ns.good.test, inside another zone), and noproof. under the root, whose NSEC is taken out.
-for z in unsigned.test. elsewhere.test. noproof.; do
+# glue (ns.good.test, inside another zone), lost.test whose NSEC3 is taken out of test., and
+# noproof. under the root, whose NSEC is taken out.
+for z in unsigned.test. elsewhere.test. lost.test. noproof.; do
   { soa "$z" ns.leaves.test.; printf 'host A 198.18.0.10\n'; } >"${z%%.*}.zone.signed"
 done
 sed -i 's/ns\.leaves\.test\./ns.good.test./' elsewhere.zone.signed
@@ -42,7 +43,7 @@ sed -i 's/ns\.leaves\.test\./ns.good.test./' elsewhere.zone.signed
 {
   soa test. ns.test.
   printf 'ns A 198.18.0.2\nns.leaves A 198.18.0.3\na.root A 198.18.0.1\n'
-  for z in good ed badksk baddigest nokeysig expired future unsigned; do printf '%s NS ns.leaves.test.\n' "$z"; done
+  for z in good ed badksk baddigest nokeysig expired future unsigned lost; do printf '%s NS ns.leaves.test.\n' "$z"; done
   printf 'elsewhere NS ns.good.test.\n'
   cat good.ds ed.ds badksk.ds baddigest.ds nokeysig.ds expired.ds future.ds
 } >test.zone
@@ -50,6 +51,10 @@ k=$(key ECDSAP256SHA256 test -k)
 s=$(key ECDSAP256SHA256 test)
 ldns-signzone -n -s abcd -t 1 test.zone "$s" "$k"
 ldns-key2ds -n -2 "$k.key" >test.ds
+# lost.test's NSEC3 (its hash the owner's first label) and its signature taken out.
+lost=$(ldns-nsec3-hash -t 1 -s abcd lost.test. | cut -d. -f1)
+grep -v -i "^$lost\.test\." test.zone.signed >x
+mv x test.zone.signed
 
 # The root, from 198.18.0.1.
 {
