@@ -274,20 +274,24 @@ pub fn scan_host(out: &mut (impl Write + ?Sized), h: &HostReport, first: bool) -
         Some(n) => writeln!(out, "Scan of {n} ({})", h.address)?,
         None => writeln!(out, "Scan of {}", h.address)?,
     }
-    let hidden: Vec<(PortState, usize)> = [(PortState::Closed, h.closed), (PortState::Filtered, h.filtered)]
-        .into_iter()
-        .filter(|&(_, n)| n > SHOW_AT_MOST)
-        .collect();
+    let hidden: Vec<(PortState, usize)> =
+        [(PortState::Closed, h.closed), (PortState::Filtered, h.filtered), (PortState::OpenFiltered, h.open_filtered)]
+            .into_iter()
+            .filter(|&(_, n)| n > SHOW_AT_MOST)
+            .collect();
     let shown: Vec<&PortResult> = h.ports.iter().filter(|p| !hidden.iter().any(|&(s, _)| s == p.state)).collect();
+    // UDP's `open|filtered` is wider than TCP's states.
+    let w = if h.ports.iter().any(|p| p.udp) { 13 } else { 9 };
     if !shown.is_empty() {
-        writeln!(out, "{:<10} {:<9} SERVICE", "PORT", "STATE")?;
+        writeln!(out, "{:<10} {:<w$} SERVICE", "PORT", "STATE")?;
     }
     for p in shown {
         let service = p.service.as_deref().unwrap_or("");
+        let port = format!("{}/{}", p.port, if p.udp { "udp" } else { "tcp" });
         let line = match &p.banner {
             // What the service said, already escaped: `22/tcp open ssh  SSH-2.0-OpenSSH_9.2`.
-            Some(b) => format!("{:<10} {:<9} {service:<14} {b}", format!("{}/tcp", p.port), p.state.as_str()),
-            None => format!("{:<10} {:<9} {service}", format!("{}/tcp", p.port), p.state.as_str()),
+            Some(b) => format!("{port:<10} {:<w$} {service:<14} {b}", p.state.as_str()),
+            None => format!("{port:<10} {:<w$} {service}", p.state.as_str()),
         };
         writeln!(out, "{}", line.trim_end())?;
     }
@@ -303,7 +307,7 @@ pub fn scan_host(out: &mut (impl Write + ?Sized), h: &HostReport, first: bool) -
 pub fn scan_totals(out: &mut (impl Write + ?Sized), t: &ScanTotals) -> io::Result<()> {
     writeln!(
         out,
-        "\n{} host{}, {} port{} each: {} open, {} closed, {} filtered in {:.2} s",
+        "\n{} host{}, {} port{} each: {} open, {} closed, {} filtered{} in {:.2} s",
         t.hosts_scanned,
         if t.hosts_scanned == 1 { "" } else { "s" },
         t.ports_per_host,
@@ -311,6 +315,7 @@ pub fn scan_totals(out: &mut (impl Write + ?Sized), t: &ScanTotals) -> io::Resul
         t.open,
         t.closed,
         t.filtered,
+        if t.open_filtered > 0 { format!(", {} open|filtered", t.open_filtered) } else { String::new() },
         t.elapsed_ms as f64 / 1000.0
     )
 }

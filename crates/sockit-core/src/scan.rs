@@ -199,6 +199,10 @@ pub enum PortState {
     Closed,
     /// No answer within the timeout, or the host or network was unreachable.
     Filtered,
+    /// UDP: no answer at all, from a service or about one (an open port that ignores what it
+    /// was sent, or a firewall that drops it).
+    #[serde(rename = "open|filtered")]
+    OpenFiltered,
 }
 
 impl PortState {
@@ -207,6 +211,7 @@ impl PortState {
             PortState::Open => "open",
             PortState::Closed => "closed",
             PortState::Filtered => "filtered",
+            PortState::OpenFiltered => "open|filtered",
         }
     }
 }
@@ -303,6 +308,9 @@ pub struct ScanTotals {
     pub open: u64,
     pub closed: u64,
     pub filtered: u64,
+    /// UDP ports nothing answered for.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub open_filtered: u64,
     pub elapsed_ms: u128,
     /// Self-connects seen (and reported closed).
     pub self_connects: u64,
@@ -315,7 +323,12 @@ impl ScanTotals {
         self.open += h.open as u64;
         self.closed += h.closed as u64;
         self.filtered += h.filtered as u64;
+        self.open_filtered += h.open_filtered as u64;
     }
+}
+
+fn is_zero<T: Default + PartialEq>(n: &T) -> bool {
+    *n == T::default()
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -326,6 +339,8 @@ pub struct HostReport {
     pub open: usize,
     pub closed: usize,
     pub filtered: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub open_filtered: usize,
     /// Every port scanned (only open ones when asked), in port order.
     pub ports: Vec<PortResult>,
 }
@@ -339,6 +354,13 @@ pub struct PortResult {
     /// What the service said first (`scan --banner`): its first line, escaped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub banner: Option<String>,
+    /// Why the state is what it is (a UDP scan's: `udp-response`, `port-unreach`,
+    /// `host-unreach`, `admin-prohibited`, `no-response` ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+    /// A UDP port (a TCP one otherwise).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub udp: bool,
 }
 
 impl HostReport {
@@ -361,7 +383,14 @@ impl HostReport {
                     .iter()
                     .zip(states)
                     .filter(|&(_, &s)| !only_open || s == PortState::Open)
-                    .map(|(&port, &state)| PortResult { port, state, service: service(port), banner: None })
+                    .map(|(&port, &state)| PortResult {
+                        port,
+                        state,
+                        service: service(port),
+                        banner: None,
+                        reason: None,
+                        udp: false,
+                    })
                     .collect();
                 HostReport {
                     name: host.name.clone(),
@@ -369,6 +398,7 @@ impl HostReport {
                     open: count(PortState::Open),
                     closed: count(PortState::Closed),
                     filtered: count(PortState::Filtered),
+                    open_filtered: count(PortState::OpenFiltered),
                     ports,
                 }
             })

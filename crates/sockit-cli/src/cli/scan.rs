@@ -10,6 +10,9 @@ use super::secs_arg;
 pub(super) const SCAN_HELP: &str = "\
 States: open (the connection was accepted), closed (refused), filtered (no answer within the
 timeout after the retries, or unreachable). Self-connects on loopback are never reported open.
+With --udp (no root needed): open (a reply came), closed (ICMP port unreachable), filtered
+(another ICMP unreachable), open|filtered (nothing came back); a host that limits its ICMP
+errors (Linux: one a second) is asked a port a second once it shows it.
 Scan only hosts you are allowed to scan.
 
 Examples:
@@ -41,6 +44,11 @@ pub struct ScanArgs {
     /// Show only open ports.
     #[arg(long)]
     pub open: bool,
+    /// Scan UDP ports: a question the usual service answers (DNS, NTP, SNMP, NetBIOS, SSDP,
+    /// mDNS, echo; an empty datagram elsewhere), the ICMP errors read back, each port's reason
+    /// given.
+    #[arg(long, conflicts_with_all = ["banner", "proxy"])]
+    pub udp: bool,
     /// Probes in flight at once (capped by the open-file limit).
     #[arg(long, value_name = "N", default_value_t = 4096)]
     pub concurrency: usize,

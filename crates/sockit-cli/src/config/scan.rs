@@ -62,6 +62,7 @@ pub(super) fn scan(a: cli::ScanArgs) -> Result<ScanJob> {
         only_open: a.open,
         banner: a.banner.map(Duration::from_secs_f64),
         proxy: proxy(&a.proxy)?,
+        udp: a.udp,
     };
     Ok(ScanJob { plan, file, yes })
 }

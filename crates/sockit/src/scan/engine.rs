@@ -57,6 +57,7 @@ pub(super) fn encode(s: PortState) -> u8 {
         PortState::Open => 1,
         PortState::Closed => 2,
         PortState::Filtered => 3,
+        PortState::OpenFiltered => 4,
     }
 }
 
@@ -64,6 +65,7 @@ pub(super) fn decode(v: u8) -> PortState {
     match v {
         1 => PortState::Open,
         2 => PortState::Closed,
+        4 => PortState::OpenFiltered,
         _ => PortState::Filtered,
     }
 }

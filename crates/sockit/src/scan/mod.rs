@@ -1,10 +1,13 @@
 //! `sockit scan`: a TCP connect scanner (slide 2's services table plus slide 3's connect()):
 //! the plan (targets, ports, exclusions) walked host group by host group through the engine
 //! (`engine`: one epoll loop per core), or through a proxy a probe at a time, with banners
-//! read from the open ports.
+//! read from the open ports; or a UDP scan without root (`udp`, with `payloads` for the
+//! services that answer).
 
 mod engine;
 mod list;
+mod payloads;
+mod udp;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -33,6 +36,8 @@ pub struct ScanPlan {
     pub banner: Option<Duration>,
     /// Probe through this proxy: a connect a probe, open when the proxy connects.
     pub proxy: Option<sockit_core::proxy::Proxy>,
+    /// Scan UDP ports (connected sockets reading ICMP errors), not TCP.
+    pub udp: bool,
 }
 
 /// Why a scan did not run.
@@ -277,66 +282,80 @@ pub fn run(
         ..plan.probes.clone()
     };
     let registry = crate::port::service_registry();
-    let service =
-        |port| registry.by_port(port, Some(sockit_core::services::Proto::Tcp)).into_iter().next().map(|s| s.name);
+    let proto = if plan.udp { sockit_core::services::Proto::Udp } else { sockit_core::services::Proto::Tcp };
+    let service = |port| registry.by_port(port, Some(proto)).into_iter().next().map(|s| s.name);
     let per_group = (GROUP_JOBS / cfg.ports.len().max(1)).max(1);
     let mut totals = sockit_core::scan::ScanTotals { ports_per_host: cfg.ports.len(), ..Default::default() };
     let start = Instant::now();
     let addresses = plan.addresses(list.as_deref());
     // Scan the group and hand on its hosts; false when the reader has gone.
-    let mut flush =
-        |group: &mut Vec<ScannedHost>, totals: &mut sockit_core::scan::ScanTotals| -> Result<bool, ScanError> {
-            let addrs: Vec<SocketAddr> = group
-                .iter()
-                .map(|h| match h.address {
-                    IpAddr::V6(ip) => SocketAddr::V6(std::net::SocketAddrV6::new(ip, 0, 0, h.scope_id)),
-                    v4 => SocketAddr::new(v4, 0),
-                })
-                .collect();
-            let mut said = Vec::new();
-            let states = match &plan.proxy {
-                Some(proxy) => {
-                    let via = scan_via(proxy, &addrs, &cfg, plan.banner, done)?;
-                    said = via.banners;
-                    via.states
+    let mut flush = |group: &mut Vec<ScannedHost>,
+                     totals: &mut sockit_core::scan::ScanTotals|
+     -> Result<bool, ScanError> {
+        let addrs: Vec<SocketAddr> = group
+            .iter()
+            .map(|h| match h.address {
+                IpAddr::V6(ip) => SocketAddr::V6(std::net::SocketAddrV6::new(ip, 0, 0, h.scope_id)),
+                v4 => SocketAddr::new(v4, 0),
+            })
+            .collect();
+        let mut said = Vec::new();
+        let mut reasons = Vec::new();
+        let states = match &plan.proxy {
+            _ if plan.udp => {
+                let found = udp::scan(&addrs, &cfg, done)?;
+                reasons = found.iter().map(|f| f.1).collect();
+                found.into_iter().map(|f| f.0).collect()
+            }
+            Some(proxy) => {
+                let via = scan_via(proxy, &addrs, &cfg, plan.banner, done)?;
+                said = via.banners;
+                via.states
+            }
+            None => {
+                let outcome = scan(&addrs, &cfg, done).map_err(|e| {
+                    if is_resource_shortage(&e) {
+                        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+                        ScanError::Starved { limit: limit.map_or("unlimited".to_string(), |l| l.to_string()) }
+                    } else {
+                        ScanError::Io(e)
+                    }
+                })?;
+                totals.self_connects += outcome.self_connects;
+                outcome.states
+            }
+        };
+        let mut reports = HostReport::of_hosts(group, &cfg.ports, &states, service, plan.only_open);
+        let index: std::collections::HashMap<u16, usize> = cfg.ports.iter().enumerate().map(|(i, &p)| (p, i)).collect();
+        if plan.udp {
+            for (h, report) in reports.iter_mut().enumerate() {
+                for p in &mut report.ports {
+                    p.udp = true;
+                    p.reason = index.get(&p.port).map(|i| reasons[h * cfg.ports.len() + i]);
                 }
-                None => {
-                    let outcome = scan(&addrs, &cfg, done).map_err(|e| {
-                        if is_resource_shortage(&e) {
-                            let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
-                            ScanError::Starved { limit: limit.map_or("unlimited".to_string(), |l| l.to_string()) }
-                        } else {
-                            ScanError::Io(e)
-                        }
-                    })?;
-                    totals.self_connects += outcome.self_connects;
-                    outcome.states
-                }
-            };
-            let mut reports = HostReport::of_hosts(group, &cfg.ports, &states, service, plan.only_open);
-            match (plan.banner, &plan.proxy) {
-                (Some(wait), None) => banners(&mut reports, &addrs, wait, cfg.concurrency),
-                // Read by the probes, on the connections the proxy made.
-                (Some(_), Some(_)) => {
-                    let index: std::collections::HashMap<u16, usize> =
-                        cfg.ports.iter().enumerate().map(|(i, &p)| (p, i)).collect();
-                    for (h, report) in reports.iter_mut().enumerate() {
-                        for p in &mut report.ports {
-                            p.banner = index.get(&p.port).and_then(|i| said[h * cfg.ports.len() + i].take());
-                        }
+            }
+        }
+        match (plan.banner, &plan.proxy) {
+            (Some(wait), None) => banners(&mut reports, &addrs, wait, cfg.concurrency),
+            // Read by the probes, on the connections the proxy made.
+            (Some(_), Some(_)) => {
+                for (h, report) in reports.iter_mut().enumerate() {
+                    for p in &mut report.ports {
+                        p.banner = index.get(&p.port).and_then(|i| said[h * cfg.ports.len() + i].take());
                     }
                 }
-                (None, _) => {}
             }
-            group.clear();
-            for h in reports {
-                totals.add(&h);
-                if !host(h) {
-                    return Ok(false);
-                }
+            (None, _) => {}
+        }
+        group.clear();
+        for h in reports {
+            totals.add(&h);
+            if !host(h) {
+                return Ok(false);
             }
-            Ok(true)
-        };
+        }
+        Ok(true)
+    };
     // The targets are walked into groups of hosts on a thread of their own (a list is read as
     // it goes), a group ahead of the scan; the scan stops the walk by hanging up.
     let (groups, ready) = std::sync::mpsc::sync_channel::<Vec<ScannedHost>>(1);

@@ -1,0 +1,109 @@
+//! `sockit scan --udp` across a LAN of the test's own (loopback sends ICMP errors without a
+//! limit; a neighbour does not): a target running socat's echo and dnsmasq, thirty closed
+//! ports, one an nft rule drops and one it rejects as administratively prohibited, the
+//! target's ICMP rate limit left as Linux sets it. sockit runs as an unprivileged user and
+//! must find every closed port closed; nmap -sU (as root, from a host of its own) must agree
+//! on what is open and filtered.
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+
+use crate::util::{DEADLINE, Lan, Proc, have, run, sockit_bin};
+
+const PORTS: &str = "7,53,2000-2029,3000,3001";
+
+#[test]
+fn a_udp_scan_without_root_finds_every_closed_port_and_nmaps_open_ones() {
+    if !["socat", "dnsmasq", "nft", "nmap", "setpriv"].iter().all(|p| have(p)) {
+        return;
+    }
+    // 198.18.0.1 scans with sockit, .2 is the target, .3 scans with nmap.
+    let Some(lan) = Lan::new("udps", 3) else { return };
+    let target = &lan.hosts[1];
+    let mut c = target.cmd("socat", &["UDP4-RECVFROM:7,bind=198.18.0.2,fork", "PIPE"]);
+    let _echo = Proc(c.stdin(Stdio::null()).spawn().expect("socat"));
+    let mut c = target.cmd(
+        "dnsmasq",
+        &["-k", "--port=53", "--listen-address=198.18.0.2", "--bind-interfaces", "--no-resolv", "--no-hosts"],
+    );
+    let _dns = Proc(
+        c.args(["--pid-file=", "--user=root"]).stdin(Stdio::null()).stderr(Stdio::null()).spawn().expect("dnsmasq"),
+    );
+    let rules = "table inet f {\n chain in { type filter hook input priority 0;\n  udp dport 3000 drop\n  \
+                 udp dport 3001 reject with icmp type admin-prohibited\n }\n}\n";
+    let nft = run(target.cmd("nft", &["-f", "-"]), rules.as_bytes(), DEADLINE);
+    assert_eq!(nft.code, 0, "nft: {}", nft.stderr);
+    // Both services bound before anything is asked of them.
+    let start = std::time::Instant::now();
+    while !["198.18.0.2:53 ", "198.18.0.2:7 "].iter().all(|a| target.exec_ok("ss -Hlun").contains(a)) {
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "socat and dnsmasq did not bind within 10 s");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // sockit as a user without privileges: a copy of the binary anyone may run.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = dir.path().join("sockit");
+    std::fs::copy(sockit_bin(), &bin).expect("copy");
+    for p in [dir.path(), bin.as_path()] {
+        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    }
+    let bin = bin.to_str().expect("path");
+    let ours = std::thread::scope(|s| {
+        let nmap = s.spawn(|| {
+            let args = ["-sU", "-n", "-Pn", "-oG", "-", "-p", PORTS, "198.18.0.2"];
+            run(lan.hosts[2].cmd("nmap", &args), b"", std::time::Duration::from_secs(120)).ok()
+        });
+        let args = ["--reuid=64999", "--regid=64999", "--clear-groups", bin, "--json", "scan", "--udp", "-p", PORTS];
+        let ours = run(
+            lan.hosts[0].cmd("setpriv", &[&args[..], &["198.18.0.2"]].concat()),
+            b"",
+            std::time::Duration::from_secs(120),
+        );
+        (ours, nmap.join().expect("nmap"))
+    });
+    let (ours, nmap) = ours;
+    let v = ours.json();
+    let host = &v["hosts"][0];
+    let found: BTreeMap<u64, (String, String)> = host["ports"]
+        .as_array()
+        .expect("ports")
+        .iter()
+        .map(|p| {
+            let state = p["state"].as_str().expect("state").to_string();
+            (p["port"].as_u64().expect("port"), (state, p["reason"].as_str().expect("reason").to_string()))
+        })
+        .collect();
+    let want = |port: u64| -> (&str, &str) {
+        match port {
+            7 | 53 => ("open", "udp-response"),
+            3000 => ("open|filtered", "no-response"),
+            3001 => ("filtered", "admin-prohibited"),
+            _ => ("closed", "port-unreach"),
+        }
+    };
+    assert_eq!(found.len(), 34);
+    for (port, (state, reason)) in &found {
+        assert_eq!((state.as_str(), reason.as_str()), want(*port), "port {port}");
+    }
+    assert_eq!(
+        (host["open"].as_u64(), host["closed"].as_u64(), host["filtered"].as_u64()),
+        (Some(2), Some(30), Some(1))
+    );
+    assert_eq!(host["open_filtered"].as_u64(), Some(1));
+    // nmap's greppable line: `Ports: 7/open/udp//echo///, ...`; what it calls open and
+    // filtered is what sockit calls so.
+    let line = nmap.lines().find_map(|l| l.split("Ports: ").nth(1)).expect("nmap's ports");
+    let theirs: BTreeMap<u64, String> = line
+        .split(", ")
+        .filter_map(|p| {
+            let f: Vec<&str> = p.split('/').collect();
+            Some((f.first()?.trim().parse().ok()?, (*f.get(1)?).to_string()))
+        })
+        .collect();
+    for (port, state) in &theirs {
+        if state == "open" || state == "filtered" {
+            assert_eq!(&found[port].0, state, "nmap on port {port}: {line}");
+        }
+    }
+    assert_eq!(theirs.get(&7).map(String::as_str), Some("open"), "{line}");
+    assert_eq!(theirs.get(&53).map(String::as_str), Some("open"), "{line}");
+}
