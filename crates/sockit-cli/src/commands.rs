@@ -355,7 +355,10 @@ pub fn chat_discover(cfg: &DiscoveryConfig, json: bool) -> Outcome {
 /// A scan: the whole report at the end, or, for a target set too large to hold, each host with
 /// an open port as its group of hosts is done (JSON Lines under `--json`) and the totals last.
 pub fn scan(job: crate::config::ScanJob, json: bool) -> Outcome {
-    let crate::config::ScanJob { plan, file, yes } = job;
+    let crate::config::ScanJob { plan, file, yes, note } = job;
+    if let Some(note) = note {
+        eprintln!("sockit: note: {note}");
+    }
     let mut list = match &file {
         Some(path) => match sockit::scan::TargetList::open(path, plan.addresses(None), yes) {
             Ok(list) => Some(list),

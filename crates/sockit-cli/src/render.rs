@@ -281,16 +281,26 @@ pub fn scan_host(out: &mut (impl Write + ?Sized), h: &HostReport, first: bool) -
             .collect();
     let shown: Vec<&PortResult> = h.ports.iter().filter(|p| !hidden.iter().any(|&(s, _)| s == p.state)).collect();
     // UDP's `open|filtered` is wider than TCP's states.
-    let w = if h.ports.iter().any(|p| p.udp) { 13 } else { 9 };
+    let w = if h.ports.iter().any(PortResult::udp) { 13 } else { 9 };
+    // `--service`'s findings as nmap -sV shows them: `OpenSSH 9.2p1 Debian 2 (protocol 2.0)`.
+    let version = |p: &PortResult| {
+        let Some(m) = &p.more else { return String::new() };
+        let mut v: Vec<String> = [&m.product, &m.version].into_iter().flatten().cloned().collect();
+        v.extend(m.info.as_ref().map(|i| format!("({i})")));
+        v.join(" ")
+    };
+    let versions = shown.iter().any(|p| !version(p).is_empty());
     if !shown.is_empty() {
-        writeln!(out, "{:<10} {:<w$} SERVICE", "PORT", "STATE")?;
+        let head = format!("{:<10} {:<w$} SERVICE", "PORT", "STATE");
+        writeln!(out, "{}", if versions { format!("{head:<0$} VERSION", 31 + w) } else { head })?;
     }
     for p in shown {
         let service = p.service.as_deref().unwrap_or("");
-        let port = format!("{}/{}", p.port, if p.udp { "udp" } else { "tcp" });
+        let port = format!("{}/{}", p.port, if p.udp() { "udp" } else { "tcp" });
         let line = match &p.banner {
             // What the service said, already escaped: `22/tcp open ssh  SSH-2.0-OpenSSH_9.2`.
             Some(b) => format!("{port:<10} {:<w$} {service:<14} {b}", p.state.as_str()),
+            None if versions => format!("{port:<10} {:<w$} {service:<19} {}", p.state.as_str(), version(p)),
             None => format!("{port:<10} {:<w$} {service}", p.state.as_str()),
         };
         writeln!(out, "{}", line.trim_end())?;

@@ -354,6 +354,15 @@ pub struct PortResult {
     /// What the service said first (`scan --banner`): its first line, escaped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub banner: Option<String>,
+    /// What only some scans say (a UDP scan, `--service`), boxed: a scan of millions of
+    /// addresses holds a group's ports at once.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub more: Option<Box<PortMore>>,
+}
+
+/// A port's result beyond its state, from a UDP scan or `scan --service`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PortMore {
     /// Why the state is what it is (a UDP scan's: `udp-response`, `port-unreach`,
     /// `host-unreach`, `admin-prohibited`, `no-response` ...).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -361,6 +370,26 @@ pub struct PortResult {
     /// A UDP port (a TCP one otherwise).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub udp: bool,
+    /// What `scan --service` found running, as nmap -sV names it: the product, its version,
+    /// and more (`protocol 2.0`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub info: Option<String>,
+}
+
+impl PortResult {
+    /// A UDP port's.
+    pub fn udp(&self) -> bool {
+        self.more.as_ref().is_some_and(|m| m.udp)
+    }
+
+    /// The rest of the result, made when first written.
+    pub fn more_mut(&mut self) -> &mut PortMore {
+        self.more.get_or_insert_with(Box::default)
+    }
 }
 
 impl HostReport {
@@ -383,14 +412,7 @@ impl HostReport {
                     .iter()
                     .zip(states)
                     .filter(|&(_, &s)| !only_open || s == PortState::Open)
-                    .map(|(&port, &state)| PortResult {
-                        port,
-                        state,
-                        service: service(port),
-                        banner: None,
-                        reason: None,
-                        udp: false,
-                    })
+                    .map(|(&port, &state)| PortResult { port, state, service: service(port), banner: None, more: None })
                     .collect();
                 HostReport {
                     name: host.name.clone(),

@@ -49,6 +49,15 @@ pub struct ScanArgs {
     /// given.
     #[arg(long, conflicts_with_all = ["banner", "proxy"])]
     pub udp: bool,
+    /// Name what runs on each open port (product and version), with nmap's service probes
+    /// (nmap-service-probes, from nmap's package) as nmap -sV does; without the file, from
+    /// what each service says first (--banner).
+    #[arg(long, conflicts_with_all = ["udp", "proxy"])]
+    pub service: bool,
+    /// The service probes file --service reads (/usr/share/nmap/nmap-service-probes unless
+    /// given).
+    #[arg(long, value_name = "FILE", requires = "service")]
+    pub service_probes: Option<PathBuf>,
     /// Probes in flight at once (capped by the open-file limit).
     #[arg(long, value_name = "N", default_value_t = 4096)]
     pub concurrency: usize,

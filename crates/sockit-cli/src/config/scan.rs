@@ -15,6 +15,8 @@ pub struct ScanJob {
     pub file: Option<std::path::PathBuf>,
     /// `--yes`: more than 65,536 addresses in all (the file's with the plan's) may be scanned.
     pub yes: bool,
+    /// Said on stderr before the scan: how `--service` names services without nmap's file.
+    pub note: Option<String>,
 }
 
 pub(super) fn scan(a: cli::ScanArgs) -> Result<ScanJob> {
@@ -45,6 +47,18 @@ pub(super) fn scan(a: cli::ScanArgs) -> Result<ScanJob> {
         })
         .collect::<Result<Vec<_>>>()?;
     let (file, yes) = (a.file, a.yes);
+    // --service reads nmap's probes; without them (nmap not installed), the banners.
+    let system = std::path::Path::new(sockit::scan::service::SYSTEM_PROBES);
+    let (service, note) = match (a.service, a.service_probes) {
+        (false, _) => (None, None),
+        (true, Some(path)) => (Some(path), None),
+        (true, None) if system.exists() => (Some(system.to_path_buf()), None),
+        (true, None) => (
+            None,
+            Some(format!("no {} (nmap's package has it): services named by what they say first", system.display())),
+        ),
+    };
+    let banner = a.banner.or((a.service && service.is_none()).then_some(2.0));
     let plan = ScanPlan {
         targets,
         specs: a.targets,
@@ -60,9 +74,10 @@ pub(super) fn scan(a: cli::ScanArgs) -> Result<ScanJob> {
             workers: 0,
         },
         only_open: a.open,
-        banner: a.banner.map(Duration::from_secs_f64),
+        banner: banner.map(Duration::from_secs_f64),
         proxy: proxy(&a.proxy)?,
         udp: a.udp,
+        service,
     };
-    Ok(ScanJob { plan, file, yes })
+    Ok(ScanJob { plan, file, yes, note })
 }

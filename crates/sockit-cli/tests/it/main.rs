@@ -22,6 +22,7 @@ mod port;
 mod proxy;
 mod readme;
 mod scan;
+mod scan_service;
 mod scan_udp;
 mod tcp;
 mod udp;

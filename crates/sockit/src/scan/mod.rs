@@ -7,6 +7,8 @@
 mod engine;
 mod list;
 mod payloads;
+mod probes;
+pub mod service;
 mod udp;
 
 use std::io;
@@ -38,6 +40,9 @@ pub struct ScanPlan {
     pub proxy: Option<sockit_core::proxy::Proxy>,
     /// Scan UDP ports (connected sockets reading ICMP errors), not TCP.
     pub udp: bool,
+    /// Name what runs on each open TCP port with the service probes of this file
+    /// (nmap-service-probes).
+    pub service: Option<std::path::PathBuf>,
 }
 
 /// Why a scan did not run.
@@ -51,6 +56,8 @@ pub enum ScanError {
     Io(#[from] io::Error),
     #[error(transparent)]
     List(#[from] ListError),
+    #[error("scan: cannot read the service probes {path}: {cause}")]
+    Probes { path: String, cause: io::Error },
     #[error(
         "scan: no socket or local port to be had for a probe (the open-file limit is {limit}): raise it with ulimit -n"
     )]
@@ -237,6 +244,30 @@ fn read_banner(mut sock: std::net::TcpStream, wait: Duration) -> Option<String> 
     (!line.is_empty()).then(|| sockit_core::text::escape(line))
 }
 
+/// Each open TCP port of `reports` named by what its service answers to nmap's probes.
+fn name_services(probes: &service::ServiceProbes, reports: &mut [sockit_core::scan::HostReport], addrs: &[SocketAddr]) {
+    let mut open = Vec::new();
+    let mut at = Vec::new();
+    for (h, r) in reports.iter().enumerate() {
+        for (k, p) in r.ports.iter().enumerate() {
+            if p.state == PortState::Open && !p.udp() {
+                let mut a = addrs[h];
+                a.set_port(p.port);
+                open.push(a);
+                at.push((h, k));
+            }
+        }
+    }
+    for ((h, k), found) in at.into_iter().zip(probes.identify_all(&open)) {
+        if let Some(f) = found {
+            let p = &mut reports[h].ports[k];
+            p.service = Some(f.service);
+            let more = p.more_mut();
+            (more.product, more.version, more.info) = (f.product, f.version, f.info);
+        }
+    }
+}
+
 /// Resolve the plan's names and those of `list` (the first address the resolver prefers, as
 /// nmap does), then scan the hosts a group at a time, the command line's targets first and the
 /// list's as it is read, handing each host's report to `host` as its group ends (in target
@@ -271,6 +302,13 @@ pub fn run(
             return Err(e);
         }
     }
+    let probes = match &plan.service {
+        Some(path) => Some(
+            service::ServiceProbes::load(path)
+                .map_err(|cause| ScanError::Probes { path: path.display().to_string(), cause })?,
+        ),
+        None => None,
+    };
     let limit = crate::net::raise_fd_limit();
     // Leave room for stdio, the epoll descriptors and whatever else the process holds.
     let cfg = ScanConfig {
@@ -330,10 +368,14 @@ pub fn run(
         if plan.udp {
             for (h, report) in reports.iter_mut().enumerate() {
                 for p in &mut report.ports {
-                    p.udp = true;
-                    p.reason = index.get(&p.port).map(|i| reasons[h * cfg.ports.len() + i]);
+                    let reason = index.get(&p.port).map(|i| reasons[h * cfg.ports.len() + i]);
+                    let more = p.more_mut();
+                    (more.udp, more.reason) = (true, reason);
                 }
             }
+        }
+        if let Some(probes) = &probes {
+            name_services(probes, &mut reports, &addrs);
         }
         match (plan.banner, &plan.proxy) {
             (Some(wait), None) => banners(&mut reports, &addrs, wait, cfg.concurrency),

@@ -1,0 +1,135 @@
+//! `scan --service`: what each open TCP port runs, found as nmap -sV finds it: the NULL probe
+//! first (connect and listen: SSH, SMTP, FTP, NATS speak first), then the probes meant for the
+//! port, then the others as rare as `INTENSITY` allows, a connection each; what comes back is
+//! matched as it comes (a hard match ends the port's probing, a soft one narrows the rest to
+//! its service), the probe's fallbacks' lines tried too.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+pub use super::probes::Found;
+use super::probes::{Probe, parse};
+
+/// How rare a probe may be and still be sent (nmap's default intensity).
+const INTENSITY: u8 = 7;
+/// Ports probed at once.
+const AT_ONCE: usize = 16;
+/// The most read from one probe's connection.
+const MOST: usize = 64 << 10;
+/// Once something has come, how long a quiet connection is waited on for more.
+const QUIET: Duration = Duration::from_millis(500);
+
+/// nmap's probes, read from its file.
+pub struct ServiceProbes {
+    probes: Vec<Probe>,
+}
+
+/// Where Debian's nmap-common puts the file.
+pub const SYSTEM_PROBES: &str = "/usr/share/nmap/nmap-service-probes";
+
+impl std::fmt::Debug for ServiceProbes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceProbes").field("probes", &self.probes.len()).finish()
+    }
+}
+
+impl ServiceProbes {
+    /// The probes of `path`'s file.
+    pub fn load(path: &std::path::Path) -> std::io::Result<ServiceProbes> {
+        let text = crate::stdio::read_file_text(path, crate::stdio::limits::LIST)?;
+        // UDP probes are kept for their match lines: a TCP probe may fall back to them.
+        let probes: Vec<Probe> = parse(&text);
+        if !probes.iter().any(|p| p.tcp) {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "it holds no TCP probe"));
+        }
+        Ok(ServiceProbes { probes })
+    }
+
+    /// What runs at each of `open`, in their order (`None`: nothing matched).
+    pub fn identify_all(&self, open: &[SocketAddr]) -> Vec<Option<Found>> {
+        let found: Vec<std::sync::OnceLock<Option<Found>>> = open.iter().map(|_| std::sync::OnceLock::new()).collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..open.len().min(AT_ONCE) {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&at) = open.get(i) else { return };
+                        let _ = found[i].set(self.identify(at));
+                    }
+                });
+            }
+        });
+        found.into_iter().map(|f| f.into_inner().flatten()).collect()
+    }
+
+    /// What runs at `at`.
+    fn identify(&self, at: SocketAddr) -> Option<Found> {
+        let port = at.port();
+        let tcp = || self.probes.iter().filter(|p| p.tcp);
+        let null = tcp().filter(|p| p.name == "NULL");
+        let meant = tcp().filter(|p| p.name != "NULL" && p.for_port(port));
+        let others = tcp().filter(|p| p.name != "NULL" && !p.for_port(port) && p.rarity <= INTENSITY);
+        let mut soft: Option<Found> = None;
+        for probe in null.chain(meant).chain(others) {
+            let service = soft.as_ref().map(|s| s.service.clone());
+            // A soft match narrows the rest to probes that can say more of its service.
+            if let Some(s) = &service
+                && !self.lines(probe).any(|m| m.service == *s)
+            {
+                continue;
+            }
+            let Some(found) = self.exchange(at, probe, service.as_deref()) else { continue };
+            if !found.soft {
+                return Some(found);
+            }
+            soft.get_or_insert(found);
+        }
+        soft
+    }
+
+    /// The match lines a probe's reply is held to: its own, then its fallbacks' (NULL's last,
+    /// as nmap does for every probe).
+    fn lines<'a>(&'a self, probe: &'a Probe) -> impl Iterator<Item = &'a super::probes::Match> + 'a {
+        let fallbacks = probe
+            .fallback
+            .iter()
+            .filter_map(|name| self.probes.iter().find(|p| p.name == *name))
+            .chain(self.probes.iter().filter(|p| p.tcp && p.name == "NULL" && probe.name != "NULL"));
+        probe.matches.iter().chain(fallbacks.flat_map(|p| p.matches.iter()))
+    }
+
+    /// `probe` sent on a connection of its own; what came back matched as it comes, until a
+    /// hard match, the end of the stream, the probe's wait, or a quiet spell after a reply.
+    fn exchange(&self, at: SocketAddr, probe: &Probe, only: Option<&str>) -> Option<Found> {
+        let wait = Duration::from_millis(probe.wait_ms);
+        let mut s = TcpStream::connect_timeout(&at, wait).ok()?;
+        if !probe.send.is_empty() {
+            s.write_all(&probe.send).ok()?;
+        }
+        let deadline = Instant::now() + wait;
+        let (mut got, mut buf) = (Vec::new(), [0u8; 4096]);
+        let mut soft = None;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || got.len() >= MOST {
+                break;
+            }
+            s.set_read_timeout(Some(if got.is_empty() { left } else { left.min(QUIET) })).ok()?;
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+            for m in self.lines(probe).filter(|m| only.is_none_or(|s| m.service == s)) {
+                if let Some(f) = m.find(&got) {
+                    if !f.soft {
+                        return Some(f);
+                    }
+                    soft.get_or_insert(f);
+                }
+            }
+        }
+        soft
+    }
+}
