@@ -49,6 +49,10 @@ pub struct ScanArgs {
     /// given.
     #[arg(long, conflicts_with_all = ["banner", "proxy"])]
     pub udp: bool,
+    /// A SYN scan (a raw socket: root or CAP_NET_RAW), as nmap -sS: no connection is made,
+    /// each answer matched to its probe by a cookie in the SYN; IPv4 targets.
+    #[arg(long, conflicts_with_all = ["udp", "proxy"])]
+    pub syn: bool,
     /// Name what runs on each open port (product and version), with nmap's service probes
     /// (nmap-service-probes, from nmap's package) as nmap -sV does; without the file, from
     /// what each service says first (--banner).

@@ -77,6 +77,7 @@ pub(super) fn scan(a: cli::ScanArgs) -> Result<ScanJob> {
         banner: banner.map(Duration::from_secs_f64),
         proxy: proxy(&a.proxy)?,
         udp: a.udp,
+        syn: a.syn,
         service,
     };
     Ok(ScanJob { plan, file, yes, note })

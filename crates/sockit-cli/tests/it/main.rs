@@ -23,6 +23,7 @@ mod proxy;
 mod readme;
 mod scan;
 mod scan_service;
+mod scan_syn;
 mod scan_udp;
 mod tcp;
 mod udp;

@@ -9,6 +9,7 @@ mod list;
 mod payloads;
 mod probes;
 pub mod service;
+pub mod syn;
 mod udp;
 
 use std::io;
@@ -40,6 +41,8 @@ pub struct ScanPlan {
     pub proxy: Option<sockit_core::proxy::Proxy>,
     /// Scan UDP ports (connected sockets reading ICMP errors), not TCP.
     pub udp: bool,
+    /// A SYN scan on a raw socket (IPv4 targets), not a connect scan.
+    pub syn: bool,
     /// Name what runs on each open TCP port with the service probes of this file
     /// (nmap-service-probes).
     pub service: Option<std::path::PathBuf>,
@@ -56,6 +59,10 @@ pub enum ScanError {
     Io(#[from] io::Error),
     #[error(transparent)]
     List(#[from] ListError),
+    #[error(
+        "scan: a SYN scan needs a raw socket, which this process may not open ({0}): run it as root or with CAP_NET_RAW, or scan without it"
+    )]
+    NoRawSocket(io::Error),
     #[error("scan: cannot read the service probes {path}: {cause}")]
     Probes { path: String, cause: io::Error },
     #[error(
@@ -309,6 +316,9 @@ pub fn run(
         ),
         None => None,
     };
+    if plan.syn {
+        syn::raw_socket().map_err(ScanError::NoRawSocket)?;
+    }
     let limit = crate::net::raise_fd_limit();
     // Leave room for stdio, the epoll descriptors and whatever else the process holds.
     let cfg = ScanConfig {
@@ -340,6 +350,11 @@ pub fn run(
         let mut said = Vec::new();
         let mut reasons = Vec::new();
         let states = match &plan.proxy {
+            None if plan.syn
+                && let Some(states) = syn::scan(&addrs, &cfg, done)? =>
+            {
+                states
+            }
             _ if plan.udp => {
                 let found = udp::scan(&addrs, &cfg, done)?;
                 reasons = found.iter().map(|f| f.1).collect();
