@@ -57,12 +57,8 @@ fn a_syn_scan_of_every_port_is_nmaps() {
     drop(listeners);
     // Without CAP_NET_RAW there is no raw socket: one line, exit 1.
     let dir = tempfile::tempdir().expect("tempdir");
-    let bin = dir.path().join("sockit");
-    std::fs::copy(sockit_bin(), &bin).expect("copy");
-    for p in [dir.path(), bin.as_path()] {
-        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
-    }
-    let bin = bin.to_str().expect("path");
+    let bin = crate::util::runnable_copy(dir.path());
+    let bin = bin.as_str();
     let args = ["--reuid=64999", "--regid=64999", "--clear-groups", bin, "scan", "--syn", "198.18.0.2", "-p", "22"];
     let line = run(scanner.cmd("setpriv", &args), b"", DEADLINE).fails(1);
     assert!(line.starts_with("sockit: scan: a SYN scan needs a raw socket"), "{line}");

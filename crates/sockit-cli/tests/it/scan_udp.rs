@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::process::Stdio;
 
-use crate::util::{DEADLINE, Lan, Proc, have, run, sockit_bin};
+use crate::util::{DEADLINE, Lan, Proc, have, run};
 
 const PORTS: &str = "7,53,2000-2029,3000,3001";
 
@@ -41,12 +41,8 @@ fn a_udp_scan_without_root_finds_every_closed_port_and_nmaps_open_ones() {
     }
     // sockit as a user without privileges: a copy of the binary anyone may run.
     let dir = tempfile::tempdir().expect("tempdir");
-    let bin = dir.path().join("sockit");
-    std::fs::copy(sockit_bin(), &bin).expect("copy");
-    for p in [dir.path(), bin.as_path()] {
-        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
-    }
-    let bin = bin.to_str().expect("path");
+    let bin = crate::util::runnable_copy(dir.path());
+    let bin = bin.as_str();
     let ours = std::thread::scope(|s| {
         let nmap = s.spawn(|| {
             let args = ["-sU", "-n", "-Pn", "-oG", "-", "-p", PORTS, "198.18.0.2"];

@@ -621,6 +621,16 @@ pub fn socat_unix_greeter(path: &str) -> Proc {
     p
 }
 
+/// A copy of the binary under test in `dir` that anyone may run (the folder opened to all).
+pub fn runnable_copy(dir: &std::path::Path) -> String {
+    let bin = dir.join("sockit");
+    std::fs::copy(sockit_bin(), &bin).expect("copy");
+    for p in [dir, bin.as_path()] {
+        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    }
+    bin.display().to_string()
+}
+
 /// A copy of the binary anyone may run, and a command that runs a shell line as an
 /// unprivileged user (root is not held to RLIMIT_NPROC); `None` outside CI without root.
 pub fn as_nobody(dir: &std::path::Path, line: &str) -> Option<Command> {
@@ -629,15 +639,10 @@ pub fn as_nobody(dir: &std::path::Path, line: &str) -> Option<Command> {
         eprintln!("skipping: needs root and setpriv");
         return None;
     }
-    let bin = dir.join("sockit");
-    std::fs::copy(sockit_bin(), &bin).expect("copy");
-    for p in [dir, bin.as_path()] {
-        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
-    }
+    let bin = runnable_copy(dir);
     let mut cmd = Command::new("setpriv");
     // A uid of its own, so other processes do not count against its thread limit.
-    cmd.args(["--reuid=64999", "--regid=64999", "--clear-groups", "bash", "-c"])
-        .arg(line.replace("sockit", &bin.display().to_string()));
+    cmd.args(["--reuid=64999", "--regid=64999", "--clear-groups", "bash", "-c"]).arg(line.replace("sockit", &bin));
     Some(cmd)
 }
 

@@ -141,7 +141,7 @@ fn nsec3(d: &[u8], type_name: Namer) -> Option<String> {
 }
 
 /// RFC 4648's base32hex, upper case and unpadded, as NSEC3 writes hashed names.
-fn base32hex(d: &[u8]) -> String {
+pub(super) fn base32hex(d: &[u8]) -> String {
     const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHIJKLMNOPQRSTUV";
     let mut out = String::with_capacity(d.len().div_ceil(5) * 8);
     let (mut acc, mut bits) = (0u32, 0u32);

@@ -204,23 +204,9 @@ pub(super) fn nsec3_hash(name: &Name, salt: &[u8], iterations: u16) -> Vec<u8> {
 }
 
 /// Base32 with the extended hex alphabet (RFC 4648 7), lower case, no padding: how NSEC3
-/// owners spell a hash.
+/// owners spell a hash (their labels, which DNS compares without case).
 pub(super) fn base32hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 32] = b"0123456789abcdefghijklmnopqrstuv";
-    let mut out = String::new();
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for &b in bytes {
-        acc = (acc << 8) | u32::from(b);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            out.push(char::from(DIGITS[((acc >> bits) & 31) as usize]));
-        }
-    }
-    if bits > 0 {
-        out.push(char::from(DIGITS[((acc << (5 - bits)) & 31) as usize]));
-    }
-    out
+    crate::resolve::dnssec_text::base32hex(bytes).to_ascii_lowercase()
 }
 
 #[cfg(test)]
