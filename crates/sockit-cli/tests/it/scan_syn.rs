@@ -25,8 +25,10 @@ fn a_syn_scan_of_every_port_is_nmaps() {
     let rules = "table inet f {\n chain in { type filter hook input priority 0;\n  tcp dport 9999 drop\n }\n}\n";
     assert_eq!(run(target.cmd("nft", &["-f", "-"]), rules.as_bytes(), DEADLINE).code, 0);
     let scanner = &lan.hosts[0];
-    let v =
-        run(scanner.cmd(sockit_bin(), &["--json", "scan", "--syn", "198.18.0.2", "-p", "all"]), b"", DEADLINE).json();
+    // Both scans held to 20,000 SYNs a second: at full speed they fill the kernel's per-CPU
+    // backlog, which every namespace shares, and other tests running beside lose packets.
+    let args = ["--json", "scan", "--syn", "198.18.0.2", "-p", "all", "--rate", "20000"];
+    let v = run(scanner.cmd(sockit_bin(), &args), b"", DEADLINE).json();
     let host = &v["hosts"][0];
     let ports = |state: &str| -> BTreeSet<u64> {
         host["ports"]
@@ -41,7 +43,8 @@ fn a_syn_scan_of_every_port_is_nmaps() {
     assert_eq!(ports("filtered"), BTreeSet::from([9999]));
     assert_eq!(host["closed"].as_u64(), Some(65_530));
     // nmap -sS on the same neighbour: the same open and filtered ports, the rest closed.
-    let nmap = run(scanner.cmd("nmap", &["-sS", "-n", "-Pn", "-p-", "-oG", "-", "198.18.0.2"]), b"", DEADLINE).ok();
+    let args = ["-sS", "-n", "-Pn", "-p-", "--max-rate", "20000", "-oG", "-", "198.18.0.2"];
+    let nmap = run(scanner.cmd("nmap", &args), b"", DEADLINE).ok();
     let line = nmap.lines().find_map(|l| l.split("Ports: ").nth(1)).expect("nmap's ports");
     let theirs = |state: &str| -> BTreeSet<u64> {
         line.split(", ")
