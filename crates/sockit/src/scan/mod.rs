@@ -1,8 +1,9 @@
 //! `sockit scan`: a TCP connect scanner (slide 2's services table plus slide 3's connect()):
 //! the plan (targets, ports, exclusions) walked host group by host group through the engine
 //! (`engine`: one epoll loop per core), or through a proxy a probe at a time, with banners
-//! read from the open ports; or a UDP scan without root (`udp`, with `payloads` for the
-//! services that answer).
+//! read from the open ports; or a SYN scan on a raw socket (`syn`), or a UDP scan without root
+//! (`udp`, with `payloads` for the services that answer); and what runs on the open ports
+//! named by nmap's service probes (`service`, the probes file read by `probes`).
 
 mod engine;
 mod list;
