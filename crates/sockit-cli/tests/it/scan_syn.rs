@@ -1,14 +1,19 @@
-//! `sockit scan --syn` across a LAN of the test's own: every port of a neighbour (Python
+//! `sockit scan --syn` across a LAN of the test's own: 4,099 ports of a neighbour (Python
 //! listeners open, an nft rule dropping one, the rest closed), held to nmap -sS on the same
-//! rig; and without the right to a raw socket, one line that says so.
+//! rig; and without the right to a raw socket, one line that says so. (All 65,535 ports, and
+//! nmap beside them, are bench/scan_syn.sh's: two full SYN scans here kept both cores in the
+//! kernel for seconds, and tests beside them timed out.)
 
 use std::collections::BTreeSet;
 use std::process::Stdio;
 
 use crate::util::{DEADLINE, Lan, Proc, have, run, sockit_bin};
 
+/// Every port below 4,096, and the listeners and the dropped port above it.
+const PORTS: &str = "1-4096,8080,9999,31337";
+
 #[test]
-fn a_syn_scan_of_every_port_is_nmaps() {
+fn a_syn_scan_is_nmaps() {
     if !["nmap", "nft", "python3", "setpriv"].iter().all(|p| have(p)) {
         return;
     }
@@ -27,7 +32,7 @@ fn a_syn_scan_of_every_port_is_nmaps() {
     let scanner = &lan.hosts[0];
     // Both scans held to 20,000 SYNs a second: at full speed they fill the kernel's per-CPU
     // backlog, which every namespace shares, and other tests running beside lose packets.
-    let args = ["--json", "scan", "--syn", "198.18.0.2", "-p", "all", "--rate", "20000"];
+    let args = ["--json", "scan", "--syn", "198.18.0.2", "-p", PORTS, "--rate", "20000"];
     let v = run(scanner.cmd(sockit_bin(), &args), b"", DEADLINE).json();
     let host = &v["hosts"][0];
     let ports = |state: &str| -> BTreeSet<u64> {
@@ -41,9 +46,9 @@ fn a_syn_scan_of_every_port_is_nmaps() {
     };
     assert_eq!(ports("open"), BTreeSet::from([22, 80, 8080, 31337]), "{v}");
     assert_eq!(ports("filtered"), BTreeSet::from([9999]));
-    assert_eq!(host["closed"].as_u64(), Some(65_530));
+    assert_eq!(host["closed"].as_u64(), Some(4_094));
     // nmap -sS on the same neighbour: the same open and filtered ports, the rest closed.
-    let args = ["-sS", "-n", "-Pn", "-p-", "--max-rate", "20000", "-oG", "-", "198.18.0.2"];
+    let args = ["-sS", "-n", "-Pn", "-p", PORTS, "--max-rate", "20000", "-oG", "-", "198.18.0.2"];
     let nmap = run(scanner.cmd("nmap", &args), b"", DEADLINE).ok();
     let line = nmap.lines().find_map(|l| l.split("Ports: ").nth(1)).expect("nmap's ports");
     let theirs = |state: &str| -> BTreeSet<u64> {
@@ -56,7 +61,7 @@ fn a_syn_scan_of_every_port_is_nmaps() {
     };
     assert_eq!(theirs("open"), ports("open"), "{nmap}");
     assert_eq!(theirs("filtered"), ports("filtered"), "{nmap}");
-    assert!(nmap.contains("Ignored State: closed (65530)"), "{nmap}");
+    assert!(nmap.contains("Ignored State: closed (4094)"), "{nmap}");
     drop(listeners);
     // Without CAP_NET_RAW there is no raw socket: one line, exit 1.
     let dir = tempfile::tempdir().expect("tempdir");
