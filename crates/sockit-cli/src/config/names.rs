@@ -50,9 +50,7 @@ fn trace(a: &cli::LookupArgs, rtype: Option<hickory_proto::rr::RecordType>) -> R
     if a.trust_anchor.is_some() && !ask.dnssec {
         return Err(usage("--trust-anchor is for validating: add --dnssec"));
     }
-    if !(a.dns.timeout.is_finite() && a.dns.timeout > 0.0 && a.dns.timeout <= 3600.0) {
-        return Err(UsageError(format!("--timeout {} is not a time: give seconds, like 2 or 0.5", a.dns.timeout)));
-    }
+    let timeout = timeout(&a.dns)?;
     let read = |flag: &str, path: &std::path::Path| {
         sockit::stdio::read_file_text(path, sockit::stdio::limits::CONFIG)
             .map_err(|e| UsageError(format!("{flag} {}: {e}", path.display())))
@@ -78,7 +76,7 @@ fn trace(a: &cli::LookupArgs, rtype: Option<hickory_proto::rr::RecordType>) -> R
             rtype: rtype.unwrap_or(hickory_proto::rr::RecordType::A),
             roots: roots.clone(),
             anchors: anchors.clone(),
-            timeout: Duration::from_secs_f64(a.dns.timeout),
+            timeout,
             retries: a.dns.retries,
             tcp: a.dns.tcp,
         })
@@ -102,9 +100,7 @@ fn names(
     rtype: Option<hickory_proto::rr::RecordType>,
     families: Families,
 ) -> Result<NamesConfig> {
-    if !(dns.timeout.is_finite() && dns.timeout > 0.0 && dns.timeout <= 3600.0) {
-        return Err(UsageError(format!("--timeout {} is not a time: give seconds, like 2 or 0.5", dns.timeout)));
-    }
+    let timeout = timeout(dns)?;
     if dns.concurrency == 0 {
         return Err(usage("--concurrency must be at least 1"));
     }
@@ -157,7 +153,7 @@ fn names(
         tls,
         https,
         quic,
-        timeout: Duration::from_secs_f64(dns.timeout),
+        timeout,
         retries: dns.retries,
         concurrency: dns.concurrency,
         rtype,
@@ -166,6 +162,14 @@ fn names(
         compare: false,
         rfc8427: false,
     })
+}
+
+/// `--timeout`, a number of seconds up to an hour.
+fn timeout(dns: &cli::DnsArgs) -> Result<Duration> {
+    if !(dns.timeout.is_finite() && dns.timeout > 0.0 && dns.timeout <= 3600.0) {
+        return Err(UsageError(format!("--timeout {} is not a time: give seconds, like 2 or 0.5", dns.timeout)));
+    }
+    Ok(Duration::from_secs_f64(dns.timeout))
 }
 
 /// The queries' flags and EDNS options from the command line; showing the reply's header is

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::ResolveError;
 use super::types::{presentation, type_name};
-use super::wire::{DnsConfig, ask, fqdn_name};
+use super::wire::{DnsConfig, ask, fqdn_name, no_server};
 
 /// Ask the servers of `cfg` in turn for `rtype` records of `name`: the first reply, whatever
 /// it says, as RFC 8427's message object.
@@ -25,10 +25,7 @@ pub fn ask_json(cfg: &DnsConfig, name: &str, rtype: RecordType) -> Result<Value,
             Err(e) => last = Some(e),
         }
     }
-    Err(last.unwrap_or_else(|| ResolveError::Other {
-        name: name.to_string(),
-        message: "no DNS server to ask: add a nameserver to resolv.conf".into(),
-    }))
+    Err(last.unwrap_or_else(|| no_server(name)))
 }
 
 /// `name`'s replies for each of `types`, as message objects; the first failure if a type had

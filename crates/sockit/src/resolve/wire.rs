@@ -111,7 +111,8 @@ fn query_name(cfg: &DnsConfig, shown: &str, name: Name, rtype: RecordType) -> Re
     answers.pop().unwrap_or_else(|| Err(no_server(shown)))
 }
 
-fn no_server(name: &str) -> ResolveError {
+/// The error for a name with no server to ask.
+pub(super) fn no_server(name: &str) -> ResolveError {
     ResolveError::Other {
         name: name.to_string(),
         message: "no DNS server to ask: add a nameserver to resolv.conf".into(),
