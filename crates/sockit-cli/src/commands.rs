@@ -453,6 +453,26 @@ pub fn demo() -> Outcome {
     Ok(exit::OK)
 }
 
+pub fn lab(cfg: &sockit::lab::LabConfig, json: bool, mermaid: bool) -> Outcome {
+    let r = sockit::lab::run(cfg).map_err(|e| Fail::Runtime(e.to_string()))?;
+    if let Some(why) = &r.why_not {
+        eprintln!("sockit: note: no packets shown: {why}; the calls and the sockets' TCP state only");
+    }
+    printed(|out| {
+        if json {
+            render::json(out, &r)
+        } else if mermaid {
+            crate::render_lab::mermaid(out, &r)
+        } else {
+            crate::render_lab::ladder(out, &r)
+        }
+    })?;
+    match r.exit_code {
+        Some(0) | None => Ok(exit::OK),
+        Some(code) => Err(Fail::Runtime(format!("the program exited with status {code}"))),
+    }
+}
+
 pub fn completions(shell: clap_complete::Shell) -> Outcome {
     printed(|out| {
         clap_complete::generate(shell, &mut <crate::cli::Cli as clap::CommandFactory>::command(), "sockit", out);

@@ -9,6 +9,7 @@ mod editor;
 mod exit;
 mod log;
 mod render;
+mod render_lab;
 mod render_names;
 
 use std::process::ExitCode;
@@ -83,6 +84,7 @@ fn main() -> ExitCode {
             commands::relay(&cfg, json, rereader(typed, |a| if let Action::Relay(c) = a { Some(c) } else { None }))
         }
         Action::Demo => commands::demo(),
+        Action::Lab { config, mermaid } => commands::lab(&config, json, mermaid),
         Action::Completions(shell) => commands::completions(shell),
         Action::Manpage(dir) => commands::manpage(dir.as_deref()),
     }))

@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 mod chat;
 pub mod file;
 mod host;
+mod lab;
 mod names;
 mod scan;
 mod shared;
@@ -14,6 +15,7 @@ mod udp;
 
 pub use chat::*;
 pub use host::*;
+pub use lab::*;
 pub use names::*;
 pub use scan::*;
 pub use shared::*;
@@ -107,6 +109,10 @@ pub enum Command {
     /// TCP connect scan: which ports answer, and what usually runs there.
     #[command(after_help = SCAN_HELP)]
     Scan(ScanArgs),
+    /// The lecture's socket calls beside the packets they cause, in a network of the lab's
+    /// own (no root needed).
+    #[command(after_help = LAB_HELP)]
+    Lab(LabArgs),
     /// Port forwarding: every connection to FROM joined to a new one to TO, many at once.
     #[command(after_help = RELAY_HELP)]
     Relay(RelayArgs),

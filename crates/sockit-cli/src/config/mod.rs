@@ -52,6 +52,7 @@ pub enum Action {
     Scan(ScanJob),
     Relay(sockit::relay::RelayConfig),
     Demo,
+    Lab { config: sockit::lab::LabConfig, mermaid: bool },
     Completions(clap_complete::Shell),
     Manpage(Option<std::path::PathBuf>),
 }
@@ -95,6 +96,7 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
         Command::Scan(a) => Action::Scan(scan::scan(a)?),
         Command::Relay(a) => Action::Relay(tcp::relay(&a)?),
         Command::Demo => Action::Demo,
+        Command::Lab(a) => lab(a, cli.json)?,
         Command::Completions { shell } => Action::Completions(shell),
         Command::Manpage { dir } => Action::Manpage(dir),
     };
@@ -104,6 +106,25 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
         return Err(UsageError("--rfc8427 writes JSON of its own: leave out --json".into()));
     }
     Ok(Config { json: cli.json, verbose: cli.verbose, action })
+}
+
+/// `lab`.
+fn lab(a: cli::LabArgs, json: bool) -> Result<Action> {
+    use sockit::lab::{LabConfig, Slide};
+    if a.mermaid && json {
+        return Err(UsageError("--mermaid and --json are two forms of the lab's output: give one".into()));
+    }
+    let slide = match (a.slide, &a.run) {
+        (_, Some(line)) if line.trim().is_empty() => {
+            return Err(UsageError("--run needs a command, like --run 'python3 prog.py'".into()));
+        }
+        (_, Some(_)) => Slide::Run,
+        (Some(cli::LabSlide::Tcp), None) => Slide::Tcp,
+        (Some(cli::LabSlide::Udp), None) => Slide::Udp,
+        (Some(cli::LabSlide::Select), None) => Slide::Select,
+        (None, None) => return Err(UsageError("name a slide (tcp, udp, select) or give --run CMD".into())),
+    };
+    Ok(Action::Lab { config: LabConfig { slide, program: a.run, pcap: a.pcap }, mermaid: a.mermaid })
 }
 
 /// Warnings for passwords given in the command line, where every local user can read them

@@ -1,0 +1,166 @@
+//! `sockit lab`: a slide's socket calls made one at a time in a network of the lab's own (a
+//! user and network namespace, no root needed: sandbox.rs), every frame they cause captured
+//! (capture.rs) and put beside the call, with the sockets' TCP state after it. The slides are
+//! in slides.rs and select.rs; a user's own program runs in the same network (program.rs).
+
+mod capture;
+mod program;
+mod sandbox;
+mod select;
+mod slides;
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::BorrowedFd;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use sockit_core::lab::{LabReport, Party, Slide, SocketState, Step};
+
+use capture::{Capture, Captured};
+
+/// What `sockit lab` is asked to do.
+#[derive(Debug, Clone)]
+pub struct LabConfig {
+    pub slide: Slide,
+    /// `Slide::Run`: the shell line to run in the lab's network.
+    pub program: Option<String>,
+    /// Write every frame captured here, as pcapng.
+    pub pcap: Option<PathBuf>,
+}
+
+/// Why the lab stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error("{call} failed: {error}")]
+    Call { call: String, error: io::Error },
+    #[error("cannot run the program without a network of the lab's own: {0}")]
+    NoNamespace(String),
+    #[error("could not run the program: {0}")]
+    Program(io::Error),
+    #[error("could not write {path}: {error}")]
+    Pcap { path: String, error: io::Error },
+}
+
+/// A call that should not fail, failing: what it was, and why.
+pub(crate) fn failed(call: &str) -> impl FnOnce(io::Error) -> LabError + '_ {
+    move |error| LabError::Call { call: call.to_string(), error }
+}
+
+/// A run in progress: the capture (when the lab has its own network), the steps so far, every
+/// frame for the pcap.
+#[derive(Debug)]
+pub(crate) struct Lab {
+    capture: Option<Capture>,
+    report: LabReport,
+    raw: Vec<Captured>,
+    /// The port the slides listen on: the lecture's 40000 in the lab's own network, any free
+    /// one on the host's loopback.
+    pub(crate) port: u16,
+    initiators: usize,
+}
+
+/// How long the network must be quiet before a step's frames are all in, and the longest a
+/// step waits for them.
+const QUIET: Duration = Duration::from_millis(40);
+const MOST: Duration = Duration::from_secs(1);
+
+impl Lab {
+    /// The lab's own network, or the host's loopback without a capture.
+    pub(crate) fn own_network(&self) -> bool {
+        self.capture.is_some()
+    }
+
+    /// Frames seen and not kept (past the capture's bound).
+    pub(crate) fn dropped(&self) -> u64 {
+        self.capture.as_ref().map_or(0, |c| c.dropped.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Name a socket address in the diagram: one that answers (a server, a receiver), drawn
+    /// on the right.
+    pub(crate) fn party(&mut self, name: &str, addr: SocketAddr) {
+        self.report.parties.push(Party { name: name.to_string(), addr });
+    }
+
+    /// Name one that starts things (a client, a sender), drawn on the left, in the order named.
+    pub(crate) fn initiator(&mut self, name: &str, addr: SocketAddr) {
+        self.report.parties.insert(self.initiators, Party { name: name.to_string(), addr });
+        self.initiators += 1;
+    }
+
+    /// A step done: its frames taken from the capture, then the sockets' TCP state read.
+    pub(crate) fn record(
+        &mut self,
+        who: &str,
+        python: impl Into<String>,
+        call: impl Into<String>,
+        sockets: &[(&str, BorrowedFd<'_>)],
+        note: Option<&str>,
+    ) {
+        let frames = self.settle();
+        let states = sockets
+            .iter()
+            .filter_map(|(name, fd)| {
+                crate::tcp_info::of(*fd).map(|tcp| SocketState { socket: (*name).to_string(), tcp })
+            })
+            .collect();
+        self.report.steps.push(Step {
+            who: who.to_string(),
+            python: python.into(),
+            call: call.into(),
+            frames,
+            states,
+            note: note.map(str::to_string),
+        });
+    }
+
+    /// The frames that came since the last step.
+    fn settle(&mut self) -> Vec<sockit_core::lab::frame::Frame> {
+        let Some(capture) = &self.capture else { return Vec::new() };
+        let got = capture.settle(QUIET, MOST);
+        let frames = got.iter().map(|c| sockit_core::lab::frame::parse(c.t_us, &c.bytes, c.wire_len)).collect();
+        self.raw.extend(got);
+        frames
+    }
+}
+
+/// Play the slide (or run the program) and report every step.
+pub fn run(cfg: &LabConfig) -> Result<LabReport, LabError> {
+    let (capture, why_not) = match sandbox::enter() {
+        Ok(()) => match Capture::start() {
+            Ok(c) => (Some(c), None),
+            Err(e) => (None, Some(format!("could not capture in the lab's network: {e}"))),
+        },
+        Err(sandbox::Refused(why)) => (None, Some(why)),
+    };
+    if cfg.slide == Slide::Run
+        && let Some(why) = &why_not
+    {
+        return Err(LabError::NoNamespace(why.clone()));
+    }
+    let port = if capture.is_some() { crate::net::DEFAULT_PORT } else { 0 };
+    let report = LabReport {
+        slide: cfg.slide,
+        captured: capture.is_some(),
+        why_not,
+        parties: Vec::new(),
+        steps: Vec::new(),
+        exit_code: None,
+    };
+    let mut lab = Lab { capture, report, raw: Vec::new(), port, initiators: 0 };
+    match cfg.slide {
+        Slide::Tcp => slides::tcp(&mut lab)?,
+        Slide::Udp => slides::udp(&mut lab)?,
+        Slide::Select => select::many_clients(&mut lab)?,
+        Slide::Run => program::run(&mut lab, cfg.program.as_deref().unwrap_or("true"))?,
+    }
+    lab.capture = None;
+    if let Some(path) = &cfg.pcap {
+        let mut out = sockit_core::lab::pcapng::header("lo");
+        for c in &lab.raw {
+            out.extend(sockit_core::lab::pcapng::packet(c.unix_us, &c.bytes, c.wire_len));
+        }
+        std::fs::write(path, out).map_err(|error| LabError::Pcap { path: path.display().to_string(), error })?;
+    }
+    Ok(lab.report)
+}

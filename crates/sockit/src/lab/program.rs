@@ -1,0 +1,24 @@
+//! `sockit lab --run CMD`: the user's own program run in the lab's network, its frames
+//! captured from its start to its end.
+
+use std::process::Command;
+
+use super::{Lab, LabError};
+
+/// Run `line` with `sh -c` in the lab's network; one step: the program and every frame.
+pub(super) fn run(lab: &mut Lab, line: &str) -> Result<(), LabError> {
+    let status = Command::new("sh").arg("-c").arg(line).status().map_err(LabError::Program)?;
+    let code = status.code().unwrap_or_else(|| {
+        use std::os::unix::process::ExitStatusExt;
+        128 + status.signal().unwrap_or(0)
+    });
+    lab.report.exit_code = Some(code);
+    lab.record("program", line, format!("exit status {code}"), &[], None);
+    let dropped = lab.dropped();
+    if dropped > 0
+        && let Some(step) = lab.report.steps.last_mut()
+    {
+        step.note = Some(format!("{dropped} frames past the first {} were not kept", super::capture::MOST_FRAMES));
+    }
+    Ok(())
+}
