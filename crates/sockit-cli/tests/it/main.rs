@@ -16,6 +16,7 @@ mod forward;
 mod info;
 mod irc;
 mod keep_open;
+mod lab;
 mod names;
 mod operate;
 mod port;
