@@ -222,10 +222,17 @@ pub fn udp_send(cfg: &SendConfig, json: bool) -> Outcome {
     }
 }
 
-fn relayed(r: Result<TcpReport, NetError>, idle: Option<std::time::Duration>) -> Outcome {
+fn relayed(r: Result<TcpReport, NetError>, bridge: &sockit::bridge::BridgeOptions) -> Outcome {
+    let idle = bridge.idle_timeout;
     match r {
         Ok(TcpReport::Relayed(stats)) => {
             tracing::info!(sent = stats.sent, received = stats.received, end = ?stats.end, "relay finished");
+            if bridge.stats {
+                match &stats.tcp {
+                    Some(info) => eprintln!("sockit: tcp_info: {}", sockit::tcp_info::ss_line(info)),
+                    None => eprintln!("sockit: tcp_info: none (not a TCP socket: a Unix socket, or TLS's inner side)"),
+                }
+            }
             match stats.end {
                 BridgeEnd::Idle => Err(Fail::Runtime(format!(
                     "no data either way for {} s (--idle-timeout): closed",
@@ -260,14 +267,14 @@ pub fn relay(cfg: &sockit::relay::RelayConfig, json: bool, reread: sockit::relay
 }
 
 pub fn tcp_connect(cfg: &ConnectConfig) -> Outcome {
-    relayed(sockit::tcp::connect_run(cfg, process_stdio()?), cfg.bridge.idle_timeout)
+    relayed(sockit::tcp::connect_run(cfg, process_stdio()?), &cfg.bridge)
 }
 
 /// `tcp listen`; `reread` reads the command line and its config file again on SIGHUP (many
 /// clients over TCP).
 pub fn tcp_listen(cfg: &ListenConfig, reread: sockit::tcp::Reread) -> Outcome {
     let started = &mut |s| eprintln!("sockit: {}", render::tcp_started(&s));
-    relayed(sockit::tcp::listen_run(cfg, process_stdio()?, started, Some(reread)), cfg.bridge.idle_timeout)
+    relayed(sockit::tcp::listen_run(cfg, process_stdio()?, started, Some(reread)), &cfg.bridge)
 }
 
 /// `chat serve`; `reread` reads the command line and its config file again on SIGHUP.

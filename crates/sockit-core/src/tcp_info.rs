@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 /// What TCP_INFO says of one socket. Fields a kernel too old to fill them left out are `None`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct TcpInfo {
     /// ESTABLISHED, SYN-SENT, LISTEN, TIME-WAIT, ... as RFC 9293 names them.
     pub state: &'static str,

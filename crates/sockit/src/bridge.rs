@@ -48,6 +48,8 @@ pub struct BridgeOptions {
     pub send_only: bool,
     /// Only receive: the input is never read (and no FIN is sent for it).
     pub recv_only: bool,
+    /// Read the connection's TCP_INFO at the end, into the stats.
+    pub stats: bool,
 }
 
 /// What a bridge moved, and why it ended.
@@ -56,6 +58,8 @@ pub struct BridgeStats {
     pub sent: u64,
     pub received: u64,
     pub end: BridgeEnd,
+    /// With `stats`: the kernel's TCP_INFO as the bridge ended (`None`: not a TCP socket).
+    pub tcp: Option<crate::tcp_info::TcpInfo>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -74,7 +78,10 @@ pub enum BridgeEnd {
 pub fn bridge(conn: Conn, stdio: Stdio, opts: &BridgeOptions) -> Result<BridgeStats, NetError> {
     let Conn { stream, peer, tunnel } = conn;
     let stream = Arc::new(stream);
-    let r = bridge_stream(&stream, peer, stdio, opts);
+    let mut r = bridge_stream(&stream, peer, stdio, opts);
+    if let (true, Ok(stats)) = (opts.stats, r.as_mut()) {
+        stats.tcp = crate::tcp_info::of(stream.as_fd());
+    }
     // Both ways closed: the input thread may still hold the stream (a terminal that is never
     // read to its end), and a tunnel behind it must see the bridge is gone.
     let _ = stream.shutdown(Shutdown::Both);
@@ -199,5 +206,5 @@ fn bridge_stream(
             }
         }
     }
-    Ok(BridgeStats { sent: sent.load(Ordering::Relaxed), received: received.get(), end })
+    Ok(BridgeStats { sent: sent.load(Ordering::Relaxed), received: received.get(), end, tcp: None })
 }

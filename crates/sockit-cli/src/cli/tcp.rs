@@ -39,6 +39,10 @@ pub struct BridgeArgs {
     /// Only receive: stdin is never read.
     #[arg(long, conflicts_with = "crlf")]
     pub recv_only: bool,
+    /// At the end, print what the kernel knows of the connection on stderr (TCP_INFO: state,
+    /// rtt, retransmits, cwnd, bytes), the fields `ss -ti` shows.
+    #[arg(long)]
+    pub stats: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -58,6 +58,11 @@ pub(super) fn tcp(cmd: cli::TcpCommand) -> Result<Action> {
                 "--crlf, --send-only and --recv-only shape one connection's stdio: leave out --keep-open and --exec",
             ));
         }
+        cli::TcpCommand::Listen(a) if a.bridge.stats && (a.keep_open || a.exec.is_some()) => {
+            return Err(usage(
+                "--stats tells of one connection: leave out --keep-open and --exec (--metrics counts many)",
+            ));
+        }
         cli::TcpCommand::Listen(a) if a.endpoint.metrics.is_some() && (!a.keep_open || a.exec.is_some()) => {
             return Err(usage("--metrics counts the clients of --keep-open: add it (without --exec)"));
         }
@@ -89,6 +94,7 @@ fn bridge(r: &cli::BridgeArgs) -> BridgeOptions {
         crlf: r.crlf,
         send_only: r.send_only,
         recv_only: r.recv_only,
+        stats: r.stats,
     }
 }
 

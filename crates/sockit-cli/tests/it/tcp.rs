@@ -1489,3 +1489,39 @@ fn keep_open_lets_a_dead_half_closed_client_go() {
     assert_eq!(line, "second\n");
     second.shutdown(Shutdown::Both).expect("close");
 }
+
+/// `--stats`: at the end, one line of the kernel's TCP_INFO for the connection, its byte
+/// counts those of the transfer (a Python peer sends 100,000 bytes and reads 5,000), as `ss
+/// -ti` names them; with many clients it is a usage error.
+#[test]
+fn stats_tell_the_kernels_view_of_the_connection_at_its_end() {
+    if !have("python3") {
+        return;
+    }
+    let code = "import socket, sys\ns = socket.create_server(('127.0.0.1', 0)); print(s.getsockname()[1], flush=True)\n\
+                c, _ = s.accept(); c.sendall(b'x' * 100000); got = 0\nwhile True:\n    b = c.recv(65536)\n    \
+                if not b: break\n    got += len(b)\nprint(got, flush=True); c.close()\n";
+    let mut peer = Proc(Command::new("python3").args(["-c", code]).stdout(Stdio::piped()).spawn().expect("python3"));
+    let mut lines = PipeLines::new(peer.0.stdout.take().expect("stdout")).lines();
+    let port = lines.next().expect("port line").expect("port");
+    let out = run(crate::util::sockit_cmd(&["tcp", "connect", "127.0.0.1", &port, "--stats"]), &[7u8; 5000], DEADLINE);
+    assert_eq!((out.code, out.stdout.len()), (0, 100_000), "{}", out.stderr);
+    assert_eq!(lines.next().expect("count").expect("count"), "5000");
+    let line =
+        out.stderr.lines().find(|l| l.starts_with("sockit: tcp_info: ")).unwrap_or_else(|| panic!("{}", out.stderr));
+    let field = |name: &str| -> Option<u64> {
+        line.split(' ').find_map(|w| w.strip_prefix(&format!("{name}:"))).and_then(|v| v.parse().ok())
+    };
+    // As the kernel counts: bytes_sent is data only; bytes_acked and bytes_received are
+    // sequence space, where a SYN (acked) and a FIN are a byte each.
+    assert_eq!(field("bytes_sent"), Some(5000), "{line}");
+    assert_eq!(field("bytes_acked"), Some(5002), "{line}");
+    assert_eq!(field("bytes_received"), Some(100_001), "{line}");
+    assert!(field("segs_in").is_some_and(|n| n > 0) && line.contains(" rtt:") && line.contains(" cwnd:"), "{line}");
+    let state = line.trim_start_matches("sockit: tcp_info: ").split(' ').next().unwrap_or_default();
+    assert!(["CLOSED", "CLOSE-WAIT", "LAST-ACK", "FIN-WAIT-2", "TIME-WAIT"].contains(&state), "{line}");
+    assert_eq!(
+        sockit(&["tcp", "listen", "0", "--keep-open", "--stats"]).fails(2),
+        "sockit: --stats tells of one connection: leave out --keep-open and --exec (--metrics counts many)"
+    );
+}
