@@ -41,7 +41,10 @@ pub fn ladder(out: &mut (impl Write + ?Sized), r: &LabReport) -> io::Result<()> 
     let cols = columns(r);
     let width = cols.iter().map(String::len).max().unwrap_or(0);
     for p in &r.parties {
-        writeln!(out, "  {:<width$}  {}", p.name, p.addr)?;
+        match p.addr.port() {
+            0 => writeln!(out, "  {:<width$}  {} (a new port each time)", p.name, p.addr.ip())?,
+            _ => writeln!(out, "  {:<width$}  {}", p.name, p.addr)?,
+        }
     }
     let mut rel = Relative::default();
     let labels: Vec<Vec<String>> =

@@ -14,7 +14,8 @@ Examples:
   sockit lab tcp                          the handshake, data, a half-close, a refused connect
   sockit lab udp --pcap udp.pcapng        a datagram, a broadcast, ICMP; open it in Wireshark
   sockit lab --run 'python3 server.py'    your own program's packets
-  sockit lab select --mermaid             a sequence diagram for a slide";
+  sockit lab select --mermaid             a sequence diagram for a slide
+  sockit lab names                        a DNS question and answer, from the lab's resolver";
 
 /// A slide of the lecture that moves packets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -26,6 +27,8 @@ pub enum LabSlide {
     /// One server, several clients, select() waking on whichever is ready.
     #[value(alias = "threads", alias = "chat")]
     Select,
+    /// gethostbyname and gethostbyaddr asking a resolver inside the lab (www.lab.test).
+    Names,
 }
 
 #[derive(Debug, Args)]

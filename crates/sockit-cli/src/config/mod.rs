@@ -122,7 +122,8 @@ fn lab(a: cli::LabArgs, json: bool) -> Result<Action> {
         (Some(cli::LabSlide::Tcp), None) => Slide::Tcp,
         (Some(cli::LabSlide::Udp), None) => Slide::Udp,
         (Some(cli::LabSlide::Select), None) => Slide::Select,
-        (None, None) => return Err(UsageError("name a slide (tcp, udp, select) or give --run CMD".into())),
+        (Some(cli::LabSlide::Names), None) => Slide::Names,
+        (None, None) => return Err(UsageError("name a slide (tcp, udp, select, names) or give --run CMD".into())),
     };
     Ok(Action::Lab { config: LabConfig { slide, program: a.run, pcap: a.pcap }, mermaid: a.mermaid })
 }

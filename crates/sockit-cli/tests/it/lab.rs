@@ -426,3 +426,44 @@ fn lab_usage_errors_are_one_line() {
     }
     let _ = sockit_bin();
 }
+
+/// The names slide as a normal user: gethostbyname and gethostbyaddr ask the lab's resolver
+/// (a question and an answer each, NXDOMAIN for a name nobody has); dig and getent run with
+/// --run find the same answer through the lab's resolv.conf and nsswitch.conf, and the
+/// system's own files are left as they were.
+#[test]
+fn the_names_slide_asks_the_labs_own_resolver() {
+    if !root_and(&["setpriv", "dig", "getent"]) {
+        return;
+    }
+    let before = std::fs::read("/etc/resolv.conf").expect("resolv.conf");
+    let (_dir, bin) = workdir();
+    let out = run(unprivileged(&bin, &["--json", "lab", "names"]), b"", DEADLINE);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = out.json();
+    let steps = v["steps"].as_array().expect("steps");
+    let calls: Vec<&str> = steps.iter().filter_map(|s| s["call"].as_str()).collect();
+    assert!(calls[1].ends_with("= 0  198.18.0.10"), "{calls:?}");
+    assert!(calls[2].ends_with("= -1 (Name or service not known)"), "{calls:?}");
+    assert!(calls[3].ends_with("= 0  \"www.lab.test\""), "{calls:?}");
+    for s in &steps[1..] {
+        let f = s["frames"].as_array().expect("frames");
+        let ports: Vec<(u64, u64)> =
+            f.iter().map(|f| (f["sport"].as_u64().unwrap_or(0), f["dport"].as_u64().unwrap_or(0))).collect();
+        assert_eq!(ports.len(), 2, "{s}");
+        assert_eq!((ports[0].1, ports[1].0), (53, 53), "{s}");
+        assert_eq!((f[0]["dst"].as_str(), f[1]["src"].as_str()), (Some("127.0.0.53"), Some("127.0.0.53")), "{s}");
+    }
+    let text = run(unprivileged(&bin, &["lab", "names"]), b"", DEADLINE).ok();
+    assert!(text.contains("client --DNS query A www.lab.test--"), "{text}");
+    assert!(text.contains("client <--DNS reply NXDOMAIN nowhere.lab.test--"), "{text}");
+    assert!(text.contains("client <--DNS reply PTR 10.0.18.198.in-addr.arpa: www.lab.test--"), "{text}");
+    let peers = run(
+        unprivileged(&bin, &["lab", "--run", "dig +short +tries=1 www.lab.test; getent hosts www.lab.test"]),
+        b"",
+        DEADLINE,
+    )
+    .ok();
+    assert!(peers.starts_with("198.18.0.10\nfd00::10        www.lab.test\n"), "{peers}");
+    assert_eq!(std::fs::read("/etc/resolv.conf").expect("resolv.conf"), before);
+}

@@ -63,7 +63,7 @@ pub struct Udp {
     pub dport: u16,
     /// Payload bytes.
     pub len: usize,
-    /// The payload's first bytes (at most 64), for the ladder's label.
+    /// The payload's first bytes (at most 512: a DNS message whole), for the ladder's label.
     #[serde(skip)]
     pub head: Vec<u8>,
 }
@@ -146,7 +146,7 @@ fn what(b: &[u8]) -> What {
                 return other(Some(17), "a UDP header cut short");
             };
             let len = usize::from(ulen).saturating_sub(8).min(claimed.saturating_sub(8));
-            let head = body.get(8..).map_or(&[][..], |b| &b[..len.min(64).min(b.len())]).to_vec();
+            let head = body.get(8..).map_or(&[][..], |b| &b[..len.min(512).min(b.len())]).to_vec();
             What::Udp(Udp { src, dst, sport, dport, len, head })
         }
         1 | 58 if body.len() >= 2 => {

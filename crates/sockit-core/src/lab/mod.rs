@@ -3,6 +3,7 @@
 //! sockets' kernel state after it), the frames read (frame.rs) and written as pcapng
 //! (pcapng.rs), and the words a ladder diagram labels its arrows with.
 
+pub mod dns;
 pub mod frame;
 pub mod pcapng;
 
@@ -25,6 +26,8 @@ pub enum Slide {
     Udp,
     /// A server with several clients, select() waking on whichever is ready.
     Select,
+    /// gethostbyname and gethostbyaddr asking the lab's own resolver.
+    Names,
     /// The user's own program.
     Run,
 }
@@ -35,6 +38,7 @@ impl Slide {
             Slide::Tcp => "tcp",
             Slide::Udp => "udp",
             Slide::Select => "select",
+            Slide::Names => "names",
             Slide::Run => "run",
         }
     }
@@ -90,9 +94,11 @@ pub struct LabReport {
 impl LabReport {
     /// The name of the party at `ip:port`, or the address itself.
     pub fn name_of(&self, ip: IpAddr, port: Option<u16>) -> String {
-        // A party bound to the wildcard address is every address's, at its port.
+        // A party bound to the wildcard address is every address's, at its port; one named with
+        // port 0 is every port's, at its address.
         let found = self.parties.iter().find(|p| {
-            (p.addr.ip() == ip || p.addr.ip().is_unspecified()) && port.is_none_or(|port| p.addr.port() == port)
+            (p.addr.ip() == ip || p.addr.ip().is_unspecified())
+                && port.is_none_or(|port| p.addr.port() == port || p.addr.port() == 0)
         });
         match (found, port) {
             (Some(p), _) => p.name.clone(),
@@ -144,11 +150,15 @@ pub fn label(f: &Frame, rel: &mut Relative) -> String {
             }
             s
         }
+        What::Udp(u) if (u.sport == 53 || u.dport == 53) && u.head.len() == u.len => {
+            dns::summary(&u.head).unwrap_or_else(|| format!("UDP len={} (not DNS)", u.len))
+        }
         What::Udp(u) => {
             let mut s = format!("UDP len={}", u.len);
             if !u.head.is_empty() {
-                let more = if u.head.len() < u.len { "..." } else { "" };
-                s.push_str(&format!(" \"{}{more}\"", crate::text::escape(&u.head)));
+                let shown = &u.head[..u.head.len().min(64)];
+                let more = if shown.len() < u.len { "..." } else { "" };
+                s.push_str(&format!(" \"{}{more}\"", crate::text::escape(shown)));
             }
             s
         }

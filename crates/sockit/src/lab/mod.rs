@@ -1,9 +1,11 @@
 //! `sockit lab`: a slide's socket calls made one at a time in a network of the lab's own (a
 //! user and network namespace, no root needed: sandbox.rs), every frame they cause captured
 //! (capture.rs) and put beside the call, with the sockets' TCP state after it. The slides are
-//! in slides.rs and select.rs; a user's own program runs in the same network (program.rs).
+//! in slides.rs, select.rs and names.rs (with the lab's resolver); a user's own program runs
+//! in the same network (program.rs).
 
 mod capture;
+mod names;
 mod program;
 mod sandbox;
 mod select;
@@ -34,7 +36,7 @@ pub struct LabConfig {
 pub enum LabError {
     #[error("{call} failed: {error}")]
     Call { call: String, error: io::Error },
-    #[error("cannot run the program without a network of the lab's own: {0}")]
+    #[error("this needs a network of the lab's own, and there is none: {0}")]
     NoNamespace(String),
     #[error("could not run the program: {0}")]
     Program(io::Error),
@@ -133,9 +135,7 @@ pub fn run(cfg: &LabConfig) -> Result<LabReport, LabError> {
         },
         Err(sandbox::Refused(why)) => (None, Some(why)),
     };
-    if cfg.slide == Slide::Run
-        && let Some(why) = &why_not
-    {
+    if let (Slide::Run | Slide::Names, Some(why)) = (cfg.slide, &why_not) {
         return Err(LabError::NoNamespace(why.clone()));
     }
     let port = if capture.is_some() { crate::net::DEFAULT_PORT } else { 0 };
@@ -152,7 +152,12 @@ pub fn run(cfg: &LabConfig) -> Result<LabReport, LabError> {
         Slide::Tcp => slides::tcp(&mut lab)?,
         Slide::Udp => slides::udp(&mut lab)?,
         Slide::Select => select::many_clients(&mut lab)?,
-        Slide::Run => program::run(&mut lab, cfg.program.as_deref().unwrap_or("true"))?,
+        Slide::Names => names::names(&mut lab)?,
+        Slide::Run => {
+            // The program may ask for names too: the lab's resolver answers (www.lab.test).
+            let _resolver = names::Resolver::start().map_err(failed("bind 127.0.0.53:53"))?;
+            program::run(&mut lab, cfg.program.as_deref().unwrap_or("true"))?;
+        }
     }
     lab.capture = None;
     if let Some(path) = &cfg.pcap {
