@@ -460,23 +460,61 @@ pub fn demo() -> Outcome {
     Ok(exit::OK)
 }
 
-pub fn lab(cfg: &sockit::lab::LabConfig, json: bool, mermaid: bool) -> Outcome {
-    let r = sockit::lab::run(cfg).map_err(|e| Fail::Runtime(e.to_string()))?;
+pub fn lab(job: crate::config::LabJob, json: bool) -> Outcome {
+    use crate::config::LabForm;
+    if let Some((room, play)) = job.web {
+        return lab_web(room, &play);
+    }
+    let r = sockit::lab::run(&job.config).map_err(|e| Fail::Runtime(e.to_string()))?;
     if let Some(why) = &r.why_not {
         eprintln!("sockit: note: no packets shown: {why}; the calls and the sockets' TCP state only");
     }
-    printed(|out| {
-        if json {
-            render::json(out, &r)
-        } else if mermaid {
-            crate::render_lab::mermaid(out, &r)
-        } else {
-            crate::render_lab::ladder(out, &r)
-        }
+    printed(|out| match (json, job.form) {
+        (true, _) => render::json(out, &r),
+        (_, LabForm::Mermaid) => crate::render_lab::mermaid(out, &r),
+        (_, LabForm::Html) => crate::render_lab::html(out, &r),
+        (_, LabForm::Ladder) => crate::render_lab::ladder(out, &r),
     })?;
     match r.exit_code {
         Some(0) | None => Ok(exit::OK),
         Some(code) => Err(Fail::Runtime(format!("the program exited with status {code}"))),
+    }
+}
+
+/// `lab --web`: the slide played by a process of its own (the lab's network is its own, the
+/// browser's is this one), its page served at /lab beside a chat room until stopped.
+fn lab_web(mut room: ServeConfig, play: &[String]) -> Outcome {
+    let me = std::env::current_exe().map_err(|e| Fail::Runtime(format!("cannot find sockit's own binary: {e}")))?;
+    let out = std::process::Command::new(me)
+        .args(play)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| Fail::Runtime(format!("cannot play the slide: {e}")))?;
+    if !out.status.success() {
+        let why = String::from_utf8_lossy(&out.stderr);
+        let why = why.lines().last().unwrap_or("the slide failed").trim_start_matches("sockit: ").to_string();
+        return Err(Fail::Runtime(why));
+    }
+    // Notes the slide printed (no capture) are said here too.
+    for line in String::from_utf8_lossy(&out.stderr).lines() {
+        eprintln!("{line}");
+    }
+    let html = String::from_utf8(out.stdout).map_err(|_| Fail::Runtime("the slide's page is not UTF-8".into()))?;
+    room.pages.push(sockit::chat::pages::Page { path: "/lab".into(), html });
+    let mut first = true;
+    let console = |_: &sockit::chat::events::Event| {};
+    let started = &mut |s: &sockit::chat::server::Started| {
+        for line in render::chat_started(s) {
+            eprintln!("sockit: {line}");
+        }
+        if std::mem::take(&mut first) {
+            eprintln!("sockit: the lab's diagram: http://{}/lab", s.address);
+        }
+    };
+    match sockit::chat::server::run(&room, console, started, Stop::Signals(None)) {
+        Ok(Stopped::Interrupted) => Ok(exit::INTERRUPTED),
+        Ok(_) => Ok(exit::OK),
+        Err(e) => net_fail(e),
     }
 }
 

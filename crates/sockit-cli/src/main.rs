@@ -84,7 +84,7 @@ fn main() -> ExitCode {
             commands::relay(&cfg, json, rereader(typed, |a| if let Action::Relay(c) = a { Some(c) } else { None }))
         }
         Action::Demo => commands::demo(),
-        Action::Lab { config, mermaid } => commands::lab(&config, json, mermaid),
+        Action::Lab(job) => commands::lab(job, json),
         Action::Completions(shell) => commands::completions(shell),
         Action::Manpage(dir) => commands::manpage(dir.as_deref()),
     }))

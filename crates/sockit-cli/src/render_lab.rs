@@ -1,5 +1,6 @@
 //! `sockit lab`'s report as a ladder diagram (each call, the frames it caused as arrows
-//! between the parties, the sockets' state) or as a Mermaid sequence diagram.
+//! between the parties, the sockets' state), as a Mermaid sequence diagram, or as one HTML
+//! page with a drawing a step (for a browser, `--web`).
 
 use std::io::{self, Write};
 
@@ -101,4 +102,88 @@ pub fn mermaid(out: &mut (impl Write + ?Sized), r: &LabReport) -> io::Result<()>
         }
     }
     Ok(())
+}
+
+/// Text for HTML, its five special characters written as entities.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+/// The page's one style (the chat port's policy allows it by its hash).
+const STYLE: &str = "body{font-family:sans-serif;margin:2em auto;max-width:72em;padding:0 1em;color:#111}\
+h1{font-size:1.7em}h2{font-size:1.15em;margin:1.6em 0 .3em}code,.state{font-family:monospace}\
+code{background:#f1f1f1;padding:.1em .3em}.note{color:#444;margin:.3em 0}.state{font-size:.9em;color:#234;margin:.1em 0}\
+svg{display:block;margin:.4em 0}svg text{font-family:monospace;font-size:13px}td{padding:0 1em 0 0}";
+
+pub fn html(out: &mut (impl Write + ?Sized), r: &LabReport) -> io::Result<()> {
+    let cols = columns(r);
+    let title = format!("sockit lab {}", r.slide.name());
+    write!(out, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>", esc(&title))?;
+    writeln!(out, "<style>{STYLE}</style></head><body>")?;
+    writeln!(out, "<h1>{}</h1>", esc(&title))?;
+    let what = if r.captured {
+        "Each call, and the frames it caused on the lab's own loopback."
+    } else {
+        "Each call, and the sockets' state (no capture)."
+    };
+    writeln!(out, "<p>{what}</p><table>")?;
+    for p in &r.parties {
+        writeln!(out, "<tr><td>{}</td><td><code>{}</code></td></tr>", esc(&p.name), p.addr)?;
+    }
+    writeln!(out, "</table>")?;
+    let mut rel = Relative::default();
+    let (gap, margin, row) = (380usize, 90usize, 34usize);
+    for (i, step) in r.steps.iter().enumerate() {
+        // The parties this step's frames go between, in the page's order.
+        let ends: Vec<(String, String)> = step.frames.iter().map(|f| who(r, f)).collect();
+        let cols: Vec<&String> = cols.iter().filter(|c| ends.iter().any(|(a, b)| a == *c || b == *c)).collect();
+        let width = margin * 2 + gap * cols.len().saturating_sub(1);
+        writeln!(out, "<section class=\"step\" id=\"step{}\">", i + 1)?;
+        writeln!(out, "<h2>{}. {}: <code>{}</code></h2>", i + 1, esc(&step.who), esc(&step.python))?;
+        writeln!(out, "<p><code class=\"call\">{}</code></p>", esc(&step.call))?;
+        if !step.frames.is_empty() {
+            let height = 26 + row * step.frames.len();
+            writeln!(out, "<svg width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\">")?;
+            writeln!(
+                out,
+                "<defs><marker id=\"head{i}\" markerWidth=\"10\" markerHeight=\"8\" refX=\"9\" refY=\"4\" \
+                 orient=\"auto\"><path d=\"M0,0 L10,4 L0,8 z\"/></marker></defs>"
+            )?;
+            for (c, name) in cols.iter().enumerate() {
+                let x = margin + gap * c;
+                writeln!(
+                    out,
+                    "<text x=\"{x}\" y=\"14\" text-anchor=\"middle\" font-weight=\"bold\">{}</text>",
+                    esc(name)
+                )?;
+                writeln!(out, "<line x1=\"{x}\" y1=\"20\" x2=\"{x}\" y2=\"{height}\" stroke=\"#999\"/>")?;
+            }
+            for (j, (f, (from, to))) in step.frames.iter().zip(&ends).enumerate() {
+                let x = |n: &str| margin + gap * cols.iter().position(|c| *c == n).unwrap_or(0);
+                let (x1, x2, y) = (x(from), x(to), 26 + row * j + row / 2 + 6);
+                let l = label(f, &mut rel);
+                writeln!(
+                    out,
+                    "<line class=\"frame\" x1=\"{x1}\" y1=\"{y}\" x2=\"{x2}\" y2=\"{y}\" stroke=\"#036\" \
+                     stroke-width=\"1.5\" marker-end=\"url(#head{i})\"/>"
+                )?;
+                writeln!(
+                    out,
+                    "<text class=\"label\" x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+                    x1.midpoint(x2),
+                    y - 6,
+                    esc(&l)
+                )?;
+            }
+            writeln!(out, "</svg>")?;
+        }
+        if let Some(n) = &step.note {
+            writeln!(out, "<p class=\"note\">{}</p>", esc(n))?;
+        }
+        for st in &step.states {
+            writeln!(out, "<p class=\"state\">{}: {}</p>", esc(&st.socket), esc(&sockit::tcp_info::ss_line(&st.tcp)))?;
+        }
+        writeln!(out, "</section>")?;
+    }
+    writeln!(out, "</body></html>")
 }

@@ -191,6 +191,7 @@ fn slide67(say: &mut dyn FnMut(&str)) -> DemoResult {
                 irc_name: None,
                 history: 0,
                 cluster: None,
+                pages: Vec::new(),
             };
             let mut started = |s: &server::Started| {
                 let _ = started_tx.send(s.clone());

@@ -126,6 +126,7 @@ fn chat_server_in_process_relays_a_line_and_says_goodbye() {
         irc_name: None,
         history: 0,
         cluster: None,
+        pages: Vec::new(),
     };
     let (tx, rx) = std::sync::mpsc::channel();
     let server = {

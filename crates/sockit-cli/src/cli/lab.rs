@@ -15,7 +15,8 @@ Examples:
   sockit lab udp --pcap udp.pcapng        a datagram, a broadcast, ICMP; open it in Wireshark
   sockit lab --run 'python3 server.py'    your own program's packets
   sockit lab select --mermaid             a sequence diagram for a slide
-  sockit lab names                        a DNS question and answer, from the lab's resolver";
+  sockit lab names                        a DNS question and answer, from the lab's resolver
+  sockit lab tcp --web                    the diagram in a browser: http://127.0.0.1:40000/lab";
 
 /// A slide of the lecture that moves packets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -43,6 +44,13 @@ pub struct LabArgs {
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
     /// Print a Mermaid sequence diagram instead of the ladder.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "html")]
     pub mermaid: bool,
+    /// Print the diagram as one HTML page (no script, nothing fetched) instead of the ladder.
+    #[arg(long)]
+    pub html: bool,
+    /// Serve the diagram at /lab on a chat server (the room at /), for a projector: on
+    /// 127.0.0.1:40000, or on ADDR (PORT or HOST:PORT) — until Ctrl-C.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:40000", conflicts_with_all = ["html", "mermaid", "pcap"])]
+    pub web: Option<String>,
 }

@@ -50,7 +50,31 @@ pub(super) fn serve(a: cli::ChatServeArgs) -> Result<Action> {
             _ => return Err(usage("--history keeps at most 1000 lines")),
         },
         cluster,
+        pages: Vec::new(),
     }))
+}
+
+/// The room `sockit lab --web` serves its diagram beside: on `bind`, with the page, no
+/// discovery, the defaults of `chat serve`.
+pub(super) fn lab_room(bind: std::net::SocketAddr) -> ServeConfig {
+    ServeConfig {
+        bind,
+        discovery_port: None,
+        tls: None,
+        room: "lab".into(),
+        max_clients: 100,
+        max_line: 4096,
+        rate: 0.0,
+        web: true,
+        web_origins: Vec::new(),
+        web_hosts: Vec::new(),
+        motd: None,
+        irc_name: None,
+        metrics_allow: AccessRules::loopback(),
+        history: 0,
+        cluster: None,
+        pages: Vec::new(),
+    }
 }
 
 /// `chat join`.

@@ -52,9 +52,27 @@ pub enum Action {
     Scan(ScanJob),
     Relay(sockit::relay::RelayConfig),
     Demo,
-    Lab { config: sockit::lab::LabConfig, mermaid: bool },
+    Lab(LabJob),
     Completions(clap_complete::Shell),
     Manpage(Option<std::path::PathBuf>),
+}
+
+/// `sockit lab`: what to play, how to print it, and where to serve it (`--web`).
+#[derive(Debug)]
+pub struct LabJob {
+    pub config: sockit::lab::LabConfig,
+    pub form: LabForm,
+    /// `--web`: the chat server the diagram is served on, and the arguments that play the
+    /// slide in a process of its own (the lab's network is not the browser's).
+    pub web: Option<(ServeConfig, Vec<String>)>,
+}
+
+/// How the lab's report is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabForm {
+    Ladder,
+    Mermaid,
+    Html,
 }
 
 /// A usage error: one line saying what is wrong and what to do.
@@ -111,8 +129,8 @@ pub fn from_cli(cli: Cli) -> Result<Config> {
 /// `lab`.
 fn lab(a: cli::LabArgs, json: bool) -> Result<Action> {
     use sockit::lab::{LabConfig, Slide};
-    if a.mermaid && json {
-        return Err(UsageError("--mermaid and --json are two forms of the lab's output: give one".into()));
+    if (a.mermaid || a.html) && json {
+        return Err(UsageError("--mermaid, --html and --json are forms of the lab's output: give one".into()));
     }
     let slide = match (a.slide, &a.run) {
         (_, Some(line)) if line.trim().is_empty() => {
@@ -125,7 +143,31 @@ fn lab(a: cli::LabArgs, json: bool) -> Result<Action> {
         (Some(cli::LabSlide::Names), None) => Slide::Names,
         (None, None) => return Err(UsageError("name a slide (tcp, udp, select, names) or give --run CMD".into())),
     };
-    Ok(Action::Lab { config: LabConfig { slide, program: a.run, pcap: a.pcap }, mermaid: a.mermaid })
+    let form = match (a.mermaid, a.html) {
+        (true, _) => LabForm::Mermaid,
+        (_, true) => LabForm::Html,
+        _ => LabForm::Ladder,
+    };
+    let web = match &a.web {
+        None => None,
+        Some(_) if json => return Err(UsageError("--web serves the diagram as a page: leave out --json".into())),
+        Some(at) => {
+            let bind = match at.parse::<u16>() {
+                Ok(port) => std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+                Err(_) => at.parse().map_err(|_| {
+                    UsageError(format!("--web '{at}' is not PORT or HOST:PORT, like 8080 or 127.0.0.1:8080"))
+                })?,
+            };
+            let mut play = vec!["lab".to_string()];
+            match &a.run {
+                Some(line) => play.extend(["--run".to_string(), line.clone()]),
+                None => play.push(slide.name().to_string()),
+            }
+            play.push("--html".into());
+            Some((chat::lab_room(bind), play))
+        }
+    };
+    Ok(Action::Lab(LabJob { config: LabConfig { slide, program: a.run, pcap: a.pcap }, form, web }))
 }
 
 /// Warnings for passwords given in the command line, where every local user can read them

@@ -415,7 +415,12 @@ fn lab_usage_errors_are_one_line() {
     assert!(sockit(&["lab", "ftp"]).fails(2).contains("ftp"));
     assert_eq!(
         sockit(&["--json", "lab", "tcp", "--mermaid"]).fails(2),
-        "sockit: --mermaid and --json are two forms of the lab's output: give one"
+        "sockit: --mermaid, --html and --json are forms of the lab's output: give one"
+    );
+    assert!(sockit(&["lab", "tcp", "--html", "--mermaid"]).fails(2).contains("--html"));
+    assert_eq!(
+        sockit(&["lab", "tcp", "--web", "nowhere"]).fails(2),
+        "sockit: --web 'nowhere' is not PORT or HOST:PORT, like 8080 or 127.0.0.1:8080"
     );
     assert_eq!(sockit(&["lab", "--run", " "]).fails(2), "sockit: --run needs a command, like --run 'python3 prog.py'");
     assert!(sockit(&["lab", "tcp", "--run", "true"]).fails(2).contains("--run"));
@@ -466,4 +471,41 @@ fn the_names_slide_asks_the_labs_own_resolver() {
     .ok();
     assert!(peers.starts_with("198.18.0.10\nfd00::10        www.lab.test\n"), "{peers}");
     assert_eq!(std::fs::read("/etc/resolv.conf").expect("resolv.conf"), before);
+}
+
+/// `lab tcp --web`: the diagram served at /lab beside a chat room, as Chromium shows it: a
+/// section a call, the handshake's three arrows and the refused connect's two, labelled as
+/// the ladder labels them, its style allowed by the page's policy and nothing refused.
+#[test]
+fn the_labs_diagram_in_a_browser() {
+    let Some(python) = crate::util::venv("python") else { return };
+    if !root_and(&["chromium", "chromedriver"]) {
+        return;
+    }
+    let shots = format!("{}/screenshots", env!("CARGO_TARGET_TMPDIR"));
+    let mut cmd = Command::new(python);
+    cmd.env("SE_OFFLINE", "true").env("SE_AVOID_STATS", "true");
+    cmd.args([
+        format!("{}/tests/it/py/browser_lab.py", env!("CARGO_MANIFEST_DIR")),
+        sockit_bin().to_string(),
+        shots.clone(),
+    ]);
+    let out = run(cmd, b"", Duration::from_secs(120));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v = out.json();
+    assert_eq!(v["title"], "sockit lab tcp", "{v}");
+    let steps = v["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), 17, "{v}");
+    let connect = &steps[4];
+    assert_eq!(connect["heading"], "5. client: c.connect(('127.0.0.1', 40000))", "{v}");
+    assert_eq!(connect["arrows"], 3);
+    let labels: Vec<&str> = connect["labels"].as_array().expect("labels").iter().filter_map(Value::as_str).collect();
+    assert!(labels[0].starts_with("SYN seq=0 win=65495") && labels[1].starts_with("SYN,ACK seq=0 ack=1"), "{labels:?}");
+    let refused = &steps[16];
+    assert_eq!(refused["arrows"], 2);
+    assert!(refused["labels"][1].as_str().is_some_and(|l| l.starts_with("RST,ACK seq=0 ack=1")), "{v}");
+    assert!(v["font"].as_str().is_some_and(|f| f.contains("sans-serif")), "the page's style applied: {v}");
+    assert_eq!(v["severe"], serde_json::json!([]), "{v}");
+    let png = std::fs::read(format!("{shots}/lab.png")).expect("screenshot");
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 5_000);
 }

@@ -34,4 +34,6 @@ pub struct ServeConfig {
     pub metrics_allow: crate::listener::AccessRules,
     /// One room with the other servers of a cluster, through a NATS broker.
     pub cluster: Option<super::link::ClusterConfig>,
+    /// Pages served beside the room's own (`sockit lab --web`).
+    pub pages: Vec<super::pages::Page>,
 }

@@ -25,6 +25,7 @@ mod irc_talk;
 pub mod link;
 mod listener;
 mod metrics;
+pub mod pages;
 mod peers;
 mod piece;
 mod queue;

@@ -97,6 +97,7 @@ impl Change {
                 hosts: self.hosts.clone(),
                 own: old.browsers.own.clone(),
                 tls: self.tls.is_some(),
+                pages: old.browsers.pages.clone(),
             },
             metrics: self.metrics.clone(),
             history: self.history,

@@ -188,6 +188,7 @@ pub fn run(
                 .map(|n| n.to_ascii_lowercase())
                 .collect(),
             tls: cfg.tls.is_some(),
+            pages: cfg.pages.clone(),
         },
         history: cfg.history,
         motd,

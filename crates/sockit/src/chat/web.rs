@@ -335,6 +335,8 @@ pub struct Policy {
     pub own: Vec<String>,
     /// The room speaks TLS: the origin of its own pages is `https://`.
     pub tls: bool,
+    /// Pages served beside the room's (`sockit lab --web`'s diagram).
+    pub pages: Vec<super::pages::Page>,
 }
 
 /// The host of a Host header or an origin's authority: without its port and an IPv6
@@ -417,6 +419,10 @@ pub(super) async fn serve_http<S: AsyncRead + AsyncWrite + Unpin>(
     if !policy.admits_host(head.host.as_deref()) {
         let body = "this host name is not the room's: open the room by its address, localhost or this machine's name\n";
         return respond(&mut stream, 403, "Forbidden", body).await;
+    }
+    if let Some(page) = policy.pages.iter().find(|p| p.path == head.path).filter(|_| is_get) {
+        super::pages::serve(&mut stream, page, head.method == "HEAD").await?;
+        return Ok(Served::Done);
     }
     match head.path.as_str() {
         "/ws" if head.method == "GET" => {
