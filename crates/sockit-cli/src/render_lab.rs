@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use sockit::lab::LabReport;
 use sockit_core::lab::frame::Frame;
-use sockit_core::lab::{Relative, ends, label};
+use sockit_core::lab::{Relative, label};
 
 /// The parties' names in the order they were named, then any address frames came from.
 fn columns(r: &LabReport) -> Vec<String> {
@@ -20,30 +20,26 @@ fn columns(r: &LabReport) -> Vec<String> {
         add(p.name.clone());
     }
     for f in r.steps.iter().flat_map(|s| &s.frames) {
-        if let Some(((sip, sport), (dip, dport))) = ends(f) {
-            add(r.name_of(sip, sport));
-            add(r.name_of(dip, dport));
-        }
+        let (from, to) = r.named_ends(f);
+        add(from);
+        add(to);
     }
     names
 }
 
 /// A frame's source and destination names.
 fn who(r: &LabReport, f: &Frame) -> (String, String) {
-    match ends(f) {
-        Some(((sip, sport), (dip, dport))) => (r.name_of(sip, sport), r.name_of(dip, dport)),
-        None => ("?".into(), "?".into()),
-    }
+    r.named_ends(f)
 }
 
 pub fn ladder(out: &mut (impl Write + ?Sized), r: &LabReport) -> io::Result<()> {
-    let where_ = if r.captured { "the frames they caused on the lab's own loopback" } else { "no capture" };
+    let where_ = if r.captured { "the frames they caused in the lab's own network" } else { "no capture" };
     writeln!(out, "sockit lab {}: each call, and {where_}", r.slide.name())?;
     let cols = columns(r);
     let width = cols.iter().map(String::len).max().unwrap_or(0);
     for p in &r.parties {
         match p.addr.port() {
-            0 => writeln!(out, "  {:<width$}  {} (a new port each time)", p.name, p.addr.ip())?,
+            0 => writeln!(out, "  {:<width$}  {}", p.name, p.addr.ip())?,
             _ => writeln!(out, "  {:<width$}  {}", p.name, p.addr)?,
         }
     }
@@ -122,7 +118,7 @@ pub fn html(out: &mut (impl Write + ?Sized), r: &LabReport) -> io::Result<()> {
     writeln!(out, "<style>{STYLE}</style></head><body>")?;
     writeln!(out, "<h1>{}</h1>", esc(&title))?;
     let what = if r.captured {
-        "Each call, and the frames it caused on the lab's own loopback."
+        "Each call, and the frames it caused in the lab's own network."
     } else {
         "Each call, and the sockets' state (no capture)."
     };

@@ -333,7 +333,10 @@ fn the_tcp_slide_shows_each_call_with_its_frames_and_states() {
 }
 
 /// The UDP slide: one datagram, the broadcast refused without SO_BROADCAST (nothing sent)
-/// and carried with it, and the ICMP port unreachable a connected socket reads back.
+/// and carried with it, and the ICMP port unreachable a connected socket reads back; then a
+/// LAN of four hosts on a bridge: the broadcast crosses to B, C and D, B and C (bound to the
+/// port) get it and D (not bound) does not; a datagram to B alone goes after ARP's question
+/// (to all three) and B's answer, to B only.
 #[test]
 fn the_udp_slide_shows_broadcast_needs_so_broadcast_and_icmp_comes_back() {
     if !root_and(&["setpriv"]) {
@@ -354,7 +357,57 @@ fn the_udp_slide_shows_broadcast_needs_so_broadcast_and_icmp_comes_back() {
     assert!(calls.iter().any(|c| c.ends_with("= -1 EACCES (Permission denied)")), "{calls:?}");
     assert!(calls.iter().any(|c| c.starts_with("recvfrom(") && c.ends_with("= -1 ECONNREFUSED (Connection refused)")));
     let got: Vec<&str> = calls.iter().copied().filter(|c| c.ends_with("= 11  \"Hello there\"")).collect();
-    assert_eq!(got.len(), 2, "{calls:?}");
+    // Two on the loopback, B and C's of the LAN's broadcast, B's of the datagram to it.
+    assert_eq!(got.len(), 5, "{calls:?}");
+    let step = |python: &str| {
+        v["steps"].as_array().and_then(|s| s.iter().find(|s| s["python"] == python)).cloned().unwrap_or(Value::Null)
+    };
+    let seen = |s: &Value| -> Vec<(String, String)> {
+        s["frames"]
+            .as_array()
+            .expect("frames")
+            .iter()
+            .map(|f| {
+                (
+                    f["proto"].as_str().unwrap_or_default().to_string(),
+                    f["iface"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+    let pair = |p: &str, i: &str| (p.to_string(), i.to_string());
+    let mut flood = seen(&step("c.sendto(b'Hello there', ('198.18.0.255', 40000))"));
+    flood.sort();
+    assert_eq!(flood, [pair("udp", "veth-b"), pair("udp", "veth-c"), pair("udp", "veth-d")], "{v}");
+    let mut to_b = seen(&step("c.sendto(b'Hello there', ('198.18.0.2', 40000))"));
+    to_b.sort();
+    assert_eq!(
+        to_b,
+        [
+            pair("arp", "veth-b"),
+            pair("arp", "veth-b"),
+            pair("arp", "veth-c"),
+            pair("arp", "veth-d"),
+            pair("udp", "veth-b")
+        ],
+        "{v}"
+    );
+    let recvs: Vec<(&str, &str)> = v["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter(|s| s["python"] == "data, addr = s.recvfrom(1024)" && s["who"] != "receiver")
+        .map(|s| (s["who"].as_str().unwrap_or_default(), s["call"].as_str().unwrap_or_default()))
+        .collect();
+    let whos: Vec<&str> = recvs.iter().map(|r| r.0).collect();
+    assert_eq!(whos, ["B", "C", "B"], "{recvs:?}");
+    assert!(
+        recvs.iter().all(|r| r.1.contains("{AF_INET, 198.18.0.1:") && r.1.ends_with("\"Hello there\"")),
+        "{recvs:?}"
+    );
+    let text = run(unprivileged(&bin, &["lab", "udp"]), b"", DEADLINE).ok();
+    assert!(text.contains(" A <--ARP 198.18.0.2 is-at "), "{text}");
+    assert!(text.contains(" A --ARP who-has 198.18.0.2 tell 198.18.0.1--"), "{text}");
 }
 
 /// The many-clients slide: select() wakes on bob's socket, though alice connected first, and

@@ -13,6 +13,9 @@ pub struct Frame {
     pub t_us: u64,
     /// The frame's length on the wire (bytes, with its link header).
     pub wire_len: usize,
+    /// The interface it was seen on, when not the loopback.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iface: Option<String>,
     #[serde(flatten)]
     pub what: What,
 }
@@ -24,6 +27,8 @@ pub enum What {
     Tcp(Tcp),
     Udp(Udp),
     Icmp(Icmp),
+    Arp(Arp),
+    Igmp(Igmp),
     /// Anything else, or a packet cut short: the ethertype (and the IP protocol when read).
     Other {
         ethertype: u16,
@@ -82,6 +87,27 @@ pub struct Icmp {
     pub about: Option<(u16, u16)>,
 }
 
+/// An IGMP message: a host telling its multicast groups (it sends one as an interface
+/// comes up).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Igmp {
+    pub src: Ipv4Addr,
+    pub dst: Ipv4Addr,
+    #[serde(rename = "type")]
+    pub kind: u8,
+}
+
+/// An ARP request or reply (Ethernet and IPv4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Arp {
+    /// 1 a request, 2 a reply.
+    pub op: u16,
+    pub sender: Ipv4Addr,
+    /// The sender's MAC address, as `5a:0e:..`.
+    pub sender_mac: String,
+    pub target: Ipv4Addr,
+}
+
 pub const FIN: u8 = 0x01;
 pub const SYN: u8 = 0x02;
 pub const RST: u8 = 0x04;
@@ -91,7 +117,7 @@ pub const ACK: u8 = 0x10;
 /// A frame's bytes (Ethernet II, as AF_PACKET gives them on loopback and veth) read; `bytes`
 /// may be its first part only (a snap length), `wire_len` is its whole length.
 pub fn parse(t_us: u64, bytes: &[u8], wire_len: usize) -> Frame {
-    Frame { t_us, wire_len, what: what(bytes) }
+    Frame { t_us, wire_len, iface: None, what: what(bytes) }
 }
 
 fn be16(b: &[u8], at: usize) -> Option<u16> {
@@ -137,6 +163,7 @@ fn what(b: &[u8]) -> What {
             };
             (addr(8), addr(24), ip[6], &ip[40..(40 + plen).min(ip.len())], plen)
         }
+        0x0806 => return arp(ip).map_or_else(|| other(None, "a broken ARP message"), What::Arp),
         _ => return other(None, "not IP"),
     };
     match proto {
@@ -149,12 +176,26 @@ fn what(b: &[u8]) -> What {
             let head = body.get(8..).map_or(&[][..], |b| &b[..len.min(512).min(b.len())]).to_vec();
             What::Udp(Udp { src, dst, sport, dport, len, head })
         }
+        2 => match (src, dst, body.first()) {
+            (IpAddr::V4(src), IpAddr::V4(dst), Some(&kind)) => What::Igmp(Igmp { src, dst, kind }),
+            _ => other(Some(2), "an IGMP message cut short"),
+        },
         1 | 58 if body.len() >= 2 => {
             let v6 = proto == 58;
             What::Icmp(Icmp { src, dst, v6, kind: body[0], code: body[1], about: quoted_ports(v6, body) })
         }
         p => other(Some(p), "not TCP, UDP or ICMP"),
     }
+}
+
+/// ARP for IPv4 over Ethernet: operation, sender, target.
+fn arp(b: &[u8]) -> Option<Arp> {
+    if be16(b, 0)? != 1 || be16(b, 2)? != 0x0800 || b.get(4..6)? != [6, 4] {
+        return None;
+    }
+    let ip = |at: usize| Some(Ipv4Addr::from(be32(b, at)?));
+    let mac = b.get(8..14)?.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":");
+    Some(Arp { op: be16(b, 6)?, sender: ip(14)?, sender_mac: mac, target: ip(24)? })
 }
 
 /// An ICMP error's quoted packet's ports (it carries the offending header and 8 bytes more).
@@ -267,6 +308,19 @@ mod tests {
             let _ = parse(0, &f[..n], f.len());
         }
         assert!(matches!(parse(0, &f[..40], f.len()).what, What::Other { ip_proto: Some(6), .. }));
+    }
+
+    #[test]
+    fn an_arp_request_is_read() {
+        let mut f = vec![0xff; 6];
+        f.extend_from_slice(&[2, 0, 0, 0, 0, 1, 0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1]);
+        f.extend_from_slice(&[198, 18, 0, 1, 0, 0, 0, 0, 0, 0, 198, 18, 0, 2]);
+        let What::Arp(a) = parse(0, &f, 42).what else { panic!("not ARP") };
+        assert_eq!((a.op, a.sender, a.target), (1, Ipv4Addr::new(198, 18, 0, 1), Ipv4Addr::new(198, 18, 0, 2)));
+        assert_eq!(a.sender_mac, "02:00:00:00:00:01");
+        for n in 0..f.len() {
+            let _ = parse(0, &f[..n], 42);
+        }
     }
 
     #[test]

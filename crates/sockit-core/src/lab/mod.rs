@@ -75,6 +75,13 @@ pub struct Step {
     pub note: Option<String>,
 }
 
+/// A bridge port of the lab's LAN, and the host behind it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Link {
+    pub iface: String,
+    pub host: String,
+}
+
 /// A whole run of the lab.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LabReport {
@@ -85,6 +92,9 @@ pub struct LabReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub why_not: Option<String>,
     pub parties: Vec<Party>,
+    /// The LAN's bridge ports (the udp slide), each to one host.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<Link>,
     pub steps: Vec<Step>,
     /// `--run`: the program's exit code.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -94,16 +104,29 @@ pub struct LabReport {
 impl LabReport {
     /// The name of the party at `ip:port`, or the address itself.
     pub fn name_of(&self, ip: IpAddr, port: Option<u16>) -> String {
-        // A party bound to the wildcard address is every address's, at its port; one named with
-        // port 0 is every port's, at its address.
-        let found = self.parties.iter().find(|p| {
-            (p.addr.ip() == ip || p.addr.ip().is_unspecified())
-                && port.is_none_or(|port| p.addr.port() == port || p.addr.port() == 0)
-        });
+        // A party bound to the wildcard address is every address's, at its port (one bound to
+        // the address itself comes first); one named with port 0 is every port's, at its
+        // address.
+        let at_port = |p: &&Party| port.is_none_or(|port| p.addr.port() == port || p.addr.port() == 0);
+        let found = (self.parties.iter().filter(at_port).find(|p| p.addr.ip() == ip))
+            .or_else(|| self.parties.iter().filter(at_port).find(|p| p.addr.ip().is_unspecified()));
         match (found, port) {
             (Some(p), _) => p.name.clone(),
             (None, Some(port)) => SocketAddr::new(ip, port).to_string(),
             (None, None) => ip.to_string(),
+        }
+    }
+}
+
+impl LabReport {
+    /// The names of a frame's two ends. A frame seen on a LAN port went to (or came from) the
+    /// host behind it, whatever address it was sent to (a broadcast, an ARP question).
+    pub fn named_ends(&self, f: &Frame) -> (String, String) {
+        let Some(((sip, sport), (dip, dport))) = ends(f) else { return ("?".into(), "?".into()) };
+        let (from, to) = (self.name_of(sip, sport), self.name_of(dip, dport));
+        match self.links.iter().find(|l| f.iface.as_deref() == Some(l.iface.as_str())) {
+            Some(l) if from != l.host => (from, l.host.clone()),
+            _ => (from, to),
         }
     }
 }
@@ -163,6 +186,15 @@ pub fn label(f: &Frame, rel: &mut Relative) -> String {
             s
         }
         What::Icmp(i) => format!("{} {}", if i.v6 { "ICMPv6" } else { "ICMP" }, icmp_name(i.v6, i.kind, i.code)),
+        What::Arp(a) if a.op == 1 => format!("ARP who-has {} tell {}", a.target, a.sender),
+        What::Arp(a) if a.op == 2 => format!("ARP {} is-at {}", a.sender, a.sender_mac),
+        What::Arp(a) => format!("ARP op {} from {}", a.op, a.sender),
+        What::Igmp(g) => match g.kind {
+            0x11 => "IGMP membership query".into(),
+            0x12 | 0x16 | 0x22 => "IGMP membership report (joins multicast groups)".into(),
+            0x17 => "IGMP leave group".into(),
+            k => format!("IGMP type 0x{k:02x}"),
+        },
         What::Other { ethertype, ip_proto, note } => match ip_proto {
             Some(p) => format!("IP protocol {p} ({note})"),
             None => format!("ethertype 0x{ethertype:04x} ({note})"),
@@ -192,6 +224,8 @@ pub fn ends(f: &Frame) -> Option<(End, End)> {
         What::Udp(u) => Some(((u.src, Some(u.sport)), (u.dst, Some(u.dport)))),
         // An error about a datagram goes from where it was sent to back where it came from.
         What::Icmp(i) => Some(((i.src, i.about.map(|a| a.1)), (i.dst, i.about.map(|a| a.0)))),
+        What::Arp(a) => Some(((IpAddr::V4(a.sender), None), (IpAddr::V4(a.target), None))),
+        What::Igmp(g) => Some(((IpAddr::V4(g.src), None), (IpAddr::V4(g.dst), None))),
         What::Other { .. } => None,
     }
 }
@@ -204,7 +238,7 @@ mod tests {
     fn seg(sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, len: usize) -> Frame {
         let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
         let t = Tcp { src: ip, dst: ip, sport, dport, seq, ack, flags, win: 100, len, mss: None, wscale: None };
-        Frame { t_us: 0, wire_len: 66, what: What::Tcp(t) }
+        Frame { t_us: 0, wire_len: 66, iface: None, what: What::Tcp(t) }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! in the same network (program.rs).
 
 mod capture;
+mod lan;
 mod names;
 mod program;
 mod sandbox;
@@ -47,6 +48,25 @@ pub enum LabError {
 /// A call that should not fail, failing: what it was, and why.
 pub(crate) fn failed(call: &str) -> impl FnOnce(io::Error) -> LabError + '_ {
     move |error| LabError::Call { call: call.to_string(), error }
+}
+
+/// Bytes as a Python bytes literal shows them, escaped for a terminal.
+pub(crate) fn shown(b: &[u8]) -> String {
+    sockit_core::text::escape(b)
+}
+
+/// An errno as strace writes a failed call's result: `-1 ECONNREFUSED (Connection refused)`.
+pub(crate) fn errno(e: &io::Error) -> String {
+    let name = match e.raw_os_error() {
+        Some(libc::ECONNREFUSED) => "ECONNREFUSED",
+        Some(libc::EACCES) => "EACCES",
+        Some(libc::ENETUNREACH) => "ENETUNREACH",
+        Some(libc::EAGAIN) => "EAGAIN",
+        _ => "E?",
+    };
+    let text = e.to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text);
+    format!("-1 {name} ({text})")
 }
 
 /// A run in progress: the capture (when the lab has its own network), the steps so far, every
@@ -120,7 +140,14 @@ impl Lab {
     fn settle(&mut self) -> Vec<sockit_core::lab::frame::Frame> {
         let Some(capture) = &self.capture else { return Vec::new() };
         let got = capture.settle(QUIET, MOST);
-        let frames = got.iter().map(|c| sockit_core::lab::frame::parse(c.t_us, &c.bytes, c.wire_len)).collect();
+        let frames = got
+            .iter()
+            .map(|c| {
+                let mut f = sockit_core::lab::frame::parse(c.t_us, &c.bytes, c.wire_len);
+                f.iface = (c.iface != "lo").then(|| c.iface.clone());
+                f
+            })
+            .collect();
         self.raw.extend(got);
         frames
     }
@@ -144,6 +171,7 @@ pub fn run(cfg: &LabConfig) -> Result<LabReport, LabError> {
         captured: capture.is_some(),
         why_not,
         parties: Vec::new(),
+        links: Vec::new(),
         steps: Vec::new(),
         exit_code: None,
     };

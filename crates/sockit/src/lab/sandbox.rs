@@ -104,6 +104,15 @@ fn unshare() -> io::Result<()> {
     if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
 
+/// A network namespace of its own for the calling thread (a host of the lab's LAN): sockets
+/// it makes from now on are that network's.
+#[allow(unsafe_code)]
+pub fn own_network_for_this_thread() -> io::Result<()> {
+    // SAFETY: unshare with CLONE_NEWNET alone changes only the calling thread's namespace.
+    let r = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+    if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
 /// `ip link set lo up`, by SIOCGIFFLAGS and SIOCSIFFLAGS on a datagram socket.
 #[allow(unsafe_code)]
 fn loopback_up() -> io::Result<()> {

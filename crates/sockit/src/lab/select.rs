@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags, Timespec};
 
-use super::slides::shown;
-use super::{Lab, LabError, failed};
+use super::{Lab, LabError, failed, shown};
 
 /// `select.select(socks, [], [])`: which of `socks` are readable, waited for at most 2 s.
 fn readable(socks: &[BorrowedFd<'_>]) -> Result<Vec<usize>, LabError> {

@@ -8,26 +8,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Socket, Type};
 
-use super::{Lab, LabError, failed};
-
-/// Bytes as a Python bytes literal shows them, escaped for a terminal.
-pub(super) fn shown(b: &[u8]) -> String {
-    sockit_core::text::escape(b)
-}
-
-/// An errno as strace writes a failed call's result: `-1 ECONNREFUSED (Connection refused)`.
-pub(super) fn errno(e: &io::Error) -> String {
-    let name = match e.raw_os_error() {
-        Some(libc::ECONNREFUSED) => "ECONNREFUSED",
-        Some(libc::EACCES) => "EACCES",
-        Some(libc::ENETUNREACH) => "ENETUNREACH",
-        Some(libc::EAGAIN) => "EAGAIN",
-        _ => "E?",
-    };
-    let text = e.to_string();
-    let text = text.split(" (os error").next().unwrap_or(&text);
-    format!("-1 {name} ({text})")
-}
+use super::{Lab, LabError, errno, failed, shown};
 
 /// A port nobody on the host's loopback holds (the lab's own network has 40001 free).
 fn unused_port(lab: &Lab, udp: bool) -> Result<u16, LabError> {
@@ -300,5 +281,8 @@ pub(super) fn udp(lab: &mut Lab) -> Result<(), LabError> {
         &[],
         Some("the ICMP error comes back on the connected socket's next call: ConnectionRefusedError"),
     );
+    if lab.own_network() {
+        super::lan::slide(lab, port)?;
+    }
     Ok(())
 }
