@@ -127,6 +127,12 @@ const EXAMPLES: &[Example] = &[
         how: How::Ends,
     },
     ends("sockit chat serve --config room.toml --port 0 --print-config"),
+    ends("sockit lab tcp"),
+    ends("sockit lab udp --pcap udp.pcapng"),
+    ends("sockit lab names"),
+    ends("sockit lab select --mermaid"),
+    ends("sockit lab --run 'python3 server.py'"),
+    serves("sockit lab tcp --web"),
 ];
 
 /// Every `sockit` command line in README's code blocks, as the table writes it: without its
@@ -211,6 +217,11 @@ impl Lab {
             ("hosts.txt", "127.0.0.1\n198.18.0.2\n"),
             ("file.bin", "some bytes\n"),
             ("room.toml", "name = \"lab\"\nmax-line = 1024\nrate = 20\n"),
+            (
+                "server.py",
+                "import socket\ns = socket.create_server(('127.0.0.1', 40000))\n\
+                 c = socket.create_connection(('127.0.0.1', 40000))\nc.sendall(b'hi')\nc.close()\n",
+            ),
         ] {
             std::fs::write(dir.path().join(name), text).expect("fixture");
         }
