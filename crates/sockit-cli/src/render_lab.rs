@@ -69,10 +69,19 @@ pub fn ladder(out: &mut (impl Write + ?Sized), r: &LabReport) -> io::Result<()> 
             writeln!(out, "{indent}{n}")?;
         }
         for s in &step.states {
-            writeln!(out, "{indent}{}: {}", s.socket, sockit::tcp_info::ss_line(&s.tcp))?;
+            writeln!(out, "{indent}{}: {}", s.socket, state_line(s))?;
         }
     }
     Ok(())
+}
+
+/// A socket's state as `ss -ti` writes it, and the bytes waiting to be read (`Recv-Q`).
+fn state_line(s: &sockit::lab::SocketState) -> String {
+    let mut line = sockit::tcp_info::ss_line(&s.tcp);
+    if let Some(q) = s.recv_queue.filter(|&q| q > 0) {
+        line.push_str(&format!(" recv_q:{q}"));
+    }
+    line
 }
 
 /// Text Mermaid takes in a message or note: `;` and `#` written as its entity codes.
@@ -177,7 +186,7 @@ pub fn html(out: &mut (impl Write + ?Sized), r: &LabReport) -> io::Result<()> {
             writeln!(out, "<p class=\"note\">{}</p>", esc(n))?;
         }
         for st in &step.states {
-            writeln!(out, "<p class=\"state\">{}: {}</p>", esc(&st.socket), esc(&sockit::tcp_info::ss_line(&st.tcp)))?;
+            writeln!(out, "<p class=\"state\">{}: {}</p>", esc(&st.socket), esc(&state_line(st)))?;
         }
         writeln!(out, "</section>")?;
     }

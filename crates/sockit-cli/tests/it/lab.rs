@@ -323,6 +323,9 @@ fn the_tcp_slide_shows_each_call_with_its_frames_and_states() {
     assert_eq!(state("c.shutdown(socket.SHUT_WR)", "conn").as_deref(), Some("CLOSE-WAIT"));
     let bytes = v["steps"][6]["states"][0]["tcp"]["bytes_sent"].as_u64();
     assert_eq!(bytes, Some(13), "{v}");
+    // The 13 bytes wait in the server's queue, acknowledged, until its recv().
+    assert_eq!(v["steps"][6]["states"][1]["socket"], "conn", "{v}");
+    assert_eq!(v["steps"][6]["states"][1]["recv_queue"].as_u64(), Some(13), "{v}");
     // 100%: every frame of the pcapng, read by tcpdump, is the lab's.
     same_frames(&frames(&v), &tcpdump_read(&pcap));
     // Everything in the lecture's order on the text ladder too.

@@ -57,6 +57,9 @@ pub struct SocketState {
     /// Whose socket: `server`, `client`, `conn` ...
     pub socket: String,
     pub tcp: TcpInfo,
+    /// Bytes received and not yet read by the program (FIONREAD); none on a listening socket.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recv_queue: Option<u64>,
 }
 
 /// One call and what it caused.

@@ -12,7 +12,9 @@ use std::time::Duration;
 use netlink_packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
-use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
+use netlink_packet_route::link::{
+    InfoBridge, InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+};
 
 /// The LAN's network, and A's address on it.
 pub(super) const PREFIX: u8 = 24;
@@ -60,12 +62,13 @@ fn index(name: &str) -> io::Result<u32> {
     Ok(rustix::net::netdevice::name_to_index(&probe, name)?)
 }
 
-/// `ip link set NAME up [master CONTROLLER]`.
+/// `ip link set NAME up multicast off [master CONTROLLER]`: broadcast only (no IGMP reports
+/// crossing the LAN, at times of their own, beside the slide's frames).
 fn set_up(name: &str, controller: Option<u32>) -> io::Result<()> {
     let mut m = LinkMessage::default();
     m.header.index = index(name)?;
     m.header.flags = LinkFlags::Up;
-    m.header.change_mask = LinkFlags::Up;
+    m.header.change_mask = LinkFlags::Up | LinkFlags::Multicast;
     m.attributes.extend(controller.map(LinkAttribute::Controller));
     request(RouteNetlinkMessage::SetLink(m), false)
 }
@@ -204,7 +207,10 @@ fn host_thread(ask: &Receiver<Ask>, told: &Sender<Told>) {
 pub(super) fn build(hosts: &[(&'static str, Ipv4Addr)]) -> Result<Vec<Host>, String> {
     no_ipv6_on_new_links();
     let bridge = super::capture::BRIDGE;
-    add_link(bridge, InfoKind::Bridge, None).map_err(|e| format!("the bridge {bridge}: {e}"))?;
+    // No multicast snooping: the bridge would join the all-snoopers group and report it now
+    // and then (IGMP) beside the slide's frames.
+    let plain = InfoData::Bridge(vec![InfoBridge::MulticastSnooping(false)]);
+    add_link(bridge, InfoKind::Bridge, Some(plain)).map_err(|e| format!("the bridge {bridge}: {e}"))?;
     let lan = index(bridge).map_err(|e| e.to_string())?;
     let mut made = Vec::new();
     for &(name, addr) in hosts {

@@ -80,6 +80,8 @@ pub(crate) struct Lab {
     /// one on the host's loopback.
     pub(crate) port: u16,
     initiators: usize,
+    /// When each step ended (microseconds since 1970, the kernel's clock for frames).
+    ends: Vec<u64>,
 }
 
 /// How long the network must be quiet before a step's frames are all in, and the longest a
@@ -110,7 +112,8 @@ impl Lab {
         self.initiators += 1;
     }
 
-    /// A step done: its frames taken from the capture, then the sockets' TCP state read.
+    /// A step done: the network left to settle, then the sockets' TCP state read. Its frames
+    /// are those the kernel stamped before the step ended (given to it at the end).
     pub(crate) fn record(
         &mut self,
         who: &str,
@@ -119,37 +122,52 @@ impl Lab {
         sockets: &[(&str, BorrowedFd<'_>)],
         note: Option<&str>,
     ) {
-        let frames = self.settle();
+        self.settle();
         let states = sockets
             .iter()
             .filter_map(|(name, fd)| {
-                crate::tcp_info::of(*fd).map(|tcp| SocketState { socket: (*name).to_string(), tcp })
+                crate::tcp_info::of(*fd).map(|tcp| SocketState {
+                    socket: (*name).to_string(),
+                    tcp,
+                    recv_queue: (tcp.state != "LISTEN").then(|| rustix::io::ioctl_fionread(fd).ok()).flatten(),
+                })
             })
             .collect();
         self.report.steps.push(Step {
             who: who.to_string(),
             python: python.into(),
             call: call.into(),
-            frames,
+            frames: Vec::new(),
             states,
             note: note.map(str::to_string),
         });
+        self.ends.push(capture::unix_us_now());
     }
 
-    /// The frames that came since the last step.
-    fn settle(&mut self) -> Vec<sockit_core::lab::frame::Frame> {
-        let Some(capture) = &self.capture else { return Vec::new() };
-        let got = capture.settle(QUIET, MOST);
-        let frames = got
-            .iter()
-            .map(|c| {
-                let mut f = sockit_core::lab::frame::parse(c.t_us, &c.bytes, c.wire_len);
-                f.iface = (c.iface != "lo").then(|| c.iface.clone());
-                f
-            })
-            .collect();
-        self.raw.extend(got);
-        frames
+    /// Wait until the network is quiet: the frames the step caused, and what they caused in
+    /// turn, all captured.
+    fn settle(&mut self) {
+        if let Some(capture) = &self.capture {
+            self.raw.extend(capture.settle(QUIET, MOST));
+        }
+    }
+
+    /// The capture stopped, and each frame given to the step it came in: the first that
+    /// ended after the kernel stamped it.
+    fn finish(&mut self) {
+        if let Some(capture) = self.capture.take() {
+            self.raw.extend(capture.finish());
+        }
+        self.raw.sort_by_key(|c| c.unix_us);
+        let last = self.report.steps.len().saturating_sub(1);
+        for c in &self.raw {
+            let k = self.ends.partition_point(|&end| end <= c.unix_us).min(last);
+            let mut f = sockit_core::lab::frame::parse(c.t_us, &c.bytes, c.wire_len);
+            f.iface = (c.iface != "lo").then(|| c.iface.clone());
+            if let Some(step) = self.report.steps.get_mut(k) {
+                step.frames.push(f);
+            }
+        }
     }
 }
 
@@ -175,7 +193,7 @@ pub fn run(cfg: &LabConfig) -> Result<LabReport, LabError> {
         steps: Vec::new(),
         exit_code: None,
     };
-    let mut lab = Lab { capture, report, raw: Vec::new(), port, initiators: 0 };
+    let mut lab = Lab { capture, report, raw: Vec::new(), port, initiators: 0, ends: Vec::new() };
     match cfg.slide {
         Slide::Tcp => slides::tcp(&mut lab)?,
         Slide::Udp => slides::udp(&mut lab)?,
@@ -187,7 +205,7 @@ pub fn run(cfg: &LabConfig) -> Result<LabReport, LabError> {
             program::run(&mut lab, cfg.program.as_deref().unwrap_or("true"))?;
         }
     }
-    lab.capture = None;
+    lab.finish();
     if let Some(path) = &cfg.pcap {
         let mut out = sockit_core::lab::pcapng::header("lo");
         for c in &lab.raw {

@@ -95,18 +95,20 @@ pub(super) fn tcp(lab: &mut Lab) -> Result<(), LabError> {
     for sock in [&c, &conn] {
         sock.set_read_timeout(Some(Duration::from_secs(2))).map_err(failed("setsockopt"))?;
     }
-    let said = |lab: &mut Lab, who: &str, name: &str, sock: &mut TcpStream, data: &[u8]| -> Result<(), LabError> {
-        sock.write_all(data).map_err(failed("send"))?;
-        let fd = sock.as_raw_fd();
-        lab.record(
-            who,
-            format!("{name}.sendall(b'{}')", shown(data)),
-            format!("sendto({fd}, \"{}\", {}, 0, NULL, 0) = {}", shown(data), data.len(), data.len()),
-            &[(name, sock.as_fd())],
-            None,
-        );
-        Ok(())
-    };
+    // A send, and both ends' state after it: the bytes wait in the receiver's queue.
+    let said =
+        |lab: &mut Lab, (who, name): (&str, &str), sock: &mut TcpStream, peer: (&str, &TcpStream), data: &[u8]| {
+            sock.write_all(data).map_err(failed("send"))?;
+            let fd = sock.as_raw_fd();
+            lab.record(
+                who,
+                format!("{name}.sendall(b'{}')", shown(data)),
+                format!("sendto({fd}, \"{}\", {}, 0, NULL, 0) = {}", shown(data), data.len(), data.len()),
+                &[(name, sock.as_fd()), (peer.0, peer.1.as_fd())],
+                None,
+            );
+            Ok::<(), LabError>(())
+        };
     let heard = |lab: &mut Lab, who: &str, name: &str, sock: &mut TcpStream, note: Option<&str>| {
         let mut buf = [0u8; 1024];
         let n = sock.read(&mut buf).map_err(failed("recv"))?;
@@ -121,9 +123,9 @@ pub(super) fn tcp(lab: &mut Lab) -> Result<(), LabError> {
         );
         Ok::<(), LabError>(())
     };
-    said(lab, "client", "c", &mut c, b"Hello, server")?;
+    said(lab, ("client", "c"), &mut c, ("conn", &conn), b"Hello, server")?;
     heard(lab, "server", "conn", &mut conn, Some("recv() reads what the kernel already acknowledged: no packet"))?;
-    said(lab, "server", "conn", &mut conn, b"Hello, client")?;
+    said(lab, ("server", "conn"), &mut conn, ("c", &c), b"Hello, client")?;
     heard(lab, "client", "c", &mut c, None)?;
     c.shutdown(Shutdown::Write).map_err(failed("shutdown"))?;
     lab.record(
@@ -134,7 +136,7 @@ pub(super) fn tcp(lab: &mut Lab) -> Result<(), LabError> {
         Some("a half-close: the client's FIN says it will send no more; it can still receive"),
     );
     heard(lab, "server", "conn", &mut conn, Some("recv() returns b'' at the peer's FIN"))?;
-    said(lab, "server", "conn", &mut conn, b"Bye")?;
+    said(lab, ("server", "conn"), &mut conn, ("c", &c), b"Bye")?;
     heard(lab, "client", "c", &mut c, None)?;
     let conn_fd = conn.as_raw_fd();
     drop(conn);
