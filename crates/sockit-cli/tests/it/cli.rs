@@ -116,7 +116,7 @@ fn missing_arguments_and_subcommands_are_named() {
     let cases: &[(&[&str], &str)] = &[
         (
             &[],
-            "sockit: a command is needed after 'sockit': info, addr, port, hostname, lookup, reverse, udp, tcp, chat, demo, scan, relay, completions or manpage (see sockit --help)",
+            "sockit: a command is needed after 'sockit': info, addr, port, hostname, lookup, reverse, udp, tcp, chat, demo, scan, lab, relay, completions or manpage (see sockit --help)",
         ),
         (&["tcp"], "sockit: a command is needed after 'sockit tcp': connect or listen (see sockit tcp --help)"),
         (
@@ -215,6 +215,7 @@ fn every_command_says_what_it_is() {
         ("chat discover", "List the chat servers that answer a broadcast probe"),
         ("demo", "The whole lecture, live on this machine (loopback only), in a few seconds"),
         ("scan", "TCP connect scan: which ports answer, and what usually runs there"),
+        ("lab", "The lecture's socket calls beside the packets they cause, in a network of the lab's own (no root"),
         ("relay", "Port forwarding: every connection to FROM joined to a new one to TO, many at once"),
         ("completions", "Print a shell completion script"),
         ("manpage", "Print the man page (roff) to stdout, or with --dir write one page per command there"),

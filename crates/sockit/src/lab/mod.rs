@@ -61,7 +61,12 @@ pub(crate) fn errno(e: &io::Error) -> String {
         Some(libc::ECONNREFUSED) => "ECONNREFUSED",
         Some(libc::EACCES) => "EACCES",
         Some(libc::ENETUNREACH) => "ENETUNREACH",
+        Some(libc::EHOSTUNREACH) => "EHOSTUNREACH",
         Some(libc::EAGAIN) => "EAGAIN",
+        Some(libc::EADDRINUSE) => "EADDRINUSE",
+        Some(libc::ECONNRESET) => "ECONNRESET",
+        Some(libc::EPIPE) => "EPIPE",
+        Some(libc::ETIMEDOUT) => "ETIMEDOUT",
         _ => "E?",
     };
     let text = e.to_string();

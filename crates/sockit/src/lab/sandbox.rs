@@ -10,7 +10,8 @@ use std::io;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused(pub String);
 
-/// Enter a new user and network namespace, map this user to root in it, bring `lo` up.
+/// Enter a new user, network and mount namespace, map this user to root in it, bring `lo`
+/// up, and put the lab's name files in place.
 pub fn enter() -> Result<(), Refused> {
     let threads = std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -49,8 +50,10 @@ fn own_names() -> io::Result<()> {
     for (target, text) in [("/etc/resolv.conf", RESOLV_CONF), ("/etc/nsswitch.conf", NSSWITCH), ("/etc/hosts", HOSTS)] {
         // A file of the lab's own, made new (never one an attacker placed), mounted, then
         // unlinked: the mount holds it.
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
         let source = std::env::temp_dir().join(format!(
-            "sockit-lab-{}-{}",
+            "sockit-lab-{}-{nanos}-{}",
             std::process::id(),
             target.rsplit('/').next().unwrap_or("file")
         ));
