@@ -4,9 +4,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-fn be16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?))
-}
+use super::frame::be16;
 
 /// The name at `at` (following compression pointers, at most 16 of them) and where the
 /// bytes after it start.

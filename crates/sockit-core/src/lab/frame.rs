@@ -120,7 +120,8 @@ pub fn parse(t_us: u64, bytes: &[u8], wire_len: usize) -> Frame {
     Frame { t_us, wire_len, iface: None, what: what(bytes) }
 }
 
-fn be16(b: &[u8], at: usize) -> Option<u16> {
+/// The big-endian u16 at `at`, if `b` holds it.
+pub(super) fn be16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?))
 }
 
