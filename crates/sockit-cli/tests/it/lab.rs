@@ -519,13 +519,15 @@ fn the_names_slide_asks_the_labs_own_resolver() {
     assert!(text.contains("client --DNS query A www.lab.test--"), "{text}");
     assert!(text.contains("client <--DNS reply NXDOMAIN nowhere.lab.test--"), "{text}");
     assert!(text.contains("client <--DNS reply PTR 10.0.18.198.in-addr.arpa: www.lab.test--"), "{text}");
+    // The program's output goes to stderr: stdout is the lab's diagram.
     let peers = run(
         unprivileged(&bin, &["lab", "--run", "dig +short +tries=1 www.lab.test; getent hosts www.lab.test"]),
         b"",
         DEADLINE,
-    )
-    .ok();
-    assert!(peers.starts_with("198.18.0.10\nfd00::10        www.lab.test\n"), "{peers}");
+    );
+    assert_eq!(peers.code, 0, "{}", peers.stderr);
+    assert!(peers.stderr.starts_with("198.18.0.10\nfd00::10        www.lab.test\n"), "{}", peers.stderr);
+    assert!(peers.stdout().starts_with("sockit lab run: "), "{}", peers.stdout());
     assert_eq!(std::fs::read("/etc/resolv.conf").expect("resolv.conf"), before);
 }
 
