@@ -13,5 +13,5 @@ fuzz_target!(|data: &[u8]| {
     let mut rel = Relative::default();
     let _ = label(&f, &mut rel);
     let _ = label(&f, &mut rel);
-    let _ = pcapng::packet(1, data, wire);
+    let _ = pcapng::packet(0, 1, data, wire);
 });

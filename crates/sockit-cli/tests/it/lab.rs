@@ -342,13 +342,31 @@ fn the_tcp_slide_shows_each_call_with_its_frames_and_states() {
 /// (to all three) and B's answer, to B only.
 #[test]
 fn the_udp_slide_shows_broadcast_needs_so_broadcast_and_icmp_comes_back() {
-    if !root_and(&["setpriv"]) {
+    if !root_and(&["setpriv", "tshark"]) {
         return;
     }
-    let (_dir, bin) = workdir();
-    let out = run(unprivileged(&bin, &["--json", "lab", "udp"]), b"", DEADLINE);
+    let (dir, bin) = workdir();
+    let pcap = dir.path().join("udp.pcapng").display().to_string();
+    let out = run(unprivileged(&bin, &["--json", "lab", "udp", "--pcap", &pcap]), b"", DEADLINE);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v = out.json();
+    // tshark reads the pcapng as the lab showed it: each frame on its interface, its length,
+    // its source address (IP's or ARP's).
+    let fields = ["-e", "frame.interface_name", "-e", "frame.len", "-e", "ip.src", "-e", "arp.src.proto_ipv4"];
+    let mut tshark = Command::new("tshark");
+    // The first of each field (an ICMP error quotes another IP header).
+    tshark.args(["-r", &pcap, "-T", "fields", "-E", "separator=;", "-E", "occurrence=f"]).args(fields);
+    let read = run(tshark, b"", DEADLINE);
+    assert_eq!(read.code, 0, "tshark: {}", read.stderr);
+    let lab: Vec<String> = frames(&v)
+        .iter()
+        .map(|f| {
+            let src = f["src"].as_str().or(f["sender"].as_str()).unwrap_or_default();
+            let (ip, arp) = if f["proto"] == "arp" { ("", src) } else { (src, "") };
+            format!("{};{};{ip};{arp}", f["iface"].as_str().unwrap_or("lo"), f["wire_len"])
+        })
+        .collect();
+    assert_eq!(read.stdout().lines().collect::<Vec<_>>(), lab, "{v}");
     let steps = step_flags(&v);
     let flags = |python: &str| -> Vec<Vec<String>> {
         steps.iter().filter(|(p, _)| p == python).map(|(_, f)| f.clone()).collect()

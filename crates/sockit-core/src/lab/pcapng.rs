@@ -1,9 +1,11 @@
-//! pcapng, as Wireshark and tshark read it (draft-ietf-opsawg-pcapng): a section header, one
-//! Ethernet interface with microsecond times, and an enhanced packet block a frame.
+//! pcapng, as Wireshark and tshark read it (draft-ietf-opsawg-pcapng): a section header, an
+//! Ethernet interface with microsecond times for each interface frames were seen on, and an
+//! enhanced packet block a frame.
 
-/// A section header block and one interface description block (link type 1, Ethernet; the
-/// default time resolution, microseconds), named `if_name`.
-pub fn header(if_name: &str) -> Vec<u8> {
+/// A section header block and an interface description block for each of `if_names` (link
+/// type 1, Ethernet; the default time resolution, microseconds); a frame names its interface
+/// by its place in that list.
+pub fn header(if_names: &[&str]) -> Vec<u8> {
     let mut out = Vec::new();
     // Section header: byte-order magic, version 1.0, section length unknown (-1).
     let mut shb = Vec::new();
@@ -13,23 +15,25 @@ pub fn header(if_name: &str) -> Vec<u8> {
     shb.extend_from_slice(&u64::MAX.to_le_bytes());
     block(&mut out, 0x0a0d_0d0a, &shb);
     // Interface description: link type, reserved, snap length 0 (no limit), if_name option.
-    let mut idb = Vec::new();
-    idb.extend_from_slice(&1u16.to_le_bytes());
-    idb.extend_from_slice(&0u16.to_le_bytes());
-    idb.extend_from_slice(&0u32.to_le_bytes());
-    option(&mut idb, 2, if_name.as_bytes());
-    option(&mut idb, 0, &[]);
-    block(&mut out, 1, &idb);
+    for name in if_names {
+        let mut idb = Vec::new();
+        idb.extend_from_slice(&1u16.to_le_bytes());
+        idb.extend_from_slice(&0u16.to_le_bytes());
+        idb.extend_from_slice(&0u32.to_le_bytes());
+        option(&mut idb, 2, name.as_bytes());
+        option(&mut idb, 0, &[]);
+        block(&mut out, 1, &idb);
+    }
     out
 }
 
-/// An enhanced packet block: `frame` (the first bytes of one `wire_len` long) captured at
-/// `unix_us` (microseconds since 1970).
-pub fn packet(unix_us: u64, frame: &[u8], wire_len: usize) -> Vec<u8> {
+/// An enhanced packet block: `frame` (the first bytes of one `wire_len` long) captured on
+/// interface `if_id` at `unix_us` (microseconds since 1970).
+pub fn packet(if_id: u32, unix_us: u64, frame: &[u8], wire_len: usize) -> Vec<u8> {
     let len = u32::try_from(frame.len()).unwrap_or(u32::MAX);
     let whole = u32::try_from(wire_len.max(frame.len())).unwrap_or(u32::MAX);
     let mut epb = Vec::with_capacity(frame.len() + 24);
-    epb.extend_from_slice(&0u32.to_le_bytes());
+    epb.extend_from_slice(&if_id.to_le_bytes());
     epb.extend_from_slice(&u32::try_from(unix_us >> 32).unwrap_or(0).to_le_bytes());
     epb.extend_from_slice(&u32::try_from(unix_us & 0xffff_ffff).unwrap_or(0).to_le_bytes());
     epb.extend_from_slice(&len.to_le_bytes());
@@ -69,7 +73,7 @@ mod tests {
 
     #[test]
     fn blocks_are_padded_and_their_lengths_agree() {
-        let h = header("lo");
+        let h = header(&["lo"]);
         assert_eq!(&h[..4], &[0x0a, 0x0d, 0x0d, 0x0a]);
         let shb_len = u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as usize;
         assert_eq!(shb_len, 28);
@@ -77,7 +81,7 @@ mod tests {
         let idb_len = u32::from_le_bytes([idb[4], idb[5], idb[6], idb[7]]) as usize;
         assert_eq!(idb.len(), idb_len);
         assert_eq!(&idb[idb_len - 4..], &idb[4..8]);
-        let p = packet(1, &[1, 2, 3, 4, 5], 9);
+        let p = packet(0, 1, &[1, 2, 3, 4, 5], 9);
         assert_eq!(p.len() % 4, 0);
         assert_eq!(p.len(), 12 + 20 + 8);
         assert_eq!(&p[p.len() - 4..], &p[4..8]);

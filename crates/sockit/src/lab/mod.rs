@@ -212,9 +212,17 @@ pub fn run(cfg: &LabConfig) -> Result<LabReport, LabError> {
     }
     lab.finish();
     if let Some(path) = &cfg.pcap {
-        let mut out = sockit_core::lab::pcapng::header("lo");
+        // An interface description for each interface frames were seen on, loopback first.
+        let mut names: Vec<&str> = vec!["lo"];
         for c in &lab.raw {
-            out.extend(sockit_core::lab::pcapng::packet(c.unix_us, &c.bytes, c.wire_len));
+            if !names.contains(&c.iface.as_str()) {
+                names.push(&c.iface);
+            }
+        }
+        let mut out = sockit_core::lab::pcapng::header(&names);
+        for c in &lab.raw {
+            let id = names.iter().position(|n| *n == c.iface).and_then(|i| u32::try_from(i).ok()).unwrap_or(0);
+            out.extend(sockit_core::lab::pcapng::packet(id, c.unix_us, &c.bytes, c.wire_len));
         }
         std::fs::write(path, out).map_err(|error| LabError::Pcap { path: path.display().to_string(), error })?;
     }
