@@ -5,7 +5,6 @@
 use std::io::{self, Write};
 
 use sockit::lab::LabReport;
-use sockit_core::lab::frame::Frame;
 use sockit_core::lab::{Relative, label};
 
 /// The parties' names in the order they were named, then any address frames came from.
@@ -25,11 +24,6 @@ fn columns(r: &LabReport) -> Vec<String> {
         add(to);
     }
     names
-}
-
-/// A frame's source and destination names.
-fn who(r: &LabReport, f: &Frame) -> (String, String) {
-    r.named_ends(f)
 }
 
 pub fn ladder(out: &mut (impl Write + ?Sized), r: &LabReport) -> io::Result<()> {
@@ -55,7 +49,7 @@ pub fn ladder(out: &mut (impl Write + ?Sized), r: &LabReport) -> io::Result<()> 
         writeln!(out, "{:>2}  {:<who_width$}  {}", i + 1, step.who, step.python)?;
         writeln!(out, "{indent}{}", step.call)?;
         for (f, l) in step.frames.iter().zip(labels) {
-            let (from, to) = who(r, f);
+            let (from, to) = r.named_ends(f);
             let (fi, ti) = (cols.iter().position(|c| *c == from), cols.iter().position(|c| *c == to));
             let ms = (f.t_us - t0) as f64 / 1000.0;
             let line = if ti < fi {
@@ -102,7 +96,7 @@ pub fn mermaid(out: &mut (impl Write + ?Sized), r: &LabReport) -> io::Result<()>
         let over = if cols.contains(&step.who) { id(&step.who) } else { "p0".into() };
         writeln!(out, "    Note over {over}: {}", mermaid_text(&step.python))?;
         for f in &step.frames {
-            let (from, to) = who(r, f);
+            let (from, to) = r.named_ends(f);
             writeln!(out, "    {}->>{}: {}", id(&from), id(&to), mermaid_text(&label(f, &mut rel)))?;
         }
     }
@@ -140,7 +134,7 @@ pub fn html(out: &mut (impl Write + ?Sized), r: &LabReport) -> io::Result<()> {
     let (gap, margin, row) = (380usize, 90usize, 34usize);
     for (i, step) in r.steps.iter().enumerate() {
         // The parties this step's frames go between, in the page's order.
-        let ends: Vec<(String, String)> = step.frames.iter().map(|f| who(r, f)).collect();
+        let ends: Vec<(String, String)> = step.frames.iter().map(|f| r.named_ends(f)).collect();
         let cols: Vec<&String> = cols.iter().filter(|c| ends.iter().any(|(a, b)| a == *c || b == *c)).collect();
         let width = margin * 2 + gap * cols.len().saturating_sub(1);
         writeln!(out, "<section class=\"step\" id=\"step{}\">", i + 1)?;

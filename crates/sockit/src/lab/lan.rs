@@ -9,81 +9,14 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Duration;
 
-use netlink_packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload};
-use netlink_packet_route::RouteNetlinkMessage;
-use netlink_packet_route::address::{AddressAttribute, AddressMessage};
-use netlink_packet_route::link::{
-    InfoBridge, InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
-};
+use netlink_packet_route::link::{InfoBridge, InfoData, InfoKind, InfoVeth, LinkAttribute, LinkMessage};
+
+use super::netlink::{add_address, add_link, index, set_up};
 
 /// The LAN's network, and A's address on it.
 pub(super) const PREFIX: u8 = 24;
 pub(super) const A: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 pub(super) const BROADCAST: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 255);
-
-/// One netlink request, acknowledged (or its error).
-fn request(message: RouteNetlinkMessage, create: bool) -> io::Result<()> {
-    let mut sock = netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_ROUTE)?;
-    sock.bind_auto()?;
-    socket2::SockRef::from(&sock).set_read_timeout(Some(Duration::from_secs(2)))?;
-    let mut msg = NetlinkMessage::from(message);
-    msg.header.flags = NLM_F_REQUEST | NLM_F_ACK | if create { NLM_F_CREATE | NLM_F_EXCL } else { 0 };
-    msg.header.sequence_number = 1;
-    msg.finalize();
-    let mut buf = vec![0; msg.buffer_len()];
-    msg.serialize(&mut buf);
-    sock.send_to(&buf, &netlink_sys::SocketAddr::new(0, 0), 0)?;
-    loop {
-        let (data, _) = sock.recv_from_full()?;
-        let m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&data)
-            .map_err(|e| io::Error::other(format!("netlink: {e}")))?;
-        if let NetlinkPayload::Error(e) = m.payload {
-            return match e.code {
-                None => Ok(()),
-                Some(code) => Err(io::Error::from_raw_os_error(-code.get())),
-            };
-        }
-    }
-}
-
-/// A link named `name` of `kind`, with `data` for its kind (a veth's peer).
-fn add_link(name: &str, kind: InfoKind, data: Option<InfoData>) -> io::Result<()> {
-    let mut m = LinkMessage::default();
-    m.attributes.push(LinkAttribute::IfName(name.into()));
-    let mut info = vec![LinkInfo::Kind(kind)];
-    info.extend(data.map(LinkInfo::Data));
-    m.attributes.push(LinkAttribute::LinkInfo(info));
-    request(RouteNetlinkMessage::NewLink(m), true)
-}
-
-/// The index of the link named `name` in this thread's network.
-fn index(name: &str) -> io::Result<u32> {
-    let probe = UdpSocket::bind("0.0.0.0:0")?;
-    Ok(rustix::net::netdevice::name_to_index(&probe, name)?)
-}
-
-/// `ip link set NAME up multicast off [master CONTROLLER]`: broadcast only (no IGMP reports
-/// crossing the LAN, at times of their own, beside the slide's frames).
-fn set_up(name: &str, controller: Option<u32>) -> io::Result<()> {
-    let mut m = LinkMessage::default();
-    m.header.index = index(name)?;
-    m.header.flags = LinkFlags::Up;
-    m.header.change_mask = LinkFlags::Up | LinkFlags::Multicast;
-    m.attributes.extend(controller.map(LinkAttribute::Controller));
-    request(RouteNetlinkMessage::SetLink(m), false)
-}
-
-/// `ip addr add ADDR/PREFIX brd + dev NAME`.
-fn add_address(name: &str, addr: Ipv4Addr) -> io::Result<()> {
-    let mut m = AddressMessage::default();
-    m.header.family = netlink_packet_route::AddressFamily::Inet;
-    m.header.prefix_len = PREFIX;
-    m.header.index = index(name)?;
-    m.attributes.push(AddressAttribute::Local(IpAddr::V4(addr)));
-    m.attributes.push(AddressAttribute::Address(IpAddr::V4(addr)));
-    m.attributes.push(AddressAttribute::Broadcast(BROADCAST));
-    request(RouteNetlinkMessage::NewAddress(m), true)
-}
 
 /// New interfaces of this thread's network get no IPv6 (no router or neighbour solicitations
 /// crossing the LAN beside the slide's frames).
@@ -166,7 +99,7 @@ fn host_thread(ask: &Receiver<Ask>, told: &Sender<Told>) {
             Ask::Configure(addr) => (|| {
                 set_up("lo", None)?;
                 set_up("eth0", None)?;
-                add_address("eth0", addr)
+                add_address("eth0", addr, PREFIX, BROADCAST)
             })()
             .map(|()| String::new())
             .map_err(|e| format!("eth0 {addr}/{PREFIX}: {e}")),
@@ -238,7 +171,7 @@ pub(super) fn build(hosts: &[(&'static str, Ipv4Addr)]) -> Result<Vec<Host>, Str
         made.push(host);
     }
     set_up(bridge, None).map_err(|e| format!("{bridge} up: {e}"))?;
-    add_address(bridge, A).map_err(|e| format!("{bridge} {A}/{PREFIX}: {e}"))?;
+    add_address(bridge, A, PREFIX, BROADCAST).map_err(|e| format!("{bridge} {A}/{PREFIX}: {e}"))?;
     Ok(made)
 }
 

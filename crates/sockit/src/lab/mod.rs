@@ -7,6 +7,7 @@
 mod capture;
 mod lan;
 mod names;
+mod netlink;
 mod program;
 mod sandbox;
 mod select;

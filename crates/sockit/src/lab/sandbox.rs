@@ -33,7 +33,7 @@ pub fn enter() -> Result<(), Refused> {
     write("/proc/self/setgroups", "deny".into())?;
     write("/proc/self/uid_map", format!("0 {uid} 1"))?;
     write("/proc/self/gid_map", format!("0 {gid} 1"))?;
-    loopback_up().map_err(|e| Refused(format!("could not bring up the lab's loopback: {e}")))?;
+    super::netlink::set_up("lo", None).map_err(|e| Refused(format!("could not bring up the lab's loopback: {e}")))?;
     own_names().map_err(|e| Refused(format!("could not give the lab its own name files: {e}")))
 }
 
@@ -46,7 +46,7 @@ const HOSTS: &str = "127.0.0.1 localhost\n::1 localhost\n";
 /// /etc/resolv.conf, /etc/nsswitch.conf and /etc/hosts replaced by the lab's, in its mount
 /// namespace (made private first, so nothing reaches the system's).
 fn own_names() -> io::Result<()> {
-    mount(None, "/", libc::MS_REC | libc::MS_PRIVATE)?;
+    mount(None, "/", None, libc::MS_REC | libc::MS_PRIVATE)?;
     for (target, text) in [("/etc/resolv.conf", RESOLV_CONF), ("/etc/nsswitch.conf", NSSWITCH), ("/etc/hosts", HOSTS)] {
         // A file of the lab's own, made new (never one an attacker placed), mounted, then
         // unlinked: the mount holds it.
@@ -61,40 +61,40 @@ fn own_names() -> io::Result<()> {
         std::io::Write::write_all(&mut f, text.as_bytes())?;
         drop(f);
         // A file the system lacks is not read by its libc either (musl has no nsswitch.conf).
-        let r =
-            if std::path::Path::new(target).exists() { mount(Some(&source), target, libc::MS_BIND) } else { Ok(()) };
+        let r = if std::path::Path::new(target).exists() {
+            mount(Some(&source), target, None, libc::MS_BIND)
+        } else {
+            Ok(())
+        };
         let _ = std::fs::remove_file(&source);
         r?;
     }
     // glibc asks nscd before any of those files: its socket hidden under an empty tmpfs.
     for dir in ["/run/nscd", "/var/run/nscd"] {
         if std::path::Path::new(dir).is_dir() {
-            mount_tmpfs(dir)?;
+            mount(Some(std::path::Path::new("tmpfs")), dir, Some(c"tmpfs"), 0)?;
         }
     }
     Ok(())
 }
 
-/// An empty tmpfs over `dir`.
+/// mount(2): `source` (or none) on `target`, of file system type `fs` (or none) with
+/// `flags`, no data.
 #[allow(unsafe_code)]
-fn mount_tmpfs(dir: &str) -> io::Result<()> {
-    let target = std::ffi::CString::new(dir).map_err(|_| io::Error::other("a path with a NUL byte"))?;
-    let fs = c"tmpfs";
-    // SAFETY: NUL-terminated strings that outlive the call; no data.
-    let r = unsafe { libc::mount(fs.as_ptr(), target.as_ptr(), fs.as_ptr(), 0, std::ptr::null()) };
-    if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
-}
-
-/// mount(2): `source` (or none) on `target` with `flags`, no file system type or data.
-#[allow(unsafe_code)]
-fn mount(source: Option<&std::path::Path>, target: &str, flags: libc::c_ulong) -> io::Result<()> {
+fn mount(
+    source: Option<&std::path::Path>,
+    target: &str,
+    fs: Option<&std::ffi::CStr>,
+    flags: libc::c_ulong,
+) -> io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
     let c = |b: &[u8]| std::ffi::CString::new(b).map_err(|_| io::Error::other("a path with a NUL byte"));
     let target = c(target.as_bytes())?;
     let source = source.map(|s| c(s.as_os_str().as_bytes())).transpose()?;
     let src = source.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
-    // SAFETY: both paths are NUL-terminated strings that outlive the call; no type or data.
-    let r = unsafe { libc::mount(src, target.as_ptr(), std::ptr::null(), flags, std::ptr::null()) };
+    let fs = fs.map_or(std::ptr::null(), std::ffi::CStr::as_ptr);
+    // SAFETY: every string is NUL-terminated and outlives the call (or null); no data.
+    let r = unsafe { libc::mount(src, target.as_ptr(), fs, flags, std::ptr::null()) };
     if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
 
@@ -114,27 +114,4 @@ pub fn own_network_for_this_thread() -> io::Result<()> {
     // SAFETY: unshare with CLONE_NEWNET alone changes only the calling thread's namespace.
     let r = unsafe { libc::unshare(libc::CLONE_NEWNET) };
     if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
-}
-
-/// `ip link set lo up`, by SIOCGIFFLAGS and SIOCSIFFLAGS on a datagram socket.
-#[allow(unsafe_code)]
-fn loopback_up() -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let sock = std::net::UdpSocket::bind("0.0.0.0:0")?;
-    // SAFETY: an all-zero ifreq is valid; the name is copied within its 16 bytes.
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (d, s) in req.ifr_name.iter_mut().zip(b"lo\0") {
-        *d = libc::c_char::from_ne_bytes([*s]);
-    }
-    // SAFETY: both ioctls read and write the ifreq above, which outlives them; the socket is ours.
-    unsafe {
-        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &raw mut req) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        req.ifr_ifru.ifru_flags |= libc::c_short::try_from(libc::IFF_UP).unwrap_or(1);
-        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &raw const req) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
 }
