@@ -206,9 +206,11 @@ impl Match {
 }
 
 /// A template with `$N`, `$P(N)` (the group's printable bytes) and `$SUBST(N,"a","b")` filled
-/// from the groups.
+/// from the groups, their control characters and bytes that are not UTF-8 escaped.
 fn template(t: &str, group: &dyn Fn(usize) -> Vec<u8>) -> String {
-    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+    // A group holds the service's own bytes: escaped, so a hostile service cannot move a
+    // terminal's cursor through its version.
+    let text = |b: Vec<u8>| sockit_core::text::escape(&b);
     let mut out = String::new();
     let mut rest = t;
     while let Some(at) = rest.find('$') {
@@ -249,7 +251,8 @@ mod tests {
         softmatch ftp m|^220 |i\n\
         Probe TCP GetRequest q|GET / HTTP/1.0\\r\\n\\r\\n|\nrarity 1\nports 80-85,8000\nfallback NULL\n\
         match http m=^HTTP/1\\.[01] \\d\\d\\d .*\\r\\nServer: SimpleHTTP/([\\d.]+) Python/([\\d.]+)\\r\\n=s p/SimpleHTTPServer/ v/$1/ i/Python $2/\n\
-        match x m|^(a_b)| p/$SUBST(1,\"_\",\".\")/ v/$P(1)/\n";
+        match x m|^(a_b)| p/$SUBST(1,\"_\",\".\")/ v/$P(1)/\n\
+        match evil m|^Evil/(.*)|s p/Evil/ v/$1/\n";
 
     #[test]
     fn probes_and_matches_read_and_filled() {
@@ -270,5 +273,8 @@ mod tests {
         let x = probes[1].matches[1].find(b"a_b").expect("x");
         assert_eq!((x.product.as_deref(), x.version.as_deref()), (Some("a.b"), Some("a_b")));
         assert_eq!(unescape("\\x41\\0\\r\\\\"), b"A\0\r\\");
+        // A service's bytes never reach a terminal raw.
+        let hostile = probes[1].matches[2].find(b"Evil/\x1b[2J\xff\r").expect("hostile");
+        assert_eq!(hostile.version.as_deref(), Some("\\x1b[2J\\xff\\r"));
     }
 }

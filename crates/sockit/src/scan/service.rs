@@ -37,9 +37,13 @@ impl std::fmt::Debug for ServiceProbes {
 impl ServiceProbes {
     /// The probes of `path`'s file.
     pub fn load(path: &std::path::Path) -> std::io::Result<ServiceProbes> {
-        let text = crate::stdio::read_file_text(path, crate::stdio::limits::LIST)?;
+        ServiceProbes::of_text(&crate::stdio::read_file_text(path, crate::stdio::limits::LIST)?)
+    }
+
+    /// The probes of a file's text.
+    pub fn of_text(text: &str) -> std::io::Result<ServiceProbes> {
         // UDP probes are kept for their match lines: a TCP probe may fall back to them.
-        let probes: Vec<Probe> = parse(&text);
+        let probes: Vec<Probe> = parse(text);
         if !probes.iter().any(|p| p.tcp) {
             return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "it holds no TCP probe"));
         }
@@ -121,15 +125,44 @@ impl ServiceProbes {
                 Ok(0) | Err(_) => break,
                 Ok(n) => got.extend_from_slice(&buf[..n]),
             }
-            for m in self.lines(probe).filter(|m| only.is_none_or(|s| m.service == s)) {
-                if let Some(f) = m.find(&got) {
-                    if !f.soft {
-                        return Some(f);
-                    }
+            match self.reply(probe, &got, only) {
+                Some(f) if !f.soft => return Some(f),
+                Some(f) => {
                     soft.get_or_insert(f);
                 }
+                None => {}
             }
         }
         soft
+    }
+
+    /// What `got` (a reply to `probe`, all of it so far) says, held to the probe's lines (of
+    /// service `only`, if given): the first hard match, else the first soft one.
+    fn reply(&self, probe: &Probe, got: &[u8], only: Option<&str>) -> Option<Found> {
+        let mut soft = None;
+        for m in self.lines(probe).filter(|m| only.is_none_or(|s| m.service == s)) {
+            if let Some(f) = m.find(got) {
+                if !f.soft {
+                    return Some(f);
+                }
+                soft.get_or_insert(f);
+            }
+        }
+        soft
+    }
+
+    /// How many probes there are, TCP and UDP.
+    pub fn len(&self) -> usize {
+        self.probes.len()
+    }
+
+    /// Whether there are none (never, once loaded).
+    pub fn is_empty(&self) -> bool {
+        self.probes.is_empty()
+    }
+
+    /// What `got` says as a reply to the `probe`th probe (for fuzzing the matching).
+    pub fn reply_to(&self, probe: usize, got: &[u8]) -> Option<Found> {
+        self.reply(self.probes.get(probe)?, got, None)
     }
 }
