@@ -317,7 +317,7 @@ pub fn scan_host(out: &mut (impl Write + ?Sized), h: &HostReport, first: bool) -
 pub fn scan_totals(out: &mut (impl Write + ?Sized), t: &ScanTotals) -> io::Result<()> {
     writeln!(
         out,
-        "\n{} host{}, {} port{} each: {} open, {} closed, {} filtered{} in {:.2} s",
+        "\n{} host{}, {} port{} each: {} open, {} closed, {} filtered{} in {:.2} s ({})",
         t.hosts_scanned,
         if t.hosts_scanned == 1 { "" } else { "s" },
         t.ports_per_host,
@@ -326,7 +326,8 @@ pub fn scan_totals(out: &mut (impl Write + ?Sized), t: &ScanTotals) -> io::Resul
         t.closed,
         t.filtered,
         if t.open_filtered > 0 { format!(", {} open|filtered", t.open_filtered) } else { String::new() },
-        t.elapsed_ms as f64 / 1000.0
+        t.elapsed_ms as f64 / 1000.0,
+        t.method.as_str()
     )
 }
 

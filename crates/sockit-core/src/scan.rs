@@ -147,6 +147,16 @@ impl Target {
         }
     }
 
+    /// Whether a block's every address is a loopback one (127.0.0.0/8, ::1); a name or a
+    /// zoned address is not known to be.
+    pub fn is_loopback(&self) -> bool {
+        match self {
+            Target::Block { family: Family::V4, first, last } => first >> 24 == 127 && last >> 24 == 127,
+            Target::Block { family: Family::V6, first, last } => *first == 1 && *last == 1,
+            _ => false,
+        }
+    }
+
     /// The addresses of a block (nothing for a name or a zoned address).
     pub fn addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
         let (family, first, last) = match self {
@@ -219,6 +229,23 @@ impl PortState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_blocks_are_told_from_the_rest() {
+        for (t, want) in [
+            ("127.0.0.1", true),
+            ("127.0.0.0/8", true),
+            ("127.1.2.3-9", true),
+            ("::1", true),
+            ("126.255.255.255-127.0.0.1", false),
+            ("127.255.255.255-128.0.0.0", false),
+            ("198.18.0.2", false),
+            ("::/127", false),
+            ("localhost", false),
+        ] {
+            assert_eq!(Target::parse(t).expect(t).is_loopback(), want, "{t}");
+        }
+    }
 
     #[test]
     fn port_lists() {
@@ -300,9 +327,38 @@ pub struct ScanReport {
     pub totals: ScanTotals,
 }
 
+/// How a scan's probes were made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScanMethod {
+    /// A connect() a probe.
+    #[default]
+    Connect,
+    /// A SYN on a raw socket, no connection (CAP_NET_RAW).
+    Syn,
+    /// A datagram a probe, ICMP errors read back.
+    Udp,
+    /// A connect a probe through a proxy.
+    Proxy,
+}
+
+impl ScanMethod {
+    /// As the scan's last line says it: `SYN scan`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanMethod::Connect => "connect scan",
+            ScanMethod::Syn => "SYN scan",
+            ScanMethod::Udp => "UDP scan",
+            ScanMethod::Proxy => "connect scan through the proxy",
+        }
+    }
+}
+
 /// What a whole scan counted; a scan too large to hold streams its hosts and ends with this.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ScanTotals {
+    /// How the probes were made.
+    pub method: ScanMethod,
     pub hosts_scanned: u128,
     pub ports_per_host: usize,
     pub open: u64,

@@ -106,7 +106,7 @@ pub enum Command {
     Chat(ChatCommand),
     /// The whole lecture, live on this machine (loopback only), in a few seconds.
     Demo,
-    /// TCP connect scan: which ports answer, and what usually runs there.
+    /// TCP port scan (SYN or connect): which ports answer, and what usually runs there.
     #[command(after_help = SCAN_HELP)]
     Scan(ScanArgs),
     /// The lecture's socket calls beside the packets they cause, in a network of the lab's

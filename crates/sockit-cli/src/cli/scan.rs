@@ -10,6 +10,8 @@ use super::secs_arg;
 pub(super) const SCAN_HELP: &str = "\
 States: open (the connection was accepted), closed (refused), filtered (no answer within the
 timeout after the retries, or unreachable). Self-connects on loopback are never reported open.
+Where the process may open a raw socket (root, CAP_NET_RAW) a target beyond loopback is scanned
+by SYN, as nmap -sS (--connect for a connect scan); the last line names the method that ran.
 With --udp (no root needed): open (a reply came), closed (ICMP port unreachable), filtered
 (another ICMP unreachable), open|filtered (nothing came back); a host that limits its ICMP
 errors (Linux: one a second) is asked a port a second once it shows it.
@@ -50,9 +52,13 @@ pub struct ScanArgs {
     #[arg(long, conflicts_with_all = ["banner", "proxy"])]
     pub udp: bool,
     /// A SYN scan (a raw socket: root or CAP_NET_RAW), as nmap -sS: no connection is made,
-    /// each answer matched to its probe by a cookie in the SYN; IPv4 targets.
+    /// each answer matched to its probe by a cookie in the SYN. The default where the process
+    /// may open a raw socket and a target is not loopback.
     #[arg(long, conflicts_with_all = ["udp", "proxy"])]
     pub syn: bool,
+    /// A connect scan (a connect() a probe), as nmap -sT, even where a SYN scan could run.
+    #[arg(long, conflicts_with_all = ["udp", "proxy", "syn"])]
+    pub connect: bool,
     /// Name what runs on each open port (product and version), with nmap's service probes
     /// (nmap-service-probes, from nmap's package) as nmap -sV does; without the file, from
     /// what each service says first (--banner).

@@ -77,7 +77,11 @@ pub(super) fn scan(a: cli::ScanArgs) -> Result<ScanJob> {
         banner: banner.map(Duration::from_secs_f64),
         proxy: proxy(&a.proxy)?,
         udp: a.udp,
-        syn: a.syn,
+        tcp: match (a.syn, a.connect) {
+            (true, _) => sockit::scan::TcpScan::Syn,
+            (false, true) => sockit::scan::TcpScan::Connect,
+            (false, false) => sockit::scan::TcpScan::Auto,
+        },
         service,
     };
     Ok(ScanJob { plan, file, yes, note })

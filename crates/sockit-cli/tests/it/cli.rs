@@ -214,7 +214,7 @@ fn every_command_says_what_it_is() {
         ("chat join", "Join a chat: HOST[:PORT], or the one server discovery finds"),
         ("chat discover", "List the chat servers that answer a broadcast probe"),
         ("demo", "The whole lecture, live on this machine (loopback only), in a few seconds"),
-        ("scan", "TCP connect scan: which ports answer, and what usually runs there"),
+        ("scan", "TCP port scan (SYN or connect): which ports answer, and what usually runs there"),
         ("lab", "The lecture's socket calls beside the packets they cause, in a network of the lab's own (no root"),
         ("relay", "Port forwarding: every connection to FROM joined to a new one to TO, many at once"),
         ("completions", "Print a shell completion script"),

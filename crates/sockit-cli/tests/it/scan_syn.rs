@@ -1,6 +1,6 @@
-//! `sockit scan --syn` across a LAN of the test's own: 4,099 ports of a neighbour (Python
-//! listeners open, an nft rule dropping one, the rest closed), held to nmap -sS on the same
-//! rig; and without the right to a raw socket, one line that says so. (All 65,535 ports, and
+//! `sockit scan --syn` across a LAN of the test's own: 4,099 ports of a neighbour's IPv4 and
+//! IPv6 addresses in one scan (Python listeners open, an nft rule dropping one, the rest
+//! closed), held to nmap -sS on the same rig, each family; and without the right to a raw socket, one line that says so. (All 65,535 ports, and
 //! nmap beside them, are bench/scan_syn.sh's: two full SYN scans here kept both cores in the
 //! kernel for seconds, and tests beside them timed out.)
 
@@ -19,8 +19,12 @@ fn a_syn_scan_is_nmaps() {
     }
     let Some(lan) = Lan::new("syn", 2) else { return };
     let target = &lan.hosts[1];
-    let code = "import socket, sys\nls = []\nfor p in (22, 80, 8080, 31337):\n    s = socket.socket()\n    \
-                s.bind(('198.18.0.2', p))\n    s.listen(4096)\n    ls.append(s)\nprint('ready', flush=True)\nsys.stdin.read()\n";
+    lan.hosts[0].exec_ok("ip addr add fd00::1/64 dev eth0 nodad");
+    target.exec_ok("ip addr add fd00::2/64 dev eth0 nodad");
+    // IPv4 listens on four ports, IPv6 on two of them and one of its own.
+    let code = "import socket, sys\nls = []\nfor f, a, ps in ((socket.AF_INET, '198.18.0.2', (22, 80, 8080, 31337)), \
+                (socket.AF_INET6, 'fd00::2', (22, 443, 8080))):\n  for p in ps:\n    s = socket.socket(f)\n    \
+                s.bind((a, p))\n    s.listen(4096)\n    ls.append(s)\nprint('ready', flush=True)\nsys.stdin.read()\n";
     let mut c = target.cmd("python3", &["-c", code]);
     let mut listeners = Proc(c.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("python3"));
     let mut ready = String::new();
@@ -32,11 +36,10 @@ fn a_syn_scan_is_nmaps() {
     let scanner = &lan.hosts[0];
     // Both scans held to 20,000 SYNs a second: at full speed they fill the kernel's per-CPU
     // backlog, which every namespace shares, and other tests running beside lose packets.
-    let args = ["--json", "scan", "--syn", "198.18.0.2", "-p", PORTS, "--rate", "20000"];
+    let args = ["--json", "scan", "--syn", "198.18.0.2", "fd00::2", "-p", PORTS, "--rate", "20000"];
     let v = run(scanner.cmd(sockit_bin(), &args), b"", DEADLINE).json();
-    let host = &v["hosts"][0];
-    let ports = |state: &str| -> BTreeSet<u64> {
-        host["ports"]
+    let ports = |h: usize, state: &str| -> BTreeSet<u64> {
+        v["hosts"][h]["ports"]
             .as_array()
             .expect("ports")
             .iter()
@@ -44,29 +47,59 @@ fn a_syn_scan_is_nmaps() {
             .map(|p| p["port"].as_u64().expect("port"))
             .collect()
     };
-    assert_eq!(ports("open"), BTreeSet::from([22, 80, 8080, 31337]), "{v}");
-    assert_eq!(ports("filtered"), BTreeSet::from([9999]));
-    assert_eq!(host["closed"].as_u64(), Some(4_094));
-    // nmap -sS on the same neighbour: the same open and filtered ports, the rest closed.
-    let args = ["-sS", "-n", "-Pn", "-p", PORTS, "--max-rate", "20000", "-oG", "-", "198.18.0.2"];
-    let nmap = run(scanner.cmd("nmap", &args), b"", DEADLINE).ok();
-    let line = nmap.lines().find_map(|l| l.split("Ports: ").nth(1)).expect("nmap's ports");
-    let theirs = |state: &str| -> BTreeSet<u64> {
-        line.split(", ")
-            .filter_map(|p| {
-                let f: Vec<&str> = p.split('/').collect();
-                (f.get(1) == Some(&state)).then(|| f[0].trim().parse().ok()).flatten()
-            })
-            .collect()
-    };
-    assert_eq!(theirs("open"), ports("open"), "{nmap}");
-    assert_eq!(theirs("filtered"), ports("filtered"), "{nmap}");
-    assert!(nmap.contains("Ignored State: closed (4094)"), "{nmap}");
-    drop(listeners);
-    // Without CAP_NET_RAW there is no raw socket: one line, exit 1.
+    assert_eq!(v["method"], "syn", "{v}");
+    assert_eq!(v["hosts"][0]["address"], "198.18.0.2", "{v}");
+    assert_eq!(ports(0, "open"), BTreeSet::from([22, 80, 8080, 31337]), "{v}");
+    assert_eq!(ports(0, "filtered"), BTreeSet::from([9999]));
+    assert_eq!(v["hosts"][0]["closed"].as_u64(), Some(4_094));
+    assert_eq!(v["hosts"][1]["address"], "fd00::2", "{v}");
+    assert_eq!(ports(1, "open"), BTreeSet::from([22, 443, 8080]), "{v}");
+    assert_eq!(ports(1, "filtered"), BTreeSet::from([9999]));
+    assert_eq!(v["hosts"][1]["closed"].as_u64(), Some(4_095));
+    // nmap -sS on the same neighbour, each family: the same open and filtered ports, the rest
+    // closed.
+    for (h, (family, target, closed)) in [("-4", "198.18.0.2", 4_094), ("-6", "fd00::2", 4_095)].into_iter().enumerate()
+    {
+        let args = ["-sS", family, "-n", "-Pn", "-p", PORTS, "--max-rate", "20000", "-oG", "-", target];
+        let nmap = run(scanner.cmd("nmap", &args), b"", DEADLINE).ok();
+        let line = nmap.lines().find_map(|l| l.split("Ports: ").nth(1)).expect("nmap's ports");
+        let theirs = |state: &str| -> BTreeSet<u64> {
+            line.split(", ")
+                .filter_map(|p| {
+                    let f: Vec<&str> = p.split('/').collect();
+                    (f.get(1) == Some(&state)).then(|| f[0].trim().parse().ok()).flatten()
+                })
+                .collect()
+        };
+        assert_eq!(theirs("open"), ports(h, "open"), "{nmap}");
+        assert_eq!(theirs("filtered"), ports(h, "filtered"), "{nmap}");
+        assert!(nmap.contains(&format!("Ignored State: closed ({closed})")), "{nmap}");
+    }
+    // Without --syn: by SYN where a raw socket may be opened and a target is not loopback (one
+    // word in the last line says which ran), by connect with --connect, on loopback, or
+    // without the right; the same states each way.
     let dir = tempfile::tempdir().expect("tempdir");
     let bin = crate::util::runnable_copy(dir.path());
     let bin = bin.as_str();
+    let few = ["scan", "198.18.0.2", "fd00::2", "-p", "22,81,9999", "--timeout", "0.3", "--ordered"];
+    let as_nobody = ["--reuid=64999", "--regid=64999", "--clear-groups", bin];
+    for (program, pre, post, method) in [
+        (sockit_bin(), &[][..], &[][..], "SYN scan"),
+        (sockit_bin(), &[], &["--connect"][..], "connect scan"),
+        ("setpriv", &as_nobody[..], &[], "connect scan"),
+    ] {
+        let args = [pre, &few[..], post].concat();
+        let text = run(scanner.cmd(program, &args), b"", DEADLINE).ok();
+        let want = "Scan of 198.18.0.2\nPORT       STATE     SERVICE\n22/tcp     open      ssh\n81/tcp     closed\n\
+                    9999/tcp   filtered  distinct\n\nScan of fd00::2\nPORT       STATE     SERVICE\n22/tcp     open      ssh\n\
+                    81/tcp     closed\n9999/tcp   filtered  distinct\n\n2 hosts, 3 ports each: 2 open, 2 closed, 2 filtered in ";
+        assert!(text.starts_with(want), "{args:?}: {text}");
+        assert!(text.ends_with(&format!(" s ({method})\n")), "{args:?}: {text}");
+    }
+    let v = run(scanner.cmd(sockit_bin(), &["--json", "scan", "127.0.0.1", "-p", "22"]), b"", DEADLINE).json();
+    assert_eq!(v["method"], "connect", "{v}");
+    drop(listeners);
+    // --syn without CAP_NET_RAW: there is no raw socket, one line, exit 1.
     let args = ["--reuid=64999", "--regid=64999", "--clear-groups", bin, "scan", "--syn", "198.18.0.2", "-p", "22"];
     let line = run(scanner.cmd("setpriv", &args), b"", DEADLINE).fails(1);
     assert!(line.starts_with("sockit: scan: a SYN scan needs a raw socket"), "{line}");

@@ -1,7 +1,8 @@
-//! `sockit scan`: a TCP connect scanner (slide 2's services table plus slide 3's connect()):
+//! `sockit scan`: a port scanner (slide 2's services table plus slide 3's connect()):
 //! the plan (targets, ports, exclusions) walked host group by host group through the engine
 //! (`engine`: one epoll loop per core), or through a proxy a probe at a time, with banners
-//! read from the open ports; or a SYN scan on a raw socket (`syn`), or a UDP scan without root
+//! read from the open ports; or a SYN scan on raw sockets (`syn`, the default where the process
+//! may open one and a target is not loopback), or a UDP scan without root
 //! (`udp`, with `payloads` for the services that answer); and what runs on the open ports
 //! named by nmap's service probes (`service`, the probes file read by `probes`).
 
@@ -18,7 +19,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use sockit_core::scan::{Permutation, PortState};
+use sockit_core::scan::{Permutation, PortState, ScanMethod};
 
 pub use engine::{ScanConfig, ScanOutcome, scan};
 use engine::{UNSET, decode, encode, is_resource_shortage, random_seed};
@@ -42,11 +43,23 @@ pub struct ScanPlan {
     pub proxy: Option<sockit_core::proxy::Proxy>,
     /// Scan UDP ports (connected sockets reading ICMP errors), not TCP.
     pub udp: bool,
-    /// A SYN scan on a raw socket (IPv4 targets), not a connect scan.
-    pub syn: bool,
+    /// SYN or connect, for a TCP scan without a proxy.
+    pub tcp: TcpScan,
     /// Name what runs on each open TCP port with the service probes of this file
     /// (nmap-service-probes).
     pub service: Option<std::path::PathBuf>,
+}
+
+/// How a TCP scan without a proxy probes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpScan {
+    /// By SYN when the process may open a raw socket and a target is not loopback (where a
+    /// connect is answered as fast as a SYN, and needs no wait for late answers); by connect
+    /// otherwise.
+    Auto,
+    Connect,
+    /// By SYN, or an error without a raw socket.
+    Syn,
 }
 
 /// Why a scan did not run.
@@ -100,6 +113,9 @@ impl ScanPlan {
 /// Probes scanned as one group of hosts: a target set of any size streams through groups of
 /// this many (address, port) pairs, so memory stays bounded (a few tens of MB).
 const GROUP_JOBS: usize = 1 << 16;
+
+/// Probes scanned as one group of hosts by SYN.
+const SYN_GROUP_JOBS: usize = 1 << 20;
 
 /// Probes through a proxy at once, at most: each holds a thread and a connection to the proxy.
 const PROXY_PROBES: usize = 64;
@@ -317,9 +333,21 @@ pub fn run(
         ),
         None => None,
     };
-    if plan.syn {
-        syn::raw_socket().map_err(ScanError::NoRawSocket)?;
-    }
+    let method = match (&plan.proxy, plan.udp, plan.tcp) {
+        (Some(_), _, _) => ScanMethod::Proxy,
+        (None, true, _) => ScanMethod::Udp,
+        (None, false, TcpScan::Connect) => ScanMethod::Connect,
+        (None, false, TcpScan::Syn) => {
+            syn::raw_socket().map_err(ScanError::NoRawSocket)?;
+            ScanMethod::Syn
+        }
+        (None, false, TcpScan::Auto) => {
+            let beyond = list.is_some()
+                || resolved.iter().any(|(a, _)| !a.is_loopback())
+                || plan.targets.iter().any(|t| matches!(t, Target::Block { .. }) && !t.is_loopback());
+            if beyond && syn::raw_socket().is_ok() { ScanMethod::Syn } else { ScanMethod::Connect }
+        }
+    };
     let limit = crate::net::raise_fd_limit();
     // Leave room for stdio, the epoll descriptors and whatever else the process holds.
     let cfg = ScanConfig {
@@ -333,8 +361,11 @@ pub fn run(
     let registry = crate::port::service_registry();
     let proto = if plan.udp { sockit_core::services::Proto::Udp } else { sockit_core::services::Proto::Tcp };
     let service = |port| registry.by_port(port, Some(proto)).into_iter().next().map(|s| s.name);
-    let per_group = (GROUP_JOBS / cfg.ports.len().max(1)).max(1);
-    let mut totals = sockit_core::scan::ScanTotals { ports_per_host: cfg.ports.len(), ..Default::default() };
+    // A SYN scan's probe costs a byte while it runs, and each group ends with a wait for late
+    // answers: its groups are larger.
+    let group_jobs = if method == ScanMethod::Syn { SYN_GROUP_JOBS } else { GROUP_JOBS };
+    let per_group = (group_jobs / cfg.ports.len().max(1)).max(1);
+    let mut totals = sockit_core::scan::ScanTotals { method, ports_per_host: cfg.ports.len(), ..Default::default() };
     let start = Instant::now();
     let addresses = plan.addresses(list.as_deref());
     // Scan the group and hand on its hosts; false when the reader has gone.
@@ -351,11 +382,7 @@ pub fn run(
         let mut said = Vec::new();
         let mut reasons = Vec::new();
         let states = match &plan.proxy {
-            None if plan.syn
-                && let Some(states) = syn::scan(&addrs, &cfg, done)? =>
-            {
-                states
-            }
+            None if method == ScanMethod::Syn => syn::scan(&addrs, &cfg, done)?,
             _ if plan.udp => {
                 let found = udp::scan(&addrs, &cfg, done)?;
                 reasons = found.iter().map(|f| f.1).collect();

@@ -7,29 +7,39 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
-use std::io::{self, Read};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use socket2::{Domain, Protocol, Socket, Type};
 use sockit_core::scan::{Permutation, PortState};
 
 use super::engine::{ScanConfig, UNSET, decode, encode, random_seed};
 
-/// A raw TCP socket for IPv4, or why there is none (no CAP_NET_RAW).
-pub fn raw_socket() -> io::Result<Socket> {
-    Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::TCP))
+/// A raw socket that reads TCP segments of `domain`'s family (IPv4 ones with their IP header,
+/// IPv6 ones without), or why there is none (no CAP_NET_RAW).
+fn reading_socket(domain: Domain) -> io::Result<Socket> {
+    Socket::new(domain, Type::RAW, Some(Protocol::TCP))
+}
+
+/// A raw socket that only sends, whole IP packets (IPPROTO_RAW: the header is the caller's, and
+/// the kernel queues no received segment on it).
+fn sending_socket(domain: Domain) -> io::Result<Socket> {
+    Socket::new(domain, Type::RAW, Some(Protocol::from(libc::IPPROTO_RAW)))
+}
+
+/// Whether this process may scan by SYN (it may open a raw socket).
+pub fn raw_socket() -> io::Result<()> {
+    reading_socket(Domain::IPV4).map(drop)
 }
 
 /// The address this host sends from to reach `to` (the route's source), as the kernel picks it.
-fn source_for(to: Ipv4Addr) -> io::Result<Ipv4Addr> {
-    let probe = UdpSocket::bind("0.0.0.0:0")?;
-    probe.connect((to, 9))?;
-    match probe.local_addr()?.ip() {
-        IpAddr::V4(ip) => Ok(ip),
-        IpAddr::V6(_) => Err(io::Error::other("no IPv4 source address")),
-    }
+fn source_for(mut to: SocketAddr) -> io::Result<IpAddr> {
+    let probe = UdpSocket::bind(crate::net::any_of_family(to))?;
+    to.set_port(9);
+    probe.connect(to)?;
+    Ok(probe.local_addr()?.ip())
 }
 
 /// The scan's key and source port: what makes its cookies its own.
@@ -39,16 +49,19 @@ struct Cookies {
 }
 
 impl Cookies {
-    fn of(&self, ip: Ipv4Addr, port: u16) -> u32 {
+    fn of(&self, ip: IpAddr, port: u16) -> u32 {
         let mut h = self.key.build_hasher();
-        h.write(&ip.octets());
+        match ip {
+            IpAddr::V4(ip) => h.write(&ip.octets()),
+            IpAddr::V6(ip) => h.write(&ip.octets()),
+        }
         h.write_u16(port);
         h.write_u16(self.sport);
         (h.finish() & 0xffff_ffff) as u32
     }
 }
 
-/// The Internet checksum of `parts` (RFC 1071).
+/// The Internet checksum of `parts` (RFC 1071), each part of even length but the last.
 fn checksum(parts: &[&[u8]]) -> u16 {
     let mut sum: u32 = 0;
     for part in parts {
@@ -62,10 +75,15 @@ fn checksum(parts: &[&[u8]]) -> u16 {
     !u16::try_from(sum).unwrap_or(0xffff)
 }
 
-/// A SYN from `src:sport` to `dst:dport` with sequence number `seq` (a 20-byte TCP header
-/// with the MSS option, as a connect's SYN carries one).
-fn syn(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, seq: u32) -> [u8; 24] {
-    let mut t = [0u8; 24];
+/// The TCP segment's length in a SYN: a 20-byte header with the MSS option, as a connect's
+/// SYN carries one.
+const SYN_LEN: usize = 24;
+
+/// A SYN from `src:sport` to `dst:dport` with sequence number `seq`, its IP header first
+/// (IPv4's 20 bytes or IPv6's 40, as the families of `src` and `dst` are): the whole packet, in
+/// `out`, whose length it returns.
+fn syn(src: IpAddr, dst: IpAddr, sport: u16, dport: u16, seq: u32, out: &mut [u8; 64]) -> usize {
+    let mut t = [0u8; SYN_LEN];
     t[0..2].copy_from_slice(&sport.to_be_bytes());
     t[2..4].copy_from_slice(&dport.to_be_bytes());
     t[4..8].copy_from_slice(&seq.to_be_bytes());
@@ -73,21 +91,45 @@ fn syn(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, seq: u32) -> [u8; 2
     t[13] = 0x02; // SYN
     t[14..16].copy_from_slice(&1024u16.to_be_bytes()); // window
     t[20..24].copy_from_slice(&[2, 4, 0x05, 0xb4]); // MSS 1460
-    let len = u16::try_from(t.len()).unwrap_or(24).to_be_bytes();
-    let pseudo = [&src.octets()[..], &dst.octets()[..], &[0, 6], &len[..]].concat();
-    let sum = checksum(&[&pseudo, &t]);
-    t[16..18].copy_from_slice(&sum.to_be_bytes());
-    t
+    let len = u16::try_from(SYN_LEN).unwrap_or(24).to_be_bytes();
+    let ip_len = match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let sum = checksum(&[&s.octets(), &d.octets(), &[0, 6], &len, &t]);
+            t[16..18].copy_from_slice(&sum.to_be_bytes());
+            let total = u16::try_from(20 + SYN_LEN).unwrap_or(44).to_be_bytes();
+            // Version 4, five words; the kernel fills the identification and the checksum.
+            out[..12].copy_from_slice(&[0x45, 0, total[0], total[1], 0, 0, 0, 0, 64, 6, 0, 0]);
+            out[12..16].copy_from_slice(&s.octets());
+            out[16..20].copy_from_slice(&d.octets());
+            20
+        }
+        (s, d) => {
+            let (s, d) = (v6_of(s), v6_of(d));
+            let sum = checksum(&[&s.octets(), &d.octets(), &[0, 0], &len, &[0, 0, 0, 6], &t]);
+            t[16..18].copy_from_slice(&sum.to_be_bytes());
+            // Version 6, no class or flow label, the payload's length, TCP, 64 hops.
+            out[..8].copy_from_slice(&[0x60, 0, 0, 0, len[0], len[1], 6, 64]);
+            out[8..24].copy_from_slice(&s.octets());
+            out[24..40].copy_from_slice(&d.octets());
+            40
+        }
+    };
+    out[ip_len..ip_len + SYN_LEN].copy_from_slice(&t);
+    ip_len + SYN_LEN
 }
 
-/// An answer read off the raw socket: the target, its port, and open or closed.
-fn answer(packet: &[u8], cookies: &Cookies) -> Option<(Ipv4Addr, u16, PortState)> {
-    let ihl = usize::from(*packet.first()? & 0x0f) * 4;
-    if packet.first()? >> 4 != 4 || *packet.get(9)? != 6 {
-        return None;
+/// An IPv6 address as it is, an IPv4 one mapped.
+fn v6_of(ip: IpAddr) -> Ipv6Addr {
+    match ip {
+        IpAddr::V4(ip) => ip.to_ipv6_mapped(),
+        IpAddr::V6(ip) => ip,
     }
-    let src = Ipv4Addr::new(*packet.get(12)?, *packet.get(13)?, *packet.get(14)?, *packet.get(15)?);
-    let tcp = packet.get(ihl..ihl + 20)?;
+}
+
+/// An answer read off a raw socket, `segment` the TCP segment `src` sent: its port, and open
+/// or closed, if it answers one of the scan's SYNs.
+fn answer(src: IpAddr, segment: &[u8], cookies: &Cookies) -> Option<(u16, PortState)> {
+    let tcp = segment.get(..20)?;
     let (sport, dport) = (u16::from_be_bytes([tcp[0], tcp[1]]), u16::from_be_bytes([tcp[2], tcp[3]]));
     let ack = u32::from_be_bytes([tcp[8], tcp[9], tcp[10], tcp[11]]);
     if dport != cookies.sport || ack != cookies.of(src, sport).wrapping_add(1) {
@@ -99,26 +141,44 @@ fn answer(packet: &[u8], cookies: &Cookies) -> Option<(Ipv4Addr, u16, PortState)
         (false, true) => PortState::Closed,
         _ => return None,
     };
-    Some((src, sport, state))
+    Some((sport, state))
 }
 
-/// Every (address, port) pair, host-major, by SYN: `None` when a target is not IPv4 (the
-/// caller scans those by connect).
-pub(super) fn scan(addrs: &[SocketAddr], cfg: &ScanConfig, done: &AtomicU64) -> io::Result<Option<Vec<PortState>>> {
-    let targets: Vec<Ipv4Addr> =
-        match addrs.iter().map(|a| if let IpAddr::V4(ip) = a.ip() { Some(ip) } else { None }).collect() {
-            Some(t) => t,
-            None => return Ok(None),
-        };
-    let sock = raw_socket()?;
-    let reader = sock.try_clone()?;
-    reader.set_read_timeout(Some(Duration::from_millis(50)))?;
-    let _ = reader.set_recv_buffer_size(8 << 20);
-    let _ = sock.set_send_buffer_size(4 << 20);
+/// The source and the TCP segment of an IPv4 packet as a raw socket reads it (its header
+/// first).
+fn ipv4_segment(packet: &[u8]) -> Option<(IpAddr, &[u8])> {
+    let ihl = usize::from(*packet.first()? & 0x0f) * 4;
+    if packet.first()? >> 4 != 4 || *packet.get(9)? != 6 || ihl < 20 {
+        return None;
+    }
+    let src = Ipv4Addr::new(*packet.get(12)?, *packet.get(13)?, *packet.get(14)?, *packet.get(15)?);
+    Some((IpAddr::V4(src), packet.get(ihl..)?))
+}
+
+/// Every (address, port) pair, host-major, by SYN, IPv4 and IPv6 alike.
+pub(super) fn scan(addrs: &[SocketAddr], cfg: &ScanConfig, done: &AtomicU64) -> io::Result<Vec<PortState>> {
+    let targets: Vec<IpAddr> = addrs.iter().map(SocketAddr::ip).collect();
+    let mut readers = Vec::new();
+    for (domain, wanted) in
+        [(Domain::IPV4, addrs.iter().any(SocketAddr::is_ipv4)), (Domain::IPV6, addrs.iter().any(SocketAddr::is_ipv6))]
+    {
+        if wanted {
+            let r = reading_socket(domain)?;
+            r.set_nonblocking(true)?;
+            // Room for answers while the reader sleeps: past net.core.rmem_max where the
+            // process may (CAP_NET_ADMIN).
+            if rustix::net::sockopt::set_socket_recv_buffer_size_force(&r, 8 << 20).is_err() {
+                let _ = r.set_recv_buffer_size(8 << 20);
+            }
+            readers.push((domain, r));
+        }
+    }
     let sport = 40_000 + u16::try_from(random_seed() % 20_000).unwrap_or(0);
     let cookies = Cookies { key: std::collections::hash_map::RandomState::new(), sport };
-    let sources: Vec<Ipv4Addr> = targets.iter().map(|&t| source_for(t)).collect::<io::Result<_>>()?;
-    let host_of: HashMap<Ipv4Addr, usize> = targets.iter().enumerate().map(|(i, &t)| (t, i)).collect();
+    // No route to a target, no source: its SYNs are refused by the kernel when sent (filtered).
+    let sources: Vec<IpAddr> =
+        addrs.iter().map(|&t| source_for(t).unwrap_or_else(|_| crate::net::any_of_family(t).ip())).collect();
+    let host_of: HashMap<IpAddr, usize> = targets.iter().enumerate().map(|(i, &t)| (t, i)).collect();
     let mut port_of = vec![usize::MAX; 65_536];
     for (i, &p) in cfg.ports.iter().enumerate() {
         port_of[usize::from(p)] = i;
@@ -132,29 +192,48 @@ pub(super) fn scan(addrs: &[SocketAddr], cfg: &ScanConfig, done: &AtomicU64) -> 
     let clock = Clock { start: Instant::now(), last: AtomicU64::new(0), first: AtomicU64::new(0) };
     std::thread::scope(|s| -> io::Result<()> {
         s.spawn(|| {
-            let mut reader = &reader;
             let mut buf = [0u8; 2048];
+            // Read what has come, then sleep a little when nothing has: a wake-up an answer
+            // would cost the kernel more than the answers themselves.
             while !stop.load(Ordering::Relaxed) {
-                let Ok(len) = reader.read(&mut buf) else { continue };
-                let Some((src, port, state)) = answer(&buf[..len], &cookies) else { continue };
-                let (Some(&h), Some(&p)) = (host_of.get(&src), port_of.get(usize::from(port))) else { continue };
-                if p == usize::MAX {
-                    continue;
+                let mut got = false;
+                for (domain, reader) in &readers {
+                    while let Ok((len, _, from)) =
+                        rustix::net::recvfrom(reader, &mut buf[..], rustix::net::RecvFlags::DONTWAIT)
+                    {
+                        got = true;
+                        let found = if *domain == Domain::IPV4 {
+                            ipv4_segment(&buf[..len])
+                        } else {
+                            from.and_then(|f| SocketAddr::try_from(f).ok()).map(|f| (f.ip(), &buf[..len]))
+                        };
+                        let Some((src, segment)) = found else { continue };
+                        let Some((port, state)) = answer(src, segment, &cookies) else { continue };
+                        let (Some(&h), Some(&p)) = (host_of.get(&src), port_of.get(usize::from(port))) else {
+                            continue;
+                        };
+                        if p == usize::MAX {
+                            continue;
+                        }
+                        // The first answer stands (a SYN-ACK's retransmission, a late RST change nothing).
+                        if states[h * n + p]
+                            .compare_exchange(UNSET, encode(state), Ordering::Relaxed, Ordering::Relaxed)
+                            .is_ok()
+                        {
+                            answered.fetch_add(1, Ordering::Relaxed);
+                            done.fetch_add(1, Ordering::Relaxed);
+                            let now = clock.micros();
+                            clock.last.store(now, Ordering::Relaxed);
+                            let _ = clock.first.compare_exchange(0, now.max(1), Ordering::Relaxed, Ordering::Relaxed);
+                        }
+                    }
                 }
-                // The first answer stands (a SYN-ACK's retransmission, a late RST change nothing).
-                if states[h * n + p]
-                    .compare_exchange(UNSET, encode(state), Ordering::Relaxed, Ordering::Relaxed)
-                    .is_ok()
-                {
-                    answered.fetch_add(1, Ordering::Relaxed);
-                    done.fetch_add(1, Ordering::Relaxed);
-                    let now = clock.micros();
-                    clock.last.store(now, Ordering::Relaxed);
-                    let _ = clock.first.compare_exchange(0, now.max(1), Ordering::Relaxed, Ordering::Relaxed);
+                if !got {
+                    std::thread::sleep(Duration::from_micros(250));
                 }
             }
         });
-        let result = send_rounds(&sock, &targets, &sources, &cookies, cfg, &states, (&answered, &clock));
+        let result = send_rounds(addrs, &sources, &cookies, cfg, &states, (&answered, &clock, done));
         stop.store(true, Ordering::Relaxed);
         result
     })?;
@@ -168,7 +247,97 @@ pub(super) fn scan(addrs: &[SocketAddr], cfg: &ScanConfig, done: &AtomicU64) -> 
             v => decode(v),
         })
         .collect();
-    Ok(Some(states))
+    Ok(states)
+}
+
+/// SYNs sent a batch at a time: one system call (sendmmsg) carries this many.
+const BATCH: usize = 32;
+
+/// A SYN written and not yet sent: its bytes, where to, and its job.
+struct Pending {
+    packet: [u8; 64],
+    len: usize,
+    to: rustix::net::SocketAddrAny,
+    job: usize,
+}
+
+/// A sender's raw sockets (one a family it sends to) and the packets waiting for each.
+struct Batches {
+    socks: [Option<Socket>; 2],
+    waiting: [Vec<Pending>; 2],
+    size: usize,
+    /// Jobs whose SYN the kernel would not send: no route, a route that refuses, a firewall
+    /// here (nmap's "unreachable": filtered).
+    unreachable: Vec<usize>,
+}
+
+impl Batches {
+    fn new(families: [(Domain, bool); 2], size: usize) -> io::Result<Batches> {
+        let mut socks = [None, None];
+        for (k, (domain, wanted)) in families.iter().enumerate() {
+            if *wanted {
+                let sock = sending_socket(*domain)?;
+                let _ = sock.set_send_buffer_size(4 << 20);
+                socks[k] = Some(sock);
+            }
+        }
+        let waiting = [Vec::with_capacity(size), Vec::with_capacity(size)];
+        Ok(Batches { socks, waiting, size, unreachable: Vec::new() })
+    }
+
+    /// Job `job`'s packet to `to`, written by `write` (which returns its length); sent once its
+    /// family's batch is full.
+    fn push(&mut self, job: usize, to: &SocketAddr, write: impl FnOnce(&mut [u8; 64]) -> usize) -> io::Result<()> {
+        let k = usize::from(to.is_ipv6());
+        let mut packet = [0u8; 64];
+        let len = write(&mut packet);
+        self.waiting[k].push(Pending { packet, len, to: rustix::net::addr::SocketAddrArg::as_any(to), job });
+        if self.waiting[k].len() >= self.size { self.flush(k) } else { Ok(()) }
+    }
+
+    fn flush_all(&mut self) -> io::Result<()> {
+        self.flush(0)?;
+        self.flush(1)
+    }
+
+    /// Send family `k`'s waiting packets, sleeping a little while the socket's buffer is full.
+    fn flush(&mut self, k: usize) -> io::Result<()> {
+        let Some(sock) = &self.socks[k] else { return Ok(()) };
+        let mut from = 0;
+        while from < self.waiting[k].len() {
+            let batch = &self.waiting[k][from..];
+            let iovs: Vec<[std::io::IoSlice<'_>; 1]> =
+                batch.iter().map(|p| [std::io::IoSlice::new(&p.packet[..p.len])]).collect();
+            let mut controls: Vec<rustix::net::SendAncillaryBuffer<'_, '_, '_>> =
+                batch.iter().map(|_| rustix::net::SendAncillaryBuffer::default()).collect();
+            let mut msgs: Vec<rustix::net::MMsgHdr<'_>> = batch
+                .iter()
+                .zip(&iovs)
+                .zip(controls.iter_mut())
+                .map(|((p, iov), control)| rustix::net::MMsgHdr::new_with_addr(&p.to, iov, control))
+                .collect();
+            // A batch stops at its first failure: the packets before it went, it did not.
+            match rustix::net::sendmmsg(sock, &mut msgs, rustix::net::SendFlags::empty()) {
+                Ok(sent) => from += sent,
+                // The socket's buffer is full: let the link drain it.
+                Err(rustix::io::Errno::NOBUFS | rustix::io::Errno::AGAIN) => {
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+                Err(
+                    rustix::io::Errno::HOSTUNREACH
+                    | rustix::io::Errno::NETUNREACH
+                    | rustix::io::Errno::ACCESS
+                    | rustix::io::Errno::PERM,
+                ) => {
+                    self.unreachable.push(self.waiting[k][from].job);
+                    from += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.waiting[k].clear();
+        Ok(())
+    }
 }
 
 /// The scan's clock: when answers came.
@@ -191,29 +360,42 @@ const QUIET_AT_LEAST: Duration = Duration::from_millis(100);
 /// until none has come for eight first round trips (100 ms at least, `timeout` at most); again
 /// for the silent, `retries` times.
 fn send_rounds(
-    sock: &Socket,
-    targets: &[Ipv4Addr],
-    sources: &[Ipv4Addr],
+    targets: &[SocketAddr],
+    sources: &[IpAddr],
     cookies: &Cookies,
     cfg: &ScanConfig,
     states: &[AtomicU8],
-    (answered, clock): (&AtomicU64, &Clock),
+    (answered, clock, done): (&AtomicU64, &Clock, &AtomicU64),
 ) -> io::Result<()> {
     let n = cfg.ports.len();
     let jobs = (targets.len() * n) as u64;
-    let to: Vec<SockAddr> = targets.iter().map(|&t| SockAddr::from(SocketAddr::new(IpAddr::V4(t), 0))).collect();
-    let gap = cfg.rate.map(|r| Duration::from_secs_f64(1.0 / r));
+    // The port of a raw socket's destination must be 0 (or its protocol's number).
+    let to: Vec<SocketAddr> = targets
+        .iter()
+        .map(|&t| {
+            let mut t = t;
+            t.set_port(0);
+            t
+        })
+        .collect();
+    let mut rate = cfg.rate;
     // A sender a core (the kernel carries each SYN to the wire on the sending thread), each
-    // its share of the order and of the rate.
+    // with its own socket, its share of the order and of the rate.
     let senders = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).clamp(1, 4);
-    let gap = gap.map(|g| g * u32::try_from(senders).unwrap_or(1));
-    for _ in 0..=cfg.retries {
+    let families = [
+        (Domain::IPV4, targets.iter().any(SocketAddr::is_ipv4)),
+        (Domain::IPV6, targets.iter().any(SocketAddr::is_ipv6)),
+    ];
+    for round in 0..=cfg.retries {
         let order = Permutation::new(jobs, cfg.randomize.then(random_seed));
+        let (began, answered_before) = (clock.micros(), answered.load(Ordering::Relaxed));
+        let gap = rate.map(|r| Duration::from_secs_f64(1.0 / r) * u32::try_from(senders).unwrap_or(1));
         std::thread::scope(|s| -> io::Result<()> {
             let each: Vec<_> = (0..senders)
                 .map(|t| {
                     let (to, order) = (&to, &order);
                     s.spawn(move || -> io::Result<()> {
+                        let mut out = Batches::new(families, if gap.is_some() { 1 } else { BATCH })?;
                         let (start, mut sent) = (Instant::now(), 0u64);
                         for j in (t as u64..order.len()).step_by(senders) {
                             let job = usize::try_from(order.at(j)).unwrap_or(0);
@@ -222,24 +404,29 @@ fn send_rounds(
                             }
                             let (h, p) = (job / n, job % n);
                             let port = cfg.ports[p];
-                            let packet = syn(sources[h], targets[h], cookies.sport, port, cookies.of(targets[h], port));
-                            loop {
-                                match sock.send_to(&packet, &to[h]) {
-                                    Ok(_) => break,
-                                    // The socket's buffer is full: let the link drain it.
-                                    Err(e)
-                                        if e.raw_os_error() == Some(libc::ENOBUFS)
-                                            || e.kind() == io::ErrorKind::WouldBlock =>
-                                    {
-                                        std::thread::sleep(Duration::from_micros(200));
-                                    }
-                                    Err(e) => return Err(e),
-                                }
-                            }
+                            let dst = to[h].ip();
+                            out.push(job, &to[h], |packet| {
+                                syn(sources[h], dst, cookies.sport, port, cookies.of(dst, port), packet)
+                            })?;
                             sent += 1;
                             if let Some(gap) = gap {
                                 let due = start + gap.mul_f64(sent as f64);
                                 std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                            }
+                        }
+                        out.flush_all()?;
+                        for job in out.unreachable {
+                            if states[job]
+                                .compare_exchange(
+                                    UNSET,
+                                    encode(PortState::Filtered),
+                                    Ordering::Relaxed,
+                                    Ordering::Relaxed,
+                                )
+                                .is_ok()
+                            {
+                                answered.fetch_add(1, Ordering::Relaxed);
+                                done.fetch_add(1, Ordering::Relaxed);
                             }
                         }
                         Ok(())
@@ -263,8 +450,23 @@ fn send_rounds(
                 break;
             }
         }
-        if answered.load(Ordering::Relaxed) == jobs {
+        tracing::debug!(
+            round,
+            sending_ms = (sent_at - began) / 1000,
+            waiting_ms = (clock.micros() - sent_at) / 1000,
+            answered = answered.load(Ordering::Relaxed),
+            "SYN round"
+        );
+        let (now_answered, took) = (answered.load(Ordering::Relaxed), clock.micros().saturating_sub(began).max(1));
+        if now_answered == jobs {
             break;
+        }
+        // Many answers missing: the reader (or the path back) may have dropped them under the
+        // load. The next round goes no faster than answers came in this one.
+        let came = now_answered - answered_before;
+        if jobs - now_answered > 64 && came > 0 {
+            let came_rate = came as f64 * 1e6 / took as f64;
+            rate = Some(rate.map_or(came_rate, |r| r.min(came_rate)));
         }
     }
     Ok(())
@@ -277,19 +479,36 @@ mod tests {
     #[test]
     fn a_syn_carries_its_cookie_and_a_right_checksum() {
         let (src, dst) = (Ipv4Addr::new(198, 18, 0, 1), Ipv4Addr::new(198, 18, 0, 2));
-        let t = syn(src, dst, 40_000, 22, 0xdead_beef);
+        let mut p = [0u8; 64];
+        assert_eq!(syn(src.into(), dst.into(), 40_000, 22, 0xdead_beef, &mut p), 44);
+        assert_eq!(&p[..4], &[0x45, 0, 0, 44]);
+        assert_eq!((&p[12..16], &p[16..20]), (&src.octets()[..], &dst.octets()[..]));
+        let t = &p[20..44];
         assert_eq!(&t[4..8], &0xdead_beef_u32.to_be_bytes());
         // The checksum over the pseudo-header and the segment, its own field included, is 0.
         let pseudo = [&src.octets()[..], &dst.octets()[..], &[0, 6, 0, 24]].concat();
-        assert_eq!(checksum(&[&pseudo, &t]), 0);
+        assert_eq!(checksum(&[&pseudo, t]), 0);
         // RFC 1071's example sums to ddf2; its checksum is the complement.
         assert_eq!(checksum(&[&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]]), !0xddf2);
     }
 
     #[test]
+    fn an_ipv6_syn_has_its_header_and_a_right_checksum() {
+        let (src, dst): (Ipv6Addr, Ipv6Addr) = ("fd00::1".parse().unwrap(), "fd00::2".parse().unwrap());
+        let mut p = [0u8; 64];
+        assert_eq!(syn(src.into(), dst.into(), 40_000, 443, 7, &mut p), 64);
+        assert_eq!(&p[..8], &[0x60, 0, 0, 0, 0, 24, 6, 64]);
+        assert_eq!((&p[8..24], &p[24..40]), (&src.octets()[..], &dst.octets()[..]));
+        let t = &p[40..64];
+        assert_eq!(&t[2..4], &443u16.to_be_bytes());
+        let pseudo = [&src.octets()[..], &dst.octets()[..], &[0, 0, 0, 24, 0, 0, 0, 6]].concat();
+        assert_eq!(checksum(&[&pseudo, t]), 0);
+    }
+
+    #[test]
     fn answers_match_their_cookies_only() {
         let cookies = Cookies { key: std::collections::hash_map::RandomState::new(), sport: 40_001 };
-        let target = Ipv4Addr::new(198, 18, 0, 2);
+        let target = IpAddr::V4(Ipv4Addr::new(198, 18, 0, 2));
         let reply = |flags: u8, ack: u32, dport: u16| {
             let mut p = vec![0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0, 198, 18, 0, 2, 198, 18, 0, 1];
             let mut t = [0u8; 20];
@@ -300,11 +519,17 @@ mod tests {
             p.extend(t);
             p
         };
+        let read = |p: &[u8]| ipv4_segment(p).and_then(|(src, seg)| answer(src, seg, &cookies));
         let good = cookies.of(target, 22).wrapping_add(1);
-        assert_eq!(answer(&reply(0x12, good, 40_001), &cookies), Some((target, 22, PortState::Open)));
-        assert_eq!(answer(&reply(0x14, good, 40_001), &cookies), Some((target, 22, PortState::Closed)));
-        assert_eq!(answer(&reply(0x12, good ^ 1, 40_001), &cookies), None);
-        assert_eq!(answer(&reply(0x12, good, 40_002), &cookies), None);
-        assert_eq!(answer(&[0x45, 0, 0], &cookies), None);
+        assert_eq!(read(&reply(0x12, good, 40_001)), Some((22, PortState::Open)));
+        assert_eq!(read(&reply(0x14, good, 40_001)), Some((22, PortState::Closed)));
+        assert_eq!(read(&reply(0x12, good ^ 1, 40_001)), None);
+        assert_eq!(read(&reply(0x12, good, 40_002)), None);
+        assert_eq!(read(&[0x45, 0, 0]), None);
+        // The same segment from another address answers nothing of ours.
+        let other = IpAddr::V6("fd00::2".parse().unwrap());
+        assert_eq!(answer(other, &reply(0x12, good, 40_001)[20..], &cookies), None);
+        let good6 = cookies.of(other, 22).wrapping_add(1);
+        assert_eq!(answer(other, &reply(0x14, good6, 40_001)[20..], &cookies), Some((22, PortState::Closed)));
     }
 }
