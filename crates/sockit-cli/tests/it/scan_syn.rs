@@ -1,6 +1,7 @@
 //! `sockit scan --syn` across a LAN of the test's own: 4,099 ports of a neighbour's IPv4 and
 //! IPv6 addresses in one scan (Python listeners open, an nft rule dropping one, the rest
-//! closed), held to nmap -sS on the same rig, each family; and without the right to a raw socket, one line that says so. (All 65,535 ports, and
+//! closed), held to nmap -sS on the same rig, each family, the kernel's resets to the SYN-ACKs
+//! dropped while sockit scans (counted by nft); and without the right to a raw socket, one line that says so. (All 65,535 ports, and
 //! nmap beside them, are bench/scan_syn.sh's: two full SYN scans here kept both cores in the
 //! kernel for seconds, and tests beside them timed out.)
 
@@ -34,10 +35,25 @@ fn a_syn_scan_is_nmaps() {
     let rules = "table inet f {\n chain in { type filter hook input priority 0;\n  tcp dport 9999 drop\n }\n}\n";
     assert_eq!(run(target.cmd("nft", &["-f", "-"]), rules.as_bytes(), DEADLINE).code, 0);
     let scanner = &lan.hosts[0];
+    // The resets the scanner's kernel sends, counted after any chain that may drop them (the
+    // scan's own runs at priority 0); the target sends each SYN-ACK once (no retransmission
+    // after the scan has gone to be reset then).
+    target.exec_ok("sysctl -qw net.ipv4.tcp_synack_retries=0");
+    let counter = "table inet count {\n chain out { type filter hook output priority 10;\n  tcp flags & rst != 0 counter\n }\n}\n";
+    assert_eq!(run(scanner.cmd("nft", &["-f", "-"]), counter.as_bytes(), DEADLINE).code, 0);
+    let resets = || -> u64 {
+        let listed = scanner.exec_ok("nft list chain inet count out");
+        let n = listed.split("counter packets ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok());
+        n.unwrap_or_else(|| panic!("no counter in {listed}"))
+    };
     // Both scans held to 20,000 SYNs a second: at full speed they fill the kernel's per-CPU
     // backlog, which every namespace shares, and other tests running beside lose packets.
     let args = ["--json", "scan", "--syn", "198.18.0.2", "fd00::2", "-p", PORTS, "--rate", "20000"];
     let v = run(scanner.cmd(sockit_bin(), &args), b"", DEADLINE).json();
+    // Seven SYN-ACKs came, and the kernel reset none of them: the scan's rule dropped the
+    // resets, and went with the scan (its table with it).
+    assert_eq!(resets(), 0);
+    assert_eq!(scanner.exec_ok("nft list tables"), "table inet count\n");
     let ports = |h: usize, state: &str| -> BTreeSet<u64> {
         v["hosts"][h]["ports"]
             .as_array()
@@ -75,6 +91,8 @@ fn a_syn_scan_is_nmaps() {
         assert_eq!(theirs("filtered"), ports(h, "filtered"), "{nmap}");
         assert!(nmap.contains(&format!("Ignored State: closed ({closed})")), "{nmap}");
     }
+    // nmap -sS leaves the kernel to reset the SYN-ACKs: the counter counts.
+    assert!(resets() >= 7, "{}", resets());
     // Without --syn: by SYN where a raw socket may be opened and a target is not loopback (one
     // word in the last line says which ran), by connect with --connect, on loopback, or
     // without the right; the same states each way.

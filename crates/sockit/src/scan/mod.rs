@@ -10,6 +10,7 @@ mod engine;
 mod list;
 mod payloads;
 mod probes;
+mod quiet;
 pub mod service;
 pub mod syn;
 mod udp;

@@ -1,9 +1,9 @@
 //! `scan --syn`: a SYN scan on a raw socket (CAP_NET_RAW), as masscan does it: no connection
 //! and no state a probe. Each SYN's sequence number is a keyed hash of the target, its port and
 //! the scan's source port (a cookie), so an answer is matched to its probe by its
-//! acknowledgement alone: SYN-ACK is open, RST closed, silence after the retries filtered. One
-//! thread sends every probe (paced by `--rate`), another reads every answer. IPv4; IPv6 targets
-//! are left to the connect scan.
+//! acknowledgement alone: SYN-ACK is open, RST closed, silence after the retries filtered. A
+//! sender a core sends the probes (paced by `--rate`), one thread reads every answer; IPv4 and IPv6.
+//! The kernel's resets to the SYN-ACKs are dropped by a rule of the scan's own (`quiet`).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -175,6 +175,11 @@ pub(super) fn scan(addrs: &[SocketAddr], cfg: &ScanConfig, done: &AtomicU64) -> 
     }
     let sport = 40_000 + u16::try_from(random_seed() % 20_000).unwrap_or(0);
     let cookies = Cookies { key: std::collections::hash_map::RandomState::new(), sport };
+    // The kernel would answer each SYN-ACK with a reset (the connection is none of its own):
+    // a rule of the scan's own drops them while it runs, where the process may make one.
+    let _quiet = super::quiet::Quiet::hold(sport)
+        .map_err(|e| tracing::info!(error = %e, "no firewall rule for the scan: the kernel resets each SYN-ACK"))
+        .ok();
     // No route to a target, no source: its SYNs are refused by the kernel when sent (filtered).
     let sources: Vec<IpAddr> =
         addrs.iter().map(|&t| source_for(t).unwrap_or_else(|_| crate::net::any_of_family(t).ip())).collect();
