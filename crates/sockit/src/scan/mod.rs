@@ -365,7 +365,9 @@ pub fn run(
     // A SYN scan's probe costs a byte while it runs, and each group ends with a wait for late
     // answers: its groups are larger.
     let group_jobs = if method == ScanMethod::Syn { SYN_GROUP_JOBS } else { GROUP_JOBS };
-    let per_group = (group_jobs / cfg.ports.len().max(1)).max(1);
+    // A host costs more than its probes (its address, its source, its report): a group holds
+    // at most as many hosts as a connect scan's.
+    let per_group = (group_jobs / cfg.ports.len().max(1)).clamp(1, GROUP_JOBS);
     let mut totals = sockit_core::scan::ScanTotals { method, ports_per_host: cfg.ports.len(), ..Default::default() };
     let start = Instant::now();
     let addresses = plan.addresses(list.as_deref());
