@@ -1,5 +1,6 @@
 //! `sockit scan --udp` across a LAN of the test's own (loopback sends ICMP errors without a
-//! limit; a neighbour does not): a target running socat's echo and dnsmasq, thirty closed
+//! limit; a neighbour does not): a target running socat's echo, dnsmasq, chrony's NTP server
+//! and net-snmp's agent (each answering only a question of its protocol), thirty closed
 //! ports, one an nft rule drops and one it rejects as administratively prohibited, the
 //! target's ICMP rate limit left as Linux sets it. sockit runs as an unprivileged user and
 //! must find every closed port closed; nmap -sU (as root, from a host of its own) must agree
@@ -10,11 +11,11 @@ use std::process::Stdio;
 
 use crate::util::{DEADLINE, Lan, Proc, have, run};
 
-const PORTS: &str = "7,53,2000-2029,3000,3001";
+const PORTS: &str = "7,53,123,161,2000-2029,3000,3001";
 
 #[test]
 fn a_udp_scan_without_root_finds_every_closed_port_and_nmaps_open_ones() {
-    if !["socat", "dnsmasq", "nft", "nmap", "setpriv"].iter().all(|p| have(p)) {
+    if !["socat", "dnsmasq", "chronyd", "snmpd", "nft", "nmap", "setpriv"].iter().all(|p| have(p)) {
         return;
     }
     // 198.18.0.1 scans with sockit, .2 is the target, .3 scans with nmap.
@@ -29,14 +30,32 @@ fn a_udp_scan_without_root_finds_every_closed_port_and_nmaps_open_ones() {
     let _dns = Proc(
         c.args(["--pid-file=", "--user=root"]).stdin(Stdio::null()).stderr(Stdio::null()).spawn().expect("dnsmasq"),
     );
+    // chronyd serving its own clock (never setting the machine's: -x), snmpd with the community
+    // `public`, both in the foreground, their files in a directory of the test's own.
+    let files = tempfile::tempdir().expect("tempdir");
+    let f = |name: &str| files.path().join(name).display().to_string();
+    let chrony = format!(
+        "allow all\nlocal stratum 10\nbindaddress 198.18.0.2\nport 123\ncmdport 0\npidfile {}\n",
+        f("chronyd.pid")
+    );
+    std::fs::write(f("chrony.conf"), chrony).expect("chrony.conf");
+    std::fs::write(f("snmpd.conf"), "agentaddress udp:198.18.0.2:161\nrocommunity public default\n")
+        .expect("snmpd.conf");
+    let quiet =
+        |c: &mut std::process::Command| c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn();
+    let _ntp =
+        Proc(quiet(&mut target.cmd("chronyd", &["-d", "-x", "-u", "root", "-f", &f("chrony.conf")])).expect("chronyd"));
+    let snmpd = ["-f", "-Lo", "-C", "-c", &f("snmpd.conf"), "-p", &f("snmpd.pid")];
+    let _snmp = Proc(quiet(&mut target.cmd("snmpd", &snmpd)).expect("snmpd"));
     let rules = "table inet f {\n chain in { type filter hook input priority 0;\n  udp dport 3000 drop\n  \
                  udp dport 3001 reject with icmp type admin-prohibited\n }\n}\n";
     let nft = run(target.cmd("nft", &["-f", "-"]), rules.as_bytes(), DEADLINE);
     assert_eq!(nft.code, 0, "nft: {}", nft.stderr);
-    // Both services bound before anything is asked of them.
+    // Every service bound before anything is asked of them.
     let start = std::time::Instant::now();
-    while !["198.18.0.2:53 ", "198.18.0.2:7 "].iter().all(|a| target.exec_ok("ss -Hlun").contains(a)) {
-        assert!(start.elapsed() < std::time::Duration::from_secs(10), "socat and dnsmasq did not bind within 10 s");
+    let bound = ["198.18.0.2:53 ", "198.18.0.2:7 ", "198.18.0.2:123 ", "198.18.0.2:161 "];
+    while !bound.iter().all(|a| target.exec_ok("ss -Hlun").contains(a)) {
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "the services did not bind within 10 s");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     // sockit as a user without privileges: a copy of the binary anyone may run.
@@ -70,19 +89,19 @@ fn a_udp_scan_without_root_finds_every_closed_port_and_nmaps_open_ones() {
         .collect();
     let want = |port: u64| -> (&str, &str) {
         match port {
-            7 | 53 => ("open", "udp-response"),
+            7 | 53 | 123 | 161 => ("open", "udp-response"),
             3000 => ("open|filtered", "no-response"),
             3001 => ("filtered", "admin-prohibited"),
             _ => ("closed", "port-unreach"),
         }
     };
-    assert_eq!(found.len(), 34);
+    assert_eq!(found.len(), 36);
     for (port, (state, reason)) in &found {
         assert_eq!((state.as_str(), reason.as_str()), want(*port), "port {port}");
     }
     assert_eq!(
         (host["open"].as_u64(), host["closed"].as_u64(), host["filtered"].as_u64()),
-        (Some(2), Some(30), Some(1))
+        (Some(4), Some(30), Some(1))
     );
     assert_eq!(host["open_filtered"].as_u64(), Some(1));
     // nmap's greppable line: `Ports: 7/open/udp//echo///, ...`; what it calls open and
@@ -102,4 +121,6 @@ fn a_udp_scan_without_root_finds_every_closed_port_and_nmaps_open_ones() {
     }
     assert_eq!(theirs.get(&7).map(String::as_str), Some("open"), "{line}");
     assert_eq!(theirs.get(&53).map(String::as_str), Some("open"), "{line}");
+    assert_eq!(theirs.get(&123).map(String::as_str), Some("open"), "{line}");
+    assert_eq!(theirs.get(&161).map(String::as_str), Some("open"), "{line}");
 }
