@@ -499,7 +499,7 @@ mod tests {
 
     #[test]
     fn an_ipv6_syn_has_its_header_and_a_right_checksum() {
-        let (src, dst): (Ipv6Addr, Ipv6Addr) = ("fd00::1".parse().unwrap(), "fd00::2".parse().unwrap());
+        let (src, dst): (Ipv6Addr, Ipv6Addr) = ("fd00::1".parse().expect("v6"), "fd00::2".parse().expect("v6"));
         let mut p = [0u8; 64];
         assert_eq!(syn(src.into(), dst.into(), 40_000, 443, 7, &mut p), 64);
         assert_eq!(&p[..8], &[0x60, 0, 0, 0, 0, 24, 6, 64]);
@@ -532,7 +532,7 @@ mod tests {
         assert_eq!(read(&reply(0x12, good, 40_002)), None);
         assert_eq!(read(&[0x45, 0, 0]), None);
         // The same segment from another address answers nothing of ours.
-        let other = IpAddr::V6("fd00::2".parse().unwrap());
+        let other = IpAddr::V6("fd00::2".parse().expect("v6"));
         assert_eq!(answer(other, &reply(0x12, good, 40_001)[20..], &cookies), None);
         let good6 = cookies.of(other, 22).wrapping_add(1);
         assert_eq!(answer(other, &reply(0x14, good6, 40_001)[20..], &cookies), Some((22, PortState::Closed)));
