@@ -114,6 +114,14 @@ fn a_syn_scan_is_nmaps() {
         assert!(text.starts_with(want), "{args:?}: {text}");
         assert!(text.ends_with(&format!(" s ({method})\n")), "{args:?}: {text}");
     }
+    // An IPv4-mapped address is scanned over IPv4, as a connect reaches it.
+    let v =
+        run(scanner.cmd(sockit_bin(), &["--json", "scan", "::ffff:198.18.0.2", "-p", "22,81"]), b"", DEADLINE).json();
+    assert_eq!(
+        (v["method"].as_str(), v["open"].as_u64(), v["closed"].as_u64()),
+        (Some("syn"), Some(1), Some(1)),
+        "{v}"
+    );
     let v = run(scanner.cmd(sockit_bin(), &["--json", "scan", "127.0.0.1", "-p", "22"]), b"", DEADLINE).json();
     assert_eq!(v["method"], "connect", "{v}");
     drop(listeners);

@@ -157,6 +157,15 @@ fn ipv4_segment(packet: &[u8]) -> Option<(IpAddr, &[u8])> {
 
 /// Every (address, port) pair, host-major, by SYN, IPv4 and IPv6 alike.
 pub(super) fn scan(addrs: &[SocketAddr], cfg: &ScanConfig, done: &AtomicU64) -> io::Result<Vec<PortState>> {
+    // An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is reached over IPv4, as a connect reaches it.
+    let addrs: Vec<SocketAddr> = addrs
+        .iter()
+        .map(|&a| match a {
+            SocketAddr::V6(v6) => v6.ip().to_ipv4_mapped().map_or(a, |v4| SocketAddr::new(IpAddr::V4(v4), v6.port())),
+            v4 => v4,
+        })
+        .collect();
+    let addrs = &addrs[..];
     let targets: Vec<IpAddr> = addrs.iter().map(SocketAddr::ip).collect();
     let mut readers = Vec::new();
     for (domain, wanted) in
