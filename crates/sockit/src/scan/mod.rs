@@ -339,14 +339,14 @@ pub fn run(
         (None, true, _) => ScanMethod::Udp,
         (None, false, TcpScan::Connect) => ScanMethod::Connect,
         (None, false, TcpScan::Syn) => {
-            syn::raw_socket().map_err(ScanError::NoRawSocket)?;
+            syn::raw_socket_allowed().map_err(ScanError::NoRawSocket)?;
             ScanMethod::Syn
         }
         (None, false, TcpScan::Auto) => {
             let beyond = list.is_some()
                 || resolved.iter().any(|(a, _)| !a.is_loopback())
                 || plan.targets.iter().any(|t| matches!(t, Target::Block { .. }) && !t.is_loopback());
-            if beyond && syn::raw_socket().is_ok() { ScanMethod::Syn } else { ScanMethod::Connect }
+            if beyond && syn::raw_socket_allowed().is_ok() { ScanMethod::Syn } else { ScanMethod::Connect }
         }
     };
     let limit = crate::net::raise_fd_limit();

@@ -30,7 +30,7 @@ fn sending_socket(domain: Domain) -> io::Result<Socket> {
 }
 
 /// Whether this process may scan by SYN (it may open a raw socket).
-pub fn raw_socket() -> io::Result<()> {
+pub fn raw_socket_allowed() -> io::Result<()> {
     reading_socket(Domain::IPV4).map(drop)
 }
 
@@ -168,9 +168,7 @@ pub(super) fn scan(addrs: &[SocketAddr], cfg: &ScanConfig, done: &AtomicU64) -> 
     let addrs = &addrs[..];
     let targets: Vec<IpAddr> = addrs.iter().map(SocketAddr::ip).collect();
     let mut readers = Vec::new();
-    for (domain, wanted) in
-        [(Domain::IPV4, addrs.iter().any(SocketAddr::is_ipv4)), (Domain::IPV6, addrs.iter().any(SocketAddr::is_ipv6))]
-    {
+    for (domain, wanted) in families(addrs) {
         if wanted {
             let r = reading_socket(domain)?;
             r.set_nonblocking(true)?;
@@ -198,8 +196,11 @@ pub(super) fn scan(addrs: &[SocketAddr], cfg: &ScanConfig, done: &AtomicU64) -> 
         port_of[usize::from(p)] = i;
     }
     let n = cfg.ports.len();
-    let states: Vec<AtomicU8> = (0..targets.len() * n).map(|_| AtomicU8::new(UNSET)).collect();
-    let answered = AtomicU64::new(0);
+    let tally = Tally {
+        states: (0..targets.len() * n).map(|_| AtomicU8::new(UNSET)).collect(),
+        answered: AtomicU64::new(0),
+        done,
+    };
     let stop = AtomicBool::new(false);
     // When the latest answer came, and how long the first took (µs from the start): a round's
     // wait ends once answers stop coming for a few round trips.
@@ -229,13 +230,7 @@ pub(super) fn scan(addrs: &[SocketAddr], cfg: &ScanConfig, done: &AtomicU64) -> 
                         if p == usize::MAX {
                             continue;
                         }
-                        // The first answer stands (a SYN-ACK's retransmission, a late RST change nothing).
-                        if states[h * n + p]
-                            .compare_exchange(UNSET, encode(state), Ordering::Relaxed, Ordering::Relaxed)
-                            .is_ok()
-                        {
-                            answered.fetch_add(1, Ordering::Relaxed);
-                            done.fetch_add(1, Ordering::Relaxed);
+                        if tally.settle(h * n + p, state) {
                             let now = clock.micros();
                             clock.last.store(now, Ordering::Relaxed);
                             let _ = clock.first.compare_exchange(0, now.max(1), Ordering::Relaxed, Ordering::Relaxed);
@@ -247,11 +242,12 @@ pub(super) fn scan(addrs: &[SocketAddr], cfg: &ScanConfig, done: &AtomicU64) -> 
                 }
             }
         });
-        let result = send_rounds(addrs, &sources, &cookies, cfg, &states, (&answered, &clock, done));
+        let result = send_rounds(addrs, &sources, &cookies, cfg, &tally, &clock);
         stop.store(true, Ordering::Relaxed);
         result
     })?;
-    let states: Vec<PortState> = states
+    let states: Vec<PortState> = tally
+        .states
         .into_iter()
         .map(|s| match s.into_inner() {
             UNSET => {
@@ -262,6 +258,33 @@ pub(super) fn scan(addrs: &[SocketAddr], cfg: &ScanConfig, done: &AtomicU64) -> 
         })
         .collect();
     Ok(states)
+}
+
+/// The families `addrs` hold: IPv4's and IPv6's, each with whether any address is of it.
+fn families(addrs: &[SocketAddr]) -> [(Domain, bool); 2] {
+    [(Domain::IPV4, addrs.iter().any(SocketAddr::is_ipv4)), (Domain::IPV6, addrs.iter().any(SocketAddr::is_ipv6))]
+}
+
+/// Each probe's state as it is settled (`UNSET` until then), and how many are.
+struct Tally<'a> {
+    states: Vec<AtomicU8>,
+    answered: AtomicU64,
+    /// Finished probes, for a progress display.
+    done: &'a AtomicU64,
+}
+
+impl Tally<'_> {
+    /// Settle `job` as `state`, unless it is settled already (the first answer stands: a
+    /// SYN-ACK's retransmission, a late RST change nothing); whether this settled it.
+    fn settle(&self, job: usize, state: PortState) -> bool {
+        let settled =
+            self.states[job].compare_exchange(UNSET, encode(state), Ordering::Relaxed, Ordering::Relaxed).is_ok();
+        if settled {
+            self.answered.fetch_add(1, Ordering::Relaxed);
+            self.done.fetch_add(1, Ordering::Relaxed);
+        }
+        settled
+    }
 }
 
 /// SYNs sent a batch at a time: one system call (sendmmsg) carries this many.
@@ -378,9 +401,10 @@ fn send_rounds(
     sources: &[IpAddr],
     cookies: &Cookies,
     cfg: &ScanConfig,
-    states: &[AtomicU8],
-    (answered, clock, done): (&AtomicU64, &Clock, &AtomicU64),
+    tally: &Tally<'_>,
+    clock: &Clock,
 ) -> io::Result<()> {
+    let (states, answered) = (&tally.states, &tally.answered);
     let n = cfg.ports.len();
     let jobs = (targets.len() * n) as u64;
     // The port of a raw socket's destination must be 0 (or its protocol's number).
@@ -396,10 +420,7 @@ fn send_rounds(
     // A sender a core (the kernel carries each SYN to the wire on the sending thread), each
     // with its own socket, its share of the order and of the rate.
     let senders = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).clamp(1, 4);
-    let families = [
-        (Domain::IPV4, targets.iter().any(SocketAddr::is_ipv4)),
-        (Domain::IPV6, targets.iter().any(SocketAddr::is_ipv6)),
-    ];
+    let families = families(targets);
     for round in 0..=cfg.retries {
         let order = Permutation::new(jobs, cfg.randomize.then(random_seed));
         let (began, answered_before) = (clock.micros(), answered.load(Ordering::Relaxed));
@@ -430,18 +451,7 @@ fn send_rounds(
                         }
                         out.flush_all()?;
                         for job in out.unreachable {
-                            if states[job]
-                                .compare_exchange(
-                                    UNSET,
-                                    encode(PortState::Filtered),
-                                    Ordering::Relaxed,
-                                    Ordering::Relaxed,
-                                )
-                                .is_ok()
-                            {
-                                answered.fetch_add(1, Ordering::Relaxed);
-                                done.fetch_add(1, Ordering::Relaxed);
-                            }
+                            tally.settle(job, PortState::Filtered);
                         }
                         Ok(())
                     })
