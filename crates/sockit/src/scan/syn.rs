@@ -155,6 +155,18 @@ fn ipv4_segment(packet: &[u8]) -> Option<(IpAddr, &[u8])> {
     Some((IpAddr::V4(src), packet.get(ihl..)?))
 }
 
+/// What a packet read off a raw socket answers, for a scan from source port `sport`: an IPv4
+/// packet with its header, or (`from` given) an IPv6 packet's TCP segment from `from` (for
+/// fuzzing: the scan's own key is random, so only a packet of its own is matched).
+pub fn read_answer(packet: &[u8], from: Option<IpAddr>, sport: u16) -> Option<(u16, PortState)> {
+    let cookies = Cookies { key: std::collections::hash_map::RandomState::new(), sport };
+    let (src, segment) = match from {
+        Some(src) => (src, packet),
+        None => ipv4_segment(packet)?,
+    };
+    answer(src, segment, &cookies)
+}
+
 /// Every (address, port) pair, host-major, by SYN, IPv4 and IPv6 alike.
 pub(super) fn scan(addrs: &[SocketAddr], cfg: &ScanConfig, done: &AtomicU64) -> io::Result<Vec<PortState>> {
     // An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is reached over IPv4, as a connect reaches it.
