@@ -295,7 +295,9 @@ pub fn scan_host(out: &mut (impl Write + ?Sized), h: &HostReport, first: bool) -
         writeln!(out, "{}", if versions { format!("{head:<0$} VERSION", 31 + w) } else { head })?;
     }
     for p in shown {
-        let service = p.service.as_deref().unwrap_or("");
+        // A service inside TLS as nmap names it: `ssl/http`.
+        let tunnel = p.more.as_ref().and_then(|m| m.tunnel).map(|t| format!("{t}/")).unwrap_or_default();
+        let service = format!("{tunnel}{}", p.service.as_deref().unwrap_or(""));
         let port = format!("{}/{}", p.port, if p.udp() { "udp" } else { "tcp" });
         let line = match &p.banner {
             // What the service said, already escaped: `22/tcp open ssh  SSH-2.0-OpenSSH_9.2`.

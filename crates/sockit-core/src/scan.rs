@@ -434,6 +434,9 @@ pub struct PortMore {
     pub version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub info: Option<String>,
+    /// What the service was found inside (`ssl`: TLS), as nmap -sV's XML says it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<&'static str>,
 }
 
 impl PortResult {

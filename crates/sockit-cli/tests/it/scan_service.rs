@@ -1,14 +1,16 @@
 //! `sockit scan --service` against six real services in a namespace of the test's own
 //! (OpenSSH, dnsmasq's DNS over TCP, lighttpd, Python's http.server, socat's echo,
-//! nats-server), beside nmap -sV on the same ports: the same service, product, version and
-//! extra information for every port nmap names.
+//! nats-server) and two inside TLS (socat's TLS in front of the Python server, OpenSSL's
+//! s_server -www), beside nmap -sV on the same ports: the same service (`ssl/http` for one
+//! inside TLS), product, version and extra information for every port nmap names.
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
 
 use crate::util::{DEADLINE, Netns, Proc, have, run, sockit_bin};
 
-/// nmap -sV's XML, port by port: (service, product, version, extra info).
+/// nmap -sV's XML, port by port: (service, product, version, extra info); a service inside
+/// TLS is `ssl/` and its name, as nmap prints it.
 fn nmap_services(xml: &str) -> BTreeMap<u16, (String, String, String, String)> {
     let attr = |tag: &str, name: &str| -> String {
         tag.split(&format!(" {name}=\"")).nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_string()
@@ -21,17 +23,17 @@ fn nmap_services(xml: &str) -> BTreeMap<u16, (String, String, String, String)> {
         if attr(service, "method") != "probed" {
             continue;
         }
-        out.insert(
-            id,
-            (attr(service, "name"), attr(service, "product"), attr(service, "version"), attr(service, "extrainfo")),
-        );
+        let tunnel = attr(service, "tunnel");
+        let name =
+            if tunnel.is_empty() { attr(service, "name") } else { format!("{tunnel}/{}", attr(service, "name")) };
+        out.insert(id, (name, attr(service, "product"), attr(service, "version"), attr(service, "extrainfo")));
     }
     out
 }
 
 #[test]
 fn services_named_as_nmap_names_them() {
-    let peers = ["nmap", "socat", "dnsmasq", "lighttpd", "nats-server", "python3", "ssh-keygen"];
+    let peers = ["nmap", "socat", "dnsmasq", "lighttpd", "nats-server", "python3", "ssh-keygen", "openssl"];
     if !peers.iter().all(|p| have(p)) || !std::path::Path::new("/usr/sbin/sshd").exists() {
         return;
     }
@@ -52,6 +54,12 @@ fn services_named_as_nmap_names_them() {
     )
     .expect("lighttpd.conf");
     std::fs::write(format!("{d}/index.html"), "<html><body>sockit</body></html>\n").expect("index");
+    let (cert, tls_key) = (format!("{d}/cert.pem"), format!("{d}/key.pem"));
+    let subject = ["-subj", "/CN=sockit.test", "-days", "2", "-keyout", &tls_key, "-out", &cert];
+    let req = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    run(ns.cmd("openssl", &[&req[..], &subject[..]].concat()), b"", DEADLINE).ok();
+    let tls_in_front = format!("OPENSSL-LISTEN:8443,bind=127.0.0.1,reuseaddr,fork,cert={cert},key={tls_key},verify=0");
+    let s_server = ["s_server", "-accept", "127.0.0.1:9443", "-cert", &cert, "-key", &tls_key, "-www", "-quiet"];
     let dns = [
         "-k",
         "--port=53",
@@ -69,14 +77,18 @@ fn services_named_as_nmap_names_them() {
         quiet(ns.cmd("python3", &["-m", "http.server", "8000", "--bind", "127.0.0.1", "--directory", &d]), "python3"),
         quiet(ns.cmd("socat", &["TCP-LISTEN:7,bind=127.0.0.1,reuseaddr,fork", "PIPE"]), "socat"),
         quiet(ns.cmd("nats-server", &["-a", "127.0.0.1", "-p", "4222"]), "nats-server"),
+        quiet(ns.cmd("socat", &[&tls_in_front, "TCP:127.0.0.1:8000"]), "socat's TLS"),
+        quiet(ns.cmd("openssl", &s_server), "openssl s_server"),
     ];
-    crate::util::wait_listening_in(&ns, &["22", "53", "80", "8000", "7", "4222"]);
-    let ports = "7,22,53,80,4222,8000";
+    crate::util::wait_listening_in(&ns, &["22", "53", "80", "8000", "7", "4222", "8443", "9443"]);
+    let ports = "7,22,53,80,4222,8000,8443,9443";
+    // nmap -sV waits out its probes inside TLS too: most of a minute here.
+    let patience = std::time::Duration::from_secs(150);
     let (ours, theirs) = std::thread::scope(|s| {
         let nmap = s.spawn(|| {
-            run(ns.cmd("nmap", &["-sV", "-n", "-Pn", "-oX", "-", "-p", ports, "127.0.0.1"]), b"", DEADLINE).ok()
+            run(ns.cmd("nmap", &["-sV", "-n", "-Pn", "-oX", "-", "-p", ports, "127.0.0.1"]), b"", patience).ok()
         });
-        let ours = run(ns.cmd(sockit_bin(), &["--json", "scan", "127.0.0.1", "-p", ports, "--service"]), b"", DEADLINE);
+        let ours = run(ns.cmd(sockit_bin(), &["--json", "scan", "127.0.0.1", "-p", ports, "--service"]), b"", patience);
         (ours.json(), nmap.join().expect("nmap"))
     });
     let theirs = nmap_services(&theirs);
@@ -86,18 +98,21 @@ fn services_named_as_nmap_names_them() {
         .iter()
         .map(|p| {
             let s = |k: &str| p[k].as_str().unwrap_or("").to_string();
+            let name = if s("tunnel").is_empty() { s("service") } else { format!("{}/{}", s("tunnel"), s("service")) };
             (
                 u16::try_from(p["port"].as_u64().expect("port")).expect("port"),
-                (s("service"), s("product"), s("version"), s("info")),
+                (name, s("product"), s("version"), s("info")),
             )
         })
         .collect();
-    // nmap names five of the six by their answers (nats-server it leaves unknown).
-    assert!(theirs.len() >= 5, "nmap named too few: {theirs:?}");
+    // nmap names seven of the eight by their answers (nats-server it leaves unknown).
+    assert!(theirs.len() >= 7, "nmap named too few: {theirs:?}");
     for (port, named) in &theirs {
         assert_eq!(found.get(port), Some(named), "port {port}: ours {found:?}");
     }
     assert_eq!(found[&22].1, "OpenSSH");
     assert_eq!(found[&53].1, "dnsmasq");
     assert_eq!(found[&80].1, "lighttpd");
+    assert_eq!((found[&8443].0.as_str(), found[&8443].1.as_str()), ("ssl/http", "SimpleHTTPServer"));
+    assert_eq!((found[&9443].0.as_str(), found[&9443].1.as_str()), ("ssl/http", "OpenSSL s_server -www httpd"));
 }

@@ -289,6 +289,7 @@ fn name_services(probes: &service::ServiceProbes, reports: &mut [sockit_core::sc
             p.service = Some(f.service);
             let more = p.more_mut();
             (more.product, more.version, more.info) = (f.product, f.version, f.info);
+            more.tunnel = f.tls.then_some("ssl");
         }
     }
 }

@@ -25,6 +25,8 @@ pub(super) struct Probe {
     pub name: String,
     pub send: Vec<u8>,
     pub ports: Vec<(u16, u16)>,
+    /// The ports it is meant for when the service is wrapped in TLS.
+    pub sslports: Vec<(u16, u16)>,
     pub rarity: u8,
     pub wait_ms: u64,
     pub fallback: Vec<String>,
@@ -44,11 +46,17 @@ pub struct Found {
     /// A soft match: the service, but not what it is.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub soft: bool,
+    /// Found inside TLS (nmap's `ssl/` tunnel).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls: bool,
 }
 
 impl Probe {
-    pub(super) fn for_port(&self, port: u16) -> bool {
-        self.ports.iter().any(|&(a, b)| (a..=b).contains(&port))
+    /// Whether the probe is meant for `port`, of a plain service or (`tls`) of one wrapped in
+    /// TLS.
+    pub(super) fn for_port(&self, port: u16, tls: bool) -> bool {
+        let ports = if tls { &self.sslports } else { &self.ports };
+        ports.iter().any(|&(a, b)| (a..=b).contains(&port))
     }
 }
 
@@ -139,7 +147,7 @@ fn match_line(body: &str, soft: bool) -> Option<Match> {
 }
 
 /// Every probe of the file's text, in the file's order. Lines sockit does not read (Exclude,
-/// sslports, tcpwrappedms) are passed over.
+/// tcpwrappedms) are passed over.
 pub(super) fn parse(text: &str) -> Vec<Probe> {
     let mut probes: Vec<Probe> = Vec::new();
     for line in text.lines() {
@@ -157,6 +165,7 @@ pub(super) fn parse(text: &str) -> Vec<Probe> {
                 name: name.to_string(),
                 send: unescape(send),
                 ports: Vec::new(),
+                sslports: Vec::new(),
                 rarity: 1,
                 wait_ms: 5000,
                 fallback: Vec::new(),
@@ -167,6 +176,7 @@ pub(super) fn parse(text: &str) -> Vec<Probe> {
         let Some(p) = probes.last_mut() else { continue };
         match word {
             "ports" => p.ports = ports(body),
+            "sslports" => p.sslports = ports(body),
             "rarity" => p.rarity = body.trim().parse().unwrap_or(9),
             "totalwaitms" => p.wait_ms = body.trim().parse().unwrap_or(5000),
             "fallback" => p.fallback = body.split(',').map(|s| s.trim().to_string()).collect(),
@@ -201,6 +211,7 @@ impl Match {
             version: fill(&self.version),
             info: fill(&self.info),
             soft: self.soft,
+            tls: false,
         })
     }
 }
@@ -249,7 +260,7 @@ mod tests {
     const FILE: &str = "# a comment\nProbe TCP NULL q||\ntotalwaitms 6000\n\
         match ssh m|^SSH-([\\d.]+)-OpenSSH_([\\w._-]+) Debian-(\\S+)\\r?\\n| p/OpenSSH/ v/$2 Debian $3/ i/protocol $1/ cpe:/a:openbsd:openssh:$2/a\n\
         softmatch ftp m|^220 |i\n\
-        Probe TCP GetRequest q|GET / HTTP/1.0\\r\\n\\r\\n|\nrarity 1\nports 80-85,8000\nfallback NULL\n\
+        Probe TCP GetRequest q|GET / HTTP/1.0\\r\\n\\r\\n|\nrarity 1\nports 80-85,8000\nsslports 443,8443\nfallback NULL\n\
         match http m=^HTTP/1\\.[01] \\d\\d\\d .*\\r\\nServer: SimpleHTTP/([\\d.]+) Python/([\\d.]+)\\r\\n=s p/SimpleHTTPServer/ v/$1/ i/Python $2/\n\
         match x m|^(a_b)| p/$SUBST(1,\"_\",\".\")/ v/$P(1)/\n\
         match evil m|^Evil/(.*)|s p/Evil/ v/$1/\n";
@@ -260,7 +271,8 @@ mod tests {
         assert_eq!(probes.len(), 2);
         assert_eq!((probes[0].name.as_str(), probes[0].wait_ms, probes[0].send.len()), ("NULL", 6000, 0));
         assert_eq!(probes[1].send, b"GET / HTTP/1.0\r\n\r\n");
-        assert!(probes[1].for_port(8000) && probes[1].for_port(82) && !probes[1].for_port(86));
+        assert!(probes[1].for_port(8000, false) && probes[1].for_port(82, false) && !probes[1].for_port(86, false));
+        assert!(probes[1].for_port(8443, true) && !probes[1].for_port(8000, true) && !probes[1].for_port(8443, false));
         assert_eq!(probes[1].fallback, ["NULL"]);
         let ssh = probes[0].matches[0].find(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n").expect("ssh");
         assert_eq!(ssh.product.as_deref(), Some("OpenSSH"));

@@ -2,11 +2,16 @@
 //! first (connect and listen: SSH, SMTP, FTP, NATS speak first), then the probes meant for the
 //! port, then the others as rare as `INTENSITY` allows, a connection each; what comes back is
 //! matched as it comes (a hard match ends the port's probing, a soft one narrows the rest to
-//! its service), the probe's fallbacks' lines tried too.
+//! its service), the probe's fallbacks' lines tried too. A port found to speak TLS is probed
+//! again inside TLS (nmap's `ssl/http`), any certificate taken: the scan names the service, it
+//! does not trust it.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
 pub use super::probes::Found;
 use super::probes::{Probe, parse};
@@ -23,6 +28,8 @@ const QUIET: Duration = Duration::from_millis(500);
 /// nmap's probes, read from its file.
 pub struct ServiceProbes {
     probes: Vec<Probe>,
+    /// The TLS client, made when a port first turns out to speak TLS (`None`: it could not be).
+    tls: OnceLock<Option<Arc<ClientConfig>>>,
 }
 
 /// Where Debian's nmap-common puts the file.
@@ -47,7 +54,7 @@ impl ServiceProbes {
         if !probes.iter().any(|p| p.tcp) {
             return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "it holds no TCP probe"));
         }
-        Ok(ServiceProbes { probes })
+        Ok(ServiceProbes { probes, tls: OnceLock::new() })
     }
 
     /// What runs at each of `open`, in their order (`None`: nothing matched).
@@ -68,13 +75,29 @@ impl ServiceProbes {
         found.into_iter().map(|f| f.into_inner().flatten()).collect()
     }
 
-    /// What runs at `at`.
+    /// What runs at `at`: what its plain bytes say, or, when they say TLS, what runs inside it
+    /// (TLS alone when nothing inside matches).
     fn identify(&self, at: SocketAddr) -> Option<Found> {
+        let found = self.identify_over(at, None)?;
+        if found.service != "ssl" {
+            return Some(found);
+        }
+        let Some(tls) = self.tls.get_or_init(|| crate::tls::client_config(None, true).ok()) else {
+            return Some(found);
+        };
+        match self.identify_over(at, Some(tls)) {
+            Some(inside) => Some(Found { tls: true, ..inside }),
+            None => Some(found),
+        }
+    }
+
+    /// What runs at `at`, probed in plain bytes or inside TLS.
+    fn identify_over(&self, at: SocketAddr, tls: Option<&Arc<ClientConfig>>) -> Option<Found> {
         let port = at.port();
         let tcp = || self.probes.iter().filter(|p| p.tcp);
         let null = tcp().filter(|p| p.name == "NULL");
-        let meant = tcp().filter(|p| p.name != "NULL" && p.for_port(port));
-        let others = tcp().filter(|p| p.name != "NULL" && !p.for_port(port) && p.rarity <= INTENSITY);
+        let meant = tcp().filter(|p| p.name != "NULL" && p.for_port(port, tls.is_some()));
+        let others = tcp().filter(|p| p.name != "NULL" && !p.for_port(port, tls.is_some()) && p.rarity <= INTENSITY);
         let mut soft: Option<Found> = None;
         for probe in null.chain(meant).chain(others) {
             let service = soft.as_ref().map(|s| s.service.clone());
@@ -84,7 +107,7 @@ impl ServiceProbes {
             {
                 continue;
             }
-            let Some(found) = self.exchange(at, probe, service.as_deref()) else { continue };
+            let Some(found) = self.exchange(at, tls, probe, service.as_deref()) else { continue };
             if !found.soft {
                 return Some(found);
             }
@@ -104,15 +127,25 @@ impl ServiceProbes {
         probe.matches.iter().chain(fallbacks.flat_map(|p| p.matches.iter()))
     }
 
-    /// `probe` sent on a connection of its own; what came back matched as it comes, until a
-    /// hard match, the end of the stream, the probe's wait, or a quiet spell after a reply.
-    fn exchange(&self, at: SocketAddr, probe: &Probe, only: Option<&str>) -> Option<Found> {
+    /// `probe` sent on a connection of its own (inside TLS if `tls`); what came back matched
+    /// as it comes, until a hard match, the end of the stream, the probe's wait, or a quiet
+    /// spell after a reply.
+    fn exchange(
+        &self,
+        at: SocketAddr,
+        tls: Option<&Arc<ClientConfig>>,
+        probe: &Probe,
+        only: Option<&str>,
+    ) -> Option<Found> {
         let wait = Duration::from_millis(probe.wait_ms);
-        let mut s = TcpStream::connect_timeout(&at, wait).ok()?;
+        let deadline = Instant::now() + wait;
+        let mut s = Link::connect(at, tls, wait)?;
+        // The TLS handshake is made by the first write or read, within the probe's wait.
+        s.tcp().set_read_timeout(Some(wait)).ok()?;
+        s.tcp().set_write_timeout(Some(wait)).ok()?;
         if !probe.send.is_empty() {
             s.write_all(&probe.send).ok()?;
         }
-        let deadline = Instant::now() + wait;
         let (mut got, mut buf) = (Vec::new(), [0u8; 4096]);
         let mut soft = None;
         loop {
@@ -120,7 +153,7 @@ impl ServiceProbes {
             if left.is_zero() || got.len() >= MOST {
                 break;
             }
-            s.set_read_timeout(Some(if got.is_empty() { left } else { left.min(QUIET) })).ok()?;
+            s.tcp().set_read_timeout(Some(if got.is_empty() { left } else { left.min(QUIET) })).ok()?;
             match s.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => got.extend_from_slice(&buf[..n]),
@@ -164,5 +197,53 @@ impl ServiceProbes {
     /// What `got` says as a reply to the `probe`th probe (for fuzzing the matching).
     pub fn reply_to(&self, probe: usize, got: &[u8]) -> Option<Found> {
         self.reply(self.probes.get(probe)?, got, None)
+    }
+}
+
+/// A probe's connection: plain, or TLS over it.
+enum Link {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Link {
+    fn connect(at: SocketAddr, tls: Option<&Arc<ClientConfig>>, wait: Duration) -> Option<Link> {
+        let s = TcpStream::connect_timeout(&at, wait).ok()?;
+        let Some(config) = tls else { return Some(Link::Plain(s)) };
+        // An address for a name: no SNI is sent, as nmap sends none to an address.
+        let tls = ClientConnection::new(Arc::clone(config), at.ip().into()).ok()?;
+        Some(Link::Tls(Box::new(StreamOwned::new(tls, s))))
+    }
+
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Link::Plain(s) => s,
+            Link::Tls(s) => &s.sock,
+        }
+    }
+}
+
+impl Read for Link {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Link::Plain(s) => s.read(buf),
+            Link::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Link {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Link::Plain(s) => s.write(buf),
+            Link::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Link::Plain(s) => s.flush(),
+            Link::Tls(s) => s.flush(),
+        }
     }
 }
