@@ -37,7 +37,6 @@ const ECHO: &[u8] = b"sockit\r\n";
 pub(super) fn payload(port: u16) -> &'static [u8] {
     match port {
         7 => ECHO,
-        53 | 5353 if port == 5353 => MDNS,
         53 => DNS,
         123 => NTP,
         137 => NETBIOS,
