@@ -214,9 +214,11 @@ pub(super) fn scan(addrs: &[SocketAddr], cfg: &ScanConfig, done: &AtomicU64) -> 
         done,
     };
     let stop = AtomicBool::new(false);
-    // When the latest answer came, and how long the first took (µs from the start): a round's
-    // wait ends once answers stop coming for a few round trips.
-    let clock = Clock { start: Instant::now(), last: AtomicU64::new(0), first: AtomicU64::new(0) };
+    // When the latest answer came, how long the first took, and when the reader last found
+    // nothing queued (µs from the start): a round's wait ends once answers stop coming for a
+    // few round trips and the reader has read all the kernel holds.
+    let clock =
+        Clock { start: Instant::now(), last: AtomicU64::new(0), first: AtomicU64::new(0), drained: AtomicU64::new(0) };
     std::thread::scope(|s| -> io::Result<()> {
         s.spawn(|| {
             let mut buf = [0u8; 2048];
@@ -250,6 +252,8 @@ pub(super) fn scan(addrs: &[SocketAddr], cfg: &ScanConfig, done: &AtomicU64) -> 
                     }
                 }
                 if !got {
+                    // Every answer the kernel had queued has been read.
+                    clock.drained.store(clock.micros(), Ordering::Relaxed);
                     std::thread::sleep(Duration::from_micros(250));
                 }
             }
@@ -394,6 +398,7 @@ struct Clock {
     start: Instant,
     last: AtomicU64,
     first: AtomicU64,
+    drained: AtomicU64,
 }
 
 impl Clock {
@@ -402,12 +407,14 @@ impl Clock {
     }
 }
 
-/// The least a round waits for late answers (nmap's --min-rtt-timeout is 100 ms).
-const QUIET_AT_LEAST: Duration = Duration::from_millis(100);
+/// The least a round waits for late answers. nmap waits 100 ms at least (--min-rtt-timeout)
+/// because its reader may lag; this wait also ends only once the reader has found the
+/// kernel's queue empty after the quiet began, so an answer already come is never missed.
+const QUIET_AT_LEAST: Duration = Duration::from_millis(20);
 
 /// Every unanswered probe sent, in a random order paced by `rate`; then the answers awaited
-/// until none has come for eight first round trips (100 ms at least, `timeout` at most); again
-/// for the silent, `retries` times.
+/// until none has come for eight first round trips (20 ms at least, `timeout` at most) and
+/// the reader has read all that came; again for the silent, `retries` times.
 fn send_rounds(
     targets: &[SocketAddr],
     sources: &[IpAddr],
@@ -480,9 +487,10 @@ fn send_rounds(
             std::thread::sleep(Duration::from_millis(2));
             let quiet =
                 Duration::from_micros(clock.first.load(Ordering::Relaxed).saturating_mul(8)).max(QUIET_AT_LEAST);
-            let since =
-                Duration::from_micros(clock.micros().saturating_sub(clock.last.load(Ordering::Relaxed).max(sent_at)));
-            if since > quiet {
+            let from = clock.last.load(Ordering::Relaxed).max(sent_at);
+            let since = Duration::from_micros(clock.micros().saturating_sub(from));
+            let quiet_us = u64::try_from(quiet.as_micros()).unwrap_or(u64::MAX);
+            if since > quiet && clock.drained.load(Ordering::Relaxed) > from.saturating_add(quiet_us) {
                 break;
             }
         }
