@@ -650,6 +650,59 @@ fn a_lying_server_on_the_broker_fools_nobody() {
     assert!(l.starts_with(want) && l.ends_with(" and 57 more") && !l.contains("mallory"), "{l}");
 }
 
+/// A server heard from for the first time, whose claim to a member's nick comes first, is
+/// told this server's list as it stood (the member still holding the nick) before the rename
+/// that gives the nick way: told the rename first, it would refuse a rename of a nick it never
+/// knew was claimed here, and its members would never hear of it.
+#[test]
+fn a_newcomer_hears_a_claim_before_the_rename_that_gives_it_way() {
+    let Some(broker) = Broker::start(&[]) else { return };
+    let (a, _ca) = member_server(&broker.url(), "a", &[]);
+    let mut alice = Client::join(&a, "alice");
+    alice.send("/nick Sam");
+    alice.until(|l| l == "* alice is now known as Sam");
+    let z = std::net::TcpStream::connect(("127.0.0.1", broker.port)).expect("broker");
+    z.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut from_broker = BufReader::new(z.try_clone().expect("clone"));
+    let mut z = z;
+    let mut line = String::new();
+    from_broker.read_line(&mut line).expect("INFO");
+    let subject = "sockit.chat.sockit.sockit";
+    write!(z, "CONNECT {{\"verbose\":false,\"pedantic\":false}}\r\nSUB {subject} 1\r\nPING\r\n").expect("SUB");
+    while !line.starts_with("PONG") {
+        line.clear();
+        from_broker.read_line(&mut line).expect("PONG");
+    }
+    // z, never heard from before, has held "sam" since long ago (its claim counts from no
+    // further back than a race allows: still before alice's).
+    let hello = serde_json::json!({"node": "z", "run": 1, "seq": 0, "body": {"presence": {"generation": 1, "part": 0, "parts": 1, "members": [{"nick": "sam", "since": 1}]}}}).to_string();
+    write!(z, "PUB {subject} {}\r\n{hello}\r\n", hello.len()).expect("PUB");
+    // What a publishes, in order, until its rename.
+    let mut bodies: Vec<serde_json::Value> = Vec::new();
+    while bodies.last().is_none_or(|b| b.get("renamed").is_none()) {
+        line.clear();
+        from_broker.read_line(&mut line).expect("a message from a");
+        let Some(size) = line.strip_prefix("MSG ").and_then(|m| m.split_whitespace().last()?.parse::<usize>().ok())
+        else {
+            continue;
+        };
+        let mut payload = vec![0; size + 2];
+        std::io::Read::read_exact(&mut from_broker, &mut payload).expect("payload");
+        let m: serde_json::Value = serde_json::from_slice(&payload[..size]).expect("json");
+        if m["node"] == "a" {
+            bodies.push(m["body"].clone());
+        }
+    }
+    let renamed = &bodies[bodies.len() - 1]["renamed"];
+    assert_eq!(renamed["old"], "Sam", "{bodies:?}");
+    let guest = renamed["new"]["nick"].as_str().expect("the new nick").to_string();
+    let before = bodies.len().checked_sub(2).map(|i| &bodies[i]["presence"]["members"]);
+    let listed: Vec<&str> =
+        before.and_then(|m| m.as_array()).map_or(Vec::new(), |m| m.iter().filter_map(|c| c["nick"].as_str()).collect());
+    assert_eq!(listed, ["Sam"], "a's list just before its rename: {bodies:?}");
+    assert!(alice.until(|l| l.contains("granted the nick")).ends_with(&format!("you are now {guest}")));
+}
+
 /// A broker that stops reading (SIGSTOP) never stalls the room: a flood of 40 MB said on a is
 /// heard whole on a at once, the messages that did not fit in the outbox are counted on the
 /// console, and once the broker is back b is told how many lines were lost, and the lines it

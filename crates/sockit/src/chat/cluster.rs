@@ -302,7 +302,6 @@ impl Shared {
         let mut notices: Vec<Notice> = Vec::new();
         let mut said: Option<Line> = None;
         let mut private: Option<(super::queue::Recipient, String, String, String)> = None;
-        let hello;
         let lost = {
             let mut room = self.lock();
             let restarted = room.peers.get(&m.node).is_some_and(|p| p.run != m.run);
@@ -313,8 +312,8 @@ impl Shared {
                 }
             }
             // A server heard of for the first time hears of us at once (it may have just
-            // started), rather than at our next presence.
-            hello = !room.peers.contains_key(&m.node);
+            // started), rather than at our next presence: below, before its claims are taken.
+            let hello = !room.peers.contains_key(&m.node);
             if hello {
                 // Memory stays bounded whatever names a program on the broker makes up: the
                 // least recently heard server makes room.
@@ -341,9 +340,12 @@ impl Shared {
             }
             // The first word from a server since the link was last down: it may have missed
             // this server's list (each came back on its own time, and what either said
-            // meanwhile may be lost), so it hears it again, before this message can rename a
-            // member here (each such rename then follows the claim it undoes). Until its own
-            // whole list is heard, its claims may date from the outage, however late they come.
+            // meanwhile may be lost), so it hears it again. So does a server heard of for the
+            // first time. Either hears it before this message can rename a member here, so
+            // each such rename follows the claim it undoes (told a rename of a nick it never
+            // knew was claimed here, it would refuse it, and its members would never hear of
+            // it). Until its own whole list is heard, its claims may date from the outage,
+            // however late they come.
             let outage = *self.outage.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             let (answer, outage) = match outage {
                 Some((began, _)) if peer.listed < began => {
@@ -353,7 +355,7 @@ impl Shared {
                 }
                 other => (false, other),
             };
-            if answer {
+            if answer || hello {
                 self.queue_presence(&room);
             }
             let node = m.node.clone();
@@ -466,9 +468,6 @@ impl Shared {
             }
             lost
         };
-        if hello {
-            self.announce_presence();
-        }
         // (A loss is told before the line after it.)
         for n in notices {
             self.tell_all(notice(n)).await;
