@@ -116,3 +116,30 @@ fn services_named_as_nmap_names_them() {
     assert_eq!((found[&8443].0.as_str(), found[&8443].1.as_str()), ("ssl/http", "SimpleHTTPServer"));
     assert_eq!((found[&9443].0.as_str(), found[&9443].1.as_str()), ("ssl/http", "OpenSSL s_server -www httpd"));
 }
+
+/// A service that looks like TLS and then drips its first record a byte every 50 ms (for two
+/// minutes) holds `--service` no longer than each probe's wait: in plain bytes and inside TLS
+/// (its handshake never ends). Probes of the test's own: the NULL probe, a one-second wait, and
+/// a match calling a TLS record `ssl`.
+#[test]
+fn a_tls_service_that_drips_holds_the_scan_no_longer_than_its_probes_wait() {
+    if !have("python3") {
+        return;
+    }
+    let code = "import socket, threading, time\ns = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(16)\n\
+                print(s.getsockname()[1], flush=True)\n\
+                def drip(c):\n    try:\n        c.sendall(b'\\x16\\x03\\x03\\x40\\x00')\n        \
+                for _ in range(2400):\n            time.sleep(0.05); c.sendall(b'\\x00')\n    except OSError:\n        pass\n\
+                while True:\n    c, _ = s.accept(); threading.Thread(target=drip, args=(c,), daemon=True).start()\n";
+    let mut dripper =
+        Proc(std::process::Command::new("python3").args(["-c", code]).stdout(Stdio::piped()).spawn().expect("python3"));
+    let port = crate::util::line_within(dripper.0.stdout.take().expect("stdout"), DEADLINE).expect("port");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let probes = dir.path().join("probes");
+    std::fs::write(&probes, "Probe TCP NULL q||\ntotalwaitms 1000\nmatch ssl m|^\\x16\\x03|\n").expect("probes");
+    let probes = probes.to_str().expect("path");
+    let args = ["--json", "scan", "127.0.0.1", "-p", port.trim(), "--service", "--service-probes", probes];
+    let v = run(crate::util::sockit_cmd(&args), b"", DEADLINE).json();
+    let p = &v["hosts"][0]["ports"][0];
+    assert_eq!((p["state"].as_str(), p["service"].as_str(), p.get("tunnel")), (Some("open"), Some("ssl"), None), "{v}");
+}

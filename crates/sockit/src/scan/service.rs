@@ -11,7 +11,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use rustls::{ClientConfig, ClientConnection, StreamOwned};
+use rustls::{ClientConfig, ClientConnection};
 
 pub use super::probes::Found;
 use super::probes::{Probe, parse};
@@ -139,21 +139,19 @@ impl ServiceProbes {
     ) -> Option<Found> {
         let wait = Duration::from_millis(probe.wait_ms);
         let deadline = Instant::now() + wait;
-        let mut s = Link::connect(at, tls, wait)?;
-        // The TLS handshake is made by the first write or read, within the probe's wait.
-        s.tcp().set_read_timeout(Some(wait)).ok()?;
-        s.tcp().set_write_timeout(Some(wait)).ok()?;
+        // Connected, and the TLS handshake made, within the probe's wait.
+        let mut s = Link::connect(at, tls, deadline)?;
         if !probe.send.is_empty() {
             s.write_all(&probe.send).ok()?;
         }
         let (mut got, mut buf) = (Vec::new(), [0u8; 4096]);
         let mut soft = None;
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() || got.len() >= MOST {
+            let now = Instant::now();
+            if now >= deadline || got.len() >= MOST {
                 break;
             }
-            s.tcp().set_read_timeout(Some(if got.is_empty() { left } else { left.min(QUIET) })).ok()?;
+            s.by = if got.is_empty() { deadline } else { deadline.min(now + QUIET) };
             match s.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => got.extend_from_slice(&buf[..n]),
@@ -200,50 +198,93 @@ impl ServiceProbes {
     }
 }
 
-/// A probe's connection: plain, or TLS over it.
-enum Link {
-    Plain(TcpStream),
-    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+/// A probe's connection: plain, or TLS over it; every read ends by `by`, however slowly the
+/// service sends (a TLS record dripped a byte at a time included).
+struct Link {
+    sock: TcpStream,
+    tls: Option<Box<ClientConnection>>,
+    by: Instant,
 }
 
 impl Link {
-    fn connect(at: SocketAddr, tls: Option<&Arc<ClientConfig>>, wait: Duration) -> Option<Link> {
-        let s = TcpStream::connect_timeout(&at, wait).ok()?;
-        let Some(config) = tls else { return Some(Link::Plain(s)) };
+    fn connect(at: SocketAddr, tls: Option<&Arc<ClientConfig>>, by: Instant) -> Option<Link> {
+        let sock = TcpStream::connect_timeout(&at, by.saturating_duration_since(Instant::now())).ok()?;
+        // A write waits no longer than the probe (a probe is small: the kernel takes it).
+        sock.set_write_timeout(Some(by.saturating_duration_since(Instant::now()).max(Duration::from_millis(1))))
+            .ok()?;
         // An address for a name: no SNI is sent, as nmap sends none to an address.
-        let tls = ClientConnection::new(Arc::clone(config), at.ip().into()).ok()?;
-        Some(Link::Tls(Box::new(StreamOwned::new(tls, s))))
+        let tls = match tls {
+            Some(config) => Some(Box::new(ClientConnection::new(Arc::clone(config), at.ip().into()).ok()?)),
+            None => None,
+        };
+        let mut link = Link { sock, tls, by };
+        link.handshake().then_some(link)
     }
 
-    fn tcp(&self) -> &TcpStream {
-        match self {
-            Link::Plain(s) => s,
-            Link::Tls(s) => &s.sock,
+    /// The TLS handshake, if any, by `by`.
+    fn handshake(&mut self) -> bool {
+        let Some(conn) = self.tls.as_deref_mut() else { return true };
+        loop {
+            while conn.wants_write() {
+                if conn.write_tls(&mut self.sock).is_err() {
+                    return false;
+                }
+            }
+            if !conn.is_handshaking() {
+                return true;
+            }
+            if !Link::read_tls(conn, &mut self.sock, self.by) {
+                return false;
+            }
         }
+    }
+
+    /// More of the service's TLS bytes read and taken in; false at the end, an error, a
+    /// malformed record, or `by`.
+    fn read_tls(conn: &mut ClientConnection, sock: &mut TcpStream, by: Instant) -> bool {
+        let left = by.saturating_duration_since(Instant::now());
+        if left.is_zero() || sock.set_read_timeout(Some(left)).is_err() {
+            return false;
+        }
+        matches!(conn.read_tls(sock), Ok(n) if n > 0) && conn.process_new_packets().is_ok()
     }
 }
 
 impl Read for Link {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Link::Plain(s) => s.read(buf),
-            Link::Tls(s) => s.read(buf),
+        // Past `by`, or (inside TLS) the end or a broken record: nothing more comes.
+        let timed_out = || std::io::Error::from(std::io::ErrorKind::TimedOut);
+        let Some(conn) = self.tls.as_deref_mut() else {
+            let left = self.by.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(timed_out());
+            }
+            self.sock.set_read_timeout(Some(left))?;
+            return self.sock.read(buf);
+        };
+        loop {
+            match conn.reader().read(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                done => return done,
+            }
+            if !Link::read_tls(conn, &mut self.sock, self.by) {
+                return Err(timed_out());
+            }
         }
     }
 }
 
 impl Write for Link {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Link::Plain(s) => s.write(buf),
-            Link::Tls(s) => s.write(buf),
+        let Some(conn) = self.tls.as_deref_mut() else { return self.sock.write(buf) };
+        let n = conn.writer().write(buf)?;
+        while conn.wants_write() {
+            conn.write_tls(&mut self.sock)?;
         }
+        Ok(n)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Link::Plain(s) => s.flush(),
-            Link::Tls(s) => s.flush(),
-        }
+        self.sock.flush()
     }
 }
