@@ -5,7 +5,8 @@
 # must find the same open and filtered ports. Prints median wall times and the ratio (below 1:
 # sockit is faster), and the floor of the sending: bench/floor/syn_send.c handing one SYN a
 # port to the kernel on every core and nothing else, beside sockit's own sending phase (its
-# first round, from its debug log).
+# first round, from its debug log), and beside it bench/floor/syn_send_packet.c, the same SYNs
+# as Ethernet frames on an AF_PACKET socket (as masscan sends: no routing, no netfilter).
 # HOSTS=16: the neighbour answers on 16 addresses (198.18.0.2-17), every port of each scanned.
 source "$(dirname "$0")/lib.sh"
 build_sockit
@@ -17,6 +18,8 @@ work=$(mktemp -d)
 trap 'ip netns del $a 2>/dev/null; ip netns del $b 2>/dev/null; rm -rf "$work"' EXIT
 FLOOR="$work/syn_send"
 cc -O2 -pthread -o "$FLOOR" bench/floor/syn_send.c
+PACKET_FLOOR="$work/syn_send_packet"
+cc -O2 -pthread -o "$PACKET_FLOOR" bench/floor/syn_send_packet.c
 ip netns add $a && ip netns add $b
 ip link add sa$$ netns $a type veth peer name sb$$ netns $b
 ip -n $a addr add 198.18.0.1/24 dev sa$$
@@ -32,10 +35,11 @@ open(sys.argv[1], "w").write("listening")
 time.sleep(600)' "$work/ready" &
 printf 'table inet f {\n chain in { type filter hook input priority 0;\n  tcp dport 9999 drop\n }\n}\n' | ip netns exec $b nft -f -
 for _ in $(seq 200); do [ -s "$work/ready" ] && break; sleep 0.05; done
+mac_a=$(ip -n $a -br link show sa$$ | awk '{print $3}') mac_b=$(ip -n $b -br link show sb$$ | awk '{print $3}')
 
 targets=198.18.0.2
 [ "$HOSTS" -gt 1 ] && targets=198.18.0.2-$((1 + HOSTS))
-s_times=() n_times=() sending=() floor=()
+s_times=() n_times=() sending=() floor=() packet_floor=()
 for ((r = 0; r < ROUNDS; r++)); do
   t0=$(date +%s%N)
   ip netns exec $a "$SOCKIT" -vv --json scan --syn $targets -p all >"$work/s.json" 2>"$work/s.log"
@@ -45,6 +49,7 @@ for ((r = 0; r < ROUNDS; r++)); do
   s_times+=($(( (t1 - t0) / 1000 ))) n_times+=($(( (t2 - t1) / 1000 )))
   sending+=($(sed -n 's/.*round=0 sending_ms=\([0-9]*\).*/\1/p' "$work/s.log"))
   floor+=($(ip netns exec $a "$FLOOR" 198.18.0.1 198.18.0.2 "$(nproc)"))
+  packet_floor+=($(ip netns exec $a "$PACKET_FLOOR" 198.18.0.1 198.18.0.2 "$(nproc)" sa$$ "$mac_a" "$mac_b"))
   s_found=$(python3 -c '
 import json, sys
 for h in json.load(open(sys.argv[1]))["hosts"]:
@@ -59,6 +64,7 @@ for line in sys.stdin:
 done
 med() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 s=$(med "${s_times[@]}") n=$(med "${n_times[@]}") send=$(med "${sending[@]}") fl=$(med "${floor[@]}")
+pfl=$(med "${packet_floor[@]}")
 echo "$HOSTS host(s), open and filtered ports identical in all $ROUNDS rounds:"
 echo "$s_found"
 echo "sockit scan --syn -p all   $((s / 1000)) ms"
@@ -67,3 +73,4 @@ echo "ratio sockit/nmap = $(ratio "$s" "$n")"
 echo "sockit's sending, first round ($HOSTS x 65,535 SYNs)   $send ms"
 echo "floor: 65,535 SYNs handed to the kernel on $(nproc) cores (syn_send.c)   $fl ms"
 echo "ratio sockit's sending / floor's, a host = $(ratio "$((send * 1000 / HOSTS))" "$((fl * 1000))")"
+echo "floor as Ethernet frames on AF_PACKET, as masscan sends (syn_send_packet.c)   $pfl ms"
