@@ -1,8 +1,9 @@
 //! The host's interfaces, their addresses and the default routes, read from the kernel.
 //!
 //! On Linux: one netlink socket and three dumps (links, addresses, routes), the way `ip`
-//! reads them, and nothing else: no files under /sys, no neighbour table, no DHCP leases.
-//! Elsewhere: the netdev crate.
+//! reads them, and nothing else: no files under /sys, no DHCP leases. Where a packet to an
+//! address goes (`ip route get`, an interface's Ethernet address, `ip neigh`): `Paths`, for
+//! what sends Ethernet frames of its own. Elsewhere: the netdev crate.
 
 use std::net::IpAddr;
 
@@ -64,30 +65,139 @@ pub fn snapshot() -> Snapshot {
 }
 
 #[cfg(target_os = "linux")]
+pub(crate) use imp::Paths;
+
+/// Where the kernel sends a packet to an address: the interface it leaves by and the next
+/// hop on that interface (a gateway, or the address itself on its own link).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Route {
+    pub index: u32,
+    pub next: IpAddr,
+}
+
+#[cfg(target_os = "linux")]
 mod imp {
     use std::net::IpAddr;
     use std::time::Duration;
 
     use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload};
-    use netlink_packet_route::RouteNetlinkMessage;
     use netlink_packet_route::address::{AddressAttribute, AddressMessage};
-    use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage, State};
-    use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage};
+    use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkLayerType, LinkMessage, State};
+    use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage, NeighbourState};
+    use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteType};
+    use netlink_packet_route::{AddressFamily, RouteNetlinkMessage as Rt};
     use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 
-    use super::{Gateway, IfAddr, Link, Snapshot};
+    use super::{Gateway, IfAddr, Link, Route, Snapshot};
+
+    /// The kernel asked where packets go, one question at a time on one netlink socket.
+    pub(crate) struct Paths {
+        sock: Socket,
+        seq: u32,
+    }
+
+    impl Paths {
+        /// None when the kernel cannot be asked.
+        pub fn open() -> Option<Paths> {
+            Some(Paths { sock: open()?, seq: 0 })
+        }
+
+        fn ask(&mut self, request: Rt, whole: bool, each: impl FnMut(Rt)) {
+            self.seq += 1;
+            exchange(&mut self.sock, self.seq, request, whole, each);
+        }
+
+        /// The route the kernel takes to `to` (`ip route get`): None unless it is a unicast
+        /// route by an interface (a local address, a blackhole, an unreachable network are
+        /// none), or its next hop is of the other family.
+        pub fn route(&mut self, to: IpAddr) -> Option<Route> {
+            let mut m = RouteMessage::default();
+            m.header.address_family = if to.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
+            m.header.destination_prefix_length = if to.is_ipv4() { 32 } else { 128 };
+            m.attributes.push(RouteAttribute::Destination(RouteAddress::from(to)));
+            let mut found = None;
+            self.ask(Rt::GetRoute(m), false, |reply| {
+                if let Rt::NewRoute(r) = reply
+                    && r.header.kind == RouteType::Unicast
+                {
+                    let (mut index, mut next) = (None, Some(to));
+                    for attr in &r.attributes {
+                        match attr {
+                            RouteAttribute::Oif(i) => index = Some(*i),
+                            RouteAttribute::Gateway(RouteAddress::Inet(v4)) => next = Some(IpAddr::V4(*v4)),
+                            RouteAttribute::Gateway(RouteAddress::Inet6(v6)) => next = Some(IpAddr::V6(*v6)),
+                            RouteAttribute::Gateway(_) | RouteAttribute::Via(_) => next = None,
+                            _ => {}
+                        }
+                    }
+                    found = index.zip(next).map(|(index, next)| Route { index, next });
+                }
+            });
+            found.filter(|r| r.next.is_ipv4() == to.is_ipv4())
+        }
+
+        /// The Ethernet address of interface `index`, if it is an Ethernet interface and up.
+        pub fn ethernet(&mut self, index: u32) -> Option<[u8; 6]> {
+            let mut m = LinkMessage::default();
+            m.header.index = index;
+            let mut found = None;
+            self.ask(Rt::GetLink(m), false, |reply| {
+                if let Rt::NewLink(l) = reply
+                    && l.header.link_layer_type == LinkLayerType::Ether
+                    && l.header.flags.contains(LinkFlags::Up)
+                {
+                    found = l.attributes.iter().find_map(|a| match a {
+                        LinkAttribute::Address(mac) => <[u8; 6]>::try_from(mac.as_slice()).ok(),
+                        _ => None,
+                    });
+                }
+            });
+            found
+        }
+
+        /// The neighbours whose link-layer address the kernel knows and would send to (`ip
+        /// neigh`: reachable, stale, delay, probe, permanent), by interface and address.
+        pub fn neighbours(&mut self) -> std::collections::HashMap<(u32, IpAddr), [u8; 6]> {
+            let mut out = std::collections::HashMap::new();
+            // One family a dump: a dump of every family holds the bridges' forwarding tables.
+            for family in [AddressFamily::Inet, AddressFamily::Inet6] {
+                let mut m = NeighbourMessage::default();
+                m.header.family = family;
+                self.ask(Rt::GetNeighbour(m), true, |reply| {
+                    let Rt::NewNeighbour(n) = reply else { return };
+                    use NeighbourState::{Delay, Permanent, Probe, Reachable, Stale};
+                    if !matches!(n.header.state, Reachable | Stale | Delay | Probe | Permanent) {
+                        return;
+                    }
+                    let (mut ip, mut mac) = (None, None);
+                    for attr in &n.attributes {
+                        match attr {
+                            NeighbourAttribute::Destination(NeighbourAddress::Inet(v4)) => ip = Some(IpAddr::V4(*v4)),
+                            NeighbourAttribute::Destination(NeighbourAddress::Inet6(v6)) => ip = Some(IpAddr::V6(*v6)),
+                            NeighbourAttribute::LinkLayerAddress(a) => mac = <[u8; 6]>::try_from(a.as_slice()).ok(),
+                            _ => {}
+                        }
+                    }
+                    if let (Some(ip), Some(mac)) = (ip, mac) {
+                        out.insert((n.header.ifindex, ip), mac);
+                    }
+                });
+            }
+            out
+        }
+    }
 
     pub(super) fn read(routes: bool) -> Snapshot {
         let Some(mut sock) = open() else { return Snapshot::default() };
         let mut links = Vec::new();
-        dump(&mut sock, 1, RouteNetlinkMessage::GetLink(LinkMessage::default()), |m| {
-            if let RouteNetlinkMessage::NewLink(l) = m {
+        exchange(&mut sock, 1, Rt::GetLink(LinkMessage::default()), true, |m| {
+            if let Rt::NewLink(l) = m {
                 links.push(link(l));
             }
         });
         links.sort_by_key(|l: &Link| l.index);
-        dump(&mut sock, 2, RouteNetlinkMessage::GetAddress(AddressMessage::default()), |m| {
-            if let RouteNetlinkMessage::NewAddress(a) = m
+        exchange(&mut sock, 2, Rt::GetAddress(AddressMessage::default()), true, |m| {
+            if let Rt::NewAddress(a) = m
                 && let Some(at) = links.iter_mut().find(|l| l.index == a.header.index)
                 && let Some(addr) = address(&a)
             {
@@ -96,8 +206,8 @@ mod imp {
         });
         let mut gateways = Vec::new();
         if routes {
-            dump(&mut sock, 3, RouteNetlinkMessage::GetRoute(RouteMessage::default()), |m| {
-                if let RouteNetlinkMessage::NewRoute(r) = m {
+            exchange(&mut sock, 3, Rt::GetRoute(RouteMessage::default()), true, |m| {
+                if let Rt::NewRoute(r) = m {
                     default_gateways(&r, &mut gateways);
                 }
             });
@@ -112,11 +222,12 @@ mod imp {
         Some(sock)
     }
 
-    /// Ask for a dump and hand each message to `each` until the dump ends (or fails, or the
-    /// kernel falls silent for the read timeout).
-    fn dump(sock: &mut Socket, seq: u32, request: RouteNetlinkMessage, mut each: impl FnMut(RouteNetlinkMessage)) {
+    /// Ask for a dump (`whole`) or one object and hand each message of the answer to `each`
+    /// until the dump ends or the one object came (or it fails, or the kernel falls silent for
+    /// the read timeout).
+    fn exchange(sock: &mut Socket, seq: u32, request: Rt, whole: bool, mut each: impl FnMut(Rt)) {
         let mut msg = NetlinkMessage::from(request);
-        msg.header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+        msg.header.flags = NLM_F_REQUEST | if whole { NLM_F_DUMP } else { 0 };
         msg.header.sequence_number = seq;
         msg.finalize();
         let mut buf = vec![0; msg.buffer_len()];
@@ -127,11 +238,16 @@ mod imp {
         while let Ok((data, _)) = sock.recv_from_full() {
             let mut at = 0;
             while at < data.len() {
-                let Ok(m) = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&data[at..]) else { return };
+                let Ok(m) = NetlinkMessage::<Rt>::deserialize(&data[at..]) else { return };
                 let len = m.header.length as usize;
                 if m.header.sequence_number == seq {
                     match m.payload {
-                        NetlinkPayload::InnerMessage(inner) => each(inner),
+                        NetlinkPayload::InnerMessage(inner) => {
+                            each(inner);
+                            if !whole {
+                                return;
+                            }
+                        }
                         NetlinkPayload::Done(_) | NetlinkPayload::Error(_) => return,
                         _ => {}
                     }

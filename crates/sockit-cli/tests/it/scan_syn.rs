@@ -1,7 +1,9 @@
 //! `sockit scan --syn` across a LAN of the test's own: 4,099 ports of a neighbour's IPv4 and
 //! IPv6 addresses in one scan (Python listeners open, an nft rule dropping one, the rest
 //! closed), held to nmap -sS on the same rig, each family, the kernel's resets to the SYN-ACKs
-//! dropped while sockit scans (counted by nft); and without the right to a raw socket, one line that says so. (All 65,535 ports, and
+//! dropped while sockit scans (counted by nft), its SYNs sent as Ethernet frames past the
+//! scanner's IP layer (counted by nft: none, but one a neighbour the kernel had to find); and
+//! without the right to a raw socket, one line that says so. (All 65,535 ports, and
 //! nmap beside them, are bench/scan_syn.sh's: two full SYN scans here kept both cores in the
 //! kernel for seconds, and tests beside them timed out.)
 
@@ -39,13 +41,18 @@ fn a_syn_scan_is_nmaps() {
     // scan's own runs at priority 0); the target sends each SYN-ACK once (no retransmission
     // after the scan has gone to be reset then).
     target.exec_ok("sysctl -qw net.ipv4.tcp_synack_retries=0");
-    let counter = "table inet count {\n chain out { type filter hook output priority 10;\n  tcp flags & rst != 0 counter\n }\n}\n";
+    // Beside them, the SYNs that pass the scanner's IP layer (a frame on a packet socket does not).
+    let counter = "table inet count {\n chain out { type filter hook output priority 10;\n  tcp flags & rst != 0 counter\n  \
+                   tcp flags & (syn | ack) == syn counter\n }\n}\n";
     assert_eq!(run(scanner.cmd("nft", &["-f", "-"]), counter.as_bytes(), DEADLINE).code, 0);
-    let resets = || -> u64 {
+    let counted = |rule: usize| -> u64 {
         let listed = scanner.exec_ok("nft list chain inet count out");
-        let n = listed.split("counter packets ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok());
+        let n =
+            listed.split("counter packets ").nth(rule).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok());
         n.unwrap_or_else(|| panic!("no counter in {listed}"))
     };
+    let resets = || counted(1);
+    let syns = || counted(2);
     // Both scans held to 20,000 SYNs a second: at full speed they fill the kernel's per-CPU
     // backlog, which every namespace shares, and other tests running beside lose packets.
     let args = ["--json", "scan", "--syn", "198.18.0.2", "fd00::2", "-p", PORTS, "--rate", "20000"];
@@ -54,6 +61,10 @@ fn a_syn_scan_is_nmaps() {
     // resets, and went with the scan (its table with it).
     assert_eq!(resets(), 0);
     assert_eq!(scanner.exec_ok("nft list tables"), "table inet count\n");
+    // Of 8,198 SYNs, none went through the IP layer but one a target whose neighbour the
+    // kernel did not know yet (its first port's), to find it.
+    let through_ip = syns();
+    assert!(through_ip <= 2, "{through_ip} SYNs through the IP layer");
     let ports = |h: usize, state: &str| -> BTreeSet<u64> {
         v["hosts"][h]["ports"]
             .as_array()
@@ -72,6 +83,21 @@ fn a_syn_scan_is_nmaps() {
     assert_eq!(ports(1, "open"), BTreeSet::from([22, 443, 8080]), "{v}");
     assert_eq!(ports(1, "filtered"), BTreeSet::from([9999]));
     assert_eq!(v["hosts"][1]["closed"].as_u64(), Some(4_095));
+    // Now the kernel knows both: every SYN goes as a frame.
+    let v = run(
+        scanner.cmd(sockit_bin(), &["--json", "scan", "--syn", "198.18.0.2", "fd00::2", "-p", "22,81"]),
+        b"",
+        DEADLINE,
+    )
+    .json();
+    assert_eq!((v["open"].as_u64(), v["closed"].as_u64()), (Some(2), Some(2)), "{v}");
+    assert_eq!(syns(), through_ip);
+    // An address of the LAN nobody holds: its neighbour is never found, its SYNs go through
+    // the IP layer (where the kernel queues them for the address it never learns), filtered.
+    let args = ["--json", "scan", "--syn", "198.18.0.77", "-p", "22,81", "--timeout", "0.3"];
+    let v = run(scanner.cmd(sockit_bin(), &args), b"", DEADLINE).json();
+    assert_eq!((v["filtered"].as_u64(), v["method"].as_str()), (Some(2), Some("syn")), "{v}");
+    assert!(syns() > through_ip, "{}", syns());
     // nmap -sS on the same neighbour, each family: the same open and filtered ports, the rest
     // closed.
     for (h, (family, target, closed)) in [("-4", "198.18.0.2", 4_094), ("-6", "fd00::2", 4_095)].into_iter().enumerate()

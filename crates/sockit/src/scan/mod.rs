@@ -6,6 +6,7 @@
 //! (`udp`, with `payloads` for the services that answer); and what runs on the open ports
 //! named by nmap's service probes (`service`, the probes file read by `probes`).
 
+mod batch;
 mod engine;
 mod list;
 mod payloads;
@@ -14,6 +15,7 @@ mod quiet;
 pub mod service;
 pub mod syn;
 mod udp;
+mod wire;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};

@@ -3,7 +3,9 @@
 //! the scan's source port (a cookie), so an answer is matched to its probe by its
 //! acknowledgement alone: SYN-ACK is open, RST closed, silence after the retries filtered. A
 //! sender a core sends the probes (paced by `--rate`), one thread reads every answer; IPv4 and IPv6.
-//! The kernel's resets to the SYN-ACKs are dropped by a rule of the scan's own (`quiet`).
+//! The kernel's resets to the SYN-ACKs are dropped by a rule of the scan's own (`quiet`). A
+//! target on an Ethernet link gets its SYNs as frames on an AF_PACKET socket (`wire`), any
+//! other on a raw IP socket.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -15,18 +17,14 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Protocol, Socket, Type};
 use sockit_core::scan::{Permutation, PortState};
 
+use super::batch::{BATCH, Batches, Received, SYN_MAX};
 use super::engine::{ScanConfig, UNSET, decode, encode, random_seed};
+use super::wire::{PacketSocket, Wire};
 
 /// A raw socket that reads TCP segments of `domain`'s family (IPv4 ones with their IP header,
 /// IPv6 ones without), or why there is none (no CAP_NET_RAW).
 fn reading_socket(domain: Domain) -> io::Result<Socket> {
     Socket::new(domain, Type::RAW, Some(Protocol::TCP))
-}
-
-/// A raw socket that only sends, whole IP packets (IPPROTO_RAW: the header is the caller's, and
-/// the kernel queues no received segment on it).
-fn sending_socket(domain: Domain) -> io::Result<Socket> {
-    Socket::new(domain, Type::RAW, Some(Protocol::from(libc::IPPROTO_RAW)))
 }
 
 /// Whether this process may scan by SYN (it may open a raw socket).
@@ -79,10 +77,13 @@ fn checksum(parts: &[&[u8]]) -> u16 {
 /// SYN carries one.
 const SYN_LEN: usize = 24;
 
+// The longest SYN `syn` writes, IPv6's header and the segment, fits a batch's packet.
+const _: () = assert!(40 + SYN_LEN <= SYN_MAX);
+
 /// A SYN from `src:sport` to `dst:dport` with sequence number `seq`, its IP header first
 /// (IPv4's 20 bytes or IPv6's 40, as the families of `src` and `dst` are): the whole packet, in
 /// `out`, whose length it returns.
-fn syn(src: IpAddr, dst: IpAddr, sport: u16, dport: u16, seq: u32, out: &mut [u8; 64]) -> usize {
+fn syn(src: IpAddr, dst: IpAddr, sport: u16, dport: u16, seq: u32, out: &mut [u8; SYN_MAX]) -> usize {
     let mut t = [0u8; SYN_LEN];
     t[0..2].copy_from_slice(&sport.to_be_bytes());
     t[2..4].copy_from_slice(&dport.to_be_bytes());
@@ -97,10 +98,16 @@ fn syn(src: IpAddr, dst: IpAddr, sport: u16, dport: u16, seq: u32, out: &mut [u8
             let sum = checksum(&[&s.octets(), &d.octets(), &[0, 6], &len, &t]);
             t[16..18].copy_from_slice(&sum.to_be_bytes());
             let total = u16::try_from(20 + SYN_LEN).unwrap_or(44).to_be_bytes();
-            // Version 4, five words; the kernel fills the identification and the checksum.
-            out[..12].copy_from_slice(&[0x45, 0, total[0], total[1], 0, 0, 0, 0, 64, 6, 0, 0]);
+            // Version 4, five words, an identification of the cookie's, don't fragment (as
+            // the kernel's own SYNs), 64 hops, TCP, and the header's checksum: the whole
+            // header, for a frame no kernel fills in.
+            let id = seq.to_be_bytes();
+            let id = [id[0] ^ id[2], id[1] ^ id[3]];
+            out[..12].copy_from_slice(&[0x45, 0, total[0], total[1], id[0], id[1], 0x40, 0, 64, 6, 0, 0]);
             out[12..16].copy_from_slice(&s.octets());
             out[16..20].copy_from_slice(&d.octets());
+            let sum = checksum(&[&out[..20]]);
+            out[10..12].copy_from_slice(&sum.to_be_bytes());
             20
         }
         (s, d) => {
@@ -196,12 +203,30 @@ pub(super) fn scan(addrs: &[SocketAddr], cfg: &ScanConfig, done: &AtomicU64) -> 
     let cookies = Cookies { key: std::collections::hash_map::RandomState::new(), sport };
     // The kernel would answer each SYN-ACK with a reset (the connection is none of its own):
     // a rule of the scan's own drops them while it runs, where the process may make one.
-    let _quiet = super::quiet::Quiet::hold(sport)
+    let quiet = super::quiet::Quiet::hold(sport)
         .map_err(|e| tracing::info!(error = %e, "no firewall rule for the scan: the kernel resets each SYN-ACK"))
         .ok();
     // No route to a target, no source: its SYNs are refused by the kernel when sent (filtered).
     let sources: Vec<IpAddr> =
         addrs.iter().map(|&t| source_for(t).unwrap_or_else(|_| crate::net::any_of_family(t).ip())).collect();
+    // The targets reached by Ethernet: a neighbour the kernel does not know yet is asked for
+    // by the first port's SYN, sent the usual way (its answer counts as any other).
+    let wires = match cfg.ports.first() {
+        Some(&port) => {
+            let mut learners = Batches::new(families(addrs), 1, &[], None)?;
+            let wires = super::wire::wires(addrs, |h| {
+                let mut to = addrs[h];
+                to.set_port(0);
+                let dst = to.ip();
+                let _ = learners.push(usize::MAX, h, &to, |packet| {
+                    syn(sources[h], dst, cookies.sport, port, cookies.of(dst, port), packet)
+                });
+            });
+            tracing::debug!(targets = wires.len(), by_ethernet = wires.iter().flatten().count(), "SYN paths");
+            wires
+        }
+        None => Vec::new(),
+    };
     let host_of: HashMap<IpAddr, usize> = targets.iter().enumerate().map(|(i, &t)| (t, i)).collect();
     let mut port_of = vec![usize::MAX; 65_536];
     for (i, &p) in cfg.ports.iter().enumerate() {
@@ -221,33 +246,31 @@ pub(super) fn scan(addrs: &[SocketAddr], cfg: &ScanConfig, done: &AtomicU64) -> 
         Clock { start: Instant::now(), last: AtomicU64::new(0), first: AtomicU64::new(0), drained: AtomicU64::new(0) };
     std::thread::scope(|s| -> io::Result<()> {
         s.spawn(|| {
-            let mut buf = [0u8; 2048];
-            // Read what has come, then sleep a little when nothing has: a wake-up an answer
-            // would cost the kernel more than the answers themselves.
+            let mut batch = Received::new();
+            // Read what has come, a batch a call, then sleep a little when nothing has: a
+            // wake-up an answer would cost the kernel more than the answers themselves.
             while !stop.load(Ordering::Relaxed) {
                 let mut got = false;
                 for (domain, reader) in &readers {
-                    while let Ok((len, _, from)) =
-                        rustix::net::recvfrom(reader, &mut buf[..], rustix::net::RecvFlags::DONTWAIT)
-                    {
+                    while batch.read(reader) > 0 {
                         got = true;
-                        let found = if *domain == Domain::IPV4 {
-                            ipv4_segment(&buf[..len])
-                        } else {
-                            from.and_then(|f| SocketAddr::try_from(f).ok()).map(|f| (f.ip(), &buf[..len]))
-                        };
-                        let Some((src, segment)) = found else { continue };
-                        let Some((port, state)) = answer(src, segment, &cookies) else { continue };
-                        let (Some(&h), Some(&p)) = (host_of.get(&src), port_of.get(usize::from(port))) else {
-                            continue;
-                        };
-                        if p == usize::MAX {
-                            continue;
-                        }
-                        if tally.settle(h * n + p, state) {
-                            let now = clock.micros();
-                            clock.last.store(now, Ordering::Relaxed);
-                            let _ = clock.first.compare_exchange(0, now.max(1), Ordering::Relaxed, Ordering::Relaxed);
+                        for (packet, from) in batch.packets() {
+                            let found =
+                                if *domain == Domain::IPV4 { ipv4_segment(packet) } else { from.map(|f| (f, packet)) };
+                            let Some((src, segment)) = found else { continue };
+                            let Some((port, state)) = answer(src, segment, &cookies) else { continue };
+                            let (Some(&h), Some(&p)) = (host_of.get(&src), port_of.get(usize::from(port))) else {
+                                continue;
+                            };
+                            if p == usize::MAX {
+                                continue;
+                            }
+                            if tally.settle(h * n + p, state) {
+                                let now = clock.micros();
+                                clock.last.store(now, Ordering::Relaxed);
+                                let _ =
+                                    clock.first.compare_exchange(0, now.max(1), Ordering::Relaxed, Ordering::Relaxed);
+                            }
                         }
                     }
                 }
@@ -258,10 +281,11 @@ pub(super) fn scan(addrs: &[SocketAddr], cfg: &ScanConfig, done: &AtomicU64) -> 
                 }
             }
         });
-        let result = send_rounds(addrs, &sources, &cookies, cfg, &tally, &clock);
+        let result = send_rounds(addrs, &sources, &wires, &cookies, cfg, &tally, &clock);
         stop.store(true, Ordering::Relaxed);
         result
     })?;
+    close_later(quiet);
     let states: Vec<PortState> = tally
         .states
         .into_iter()
@@ -303,96 +327,6 @@ impl Tally<'_> {
     }
 }
 
-/// SYNs sent a batch at a time: one system call (sendmmsg) carries this many.
-const BATCH: usize = 32;
-
-/// A SYN written and not yet sent: its bytes, where to, and its job.
-struct Pending {
-    packet: [u8; 64],
-    len: usize,
-    to: rustix::net::SocketAddrAny,
-    job: usize,
-}
-
-/// A sender's raw sockets (one a family it sends to) and the packets waiting for each.
-struct Batches {
-    socks: [Option<Socket>; 2],
-    waiting: [Vec<Pending>; 2],
-    size: usize,
-    /// Jobs whose SYN the kernel would not send: no route, a route that refuses, a firewall
-    /// here (nmap's "unreachable": filtered).
-    unreachable: Vec<usize>,
-}
-
-impl Batches {
-    fn new(families: [(Domain, bool); 2], size: usize) -> io::Result<Batches> {
-        let mut socks = [None, None];
-        for (k, (domain, wanted)) in families.iter().enumerate() {
-            if *wanted {
-                let sock = sending_socket(*domain)?;
-                let _ = sock.set_send_buffer_size(4 << 20);
-                socks[k] = Some(sock);
-            }
-        }
-        let waiting = [Vec::with_capacity(size), Vec::with_capacity(size)];
-        Ok(Batches { socks, waiting, size, unreachable: Vec::new() })
-    }
-
-    /// Job `job`'s packet to `to`, written by `write` (which returns its length); sent once its
-    /// family's batch is full.
-    fn push(&mut self, job: usize, to: &SocketAddr, write: impl FnOnce(&mut [u8; 64]) -> usize) -> io::Result<()> {
-        let k = usize::from(to.is_ipv6());
-        let mut packet = [0u8; 64];
-        let len = write(&mut packet);
-        self.waiting[k].push(Pending { packet, len, to: rustix::net::addr::SocketAddrArg::as_any(to), job });
-        if self.waiting[k].len() >= self.size { self.flush(k) } else { Ok(()) }
-    }
-
-    fn flush_all(&mut self) -> io::Result<()> {
-        self.flush(0)?;
-        self.flush(1)
-    }
-
-    /// Send family `k`'s waiting packets, sleeping a little while the socket's buffer is full.
-    fn flush(&mut self, k: usize) -> io::Result<()> {
-        let Some(sock) = &self.socks[k] else { return Ok(()) };
-        let mut from = 0;
-        while from < self.waiting[k].len() {
-            let batch = &self.waiting[k][from..];
-            let iovs: Vec<[std::io::IoSlice<'_>; 1]> =
-                batch.iter().map(|p| [std::io::IoSlice::new(&p.packet[..p.len])]).collect();
-            let mut controls: Vec<rustix::net::SendAncillaryBuffer<'_, '_, '_>> =
-                batch.iter().map(|_| rustix::net::SendAncillaryBuffer::default()).collect();
-            let mut msgs: Vec<rustix::net::MMsgHdr<'_>> = batch
-                .iter()
-                .zip(&iovs)
-                .zip(controls.iter_mut())
-                .map(|((p, iov), control)| rustix::net::MMsgHdr::new_with_addr(&p.to, iov, control))
-                .collect();
-            // A batch stops at its first failure: the packets before it went, it did not.
-            match rustix::net::sendmmsg(sock, &mut msgs, rustix::net::SendFlags::empty()) {
-                Ok(sent) => from += sent,
-                // The socket's buffer is full: let the link drain it.
-                Err(rustix::io::Errno::NOBUFS | rustix::io::Errno::AGAIN) => {
-                    std::thread::sleep(Duration::from_micros(200));
-                }
-                Err(
-                    rustix::io::Errno::HOSTUNREACH
-                    | rustix::io::Errno::NETUNREACH
-                    | rustix::io::Errno::ACCESS
-                    | rustix::io::Errno::PERM,
-                ) => {
-                    self.unreachable.push(self.waiting[k][from].job);
-                    from += 1;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        self.waiting[k].clear();
-        Ok(())
-    }
-}
-
 /// The scan's clock: when answers came.
 struct Clock {
     start: Instant,
@@ -418,6 +352,7 @@ const QUIET_AT_LEAST: Duration = Duration::from_millis(20);
 fn send_rounds(
     targets: &[SocketAddr],
     sources: &[IpAddr],
+    wires: &[Option<Wire>],
     cookies: &Cookies,
     cfg: &ScanConfig,
     tally: &Tally<'_>,
@@ -440,16 +375,24 @@ fn send_rounds(
     // with its own socket, its share of the order and of the rate.
     let senders = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).clamp(1, 4);
     let families = families(targets);
+    // Each sender's sockets, for every round, and one packet socket they share: its close
+    // waits for the kernel's network to quiesce (synchronize_net), some milliseconds.
+    let frames = if wires.iter().any(Option::is_some) { Some(PacketSocket::open()?) } else { None };
+    let mut outs = (0..senders)
+        .map(|_| Batches::new(families, BATCH, wires, frames.as_ref()))
+        .collect::<io::Result<Vec<Batches<'_>>>>()?;
     for round in 0..=cfg.retries {
         let order = Permutation::new(jobs, cfg.randomize.then(random_seed));
         let (began, answered_before) = (clock.micros(), answered.load(Ordering::Relaxed));
         let gap = rate.map(|r| Duration::from_secs_f64(1.0 / r) * u32::try_from(senders).unwrap_or(1));
         std::thread::scope(|s| -> io::Result<()> {
-            let each: Vec<_> = (0..senders)
-                .map(|t| {
+            let each: Vec<_> = outs
+                .iter_mut()
+                .enumerate()
+                .map(|(t, out)| {
                     let (to, order) = (&to, &order);
                     s.spawn(move || -> io::Result<()> {
-                        let mut out = Batches::new(families, if gap.is_some() { 1 } else { BATCH })?;
+                        out.size = if gap.is_some() { 1 } else { BATCH };
                         let (start, mut sent) = (Instant::now(), 0u64);
                         for j in (t as u64..order.len()).step_by(senders) {
                             let job = usize::try_from(order.at(j)).unwrap_or(0);
@@ -459,7 +402,7 @@ fn send_rounds(
                             let (h, p) = (job / n, job % n);
                             let port = cfg.ports[p];
                             let dst = to[h].ip();
-                            out.push(job, &to[h], |packet| {
+                            out.push(job, h, &to[h], |packet| {
                                 syn(sources[h], dst, cookies.sport, port, cookies.of(dst, port), packet)
                             })?;
                             sent += 1;
@@ -469,7 +412,7 @@ fn send_rounds(
                             }
                         }
                         out.flush_all()?;
-                        for job in out.unreachable {
+                        for job in out.unreachable.drain(..) {
                             tally.settle(job, PortState::Filtered);
                         }
                         Ok(())
@@ -513,7 +456,17 @@ fn send_rounds(
             rate = Some(rate.map_or(came_rate, |r| r.min(came_rate)));
         }
     }
+    drop(outs);
+    close_later(frames);
     Ok(())
+}
+
+/// Drop `held` (a packet socket, the scan's firewall rule) on a thread of its own: closing it
+/// waits for the kernel (a packet socket's and an nftables table's end wait for a grace
+/// period), which need not hold up the scan's report, nor the other's close.
+fn close_later(held: impl Send + 'static) {
+    // Without a thread, the closure and `held` with it are dropped here.
+    let _ = std::thread::Builder::new().name("closer".into()).spawn(move || drop(held));
 }
 
 #[cfg(test)]
@@ -523,9 +476,11 @@ mod tests {
     #[test]
     fn a_syn_carries_its_cookie_and_a_right_checksum() {
         let (src, dst) = (Ipv4Addr::new(198, 18, 0, 1), Ipv4Addr::new(198, 18, 0, 2));
-        let mut p = [0u8; 64];
+        let mut p = [0u8; SYN_MAX];
         assert_eq!(syn(src.into(), dst.into(), 40_000, 22, 0xdead_beef, &mut p), 44);
         assert_eq!(&p[..4], &[0x45, 0, 0, 44]);
+        // The IP header whole: don't fragment, and a checksum that sums it to 0.
+        assert_eq!((p[6], checksum(&[&p[..20]])), (0x40, 0));
         assert_eq!((&p[12..16], &p[16..20]), (&src.octets()[..], &dst.octets()[..]));
         let t = &p[20..44];
         assert_eq!(&t[4..8], &0xdead_beef_u32.to_be_bytes());
@@ -539,7 +494,7 @@ mod tests {
     #[test]
     fn an_ipv6_syn_has_its_header_and_a_right_checksum() {
         let (src, dst): (Ipv6Addr, Ipv6Addr) = ("fd00::1".parse().expect("v6"), "fd00::2".parse().expect("v6"));
-        let mut p = [0u8; 64];
+        let mut p = [0u8; SYN_MAX];
         assert_eq!(syn(src.into(), dst.into(), 40_000, 443, 7, &mut p), 64);
         assert_eq!(&p[..8], &[0x60, 0, 0, 0, 0, 24, 6, 64]);
         assert_eq!((&p[8..24], &p[24..40]), (&src.octets()[..], &dst.octets()[..]));
