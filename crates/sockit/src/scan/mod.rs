@@ -374,79 +374,82 @@ pub fn run(
     let mut totals = sockit_core::scan::ScanTotals { method, ports_per_host: cfg.ports.len(), ..Default::default() };
     let start = Instant::now();
     let addresses = plan.addresses(list.as_deref());
+    // Each port's place in the probes' order, for what the probes said of it (UDP's reasons,
+    // a proxy's banners): made once, and not for a scan that needs none.
+    let said_of = plan.udp || (plan.banner.is_some() && plan.proxy.is_some());
+    let index: std::collections::HashMap<u16, usize> =
+        cfg.ports.iter().enumerate().filter(|_| said_of).map(|(i, &p)| (p, i)).collect();
     // Scan the group and hand on its hosts; false when the reader has gone.
-    let mut flush = |group: &mut Vec<ScannedHost>,
-                     totals: &mut sockit_core::scan::ScanTotals|
-     -> Result<bool, ScanError> {
-        let addrs: Vec<SocketAddr> = group
-            .iter()
-            .map(|h| match h.address {
-                IpAddr::V6(ip) => SocketAddr::V6(std::net::SocketAddrV6::new(ip, 0, 0, h.scope_id)),
-                v4 => SocketAddr::new(v4, 0),
-            })
-            .collect();
-        let mut said = Vec::new();
-        let mut reasons = Vec::new();
-        let states = match &plan.proxy {
-            None if method == ScanMethod::Syn => syn::scan(&addrs, &cfg, done)?,
-            _ if plan.udp => {
-                let found = udp::scan(&addrs, &cfg, done)?;
-                reasons = found.iter().map(|f| f.1).collect();
-                found.into_iter().map(|f| f.0).collect()
-            }
-            Some(proxy) => {
-                let via = scan_via(proxy, &addrs, &cfg, plan.banner, done)?;
-                said = via.banners;
-                via.states
-            }
-            None => {
-                let outcome = scan(&addrs, &cfg, done).map_err(|e| {
-                    if is_resource_shortage(&e) {
-                        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
-                        ScanError::Starved { limit: limit.map_or("unlimited".to_string(), |l| l.to_string()) }
-                    } else {
-                        ScanError::Io(e)
-                    }
-                })?;
-                totals.self_connects += outcome.self_connects;
-                outcome.states
-            }
-        };
-        let mut reports = HostReport::of_hosts(group, &cfg.ports, &states, service, plan.only_open);
-        let index: std::collections::HashMap<u16, usize> = cfg.ports.iter().enumerate().map(|(i, &p)| (p, i)).collect();
-        if plan.udp {
-            for (h, report) in reports.iter_mut().enumerate() {
-                for p in &mut report.ports {
-                    let reason = index.get(&p.port).map(|i| reasons[h * cfg.ports.len() + i]);
-                    let more = p.more_mut();
-                    (more.udp, more.reason) = (true, reason);
+    let mut flush =
+        |group: &mut Vec<ScannedHost>, totals: &mut sockit_core::scan::ScanTotals| -> Result<bool, ScanError> {
+            let addrs: Vec<SocketAddr> = group
+                .iter()
+                .map(|h| match h.address {
+                    IpAddr::V6(ip) => SocketAddr::V6(std::net::SocketAddrV6::new(ip, 0, 0, h.scope_id)),
+                    v4 => SocketAddr::new(v4, 0),
+                })
+                .collect();
+            let mut said = Vec::new();
+            let mut reasons = Vec::new();
+            let states = match &plan.proxy {
+                None if method == ScanMethod::Syn => syn::scan(&addrs, &cfg, done)?,
+                _ if plan.udp => {
+                    let found = udp::scan(&addrs, &cfg, done)?;
+                    reasons = found.iter().map(|f| f.1).collect();
+                    found.into_iter().map(|f| f.0).collect()
                 }
-            }
-        }
-        if let Some(probes) = &probes {
-            name_services(probes, &mut reports, &addrs);
-        }
-        match (plan.banner, &plan.proxy) {
-            (Some(wait), None) => banners(&mut reports, &addrs, wait, cfg.concurrency),
-            // Read by the probes, on the connections the proxy made.
-            (Some(_), Some(_)) => {
+                Some(proxy) => {
+                    let via = scan_via(proxy, &addrs, &cfg, plan.banner, done)?;
+                    said = via.banners;
+                    via.states
+                }
+                None => {
+                    let outcome = scan(&addrs, &cfg, done).map_err(|e| {
+                        if is_resource_shortage(&e) {
+                            let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+                            ScanError::Starved { limit: limit.map_or("unlimited".to_string(), |l| l.to_string()) }
+                        } else {
+                            ScanError::Io(e)
+                        }
+                    })?;
+                    totals.self_connects += outcome.self_connects;
+                    outcome.states
+                }
+            };
+            let mut reports = HostReport::of_hosts(group, &cfg.ports, &states, service, plan.only_open);
+            if plan.udp {
                 for (h, report) in reports.iter_mut().enumerate() {
                     for p in &mut report.ports {
-                        p.banner = index.get(&p.port).and_then(|i| said[h * cfg.ports.len() + i].take());
+                        let reason = index.get(&p.port).map(|i| reasons[h * cfg.ports.len() + i]);
+                        let more = p.more_mut();
+                        (more.udp, more.reason) = (true, reason);
                     }
                 }
             }
-            (None, _) => {}
-        }
-        group.clear();
-        for h in reports {
-            totals.add(&h);
-            if !host(h) {
-                return Ok(false);
+            if let Some(probes) = &probes {
+                name_services(probes, &mut reports, &addrs);
             }
-        }
-        Ok(true)
-    };
+            match (plan.banner, &plan.proxy) {
+                (Some(wait), None) => banners(&mut reports, &addrs, wait, cfg.concurrency),
+                // Read by the probes, on the connections the proxy made.
+                (Some(_), Some(_)) => {
+                    for (h, report) in reports.iter_mut().enumerate() {
+                        for p in &mut report.ports {
+                            p.banner = index.get(&p.port).and_then(|i| said[h * cfg.ports.len() + i].take());
+                        }
+                    }
+                }
+                (None, _) => {}
+            }
+            group.clear();
+            for h in reports {
+                totals.add(&h);
+                if !host(h) {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        };
     // The targets are walked into groups of hosts on a thread of their own (a list is read as
     // it goes), a group ahead of the scan; the scan stops the walk by hanging up.
     let (groups, ready) = std::sync::mpsc::sync_channel::<Vec<ScannedHost>>(1);
