@@ -15,7 +15,7 @@ ROUNDS=${ROUNDS:-5}
 HOSTS=${HOSTS:-1}
 a=sockit-syn-a-$$ b=sockit-syn-b-$$
 work=$(mktemp -d)
-trap 'ip netns del $a 2>/dev/null; ip netns del $b 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null; ip netns del $a 2>/dev/null; ip netns del $b 2>/dev/null; rm -rf "$work"' EXIT
 FLOOR="$work/syn_send"
 cc -O2 -pthread -o "$FLOOR" bench/floor/syn_send.c
 PACKET_FLOOR="$work/syn_send_packet"
