@@ -107,9 +107,9 @@ mod imp {
             exchange(&mut self.sock, self.seq, request, whole, each);
         }
 
-        /// The route the kernel takes to `to` (`ip route get`): None unless it is a unicast
-        /// route by an interface (a local address, a blackhole, an unreachable network are
-        /// none), or its next hop is of the other family.
+        /// The route the kernel takes to `to` (`ip route get`): None when it is no unicast
+        /// route by an interface (a local address, a blackhole, an unreachable network) or
+        /// its next hop is of the other family.
         pub fn route(&mut self, to: IpAddr) -> Option<Route> {
             let mut m = RouteMessage::default();
             m.header.address_family = if to.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
