@@ -448,6 +448,21 @@ pub fn any_of_family(peer: SocketAddr) -> SocketAddr {
     if peer.is_ipv4() { SocketAddr::from(([0, 0, 0, 0], 0)) } else { SocketAddr::from(([0u16; 8], 0)) }
 }
 
+/// An integer socket option (`setsockopt`) that socket2 and rustix do not name.
+#[allow(unsafe_code)]
+pub(crate) fn set_int_option(
+    sock: impl std::os::fd::AsFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let len = libc::socklen_t::try_from(std::mem::size_of::<libc::c_int>()).unwrap_or(4);
+    // SAFETY: setsockopt on a descriptor the caller holds, with an int the size it is given as.
+    let r = unsafe { libc::setsockopt(sock.as_fd().as_raw_fd(), level, name, (&raw const value).cast(), len) };
+    if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
 /// Raise the soft open-file limit to the hard one; returns the soft limit now in force.
 pub fn raise_fd_limit() -> u64 {
     use rustix::process::{Resource, getrlimit, setrlimit};

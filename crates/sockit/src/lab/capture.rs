@@ -143,20 +143,8 @@ pub fn unix_us_now() -> u64 {
 }
 
 /// SO_TIMESTAMPNS: each frame comes with the time the kernel captured it.
-#[allow(unsafe_code)]
 fn kernel_timestamps(sock: &socket2::Socket) -> io::Result<()> {
-    let one: libc::c_int = 1;
-    // SAFETY: setsockopt on a socket we own, with an int the size it is given as.
-    let r = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_TIMESTAMPNS,
-            (&raw const one).cast(),
-            libc::socklen_t::try_from(std::mem::size_of::<libc::c_int>()).unwrap_or(4),
-        )
-    };
-    if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    crate::net::set_int_option(sock, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)
 }
 
 /// One frame into `buf` (its first `buf.len()` bytes): the bytes copied, the frame's whole

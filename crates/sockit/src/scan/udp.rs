@@ -106,27 +106,13 @@ fn host(addr: SocketAddr, cfg: &ScanConfig, done: &AtomicU64) -> io::Result<Vec<
 }
 
 /// A connected UDP socket to `to`, told to queue the ICMP errors it causes.
-#[allow(unsafe_code)]
 fn socket(to: SocketAddr) -> io::Result<UdpSocket> {
     let s = UdpSocket::bind(crate::net::any_of_family(to))?;
     s.connect(to)?;
     s.set_nonblocking(true)?;
-    let one: libc::c_int = 1;
     let (level, name) =
         if to.is_ipv4() { (libc::SOL_IP, libc::IP_RECVERR) } else { (libc::SOL_IPV6, libc::IPV6_RECVERR) };
-    // SAFETY: setsockopt on a socket this function owns, with an int the size it is given as.
-    let r = unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            level,
-            name,
-            (&raw const one).cast(),
-            libc::socklen_t::try_from(std::mem::size_of::<libc::c_int>()).unwrap_or(4),
-        )
-    };
-    if r != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    crate::net::set_int_option(&s, level, name, 1)?;
     Ok(s)
 }
 

@@ -119,7 +119,7 @@ impl PacketSocket {
     pub(super) fn open() -> io::Result<PacketSocket> {
         let sock = Socket::new(Domain::PACKET, Type::RAW, None)?;
         let _ = sock.set_send_buffer_size(4 << 20);
-        let _ = set_int(&sock, libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, 1);
+        let _ = crate::net::set_int_option(&sock, libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, 1);
         Ok(PacketSocket(sock))
     }
 
@@ -150,15 +150,6 @@ impl PacketSocket {
         let sent = unsafe { libc::sendmmsg(self.0.as_raw_fd(), msgs.as_mut_ptr(), count, 0) };
         usize::try_from(sent).map_err(|_| io::Error::last_os_error())
     }
-}
-
-/// An integer socket option socket2 does not name.
-#[allow(unsafe_code)]
-fn set_int(sock: &Socket, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
-    let len = libc::socklen_t::try_from(size_of::<libc::c_int>()).unwrap_or(4);
-    // SAFETY: the option's value is a c_int that lives through the call.
-    let r = unsafe { libc::setsockopt(sock.as_raw_fd(), level, name, (&raw const value).cast(), len) };
-    if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
 
 #[cfg(test)]
