@@ -77,19 +77,16 @@ impl<'a> Batches<'a> {
         write: impl FnOnce(&mut [u8; SYN_MAX]) -> usize,
     ) -> io::Result<()> {
         let mut packet = [0u8; HEADER + SYN_MAX];
-        let mut ip = [0u8; SYN_MAX];
-        let len = write(&mut ip);
-        let (k, len, to) = match self.wires.get(host) {
+        // A frame's header first, the IP packet written after it (or at the start).
+        let (k, at, to) = match self.wires.get(host) {
             Some(Some(wire)) => {
                 packet[..HEADER].copy_from_slice(wire.header());
-                packet[HEADER..HEADER + len].copy_from_slice(&ip[..len]);
-                (FRAMES, HEADER + len, None)
+                (FRAMES, HEADER, None)
             }
-            _ => {
-                packet[..len].copy_from_slice(&ip[..len]);
-                (usize::from(to.is_ipv6()), len, Some(rustix::net::addr::SocketAddrArg::as_any(to)))
-            }
+            _ => (usize::from(to.is_ipv6()), 0, Some(rustix::net::addr::SocketAddrArg::as_any(to))),
         };
+        let ip: &mut [u8; SYN_MAX] = (&mut packet[at..at + SYN_MAX]).try_into().unwrap_or_else(|_| unreachable!());
+        let len = at + write(ip);
         self.waiting[k].push(Pending { packet, len, to, host, job });
         if self.waiting[k].len() >= self.size { self.flush(k) } else { Ok(()) }
     }

@@ -39,7 +39,7 @@ impl Wire {
         addr[..6].copy_from_slice(&to);
         let to = libc::sockaddr_ll {
             sll_family: u16::try_from(libc::AF_PACKET).unwrap_or(17),
-            sll_protocol: header_protocol(&header),
+            sll_protocol: kind.to_be(),
             sll_ifindex: i32::try_from(index).unwrap_or(0),
             sll_hatype: 0,
             sll_pkttype: 0,
@@ -53,11 +53,6 @@ impl Wire {
     pub(super) fn header(&self) -> &[u8; HEADER] {
         &self.header
     }
-}
-
-/// The EtherType of `header` as the kernel wants it in a `sockaddr_ll` (network order).
-fn header_protocol(header: &[u8; HEADER]) -> u16 {
-    u16::from_ne_bytes([header[12], header[13]])
 }
 
 /// Each target's wire, or None where its packets go the kernel's usual way (a link-local
