@@ -6,7 +6,9 @@
 # sockit is faster), and the floor of the sending: bench/floor/syn_send.c handing one SYN a
 # port to the kernel on every core and nothing else, beside sockit's own sending phase (its
 # first round, from its debug log), and beside it bench/floor/syn_send_packet.c, the same SYNs
-# as Ethernet frames on an AF_PACKET socket (as masscan sends: no routing, no netfilter).
+# as Ethernet frames on an AF_PACKET socket (as masscan sends: no routing, no netfilter),
+# and the same with a reader of the answers (the kernel's part of a whole scan: those frames
+# sent and every answer read from a raw socket, until all 65,534 answering ports have).
 # HOSTS=16: the neighbour answers on 16 addresses (198.18.0.2-17), every port of each scanned.
 source "$(dirname "$0")/lib.sh"
 build_sockit
@@ -39,7 +41,7 @@ mac_a=$(ip -n $a -br link show sa$$ | awk '{print $3}') mac_b=$(ip -n $b -br lin
 
 targets=198.18.0.2
 [ "$HOSTS" -gt 1 ] && targets=198.18.0.2-$((1 + HOSTS))
-s_times=() n_times=() sending=() floor=() packet_floor=()
+s_times=() n_times=() sending=() floor=() packet_floor=() scan_floor=() floor_lost=()
 for ((r = 0; r < ROUNDS; r++)); do
   t0=$(date +%s%N)
   ip netns exec $a "$SOCKIT" -vv --json scan --syn $targets -p all >"$work/s.json" 2>"$work/s.log"
@@ -50,6 +52,10 @@ for ((r = 0; r < ROUNDS; r++)); do
   sending+=($(sed -n 's/.*round=0 sending_ms=\([0-9]*\).*/\1/p' "$work/s.log"))
   floor+=($(ip netns exec $a "$FLOOR" 198.18.0.1 198.18.0.2 "$(nproc)"))
   packet_floor+=($(ip netns exec $a "$PACKET_FLOOR" 198.18.0.1 198.18.0.2 "$(nproc)" sa$$ "$mac_a" "$mac_b"))
+  read -r ms answers < <(ip netns exec $a "$PACKET_FLOOR" 198.18.0.1 198.18.0.2 "$(nproc)" sa$$ "$mac_a" "$mac_b" 65534)
+  # A floor that lost answers (its reader fell behind) waited out its two seconds: said below.
+  [ "$answers" = 65534 ] || floor_lost+=("round $r: $answers")
+  scan_floor+=("$ms")
   s_found=$(python3 -c '
 import json, sys
 for h in json.load(open(sys.argv[1]))["hosts"]:
@@ -64,7 +70,7 @@ for line in sys.stdin:
 done
 med() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 s=$(med "${s_times[@]}") n=$(med "${n_times[@]}") send=$(med "${sending[@]}") fl=$(med "${floor[@]}")
-pfl=$(med "${packet_floor[@]}")
+pfl=$(med "${packet_floor[@]}") sfl=$(med "${scan_floor[@]}")
 echo "$HOSTS host(s), open and filtered ports identical in all $ROUNDS rounds:"
 echo "$s_found"
 echo "sockit scan --syn -p all   $((s / 1000)) ms"
@@ -74,3 +80,6 @@ echo "sockit's sending, first round ($HOSTS x 65,535 SYNs)   $send ms"
 echo "floor: 65,535 SYNs handed to the kernel on $(nproc) cores (syn_send.c)   $fl ms"
 echo "ratio sockit's sending / floor's, a host = $(ratio "$((send * 1000 / HOSTS))" "$((fl * 1000))")"
 echo "floor as Ethernet frames on AF_PACKET, as masscan sends (syn_send_packet.c)   $pfl ms"
+echo "floor of a whole scan: those frames sent and all 65,534 answers read (syn_send_packet.c ... 65534)   $sfl ms"
+((${#floor_lost[@]} == 0)) || echo "  (the scan floor read fewer than 65,534 answers in: ${floor_lost[*]})"
+echo "ratio sockit's whole run / the scan floor, a host = $(ratio "$((s / HOSTS))" "$((sfl * 1000))")"
