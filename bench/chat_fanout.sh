@@ -6,8 +6,11 @@
 #  1. paste: 1 sender writes 2,000 lines of 64 bytes in 256 KiB writes to 500 receivers;
 #     deliveries a second. Targets: sockit at least 2x ncat, and at least 0.9x the kernel's
 #     floor in the same rounds (bench/floor/fan_lines.c: one sender writing sockit's delivery
-#     size to 500 sockets, the whole paste a write, a child reading: nothing else). ROUNDS
-#     rounds (default 5), medians.
+#     size to 500 sockets, the whole paste a write, a child reading: nothing else). Beside
+#     it, the served floor: bench/floor/relay.c given the same paste by the same chat-load
+#     (the kernel's part and chat-load's reading, as sockit is measured; it relays the
+#     sender's bytes as they are, with no nick before each line). ROUNDS rounds (default 5),
+#     medians.
 #  2. flat out: the same, a write a line.
 #  3. paced: 1,000 receivers, 100 lines at 20 a second: p50/p99 send-to-receipt; LAT_ROUNDS
 #     rounds (default 3), medians. Target: p99 at most the floor's one-core time to write one
@@ -46,19 +49,23 @@ serve() {  # serve sockit|ncat: a fresh server; its port in $port
   wait_port "$port"
 }
 
-s_rates=() n_rates=() f_rates=()
+s_rates=() n_rates=() f_rates=() r_rates=()
 for _ in $(seq "$ROUNDS"); do
   s=$(load sockit --receivers 500 --lines 2000 --paste 262144); s_rates+=("$(field rate "$s")")
   n=$(load ncat --receivers 500 --lines 2000 --paste 262144); n_rates+=("$(field rate "$n")")
+  rl=$(load relay --receivers 500 --lines 2000 --paste 262144); r_rates+=("$(field rate "$rl")")
   f_rates+=("$(field rate "$("$FLOOR" 500 2000 2000 "$(field line_bytes "$s")")")")
 done
 s_rate=$(median_of "${s_rates[@]}") n_rate=$(median_of "${n_rates[@]}") f_rate=$(median_of "${f_rates[@]}")
+r_rate=$(median_of "${r_rates[@]}")
 echo "paste, 500 receivers, 2,000 lines in 256 KiB writes (lines delivered a second, median of $ROUNDS):"
 echo "  sockit: $s_rate (rounds: ${s_rates[*]}; last: $s)"
 echo "  ncat:   $n_rate (rounds: ${n_rates[*]}; last: $n)"
 echo "  floor:  $f_rate (rounds: ${f_rates[*]}; $(field line_bytes "$s")-byte lines, the whole paste a write)"
 echo "  ratio sockit/ncat = $(ratio "$s_rate" "$n_rate") (target: at least 2)"
+echo "  relay:  $r_rate (rounds: ${r_rates[*]}; the served floor, bench/floor/relay.c read by the same chat-load; last: $rl)"
 echo "  ratio sockit/floor = $(ratio "$s_rate" "$f_rate") (target: at least 0.9)"
+echo "  ratio sockit/relay = $(ratio "$s_rate" "$r_rate") (the same reader; sockit's lines carry the sender's nick)"
 
 s=$(load sockit --receivers 500 --lines 2000)
 n=$(load ncat --receivers 500 --lines 2000)
