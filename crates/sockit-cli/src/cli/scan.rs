@@ -56,6 +56,11 @@ pub struct ScanArgs {
     /// may open a raw socket and a target is not loopback.
     #[arg(long, conflicts_with_all = ["udp", "proxy"])]
     pub syn: bool,
+    /// A SYN scan's SYNs through this host's IP layer (its routes, firewall rules and queues
+    /// see each), as nmap --send-ip; by default a target on an Ethernet link is sent frames
+    /// of sockit's own, past this host's output rules, as masscan sends.
+    #[arg(long, conflicts_with_all = ["udp", "proxy", "connect"])]
+    pub send_ip: bool,
     /// A connect scan (a connect() a probe), as nmap -sT, even where a SYN scan could run.
     #[arg(long, conflicts_with_all = ["udp", "proxy", "syn"])]
     pub connect: bool,

@@ -70,6 +70,7 @@ pub(super) fn scan(a: cli::ScanArgs) -> Result<ScanJob> {
             retries: a.retries,
             rate: a.rate,
             randomize: !a.ordered,
+            send_ip: a.send_ip,
             // Set by the scan from the cores it has.
             workers: 0,
         },

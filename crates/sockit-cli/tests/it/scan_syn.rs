@@ -2,7 +2,8 @@
 //! IPv6 addresses in one scan (Python listeners open, an nft rule dropping one, the rest
 //! closed), held to nmap -sS on the same rig, each family, the kernel's resets to the SYN-ACKs
 //! dropped while sockit scans (counted by nft), its SYNs sent as Ethernet frames past the
-//! scanner's IP layer (counted by nft: none, but one a neighbour the kernel had to find); and
+//! scanner's IP layer (counted by nft: none, but one a neighbour the kernel had to find; every
+//! one with --send-ip); and
 //! without the right to a raw socket, one line that says so. (All 65,535 ports, and
 //! nmap beside them, are bench/scan_syn.sh's: two full SYN scans here kept both cores in the
 //! kernel for seconds, and tests beside them timed out.)
@@ -92,6 +93,13 @@ fn a_syn_scan_is_nmaps() {
     .json();
     assert_eq!((v["open"].as_u64(), v["closed"].as_u64()), (Some(2), Some(2)), "{v}");
     assert_eq!(syns(), through_ip);
+    // --send-ip: each of the four SYNs through the IP layer (its rules see them), the same
+    // answers.
+    let args = ["--json", "scan", "--syn", "--send-ip", "198.18.0.2", "fd00::2", "-p", "22,81"];
+    let v = run(scanner.cmd(sockit_bin(), &args), b"", DEADLINE).json();
+    assert_eq!((v["open"].as_u64(), v["closed"].as_u64()), (Some(2), Some(2)), "{v}");
+    assert_eq!(syns(), through_ip + 4);
+    let through_ip = syns();
     // An address of the LAN nobody holds: its neighbour is never found, its SYNs go through
     // the IP layer (where the kernel queues them for the address it never learns), filtered.
     let args = ["--json", "scan", "--syn", "198.18.0.77", "-p", "22,81", "--timeout", "0.3"];

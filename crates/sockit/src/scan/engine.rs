@@ -37,6 +37,8 @@ pub struct ScanConfig {
     pub rate: Option<f64>,
     /// Probe in a random order (otherwise in order).
     pub randomize: bool,
+    /// A SYN scan sends every SYN through the IP layer, none as an Ethernet frame of its own.
+    pub send_ip: bool,
     /// Worker threads.
     pub workers: usize,
 }

@@ -209,9 +209,10 @@ pub(super) fn scan(addrs: &[SocketAddr], cfg: &ScanConfig, done: &AtomicU64) -> 
     // No route to a target, no source: its SYNs are refused by the kernel when sent (filtered).
     let sources: Vec<IpAddr> =
         addrs.iter().map(|&t| source_for(t).unwrap_or_else(|_| crate::net::any_of_family(t).ip())).collect();
-    // The targets reached by Ethernet: a neighbour the kernel does not know yet is asked for
-    // by the first port's SYN, sent the usual way (its answer counts as any other).
-    let wires = match cfg.ports.first() {
+    // The targets reached by Ethernet (unless every SYN is to go through the IP layer): a
+    // neighbour the kernel does not know yet is asked for by the first port's SYN, sent the
+    // usual way (its answer counts as any other).
+    let wires = match cfg.ports.first().filter(|_| !cfg.send_ip) {
         Some(&port) => {
             let mut learners = Batches::new(families(addrs), 1, &[], None)?;
             let wires = super::wire::wires(addrs, |h| {
