@@ -461,6 +461,7 @@ pub fn advised(message: impl std::fmt::Display, hint: Option<sockit::hint::Hint>
         Some(H::FewerProbes) => "or lower --concurrency",
         Some(H::OtherDiscoveryPort) => "pass --discovery-port PORT, or --no-discovery",
         Some(H::CheckFingerprint) => "check --fingerprint against the one the server printed",
+        Some(H::PinCertificate) => "pin it with --fingerprint SHA256 if it is the one you expect",
         Some(H::ConfirmMany) => "pass --yes to scan more than 65,536",
         Some(H::ChooseInterface) => "pass --iface NAME (ip link lists them)",
         Some(H::TrustBroker) => "pass --cluster-ca FILE",

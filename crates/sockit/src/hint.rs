@@ -25,6 +25,8 @@ pub enum Hint {
     OtherDiscoveryPort,
     /// Check the pinned certificate fingerprint.
     CheckFingerprint,
+    /// Pin the server's certificate by its fingerprint (one no CA vouches for).
+    PinCertificate,
     /// Confirm a scan of more addresses than a scan makes unasked.
     ConfirmMany,
     /// Say which interface multicast goes on (no route says).

@@ -984,7 +984,8 @@ fn tls_client_certificate_and_server_name() {
 
 /// A server that presents a CA certificate as its own (openssl's default self-signed one has
 /// basicConstraints CA:TRUE) is named for what it is, not "check that the other side speaks
-/// TLS": the verifier's error is told by its type.
+/// TLS": the verifier's error is told by its type, and the hint's way out (its fingerprint
+/// pinned) connects.
 #[test]
 fn a_ca_certificate_presented_as_the_servers_own_is_named() {
     if !have("openssl") {
@@ -1006,9 +1007,64 @@ fn a_ca_certificate_presented_as_the_servers_own_is_named() {
         k,
         "--keep-open",
     ]));
+    // Trusted (--ca) or not, it is refused as what it is; the hint's way out, its fingerprint
+    // pinned, connects.
+    let named = "the server presents a CA certificate as its own (as openssl's default self-signed one is; one with \
+                 basicConstraints CA:FALSE would be taken): pin it with --fingerprint SHA256 if it is the one you expect";
     let line = sockit(&["tcp", "connect", "--ca", c, "localhost", &port.to_string()]).fails(1);
+    assert!(line.ends_with(named), "{line}");
+    let line = sockit(&["tcp", "connect", "--tls", "localhost", &port.to_string()]).fails(1);
+    assert!(line.ends_with(named), "{line}");
+    let mut x509 = Command::new("openssl");
+    x509.args(["x509", "-in", c, "-noout", "-fingerprint", "-sha256"]);
+    let said = run(x509, b"", DEADLINE);
+    let fingerprint = said.ok().trim().rsplit('=').next().expect("fingerprint").to_string();
+    let out = run(
+        crate::util::sockit_cmd(&["tcp", "connect", "--fingerprint", &fingerprint, "localhost", &port.to_string()]),
+        b"pinned\n",
+        DEADLINE,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+/// A trusted certificate of the issuer's name but with another kind of key (as Debian's
+/// snakeoil certificate, named for the host, can be) did not sign the server's: said as an
+/// untrusted issuer, not "check that the other side speaks TLS".
+#[test]
+fn a_trusted_name_with_another_key_is_not_the_issuer() {
+    if !have("openssl") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = crate::util::openssl_cert_as(dir.path(), false);
+    let (c, k) = (cert.to_str().expect("utf-8"), key.to_str().expect("utf-8"));
+    let (_srv, port, _err) = listening(crate::util::sockit_cmd(&[
+        "tcp",
+        "listen",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--tls",
+        "--cert",
+        c,
+        "--key",
+        k,
+        "--keep-open",
+    ]));
+    // An RSA CA named as the server's EC certificate (issuer CN=localhost).
+    let (ca, ca_key) = (dir.path().join("rsa-ca.pem"), dir.path().join("rsa-ca-key.pem"));
+    let mut req = Command::new("openssl");
+    req.args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost"])
+        .args(["-addext", "basicConstraints=critical,CA:TRUE", "-keyout"])
+        .arg(&ca_key)
+        .arg("-out")
+        .arg(&ca);
+    assert_eq!(run(req, b"", DEADLINE).code, 0);
+    let line =
+        sockit(&["tcp", "connect", "--ca", ca.to_str().expect("utf-8"), "localhost", &port.to_string()]).fails(1);
+    assert!(line.contains("UnsupportedSignatureAlgorithmForPublicKeyContext"), "{line}");
     assert!(
-        line.ends_with("the server presents a CA certificate as its own: give it one with basicConstraints CA:FALSE"),
+        line.ends_with("the server's certificate is not signed by a trusted CA: pass --ca FILE, or --insecure"),
         "{line}"
     );
 }

@@ -277,7 +277,11 @@ impl ServerCertVerifier for AnyCertificate {
 fn handshake_error(peer: &str, e: &rustls::Error) -> NetError {
     use rustls::{AlertDescription as A, CertificateError as C, Error as E};
     let hint = match e {
-        E::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => {
+        // A trusted certificate of the issuer's name with another kind of key (Debian's
+        // snakeoil certificate is named for the host, often localhost) did not sign it either.
+        E::InvalidCertificate(
+            C::UnknownIssuer | C::BadSignature | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. },
+        ) => {
             return NetError::Advice {
                 text: format!(
                     "TLS handshake with {peer} failed ({e}): the server's certificate is not signed by a trusted CA"
@@ -301,7 +305,23 @@ fn handshake_error(peer: &str, e: &rustls::Error) -> NetError {
         E::InvalidCertificate(C::Other(o))
             if matches!(o.0.downcast_ref::<webpki::Error>(), Some(webpki::Error::CaUsedAsEndEntity)) =>
         {
-            "the server presents a CA certificate as its own: give it one with basicConstraints CA:FALSE"
+            return NetError::Advice {
+                text: format!(
+                    "TLS handshake with {peer} failed ({e}): the server presents a CA certificate as its own (as \
+                     openssl's default self-signed one is; one with basicConstraints CA:FALSE would be taken)"
+                ),
+                hint: crate::hint::Hint::PinCertificate,
+            };
+        }
+        E::InvalidCertificate(C::NotValidYet | C::NotValidYetContext { .. }) => {
+            "the server's certificate is not valid yet: check this machine's clock and the server's"
+        }
+        // A certificate came: the other side speaks TLS.
+        E::InvalidCertificate(_) => {
+            return NetError::Advice {
+                text: format!("TLS handshake with {peer} failed: the server's certificate is refused ({e})"),
+                hint: crate::hint::Hint::PinCertificate,
+            };
         }
         _ => "check that the other side speaks TLS",
     };
