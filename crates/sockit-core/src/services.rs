@@ -259,6 +259,18 @@ impl Registry {
         out
     }
 
+    /// The first name `by_port` gives, without the rest: what a scan's report names each of
+    /// its ports by.
+    pub fn first_name(&self, port: u16, proto: Option<Proto>) -> Option<&str> {
+        let want = |p: Proto| proto.is_none_or(|w| w == p);
+        if let Some(row) = iana_on_port(port).find(|r| want(r.proto)) {
+            return Some(row.name());
+        }
+        let first = self.on_port.partition_point(|&i| self.local[i].port < port);
+        let mut rows = self.on_port[first..].iter().map(|&i| &self.local[i]).take_while(|e| e.port == port);
+        rows.find(|e| want(e.proto)).map(|e| self.word(e.name))
+    }
+
     /// The ports, ascending, where `name` or an alias of it is registered (each port of a
     /// registered range), filtered by protocol. Names compare case-insensitively, as IANA's do.
     pub fn by_name(&self, name: &str, proto: Option<Proto>) -> Vec<u16> {
@@ -408,6 +420,18 @@ mod tests {
         let end = IANA.iter().map(|r| r.at as usize + usize::from(r.len)).max();
         assert_eq!(end, Some(IANA_NAMES.len()));
         assert_eq!(IANA.len(), 11700);
+    }
+
+    #[test]
+    fn the_first_name_is_by_ports_first() {
+        let text = "imap2 143/tcp imap\nfoo 4/tcp bar\nsockit-only 65000/udp alias\nsecond 65000/udp\n";
+        for r in [Registry::builtin(), Registry::overlay(text)] {
+            for port in 0..=u16::MAX {
+                for p in [None, Some(Proto::Tcp), Some(Proto::Udp)] {
+                    assert_eq!(r.first_name(port, p), r.by_port(port, p).first().map(|s| s.name.as_str()), "{port}");
+                }
+            }
+        }
     }
 
     fn names(r: &Registry, port: u16, p: Option<Proto>) -> Vec<String> {

@@ -364,7 +364,7 @@ pub fn run(
     };
     let registry = crate::port::service_registry();
     let proto = if plan.udp { sockit_core::services::Proto::Udp } else { sockit_core::services::Proto::Tcp };
-    let service = |port| registry.by_port(port, Some(proto)).into_iter().next().map(|s| s.name);
+    let service = |port| registry.first_name(port, Some(proto)).map(str::to_string);
     // A SYN scan's probe costs a byte while it runs, and each group ends with a wait for late
     // answers: its groups are larger.
     let group_jobs = if method == ScanMethod::Syn { SYN_GROUP_JOBS } else { GROUP_JOBS };
