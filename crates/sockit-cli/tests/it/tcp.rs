@@ -982,6 +982,17 @@ fn tls_client_certificate_and_server_name() {
     assert!(line.contains("the server's certificate is for another name"), "{line}");
 }
 
+/// `tcp listen --tls --keep-open` on 127.0.0.1 with a certificate for localhost that openssl
+/// makes in `dir` (basicConstraints CA:TRUE if `ca`): the server, its port, its stderr, the
+/// certificate.
+fn tls_listener(dir: &std::path::Path, ca: bool) -> (Proc, u16, PipeLines, String) {
+    let (cert, key) = crate::util::openssl_cert_as(dir, ca);
+    let (c, k) = (cert.to_str().expect("utf-8"), key.to_str().expect("utf-8"));
+    let args = ["tcp", "listen", "0", "--bind", "127.0.0.1", "--tls", "--cert", c, "--key", k, "--keep-open"];
+    let (srv, port, err) = listening(crate::util::sockit_cmd(&args));
+    (srv, port, err, c.to_string())
+}
+
 /// A server that presents a CA certificate as its own (openssl's default self-signed one has
 /// basicConstraints CA:TRUE) is named for what it is, not "check that the other side speaks
 /// TLS": the verifier's error is told by its type, and the hint's way out (its fingerprint
@@ -992,21 +1003,8 @@ fn a_ca_certificate_presented_as_the_servers_own_is_named() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let (cert, key) = crate::util::openssl_cert_as(dir.path(), true);
-    let (c, k) = (cert.to_str().expect("utf-8"), key.to_str().expect("utf-8"));
-    let (_srv, port, _err) = listening(crate::util::sockit_cmd(&[
-        "tcp",
-        "listen",
-        "0",
-        "--bind",
-        "127.0.0.1",
-        "--tls",
-        "--cert",
-        c,
-        "--key",
-        k,
-        "--keep-open",
-    ]));
+    let (_srv, port, _err, cert) = tls_listener(dir.path(), true);
+    let c = cert.as_str();
     // Trusted (--ca) or not, it is refused as what it is; the hint's way out, its fingerprint
     // pinned, connects.
     let named = "the server presents a CA certificate as its own (as openssl's default self-signed one is; one with \
@@ -1036,21 +1034,7 @@ fn a_trusted_name_with_another_key_is_not_the_issuer() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let (cert, key) = crate::util::openssl_cert_as(dir.path(), false);
-    let (c, k) = (cert.to_str().expect("utf-8"), key.to_str().expect("utf-8"));
-    let (_srv, port, _err) = listening(crate::util::sockit_cmd(&[
-        "tcp",
-        "listen",
-        "0",
-        "--bind",
-        "127.0.0.1",
-        "--tls",
-        "--cert",
-        c,
-        "--key",
-        k,
-        "--keep-open",
-    ]));
+    let (_srv, port, _err, _cert) = tls_listener(dir.path(), false);
     // An RSA CA named as the server's EC certificate (issuer CN=localhost).
     let (ca, ca_key) = (dir.path().join("rsa-ca.pem"), dir.path().join("rsa-ca-key.pem"));
     let mut req = Command::new("openssl");
