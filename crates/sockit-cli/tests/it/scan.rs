@@ -248,7 +248,10 @@ fn large_target_sets_stream_in_bounded_memory() {
         (t["type"].as_str(), t["hosts_scanned"].as_u64(), t["open"].as_u64(), t["closed"].as_u64()),
         (Some("totals"), Some(1 << 20), Some(2), Some((1 << 20) - 2))
     );
-    assert!(large < small + 8 * 1024 && large < 64 * 1024, "peak memory {small} KiB for a /15, {large} KiB for a /12");
+    // Eight times the hosts, the same peak give or take a debug build's spread; and a cap on
+    // both (some 20 MB of it the debug binary's own pages: a /15 peaks at 56-62 MB, and 64 MB
+    // was once passed under the whole suite's load).
+    assert!(large < small + 8 * 1024 && large < 80 * 1024, "peak memory {small} KiB for a /15, {large} KiB for a /12");
     // The /12 again, a line an address, the upper half left out.
     let dir = tempfile::tempdir().expect("tempdir");
     let list = dir.path().join("hosts.txt");
