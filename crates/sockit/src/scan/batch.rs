@@ -95,15 +95,21 @@ impl<'a> Batches<'a> {
         (0..self.waiting.len()).try_for_each(|k| self.flush(k))
     }
 
-    /// Send the packets waiting in `k`, sleeping a little while the socket's buffer is full.
+    /// Send the packets waiting in `k`.
     fn flush(&mut self, k: usize) -> io::Result<()> {
         if k == FRAMES {
-            return self.flush_frames();
+            let (Some(sock), wires) = (self.frames, self.wires) else { return Ok(()) };
+            // The interface went down or away: as a route that refuses.
+            let refused = [libc::ENETDOWN, libc::ENXIO, libc::ENODEV];
+            return drain(&mut self.waiting[FRAMES], &mut self.unreachable, &refused, |batch| {
+                let frames: Vec<(&[u8], &Wire)> =
+                    batch.iter().filter_map(|p| Some((&p.packet[..p.len], wires.get(p.host)?.as_ref()?))).collect();
+                sock.send(&frames)
+            });
         }
         let Some(sock) = &self.socks[k] else { return Ok(()) };
-        let mut from = 0;
-        while from < self.waiting[k].len() {
-            let batch = &self.waiting[k][from..];
+        let refused = [libc::EHOSTUNREACH, libc::ENETUNREACH, libc::EACCES, libc::EPERM];
+        drain(&mut self.waiting[k], &mut self.unreachable, &refused, |batch| {
             let iovs: Vec<[std::io::IoSlice<'_>; 1]> =
                 batch.iter().map(|p| [std::io::IoSlice::new(&p.packet[..p.len])]).collect();
             let mut controls: Vec<rustix::net::SendAncillaryBuffer<'_, '_, '_>> =
@@ -116,55 +122,38 @@ impl<'a> Batches<'a> {
                     Some(rustix::net::MMsgHdr::new_with_addr(p.to.as_ref()?, iov, control))
                 })
                 .collect();
-            // A batch stops at its first failure: the packets before it went, it did not.
-            match rustix::net::sendmmsg(sock, &mut msgs, rustix::net::SendFlags::empty()) {
-                Ok(sent) => from += sent,
-                // The socket's buffer is full: let the link drain it.
-                Err(rustix::io::Errno::NOBUFS | rustix::io::Errno::AGAIN) => {
-                    std::thread::sleep(Duration::from_micros(200));
-                }
-                Err(
-                    rustix::io::Errno::HOSTUNREACH
-                    | rustix::io::Errno::NETUNREACH
-                    | rustix::io::Errno::ACCESS
-                    | rustix::io::Errno::PERM,
-                ) => {
-                    self.unreachable.push(self.waiting[k][from].job);
-                    from += 1;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        self.waiting[k].clear();
-        Ok(())
+            rustix::net::sendmmsg(sock, &mut msgs, rustix::net::SendFlags::empty()).map_err(io::Error::from)
+        })
     }
+}
 
-    /// Send the waiting frames, as `flush` sends packets.
-    fn flush_frames(&mut self) -> io::Result<()> {
-        let Some(sock) = self.frames else { return Ok(()) };
-        let waiting = &mut self.waiting[FRAMES];
-        let mut from = 0;
-        while from < waiting.len() {
-            let batch: Vec<(&[u8], &Wire)> = waiting[from..]
-                .iter()
-                .filter_map(|p| Some((&p.packet[..p.len], self.wires.get(p.host)?.as_ref()?)))
-                .collect();
-            match sock.send(&batch) {
-                Ok(sent) => from += sent,
-                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOBUFS | libc::EAGAIN)) => {
-                    std::thread::sleep(Duration::from_micros(200));
-                }
-                // The interface went down or away: as a route that refuses.
-                Err(e) if matches!(e.raw_os_error(), Some(libc::ENETDOWN | libc::ENXIO | libc::ENODEV)) => {
-                    self.unreachable.push(waiting[from].job);
-                    from += 1;
-                }
-                Err(e) => return Err(e),
+/// Send `waiting` a batch a call (`send` says how many of its packets went: a batch stops at
+/// its first failure), sleeping a little while the socket's buffer is full; a packet the kernel
+/// refuses with an error of `refused` (no route, a route that refuses, a firewall here: nmap's
+/// "unreachable") has its job put in `unreachable`, and the rest go on.
+fn drain(
+    waiting: &mut Vec<Pending>,
+    unreachable: &mut Vec<usize>,
+    refused: &[i32],
+    mut send: impl FnMut(&[Pending]) -> io::Result<usize>,
+) -> io::Result<()> {
+    let mut from = 0;
+    while from < waiting.len() {
+        match send(&waiting[from..]) {
+            Ok(sent) => from += sent,
+            // The socket's buffer is full: let the link drain it.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOBUFS | libc::EAGAIN)) => {
+                std::thread::sleep(Duration::from_micros(200));
             }
+            Err(e) if e.raw_os_error().is_some_and(|code| refused.contains(&code)) => {
+                unreachable.push(waiting[from].job);
+                from += 1;
+            }
+            Err(e) => return Err(e),
         }
-        waiting.clear();
-        Ok(())
     }
+    waiting.clear();
+    Ok(())
 }
 
 /// Packets a raw socket reads in one call.
