@@ -233,9 +233,7 @@ impl Registry {
                 add_service(&mut out, row.name(), row.proto, &[], "iana");
             }
         }
-        let first = self.on_port.partition_point(|&i| self.local[i].port < port);
-        let rows = self.on_port[first..].iter().map(|&i| &self.local[i]).take_while(|e| e.port == port);
-        for e in rows.filter(|e| want(e.proto)) {
+        for e in self.local_on_port(port).filter(|e| want(e.proto)) {
             match out.iter_mut().find(|s| s.source == "iana" && self.row_names(e, &s.name)) {
                 Some(s) => {
                     if !s.protocols.contains(&e.proto) {
@@ -266,9 +264,13 @@ impl Registry {
         if let Some(row) = iana_on_port(port).find(|r| want(r.proto)) {
             return Some(row.name());
         }
+        self.local_on_port(port).find(|e| want(e.proto)).map(|e| self.word(e.name))
+    }
+
+    /// The /etc/services rows on `port`, in the file's order.
+    fn local_on_port(&self, port: u16) -> impl Iterator<Item = &LocalEntry> {
         let first = self.on_port.partition_point(|&i| self.local[i].port < port);
-        let mut rows = self.on_port[first..].iter().map(|&i| &self.local[i]).take_while(|e| e.port == port);
-        rows.find(|e| want(e.proto)).map(|e| self.word(e.name))
+        self.on_port[first..].iter().map(|&i| &self.local[i]).take_while(move |e| e.port == port)
     }
 
     /// The ports, ascending, where `name` or an alias of it is registered (each port of a
