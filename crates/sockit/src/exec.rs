@@ -7,33 +7,45 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::conn::{Conn, Stream, peer_closed};
-use crate::net::{Doing, NetError};
+use crate::net::{Doing, NetError, Why};
 
 /// How long a command may go on after its client has closed its side, before it is ended.
 pub const EXEC_GRACE: Duration = Duration::from_secs(5);
 
 /// The commands `--exec` started and that still run, by process group: all of them are ended
-/// when the server stops.
+/// when the server stops, and none is started after that.
 #[derive(Debug, Default)]
-pub struct Children(Mutex<Vec<u32>>);
+pub struct Children(Mutex<Groups>);
+
+#[derive(Debug, Default)]
+struct Groups {
+    running: Vec<u32>,
+    /// `end_all` has begun: a client whose handshake ends now gets no command.
+    ended: bool,
+}
 
 impl Children {
-    fn list(&self) -> std::sync::MutexGuard<'_, Vec<u32>> {
+    fn list(&self) -> std::sync::MutexGuard<'_, Groups> {
         self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// SIGTERM to every command's process group, then SIGKILL to those still there a second
-    /// later.
+    /// later. A command being started meanwhile is waited for and ended with the others; none
+    /// is started after.
     pub fn end_all(&self) {
-        let groups = self.list().clone();
+        let groups = {
+            let mut list = self.list();
+            list.ended = true;
+            list.running.clone()
+        };
         for &g in &groups {
             signal_group(g, rustix::process::Signal::TERM);
         }
         let deadline = std::time::Instant::now() + Duration::from_secs(1);
-        while !self.list().is_empty() && std::time::Instant::now() < deadline {
+        while !self.list().running.is_empty() && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
-        for g in self.list().iter() {
+        for g in &self.list().running {
             signal_group(*g, rustix::process::Signal::KILL);
         }
     }
@@ -56,6 +68,11 @@ pub fn exec_for(conn: Conn, cmd: &str, children: &Children) -> Result<std::proce
         Stream::Unix(s) => s.into(),
     };
     let out = fd.try_clone().map_err(|e| NetError::io(Doing::Duplicate, e))?;
+    // Started and listed under one lock, so that `end_all` sees every command there is.
+    let mut list = children.list();
+    if list.ended {
+        return Err(NetError::failed(Doing::Run(cmd.to_string()), Why::ServerStopping));
+    }
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(cmd)
@@ -72,7 +89,8 @@ pub fn exec_for(conn: Conn, cmd: &str, children: &Children) -> Result<std::proce
         .spawn()
         .map_err(|e| NetError::io(Doing::Run(cmd.to_string()), e))?;
     let group = child.id();
-    children.list().push(group);
+    list.running.push(group);
+    drop(list);
     let mut closed_at: Option<std::time::Instant> = None;
     let mut termed = false;
     let status = loop {
@@ -93,7 +111,7 @@ pub fn exec_for(conn: Conn, cmd: &str, children: &Children) -> Result<std::proce
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    children.list().retain(|&g| g != group);
+    children.list().running.retain(|&g| g != group);
     // The child's copies are closed with it; ours goes now, and a TLS tunnel ends after it.
     conn.finish()?;
     Ok(status)
@@ -155,4 +173,28 @@ pub fn serve_commands(
     }
     children.end_all();
     Ok(signal.load(Ordering::Relaxed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client whose connection is ready once the server has begun to stop gets no command
+    /// (one started then was left running after the server had gone).
+    #[test]
+    fn no_command_starts_once_the_server_stops() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let _client = std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let (stream, peer) = listener.accept().expect("accept");
+        let children = Children::default();
+        children.end_all();
+        let marker = dir.path().join("started");
+        let err = exec_for(Conn::accepted(stream, peer), &format!("touch '{}'", marker.display()), &children)
+            .expect_err("a command after end_all");
+        assert!(err.to_string().ends_with("the server is stopping"), "{err}");
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(!marker.exists(), "the command ran");
+        assert!(children.list().running.is_empty());
+    }
 }

@@ -277,6 +277,8 @@ pub enum Why {
     NoIpv4,
     #[error("the listener stopped")]
     ListenerStopped,
+    #[error("the server is stopping")]
+    ServerStopping,
     #[error("the listener failed")]
     ListenerFailed,
     #[error("the tunnel failed")]

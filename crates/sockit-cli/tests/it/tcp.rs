@@ -1374,9 +1374,25 @@ fn tls_handshakes_have_a_deadline() {
     drop(mute);
 }
 
-fn alive(pid: &str) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ")
+/// A process known by its pid and its start time, so that another process given the same
+/// pid later (a busy machine goes through 32,768 of them quickly) is not taken for it.
+struct Known(String, Option<String>);
+
+impl Known {
+    fn stat(pid: &str) -> Option<(String, String)> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // After "PID (COMM) ": the state is the first field, the start time the 20th.
+        let rest: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
+        Some((rest.first()?.to_string(), rest.get(19)?.to_string()))
+    }
+
+    fn new(pid: &str) -> Known {
+        Known(pid.to_string(), Known::stat(pid).map(|(_, start)| start))
+    }
+
+    fn alive(&self) -> bool {
+        Known::stat(&self.0).is_some_and(|(state, start)| state != "Z" && Some(start) == self.1)
+    }
 }
 
 /// `--exec`: the command learns its peer (SOCKIT_PEER_ADDR, SOCKIT_PEER_PORT); a command still
@@ -1405,25 +1421,24 @@ fn exec_children_know_their_peer_and_end_with_their_client_and_the_server() {
     let mut line = String::new();
     BufReader::new(&first).read_line(&mut line).expect("peer line");
     assert_eq!(line, format!("127.0.0.1 {}\n", me.port()));
-    let pid = std::fs::read_to_string(format!("{d}/pid.{}", me.port())).expect("pid").trim().to_string();
-    assert!(alive(&pid));
+    let pid = Known::new(std::fs::read_to_string(format!("{d}/pid.{}", me.port())).expect("pid").trim());
+    assert!(pid.alive());
     drop(first);
     let t = Instant::now();
-    while alive(&pid) && t.elapsed() < Duration::from_secs(12) {
+    while pid.alive() && t.elapsed() < Duration::from_secs(12) {
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(!alive(&pid), "the command outlived its client by {:?}", t.elapsed());
+    assert!(!pid.alive(), "the command outlived its client by {:?}", t.elapsed());
     // Its slot is free again: the next client is served.
     std::thread::sleep(Duration::from_millis(200));
     let second = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     second.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
     let mut line = String::new();
     BufReader::new(&second).read_line(&mut line).expect("served");
-    let pid2 = std::fs::read_to_string(format!("{d}/pid.{}", second.local_addr().expect("a").port()))
-        .expect("pid")
-        .trim()
-        .to_string();
-    assert!(alive(&pid2));
+    let pid2 = Known::new(
+        std::fs::read_to_string(format!("{d}/pid.{}", second.local_addr().expect("a").port())).expect("pid").trim(),
+    );
+    assert!(pid2.alive());
     // SIGTERM: the server ends the command, then itself.
     rustix::process::kill_process(
         rustix::process::Pid::from_raw(i32::try_from(srv.0.id()).expect("pid")).expect("pid"),
@@ -1433,10 +1448,10 @@ fn exec_children_know_their_peer_and_end_with_their_client_and_the_server() {
     assert_eq!(crate::util::wait_deadline(&mut srv.0, Duration::from_secs(10), "tcp listen"), 0);
     // (Its end may lag the server's by a scheduling delay on a loaded machine: polled.)
     let t = Instant::now();
-    while alive(&pid2) && t.elapsed() < Duration::from_secs(5) {
+    while pid2.alive() && t.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(!alive(&pid2), "the command outlived the server");
+    assert!(!pid2.alive(), "the command outlived the server");
 }
 
 /// The self-signed flow: the client pins the fingerprint the server printed and connects; a
