@@ -616,8 +616,14 @@ fn a_tls_room_takes_irc_over_tls() {
     assert_eq!(line(), ":guest-1!~line@sockit PRIVMSG #sockit :and back");
 }
 
-/// A terminal program in a tmux session of its own, killed at the end.
-struct Tmux(String);
+/// A terminal program in a tmux session of its own, killed at the end. When it fails to show
+/// what it should, the failure says what there is: its screen, its IRC logs (in `logs`), and
+/// what the chat server said on stderr (`server`).
+struct Tmux {
+    name: String,
+    logs: Option<std::path::PathBuf>,
+    server: std::sync::Mutex<Option<crate::util::PipeLines>>,
+}
 
 impl Tmux {
     fn start(name: &str, command: &str) -> Tmux {
@@ -626,18 +632,18 @@ impl Tmux {
             .status()
             .expect("tmux");
         assert!(ok.success(), "tmux new-session");
-        Tmux(name.to_string())
+        Tmux { name: name.to_string(), logs: None, server: std::sync::Mutex::new(None) }
     }
 
     fn keys(&self, text: &str) {
-        let ok = Command::new("tmux").args(["send-keys", "-t", &self.0, "-l", text]).status().expect("tmux");
+        let ok = Command::new("tmux").args(["send-keys", "-t", &self.name, "-l", text]).status().expect("tmux");
         assert!(ok.success());
-        let ok = Command::new("tmux").args(["send-keys", "-t", &self.0, "Enter"]).status().expect("tmux");
+        let ok = Command::new("tmux").args(["send-keys", "-t", &self.name, "Enter"]).status().expect("tmux");
         assert!(ok.success());
     }
 
     fn screen(&self) -> String {
-        let out = Command::new("tmux").args(["capture-pane", "-p", "-t", &self.0]).output().expect("tmux");
+        let out = Command::new("tmux").args(["capture-pane", "-p", "-t", &self.name]).output().expect("tmux");
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -656,13 +662,30 @@ impl Tmux {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("none of {any:?} showed; the screen:\n{}", self.screen());
+        let mut why = format!("none of {any:?} showed; the screen:\n{}", self.screen());
+        let mut logs: Vec<_> = self
+            .logs
+            .iter()
+            .filter_map(|d| std::fs::read_dir(d).ok())
+            .flatten()
+            .filter_map(|e| Some(e.ok()?.path()))
+            .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("irc.")))
+            .collect();
+        logs.sort();
+        for log in logs {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            why += &format!("\n{}:\n{text}", log.display());
+        }
+        if let Some(server) = self.server.lock().expect("server log").as_mut() {
+            why += &format!("\nthe server's stderr:\n{}", server.so_far());
+        }
+        panic!("{why}");
     }
 }
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["kill-session", "-t", &self.0]).stderr(Stdio::null()).status();
+        let _ = Command::new("tmux").args(["kill-session", "-t", &self.name]).stderr(Stdio::null()).status();
     }
 }
 
@@ -698,7 +721,8 @@ fn irssi_joins_talks_and_quits() {
     let mut nancy = Client::join(&server, "nancy");
     let home = tempfile::tempdir().expect("home");
     let cmd = format!("irssi --home={} --connect=127.0.0.1 --port={} --nick=ivy", home.path().display(), server.port);
-    let irssi = Tmux::start(&format!("sockit-irssi-{}", server.port), &cmd);
+    let mut irssi = Tmux::start(&format!("sockit-irssi-{}", server.port), &cmd);
+    irssi.server = std::sync::Mutex::new(Some(server.stderr));
     a_person_at(&irssi, &mut nancy, "ivy", ("/window 1", "/window 2"));
 }
 
@@ -710,8 +734,14 @@ fn weechat_joins_talks_and_quits() {
     let server = Server::start(&[]);
     let mut nancy = Client::join(&server, "nancy");
     let home = tempfile::tempdir().expect("home");
-    let run = format!("/server add room 127.0.0.1/{} -notls -nicks=wee -autojoin=#sockit;/connect room", server.port);
+    // (Its logs written as they come, for a failure to show.)
+    let run = format!(
+        "/set logger.file.flush_delay 0;/server add room 127.0.0.1/{} -notls -nicks=wee -autojoin=#sockit;/connect room",
+        server.port
+    );
     let cmd = format!("weechat --dir {} --run-command '{run}'", home.path().display());
-    let weechat = Tmux::start(&format!("sockit-weechat-{}", server.port), &cmd);
+    let mut weechat = Tmux::start(&format!("sockit-weechat-{}", server.port), &cmd);
+    weechat.logs = Some(home.path().join("logs"));
+    weechat.server = std::sync::Mutex::new(Some(server.stderr));
     a_person_at(&weechat, &mut nancy, "wee", ("/buffer 1", "/buffer #sockit"));
 }

@@ -416,6 +416,14 @@ impl PipeLines {
         }
     }
 
+    /// What has come and not been read yet, without waiting (for a failure to show).
+    pub fn so_far(&mut self) -> String {
+        while let Ok(Ok(chunk)) = self.chunks.try_recv() {
+            self.held.extend_from_slice(&chunk);
+        }
+        String::from_utf8_lossy(&std::mem::take(&mut self.held)).into_owned()
+    }
+
     /// The next line (with its newline) appended to `buf`, as `BufRead::read_line`: 0 at the
     /// pipe's end.
     pub fn read_line(&mut self, buf: &mut String) -> std::io::Result<usize> {
