@@ -59,13 +59,7 @@ impl Proto {
     }
 
     pub fn parse(s: &str) -> Option<Proto> {
-        match s.to_ascii_lowercase().as_str() {
-            "tcp" => Some(T),
-            "udp" => Some(U),
-            "sctp" => Some(S),
-            "dccp" => Some(D),
-            _ => None,
-        }
+        [T, U, S, D].into_iter().find(|p| p.as_str().eq_ignore_ascii_case(s))
     }
 }
 
@@ -182,11 +176,13 @@ impl Registry {
             let at = w.as_ptr() as usize - base;
             (u32::try_from(at).unwrap_or(u32::MAX), u32::try_from(at + w.len()).unwrap_or(u32::MAX))
         };
+        // (Byte by byte and ASCII whitespace, as the C library reads the file: a one-shot
+        // command reads all of it before it answers.)
         let local = text
             .lines()
             .filter_map(|line| {
-                let line = line.split('#').next()?;
-                let mut words = line.split_whitespace();
+                let line = line.get(..line.bytes().position(|b| b == b'#').unwrap_or(line.len()))?;
+                let mut words = line.split_ascii_whitespace();
                 let name = words.next()?;
                 let port_proto = words.next()?;
                 let (port, proto) = port_proto.split_once('/')?;
@@ -209,7 +205,7 @@ impl Registry {
     }
 
     fn aliases(&self, e: &LocalEntry) -> impl Iterator<Item = &str> {
-        self.word(e.aliases).split_whitespace()
+        self.word(e.aliases).split_ascii_whitespace()
     }
 
     /// A row's name, then its aliases.

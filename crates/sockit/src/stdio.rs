@@ -52,8 +52,12 @@ pub mod limits {
 /// Read `from` to its end, or fail once it passes `limit` bytes: a file input (or /dev/zero)
 /// never takes more memory than that.
 pub fn read_bounded(from: impl std::io::Read, limit: u64) -> io::Result<Vec<u8>> {
+    read_bounded_into(from, limit, Vec::new())
+}
+
+/// `read_bounded` into `buf` (its capacity a guess of the size: read in one call when right).
+fn read_bounded_into(from: impl std::io::Read, limit: u64, mut buf: Vec<u8>) -> io::Result<Vec<u8>> {
     use std::io::Read;
-    let mut buf = Vec::new();
     from.take(limit + 1).read_to_end(&mut buf)?;
     if buf.len() as u64 > limit {
         return Err(io::Error::new(
@@ -69,6 +73,32 @@ pub fn read_bounded(from: impl std::io::Read, limit: u64) -> io::Result<Vec<u8>>
 
 /// `read_bounded` of a file, as UTF-8 text (invalid bytes replaced).
 pub fn read_file_text(path: &std::path::Path, limit: u64) -> io::Result<String> {
-    let bytes = read_bounded(File::open(path)?, limit)?;
+    let file = File::open(path)?;
+    // Room for its size and the byte that says it grew past it.
+    let size = file.metadata().map_or(0, |m| m.len()).min(limit);
+    let bytes = read_bounded_into(file, limit, Vec::with_capacity(usize::try_from(size).unwrap_or(0) + 1))?;
     Ok(String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file is read whole up to the limit, whatever its size says (a /proc file says 0), and
+    /// refused one byte past it.
+    #[test]
+    fn files_are_read_whole_up_to_the_limit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let at = |name: &str, len: usize| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, "x".repeat(len)).expect("write");
+            path
+        };
+        assert_eq!(read_file_text(&at("empty", 0), 4096).expect("empty"), "");
+        assert_eq!(read_file_text(&at("full", 4096), 4096).expect("full").len(), 4096);
+        let over = read_file_text(&at("over", 4097), 4096).expect_err("over the limit");
+        assert_eq!(over.to_string(), "it is larger than 4 KiB, more than sockit reads");
+        let proc = read_file_text(std::path::Path::new("/proc/self/stat"), 4096).expect("/proc");
+        assert!(proc.ends_with('\n') && proc.len() > 20, "{proc:?}");
+    }
 }
