@@ -622,17 +622,17 @@ fn a_tls_room_takes_irc_over_tls() {
 struct Tmux {
     name: String,
     logs: Option<std::path::PathBuf>,
-    server: std::sync::Mutex<Option<crate::util::PipeLines>>,
+    server: std::cell::RefCell<crate::util::PipeLines>,
 }
 
 impl Tmux {
-    fn start(name: &str, command: &str) -> Tmux {
+    fn start(name: &str, command: &str, server: crate::util::PipeLines, logs: Option<std::path::PathBuf>) -> Tmux {
         let ok = Command::new("tmux")
             .args(["new-session", "-d", "-s", name, "-x", "200", "-y", "50", command])
             .status()
             .expect("tmux");
         assert!(ok.success(), "tmux new-session");
-        Tmux { name: name.to_string(), logs: None, server: std::sync::Mutex::new(None) }
+        Tmux { name: name.to_string(), logs, server: std::cell::RefCell::new(server) }
     }
 
     fn keys(&self, text: &str) {
@@ -676,9 +676,7 @@ impl Tmux {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
             why += &format!("\n{}:\n{text}", log.display());
         }
-        if let Some(server) = self.server.lock().expect("server log").as_mut() {
-            why += &format!("\nthe server's stderr:\n{}", server.so_far());
-        }
+        why += &format!("\nthe server's stderr:\n{}", self.server.borrow_mut().so_far());
         panic!("{why}");
     }
 }
@@ -721,8 +719,7 @@ fn irssi_joins_talks_and_quits() {
     let mut nancy = Client::join(&server, "nancy");
     let home = tempfile::tempdir().expect("home");
     let cmd = format!("irssi --home={} --connect=127.0.0.1 --port={} --nick=ivy", home.path().display(), server.port);
-    let mut irssi = Tmux::start(&format!("sockit-irssi-{}", server.port), &cmd);
-    irssi.server = std::sync::Mutex::new(Some(server.stderr));
+    let irssi = Tmux::start(&format!("sockit-irssi-{}", server.port), &cmd, server.stderr, None);
     a_person_at(&irssi, &mut nancy, "ivy", ("/window 1", "/window 2"));
 }
 
@@ -740,8 +737,7 @@ fn weechat_joins_talks_and_quits() {
         server.port
     );
     let cmd = format!("weechat --dir {} --run-command '{run}'", home.path().display());
-    let mut weechat = Tmux::start(&format!("sockit-weechat-{}", server.port), &cmd);
-    weechat.logs = Some(home.path().join("logs"));
-    weechat.server = std::sync::Mutex::new(Some(server.stderr));
+    let weechat =
+        Tmux::start(&format!("sockit-weechat-{}", server.port), &cmd, server.stderr, Some(home.path().join("logs")));
     a_person_at(&weechat, &mut nancy, "wee", ("/buffer 1", "/buffer #sockit"));
 }
