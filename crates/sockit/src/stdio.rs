@@ -55,7 +55,7 @@ pub fn read_bounded(from: impl std::io::Read, limit: u64) -> io::Result<Vec<u8>>
     read_bounded_into(from, limit, Vec::new())
 }
 
-/// `read_bounded` into `buf` (its capacity a guess of the size: read in one call when right).
+/// `read_bounded` into `buf` (its capacity a guess of the size: no growing reads when right).
 fn read_bounded_into(from: impl std::io::Read, limit: u64, mut buf: Vec<u8>) -> io::Result<Vec<u8>> {
     use std::io::Read;
     from.take(limit + 1).read_to_end(&mut buf)?;
